@@ -1,0 +1,42 @@
+// Entry point of the `semfield` CLI: global options, subcommand dispatch, and error reporting.
+#include <cstdio>
+#include <thread>
+
+#include "commands.h"
+#include "semfield/core/error.h"
+#include "semfield/core/log.h"
+
+#include <ATen/Parallel.h>
+
+int main(int argc, char** argv) {
+  CLI::App app{"semfield: semantic radiance fields — reconstruct, segment and label 3D scenes on a CPU"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string log_level = "info";
+  app.add_option("--threads", threads, "Worker threads for kernels and LibTorch (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--log-level", log_level, "debug | info | warn | error | off");
+  app.parse_complete_callback([&] {
+    semfield::set_log_level(log_level);
+    at::set_num_threads(threads);
+    at::set_num_interop_threads(1);
+  });
+
+  semfield::cli::add_info_command(app);
+  semfield::cli::add_synth_command(app);
+  semfield::cli::add_demo_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const semfield::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: unexpected failure: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

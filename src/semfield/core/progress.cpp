@@ -1,0 +1,74 @@
+// Terminal progress bar.
+#include "semfield/core/progress.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace semfield {
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
+    : m_label(std::move(label)), m_unit(std::move(unit)), m_total(std::max<int64_t>(total, 1)),
+      m_tty(::isatty(STDERR_FILENO) != 0), m_start(std::chrono::steady_clock::now()),
+      m_last_draw(m_start) {}
+
+ProgressBar::~ProgressBar() { finish(m_extra); }
+
+double ProgressBar::elapsed_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+}
+
+void ProgressBar::update(int64_t done, const std::string& extra) {
+  m_done = std::min(done, m_total);
+  m_extra = extra;
+  draw(false);
+}
+
+void ProgressBar::finish(const std::string& extra) {
+  if (m_finished) return;
+  m_extra = extra;
+  draw(true);
+  if (m_tty) std::fputc('\n', stderr);
+  m_finished = true;
+}
+
+void ProgressBar::draw(bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  const double since = std::chrono::duration<double>(now - m_last_draw).count();
+  const int decile = static_cast<int>(10 * m_done / m_total);
+  if (!force) {
+    if (m_tty && since < 0.1) return;
+    if (!m_tty && decile == m_last_decile) return;
+  }
+  m_last_draw = now;
+  m_last_decile = decile;
+  const double elapsed = elapsed_seconds();
+  const double rate = elapsed > 0 ? static_cast<double>(m_done) / elapsed : 0.0;
+  const double eta = rate > 0 ? static_cast<double>(m_total - m_done) / rate : NAN;
+  constexpr int kWidth = 24;
+  const int filled = static_cast<int>(kWidth * m_done / m_total);
+  const std::string bar = std::string(static_cast<size_t>(filled), '#') +
+                          std::string(static_cast<size_t>(kWidth - filled), '.');
+  const std::string line =
+      fmt::format("{} [{}] {}/{} {:.1f} {}/s elapsed {} ETA {}{}{}", m_label, bar, m_done, m_total, rate,
+                  m_unit, format_duration(elapsed), format_duration(eta), m_extra.empty() ? "" : " | ",
+                  m_extra);
+  if (m_tty)
+    std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  else
+    std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace semfield

@@ -1,0 +1,34 @@
+// A terminal progress bar with rate and ETA, for long work (training, rendering, scene generation).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace semfield {
+
+/// Draws `label [#####.....] 40/100 12.3 it/s ETA 0:05 | extra` on stderr, at most ~10 times a second.
+/// On a non-terminal stderr it prints a plain line every ~10 % instead, so CI logs stay readable.
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, int64_t total, std::string unit = "it");
+  ~ProgressBar();
+  /// Advances to `done` units; `extra` is shown after the bar (e.g. "loss 0.012 psnr 27.1").
+  void update(int64_t done, const std::string& extra = "");
+  /// Redraws a final line and moves to a new one; idempotent.
+  void finish(const std::string& extra = "");
+  double elapsed_seconds() const;
+
+ private:
+  void draw(bool force);
+  std::string m_label, m_unit, m_extra;
+  int64_t m_total, m_done = 0;
+  int m_last_decile = -1;
+  bool m_tty, m_finished = false;
+  std::chrono::steady_clock::time_point m_start, m_last_draw;
+};
+
+/// Formats seconds as H:MM:SS or M:SS.
+std::string format_duration(double seconds);
+
+}  // namespace semfield

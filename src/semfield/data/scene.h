@@ -1,0 +1,97 @@
+// The in-memory scene every loader produces and every model consumes: views, cameras, images and extras.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "semfield/geometry/camera.h"
+#include "semfield/io/image.h"
+
+namespace semfield {
+
+enum class Split { Train, Val, Test };
+const char* split_name(Split split);
+/// Parses "train" | "val" | "test"; anything else is a UsageError.
+Split parse_split(const std::string& name);
+
+/// One posed image with its optional per-pixel extras, all at the (downscaled) image resolution.
+struct View {
+  std::string name;                  ///< image stem, e.g. "r_12" (unique within the scene)
+  std::filesystem::path image_path;  ///< as resolved on disk
+  Split split = Split::Train;
+  Camera camera;                     ///< in *normalised* scene coordinates (see Scene::normalization)
+  Image rgb;                         ///< H x W x 3 or 4 (RGBA kept unless a background was requested), [0,1]
+  std::optional<Image> mask;         ///< H x W x 1, 1 = valid/foreground
+  std::optional<Image> depth;        ///< H x W x 1, z-depth in normalised scene units, 0 = unknown
+  std::optional<Image> instance;     ///< H x W x 1 integer ids (raw), 0 = background/none
+  std::optional<Image> semantic;     ///< H x W x 1 integer class ids (raw)
+};
+
+/// An entry of labels.json: what an instance or class id means.
+struct Label {
+  int id = 0;
+  std::string name;
+  std::string class_name;
+  int class_id = -1;  ///< semantic class id of an instance, -1 if not given
+  std::optional<Eigen::AlignedBox3d> bbox;  ///< world-space (original coordinates) 3D bounding box
+};
+
+/// Maps original (file) world coordinates to the normalised frame models work in:
+/// p_normalised = scale * p_original + offset.
+struct Normalization {
+  double scale = 1.0;
+  Eigen::Vector3d offset = Eigen::Vector3d::Zero();
+  Eigen::Vector3d apply(const Eigen::Vector3d& p) const { return scale * p + offset; }
+  Eigen::Vector3d invert(const Eigen::Vector3d& p) const { return (p - offset) / scale; }
+};
+
+struct Scene {
+  std::filesystem::path root;   ///< the folder the scene was loaded from
+  std::string format;           ///< "blender", "instant-ngp", "nerfstudio", "colmap", "llff", "semfield-synth"
+  std::vector<View> views;
+  std::map<int, Label> instance_labels;  ///< from labels.json "instances" (id -> label)
+  std::map<int, Label> semantic_labels;  ///< from labels.json "classes" (class id -> label)
+
+  Normalization normalization;  ///< original -> normalised coordinates (already applied to cameras)
+  Eigen::AlignedBox3d aabb;     ///< region to model, in normalised coordinates
+  bool unbounded = false;       ///< real capture with content beyond the aabb (use scene contraction)
+  double near = 0.0, far = 0.0; ///< ray range hint in normalised units (0 = derive from aabb)
+  std::optional<Eigen::Vector3d> background;  ///< background colour if RGBA images were composited
+
+  std::vector<const View*> split(Split which) const;
+  size_t count(Split which) const;
+  /// Finds a view by image stem ("r_12") or "split:index" ("test:0"); UsageError listing examples if none.
+  const View& find_view(const std::string& name) const;
+};
+
+/// How to divide views into splits when the format does not say.
+struct SplitRule {
+  enum class Kind { Auto, Files, EveryNth, Fraction, All } kind = Kind::Auto;
+  int every_nth = 8;        ///< EveryNth: every n-th view (0, n, 2n, ...) is test (LLFF convention)
+  double train_fraction = 0.9;  ///< Fraction: first fraction of evenly spread views is train (nerfstudio)
+  /// Parses "auto" | "files" | "every:N" | "fraction:F" | "all"; bad text is a UsageError.
+  static SplitRule parse(const std::string& text);
+};
+
+struct LoadOptions {
+  int downscale = 1;                          ///< integer image downscale factor (>= 1)
+  std::optional<Eigen::Vector3d> background;  ///< composite RGBA onto this colour (else keep alpha)
+  SplitRule split_rule;
+  bool load_images = true;                    ///< false: cameras and metadata only (fast `info`)
+  bool load_extras = true;                    ///< masks, depth, instance and semantic maps
+};
+
+/// Loads any supported scene folder or file, detecting the format:
+///  - a folder with transforms_{train,val,test}.json (NeRF-synthetic), or transforms.json
+///    (instant-ngp or nerfstudio, told apart by "camera_model"/"applied_transform"/"ply_file_path"),
+///  - a COLMAP sparse model (folder with cameras/images/points3D .txt or .bin, or sparse/0 below),
+///  - an LLFF folder with poses_bounds.npy (+ images/).
+/// Throws InputError naming the file and field for anything malformed, UsageError for bad options.
+Scene load_scene(const std::filesystem::path& path, const LoadOptions& options = {});
+
+}  // namespace semfield

@@ -1,0 +1,54 @@
+// Shared helpers for semfield tests.
+#include "support/test_support.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+namespace semfield::test {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  m_path = fs::temp_directory_path() /
+           ("semfield_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
+            std::to_string(rd() % 100000));
+  fs::create_directories(m_path);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(m_path, ec);
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("write_text: cannot write " + path.string());
+}
+
+CommandResult run_cli(const std::string& args) {
+  CommandResult result;
+  const std::string command = std::string("'") + SEMFIELD_CLI_PATH + "' " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("run_cli: popen failed");
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+fs::path shared_dir() { return fs::path(SEMFIELD_SHARED_DIR); }
+fs::path test_data_dir() { return fs::path(SEMFIELD_TEST_DATA_DIR); }
+
+}  // namespace semfield::test
