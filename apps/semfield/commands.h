@@ -10,5 +10,8 @@ namespace semfield::cli {
 void add_info_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_render_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace semfield::cli

@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
 
   semfield::cli::add_info_command(app);
   semfield::cli::add_synth_command(app);
+  semfield::cli::add_train_command(app);
+  semfield::cli::add_render_command(app);
+  semfield::cli::add_eval_command(app);
   semfield::cli::add_demo_command(app);
 
   try {
