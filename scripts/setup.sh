@@ -5,6 +5,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache clang pkg-config git
+  # libFuzzer and sanitizer runtimes (scripts/fuzz.sh) and clang's OpenMP, which the fuzz configure needs
+  libclang-rt-14-dev libomp-dev
   # tensors / autograd / NN; the pthread OpenBLAS makes GEMM ~70x faster than the reference BLAS
   libtorch-dev libopenblas0-pthread
   # ray tracing for the synthetic scene generator

@@ -1,10 +1,182 @@
-// `semfield info`: placeholder until its implementation lands.
+// `semfield info`: what a scene folder holds (format, splits, cameras, normalisation, extras), as text or JSON.
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
+#include "semfield/data/scene.h"
 
 namespace semfield::cli {
 
+namespace {
+
+struct InfoOptions {
+  std::string data;
+  int downscale = 1;
+  std::string split_rule = "auto";
+  bool json = false;
+};
+
+const char* model_name(CameraModel model) {
+  switch (model) {
+    case CameraModel::Pinhole: return "pinhole";
+    case CameraModel::OpenCV: return "opencv";
+    case CameraModel::OpenCVFisheye: return "opencv_fisheye";
+  }
+  return "pinhole";
+}
+
+bool nearly_equal(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(a)); }
+
+bool same_intrinsics(const Intrinsics& a, const Intrinsics& b) {
+  const Distortion &da = a.distortion, &db = b.distortion;
+  return a.width == b.width && a.height == b.height && a.model == b.model && nearly_equal(a.fx, b.fx) &&
+         nearly_equal(a.fy, b.fy) && nearly_equal(a.cx, b.cx) && nearly_equal(a.cy, b.cy) && nearly_equal(da.k1, db.k1) && nearly_equal(da.k2, db.k2) &&
+         nearly_equal(da.k3, db.k3) && nearly_equal(da.k4, db.k4) && nearly_equal(da.p1, db.p1) && nearly_equal(da.p2, db.p2);
+}
+
+// The coefficients a model uses, by name.
+nlohmann::ordered_json distortion_json(const Intrinsics& K) {
+  const Distortion& d = K.distortion;
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  if (K.model == CameraModel::OpenCV) {
+    out = {{"k1", d.k1}, {"k2", d.k2}, {"k3", d.k3}, {"p1", d.p1}, {"p2", d.p2}};
+  } else if (K.model == CameraModel::OpenCVFisheye) {
+    out = {{"k1", d.k1}, {"k2", d.k2}, {"k3", d.k3}, {"k4", d.k4}};
+  }
+  return out;
+}
+
+nlohmann::ordered_json vec_json(const Eigen::Vector3d& v) { return {v.x(), v.y(), v.z()}; }
+
+nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) {
+  nlohmann::ordered_json out;
+  out["path"] = scene.root.string();
+  out["format"] = scene.format;
+  out["views"] = {{"total", scene.views.size()},
+                  {"train", scene.count(Split::Train)},
+                  {"val", scene.count(Split::Val)},
+                  {"test", scene.count(Split::Test)}};
+  out["downscale"] = options.downscale;
+
+  std::map<std::pair<int, int>, int> resolutions;
+  std::map<std::string, int> models;
+  bool varies = false;
+  int depth = 0, mask = 0, instance = 0, semantic = 0;
+  const Intrinsics& first = scene.views.front().camera.intrinsics;
+  for (const View& view : scene.views) {
+    const Intrinsics& K = view.camera.intrinsics;
+    ++resolutions[{K.width, K.height}];
+    ++models[model_name(K.model)];
+    varies = varies || !same_intrinsics(K, first);
+    depth += view.depth_path.empty() ? 0 : 1;
+    mask += view.mask_path.empty() ? 0 : 1;
+    instance += view.instance_path.empty() ? 0 : 1;
+    semantic += view.semantic_path.empty() ? 0 : 1;
+  }
+  nlohmann::ordered_json sizes = nlohmann::ordered_json::array();
+  for (const auto& [size, count] : resolutions)
+    sizes.push_back({{"width", size.first}, {"height", size.second}, {"views", count}});
+  out["resolutions"] = sizes;
+  out["intrinsics"] = {{"view", scene.views.front().name},
+                       {"width", first.width},
+                       {"height", first.height},
+                       {"fx", first.fx},
+                       {"fy", first.fy},
+                       {"cx", first.cx},
+                       {"cy", first.cy},
+                       {"model", model_name(first.model)},
+                       {"distortion", distortion_json(first)},
+                       {"varies", varies}};
+  out["camera_models"] = models;
+  out["normalization"] = {{"scale", scene.normalization.scale}, {"offset", vec_json(scene.normalization.offset)}};
+  out["aabb"] = {{"min", vec_json(scene.aabb.min())}, {"max", vec_json(scene.aabb.max())}};
+  out["unbounded"] = scene.unbounded;
+  out["near"] = scene.near;
+  out["far"] = scene.far;
+  out["extras"] = {{"depth", depth}, {"mask", mask}, {"instance", instance}, {"semantic", semantic}};
+  out["labels"] = {{"instances", scene.instance_labels.size()}, {"classes", scene.semantic_labels.size()}};
+  return out;
+}
+
+std::string vec_text(const nlohmann::ordered_json& v) {
+  return fmt::format("({:.4g}, {:.4g}, {:.4g})", v[0].get<double>(), v[1].get<double>(), v[2].get<double>());
+}
+
+std::string text_report(const nlohmann::ordered_json& info) {
+  std::string out;
+  const auto line = [&](const char* key, const std::string& value) { out += fmt::format("{:<13}{}\n", key, value); };
+  line("scene", info["path"].get<std::string>());
+  line("format", info["format"].get<std::string>());
+  const auto& views = info["views"];
+  line("views", fmt::format("{} (train {}, val {}, test {})", views["total"].get<size_t>(), views["train"].get<size_t>(),
+                            views["val"].get<size_t>(), views["test"].get<size_t>()));
+  std::string sizes;
+  for (const auto& r : info["resolutions"])
+    sizes += fmt::format("{}{}x{}", sizes.empty() ? "" : ", ", r["width"].get<int>(), r["height"].get<int>()) +
+             (info["resolutions"].size() > 1 ? fmt::format(" ({} views)", r["views"].get<int>()) : "");
+  const int downscale = info["downscale"].get<int>();
+  line("resolution", sizes + (info["resolutions"].size() == 1 ? " (all views)" : "") +
+                         (downscale > 1 ? fmt::format(", downscaled {}x", downscale) : ""));
+  const auto& K = info["intrinsics"];
+  line("intrinsics", fmt::format("fx {:.6g} fy {:.6g} cx {:.6g} cy {:.6g} (view {}; {})", K["fx"].get<double>(),
+                                 K["fy"].get<double>(), K["cx"].get<double>(), K["cy"].get<double>(),
+                                 K["view"].get<std::string>(),
+                                 K["varies"].get<bool>() ? "varies across views" : "same for every view"));
+  std::string camera;
+  for (const auto& [name, count] : info["camera_models"].items())
+    camera += fmt::format("{}{} ({} views)", camera.empty() ? "" : ", ", name, count.get<int>());
+  std::string coefficients;
+  for (const auto& [name, value] : K["distortion"].items())
+    coefficients += fmt::format("{}{} {:.6g}", coefficients.empty() ? "" : " ", name, value.get<double>());
+  line("camera", camera + (coefficients.empty() ? ", no distortion" : "; first view: " + coefficients));
+  const auto& n = info["normalization"];
+  line("normalised", fmt::format("p_n = {:.6g} * p + {}", n["scale"].get<double>(), vec_text(n["offset"])));
+  line("aabb", fmt::format("{} .. {} ({})", vec_text(info["aabb"]["min"]), vec_text(info["aabb"]["max"]),
+                           info["unbounded"].get<bool>() ? "unbounded: contents beyond it are contracted" : "bounded"));
+  const double near = info["near"].get<double>(), far = info["far"].get<double>();
+  line("near/far", near > 0 || far > 0 ? fmt::format("{:.4g} .. {:.4g}", near, far) : std::string("from the aabb"));
+  const auto& e = info["extras"];
+  line("extras", fmt::format("views with depth {}, mask {}, instance {}, semantic {}", e["depth"].get<int>(),
+                             e["mask"].get<int>(), e["instance"].get<int>(), e["semantic"].get<int>()));
+  line("labels", fmt::format("{} instances, {} classes", info["labels"]["instances"].get<size_t>(),
+                             info["labels"]["classes"].get<size_t>()));
+  return out;
+}
+
+void run_info(const InfoOptions& options) {
+  LoadOptions load;
+  load.downscale = options.downscale;
+  load.split_rule = SplitRule::parse(options.split_rule);
+  // Cameras and metadata only: image headers are read (existence and size checks), pixels are not.
+  load.load_images = false;
+  const Scene scene = load_scene(options.data, load);
+  const nlohmann::ordered_json info = describe(scene, options);
+  const std::string text = options.json ? info.dump(2) + "\n" : text_report(info);
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
 void add_info_command(CLI::App& app) {
-  app.add_subcommand("info", "not yet implemented");
+  auto* cmd = app.add_subcommand("info", "Describe a scene folder: format, views per split, cameras, normalisation, extras");
+  auto options = std::make_shared<InfoOptions>();
+  cmd->add_option("--data", options->data,
+                  "Scene folder or file (NeRF-synthetic, instant-ngp, nerfstudio, COLMAP, LLFF)")
+      ->required();
+  cmd->add_option("--downscale", options->downscale, "Integer image downscale factor")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--split-rule", options->split_rule, "auto | files | every:N | fraction:F | all")
+      ->capture_default_str();
+  cmd->add_flag("--json", options->json, "Print one JSON object on stdout instead of text");
+  cmd->callback([options] { run_info(*options); });
 }
 
 }  // namespace semfield::cli

@@ -24,6 +24,9 @@ JsonNode JsonNode::parse_text(const std::string& text, const fs::path& origin) {
       if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
     }
     throw InputError(origin, "", fmt::format("malformed JSON at line {}, column {}", line, col));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number literal beyond double range (1e309) is reported as out_of_range, not parse_error.
+    throw InputError(origin, "", fmt::format("malformed JSON: {}", e.what()));
   }
   const nlohmann::json* root = doc.get();
   return JsonNode(std::move(doc), root, origin, "");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <Eigen/Core>
+#include <Eigen/Geometry>
 
 #include "semfield/geometry/camera.h"
 #include "semfield/io/image.h"
@@ -30,6 +31,9 @@ struct View {
   std::optional<Image> depth;        ///< H x W x 1, z-depth in normalised scene units, 0 = unknown
   std::optional<Image> instance;     ///< H x W x 1 integer ids (raw), 0 = background/none
   std::optional<Image> semantic;     ///< H x W x 1 integer class ids (raw)
+  /// Files of the extras the format declares for this view (empty = none); recorded even when the
+  /// pixels are not loaded (LoadOptions::load_images/load_extras false), so `info` can count them.
+  std::filesystem::path depth_path, mask_path, instance_path, semantic_path;
 };
 
 /// An entry of labels.json: what an instance or class id means.
@@ -77,6 +81,12 @@ struct SplitRule {
   /// Parses "auto" | "files" | "every:N" | "fraction:F" | "all"; bad text is a UsageError.
   static SplitRule parse(const std::string& text);
 };
+
+/// The split of each of `n_views` views (in load order) under an EveryNth, Fraction or All rule:
+/// EveryNth puts views 0, n, 2n, ... in Test; Fraction puts ceil(n*f) views evenly spread over the
+/// sequence (first and last included) in Train and the rest in Test; All puts everything in Train.
+/// Auto and Files depend on the format and are resolved by load_scene (SEMFIELD_ASSERT here).
+std::vector<Split> split_by_rule(const SplitRule& rule, size_t n_views);
 
 struct LoadOptions {
   int downscale = 1;                          ///< integer image downscale factor (>= 1)

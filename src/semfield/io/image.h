@@ -1,6 +1,7 @@
 // Image files: PNG (8/16-bit, gray/GA/RGB/RGBA) and JPEG read via libpng/stb; PNG write via libpng.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <vector>
 
@@ -31,16 +32,29 @@ enum class ImageRange {
 };
 
 /// Reads a PNG (8 or 16-bit) or JPEG. Throws InputError naming the file for a missing, truncated or
-/// unsupported file. `bit_depth_out`, when given, receives 8 or 16.
+/// unsupported file. `bit_depth_out`, when given, receives 8 or 16. Channels are the file's own (gray 1,
+/// gray+alpha 2, RGB 3, RGBA 4); palette PNGs expand to RGB (RGBA when they carry transparency), gray PNGs
+/// below 8 bits are scaled to 8 bits, and no gamma or colour-profile conversion is applied.
 Image read_image(const std::filesystem::path& path, ImageRange range = ImageRange::Unit,
                  int* bit_depth_out = nullptr);
+
+/// Same as read_image, from bytes already in memory (used by the fuzzer); `origin` names them in errors.
+/// Besides PNG and JPEG, BMP, GIF (first frame) and binary PGM/PPM are recognised by their signature.
+Image decode_image(const uint8_t* data, size_t size, const std::filesystem::path& origin,
+                   ImageRange range = ImageRange::Unit, int* bit_depth_out = nullptr);
 
 /// Writes a PNG atomically (temp file + rename). bit_depth is 8 or 16. In Raw mode a value that does not
 /// fit the bit depth throws InputError. Non-finite values throw InputError.
 void write_png(const std::filesystem::path& path, const Image& image, int bit_depth = 8,
                ImageRange range = ImageRange::Unit);
+/// Encodes a PNG in memory with the same checks as write_png; `origin` names the image in errors.
+/// An empty image or a bit depth other than 8/16 is a UsageError.
+std::vector<uint8_t> encode_png(const Image& image, int bit_depth, ImageRange range,
+                                const std::filesystem::path& origin);
 
-/// Box-filter downscale by an integer factor (averages each factor x factor block; edges cropped).
+/// Box-filter downscale by an integer factor (averages each factor x factor block; edges cropped, so the
+/// result is floor(W/factor) x floor(H/factor)). factor < 1, or an image smaller than one block, is a
+/// UsageError.
 Image downscale_box(const Image& image, int factor);
 /// Nearest (top-left sample of each block) downscale, for label and id maps that must not be averaged.
 Image downscale_nearest(const Image& image, int factor);

@@ -1,0 +1,21 @@
+// Named-tensor state maps (what models save into checkpoints) and validated restoring from them.
+// Torch-facing: include only from the semfield (torch) library; implemented in tensor_state_torch.cpp.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace semfield {
+
+using TensorMap = std::map<std::string, at::Tensor>;
+
+/// "[16, 32] float32"-style description for messages.
+std::string describe_tensor(const at::Tensor& tensor);
+
+/// Copies state[name] into `into` (same shape and dtype required); InputError(origin, name, ...) names the
+/// missing tensor or the expected vs. found shape/dtype.
+void restore_tensor(const TensorMap& state, const std::string& name, at::Tensor& into, const std::string& origin);
+
+}  // namespace semfield

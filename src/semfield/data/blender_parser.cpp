@@ -1,0 +1,109 @@
+// NeRF-synthetic and instant-ngp scene parsers.
+#include "semfield/data/blender_parser.h"
+
+#include "semfield/core/error.h"
+#include "semfield/core/log.h"
+#include "semfield/data/parser_common.h"
+#include "semfield/data/transforms_common.h"
+
+namespace semfield {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// instant-ngp's unit-cube placement keys; the defaults are instant-ngp's own.
+void read_unit_cube(const JsonNode& doc, ParsedScene* scene) {
+  scene->framing = Framing::UnitCube;
+  if (const auto scale = doc.find("scale")) {
+    scene->unit_cube_scale = scale->as_double();
+    if (!(scene->unit_cube_scale > 0.0)) scale->fail(fmt::format("must be positive, got {}", scene->unit_cube_scale));
+  }
+  if (const auto offset = doc.find("offset")) {
+    const std::vector<double> v = offset->as_doubles();
+    if (v.size() != 3) offset->fail(fmt::format("expected 3 numbers, got {}", v.size()));
+    scene->unit_cube_offset = Eigen::Vector3d(v[0], v[1], v[2]);
+  }
+  if (const auto aabb = doc.find("aabb_scale")) {
+    scene->aabb_scale = aabb->as_double();
+    if (!(scene->aabb_scale > 0.0)) aabb->fail(fmt::format("must be positive, got {}", scene->aabb_scale));
+  }
+  scene->depth_unit_scale = read_depth_unit_scale(doc);
+}
+
+// Appends the frames of one transforms file; returns how many were kept.
+size_t read_frames(const JsonNode& doc, std::optional<Split> split, ParsedScene* scene) {
+  const fs::path base = doc.file().parent_path();
+  const JsonNode frames = doc.at("frames");
+  const size_t n = frames.size();
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const JsonNode frame = frames.at(i);
+    if (!frame.is_object()) frame.fail("expected an object");
+    const Eigen::Matrix4d c2w = read_transform_matrix(frame);
+    const auto image = resolve_frame_image(frame, base);
+    if (!image) continue;
+    FrameRecord record;
+    record.image_path = *image;
+    record.name = image_stem(*image);
+    record.camera.c2w = c2w;
+    record.camera.intrinsics = read_transforms_intrinsics(doc, frame, *image);
+    record.split = split;
+    record.source = doc.file();
+    record.field = frame.key_path();
+    read_frame_extras(frame, base, &record);
+    scene->frames.push_back(std::move(record));
+    ++kept;
+  }
+  if (kept == 0)
+    fail_input(doc.file(), "frames",
+               n == 0 ? std::string("no frames: the split is empty")
+                      : fmt::format("none of the {} frames has an existing image file", n));
+  return kept;
+}
+
+
+}  // namespace
+
+bool is_nerfstudio_transforms(const JsonNode& doc) {
+  return doc.has("camera_model") || doc.has("applied_transform") || doc.has("ply_file_path");
+}
+
+ParsedScene parse_blender(const fs::path& folder) {
+  ParsedScene scene;
+  scene.root = folder;
+  scene.format = "blender";
+  scene.splits_from_files = true;
+  bool first = true;
+  for (Split split : {Split::Train, Split::Val, Split::Test}) {
+    const fs::path file = folder / fmt::format("transforms_{}.json", split_name(split));
+    std::error_code ec;
+    if (!fs::exists(file, ec)) continue;
+    const JsonNode doc = JsonNode::parse_file(file);
+    if (!doc.is_object()) doc.fail("expected a JSON object");
+    if (first) {
+      read_unit_cube(doc, &scene);
+      first = false;
+    }
+    read_frames(doc, split, &scene);
+  }
+  if (first) fail_input(folder, "", "no transforms_train.json, transforms_val.json or transforms_test.json");
+  // `semfield synth` writes the generated description beside the NeRF-synthetic files.
+  std::error_code ec;
+  if (fs::is_regular_file(folder / "scene.json", ec)) scene.format = "semfield-synth";
+  return scene;
+}
+
+ParsedScene parse_instant_ngp(const JsonNode& doc) {
+  ParsedScene scene;
+  scene.root = doc.file().parent_path();
+  if (!doc.is_object()) doc.fail("expected a JSON object");
+  scene.format = "instant-ngp";
+  scene.auto_rule.kind = SplitRule::Kind::Fraction;
+  scene.auto_rule.train_fraction = 0.9;
+  read_unit_cube(doc, &scene);
+  read_frames(doc, std::nullopt, &scene);
+  return scene;
+}
+
+}  // namespace semfield

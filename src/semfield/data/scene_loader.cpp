@@ -1,0 +1,235 @@
+// load_scene: detects a scene's format, runs its parser, then the post-processing every format shares
+// (splits, normalisation, images, background, downscaling, extras, labels).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "semfield/core/error.h"
+#include "semfield/core/json_reader.h"
+#include "semfield/core/log.h"
+#include "semfield/core/progress.h"
+#include "semfield/data/blender_parser.h"
+#include "semfield/data/colmap_parser.h"
+#include "semfield/data/frame_extras.h"
+#include "semfield/data/image_probe.h"
+#include "semfield/data/labels.h"
+#include "semfield/data/llff_parser.h"
+#include "semfield/data/nerfstudio_parser.h"
+#include "semfield/data/parsed_scene.h"
+#include "semfield/data/scene.h"
+#include "semfield/data/scene_framing.h"
+#include "semfield/io/image.h"
+
+namespace semfield {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+ParsedScene parse_transforms_json(const fs::path& file) {
+  const JsonNode doc = JsonNode::parse_file(file);
+  if (!doc.is_object()) doc.fail("expected a JSON object");
+  return is_nerfstudio_transforms(doc) ? parse_nerfstudio(doc) : parse_instant_ngp(doc);
+}
+
+// Format detection. A folder is tried as, in order: NeRF-synthetic, instant-ngp/nerfstudio, LLFF
+// (LLFF releases also ship a COLMAP model, but poses_bounds.npy is their reference), then COLMAP.
+ParsedScene parse_any(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail_input(path, "", "no such file or folder");
+  if (is_file(path)) {
+    const std::string name = path.filename().string();
+    const fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    if (name == "transforms_train.json" || name == "transforms_val.json" || name == "transforms_test.json")
+      return parse_blender(folder);
+    if (path.extension() == ".json") return parse_transforms_json(path);
+    if (name == "poses_bounds.npy") return parse_llff(folder);
+    if (name == "cameras.bin" || name == "cameras.txt" || name == "images.bin" || name == "images.txt")
+      return parse_colmap(folder, folder);
+    fail_input(path, "",
+               "not a scene file (expected transforms*.json, poses_bounds.npy, or a COLMAP cameras/images file)");
+  }
+  for (const char* split : {"train", "val", "test"})
+    if (is_file(path / fmt::format("transforms_{}.json", split))) return parse_blender(path);
+  if (is_file(path / "transforms.json")) return parse_transforms_json(path / "transforms.json");
+  if (is_file(path / "poses_bounds.npy")) return parse_llff(path);
+  for (const char* sub : {"", "sparse/0", "sparse", "colmap/sparse/0"}) {
+    const fs::path dir = *sub ? path / sub : path;
+    if (is_colmap_model_dir(dir)) return parse_colmap(dir, path);
+  }
+  fail_input(path, "",
+             "no scene found: expected transforms_train.json (NeRF-synthetic), transforms.json (instant-ngp / "
+             "nerfstudio), poses_bounds.npy (LLFF), or a COLMAP model (cameras and images .bin/.txt, here or in "
+             "sparse/0)");
+}
+
+std::vector<Split> resolve_splits(const ParsedScene& parsed, const SplitRule& rule) {
+  const size_t n = parsed.frames.size();
+  if (rule.kind == SplitRule::Kind::Files && !parsed.splits_from_files)
+    fail_usage("split rule 'files': this {} scene ({}) does not define splits; use auto, every:N, fraction:F or all",
+               parsed.format, parsed.root.string());
+  if (rule.kind == SplitRule::Kind::Auto || rule.kind == SplitRule::Kind::Files) {
+    if (parsed.splits_from_files) {
+      std::vector<Split> out(n);
+      for (size_t i = 0; i < n; ++i) {
+        SEMFIELD_ASSERT(parsed.frames[i].split.has_value(), "a format with splits left a frame without one");
+        out[i] = *parsed.frames[i].split;
+      }
+      return out;
+    }
+    return split_by_rule(parsed.auto_rule, n);
+  }
+  return split_by_rule(rule, n);
+}
+
+// View names are image stems; where two frames share a stem, their paths below the root tell them apart.
+std::vector<std::string> unique_names(const ParsedScene& parsed) {
+  std::map<std::string, int> stem_count;
+  for (const FrameRecord& frame : parsed.frames) ++stem_count[frame.name];
+  std::vector<std::string> out;
+  std::set<std::string> used;
+  for (const FrameRecord& frame : parsed.frames) {
+    std::string name = frame.name;
+    if (stem_count[name] > 1) {
+      fs::path relative = frame.image_path.lexically_relative(parsed.root);
+      if (relative.empty() || relative.string().rfind("..", 0) == 0) relative = frame.image_path;
+      name = relative.replace_extension().generic_string();
+    }
+    const std::string base = name;
+    for (int k = 2; !used.insert(name).second; ++k) name = base + "#" + std::to_string(k);
+    out.push_back(name);
+  }
+  return out;
+}
+
+// Gray -> RGB and gray+alpha -> RGBA, so every view is 3 or 4 channels.
+Image to_colour(Image image) {
+  if (image.channels >= 3) return image;
+  const int c_out = image.channels == 1 ? 3 : 4;
+  Image out(image.width, image.height, c_out);
+  for (int y = 0; y < image.height; ++y) {
+    for (int x = 0; x < image.width; ++x) {
+      for (int c = 0; c < 3; ++c) out.at(x, y, c) = image.at(x, y, 0);
+      if (c_out == 4) out.at(x, y, 3) = image.at(x, y, 1);
+    }
+  }
+  return out;
+}
+
+// Straight-alpha RGBA over an opaque background: rgb * a + bg * (1 - a).
+Image composite(const Image& rgba, const Eigen::Vector3d& background) {
+  Image out(rgba.width, rgba.height, 3);
+  for (int y = 0; y < rgba.height; ++y) {
+    for (int x = 0; x < rgba.width; ++x) {
+      const float a = rgba.at(x, y, 3);
+      for (int c = 0; c < 3; ++c)
+        out.at(x, y, c) = rgba.at(x, y, c) * a + static_cast<float>(background(c)) * (1.0f - a);
+    }
+  }
+  return out;
+}
+
+// Averaging straight-alpha colour would bleed the (arbitrary) colour of transparent pixels into the
+// edges; averaging premultiplied colour and dividing back by the averaged alpha does not.
+Image downscale_colour(Image image, int factor) {
+  if (factor == 1) return image;
+  if (image.channels != 4) return downscale_box(image, factor);
+  for (size_t i = 0; i < image.pixels.size(); i += 4)
+    for (size_t c = 0; c < 3; ++c) image.pixels[i + c] *= image.pixels[i + 3];
+  Image out = downscale_box(image, factor);
+  for (size_t i = 0; i < out.pixels.size(); i += 4) {
+    const float a = out.pixels[i + 3];
+    for (size_t c = 0; c < 3; ++c) out.pixels[i + c] = a > 0.0f ? std::min(1.0f, out.pixels[i + c] / a) : 0.0f;
+  }
+  return out;
+}
+
+void check_image_size(const FrameRecord& frame, int width, int height) {
+  const Intrinsics& K = frame.camera.intrinsics;
+  if (width != K.width || height != K.height)
+    fail_input(frame.source, frame.field, "image {} is {}x{} but the camera says {}x{}", frame.image_path.string(),
+               width, height, K.width, K.height);
+}
+
+}  // namespace
+
+Scene load_scene(const fs::path& path, const LoadOptions& options) {
+  if (options.downscale < 1) fail_usage("downscale factor must be >= 1, got {}", options.downscale);
+  if (options.background && !options.background->allFinite())
+    fail_usage("background colour must be finite");
+
+  ParsedScene parsed = parse_any(path);
+  if (parsed.frames.empty()) fail_input(path, "", "the scene has no usable views");
+  const std::vector<Split> splits = resolve_splits(parsed, options.split_rule);
+  const std::vector<std::string> names = unique_names(parsed);
+  const SceneFraming framing = compute_framing(parsed);
+
+  Scene scene;
+  scene.root = parsed.root;
+  scene.format = parsed.format;
+  scene.normalization = framing.normalization;
+  scene.aabb = framing.aabb;
+  scene.unbounded = framing.unbounded;
+  scene.near = parsed.near * framing.normalization.scale;
+  scene.far = parsed.far * framing.normalization.scale;
+
+  const fs::path labels_file = parsed.root / "labels.json";
+  if (is_file(labels_file)) {
+    LabelSet labels = read_labels(labels_file);
+    scene.instance_labels = std::move(labels.instances);
+    scene.semantic_labels = std::move(labels.classes);
+  }
+
+  const double depth_to_scene = parsed.depth_unit_scale * framing.normalization.scale;
+  const size_t n = parsed.frames.size();
+  std::unique_ptr<ProgressBar> progress;
+  if (options.load_images && n >= 20) progress = std::make_unique<ProgressBar>("loading images", static_cast<int64_t>(n), "img");
+  scene.views.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const FrameRecord& frame = parsed.frames[i];
+    const Intrinsics& K = frame.camera.intrinsics;
+    View view;
+    view.name = names[i];
+    view.image_path = frame.image_path;
+    view.split = splits[i];
+    view.depth_path = frame.depth_path;
+    view.mask_path = frame.mask_path;
+    view.instance_path = frame.instance_path;
+    view.semantic_path = frame.semantic_path;
+    view.camera.intrinsics = K.downscaled(options.downscale);
+    view.camera.c2w = frame.camera.c2w;
+    view.camera.c2w.block<3, 1>(0, 3) = framing.normalization.apply(frame.camera.origin());
+
+    if (options.load_images) {
+      Image rgb = read_image(frame.image_path, ImageRange::Unit);
+      check_image_size(frame, rgb.width, rgb.height);
+      rgb = to_colour(std::move(rgb));
+      if (options.background && rgb.channels == 4) {
+        rgb = composite(rgb, *options.background);
+        scene.background = options.background;
+      }
+      view.rgb = downscale_colour(std::move(rgb), options.downscale);
+      if (options.load_extras) load_extras(frame, K.width, K.height, options.downscale, depth_to_scene, &view);
+    } else {
+      const ImageSize size = probe_image_size(frame.image_path);
+      check_image_size(frame, size.width, size.height);
+      if (options.load_extras) check_extras_exist(frame);
+    }
+    scene.views.push_back(std::move(view));
+    if (progress) progress->update(static_cast<int64_t>(i + 1));
+  }
+  if (progress) progress->finish();
+  if (scene.count(Split::Train) == 0)
+    log::warn("{}: no training views (splits: {} val, {} test)", parsed.root.string(), scene.count(Split::Val),
+              scene.count(Split::Test));
+  return scene;
+}
+
+}  // namespace semfield

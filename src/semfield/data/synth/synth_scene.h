@@ -1,0 +1,81 @@
+// The procedural scene description of `semfield synth`: a table top, objects on it, a light and cameras.
+//
+// World frame: z up, the table top at z = 0, everything inside [-1.5, 1.5]^3 (the NeRF-synthetic
+// convention, which the loaders normalise with instant-ngp's default scale 0.33 / offset 0.5 into [-1,1]).
+// Lengths are world units. Ids: instance 0 = nothing, 1 = ground, 2..N+1 = objects; semantic class
+// 0 = void, 1 = ground, 2 + ShapeType for the objects (see synth_class_names()).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <Eigen/Geometry>
+#include <nlohmann/json.hpp>
+
+#include "semfield/data/synth/shapes.h"
+#include "semfield/geometry/camera.h"
+
+namespace semfield {
+
+/// Options of the generator; the defaults are those of `semfield synth`.
+struct SynthConfig {
+  std::string preset = "tabletop";  ///< scene family; only "tabletop" exists
+  int n_objects = 5;                ///< objects on the table, 1..20
+  int n_views = 40;                 ///< training views (>= 1); test views: n_test_views()
+  int resolution = 128;             ///< square image side in pixels, 8..4096
+  uint64_t seed = 0;                ///< same seed -> byte-identical output
+  int n_scenes = 1;                 ///< >= 1; scene k uses seed + k (see write_synth_dataset)
+
+  /// Test views: max(4, n_views / 5), on camera positions distinct from the training ones.
+  int n_test_views() const;
+  /// Throws UsageError naming the first option out of range (or an unknown preset).
+  void validate() const;
+};
+
+/// One thing with an instance id: the ground or an object (possibly made of several primitives).
+struct SynthObject {
+  int instance_id = 0;
+  std::string name;        ///< "ground", "sphere_0", "table_1", ...
+  std::string class_name;  ///< "ground" or shape_type_name(type)
+  int class_id = 0;
+  synth::ShapeType type = synth::ShapeType::Sphere;  ///< meaningless for the ground
+  Eigen::Vector2d position = Eigen::Vector2d::Zero();  ///< footprint centre on the table
+  double yaw = 0.0;                                    ///< radians about +z
+  double footprint = 0.0;                              ///< footprint radius
+  std::vector<synth::Primitive> parts;                 ///< world frame
+  std::vector<synth::TriangleMesh> meshes;             ///< parts tessellated, world frame
+  Eigen::AlignedBox3d bbox;                            ///< world bounds of the meshes
+};
+
+/// A directional light ("sun") with hard shadows, plus an ambient term:
+/// colour = albedo * (ambient + diffuse * max(0, n . direction) * visible).
+struct SynthLight {
+  Eigen::Vector3d direction = Eigen::Vector3d::UnitZ();  ///< unit, from the surface towards the light
+  double ambient = 0.3;
+  double diffuse = 0.7;
+};
+
+struct SynthScene {
+  SynthConfig config;
+  double table_radius = 1.3;              ///< the ground is a disc of this radius, 0.05 thick, top at z = 0
+  std::vector<SynthObject> objects;       ///< objects[0] is the ground (instance 1), then instances 2..N+1
+  SynthLight light;
+  double fov_x = 0.0;                     ///< horizontal field of view, radians
+  Eigen::Vector3d look_at = Eigen::Vector3d::Zero();
+  std::vector<Camera> train_cameras;      ///< c2w in OpenGL axes, on a golden-angle spiral
+  std::vector<Camera> test_cameras;       ///< a separate ring of positions
+};
+
+/// Semantic class names indexed by class id: "void", "ground", then shape_type_name of every ShapeType.
+std::vector<std::string> synth_class_names();
+
+/// Builds the procedural description for config.seed: deterministic on every platform. Validates the
+/// config first (UsageError).
+SynthScene make_synth_scene(const SynthConfig& config);
+
+/// The scene description written as scene.json (config, light, cameras' layout, objects and their parts).
+nlohmann::json synth_scene_to_json(const SynthScene& scene);
+
+}  // namespace semfield

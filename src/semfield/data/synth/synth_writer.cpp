@@ -1,0 +1,129 @@
+// Renders every view of a synthetic scene and writes images, ground truth, transforms and labels.
+#include "semfield/data/synth/synth_writer.h"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
+#include "semfield/core/progress.h"
+#include "semfield/data/synth/ray_tracer.h"
+#include "semfield/io/image.h"
+
+namespace semfield {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json matrix_json(const Eigen::Matrix4d& m) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (int r = 0; r < 4; ++r) rows.push_back({m(r, 0), m(r, 1), m(r, 2), m(r, 3)});
+  return rows;
+}
+
+nlohmann::json vec_json(const Eigen::Vector3d& v) { return {v.x(), v.y(), v.z()}; }
+
+// Quantises z-depth to the PNG unit; a hit never rounds to 0 (which means "miss") or overflows 16 bits.
+Image depth_to_png_units(const Image& depth) {
+  Image out = depth;
+  for (float& value : out.pixels)
+    if (value > 0) value = static_cast<float>(std::clamp(std::round(value / kSynthDepthUnit), 1.0, 65535.0));
+  return out;
+}
+
+void write_json(const fs::path& path, const nlohmann::json& doc) { write_file_atomic(path, doc.dump(2) + "\n"); }
+
+nlohmann::json labels_json(const SynthScene& scene) {
+  nlohmann::json classes = nlohmann::json::array();
+  const auto names = synth_class_names();
+  for (size_t id = 0; id < names.size(); ++id) classes.push_back({{"id", id}, {"name", names[id]}});
+  nlohmann::json instances = nlohmann::json::array();
+  for (const auto& object : scene.objects)
+    instances.push_back({{"id", object.instance_id},
+                         {"name", object.name},
+                         {"class", object.class_name},
+                         {"class_id", object.class_id},
+                         {"bbox_min", vec_json(object.bbox.min())},
+                         {"bbox_max", vec_json(object.bbox.max())}});
+  return {{"classes", classes}, {"instances", instances}};
+}
+
+}  // namespace
+
+SynthSummary write_synth_scene(const SynthConfig& config, const fs::path& dir) {
+  const auto start = std::chrono::steady_clock::now();
+  const SynthScene scene = make_synth_scene(config);
+  const synth::RayTracer tracer(scene);
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) throw InputError(dir, "", "cannot create the output folder: " + error.message());
+  write_json(dir / "scene.json", synth_scene_to_json(scene));
+  write_json(dir / "labels.json", labels_json(scene));
+
+  const int n_views = static_cast<int>(scene.train_cameras.size() + scene.test_cameras.size());
+  const fs::path name = dir.filename().empty() ? dir.parent_path().filename() : dir.filename();  // "out/"
+  ProgressBar progress(fmt::format("synth {}", name.string()), n_views, "view");
+  int done = 0;
+  for (const char* split : {"train", "test"}) {
+    const auto& cameras = std::string(split) == "train" ? scene.train_cameras : scene.test_cameras;
+    const auto& K = cameras.front().intrinsics;
+    nlohmann::json transforms = {{"camera_angle_x", scene.fov_x},
+                                 {"fl_x", K.fx},
+                                 {"fl_y", K.fy},
+                                 {"cx", K.cx},
+                                 {"cy", K.cy},
+                                 {"w", K.width},
+                                 {"h", K.height},
+                                 {"depth_unit_scale_factor", kSynthDepthUnit}};
+    nlohmann::json frames = nlohmann::json::array();
+    for (size_t i = 0; i < cameras.size(); ++i) {
+      const std::string stem = fmt::format("{}/r_{}", split, i);
+      const synth::SynthRender render = tracer.render(cameras[i]);
+      write_png(dir / (stem + ".png"), render.rgba, 8, ImageRange::Unit);
+      write_png(dir / (stem + "_depth.png"), depth_to_png_units(render.depth), 16, ImageRange::Raw);
+      write_png(dir / (stem + "_instance.png"), render.instance, 8, ImageRange::Raw);
+      write_png(dir / (stem + "_semantic.png"), render.semantic, 8, ImageRange::Raw);
+      frames.push_back({{"file_path", "./" + stem},
+                        {"transform_matrix", matrix_json(cameras[i].c2w)},
+                        {"depth_file_path", "./" + stem + "_depth.png"},
+                        {"instance_path", "./" + stem + "_instance.png"},
+                        {"semantic_path", "./" + stem + "_semantic.png"}});
+      progress.update(++done);
+    }
+    transforms["frames"] = frames;
+    write_json(dir / fmt::format("transforms_{}.json", split), transforms);
+  }
+  progress.finish();
+
+  SynthSummary summary;
+  summary.dir = dir;
+  summary.seed = config.seed;
+  summary.n_objects = config.n_objects;
+  summary.n_train = static_cast<int>(scene.train_cameras.size());
+  summary.n_test = static_cast<int>(scene.test_cameras.size());
+  summary.resolution = config.resolution;
+  for (size_t k = 1; k < scene.objects.size(); ++k) summary.object_names.push_back(scene.objects[k].name);
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+std::vector<SynthSummary> write_synth_dataset(const SynthConfig& config, const fs::path& out,
+                                              const std::function<void(const SynthSummary&)>& on_scene) {
+  config.validate();
+  std::vector<SynthSummary> summaries;
+  for (int k = 0; k < config.n_scenes; ++k) {
+    SynthConfig scene_config = config;
+    scene_config.seed = config.seed + static_cast<uint64_t>(k);
+    scene_config.n_scenes = 1;
+    const fs::path dir = config.n_scenes == 1 ? out : out / fmt::format("scene_{:03d}", k);
+    summaries.push_back(write_synth_scene(scene_config, dir));
+    if (on_scene) on_scene(summaries.back());
+  }
+  return summaries;
+}
+
+}  // namespace semfield

@@ -1,0 +1,556 @@
+// Multiresolution hash-grid encoding: level maths, multithreaded AVX-512 / scalar CPU kernels, the autograd
+// wrapper and the plain-LibTorch reference.
+//
+// Memory behaviour drives the design. With instant-ngp's default spec the tables hold ~6.1M entries (49 MB
+// of float32 for F = 2): more than the last-level cache, while a single 2^19-entry level (4 MB) fits. So
+// both kernels walk the levels in the outer loop and all points in the inner loop: each level's table is
+// pulled into cache once per pass instead of once per point. The price is a level-major scratch
+// ([L][N][F]) that is transposed to / from the caller's [N, L*F] layout in one streaming pass; writing the
+// strided [N, L*F] rows directly per level would instead touch every output cache line once per level.
+//
+// Forward: threads split the points; each thread runs its slice level by level.
+// Backward: threads split the levels (levels are independent tables, so the scatter-adds never race and
+// the result is deterministic); each thread runs all points of a level, finest (dearest) levels first.
+#include "semfield/kernels/hash_grid.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "semfield/kernels/kernel_checks.h"
+
+namespace semfield::kernels {
+
+namespace {
+
+// The spatial-hash primes of instant-ngp. The x prime is 1 so that the two x-neighbours of a cell usually
+// land in the same cache line (their indices differ in the low bits only).
+constexpr uint32_t kPrimeY = 2654435761u;
+constexpr uint32_t kPrimeZ = 805459861u;
+
+// Keeps (N+1)^3 and the reference's int64 hash products far from overflow.
+constexpr int64_t kMaxResolution = (int64_t(1) << 20);
+
+int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+int64_t vertex_count(int resolution) {
+  const int64_t side = int64_t(resolution) + 1;
+  if (side > kMaxResolution + 1) return std::numeric_limits<int64_t>::max();
+  return side * side * side;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// Level maths
+// ---------------------------------------------------------------------------------------------------------
+
+int HashGridSpec::resolution(int level) const {
+  const double n = std::floor(base_resolution * std::pow(per_level_scale, level));
+  return static_cast<int>(std::min(n, double(std::numeric_limits<int>::max())));
+}
+
+int64_t HashGridSpec::level_entries(int level) const {
+  const int64_t cap = int64_t(1) << log2_table_size;
+  return round_up(std::min(cap, vertex_count(resolution(level))), 8);
+}
+
+int64_t HashGridSpec::level_offset(int level) const {
+  int64_t offset = 0;
+  for (int l = 0; l < level; ++l) offset += level_entries(l);
+  return offset;
+}
+
+int64_t HashGridSpec::n_entries() const { return level_offset(n_levels); }
+
+double HashGridSpec::scale_for(int base_resolution, int finest_resolution, int n_levels) {
+  if (n_levels <= 1 || finest_resolution <= base_resolution) return 1.0;
+  const int last = n_levels - 1;
+  double b = std::exp(std::log(double(finest_resolution) / base_resolution) / last);
+  // exp/log round: 16 * b^15 lands on 2047.999... for the default spec. Nudge b up by ulps until the
+  // floor in resolution() gives exactly the requested finest resolution.
+  for (int i = 0; i < 64 && std::floor(base_resolution * std::pow(b, last)) < finest_resolution; ++i)
+    b = std::nextafter(b, std::numeric_limits<double>::infinity());
+  return b;
+}
+
+namespace {
+
+/// Per-level constants the kernels need, precomputed once per call.
+struct LevelGeometry {
+  float scale = 0;          // N_l as float: p = x * N_l
+  bool dense = false;       // index = x + y*stride_y + z*stride_z, else hash & mask
+  uint32_t stride_y = 0, stride_z = 0, mask = 0;
+  int64_t offset = 0;       // first entry of the level
+  int64_t entries = 0;      // T_l
+};
+
+void check_spec(const char* op, const HashGridSpec& spec) {
+  TORCH_CHECK(spec.n_levels >= 1 && spec.n_levels <= 64, op, ": spec.n_levels must be in [1, 64], got ",
+              spec.n_levels);
+  TORCH_CHECK(spec.n_features >= 1 && spec.n_features <= 64, op, ": spec.n_features must be in [1, 64], got ",
+              spec.n_features);
+  TORCH_CHECK(spec.log2_table_size >= 1 && spec.log2_table_size <= 30, op,
+              ": spec.log2_table_size must be in [1, 30], got ", spec.log2_table_size);
+  TORCH_CHECK(spec.base_resolution >= 1, op, ": spec.base_resolution must be >= 1, got ", spec.base_resolution);
+  TORCH_CHECK(std::isfinite(spec.per_level_scale) && spec.per_level_scale > 0, op,
+              ": spec.per_level_scale must be finite and > 0, got ", spec.per_level_scale);
+  for (int l = 0; l < spec.n_levels; ++l) {
+    const int n = spec.resolution(l);
+    TORCH_CHECK(n >= 1 && n <= kMaxResolution, op, ": level ", l, " has resolution ", n, ", outside [1, ",
+                kMaxResolution, "] (check base_resolution and per_level_scale)");
+  }
+}
+
+std::vector<LevelGeometry> level_geometry(const HashGridSpec& spec) {
+  std::vector<LevelGeometry> levels(spec.n_levels);
+  int64_t offset = 0;
+  for (int l = 0; l < spec.n_levels; ++l) {
+    LevelGeometry& g = levels[l];
+    const int n = spec.resolution(l);
+    g.scale = float(n);
+    g.entries = spec.level_entries(l);
+    g.offset = offset;
+    offset += g.entries;
+    // Dense when every vertex has its own entry; hashed tables have T_l = 2^max(log2_table_size, 3).
+    g.dense = vertex_count(n) <= g.entries;
+    g.stride_y = uint32_t(n + 1);
+    g.stride_z = uint32_t(n + 1) * uint32_t(n + 1);
+    g.mask = uint32_t(g.entries - 1);
+    TORCH_INTERNAL_ASSERT(g.dense || (g.entries & (g.entries - 1)) == 0, "hashed level size not a power of 2");
+  }
+  return levels;
+}
+
+// NaN maps to 0 so that no input can index outside a table.
+inline float clamp01(float v) {
+  v = v > 0.f ? v : 0.f;
+  return v < 1.f ? v : 1.f;
+}
+
+/// Cell and fractional position of one coordinate; the same float operations as the AVX-512 path and the
+/// reference, so all three agree on the cell of points on cell boundaries.
+inline void locate(float x, float scale, uint32_t& cell, float& frac) {
+  const float p = x * scale;
+  const float c = std::min(std::floor(p), scale - 1.f);
+  cell = uint32_t(c);
+  frac = p - c;
+}
+
+inline uint32_t corner_index(const LevelGeometry& g, uint32_t x, uint32_t y, uint32_t z) {
+  if (g.dense) return x + y * g.stride_y + z * g.stride_z;
+  return (x ^ (y * kPrimeY) ^ (z * kPrimeZ)) & g.mask;
+}
+
+/// The 8 corner indices (within the level) and trilinear weights of one point; corner c has x offset
+/// c & 1, y offset (c >> 1) & 1, z offset c >> 2.
+struct PointCorners {
+  uint32_t idx[8];
+  float w[8];
+};
+
+inline void point_corners(const LevelGeometry& g, float x, float y, float z, PointCorners& out) {
+  uint32_t cx, cy, cz;
+  float fx, fy, fz;
+  locate(x, g.scale, cx, fx);
+  locate(y, g.scale, cy, fy);
+  locate(z, g.scale, cz, fz);
+  const float wx[2] = {1.f - fx, fx}, wy[2] = {1.f - fy, fy}, wz[2] = {1.f - fz, fz};
+  for (int c = 0; c < 8; ++c) {
+    const int ox = c & 1, oy = (c >> 1) & 1, oz = c >> 2;
+    out.idx[c] = corner_index(g, cx + ox, cy + oy, cz + oz);
+    out.w[c] = (wx[ox] * wy[oy]) * wz[oz];
+  }
+}
+
+/// Scalar forward of one level for points [0, n) of SoA coordinates: feat[i*F + f] (level-major slice).
+void encode_level_scalar(const LevelGeometry& g, const float* level_params, int F, const float* x,
+                         const float* y, const float* z, int64_t n, float* feat) {
+  PointCorners pc;
+  for (int64_t i = 0; i < n; ++i) {
+    point_corners(g, x[i], y[i], z[i], pc);
+    float* out = feat + i * F;
+    for (int f = 0; f < F; ++f) out[f] = 0.f;
+    for (int c = 0; c < 8; ++c) {
+      const float* src = level_params + int64_t(pc.idx[c]) * F;
+      for (int f = 0; f < F; ++f) out[f] += pc.w[c] * src[f];
+    }
+  }
+}
+
+/// Scalar backward of one level for points [begin, end): level_grad[idx*F + f] += w * G[i*F + f].
+void accumulate_level_scalar(const LevelGeometry& g, float* level_grad, uint8_t* level_touched, int F,
+                             const float* x, const float* y, const float* z, const float* G, int64_t begin,
+                             int64_t end) {
+  PointCorners pc;
+  for (int64_t i = begin; i < end; ++i) {
+    point_corners(g, x[i], y[i], z[i], pc);
+    const float* gi = G + i * F;
+    for (int c = 0; c < 8; ++c) {
+      float* dst = level_grad + int64_t(pc.idx[c]) * F;
+      for (int f = 0; f < F; ++f) dst[f] += pc.w[c] * gi[f];
+      if (level_touched) level_touched[pc.idx[c]] = 1;
+    }
+  }
+}
+
+#ifdef __AVX512F__
+
+/// Corner indices and weights of 16 points at once (lane k = point k), same maths as point_corners.
+struct Corners16 {
+  __m512i idx[8];
+  __m512 w[8];
+};
+
+inline void axis16(const float* src, __m512 scale, __m512 max_cell, __m512i& cell, __m512 w[2]) {
+  const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(src), scale);
+  const __m512 c = _mm512_min_ps(_mm512_roundscale_ps(p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), max_cell);
+  cell = _mm512_cvttps_epi32(c);
+  w[1] = _mm512_sub_ps(p, c);
+  w[0] = _mm512_sub_ps(_mm512_set1_ps(1.f), w[1]);
+}
+
+inline void corners16(const LevelGeometry& g, const float* x, const float* y, const float* z, Corners16& out) {
+  const __m512 scale = _mm512_set1_ps(g.scale);
+  const __m512 max_cell = _mm512_set1_ps(g.scale - 1.f);
+  __m512i cx, cy, cz;
+  __m512 wx[2], wy[2], wz[2];
+  axis16(x, scale, max_cell, cx, wx);
+  axis16(y, scale, max_cell, cy, wy);
+  axis16(z, scale, max_cell, cz, wz);
+  __m512i hx[2], hy[2], hz[2];
+  hx[0] = cx;
+  hx[1] = _mm512_add_epi32(cx, _mm512_set1_epi32(1));
+  if (g.dense) {
+    const __m512i sy = _mm512_set1_epi32(int(g.stride_y)), sz = _mm512_set1_epi32(int(g.stride_z));
+    hy[0] = _mm512_mullo_epi32(cy, sy);
+    hy[1] = _mm512_add_epi32(hy[0], sy);
+    hz[0] = _mm512_mullo_epi32(cz, sz);
+    hz[1] = _mm512_add_epi32(hz[0], sz);
+    for (int c = 0; c < 8; ++c)
+      out.idx[c] = _mm512_add_epi32(_mm512_add_epi32(hx[c & 1], hy[(c >> 1) & 1]), hz[c >> 2]);
+  } else {
+    // (y+1)*P = y*P + P (mod 2^32): one multiply per axis.
+    const __m512i py = _mm512_set1_epi32(int(kPrimeY)), pz = _mm512_set1_epi32(int(kPrimeZ));
+    const __m512i mask = _mm512_set1_epi32(int(g.mask));
+    hy[0] = _mm512_mullo_epi32(cy, py);
+    hy[1] = _mm512_add_epi32(hy[0], py);
+    hz[0] = _mm512_mullo_epi32(cz, pz);
+    hz[1] = _mm512_add_epi32(hz[0], pz);
+    for (int c = 0; c < 8; ++c)
+      out.idx[c] = _mm512_and_epi32(_mm512_xor_epi32(_mm512_xor_epi32(hx[c & 1], hy[(c >> 1) & 1]), hz[c >> 2]),
+                                    mask);
+  }
+  for (int c = 0; c < 8; ++c) out.w[c] = _mm512_mul_ps(_mm512_mul_ps(wx[c & 1], wy[(c >> 1) & 1]), wz[c >> 2]);
+}
+
+/// F = 2 forward of one level, n a multiple of 16. An entry is 8 bytes, so one 64-bit gather fetches
+/// 8 points' corners; their weights are duplicated into (f0, f1) lane pairs to match.
+void encode_level_f2(const LevelGeometry& g, const float* level_params, const float* x, const float* y,
+                     const float* z, int64_t n, float* feat) {
+  const auto* base = reinterpret_cast<const long long*>(level_params);
+  const __m512i dup_lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  const __m512i dup_hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+  Corners16 cs;
+  for (int64_t i = 0; i < n; i += 16) {
+    corners16(g, x + i, y + i, z + i, cs);
+    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+    for (int c = 0; c < 8; ++c) {
+      const __m512i vlo = _mm512_i32gather_epi64(_mm512_castsi512_si256(cs.idx[c]), base, 8);
+      const __m512i vhi = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(cs.idx[c], 1), base, 8);
+      lo = _mm512_fmadd_ps(_mm512_permutexvar_ps(dup_lo, cs.w[c]), _mm512_castsi512_ps(vlo), lo);
+      hi = _mm512_fmadd_ps(_mm512_permutexvar_ps(dup_hi, cs.w[c]), _mm512_castsi512_ps(vhi), hi);
+    }
+    _mm512_storeu_ps(feat + 2 * i, lo);
+    _mm512_storeu_ps(feat + 2 * i + 16, hi);
+  }
+}
+
+/// F = 2 backward of one level for points [0, n): vectorised corners, scalar 8-byte read-modify-writes
+/// (the scatter-add must see earlier updates of the same entry, so it stays sequential).
+template <bool kTouched>
+void accumulate_level_f2(const LevelGeometry& g, float* level_grad, uint8_t* level_touched, const float* x,
+                         const float* y, const float* z, const float* G, int64_t n) {
+  alignas(64) int32_t idx[8][16];
+  alignas(64) float w[8][16];
+  Corners16 cs;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    corners16(g, x + i, y + i, z + i, cs);
+    for (int c = 0; c < 8; ++c) {
+      _mm512_store_si512(idx[c], cs.idx[c]);
+      _mm512_store_ps(w[c], cs.w[c]);
+    }
+    for (int k = 0; k < 16; ++k) {
+      const __m128 gk = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(G + 2 * (i + k))));
+      for (int c = 0; c < 8; ++c) {
+        auto* dst = reinterpret_cast<__m128i*>(level_grad + 2 * int64_t(idx[c][k]));
+        const __m128 cur = _mm_castsi128_ps(_mm_loadl_epi64(dst));
+        _mm_storel_epi64(dst, _mm_castps_si128(_mm_fmadd_ps(_mm_set1_ps(w[c][k]), gk, cur)));
+        if constexpr (kTouched) level_touched[idx[c][k]] = 1;
+      }
+    }
+  }
+  accumulate_level_scalar(g, level_grad, kTouched ? level_touched : nullptr, 2, x, y, z, G, i, n);
+}
+
+#endif  // __AVX512F__
+
+void encode_level(const LevelGeometry& g, const float* level_params, int F, const float* x, const float* y,
+                  const float* z, int64_t n, float* feat) {
+#ifdef __AVX512F__
+  if (F == 2) return encode_level_f2(g, level_params, x, y, z, n, feat);
+#endif
+  encode_level_scalar(g, level_params, F, x, y, z, n, feat);
+}
+
+void accumulate_level(const LevelGeometry& g, float* level_grad, uint8_t* level_touched, int F, const float* x,
+                      const float* y, const float* z, const float* G, int64_t n) {
+#ifdef __AVX512F__
+  if (F == 2) {
+    if (level_touched) return accumulate_level_f2<true>(g, level_grad, level_touched, x, y, z, G, n);
+    return accumulate_level_f2<false>(g, level_grad, nullptr, x, y, z, G, n);
+  }
+#endif
+  accumulate_level_scalar(g, level_grad, level_touched, F, x, y, z, G, 0, n);
+}
+
+/// Clamped SoA copy of xyz rows [begin, end) (any strides); rows in [N, end) are padding set to 0.
+void gather_xyz(const at::TensorAccessor<float, 2>& xyz, int64_t N, int64_t begin, int64_t end, float* x,
+                float* y, float* z) {
+  for (int64_t i = begin; i < end; ++i) {
+    const bool real = i < N;
+    x[i] = real ? clamp01(xyz[i][0]) : 0.f;
+    y[i] = real ? clamp01(xyz[i][1]) : 0.f;
+    z[i] = real ? clamp01(xyz[i][2]) : 0.f;
+  }
+}
+
+constexpr int64_t kGroup = 16;          // points per vector step
+constexpr int64_t kGrainGroups = 64;    // at least 1024 points per thread
+
+void check_xyz(const char* op, const at::Tensor& xyz) {
+  detail::check_dtype(op, "xyz", xyz, at::kFloat);
+  detail::check_dim(op, "xyz", xyz, 2);
+  detail::check_size(op, "xyz", xyz, 1, 3, "x, y, z");
+}
+
+at::Tensor hash_grid_forward_cpu(const at::Tensor& xyz, const at::Tensor& params_in, const HashGridSpec& spec) {
+  const int64_t N = xyz.size(0);
+  const int L = spec.n_levels, F = spec.n_features;
+  at::Tensor out = at::empty({N, int64_t(L) * F}, xyz.options());
+  if (N == 0) return out;
+  const at::Tensor params = params_in.contiguous();
+  const float* P = params.data_ptr<float>();
+  const std::vector<LevelGeometry> levels = level_geometry(spec);
+  const auto xyz_a = xyz.accessor<float, 2>();
+
+  const int64_t n_pad = round_up(N, kGroup);
+  at::Tensor soa = at::empty({3, n_pad}, xyz.options());
+  at::Tensor feat = at::empty({int64_t(L), n_pad, F}, xyz.options());
+  float* sx = soa[0].data_ptr<float>();
+  float* sy = soa[1].data_ptr<float>();
+  float* sz = soa[2].data_ptr<float>();
+  float* fm = feat.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+
+  at::parallel_for(0, n_pad / kGroup, kGrainGroups, [&](int64_t gb, int64_t ge) {
+    const int64_t b = gb * kGroup, e = ge * kGroup;
+    gather_xyz(xyz_a, N, b, e, sx, sy, sz);
+    for (int l = 0; l < L; ++l) {
+      const LevelGeometry& g = levels[l];
+      encode_level(g, P + g.offset * F, F, sx + b, sy + b, sz + b, e - b, fm + (l * n_pad + b) * F);
+    }
+    // Level-major scratch -> [N, L*F] rows.
+    const int64_t row = int64_t(L) * F;
+    for (int64_t i = b; i < std::min(e, N); ++i)
+      for (int l = 0; l < L; ++l) std::memcpy(o + i * row + l * F, fm + (l * n_pad + i) * F, sizeof(float) * F);
+  });
+  return out;
+}
+
+void hash_grid_backward_cpu(const at::Tensor& dL_dfeatures, const at::Tensor& xyz, const HashGridSpec& spec,
+                            at::Tensor& dL_dparams, const at::Tensor& touched) {
+  const int64_t N = xyz.size(0);
+  if (N == 0) return;
+  const int L = spec.n_levels, F = spec.n_features;
+  const std::vector<LevelGeometry> levels = level_geometry(spec);
+  const auto xyz_a = xyz.accessor<float, 2>();
+  const auto dl_a = dL_dfeatures.accessor<float, 2>();
+
+  at::Tensor soa = at::empty({3, N}, xyz.options());
+  at::Tensor grad_lm = at::empty({int64_t(L), N, F}, xyz.options());
+  float* sx = soa[0].data_ptr<float>();
+  float* sy = soa[1].data_ptr<float>();
+  float* sz = soa[2].data_ptr<float>();
+  float* G = grad_lm.data_ptr<float>();
+
+  // [N, L*F] (any strides) -> level-major [L][N][F], plus the clamped SoA coordinates.
+  const bool rows_contiguous = dL_dfeatures.stride(1) == 1;
+  const float* dl = dL_dfeatures.data_ptr<float>();
+  const int64_t dl_row = dL_dfeatures.stride(0);
+  at::parallel_for(0, N, kGrainGroups * kGroup, [&](int64_t b, int64_t e) {
+    gather_xyz(xyz_a, N, b, e, sx, sy, sz);
+    for (int64_t i = b; i < e; ++i) {
+      for (int l = 0; l < L; ++l) {
+        float* dst = G + (l * N + i) * F;
+        if (rows_contiguous) {
+          std::memcpy(dst, dl + i * dl_row + l * F, sizeof(float) * F);
+        } else {
+          for (int f = 0; f < F; ++f) dst[f] = dl_a[i][l * F + f];
+        }
+      }
+    }
+  });
+
+  float* grad = dL_dparams.data_ptr<float>();
+  uint8_t* touch = touched.defined() ? touched.data_ptr<uint8_t>() : nullptr;
+  // Dynamic level scheduling, finest levels first: they cost the most (cache misses), so the cheap dense
+  // levels fill the gaps at the end.
+  std::atomic<int> next{0};
+  const int n_workers = std::max(1, std::min(at::get_num_threads(), L));
+  at::parallel_for(0, n_workers, 1, [&](int64_t, int64_t) {
+    for (int k = next.fetch_add(1); k < L; k = next.fetch_add(1)) {
+      const int l = L - 1 - k;
+      const LevelGeometry& g = levels[l];
+      accumulate_level(g, grad + g.offset * F, touch ? touch + g.offset : nullptr, F, sx, sy, sz, G + l * N * F, N);
+    }
+  });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// Public entry points: validate, then dispatch on device (CPU only for now).
+// ---------------------------------------------------------------------------------------------------------
+
+at::Tensor hash_grid_forward(const at::Tensor& xyz, const at::Tensor& params, const HashGridSpec& spec) {
+  constexpr const char* op = "hash_grid_forward";
+  check_spec(op, spec);
+  check_xyz(op, xyz);
+  detail::check_dtype(op, "params", params, at::kFloat);
+  TORCH_CHECK(params.dim() == 1 && params.numel() == spec.n_params(), op, ": params must have shape [",
+              spec.n_params(), "] (n_entries ", spec.n_entries(), " x n_features ", spec.n_features, "), got ",
+              params.sizes());
+  detail::require_cpu(op, {{"xyz", &xyz}, {"params", &params}});
+  return hash_grid_forward_cpu(xyz, params, spec);
+}
+
+void hash_grid_backward(const at::Tensor& dL_dfeatures, const at::Tensor& xyz, const HashGridSpec& spec,
+                        at::Tensor& dL_dparams, const at::Tensor& touched) {
+  constexpr const char* op = "hash_grid_backward";
+  check_spec(op, spec);
+  check_xyz(op, xyz);
+  detail::check_dtype(op, "dL_dfeatures", dL_dfeatures, at::kFloat);
+  detail::check_dim(op, "dL_dfeatures", dL_dfeatures, 2);
+  detail::check_size(op, "dL_dfeatures", dL_dfeatures, 0, xyz.size(0), "N, the rows of xyz");
+  detail::check_size(op, "dL_dfeatures", dL_dfeatures, 1, spec.n_output_dims(), "n_levels * n_features");
+  detail::check_dtype(op, "dL_dparams", dL_dparams, at::kFloat);
+  TORCH_CHECK(dL_dparams.dim() == 1 && dL_dparams.numel() == spec.n_params(), op,
+              ": dL_dparams must have shape [", spec.n_params(), "], got ", dL_dparams.sizes());
+  detail::check_contiguous(op, "dL_dparams", dL_dparams);
+  if (touched.defined()) {
+    detail::check_dtype(op, "touched", touched, at::kByte);
+    TORCH_CHECK(touched.dim() == 1 && touched.numel() == spec.n_entries(), op, ": touched must have shape [",
+                spec.n_entries(), "] (n_entries), got ", touched.sizes());
+    detail::check_contiguous(op, "touched", touched);
+  }
+  detail::require_cpu(op, {{"dL_dfeatures", &dL_dfeatures}, {"xyz", &xyz}, {"dL_dparams", &dL_dparams},
+                           {"touched", &touched}});
+  hash_grid_backward_cpu(dL_dfeatures, xyz, spec, dL_dparams, touched);
+}
+
+namespace {
+
+/// Autograd node: features = encode(xyz; params). Gradient w.r.t. params only (dense); xyz gets none.
+class HashGridEncodeFunction : public torch::autograd::Function<HashGridEncodeFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& xyz, const at::Tensor& params,
+                            const HashGridSpec& spec) {
+    ctx->save_for_backward({xyz});
+    ctx->saved_data["n_levels"] = spec.n_levels;
+    ctx->saved_data["n_features"] = spec.n_features;
+    ctx->saved_data["log2_table_size"] = spec.log2_table_size;
+    ctx->saved_data["base_resolution"] = spec.base_resolution;
+    ctx->saved_data["per_level_scale"] = spec.per_level_scale;
+    return hash_grid_forward(xyz, params, spec);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const at::Tensor xyz = ctx->get_saved_variables()[0];
+    HashGridSpec spec;
+    spec.n_levels = int(ctx->saved_data["n_levels"].toInt());
+    spec.n_features = int(ctx->saved_data["n_features"].toInt());
+    spec.log2_table_size = int(ctx->saved_data["log2_table_size"].toInt());
+    spec.base_resolution = int(ctx->saved_data["base_resolution"].toInt());
+    spec.per_level_scale = ctx->saved_data["per_level_scale"].toDouble();
+    at::Tensor dL_dparams = at::zeros({spec.n_params()}, xyz.options());
+    if (grad_outputs[0].defined()) hash_grid_backward(grad_outputs[0], xyz, spec, dL_dparams);
+    return {at::Tensor(), dL_dparams, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor hash_grid_encode(const at::Tensor& xyz, const at::Tensor& params, const HashGridSpec& spec) {
+  return HashGridEncodeFunction::apply(xyz, params, spec);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reference: the header's maths with LibTorch ops (float32 or float64), differentiable w.r.t. params.
+// ---------------------------------------------------------------------------------------------------------
+
+at::Tensor hash_grid_reference(const at::Tensor& xyz, const at::Tensor& params, const HashGridSpec& spec) {
+  constexpr const char* op = "hash_grid_reference";
+  check_spec(op, spec);
+  detail::check_defined(op, "xyz", xyz);
+  detail::check_dim(op, "xyz", xyz, 2);
+  detail::check_size(op, "xyz", xyz, 1, 3, "x, y, z");
+  TORCH_CHECK(xyz.is_floating_point() && params.scalar_type() == xyz.scalar_type(), op,
+              ": xyz and params must share a floating dtype, got ", xyz.scalar_type(), " and ",
+              params.scalar_type());
+  TORCH_CHECK(params.numel() == spec.n_params(), op, ": params must have ", spec.n_params(), " values, got ",
+              params.numel());
+  const std::vector<LevelGeometry> levels = level_geometry(spec);
+  const at::Tensor table = params.reshape({spec.n_entries(), spec.n_features});
+  const at::Tensor x = xyz.clamp(0, 1);
+  std::vector<at::Tensor> features;
+  for (int l = 0; l < spec.n_levels; ++l) {
+    const LevelGeometry& g = levels[l];
+    const double n = g.scale;
+    const at::Tensor pos = x * n;
+    const at::Tensor cell_f = at::floor(pos).clamp_max(n - 1);
+    const at::Tensor frac = pos - cell_f;
+    const at::Tensor cell = cell_f.to(at::kLong);
+    at::Tensor acc = at::zeros({xyz.size(0), spec.n_features}, params.options());
+    for (int c = 0; c < 8; ++c) {
+      const int ox = c & 1, oy = (c >> 1) & 1, oz = c >> 2;
+      const at::Tensor cx = cell.select(1, 0) + ox, cy = cell.select(1, 1) + oy, cz = cell.select(1, 2) + oz;
+      at::Tensor index;
+      if (g.dense) {
+        index = cx + cy * int64_t(g.stride_y) + cz * int64_t(g.stride_z);
+      } else {
+        index = at::bitwise_and(at::bitwise_xor(at::bitwise_xor(cx, cy * int64_t(kPrimeY)), cz * int64_t(kPrimeZ)),
+                                int64_t(g.mask));
+      }
+      const at::Tensor fx = frac.select(1, 0), fy = frac.select(1, 1), fz = frac.select(1, 2);
+      const at::Tensor w = ((ox ? fx : 1 - fx) * (oy ? fy : 1 - fy)) * (oz ? fz : 1 - fz);
+      acc = acc + w.unsqueeze(1) * table.index_select(0, index + g.offset);
+    }
+    features.push_back(acc);
+  }
+  return at::cat(features, 1);
+}
+
+}  // namespace semfield::kernels

@@ -1,0 +1,207 @@
+// Lazy (touched-entries-only) Adam for hash-grid tables: parallel over entries, AVX-512 over 8 entries at a
+// time with masks for the untouched ones, and a scalar path for tails and non-AVX-512 builds.
+//
+// Update per touched entry e, with its own step count s (torch.optim.Adam's formula, L2 weight decay):
+//   g = grad + wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p -= (lr / (1 - b1^s)) m / (sqrt(v) / sqrt(1 - b2^s) + eps)
+#include "semfield/kernels/sparse_adam.h"
+
+#include <cmath>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+// The vector path needs AVX-512 F + BW + VL (masked byte and 256-bit ops).
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define SEMFIELD_SPARSE_ADAM_AVX512 1
+#include <immintrin.h>
+#endif
+
+#include "semfield/kernels/kernel_checks.h"
+
+namespace semfield::kernels {
+
+namespace {
+
+// beta^s for s < 2^24 as lo[s & 4095] * hi[s >> 12]: two 32 KB tables per beta replace two std::pow calls
+// per entry (a touched entry costs ~40 bytes of memory traffic, so pow would dominate). Built by repeated
+// multiplication in double: relative error <= 4096 ulps(double) ~ 1e-12, far below float precision.
+constexpr int kTableBits = 12;
+constexpr int64_t kTableSize = int64_t(1) << kTableBits;
+constexpr int64_t kMaxTableStep = kTableSize * kTableSize;
+
+struct PowerTable {
+  std::vector<double> lo, hi;
+  double beta;
+
+  explicit PowerTable(double b) : lo(kTableSize), hi(kTableSize), beta(b) {
+    lo[0] = 1.0;
+    for (int64_t k = 1; k < kTableSize; ++k) lo[k] = lo[k - 1] * b;
+    const double stride = std::pow(b, double(kTableSize));
+    hi[0] = 1.0;
+    for (int64_t k = 1; k < kTableSize; ++k) hi[k] = hi[k - 1] * stride;
+  }
+  double operator()(int64_t s) const {
+    if (s >= kMaxTableStep) return std::pow(beta, double(s));
+    return lo[s & (kTableSize - 1)] * hi[s >> kTableBits];
+  }
+};
+
+struct AdamConstants {
+  float b1, b2, one_minus_b1, one_minus_b2, eps, wd;
+  double lr;
+};
+
+/// Scalar update of entries [begin, end).
+void update_scalar(int64_t begin, int64_t end, int F, float* p, float* g, float* m, float* v, int32_t* steps,
+                   uint8_t* touched, const AdamConstants& k, const PowerTable& pow1, const PowerTable& pow2) {
+  for (int64_t e = begin; e < end; ++e) {
+    if (!touched[e]) continue;
+    const int32_t s = ++steps[e];
+    const float step_size = float(k.lr / (1.0 - pow1(s)));
+    const float inv_sqrt_bc2 = float(1.0 / std::sqrt(1.0 - pow2(s)));
+    for (int64_t j = e * F; j < (e + 1) * F; ++j) {
+      const float gj = g[j] + k.wd * p[j];
+      m[j] = k.b1 * m[j] + k.one_minus_b1 * gj;
+      v[j] = k.b2 * v[j] + k.one_minus_b2 * (gj * gj);
+      p[j] -= step_size * m[j] / (std::sqrt(v[j]) * inv_sqrt_bc2 + k.eps);
+      g[j] = 0.f;
+    }
+    touched[e] = 0;
+  }
+}
+
+#ifdef SEMFIELD_SPARSE_ADAM_AVX512
+
+/// Entries [begin, end), begin a multiple of 8, processed 8 at a time: the 8F floats of 8 entries span
+/// ceil(8F / 16) vectors; lane j of vector q belongs to entry (16 q + j) / F, so per-entry values are
+/// spread to lanes by one permute and the touched flags become lane masks.
+void update_avx512(int64_t begin, int64_t end, int F, float* p, float* g, float* m, float* v, int32_t* steps,
+                   uint8_t* touched, const AdamConstants& k, const PowerTable& pow1, const PowerTable& pow2) {
+  const int n_vec = (8 * F + 15) / 16;
+  std::vector<__m512i> lane_entry(static_cast<size_t>(n_vec));
+  std::vector<__mmask16> lane_valid(static_cast<size_t>(n_vec));
+  for (int q = 0; q < n_vec; ++q) {
+    alignas(64) int32_t idx[16];
+    __mmask16 valid = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int flat = 16 * q + j;
+      idx[j] = flat < 8 * F ? flat / F : 0;
+      if (flat < 8 * F) valid = __mmask16(valid | (1u << j));
+    }
+    lane_entry[size_t(q)] = _mm512_load_si512(idx);
+    lane_valid[size_t(q)] = valid;
+  }
+  const __m512 b1 = _mm512_set1_ps(k.b1), b2 = _mm512_set1_ps(k.b2);
+  const __m512 omb1 = _mm512_set1_ps(k.one_minus_b1), omb2 = _mm512_set1_ps(k.one_minus_b2);
+  const __m512 eps = _mm512_set1_ps(k.eps), wd = _mm512_set1_ps(k.wd);
+  const __m512d one_d = _mm512_set1_pd(1.0), lr_d = _mm512_set1_pd(k.lr);
+  const __m256i lo_mask = _mm256_set1_epi32(int(kTableSize - 1));
+
+  int64_t e0 = begin;
+  for (; e0 + 8 <= end; e0 += 8) {
+    const __m128i flags = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(touched + e0));
+    const __mmask8 active = __mmask8(_mm_test_epi8_mask(flags, flags) & 0xFF);
+    if (!active) continue;
+    const __m256i s = _mm256_add_epi32(_mm256_maskz_loadu_epi32(active, steps + e0), _mm256_set1_epi32(1));
+    if (_mm256_mask_cmpge_epi32_mask(active, s, _mm256_set1_epi32(int(kMaxTableStep)))) {
+      update_scalar(e0, e0 + 8, F, p, g, m, v, steps, touched, k, pow1, pow2);
+      continue;
+    }
+    _mm256_mask_storeu_epi32(steps + e0, active, s);
+    const __m256i s_lo = _mm256_and_si256(s, lo_mask), s_hi = _mm256_srli_epi32(s, kTableBits);
+    const __m512d p1 = _mm512_mul_pd(_mm512_i32gather_pd(s_lo, pow1.lo.data(), 8),
+                                     _mm512_i32gather_pd(s_hi, pow1.hi.data(), 8));
+    const __m512d p2 = _mm512_mul_pd(_mm512_i32gather_pd(s_lo, pow2.lo.data(), 8),
+                                     _mm512_i32gather_pd(s_hi, pow2.hi.data(), 8));
+    const __m512 step_size8 =
+        _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(lr_d, _mm512_sub_pd(one_d, p1))));
+    const __m512 inv_sqrt_bc2_8 =
+        _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(one_d, _mm512_sqrt_pd(_mm512_sub_pd(one_d, p2)))));
+    const __m512i flags32 = _mm512_cvtepu8_epi32(flags);
+
+    for (int q = 0; q < n_vec; ++q) {
+      const __m512i lanes = lane_entry[size_t(q)];
+      const __mmask16 mask =
+          _mm512_mask_test_epi32_mask(lane_valid[size_t(q)], _mm512_permutexvar_epi32(lanes, flags32),
+                                      _mm512_permutexvar_epi32(lanes, flags32));
+      if (!mask) continue;
+      const int64_t j = e0 * F + 16 * q;
+      const __m512 step_size = _mm512_permutexvar_ps(lanes, step_size8);
+      const __m512 inv_sqrt_bc2 = _mm512_permutexvar_ps(lanes, inv_sqrt_bc2_8);
+      const __m512 pj = _mm512_maskz_loadu_ps(mask, p + j);
+      const __m512 gj = _mm512_fmadd_ps(wd, pj, _mm512_maskz_loadu_ps(mask, g + j));
+      const __m512 mj = _mm512_fmadd_ps(b1, _mm512_maskz_loadu_ps(mask, m + j), _mm512_mul_ps(omb1, gj));
+      const __m512 vj =
+          _mm512_fmadd_ps(b2, _mm512_maskz_loadu_ps(mask, v + j), _mm512_mul_ps(omb2, _mm512_mul_ps(gj, gj)));
+      const __m512 denom = _mm512_fmadd_ps(_mm512_sqrt_ps(vj), inv_sqrt_bc2, eps);
+      const __m512 pn = _mm512_sub_ps(pj, _mm512_div_ps(_mm512_mul_ps(step_size, mj), denom));
+      _mm512_mask_storeu_ps(p + j, mask, pn);
+      _mm512_mask_storeu_ps(m + j, mask, mj);
+      _mm512_mask_storeu_ps(v + j, mask, vj);
+      _mm512_mask_storeu_ps(g + j, mask, _mm512_setzero_ps());
+    }
+    _mm_mask_storeu_epi8(touched + e0, active, _mm_setzero_si128());
+  }
+  update_scalar(e0, end, F, p, g, m, v, steps, touched, k, pow1, pow2);
+}
+
+#endif  // SEMFIELD_SPARSE_ADAM_AVX512
+
+void check_state(const char* op, const char* name, const at::Tensor& t, at::ScalarType dtype, int64_t numel,
+                 const char* what) {
+  detail::check_dtype(op, name, t, dtype);
+  TORCH_CHECK(t.dim() == 1 && t.numel() == numel, op, ": ", name, " must have shape [", numel, "] (", what,
+              "), got ", t.sizes());
+  detail::check_contiguous(op, name, t);
+}
+
+}  // namespace
+
+void sparse_adam_step(at::Tensor& params, at::Tensor& grad, at::Tensor& exp_avg, at::Tensor& exp_avg_sq,
+                      at::Tensor& entry_steps, at::Tensor& touched, int n_features, const AdamHyper& hyper) {
+  constexpr const char* op = "sparse_adam_step";
+  TORCH_CHECK(n_features >= 1, op, ": n_features must be >= 1, got ", n_features);
+  detail::check_defined(op, "touched", touched);
+  TORCH_CHECK(touched.dim() == 1, op, ": touched must be 1-D [n_entries], got shape ", touched.sizes());
+  const int64_t E = touched.size(0);
+  check_state(op, "touched", touched, at::kByte, E, "n_entries");
+  check_state(op, "params", params, at::kFloat, E * n_features, "n_entries * n_features");
+  check_state(op, "grad", grad, at::kFloat, E * n_features, "n_entries * n_features");
+  check_state(op, "exp_avg", exp_avg, at::kFloat, E * n_features, "n_entries * n_features");
+  check_state(op, "exp_avg_sq", exp_avg_sq, at::kFloat, E * n_features, "n_entries * n_features");
+  check_state(op, "entry_steps", entry_steps, at::kInt, E, "n_entries");
+  TORCH_CHECK(hyper.lr >= 0 && hyper.eps >= 0 && hyper.weight_decay >= 0, op,
+              ": lr, eps and weight_decay must be >= 0, got lr ", hyper.lr, ", eps ", hyper.eps, ", weight_decay ",
+              hyper.weight_decay);
+  TORCH_CHECK(hyper.beta1 >= 0 && hyper.beta1 < 1 && hyper.beta2 >= 0 && hyper.beta2 < 1, op,
+              ": beta1 and beta2 must be in [0, 1), got ", hyper.beta1, " and ", hyper.beta2);
+  detail::require_cpu(op, {{"params", &params}, {"grad", &grad}, {"exp_avg", &exp_avg}, {"exp_avg_sq", &exp_avg_sq},
+                           {"entry_steps", &entry_steps}, {"touched", &touched}});
+  if (E == 0) return;
+
+  const PowerTable pow1(hyper.beta1), pow2(hyper.beta2);
+  const AdamConstants k{float(hyper.beta1),       float(hyper.beta2), float(1.0 - hyper.beta1),
+                        float(1.0 - hyper.beta2), float(hyper.eps),   float(hyper.weight_decay),
+                        hyper.lr};
+  float* p = params.data_ptr<float>();
+  float* g = grad.data_ptr<float>();
+  float* m = exp_avg.data_ptr<float>();
+  float* v = exp_avg_sq.data_ptr<float>();
+  int32_t* steps = entry_steps.data_ptr<int32_t>();
+  uint8_t* t = touched.data_ptr<uint8_t>();
+  const int F = n_features;
+  // Chunks start on multiples of 8 entries (the vector width in entries).
+  constexpr int64_t kBlock = 8;
+  at::parallel_for(0, (E + kBlock - 1) / kBlock, 2048, [&](int64_t bb, int64_t be) {
+    const int64_t begin = bb * kBlock, end = std::min(E, be * kBlock);
+#ifdef SEMFIELD_SPARSE_ADAM_AVX512
+    update_avx512(begin, end, F, p, g, m, v, steps, t, k, pow1, pow2);
+#else
+    update_scalar(begin, end, F, p, g, m, v, steps, t, k, pow1, pow2);
+#endif
+  });
+}
+
+}  // namespace semfield::kernels

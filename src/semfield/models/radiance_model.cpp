@@ -1,0 +1,125 @@
+// The trainable radiance model: sampling, field evaluation and compositing of ray batches.
+#include "semfield/models/radiance_model.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "semfield/kernels/composite.h"
+#include "semfield/render/contraction.h"
+
+namespace semfield {
+
+RadianceModel::RadianceModel(const RadianceConfig& config, const SceneFrame& frame)
+    : m_config(config), m_frame(frame) {
+  m_field = std::make_unique<RadianceField>(config.field, config.train.seed);
+  OccupancyGridConfig grid_config;
+  grid_config.resolution = config.render.grid_resolution;
+  grid_config.threshold = config.render.occupancy_threshold;
+  grid_config.warmup_steps = config.train.grid_warmup_steps;
+  m_grid = std::make_unique<OccupancyGrid>(frame.aabb_min, frame.aabb_max, frame.unbounded, grid_config);
+  m_grid->fill();
+
+  // Smallest step: the box diagonal / steps_per_diagonal (instant-ngp: sqrt(3)/1024 of its unit cube).
+  const float diagonal = frame.unbounded ? 2.0f * std::sqrt(3.0f) : (frame.aabb_max - frame.aabb_min).norm();
+  m_march.min_step = diagonal / static_cast<float>(config.render.steps_per_diagonal);
+  m_march.cone_angle = config.render.cone_angle >= 0 ? static_cast<float>(config.render.cone_angle)
+                                                    : (frame.unbounded ? 1.0f / 256.0f : 0.0f);
+  m_march.max_step = frame.unbounded ? 1.0f : 1e10f;
+  m_march.max_samples_per_ray = config.render.max_samples_per_ray;
+}
+
+at::Tensor RadianceModel::to_unit_cube(const at::Tensor& points) const {
+  if (m_frame.unbounded) return (contract_points(points) + 2.0f) * 0.25f;
+  const at::Tensor lo = at::tensor({m_frame.aabb_min.x(), m_frame.aabb_min.y(), m_frame.aabb_min.z()});
+  const at::Tensor hi = at::tensor({m_frame.aabb_max.x(), m_frame.aabb_max.y(), m_frame.aabb_max.z()});
+  return ((points - lo) / (hi - lo)).clamp(0.0f, 1.0f);
+}
+
+at::Tensor RadianceModel::density(const at::Tensor& points) const {
+  return m_field->density(to_unit_cube(points));
+}
+
+void RadianceModel::update_occupancy(int64_t step) {
+  m_grid->update([this](const at::Tensor& points) { return density(points); }, step, m_march.min_step);
+}
+
+PackedSamples RadianceModel::march(const at::Tensor& origins, const at::Tensor& dirs, bool jitter,
+                                  uint64_t seed) const {
+  MarchConfig march = m_march;
+  march.jitter = jitter;
+  march.seed = seed;
+  return march_rays(origins, dirs, *m_grid, march);
+}
+
+RayRenderOutput RadianceModel::composite_samples(const PackedSamples& samples, const RadianceField::Output& field_out,
+                                                 const at::Tensor& background, bool differentiable) const {
+  const kernels::CompositeOutputs composited =
+      differentiable
+          ? kernels::composite(field_out.density, field_out.rgb, samples.dts, samples.ts, samples.ray_offsets)
+          : kernels::composite_forward(field_out.density, field_out.rgb, samples.dts, samples.ts,
+                                       samples.ray_offsets);
+  RayRenderOutput out;
+  out.opacity = composited.opacity;
+  out.rgb = composited.values + (1.0f - composited.opacity).unsqueeze(1) * background;
+  out.depth = composited.depth;
+  out.n_samples = samples.n_samples();
+  return out;
+}
+
+RayRenderOutput RadianceModel::render_train(const at::Tensor& origins, const at::Tensor& dirs,
+                                            const at::Tensor& background, uint64_t seed) {
+  const PackedSamples samples = march(origins, dirs, /*jitter=*/true, seed);
+  const RadianceField::Output field_out = m_field->forward_train(to_unit_cube(samples.positions), samples.directions);
+  return composite_samples(samples, field_out, background, /*differentiable=*/true);
+}
+
+RayRenderOutput RadianceModel::render(const at::Tensor& origins, const at::Tensor& dirs,
+                                      const at::Tensor& background) const {
+  at::NoGradGuard no_grad;
+  const int64_t n = origins.size(0);
+  const int64_t chunk = m_config.render.chunk_rays;
+  std::vector<at::Tensor> rgb, opacity, depth;
+  RayRenderOutput out;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t len = std::min(chunk, n - begin);
+    const at::Tensor bg = background.dim() == 2 ? background.narrow(0, begin, len) : background;
+    const PackedSamples samples =
+        march(origins.narrow(0, begin, len).contiguous(), dirs.narrow(0, begin, len).contiguous(), false, 0);
+    const RadianceField::Output field_out = m_field->forward(to_unit_cube(samples.positions), samples.directions);
+    RayRenderOutput part = composite_samples(samples, field_out, bg, /*differentiable=*/false);
+    rgb.push_back(part.rgb);
+    opacity.push_back(part.opacity);
+    depth.push_back(part.depth);
+    out.n_samples += part.n_samples;
+  }
+  if (n == 0) {
+    out.rgb = at::zeros({0, 3});
+    out.opacity = at::zeros({0});
+    out.depth = at::zeros({0});
+    return out;
+  }
+  out.rgb = at::cat(rgb);
+  out.opacity = at::cat(opacity);
+  out.depth = at::cat(depth);
+  return out;
+}
+
+TensorMap RadianceModel::state() const {
+  TensorMap out;
+  for (const auto& [name, tensor] : m_field->state()) out["field." + name] = tensor;
+  out["occupancy.density"] = m_grid->density();
+  out["occupancy.bitfield"] = m_grid->bitfield();
+  return out;
+}
+
+void RadianceModel::load_state(const TensorMap& state, const std::string& origin) {
+  TensorMap field_state;
+  for (const auto& [name, tensor] : state)
+    if (name.rfind("field.", 0) == 0) field_state[name.substr(6)] = tensor;
+  m_field->load_state(field_state, origin);
+  restore_tensor(state, "occupancy.density", m_grid->density(), origin);
+  restore_tensor(state, "occupancy.bitfield", m_grid->bitfield(), origin);
+}
+
+}  // namespace semfield

@@ -1,0 +1,24 @@
+// The part of a scene a trained model must remember: where the modelled region is and how the dataset's
+// coordinates were normalised, so other views of the same scene can be mapped into the model's frame.
+#pragma once
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "semfield/data/scene.h"
+
+namespace semfield {
+
+struct SceneFrame {
+  Eigen::Vector3f aabb_min{-1, -1, -1}, aabb_max{1, 1, 1};  ///< normalised coordinates
+  bool unbounded = false;
+  Normalization normalization;  ///< file coordinates -> normalised
+  bool has_alpha = false;       ///< training images were RGBA
+
+  static SceneFrame from_scene(const Scene& scene);
+  nlohmann::json to_json() const;
+  /// Throws InputError(origin, "scene_frame.<key>", ...) for malformed metadata.
+  static SceneFrame from_json(const nlohmann::json& json, const std::string& origin);
+};
+
+}  // namespace semfield

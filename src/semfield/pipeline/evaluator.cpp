@@ -1,0 +1,53 @@
+// Evaluation of a radiance model.
+#include "semfield/pipeline/evaluator.h"
+
+#include "semfield/core/error.h"
+#include "semfield/core/progress.h"
+#include "semfield/pipeline/view_renderer.h"
+#include "semfield/render/colormap.h"
+#include "semfield/render/image_metrics.h"
+
+namespace semfield {
+
+nlohmann::json EvalResult::to_json() const {
+  nlohmann::json v = nlohmann::json::array();
+  for (const auto& m : views)
+    v.push_back({{"name", m.name}, {"psnr", m.psnr}, {"ssim", m.ssim}, {"render_seconds", m.render_seconds}});
+  return {{"psnr", psnr}, {"ssim", ssim}, {"views", v}};
+}
+
+EvalResult evaluate(const RadianceModel& model, const std::vector<const View*>& views,
+                    const Eigen::Vector3f& background, const std::filesystem::path& render_dir,
+                    bool show_progress) {
+  EvalResult result;
+  std::unique_ptr<ProgressBar> bar;
+  if (show_progress) bar = std::make_unique<ProgressBar>("eval", static_cast<int64_t>(views.size()), "view");
+  for (const View* view : views) {
+    if (view->rgb.empty()) fail_input(view->image_path, "", "image not loaded");
+    const Intrinsics& k = view->camera.intrinsics;
+    if (view->rgb.width != k.width || view->rgb.height != k.height)
+      fail_input(view->image_path, "", "image is {}x{} but its camera is {}x{}", view->rgb.width,
+                 view->rgb.height, k.width, k.height);
+    const RenderedView rendered = render_view(model, view->camera, background);
+    const Image gt = composite_over(view->rgb, background);
+    ViewMetrics m;
+    m.name = view->name;
+    m.psnr = psnr(rendered.rgb, gt);
+    m.ssim = ssim(rendered.rgb, gt);
+    m.render_seconds = rendered.seconds;
+    result.views.push_back(m);
+    if (!render_dir.empty()) {
+      write_png(render_dir / (view->name + ".png"), rendered.rgb);
+      write_png(render_dir / (view->name + "_gt.png"), gt);
+      write_png(render_dir / (view->name + "_depth.png"), apply_turbo(rendered.depth));
+    }
+    if (bar) bar->update(static_cast<int64_t>(result.views.size()), fmt::format("psnr {:.2f}", m.psnr));
+  }
+  for (const auto& m : result.views) {
+    result.psnr += m.psnr / static_cast<double>(result.views.size());
+    result.ssim += m.ssim / static_cast<double>(result.views.size());
+  }
+  return result;
+}
+
+}  // namespace semfield

@@ -1,0 +1,36 @@
+// Evaluation of a radiance model on posed ground-truth views: PSNR and SSIM per view and mean, plus renders.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "semfield/data/scene.h"
+#include "semfield/models/radiance_model.h"
+
+namespace semfield {
+
+struct ViewMetrics {
+  std::string name;
+  double psnr = 0, ssim = 0;
+  double render_seconds = 0;
+};
+
+struct EvalResult {
+  double psnr = 0, ssim = 0;  ///< means over views
+  std::vector<ViewMetrics> views;
+  /// {"psnr": mean, "ssim": mean, "views": [{"name","psnr","ssim","render_seconds"}...]}
+  nlohmann::json to_json() const;
+};
+
+/// Renders each view with `model` and compares with its image composited over `background`. When
+/// `render_dir` is non-empty, writes <name>.png (render), <name>_gt.png and <name>_depth.png there.
+/// Views whose size differs from their camera's are an InputError.
+EvalResult evaluate(const RadianceModel& model, const std::vector<const View*>& views,
+                    const Eigen::Vector3f& background, const std::filesystem::path& render_dir = {},
+                    bool show_progress = true);
+
+}  // namespace semfield

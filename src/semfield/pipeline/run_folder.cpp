@@ -1,0 +1,175 @@
+// Run folder I/O.
+#include "semfield/pipeline/run_folder.h"
+
+#include <sstream>
+
+#include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
+#include "semfield/core/json_reader.h"
+#include "semfield/io/checkpoint.h"
+
+namespace semfield {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCheckpointKind = "radiance_field";
+
+nlohmann::json spec_to_json(const RunSpec& spec) {
+  return {{"data", fs::absolute(spec.data).lexically_normal().string()},
+          {"downscale", spec.downscale},
+          {"split_rule", spec.split_rule},
+          {"config", to_json(spec.config)}};
+}
+
+RunSpec spec_from_json(const nlohmann::json& json, const fs::path& origin) {
+  const JsonNode root = JsonNode::parse_text(json.dump(), origin);
+  root.reject_unknown_keys({"data", "downscale", "split_rule", "config"});
+  RunSpec spec;
+  spec.data = root.at("data").as_string();
+  spec.downscale = static_cast<int>(root.int_or("downscale", 1));
+  spec.split_rule = root.string_or("split_rule", "auto");
+  spec.config = radiance_config_from_json(root.at("config").raw(), origin);
+  return spec;
+}
+
+nlohmann::json camera_to_json(const CameraRecord& record) {
+  const Intrinsics& k = record.camera.intrinsics;
+  nlohmann::json c2w = nlohmann::json::array();
+  for (int r = 0; r < 4; ++r)
+    c2w.push_back({record.camera.c2w(r, 0), record.camera.c2w(r, 1), record.camera.c2w(r, 2), record.camera.c2w(r, 3)});
+  const Distortion& d = k.distortion;
+  return {{"name", record.name},
+          {"split", split_name(record.split)},
+          {"width", k.width},
+          {"height", k.height},
+          {"fx", k.fx},
+          {"fy", k.fy},
+          {"cx", k.cx},
+          {"cy", k.cy},
+          {"model", static_cast<int>(k.model)},
+          {"distortion", {d.k1, d.k2, d.k3, d.k4, d.p1, d.p2}},
+          {"c2w", c2w}};
+}
+
+CameraRecord camera_from_json(const JsonNode& node) {
+  CameraRecord record;
+  record.name = node.at("name").as_string();
+  record.split = parse_split(node.at("split").as_string());
+  Intrinsics& k = record.camera.intrinsics;
+  k.width = static_cast<int>(node.at("width").as_int());
+  k.height = static_cast<int>(node.at("height").as_int());
+  k.fx = node.at("fx").as_double();
+  k.fy = node.at("fy").as_double();
+  k.cx = node.at("cx").as_double();
+  k.cy = node.at("cy").as_double();
+  const int64_t model = node.at("model").as_int();
+  if (model < 0 || model > 2) node.at("model").fail("unknown camera model");
+  k.model = static_cast<CameraModel>(model);
+  const auto d = node.at("distortion").as_doubles();
+  if (d.size() != 6) node.at("distortion").fail("expected 6 coefficients");
+  k.distortion = {d[0], d[1], d[2], d[3], d[4], d[5]};
+  record.camera.c2w = node.at("c2w").as_matrix4();
+  return record;
+}
+
+}  // namespace
+
+void write_run_spec(const RunPaths& run, const RunSpec& spec) {
+  write_file_atomic(run.config(), spec_to_json(spec).dump(2) + "\n");
+}
+
+RunSpec read_run_spec(const RunPaths& run) {
+  const JsonNode node = JsonNode::parse_file(run.config());
+  return spec_from_json(node.raw(), run.config());
+}
+
+void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const RadianceModel& model,
+                         const std::vector<CameraRecord>& cameras, const TrainProgress& progress,
+                         const TensorMap& optimizer_state) {
+  Checkpoint checkpoint;
+  checkpoint.kind = kCheckpointKind;
+  nlohmann::json cams = nlohmann::json::array();
+  for (const auto& c : cameras) cams.push_back(camera_to_json(c));
+  checkpoint.metadata = {{"run", spec_to_json(spec)},
+                         {"scene_frame", model.frame().to_json()},
+                         {"cameras", cams},
+                         {"step", progress.step},
+                         {"elapsed_seconds", progress.elapsed_seconds}};
+  for (const auto& [name, tensor] : model.state()) checkpoint.tensors["model." + name] = tensor;
+  for (const auto& [name, tensor] : optimizer_state) checkpoint.tensors["optim." + name] = tensor;
+  save_checkpoint(run.checkpoint(), checkpoint);
+}
+
+LoadedRun load_run(const fs::path& run_dir) {
+  const RunPaths run{run_dir};
+  std::error_code ec;
+  if (!fs::is_directory(run_dir, ec)) fail_input(run_dir, "", "run folder not found");
+  if (!fs::exists(run.checkpoint(), ec))
+    fail_input(run.checkpoint(), "", "no checkpoint in this run folder (train it first with `semfield train`)");
+  Checkpoint checkpoint = load_checkpoint(run.checkpoint(), kCheckpointKind);
+  const std::string origin = run.checkpoint().string();
+  const JsonNode meta = JsonNode::parse_text(checkpoint.metadata.dump(), origin + " (metadata)");
+  LoadedRun loaded;
+  loaded.spec = spec_from_json(meta.at("run").raw(), origin);
+  const SceneFrame frame = SceneFrame::from_json(meta.at("scene_frame").raw(), origin);
+  loaded.model = std::make_unique<RadianceModel>(loaded.spec.config, frame);
+  TensorMap model_state;
+  for (const auto& [name, tensor] : checkpoint.tensors) {
+    if (name.rfind("model.", 0) == 0) model_state[name.substr(6)] = tensor;
+    if (name.rfind("optim.", 0) == 0) loaded.optimizer_state[name.substr(6)] = tensor;
+  }
+  loaded.model->load_state(model_state, origin);
+  const JsonNode cams = meta.at("cameras");
+  for (size_t i = 0; i < cams.size(); ++i) loaded.cameras.push_back(camera_from_json(cams.at(i)));
+  loaded.progress.step = meta.at("step").as_int();
+  loaded.progress.elapsed_seconds = meta.at("elapsed_seconds").as_double();
+  return loaded;
+}
+
+std::vector<CameraRecord> camera_records(const Scene& scene) {
+  std::vector<CameraRecord> out;
+  for (const auto& view : scene.views) out.push_back({view.name, view.split, view.camera});
+  return out;
+}
+
+const CameraRecord& find_camera(const std::vector<CameraRecord>& cameras, const std::string& name) {
+  for (const auto& c : cameras)
+    if (c.name == name) return c;
+  const auto colon = name.find(':');
+  if (colon != std::string::npos) {
+    const Split split = parse_split(name.substr(0, colon));
+    const std::string index_text = name.substr(colon + 1);
+    size_t consumed = 0;
+    long index = -1;
+    try {
+      index = std::stol(index_text, &consumed);
+    } catch (const std::exception&) {
+      consumed = 0;
+    }
+    if (consumed != index_text.size() || index < 0) fail_usage("view '{}': bad index '{}'", name, index_text);
+    long seen = 0;
+    for (const auto& c : cameras)
+      if (c.split == split && seen++ == index) return c;
+    fail_usage("view '{}': the {} split has only {} views", name, split_name(split), seen);
+  }
+  std::vector<std::string> examples;
+  for (size_t i = 0; i < cameras.size() && i < 4; ++i) examples.push_back(cameras[i].name);
+  fail_usage("unknown view '{}' (views are named by image stem, e.g. {}, or split:index, e.g. test:0)", name,
+             fmt::join(examples, ", "));
+}
+
+Eigen::Vector3f parse_background(const std::string& text) {
+  if (text == "white") return Eigen::Vector3f::Ones();
+  if (text == "black") return Eigen::Vector3f::Zero();
+  Eigen::Vector3f c;
+  std::istringstream in(text);
+  char sep1 = 0, sep2 = 0;
+  if (in >> c.x() >> sep1 >> c.y() >> sep2 >> c.z() && sep1 == ',' && sep2 == ',' && in.peek() == EOF &&
+      c.minCoeff() >= 0 && c.maxCoeff() <= 1)
+    return c;
+  fail_usage("background '{}': expected white, black or r,g,b with components in [0,1]", text);
+}
+
+}  // namespace semfield

@@ -1,0 +1,75 @@
+// A training run's folder: config.json (everything needed to reproduce it), checkpoint.ckpt (model,
+// optimiser state, scene frame and dataset cameras), progress.jsonl (the loss/PSNR-vs-time curve) and
+// eval/ (metrics.json and renders).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "semfield/core/tensor_state.h"
+#include "semfield/data/scene.h"
+#include "semfield/models/radiance_model.h"
+
+namespace semfield {
+
+/// A dataset camera remembered by the run, so renders of dataset views need no data folder.
+struct CameraRecord {
+  std::string name;
+  Split split = Split::Train;
+  Camera camera;  ///< normalised scene coordinates
+};
+
+/// What produced a run: data folder, load options and the full model/training config.
+struct RunSpec {
+  std::filesystem::path data;
+  int downscale = 1;
+  std::string split_rule = "auto";
+  RadianceConfig config;
+};
+
+struct RunPaths {
+  std::filesystem::path root;
+  std::filesystem::path config() const { return root / "config.json"; }
+  std::filesystem::path checkpoint() const { return root / "checkpoint.ckpt"; }
+  std::filesystem::path progress() const { return root / "progress.jsonl"; }
+  std::filesystem::path eval_dir() const { return root / "eval"; }
+};
+
+void write_run_spec(const RunPaths& run, const RunSpec& spec);
+/// Throws InputError naming config.json and the key for anything malformed.
+RunSpec read_run_spec(const RunPaths& run);
+
+/// Training progress stored beside the model in the checkpoint.
+struct TrainProgress {
+  int64_t step = 0;
+  double elapsed_seconds = 0;
+};
+
+/// Everything a checkpoint holds, loaded.
+struct LoadedRun {
+  RunSpec spec;
+  std::unique_ptr<RadianceModel> model;
+  std::vector<CameraRecord> cameras;
+  TrainProgress progress;
+  TensorMap optimizer_state;  ///< "optim.*" tensors for resuming
+};
+
+void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const RadianceModel& model,
+                         const std::vector<CameraRecord>& cameras, const TrainProgress& progress,
+                         const TensorMap& optimizer_state);
+/// Loads RUN/checkpoint.ckpt (config from the checkpoint itself, so a run is self-contained).
+/// Throws InputError for a missing run folder, a missing/truncated/foreign checkpoint.
+LoadedRun load_run(const std::filesystem::path& run_dir);
+
+std::vector<CameraRecord> camera_records(const Scene& scene);
+/// Finds a camera by image stem ("r_12") or "split:index"; UsageError listing a few names otherwise.
+const CameraRecord& find_camera(const std::vector<CameraRecord>& cameras, const std::string& name);
+
+/// Parses "white" | "black" | "r,g,b" (components in [0,1]); UsageError otherwise.
+Eigen::Vector3f parse_background(const std::string& text);
+
+}  // namespace semfield

@@ -1,0 +1,21 @@
+// Re-normalisation of a loaded scene.
+#include "semfield/pipeline/scene_mapping.h"
+
+namespace semfield {
+
+void renormalize_scene(Scene& scene, const Normalization& target) {
+  const Normalization source = scene.normalization;
+  const double ratio = target.scale / source.scale;
+  for (View& view : scene.views) {
+    const Eigen::Vector3d origin = view.camera.c2w.block<3, 1>(0, 3);
+    view.camera.c2w.block<3, 1>(0, 3) = target.apply(source.invert(origin));
+    if (view.depth)
+      for (float& d : view.depth->pixels) d = static_cast<float>(d * ratio);
+  }
+  const Eigen::Vector3d lo = target.apply(source.invert(scene.aabb.min()));
+  const Eigen::Vector3d hi = target.apply(source.invert(scene.aabb.max()));
+  scene.aabb = Eigen::AlignedBox3d(lo, hi);
+  scene.normalization = target;
+}
+
+}  // namespace semfield

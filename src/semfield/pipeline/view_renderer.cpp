@@ -1,0 +1,100 @@
+// Whole-view rendering and orbit camera paths.
+#include "semfield/pipeline/view_renderer.h"
+
+#include <chrono>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <Eigen/Geometry>
+
+#include "semfield/core/error.h"
+#include "semfield/kernels/ray_generation.h"
+
+namespace semfield {
+
+RenderedView render_view(const RadianceModel& model, const Camera& camera, const Eigen::Vector3f& background) {
+  const auto start = std::chrono::steady_clock::now();
+  const int w = camera.intrinsics.width, h = camera.intrinsics.height;
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const at::Tensor bg = at::tensor({background.x(), background.y(), background.z()});
+  const RayRenderOutput out = model.render(rays.origins, rays.directions, bg);
+  // Ray distance -> z-depth: t * cos(angle between ray and viewing axis).
+  const Eigen::Vector3f fwd = camera.forward().cast<float>();
+  const at::Tensor cosine = at::matmul(rays.directions, at::tensor({fwd.x(), fwd.y(), fwd.z()}));
+  const at::Tensor zdepth = at::where(out.opacity > 0.5f, out.depth / out.opacity.clamp_min(1e-6f) * cosine,
+                                      at::zeros_like(out.depth));
+
+  RenderedView view;
+  auto to_image = [&](const at::Tensor& t, int channels) {
+    Image img(w, h, channels);
+    const at::Tensor c = t.contiguous();
+    std::memcpy(img.pixels.data(), c.data_ptr<float>(), img.pixels.size() * sizeof(float));
+    return img;
+  };
+  view.rgb = to_image(out.rgb.clamp(0.0f, 1.0f), 3);
+  view.depth = to_image(zdepth, 1);
+  view.opacity = to_image(out.opacity.clamp(0.0f, 1.0f), 1);
+  view.n_samples = out.n_samples;
+  view.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return view;
+}
+
+std::vector<Camera> orbit_cameras(const std::vector<Camera>& dataset, int n) {
+  if (dataset.empty()) fail_usage("orbit: the run has no dataset cameras to derive a path from");
+  if (n < 1) fail_usage("orbit: need at least 1 view, got {}", n);
+  // Look-at centre: least-squares point closest to every camera's viewing axis.
+  Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
+  Eigen::Vector3d b = Eigen::Vector3d::Zero();
+  Eigen::Vector3d up = Eigen::Vector3d::Zero();
+  for (const auto& cam : dataset) {
+    const Eigen::Vector3d d = cam.forward();
+    const Eigen::Matrix3d p = Eigen::Matrix3d::Identity() - d * d.transpose();
+    a += p;
+    b += p * cam.origin();
+    up += cam.c2w.block<3, 1>(0, 1);
+  }
+  Eigen::Vector3d centre = a.fullPivLu().isInvertible() ? Eigen::Vector3d(a.fullPivLu().solve(b))
+                                                         : Eigen::Vector3d::Zero();
+  up.normalize();
+  double radius = 0, height = 0;
+  for (const auto& cam : dataset) {
+    const Eigen::Vector3d rel = cam.origin() - centre;
+    height += rel.dot(up);
+    radius += (rel - rel.dot(up) * up).norm();
+  }
+  radius /= static_cast<double>(dataset.size());
+  height /= static_cast<double>(dataset.size());
+  // An orthonormal frame (e1, e2) of the plane orthogonal to `up`.
+  Eigen::Vector3d e1 = up.unitOrthogonal();
+  Eigen::Vector3d e2 = up.cross(e1);
+  std::vector<Camera> out;
+  for (int i = 0; i < n; ++i) {
+    const double angle = 2.0 * M_PI * i / n;
+    const Eigen::Vector3d pos = centre + radius * (std::cos(angle) * e1 + std::sin(angle) * e2) + height * up;
+    const Eigen::Vector3d back = (pos - centre).normalized();  // camera +z points away from the target
+    const Eigen::Vector3d right = up.cross(back).normalized();
+    const Eigen::Vector3d cam_up = back.cross(right);
+    Camera cam;
+    cam.intrinsics = dataset.front().intrinsics;
+    cam.c2w.setIdentity();
+    cam.c2w.block<3, 1>(0, 0) = right;
+    cam.c2w.block<3, 1>(0, 1) = cam_up;
+    cam.c2w.block<3, 1>(0, 2) = back;
+    cam.c2w.block<3, 1>(0, 3) = pos;
+    out.push_back(cam);
+  }
+  return out;
+}
+
+Image composite_over(const Image& rgba, const Eigen::Vector3f& background) {
+  if (rgba.channels != 4) return rgba;
+  Image out(rgba.width, rgba.height, 3);
+  const size_t n = static_cast<size_t>(rgba.width) * rgba.height;
+  for (size_t i = 0; i < n; ++i) {
+    const float a = rgba.pixels[4 * i + 3];
+    for (int c = 0; c < 3; ++c) out.pixels[3 * i + c] = rgba.pixels[4 * i + c] * a + (1.0f - a) * background[c];
+  }
+  return out;
+}
+
+}  // namespace semfield

@@ -1,0 +1,115 @@
+// End-to-end tests of `semfield info`: text and JSON reports of a tiny scene, warnings, and clear errors.
+#include <cmath>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+#include "unit/data/scene_test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using semfield::test::matrix_json;
+using semfield::test::run_cli;
+using semfield::test::TempDir;
+using semfield::test::translation;
+using semfield::test::write_test_png;
+using semfield::test::write_text;
+using ::testing::HasSubstr;
+
+// NeRF-synthetic layout: train r_0..r_2 (r_0 with a mask), test r_3; 8x6 images; labels.json.
+void write_scene(const fs::path& dir) {
+  std::string train, test;
+  for (int i = 0; i < 4; ++i) {
+    const std::string split = i < 3 ? "train" : "test";
+    write_test_png(dir / split / fmt::format("r_{}.png", i), 8, 6, 4);
+    const std::string frame = fmt::format(R"({{"file_path": "./{}/r_{}", "transform_matrix": {}{}}})", split, i,
+                                          matrix_json(translation(i, 0, 4)),
+                                          i == 0 ? R"(, "mask_path": "./train/r_0_mask.png")" : "");
+    std::string& list = i < 3 ? train : test;
+    list += (list.empty() ? "" : ", ") + frame;
+  }
+  write_test_png(dir / "train" / "r_0_mask.png", 8, 6, 1);
+  write_text(dir / "transforms_train.json", R"({"camera_angle_x": 0.8, "frames": [)" + train + "]}");
+  write_text(dir / "transforms_test.json", R"({"camera_angle_x": 0.8, "frames": [)" + test + "]}");
+  write_text(dir / "labels.json", R"({"classes": [{"id": 0, "name": "void"}], "instances": [{"id": 1}]})");
+}
+
+TEST(InfoCommand, TextReport) {
+  TempDir dir;
+  write_scene(dir.path());
+  const auto result = run_cli("info --data '" + dir.path().string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("format       blender"));
+  EXPECT_THAT(result.output, HasSubstr("views        4 (train 3, val 0, test 1)"));
+  EXPECT_THAT(result.output, HasSubstr("resolution   8x6 (all views)"));
+  EXPECT_THAT(result.output, HasSubstr(fmt::format("fx {:.6g}", 4 / std::tan(0.4))));
+  EXPECT_THAT(result.output, HasSubstr("same for every view"));
+  EXPECT_THAT(result.output, HasSubstr("pinhole (4 views), no distortion"));
+  EXPECT_THAT(result.output, HasSubstr("p_n = 0.66 * p + (0, 0, 0)"));
+  EXPECT_THAT(result.output, HasSubstr("(-1, -1, -1) .. (1, 1, 1) (bounded)"));
+  EXPECT_THAT(result.output, HasSubstr("views with depth 0, mask 1, instance 0, semantic 0"));
+  EXPECT_THAT(result.output, HasSubstr("1 instances, 1 classes"));
+}
+
+TEST(InfoCommand, JsonReportWithDownscaleAndSplitRule) {
+  TempDir dir;
+  write_scene(dir.path());
+  const auto result =
+      run_cli("info --data '" + dir.path().string() + "' --downscale 2 --split-rule every:2 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json info = nlohmann::json::parse(result.output);  // nothing but the JSON object
+  EXPECT_EQ(info["format"], "blender");
+  EXPECT_EQ(info["views"]["total"], 4);
+  EXPECT_EQ(info["views"]["test"], 2);  // every:2 re-splits views 0 and 2 into test
+  EXPECT_EQ(info["resolutions"][0]["width"], 4);
+  EXPECT_EQ(info["resolutions"][0]["height"], 3);
+  EXPECT_NEAR(info["intrinsics"]["fx"].get<double>(), 2 / std::tan(0.4), 1e-9);
+  EXPECT_EQ(info["intrinsics"]["varies"], false);
+  EXPECT_EQ(info["camera_models"]["pinhole"], 4);
+  EXPECT_NEAR(info["normalization"]["scale"].get<double>(), 0.66, 1e-12);
+  EXPECT_EQ(info["unbounded"], false);
+  EXPECT_EQ(info["extras"]["mask"], 1);
+  EXPECT_EQ(info["labels"]["instances"], 1);
+}
+
+TEST(InfoCommand, MissingImageWarnsAndContinues) {
+  TempDir dir;
+  write_scene(dir.path());
+  fs::remove(dir / "train" / "r_2.png");
+  const auto result = run_cli("info --data '" + dir.path().string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("frames[2]: image './train/r_2' not found"));
+  EXPECT_THAT(result.output, HasSubstr("views        3 (train 2, val 0, test 1)"));
+}
+
+TEST(InfoCommand, ClearErrorsAndNonZeroExit) {
+  TempDir dir;
+  const auto missing = run_cli("info --data '" + (dir / "no_such_scene").string() + "'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("error: " + (dir / "no_such_scene").string() + ": no such file or folder"));
+  const auto empty = run_cli("info --data '" + dir.path().string() + "'");
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_THAT(empty.output, HasSubstr("no scene found"));
+  write_scene(dir.path());
+  const auto bad_rule = run_cli("info --data '" + dir.path().string() + "' --split-rule every:x");
+  EXPECT_EQ(bad_rule.exit_code, 1);
+  EXPECT_THAT(bad_rule.output, HasSubstr("every:N needs an integer N >= 2"));
+  write_text(dir / "transforms_test.json", R"({"camera_angle_x": 0.8, "frames": [{"file_path": "./test/r_3"}]})");
+  const auto malformed = run_cli("info --data '" + dir.path().string() + "'");
+  EXPECT_EQ(malformed.exit_code, 1);
+  EXPECT_THAT(malformed.output, HasSubstr("transforms_test.json: frames[0].transform_matrix: missing required key"));
+}
+
+TEST(InfoCommand, Lego200) {
+  const fs::path lego = semfield::test::shared_dir() / "data" / "lego_200";
+  if (!fs::exists(lego / "transforms_train.json")) GTEST_SKIP() << "no " << lego;
+  const auto result = run_cli("info --data '" + lego.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("views        80 (train 70, val 0, test 10)"));
+  EXPECT_THAT(result.output, HasSubstr("resolution   200x200 (all views)"));
+}
+
+}  // namespace

@@ -1,0 +1,67 @@
+// Tests for labels.json: classes, instances, boxes, and located errors.
+#include "semfield/data/labels.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/test_support.h"
+#include "unit/data/scene_test_util.h"
+
+namespace {
+
+using namespace semfield;
+using semfield::test::input_error_of;
+using semfield::test::TempDir;
+using semfield::test::write_text;
+using ::testing::HasSubstr;
+
+TEST(Labels, ReadsClassesAndInstances) {
+  TempDir dir;
+  write_text(dir / "labels.json", R"({
+    "classes":   [{"id": 0, "name": "void"}, {"id": 1, "name": "ground"}, {"id": 2, "name": "sphere"}],
+    "instances": [{"id": 1, "name": "ground", "class": "ground", "class_id": 1,
+                   "bbox_min": [-1.4,-1.4,-0.05], "bbox_max": [1.4,1.4,0.0]},
+                  {"id": 2, "class_id": 2}]})");
+  const LabelSet labels = read_labels(dir / "labels.json");
+  ASSERT_EQ(labels.classes.size(), 3u);
+  EXPECT_EQ(labels.classes.at(1).name, "ground");
+  EXPECT_EQ(labels.classes.at(1).class_id, 1);
+  ASSERT_EQ(labels.instances.size(), 2u);
+  const Label& ground = labels.instances.at(1);
+  EXPECT_EQ(ground.class_name, "ground");
+  ASSERT_TRUE(ground.bbox.has_value());
+  EXPECT_EQ(ground.bbox->min(), Eigen::Vector3d(-1.4, -1.4, -0.05));
+  const Label& second = labels.instances.at(2);
+  EXPECT_EQ(second.name, "instance_2");
+  EXPECT_EQ(second.class_name, "sphere");  // taken from the class list
+  EXPECT_FALSE(second.bbox.has_value());
+  write_text(dir / "only_instances.json", R"({"instances": [{"id": 4, "name": "x"}]})");
+  const LabelSet only = read_labels(dir / "only_instances.json");
+  EXPECT_TRUE(only.classes.empty());
+  EXPECT_EQ(only.instances.at(4).class_id, -1);
+}
+
+TEST(Labels, ErrorsNameFileAndKeyPath) {
+  TempDir dir;
+  const auto error_for = [&](const std::string& text) {
+    write_text(dir / "labels.json", text);
+    return input_error_of([&] { read_labels(dir / "labels.json"); });
+  };
+  EXPECT_THAT(error_for(R"({"classes": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]})"),
+              HasSubstr("labels.json: classes[1].id: duplicate class id 1"));
+  EXPECT_THAT(error_for(R"({"instances": [{"id": 1, "bbox_min": [0, 0, 0]}]})"),
+              HasSubstr("labels.json: instances[0]: bbox_min and bbox_max must be given together"));
+  EXPECT_THAT(error_for(R"({"instances": [{"id": 1, "bbox_min": [0, 0, 0], "bbox_max": [1, -1, 1]}]})"),
+              HasSubstr("labels.json: instances[0].bbox_max: bbox_max must be >= bbox_min"));
+  EXPECT_THAT(error_for(R"({"instances": [{"id": 1, "bbox_min": [0, 0], "bbox_max": [1, 1, 1]}]})"),
+              HasSubstr("labels.json: instances[0].bbox_min: expected 3 numbers, got 2"));
+  EXPECT_THAT(error_for(R"({"instances": [{"id": "one"}]})"),
+              HasSubstr("labels.json: instances[0].id: expected a number, got string"));
+  EXPECT_THAT(error_for(R"({"instances": [{"name": "x"}]})"), HasSubstr("labels.json: instances[0].id: missing required key"));
+  EXPECT_THAT(error_for(R"({"classes": [{"id": 1, "name": "a"}], "instances": [{"id": 1, "class_id": 5}]})"),
+              HasSubstr("labels.json: instances[0].class_id: class id 5 is not listed"));
+  EXPECT_THAT(error_for(R"({"classes": {"id": 1}})"), HasSubstr("labels.json: classes: expected an array"));
+  EXPECT_THAT(error_for("{"), HasSubstr("labels.json: malformed JSON"));
+}
+
+}  // namespace

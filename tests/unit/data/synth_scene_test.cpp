@@ -1,0 +1,161 @@
+// Tests for the procedural scene description: config validation, determinism, placement and cameras.
+#include "semfield/data/synth/synth_scene.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "semfield/core/error.h"
+
+namespace {
+
+using semfield::make_synth_scene;
+using semfield::SynthConfig;
+using semfield::SynthScene;
+using semfield::UsageError;
+using ::testing::HasSubstr;
+
+constexpr double kPi = 3.14159265358979323846;
+
+std::string usage_error_of(const SynthConfig& config) {
+  try {
+    config.validate();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+SynthConfig small_config(uint64_t seed, int objects = 5) {
+  SynthConfig config;
+  config.n_objects = objects;
+  config.n_views = 12;
+  config.resolution = 32;
+  config.seed = seed;
+  return config;
+}
+
+TEST(SynthScene, DefaultsAreTheDocumentedOnes) {
+  const SynthConfig config;
+  EXPECT_EQ(config.preset, "tabletop");
+  EXPECT_EQ(config.n_objects, 5);
+  EXPECT_EQ(config.n_views, 40);
+  EXPECT_EQ(config.resolution, 128);
+  EXPECT_EQ(config.seed, 0u);
+  EXPECT_EQ(config.n_scenes, 1);
+  EXPECT_EQ(config.n_test_views(), 8);
+  SynthConfig few;
+  few.n_views = 6;
+  EXPECT_EQ(few.n_test_views(), 4);
+}
+
+TEST(SynthScene, ValidationNamesTheOption) {
+  auto with = [](auto change) {
+    SynthConfig config;
+    change(config);
+    return usage_error_of(config);
+  };
+  EXPECT_EQ(usage_error_of(SynthConfig{}), "<no error>");
+  EXPECT_THAT(with([](SynthConfig& c) { c.n_objects = 0; }), HasSubstr("--objects: expected 1..20, got 0"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.n_objects = 21; }), HasSubstr("--objects: expected 1..20, got 21"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.n_views = 0; }), HasSubstr("--views: expected at least 1, got 0"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.resolution = 7; }), HasSubstr("--res: expected 8..4096, got 7"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.resolution = 4097; }), HasSubstr("--res"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.n_scenes = 0; }), HasSubstr("--scenes: expected at least 1, got 0"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.preset = "kitchen"; }),
+              HasSubstr("--preset: unknown preset 'kitchen' (available: tabletop)"));
+  SynthConfig bad;
+  bad.n_objects = 0;
+  EXPECT_THROW(make_synth_scene(bad), UsageError);
+}
+
+TEST(SynthScene, SameSeedSameSceneDifferentSeedDifferentScene) {
+  const auto a = semfield::synth_scene_to_json(make_synth_scene(small_config(11)));
+  const auto b = semfield::synth_scene_to_json(make_synth_scene(small_config(11)));
+  const auto c = semfield::synth_scene_to_json(make_synth_scene(small_config(12)));
+  EXPECT_EQ(a.dump(), b.dump());
+  EXPECT_NE(a["objects"].dump(), c["objects"].dump());
+}
+
+TEST(SynthScene, ClassNames) {
+  const auto names = semfield::synth_class_names();
+  ASSERT_EQ(names.size(), 10u);
+  EXPECT_EQ(names[0], "void");
+  EXPECT_EQ(names[1], "ground");
+  EXPECT_EQ(names[2], "sphere");
+  EXPECT_EQ(names[static_cast<size_t>(semfield::synth::shape_class_id(semfield::synth::ShapeType::Table))],
+            "table");
+}
+
+TEST(SynthScene, ObjectsAreDistinctNonOverlappingAndInsideTheSceneBox) {
+  for (int n : {1, 5, 8, 13, 20}) {
+    for (uint64_t seed : {0u, 1u, 2u}) {
+      SCOPED_TRACE(testing::Message() << n << " objects, seed " << seed);
+      const SynthScene scene = make_synth_scene(small_config(seed, n));
+      ASSERT_EQ(scene.objects.size(), static_cast<size_t>(n + 1));
+      EXPECT_EQ(scene.objects[0].name, "ground");
+      EXPECT_EQ(scene.objects[0].instance_id, 1);
+      EXPECT_EQ(scene.objects[0].class_id, 1);
+      EXPECT_NEAR(scene.objects[0].bbox.max().z(), 0.0, 1e-6);
+      std::set<std::string> names;
+      std::set<int> classes;
+      for (size_t k = 1; k < scene.objects.size(); ++k) {
+        const auto& o = scene.objects[k];
+        EXPECT_EQ(o.instance_id, static_cast<int>(k) + 1);
+        EXPECT_EQ(o.class_id, semfield::synth::shape_class_id(o.type));
+        EXPECT_EQ(o.class_name, semfield::synth::shape_type_name(o.type));
+        names.insert(o.name);
+        classes.insert(o.class_id);
+        // On the table top, inside the table disc and the [-1.5, 1.5]^3 scene box.
+        EXPECT_NEAR(o.bbox.min().z(), 0.0, 1e-6);
+        EXPECT_LE(o.position.norm() + o.footprint, scene.table_radius + 1e-9);
+        EXPECT_GE(o.bbox.min().minCoeff(), -1.5);
+        EXPECT_LE(o.bbox.max().maxCoeff(), 1.5);
+        for (size_t j = 1; j < k; ++j) {
+          const auto& other = scene.objects[j];
+          EXPECT_GT((o.position - other.position).norm(), o.footprint + other.footprint);
+        }
+      }
+      EXPECT_EQ(names.size(), static_cast<size_t>(n));
+      // Classes are dealt from a shuffled deck of all eight: the first eight objects never repeat one.
+      EXPECT_EQ(classes.size(), static_cast<size_t>(std::min(n, 8)));
+    }
+  }
+}
+
+TEST(SynthScene, CamerasOrbitTheLookAtPoint) {
+  const SynthScene scene = make_synth_scene(small_config(4));
+  ASSERT_EQ(scene.train_cameras.size(), 12u);
+  ASSERT_EQ(scene.test_cameras.size(), 4u);
+  EXPECT_NEAR(scene.fov_x, 40.0 * kPi / 180.0, 1e-12);
+  std::vector<Eigen::Vector3d> train_positions;
+  for (const auto* cameras : {&scene.train_cameras, &scene.test_cameras}) {
+    for (const auto& camera : *cameras) {
+      const auto& K = camera.intrinsics;
+      EXPECT_EQ(K.width, 32);
+      EXPECT_EQ(K.height, 32);
+      EXPECT_NEAR(2 * std::atan(0.5 * K.width / K.fx), scene.fov_x, 1e-12);
+      const Eigen::Matrix3d R = camera.c2w.block<3, 3>(0, 0);
+      EXPECT_TRUE((R.transpose() * R).isIdentity(1e-12));
+      EXPECT_NEAR(R.determinant(), 1.0, 1e-12);
+      const Eigen::Vector3d offset = camera.origin() - scene.look_at;
+      EXPECT_NEAR(offset.norm(), 4.0, 1e-9);
+      const double elevation = std::asin(offset.z() / offset.norm()) * 180.0 / kPi;
+      EXPECT_GE(elevation, 15.0 - 1e-9);
+      EXPECT_LE(elevation, 65.0 + 1e-9);
+      // The principal ray passes through the look-at point and the image is upright (camera y up ~ +z).
+      const semfield::Ray ray = camera.pixel_to_ray(K.cx, K.cy);
+      EXPECT_NEAR((ray.origin + 4.0 * ray.direction - scene.look_at).norm(), 0.0, 1e-9);
+      EXPECT_GT(camera.c2w(2, 1), 0.0);
+      if (cameras == &scene.train_cameras) {
+        train_positions.push_back(camera.origin());
+      } else {
+        for (const auto& p : train_positions) EXPECT_GT((p - camera.origin()).norm(), 0.1);
+      }
+    }
+  }
+}
+
+}  // namespace
