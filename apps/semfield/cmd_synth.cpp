@@ -25,8 +25,6 @@ void add_synth_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--scenes", config->n_scenes, "Number of scenes; scene k uses seed + k")->capture_default_str();
   cmd->callback([config, out] {
-    // The renderer's threads follow the global --threads option, which main() hands to LibTorch.
-    set_parallel_threads(at::get_num_threads());
     write_synth_dataset(*config, *out, [](const SynthSummary& s) {
       std::printf("%s\n", fmt::format("{}: seed {}, {} objects ({}), {} train + {} test views at {}x{}, {:.2f} s",
                                       s.dir.string(), s.seed, s.n_objects, fmt::join(s.object_names, ", "),

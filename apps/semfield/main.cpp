@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
+#include "semfield/core/parallel.h"
 
 #include <ATen/Parallel.h>
 
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     semfield::set_log_level(log_level);
     at::set_num_threads(threads);
+    semfield::set_parallel_threads(threads);
     at::set_num_interop_threads(1);
   });
 

@@ -254,6 +254,40 @@ Image decode_stb(const uint8_t* data, size_t size, const char* format, const fs:
   return image;
 }
 
+// stb_image 2.27 (Debian 12) writes past its Huffman tables when a DHT segment declares more than 256
+// codes. This walks the markers the way stb does (segments by length, entropy-coded data byte by byte,
+// bytes past the end read as 0) and reports such a table so the file is rejected before stb sees it.
+bool jpeg_has_oversized_huffman_table(const uint8_t* data, size_t size) {
+  const auto byte_at = [&](size_t i) -> size_t { return i < size ? data[i] : 0; };
+  size_t pos = 2;
+  while (pos + 1 < size) {
+    const unsigned marker = data[pos + 1];
+    if (data[pos] != 0xff || marker == 0xff) {  // entropy-coded data, or a fill byte before a marker
+      ++pos;
+      continue;
+    }
+    if (marker == 0xd9) return false;  // end of image
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {  // no length field
+      pos += 2;
+      continue;
+    }
+    const size_t length = (byte_at(pos + 2) << 8) | byte_at(pos + 3);
+    if (marker == 0xc4) {
+      size_t p = pos + 4;
+      for (long left = static_cast<long>(length) - 2; left > 0;) {
+        ++p;  // table class and id
+        size_t n_codes = 0;
+        for (int i = 0; i < 16; ++i) n_codes += byte_at(p++);
+        if (n_codes > 256) return true;
+        p += n_codes;
+        left -= 17 + static_cast<long>(n_codes);
+      }
+    }
+    pos += 2 + length;
+  }
+  return false;
+}
+
 bool starts_with(const uint8_t* data, size_t size, const char* magic) {
   const size_t n = std::strlen(magic);
   return size >= n && std::memcmp(data, magic, n) == 0;
@@ -273,8 +307,11 @@ Image decode_image(const uint8_t* data, size_t size, const fs::path& origin, Ima
   static const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (size >= 8 && std::memcmp(data, kPngSignature, 8) == 0)
     return decode_png(data, size, origin, range, bit_depth_out);
-  if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
+  if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
+    if (jpeg_has_oversized_huffman_table(data, size))
+      fail_input(origin, "", "invalid JPEG: a Huffman table declares more than 256 codes");
     return decode_stb(data, size, "JPEG", origin, range, bit_depth_out);
+  }
   if (starts_with(data, size, "BM")) return decode_stb(data, size, "BMP", origin, range, bit_depth_out);
   if (starts_with(data, size, "GIF8")) return decode_stb(data, size, "GIF", origin, range, bit_depth_out);
   if (starts_with(data, size, "P5") || starts_with(data, size, "P6"))

@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "semfield/kernels/huge_page_tensor.h"
 #include "semfield/kernels/kernel_checks.h"
 #include "semfield/kernels/simd_ops.h"
 
@@ -92,7 +93,8 @@ CompositeOutputs composite_forward_cpu(const at::Tensor& sigmas_in, const at::Te
   const at::Tensor sigmas = sigmas_in.contiguous(), values = values_in.contiguous(), dts = dts_in.contiguous(),
                    ts = ts_in.contiguous(), ray_offsets = ray_offsets_in.contiguous();
   const auto opts = sigmas.options();
-  CompositeOutputs out{at::empty({R, C}, opts), at::empty({R}, opts), at::empty({R}, opts), at::empty({S}, opts)};
+  CompositeOutputs out{detail::empty_huge_page({R, C}, at::kFloat), at::empty({R}, opts), at::empty({R}, opts),
+                       detail::empty_huge_page({S}, at::kFloat)};
   const float* sg = sigmas.data_ptr<float>();
   const float* v = values.data_ptr<float>();
   const float* dt = dts.data_ptr<float>();
@@ -148,7 +150,7 @@ CompositeGrads composite_backward_cpu(const at::Tensor& dL_dvalues_in, const at:
   const at::Tensor gv_t = dL_dvalues_in.defined() ? dL_dvalues_in.contiguous() : at::Tensor();
   const at::Tensor go_t = dL_dopacity_in.defined() ? dL_dopacity_in.contiguous() : at::Tensor();
   const at::Tensor gd_t = dL_ddepth_in.defined() ? dL_ddepth_in.contiguous() : at::Tensor();
-  CompositeGrads grads{at::empty({S}, sigmas.options()), at::empty({S, C}, sigmas.options())};
+  CompositeGrads grads{detail::empty_huge_page({S}, at::kFloat), detail::empty_huge_page({S, C}, at::kFloat)};
 
   const float* sg = sigmas.data_ptr<float>();
   const float* v = values.data_ptr<float>();

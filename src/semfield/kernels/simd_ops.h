@@ -8,6 +8,11 @@
 #include <immintrin.h>
 #endif
 
+// GCC 12's AVX-512 headers seed some intrinsics (e.g. the reductions) with _mm512_undefined_*(), which it
+// then reports as "may be used uninitialized" once inlined: a false positive in the system header.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace semfield::kernels::detail {
 
 #ifdef __AVX512F__
@@ -80,3 +85,5 @@ inline float dot(int64_t n, const float* x, const float* y) {
 }
 
 }  // namespace semfield::kernels::detail
+
+#pragma GCC diagnostic pop

@@ -74,23 +74,26 @@ void update_scalar(int64_t begin, int64_t end, int F, float* p, float* g, float*
 
 #ifdef SEMFIELD_SPARSE_ADAM_AVX512
 
+// GCC 12's AVX-512 headers seed unmasked gathers / conversions with _mm512_undefined_*(), which it then
+// reports as "may be used uninitialized" (a false positive in the system header, fixed in later GCC).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 /// Entries [begin, end), begin a multiple of 8, processed 8 at a time: the 8F floats of 8 entries span
 /// ceil(8F / 16) vectors; lane j of vector q belongs to entry (16 q + j) / F, so per-entry values are
 /// spread to lanes by one permute and the touched flags become lane masks.
 void update_avx512(int64_t begin, int64_t end, int F, float* p, float* g, float* m, float* v, int32_t* steps,
                    uint8_t* touched, const AdamConstants& k, const PowerTable& pow1, const PowerTable& pow2) {
   const int n_vec = (8 * F + 15) / 16;
-  std::vector<__m512i> lane_entry(static_cast<size_t>(n_vec));
+  std::vector<int32_t> lane_entry(static_cast<size_t>(16 * n_vec));
   std::vector<__mmask16> lane_valid(static_cast<size_t>(n_vec));
   for (int q = 0; q < n_vec; ++q) {
-    alignas(64) int32_t idx[16];
     __mmask16 valid = 0;
     for (int j = 0; j < 16; ++j) {
       const int flat = 16 * q + j;
-      idx[j] = flat < 8 * F ? flat / F : 0;
+      lane_entry[size_t(flat)] = flat < 8 * F ? flat / F : 0;
       if (flat < 8 * F) valid = __mmask16(valid | (1u << j));
     }
-    lane_entry[size_t(q)] = _mm512_load_si512(idx);
     lane_valid[size_t(q)] = valid;
   }
   const __m512 b1 = _mm512_set1_ps(k.b1), b2 = _mm512_set1_ps(k.b2);
@@ -122,7 +125,7 @@ void update_avx512(int64_t begin, int64_t end, int F, float* p, float* g, float*
     const __m512i flags32 = _mm512_cvtepu8_epi32(flags);
 
     for (int q = 0; q < n_vec; ++q) {
-      const __m512i lanes = lane_entry[size_t(q)];
+      const __m512i lanes = _mm512_loadu_si512(lane_entry.data() + 16 * q);
       const __mmask16 mask =
           _mm512_mask_test_epi32_mask(lane_valid[size_t(q)], _mm512_permutexvar_epi32(lanes, flags32),
                                       _mm512_permutexvar_epi32(lanes, flags32));
@@ -146,6 +149,8 @@ void update_avx512(int64_t begin, int64_t end, int F, float* p, float* g, float*
   }
   update_scalar(e0, end, F, p, g, m, v, steps, touched, k, pow1, pow2);
 }
+
+#pragma GCC diagnostic pop
 
 #endif  // SEMFIELD_SPARSE_ADAM_AVX512
 

@@ -102,8 +102,10 @@ int64_t march_ray(const MarchContext& ctx, const float* o, const float* d, float
       float t_lo = (0.0f - go[a]) * inv_gd[a];
       float t_hi = (res_f - go[a]) * inv_gd[a];
       if (gd[a] == 0.0f) {
-        t_lo = (go[a] >= 0.0f && go[a] <= res_f) ? -kInf : kInf;
-        t_hi = -t_lo;
+        // Parallel to the slab: all of the line or none of it.
+        const bool inside = go[a] >= 0.0f && go[a] <= res_f;
+        t_lo = inside ? -kInf : kInf;
+        t_hi = kInf;
       }
       t_start = std::max(t_start, std::min(t_lo, t_hi));
       t_end = std::min(t_end, std::max(t_lo, t_hi));
@@ -180,8 +182,9 @@ int64_t march_ray(const MarchContext& ctx, const float* o, const float* d, float
     if (!(t_exit < t_end)) break;
     const float dt_entry = ctx.step_at(t_exit);
     float t_next = t_exit + (u - 0.5f) * dt_entry;
-    // Rounding can put the exit at or before the midpoint; always move forward.
-    if (!(t_next + 0.5f * dt_entry > tm)) t_next = tm;
+    // Every iteration must move t0 forward (the midpoint moves with it): a restart can land behind t0
+    // when the current interval was shortened at t_end, or through rounding.
+    if (!(t_next > t0)) t_next = std::max(tm, std::nextafter(t0, kInf));
     t0 = t_next;
   }
   return count;

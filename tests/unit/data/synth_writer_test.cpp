@@ -103,7 +103,7 @@ TEST_F(SynthDataset, WritesTheNerfSyntheticLayoutWithExtras) {
   for (const char* split : {"train", "test"}) {
     SCOPED_TRACE(split);
     const json t = read_json(dir() / (std::string("transforms_") + split + ".json"));
-    const double fov = 40.0 * M_PI / 180.0;
+    const double fov = 40.0 * 3.14159265358979323846 / 180.0;
     EXPECT_NEAR(t["camera_angle_x"].get<double>(), fov, 1e-12);
     EXPECT_NEAR(t["fl_x"].get<double>(), 32.0 / std::tan(fov / 2), 1e-9);
     EXPECT_EQ(t["fl_y"], t["fl_x"]);

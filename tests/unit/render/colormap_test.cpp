@@ -50,7 +50,9 @@ TEST(Turbo, HueRunsBlueGreenRedAndBrightnessPeaksInTheMiddle) {
   for (int i = 0; i < 256; ++i) ramp[static_cast<size_t>(i)] = static_cast<float>(i) / 255.0f;
   const Image out = apply_turbo(row_of(ramp), 0.0f, 1.0f, false);
   int peak[3] = {0, 0, 0};
-  const auto luma = [&](int x) { return 0.2126 * out.at(x, 0, 0) + 0.7152 * out.at(x, 0, 1) + 0.0722 * out.at(x, 0, 2); };
+  const auto luma = [&](int x) {
+    return 0.2126 * out.at(x, 0, 0) + 0.7152 * out.at(x, 0, 1) + 0.0722 * out.at(x, 0, 2);
+  };
   for (int x = 0; x < 256; ++x) {
     for (int c = 0; c < 3; ++c) {
       const float v = out.at(x, 0, c);
@@ -58,7 +60,9 @@ TEST(Turbo, HueRunsBlueGreenRedAndBrightnessPeaksInTheMiddle) {
       EXPECT_LE(v, 1.0f);
       if (v > out.at(peak[c], 0, c)) peak[c] = x;
       // A colour map for reading values must be continuous: no jumps between neighbouring entries.
-      if (x > 0) EXPECT_LT(std::fabs(v - out.at(x - 1, 0, c)), 0.05f) << "x " << x << " channel " << c;
+      if (x > 0) {
+        EXPECT_LT(std::fabs(v - out.at(x - 1, 0, c)), 0.05f) << "x " << x << " channel " << c;
+      }
     }
   }
   EXPECT_LT(peak[2], peak[1]);  // blue peaks first,

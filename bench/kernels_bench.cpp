@@ -1,0 +1,169 @@
+// Benchmarks of the hand-written CPU kernels (hash grid, compositing, sparse Adam) at training batch sizes,
+// on 2 threads by default (SEMFIELD_BENCH_THREADS overrides). Run: build/bench/kernels_bench.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+
+#include "semfield/kernels/composite.h"
+#include "semfield/kernels/hash_grid.h"
+#include "semfield/kernels/sparse_adam.h"
+
+namespace {
+
+using semfield::kernels::AdamHyper;
+using semfield::kernels::HashGridSpec;
+
+constexpr int64_t kPoints = int64_t(1) << 18;
+
+/// instant-ngp's default: 16 levels, F = 2, T = 2^19, base 16, finest 2048.
+HashGridSpec ngp_spec() {
+  HashGridSpec spec;
+  spec.per_level_scale = HashGridSpec::scale_for(16, 2048, 16);
+  return spec;
+}
+
+/// Arg 0: uniform random points (worst case: no locality at any level). Arg 1: 4096 rays x 64 samples
+/// marched through the unit cube, as a training batch produces them (neighbouring samples share cells).
+at::Tensor bench_points(int64_t kind) {
+  at::manual_seed(0);
+  if (kind == 0) return at::rand({kPoints, 3});
+  const int64_t rays = kPoints / 64;
+  const at::Tensor origin = at::rand({rays, 1, 3});
+  const at::Tensor d = at::randn({rays, 1, 3});
+  const at::Tensor dir = d / d.norm(2, -1, true);
+  const at::Tensor t = at::linspace(0, 1.2, 64).view({1, 64, 1});
+  return (origin + t * dir).clamp(0, 1).view({kPoints, 3}).contiguous();
+}
+
+void BM_HashGridForward(benchmark::State& state) {
+  const HashGridSpec spec = ngp_spec();
+  const at::Tensor params = at::rand({spec.n_params()}) * 2e-4 - 1e-4;
+  const at::Tensor xyz = bench_points(state.range(0));
+  for (auto _ : state) {
+    at::Tensor out = semfield::kernels::hash_grid_forward(xyz, params, spec);
+    benchmark::DoNotOptimize(out.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * kPoints);
+}
+
+void BM_HashGridBackward(benchmark::State& state) {
+  const HashGridSpec spec = ngp_spec();
+  const at::Tensor xyz = bench_points(state.range(0));
+  const at::Tensor dL = at::randn({kPoints, spec.n_output_dims()});
+  at::Tensor grad = at::zeros({spec.n_params()});
+  const at::Tensor touched = at::zeros({spec.n_entries()}, at::kByte);
+  for (auto _ : state) {
+    semfield::kernels::hash_grid_backward(dL, xyz, spec, grad, touched);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kPoints);
+  state.counters["touched_entries"] = double(touched.sum().item<int64_t>());
+}
+
+void BM_HashGridForwardBackward(benchmark::State& state) {
+  const HashGridSpec spec = ngp_spec();
+  const at::Tensor params = at::rand({spec.n_params()}) * 2e-4 - 1e-4;
+  const at::Tensor xyz = bench_points(state.range(0));
+  const at::Tensor dL = at::randn({kPoints, spec.n_output_dims()});
+  at::Tensor grad = at::zeros({spec.n_params()});
+  const at::Tensor touched = at::zeros({spec.n_entries()}, at::kByte);
+  for (auto _ : state) {
+    at::Tensor out = semfield::kernels::hash_grid_forward(xyz, params, spec);
+    benchmark::DoNotOptimize(out.data_ptr());
+    semfield::kernels::hash_grid_backward(dL, xyz, spec, grad, touched);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kPoints);
+}
+
+struct RayBatch {
+  at::Tensor sigmas, values, dts, ts, offsets;
+};
+
+RayBatch ray_batch(int64_t rays, int64_t samples, int64_t C) {
+  at::manual_seed(1);
+  const int64_t S = rays * samples;
+  RayBatch b;
+  b.sigmas = at::rand({S}) * 10;
+  b.values = at::rand({S, C});
+  b.dts = at::full({S}, 1.f / float(samples));
+  b.ts = (at::arange(S) % samples).to(at::kFloat) / float(samples);
+  b.offsets = at::arange(0, S + 1, samples, at::kLong);
+  return b;
+}
+
+/// Args: rays, samples per ray, channels.
+void BM_CompositeForwardBackward(benchmark::State& state) {
+  const int64_t R = state.range(0), n = state.range(1), C = state.range(2);
+  const RayBatch b = ray_batch(R, n, C);
+  const at::Tensor gv = at::randn({R, C}), go = at::randn({R}), gd = at::randn({R});
+  for (auto _ : state) {
+    const auto fwd = semfield::kernels::composite_forward(b.sigmas, b.values, b.dts, b.ts, b.offsets);
+    const auto grads =
+        semfield::kernels::composite_backward(gv, go, gd, b.sigmas, b.values, b.dts, b.ts, b.offsets, fwd);
+    benchmark::DoNotOptimize(grads.dL_dvalues.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * R * n);
+}
+
+void BM_CompositeForward(benchmark::State& state) {
+  const int64_t R = state.range(0), n = state.range(1), C = state.range(2);
+  const RayBatch b = ray_batch(R, n, C);
+  for (auto _ : state) {
+    const auto fwd = semfield::kernels::composite_forward(b.sigmas, b.values, b.dts, b.ts, b.offsets);
+    benchmark::DoNotOptimize(fwd.values.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * R * n);
+}
+
+/// Sparse Adam over the entries that 2^18 points' backward touches (arg: point distribution as above).
+void BM_SparseAdam(benchmark::State& state) {
+  const HashGridSpec spec = ngp_spec();
+  const at::Tensor xyz = bench_points(state.range(0));
+  at::Tensor params = at::rand({spec.n_params()});
+  at::Tensor grad = at::zeros({spec.n_params()});
+  at::Tensor exp_avg = at::zeros({spec.n_params()}), exp_avg_sq = at::zeros({spec.n_params()});
+  at::Tensor steps = at::zeros({spec.n_entries()}, at::kInt);
+  at::Tensor touched = at::zeros({spec.n_entries()}, at::kByte);
+  semfield::kernels::hash_grid_backward(at::randn({kPoints, spec.n_output_dims()}), xyz, spec, grad, touched);
+  const at::Tensor touched_once = touched.clone(), grad_once = grad.clone();
+  const int64_t n_touched = touched_once.sum().item<int64_t>();
+  for (auto _ : state) {
+    state.PauseTiming();
+    touched.copy_(touched_once);
+    grad.copy_(grad_once);
+    state.ResumeTiming();
+    semfield::kernels::sparse_adam_step(params, grad, exp_avg, exp_avg_sq, steps, touched, spec.n_features,
+                                        AdamHyper{});
+  }
+  state.SetItemsProcessed(state.iterations() * n_touched);
+  state.counters["touched_entries"] = double(n_touched);
+}
+
+BENCHMARK(BM_HashGridForward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_HashGridBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_HashGridForwardBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CompositeForward)->Args({4096, 64, 3})->Args({4096, 48, 256})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CompositeForwardBackward)
+    ->Args({4096, 64, 3})
+    ->Args({4096, 48, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_SparseAdam)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* threads = std::getenv("SEMFIELD_BENCH_THREADS");
+  at::set_num_threads(threads ? std::max(1, std::atoi(threads)) : 2);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
