@@ -118,8 +118,10 @@ BENCHMARK(BM_OccupancyLevels)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
+#include <malloc.h>
 int main(int argc, char** argv) {
-  at::set_num_threads(2);
+  if (getenv("MALLOPT")) { mallopt(M_MMAP_THRESHOLD, 1 << 30); mallopt(M_TRIM_THRESHOLD, 1 << 30); }
+  at::set_num_threads(getenv("T1") ? 1 : 2);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -34,7 +34,7 @@ for name in "${names[@]}"; do
     find "fuzz/corpus/$name" -maxdepth 1 -type f ! -name '.gitkeep' -exec cp {} "$corpus/" \;
   fi
   echo "fuzz.sh: running fuzz_$name for ${SECONDS_EACH}s"
-  if ! "$ROOT/$BUILD_DIR/fuzz/fuzz_$name" -max_total_time="$SECONDS_EACH" -max_len=4096 -rss_limit_mb=2048 \
+  if ! "$ROOT/$BUILD_DIR/fuzz/fuzz_$name" -max_total_time="$SECONDS_EACH" -max_len=4096 -rss_limit_mb=4096 \
       -print_final_stats=1 -artifact_prefix="$scratch/artifacts_$name/" "$corpus" \
       >"$scratch/log_$name" 2>&1; then
     failed+=("$name")

@@ -1,11 +1,9 @@
 // `semfield synth`: generates procedural tabletop scenes with exact ground truth (see synth_writer.h).
 #include <cstdio>
 
-#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "semfield/core/parallel.h"
 #include "semfield/data/synth/synth_writer.h"
 
 namespace semfield::cli {

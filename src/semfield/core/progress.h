@@ -14,7 +14,9 @@ class ProgressBar {
   ProgressBar(std::string label, int64_t total, std::string unit = "it");
   ~ProgressBar();
   /// Advances to `done` units; `extra` is shown after the bar (e.g. "loss 0.012 psnr 27.1").
-  void update(int64_t done, const std::string& extra = "");
+  /// `fraction` in [0,1], when given, sets the bar fill and ETA instead of done/total (for work bounded by
+  /// a time budget as well as a unit count).
+  void update(int64_t done, const std::string& extra = "", double fraction = -1.0);
   /// Redraws a final line and moves to a new one; idempotent.
   void finish(const std::string& extra = "");
   double elapsed_seconds() const;
@@ -23,7 +25,10 @@ class ProgressBar {
   void draw(bool force);
   std::string m_label, m_unit, m_extra;
   int64_t m_total, m_done = 0;
+  double m_fraction = -1.0;
   int m_last_decile = -1;
+  int64_t m_drawn_done = -1;
+  std::string m_drawn_extra;
   bool m_tty, m_finished = false;
   std::chrono::steady_clock::time_point m_start, m_last_draw;
 };

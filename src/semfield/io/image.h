@@ -34,12 +34,13 @@ enum class ImageRange {
 /// Reads a PNG (8 or 16-bit) or JPEG. Throws InputError naming the file for a missing, truncated or
 /// unsupported file. `bit_depth_out`, when given, receives 8 or 16. Channels are the file's own (gray 1,
 /// gray+alpha 2, RGB 3, RGBA 4); palette PNGs expand to RGB (RGBA when they carry transparency), gray PNGs
-/// below 8 bits are scaled to 8 bits, and no gamma or colour-profile conversion is applied.
+/// below 8 bits are scaled to 8 bits, and no gamma or colour-profile conversion is applied. Images of more
+/// than 2^28 values (width * height * channels, e.g. 8192 x 8192 RGBA) are rejected.
 Image read_image(const std::filesystem::path& path, ImageRange range = ImageRange::Unit,
                  int* bit_depth_out = nullptr);
 
 /// Same as read_image, from bytes already in memory (used by the fuzzer); `origin` names them in errors.
-/// Besides PNG and JPEG, BMP, GIF (first frame) and binary PGM/PPM are recognised by their signature.
+/// The format is recognised by its signature, not by the file name.
 Image decode_image(const uint8_t* data, size_t size, const std::filesystem::path& origin,
                    ImageRange range = ImageRange::Unit, int* bit_depth_out = nullptr);
 

@@ -6,7 +6,9 @@
 //   p -= (lr / (1 - b1^s)) m / (sqrt(v) / sqrt(1 - b2^s) + eps)
 #include "semfield/kernels/sparse_adam.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -24,8 +26,7 @@ namespace semfield::kernels {
 
 namespace {
 
-// beta^s for s < 2^24 as lo[s & 4095] * hi[s >> 12]: two 32 KB tables per beta replace two std::pow calls
-// per entry (a touched entry costs ~40 bytes of memory traffic, so pow would dominate). Built by repeated
+// beta^s for s < 2^24 as lo[s & 4095] * hi[s >> 12]: two 32 KB tables per beta. Built by repeated
 // multiplication in double: relative error <= 4096 ulps(double) ~ 1e-12, far below float precision.
 constexpr int kTableBits = 12;
 constexpr int64_t kTableSize = int64_t(1) << kTableBits;
@@ -48,19 +49,58 @@ struct PowerTable {
   }
 };
 
+/// The per-entry bias-correction factors step_size(s) = lr / (1 - b1^s) and inv_sqrt_bc2(s) =
+/// 1 / sqrt(1 - b2^s) for an entry's step count s. A touched entry costs ~74 bytes of memory traffic, so
+/// computing these per entry (two pow, a division, a square root) would dominate; instead, three tiers:
+///  - s >= saturated: b^s < 2^-40 for both betas, so the factors are (lr, 1) to float precision;
+///  - s < n_small: float tables built once per call (n_small = min(saturated, 16384));
+///  - otherwise: the double power tables above (rare: steps between 16384 and saturation, beta2 > 0.998).
+struct BiasFactors {
+  static constexpr int64_t kMaxSmall = 16384;
+  PowerTable pow1, pow2;
+  double lr;
+  int64_t saturated, n_small;
+  std::vector<float> small_step_size, small_inv_sqrt_bc2;
+
+  explicit BiasFactors(const AdamHyper& h) : pow1(h.beta1), pow2(h.beta2), lr(h.lr) {
+    saturated = std::max(saturation_step(h.beta1), saturation_step(h.beta2));
+    n_small = std::min(saturated, kMaxSmall);
+    small_step_size.resize(size_t(n_small));
+    small_inv_sqrt_bc2.resize(size_t(n_small));
+    for (int64_t s = 0; s < n_small; ++s) {
+      small_step_size[size_t(s)] = s == 0 ? float(lr) : step_size_exact(s);
+      small_inv_sqrt_bc2[size_t(s)] = s == 0 ? 1.f : inv_sqrt_bc2_exact(s);
+    }
+  }
+  float step_size(int64_t s) const {
+    return s >= saturated ? float(lr) : s < n_small ? small_step_size[size_t(s)] : step_size_exact(s);
+  }
+  float inv_sqrt_bc2(int64_t s) const {
+    return s >= saturated ? 1.f : s < n_small ? small_inv_sqrt_bc2[size_t(s)] : inv_sqrt_bc2_exact(s);
+  }
+  float step_size_exact(int64_t s) const { return float(lr / (1.0 - pow1(s))); }
+  float inv_sqrt_bc2_exact(int64_t s) const { return float(1.0 / std::sqrt(1.0 - pow2(s))); }
+
+ private:
+  static int64_t saturation_step(double beta) {
+    if (beta <= 0) return 1;
+    const double s = std::ceil(40.0 * std::log(2.0) / -std::log(beta));
+    return s > double(std::numeric_limits<int32_t>::max()) ? std::numeric_limits<int32_t>::max() : int64_t(s);
+  }
+};
+
 struct AdamConstants {
   float b1, b2, one_minus_b1, one_minus_b2, eps, wd;
-  double lr;
 };
 
 /// Scalar update of entries [begin, end).
 void update_scalar(int64_t begin, int64_t end, int F, float* p, float* g, float* m, float* v, int32_t* steps,
-                   uint8_t* touched, const AdamConstants& k, const PowerTable& pow1, const PowerTable& pow2) {
+                   uint8_t* touched, const AdamConstants& k, const BiasFactors& bias) {
   for (int64_t e = begin; e < end; ++e) {
     if (!touched[e]) continue;
     const int32_t s = ++steps[e];
-    const float step_size = float(k.lr / (1.0 - pow1(s)));
-    const float inv_sqrt_bc2 = float(1.0 / std::sqrt(1.0 - pow2(s)));
+    const float step_size = bias.step_size(s);
+    const float inv_sqrt_bc2 = bias.inv_sqrt_bc2(s);
     for (int64_t j = e * F; j < (e + 1) * F; ++j) {
       const float gj = g[j] + k.wd * p[j];
       m[j] = k.b1 * m[j] + k.one_minus_b1 * gj;
@@ -83,7 +123,7 @@ void update_scalar(int64_t begin, int64_t end, int F, float* p, float* g, float*
 /// ceil(8F / 16) vectors; lane j of vector q belongs to entry (16 q + j) / F, so per-entry values are
 /// spread to lanes by one permute and the touched flags become lane masks.
 void update_avx512(int64_t begin, int64_t end, int F, float* p, float* g, float* m, float* v, int32_t* steps,
-                   uint8_t* touched, const AdamConstants& k, const PowerTable& pow1, const PowerTable& pow2) {
+                   uint8_t* touched, const AdamConstants& k, const BiasFactors& bias) {
   const int n_vec = (8 * F + 15) / 16;
   std::vector<int32_t> lane_entry(static_cast<size_t>(16 * n_vec));
   std::vector<__mmask16> lane_valid(static_cast<size_t>(n_vec));
@@ -99,29 +139,44 @@ void update_avx512(int64_t begin, int64_t end, int F, float* p, float* g, float*
   const __m512 b1 = _mm512_set1_ps(k.b1), b2 = _mm512_set1_ps(k.b2);
   const __m512 omb1 = _mm512_set1_ps(k.one_minus_b1), omb2 = _mm512_set1_ps(k.one_minus_b2);
   const __m512 eps = _mm512_set1_ps(k.eps), wd = _mm512_set1_ps(k.wd);
-  const __m512d one_d = _mm512_set1_pd(1.0), lr_d = _mm512_set1_pd(k.lr);
+  const __m512d one_d = _mm512_set1_pd(1.0), lr_d = _mm512_set1_pd(bias.lr);
   const __m256i lo_mask = _mm256_set1_epi32(int(kTableSize - 1));
+  const __m256i saturated = _mm256_set1_epi32(int32_t(bias.saturated));
+  const __m256i n_small = _mm256_set1_epi32(int32_t(bias.n_small));
+  const __m256i max_table_step = _mm256_set1_epi32(int32_t(kMaxTableStep));
 
   int64_t e0 = begin;
   for (; e0 + 8 <= end; e0 += 8) {
     const __m128i flags = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(touched + e0));
     const __mmask8 active = __mmask8(_mm_test_epi8_mask(flags, flags) & 0xFF);
     if (!active) continue;
+    if (_mm_popcnt_u32(active) < 4) {
+      update_scalar(e0, e0 + 8, F, p, g, m, v, steps, touched, k, bias);
+      continue;
+    }
+    // Inactive lanes read as step 0 + 1: a valid table index whose factors are never stored.
     const __m256i s = _mm256_add_epi32(_mm256_maskz_loadu_epi32(active, steps + e0), _mm256_set1_epi32(1));
-    if (_mm256_mask_cmpge_epi32_mask(active, s, _mm256_set1_epi32(int(kMaxTableStep)))) {
-      update_scalar(e0, e0 + 8, F, p, g, m, v, steps, touched, k, pow1, pow2);
+    __m512 step_size8, inv_sqrt_bc2_8;
+    if (!_mm256_mask_cmplt_epi32_mask(active, s, saturated)) {
+      step_size8 = _mm512_set1_ps(float(bias.lr));
+      inv_sqrt_bc2_8 = _mm512_set1_ps(1.f);
+    } else if (!_mm256_mask_cmpge_epi32_mask(active, s, n_small)) {
+      step_size8 = _mm512_zextps256_ps512(_mm256_i32gather_ps(bias.small_step_size.data(), s, 4));
+      inv_sqrt_bc2_8 = _mm512_zextps256_ps512(_mm256_i32gather_ps(bias.small_inv_sqrt_bc2.data(), s, 4));
+    } else if (!_mm256_mask_cmpge_epi32_mask(active, s, max_table_step)) {
+      const __m256i s_lo = _mm256_and_si256(s, lo_mask), s_hi = _mm256_srli_epi32(s, kTableBits);
+      const __m512d p1 = _mm512_mul_pd(_mm512_i32gather_pd(s_lo, bias.pow1.lo.data(), 8),
+                                       _mm512_i32gather_pd(s_hi, bias.pow1.hi.data(), 8));
+      const __m512d p2 = _mm512_mul_pd(_mm512_i32gather_pd(s_lo, bias.pow2.lo.data(), 8),
+                                       _mm512_i32gather_pd(s_hi, bias.pow2.hi.data(), 8));
+      step_size8 = _mm512_zextps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(lr_d, _mm512_sub_pd(one_d, p1))));
+      inv_sqrt_bc2_8 =
+          _mm512_zextps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(one_d, _mm512_sqrt_pd(_mm512_sub_pd(one_d, p2)))));
+    } else {
+      update_scalar(e0, e0 + 8, F, p, g, m, v, steps, touched, k, bias);
       continue;
     }
     _mm256_mask_storeu_epi32(steps + e0, active, s);
-    const __m256i s_lo = _mm256_and_si256(s, lo_mask), s_hi = _mm256_srli_epi32(s, kTableBits);
-    const __m512d p1 = _mm512_mul_pd(_mm512_i32gather_pd(s_lo, pow1.lo.data(), 8),
-                                     _mm512_i32gather_pd(s_hi, pow1.hi.data(), 8));
-    const __m512d p2 = _mm512_mul_pd(_mm512_i32gather_pd(s_lo, pow2.lo.data(), 8),
-                                     _mm512_i32gather_pd(s_hi, pow2.hi.data(), 8));
-    const __m512 step_size8 =
-        _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(lr_d, _mm512_sub_pd(one_d, p1))));
-    const __m512 inv_sqrt_bc2_8 =
-        _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(one_d, _mm512_sqrt_pd(_mm512_sub_pd(one_d, p2)))));
     const __m512i flags32 = _mm512_cvtepu8_epi32(flags);
 
     for (int q = 0; q < n_vec; ++q) {
@@ -133,21 +188,31 @@ void update_avx512(int64_t begin, int64_t end, int F, float* p, float* g, float*
       const int64_t j = e0 * F + 16 * q;
       const __m512 step_size = _mm512_permutexvar_ps(lanes, step_size8);
       const __m512 inv_sqrt_bc2 = _mm512_permutexvar_ps(lanes, inv_sqrt_bc2_8);
-      const __m512 pj = _mm512_maskz_loadu_ps(mask, p + j);
-      const __m512 gj = _mm512_fmadd_ps(wd, pj, _mm512_maskz_loadu_ps(mask, g + j));
-      const __m512 mj = _mm512_fmadd_ps(b1, _mm512_maskz_loadu_ps(mask, m + j), _mm512_mul_ps(omb1, gj));
-      const __m512 vj =
-          _mm512_fmadd_ps(b2, _mm512_maskz_loadu_ps(mask, v + j), _mm512_mul_ps(omb2, _mm512_mul_ps(gj, gj)));
+      const bool full = mask == 0xFFFF;
+      const __m512 pj = full ? _mm512_loadu_ps(p + j) : _mm512_maskz_loadu_ps(mask, p + j);
+      const __m512 g0 = full ? _mm512_loadu_ps(g + j) : _mm512_maskz_loadu_ps(mask, g + j);
+      const __m512 m0 = full ? _mm512_loadu_ps(m + j) : _mm512_maskz_loadu_ps(mask, m + j);
+      const __m512 v0 = full ? _mm512_loadu_ps(v + j) : _mm512_maskz_loadu_ps(mask, v + j);
+      const __m512 gj = _mm512_fmadd_ps(wd, pj, g0);
+      const __m512 mj = _mm512_fmadd_ps(b1, m0, _mm512_mul_ps(omb1, gj));
+      const __m512 vj = _mm512_fmadd_ps(b2, v0, _mm512_mul_ps(omb2, _mm512_mul_ps(gj, gj)));
       const __m512 denom = _mm512_fmadd_ps(_mm512_sqrt_ps(vj), inv_sqrt_bc2, eps);
       const __m512 pn = _mm512_sub_ps(pj, _mm512_div_ps(_mm512_mul_ps(step_size, mj), denom));
-      _mm512_mask_storeu_ps(p + j, mask, pn);
-      _mm512_mask_storeu_ps(m + j, mask, mj);
-      _mm512_mask_storeu_ps(v + j, mask, vj);
-      _mm512_mask_storeu_ps(g + j, mask, _mm512_setzero_ps());
+      if (full) {
+        _mm512_storeu_ps(p + j, pn);
+        _mm512_storeu_ps(m + j, mj);
+        _mm512_storeu_ps(v + j, vj);
+        _mm512_storeu_ps(g + j, _mm512_setzero_ps());
+      } else {
+        _mm512_mask_storeu_ps(p + j, mask, pn);
+        _mm512_mask_storeu_ps(m + j, mask, mj);
+        _mm512_mask_storeu_ps(v + j, mask, vj);
+        _mm512_mask_storeu_ps(g + j, mask, _mm512_setzero_ps());
+      }
     }
     _mm_mask_storeu_epi8(touched + e0, active, _mm_setzero_si128());
   }
-  update_scalar(e0, end, F, p, g, m, v, steps, touched, k, pow1, pow2);
+  update_scalar(e0, end, F, p, g, m, v, steps, touched, k, bias);
 }
 
 #pragma GCC diagnostic pop
@@ -186,10 +251,9 @@ void sparse_adam_step(at::Tensor& params, at::Tensor& grad, at::Tensor& exp_avg,
                            {"entry_steps", &entry_steps}, {"touched", &touched}});
   if (E == 0) return;
 
-  const PowerTable pow1(hyper.beta1), pow2(hyper.beta2);
+  const BiasFactors bias(hyper);
   const AdamConstants k{float(hyper.beta1),       float(hyper.beta2), float(1.0 - hyper.beta1),
-                        float(1.0 - hyper.beta2), float(hyper.eps),   float(hyper.weight_decay),
-                        hyper.lr};
+                        float(1.0 - hyper.beta2), float(hyper.eps),   float(hyper.weight_decay)};
   float* p = params.data_ptr<float>();
   float* g = grad.data_ptr<float>();
   float* m = exp_avg.data_ptr<float>();
@@ -202,9 +266,9 @@ void sparse_adam_step(at::Tensor& params, at::Tensor& grad, at::Tensor& exp_avg,
   at::parallel_for(0, (E + kBlock - 1) / kBlock, 2048, [&](int64_t bb, int64_t be) {
     const int64_t begin = bb * kBlock, end = std::min(E, be * kBlock);
 #ifdef SEMFIELD_SPARSE_ADAM_AVX512
-    update_avx512(begin, end, F, p, g, m, v, steps, t, k, pow1, pow2);
+    update_avx512(begin, end, F, p, g, m, v, steps, t, k, bias);
 #else
-    update_scalar(begin, end, F, p, g, m, v, steps, t, k, pow1, pow2);
+    update_scalar(begin, end, F, p, g, m, v, steps, t, k, bias);
 #endif
   });
 }

@@ -55,17 +55,56 @@ void check_config(const Eigen::Vector3f& aabb_min, const Eigen::Vector3f& aabb_m
   }
 }
 
+// Packs nonzero bytes into bits, 64 per word (the tail of the last word stays 0).
+std::vector<uint64_t> pack_bits(const std::vector<uint8_t>& bytes) {
+  std::vector<uint64_t> words((bytes.size() + 63) / 64, 0);
+  at::parallel_for(0, static_cast<int64_t>(words.size()), 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t w = begin; w < end; ++w) {
+      const size_t first = static_cast<size_t>(w) * 64;
+      const size_t n = std::min<size_t>(64, bytes.size() - first);
+      uint64_t word = 0;
+      for (size_t b = 0; b < n; ++b) word |= static_cast<uint64_t>(bytes[first + b] != 0) << b;
+      words[static_cast<size_t>(w)] = word;
+    }
+  });
+  return words;
+}
+
 }  // namespace
 
 OccupancyLevels OccupancyLevels::build(const uint8_t* bitfield, int res) {
   OccupancyLevels out;
-  const auto n0 = static_cast<size_t>(res) * res * res;
+  std::vector<uint8_t> fine(bitfield, bitfield + static_cast<size_t>(res) * res * res);
+
+  // Bounding box of occupied cells: rows (i, j) that hold any, and the extent along k within them.
+  int lo[3] = {res, res, res}, hi[3] = {0, 0, 0};
+  for (int i = 0; i < res; ++i) {
+    for (int j = 0; j < res; ++j) {
+      const uint8_t* row = fine.data() + (static_cast<size_t>(i) * res + j) * res;
+      int first = 0;
+      while (first < res && !row[first]) ++first;
+      if (first == res) continue;
+      int last = res - 1;
+      while (!row[last]) --last;
+      const int cell_lo[3] = {i, j, first}, cell_hi[3] = {i + 1, j + 1, last + 1};
+      for (int a = 0; a < 3; ++a) {
+        lo[a] = std::min(lo[a], cell_lo[a]);
+        hi[a] = std::max(hi[a], cell_hi[a]);
+      }
+    }
+  }
+  if (hi[0] > 0) {
+    for (int a = 0; a < 3; ++a) {
+      out.occupied_min[a] = lo[a];
+      out.occupied_max[a] = hi[a];
+    }
+  }
+
   out.resolution.push_back(res);
-  out.cells.emplace_back(bitfield, bitfield + n0);
+  out.bits.push_back(pack_bits(fine));
   while (out.resolution.back() > 1) {
     const int fr = out.resolution.back();
     const int cr = (fr + 1) / 2;
-    const std::vector<uint8_t>& fine = out.cells.back();
     std::vector<uint8_t> coarse(static_cast<size_t>(cr) * cr * cr, 0);
     // Each coarse row (ci, cj) ORs up to four fine rows elementwise, then pairs of neighbours along k:
     // contiguous loops the compiler vectorises.
@@ -81,12 +120,14 @@ OccupancyLevels OccupancyLevels::build(const uint8_t* bitfield, int res) {
             }
           }
           uint8_t* dst = coarse.data() + (ci * cr + cj) * cr;
-          for (int ck = 0; ck < cr; ++ck) dst[ck] = row[static_cast<size_t>(2 * ck)] | row[static_cast<size_t>(2 * ck + 1)];
+          for (int ck = 0; ck < cr; ++ck)
+            dst[ck] = row[static_cast<size_t>(2 * ck)] | row[static_cast<size_t>(2 * ck + 1)];
         }
       }
     });
     out.resolution.push_back(cr);
-    out.cells.push_back(std::move(coarse));
+    out.bits.push_back(pack_bits(coarse));
+    fine = std::move(coarse);
   }
   return out;
 }

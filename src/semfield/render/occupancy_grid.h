@@ -29,14 +29,24 @@ struct OccupancyGridConfig {
   uint64_t seed = 0;               ///< update() draws cells and jitter from (seed, step) only
 };
 
-/// The bitfield and its coarser copies, used by the ray marcher to jump over large empty regions.
-/// Level 0 is the bitfield; level l has resolution[l] = ceil(res / 2^l) cells per axis (same index layout),
-/// a cell occupied if any level-0 cell it covers is; the last level has a single cell.
+/// The bitfield and its coarser copies, bit-packed so the ray marcher's lookups stay in cache, used to jump
+/// over large empty regions. Level 0 is the bitfield; level l has resolution[l] = ceil(res / 2^l) cells per
+/// axis (same index layout), a cell occupied if any level-0 cell it covers is; the last level has a single
+/// cell. Cell c of a level is bit c % 64 of word c / 64.
 struct OccupancyLevels {
   std::vector<int> resolution;
-  std::vector<std::vector<uint8_t>> cells;  ///< [level][cell], 0 or 1
+  std::vector<std::vector<uint64_t>> bits;  ///< [level][word]
+  /// Bounding box of the occupied level-0 cells, in cell-index units: [occupied_min, occupied_max).
+  /// Empty (min >= max on every axis) when no cell is occupied.
+  int occupied_min[3] = {0, 0, 0};
+  int occupied_max[3] = {0, 0, 0};
+
   int n_levels() const { return static_cast<int>(resolution.size()); }
-  /// Builds the levels from a bitfield of res^3 cells.
+  bool any_occupied() const { return occupied_min[0] < occupied_max[0]; }
+  bool occupied(int level, int64_t cell) const {
+    return (bits[static_cast<size_t>(level)][static_cast<size_t>(cell >> 6)] >> (cell & 63)) & 1u;
+  }
+  /// Builds the levels from a bitfield of res^3 cells (nonzero = occupied).
   static OccupancyLevels build(const uint8_t* bitfield, int res);
 };
 

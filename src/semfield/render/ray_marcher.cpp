@@ -21,6 +21,7 @@ namespace {
 constexpr int64_t kChunkRays = 256;
 constexpr int kMaxLevels = 16;
 constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr double kInfD = std::numeric_limits<double>::infinity();
 
 inline uint64_t mix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -45,18 +46,25 @@ void check_config(const MarchConfig& c) {
 struct MarchContext {
   int res;
   int n_levels;
-  const uint8_t* level[kMaxLevels];
+  const uint64_t* level[kMaxLevels];  ///< bit-packed occupancy per level (see OccupancyLevels)
   int level_res[kMaxLevels];
   float grid_min[3];
   float to_index[3];  ///< grid space -> cell index units: res / (grid_max - grid_min)
   float index_to_grid[3];
+  /// Slab that rays are clipped to before marching: the occupied cells' bounding box, in cell-index units
+  /// (bounded grids), or in world units when it lies inside the contracted grid's identity region.
+  bool any_occupied;
+  bool clip_world;
+  float clip_lo[3], clip_hi[3];
   MarchConfig config;
 
   float step_at(float t) const {
     return std::min(std::max(t * config.cone_angle, config.min_step), config.max_step);
   }
 
-  /// Cell at grid-space point g; the caller keeps g inside the grid up to rounding.
+  bool occupied(int l, int64_t idx) const { return (level[l][idx >> 6] >> (idx & 63)) & 1u; }
+
+  /// Cell at cell-index point gi; the caller keeps gi inside the grid up to rounding.
   int64_t fine_cell(const float* gi, int* c) const {
     for (int a = 0; a < 3; ++a) c[a] = std::min(std::max(static_cast<int>(gi[a]), 0), res - 1);
     return (static_cast<int64_t>(c[0]) * res + c[1]) * res + c[2];
@@ -68,73 +76,208 @@ struct MarchContext {
     for (int l = 1; l < n_levels; ++l) {
       const int64_t r = level_res[l];
       const int64_t idx = ((static_cast<int64_t>(c[0] >> l)) * r + (c[1] >> l)) * r + (c[2] >> l);
-      if (level[l][idx]) break;
+      if (occupied(l, idx)) break;
       level_out = l;
     }
     return level_out;
   }
 };
 
-/// Per-chunk output: (t, dt) of every sample of the chunk's rays, in ray order.
+/// Clips [t_start, t_end] to the slab [lo, hi] of the line p0 + t v (per axis); v == 0 keeps all or nothing.
+inline void clip_to_slab(const float* p0, const float* v, const float* lo, const float* hi, float* t_start,
+                         float* t_end) {
+  for (int a = 0; a < 3; ++a) {
+    float t_lo, t_hi;
+    if (v[a] == 0.0f) {
+      const bool inside = p0[a] >= lo[a] && p0[a] <= hi[a];
+      t_lo = inside ? -kInf : kInf;
+      t_hi = kInf;
+    } else {
+      const float inv = 1.0f / v[a];
+      t_lo = (lo[a] - p0[a]) * inv;
+      t_hi = (hi[a] - p0[a]) * inv;
+    }
+    *t_start = std::max(*t_start, std::min(t_lo, t_hi));
+    *t_end = std::min(*t_end, std::max(t_lo, t_hi));
+  }
+}
+
+/// Per-chunk output: (t, dt) pairs of every sample of the chunk's rays, in ray order.
 struct ChunkSamples {
-  std::vector<float> ts, dts;
+  std::vector<float> t_dt;
+  size_t size = 0;
+  void push(float t, float dt) {
+    if (2 * size + 2 > t_dt.size()) t_dt.resize(std::max<size_t>(4096, 2 * t_dt.size()));
+    t_dt[2 * size] = t;
+    t_dt[2 * size + 1] = dt;
+    ++size;
+  }
 };
+
+/// Real roots of a tau^2 + b tau + c = 0 in increasing order (inf where missing; a single root for a
+/// linear or degenerate equation).
+void quadratic_roots(double a, double b, double c, double* roots) {
+  roots[0] = roots[1] = kInfD;
+  if (std::fabs(a) <= 1e-12 * (std::fabs(b) + std::fabs(c))) {
+    if (b != 0.0) roots[0] = -c / b;
+    return;
+  }
+  const double disc = b * b - 4.0 * a * c;
+  if (disc < 0.0) return;
+  // The cancellation-free pair.
+  const double q = -0.5 * (b + std::copysign(std::sqrt(disc), b));
+  roots[0] = q / a;
+  roots[1] = q != 0.0 ? c / q : roots[0];
+  if (roots[1] < roots[0]) std::swap(roots[0], roots[1]);
+}
+
+/// World t at which the ray o + t d, at t_begin inside the contracted-space box [ylo, yhi] (bounds on the
+/// grid's outer boundary |y| = 2 are flagged open: the contracted ray never reaches them), leaves the box;
+/// inf if it never does. Exact: the contraction is piecewise analytic in t. Inside the unit cube it is the
+/// identity (faces are planes); outside, with dominant axis a of sign s and n = s x_a (linear in t),
+/// y_a = s (2 - 1/n) crosses a face where n is a constant (linear), and y_j = (2n - 1) x_j / n^2 crosses
+/// y_j = c where (2n - 1) x_j - c n^2 = 0 (quadratic). The ray is followed piece by piece (a change of
+/// dominant axis or crossing |x| = 1 starts a new piece; a line has only a few).
+double contracted_box_exit(const float* of, const float* df, const double* ylo, const double* yhi,
+                           const bool* lo_open, const bool* hi_open, double t_begin) {
+  const double o[3] = {of[0], of[1], of[2]}, d[3] = {df[0], df[1], df[2]};
+  double t = t_begin;
+  for (int piece = 0; piece < 12; ++piece) {
+    const double tol = 1e-9 * (1.0 + std::fabs(t));
+    // The piece is the one the ray is in just after t.
+    const double probe = t + 16.0 * tol;
+    double xp[3], x[3];
+    for (int a = 0; a < 3; ++a) {
+      xp[a] = o[a] + probe * d[a];
+      x[a] = o[a] + t * d[a];
+    }
+    const int a = std::fabs(xp[0]) >= std::fabs(xp[1]) ? (std::fabs(xp[0]) >= std::fabs(xp[2]) ? 0 : 2)
+                                                       : (std::fabs(xp[1]) >= std::fabs(xp[2]) ? 1 : 2);
+    const double s = xp[a] >= 0.0 ? 1.0 : -1.0;
+    double t_face = kInfD, t_switch = kInfD;
+    auto face = [&](double tau) { t_face = std::min(t_face, t + tau); };
+    auto change = [&](double tau) {
+      if (tau > tol) t_switch = std::min(t_switch, t + tau);
+    };
+    if (s * xp[a] < 1.0) {
+      // Identity piece: planar faces; leaving the unit cube changes the piece.
+      for (int j = 0; j < 3; ++j) {
+        if (d[j] > 0.0) {
+          if (!hi_open[j]) face(std::max((yhi[j] - x[j]) / d[j], 0.0));
+          change((1.0 - x[j]) / d[j]);
+        } else if (d[j] < 0.0) {
+          if (!lo_open[j]) face(std::max((ylo[j] - x[j]) / d[j], 0.0));
+          change((-1.0 - x[j]) / d[j]);
+        }
+      }
+    } else {
+      const double n0 = s * x[a], nd = s * d[a];
+      // Entering the unit cube, or another axis becoming dominant (s x_a = +-x_j).
+      if (nd < 0.0) change((1.0 - n0) / nd);
+      for (int j = 0; j < 3; ++j) {
+        if (j == a) continue;
+        if (nd - d[j] != 0.0) change(-(n0 - x[j]) / (nd - d[j]));
+        if (nd + d[j] != 0.0) change(-(n0 + x[j]) / (nd + d[j]));
+      }
+      // The face across the dominant axis ahead (y_a moves towards +s as n grows): n = 1 / (2 - s c),
+      // reachable only for s c in [1, 2) (below 1 the ray enters the unit cube first).
+      if (nd != 0.0) {
+        const bool towards_hi = s * nd > 0.0;
+        const double c = towards_hi ? yhi[a] : ylo[a];
+        if (!(towards_hi ? hi_open[a] : lo_open[a]) && s * c >= 1.0 && s * c < 2.0)
+          face(std::max((1.0 / (2.0 - s * c) - n0) / nd, 0.0));
+      }
+      // Faces along the other axes: g(tau) = (2n - 1) x_j - c n^2 = n^2 (y_j - c) with n = n0 + tau nd,
+      // x_j = x_j0 + tau d_j. A start at or beyond a face (rounding: the cell came from a float lookup)
+      // leaves at once if it moves outwards.
+      for (int j = 0; j < 3; ++j) {
+        if (j == a) continue;
+        for (int side = 0; side < 2; ++side) {
+          if (side == 0 ? lo_open[j] : hi_open[j]) continue;
+          const double c = side == 0 ? ylo[j] : yhi[j];
+          const double qa = 2.0 * nd * d[j] - c * nd * nd;
+          const double qb = 2.0 * nd * x[j] + (2.0 * n0 - 1.0) * d[j] - 2.0 * c * n0 * nd;
+          const double qc = (2.0 * n0 - 1.0) * x[j] - c * n0 * n0;
+          const double outwards = side == 0 ? -1.0 : 1.0;
+          double roots[2];
+          quadratic_roots(qa, qb, qc, roots);
+          if (outwards * qc < 0.0) {
+            // Inside: the first crossing ahead.
+            face(roots[0] >= 0.0 ? roots[0] : roots[1] >= 0.0 ? roots[1] : kInfD);
+          } else if (outwards * qb > 0.0) {
+            face(0.0);
+          } else if (roots[1] != kInfD && roots[1] > 0.0) {
+            // On or just beyond the face and moving back in: the later root is where it leaves.
+            face(roots[1]);
+          }
+        }
+      }
+    }
+    if (t_face <= t_switch) return t_face;
+    if (t_switch == kInfD) return kInfD;
+    t = t_switch;
+  }
+  return t;
+}
 
 /// Marches one ray, appending its samples to `out`; returns how many it appended.
 template <bool kContracted>
 int64_t march_ray(const MarchContext& ctx, const float* o, const float* d, float u, ChunkSamples& out) {
   const MarchConfig& cfg = ctx.config;
-  const float res_f = static_cast<float>(ctx.res);
   // The ray in cell-index units (bounded grids): g(t) = go + t * gd. Signed zeros become +0 so that the
   // reciprocal of a zero component is +inf and face tests below never see 0 * inf.
-  float go[3], gd[3], inv_gd[3], inv_d[3];
+  float go[3], gd[3], inv_gd[3];
   float t_start = cfg.near, t_end = cfg.far;
   for (int a = 0; a < 3; ++a)
     if (!(std::isfinite(o[a]) && std::isfinite(d[a]))) return 0;
   for (int a = 0; a < 3; ++a) {
     const float da = d[a] == 0.0f ? 0.0f : d[a];
-    inv_d[a] = 1.0f / da;
     go[a] = (o[a] - ctx.grid_min[a]) * ctx.to_index[a];
     gd[a] = da * ctx.to_index[a];
     inv_gd[a] = 1.0f / gd[a];
-    if (!kContracted) {
-      // Slab test against [0, res] in index units.
-      float t_lo = (0.0f - go[a]) * inv_gd[a];
-      float t_hi = (res_f - go[a]) * inv_gd[a];
-      if (gd[a] == 0.0f) {
-        // Parallel to the slab: all of the line or none of it.
-        const bool inside = go[a] >= 0.0f && go[a] <= res_f;
-        t_lo = inside ? -kInf : kInf;
-        t_hi = kInf;
-      }
-      t_start = std::max(t_start, std::min(t_lo, t_hi));
-      t_end = std::min(t_end, std::max(t_lo, t_hi));
-    }
   }
-  if (!(t_start < t_end) || cfg.max_samples_per_ray == 0) return 0;
+  // Nothing to find outside the occupied cells' bounding box.
+  if (!kContracted) {
+    clip_to_slab(go, gd, ctx.clip_lo, ctx.clip_hi, &t_start, &t_end);
+  } else if (ctx.clip_world) {
+    clip_to_slab(o, d, ctx.clip_lo, ctx.clip_hi, &t_start, &t_end);
+  }
+  if (!(t_start < t_end) || cfg.max_samples_per_ray == 0 || !ctx.any_occupied) return 0;
 
   int64_t count = 0;
   float t0 = t_start + (u - 0.5f) * ctx.step_at(t_start);
   while (t0 < t_end) {
     float dt = ctx.step_at(t0);
     if (t0 + dt > t_end) dt = t_end - t0;
-    const float tm = t0 + 0.5f * dt;
+    float tm = t0 + 0.5f * dt;
 
-    float x[3] = {o[0] + tm * d[0], o[1] + tm * d[1], o[2] + tm * d[2]};
     float gi[3];
     if (kContracted) {
-      float y[3];
-      contract_point(x, y);
+      float y[3] = {o[0] + tm * d[0], o[1] + tm * d[1], o[2] + tm * d[2]};
+      contract_point(y, y);
       for (int a = 0; a < 3; ++a) gi[a] = (y[a] - ctx.grid_min[a]) * ctx.to_index[a];
     } else {
       for (int a = 0; a < 3; ++a) gi[a] = go[a] + tm * gd[a];
     }
     int c[3];
-    if (ctx.level[0][ctx.fine_cell(gi, c)]) {
-      out.ts.push_back(tm);
-      out.dts.push_back(dt);
-      if (++count >= cfg.max_samples_per_ray) break;
-      t0 += dt;
+    if (ctx.occupied(0, ctx.fine_cell(gi, c))) {
+      // Occupied. In a bounded grid the ray is straight in index space, so every midpoint before the
+      // cell's exit is in this cell too: emit them without further lookups.
+      float t_cell_exit = 0.0f;
+      if (!kContracted) {
+        t_cell_exit = kInf;
+        for (int a = 0; a < 3; ++a)
+          t_cell_exit = std::min(t_cell_exit, (static_cast<float>(gd[a] >= 0.0f ? c[a] + 1 : c[a]) - go[a]) * inv_gd[a]);
+      }
+      do {
+        out.push(tm, dt);
+        if (++count >= cfg.max_samples_per_ray) return count;
+        t0 += dt;
+        if (!(t0 < t_end)) return count;
+        dt = ctx.step_at(t0);
+        if (t0 + dt > t_end) dt = t_end - t0;
+        tm = t0 + 0.5f * dt;
+      } while (tm < t_cell_exit);
       continue;
     }
 
@@ -151,33 +294,15 @@ int64_t march_ray(const MarchContext& ctx, const float* o, const float* d, float
       for (int a = 0; a < 3; ++a)
         t_exit = std::min(t_exit, (static_cast<float>(gd[a] >= 0.0f ? hi[a] : lo[a]) - go[a]) * inv_gd[a]);
     } else {
-      const float n = std::max(std::fabs(x[0]), std::max(std::fabs(x[1]), std::fabs(x[2])));
-      if (n < 1.0f) {
-        // Contraction is the identity inside the unit cube: exact exit from (cell box ∩ [-1,1]^3).
-        for (int a = 0; a < 3; ++a) {
-          const float face = d[a] >= 0.0f
-                                 ? std::min(ctx.grid_min[a] + static_cast<float>(hi[a]) * ctx.index_to_grid[a], 1.0f)
-                                 : std::max(ctx.grid_min[a] + static_cast<float>(lo[a]) * ctx.index_to_grid[a], -1.0f);
-          t_exit = std::min(t_exit, (face - o[a]) * inv_d[a]);
-        }
-      } else {
-        // Outside, the contracted ray is curved. The contraction's Jacobian has L-inf norm at most
-        // min(4/3, 4/n) (rows: 1/n^2 radially, (2n-1)/n^2 + 2(n-1)/n^2 across), so a world step s with
-        // s |d|_inf <= max(3 delta / 4, delta n / (4 + delta)) moves the contracted point by at most delta,
-        // the L-inf distance to the cell's faces (faces on the grid's outer boundary |y| = 2 are never
-        // reached and do not count).
-        float delta = kInf;
-        for (int a = 0; a < 3; ++a) {
-          const float y_a = gi[a];  // index units; converted to grid units below
-          if (lo[a] > 0) delta = std::min(delta, (y_a - static_cast<float>(lo[a])) * ctx.index_to_grid[a]);
-          if (hi[a] < ctx.res) delta = std::min(delta, (static_cast<float>(hi[a]) - y_a) * ctx.index_to_grid[a]);
-        }
-        delta = std::max(delta, 0.0f);
-        const float d_inf = std::max(std::fabs(d[0]), std::max(std::fabs(d[1]), std::fabs(d[2])));
-        const float s = std::max(0.75f * delta, delta * n / (4.0f + delta)) / d_inf;
-        // A skip below half a step would crawl towards the face; half a step is the sampling resolution.
-        t_exit = tm + std::max(s, 0.5f * dt);
+      double ylo[3], yhi[3];
+      bool lo_open[3], hi_open[3];
+      for (int a = 0; a < 3; ++a) {
+        ylo[a] = ctx.grid_min[a] + static_cast<double>(lo[a]) * ctx.index_to_grid[a];
+        yhi[a] = ctx.grid_min[a] + static_cast<double>(hi[a]) * ctx.index_to_grid[a];
+        lo_open[a] = lo[a] <= 0;
+        hi_open[a] = hi[a] >= ctx.res;
       }
+      t_exit = static_cast<float>(contracted_box_exit(o, d, ylo, yhi, lo_open, hi_open, tm));
     }
     if (!(t_exit < t_end)) break;
     const float dt_entry = ctx.step_at(t_exit);
@@ -218,15 +343,26 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
   ctx.res = res;
   ctx.n_levels = std::min(levels->n_levels(), kMaxLevels);
   for (int l = 0; l < ctx.n_levels; ++l) {
-    ctx.level[l] = levels->cells[static_cast<size_t>(l)].data();
+    ctx.level[l] = levels->bits[static_cast<size_t>(l)].data();
     ctx.level_res[l] = levels->resolution[static_cast<size_t>(l)];
   }
+  bool identity_box = true;
   for (int a = 0; a < 3; ++a) {
     const float extent = grid.grid_max()[a] - grid.grid_min()[a];
     ctx.grid_min[a] = grid.grid_min()[a];
     ctx.to_index[a] = static_cast<float>(res) / extent;
     ctx.index_to_grid[a] = extent / static_cast<float>(res);
+    ctx.clip_lo[a] = static_cast<float>(levels->occupied_min[a]);
+    ctx.clip_hi[a] = static_cast<float>(levels->occupied_max[a]);
+    if (grid.contracted()) {
+      ctx.clip_lo[a] = ctx.grid_min[a] + ctx.clip_lo[a] * ctx.index_to_grid[a];
+      ctx.clip_hi[a] = ctx.grid_min[a] + ctx.clip_hi[a] * ctx.index_to_grid[a];
+      identity_box = identity_box && ctx.clip_lo[a] >= -1.0f && ctx.clip_hi[a] <= 1.0f;
+    }
   }
+  // Contracted space maps boxes to boxes only inside the unit cube, where it is the identity.
+  ctx.clip_world = grid.contracted() && identity_box;
+  ctx.any_occupied = levels->any_occupied();
   ctx.config = config;
 
   // Pass 1: march chunks of rays into per-chunk buffers. Chunks are handed out dynamically because the
@@ -278,14 +414,14 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
     ChunkSamples& in = chunks[static_cast<size_t>(chunk)];
     const int64_t begin = chunk * kChunkRays;
     const int64_t end = std::min(R, begin + kChunkRays);
-    const int64_t base = offsets[begin];
-    std::copy(in.ts.begin(), in.ts.end(), ts + base);
-    std::copy(in.dts.begin(), in.dts.end(), dts + base);
+    const float* t_dt = in.t_dt.data();
     for (int64_t r = begin; r < end; ++r) {
       const float* ro = o + 3 * r;
       const float* rd = d + 3 * r;
-      for (int64_t s = offsets[r]; s < offsets[r + 1]; ++s) {
-        const float t = ts[s];
+      for (int64_t s = offsets[r]; s < offsets[r + 1]; ++s, t_dt += 2) {
+        const float t = t_dt[0];
+        ts[s] = t;
+        dts[s] = t_dt[1];
         pos[3 * s] = ro[0] + t * rd[0];
         pos[3 * s + 1] = ro[1] + t * rd[1];
         pos[3 * s + 2] = ro[2] + t * rd[2];

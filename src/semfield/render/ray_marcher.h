@@ -37,7 +37,8 @@ struct PackedSamples {
 ///
 /// A ray is marched over [t_start, t_end] = [near, far] clipped to the grid's box (bounded grids) or
 /// [near, far] (contracted grids, whose box holds all of space; cells are looked up at the contracted
-/// point). It is cut into intervals [t0, t0 + dt) with dt = clamp(t0 * cone_angle, min_step, max_step)
+/// point), and further to the bounding box of the occupied cells (contracted grids: when that box lies in
+/// the unit cube). It is cut into intervals [t0, t0 + dt) with dt = clamp(t0 * cone_angle, min_step, max_step)
 /// (min_step if cone_angle = 0); the last is shortened to end at t_end. An interval whose midpoint lies
 /// in an occupied cell becomes a sample (ts = midpoint, dts = length); otherwise marching jumps past the
 /// largest empty cell of the grid's mip levels containing the midpoint and restarts there. Each restart

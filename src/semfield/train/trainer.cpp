@@ -94,7 +94,10 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
       break;
     }
     const int64_t step = progress.step;
-    const double t = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1));
+    // Schedule progress follows whichever limit (steps or time budget) is nearer to being reached.
+    double t = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1));
+    if (budgeted) t = std::max(t, (elapsed() - paused) / tc.time_budget);
+    t = std::min(t, 1.0);
     kernels::AdamHyper hyper{tc.lr * std::pow(tc.lr_final_fraction, t), tc.beta1, tc.beta2, tc.eps, 0.0};
 
     if (step % tc.grid_update_interval == 0) model->update_occupancy(step);
@@ -132,7 +135,8 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
     if (options.show_progress)
       bar.update(progress.step - first_step,
                  fmt::format("loss {:.4f} psnr {:.2f} rays {} samples/ray {:.1f} occ {:.3f}", loss_ema, train_psnr,
-                             n_rays, per_ray, model->occupancy_fraction()));
+                             n_rays, per_ray, model->occupancy_fraction()),
+                 budgeted ? t : -1.0);
     if (progress.step % 50 == 0 || progress.step == total_steps) {
       nlohmann::json line = {{"step", progress.step},      {"seconds", progress.elapsed_seconds},
                              {"loss", loss_ema},           {"train_psnr", train_psnr},

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
@@ -135,26 +136,40 @@ TEST(SparseAdam, MatchesPerEntryReferenceAndLeavesUntouchedEntriesAlone) {
   }
 }
 
-TEST(SparseAdam, BiasCorrectionIsRightForLargeStepCounts) {
-  // Step counts around the power tables' 4096 split and past their 2^24 range.
-  const AdamHyper hyper{1e-2, 0.9, 0.9999, 1e-15, 0.0};
-  const int F = 2;
-  const int64_t E = 16;
-  State s(E, F, 3);
-  const int32_t counts[] = {0, 1, 4094, 4095, 4096, 4097, 100000, (1 << 24) - 2, (1 << 24) - 1, 1 << 24, 1 << 28};
-  for (int64_t e = 0; e < E; ++e) s.steps[e] = counts[e % 11];
-  s.exp_avg.uniform_(-0.1, 0.1);
-  s.exp_avg_sq.uniform_(0.01, 0.02);
-  s.grad.normal_();
-  s.touched.fill_(1);
-  const State before = s.clone();
-  s.step(F, hyper);
-  at::Tensor want = before.params.to(at::kDouble);
-  at::Tensor m = before.exp_avg.to(at::kDouble), v = before.exp_avg_sq.to(at::kDouble);
-  for (int64_t e = 0; e < E; ++e)
-    reference_entry_step(want.data_ptr<double>() + e * F, m.data_ptr<double>() + e * F, v.data_ptr<double>() + e * F,
-                         before.grad.data_ptr<float>() + e * F, F, counts[e % 11] + 1, hyper);
-  expect_close(s.params, want, 1e-6, 1e-7, "params");
+TEST(SparseAdam, BiasCorrectionIsRightForEveryStepRange) {
+  // Groups of 8 entries (the vector width) whose step counts fall in one range each: the small float
+  // tables, the double power tables around their 4096 split, saturation, past the 2^24 table range, and
+  // mixed groups. beta2 = 0.9999 saturates only after ~277k steps, 0.99 after ~2.8k.
+  const std::vector<std::vector<int32_t>> groups = {
+      {0, 1, 2, 3, 4, 5, 6, 7},
+      {4090, 4091, 4092, 4093, 4094, 4095, 4096, 4097},
+      {16380, 16381, 16382, 16383, 16384, 16385, 16386, 16387},
+      {100000, 100001, 100002, 100003, 100004, 100005, 100006, 100007},
+      {300000, 300001, 300002, 300003, 300004, 300005, 300006, 300007},
+      {(1 << 24) - 4, (1 << 24) - 3, (1 << 24) - 2, (1 << 24) - 1, 1 << 24, (1 << 24) + 1, 1 << 28, 1 << 30},
+      {0, 4095, 16383, 100000, 300000, (1 << 24) - 1, 1 << 24, 7},
+  };
+  for (const AdamHyper hyper : {AdamHyper{1e-2, 0.9, 0.99, 1e-15, 0.0}, AdamHyper{1e-2, 0.9, 0.9999, 1e-15, 0.0}}) {
+    const int F = 2;
+    const int64_t E = int64_t(8 * groups.size());
+    State s(E, F, 3);
+    for (size_t q = 0; q < groups.size(); ++q)
+      for (int j = 0; j < 8; ++j) s.steps[int64_t(8 * q + j)] = groups[q][size_t(j)];
+    s.exp_avg.uniform_(-0.1, 0.1);
+    s.exp_avg_sq.uniform_(0.01, 0.02);
+    s.grad.normal_();
+    s.touched.fill_(1);
+    const State before = s.clone();
+    s.step(F, hyper);
+    at::Tensor want = before.params.to(at::kDouble);
+    at::Tensor m = before.exp_avg.to(at::kDouble), v = before.exp_avg_sq.to(at::kDouble);
+    for (int64_t e = 0; e < E; ++e)
+      reference_entry_step(want.data_ptr<double>() + e * F, m.data_ptr<double>() + e * F,
+                           v.data_ptr<double>() + e * F, before.grad.data_ptr<float>() + e * F, F,
+                           before.steps[e].item<int32_t>() + 1, hyper);
+    expect_close(s.params, want, 1e-6, 1e-7, "params, beta2 = " + std::to_string(hyper.beta2));
+    EXPECT_TRUE(at::equal(s.steps, before.steps + 1));
+  }
 }
 
 TEST(SparseAdam, EmptyTableIsANoOp) {

@@ -288,7 +288,7 @@ TEST(OccupancyGrid, LevelsAreTheOrOfCoveredCells) {
             for (int fi = i << l; fi < std::min((i + 1) << l, res); ++fi)
               for (int fj = j << l; fj < std::min((j + 1) << l, res); ++fj)
                 for (int fk = k << l; fk < std::min((k + 1) << l, res); ++fk) any |= b[(fi * res + fj) * res + fk];
-            ASSERT_EQ(levels.cells[l][(size_t(i) * r + j) * r + k], any) << "level " << l;
+            ASSERT_EQ(levels.occupied(l, (int64_t(i) * r + j) * r + k), any != 0) << "level " << l;
           }
     }
   }
@@ -301,8 +301,24 @@ TEST(OccupancyGrid, WritingTheBitfieldMarksLevelsStale) {
   EXPECT_EQ(grid.levels(), nullptr);
   grid.refresh_levels();
   ASSERT_NE(grid.levels(), nullptr);
-  EXPECT_EQ(grid.levels()->cells[0][7], 1);
-  EXPECT_EQ(grid.levels()->cells.back()[0], 1);
+  EXPECT_TRUE(grid.levels()->occupied(0, 7));
+  EXPECT_TRUE(grid.levels()->occupied(grid.levels()->n_levels() - 1, 0));
+}
+
+TEST(OccupancyGrid, LevelsKnowTheOccupiedBoundingBox) {
+  const int res = 10;
+  std::vector<uint8_t> bits(res * res * res, 0);
+  const OccupancyLevels empty = OccupancyLevels::build(bits.data(), res);
+  EXPECT_FALSE(empty.any_occupied());
+  bits[(2 * res + 7) * res + 4] = 1;  // cell (2, 7, 4)
+  bits[(5 * res + 3) * res + 9] = 1;  // cell (5, 3, 9)
+  const OccupancyLevels two = OccupancyLevels::build(bits.data(), res);
+  ASSERT_TRUE(two.any_occupied());
+  const int lo[3] = {2, 3, 4}, hi[3] = {6, 8, 10};
+  for (int a = 0; a < 3; ++a) {
+    EXPECT_EQ(two.occupied_min[a], lo[a]);
+    EXPECT_EQ(two.occupied_max[a], hi[a]);
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
@@ -96,21 +97,56 @@ double sum_dts(const PackedSamples& s, int64_t r) {
   return s.dts.slice(0, off[r], off[r + 1]).sum().item<double>();
 }
 
-/// Brute-force occupied length of a ray over [t0, t1]: fine steps, counting the occupied ones, and the
-/// number of empty -> occupied transitions.
-std::pair<double, int> reference_occupied_length(const OccupancyGrid& grid, const float* o, const float* d,
-                                                 double t0, double t1, double step) {
-  double length = 0.0;
-  int segments = 0;
+/// Index of the cell holding scene point p, or -1 outside the grid.
+int64_t cell_of(const OccupancyGrid& grid, const float* p) {
+  float y[3] = {p[0], p[1], p[2]};
+  if (grid.contracted()) semfield::contract_point(y, y);
+  const int res = grid.resolution();
+  int64_t idx[3];
+  for (int a = 0; a < 3; ++a) {
+    const float g = (y[a] - grid.grid_min()[a]) / (grid.grid_max()[a] - grid.grid_min()[a]) * res;
+    if (!(g >= 0 && g < res)) return -1;
+    idx[a] = int64_t(g);
+  }
+  return (idx[0] * res + idx[1]) * res + idx[2];
+}
+
+struct Coverage {
+  double length = 0.0;                   ///< occupied length along the ray
+  int segments = 0;                      ///< empty -> occupied transitions
+  std::map<int64_t, double> per_cell;    ///< occupied length in each cell
+};
+
+/// Brute-force walk of a ray over [t0, t1] in fine steps, measuring occupied length in total and per cell.
+Coverage reference_coverage(const OccupancyGrid& grid, const float* o, const float* d, double t0, double t1,
+                            double step) {
+  Coverage out;
   bool previous = false;
   for (double t = t0 + 0.5 * step; t < t1; t += step) {
     const float p[3] = {float(o[0] + t * d[0]), float(o[1] + t * d[1]), float(o[2] + t * d[2])};
     const bool occupied = grid.occupied_at(p);
-    if (occupied) length += step;
-    segments += occupied && !previous;
+    if (occupied) {
+      out.length += step;
+      out.per_cell[cell_of(grid, p)] += step;
+    }
+    out.segments += occupied && !previous;
     previous = occupied;
   }
-  return {length, segments};
+  return out;
+}
+
+/// Per-cell check against the brute-force walk: every occupied cell the ray crosses for more than two
+/// steps gets samples covering its crossing to within a step at each end.
+void expect_cells_covered(const PackedSamples& s, int64_t r, const OccupancyGrid& grid, const Coverage& ref,
+                          double step, double slack) {
+  std::map<int64_t, double> marched;
+  const int64_t* off = s.ray_offsets.data_ptr<int64_t>();
+  for (int64_t i = off[r]; i < off[r + 1]; ++i)
+    marched[cell_of(grid, s.positions[i].contiguous().data_ptr<float>())] += s.dts[i].item<double>();
+  for (const auto& [cell, length] : ref.per_cell) {
+    if (length < 2 * step + slack) continue;
+    EXPECT_NEAR(marched[cell], length, step + slack) << "ray " << r << " cell " << cell;
+  }
 }
 
 TEST(RayMarcher, FullGridChordAlongAnAxis) {
@@ -198,10 +234,11 @@ TEST(RayMarcher, MatchesABruteForceWalkOnASparseGrid) {
   const float* dp = d.data_ptr<float>();
   int checked = 0;
   for (int64_t r = 0; r < R; ++r) {
-    const auto [length, segments] = reference_occupied_length(grid, op + 3 * r, dp + 3 * r, 0.0, 6.0, 2e-4);
+    const Coverage ref = reference_coverage(grid, op + 3 * r, dp + 3 * r, 0.0, 6.0, 2e-4);
     // Each occupied segment may gain or lose up to one step at its ends.
-    EXPECT_NEAR(sum_dts(s, r), length, (segments + 1) * config.min_step + 1e-3) << "ray " << r;
-    checked += segments > 0;
+    EXPECT_NEAR(sum_dts(s, r), ref.length, (ref.segments + 1) * config.min_step + 1e-3) << "ray " << r;
+    expect_cells_covered(s, r, grid, ref, config.min_step, 1e-3);
+    checked += ref.segments > 0;
   }
   EXPECT_GT(checked, R / 2);
 }
@@ -365,14 +402,65 @@ TEST(RayMarcher, ContractedGridSkipsToAFarShellAndMatchesABruteForceWalk) {
   const float* op = o.data_ptr<float>();
   const float* dp = d.data_ptr<float>();
   for (int64_t r = 0; r < R; ++r) {
-    const auto [length, segments] = reference_occupied_length(grid, op + 3 * r, dp + 3 * r, 0.0, 200.0, 1e-3);
-    ASSERT_GE(segments, 1);
-    // Steps are about t / 256 <= 0.1 in the shell.
-    EXPECT_NEAR(sum_dts(s, r), length, (segments + 1) * 0.1) << "ray " << r;
-    EXPECT_GT(sum_dts(s, r), 0.0);
+    const Coverage ref = reference_coverage(grid, op + 3 * r, dp + 3 * r, 0.0, 200.0, 1e-3);
+    ASSERT_GE(ref.segments, 1);
+    // Steps are about t / 256 <= 0.11 in the shell.
+    EXPECT_NEAR(sum_dts(s, r), ref.length, (ref.segments + 1) * 0.11) << "ray " << r;
+    expect_cells_covered(s, r, grid, ref, 0.11, 1e-2);
   }
   // No samples in the empty core.
   EXPECT_GE(std::get<0>(s.positions.abs().max(1)).min().item<float>(), 5.0f);
+}
+
+TEST(RayMarcher, ContractedGridMatchesABruteForceWalkCellByCell) {
+  // Random cells everywhere (inner cube, contracted shell, the outer boundary's cells), constant steps:
+  // every exit through the curved faces of contracted space must land where the walk says.
+  OccupancyGrid grid(kMin, kMax, true, grid_config(32));
+  torch::manual_seed(14);
+  const at::Tensor random_bits = (torch::rand({32 * 32 * 32}) < 0.12).to(torch::kUInt8);
+  grid.bitfield().copy_(random_bits);
+  grid.refresh_levels();
+  const int64_t R = 48;
+  const at::Tensor o = (torch::rand({R, 3}) - 0.5) * 3;
+  const at::Tensor d = unit_rows(torch::randn({R, 3}));
+  MarchConfig config;
+  config.min_step = 0.02f;
+  config.far = 40.0f;
+  config.max_samples_per_ray = 100000;
+  const PackedSamples s = march_rays(o, d, grid, config);
+  expect_well_formed(s, o, d, grid);
+  const float* op = o.data_ptr<float>();
+  const float* dp = d.data_ptr<float>();
+  for (int64_t r = 0; r < R; ++r) {
+    const Coverage ref = reference_coverage(grid, op + 3 * r, dp + 3 * r, 0.0, 40.0, 2e-3);
+    EXPECT_NEAR(sum_dts(s, r), ref.length, (ref.segments + 1) * config.min_step + 0.01) << "ray " << r;
+    expect_cells_covered(s, r, grid, ref, config.min_step, 5e-3);
+  }
+}
+
+TEST(RayMarcher, ContractedGridWithAnInnerObjectOnlyMarchesItsBox) {
+  // Occupied cells all inside the unit cube: rays are clipped to their box in world space.
+  OccupancyGrid grid(kMin, kMax, true, grid_config(32));
+  set_occupancy(grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.5f; });
+  torch::manual_seed(15);
+  const int64_t R = 64;
+  const at::Tensor o = unit_rows(torch::randn({R, 3})) * 5;
+  const at::Tensor d = unit_rows(torch::rand({R, 3}) * 1.6 - 0.8 - o);
+  MarchConfig config;
+  config.cone_angle = 1.0f / 256.0f;
+  const PackedSamples s = march_rays(o, d, grid, config);
+  expect_well_formed(s, o, d, grid);
+  const float* op = o.data_ptr<float>();
+  const float* dp = d.data_ptr<float>();
+  int hits = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    const Coverage ref = reference_coverage(grid, op + 3 * r, dp + 3 * r, 0.0, 10.0, 2e-4);
+    EXPECT_NEAR(sum_dts(s, r), ref.length, (ref.segments + 1) * 0.03) << "ray " << r;
+    expect_cells_covered(s, r, grid, ref, 0.03, 1e-3);
+    hits += ref.segments > 0;
+  }
+  EXPECT_GT(hits, R / 4);
+  EXPECT_LT(hits, R);
 }
 
 TEST(RayMarcher, RejectsBadConfig) {
