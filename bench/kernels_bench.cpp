@@ -1,7 +1,8 @@
 // Benchmarks of the hand-written CPU kernels (hash grid, compositing, sparse Adam) at training batch sizes,
 // on 2 threads by default (SEMFIELD_BENCH_THREADS overrides). Run: build/bench/kernels_bench.
 // "Time" is wall time; "CPU" is the CPU time of the whole process (all threads), so on a machine shared
-// with other jobs CPU / threads estimates the uncontended wall time.
+// with other jobs CPU / threads estimates the uncontended wall time (run with OMP_WAIT_POLICY=PASSIVE so
+// OpenMP's idle spinning is not counted).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>

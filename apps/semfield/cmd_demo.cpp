@@ -59,6 +59,9 @@ void run_demo(const DemoArgs& args) {
   options.spec.config.train.steps = args.steps;
   options.spec.config.train.time_budget = args.time_budget;
   options.spec.config.train.checkpoint_interval = 0;
+  // A ~100x100 scene has ~400k training pixels: 2^16 samples per step gives many more steps per second
+  // than the default 2^18 (sized for 800x800 captures) and converges faster in wall-clock time.
+  options.spec.config.train.target_samples = 1 << 16;
   options.run_dir = run_dir;
   const TrainSummary summary = train_radiance_field(scene, options);
 

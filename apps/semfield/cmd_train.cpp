@@ -34,7 +34,10 @@ void run_train(const TrainArgs& args) {
   spec.data = args.data;
   spec.downscale = args.downscale;
   spec.split_rule = args.split_rule;
-  if (!args.config.empty()) spec.config = load_radiance_config(args.config);
+  if (!args.config.empty())
+    spec.config = load_radiance_config(args.config);
+  else if (args.resume)
+    spec.config = read_run_spec(RunPaths{args.out}).config;  // continue with the run's own settings
   if (args.steps >= 0) spec.config.train.steps = args.steps;
   if (args.time_budget >= 0) spec.config.train.time_budget = args.time_budget;
   if (args.eval_interval >= 0) spec.config.train.eval_interval = args.eval_interval;

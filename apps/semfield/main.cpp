@@ -6,6 +6,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/core/parallel.h"
+#include "semfield/kernels/caching_allocator.h"
 
 #include <ATen/Parallel.h>
 
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
     semfield::set_log_level(log_level);
     at::set_num_threads(threads);
     semfield::set_parallel_threads(threads);
+    // Training and rendering reuse the same large buffers every step; see caching_allocator.h.
+    semfield::kernels::install_caching_cpu_allocator();
     at::set_num_interop_threads(1);
   });
 

@@ -38,7 +38,7 @@ void ProgressBar::update(int64_t done, const std::string& extra, double fraction
 
 void ProgressBar::finish(const std::string& extra) {
   if (m_finished) return;
-  m_extra = extra;
+  if (!extra.empty()) m_extra = extra;
   draw(true);
   if (m_tty) std::fputc('\n', stderr);
   m_finished = true;

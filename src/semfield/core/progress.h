@@ -17,7 +17,8 @@ class ProgressBar {
   /// `fraction` in [0,1], when given, sets the bar fill and ETA instead of done/total (for work bounded by
   /// a time budget as well as a unit count).
   void update(int64_t done, const std::string& extra = "", double fraction = -1.0);
-  /// Redraws a final line and moves to a new one; idempotent.
+  /// Redraws a final line (keeping the last extra text unless a new one is given) and moves to a new
+  /// line; idempotent.
   void finish(const std::string& extra = "");
   double elapsed_seconds() const;
 

@@ -1,4 +1,5 @@
-// Multithreaded pixel -> world ray kernel: pinhole fast path, float Newton undistortion for OpenCV and fisheye.
+// Multithreaded pixel -> world ray kernel: pinhole fast path, float Newton undistortion for OpenCV and
+// fisheye.
 #include "semfield/kernels/ray_generation.h"
 
 #include <algorithm>
@@ -206,8 +207,8 @@ void check_batch(const CameraBatch& batch) {
   const int64_t V = batch.intrinsics.defined() ? batch.intrinsics.size(0) : -1;
   SEMFIELD_ASSERT(V >= 0 && batch.intrinsics.dim() == 2 && batch.intrinsics.size(1) == 4,
                   "CameraBatch.intrinsics must be [V,4]");
-  SEMFIELD_ASSERT(batch.distortion.defined() && batch.distortion.dim() == 2 && batch.distortion.size(0) == V &&
-                      batch.distortion.size(1) == 6,
+  SEMFIELD_ASSERT(batch.distortion.defined() && batch.distortion.dim() == 2 &&
+                      batch.distortion.size(0) == V && batch.distortion.size(1) == 6,
                   "CameraBatch.distortion must be [V,6]");
   SEMFIELD_ASSERT(batch.model.defined() && batch.model.dim() == 1 && batch.model.size(0) == V,
                   "CameraBatch.model must be [V]");
@@ -253,8 +254,9 @@ int64_t CameraBatch::size() const { return intrinsics.defined() ? intrinsics.siz
 
 Rays generate_rays(const CameraBatch& cameras, const at::Tensor& view_ids, const at::Tensor& uv) {
   check_batch(cameras);
-  SEMFIELD_ASSERT(view_ids.dim() == 1 && view_ids.device().is_cpu() && !at::isFloatingType(view_ids.scalar_type()),
-                  "generate_rays: view_ids must be an integer CPU tensor [R]");
+  SEMFIELD_ASSERT(
+      view_ids.dim() == 1 && view_ids.device().is_cpu() && !at::isFloatingType(view_ids.scalar_type()),
+      "generate_rays: view_ids must be an integer CPU tensor [R]");
   const int64_t R = view_ids.size(0);
   SEMFIELD_ASSERT(uv.dim() == 2 && uv.size(0) == R && uv.size(1) == 2 && uv.device().is_cpu(),
                   "generate_rays: uv must be [R,2] on the CPU with R = view_ids.size(0)");

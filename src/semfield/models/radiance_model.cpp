@@ -108,8 +108,10 @@ RayRenderOutput RadianceModel::render(const at::Tensor& origins, const at::Tenso
 TensorMap RadianceModel::state() const {
   TensorMap out;
   for (const auto& [name, tensor] : m_field->state()) out["field." + name] = tensor;
-  out["occupancy.density"] = m_grid->density();
-  out["occupancy.bitfield"] = m_grid->bitfield();
+  // Const access: the mutable accessors mark the grid's coarse levels stale.
+  const OccupancyGrid& grid = *m_grid;
+  out["occupancy.density"] = grid.density();
+  out["occupancy.bitfield"] = grid.bitfield();
   return out;
 }
 
@@ -120,6 +122,7 @@ void RadianceModel::load_state(const TensorMap& state, const std::string& origin
   m_field->load_state(field_state, origin);
   restore_tensor(state, "occupancy.density", m_grid->density(), origin);
   restore_tensor(state, "occupancy.bitfield", m_grid->bitfield(), origin);
+  m_grid->refresh_levels();
 }
 
 }  // namespace semfield

@@ -47,12 +47,14 @@ class RadianceModel {
   const SceneFrame& frame() const { return m_frame; }
   const MarchConfig& march_config() const { return m_march; }
 
+  /// Samples along rays through occupied space (jittered for training).
+  PackedSamples march(const at::Tensor& origins, const at::Tensor& dirs, bool jitter, uint64_t seed) const;
+
   /// Field + occupancy grid tensors ("field.*", "occupancy.*").
   TensorMap state() const;
   void load_state(const TensorMap& state, const std::string& origin);
 
  private:
-  PackedSamples march(const at::Tensor& origins, const at::Tensor& dirs, bool jitter, uint64_t seed) const;
   RayRenderOutput composite_samples(const PackedSamples& samples, const RadianceField::Output& field_out,
                                     const at::Tensor& background, bool differentiable) const;
 

@@ -31,8 +31,8 @@ inline void contract_point(const float* x, float* y) {
 
 /// Inverse: with m = |y|_inf: x = y if m <= 1, else x = y n / m with n = 1 / (2 - m). `y`, `x` may alias.
 inline void uncontract_point(const float* y, float* x) {
-  const float m = std::min(std::max(std::fabs(y[0]), std::max(std::fabs(y[1]), std::fabs(y[2]))),
-                           kContractedMaxNorm);
+  const float m =
+      std::min(std::max(std::fabs(y[0]), std::max(std::fabs(y[1]), std::fabs(y[2]))), kContractedMaxNorm);
   const float scale = m > 1.0f ? 1.0f / ((2.0f - m) * m) : 1.0f;
   x[0] = y[0] * scale;
   x[1] = y[1] * scale;

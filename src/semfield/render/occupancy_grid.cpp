@@ -132,8 +132,8 @@ OccupancyLevels OccupancyLevels::build(const uint8_t* bitfield, int res) {
   return out;
 }
 
-OccupancyGrid::OccupancyGrid(const Eigen::Vector3f& aabb_min, const Eigen::Vector3f& aabb_max, bool contracted,
-                             const OccupancyGridConfig& config)
+OccupancyGrid::OccupancyGrid(const Eigen::Vector3f& aabb_min, const Eigen::Vector3f& aabb_max,
+                             bool contracted, const OccupancyGridConfig& config)
     : m_config(config), m_contracted(contracted) {
   check_config(aabb_min, aabb_max, contracted, config);
   if (contracted) {
@@ -192,7 +192,8 @@ double OccupancyGrid::occupancy_fraction() const {
 }
 
 void OccupancyGrid::update(const DensityFn& density_fn, int64_t step, double min_step_size) {
-  SEMFIELD_ASSERT(min_step_size > 0.0 && std::isfinite(min_step_size), "min_step_size must be finite and > 0");
+  SEMFIELD_ASSERT(min_step_size > 0.0 && std::isfinite(min_step_size),
+                  "min_step_size must be finite and > 0");
   const int res = m_config.resolution;
   const int64_t n_cells = static_cast<int64_t>(res) * res * res;
   SEMFIELD_ASSERT(m_density.scalar_type() == at::kFloat && m_density.numel() == n_cells &&
@@ -222,9 +223,9 @@ void OccupancyGrid::update(const DensityFn& density_fn, int64_t step, double min
     at::parallel_for(0, quarter + n_occupied_draws, kGrainCells, [&](int64_t begin, int64_t end) {
       for (int64_t s = begin; s < end; ++s) {
         const uint64_t bits64 = mix64(cell_key + static_cast<uint64_t>(s));
-        cells[static_cast<size_t>(s)] =
-            s < quarter ? static_cast<int32_t>(index_from_bits(bits64, n_cells))
-                        : occupied[static_cast<size_t>(index_from_bits(bits64, static_cast<int64_t>(occupied.size())))];
+        cells[static_cast<size_t>(s)] = s < quarter ? static_cast<int32_t>(index_from_bits(bits64, n_cells))
+                                                    : occupied[static_cast<size_t>(index_from_bits(
+                                                          bits64, static_cast<int64_t>(occupied.size())))];
       }
     });
   }
@@ -250,7 +251,8 @@ void OccupancyGrid::update(const DensityFn& density_fn, int64_t step, double min
     });
     const at::Tensor sigma = density_fn(positions);
     SEMFIELD_ASSERT(sigma.defined() && sigma.numel() == m && sigma.device().is_cpu(),
-                    fmt::format("density_fn returned {} values for {} positions", sigma.defined() ? sigma.numel() : 0, m));
+                    fmt::format("density_fn returned {} values for {} positions",
+                                sigma.defined() ? sigma.numel() : 0, m));
     const at::Tensor values = sigma.reshape({m}).to(at::kFloat).contiguous();
     const float* v = values.data_ptr<float>();
     // Serial: a cell may appear twice in one batch.

@@ -16,8 +16,8 @@ using DensityFn = std::function<at::Tensor(const at::Tensor& positions)>;
 
 /// Defaults follow instant-ngp. Invalid values make the OccupancyGrid constructor throw UsageError.
 struct OccupancyGridConfig {
-  int resolution = 128;            ///< cells per axis, in [1, 512]
-  double decay = 0.95;             ///< EMA decay of a cell's stored density per update that samples it, [0, 1]
+  int resolution = 128;  ///< cells per axis, in [1, 512]
+  double decay = 0.95;   ///< EMA decay of a cell's stored density per update that samples it, [0, 1]
   /// Occupancy threshold on the optical thickness of one smallest marching step: a cell is occupied when
   /// density > threshold / min_step_size (the min_step_size given to update()), i.e. when
   /// alpha = 1 - exp(-density * min_step_size) exceeds about `threshold` (instant-ngp: 0.01). While the mean

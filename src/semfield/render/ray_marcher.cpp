@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -31,11 +31,13 @@ inline uint64_t mix64(uint64_t x) {
 }
 
 void check_config(const MarchConfig& c) {
-  if (!(c.near >= 0.0f && std::isfinite(c.near))) fail_usage("ray marching: near must be finite and >= 0, got {}", c.near);
+  if (!(c.near >= 0.0f && std::isfinite(c.near)))
+    fail_usage("ray marching: near must be finite and >= 0, got {}", c.near);
   if (!(c.far > c.near)) fail_usage("ray marching: far ({}) must be greater than near ({})", c.far, c.near);
   if (!(c.min_step > 0.0f && std::isfinite(c.min_step)))
     fail_usage("ray marching: min_step must be finite and > 0, got {}", c.min_step);
-  if (!(c.max_step >= c.min_step)) fail_usage("ray marching: max_step ({}) must be >= min_step ({})", c.max_step, c.min_step);
+  if (!(c.max_step >= c.min_step))
+    fail_usage("ray marching: max_step ({}) must be >= min_step ({})", c.max_step, c.min_step);
   if (!(c.cone_angle >= 0.0f && std::isfinite(c.cone_angle)))
     fail_usage("ray marching: cone_angle must be finite and >= 0, got {}", c.cone_angle);
   if (c.max_samples_per_ray < 0)
@@ -267,7 +269,8 @@ int64_t march_ray(const MarchContext& ctx, const float* o, const float* d, float
       if (!kContracted) {
         t_cell_exit = kInf;
         for (int a = 0; a < 3; ++a)
-          t_cell_exit = std::min(t_cell_exit, (static_cast<float>(gd[a] >= 0.0f ? c[a] + 1 : c[a]) - go[a]) * inv_gd[a]);
+          t_cell_exit = std::min(t_cell_exit,
+                                 (static_cast<float>(gd[a] >= 0.0f ? c[a] + 1 : c[a]) - go[a]) * inv_gd[a]);
       }
       do {
         out.push(tm, dt);
@@ -388,9 +391,9 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
     ChunkSamples& out = chunks[static_cast<size_t>(chunk)];
     const int64_t end = std::min(R, (chunk + 1) * kChunkRays);
     for (int64_t r = chunk * kChunkRays; r < end; ++r) {
-      const float u = config.jitter
-                          ? static_cast<float>(mix64(jitter_key + static_cast<uint64_t>(r)) >> 40) * (1.0f / 16777216.0f)
-                          : 0.5f;
+      const float u = config.jitter ? static_cast<float>(mix64(jitter_key + static_cast<uint64_t>(r)) >> 40) *
+                                          (1.0f / 16777216.0f)
+                                    : 0.5f;
       // Counts go to offsets[r + 1]; the prefix sum below turns them into offsets.
       offsets[r + 1] = contracted ? march_ray<true>(ctx, o + 3 * r, d + 3 * r, u, out)
                                   : march_ray<false>(ctx, o + 3 * r, d + 3 * r, u, out);

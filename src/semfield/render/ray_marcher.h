@@ -11,14 +11,14 @@ namespace semfield {
 /// far <= near, min_step <= 0, max_step < min_step, cone_angle < 0, max_samples_per_ray < 0, non-finite
 /// numbers other than far) make march_rays throw UsageError.
 struct MarchConfig {
-  float near = 0.0f;               ///< minimum t
-  float far = 1e10f;               ///< maximum t (further clipped by the grid's box)
+  float near = 0.0f;                             ///< minimum t
+  float far = 1e10f;                             ///< maximum t (further clipped by the grid's box)
   float min_step = 1.7320508f * 2.0f / 1024.0f;  ///< smallest dt (instant-ngp: sqrt(3)*box/1024)
-  float cone_angle = 0.0f;         ///< dt = clamp(t * cone_angle, min_step, max_step); 1/256 for unbounded
+  float cone_angle = 0.0f;  ///< dt = clamp(t * cone_angle, min_step, max_step); 1/256 for unbounded
   float max_step = 1e10f;
   int max_samples_per_ray = 1024;
-  bool jitter = false;             ///< random offset of the first sample within a step (training)
-  uint64_t seed = 0;               ///< jitter of ray r depends only on (seed, r)
+  bool jitter = false;  ///< random offset of the first sample within a step (training)
+  uint64_t seed = 0;    ///< jitter of ray r depends only on (seed, r)
 };
 
 /// Packed samples in the layout of kernels/composite.h.
@@ -38,9 +38,9 @@ struct PackedSamples {
 /// A ray is marched over [t_start, t_end] = [near, far] clipped to the grid's box (bounded grids) or
 /// [near, far] (contracted grids, whose box holds all of space; cells are looked up at the contracted
 /// point), and further to the bounding box of the occupied cells (contracted grids: when that box lies in
-/// the unit cube). It is cut into intervals [t0, t0 + dt) with dt = clamp(t0 * cone_angle, min_step, max_step)
-/// (min_step if cone_angle = 0); the last is shortened to end at t_end. An interval whose midpoint lies
-/// in an occupied cell becomes a sample (ts = midpoint, dts = length); otherwise marching jumps past the
+/// the unit cube). It is cut into intervals [t0, t0 + dt) with dt = clamp(t0 * cone_angle, min_step,
+/// max_step) (min_step if cone_angle = 0); the last is shortened to end at t_end. An interval whose midpoint
+/// lies in an occupied cell becomes a sample (ts = midpoint, dts = length); otherwise marching jumps past the
 /// largest empty cell of the grid's mip levels containing the midpoint and restarts there. Each restart
 /// (and the start) places the first midpoint u * dt after the entry point, u = 1/2 without jitter and
 /// uniform in [0, 1) per ray with jitter (so with jitter the first interval may begin up to dt/2 before

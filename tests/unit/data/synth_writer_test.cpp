@@ -116,7 +116,9 @@ TEST_F(SynthDataset, WritesTheNerfSyntheticLayoutWithExtras) {
     ASSERT_EQ(t["frames"].size(), n);
     for (size_t i = 0; i < n; ++i) {
       const json& f = t["frames"][i];
-      const std::string stem = std::string("./") + split + "/r_" + std::to_string(i);
+      // Test images are numbered after the 6 training images, so stems are unique across splits.
+      const size_t index = std::string(split) == "train" ? i : 6 + i;
+      const std::string stem = std::string("./") + split + "/r_" + std::to_string(index);
       EXPECT_EQ(f["file_path"], stem);
       EXPECT_EQ(f["depth_file_path"], stem + "_depth.png");
       EXPECT_EQ(f["instance_path"], stem + "_instance.png");

@@ -42,7 +42,9 @@ TEST(ArrayTorch, EveryDtypeRoundTripsBitExactly) {
       EXPECT_EQ(t.scalar_type(), scalar) << dtype_name(dtype);
       EXPECT_EQ(t.sizes().vec(), shape) << dtype_name(dtype);
       ASSERT_EQ(static_cast<size_t>(t.numel() * t.element_size()), a.data.size());
-      if (!a.data.empty()) EXPECT_EQ(std::memcmp(t.data_ptr(), a.data.data(), a.data.size()), 0);
+      if (!a.data.empty()) {
+        EXPECT_EQ(std::memcmp(t.data_ptr(), a.data.data(), a.data.size()), 0);
+      }
       const Array b = tensor_to_array(t);
       EXPECT_EQ(b.dtype, dtype);
       EXPECT_EQ(b.shape, shape);

@@ -125,6 +125,9 @@ TEST(CompositeForward, EmptyRaysAndEmptyBatches) {
   const CompositeGrads g = composite_backward(at::zeros({0, 4}), at::Tensor(), at::Tensor(), none.sigmas,
                                               none.values, none.dts, none.ts, none.offsets, empty);
   EXPECT_EQ(g.dL_dvalues.sizes(), (std::vector<int64_t>{0, 4}));
+  const Packed one = make_rays({1}, 5, 5.0, 6);
+  expect_outputs_close(composite_forward(one.sigmas, one.values, one.dts, one.ts, one.offsets),
+                       composite_reference(one.sigmas, one.values, one.dts, one.ts, one.offsets), "one sample");
   const Packed zero_samples = make_rays({0, 0}, 2, 5.0, 5);
   const CompositeOutputs z = composite(zero_samples.sigmas, zero_samples.values.requires_grad_(true),
                                        zero_samples.dts, zero_samples.ts, zero_samples.offsets);
@@ -275,6 +278,8 @@ TEST(CompositeErrors, MisuseGivesClearMessages) {
               HasSubstr("ray_offsets must be non-decreasing"));
   EXPECT_THAT(error_of([&] { composite_forward(p.sigmas, p.values, p.dts, p.ts, p.offsets.to(at::kInt)); }),
               HasSubstr("ray_offsets must be Long, got Int"));
+  EXPECT_THAT(error_of([&] { composite_forward(p.sigmas, p.values.to(at::kMeta), p.dts, p.ts, p.offsets); }),
+              HasSubstr("values is on device meta, but semfield has no kernel for that device"));
   EXPECT_THAT(error_of([&] { composite_forward(p.sigmas.to(at::kDouble), p.values, p.dts, p.ts, p.offsets); }),
               HasSubstr("composite_forward: sigmas must be Float, got Double"));
   EXPECT_THAT(error_of([&] { composite_forward(p.sigmas, p.values.slice(0, 0, 4), p.dts, p.ts, p.offsets); }),

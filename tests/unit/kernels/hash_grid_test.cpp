@@ -259,7 +259,7 @@ TEST(HashGridBackward, MatchesReferenceAutogradAndMarksTouchedCorners) {
     const HashGridSpec spec = small_spec(F);
     const at::Tensor params = random_params(spec, 3);
     for (int64_t n : {0, 1, 17, 333}) {
-      const at::Tensor xyz = n == 0 ? at::zeros({0, 3}) : test_points(n, spec, 100 + n);
+      const at::Tensor xyz = n <= 1 ? at::rand({n, 3}) : test_points(n, spec, 100 + n);
       const at::Tensor up = at::randn({xyz.size(0), spec.n_output_dims()});
       at::Tensor grad = at::zeros({spec.n_params()});
       at::Tensor touched = at::zeros({spec.n_entries()}, at::kByte);
@@ -353,6 +353,9 @@ TEST(HashGridErrors, MisuseGivesClearMessages) {
   EXPECT_THAT(error_of([&] { hash_grid_forward(xyz, at::zeros({7}), spec); }),
               HasSubstr("params must have shape [448]"));
   EXPECT_THAT(error_of([&] { hash_grid_forward(xyz, at::Tensor(), spec); }), HasSubstr("params is an undefined"));
+  // Tensors on a device without a kernel (the meta device stands in for CUDA in a CPU-only build).
+  EXPECT_THAT(error_of([&] { hash_grid_forward(at::empty({5, 3}, at::kMeta), params, spec); }),
+              HasSubstr("hash_grid_forward: xyz is on device meta, but semfield has no kernel for that device"));
   HashGridSpec bad = spec;
   bad.n_levels = 0;
   EXPECT_THAT(error_of([&] { hash_grid_forward(xyz, params, bad); }), HasSubstr("spec.n_levels must be in"));

@@ -5,9 +5,9 @@
 #include <cmath>
 
 #include <ATen/Parallel.h>
-#include <Eigen/Geometry>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <Eigen/Geometry>
 
 using semfield::Camera;
 using semfield::CameraModel;
@@ -61,7 +61,8 @@ TEST(RayGeneration, PinholeMatchesHandComputedRays) {
   cam.intrinsics.cy = 40;
   // Pixel (74, 54): centre (74.5, 54.5) -> x = 0.245, y = 0.120833 -> OpenGL camera direction (x, -y, -1).
   const CameraBatch batch = CameraBatch::from_cameras({cam});
-  Rays rays = generate_rays(batch, torch::zeros({1}, torch::kLong), torch::tensor({74.5f, 54.5f}).reshape({1, 2}));
+  Rays rays =
+      generate_rays(batch, torch::zeros({1}, torch::kLong), torch::tensor({74.5f, 54.5f}).reshape({1, 2}));
   const Eigen::Vector3d expected = Eigen::Vector3d(0.245, -14.5 / 120.0, -1.0).normalized();
   EXPECT_LT((row(rays.directions, 0) - expected).norm(), 1e-6);
   EXPECT_LT(row(rays.origins, 0).norm(), 1e-7);
@@ -144,14 +145,16 @@ TEST(RayGeneration, ImageRaysAreRowMajorPixelCentresOfUnitLength) {
     const at::Tensor j = torch::arange(H, torch::kFloat).view({H, 1}).expand({H, W}) + 0.5;
     const at::Tensor i = torch::arange(W, torch::kFloat).view({1, W}).expand({H, W}) + 0.5;
     const at::Tensor uv = torch::stack({i.reshape(-1), j.reshape(-1)}, 1);
-    const Rays same = generate_rays(CameraBatch::from_cameras({cam}), torch::zeros({int64_t(W) * H}, torch::kLong), uv);
+    const Rays same =
+        generate_rays(CameraBatch::from_cameras({cam}), torch::zeros({int64_t(W) * H}, torch::kLong), uv);
     EXPECT_LT((rays.directions - same.directions).abs().max().item<float>(), 1e-6f);
     EXPECT_LT((rays.directions.norm(2, 1) - 1).abs().max().item<float>(), 1e-6f);
   }
 }
 
 TEST(RayGeneration, EmptyBatchesBadIdsAndThreadCounts) {
-  const std::vector<Camera> cameras = {make_camera(CameraModel::OpenCV, 0), make_camera(CameraModel::Pinhole, 1)};
+  const std::vector<Camera> cameras = {make_camera(CameraModel::OpenCV, 0),
+                                       make_camera(CameraModel::Pinhole, 1)};
   const CameraBatch batch = CameraBatch::from_cameras(cameras);
   const Rays none = generate_rays(batch, torch::zeros({0}, torch::kLong), torch::zeros({0, 2}));
   EXPECT_EQ(none.origins.size(0), 0);
@@ -159,8 +162,10 @@ TEST(RayGeneration, EmptyBatchesBadIdsAndThreadCounts) {
   Camera empty_image = cameras[0];
   empty_image.intrinsics.width = 0;
   EXPECT_EQ(generate_image_rays(empty_image).directions.size(0), 0);
-  EXPECT_THROW(generate_rays(batch, torch::tensor({0, 2}, torch::kLong), torch::zeros({2, 2})), std::logic_error);
-  EXPECT_THROW(generate_rays(batch, torch::tensor({0, -1}, torch::kLong), torch::zeros({2, 2})), std::logic_error);
+  EXPECT_THROW(generate_rays(batch, torch::tensor({0, 2}, torch::kLong), torch::zeros({2, 2})),
+               std::logic_error);
+  EXPECT_THROW(generate_rays(batch, torch::tensor({0, -1}, torch::kLong), torch::zeros({2, 2})),
+               std::logic_error);
   EXPECT_THROW(generate_rays(batch, torch::zeros({3}, torch::kLong), torch::zeros({2, 2})), std::logic_error);
 
   torch::manual_seed(3);

@@ -172,10 +172,22 @@ TEST(SparseAdam, BiasCorrectionIsRightForEveryStepRange) {
   }
 }
 
-TEST(SparseAdam, EmptyTableIsANoOp) {
-  State s(0, 2, 4);
-  s.step(2, AdamHyper{});
-  EXPECT_EQ(s.params.numel(), 0);
+TEST(SparseAdam, EmptyAndSingleEntryTables) {
+  State empty(0, 2, 4);
+  empty.step(2, AdamHyper{});
+  EXPECT_EQ(empty.params.numel(), 0);
+
+  const AdamHyper hyper{1e-2, 0.9, 0.99, 1e-15, 0.0};
+  State one(1, 3, 5);
+  one.grad.normal_();
+  one.touched.fill_(1);
+  const State before = one.clone();
+  one.step(3, hyper);
+  at::Tensor want = before.params.to(at::kDouble);
+  at::Tensor m = at::zeros({3}, at::kDouble), v = at::zeros({3}, at::kDouble);
+  reference_entry_step(want.data_ptr<double>(), m.data_ptr<double>(), v.data_ptr<double>(),
+                       before.grad.data_ptr<float>(), 3, 1, hyper);
+  expect_close(one.params, want, 1e-6, 1e-7, "single entry");
 }
 
 TEST(SparseAdamErrors, MisuseGivesClearMessages) {
@@ -193,6 +205,10 @@ TEST(SparseAdamErrors, MisuseGivesClearMessages) {
   at::Tensor strided = at::zeros({40}).slice(0, 0, 40, 2);
   EXPECT_THAT(error_of([&] { sparse_adam_step(s.params, s.grad, strided, s.exp_avg_sq, s.steps, s.touched, 2, h); }),
               HasSubstr("exp_avg must be contiguous"));
+  at::Tensor meta_params = at::empty({20}, at::kMeta);
+  EXPECT_THAT(
+      error_of([&] { sparse_adam_step(meta_params, s.grad, s.exp_avg, s.exp_avg_sq, s.steps, s.touched, 2, h); }),
+      HasSubstr("params is on device meta, but semfield has no kernel for that device"));
   AdamHyper bad;
   bad.beta2 = 1.0;
   EXPECT_THAT(error_of([&] { sparse_adam_step(s.params, s.grad, s.exp_avg, s.exp_avg_sq, s.steps, s.touched, 2, bad); }),

@@ -11,7 +11,11 @@ namespace {
 
 Camera look_at(const Eigen::Vector3d& pos, const Eigen::Vector3d& target) {
   Camera c;
-  c.intrinsics = {64, 48, 50, 50, 32, 24};
+  c.intrinsics.width = 64;
+  c.intrinsics.height = 48;
+  c.intrinsics.fx = c.intrinsics.fy = 50;
+  c.intrinsics.cx = 32;
+  c.intrinsics.cy = 24;
   const Eigen::Vector3d back = (pos - target).normalized();
   const Eigen::Vector3d right = Eigen::Vector3d::UnitZ().cross(back).normalized();
   c.c2w.block<3, 1>(0, 0) = right;

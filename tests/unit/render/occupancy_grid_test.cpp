@@ -1,4 +1,5 @@
-// Tests for the occupancy grid: coverage of a known density, threshold rules, EMA, sampling, levels, contraction.
+// Tests for the occupancy grid: coverage of a known density, threshold rules, EMA, sampling, levels,
+// contraction.
 #include "semfield/render/occupancy_grid.h"
 
 #include <cmath>
@@ -30,7 +31,8 @@ OccupancyGridConfig small_config(int res, int warmup = 1000) {
 Eigen::Vector3f cell_centre(int res, int64_t cell) {
   const int64_t idx[3] = {cell / (int64_t(res) * res), (cell / res) % res, cell % res};
   Eigen::Vector3f p;
-  for (int a = 0; a < 3; ++a) p[a] = -1.0f + (static_cast<float>(idx[a]) + 0.5f) * 2.0f / static_cast<float>(res);
+  for (int a = 0; a < 3; ++a)
+    p[a] = -1.0f + (static_cast<float>(idx[a]) + 0.5f) * 2.0f / static_cast<float>(res);
   return p;
 }
 
@@ -41,7 +43,8 @@ DensityFn constant_density(float value) {
 // Density `inside` for positions with x < 0 and `outside` elsewhere: aligned with cell faces for even res.
 DensityFn half_density(float inside, float outside) {
   return [=](const at::Tensor& p) {
-    return torch::where(p.select(1, 0) < 0, torch::full({p.size(0)}, inside), torch::full({p.size(0)}, outside));
+    return torch::where(p.select(1, 0) < 0, torch::full({p.size(0)}, inside),
+                        torch::full({p.size(0)}, outside));
   };
 }
 
@@ -88,7 +91,8 @@ TEST(OccupancyGrid, WarmupCoversASphereAndLittleElse) {
   const float radius = 0.4f;
   const DensityFn sphere = [&](const at::Tensor& p) {
     const at::Tensor c = torch::tensor({centre.x(), centre.y(), centre.z()});
-    return torch::where((p - c).norm(2, 1) < radius, torch::full({p.size(0)}, 50.0f), torch::zeros({p.size(0)}));
+    return torch::where((p - c).norm(2, 1) < radius, torch::full({p.size(0)}, 50.0f),
+                        torch::zeros({p.size(0)}));
   };
   const int res = 32;
   OccupancyGrid grid(kMin, kMax, false, small_config(res));
@@ -231,7 +235,7 @@ TEST(OccupancyGrid, JitteredPointsStayInTheirCellsAndBatchesAreBounded) {
   grid.update(probe, 0, 0.01);
   EXPECT_EQ(calls, (512 + 99) / 100);
   EXPECT_EQ(largest, 100);
-  EXPECT_EQ(cells.size(), 512u);  // warmup visits every cell exactly once
+  EXPECT_EQ(cells.size(), 512u);       // warmup visits every cell exactly once
   EXPECT_GT(distinct_x.size(), 500u);  // jittered, not cell centres
 }
 
@@ -287,7 +291,8 @@ TEST(OccupancyGrid, LevelsAreTheOrOfCoveredCells) {
             uint8_t any = 0;
             for (int fi = i << l; fi < std::min((i + 1) << l, res); ++fi)
               for (int fj = j << l; fj < std::min((j + 1) << l, res); ++fj)
-                for (int fk = k << l; fk < std::min((k + 1) << l, res); ++fk) any |= b[(fi * res + fj) * res + fk];
+                for (int fk = k << l; fk < std::min((k + 1) << l, res); ++fk)
+                  any |= b[(fi * res + fj) * res + fk];
             ASSERT_EQ(levels.occupied(l, (int64_t(i) * r + j) * r + k), any != 0) << "level " << l;
           }
     }

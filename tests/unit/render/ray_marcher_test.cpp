@@ -38,7 +38,8 @@ void set_occupancy(OccupancyGrid& grid, const std::function<bool(const Eigen::Ve
   for (int i = 0; i < res; ++i)
     for (int j = 0; j < res; ++j)
       for (int k = 0; k < res; ++k) {
-        Eigen::Vector3f p = grid.grid_min() + Eigen::Vector3f(i + 0.5f, j + 0.5f, k + 0.5f).cwiseProduct(size);
+        Eigen::Vector3f p =
+            grid.grid_min() + Eigen::Vector3f(i + 0.5f, j + 0.5f, k + 0.5f).cwiseProduct(size);
         if (grid.contracted()) semfield::uncontract_point(p.data(), p.data());
         bits[(int64_t(i) * res + j) * res + k] = occupied(p) ? 1 : 0;
       }
@@ -112,9 +113,9 @@ int64_t cell_of(const OccupancyGrid& grid, const float* p) {
 }
 
 struct Coverage {
-  double length = 0.0;                   ///< occupied length along the ray
-  int segments = 0;                      ///< empty -> occupied transitions
-  std::map<int64_t, double> per_cell;    ///< occupied length in each cell
+  double length = 0.0;                 ///< occupied length along the ray
+  int segments = 0;                    ///< empty -> occupied transitions
+  std::map<int64_t, double> per_cell;  ///< occupied length in each cell
 };
 
 /// Brute-force walk of a ray over [t0, t1] in fine steps, measuring occupied length in total and per cell.
@@ -218,8 +219,7 @@ TEST(RayMarcher, MatchesABruteForceWalkOnASparseGrid) {
   OccupancyGrid grid(kMin, kMax, false, grid_config(32));
   set_occupancy(grid, [](const Eigen::Vector3f& p) {
     return (p - Eigen::Vector3f(0.3f, 0.2f, -0.1f)).norm() < 0.35f ||
-           (p - Eigen::Vector3f(-0.5f, -0.4f, 0.3f)).norm() < 0.25f ||
-           std::fabs(p.norm() - 0.85f) < 0.04f;
+           (p - Eigen::Vector3f(-0.5f, -0.4f, 0.3f)).norm() < 0.25f || std::fabs(p.norm() - 0.85f) < 0.04f;
   });
   EXPECT_NEAR(grid.occupancy_fraction(), 0.1, 0.05);
   torch::manual_seed(7);
@@ -247,10 +247,12 @@ TEST(RayMarcher, MissingRaysAndEmptyBatches) {
   OccupancyGrid grid(kMin, kMax, false, grid_config(8));
   grid.fill();
   // Misses the box; points away from it; parallel to a face outside the slab; NaN.
-  const at::Tensor o = torch::tensor({-3.0f, 2.0f, 0.0f, 2.0f, 0.0f, 0.0f, -3.0f, 1.5f, 0.0f, NAN, 0.0f, 0.0f})
-                           .reshape({4, 3});
-  const at::Tensor d = unit_rows(torch::tensor({1.0f, 0.1f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 0.0f})
-                                     .reshape({4, 3}));
+  const at::Tensor o =
+      torch::tensor({-3.0f, 2.0f, 0.0f, 2.0f, 0.0f, 0.0f, -3.0f, 1.5f, 0.0f, NAN, 0.0f, 0.0f})
+          .reshape({4, 3});
+  const at::Tensor d =
+      unit_rows(torch::tensor({1.0f, 0.1f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 0.0f})
+                    .reshape({4, 3}));
   const PackedSamples s = march_rays(o, d, grid, MarchConfig{});
   EXPECT_EQ(s.n_samples(), 0);
   EXPECT_TRUE(torch::equal(s.ray_offsets, torch::zeros({5}, torch::kLong)));
@@ -304,7 +306,8 @@ TEST(RayMarcher, JitterIsDeterministicPerSeedAndStaysInOccupiedCells) {
   config.jitter = false;
   const PackedSamples plain = march_rays(o, d, grid, config);
   // Jittered sample phases spread over a whole step; unjittered rays all start on a cell face.
-  EXPECT_NEAR(a.dts.sum().item<double>(), plain.dts.sum().item<double>(), 0.01 * plain.dts.sum().item<double>());
+  EXPECT_NEAR(a.dts.sum().item<double>(), plain.dts.sum().item<double>(),
+              0.01 * plain.dts.sum().item<double>());
 }
 
 TEST(RayMarcher, ResultDoesNotDependOnThreadCount) {
@@ -328,7 +331,8 @@ TEST(RayMarcher, ResultDoesNotDependOnThreadCount) {
 
 TEST(RayMarcher, StaleLevelsGiveTheSameSamples) {
   OccupancyGrid grid(kMin, kMax, false, grid_config(16));
-  set_occupancy(grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.5f; }, /*refresh=*/false);
+  set_occupancy(
+      grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.5f; }, /*refresh=*/false);
   ASSERT_EQ(grid.levels(), nullptr);
   const Ray ray = make_ray({-3.0f, 0.1f, 0.0f}, {1, 0, 0});
   const PackedSamples stale = march_rays(ray.o, ray.d, grid, MarchConfig{});

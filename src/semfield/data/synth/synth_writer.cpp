@@ -80,8 +80,11 @@ SynthSummary write_synth_scene(const SynthConfig& config, const fs::path& dir) {
                                  {"h", K.height},
                                  {"depth_unit_scale_factor", kSynthDepthUnit}};
     nlohmann::json frames = nlohmann::json::array();
+    // Test images are numbered after the training ones (as in the lego_200 release), so every image
+    // stem is unique and names a view on its own ("r_12").
+    const size_t first_index = std::string(split) == "train" ? 0 : scene.train_cameras.size();
     for (size_t i = 0; i < cameras.size(); ++i) {
-      const std::string stem = fmt::format("{}/r_{}", split, i);
+      const std::string stem = fmt::format("{}/r_{}", split, first_index + i);
       const synth::SynthRender render = tracer.render(cameras[i]);
       write_png(dir / (stem + ".png"), render.rgba, 8, ImageRange::Unit);
       write_png(dir / (stem + "_depth.png"), depth_to_png_units(render.depth), 16, ImageRange::Raw);
