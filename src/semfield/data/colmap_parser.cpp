@@ -14,11 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool is_file(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec);
-}
-
 std::string join_paths(const std::vector<fs::path>& paths) {
   std::string out;
   for (const fs::path& p : paths) out += (out.empty() ? "" : ", ") + p.string();

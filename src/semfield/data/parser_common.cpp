@@ -13,14 +13,10 @@ namespace semfield {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-bool is_file(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec);
+bool is_file(const fs::path& path) {
+  std::error_code ec;  // a permission error or dangling link simply means "not a usable file"
+  return fs::is_regular_file(path, ec);
 }
-
-}  // namespace
 
 std::optional<fs::path> find_image_file(const fs::path& base, const std::string& relative) {
   if (relative.empty()) return std::nullopt;

@@ -12,6 +12,9 @@
 
 namespace semfield {
 
+/// True if `path` is a regular file; never throws (errors such as missing permissions read as false).
+bool is_file(const std::filesystem::path& path);
+
 /// The image `relative` names below `base`: the path itself if it is a file, else the path with a
 /// .png/.jpg/.jpeg extension (either case) appended (NeRF-synthetic's file_path omits it). nullopt if none.
 std::optional<std::filesystem::path> find_image_file(const std::filesystem::path& base,

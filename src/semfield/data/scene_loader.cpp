@@ -18,6 +18,7 @@
 #include "semfield/data/llff_parser.h"
 #include "semfield/data/nerfstudio_parser.h"
 #include "semfield/data/parsed_scene.h"
+#include "semfield/data/parser_common.h"
 #include "semfield/data/scene.h"
 #include "semfield/data/scene_framing.h"
 #include "semfield/io/image.h"
@@ -27,11 +28,6 @@ namespace semfield {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool is_file(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec);
-}
 
 ParsedScene parse_transforms_json(const fs::path& file) {
   const JsonNode doc = JsonNode::parse_file(file);

@@ -11,30 +11,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "kernel_test_util.h"
+
 namespace semfield::kernels {
 namespace {
 
 using ::testing::HasSubstr;
-
-void expect_close(const at::Tensor& got, const at::Tensor& want, double rtol, double atol, const std::string& what) {
-  ASSERT_EQ(got.sizes(), want.sizes()) << what;
-  if (got.numel() == 0) return;
-  const at::Tensor g = got.to(at::kDouble), w = want.to(at::kDouble);
-  const at::Tensor diff = (g - w).abs();
-  const int64_t bad = (diff > atol + rtol * w.abs()).sum().item<int64_t>();
-  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << got.numel() << " values differ, max abs diff "
-                    << diff.max().item<double>();
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  }
-  return "<no error>";
-}
+using test::error_of;
+using test::expect_close;
 
 struct State {
   at::Tensor params, grad, exp_avg, exp_avg_sq, steps, touched;
