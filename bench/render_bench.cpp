@@ -1,13 +1,23 @@
-// Benchmarks of the sampling side of rendering: ray generation and occupancy-grid ray marching (2 threads).
+// Benchmarks of rendering: ray generation, occupancy-grid ray marching, and whole views of a trained model
+// (2 threads). The view benchmarks load the run folder named by $SEMFIELD_BENCH_RUN (default /tmp/lego_run,
+// e.g. a 5-minute `semfield train --data lego_200` run) and are skipped when it is missing.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
 
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 #include <Eigen/Geometry>
 
+#include "semfield/core/parallel.h"
+#include "semfield/kernels/caching_allocator.h"
+#include "semfield/kernels/composite.h"
 #include "semfield/kernels/ray_generation.h"
+#include "semfield/pipeline/run_folder.h"
+#include "semfield/pipeline/view_renderer.h"
 #include "semfield/render/contraction.h"
 #include "semfield/render/occupancy_grid.h"
 #include "semfield/render/ray_marcher.h"
@@ -151,10 +161,125 @@ void BM_OccupancyLevels(benchmark::State& state) {
 }
 BENCHMARK(BM_OccupancyLevels)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+/// The benchmark run, loaded once; nullptr (with the reason in `why`) when it cannot be loaded.
+const semfield::LoadedRun* bench_run(std::string* why) {
+  static std::unique_ptr<semfield::LoadedRun> run;
+  static std::string error;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    const char* env = std::getenv("SEMFIELD_BENCH_RUN");
+    const std::filesystem::path dir = env ? env : "/tmp/lego_run";
+    try {
+      run = std::make_unique<semfield::LoadedRun>(semfield::load_run(dir));
+    } catch (const std::exception& e) {
+      error = std::string("no trained run to render (set SEMFIELD_BENCH_RUN): ") + e.what();
+    }
+  }
+  *why = error;
+  return run.get();
+}
+
+/// The run's first test camera (first camera if there is no test split), resized to size x size.
+semfield::Camera bench_camera(const semfield::LoadedRun& run, int size) {
+  semfield::Camera cam = run.cameras.front().camera;
+  for (const auto& c : run.cameras)
+    if (c.split == semfield::Split::Test) {
+      cam = c.camera;
+      break;
+    }
+  const double sx = double(size) / cam.intrinsics.width, sy = double(size) / cam.intrinsics.height;
+  cam.intrinsics.width = cam.intrinsics.height = size;
+  cam.intrinsics.fx *= sx;
+  cam.intrinsics.cx *= sx;
+  cam.intrinsics.fy *= sy;
+  cam.intrinsics.cy *= sy;
+  return cam;
+}
+
+/// A whole view of the trained model through render_view (the CLI's path: rays, RadianceModel::render,
+/// images). Counters: field samples, rounds, and per-view milliseconds of the renderer's phases.
+void BM_RenderView(benchmark::State& state) {
+  std::string why;
+  const semfield::LoadedRun* run = bench_run(&why);
+  if (!run) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  const semfield::Camera cam = bench_camera(*run, int(state.range(0)));
+  const auto rays = semfield::kernels::generate_image_rays(cam);
+  int64_t samples = 0;
+  for (auto _ : state) {
+    const semfield::RenderedView view = semfield::render_view(*run->model, cam, Eigen::Vector3f(1, 1, 1));
+    samples = view.n_samples;
+    benchmark::DoNotOptimize(view.rgb.pixels.data());
+  }
+  // One more render for the phase breakdown (the same work as every iteration).
+  const semfield::RayRenderOutput out = run->model->render(rays.origins, rays.directions, at::ones({3}));
+  state.counters["samples"] = double(samples);
+  state.counters["rounds"] = double(out.stats.n_rounds);
+  state.counters["march_ms"] = out.stats.march_seconds * 1e3;
+  state.counters["field_ms"] = out.stats.field_seconds * 1e3;
+  state.counters["composite_ms"] = out.stats.composite_seconds * 1e3;
+}
+BENCHMARK(BM_RenderView)->ArgName("size")->Arg(200)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// The same view the pre-incremental way: march every occupied sample, evaluate the field on all of them in
+/// chunks of render.chunk_rays rays, composite (the reference the incremental renderer is checked against).
+void BM_RenderViewFullMarch(benchmark::State& state) {
+  std::string why;
+  const semfield::LoadedRun* run = bench_run(&why);
+  if (!run) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  const semfield::RadianceModel& model = *run->model;
+  const auto rays = semfield::kernels::generate_image_rays(bench_camera(*run, int(state.range(0))));
+  const int64_t R = rays.origins.size(0), chunk = model.config().render.chunk_rays;
+  int64_t samples = 0;
+  for (auto _ : state) {
+    at::NoGradGuard no_grad;
+    samples = 0;
+    for (int64_t begin = 0; begin < R; begin += chunk) {
+      const int64_t len = std::min(chunk, R - begin);
+      const semfield::PackedSamples s =
+          model.march(rays.origins.narrow(0, begin, len), rays.directions.narrow(0, begin, len), false, 0);
+      const auto field = model.field().forward(model.to_unit_cube(s.positions), s.directions);
+      const auto c = semfield::kernels::composite_forward(field.density, field.rgb, s.dts, s.ts, s.ray_offsets);
+      samples += s.n_samples();
+      benchmark::DoNotOptimize(c.values.data_ptr<float>());
+    }
+  }
+  state.counters["samples"] = double(samples);
+}
+BENCHMARK(BM_RenderViewFullMarch)->ArgName("size")->Arg(200)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Density-only weights of a view (what feature and label rendering build on).
+void BM_RenderWeights(benchmark::State& state) {
+  std::string why;
+  const semfield::LoadedRun* run = bench_run(&why);
+  if (!run) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  const auto rays = semfield::kernels::generate_image_rays(bench_camera(*run, int(state.range(0))));
+  int64_t kept = 0;
+  for (auto _ : state) {
+    const semfield::WeightedSamples w = run->model->render_weights(rays.origins, rays.directions);
+    kept = w.samples.n_samples();
+    benchmark::DoNotOptimize(w.weights.data_ptr<float>());
+  }
+  state.counters["kept_samples"] = double(kept);
+}
+BENCHMARK(BM_RenderWeights)->ArgName("size")->Arg(200)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace
 
 int main(int argc, char** argv) {
   at::set_num_threads(2);
+  semfield::set_parallel_threads(2);
+  // As the CLI does: renders reuse large buffers (see caching_allocator.h).
+  semfield::kernels::install_caching_cpu_allocator();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

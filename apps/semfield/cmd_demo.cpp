@@ -1,14 +1,18 @@
 // `semfield demo`: the main job on the built-in scene — generate it, load it back, train a radiance field,
-// render and evaluate. Grows as capabilities land.
+// render and evaluate, then lift its instance labels into a 3D label field. Grows as capabilities land.
 #include <atomic>
 
 #include "commands.h"
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/data/synth/synth_writer.h"
+#include "semfield/pipeline/distill_run.h"
+#include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/pipeline/view_renderer.h"
 #include "semfield/render/colormap.h"
+#include "semfield/teachers/teacher.h"
+#include "semfield/train/feature_trainer.h"
 #include "semfield/train/trainer.h"
 
 namespace semfield::cli {
@@ -23,6 +27,7 @@ struct DemoArgs {
   uint64_t seed = 0;
   int64_t steps = 3000;
   double time_budget = 90;
+  double distill_budget = 40;
 };
 
 void print_scene_summary(const Scene& scene) {
@@ -40,7 +45,7 @@ void run_demo(const DemoArgs& args) {
   const std::filesystem::path scene_dir = out / "scene";
   const std::filesystem::path run_dir = out / "run";
 
-  std::printf("== 1/4 generating the built-in tabletop scene into %s\n", scene_dir.c_str());
+  std::printf("== 1/5 generating the built-in tabletop scene into %s\n", scene_dir.c_str());
   SynthConfig synth;
   synth.n_objects = args.objects;
   synth.n_views = args.views;
@@ -48,11 +53,11 @@ void run_demo(const DemoArgs& args) {
   synth.seed = args.seed;
   write_synth_scene(synth, scene_dir);
 
-  std::printf("== 2/4 loading it back\n");
+  std::printf("== 2/5 loading it back\n");
   const Scene scene = load_scene(scene_dir);
   print_scene_summary(scene);
 
-  std::printf("== 3/4 training a radiance field (%lld steps or %.0f s)\n", static_cast<long long>(args.steps),
+  std::printf("== 3/5 training a radiance field (%lld steps or %.0f s)\n", static_cast<long long>(args.steps),
               args.time_budget);
   TrainOptions options;
   options.spec.data = scene_dir;
@@ -65,7 +70,7 @@ void run_demo(const DemoArgs& args) {
   options.run_dir = run_dir;
   const TrainSummary summary = train_radiance_field(scene, options);
 
-  std::printf("== 4/4 rendering an orbit\n");
+  std::printf("== 4/5 rendering an orbit\n");
   const LoadedRun loaded = load_run(run_dir);
   std::vector<Camera> dataset;
   for (const auto& c : loaded.cameras) dataset.push_back(c.camera);
@@ -75,11 +80,28 @@ void run_demo(const DemoArgs& args) {
     write_png(out / "orbit" / fmt::format("orbit_{:02}.png", i), view.rgb);
     write_png(out / "orbit" / fmt::format("orbit_{:02}_depth.png", i), apply_turbo(view.depth));
   }
+  std::printf("== 5/5 distilling the instance labels into a 3D label field (%.0f s)\n", args.distill_budget);
+  DistillOptions distill;
+  distill.config.teacher = "labels:instance";
+  distill.config.time_budget = args.distill_budget;
+  distill.name = default_distill_name(distill.config.teacher);
+  distill.run_dir = run_dir;
+  const std::unique_ptr<Teacher> teacher = make_teacher(distill.config.teacher, scene);
+  const DistillSummary labels = distill_field(scene, loaded, *teacher, distill);
+  const LoadedDistill field = load_distilled(run_dir, distill.name, *loaded.model);
+  for (size_t i = 0; i < orbit.size(); ++i) {
+    const RenderedFeatures rendered = render_features(*field.model, orbit[i]);
+    write_png(out / "orbit" / fmt::format("orbit_{:02}_instances.png", i), colorize_labels(rendered.maps[0].argmax(0)));
+  }
+
   std::printf("\ndemo done: test PSNR %.2f dB, SSIM %.4f over %zu held-out views after %lld steps (%.1f s, "
-              "%.2f M samples/s)\n  renders: %s/eval  orbit: %s/orbit  metrics: %s/eval/metrics.json\n",
+              "%.2f M samples/s)\n  instance label field: held-out mIoU %.4f, accuracy %.4f (%lld steps, %.1f s)\n"
+              "  renders: %s/eval  orbit: %s/orbit  metrics: %s/eval/metrics.json, %s/distill/%s/eval/metrics.json\n",
               summary.final_eval.psnr, summary.final_eval.ssim, summary.final_eval.views.size(),
               static_cast<long long>(summary.steps), summary.seconds, summary.samples_per_second / 1e6,
-              run_dir.c_str(), out.c_str(), run_dir.c_str());
+              labels.final_eval.miou.value_or(0), labels.final_eval.accuracy.value_or(0),
+              static_cast<long long>(labels.steps), labels.seconds, run_dir.c_str(), out.c_str(), run_dir.c_str(),
+              run_dir.c_str(), distill.name.c_str());
 }
 
 }  // namespace
@@ -94,6 +116,8 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "Scene seed");
   cmd->add_option("--steps", args->steps, "Training steps")->check(CLI::Range(1, 1000000));
   cmd->add_option("--time-budget", args->time_budget, "Training time budget in seconds");
+  cmd->add_option("--distill-budget", args->distill_budget, "Label-field distillation time budget in seconds")
+      ->check(CLI::PositiveNumber);
   cmd->callback([args] { run_demo(*args); });
 }
 

@@ -3,9 +3,11 @@
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
 #include "semfield/core/log.h"
+#include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/evaluator.h"
+#include "semfield/pipeline/feature_evaluator.h"
 #include "semfield/pipeline/run_folder.h"
-#include "semfield/pipeline/scene_mapping.h"
+#include "semfield/teachers/teacher.h"
 
 namespace semfield::cli {
 
@@ -16,16 +18,38 @@ struct EvalArgs {
   bool no_images = false;
 };
 
+// Every distilled field of the run, against its own teacher on the same views: "distilled": {name: {...}},
+// and the first field's feature_mse / miou / accuracy at the top level.
+void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const Scene& scene,
+                           const std::vector<const View*>& views, const Eigen::Vector3f& background,
+                           nlohmann::json& metrics) {
+  const auto names = list_distilled(args.run);
+  if (names.empty()) return;
+  nlohmann::json distilled = nlohmann::json::object();
+  for (const std::string& name : names) {
+    const LoadedDistill field = load_distilled(args.run, name, *loaded.model);
+    const std::unique_ptr<Teacher> teacher = make_teacher(field.config.teacher, scene);
+    const FeatureEvalResult r =
+        evaluate_features(*field.model, *teacher, views, background,
+                          args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders", name);
+    nlohmann::json entry = r.to_json();
+    entry["teacher"] = teacher->spec();
+    for (const char* key : {"feature_mse", "miou", "accuracy"})
+      if (entry.contains(key) && !metrics.contains(key)) metrics[key] = entry[key];
+    distilled[name] = entry;
+    std::printf("%-24s %s", name.c_str(), teacher->spec().c_str());
+    if (r.feature_mse) std::printf("  feature_mse %.5f", *r.feature_mse);
+    if (r.miou) std::printf("  miou %.4f accuracy %.4f", *r.miou, r.accuracy.value_or(0));
+    std::printf("\n");
+  }
+  metrics["distilled"] = distilled;
+}
+
 void run_eval(const EvalArgs& args) {
   const LoadedRun loaded = load_run(args.run);
   const RunPaths run{args.run};
-  LoadOptions load;
-  load.downscale = loaded.spec.downscale;
-  load.split_rule = SplitRule::parse(loaded.spec.split_rule);
   const std::filesystem::path data = args.data.empty() ? loaded.spec.data : std::filesystem::path(args.data);
-  Scene scene = load_scene(data, load);
-  // Held-out folders are normalised by their own loader; express them in the run's frame.
-  renormalize_scene(scene, loaded.model->frame().normalization);
+  const Scene scene = load_run_scene(loaded, data);
   const Split split = parse_split(args.split);
   auto views = scene.split(split);
   if (views.empty()) {
@@ -39,17 +63,20 @@ void run_eval(const EvalArgs& args) {
   nlohmann::json metrics = result.to_json();
   metrics["data"] = std::filesystem::absolute(data).lexically_normal().string();
   metrics["step"] = loaded.progress.step;
+  add_distilled_metrics(args, loaded, scene, views, background, metrics);
   write_file_atomic(run.eval_dir() / "metrics.json", metrics.dump(2) + "\n");
   for (const auto& v : result.views) std::printf("%-24s psnr %6.2f  ssim %.4f\n", v.name.c_str(), v.psnr, v.ssim);
-  std::printf("mean over %zu views: psnr %.2f ssim %.4f -> %s\n", result.views.size(), result.psnr, result.ssim,
-              (run.eval_dir() / "metrics.json").c_str());
+  std::printf("mean over %zu views: psnr %.2f ssim %.4f", result.views.size(), result.psnr, result.ssim);
+  for (const char* key : {"feature_mse", "miou", "accuracy"})
+    if (metrics.contains(key)) std::printf(" %s %.4f", key, metrics[key].get<double>());
+  std::printf(" -> %s\n", (run.eval_dir() / "metrics.json").c_str());
 }
 
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
-  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a trained run: PSNR and SSIM per view and mean");
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a trained run: PSNR and SSIM per view and mean, plus feature MSE / mIoU of its distilled fields");
   cmd->add_option("--run", args->run, "Run folder written by `semfield train`")->required();
   cmd->add_option("--data", args->data, "Other views of the same scene (default: the run's data)");
   cmd->add_option("--split", args->split, "Split to evaluate (default test; all views if the folder lacks it)");

@@ -1,8 +1,15 @@
-// `semfield render`: render dataset views or an orbit from a trained run to PNGs.
+// `semfield render`: render dataset views or an orbit from a trained run to PNGs (and its distilled fields).
+#include <cstring>
+#include <optional>
+
 #include "commands.h"
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/core/progress.h"
+#include "semfield/io/array_torch.h"
+#include "semfield/io/npy.h"
+#include "semfield/pipeline/distill_run.h"
+#include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/pipeline/view_renderer.h"
 #include "semfield/render/colormap.h"
@@ -14,7 +21,56 @@ namespace {
 struct RenderArgs {
   std::string run, out, split, background;
   int orbit = 0;
+  bool features = false, raw = false;
+  std::vector<std::string> fields;
 };
+
+// Feature fields -> <view>_<field>_pca.png (+ raw maps at the teacher's resolution, .npy); label fields ->
+// <view>_<field>.png in class colours (+ raw ids, 16-bit PNG).
+void render_distilled(const LoadedRun& loaded, const RenderArgs& args,
+                      const std::vector<std::pair<std::string, Camera>>& jobs) {
+  std::vector<std::string> names = args.fields.empty() ? list_distilled(args.run) : args.fields;
+  if (names.empty()) fail_usage("render --features: the run has no distilled fields (run `semfield distill` first)");
+  const std::filesystem::path out(args.out);
+  for (const std::string& name : names) {
+    const LoadedDistill field = load_distilled(args.run, name, *loaded.model);
+    const bool labels = field.model->kind() == TeacherOutputKind::Labels;
+    std::optional<FeaturePca> pca;
+    ProgressBar bar("render " + name, static_cast<int64_t>(jobs.size()), "view");
+    double seconds = 0;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const auto& [view_name, camera] = jobs[i];
+      const RenderedFeatures rendered = render_features(*field.model, camera);
+      seconds += rendered.seconds;
+      if (labels) {
+        const at::Tensor ids = rendered.maps.front().argmax(0);
+        write_png(out / (view_name + "_" + name + ".png"), colorize_labels(ids));
+        if (args.raw) {
+          Image raw(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
+          const at::Tensor f = ids.to(at::kFloat).contiguous();
+          std::memcpy(raw.pixels.data(), f.data_ptr<float>(), raw.pixels.size() * sizeof(float));
+          write_png(out / (view_name + "_" + name + "_ids.png"), raw, 16, ImageRange::Raw);
+        }
+      } else {
+        if (!pca) pca.emplace(rendered.maps.front());
+        write_png(out / (view_name + "_" + name + "_pca.png"), pca->apply(rendered.maps.front()));
+        if (args.raw) {
+          const auto sizes = field.grid.for_image(camera.intrinsics.height, camera.intrinsics.width);
+          for (size_t s = 0; s < sizes.size(); ++s) {
+            const RenderedFeatures map =
+                render_features(*field.model, camera_for_map(camera, sizes[s].first, sizes[s].second));
+            const std::string suffix = sizes.size() > 1 ? fmt::format("_s{}", s) : "";
+            write_npy(out / (view_name + "_" + name + suffix + ".npy"), tensor_to_array(map.maps[s]));
+          }
+        }
+      }
+      bar.update(static_cast<int64_t>(i + 1));
+    }
+    bar.finish();
+    std::printf("rendered %s (%s field) for %zu views (%.3f s per view)\n", name.c_str(),
+                labels ? "label" : "feature", jobs.size(), seconds / static_cast<double>(jobs.size()));
+  }
+}
 
 void run_render(const RenderArgs& args) {
   if (args.split.empty() == (args.orbit == 0)) fail_usage("render: give exactly one of --split or --orbit N");
@@ -46,6 +102,7 @@ void run_render(const RenderArgs& args) {
   }
   bar.finish();
   std::printf("rendered %zu views to %s (%.3f s per view)\n", jobs.size(), out.c_str(), seconds / jobs.size());
+  if (args.features || !args.fields.empty()) render_distilled(loaded, args, jobs);
 }
 
 }  // namespace
@@ -58,6 +115,10 @@ void add_render_command(CLI::App& app) {
   cmd->add_option("--orbit", args->orbit, "Render N views on a circle around the scene")->check(CLI::Range(1, 10000));
   cmd->add_option("--out", args->out, "Output folder")->required();
   cmd->add_option("--background", args->background, "white | black | r,g,b (default: the run's)");
+  cmd->add_flag("--features", args->features,
+                "Also render the run's distilled fields: feature PCA pictures and colour-coded label maps");
+  cmd->add_option("--field", args->fields, "Only these distilled fields (repeatable; implies --features)");
+  cmd->add_flag("--raw", args->raw, "With --features: also write raw feature maps (.npy) and label ids (16-bit PNG)");
   cmd->callback([args] { run_render(*args); });
 }
 

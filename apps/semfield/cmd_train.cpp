@@ -1,8 +1,6 @@
 // `semfield train`: fit a radiance field to a posed image folder.
-#include <atomic>
-#include <csignal>
-
 #include "commands.h"
+#include "interrupt.h"
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/models/radiance_config.h"
@@ -11,13 +9,6 @@
 namespace semfield::cli {
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-// First Ctrl-C: finish the step, save and exit; a second one exits at once.
-extern "C" void on_interrupt(int) {
-  if (g_stop.exchange(true)) std::_Exit(130);
-}
 
 struct TrainArgs {
   std::string data, out, config;
@@ -53,10 +44,12 @@ void run_train(const TrainArgs& args) {
   options.spec = spec;
   options.run_dir = args.out;
   options.resume = args.resume;
-  options.stop_requested = &g_stop;
-  std::signal(SIGINT, on_interrupt);
-  const TrainSummary summary = train_radiance_field(scene, options);
-  std::signal(SIGINT, SIG_DFL);
+  TrainSummary summary;
+  {
+    const InterruptScope interrupt;  // first Ctrl-C: finish the step, save and exit
+    options.stop_requested = interrupt.flag();
+    summary = train_radiance_field(scene, options);
+  }
   if (!summary.final_eval.views.empty())
     std::printf("test psnr %.2f ssim %.4f over %zu views (%lld steps, %.1f s, %.2f M samples/s)\n",
                 summary.final_eval.psnr, summary.final_eval.ssim, summary.final_eval.views.size(),

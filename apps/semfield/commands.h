@@ -13,5 +13,7 @@ void add_demo_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_render_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_teacher_command(CLI::App& app);
+void add_distill_command(CLI::App& app);
 
 }  // namespace semfield::cli

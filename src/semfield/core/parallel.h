@@ -1,4 +1,6 @@
-// A small parallel-for over an index range on std::threads, for CPU work outside LibTorch (base library).
+// A small parallel-for over an index range for CPU work outside LibTorch ops (base library). It runs on the
+// OpenMP thread team, the same threads LibTorch's own parallel ops use: a second pool (std::threads) would
+// compete with OpenMP workers that spin-wait after every LibTorch op, which measured 5x slower on 2 cores.
 #pragma once
 
 #include <algorithm>
@@ -51,11 +53,8 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, Fn&& fn) {
       }
     }
   };
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(n_workers - 1));
-  for (int64_t t = 1; t < n_workers; ++t) workers.emplace_back(work);
+#pragma omp parallel num_threads(static_cast<int>(n_workers))
   work();
-  for (auto& worker : workers) worker.join();
   if (first_error) std::rethrow_exception(first_error);
 }
 

@@ -130,6 +130,19 @@ Intrinsics Intrinsics::downscaled(int factor) const {
   return out;
 }
 
+Intrinsics Intrinsics::resized(int new_width, int new_height) const {
+  if (new_width < 1 || new_height < 1) fail_usage("resized intrinsics need a positive size, got {}x{}", new_width, new_height);
+  Intrinsics out = *this;
+  const double sx = static_cast<double>(new_width) / width, sy = static_cast<double>(new_height) / height;
+  out.width = new_width;
+  out.height = new_height;
+  out.fx = fx * sx;
+  out.fy = fy * sy;
+  out.cx = cx * sx;
+  out.cy = cy * sy;
+  return out;
+}
+
 Eigen::Vector2d distort(const Intrinsics& K, const Eigen::Vector2d& undistorted) {
   switch (K.model) {
     case CameraModel::Pinhole: return undistorted;

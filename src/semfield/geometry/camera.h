@@ -34,6 +34,9 @@ struct Intrinsics {
 
   /// Intrinsics for an image downscaled by `factor` (width/height floored, focal and centre divided).
   Intrinsics downscaled(int factor) const;
+  /// Intrinsics of the same image rectangle sampled at width x height pixels (a feature map's grid): pixel
+  /// (j + 0.5, i + 0.5) of the result sees what (j + 0.5) * W / width, (i + 0.5) * H / height of this sees.
+  Intrinsics resized(int new_width, int new_height) const;
 };
 
 /// Normalised (undistorted) -> distorted normalised coordinates for the intrinsics' model.

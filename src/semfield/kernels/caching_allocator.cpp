@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
@@ -21,11 +22,6 @@ constexpr size_t kLargeBlock = size_t(1) << 20;  // below this, glibc's heap alr
 constexpr size_t kHugePage = size_t(2) << 20;
 constexpr size_t kSmallAlignment = 64;           // what LibTorch's default CPU allocator guarantees
 
-struct Block {
-  void* data;
-  size_t size;
-};
-
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t nbytes) const override {
@@ -33,12 +29,13 @@ class CachingCpuAllocator final : public c10::Allocator {
       void* data = nullptr;
       if (nbytes > 0 && posix_memalign(&data, kSmallAlignment, nbytes) != 0) data = nullptr;
       TORCH_CHECK(nbytes == 0 || data != nullptr, "out of memory allocating ", nbytes, " bytes");
-      return {data, data, &free_small, c10::Device(c10::DeviceType::CPU)};
+      return {data, data, &free_any, c10::Device(c10::DeviceType::CPU)};
     }
-    Block* block = take(nbytes);
-    return {block->data, block, &free_large, c10::Device(c10::DeviceType::CPU)};
+    void* data = take(nbytes);
+    return {data, data, &free_any, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }  // contexts differ from data
+  // Context == data for every block, so raw allocations (oneDNN's scratch buffers use them) work too.
+  c10::DeleterFnPtr raw_deleter() const override { return &free_any; }
 
   static CachingCpuAllocator& instance() {
     static auto* allocator = new CachingCpuAllocator();  // never destroyed: tensors may outlive main()
@@ -60,18 +57,19 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
-  Block* take(size_t nbytes) const {
+  void* take(size_t nbytes) const {
     const size_t size = (nbytes + kHugePage - 1) / kHugePage * kHugePage;
     {
       std::lock_guard<std::mutex> lock(m_mutex);
       auto it = m_free.lower_bound(size);
       if (it != m_free.end() && it->first <= size + size / 4) {
-        Block* block = new Block{it->second, it->first};
+        void* data = it->second;
+        m_live.emplace(data, it->first);
+        m_stats.cached_bytes -= it->first;
+        m_stats.in_use_bytes += it->first;
         m_free.erase(it);
-        m_stats.cached_bytes -= block->size;
-        m_stats.in_use_bytes += block->size;
         ++m_stats.hits;
-        return block;
+        return data;
       }
       ++m_stats.misses;
       m_stats.in_use_bytes += size;
@@ -81,14 +79,21 @@ class CachingCpuAllocator final : public c10::Allocator {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     madvise(data, size, MADV_HUGEPAGE);  // advice only; a no-op without transparent huge pages
 #endif
-    return new Block{data, size};
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_live.emplace(data, size);
+    return data;
   }
 
-  void give_back(Block* block) {
+  // Returns a large block to the cache; false if `data` is not one (a small block).
+  bool give_back(void* data) {
     std::lock_guard<std::mutex> lock(m_mutex);
-    m_stats.in_use_bytes -= block->size;
-    m_free.emplace(block->size, block->data);
-    m_stats.cached_bytes += block->size;
+    const auto live = m_live.find(data);
+    if (live == m_live.end()) return false;
+    const size_t size = live->second;
+    m_live.erase(live);
+    m_stats.in_use_bytes -= size;
+    m_free.emplace(size, data);
+    m_stats.cached_bytes += size;
     // Over the limit: drop the largest free blocks first (they are the rarest to be reused exactly).
     while (m_stats.cached_bytes > m_limit && !m_free.empty()) {
       auto last = std::prev(m_free.end());
@@ -96,14 +101,18 @@ class CachingCpuAllocator final : public c10::Allocator {
       m_stats.cached_bytes -= last->first;
       m_free.erase(last);
     }
-    delete block;
+    return true;
   }
 
-  static void free_small(void* data) { std::free(data); }
-  static void free_large(void* context) { instance().give_back(static_cast<Block*>(context)); }
+  static void free_any(void* data) {
+    // Large blocks are 2 MiB aligned; anything else is a small block and skips the lock.
+    if (data == nullptr) return;
+    if (reinterpret_cast<uintptr_t>(data) % kHugePage != 0 || !instance().give_back(data)) std::free(data);
+  }
 
   mutable std::mutex m_mutex;
   mutable std::multimap<size_t, void*> m_free;
+  mutable std::unordered_map<void*, size_t> m_live;  // large blocks in use -> their size
   mutable CachingAllocatorStats m_stats;
   size_t m_limit = size_t(3) << 30;
 };

@@ -3,6 +3,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
+#include "semfield/core/json_sections.h"
 
 namespace semfield {
 
@@ -57,34 +58,6 @@ void visit_train(TrainConfig& c, Visitor&& v) {
   v("seed", c.seed);
 }
 
-void read_value(const JsonNode& node, int& out) { out = static_cast<int>(node.as_int()); }
-void read_value(const JsonNode& node, int64_t& out) { out = node.as_int(); }
-void read_value(const JsonNode& node, uint64_t& out) {
-  const int64_t v = node.as_int();
-  if (v < 0) node.fail("expected a non-negative integer");
-  out = static_cast<uint64_t>(v);
-}
-void read_value(const JsonNode& node, double& out) { out = node.as_double(); }
-void read_value(const JsonNode& node, bool& out) { out = node.as_bool(); }
-void read_value(const JsonNode& node, std::string& out) { out = node.as_string(); }
-
-template <typename Section, typename VisitFn>
-nlohmann::json section_to_json(Section section, VisitFn visit) {
-  nlohmann::json out = nlohmann::json::object();
-  visit(section, [&](const char* name, auto& value) { out[name] = value; });
-  return out;
-}
-
-template <typename Section, typename VisitFn>
-void section_from_json(const JsonNode& node, Section& section, VisitFn visit) {
-  std::vector<std::string> allowed;
-  visit(section, [&](const char* name, auto&) { allowed.emplace_back(name); });
-  node.reject_unknown_keys(allowed);
-  visit(section, [&](const char* name, auto& value) {
-    if (auto child = node.find(name)) read_value(*child, value);
-  });
-}
-
 void validate(const RadianceConfig& c, const std::filesystem::path& origin) {
   auto check = [&](bool ok, const char* key, const char* expected) {
     if (!ok) throw InputError(origin, key, expected);
@@ -122,9 +95,9 @@ void validate(const RadianceConfig& c, const std::filesystem::path& origin) {
 
 nlohmann::json to_json(const RadianceConfig& config) {
   RadianceConfig c = config;
-  return {{"field", section_to_json(c.field, [](auto& s, auto&& v) { visit_field(s, v); })},
-          {"render", section_to_json(c.render, [](auto& s, auto&& v) { visit_render(s, v); })},
-          {"train", section_to_json(c.train, [](auto& s, auto&& v) { visit_train(s, v); })}};
+  return {{"field", json_sections::to_json(c.field, [](auto& s, auto&& v) { visit_field(s, v); })},
+          {"render", json_sections::to_json(c.render, [](auto& s, auto&& v) { visit_render(s, v); })},
+          {"train", json_sections::to_json(c.train, [](auto& s, auto&& v) { visit_train(s, v); })}};
 }
 
 RadianceConfig radiance_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
@@ -132,9 +105,9 @@ RadianceConfig radiance_config_from_json(const nlohmann::json& json, const std::
   if (!root.is_object()) root.fail("expected a JSON object with sections field, render, train");
   root.reject_unknown_keys({"field", "render", "train"});
   RadianceConfig c;
-  if (auto n = root.find("field")) section_from_json(*n, c.field, [](auto& s, auto&& v) { visit_field(s, v); });
-  if (auto n = root.find("render")) section_from_json(*n, c.render, [](auto& s, auto&& v) { visit_render(s, v); });
-  if (auto n = root.find("train")) section_from_json(*n, c.train, [](auto& s, auto&& v) { visit_train(s, v); });
+  if (auto n = root.find("field")) json_sections::from_json(*n, c.field, [](auto& s, auto&& v) { visit_field(s, v); });
+  if (auto n = root.find("render")) json_sections::from_json(*n, c.render, [](auto& s, auto&& v) { visit_render(s, v); });
+  if (auto n = root.find("train")) json_sections::from_json(*n, c.train, [](auto& s, auto&& v) { visit_train(s, v); });
   validate(c, origin);
   c.field.grid.per_level_scale = kernels::HashGridSpec::scale_for(c.field.grid.base_resolution,
                                                                   c.field.finest_resolution, c.field.grid.n_levels);

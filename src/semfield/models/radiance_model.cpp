@@ -7,6 +7,8 @@
 
 #include "semfield/kernels/composite.h"
 #include "semfield/render/contraction.h"
+#include "semfield/render/incremental_renderer.h"
+#include "semfield/render/parallel_slices.h"
 
 namespace semfield {
 
@@ -77,31 +79,32 @@ RayRenderOutput RadianceModel::render_train(const at::Tensor& origins, const at:
 RayRenderOutput RadianceModel::render(const at::Tensor& origins, const at::Tensor& dirs,
                                       const at::Tensor& background) const {
   at::NoGradGuard no_grad;
-  const int64_t n = origins.size(0);
-  const int64_t chunk = m_config.render.chunk_rays;
-  std::vector<at::Tensor> rgb, opacity, depth;
+  const SerialTorchScope serial;  // see parallel_slices.h
+  const SampleFieldFn field = [this](const at::Tensor& positions, const at::Tensor& directions) {
+    const at::NoGradGuard no_grad;
+    RadianceField::Output o = m_field->forward(to_unit_cube(positions), directions);
+    return std::make_pair(std::move(o.density), std::move(o.rgb));
+  };
+  const IncrementalOutput rendered = render_incremental(origins, dirs, *m_grid, m_march, field, 3);
   RayRenderOutput out;
-  for (int64_t begin = 0; begin < n; begin += chunk) {
-    const int64_t len = std::min(chunk, n - begin);
-    const at::Tensor bg = background.dim() == 2 ? background.narrow(0, begin, len) : background;
-    const PackedSamples samples =
-        march(origins.narrow(0, begin, len).contiguous(), dirs.narrow(0, begin, len).contiguous(), false, 0);
-    const RadianceField::Output field_out = m_field->forward(to_unit_cube(samples.positions), samples.directions);
-    RayRenderOutput part = composite_samples(samples, field_out, bg, /*differentiable=*/false);
-    rgb.push_back(part.rgb);
-    opacity.push_back(part.opacity);
-    depth.push_back(part.depth);
-    out.n_samples += part.n_samples;
-  }
-  if (n == 0) {
-    out.rgb = at::zeros({0, 3});
-    out.opacity = at::zeros({0});
-    out.depth = at::zeros({0});
-    return out;
-  }
-  out.rgb = at::cat(rgb);
-  out.opacity = at::cat(opacity);
-  out.depth = at::cat(depth);
+  out.opacity = rendered.opacity;
+  out.rgb = rendered.values + (1.0f - rendered.opacity).unsqueeze(1) * background;
+  out.depth = rendered.depth;
+  out.n_samples = rendered.stats.n_samples;
+  out.stats = rendered.stats;
+  return out;
+}
+
+WeightedSamples RadianceModel::render_weights(const at::Tensor& origins, const at::Tensor& dirs) const {
+  at::NoGradGuard no_grad;
+  IncrementalWeights found = march_weights_incremental(
+      origins, dirs, *m_grid, m_march, [this](const at::Tensor& positions) { return density(positions); },
+      WeightedSamples::kMinSampleWeight);
+  WeightedSamples out;
+  out.samples = std::move(found.samples);
+  out.weights = std::move(found.weights);
+  out.opacity = std::move(found.opacity);
+  out.depth = std::move(found.depth);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include "semfield/core/file_util.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/io/checkpoint.h"
+#include "semfield/pipeline/scene_mapping.h"
 
 namespace semfield {
 
@@ -170,6 +171,16 @@ Eigen::Vector3f parse_background(const std::string& text) {
       c.minCoeff() >= 0 && c.maxCoeff() <= 1)
     return c;
   fail_usage("background '{}': expected white, black or r,g,b with components in [0,1]", text);
+}
+
+Scene load_run_scene(const LoadedRun& run, const fs::path& data) {
+  LoadOptions load;
+  load.downscale = run.spec.downscale;
+  load.split_rule = SplitRule::parse(run.spec.split_rule);
+  Scene scene = load_scene(data.empty() ? run.spec.data : data, load);
+  // Folders are normalised by their own loader; express them in the run's frame.
+  renormalize_scene(scene, run.model->frame().normalization);
+  return scene;
 }
 
 }  // namespace semfield

@@ -66,6 +66,10 @@ void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const Radianc
 LoadedRun load_run(const std::filesystem::path& run_dir);
 
 std::vector<CameraRecord> camera_records(const Scene& scene);
+
+/// Loads the run's dataset (or `data`, other views of the same scene) with the run's load options, its
+/// cameras expressed in the run's normalised frame.
+Scene load_run_scene(const LoadedRun& run, const std::filesystem::path& data = {});
 /// Finds a camera by image stem ("r_12") or "split:index"; UsageError listing a few names otherwise.
 const CameraRecord& find_camera(const std::vector<CameraRecord>& cameras, const std::string& name);
 

@@ -9,11 +9,16 @@
 
 #include "semfield/core/error.h"
 #include "semfield/kernels/ray_generation.h"
+#include "semfield/render/parallel_slices.h"
 
 namespace semfield {
 
 RenderedView render_view(const RadianceModel& model, const Camera& camera, const Eigen::Vector3f& background) {
   const auto start = std::chrono::steady_clock::now();
+  // The render parallelises itself; the few whole-view ops around it are cheaper single-threaded than
+  // waking LibTorch's OpenMP team (whose idle threads would then spin beside the render, see
+  // parallel_slices.h).
+  const SerialTorchScope serial;
   const int w = camera.intrinsics.width, h = camera.intrinsics.height;
   const kernels::Rays rays = kernels::generate_image_rays(camera);
   const at::Tensor bg = at::tensor({background.x(), background.y(), background.z()});

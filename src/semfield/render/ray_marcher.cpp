@@ -222,125 +222,143 @@ double contracted_box_exit(const float* of, const float* df, const double* ylo, 
   return t;
 }
 
-/// Marches one ray, appending its samples to `out`; returns how many it appended.
-template <bool kContracted>
-int64_t march_ray(const MarchContext& ctx, const float* o, const float* d, float u, ChunkSamples& out) {
+/// The start of a ray's march: its range clipped to the grid and the occupied cells' box, and the first
+/// interval's start.
+RayMarchState start_ray(const MarchContext& ctx, bool contracted, const float* o, const float* d, float u) {
+  const MarchConfig& cfg = ctx.config;
+  RayMarchState state;
+  state.u = u;
+  for (int a = 0; a < 3; ++a)
+    if (!(std::isfinite(o[a]) && std::isfinite(d[a]))) return state;
+  float t_start = cfg.near, t_end = cfg.far;
+  // Nothing to find outside the occupied cells' bounding box.
+  if (!contracted) {
+    float go[3], gd[3];
+    for (int a = 0; a < 3; ++a) {
+      go[a] = (o[a] - ctx.grid_min[a]) * ctx.to_index[a];
+      gd[a] = (d[a] == 0.0f ? 0.0f : d[a]) * ctx.to_index[a];
+    }
+    clip_to_slab(go, gd, ctx.clip_lo, ctx.clip_hi, &t_start, &t_end);
+  } else if (ctx.clip_world) {
+    clip_to_slab(o, d, ctx.clip_lo, ctx.clip_hi, &t_start, &t_end);
+  }
+  if (!(t_start < t_end) || cfg.max_samples_per_ray == 0 || !ctx.any_occupied) return state;
+  state.t0 = t_start + (u - 0.5f) * ctx.step_at(t_start);
+  state.t_end = t_end;
+  state.cell_exit = -kInf;
+  state.finished = !(state.t0 < t_end);
+  return state;
+}
+
+/// Marches one ray from `state` until it has emitted `max_new` samples (emit(t, dt) each) or finishes.
+/// Returns how many it emitted. The state after a stop is exactly the loop's state there, so resuming
+/// continues the same sequence of intervals and lookups.
+template <bool kContracted, typename Emit>
+int advance_ray(const MarchContext& ctx, const float* o, const float* d, RayMarchState& state, int max_new,
+                Emit&& emit) {
+  if (state.finished) return 0;
   const MarchConfig& cfg = ctx.config;
   // The ray in cell-index units (bounded grids): g(t) = go + t * gd. Signed zeros become +0 so that the
   // reciprocal of a zero component is +inf and face tests below never see 0 * inf.
   float go[3], gd[3], inv_gd[3];
-  float t_start = cfg.near, t_end = cfg.far;
-  for (int a = 0; a < 3; ++a)
-    if (!(std::isfinite(o[a]) && std::isfinite(d[a]))) return 0;
   for (int a = 0; a < 3; ++a) {
     const float da = d[a] == 0.0f ? 0.0f : d[a];
     go[a] = (o[a] - ctx.grid_min[a]) * ctx.to_index[a];
     gd[a] = da * ctx.to_index[a];
     inv_gd[a] = 1.0f / gd[a];
   }
-  // Nothing to find outside the occupied cells' bounding box.
-  if (!kContracted) {
-    clip_to_slab(go, gd, ctx.clip_lo, ctx.clip_hi, &t_start, &t_end);
-  } else if (ctx.clip_world) {
-    clip_to_slab(o, d, ctx.clip_lo, ctx.clip_hi, &t_start, &t_end);
-  }
-  if (!(t_start < t_end) || cfg.max_samples_per_ray == 0 || !ctx.any_occupied) return 0;
-
-  int64_t count = 0;
-  float t0 = t_start + (u - 0.5f) * ctx.step_at(t_start);
-  while (t0 < t_end) {
+  const float t_end = state.t_end, u = state.u;
+  float t0 = state.t0, cell_exit = state.cell_exit;
+  const int budget = std::min(max_new, cfg.max_samples_per_ray - state.n_samples);
+  int count = 0;
+  bool finished = false;
+  while (count < budget) {
+    if (!(t0 < t_end)) {
+      finished = true;
+      break;
+    }
     float dt = ctx.step_at(t0);
     if (t0 + dt > t_end) dt = t_end - t0;
-    float tm = t0 + 0.5f * dt;
-
-    float gi[3];
-    if (kContracted) {
-      float y[3] = {o[0] + tm * d[0], o[1] + tm * d[1], o[2] + tm * d[2]};
-      contract_point(y, y);
-      for (int a = 0; a < 3; ++a) gi[a] = (y[a] - ctx.grid_min[a]) * ctx.to_index[a];
-    } else {
-      for (int a = 0; a < 3; ++a) gi[a] = go[a] + tm * gd[a];
-    }
-    int c[3];
-    if (ctx.occupied(0, ctx.fine_cell(gi, c))) {
-      // Occupied. In a bounded grid the ray is straight in index space, so every midpoint before the
-      // cell's exit is in this cell too: emit them without further lookups.
-      float t_cell_exit = 0.0f;
-      if (!kContracted) {
-        t_cell_exit = kInf;
-        for (int a = 0; a < 3; ++a)
-          t_cell_exit = std::min(t_cell_exit,
+    const float tm = t0 + 0.5f * dt;
+    // In a bounded grid the ray is straight in index space, so every midpoint before the occupied cell's
+    // exit is in that cell too: emit it without a lookup.
+    if (!(tm < cell_exit)) {
+      float gi[3];
+      if (kContracted) {
+        float y[3] = {o[0] + tm * d[0], o[1] + tm * d[1], o[2] + tm * d[2]};
+        contract_point(y, y);
+        for (int a = 0; a < 3; ++a) gi[a] = (y[a] - ctx.grid_min[a]) * ctx.to_index[a];
+      } else {
+        for (int a = 0; a < 3; ++a) gi[a] = go[a] + tm * gd[a];
+      }
+      int c[3];
+      if (ctx.occupied(0, ctx.fine_cell(gi, c))) {
+        if (!kContracted) {
+          cell_exit = kInf;
+          for (int a = 0; a < 3; ++a)
+            cell_exit = std::min(cell_exit,
                                  (static_cast<float>(gd[a] >= 0.0f ? c[a] + 1 : c[a]) - go[a]) * inv_gd[a]);
+        }
+      } else {
+        // Empty: leave the largest empty cell around the midpoint. Its box in index units is [lo, hi).
+        const int l = ctx.coarsest_empty_level(c);
+        int lo[3], hi[3];
+        for (int a = 0; a < 3; ++a) {
+          lo[a] = (c[a] >> l) << l;
+          hi[a] = lo[a] + (1 << l);
+        }
+        float t_exit = kInf;
+        if (!kContracted) {
+          // Straight line in index space: the exit is the nearest far face.
+          for (int a = 0; a < 3; ++a)
+            t_exit =
+                std::min(t_exit, (static_cast<float>(gd[a] >= 0.0f ? hi[a] : lo[a]) - go[a]) * inv_gd[a]);
+        } else {
+          double ylo[3], yhi[3];
+          bool lo_open[3], hi_open[3];
+          for (int a = 0; a < 3; ++a) {
+            ylo[a] = ctx.grid_min[a] + static_cast<double>(lo[a]) * ctx.index_to_grid[a];
+            yhi[a] = ctx.grid_min[a] + static_cast<double>(hi[a]) * ctx.index_to_grid[a];
+            lo_open[a] = lo[a] <= 0;
+            hi_open[a] = hi[a] >= ctx.res;
+          }
+          t_exit = static_cast<float>(contracted_box_exit(o, d, ylo, yhi, lo_open, hi_open, tm));
+        }
+        if (!(t_exit < t_end)) {
+          finished = true;
+          break;
+        }
+        const float dt_entry = ctx.step_at(t_exit);
+        float t_next = t_exit + (u - 0.5f) * dt_entry;
+        // Every iteration must move t0 forward (the midpoint moves with it): a restart can land behind t0
+        // when the current interval was shortened at t_end, or through rounding.
+        if (!(t_next > t0)) t_next = std::max(tm, std::nextafter(t0, kInf));
+        t0 = t_next;
+        continue;
       }
-      do {
-        out.push(tm, dt);
-        if (++count >= cfg.max_samples_per_ray) return count;
-        t0 += dt;
-        if (!(t0 < t_end)) return count;
-        dt = ctx.step_at(t0);
-        if (t0 + dt > t_end) dt = t_end - t0;
-        tm = t0 + 0.5f * dt;
-      } while (tm < t_cell_exit);
-      continue;
     }
-
-    // Empty: leave the largest empty cell around the midpoint. Its box in index units is [lo, hi).
-    const int l = ctx.coarsest_empty_level(c);
-    int lo[3], hi[3];
-    for (int a = 0; a < 3; ++a) {
-      lo[a] = (c[a] >> l) << l;
-      hi[a] = lo[a] + (1 << l);
-    }
-    float t_exit = kInf;
-    if (!kContracted) {
-      // Straight line in index space: the exit is the nearest far face.
-      for (int a = 0; a < 3; ++a)
-        t_exit = std::min(t_exit, (static_cast<float>(gd[a] >= 0.0f ? hi[a] : lo[a]) - go[a]) * inv_gd[a]);
-    } else {
-      double ylo[3], yhi[3];
-      bool lo_open[3], hi_open[3];
-      for (int a = 0; a < 3; ++a) {
-        ylo[a] = ctx.grid_min[a] + static_cast<double>(lo[a]) * ctx.index_to_grid[a];
-        yhi[a] = ctx.grid_min[a] + static_cast<double>(hi[a]) * ctx.index_to_grid[a];
-        lo_open[a] = lo[a] <= 0;
-        hi_open[a] = hi[a] >= ctx.res;
-      }
-      t_exit = static_cast<float>(contracted_box_exit(o, d, ylo, yhi, lo_open, hi_open, tm));
-    }
-    if (!(t_exit < t_end)) break;
-    const float dt_entry = ctx.step_at(t_exit);
-    float t_next = t_exit + (u - 0.5f) * dt_entry;
-    // Every iteration must move t0 forward (the midpoint moves with it): a restart can land behind t0
-    // when the current interval was shortened at t_end, or through rounding.
-    if (!(t_next > t0)) t_next = std::max(tm, std::nextafter(t0, kInf));
-    t0 = t_next;
+    emit(tm, dt);
+    ++count;
+    t0 += dt;
   }
+  state.t0 = t0;
+  state.cell_exit = cell_exit;
+  state.n_samples += count;
+  state.finished = finished || state.n_samples >= cfg.max_samples_per_ray || !(t0 < t_end);
   return count;
 }
 
-}  // namespace
-
-PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions, const OccupancyGrid& grid,
-                         const MarchConfig& config) {
-  check_config(config);
-  SEMFIELD_ASSERT(origins.dim() == 2 && origins.size(1) == 3 && origins.device().is_cpu(),
-                  "march_rays: origins must be [R,3] on the CPU");
-  SEMFIELD_ASSERT(directions.sizes() == origins.sizes() && directions.device().is_cpu(),
-                  "march_rays: directions must be [R,3] like origins");
-  const at::Tensor rays_o = origins.to(at::kFloat).contiguous();
-  const at::Tensor rays_d = directions.to(at::kFloat).contiguous();
-  const int64_t R = rays_o.size(0);
-
+/// Unpacks the grid's levels (or `local`, built here when the grid's are stale) and the config.
+MarchContext make_context(const OccupancyGrid& grid, const MarchConfig& config, OccupancyLevels& local) {
   const int res = grid.resolution();
-  OccupancyLevels local_levels;
   const OccupancyLevels* levels = grid.levels();
   if (!levels) {
     const at::Tensor& bits = grid.bitfield();
     SEMFIELD_ASSERT(bits.scalar_type() == at::kByte && bits.is_contiguous() &&
                         bits.numel() == static_cast<int64_t>(res) * res * res,
                     "occupancy bitfield must be a contiguous uint8 tensor of res^3 cells");
-    local_levels = OccupancyLevels::build(bits.data_ptr<uint8_t>(), res);
-    levels = &local_levels;
+    local = OccupancyLevels::build(bits.data_ptr<uint8_t>(), res);
+    levels = &local;
   }
   MarchContext ctx{};
   ctx.res = res;
@@ -367,6 +385,24 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
   ctx.clip_world = grid.contracted() && identity_box;
   ctx.any_occupied = levels->any_occupied();
   ctx.config = config;
+  return ctx;
+}
+
+}  // namespace
+
+PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions, const OccupancyGrid& grid,
+                         const MarchConfig& config) {
+  check_config(config);
+  SEMFIELD_ASSERT(origins.dim() == 2 && origins.size(1) == 3 && origins.device().is_cpu(),
+                  "march_rays: origins must be [R,3] on the CPU");
+  SEMFIELD_ASSERT(directions.sizes() == origins.sizes() && directions.device().is_cpu(),
+                  "march_rays: directions must be [R,3] like origins");
+  const at::Tensor rays_o = origins.to(at::kFloat).contiguous();
+  const at::Tensor rays_d = directions.to(at::kFloat).contiguous();
+  const int64_t R = rays_o.size(0);
+
+  OccupancyLevels local_levels;
+  const MarchContext ctx = make_context(grid, config, local_levels);
 
   // Pass 1: march chunks of rays into per-chunk buffers. Chunks are handed out dynamically because the
   // work per ray varies a lot (rays through empty space cost a few skips, rays through matter hundreds
@@ -394,9 +430,12 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
       const float u = config.jitter ? static_cast<float>(mix64(jitter_key + static_cast<uint64_t>(r)) >> 40) *
                                           (1.0f / 16777216.0f)
                                     : 0.5f;
+      RayMarchState state = start_ray(ctx, contracted, o + 3 * r, d + 3 * r, u);
+      auto emit = [&out](float t, float dt) { out.push(t, dt); };
       // Counts go to offsets[r + 1]; the prefix sum below turns them into offsets.
-      offsets[r + 1] = contracted ? march_ray<true>(ctx, o + 3 * r, d + 3 * r, u, out)
-                                  : march_ray<false>(ctx, o + 3 * r, d + 3 * r, u, out);
+      offsets[r + 1] = contracted
+                           ? advance_ray<true>(ctx, o + 3 * r, d + 3 * r, state, config.max_samples_per_ray, emit)
+                           : advance_ray<false>(ctx, o + 3 * r, d + 3 * r, state, config.max_samples_per_ray, emit);
     }
   });
   for (int64_t r = 0; r < R; ++r) offsets[r + 1] += offsets[r];
@@ -436,6 +475,36 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
     in = ChunkSamples{};  // release this chunk's buffers early
   });
   return samples;
+}
+
+struct RayMarcher::Impl {
+  OccupancyLevels local_levels;
+  MarchContext ctx;
+  bool contracted;
+};
+
+RayMarcher::RayMarcher(const OccupancyGrid& grid, const MarchConfig& config) : m_impl(std::make_unique<Impl>()) {
+  check_config(config);
+  m_impl->ctx = make_context(grid, config, m_impl->local_levels);
+  m_impl->contracted = grid.contracted();
+}
+
+RayMarcher::~RayMarcher() = default;
+
+RayMarchState RayMarcher::start(const float* origin, const float* direction, float u) const {
+  return start_ray(m_impl->ctx, m_impl->contracted, origin, direction, u);
+}
+
+int RayMarcher::advance(const float* origin, const float* direction, RayMarchState& state, int max_samples,
+                        float* ts, float* dts) const {
+  int n = 0;
+  auto emit = [&](float t, float dt) {
+    ts[n] = t;
+    dts[n] = dt;
+    ++n;
+  };
+  return m_impl->contracted ? advance_ray<true>(m_impl->ctx, origin, direction, state, max_samples, emit)
+                            : advance_ray<false>(m_impl->ctx, origin, direction, state, max_samples, emit);
 }
 
 }  // namespace semfield

@@ -1,6 +1,9 @@
 // Ray marching through the occupancy grid: produces packed samples in occupied space only.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+
 #include <ATen/core/Tensor.h>
 
 #include "semfield/render/occupancy_grid.h"
@@ -48,5 +51,43 @@ struct PackedSamples {
 /// At most max_samples_per_ray samples per ray, front to back.
 PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions, const OccupancyGrid& grid,
                          const MarchConfig& config);
+
+/// Where one ray's marching stands, so that it can stop after a few samples and resume later.
+struct RayMarchState {
+  float t0 = 0.0f;         ///< start of the next interval
+  float t_end = 0.0f;      ///< end of the marched range
+  float cell_exit = 0.0f;  ///< midpoints before this lie in the occupied cell last looked up (bounded grids)
+  float u = 0.5f;          ///< restart offset (jitter) of the ray, see march_rays
+  int32_t n_samples = 0;   ///< samples emitted so far
+  bool finished = true;    ///< no sample left to emit
+};
+
+/// Resumable marching of single rays, for renderers that march a few samples per ray at a time (incremental
+/// inference with early ray termination). For a ray and MarchConfig, advancing it to the end through any
+/// sequence of advance() calls emits exactly the samples march_rays gives it (bit-identical ts and dts, same
+/// per-ray cap). Calls for different rays (and states) may run concurrently. The grid must outlive the
+/// marcher and stay unchanged while it is used.
+class RayMarcher {
+ public:
+  /// Throws UsageError for an invalid config (as march_rays).
+  RayMarcher(const OccupancyGrid& grid, const MarchConfig& config);
+  ~RayMarcher();
+  RayMarcher(const RayMarcher&) = delete;
+  RayMarcher& operator=(const RayMarcher&) = delete;
+
+  /// State at the start of ray (origin, direction) (unit direction, 3 floats each); `u` in [0, 1) is the
+  /// ray's restart offset (0.5 = no jitter). A ray that misses the occupied cells, or has a non-finite
+  /// origin or direction, starts finished.
+  RayMarchState start(const float* origin, const float* direction, float u = 0.5f) const;
+  /// Emits the ray's next samples, at most `max_samples`: midpoint distances into ts and interval lengths
+  /// into dts (room for max_samples each). Returns how many it wrote; updates `state` (finished once the
+  /// ray has left the grid or reached max_samples_per_ray). origin/direction must be the start() ones.
+  int advance(const float* origin, const float* direction, RayMarchState& state, int max_samples, float* ts,
+              float* dts) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
 
 }  // namespace semfield

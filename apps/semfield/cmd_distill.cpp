@@ -1,0 +1,94 @@
+// `semfield distill`: lift a 2D teacher (features or labels) into a field on top of a trained run.
+#include "commands.h"
+#include "interrupt.h"
+#include "semfield/core/error.h"
+#include "semfield/core/log.h"
+#include "semfield/pipeline/distill_run.h"
+#include "semfield/pipeline/run_folder.h"
+#include "semfield/teachers/teacher.h"
+#include "semfield/train/feature_trainer.h"
+
+namespace semfield::cli {
+
+namespace {
+
+struct DistillArgs {
+  std::string run, teacher, name, data, config;
+  int64_t steps = -1;
+  double time_budget = -1;
+  int rays = -1;
+  int eval_interval = -1;
+  bool surface = false, no_augment = false, no_cache = false;
+  double label_noise = -1, label_keep = -1;
+  uint64_t seed = 0;
+};
+
+void run_distill(const DistillArgs& args) {
+  DistillConfig config = args.config.empty() ? DistillConfig{} : load_distill_config(args.config);
+  if (!args.teacher.empty()) config.teacher = args.teacher;
+  if (config.teacher.empty()) fail_usage("distill: give --teacher SPEC (or a --config with \"teacher\")");
+  if (args.steps >= 0) config.steps = args.steps;
+  if (args.time_budget >= 0) config.time_budget = args.time_budget;
+  if (args.rays > 0) config.rays_per_step = args.rays;
+  if (args.eval_interval >= 0) config.eval_interval = args.eval_interval;
+  if (args.surface) config.surface = true;
+  if (args.no_augment) config.camera_augmentation = false;
+  if (args.no_cache) config.cache = false;
+  if (args.label_noise >= 0) config.label_noise = args.label_noise;
+  if (args.label_keep >= 0) config.label_keep = args.label_keep;
+  if (args.seed != 0) config.seed = args.seed;
+  // Re-validate the combined settings with the same rules as a config file.
+  config = distill_config_from_json(to_json(config), "command line");
+
+  const LoadedRun loaded = load_run(args.run);
+  const Scene scene = load_run_scene(loaded, args.data);
+  const LabelDegradation degradation{config.label_noise, config.label_keep, config.seed};
+  const std::unique_ptr<Teacher> teacher = make_teacher(config.teacher, scene, degradation);
+  DistillOptions options;
+  options.config = config;
+  options.name = args.name.empty() ? default_distill_name(config.teacher) : args.name;
+  options.run_dir = args.run;
+  DistillSummary summary;
+  {
+    const InterruptScope interrupt;
+    options.stop_requested = interrupt.flag();
+    summary = distill_field(scene, loaded, *teacher, options);
+  }
+  const FeatureEvalResult& r = summary.final_eval;
+  std::printf("distilled %s into %s/distill/%s: %lld steps in %.1f s", teacher->spec().c_str(), args.run.c_str(),
+              options.name.c_str(), static_cast<long long>(summary.steps), summary.seconds);
+  if (r.feature_mse) std::printf(", held-out feature MSE %.5f", *r.feature_mse);
+  if (r.miou) std::printf(", held-out mIoU %.4f accuracy %.4f", *r.miou, r.accuracy.value_or(0));
+  std::printf("\n");
+  if (summary.interrupted) std::printf("interrupted: checkpoint saved\n");
+}
+
+}  // namespace
+
+void add_distill_command(CLI::App& app) {
+  auto args = std::make_shared<DistillArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "distill", "Distill a 2D teacher (features or labels) into a field rendered with a trained run's density");
+  cmd->add_option("--run", args->run, "Run folder written by `semfield train`")->required();
+  cmd->add_option("--teacher", args->teacher,
+                  "descriptor | labels:semantic | labels:instance | labels:DIR | files:DIR | sam:PATH | clip:PATH | "
+                  "dino:PATH");
+  cmd->add_option("--name", args->name, "Name of the field inside the run (default from the teacher)");
+  cmd->add_option("--data", args->data, "Dataset folder (default: the run's)");
+  cmd->add_option("--config", args->config, "JSON file of distillation settings (docs/config.md)");
+  cmd->add_option("--steps", args->steps, "Training steps")->check(CLI::Range(int64_t{0}, int64_t{10000000}));
+  cmd->add_option("--time-budget", args->time_budget, "Stop after this many seconds")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rays", args->rays, "Rays per step")->check(CLI::Range(16, 1 << 20));
+  cmd->add_option("--eval-interval", args->eval_interval, "Evaluate held-out views every N steps");
+  cmd->add_flag("--surface", args->surface, "Render one surface point per ray (SAN Eq. 7) instead of quadrature");
+  cmd->add_flag("--no-augment", args->no_augment, "No camera augmentation (ablation)");
+  cmd->add_flag("--no-cache", args->no_cache, "No feature cache: run the teacher on every augmented view (ablation)");
+  cmd->add_option("--label-noise", args->label_noise, "Corrupt this fraction of training label pixels (study)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--label-keep", args->label_keep, "Keep only this fraction of training label pixels (study)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", args->seed, "Random seed");
+  cmd->callback([args] { run_distill(*args); });
+}
+
+}  // namespace semfield::cli

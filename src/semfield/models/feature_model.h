@@ -1,0 +1,61 @@
+// A feature (or label) field attached to a trained radiance model: the radiance model's frozen density gives
+// each ray its compositing weights; the feature field's latents are composited with them and decoded
+// (SAN Eq. 6), or taken at one surface point per ray (Eq. 7).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "semfield/fields/feature_field.h"
+#include "semfield/models/radiance_model.h"
+#include "semfield/teachers/teacher.h"
+
+namespace semfield {
+
+struct FeatureRenderOutput {
+  std::vector<at::Tensor> maps;  ///< per scale [R, C_s] in the teacher's units (Labels: class logits)
+  at::Tensor latent;             ///< [R, D] composited latent, background included
+  at::Tensor opacity;            ///< [R]
+  at::Tensor depth;              ///< [R] expected distance t / opacity (normalised units); 0 where empty
+};
+
+/// SAN Eq. 6's quadrature for any per-sample values: out[r] = sum over ray r's samples of weights[i] *
+/// values[i] (values [S,D], weights [S], ray_offsets int64 [R+1]); differentiable w.r.t. values and weights.
+at::Tensor composite_weighted(const at::Tensor& values, const at::Tensor& weights, const at::Tensor& ray_offsets);
+
+class FeatureModel {
+ public:
+  /// `radiance` must outlive this model; it is never modified.
+  FeatureModel(const FeatureFieldConfig& config, TeacherOutputKind kind, bool surface, const RadianceModel& radiance,
+               uint64_t seed);
+
+  /// Differentiable composited latents [R, D] (background included) for a ray batch; gradients reach the
+  /// heads through autograd and the grid through field().backward_grid().
+  at::Tensor render_latent_train(const at::Tensor& origins, const at::Tensor& dirs);
+  /// Inference in chunks: maps, latents, opacity and depth for rays [R,3].
+  FeatureRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const;
+  /// Per-point outputs (decoded grid latents as if the point were opaque), points [N,3] in normalised scene
+  /// coordinates; for label fields these are the class logits of the points.
+  std::vector<at::Tensor> point_outputs(const at::Tensor& points) const;
+
+  FeatureField& field() { return *m_field; }
+  const FeatureField& field() const { return *m_field; }
+  const RadianceModel& radiance() const { return m_radiance; }
+  TeacherOutputKind kind() const { return m_kind; }
+  bool surface_mode() const { return m_surface; }
+
+ private:
+  // Composited latent (without background) and opacity from inference weights; `train` tracks gradients.
+  std::pair<at::Tensor, at::Tensor> composite_latent(const at::Tensor& origins, const at::Tensor& dirs, bool train,
+                                                     at::Tensor* depth) const;
+
+  std::unique_ptr<FeatureField> m_field;
+  TeacherOutputKind m_kind;
+  bool m_surface;
+  const RadianceModel& m_radiance;
+  int64_t m_chunk_rays = 1 << 15;
+};
+
+}  // namespace semfield

@@ -1,0 +1,129 @@
+// Distilled fields inside a run folder.
+#include "semfield/pipeline/distill_run.h"
+
+#include <algorithm>
+
+#include "semfield/core/error.h"
+#include "semfield/core/json_reader.h"
+#include "semfield/io/checkpoint.h"
+
+namespace semfield {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCheckpointKind = "feature_field";
+
+const char* kind_name(TeacherOutputKind kind) { return kind == TeacherOutputKind::Labels ? "labels" : "features"; }
+
+}  // namespace
+
+DistillPaths distill_paths(const fs::path& run_dir, const std::string& name) {
+  const bool valid = !name.empty() && name != "." && name != ".." &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                     });
+  if (!valid) fail_usage("distilled field name '{}' must be a plain name (letters, digits, '-', '_', '.')", name);
+  return {run_dir / "distill" / name};
+}
+
+std::string default_distill_name(const std::string& teacher_spec) {
+  const size_t colon = teacher_spec.find(':');
+  const std::string kind = teacher_spec.substr(0, colon);
+  if (colon == std::string::npos) return kind;
+  const std::string arg = teacher_spec.substr(colon + 1);
+  if (kind == "labels" && (arg == "semantic" || arg == "instance")) return "labels-" + arg;
+  if (kind == "labels" || kind == "files") {
+    std::string stem = fs::path(arg).lexically_normal().filename().string();
+    if (stem.empty()) stem = fs::path(arg).lexically_normal().parent_path().filename().string();
+    std::string clean;
+    for (const char c : stem) clean += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+    return clean.empty() ? kind : kind + "-" + clean;
+  }
+  return kind;
+}
+
+std::vector<std::string> list_distilled(const fs::path& run_dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  const fs::path root = run_dir / "distill";
+  if (!fs::is_directory(root, ec)) return names;
+  for (const auto& entry : fs::directory_iterator(root, ec))
+    if (entry.is_directory() && fs::is_regular_file(entry.path() / "checkpoint.ckpt"))
+      names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::pair<int64_t, int64_t>> MapGrid::for_image(int64_t height, int64_t width) const {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const auto& [h, w] : sizes)
+    out.emplace_back(std::max<int64_t>(1, (h * height + image_height / 2) / std::max<int64_t>(image_height, 1)),
+                     std::max<int64_t>(1, (w * width + image_width / 2) / std::max<int64_t>(image_width, 1)));
+  return out;
+}
+
+void save_distill_checkpoint(const DistillPaths& paths, const DistillConfig& config, const FeatureModel& model,
+                             const DistillState& state, const MapGrid& grid, const TensorMap& optimizer_state) {
+  Checkpoint checkpoint;
+  checkpoint.kind = kCheckpointKind;
+  checkpoint.metadata = {{"config", to_json(config)},
+                         {"channels", model.field().config().channels},
+                         {"output_kind", kind_name(model.kind())},
+                         {"map_grid", {{"image", {grid.image_height, grid.image_width}}, {"maps", grid.sizes}}},
+                         {"step", state.step},
+                         {"elapsed_seconds", state.elapsed_seconds}};
+  for (const auto& [name, tensor] : model.field().state()) checkpoint.tensors["field." + name] = tensor;
+  for (const auto& [name, tensor] : optimizer_state) checkpoint.tensors["optim." + name] = tensor;
+  save_checkpoint(paths.checkpoint(), checkpoint);
+}
+
+LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, const RadianceModel& radiance) {
+  const DistillPaths paths = distill_paths(run_dir, name);
+  std::error_code ec;
+  if (!fs::is_regular_file(paths.checkpoint(), ec)) {
+    const auto names = list_distilled(run_dir);
+    std::string available;
+    for (const auto& n : names) available += (available.empty() ? "" : ", ") + n;
+    fail_input(paths.checkpoint(), "", "no distilled field '{}' in this run ({}); run `semfield distill` first", name,
+               names.empty() ? "it has none" : "it has: " + available);
+  }
+  const Checkpoint checkpoint = load_checkpoint(paths.checkpoint(), kCheckpointKind);
+  const std::string origin = paths.checkpoint().string();
+  const JsonNode meta = JsonNode::parse_text(checkpoint.metadata.dump(), origin + " (metadata)");
+  LoadedDistill out;
+  out.name = name;
+  out.config = distill_config_from_json(meta.at("config").raw(), origin + " (metadata config)");
+  const JsonNode channels = meta.at("channels");
+  for (size_t i = 0; i < channels.size(); ++i) {
+    const int64_t c = channels.at(i).as_int();
+    if (c < 1 || c > (1 << 16)) channels.at(i).fail("expected a channel count in 1..65536");
+    out.config.field.channels.push_back(c);
+  }
+  if (out.config.field.channels.empty()) channels.fail("expected at least one scale");
+  const std::string kind = meta.at("output_kind").as_string();
+  if (kind != "labels" && kind != "features") meta.at("output_kind").fail("expected \"labels\" or \"features\"");
+  out.model = std::make_unique<FeatureModel>(out.config.field,
+                                             kind == "labels" ? TeacherOutputKind::Labels : TeacherOutputKind::Features,
+                                             out.config.surface, radiance, out.config.seed);
+  TensorMap field_state;
+  for (const auto& [tensor_name, tensor] : checkpoint.tensors) {
+    if (tensor_name.rfind("field.", 0) == 0) field_state[tensor_name.substr(6)] = tensor;
+    if (tensor_name.rfind("optim.", 0) == 0) out.optimizer_state[tensor_name.substr(6)] = tensor;
+  }
+  out.model->field().load_state(field_state, origin);
+  const JsonNode grid = meta.at("map_grid");
+  const JsonNode image = grid.at("image");
+  out.grid.image_height = image.at(0).as_int();
+  out.grid.image_width = image.at(1).as_int();
+  const JsonNode sizes = grid.at("maps");
+  for (size_t i = 0; i < sizes.size(); ++i) out.grid.sizes.emplace_back(sizes.at(i).at(0).as_int(), sizes.at(i).at(1).as_int());
+  if (out.grid.image_height < 1 || out.grid.image_width < 1 || out.grid.sizes.size() != out.config.field.channels.size())
+    grid.fail("expected an image size and one map size per scale");
+  out.state.step = meta.at("step").as_int();
+  out.state.elapsed_seconds = meta.at("elapsed_seconds").as_double();
+  return out;
+}
+
+}  // namespace semfield

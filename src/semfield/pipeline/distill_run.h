@@ -1,0 +1,64 @@
+// Distilled fields stored inside a radiance run: RUN/distill/<name>/{config.json, checkpoint.ckpt,
+// progress.jsonl, eval/}. A run can hold several (e.g. "sam", "labels-semantic"); each checkpoint is
+// self-contained apart from the radiance model it renders with.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "semfield/core/tensor_state.h"
+#include "semfield/models/distill_config.h"
+#include "semfield/models/feature_model.h"
+
+namespace semfield {
+
+struct DistillPaths {
+  std::filesystem::path root;
+  std::filesystem::path config() const { return root / "config.json"; }
+  std::filesystem::path checkpoint() const { return root / "checkpoint.ckpt"; }
+  std::filesystem::path progress() const { return root / "progress.jsonl"; }
+  std::filesystem::path eval_dir() const { return root / "eval"; }
+};
+
+/// RUN/distill/<name>; the name must be a plain folder name (letters, digits, '-', '_', '.').
+DistillPaths distill_paths(const std::filesystem::path& run_dir, const std::string& name);
+/// A default name for a teacher spec: "labels-semantic", "descriptor", "sam", "files-<folder>", ...
+std::string default_distill_name(const std::string& teacher_spec);
+/// Names of the distilled fields of a run (folders holding a checkpoint), sorted.
+std::vector<std::string> list_distilled(const std::filesystem::path& run_dir);
+
+struct DistillState {
+  int64_t step = 0;
+  double elapsed_seconds = 0;
+};
+
+/// The teacher's map sizes for a reference image size, so raw maps can be rendered at the teacher's
+/// resolution for any camera without the teacher.
+struct MapGrid {
+  int64_t image_height = 0, image_width = 0;
+  std::vector<std::pair<int64_t, int64_t>> sizes;  ///< (h, w) per scale
+  /// Sizes for an image of another size (scaled, at least 1).
+  std::vector<std::pair<int64_t, int64_t>> for_image(int64_t height, int64_t width) const;
+};
+
+void save_distill_checkpoint(const DistillPaths& paths, const DistillConfig& config, const FeatureModel& model,
+                             const DistillState& state, const MapGrid& grid, const TensorMap& optimizer_state);
+
+struct LoadedDistill {
+  std::string name;
+  DistillConfig config;
+  std::unique_ptr<FeatureModel> model;
+  DistillState state;
+  MapGrid grid;
+  TensorMap optimizer_state;  ///< "optim.*" tensors, for resuming
+};
+
+/// Loads RUN/distill/<name>/checkpoint.ckpt onto `radiance` (which must outlive the result). Throws
+/// InputError for a missing field (listing the run's fields), a truncated/foreign checkpoint or tensors that
+/// do not match.
+LoadedDistill load_distilled(const std::filesystem::path& run_dir, const std::string& name,
+                             const RadianceModel& radiance);
+
+}  // namespace semfield

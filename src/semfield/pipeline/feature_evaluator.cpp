@@ -1,0 +1,146 @@
+// Feature/label field evaluation.
+#include "semfield/pipeline/feature_evaluator.h"
+
+#include <cstring>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/core/progress.h"
+#include "semfield/pipeline/feature_renderer.h"
+#include "semfield/pipeline/view_renderer.h"
+#include "semfield/teachers/label_teacher.h"
+
+namespace semfield {
+
+namespace {
+
+nlohmann::json optional_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+
+}  // namespace
+
+nlohmann::json FeatureEvalResult::to_json() const {
+  nlohmann::json out = nlohmann::json::object();
+  if (feature_mse) out["feature_mse"] = *feature_mse;
+  if (miou) out["miou"] = *miou;
+  if (accuracy) out["accuracy"] = *accuracy;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& v : views)
+    list.push_back({{"name", v.name},
+                    {"feature_mse", optional_json(v.feature_mse)},
+                    {"miou", optional_json(v.miou)},
+                    {"accuracy", optional_json(v.accuracy)},
+                    {"render_seconds", v.render_seconds}});
+  out["views"] = list;
+  return out;
+}
+
+LabelScores::LabelScores(int64_t num_classes) : m_confusion(at::zeros({num_classes, num_classes}, at::kLong)) {}
+
+void LabelScores::add(const at::Tensor& predicted, const at::Tensor& truth) {
+  const int64_t k = m_confusion.size(0);
+  const at::Tensor t = truth.reshape({-1}).to(at::kLong), p = predicted.reshape({-1}).to(at::kLong);
+  if (t.numel() != p.numel()) fail_usage("label scores: prediction and truth sizes differ");
+  // Truth ids beyond the field's classes count as labelled but always wrong (class k-1 would be unfair).
+  const at::Tensor valid = t.ge(0).logical_and(t.lt(k)).logical_and(p.ge(0)).logical_and(p.lt(k));
+  const at::Tensor index = t.masked_select(valid) * k + p.masked_select(valid);
+  m_confusion.view({-1}).add_(at::bincount(index, {}, k * k));
+}
+
+std::optional<double> LabelScores::miou() const {
+  const at::Tensor c = m_confusion.to(at::kDouble);
+  const at::Tensor inter = c.diagonal();
+  const at::Tensor uni = c.sum(0) + c.sum(1) - inter;
+  const at::Tensor present = uni.gt(0);
+  if (!present.any().item<bool>()) return std::nullopt;
+  return (inter.masked_select(present) / uni.masked_select(present)).mean().item<double>();
+}
+
+std::optional<double> LabelScores::accuracy() const {
+  const double total = static_cast<double>(m_confusion.sum().item<int64_t>());
+  if (total == 0) return std::nullopt;
+  return static_cast<double>(m_confusion.diagonal().sum().item<int64_t>()) / total;
+}
+
+at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background) {
+  const Image rgb = composite_over(view.rgb, background);
+  if (rgb.channels != 3) fail_input(view.image_path, "", "expected an RGB or RGBA image, found {} channels", rgb.channels);
+  at::Tensor t = at::empty({rgb.height, rgb.width, 3});
+  std::memcpy(t.data_ptr<float>(), rgb.pixels.data(), rgb.pixels.size() * sizeof(float));
+  return t;
+}
+
+FeatureEvalResult evaluate_features(const FeatureModel& model, const Teacher& teacher,
+                                    const std::vector<const View*>& views, const Eigen::Vector3f& background,
+                                    const std::filesystem::path& render_dir, const std::string& field_name,
+                                    bool show_progress) {
+  FeatureEvalResult result;
+  const auto* label_teacher = dynamic_cast<const LabelTeacher*>(&teacher);
+  const bool labels = model.kind() == TeacherOutputKind::Labels;
+  const int64_t num_classes = labels ? model.field().config().channels.front() : 0;
+  LabelScores total(std::max<int64_t>(num_classes, 1));
+  double mse_sum = 0;
+  int mse_views = 0;
+  std::optional<FeaturePca> pca;
+  ProgressBar bar("eval " + field_name, static_cast<int64_t>(views.size()), "view");
+  for (size_t i = 0; i < views.size(); ++i) {
+    const View& view = *views[i];
+    FeatureViewMetrics metrics;
+    metrics.name = view.name;
+    const std::string picture = view.name + (field_name.empty() ? "" : "_" + field_name) + ".png";
+    if (labels) {
+      const at::Tensor truth = label_teacher != nullptr ? label_teacher->label_ids(view) : at::Tensor();
+      const int64_t h = truth.defined() ? truth.size(0) : view.camera.intrinsics.height;
+      const int64_t w = truth.defined() ? truth.size(1) : view.camera.intrinsics.width;
+      const RenderedFeatures rendered = render_features(model, camera_for_map(view.camera, h, w));
+      metrics.render_seconds = rendered.seconds;
+      const at::Tensor predicted = rendered.maps.front().argmax(0);
+      if (truth.defined()) {
+        LabelScores one(num_classes);
+        one.add(predicted, truth);
+        total.add(predicted, truth);
+        metrics.miou = one.miou();
+        metrics.accuracy = one.accuracy();
+      }
+      if (!render_dir.empty()) write_png(render_dir / picture, colorize_labels(predicted));
+    } else {
+      const bool has_maps = teacher.covers(view);
+      std::vector<at::Tensor> targets;
+      if (has_maps) targets = teacher.compute({teacher_image(view, background), &view});
+      const auto sizes = teacher.map_sizes(view.camera.intrinsics.height, view.camera.intrinsics.width);
+      const RenderedFeatures rendered =
+          render_features(model, camera_for_map(view.camera, sizes.front().first, sizes.front().second));
+      metrics.render_seconds = rendered.seconds;
+      if (has_maps) {
+        double sum = 0;
+        int64_t count = 0;
+        for (size_t s = 0; s < targets.size(); ++s) {
+          const at::Tensor pred = s == 0 ? rendered.maps[0]
+                                         : render_features(model, camera_for_map(view.camera, targets[s].size(1),
+                                                                                 targets[s].size(2)))
+                                               .maps[s];
+          sum += at::mse_loss(pred, targets[s], at::Reduction::Sum).item<double>();
+          count += targets[s].numel();
+        }
+        metrics.feature_mse = sum / static_cast<double>(std::max<int64_t>(count, 1));
+        mse_sum += *metrics.feature_mse;
+        ++mse_views;
+      }
+      if (!render_dir.empty()) {
+        if (!pca) pca.emplace(rendered.maps.front());
+        write_png(render_dir / picture, pca->apply(rendered.maps.front()));
+      }
+    }
+    result.views.push_back(metrics);
+    if (show_progress) bar.update(static_cast<int64_t>(i) + 1);
+  }
+  if (show_progress) bar.finish();
+  if (mse_views > 0) result.feature_mse = mse_sum / mse_views;
+  if (labels) {
+    result.miou = total.miou();
+    result.accuracy = total.accuracy();
+  }
+  return result;
+}
+
+}  // namespace semfield

@@ -1,0 +1,58 @@
+// Evaluation of a distilled field on posed views: feature MSE against the teacher's maps (feature fields),
+// mIoU and pixel accuracy against the views' label maps (label fields).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "semfield/data/scene.h"
+#include "semfield/models/feature_model.h"
+#include "semfield/teachers/teacher.h"
+
+namespace semfield {
+
+struct FeatureViewMetrics {
+  std::string name;
+  std::optional<double> feature_mse, miou, accuracy;
+  double render_seconds = 0;
+};
+
+struct FeatureEvalResult {
+  std::optional<double> feature_mse;  ///< mean over views the teacher has maps for
+  std::optional<double> miou;         ///< over all evaluated pixels (classes present in truth or prediction)
+  std::optional<double> accuracy;     ///< labelled pixels predicted correctly
+  std::vector<FeatureViewMetrics> views;
+  nlohmann::json to_json() const;
+};
+
+/// Mean IoU and accuracy of predicted ids against truth ids (both [H,W] int64; truth -1 = ignored) accumulated
+/// over several maps: add() each pair, then read.
+class LabelScores {
+ public:
+  explicit LabelScores(int64_t num_classes);
+  void add(const at::Tensor& predicted, const at::Tensor& truth);
+  /// Mean over classes with a non-empty union; nullopt before any labelled pixel.
+  std::optional<double> miou() const;
+  std::optional<double> accuracy() const;
+
+ private:
+  at::Tensor m_confusion;  // [K,K] int64, truth x predicted
+};
+
+/// Renders each view at the teacher's map resolution and compares (views without teacher maps or label
+/// maps are skipped for that metric). Feature MSE is per element in the teacher's units. Writes
+/// <name>_<field>.png pictures (PCA or label colours) into render_dir when it is non-empty.
+FeatureEvalResult evaluate_features(const FeatureModel& model, const Teacher& teacher,
+                                    const std::vector<const View*>& views, const Eigen::Vector3f& background,
+                                    const std::filesystem::path& render_dir = {}, const std::string& field_name = "",
+                                    bool show_progress = true);
+
+/// An RGB view composited over `background` as the [H,W,3] tensor teachers take.
+at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background);
+
+}  // namespace semfield

@@ -1,0 +1,315 @@
+// The distillation loop.
+#include "semfield/train/feature_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <fstream>
+#include <optional>
+#include <random>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
+#include "semfield/core/log.h"
+#include "semfield/core/progress.h"
+#include "semfield/core/tensor_state.h"
+#include "semfield/kernels/ray_generation.h"
+#include "semfield/pipeline/distill_run.h"
+#include "semfield/pipeline/view_renderer.h"
+#include "semfield/train/adam.h"
+#include "semfield/train/camera_augmentation.h"
+#include "semfield/train/feature_cache.h"
+
+namespace semfield {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One scale of the training targets: every view's map flattened channels-last, so a batch is a gather.
+struct ScaleTargets {
+  at::Tensor cells;                   // [N_cells, C]
+  std::vector<int64_t> offsets;       // first cell of each view, plus the total
+  std::vector<Camera> cameras;        // each view's camera resized to its map
+  kernels::CameraBatch camera_batch;
+};
+
+// Rays and targets for a set of cells of one scale.
+struct CellBatch {
+  at::Tensor origins, dirs, targets;
+};
+
+ScaleTargets build_targets(const std::vector<std::vector<at::Tensor>>& maps, const std::vector<Camera>& cameras,
+                           size_t scale) {
+  ScaleTargets t;
+  std::vector<at::Tensor> flat;
+  int64_t total = 0;
+  for (size_t v = 0; v < maps.size(); ++v) {
+    const at::Tensor& m = maps[v][scale];
+    t.offsets.push_back(total);
+    total += m.size(1) * m.size(2);
+    flat.push_back(m.permute({1, 2, 0}).reshape({-1, m.size(0)}));
+    t.cameras.push_back(cameras[v]);
+    t.cameras.back().intrinsics = cameras[v].intrinsics.resized(static_cast<int>(m.size(2)), static_cast<int>(m.size(1)));
+  }
+  t.offsets.push_back(total);
+  t.cells = at::cat(flat).contiguous();
+  t.camera_batch = kernels::CameraBatch::from_cameras(t.cameras);
+  return t;
+}
+
+// `n` cells drawn uniformly from all views of one scale (or from view `only_view` when >= 0).
+CellBatch sample_cells(const ScaleTargets& t, int64_t n, std::mt19937_64& rng, int64_t only_view = -1) {
+  const int64_t begin = only_view >= 0 ? t.offsets[only_view] : 0;
+  const int64_t end = only_view >= 0 ? t.offsets[only_view + 1] : t.offsets.back();
+  std::uniform_int_distribution<int64_t> pick(begin, end - 1);
+  at::Tensor index = at::empty({n}, at::kLong), view_ids = at::empty({n}, at::kLong), uv = at::empty({n, 2});
+  int64_t* ip = index.data_ptr<int64_t>();
+  int64_t* vp = view_ids.data_ptr<int64_t>();
+  float* up = uv.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t cell = pick(rng);
+    const int64_t v = std::upper_bound(t.offsets.begin(), t.offsets.end(), cell) - t.offsets.begin() - 1;
+    const int64_t local = cell - t.offsets[v];
+    const int64_t w = t.cameras[v].intrinsics.width;
+    ip[i] = cell;
+    vp[i] = v;
+    up[2 * i] = static_cast<float>(local % w) + 0.5f;  // cell centre: the map-geometry contract of teacher.h
+    up[2 * i + 1] = static_cast<float>(local / w) + 0.5f;
+  }
+  const kernels::Rays rays = kernels::generate_rays(t.camera_batch, view_ids, uv);
+  return {rays.origins, rays.directions, t.cells.index_select(0, index)};
+}
+
+// Cross-entropy against per-class probabilities; rows without a label (all zero) are ignored.
+at::Tensor soft_cross_entropy(const at::Tensor& logits, const at::Tensor& probs) {
+  const at::Tensor mass = probs.sum(1);
+  const at::Tensor labelled = mass.gt(0);
+  const int64_t n = labelled.sum().item<int64_t>();
+  if (n == 0) return (logits * 0.0f).sum();
+  const at::Tensor target = probs / mass.clamp_min(1e-12f).unsqueeze(1);
+  const at::Tensor per_ray = -(target * at::log_softmax(logits, 1)).sum(1);
+  return per_ray.masked_select(labelled).mean();
+}
+
+at::Tensor cosine_matrix(const at::Tensor& a, const at::Tensor& b) {
+  return at::matmul(a / a.norm(2, {1}, true).clamp_min(1e-8f), (b / b.norm(2, {1}, true).clamp_min(1e-8f)).t());
+}
+
+}  // namespace
+
+DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Teacher& teacher,
+                             const DistillOptions& options) {
+  DistillConfig config = options.config;
+  const DistillPaths paths = distill_paths(options.run_dir, options.name);
+  fs::create_directories(paths.root);
+  const auto train_views = scene.split(Split::Train);
+  const auto test_views = scene.split(Split::Test);
+  if (train_views.empty()) fail_input(scene.root, "", "the scene has no training views");
+  const Eigen::Vector3f background = parse_background(run.spec.config.render.background);
+  const bool labels = teacher.output_kind() == TeacherOutputKind::Labels;
+  config.field.channels = teacher.channels();
+  const size_t n_scales = config.field.channels.size();
+  write_file_atomic(paths.config(), to_json(config).dump(2) + "\n");
+
+  // 1. The teacher on every training view (the expensive part SAN's caching targets for novel views).
+  DistillSummary summary;
+  const auto precompute_start = Clock::now();
+  std::vector<std::vector<at::Tensor>> maps;
+  std::vector<Camera> cameras;
+  {
+    ProgressBar bar("teacher " + teacher.spec(), static_cast<int64_t>(train_views.size()), "view");
+    for (const View* view : train_views) {
+      std::vector<at::Tensor> m = teacher.compute({teacher_image(*view, background), view});
+      if (m.size() != n_scales) fail_usage("teacher {} returned {} maps, expected {}", teacher.spec(), m.size(), n_scales);
+      for (size_t s = 0; s < n_scales; ++s)
+        if (m[s].dim() != 3 || m[s].size(0) != config.field.channels[s])
+          fail_input(view->image_path, teacher.spec(), "teacher map {} has shape {}, expected {} channels", s,
+                     describe_tensor(m[s]), config.field.channels[s]);
+      maps.push_back(std::move(m));
+      cameras.push_back(view->camera);
+      if (options.show_progress) bar.update(static_cast<int64_t>(maps.size()));
+    }
+    if (options.show_progress) bar.finish();
+  }
+  summary.precompute_seconds = seconds_since(precompute_start);
+  std::vector<ScaleTargets> targets;
+  for (size_t s = 0; s < n_scales; ++s) targets.push_back(build_targets(maps, cameras, s));
+  maps.clear();
+
+  FeatureModel model(config.field, teacher.output_kind(), config.surface, *run.model, config.seed);
+  if (!labels) {
+    // Standardise targets per channel so heads see O(1) values whatever the teacher's units.
+    std::vector<at::Tensor> mean, std;
+    for (const auto& t : targets) {
+      const at::Tensor sample = t.cells.size(0) > 262144
+                                    ? t.cells.index_select(0, at::linspace(0, t.cells.size(0) - 1, 262144).to(at::kLong))
+                                    : t.cells;
+      mean.push_back(sample.mean(0));
+      std.push_back(sample.std(0).clamp_min(1e-3f * sample.std(0).max().item<float>() + 1e-12f));
+    }
+    model.field().set_normalization(mean, std);
+  }
+  auto standardize = [&](const at::Tensor& x, size_t s) {
+    return labels ? x : (x - model.field().mean()[s]) / model.field().std()[s];
+  };
+  DenseAdam adam(model.field().dense_parameters());
+
+  const bool augment = config.camera_augmentation && teacher.runs_on_images() && config.augment_probability > 0;
+  if (config.camera_augmentation && !teacher.runs_on_images())
+    log::info("camera augmentation off: teacher {} cannot run on rendered views", teacher.spec());
+  FeatureCache cache(config.cache_capacity, config.cache_reuse, config.seed + 17);
+  std::mt19937_64 rng(config.seed * 7919 + 1);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+
+  // An augmented view: a cached one (SAN: 75 %) or a freshly rendered one run through the teacher.
+  std::optional<AugmentedView> fresh_holder;
+  auto augmented_view = [&]() -> const AugmentedView& {
+    if (config.cache && cache.should_reuse()) {
+      ++summary.augmented_cached;
+      return cache.sample();
+    }
+    const auto start = Clock::now();
+    AugmentedView view;
+    view.camera = random_interpolated_camera(cameras, rng, config.augment_max_side);
+    const RenderedView rendered = render_view(*run.model, view.camera, background);
+    at::Tensor rgb = at::empty({rendered.rgb.height, rendered.rgb.width, 3});
+    std::memcpy(rgb.data_ptr<float>(), rendered.rgb.pixels.data(), rendered.rgb.pixels.size() * sizeof(float));
+    view.maps = teacher.compute({rgb, nullptr});
+    summary.augment_seconds += seconds_since(start);
+    ++summary.augmented_fresh;
+    if (config.cache) {
+      cache.push(std::move(view));
+      return cache.entries().back();
+    }
+    fresh_holder = std::move(view);
+    return *fresh_holder;
+  };
+
+  std::ofstream progress_log(paths.progress(), std::ios::trunc);
+  const int64_t rays_per_scale = std::max<int64_t>(16, config.rays_per_step / static_cast<int64_t>(n_scales));
+  ProgressBar bar("distill", std::max<int64_t>(config.steps, 1), "step");
+  const bool budgeted = config.time_budget > 0;
+  const auto start = Clock::now();
+  double loss_ema = 0;
+  int64_t step = 0;
+  for (; step < config.steps; ++step) {
+    const double elapsed = seconds_since(start);
+    if (budgeted && elapsed >= config.time_budget) break;
+    if (options.stop_requested && options.stop_requested->load()) {
+      summary.interrupted = true;
+      break;
+    }
+    double t = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(config.steps, 1));
+    if (budgeted) t = std::max(t, elapsed / config.time_budget);
+    t = std::min(t, 1.0);
+    const kernels::AdamHyper hyper{config.lr * std::pow(config.lr_final_fraction, t), config.beta1, config.beta2,
+                                   config.eps, 0.0};
+
+    // Cells of every scale: from all training views, or from one augmented view.
+    std::vector<CellBatch> batches;
+    const bool use_augmented = augment && unit(rng) < config.augment_probability;
+    std::optional<ScaleTargets> augmented_targets;
+    if (use_augmented) {
+      const AugmentedView& view = augmented_view();
+      for (size_t s = 0; s < n_scales; ++s) {
+        ScaleTargets single = build_targets({view.maps}, {view.camera}, s);
+        batches.push_back(sample_cells(single, rays_per_scale, rng));
+      }
+    } else {
+      for (size_t s = 0; s < n_scales; ++s) batches.push_back(sample_cells(targets[s], rays_per_scale, rng));
+    }
+    // Cross-scale correlation (Eq. 9-11): cosine-similarity maps between scales within one training view.
+    std::vector<CellBatch> cross;
+    if (n_scales > 1 && config.cross_scale_weight > 0) {
+      const int64_t v = std::uniform_int_distribution<int64_t>(0, static_cast<int64_t>(cameras.size()) - 1)(rng);
+      for (size_t s = 0; s < n_scales; ++s) cross.push_back(sample_cells(targets[s], config.cross_scale_pixels, rng, v));
+    }
+
+    // One render for every ray of the step.
+    std::vector<at::Tensor> origins, dirs;
+    for (const auto* group : {&batches, &cross})
+      for (const auto& b : *group) {
+        origins.push_back(b.origins);
+        dirs.push_back(b.dirs);
+      }
+    const at::Tensor latent = model.render_latent_train(at::cat(origins), at::cat(dirs));
+    at::Tensor loss = at::zeros({});
+    int64_t offset = 0;
+    for (size_t s = 0; s < n_scales; ++s) {
+      const int64_t n = batches[s].origins.size(0);
+      const at::Tensor pred = model.field().decode_standardized(latent.narrow(0, offset, n), s);
+      offset += n;
+      loss = loss + (labels ? soft_cross_entropy(pred, batches[s].targets)
+                            : at::mse_loss(pred, standardize(batches[s].targets, s)));
+    }
+    if (!cross.empty()) {
+      std::vector<at::Tensor> pred, target;
+      for (size_t s = 0; s < n_scales; ++s) {
+        const int64_t n = cross[s].origins.size(0);
+        pred.push_back(model.field().decode_standardized(latent.narrow(0, offset, n), s));
+        target.push_back(standardize(cross[s].targets, s));
+        offset += n;
+      }
+      for (size_t i = 0; i < n_scales; ++i)
+        for (size_t j = i + 1; j < n_scales; ++j)
+          loss = loss + config.cross_scale_weight *
+                            at::mse_loss(cosine_matrix(pred[i], pred[j]), cosine_matrix(target[i], target[j]));
+    }
+    loss.backward();
+    model.field().backward_grid();
+    model.field().step_grid(hyper);
+    adam.step(hyper);
+    const double l = loss.item<double>();
+    loss_ema = step == 0 ? l : 0.95 * loss_ema + 0.05 * l;
+
+    const std::string cache_text =
+        augment ? fmt::format(" aug fresh {} cached {}", summary.augmented_fresh, summary.augmented_cached) : "";
+    if (options.show_progress)
+      bar.update(step + 1, fmt::format("loss {:.4f}{}", loss_ema, cache_text), budgeted ? t : -1.0);
+    if ((step + 1) % 50 == 0)
+      progress_log << nlohmann::json{{"step", step + 1}, {"seconds", seconds_since(start)}, {"loss", loss_ema}}.dump()
+                   << "\n"
+                   << std::flush;
+    if (config.eval_interval > 0 && (step + 1) % config.eval_interval == 0 && !test_views.empty()) {
+      std::vector<const View*> subset(test_views.begin(), test_views.begin() + std::min<size_t>(test_views.size(), 3));
+      const FeatureEvalResult r = evaluate_features(model, teacher, subset, background, {}, options.name, false);
+      nlohmann::json line = r.to_json();
+      line.erase("views");
+      line["step"] = step + 1;
+      line["seconds"] = seconds_since(start);
+      progress_log << line.dump() << "\n" << std::flush;
+    }
+  }
+  if (options.show_progress) bar.finish();
+  summary.steps = step;
+  summary.seconds = seconds_since(start);
+  MapGrid grid{cameras.front().intrinsics.height, cameras.front().intrinsics.width, {}};
+  for (const auto& t : targets) grid.sizes.emplace_back(t.cameras.front().intrinsics.height, t.cameras.front().intrinsics.width);
+  save_distill_checkpoint(paths, config, model, {step, summary.seconds}, grid, adam.state("optim."));
+  log::info("distilled {} ({} steps in {}, teacher on {} training views {}{}); checkpoint {}", options.name, step,
+            format_duration(summary.seconds), train_views.size(), format_duration(summary.precompute_seconds),
+            augment ? fmt::format(", {} fresh + {} cached augmented views ({} rendering + teacher)",
+                                  summary.augmented_fresh, summary.augmented_cached,
+                                  format_duration(summary.augment_seconds))
+                    : std::string(),
+            paths.checkpoint().string());
+  if (!test_views.empty() && !summary.interrupted) {
+    summary.final_eval = evaluate_features(model, teacher, test_views, background, paths.eval_dir() / "renders",
+                                           options.name, options.show_progress);
+    nlohmann::json metrics = summary.final_eval.to_json();
+    metrics["step"] = step;
+    metrics["teacher"] = teacher.spec();
+    write_file_atomic(paths.eval_dir() / "metrics.json", metrics.dump(2) + "\n");
+  }
+  return summary;
+}
+
+}  // namespace semfield

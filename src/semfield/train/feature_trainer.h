@@ -1,0 +1,42 @@
+// Distillation of a 2D teacher into a feature or label field on top of a trained radiance run (SAN
+// sections 4.1-4.3): teacher maps of the training views, rays through map cells rendered with the frozen
+// density, MSE (+ cross-scale correlation) or cross-entropy, camera augmentation with the FIFO cache.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "semfield/data/scene.h"
+#include "semfield/models/distill_config.h"
+#include "semfield/pipeline/feature_evaluator.h"
+#include "semfield/pipeline/run_folder.h"
+#include "semfield/teachers/teacher.h"
+
+namespace semfield {
+
+struct DistillOptions {
+  DistillConfig config;     ///< config.teacher must be the spec `teacher` was made from
+  std::string name;         ///< RUN/distill/<name>
+  std::filesystem::path run_dir;
+  bool show_progress = true;
+  const std::atomic<bool>* stop_requested = nullptr;  ///< set (e.g. by SIGINT) to save and stop early
+};
+
+struct DistillSummary {
+  int64_t steps = 0;
+  double seconds = 0;               ///< optimisation time (teacher precomputation excluded)
+  double precompute_seconds = 0;    ///< running the teacher on the training views
+  double augment_seconds = 0;       ///< rendering novel views and running the teacher on them
+  int64_t augmented_fresh = 0;      ///< novel views rendered + teacher run
+  int64_t augmented_cached = 0;     ///< augmented steps served from the cache
+  bool interrupted = false;
+  FeatureEvalResult final_eval;     ///< on the scene's test split (empty if none)
+};
+
+/// Trains a field for `teacher` on `run` (whose radiance model stays frozen) and writes RUN/distill/<name>/
+/// {config.json, checkpoint.ckpt, progress.jsonl, eval/metrics.json}.
+DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Teacher& teacher,
+                             const DistillOptions& options);
+
+}  // namespace semfield

@@ -1,0 +1,116 @@
+// CLIP port vs. the golden vectors of openai/CLIP (reduced ViT-B/16-style model, random weights): text and
+// image towers, intermediates, logits, the MaskCLIP dense features and the full image transform.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#include "golden_util.h"
+#include "semfield/foundation/clip_model.h"
+#include "semfield/foundation/pil_resize.h"
+#include "semfield/io/image.h"
+
+using namespace semfield;
+using namespace semfield::foundation;
+using semfield::test::expect_golden;
+using semfield::test::golden_path;
+using semfield::test::golden_tensor;
+
+namespace {
+
+// Tolerance (all tensors): max|got - ref| <= max(2e-5 * max|ref|, 3 x the fp32-vs-fp64 diff of
+// numerics_fp64.json), the golden README's rule. The CLIP mutation table puts a wrong GELU at 1.5e-2 and a
+// wrong LayerNorm eps at 6.4e-3 of the range, far outside it.
+
+at::Tensor read_uint8(const std::string& name) {
+  const Image image = read_image(*golden_path("clip", name), ImageRange::Raw);
+  return at::from_blob(const_cast<float*>(image.pixels.data()), {image.height, image.width, image.channels}, at::kFloat)
+      .to(at::kByte);
+}
+
+const ClipModel& golden_model() {
+  static const ClipModel model = ClipModel::load(*golden_path("clip", "clip_weights.safetensors"));
+  return model;
+}
+
+#define REQUIRE_CLIP_WEIGHTS() SEMFIELD_REQUIRE_GOLDEN("clip", "clip_weights.safetensors")
+
+TEST(ClipModel, ConfigAndTokenizerFromGoldenFolder) {
+  REQUIRE_CLIP_WEIGHTS();
+  const ClipConfig& c = golden_model().config();
+  EXPECT_EQ(c.embed_dim, 64);
+  EXPECT_EQ(c.vision_width, 128);
+  EXPECT_EQ(c.vision_heads, 2);
+  EXPECT_EQ(c.transformer_width, 32);
+  EXPECT_EQ(c.transformer_heads, 2);
+  EXPECT_EQ(golden_model().weights().numel(), 2139937);
+  EXPECT_TRUE(golden_model().has_tokenizer());
+}
+
+TEST(ClipModel, GoldenText) {
+  REQUIRE_CLIP_WEIGHTS();
+  at::InferenceMode guard;
+  const at::Tensor tokens = golden_tensor("clip", "text_tokens.npy").to(at::kLong);
+  const ClipTextOutput out = golden_model().encode_text(tokens, true);
+  if (golden_path("clip", "text_embed_plus_pos.npy")) expect_golden("clip", "text_embed_plus_pos", out.blocks[0]);
+  if (golden_path("clip", "text_block0_out.npy")) expect_golden("clip", "text_block0_out", out.blocks[1]);
+  expect_golden("clip", "text_block1_out", out.blocks[2]);
+  expect_golden("clip", "text_embeddings", out.embedding, "text_embeddings");
+}
+
+TEST(ClipModel, GoldenImageDenseAndLogits) {
+  REQUIRE_CLIP_WEIGHTS();
+  at::InferenceMode guard;
+  const ClipModel& model = golden_model();
+  const at::Tensor input = model.preprocess(read_uint8("image_224.png"));
+  if (const at::Tensor stored = golden_tensor("clip", "image_input.npy"); stored.defined()) {
+    EXPECT_TRUE(at::equal(input, stored)) << "image transform differs from image_input.npy";
+  }
+  const ClipImageOutput out = model.encode_image(input, true, true);
+  if (golden_path("clip", "visual_conv1_out.npy")) expect_golden("clip", "visual_conv1_out", out.conv1);
+  if (golden_path("clip", "visual_ln_pre_out.npy")) expect_golden("clip", "visual_ln_pre_out", out.blocks[0]);
+  if (golden_path("clip", "visual_block0_out.npy"))
+    expect_golden("clip", "visual_block0_out", out.blocks[1], "visual_block0_out");
+  expect_golden("clip", "visual_block1_out", out.blocks[2], "visual_block1_out");
+  expect_golden("clip", "image_embedding", out.embedding, "image_embedding");
+  expect_golden("clip", "dense_patch_embeddings", out.dense, "dense_patch_embeddings");
+  if (golden_path("clip", "dense_patch_embeddings_grid.npy"))
+    expect_golden("clip", "dense_patch_embeddings_grid", out.dense.reshape({1, 14, 14, 64}), "dense_patch_embeddings");
+  const at::Tensor text = model.encode_text(golden_tensor("clip", "text_tokens.npy").to(at::kLong)).embedding;
+  expect_golden("clip", "logits_per_image", model.logits_per_image(out.embedding, text), "logits_per_image");
+}
+
+TEST(ClipModel, GoldenNonSquareImageThroughTheFullTransform) {
+  REQUIRE_CLIP_WEIGHTS();
+  at::InferenceMode guard;
+  const ClipModel& model = golden_model();
+  const at::Tensor input = model.preprocess(read_uint8("image_300x480.png"));
+  ASSERT_EQ(input.sizes().vec(), (std::vector<int64_t>{1, 3, 224, 224}));
+  if (const at::Tensor stored = golden_tensor("clip", "image_300x480_input.npy"); stored.defined()) {
+    // Pillow's bicubic resampling is reproduced exactly, so the transform matches bit for bit.
+    EXPECT_TRUE(at::equal(input, stored)) << "max diff " << (input - stored).abs().max().item<double>();
+  }
+  expect_golden("clip", "image_300x480_embedding", model.encode_image(input).embedding, "image_300x480_embedding");
+}
+
+TEST(ClipModel, PthAndSafetensorsAgree) {
+  SEMFIELD_REQUIRE_GOLDEN("clip", "clip_weights.pth");
+  REQUIRE_CLIP_WEIGHTS();
+  const ClipModel pth = ClipModel::load(*golden_path("clip", "clip_weights.pth"));
+  const auto& a = pth.weights().entries();
+  const auto& b = golden_model().weights().entries();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i].second, b[i].second)) << a[i].first;
+}
+
+TEST(ClipModel, DenseFeaturesAtAnotherGrid) {
+  REQUIRE_CLIP_WEIGHTS();
+  at::InferenceMode guard;
+  const at::Tensor images = at::randn({1, 3, 160, 256});
+  const ClipImageOutput out = golden_model().encode_image(images, true);
+  EXPECT_EQ(out.grid_height, 10);
+  EXPECT_EQ(out.grid_width, 16);
+  EXPECT_EQ(out.dense.sizes().vec(), (std::vector<int64_t>{1, 160, 64}));
+  EXPECT_TRUE(at::isfinite(out.dense).all().item<bool>());
+}
+
+}  // namespace

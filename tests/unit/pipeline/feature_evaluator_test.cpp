@@ -1,0 +1,69 @@
+// Label scores (mIoU, accuracy), PCA pictures, label colours and distilled-field names.
+#include "semfield/pipeline/feature_evaluator.h"
+
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "semfield/core/error.h"
+#include "semfield/pipeline/distill_run.h"
+#include "semfield/pipeline/feature_renderer.h"
+
+namespace semfield {
+namespace {
+
+TEST(LabelScores, HandComputedConfusion) {
+  LabelScores scores(3);
+  EXPECT_FALSE(scores.miou().has_value());
+  // truth:     0 0 1 1 2 -1
+  // predicted: 0 1 1 1 1  2
+  scores.add(at::tensor({0, 1, 1, 1, 1, 2}, at::kLong), at::tensor({0, 0, 1, 1, 2, -1}, at::kLong));
+  // class 0: I 1, U 2; class 1: I 2, U 4; class 2: I 0, U 1 -> (0.5 + 0.5 + 0) / 3.
+  EXPECT_NEAR(*scores.miou(), 1.0 / 3.0, 1e-12);
+  EXPECT_NEAR(*scores.accuracy(), 3.0 / 5.0, 1e-12);  // the ignored pixel does not count
+  // Accumulates over maps; a perfect second map raises both.
+  scores.add(at::tensor({2, 2}, at::kLong), at::tensor({2, 2}, at::kLong));
+  EXPECT_NEAR(*scores.accuracy(), 5.0 / 7.0, 1e-12);
+  EXPECT_NEAR(*scores.miou(), (0.5 + 0.5 + 2.0 / 3.0) / 3.0, 1e-12);
+}
+
+TEST(FeaturePca, ProjectsTheMainVariationToColour) {
+  // Features vary along one direction left-to-right: the first PCA channel follows it.
+  at::Tensor features = at::zeros({8, 4, 16});
+  const at::Tensor ramp = at::linspace(-1, 1, 16);
+  features[3] = ramp.expand({4, 16});
+  features[5] = -2.0f * ramp.expand({4, 16});
+  const FeaturePca pca(features);
+  const Image image = pca.apply(features);
+  ASSERT_EQ(image.width, 16);
+  ASSERT_EQ(image.height, 4);
+  const float left = image.at(0, 2, 0), right = image.at(15, 2, 0);
+  EXPECT_GT(std::abs(right - left), 0.9f);
+  EXPECT_THROW(pca.apply(at::zeros({7, 4, 16})), UsageError);
+}
+
+TEST(LabelColors, DistinctAndStable) {
+  std::set<std::tuple<int, int, int>> seen;
+  for (int id = 0; id < 32; ++id) {
+    const Eigen::Vector3f c = label_color(id);
+    seen.insert({static_cast<int>(c.x() * 255), static_cast<int>(c.y() * 255), static_cast<int>(c.z() * 255)});
+  }
+  EXPECT_EQ(seen.size(), 32u);
+  EXPECT_TRUE(label_color(-1).isZero());
+  const Image img = colorize_labels(at::tensor({0, 5, -1, 5}, at::kLong).view({2, 2}));
+  EXPECT_EQ(img.at(1, 0, 0), img.at(1, 1, 0));
+}
+
+TEST(DistillRun, NamesAndPaths) {
+  EXPECT_EQ(default_distill_name("labels:semantic"), "labels-semantic");
+  EXPECT_EQ(default_distill_name("descriptor"), "descriptor");
+  EXPECT_EQ(default_distill_name("sam:/models/sam_vit_b.pth"), "sam");
+  EXPECT_EQ(default_distill_name("files:/data/my maps/"), "files-my_maps");
+  EXPECT_EQ(distill_paths("run", "sam").root, std::filesystem::path("run/distill/sam"));
+  EXPECT_THROW(distill_paths("run", "../escape"), UsageError);
+  EXPECT_THROW(distill_paths("run", ""), UsageError);
+  EXPECT_TRUE(list_distilled("/nonexistent-run").empty());
+}
+
+}  // namespace
+}  // namespace semfield

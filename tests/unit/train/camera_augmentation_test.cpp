@@ -1,0 +1,59 @@
+// Camera augmentation: interpolated poses stay rigid and between their endpoints.
+#include "semfield/train/camera_augmentation.h"
+
+#include <Eigen/Geometry>
+#include <gtest/gtest.h>
+
+namespace semfield {
+namespace {
+
+Camera camera_at(double angle, double radius) {
+  Camera c;
+  c.intrinsics.width = 400;
+  c.intrinsics.height = 300;
+  c.intrinsics.fx = c.intrinsics.fy = 350;
+  c.intrinsics.cx = 200;
+  c.intrinsics.cy = 150;
+  const Eigen::Vector3d pos(radius * std::cos(angle), radius * std::sin(angle), 1.0);
+  const Eigen::Vector3d back = pos.normalized();  // camera looks at the origin (OpenGL: -z forward)
+  const Eigen::Vector3d right = Eigen::Vector3d::UnitZ().cross(back).normalized();
+  c.c2w.block<3, 1>(0, 0) = right;
+  c.c2w.block<3, 1>(0, 1) = back.cross(right);
+  c.c2w.block<3, 1>(0, 2) = back;
+  c.c2w.block<3, 1>(0, 3) = pos;
+  return c;
+}
+
+TEST(CameraAugmentation, InterpolationHitsEndpointsAndStaysRigid) {
+  const Camera a = camera_at(0.0, 3.0), b = camera_at(0.6, 3.0);
+  EXPECT_TRUE(interpolate_cameras(a, b, 0.0).c2w.isApprox(a.c2w, 1e-9));
+  EXPECT_TRUE(interpolate_cameras(a, b, 1.0).c2w.isApprox(b.c2w, 1e-9));
+  const Camera mid = interpolate_cameras(a, b, 0.5);
+  const Eigen::Matrix3d r = mid.c2w.block<3, 3>(0, 0);
+  EXPECT_TRUE((r.transpose() * r).isApprox(Eigen::Matrix3d::Identity(), 1e-9));
+  EXPECT_NEAR(r.determinant(), 1.0, 1e-9);
+  EXPECT_TRUE(mid.origin().isApprox(0.5 * (a.origin() + b.origin()), 1e-9));
+  // Halfway rotation: equal angles to both ends.
+  const double to_a = Eigen::AngleAxisd(Eigen::Matrix3d(a.c2w.block<3, 3>(0, 0).transpose() * r)).angle();
+  const double to_b = Eigen::AngleAxisd(Eigen::Matrix3d(b.c2w.block<3, 3>(0, 0).transpose() * r)).angle();
+  EXPECT_NEAR(to_a, to_b, 1e-9);
+}
+
+TEST(CameraAugmentation, RandomViewsLieBetweenNeighboursAndAreResized) {
+  std::vector<Camera> cameras;
+  for (int i = 0; i < 12; ++i) cameras.push_back(camera_at(i * 0.5236, 3.0));
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 50; ++i) {
+    const Camera c = random_interpolated_camera(cameras, rng, 100, 2);
+    EXPECT_EQ(c.intrinsics.width, 100);
+    EXPECT_EQ(c.intrinsics.height, 75);
+    EXPECT_NEAR(c.intrinsics.fx, 87.5, 1e-9);
+    // Interpolating neighbours 30 degrees apart on a circle of radius 3 stays close to the circle.
+    const double r = std::hypot(c.origin().x(), c.origin().y());
+    EXPECT_GT(r, 3.0 * std::cos(0.5236) - 1e-9);
+    EXPECT_LE(r, 3.0 + 1e-9);
+  }
+}
+
+}  // namespace
+}  // namespace semfield
