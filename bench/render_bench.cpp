@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <sys/resource.h>
+
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -197,6 +199,14 @@ semfield::Camera bench_camera(const semfield::LoadedRun& run, int size) {
   return cam;
 }
 
+/// User + system CPU seconds of the whole process (every thread) so far.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
 /// A whole view of the trained model through render_view (the CLI's path: rays, RadianceModel::render,
 /// images). Counters: field samples, rounds, and per-view milliseconds of the renderer's phases.
 void BM_RenderView(benchmark::State& state) {
@@ -209,11 +219,14 @@ void BM_RenderView(benchmark::State& state) {
   const semfield::Camera cam = bench_camera(*run, int(state.range(0)));
   const auto rays = semfield::kernels::generate_image_rays(cam);
   int64_t samples = 0;
+  const double cpu_start = process_cpu_seconds();
   for (auto _ : state) {
     const semfield::RenderedView view = semfield::render_view(*run->model, cam, Eigen::Vector3f(1, 1, 1));
     samples = view.n_samples;
     benchmark::DoNotOptimize(view.rgb.pixels.data());
   }
+  // CPU time of all threads per view: on a shared machine a steadier measure of the work than wall time.
+  state.counters["cpu_ms"] = (process_cpu_seconds() - cpu_start) * 1e3 / double(state.iterations());
   // One more render for the phase breakdown (the same work as every iteration).
   const semfield::RayRenderOutput out = run->model->render(rays.origins, rays.directions, at::ones({3}));
   state.counters["samples"] = double(samples);
@@ -237,6 +250,7 @@ void BM_RenderViewFullMarch(benchmark::State& state) {
   const auto rays = semfield::kernels::generate_image_rays(bench_camera(*run, int(state.range(0))));
   const int64_t R = rays.origins.size(0), chunk = model.config().render.chunk_rays;
   int64_t samples = 0;
+  const double cpu_start = process_cpu_seconds();
   for (auto _ : state) {
     at::NoGradGuard no_grad;
     samples = 0;
@@ -250,6 +264,7 @@ void BM_RenderViewFullMarch(benchmark::State& state) {
       benchmark::DoNotOptimize(c.values.data_ptr<float>());
     }
   }
+  state.counters["cpu_ms"] = (process_cpu_seconds() - cpu_start) * 1e3 / double(state.iterations());
   state.counters["samples"] = double(samples);
 }
 BENCHMARK(BM_RenderViewFullMarch)->ArgName("size")->Arg(200)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -13,6 +13,8 @@ packages=(
   libembree-dev
   # images, JSON, CLI, logging, compression
   libstb-dev libpng-dev libeigen3-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev
+  # mesh export (GLB)
+  libtinygltf-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -15,5 +15,9 @@ void add_render_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_teacher_command(CLI::App& app);
 void add_distill_command(CLI::App& app);
+void add_segment_command(CLI::App& app);
+void add_query_command(CLI::App& app);
+void add_transfer_command(CLI::App& app);
+void add_mesh_command(CLI::App& app);
 
 }  // namespace semfield::cli

@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
   semfield::cli::add_distill_command(app);
   semfield::cli::add_demo_command(app);
   semfield::cli::add_teacher_command(app);
+  semfield::cli::add_segment_command(app);
+  semfield::cli::add_query_command(app);
+  semfield::cli::add_transfer_command(app);
+  semfield::cli::add_mesh_command(app);
 
   try {
     app.parse(argc, argv);

@@ -64,9 +64,10 @@ IncrementalOutput render_incremental(const at::Tensor& origins, const at::Tensor
                                      const OccupancyGrid& grid, const MarchConfig& march, const SampleFieldFn& field,
                                      int channels, const IncrementalConfig& config = {});
 
-/// The samples of a density-only incremental render with their weights (see RadianceModel::WeightedSamples):
-/// kept samples are those with weight >= min_weight, packed per ray front to back; opacity and depth sum over
-/// the kept samples.
+/// The samples of a density-only incremental render (same samples and termination as render_incremental)
+/// that carry weight w_i = T_i * alpha_i >= min_weight (>= 0), packed per ray front to back, with their
+/// positions and directions; opacity and depth sum over the kept samples only, so they are consistent with
+/// `weights`.
 struct IncrementalWeights {
   PackedSamples samples;
   at::Tensor weights;  ///< [S]

@@ -66,12 +66,18 @@ LabelTeacher::LabelTeacher(LabelSource source, fs::path directory, const Scene& 
     if (!map.defined()) continue;
     any = true;
     const int64_t k = map.dim() == 3 ? map.size(0) : map.max().item<int64_t>() + 1;
+    if (map.dim() == 2 && view.split == Split::Train) {
+      const at::Tensor ids = std::get<0>(at::_unique(map.masked_select(map.ge(0))));
+      for (int64_t i = 0; i < ids.numel(); ++i) m_train_classes.push_back(ids[i].item<int64_t>());
+    }
     if (map.dim() == 3 && m_num_classes > 0 && k != m_num_classes)
       fail_input(m_directory / (view.name + ".npy"), "", "has {} classes but earlier maps have {}", k, m_num_classes);
     m_num_classes = std::max(m_num_classes, k);
   }
   if (!any) fail_input(scene.root, "", "{}: no label map found for any view", spec());
   m_num_classes = std::max<int64_t>(m_num_classes, 2);
+  std::sort(m_train_classes.begin(), m_train_classes.end());
+  m_train_classes.erase(std::unique(m_train_classes.begin(), m_train_classes.end()), m_train_classes.end());
 }
 
 std::string LabelTeacher::spec() const {
@@ -155,13 +161,20 @@ std::vector<at::Tensor> LabelTeacher::compute(const TeacherInput& input) const {
     map = map.clone();
     std::mt19937_64 rng(m_degradation.seed ^ name_hash(view.name));
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    std::uniform_int_distribution<int64_t> other(1, m_num_classes - 1);
+    // Corrupted pixels take another of the classes the training maps contain (as in Semantic-NeRF's denoising
+    // setting), never an id of the label table that the scene does not show.
+    const auto n_classes = static_cast<int64_t>(m_train_classes.size());
+    std::uniform_int_distribution<int64_t> other(0, std::max<int64_t>(n_classes - 2, 0));
     int64_t* ids = map.data_ptr<int64_t>();
     for (int64_t i = 0; i < map.numel(); ++i) {
       if (unit(rng) >= m_degradation.keep_fraction) {
         ids[i] = -1;
-      } else if (unit(rng) < m_degradation.noise_fraction) {
-        ids[i] = (ids[i] + other(rng)) % m_num_classes;  // a different class, uniformly
+      } else if (ids[i] >= 0 && n_classes >= 2 && unit(rng) < m_degradation.noise_fraction) {
+        const int64_t own = std::lower_bound(m_train_classes.begin(), m_train_classes.end(), ids[i]) -
+                            m_train_classes.begin();
+        int64_t j = other(rng);
+        if (j >= own) ++j;  // skip the pixel's own class: a different class, uniformly
+        ids[i] = m_train_classes[static_cast<size_t>(std::min(j, n_classes - 1))];
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "semfield/teachers/teacher.h"
 
@@ -40,6 +41,7 @@ class LabelTeacher final : public Teacher {
   std::filesystem::path m_directory;
   LabelDegradation m_degradation;
   int64_t m_num_classes = 0;
+  std::vector<int64_t> m_train_classes;  ///< sorted ids that occur in the training views' 2D maps (noise draws)
 };
 
 /// Parses "labels:semantic", "labels:instance" or "labels:DIR".

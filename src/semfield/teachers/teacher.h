@@ -58,7 +58,7 @@ class Teacher {
 /// Degradations of label teachers, applied to *training* views only (held-out views stay clean for
 /// evaluation): the sparse- and noisy-label studies of Semantic-NeRF.
 struct LabelDegradation {
-  double noise_fraction = 0;  ///< fraction of labelled pixels replaced by a uniformly random other class
+  double noise_fraction = 0;  ///< fraction of labelled pixels replaced by a uniformly random other class (of those present)
   double keep_fraction = 1;   ///< fraction of labelled pixels kept (the rest become unlabelled)
   uint64_t seed = 0;
 };

@@ -72,6 +72,24 @@ TEST(LabelTeacher, NoiseAndSparsityOnlyTouchTrainingViews) {
   EXPECT_NEAR(static_cast<double>(changed) / labelled, 0.3, 0.03);
 }
 
+TEST(LabelTeacher, NoiseDrawsOnlyClassesTheTrainingMapsContain) {
+  test::TempDir dir;
+  const Scene scene = test::tiny_synth_scene(dir);
+  LabelDegradation degradation;
+  degradation.noise_fraction = 0.5;
+  const auto clean = make_label_teacher("labels:semantic", scene);
+  const auto noisy = make_label_teacher("labels:semantic", scene, degradation);
+  at::Tensor present = at::zeros({clean->num_classes()}, at::kBool);
+  at::Tensor drawn = at::zeros({clean->num_classes()}, at::kBool);
+  for (const View* view : scene.split(Split::Train)) {
+    present.index_put_({clean->compute({at::Tensor(), view})[0].argmax(0).reshape(-1)}, true);
+    drawn.index_put_({noisy->compute({at::Tensor(), view})[0].argmax(0).reshape(-1)}, true);
+  }
+  // The table lists 10 classes; the scene shows fewer, and the noise never invents the others.
+  ASSERT_LT(present.sum().item<int64_t>(), 10);
+  EXPECT_TRUE(drawn.equal(present));
+}
+
 TEST(LabelTeacher, ReadsFoldersOfPngAndNpyMaps) {
   test::TempDir dir;
   const Scene scene = test::tiny_synth_scene(dir);

@@ -1,0 +1,247 @@
+// Segmentation benchmarks. Latencies (google-benchmark, 2 threads; SEMFIELD_BENCH_THREADS overrides): click -> mask
+// at 512 x 512 once a view is rendered, for the weight-free similarity segmenter, the label segmenter and SAM's
+// full-size (ViT-B; the decoder is the same for every SAM size) mask decoder on a rendered embedding, beside SAM's
+// own image encoder + decoder on a 512 x 512 image. Random weights and synthetic feature maps: the costs do not
+// depend on the values. With SEMFIELD_SEGMENT_RUN=RUN (and SEMFIELD_SEGMENT_FIELD, default "descriptor") it also
+// times rendering a 512 x 512 view of that run's field and a click on it.
+//
+// `segment_bench iou RUN SCENE FIELD [FIELD...]` instead runs the IoU protocol (click_benchmark.h) on a
+// generated scene and prints per-object and mean IoU over the held-out views; bench/segment_iou.sh drives it.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+
+#include "semfield/core/parallel.h"
+#include "semfield/foundation/sam_model.h"
+#include "semfield/pipeline/distill_run.h"
+#include "semfield/pipeline/run_folder.h"
+#include "semfield/segment/click_benchmark.h"
+#include "semfield/segment/label_segmenter.h"
+#include "semfield/segment/sam_segmenter.h"
+#include "semfield/segment/similarity_segmenter.h"
+
+namespace {
+
+using namespace semfield;
+
+constexpr int kSide = 512;
+
+void set_threads() {
+  const char* env = std::getenv("SEMFIELD_BENCH_THREADS");
+  const int n = env ? std::atoi(env) : 2;
+  at::set_num_threads(n);
+  set_parallel_threads(n);
+}
+
+// An untrained radiance + feature model pair: the segmenters need one to exist, the timed clicks never render.
+struct Models {
+  RadianceModel radiance;
+  FeatureModel features;
+  explicit Models(int64_t channels, TeacherOutputKind kind)
+      : radiance(small_config(), SceneFrame{}), features(feature_config(channels), kind, false, radiance, 1) {}
+  static RadianceConfig small_config() {
+    RadianceConfig c;
+    c.field.grid.log2_table_size = 12;
+    c.render.grid_resolution = 16;
+    return c;
+  }
+  static FeatureFieldConfig feature_config(int64_t channels) {
+    FeatureFieldConfig c;
+    c.grid.log2_table_size = 12;
+    c.channels = {channels};
+    return c;
+  }
+};
+
+Camera square_camera() {
+  Camera camera;
+  camera.intrinsics.width = camera.intrinsics.height = kSide;
+  camera.intrinsics.fx = camera.intrinsics.fy = kSide;
+  camera.intrinsics.cx = camera.intrinsics.cy = kSide / 2.0;
+  camera.c2w(2, 3) = 3;
+  return camera;
+}
+
+// A rendered-looking 512 x 512 view: smooth background features and five discs of distinct features (the clicked
+// one covers ~8 % of the image), a depth plane and full opacity.
+SegmentView synthetic_view(int64_t channels) {
+  at::manual_seed(0);
+  SegmentView view;
+  view.name = "bench";
+  view.camera = square_camera();
+  at::Tensor maps = at::randn({channels, 8, 8});
+  maps = at::upsample_bilinear2d(maps.unsqueeze(0), {kSide, kSide}, false)[0];
+  const at::Tensor ys = at::arange(kSide, at::kFloat).view({-1, 1}), xs = at::arange(kSide, at::kFloat).view({1, -1});
+  for (int k = 0; k < 5; ++k) {
+    const float cx = 80.0f + 90.0f * k, cy = 256.0f, r = k == 0 ? 80.0f : 40.0f;
+    const at::Tensor disc = ((xs - cx).pow(2) + (ys - cy).pow(2)) < r * r;
+    maps.permute({1, 2, 0}).index_put_({disc}, 3.0f * at::randn({channels}));
+  }
+  maps += 0.1f * at::randn({channels, kSide, kSide});
+  view.maps = unit_features(maps, at::zeros({channels}), at::ones({channels}));
+  view.depth = at::full({kSide, kSide}, 2.0f);
+  view.opacity = at::ones({kSide, kSide});
+  return view;
+}
+
+void BM_SimilarityClick512(benchmark::State& state) {
+  set_threads();
+  at::InferenceMode guard;
+  const Models models(24, TeacherOutputKind::Features);
+  SimilaritySegmenter segmenter(models.features);
+  const SegmentView view = synthetic_view(24);
+  Prompts prompts;
+  prompts.positive = {{80, 256}};
+  int64_t pixels = 0;
+  for (auto _ : state) pixels = segmenter.segment(view, prompts).sum().item<int64_t>();
+  state.counters["mask_pixels"] = static_cast<double>(pixels);
+}
+BENCHMARK(BM_SimilarityClick512)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+
+void BM_LabelClick512(benchmark::State& state) {
+  set_threads();
+  at::InferenceMode guard;
+  const Models models(6, TeacherOutputKind::Labels);
+  LabelSegmenter segmenter(models.features);
+  SegmentView view = synthetic_view(6);
+  view.maps = view.maps.argmax(0, true).to(at::kFloat);
+  Prompts prompts;
+  prompts.positive = {{80, 256}};
+  for (auto _ : state) benchmark::DoNotOptimize(segmenter.segment(view, prompts));
+}
+BENCHMARK(BM_LabelClick512)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+
+std::shared_ptr<const foundation::SamModel> sam_vit_b() {
+  static const auto model = [] {
+    auto m = std::make_shared<foundation::SamModel>(foundation::SamConfig::preset("vit_b"));
+    m->weights().randomize(1, 0.02);
+    return std::shared_ptr<const foundation::SamModel>(m);
+  }();
+  return model;
+}
+
+void BM_SamDecoderOnRenderedEmbeddingClick512(benchmark::State& state) {
+  set_threads();
+  at::InferenceMode guard;
+  const Models models(256, TeacherOutputKind::Features);
+  SamSegmenter segmenter(models.features, sam_vit_b());
+  SegmentView view;
+  view.name = "bench";
+  view.camera = square_camera();
+  view.maps = at::randn({256, 64, 64});
+  view.depth = at::full({kSide, kSide}, 2.0f);
+  view.opacity = at::ones({kSide, kSide});
+  Prompts prompts;
+  prompts.positive = {{200, 300}};
+  for (auto _ : state) benchmark::DoNotOptimize(segmenter.segment(view, prompts));
+}
+BENCHMARK(BM_SamDecoderOnRenderedEmbeddingClick512)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+
+void BM_SamEncoderAndDecoder512(benchmark::State& state) {
+  set_threads();
+  at::InferenceMode guard;
+  const auto sam = sam_vit_b();
+  const at::Tensor image = at::randint(0, 256, {kSide, kSide, 3}, at::kByte);
+  foundation::SamPrompt prompt;
+  prompt.points = {{200.0, 300.0}};
+  prompt.labels = {1};
+  for (auto _ : state) {
+    const foundation::SamImage embedded = sam->set_image(image);
+    benchmark::DoNotOptimize(sam->predict(embedded, prompt));
+  }
+}
+BENCHMARK(BM_SamEncoderAndDecoder512)->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
+
+// A trained run's field, with its first test camera resized to 512 x 512.
+struct RunField {
+  LoadedRun run;
+  LoadedDistill field;
+  Camera camera;
+};
+
+const RunField* run_field() {
+  static const std::unique_ptr<RunField> loaded = []() -> std::unique_ptr<RunField> {
+    const char* run = std::getenv("SEMFIELD_SEGMENT_RUN");
+    if (!run) return nullptr;
+    const char* name = std::getenv("SEMFIELD_SEGMENT_FIELD");
+    auto out = std::make_unique<RunField>();
+    out->run = load_run(run);
+    out->field = load_distilled(run, name ? name : "descriptor", *out->run.model);
+    out->camera = find_camera(out->run.cameras, "test:0").camera;
+    out->camera.intrinsics = out->camera.intrinsics.resized(kSide, kSide);
+    return out;
+  }();
+  return loaded.get();
+}
+
+void BM_RunRenderView512(benchmark::State& state) {
+  set_threads();
+  const RunField* rf = run_field();
+  if (!rf) return state.SkipWithError("set SEMFIELD_SEGMENT_RUN to time a trained run");
+  const std::unique_ptr<Segmenter> segmenter = make_segmenter(rf->field);
+  for (auto _ : state) benchmark::DoNotOptimize(segmenter->prepare(rf->camera, "test:0"));
+}
+BENCHMARK(BM_RunRenderView512)->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
+
+void BM_RunClick512(benchmark::State& state) {
+  set_threads();
+  const RunField* rf = run_field();
+  if (!rf) return state.SkipWithError("set SEMFIELD_SEGMENT_RUN to time a trained run");
+  const std::unique_ptr<Segmenter> segmenter = make_segmenter(rf->field);
+  const SegmentView view = segmenter->prepare(rf->camera, "test:0");
+  // Click the centre of the largest opaque region's bounding box: the scene's middle.
+  Prompts prompts;
+  prompts.positive = {{kSide / 2.0, kSide / 2.0}};
+  int64_t pixels = 0;
+  for (auto _ : state) pixels = segmenter->segment(view, prompts).sum().item<int64_t>();
+  state.counters["mask_pixels"] = static_cast<double>(pixels);
+}
+BENCHMARK(BM_RunClick512)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+
+int run_iou(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: segment_bench iou RUN SCENE FIELD [FIELD...]\n");
+    return 2;
+  }
+  set_threads();
+  const LoadedRun run = load_run(argv[2]);
+  const Scene scene = load_run_scene(run, argv[3]);
+  const std::vector<int64_t> objects = object_instances(scene);
+  for (int f = 4; f < argc; ++f) {
+    const LoadedDistill field = load_distilled(argv[2], argv[f], *run.model);
+    const std::unique_ptr<Segmenter> segmenter = make_segmenter(field);
+    double sum = 0;
+    for (const int64_t id : objects) {
+      const ObjectClickResult r = segment_object_by_click(*segmenter, *run.model, scene, id);
+      std::printf("%-18s object %lld: click %s (%.0f,%.0f)  prompted IoU %.3f  held-out IoU", argv[f],
+                  static_cast<long long>(id), r.prompted_view.c_str(), r.click.x(), r.click.y(), r.prompted_iou);
+      for (const auto& [name, iou] : r.view_iou) std::printf(" %s %.3f", name.c_str(), iou);
+      std::printf("  mean %.3f  (click %.1f ms)\n", r.mean_iou, r.click_ms);
+      sum += r.mean_iou;
+    }
+    std::printf("%-18s %s: mean IoU over %zu objects x held-out views: %.4f\n", argv[f], segmenter->method().c_str(),
+                objects.size(), objects.empty() ? 0.0 : sum / static_cast<double>(objects.size()));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "iou") == 0) {
+    try {
+      return run_iou(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,67 @@
+// One-click-per-object segmentation scored against ground-truth instance masks.
+#include "semfield/segment/click_benchmark.h"
+
+#include <chrono>
+#include <set>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/segment/mask_metrics.h"
+
+namespace semfield {
+
+at::Tensor instance_mask(const View& view, int64_t instance) {
+  if (!view.instance) fail_usage("view {} has no instance map", view.name);
+  const Image& ids = *view.instance;
+  at::Tensor mask = at::zeros({ids.height, ids.width}, at::kBool);
+  bool* m = mask.data_ptr<bool>();
+  for (size_t i = 0; i < static_cast<size_t>(ids.width) * ids.height; ++i)
+    m[i] = static_cast<int64_t>(ids.pixels[i * ids.channels]) == instance;
+  return mask;
+}
+
+std::vector<int64_t> object_instances(const Scene& scene) {
+  std::set<int64_t> ids;
+  for (const View& view : scene.views) {
+    if (!view.instance) continue;
+    for (size_t i = 0; i < view.instance->pixels.size(); i += view.instance->channels)
+      if (view.instance->pixels[i] >= 2) ids.insert(static_cast<int64_t>(view.instance->pixels[i]));
+  }
+  return {ids.begin(), ids.end()};
+}
+
+ObjectClickResult segment_object_by_click(Segmenter& segmenter, const RadianceModel& radiance, const Scene& scene,
+                                          int64_t instance, const SessionOptions& options) {
+  const View* prompted = nullptr;
+  int64_t most = 0;
+  for (const View* view : scene.split(Split::Train)) {
+    const int64_t count = instance_mask(*view, instance).sum().item<int64_t>();
+    if (count > most) most = count, prompted = view;
+  }
+  if (!prompted) fail_usage("instance {} is in no training view", instance);
+  ObjectClickResult result{instance, prompted->name, Eigen::Vector2d::Zero(), 0, {}, 0, 0, empty_selection(radiance, 1)};
+  const at::Tensor truth = instance_mask(*prompted, instance);
+  result.click = *interior_point(truth);
+
+  SegmentSession session(segmenter, radiance, options);
+  Prompts prompts;
+  prompts.positive = {result.click};
+  const SegmentView view = segmenter.prepare(prompted->camera, prompted->name);
+  const auto start = std::chrono::steady_clock::now();
+  const at::Tensor mask = session.prompt(view, prompts);
+  result.click_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  result.prompted_iou = mask_iou(mask, truth);
+  double sum = 0;
+  for (const View* test : scene.split(Split::Test)) {
+    const at::Tensor followed = session.follow(segmenter.prepare(test->camera, test->name));
+    const double iou = mask_iou(followed, instance_mask(*test, instance));
+    result.view_iou.emplace_back(test->name, iou);
+    sum += iou;
+  }
+  result.mean_iou = result.view_iou.empty() ? 0 : sum / static_cast<double>(result.view_iou.size());
+  result.selection = session.selection();
+  return result;
+}
+
+}  // namespace semfield

@@ -1,0 +1,65 @@
+// Default field and split selection for the segmentation commands.
+#include "semfield/segment/field_choice.h"
+
+#include "semfield/core/error.h"
+#include "semfield/models/distill_config.h"
+#include "semfield/pipeline/distill_run.h"
+
+namespace semfield {
+
+namespace {
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+std::string choose_field(const std::filesystem::path& run_dir, const std::string& requested, FieldUse use) {
+  if (!requested.empty()) return requested;
+  const std::vector<std::string> names = list_distilled(run_dir);
+  if (names.empty())
+    fail_usage("run {} has no distilled fields: run `semfield distill --run {} --teacher SPEC` first", run_dir.string(),
+               run_dir.string());
+  std::vector<std::string> sam, labels, clip, other;
+  for (const std::string& name : names) {
+    const std::string spec = load_distill_config(distill_paths(run_dir, name).config()).teacher;
+    if (starts_with(spec, "sam:")) sam.push_back(name);
+    else if (starts_with(spec, "labels:")) labels.push_back(name);
+    else if (starts_with(spec, "clip:")) clip.push_back(name);
+    else other.push_back(name);
+  }
+  switch (use) {
+    case FieldUse::Segment:
+      for (const auto* group : {&sam, &labels, &other, &clip})
+        if (!group->empty()) return group->front();
+      break;
+    case FieldUse::Query:
+      if (!clip.empty()) return clip.front();
+      fail_usage("run {} has no CLIP field (it has: {}): text queries need one, e.g. `semfield distill --run {} "
+                 "--teacher clip:PATH`",
+                 run_dir.string(), joined(names), run_dir.string());
+    case FieldUse::Transfer:
+      for (const auto* group : {&other, &clip, &sam})
+        if (!group->empty()) return group->front();
+      fail_usage("run {} has only label fields ({}): transfer needs a feature field, e.g. `semfield distill --run {} "
+                 "--teacher descriptor`",
+                 run_dir.string(), joined(names), run_dir.string());
+  }
+  return names.front();
+}
+
+std::vector<const CameraRecord*> split_cameras(const std::vector<CameraRecord>& cameras, const std::string& split) {
+  const Split which = parse_split(split);
+  std::vector<const CameraRecord*> out;
+  for (const CameraRecord& c : cameras)
+    if (c.split == which) out.push_back(&c);
+  if (out.empty()) fail_usage("the run has no {} views", split);
+  return out;
+}
+
+}  // namespace semfield

@@ -1,0 +1,39 @@
+// The segmenter for label fields: a click selects the class the field renders at the clicked pixel, so the mask
+// in every view is that class's region (for instance labels, the clicked object).
+#pragma once
+
+#include <set>
+
+#include "semfield/segment/segmenter.h"
+
+namespace semfield {
+
+/// Classes chosen by prompts on class ids [H,W] int64: the classes under the positive clicks that hit a surface
+/// (opacity >= min_opacity: a click on empty space selects nothing) minus those under the negative clicks; a box without clicks adds the most frequent class among the box's opaque pixels (ties:
+/// the smallest id).
+std::set<int64_t> prompted_classes(const at::Tensor& ids, const at::Tensor& opacity, const Prompts& prompts,
+                                   double min_opacity = 0.5);
+/// bool [H,W]: pixels whose id is in `classes`.
+at::Tensor class_mask(const at::Tensor& ids, const std::set<int64_t>& classes);
+
+class LabelSegmenter final : public Segmenter {
+ public:
+  /// `model` (a label field) must outlive the segmenter.
+  explicit LabelSegmenter(const FeatureModel& model);
+
+  std::string method() const override { return "label-class"; }
+  /// maps = class ids [1,H,W] (as float) of the arg-max of the rendered logits.
+  SegmentView prepare(const Camera& camera, const std::string& name) const override;
+  /// The prompted classes' region, restricted to the box when one is given.
+  at::Tensor segment(const SegmentView& view, const Prompts& prompts) override;
+  /// The remembered classes' region (the object's class is the same in every view: no clicks needed).
+  at::Tensor follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const override;
+
+  const std::set<int64_t>& classes() const { return m_classes; }
+
+ private:
+  const FeatureModel& m_model;
+  std::set<int64_t> m_classes;
+};
+
+}  // namespace semfield

@@ -1,0 +1,62 @@
+// Rendering views for segmentation.
+#include "semfield/segment/segment_view.h"
+
+#include <chrono>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/kernels/ray_generation.h"
+
+namespace semfield {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& directions, const at::Tensor& opacity,
+                                   const Eigen::Vector3d& forward) {
+  const at::Tensor axis = at::tensor({static_cast<float>(forward.x()), static_cast<float>(forward.y()),
+                                      static_cast<float>(forward.z())});
+  const at::Tensor z = t * at::matmul(directions, axis);
+  return at::where(opacity >= 0.5f, z, at::zeros_like(z));
+}
+
+SegmentView render_field_view(const FeatureModel& model, const Camera& camera, const std::string& name,
+                              size_t scale) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const FeatureRenderOutput out = model.render(rays.origins, rays.directions);
+  SEMFIELD_ASSERT(scale < out.maps.size(), "scale out of range");
+  SegmentView view;
+  view.name = name;
+  view.camera = camera;
+  view.maps = out.maps[scale].view({h, w, -1}).permute({2, 0, 1}).contiguous();
+  view.opacity = out.opacity.view({h, w}).contiguous();
+  view.depth = ray_distance_to_z_depth(out.depth, rays.directions, out.opacity, camera.forward()).view({h, w});
+  view.render_seconds = seconds_since(start);
+  return view;
+}
+
+SegmentView render_depth_view(const RadianceModel& model, const Camera& camera, const std::string& name) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const WeightedSamples samples = model.render_weights(rays.origins, rays.directions);
+  // render_weights' depth is the unnormalised sum of w * t; the expected hit distance divides by opacity.
+  const at::Tensor t = samples.depth / samples.opacity.clamp_min(1e-6f);
+  SegmentView view;
+  view.name = name;
+  view.camera = camera;
+  view.opacity = samples.opacity.view({h, w}).contiguous();
+  view.depth = ray_distance_to_z_depth(t, rays.directions, samples.opacity, camera.forward()).view({h, w});
+  view.render_seconds = seconds_since(start);
+  return view;
+}
+
+}  // namespace semfield

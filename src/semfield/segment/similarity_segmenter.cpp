@@ -1,0 +1,347 @@
+// The weight-free feature-similarity segmenter.
+#include "semfield/segment/similarity_segmenter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/core/parallel.h"
+#include "semfield/segment/spherical_kmeans.h"
+
+namespace semfield {
+
+namespace {
+
+bool depth_connected(float za, float zb, double depth_edge) {
+  // Pixels without depth (empty) never reach here as candidates; guard anyway.
+  if (!(za > 0) || !(zb > 0)) return true;
+  return std::fabs(za - zb) <= depth_edge * std::min(za, zb);
+}
+
+// Mean unit feature over the opaque pixels of a (2r+1)^2 window, renormalised; undefined if none is opaque.
+at::Tensor window_feature(const at::Tensor& unit, const at::Tensor& opacity, const Eigen::Vector2i& pixel, int radius,
+                          double min_opacity) {
+  const int64_t h = unit.size(1), w = unit.size(2);
+  const int64_t y0 = std::max<int64_t>(0, pixel.y() - radius), y1 = std::min<int64_t>(h, pixel.y() + radius + 1);
+  const int64_t x0 = std::max<int64_t>(0, pixel.x() - radius), x1 = std::min<int64_t>(w, pixel.x() + radius + 1);
+  const at::Tensor patch = unit.slice(1, y0, y1).slice(2, x0, x1).reshape({unit.size(0), -1});
+  const at::Tensor opaque = (opacity.slice(0, y0, y1).slice(1, x0, x1).reshape(-1) >= min_opacity);
+  if (!opaque.any().item<bool>()) return {};
+  const at::Tensor mean = patch.index({at::indexing::Slice(), opaque}).mean(1);
+  return mean / mean.norm().clamp_min(1e-8);
+}
+
+}  // namespace
+
+at::Tensor standardise_features(const at::Tensor& maps, const at::Tensor& mean, const at::Tensor& std) {
+  SEMFIELD_ASSERT(maps.dim() == 3 && mean.numel() == maps.size(0) && std.numel() == maps.size(0),
+                  "maps [C,H,W] and statistics [C] must agree");
+  return ((maps - mean.to(at::kFloat).view({-1, 1, 1})) / std.to(at::kFloat).clamp_min(1e-6f).view({-1, 1, 1}))
+      .contiguous();
+}
+
+at::Tensor unit_features(const at::Tensor& maps, const at::Tensor& mean, const at::Tensor& std) {
+  const at::Tensor standardised = standardise_features(maps, mean, std);
+  return (standardised / standardised.norm(2, 0, true).clamp_min(1e-8f)).contiguous();
+}
+
+Whitening fit_whitening(const at::Tensor& features, const at::Tensor& opacity, double epsilon, int64_t max_pixels,
+                        double min_opacity) {
+  const int64_t c = features.size(0);
+  Whitening out{at::zeros({c}), at::eye(c)};
+  if (epsilon <= 0) return out;
+  const at::Tensor flat = features.reshape({c, -1});
+  at::Tensor index = (opacity.reshape(-1) >= min_opacity).nonzero().view(-1);
+  if (index.numel() < 2) return out;
+  if (index.numel() > max_pixels)
+    index = index.index_select(0, at::linspace(0, index.numel() - 1, max_pixels).to(at::kLong));
+  const at::Tensor x = flat.index_select(1, index).to(at::kDouble);  // [C,N]
+  const at::Tensor mean = x.mean(1);
+  const at::Tensor centred = x - mean.unsqueeze(1);
+  const at::Tensor cov = at::matmul(centred, centred.t()) / static_cast<double>(index.numel());
+  const auto [values, vectors] = at::linalg_eigh(cov);
+  const at::Tensor floor = values.max() * epsilon;
+  out.mean = mean.to(at::kFloat);
+  out.transform = (vectors * (values.clamp_min(0) + floor).rsqrt().unsqueeze(0)).to(at::kFloat).contiguous();
+  return out;
+}
+
+at::Tensor whiten_unit(const at::Tensor& features, const Whitening& whitening) {
+  const int64_t c = features.size(0), h = features.size(1), w = features.size(2);
+  // [C,C]^T x [C,HW]: stays channel-major, no transposed copy of the map.
+  const at::Tensor z = at::matmul(whitening.transform.t(), features.reshape({c, -1}) - whitening.mean.unsqueeze(1));
+  return (z / z.norm(2, 0, true).clamp_min(1e-8f)).view({c, h, w}).contiguous();
+}
+
+double otsu_threshold(const at::Tensor& values) {
+  const at::Tensor v = values.reshape(-1).to(at::kFloat).contiguous();
+  SEMFIELD_ASSERT(v.numel() > 0, "Otsu threshold of no values");
+  const float lo = v.min().item<float>(), hi = v.max().item<float>();
+  if (!(hi > lo)) return lo;
+  constexpr int kBins = 256;
+  std::vector<double> hist(kBins, 0.0);
+  const float* p = v.data_ptr<float>();
+  const double scale = kBins / static_cast<double>(hi - lo);
+  for (int64_t i = 0; i < v.numel(); ++i)
+    hist[std::min(kBins - 1, static_cast<int>((p[i] - lo) * scale))] += 1;
+  double total = 0, total_sum = 0;
+  for (int b = 0; b < kBins; ++b) total += hist[b], total_sum += hist[b] * b;
+  double w0 = 0, sum0 = 0, best = -1;
+  int best_bin = 0;
+  for (int b = 0; b < kBins - 1; ++b) {
+    w0 += hist[b];
+    sum0 += hist[b] * b;
+    const double w1 = total - w0;
+    if (w0 == 0 || w1 == 0) continue;
+    const double m0 = sum0 / w0, m1 = (total_sum - sum0) / w1;
+    const double between = w0 * w1 * (m0 - m1) * (m0 - m1);
+    if (between > best) best = between, best_bin = b;
+  }
+  // The cut lies at the upper edge of the last bin of the lower class.
+  return lo + (best_bin + 1) / scale;
+}
+
+SimilarityTarget make_similarity_target(const at::Tensor& unit, const at::Tensor& opacity, const Prompts& prompts,
+                                        const SimilarityOptions& options) {
+  const int h = static_cast<int>(unit.size(1)), w = static_cast<int>(unit.size(2));
+  const int64_t c = unit.size(0);
+  std::vector<Eigen::Vector2d> positives = prompts.positive;
+  if (positives.empty() && prompts.box) {
+    const Eigen::Vector4d& b = *prompts.box;
+    positives.emplace_back(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]));
+  }
+  auto gather = [&](const std::vector<Eigen::Vector2d>& clicks) {
+    std::vector<at::Tensor> rows;
+    for (const Eigen::Vector2d& click : clicks) {
+      at::Tensor f = window_feature(unit, opacity, click_pixel(click, w, h), options.prompt_radius, options.min_opacity);
+      if (f.defined()) rows.push_back(f);
+    }
+    return rows.empty() ? at::zeros({0, c}) : at::stack(rows).contiguous();
+  };
+  SimilarityTarget target;
+  target.positive = gather(positives);
+  target.negative = gather(prompts.negative);
+  target.threshold = options.max_threshold;
+  if (target.positive.size(0) == 0) return target;
+  const at::Tensor opaque = opacity.reshape(-1) >= options.min_opacity;
+  const at::Tensor best = std::get<0>(at::matmul(target.positive, unit.reshape({c, -1})).max(0));
+  const at::Tensor values = best.index({opaque});
+  if (values.numel() > 0)
+    target.threshold = std::clamp(otsu_threshold(values), options.min_threshold, options.max_threshold);
+  return target;
+}
+
+namespace {
+
+// Best cosine of each pixel of flat unit features [C,N] to the rows of any of `sets` ([K_i, C]); -2 without rows.
+at::Tensor best_cosine(const at::Tensor& flat, std::initializer_list<at::Tensor> sets) {
+  std::vector<at::Tensor> rows;
+  for (const at::Tensor& set : sets)
+    if (set.defined() && set.size(0) > 0) rows.push_back(set);
+  if (rows.empty()) return at::full({flat.size(1)}, -2.0f);
+  return std::get<0>(at::matmul(at::cat(rows), flat).max(0));
+}
+
+// Up to `limit` entries of a flat index list, evenly strided.
+at::Tensor strided(const at::Tensor& index, int64_t limit) {
+  if (index.numel() <= limit) return index;
+  return index.index_select(0, at::linspace(0, index.numel() - 1, limit).to(at::kLong));
+}
+
+}  // namespace
+
+at::Tensor similarity_candidates(const at::Tensor& unit, const at::Tensor& opacity, const SimilarityTarget& target,
+                                 const std::optional<Eigen::Vector4d>& box, const SimilarityOptions& options) {
+  const int64_t c = unit.size(0), h = unit.size(1), w = unit.size(2);
+  if (target.positive.size(0) == 0) return at::zeros({h, w}, at::kBool);
+  const at::Tensor flat = unit.reshape({c, -1});
+  at::Tensor candidates = opacity.reshape(-1) >= options.min_opacity;
+  if (target.foreground.defined()) {
+    candidates &= best_cosine(flat, {target.foreground, target.positive}) >
+                  best_cosine(flat, {target.background, target.negative});
+  } else {
+    const at::Tensor s_pos = best_cosine(flat, {target.positive});
+    candidates &= (s_pos > target.threshold) & (s_pos > best_cosine(flat, {target.negative}));
+  }
+  candidates = candidates.view({h, w});
+  if (box) candidates &= box_mask(*box, static_cast<int>(w), static_cast<int>(h));
+  return candidates.contiguous();
+}
+
+void fit_appearance(SimilarityTarget& target, const at::Tensor& unit, const at::Tensor& mask, const at::Tensor& opacity,
+                    const SimilarityOptions& options) {
+  const int64_t c = unit.size(0);
+  const at::Tensor flat = unit.reshape({c, -1});
+  const at::Tensor opaque = opacity.reshape(-1) >= options.min_opacity;
+  const at::Tensor inside = mask.reshape(-1) & opaque;
+  const at::Tensor s_pos = best_cosine(flat, {target.positive});
+  const at::Tensor outside = opaque & mask.reshape(-1).logical_not() &
+                             (s_pos < options.background_fraction * target.threshold);
+  const at::Tensor fg = strided(inside.nonzero().view(-1), options.cluster_pixels);
+  const at::Tensor bg = strided(outside.nonzero().view(-1), options.cluster_pixels);
+  target.foreground = spherical_kmeans(flat.index_select(1, fg).t(), options.foreground_clusters, 8, 1);
+  target.background = spherical_kmeans(flat.index_select(1, bg).t(), options.background_clusters, 8, 2);
+}
+
+at::Tensor grow_regions(const at::Tensor& candidates, const at::Tensor& seeds, const at::Tensor& depth,
+                        double depth_edge) {
+  const int64_t h = candidates.size(0), w = candidates.size(1);
+  const at::Tensor cand = candidates.contiguous(), seed = seeds.contiguous(), z = depth.contiguous();
+  const bool* c = cand.data_ptr<bool>();
+  const bool* s = seed.data_ptr<bool>();
+  const float* d = z.data_ptr<float>();
+  at::Tensor out = at::zeros({h, w}, at::kBool);
+  bool* m = out.data_ptr<bool>();
+  std::deque<int64_t> queue;
+  for (int64_t i = 0; i < h * w; ++i)
+    if (s[i] && c[i]) m[i] = true, queue.push_back(i);
+  while (!queue.empty()) {
+    const int64_t i = queue.front();
+    queue.pop_front();
+    const int64_t y = i / w, x = i % w;
+    const int64_t neighbours[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
+                                   y + 1 < h ? i + w : -1};
+    for (const int64_t j : neighbours) {
+      if (j < 0 || m[j] || !c[j] || !depth_connected(d[i], d[j], depth_edge)) continue;
+      m[j] = true;
+      queue.push_back(j);
+    }
+  }
+  return out;
+}
+
+at::Tensor refine_mask(const at::Tensor& mask, const at::Tensor& unit, const at::Tensor& depth,
+                       const at::Tensor& opacity, const SimilarityOptions& options) {
+  const int64_t c = unit.size(0), h = unit.size(1), w = unit.size(2);
+  const int r = options.refine_radius;
+  // Channel-major reads (stride H*W): only the boundary band is visited, far fewer pixels than a transposed copy.
+  const at::Tensor features = unit.contiguous();
+  const int64_t plane = h * w;
+  const at::Tensor z = depth.contiguous(), alpha = opacity.contiguous();
+  const float* f = features.data_ptr<float>();
+  const float* d = z.data_ptr<float>();
+  const float* a = alpha.data_ptr<float>();
+  // |f_p - f_q|^2 = 2 - 2 cos for unit vectors.
+  const double inv_two_sigma2 = 1.0 / (2.0 * options.refine_feature_sigma * options.refine_feature_sigma);
+  // Empty space is never selected; clearing it first also puts such pixels inside a mask into the boundary band.
+  at::Tensor current = (mask & (opacity >= options.min_opacity)).contiguous();
+  for (int pass = 0; pass < options.refine_iterations; ++pass) {
+    const bool* m = current.data_ptr<bool>();
+    // Pixels whose window is not uniform: the band around the boundary, the only ones a pass can change.
+    std::vector<int64_t> band;
+    {
+      at::Tensor mf = current.to(at::kFloat).view({1, 1, h, w});
+      const at::Tensor pooled_max = at::max_pool2d(mf, {2 * r + 1, 2 * r + 1}, {1, 1}, {r, r});
+      const at::Tensor pooled_min = -at::max_pool2d(-mf, {2 * r + 1, 2 * r + 1}, {1, 1}, {r, r});
+      const at::Tensor edge = (pooled_max != pooled_min).view(-1).nonzero().view(-1).contiguous();
+      band.assign(edge.data_ptr<int64_t>(), edge.data_ptr<int64_t>() + edge.numel());
+    }
+    at::Tensor next = current.clone();
+    bool* out = next.data_ptr<bool>();
+    parallel_for(0, static_cast<int64_t>(band.size()), 256, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const int64_t i = band[static_cast<size_t>(k)];
+        if (a[i] < options.min_opacity) {
+          out[i] = false;
+          continue;
+        }
+        const int64_t y = i / w, x = i % w;
+        const float* fp = f + i;
+        double in = 0, total = 0;
+        for (int64_t yy = std::max<int64_t>(0, y - r); yy <= std::min<int64_t>(h - 1, y + r); ++yy) {
+          for (int64_t xx = std::max<int64_t>(0, x - r); xx <= std::min<int64_t>(w - 1, x + r); ++xx) {
+            const int64_t j = yy * w + xx;
+            if (a[j] < options.min_opacity || !depth_connected(d[i], d[j], options.depth_edge)) continue;
+            const float* fq = f + j;
+            double dot = 0;
+            for (int64_t ch = 0; ch < c; ++ch) dot += static_cast<double>(fp[ch * plane]) * fq[ch * plane];
+            const double weight = std::exp(-(2.0 - 2.0 * dot) * inv_two_sigma2);
+            total += weight;
+            if (m[j]) in += weight;
+          }
+        }
+        out[i] = total > 0 && in > 0.5 * total;
+      }
+    });
+    current = next;
+  }
+  return current;
+}
+
+at::Tensor box_mask(const Eigen::Vector4d& box, int width, int height) {
+  at::Tensor inside = at::zeros({height, width}, at::kBool);
+  const int64_t x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(box[0])));
+  const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(box[1])));
+  const int64_t x1 = std::min<int64_t>(width, static_cast<int64_t>(std::floor(box[2])) + 1);
+  const int64_t y1 = std::min<int64_t>(height, static_cast<int64_t>(std::floor(box[3])) + 1);
+  if (x1 > x0 && y1 > y0) inside.slice(0, y0, y1).slice(1, x0, x1).fill_(true);
+  return inside;
+}
+
+at::Tensor click_seeds(const std::vector<Eigen::Vector2d>& points, int width, int height) {
+  at::Tensor seeds = at::zeros({height, width}, at::kBool);
+  bool* s = seeds.data_ptr<bool>();
+  for (const Eigen::Vector2d& p : points) {
+    const Eigen::Vector2i px = click_pixel(p, width, height);
+    s[static_cast<int64_t>(px.y()) * width + px.x()] = true;
+  }
+  return seeds;
+}
+
+SimilaritySegmenter::SimilaritySegmenter(const FeatureModel& model, SimilarityOptions options, size_t scale)
+    : m_model(model), m_options(options), m_scale(scale) {
+  if (model.kind() != TeacherOutputKind::Features)
+    fail_usage("the feature-similarity segmenter needs a feature field, not a label field");
+  SEMFIELD_ASSERT(scale < model.field().mean().size(), "scale out of range");
+}
+
+SegmentView SimilaritySegmenter::prepare(const Camera& camera, const std::string& name) const {
+  SegmentView view = render_field_view(m_model, camera, name, m_scale);
+  view.maps = standardise_features(view.maps, m_model.field().mean()[m_scale], m_model.field().std()[m_scale]);
+  return view;
+}
+
+at::Tensor SimilaritySegmenter::mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
+                                                const std::optional<Eigen::Vector4d>& box) const {
+  const at::Tensor candidates = similarity_candidates(unit, view.opacity, m_target, box, m_options);
+  at::Tensor mask = grow_regions(candidates, seeds, view.depth, m_options.depth_edge);
+  if (m_options.refine_iterations > 0 && mask.any().item<bool>()) {
+    mask = refine_mask(mask, unit, view.depth, view.opacity, m_options);
+    if (box) mask &= box_mask(*box, view.width(), view.height());  // refinement must stay inside the box
+  }
+  return mask;
+}
+
+at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& prompts) {
+  const Whitening whitening =
+      fit_whitening(view.maps, view.opacity, m_options.whitening_epsilon, m_options.whitening_pixels, m_options.min_opacity);
+  const at::Tensor unit = whiten_unit(view.maps, whitening);
+  m_target = make_similarity_target(unit, view.opacity, prompts, m_options);
+  m_target.whitening = whitening;
+  std::vector<Eigen::Vector2d> clicks = prompts.positive;
+  if (clicks.empty() && prompts.box) {
+    const Eigen::Vector4d& b = *prompts.box;
+    clicks.emplace_back(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]));
+  }
+  const at::Tensor seeds = click_seeds(clicks, view.width(), view.height());
+  // A first mask from the prompt similarity alone, then (GrabCut-like) rounds of fitting object and background
+  // appearance clusters to it and re-classifying by the nearest centroid.
+  at::Tensor mask = mask_from_seeds(view, unit, seeds, prompts.box);
+  for (int round = 0; round < m_options.appearance_iterations && mask.any().item<bool>(); ++round) {
+    fit_appearance(m_target, unit, mask, view.opacity, m_options);
+    mask = mask_from_seeds(view, unit, seeds, prompts.box);
+  }
+  return mask;
+}
+
+at::Tensor SimilaritySegmenter::follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const {
+  at::Tensor seeds = click_seeds(prompts.positive, view.width(), view.height());
+  if (seed.defined()) seeds |= seed;
+  if (!m_target.whitening.transform.defined()) return at::zeros({view.height(), view.width()}, at::kBool);
+  return mask_from_seeds(view, whiten_unit(view.maps, m_target.whitening), seeds, std::nullopt);
+}
+
+}  // namespace semfield
