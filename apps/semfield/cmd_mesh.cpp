@@ -13,6 +13,7 @@
 #include "semfield/mesh/mesh_io.h"
 #include "semfield/mesh/mesh_topology.h"
 #include "semfield/mesh/scene_mesh.h"
+#include "semfield/mesh/selection_faces.h"
 #include "semfield/mesh/vertex_colors.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/segment/selection.h"
@@ -36,21 +37,6 @@ std::string describe(const TriangleMesh& mesh) {
                      edges.watertight() ? std::string("watertight")
                                         : fmt::format("{} boundary edges in {} loops, {} non-manifold edges",
                                                       edges.n_boundary, edges.n_boundary_loops, edges.n_nonmanifold));
-}
-
-// Faces whose centroids lie in the selected voxels, then the same component cleanup as for masks.
-std::vector<uint8_t> faces_in_selection(const TriangleMesh& mesh, const Selection& selection) {
-  at::Tensor centroids = at::empty({mesh.n_faces(), 3}, at::kFloat);
-  float* c = centroids.data_ptr<float>();
-  for (int64_t f = 0; f < mesh.n_faces(); ++f) {
-    const Eigen::Vector3f p = face_centroid(mesh, f);
-    for (int a = 0; a < 3; ++a) c[f * 3 + a] = p[a];
-  }
-  const at::Tensor inside = selection.contains(centroids).to(at::kBool).contiguous();
-  const bool* in = inside.data_ptr<bool>();
-  std::vector<uint8_t> selected(mesh.faces.size());
-  for (size_t f = 0; f < selected.size(); ++f) selected[f] = in[f];
-  return clean_selection(face_adjacency(mesh), std::move(selected), SelectionCleanupOptions{});
 }
 
 void run_mesh(const MeshArgs& args) {

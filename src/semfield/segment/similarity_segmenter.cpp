@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
+#include <queue>
 
 #include <ATen/ATen.h>
 
@@ -271,6 +273,74 @@ at::Tensor refine_mask(const at::Tensor& mask, const at::Tensor& unit, const at:
   return current;
 }
 
+at::Tensor seed_bottleneck(const at::Tensor& score, const at::Tensor& seeds, const at::Tensor& depth, double depth_edge) {
+  const int64_t h = score.size(0), w = score.size(1);
+  const at::Tensor sc = score.to(at::kFloat).contiguous(), seed = seeds.contiguous(), z = depth.contiguous();
+  const float* v = sc.data_ptr<float>();
+  const bool* s = seed.data_ptr<bool>();
+  const float* d = z.data_ptr<float>();
+  constexpr float kNone = -std::numeric_limits<float>::infinity();
+  at::Tensor out = at::full({h, w}, kNone);
+  float* b = out.data_ptr<float>();
+  // Widest-path flood: pixels leave the max-heap in order of decreasing bottleneck, so each is final when popped.
+  std::priority_queue<std::pair<float, int64_t>> heap;
+  for (int64_t i = 0; i < h * w; ++i)
+    if (s[i] && v[i] > kNone) b[i] = v[i], heap.emplace(v[i], i);
+  std::vector<uint8_t> done(static_cast<size_t>(h * w), 0);
+  while (!heap.empty()) {
+    const auto [value, i] = heap.top();
+    heap.pop();
+    if (done[static_cast<size_t>(i)] || value < b[i]) continue;
+    done[static_cast<size_t>(i)] = 1;
+    const int64_t y = i / w, x = i % w;
+    const int64_t neighbours[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
+                                   y + 1 < h ? i + w : -1};
+    for (const int64_t j : neighbours) {
+      if (j < 0 || done[static_cast<size_t>(j)] || !depth_connected(d[i], d[j], depth_edge)) continue;
+      const float through = std::min(value, v[j]);
+      if (through > b[j]) b[j] = through, heap.emplace(through, j);
+    }
+  }
+  return out;
+}
+
+std::optional<double> region_jump_threshold(const at::Tensor& bottleneck, double lo, double hi, int64_t min_area,
+                                            double min_ratio) {
+  constexpr double kStep = 0.005;
+  const at::Tensor values = bottleneck.reshape(-1).to(at::kFloat).contiguous();
+  const int bins = static_cast<int>(std::ceil((hi - lo) / kStep));
+  if (bins < 2) return std::nullopt;
+  // above[k] = pixels whose bottleneck exceeds lo + k * step: the region the threshold lo + k * step selects.
+  std::vector<int64_t> count(static_cast<size_t>(bins) + 1, 0);
+  int64_t over_hi = 0;
+  const float* p = values.data_ptr<float>();
+  for (int64_t i = 0; i < values.numel(); ++i) {
+    if (!(p[i] > lo)) continue;
+    if (p[i] > hi) {
+      ++over_hi;
+      continue;
+    }
+    count[static_cast<size_t>(std::min<int64_t>(bins, static_cast<int64_t>((p[i] - lo) / kStep)))]++;
+  }
+  std::vector<int64_t> above(static_cast<size_t>(bins) + 1, 0);
+  int64_t running = over_hi;
+  for (int k = bins; k >= 0; --k) {
+    above[static_cast<size_t>(k)] = running;
+    running += count[static_cast<size_t>(k)];
+  }
+  // Bin k holds values in [lo + k step, lo + (k + 1) step): lowering the threshold through it adds count[k] pixels
+  // to the above[k] already selected.
+  double best_ratio = min_ratio;
+  std::optional<double> best;
+  for (int k = bins; k >= 1; --k) {
+    const int64_t region = above[static_cast<size_t>(k)];
+    if (region < min_area) continue;
+    const double ratio = static_cast<double>(region + count[static_cast<size_t>(k)]) / static_cast<double>(region);
+    if (ratio > best_ratio) best_ratio = ratio, best = lo + (k + 1) * kStep;  // the top of bin k
+  }
+  return best;
+}
+
 at::Tensor box_mask(const Eigen::Vector4d& box, int width, int height) {
   at::Tensor inside = at::zeros({height, width}, at::kBool);
   const int64_t x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(box[0])));
@@ -315,6 +385,24 @@ at::Tensor SimilaritySegmenter::mask_from_seeds(const SegmentView& view, const a
   return mask;
 }
 
+std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& view, const at::Tensor& unit,
+                                                          const at::Tensor& seeds,
+                                                          const std::optional<Eigen::Vector4d>& box) const {
+  if (m_target.positive.size(0) == 0 || m_options.region_jump_ratio <= 0 || !seeds.any().item<bool>())
+    return std::nullopt;
+  // The threshold just above the level where the seeds' region leaks into the surroundings: every pixel beyond
+  // the object's rim is reached through the rim's weakest link, so the region's area jumps there.
+  const at::Tensor flat = unit.reshape({unit.size(0), -1});
+  const at::Tensor s_pos = best_cosine(flat, {m_target.positive});
+  at::Tensor valid = (view.opacity.reshape(-1) >= m_options.min_opacity) & (s_pos > best_cosine(flat, {m_target.negative}));
+  if (box) valid &= box_mask(*box, view.width(), view.height()).reshape(-1);
+  const at::Tensor score = at::where(valid, s_pos, at::full_like(s_pos, -2.0f)).view({view.height(), view.width()});
+  const at::Tensor bottleneck = seed_bottleneck(score, seeds, view.depth, m_options.depth_edge);
+  const int64_t min_area = std::max<int64_t>(m_options.region_min_pixels, view.height() * view.width() / 2000);
+  return region_jump_threshold(bottleneck, m_options.min_threshold, m_options.max_threshold, min_area,
+                               m_options.region_jump_ratio);
+}
+
 at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& prompts) {
   const Whitening whitening =
       fit_whitening(view.maps, view.opacity, m_options.whitening_epsilon, m_options.whitening_pixels, m_options.min_opacity);
@@ -327,6 +415,7 @@ at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& 
     clicks.emplace_back(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]));
   }
   const at::Tensor seeds = click_seeds(clicks, view.width(), view.height());
+  if (const auto t = jump_threshold(view, unit, seeds, prompts.box)) m_target.threshold = *t;
   // A first mask from the prompt similarity alone, then (GrabCut-like) rounds of fitting object and background
   // appearance clusters to it and re-classifying by the nearest centroid.
   at::Tensor mask = mask_from_seeds(view, unit, seeds, prompts.box);
@@ -341,7 +430,8 @@ at::Tensor SimilaritySegmenter::follow(const SegmentView& view, const Prompts& p
   at::Tensor seeds = click_seeds(prompts.positive, view.width(), view.height());
   if (seed.defined()) seeds |= seed;
   if (!m_target.whitening.transform.defined()) return at::zeros({view.height(), view.width()}, at::kBool);
-  return mask_from_seeds(view, whiten_unit(view.maps, m_target.whitening), seeds, std::nullopt);
+  const at::Tensor unit = whiten_unit(view.maps, m_target.whitening);
+  return mask_from_seeds(view, unit, seeds, std::nullopt);
 }
 
 }  // namespace semfield

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include <optional>
+
 #include <ATen/core/Tensor.h>
 
 #include "semfield/segment/segmenter.h"
@@ -19,7 +21,13 @@ struct SimilarityOptions {
   int prompt_radius = 1;          ///< a prompt's feature is the mean over the (2r+1)^2 opaque pixels around it
   double min_threshold = 0.2;     ///< clamp of the adaptive (Otsu) similarity threshold of the first mask
   double max_threshold = 0.9;
-  int appearance_iterations = 2;  ///< rounds of re-fitting the object/background clusters and re-classifying
+  /// The prompted view's threshold: just above the largest relative jump of the seeds' region area as the threshold
+  /// is lowered (region_jump_threshold), when some jump exceeds this ratio; else Otsu's. 0 = Otsu's only.
+  double region_jump_ratio = 1.5;
+  int64_t region_min_pixels = 16;  ///< regions smaller than this (or 1/2000 of the view) are never cut at a jump
+  /// Rounds of re-fitting object/background clusters and re-classifying (GrabCut-like). Mean click IoU of two
+  /// generated scenes (64 px / 96 px): 0 rounds 0.55 / 0.77, 1 round 0.70 / 0.71, 2 rounds 0.70 / 0.60.
+  int appearance_iterations = 1;
   int foreground_clusters = 4;    ///< spherical k-means clusters of the object's features
   int background_clusters = 8;    ///< ... and of the confident background's (similarity < background_fraction * threshold)
   double background_fraction = 0.5;
@@ -86,6 +94,16 @@ at::Tensor similarity_candidates(const at::Tensor& unit, const at::Tensor& opaci
 void fit_appearance(SimilarityTarget& target, const at::Tensor& unit, const at::Tensor& mask, const at::Tensor& opacity,
                     const SimilarityOptions& options);
 
+/// Bottleneck (widest-path) similarity from the seeds: for each pixel, the largest t such that a 4-connected path
+/// from a seed pixel reaches it through pixels of score > t (scores [H,W]; the path never crosses a depth edge, see
+/// grow_regions); -inf where unreachable. grow_regions(score > t, seeds) == (bottleneck > t) for every t.
+at::Tensor seed_bottleneck(const at::Tensor& score, const at::Tensor& seeds, const at::Tensor& depth, double depth_edge);
+
+/// The threshold in [lo, hi] (0.005 steps) just above the largest relative growth of the region {bottleneck > t}
+/// as t is lowered by one step, among regions of at least min_area pixels; none when no growth exceeds min_ratio.
+std::optional<double> region_jump_threshold(const at::Tensor& bottleneck, double lo, double hi, int64_t min_area,
+                                            double min_ratio);
+
 /// The candidate pixels (bool [H,W]) 4-connected to a seed pixel (bool [H,W]) through candidates, never stepping
 /// between neighbours whose z-depths (depth [H,W]) differ by more than depth_edge * the smaller one.
 at::Tensor grow_regions(const at::Tensor& candidates, const at::Tensor& seeds, const at::Tensor& depth,
@@ -112,6 +130,9 @@ class SimilaritySegmenter final : public Segmenter {
   const SimilarityTarget& target() const { return m_target; }
 
  private:
+  /// region_jump_threshold of the seeds' bottleneck on the target's positive similarity (none: keep the current).
+  std::optional<double> jump_threshold(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
+                                       const std::optional<Eigen::Vector4d>& box) const;
   at::Tensor mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
                              const std::optional<Eigen::Vector4d>& box) const;
 

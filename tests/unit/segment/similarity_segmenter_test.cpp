@@ -1,6 +1,8 @@
 // The weight-free similarity segmenter's steps on synthetic feature maps with known regions.
 #include "semfield/segment/similarity_segmenter.h"
 
+#include <cmath>
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -126,6 +128,39 @@ TEST(SimilaritySegmenter, EmptyClicksGiveNoTarget) {
   const SimilarityTarget target = make_similarity_target(s.unit, s.opacity, prompts, options);
   EXPECT_EQ(target.positive.size(0), 0);
   EXPECT_FALSE(similarity_candidates(s.unit, s.opacity, target, std::nullopt, options).any().item<bool>());
+}
+
+TEST(SimilaritySegmenter, BottleneckIsTheWidestPathFromTheSeeds) {
+  const at::Tensor score = torch::tensor({{0.9f, 0.8f, 0.3f, 0.7f, 0.95f}});
+  at::Tensor seeds = at::zeros({1, 5}, at::kBool);
+  seeds[0][0] = true;
+  const at::Tensor flat = at::ones({1, 5});
+  EXPECT_TRUE(seed_bottleneck(score, seeds, flat, 0.04).allclose(torch::tensor({{0.9f, 0.8f, 0.3f, 0.3f, 0.3f}})));
+  // A depth edge between pixels 1 and 2 cuts the path.
+  const at::Tensor step = torch::tensor({{1.0f, 1.0f, 2.0f, 2.0f, 2.0f}});
+  const at::Tensor cut = seed_bottleneck(score, seeds, step, 0.04);
+  EXPECT_TRUE(std::isinf(cut[0][2].item<float>()) && cut[0][2].item<float>() < 0);
+  // It is grow_regions at every level.
+  const Scene s = make_scene(0.1f);
+  const at::Tensor noisy = at::rand({kH, kW});
+  at::Tensor click = at::zeros({kH, kW}, at::kBool);
+  click[7][7] = true;
+  const at::Tensor b = seed_bottleneck(noisy, click, s.depth, 0.04);
+  for (const float t : {0.2f, 0.5f, 0.8f})
+    EXPECT_TRUE(grow_regions(noisy > t, click, s.depth, 0.04).equal(b > t)) << t;
+}
+
+TEST(SimilaritySegmenter, ThresholdSitsAboveTheJumpOfTheRegion) {
+  // An object of 40 pixels at bottleneck 0.85 inside 600 ground pixels all reached through a rim at 0.4.
+  at::Tensor b = at::full({1, 640}, 0.4f);
+  b.slice(1, 0, 40).fill_(0.85f);
+  const auto t = region_jump_threshold(b, 0.2, 0.9, 16, 1.5);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_GT(*t, 0.4);
+  EXPECT_LE(*t, 0.41);
+  // No jump (one plateau), or the jump only below the smallest region allowed: none.
+  EXPECT_FALSE(region_jump_threshold(at::full({1, 640}, 0.85f), 0.2, 0.9, 16, 1.5).has_value());
+  EXPECT_FALSE(region_jump_threshold(b, 0.2, 0.9, 100, 1.5).has_value());
 }
 
 TEST(SimilaritySegmenter, RefinementFollowsFeatureEdges) {
