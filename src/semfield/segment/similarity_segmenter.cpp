@@ -396,9 +396,29 @@ std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& vie
   const at::Tensor s_pos = best_cosine(flat, {m_target.positive});
   at::Tensor valid = (view.opacity.reshape(-1) >= m_options.min_opacity) & (s_pos > best_cosine(flat, {m_target.negative}));
   if (box) valid &= box_mask(*box, view.width(), view.height()).reshape(-1);
-  const at::Tensor score = at::where(valid, s_pos, at::full_like(s_pos, -2.0f)).view({view.height(), view.width()});
-  const at::Tensor bottleneck = seed_bottleneck(score, seeds, view.depth, m_options.depth_edge);
-  const int64_t min_area = std::max<int64_t>(m_options.region_min_pixels, view.height() * view.width() / 2000);
+  at::Tensor score = at::where(valid, s_pos, at::full_like(s_pos, -2.0f)).view({view.height(), view.width()});
+  at::Tensor depth = view.depth, seed = seeds;
+  // The threshold is one number: choose it on at most ~128 px a side (the centre pixel of each block, and a block
+  // is a seed if any of its pixels is), which keeps a 512 x 512 click within its latency budget.
+  const int64_t stride = (std::max(view.height(), view.width()) + 127) / 128;
+  int64_t area_scale = 1;
+  if (stride > 1) {
+    const int64_t first = stride / 2;
+    score = score.slice(0, first, c10::nullopt, stride).slice(1, first, c10::nullopt, stride);
+    depth = depth.slice(0, first, c10::nullopt, stride).slice(1, first, c10::nullopt, stride);
+    seed = at::max_pool2d(seeds.to(at::kFloat).unsqueeze(0), {stride, stride}, {stride, stride}, {0, 0}, {1, 1},
+                          /*ceil_mode=*/true)
+               .squeeze(0)
+               .gt(0);
+    const int64_t h = std::min(score.size(0), seed.size(0)), w = std::min(score.size(1), seed.size(1));
+    score = score.slice(0, 0, h).slice(1, 0, w).contiguous();
+    depth = depth.slice(0, 0, h).slice(1, 0, w).contiguous();
+    seed = seed.slice(0, 0, h).slice(1, 0, w).contiguous();
+    area_scale = stride * stride;
+  }
+  const at::Tensor bottleneck = seed_bottleneck(score, seed, depth, m_options.depth_edge);
+  const int64_t min_area =
+      std::max<int64_t>(m_options.region_min_pixels, view.height() * view.width() / 2000) / area_scale + 1;
   return region_jump_threshold(bottleneck, m_options.min_threshold, m_options.max_threshold, min_area,
                                m_options.region_jump_ratio);
 }
