@@ -18,7 +18,9 @@ namespace semfield {
 struct FeatureFieldConfig {
   kernels::HashGridSpec grid{/*n_levels=*/16, /*n_features=*/2, /*log2_table_size=*/18,
                              /*base_resolution=*/16, /*per_level_scale=*/1.3195};
-  int finest_resolution = 1024;
+  /// Finest level's cells per axis of the unit cube; 0 = chosen by distill_field from the teacher's maps
+  /// (auto_finest_resolution).
+  int finest_resolution = 0;
   int head_hidden = 128;  ///< hidden width of each head
   int head_layers = 1;    ///< hidden layers of each head
   std::vector<int64_t> channels;  ///< output channels per scale (teacher's)

@@ -57,8 +57,8 @@ void validate(const DistillConfig& c, const std::filesystem::path& origin) {
   check(c.field.grid.log2_table_size >= 10 && c.field.grid.log2_table_size <= 24, "field.log2_hashmap_size",
         "expected 10..24");
   check(c.field.grid.base_resolution >= 2, "field.base_resolution", "expected >= 2");
-  check(c.field.finest_resolution >= c.field.grid.base_resolution, "field.finest_resolution",
-        "expected >= base_resolution");
+  check(c.field.finest_resolution == 0 || c.field.finest_resolution >= c.field.grid.base_resolution,
+        "field.finest_resolution", "expected 0 (automatic) or >= base_resolution");
   check(c.field.head_hidden >= 8, "field.head_hidden", "expected >= 8");
   check(c.field.head_layers >= 0 && c.field.head_layers <= 8, "field.head_layers", "expected 0..8");
   check(c.steps >= 0, "steps", "expected >= 0");

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "semfield/data/scene.h"
 #include "semfield/models/distill_config.h"
@@ -33,6 +35,10 @@ struct DistillSummary {
   bool interrupted = false;
   FeatureEvalResult final_eval;     ///< on the scene's test split (empty if none)
 };
+
+/// The feature grid's finest resolution when the config leaves it at 0: half the largest side of the teacher's
+/// maps (map_sizes of the training images, rounded up), clamped to [max(32, base_resolution), 2048].
+int auto_finest_resolution(const std::vector<std::pair<int64_t, int64_t>>& map_sizes, int base_resolution);
 
 /// Trains a field for `teacher` on `run` (whose radiance model stays frozen) and writes RUN/distill/<name>/
 /// {config.json, checkpoint.ckpt, progress.jsonl, eval/metrics.json}.
