@@ -17,7 +17,13 @@ packages=(
   libtinygltf-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # `semfield serve` (HTTP server) and its headless browser test (tests/browser)
+  libcpp-httplib-dev chromium
 )
+# The browser test's playwright-core runs on any Node.js >= 18; keep one that is already installed (e.g. nodesource).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh: run as root (it calls apt-get)" >&2

@@ -19,5 +19,6 @@ void add_segment_command(CLI::App& app);
 void add_query_command(CLI::App& app);
 void add_transfer_command(CLI::App& app);
 void add_mesh_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace semfield::cli

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   semfield::cli::add_query_command(app);
   semfield::cli::add_transfer_command(app);
   semfield::cli::add_mesh_command(app);
+  semfield::cli::add_serve_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,341 @@
+// The viewer's model side: loading a run and its fields, rendering modes, per-session segmentation, text
+// relevancy and object meshes, all through the library.
+#include "semfield/serve/viewer_scene.h"
+
+#include <atomic>
+#include <cstring>
+
+#include <ATen/ATen.h>
+#include <Eigen/Dense>
+#include <unistd.h>
+
+#include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
+#include "semfield/core/log.h"
+#include "semfield/kernels/ray_generation.h"
+#include "semfield/mesh/selection_faces.h"
+#include "semfield/mesh/vertex_colors.h"
+#include "semfield/pipeline/view_renderer.h"
+#include "semfield/render/colormap.h"
+#include "semfield/segment/field_choice.h"
+#include "semfield/segment/mask_io.h"
+#include "semfield/segment/click_lifting.h"
+#include "semfield/segment/selection_voting.h"
+
+namespace semfield {
+
+namespace {
+
+// The point nearest (least squares) to every dataset camera's viewing axis: what the cameras look at, the
+// page's default orbit centre. Falls back to one unit in front of the mean camera when the axes are parallel.
+Eigen::Vector3d look_at_centre(const std::vector<CameraRecord>& cameras) {
+  Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
+  Eigen::Vector3d b = Eigen::Vector3d::Zero(), mean_origin = Eigen::Vector3d::Zero(),
+                  mean_forward = Eigen::Vector3d::Zero();
+  for (const CameraRecord& record : cameras) {
+    const Eigen::Vector3d d = record.camera.forward(), o = record.camera.origin();
+    const Eigen::Matrix3d p = Eigen::Matrix3d::Identity() - d * d.transpose();
+    a += p;
+    b += p * o;
+    mean_origin += o;
+    mean_forward += d;
+  }
+  const double n = std::max<double>(1, static_cast<double>(cameras.size()));
+  const Eigen::FullPivLU<Eigen::Matrix3d> lu(a);
+  if (lu.rank() == 3) return lu.solve(b);
+  return mean_origin / n + mean_forward.normalized();
+}
+
+Eigen::Vector3d mean_up(const std::vector<CameraRecord>& cameras) {
+  Eigen::Vector3d up = Eigen::Vector3d::Zero();
+  for (const CameraRecord& record : cameras) up += record.camera.c2w.block<3, 1>(0, 1);
+  return up.norm() > 1e-9 ? up.normalized() : Eigen::Vector3d(0, 0, 1);
+}
+
+Image scalar_image(const at::Tensor& map) {
+  const at::Tensor m = map.to(at::kFloat).contiguous();
+  Image image(static_cast<int>(m.size(1)), static_cast<int>(m.size(0)), 1);
+  std::memcpy(image.pixels.data(), m.data_ptr<float>(), image.pixels.size() * sizeof(float));
+  return image;
+}
+
+at::Tensor tensor_of(const Image& image) {
+  return at::from_blob(const_cast<float*>(image.pixels.data()), {image.height, image.width}, at::kFloat).clone();
+}
+
+nlohmann::json availability(const std::string& reason) {
+  return {{"available", reason.empty()}, {"reason", reason}};
+}
+
+}  // namespace
+
+at::Tensor selection_at_surface(const Selection& selection, const Camera& camera, const at::Tensor& depth,
+                                const at::Tensor& opacity) {
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
+  SEMFIELD_ASSERT(depth.dim() == 2 && depth.size(0) == h && depth.size(1) == w, "depth must match the camera");
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const Eigen::Vector3f f = camera.forward().cast<float>();
+  // z-depth -> distance along each unit ray: t = z / cos(angle to the viewing axis).
+  const at::Tensor cosine = at::matmul(rays.directions, at::tensor({f.x(), f.y(), f.z()})).clamp_min(1e-6f);
+  const at::Tensor z = depth.reshape({-1}).to(at::kFloat);
+  const at::Tensor points = rays.origins + rays.directions * (z / cosine).unsqueeze(1);
+  const at::Tensor surface = (opacity.reshape({-1}) >= 0.5f) & (z > 0);
+  return (selection.contains(points).to(at::kBool) & surface).reshape({h, w});
+}
+
+std::string camera_key(const Camera& camera) {
+  std::string key;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c) key += fmt::format("{:.17g},", camera.c2w(r, c));
+  const Intrinsics& k = camera.intrinsics;
+  return key + fmt::format("{:.17g},{:.17g},{:.17g},{:.17g},{}x{}", k.fx, k.fy, k.cx, k.cy, k.width, k.height);
+}
+
+ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_run(load_run(options.run)) {
+  m_background = parse_background(m_run.spec.config.render.background);
+  const std::vector<std::string> names = list_distilled(options.run);
+  m_fields.reserve(names.size());
+  for (const std::string& name : names) m_fields.push_back(load_distilled(options.run, name, *m_run.model));
+
+  std::string segment_method;
+  try {
+    const std::string name = choose_field(options.run, options.field, FieldUse::Segment);
+    m_segment_field = field_named(name);
+    if (m_segment_field == nullptr) fail_usage("serve: the run has no distilled field named {}", name);
+    // Fail now for a method the field cannot run (or SAM weights that are gone), not at the first click.
+    segment_method = make_segmenter(*m_segment_field, options.method)->method();
+  } catch (const Error& e) {
+    if (!options.field.empty() || options.method != "auto") throw;
+    m_segment_field = nullptr;
+    m_segment_error = e.what();
+  }
+  for (const LoadedDistill& field : m_fields) {
+    if (field.model->kind() == TeacherOutputKind::Labels && m_label_field == nullptr) m_label_field = &field;
+    if (field.model->kind() == TeacherOutputKind::Features && m_pca_field == nullptr) m_pca_field = &field;
+  }
+  if (m_pca_field == nullptr) m_pca_field = m_label_field;  // a PCA of class logits still separates classes
+  try {
+    m_query_field = field_named(choose_field(options.run, "", FieldUse::Query));
+    if (m_query_field != nullptr) m_query.emplace(TextQuery::for_field(*m_query_field));
+  } catch (const Error& e) {
+    m_query_field = nullptr;
+    m_query_error = e.what();
+  }
+
+  nlohmann::json cameras = nlohmann::json::array();
+  for (const CameraRecord& record : m_run.cameras)
+    cameras.push_back({{"name", record.name}, {"split", split_name(record.split)},
+                       {"camera", view_camera_json(record.camera)}});
+  const Eigen::Vector3d centre = look_at_centre(m_run.cameras), up = mean_up(m_run.cameras);
+  const std::string no_fields = "the run has no distilled field (run `semfield distill` first)";
+  nlohmann::json modes = {
+      {"rgb", availability("")},
+      {"depth", availability("")},
+      {"pca", availability(m_pca_field ? "" : no_fields)},
+      {"labels", availability(m_label_field ? "" : "the run has no label field (distill one with "
+                                                   "`semfield distill --teacher labels:semantic`)")},
+      {"relevancy", availability(m_query_error)}};
+  m_info = {{"run", options.run.filename().string()},
+            {"cameras", cameras},
+            {"centre", {centre.x(), centre.y(), centre.z()}},
+            {"up", {up.x(), up.y(), up.z()}},
+            {"modes", modes},
+            {"fields", names},
+            {"segment", availability(m_segment_error)},
+            {"segment_field", m_segment_field ? m_segment_field->name : ""},
+            {"text_query", availability(m_query_error)},
+            {"query_field", m_query_field ? m_query_field->name : ""}};
+  m_info["segment_method"] = segment_method;
+}
+
+ViewerScene::~ViewerScene() = default;
+
+const LoadedDistill* ViewerScene::field_named(const std::string& name) const {
+  for (const LoadedDistill& field : m_fields)
+    if (field.name == name) return &field;
+  return nullptr;
+}
+
+RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const std::string& text) {
+  RenderedFrame frame;
+  auto from_view = [&](const RenderedView& view) {
+    frame.depth = tensor_of(view.depth);
+    frame.opacity = tensor_of(view.opacity);
+  };
+  switch (mode) {
+    case RenderMode::Rgb: {
+      const RenderedView view = render_view(*m_run.model, camera, m_background);
+      from_view(view);
+      frame.image = view.rgb;
+      return frame;
+    }
+    case RenderMode::Depth: {
+      const RenderedView view = render_view(*m_run.model, camera, m_background);
+      from_view(view);
+      frame.image = apply_turbo(view.depth);
+      return frame;
+    }
+    case RenderMode::Pca: {
+      if (m_pca_field == nullptr) fail_usage("pca mode: {}", m_info["modes"]["pca"]["reason"].get<std::string>());
+      const SegmentView view = render_field_view(*m_pca_field->model, camera, "viewer", 0);
+      // Fitted on the first view asked for, then kept, so colours stay put while the camera moves.
+      if (!m_pca) m_pca.emplace(view.maps);
+      frame.image = m_pca->apply(view.maps);
+      frame.depth = view.depth;
+      frame.opacity = view.opacity;
+      return frame;
+    }
+    case RenderMode::Labels: {
+      if (m_label_field == nullptr)
+        fail_usage("labels mode: {}", m_info["modes"]["labels"]["reason"].get<std::string>());
+      const SegmentView view = render_field_view(*m_label_field->model, camera, "viewer", 0);
+      frame.image = colorize_labels(view.maps.argmax(0));
+      frame.depth = view.depth;
+      frame.opacity = view.opacity;
+      return frame;
+    }
+    case RenderMode::Relevancy: {
+      if (text.empty()) fail_usage("relevancy mode: type a text query first");
+      const QueryMaps maps = query_maps(camera, text);
+      frame.image = apply_turbo(scalar_image(maps.relevancy), 0.0f, 1.0f, false);
+      frame.depth = maps.depth;
+      frame.opacity = maps.opacity;
+      return frame;
+    }
+  }
+  SEMFIELD_ASSERT(false, "unhandled render mode");
+}
+
+ViewerScene::QueryMaps ViewerScene::query_maps(const Camera& camera, const std::string& text) {
+  if (!m_query) fail_usage("{}", m_query_error);
+  // CLIP features are coarse: render them at most 256 pixels on a side and upsample, as `semfield query` does.
+  const SegmentView view = render_field_view(*m_query_field->model, working_camera(camera, 256), "viewer", 0);
+  const TextQueryResult result = m_query->run(view.maps, view.opacity, {text});
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
+  return {resample_bilinear(result.relevancy.front(), h, w), resample_nearest(view.depth, h, w),
+          resample_nearest(view.opacity, h, w)};
+}
+
+at::Tensor ViewerScene::relevancy(const Camera& camera, const std::string& text) {
+  return query_maps(camera, text).relevancy;
+}
+
+Segmenter& ViewerScene::session_segmenter(ViewerSession& session) {
+  if (m_segment_field == nullptr) fail_usage("{}", m_segment_error);
+  if (!session.segmenter) session.segmenter = make_segmenter(*m_segment_field, m_options.method);
+  return *session.segmenter;
+}
+
+const SegmentView& ViewerScene::prepared_view(ViewerSession& session, const Camera& camera) {
+  const std::string key = camera_key(camera);
+  if (!session.prepared || session.prepared_key != key) {
+    Segmenter& segmenter = session_segmenter(session);
+    session.prepared.reset();
+    session.prepared = segmenter.prepare(camera, "viewer");
+    session.prepared_key = key;
+  }
+  return *session.prepared;
+}
+
+void ViewerScene::prepare(ViewerSession& session, const Camera& camera) { prepared_view(session, camera); }
+
+at::Tensor ViewerScene::click(ViewerSession& session, const Camera& camera, const Prompts& prompts) {
+  const SegmentView& view = prepared_view(session, camera);
+  SessionOptions options;
+  options.selection_resolution = m_options.selection_resolution;
+  // Only prompted views vote: a followed frame's mistakes must not leak into the selection while orbiting.
+  options.vote_followed_views = false;
+  auto draft = std::make_unique<SegmentSession>(*session.segmenter, *m_run.model, options);
+  at::Tensor mask = draft->prompt(view, prompts);
+  session.draft = std::move(draft);
+  if (session.committed) mask = mask | selection_at_surface(*session.committed, camera, view.depth, view.opacity);
+  session.mask = mask;
+  return mask;
+}
+
+at::Tensor ViewerScene::overlay(ViewerSession& session, const Camera& camera, const RenderedFrame& surface,
+                                bool refined) {
+  if (!session.draft && !session.committed) return {};
+  at::Tensor depth = surface.depth, opacity = surface.opacity, mask;
+  if (session.draft && refined) {
+    const SegmentView& view = prepared_view(session, camera);
+    depth = view.depth;
+    opacity = view.opacity;
+    const at::Tensor seed = selection_at_surface(session.draft->selection(), camera, depth, opacity);
+    const Prompts clicks =
+        reproject_prompts(session.draft->lifted(), camera, depth, SessionOptions{}.reprojection_tolerance);
+    mask = session.segmenter->follow(view, clicks, seed);
+  }
+  if (!depth.defined()) {
+    const SegmentView view = render_depth_view(*m_run.model, camera, "viewer");
+    depth = view.depth;
+    opacity = view.opacity;
+  }
+  if (session.draft && !refined) mask = selection_at_surface(session.draft->selection(), camera, depth, opacity);
+  if (session.committed) {
+    const at::Tensor lifted = selection_at_surface(*session.committed, camera, depth, opacity);
+    mask = mask.defined() ? (mask | lifted) : lifted;
+  }
+  session.mask = mask;
+  return mask;
+}
+
+int64_t ViewerScene::lift(ViewerSession& session) {
+  if (!session.draft) fail_usage("nothing to lift: click an object first");
+  const Selection& draft = session.draft->selection();
+  if (!session.committed) session.committed.emplace(empty_selection(*m_run.model, m_options.selection_resolution));
+  session.committed->positive() += draft.positive();
+  session.committed->negative() += draft.negative();
+  session.draft.reset();
+  return session.committed->selected_count();
+}
+
+void ViewerScene::reset(ViewerSession& session) {
+  session.draft.reset();
+  session.committed.reset();
+  session.mask = at::Tensor();
+}
+
+std::vector<uint8_t> ViewerScene::object_mesh(const ViewerSession& session, MeshFormat format) {
+  const Selection* selection = session.committed ? &*session.committed
+                               : session.draft   ? &session.draft->selection()
+                                                 : nullptr;
+  if (selection == nullptr || selection->empty()) fail_usage("export: nothing is selected (click an object first)");
+  if (!m_scene_mesh) {
+    SceneMeshOptions options;
+    options.grid.resolution = m_options.mesh_resolution;
+    options.colors = false;  // only the exported part gets colours
+    m_scene_mesh = extract_scene_mesh(*m_run.model, options);
+    log::info("serve: scene mesh of {} faces in {:.2f} s", m_scene_mesh->mesh.n_faces(),
+              m_scene_mesh->sample_seconds + m_scene_mesh->surface_seconds + m_scene_mesh->cleanup_seconds);
+  }
+  const TriangleMesh& mesh = m_scene_mesh->mesh;
+  if (mesh.faces.empty()) fail_usage("export: the run's density never exceeds the surface threshold");
+  const std::vector<uint8_t> selected = faces_in_selection(mesh, *selection);
+  size_t n_selected = 0;
+  for (const uint8_t s : selected) n_selected += s;
+  if (n_selected == 0) fail_usage("export: the selection covers no face of the scene's mesh");
+  TriangleMesh object = submesh(mesh, selected);
+  VertexColorOptions colors;
+  colors.probe_length = 2.0f * m_scene_mesh->spacing;
+  color_vertices(*m_run.model, object, colors);
+  object = to_original_frame(std::move(object), m_run.model->frame().normalization);
+
+  // The mesh writers write files; go through a private temporary one.
+  static std::atomic<int> counter{0};
+  const char* extension = format == MeshFormat::Ply ? ".ply" : format == MeshFormat::Glb ? ".glb" : ".obj";
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     fmt::format("semfield-serve-{}-{}{}", getpid(), counter++, extension);
+  try {
+    write_mesh(path, object);
+    std::vector<uint8_t> bytes = read_file_bytes(path);
+    std::filesystem::remove(path);
+    return bytes;
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+    throw;
+  }
+}
+
+}  // namespace semfield
