@@ -9,10 +9,10 @@
 #include "commands.h"
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
-#include "semfield/io/image.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/segment/field_choice.h"
+#include "semfield/segment/mask_io.h"
 #include "semfield/segment/segment_session.h"
 #include "semfield/segment/selection.h"
 
@@ -26,13 +26,6 @@ struct SegmentArgs {
   std::string box;
   int resolution = 128;
 };
-
-void write_mask(const std::filesystem::path& path, const at::Tensor& mask) {
-  const at::Tensor m = mask.to(at::kFloat).contiguous();
-  Image image(static_cast<int>(m.size(1)), static_cast<int>(m.size(0)), 1);
-  std::copy(m.data_ptr<float>(), m.data_ptr<float>() + m.numel(), image.pixels.begin());
-  write_png(path, image, 8, ImageRange::Unit);
-}
 
 nlohmann::json point_json(const Eigen::Vector2d& p) { return {p.x(), p.y()}; }
 
@@ -65,7 +58,7 @@ void run_segment(const SegmentArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   const at::Tensor mask = session.prompt(view, prompts);
   const double click_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  write_mask(std::filesystem::path(args.out) / (prompted.name + ".png"), mask);
+  write_mask_png(std::filesystem::path(args.out) / (prompted.name + ".png"), mask);
   std::printf("%s: %lld pixels selected (%s on field %s; render %.0f ms, click %.0f ms)\n", prompted.name.c_str(),
               static_cast<long long>(mask.sum().item<int64_t>()), segmenter->method().c_str(), field_name.c_str(),
               view.render_seconds * 1e3, click_ms);
@@ -76,7 +69,7 @@ void run_segment(const SegmentArgs& args) {
     if (camera->name == prompted.name) continue;
     const SegmentView other = segmenter->prepare(camera->camera, camera->name);
     const at::Tensor followed = session.follow(other);
-    write_mask(std::filesystem::path(args.out) / (camera->name + ".png"), followed);
+    write_mask_png(std::filesystem::path(args.out) / (camera->name + ".png"), followed);
     views[camera->name] = {{"pixels", followed.sum().item<int64_t>()}, {"prompted", false}};
   }
   if (!follow.empty()) std::printf("followed the selection into %zu %s views\n", follow.size(), args.views.c_str());
