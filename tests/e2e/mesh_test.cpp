@@ -1,6 +1,7 @@
 // End to end: train a small generated scene, export its mesh, cut one object out with the ground-truth
 // instance masks of the training views, and reject bad `semfield mesh` inputs.
 #include <filesystem>
+#include <map>
 
 #include <ATen/ATen.h>
 
@@ -20,23 +21,30 @@ using ::testing::HasSubstr;
 
 namespace {
 
-// Writes DIR/<view>.png, 255 where the view's ground-truth instance map shows `id`, for the training views;
-// returns the mean ground-truth colour of those pixels (for the vertex colours).
-Eigen::Vector3d write_instance_masks(const semfield::Scene& scene, int id, const fs::path& dir) {
-  Eigen::Vector3d color_sum = Eigen::Vector3d::Zero();
-  int64_t n = 0;
+// Writes DIR/<view>.png, 255 where the view's ground-truth instance map shows `id`, for the training views.
+void write_instance_masks(const semfield::Scene& scene, int id, const fs::path& dir) {
   for (const semfield::View* view : scene.split(semfield::Split::Train)) {
     semfield::Image mask(view->instance->width, view->instance->height, 1);
     for (int y = 0; y < mask.height; ++y)
-      for (int x = 0; x < mask.width; ++x) {
-        if (view->instance->at(x, y) != id) continue;
-        mask.at(x, y) = 1.0f;
-        for (int c = 0; c < 3; ++c) color_sum[c] += view->rgb.at(x, y, c);
-        ++n;
-      }
+      for (int x = 0; x < mask.width; ++x) mask.at(x, y) = view->instance->at(x, y) == id ? 1.0f : 0.0f;
     semfield::write_png(dir / (view->name + ".png"), mask);
   }
-  return color_sum / static_cast<double>(std::max<int64_t>(n, 1));
+}
+
+// Mean ground-truth colour of each instance's pixels in the training views (for the vertex colours).
+std::map<int, Eigen::Vector3d> instance_mean_colors(const semfield::Scene& scene) {
+  std::map<int, Eigen::Vector3d> sum;
+  std::map<int, int64_t> count;
+  for (const semfield::View* view : scene.split(semfield::Split::Train))
+    for (int y = 0; y < view->instance->height; ++y)
+      for (int x = 0; x < view->instance->width; ++x) {
+        const int id = static_cast<int>(view->instance->at(x, y));
+        Eigen::Vector3d& s = sum.try_emplace(id, Eigen::Vector3d::Zero()).first->second;
+        for (int c = 0; c < 3; ++c) s[c] += view->rgb.at(x, y, c);
+        ++count[id];
+      }
+  for (auto& [id, s] : sum) s /= static_cast<double>(count[id]);
+  return sum;
 }
 
 // One test, run in sequence (each CTest case is its own process; a shared fixture would retrain per case).
@@ -86,7 +94,7 @@ TEST(Mesh, SceneAndObjectMeshesEndToEnd) {
 
   {
     SCOPED_TRACE("object from ground-truth masks: " + scene.instance_labels.at(object).name);
-    const Eigen::Vector3d mean_color = write_instance_masks(scene, object, dir / "masks");
+    write_instance_masks(scene, object, dir / "masks");
     r = run_cli("mesh" + run_arg + " --masks '" + (dir / "masks").string() + "' --out '" + (dir / "object.ply").string() +
                 "' --rest '" + (dir / "rest.glb").string() + "' --resolution 128");
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -111,11 +119,19 @@ TEST(Mesh, SceneAndObjectMeshesEndToEnd) {
     const semfield::EdgeStats edges = semfield::edge_stats(mesh);
     EXPECT_EQ(edges.n_nonmanifold, 0);
     EXPECT_LE(edges.n_boundary_loops, 2) << edges.n_boundary << " boundary edges";
-    // Vertex colours look like the object's pixels.
+    // Vertex colours look like the object's pixels: nearer their mean than any other instance's. (Not equal
+    // to it: vertices weigh the surface evenly while pixels weigh what the cameras see most, and shading
+    // differs between them; CI measured up to 0.10 apart in one channel.)
     Eigen::Vector3d color = Eigen::Vector3d::Zero();
     for (const auto& c : mesh.colors) color += c.cast<double>();
     color /= static_cast<double>(mesh.colors.size());
-    EXPECT_LT((color - mean_color).cwiseAbs().maxCoeff(), 0.1) << color.transpose() << " vs " << mean_color.transpose();
+    const std::map<int, Eigen::Vector3d> means = instance_mean_colors(scene);
+    const double own = (color - means.at(object)).norm();
+    EXPECT_LT(own, 0.25) << color.transpose() << " vs " << means.at(object).transpose();
+    for (const auto& [id, mean] : means) {
+      if (id == object) continue;
+      EXPECT_LT(own, (color - mean).norm()) << "instance " << id << " " << mean.transpose();
+    }
   }
 
   {

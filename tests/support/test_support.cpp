@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -24,6 +25,11 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  // SEMFIELD_KEEP_TEST_DIRS=1 keeps a failing end-to-end test's files for a look.
+  if (const char* keep = std::getenv("SEMFIELD_KEEP_TEST_DIRS"); keep != nullptr && std::string(keep) == "1") {
+    std::fprintf(stderr, "kept %s\n", m_path.c_str());
+    return;
+  }
   std::error_code ec;
   fs::remove_all(m_path, ec);
 }
