@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 
 #include <sys/resource.h>
@@ -18,9 +19,12 @@
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
 #include "semfield/kernels/ray_generation.h"
+#include "semfield/mesh/mesh_preview.h"
+#include "semfield/mesh/mesh_raster.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/pipeline/view_renderer.h"
 #include "semfield/render/contraction.h"
+#include "semfield/render/image_metrics.h"
 #include "semfield/render/occupancy_grid.h"
 #include "semfield/render/ray_marcher.h"
 
@@ -268,6 +272,68 @@ void BM_RenderViewFullMarch(benchmark::State& state) {
   state.counters["samples"] = double(samples);
 }
 BENCHMARK(BM_RenderViewFullMarch)->ArgName("size")->Arg(200)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// The viewer's quick frames: the scene mesh (extracted once per grid resolution) rasterised, the field
+/// composited at `samples` points around each pixel's surface point (mesh/mesh_preview.h). Counters: the
+/// PSNR of the preview against the exact render of the same camera, and the mesh's extraction time.
+void BM_MeshPreview(benchmark::State& state) {
+  std::string why;
+  const semfield::LoadedRun* run = bench_run(&why);
+  if (!run) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  static std::map<int, std::unique_ptr<semfield::MeshPreview>> previews;
+  semfield::MeshPreviewOptions options;
+  options.resolution = int(state.range(2));
+  auto& preview = previews[options.resolution];
+  if (!preview) preview = std::make_unique<semfield::MeshPreview>(*run->model, options);
+  const semfield::MeshPreview& mesh = *preview;
+  const semfield::Camera cam = bench_camera(*run, int(state.range(0)));
+  const Eigen::Vector3f white(1, 1, 1);
+  semfield::RenderedView view;
+  for (auto _ : state) {
+    view = mesh.render(cam, white, int(state.range(1)));
+    benchmark::DoNotOptimize(view.rgb.pixels.data());
+  }
+  const semfield::RenderedView exact = semfield::render_view(*run->model, cam, white);
+  state.counters["psnr_vs_exact"] = semfield::psnr(view.rgb, exact.rgb);
+  state.counters["faces"] = double(mesh.mesh().n_faces());
+  state.counters["extract_s"] = mesh.extract_seconds();
+}
+BENCHMARK(BM_MeshPreview)
+    ->ArgNames({"size", "samples", "grid"})
+    ->Args({512, 4, 192})
+    ->Args({512, 2, 192})
+    ->Args({512, 1, 192})
+    ->Args({256, 4, 192})
+    ->Args({512, 4, 128})
+    ->Args({512, 4, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+/// The preview mesh's z-buffer alone (mesh/mesh_raster.h) on 1 and 2 threads.
+void BM_MeshRaster(benchmark::State& state) {
+  std::string why;
+  const semfield::LoadedRun* run = bench_run(&why);
+  if (!run) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  static std::unique_ptr<semfield::MeshPreview> preview;
+  if (!preview) preview = std::make_unique<semfield::MeshPreview>(*run->model);
+  const semfield::Camera cam = bench_camera(*run, int(state.range(0)));
+  const int threads = semfield::parallel_threads();
+  semfield::set_parallel_threads(int(state.range(1)));
+  for (auto _ : state) {
+    const semfield::Image depth = semfield::rasterize_depth(preview->mesh(), cam);
+    benchmark::DoNotOptimize(depth.pixels.data());
+  }
+  semfield::set_parallel_threads(threads);
+  state.counters["faces"] = double(preview->mesh().n_faces());
+}
+BENCHMARK(BM_MeshRaster)->ArgNames({"size", "threads"})->Args({256, 1})->Args({256, 2})->Args({512, 2})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 /// Density-only weights of a view (what feature and label rendering build on).
 void BM_RenderWeights(benchmark::State& state) {

@@ -8,6 +8,7 @@
 
 #include "mesh_test_shapes.h"
 #include "semfield/core/error.h"
+#include "semfield/core/parallel.h"
 #include "semfield/mesh/mesh_raster.h"
 #include "support/test_support.h"
 
@@ -16,21 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-Camera look_at(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int size = 64, double focal = 60) {
-  const Eigen::Vector3d f = (target - eye).normalized();
-  Eigen::Vector3d up(0, 0, 1);
-  if (std::fabs(f.dot(up)) > 0.99) up = Eigen::Vector3d(0, 1, 0);
-  const Eigen::Vector3d right = f.cross(up).normalized(), cam_up = right.cross(f);
-  Camera camera;
-  camera.intrinsics.width = camera.intrinsics.height = size;
-  camera.intrinsics.fx = camera.intrinsics.fy = focal;
-  camera.intrinsics.cx = camera.intrinsics.cy = size / 2.0;
-  camera.c2w.block<3, 1>(0, 0) = right;
-  camera.c2w.block<3, 1>(0, 1) = cam_up;
-  camera.c2w.block<3, 1>(0, 2) = -f;
-  camera.c2w.block<3, 1>(0, 3) = eye;
-  return camera;
-}
+using test::look_at;
 
 TEST(MeshRaster, SquareFacingTheCamera) {
   TriangleMesh square;
@@ -66,6 +53,35 @@ TEST(MeshRaster, PerspectiveCorrectDepthOnATiltedPlane) {
       const double z_depth = (t * ray.direction).dot(camera.forward());
       EXPECT_NEAR(depth.at(x, y), z_depth, 1e-4) << x << "," << y;
     }
+}
+
+TEST(MeshRaster, ThreadsAndBandsGiveTheSameDepth) {
+  // A sphere on a plane seen at a size that is not a whole number of bands, the sphere's silhouette crossing
+  // band borders: one thread and two give the same z-buffer, which matches the sphere's ray intersection.
+  const TriangleMesh sphere = test::sphere_mesh({0, 0, 0.5f}, 0.5f, 40);
+  const TriangleMesh mesh = test::merged(sphere, test::plane_mesh(1.5f, 24, 0.0f));
+  Camera camera = look_at({3, -2, 2}, {0, 0, 0.4}, 100, 90);
+  camera.intrinsics.height = 75;
+  camera.intrinsics.cy = 37.5;
+  const int threads = parallel_threads();
+  set_parallel_threads(1);
+  const Image serial = rasterize_depth(mesh, camera);
+  set_parallel_threads(2);
+  const Image parallel = rasterize_depth(mesh, camera);
+  set_parallel_threads(threads);
+  EXPECT_EQ(serial.pixels, parallel.pixels);
+  int on_sphere = 0;
+  for (int y = 0; y < 75; ++y)
+    for (int x = 0; x < 100; ++x) {
+      const Ray ray = camera.pixel_to_ray(x + 0.5, y + 0.5);
+      const Eigen::Vector3d oc = ray.origin - Eigen::Vector3d(0, 0, 0.5);
+      const double b = oc.dot(ray.direction), disc = b * b - (oc.squaredNorm() - 0.25);
+      if (disc < 0.01) continue;  // misses, or grazes the silhouette where the tessellation differs
+      const double z_depth = (-b - std::sqrt(disc)) * ray.direction.dot(camera.forward());
+      EXPECT_NEAR(serial.at(x, y), z_depth, 0.01) << x << "," << y;
+      ++on_sphere;
+    }
+  EXPECT_GT(on_sphere, 300);  // 406 of the 7500 pixels
 }
 
 // A sphere (the object) standing on a plane (the ground), seen by a ring of cameras.
