@@ -2,9 +2,10 @@
 # Viewer latency through HTTP (issue 7 targets: >= 10 fps while orbiting at 256x256 with progressive rendering,
 # a full 512x512 frame <= 0.5 s when still, click -> overlay <= 150 ms). Starts `semfield serve` on a run (or makes
 # the small synthetic one the tests use), then times with Node's fetch:
-#   - orbit: 24 frames on a small arc around the orbit centre at 64/96/128/256/512 pixels (rgb; then with a mask
-#     overlay following a selection), each frame a new camera, one request at a time as the page sends them;
-#   - still: a 512x512 frame of a new camera, then the same camera again (the frame cache);
+#   - orbit: 24 frames on a small arc around the orbit centre at 64/96/128/256/512 pixels (rgb, exact and
+#     preview renders; then with a mask overlay following a selection), each frame a new camera, one request at
+#     a time as the page sends them;
+#   - still: a 512x512 frame of a new camera (exact and preview), then the same camera again (the frame cache);
 #   - click: /api/click on a prepared 256x256 view (the page prepares a still view before the click), and on an
 #     unprepared one.
 # Usage: bash bench/serve_bench.sh WORK_DIR [RUN_DIR]     SEMFIELD_BIN names the CLI (default build/semfield).
@@ -66,16 +67,17 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const at = (angle, size) => ({ ...orbit(record.camera, info.centre, info.up, angle), width: size, height: size });
   let seq = 0;
   const rows = [];
-  const orbitRun = async (session, size, label) => {
+  const orbitRun = async (session, size, label, render) => {
     const server = [], trip = [];
     for (let i = 0; i < 24; i++) {
-      const { data, ms } = await post('/api/frame', { session, seq: ++seq, mode: 'rgb', quality: 'coarse',
-        camera: at(0.01 * i, size) });
+      const { data, ms } = await post('/api/frame', { session, seq: ++seq, mode: 'rgb', quality: 'coarse', render,
+        camera: at(0.01 * i + (render === 'preview' ? 0.5 : 0), size) });
       server.push(data.ms); trip.push(ms);
     }
     rows.push({ test: `orbit ${label}`, size, server_ms: mean(server), round_trip_ms: mean(trip), fps: 1000 / mean(trip) });
   };
-  for (const size of [64, 96, 128, 256, 512]) await orbitRun('bench', size, 'rgb');
+  for (const size of [64, 96, 128, 256, 512]) await orbitRun('bench', size, 'rgb', 'exact');
+  for (const size of [64, 128, 256, 512]) await orbitRun('bench', size, 'rgb preview', 'preview');
 
   // Still frames: a fresh camera, then the same one again.
   const still = at(1.0, 512);
@@ -83,6 +85,10 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const again = await post('/api/frame', { session: 'bench', seq: ++seq, mode: 'rgb', camera: still });
   rows.push({ test: 'still 512 (new camera)', size: 512, server_ms: first.data.ms, round_trip_ms: first.ms });
   rows.push({ test: 'still 512 (cached)', size: 512, server_ms: again.data.ms, round_trip_ms: again.ms });
+  const previewed = await post('/api/frame', { session: 'bench', seq: ++seq, mode: 'rgb', camera: at(1.05, 512),
+    render: 'preview' });
+  rows.push({ test: 'still 512 preview (new camera)', size: 512, server_ms: previewed.data.ms,
+    round_trip_ms: previewed.ms });
   for (const mode of ['depth', 'labels', 'pca']) {
     try {
       const r = await post('/api/frame', { session: 'bench', seq: ++seq, mode, camera: at(1.1, 512) });
@@ -104,15 +110,15 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
     .catch((e) => ({ ms: NaN, error: e.message }));
   rows.push({ test: 'click 256 (unprepared view)', size: 256, round_trip_ms: cold.ms, error: cold.error });
   // Orbiting with the selection's mask following the camera (quick overlay from the frame's own depth).
-  for (const size of [64, 96, 128]) {
+  for (const [size, render] of [[64, 'exact'], [96, 'exact'], [128, 'exact'], [128, 'preview'], [256, 'preview']]) {
     const server = [], trip = [];
     for (let i = 1; i <= 12; i++) {
       const { data, ms } = await post('/api/frame', { session: 'clicker', seq: ++seq, mode: 'rgb', quality: 'coarse',
-        camera: at(0.01 * i, size) });
+        render, camera: at(0.01 * i + (render === 'preview' ? 0.5 : 0), size) });
       server.push(data.ms); trip.push(ms);
     }
-    rows.push({ test: 'orbit rgb + followed mask', size, server_ms: mean(server), round_trip_ms: mean(trip),
-      fps: 1000 / mean(trip) });
+    rows.push({ test: `orbit rgb${render === 'preview' ? ' preview' : ''} + followed mask`, size,
+      server_ms: mean(server), round_trip_ms: mean(trip), fps: 1000 / mean(trip) });
   }
   for (const r of rows)
     console.log(`${r.test.padEnd(30)} ${String(r.size || '').padStart(4)}  server ${r.server_ms !== undefined ? r.server_ms.toFixed(1).padStart(7) : '      -'} ms` +

@@ -73,7 +73,7 @@
     camera: new OrbitCamera(),
     version: 0,            // bumps on every camera change
     changedAt: 0,          // when the camera last changed (ms)
-    shown: { version: -1, full: false, mode: null },
+    shown: { version: -1, stage: 0, full: false, mode: null },  // full: the frame is final (stage EXACT)
     inFlight: false,
     seq: 0,
     frameTimes: [],        // arrival times of recent frames, for the fps figure
@@ -92,6 +92,12 @@
   const resolution = () => parseInt($('resolution').value, 10);
   const mode = () => $('mode').value;
   const stillDelay = 150;  // ms without camera motion before the full-resolution frame
+  const exactDelay = 500;  // ms still after a preview before the exact (slower) render is asked for
+  // Frame stages: coarse while the camera moves; a full-resolution preview (rendered against the scene's mesh,
+  // quick) once it stops; then the exact volume render, which replaces the preview.
+  const COARSE = 0, PREVIEW = 1, EXACT = 2;
+  const previewable = (m) => !!(state.info && state.info.preview && state.info.preview.available) &&
+    (m === 'rgb' || m === 'depth');
 
   function message(text, isError) {
     const el = $('message');
@@ -143,13 +149,16 @@
     cameraChanged();
   }
 
-  // ---- progressive frames: one request in flight; coarse while the camera moves, full when it is still ----
-  async function requestFrame(full) {
+  // ---- progressive frames: one request in flight; coarse while the camera moves, then preview, then exact ----
+  async function requestFrame(stage) {
     const r = resolution();
-    const size = full ? r : coarseSize(r);
+    const size = stage === COARSE ? coarseSize(r) : r;
     const version = state.version, m = mode();
+    // The server gives previews and coarse frames the quick overlay (the selection at the surface) and exact
+    // full frames the refined one; a coarse preview also composites fewer field samples.
     const body = { session: sessionId, seq: ++state.seq, mode: m, camera: state.camera.json(size, size),
-      overlay: $('show-overlay').checked && state.hasSelection, quality: full ? 'full' : 'coarse' };
+      overlay: $('show-overlay').checked && state.hasSelection, quality: stage === COARSE ? 'coarse' : 'full',
+      render: stage < EXACT && previewable(m) ? 'preview' : 'exact' };
     if (m === 'relevancy' && state.text) body.text = state.text;
     state.inFlight = true;
     const start = performance.now();
@@ -158,13 +167,15 @@
       const [img, mask] = await Promise.all([loadImage(data.image), data.mask ? loadImage(data.mask) : null]);
       drawTo(frameCanvas, img);
       if (body.overlay) drawTo(overlayCanvas, mask); else if (!state.hasSelection) drawTo(overlayCanvas, null);
-      state.shown = { version, full: full || size === r, mode: m };
-      if (!full) state.coarseFrames += 1;
+      // An exact frame at full size is final, whichever stage asked for it.
+      const shownStage = data.render === 'exact' && size === r ? EXACT : stage;
+      state.shown = { version, stage: shownStage, full: shownStage === EXACT, mode: m, at: performance.now() };
+      if (stage === COARSE) state.coarseFrames += 1;
       const now = performance.now();
       state.frameTimes.push(now);
       while (state.frameTimes.length && now - state.frameTimes[0] > 1000) state.frameTimes.shift();
       state.lastMs = data.ms; state.lastRoundTrip = now - start; state.lastSize = size;
-      if (!data.cached && (!full || !state.msPerPixel)) {
+      if (!data.cached && (stage === COARSE || !state.msPerPixel)) {
         // Running estimates of the server's cost per pixel and of the fixed cost of a round trip.
         const perPixel = data.ms / (size * size), overhead = Math.max(0, state.lastRoundTrip - data.ms);
         state.msPerPixel = state.msPerPixel ? 0.7 * state.msPerPixel + 0.3 * perPixel : perPixel;
@@ -174,7 +185,8 @@
       showStats();
     } catch (e) {
       if (e.status !== 409) {
-        state.shown = { version, full: true, mode: m };  // do not retry a failing frame until something changes
+        // do not retry a failing frame until something changes
+        state.shown = { version, stage: EXACT, full: true, mode: m };
         message(e.message, true);
       }
     } finally {
@@ -208,7 +220,7 @@
   function showStats() {
     const fps = state.frameTimes.length;
     $('stats').textContent = `frame ${state.lastMs.toFixed(0)} ms (round trip ${state.lastRoundTrip.toFixed(0)} ms)` +
-      ` · ${fps} fps · ${state.lastSize}×${state.lastSize}${state.shown.full ? '' : ' (coarse)'}` +
+      ` · ${fps} fps · ${state.lastSize}×${state.lastSize}${[' (coarse)', ' (preview)', ''][state.shown.stage]}` +
       (state.hasSelection ? ` · mask ${state.lastMaskPixels || 0} px` : '');
   }
 
@@ -216,8 +228,11 @@
     if (state.info && !state.inFlight && state.busy === 0) {
       const still = performance.now() - state.changedAt >= stillDelay;
       const stale = state.shown.version !== state.version || state.shown.mode !== mode();
-      if (stale) requestFrame(still);
-      else if (!state.shown.full && still) requestFrame(true);
+      const m = mode();
+      if (stale) requestFrame(!still ? COARSE : previewable(m) ? PREVIEW : EXACT);
+      else if (still && state.shown.stage === COARSE) requestFrame(previewable(m) ? PREVIEW : EXACT);
+      else if (still && state.shown.stage === PREVIEW && performance.now() - state.shown.at >= exactDelay)
+        requestFrame(EXACT);
       else if (still && !state.hasSelection) prepareClicks();
     }
     requestAnimationFrame(tick);
@@ -396,7 +411,7 @@
       state.text = text;
       $('mode').value = 'relevancy';
       drawTo(frameCanvas, await loadImage(data.image));
-      state.shown = { version: state.version, full: true, mode: 'relevancy' };
+      state.shown = { version: state.version, stage: EXACT, full: true, mode: 'relevancy' };
       message(`"${text}": ${data.pixels} pixels with relevancy > 0.5 (${data.ms.toFixed(0)} ms)`);
     } catch (err) {
       message(err.message, true);

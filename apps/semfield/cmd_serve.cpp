@@ -68,6 +68,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--mesh-resolution", args->viewer.mesh_resolution, "Density grid samples for mesh export")
       ->check(CLI::Range(16, 1024))
       ->capture_default_str();
+  cmd->add_option("--preview-resolution", args->viewer.preview_resolution,
+                  "Density grid samples of the mesh that quick frames are rendered against while the camera moves "
+                  "(0 = volume render every frame)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   cmd->callback([args] { run_serve(*args); });
 }
 

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -22,6 +23,8 @@
 
 #include "semfield/data/scene.h"
 #include "semfield/io/image.h"
+#include "semfield/pipeline/view_renderer.h"
+#include "semfield/render/image_metrics.h"
 #include "semfield/segment/click_benchmark.h"
 #include "semfield/segment/mask_metrics.h"
 #include "semfield/serve/http.h"
@@ -232,6 +235,8 @@ void page_info_and_static_paths() {
   EXPECT_TRUE(i["modes"]["labels"]["available"].get<bool>());
   EXPECT_FALSE(i["text_query"]["available"].get<bool>());
   EXPECT_THAT(i["text_query"]["reason"].get<std::string>(), HasSubstr("CLIP"));
+  EXPECT_TRUE(i["preview"]["available"].get<bool>()) << i["preview"].dump();
+  EXPECT_GT(i["preview"]["faces"].get<int64_t>(), 1000);
 
   for (const char* path : {"/nope", "/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
                            "/web/index.html", "/index.html/..", "/api/../../etc/passwd", "/%00"}) {
@@ -247,6 +252,42 @@ void page_info_and_static_paths() {
     EXPECT_THAT(reply, HasSubstr(" 404 ")) << path;
     EXPECT_THAT(reply, Not(HasSubstr("root:"))) << path;
   }
+}
+
+// Preview frames (rendered against the scene mesh) look like the exact render and the ground truth; modes
+// that cannot be previewed are rendered exactly, and the reply says which it was.
+void preview_frames() {
+  for (const semfield::View* test : s_scene->split(semfield::Split::Test)) {
+    const nlohmann::json camera = dataset_camera(test->name);
+    std::map<std::string, semfield::Image> images;
+    for (const char* render : {"exact", "preview"}) {
+      auto res = post("/api/frame", {{"session", "previewer"}, {"mode", "rgb"}, {"camera", camera}, {"render", render}});
+      ASSERT_EQ(res->status, 200) << res->body;
+      const nlohmann::json reply = nlohmann::json::parse(res->body);
+      EXPECT_EQ(reply["render"], render);
+      images[render] = decode_data_url(reply["image"]);
+    }
+    const semfield::Image& preview = images["preview"];
+    ASSERT_EQ(preview.width, 64);
+    // The exact render measured 28-29 dB against the ground truth; the preview ~3 dB below it. The bounds
+    // leave room for training's run-to-run variation.
+    // The run renders over its default white background.
+    const semfield::Image truth = semfield::composite_over(test->rgb, Eigen::Vector3f(1, 1, 1));
+    const double vs_exact = semfield::psnr(preview, images["exact"]), vs_truth = semfield::psnr(preview, truth);
+    std::printf("preview frame %s: %.1f dB vs the exact render, %.1f dB vs the ground truth\n", test->name.c_str(),
+                vs_exact, vs_truth);
+    EXPECT_GT(vs_exact, 20.0) << test->name;
+    EXPECT_GT(vs_truth, 20.0) << test->name;
+  }
+  auto res = post("/api/frame", {{"session", "previewer"}, {"mode", "labels"}, {"camera", dataset_camera("r_0")},
+                                 {"render", "preview"}});
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(nlohmann::json::parse(res->body)["render"], "exact");
+  res = post("/api/frame", {{"session", "previewer"}, {"mode", "rgb"}, {"camera", dataset_camera("r_0")},
+                            {"render", "fast"}});
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(nlohmann::json::parse(res->body)["error"].get<std::string>(),
+              HasSubstr("render: expected \"exact\" or \"preview\""));
 }
 
 void bad_requests_are_answered_not_fatal() {
@@ -484,6 +525,7 @@ TEST(Serve, ViewerOverHttp) {
   const std::pair<const char*, void (*)()> checks[] = {
       {"page, info and static paths", page_info_and_static_paths},
       {"bad requests", bad_requests_are_answered_not_fatal},
+      {"preview frames", preview_frames},
       {"click, follow, lift, export", click_follow_lift_export},
       {"two sessions under a burst", concurrent_sessions_do_not_mix},
       {"disconnects and many tabs", disconnect_mid_render_and_many_tabs},

@@ -90,6 +90,7 @@ struct PngLayout {
   int bit_depth = 0;  // after transforms: 8 or 16
   int channels = 0;   // after transforms: 1..4
   size_t rowbytes = 0;
+  bool fast = false;  // writing: zlib level 1 and the Sub filter only (several times faster, ~20 % larger)
 };
 
 // Reads the header and sets up the transforms (palette -> RGB[A], gray < 8 bits -> 8 bits).
@@ -123,6 +124,10 @@ bool png_write_rows(png_structp png, png_infop info, const PngLayout* layout, pn
                                     PNG_COLOR_TYPE_RGB_ALPHA};
   png_set_IHDR(png, info, layout->width, layout->height, layout->bit_depth, kColorTypes[layout->channels - 1],
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (layout->fast) {
+    png_set_compression_level(png, 1);
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
+  }
   png_write_info(png, info);
   png_write_image(png, rows);
   png_write_end(png, nullptr);
@@ -313,7 +318,8 @@ Image read_image(const fs::path& path, ImageRange range, int* bit_depth_out) {
   return decode_image(bytes.data(), bytes.size(), path, range, bit_depth_out);
 }
 
-std::vector<uint8_t> encode_png(const Image& image, int bit_depth, ImageRange range, const fs::path& origin) {
+std::vector<uint8_t> encode_png(const Image& image, int bit_depth, ImageRange range, const fs::path& origin,
+                                PngEncoding encoding) {
   if (bit_depth != 8 && bit_depth != 16) fail_usage("{}: PNG bit depth must be 8 or 16, got {}", origin.string(), bit_depth);
   if (image.channels < 1 || image.channels > 4)
     fail_usage("{}: a PNG has 1 to 4 channels, got {}", origin.string(), image.channels);
@@ -354,6 +360,7 @@ std::vector<uint8_t> encode_png(const Image& image, int bit_depth, ImageRange ra
   }
 
   PngLayout layout;
+  layout.fast = encoding == PngEncoding::Fast;
   layout.width = static_cast<png_uint_32>(image.width);
   layout.height = static_cast<png_uint_32>(image.height);
   layout.bit_depth = bit_depth;

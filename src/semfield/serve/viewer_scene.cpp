@@ -14,7 +14,6 @@
 #include "semfield/core/log.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/mesh/selection_faces.h"
-#include "semfield/mesh/vertex_colors.h"
 #include "semfield/pipeline/view_renderer.h"
 #include "semfield/render/colormap.h"
 #include "semfield/segment/field_choice.h"
@@ -146,6 +145,26 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
             {"text_query", availability(m_query_error)},
             {"query_field", m_query_field ? m_query_field->name : ""}};
   m_info["segment_method"] = segment_method;
+
+  // Quick frames while the camera moves or until the exact render of a still one arrives.
+  std::string no_preview = "turned off (--preview-resolution 0)";
+  nlohmann::json preview_stats = {{"faces", 0}, {"seconds", 0.0}};
+  if (options.preview_resolution > 0) {
+    MeshPreviewOptions preview;
+    preview.resolution = options.preview_resolution;
+    m_preview = std::make_unique<MeshPreview>(*m_run.model, preview);
+    preview_stats = {{"faces", m_preview->mesh().n_faces()}, {"seconds", m_preview->extract_seconds()}};
+    no_preview = "";
+    if (m_preview->mesh().n_faces() == 0) {
+      m_preview.reset();
+      no_preview = "the run's density has no surface to mesh";
+    } else {
+      log::info("preview mesh: {} faces (grid {}) in {:.1f} s", m_preview->mesh().n_faces(), options.preview_resolution,
+               m_preview->extract_seconds());
+    }
+  }
+  m_info["preview"] = availability(no_preview);
+  m_info["preview"].update(preview_stats);
 }
 
 ViewerScene::~ViewerScene() = default;
@@ -156,21 +175,30 @@ const LoadedDistill* ViewerScene::field_named(const std::string& name) const {
   return nullptr;
 }
 
-RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const std::string& text) {
+bool ViewerScene::previewable(RenderMode mode) const {
+  return m_preview != nullptr && (mode == RenderMode::Rgb || mode == RenderMode::Depth);
+}
+
+RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const std::string& text, bool preview,
+                                  bool coarse) {
   RenderedFrame frame;
+  auto render_rgb = [&] {
+    return preview && previewable(mode) ? m_preview->render(camera, m_background, coarse ? 2 : 0)
+                                        : render_view(*m_run.model, camera, m_background);
+  };
   auto from_view = [&](const RenderedView& view) {
     frame.depth = tensor_of(view.depth);
     frame.opacity = tensor_of(view.opacity);
   };
   switch (mode) {
     case RenderMode::Rgb: {
-      const RenderedView view = render_view(*m_run.model, camera, m_background);
+      const RenderedView view = render_rgb();
       from_view(view);
       frame.image = view.rgb;
       return frame;
     }
     case RenderMode::Depth: {
-      const RenderedView view = render_view(*m_run.model, camera, m_background);
+      const RenderedView view = render_rgb();
       from_view(view);
       frame.image = apply_turbo(view.depth);
       return frame;
@@ -261,10 +289,9 @@ at::Tensor ViewerScene::overlay(ViewerSession& session, const Camera& camera, co
     const SegmentView& view = prepared_view(session, camera);
     depth = view.depth;
     opacity = view.opacity;
-    const at::Tensor seed = selection_at_surface(session.draft->selection(), camera, depth, opacity);
-    const Prompts clicks =
-        reproject_prompts(session.draft->lifted(), camera, depth, SessionOptions{}.reprojection_tolerance);
-    mask = session.segmenter->follow(view, clicks, seed);
+    // Seeded by the selection at the view's own surface (no second render), and not voted: a frame only shows.
+    mask = session.draft->follow(view, selection_at_surface(session.draft->selection(), camera, depth, opacity),
+                                 /*vote=*/false);
   }
   if (!depth.defined()) {
     const SegmentView view = render_depth_view(*m_run.model, camera, "viewer");
@@ -315,11 +342,7 @@ std::vector<uint8_t> ViewerScene::object_mesh(const ViewerSession& session, Mesh
   size_t n_selected = 0;
   for (const uint8_t s : selected) n_selected += s;
   if (n_selected == 0) fail_usage("export: the selection covers no face of the scene's mesh");
-  TriangleMesh object = submesh(mesh, selected);
-  VertexColorOptions colors;
-  colors.probe_length = 2.0f * m_scene_mesh->spacing;
-  color_vertices(*m_run.model, object, colors);
-  object = to_original_frame(std::move(object), m_run.model->frame().normalization);
+  const TriangleMesh object = finish_mesh_for_export(*m_run.model, submesh(mesh, selected), m_scene_mesh->spacing);
 
   // The mesh writers write files; go through a private temporary one.
   static std::atomic<int> counter{0};

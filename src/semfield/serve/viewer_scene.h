@@ -15,6 +15,7 @@
 #include "semfield/mesh/mesh_io.h"
 #include "semfield/mesh/mesh_topology.h"
 #include "semfield/mesh/scene_mesh.h"
+#include "semfield/mesh/mesh_preview.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/run_folder.h"
@@ -31,6 +32,9 @@ struct ViewerOptions {
   std::string method = "auto";    ///< segmenter method (make_segmenter)
   int selection_resolution = 128; ///< voxels along the longest side of a session's 3D selection
   int mesh_resolution = 128;      ///< density grid samples along the longest side for mesh export
+  /// Density grid samples of the mesh that preview frames are rendered against (MeshPreview); 0 = none
+  /// (every frame is volume rendered).
+  int preview_resolution = 192;
   size_t max_sessions = 8;        ///< tabs kept at once (least recently used evicted)
   size_t cached_frames = 64;      ///< encoded frames kept (RenderCache)
 };
@@ -59,12 +63,18 @@ class ViewerScene {
   ~ViewerScene();
 
   /// {"run", "cameras": [{name, split, camera}], "centre", "up", "modes": {mode: {"available", "reason"}},
-  /// "fields", "segment_field", "segment_method", "text_query": {"available", "reason"}}.
+  /// "fields", "segment_field", "segment_method", "text_query": {"available", "reason"},
+  /// "preview": {"available", "reason", "faces", "seconds"}}.
   const nlohmann::json& info() const { return m_info; }
 
   /// The view in a mode as an RGB image of the camera's size, with the surface it shows. `text` is the
-  /// relevancy mode's phrase.
-  RenderedFrame render(RenderMode mode, const Camera& camera, const std::string& text);
+  /// relevancy mode's phrase. `preview`: render against the preview mesh where previewable(mode) (several
+  /// times faster, approximate), else volume render; a `coarse` preview (the camera is moving) composites 2
+  /// field samples per pixel instead of MeshPreviewOptions' 4.
+  RenderedFrame render(RenderMode mode, const Camera& camera, const std::string& text, bool preview = false,
+                       bool coarse = false);
+  /// Whether render() can preview a mode: rgb and depth, when the preview mesh exists.
+  bool previewable(RenderMode mode) const;
 
   /// Segmentation of a session (created on first use with its own segmenter):
   /// prompts on the camera's view start a new draft selection; the mask shown is the draft's union with
@@ -74,9 +84,8 @@ class ViewerScene {
   void prepare(ViewerSession& session, const Camera& camera);
   /// The session's object in a view; undefined when the session has selected nothing. `surface` is the view's
   /// rendered depth and opacity (RenderedFrame; may be empty when the frame came from the cache).
-  /// Refined: the draft's clicks are re-projected and the segmenter follows the object from them, seeded by the
-  /// selection at the surface (the segmentation view is rendered, or reused when prepared) — what
-  /// SegmentSession::follow does, without its second render of the selection. Quick: the selection tested at
+  /// Refined: SegmentSession::follow on the segmentation view (rendered, or reused when prepared), seeded by
+  /// the selection at the view's surface instead of a second render of the selection. Quick: the selection tested at
   /// the surface points only (no render at all), for frames while the camera moves.
   at::Tensor overlay(ViewerSession& session, const Camera& camera, const RenderedFrame& surface, bool refined);
   /// Adds the draft's votes to the lifted selection and drops the draft. Returns the selected voxel count;
@@ -106,6 +115,7 @@ class ViewerScene {
 
   ViewerOptions m_options;
   LoadedRun m_run;
+  std::unique_ptr<MeshPreview> m_preview;
   Eigen::Vector3f m_background;
   std::vector<LoadedDistill> m_fields;
   const LoadedDistill* m_segment_field = nullptr;

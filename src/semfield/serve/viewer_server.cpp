@@ -105,7 +105,7 @@ std::shared_ptr<ViewerSession> ViewerServer::Impl::known_session(const std::stri
 
 void ViewerServer::Impl::frame(const httplib::Request& req, httplib::Response& res) {
   const JsonNode body = parse_request_body(req.body, "/api/frame");
-  body.reject_unknown_keys({"session", "seq", "mode", "camera", "text", "overlay", "quality"});
+  body.reject_unknown_keys({"session", "seq", "mode", "camera", "text", "overlay", "quality", "render"});
   const std::string id = parse_session_id(body);
   const int64_t seq = body.int_or("seq", 0);
   const RenderMode mode = parse_render_mode(body.at("mode"));
@@ -113,11 +113,18 @@ void ViewerServer::Impl::frame(const httplib::Request& req, httplib::Response& r
   const std::optional<JsonNode> text_node = body.find("text");
   std::string text = text_node ? parse_query_text(*text_node) : "";
   const bool want_overlay = body.bool_or("overlay", true);
-  // "coarse" frames (the camera is moving) get the quick overlay; "full" ones the segmenter's refined one.
   const std::string quality = body.string_or("quality", "full");
   if (quality != "full" && quality != "coarse")
     body.at("quality").fail("expected \"full\" or \"coarse\", got \"" + quality.substr(0, 16) + "\"");
-  const bool refined = quality == "full";
+  // "preview" frames are rendered against the scene mesh where the mode allows (ViewerScene::previewable).
+  const std::string render = body.string_or("render", "exact");
+  if (render != "exact" && render != "preview")
+    body.at("render").fail("expected \"exact\" or \"preview\", got \"" + render.substr(0, 16) + "\"");
+  const bool preview = render == "preview" && scene.previewable(mode);
+  // "coarse" frames (the camera is moving) and previews get the quick overlay: the refined one (the segmenter
+  // following the object) renders the segmentation field, which would cost more than the preview saves.
+  const bool coarse = quality == "coarse";
+  const bool refined = !coarse && !preview;
   const std::shared_ptr<ViewerSession> session = sessions.get(id);
   // Newest wins: remember the highest sequence number; a frame that finds a newer one is dropped unrendered.
   int64_t latest = session->latest_frame.load();
@@ -135,13 +142,17 @@ void ViewerServer::Impl::frame(const httplib::Request& req, httplib::Response& r
       return;
     }
     if (mode == RenderMode::Relevancy && text.empty()) text = session->text;
-    const std::string key =
-        fmt::format("{}|{}|{}", render_mode_name(mode), camera_key(camera), mode == RenderMode::Relevancy ? text : "");
+    const std::string key = fmt::format("{}|{}|{}|{}", render_mode_name(mode), camera_key(camera),
+                                        mode == RenderMode::Relevancy ? text : "",
+                                        preview ? (coarse ? "preview-coarse" : "preview") : "");
     frame = cache.find(key);
     cached = frame.has_value();
     if (!frame) {
-      RenderedFrame rendered = scene.render(mode, camera, text);
-      frame = CachedFrame{encode_png(rendered.image, 8, ImageRange::Unit, "frame"), rendered.depth, rendered.opacity};
+      RenderedFrame rendered = scene.render(mode, camera, text, preview, coarse);
+      // Coarse frames are replaced within a fraction of a second: encode them for speed, not size.
+      frame = CachedFrame{encode_png(rendered.image, 8, ImageRange::Unit, "frame",
+                                     coarse ? PngEncoding::Fast : PngEncoding::Small),
+                          rendered.depth, rendered.opacity};
       cache.put(key, *frame);
     }
     if (want_overlay) {
@@ -158,7 +169,8 @@ void ViewerServer::Impl::frame(const httplib::Request& req, httplib::Response& r
                           {"mode", render_mode_name(mode)},
                           {"seq", seq},
                           {"cached", cached},
-                          {"quality", quality}};
+                          {"quality", quality},
+                          {"render", preview ? "preview" : "exact"}};
   if (mask.defined()) {
     reply["mask"] = data_url(overlay_png(mask));
     reply["mask_pixels"] = mask.sum().item<int64_t>();
