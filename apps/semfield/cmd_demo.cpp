@@ -11,7 +11,6 @@
 #include "semfield/mesh/mesh_topology.h"
 #include "semfield/mesh/scene_mesh.h"
 #include "semfield/mesh/selection_faces.h"
-#include "semfield/mesh/vertex_colors.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/run_folder.h"
@@ -112,11 +111,8 @@ void run_demo(const DemoArgs& args) {
   SceneMeshOptions mesh_options;
   mesh_options.colors = false;  // only the object is coloured
   const SceneMesh scene_mesh = extract_scene_mesh(*loaded.model, mesh_options);
-  TriangleMesh object = submesh(scene_mesh.mesh, faces_in_selection(scene_mesh.mesh, click.selection));
-  VertexColorOptions color;
-  color.probe_length = 2.0f * scene_mesh.spacing;
-  color_vertices(*loaded.model, object, color);
-  object = to_original_frame(std::move(object), loaded.model->frame().normalization);
+  const TriangleMesh object = finish_mesh_for_export(
+      *loaded.model, submesh(scene_mesh.mesh, faces_in_selection(scene_mesh.mesh, click.selection)), scene_mesh.spacing);
   const std::filesystem::path mesh_path = out / "object.ply";
   write_mesh(mesh_path, object);
   const auto label = scene.instance_labels.find(static_cast<int>(object_id));

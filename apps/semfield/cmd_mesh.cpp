@@ -14,7 +14,6 @@
 #include "semfield/mesh/mesh_topology.h"
 #include "semfield/mesh/scene_mesh.h"
 #include "semfield/mesh/selection_faces.h"
-#include "semfield/mesh/vertex_colors.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/segment/selection.h"
 
@@ -75,12 +74,7 @@ void run_mesh(const MeshArgs& args) {
     fail_usage("mesh: the run's density never exceeds the threshold {} (try a lower --threshold)", args.threshold);
   // Colours from the field in the normalised frame, then the dataset's own coordinates.
   auto finish = [&](TriangleMesh part) {
-    if (!args.no_colors) {
-      VertexColorOptions color;
-      color.probe_length = 2.0f * scene.spacing;
-      color_vertices(*loaded.model, part, color);
-    }
-    return to_original_frame(std::move(part), loaded.model->frame().normalization);
+    return finish_mesh_for_export(*loaded.model, std::move(part), scene.spacing, !args.no_colors);
   };
 
   if (!selection && masks.empty()) {

@@ -18,6 +18,18 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+namespace {
+
+// Probing two grid spacings around each vertex reaches the surface the isosurface interpolated, wherever
+// within its cell the vertex landed.
+VertexColorOptions vertex_color_options(float spacing) {
+  VertexColorOptions options;
+  options.probe_length = 2.0f * spacing;
+  return options;
+}
+
+}  // namespace
+
 SceneMesh extract_scene_mesh(const RadianceModel& model, const SceneMeshOptions& options) {
   if (!(options.threshold > 0) || !std::isfinite(options.threshold))
     fail_usage("mesh threshold must be a positive density, got {}", options.threshold);
@@ -38,12 +50,15 @@ SceneMesh extract_scene_mesh(const RadianceModel& model, const SceneMeshOptions&
 
   if (options.colors) {
     start = std::chrono::steady_clock::now();
-    VertexColorOptions color;
-    color.probe_length = 2.0f * out.spacing;
-    color_vertices(model, out.mesh, color);
+    color_vertices(model, out.mesh, vertex_color_options(out.spacing));
     out.color_seconds = seconds_since(start);
   }
   return out;
+}
+
+TriangleMesh finish_mesh_for_export(const RadianceModel& model, TriangleMesh part, float spacing, bool colors) {
+  if (colors) color_vertices(model, part, vertex_color_options(spacing));
+  return to_original_frame(std::move(part), model.frame().normalization);
 }
 
 }  // namespace semfield

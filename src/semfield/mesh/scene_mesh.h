@@ -32,4 +32,9 @@ struct SceneMesh {
 /// An empty result (nothing above the threshold) is returned as an empty mesh; callers decide.
 SceneMesh extract_scene_mesh(const RadianceModel& model, const SceneMeshOptions& options);
 
+/// A mesh cut from a scene mesh (e.g. submesh(scene.mesh, faces)) made ready to write: vertex colours from
+/// the field unless `colors` is false (color_vertices, probe length 2 grid `spacing`s, as extract_scene_mesh),
+/// then moved from the normalised frame into the dataset's own coordinates (to_original_frame).
+TriangleMesh finish_mesh_for_export(const RadianceModel& model, TriangleMesh part, float spacing, bool colors = true);
+
 }  // namespace semfield

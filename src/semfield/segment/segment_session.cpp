@@ -28,10 +28,13 @@ at::Tensor SegmentSession::prompt(const SegmentView& view, const Prompts& prompt
 }
 
 at::Tensor SegmentSession::follow(const SegmentView& view) {
+  return follow(view, selection_mask(m_selection, m_radiance, view.camera), m_options.vote_followed_views);
+}
+
+at::Tensor SegmentSession::follow(const SegmentView& view, const at::Tensor& seed, bool vote) {
   const Prompts clicks = reproject_prompts(m_lifted, view.camera, view.depth, m_options.reprojection_tolerance);
-  const at::Tensor seed = selection_mask(m_selection, m_radiance, view.camera);
   const at::Tensor mask = m_segmenter.follow(view, clicks, seed);
-  if (m_options.vote_followed_views) vote_mask(m_selection, view.camera, mask, view.depth, view.opacity, m_options.votes);
+  if (vote) vote_mask(m_selection, view.camera, mask, view.depth, view.opacity, m_options.votes);
   return mask;
 }
 

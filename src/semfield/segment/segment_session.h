@@ -31,6 +31,9 @@ class SegmentSession {
   /// Mask of the prompted object in another prepared view: the kept clicks re-projected (visible ones only) and the
   /// pixels where the selection renders seed the segmenter's follow(). All false when the object is not in view.
   at::Tensor follow(const SegmentView& view);
+  /// follow() with a seed the caller already has (bool [H,W], e.g. the selection tested at the view's own
+  /// surface points, which needs no render); the mask votes into the selection only when `vote`.
+  at::Tensor follow(const SegmentView& view, const at::Tensor& seed, bool vote);
 
   Selection& selection() { return m_selection; }
   const Selection& selection() const { return m_selection; }
