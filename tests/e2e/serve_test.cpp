@@ -237,6 +237,8 @@ void page_info_and_static_paths() {
   EXPECT_THAT(i["text_query"]["reason"].get<std::string>(), HasSubstr("CLIP"));
   EXPECT_TRUE(i["preview"]["available"].get<bool>()) << i["preview"].dump();
   EXPECT_GT(i["preview"]["faces"].get<int64_t>(), 1000);
+  EXPECT_GT(i["preview"]["coarse_faces"].get<int64_t>(), 100);
+  EXPECT_LT(i["preview"]["coarse_faces"].get<int64_t>(), i["preview"]["faces"].get<int64_t>());
 
   for (const char* path : {"/nope", "/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
                            "/web/index.html", "/index.html/..", "/api/../../etc/passwd", "/%00"}) {

@@ -27,16 +27,25 @@ MeshPreview::MeshPreview(const RadianceModel& model, const MeshPreviewOptions& o
   SceneMesh scene = extract_scene_mesh(model, mesh_options);
   m_mesh = std::move(scene.mesh);
   m_spacing = scene.spacing;
+  if (options.coarse_resolution > 0) {
+    mesh_options.grid.resolution = options.coarse_resolution;
+    SceneMesh coarse = extract_scene_mesh(model, mesh_options);
+    m_coarse_mesh = std::move(coarse.mesh);
+    m_coarse_spacing = coarse.spacing;
+  }
   m_extract_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-RenderedView MeshPreview::render(const Camera& camera, const Eigen::Vector3f& background, int samples) const {
+RenderedView MeshPreview::render(const Camera& camera, const Eigen::Vector3f& background, int samples,
+                                 bool coarse) const {
   if (samples < 0) fail_usage("mesh preview: samples must be >= 0 (0 = the default), got {}", samples);
   const auto start = std::chrono::steady_clock::now();
   const SerialTorchScope serial;  // the slices below parallelise themselves (parallel_slices.h)
   const int w = camera.intrinsics.width, h = camera.intrinsics.height;
   RenderedView view;
-  view.depth = rasterize_depth(m_mesh, camera);
+  const bool light = coarse && m_options.coarse_resolution > 0;
+  view.depth = rasterize_depth(light ? m_coarse_mesh : m_mesh, camera);
+  const float spacing = light ? m_coarse_spacing : m_spacing;
   view.opacity = Image(w, h, 1, 0.0f);
   view.rgb = Image(w, h, 3);
   for (int64_t i = 0; i < static_cast<int64_t>(w) * h; ++i)
@@ -55,11 +64,11 @@ RenderedView MeshPreview::render(const Camera& camera, const Eigen::Vector3f& ba
     const at::Tensor t_hit = zdepth.index_select(0, hits) / cosine;
 
     const int k = samples > 0 ? samples : m_options.samples;
-    const float span = static_cast<float>((m_options.behind + m_options.beyond) * m_spacing);
+    const float span = static_cast<float>((m_options.behind + m_options.beyond) * spacing);
     const at::Tensor offsets =
         k == 1 ? at::zeros({1})
-               : at::linspace(static_cast<float>(-m_options.behind * m_spacing),
-                              static_cast<float>(m_options.beyond * m_spacing), k);
+               : at::linspace(static_cast<float>(-m_options.behind * spacing),
+                              static_cast<float>(m_options.beyond * spacing), k);
     const float dt = k == 1 ? 1.0f : span / static_cast<float>(k - 1);
     at::Tensor colors = at::empty({n_hits, 3});
 

@@ -148,19 +148,22 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
 
   // Quick frames while the camera moves or until the exact render of a still one arrives.
   std::string no_preview = "turned off (--preview-resolution 0)";
-  nlohmann::json preview_stats = {{"faces", 0}, {"seconds", 0.0}};
+  nlohmann::json preview_stats = {{"faces", 0}, {"coarse_faces", 0}, {"seconds", 0.0}};
   if (options.preview_resolution > 0) {
     MeshPreviewOptions preview;
     preview.resolution = options.preview_resolution;
+    preview.coarse_resolution = std::max(8, options.preview_resolution / 2);
     m_preview = std::make_unique<MeshPreview>(*m_run.model, preview);
-    preview_stats = {{"faces", m_preview->mesh().n_faces()}, {"seconds", m_preview->extract_seconds()}};
+    preview_stats = {{"faces", m_preview->mesh().n_faces()},
+                     {"coarse_faces", m_preview->coarse_mesh().n_faces()},
+                     {"seconds", m_preview->extract_seconds()}};
     no_preview = "";
     if (m_preview->mesh().n_faces() == 0) {
       m_preview.reset();
       no_preview = "the run's density has no surface to mesh";
     } else {
-      log::info("preview mesh: {} faces (grid {}) in {:.1f} s", m_preview->mesh().n_faces(), options.preview_resolution,
-               m_preview->extract_seconds());
+      log::info("preview meshes: {} faces (grid {}), {} for moving frames, in {:.1f} s", m_preview->mesh().n_faces(),
+                options.preview_resolution, m_preview->coarse_mesh().n_faces(), m_preview->extract_seconds());
     }
   }
   m_info["preview"] = availability(no_preview);
@@ -183,7 +186,7 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
                                   bool coarse) {
   RenderedFrame frame;
   auto render_rgb = [&] {
-    return preview && previewable(mode) ? m_preview->render(camera, m_background, coarse ? 2 : 0)
+    return preview && previewable(mode) ? m_preview->render(camera, m_background, coarse ? 2 : 0, coarse)
                                         : render_view(*m_run.model, camera, m_background);
   };
   auto from_view = [&](const RenderedView& view) {

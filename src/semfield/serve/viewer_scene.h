@@ -32,8 +32,8 @@ struct ViewerOptions {
   std::string method = "auto";    ///< segmenter method (make_segmenter)
   int selection_resolution = 128; ///< voxels along the longest side of a session's 3D selection
   int mesh_resolution = 128;      ///< density grid samples along the longest side for mesh export
-  /// Density grid samples of the mesh that preview frames are rendered against (MeshPreview); 0 = none
-  /// (every frame is volume rendered).
+  /// Density grid samples of the mesh that preview frames are rendered against (MeshPreview; moving frames
+  /// use one at half this); 0 = none (every frame is volume rendered).
   int preview_resolution = 192;
   size_t max_sessions = 8;        ///< tabs kept at once (least recently used evicted)
   size_t cached_frames = 64;      ///< encoded frames kept (RenderCache)
@@ -64,13 +64,13 @@ class ViewerScene {
 
   /// {"run", "cameras": [{name, split, camera}], "centre", "up", "modes": {mode: {"available", "reason"}},
   /// "fields", "segment_field", "segment_method", "text_query": {"available", "reason"},
-  /// "preview": {"available", "reason", "faces", "seconds"}}.
+  /// "preview": {"available", "reason", "faces", "coarse_faces", "seconds"}}.
   const nlohmann::json& info() const { return m_info; }
 
   /// The view in a mode as an RGB image of the camera's size, with the surface it shows. `text` is the
   /// relevancy mode's phrase. `preview`: render against the preview mesh where previewable(mode) (several
-  /// times faster, approximate), else volume render; a `coarse` preview (the camera is moving) composites 2
-  /// field samples per pixel instead of MeshPreviewOptions' 4.
+  /// times faster, approximate), else volume render; a `coarse` preview (the camera is moving) is drawn
+  /// against the lighter mesh and composites 2 field samples per pixel instead of MeshPreviewOptions' 4.
   RenderedFrame render(RenderMode mode, const Camera& camera, const std::string& text, bool preview = false,
                        bool coarse = false);
   /// Whether render() can preview a mode: rgb and depth, when the preview mesh exists.

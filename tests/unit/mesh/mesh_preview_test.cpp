@@ -25,6 +25,7 @@ class MeshPreviewTest : public ::testing::Test {
     const at::Tensor samples = at::rand({4096, 3}) * 2.0f - 1.0f;
     options.threshold = model->density(samples).median().item<double>();
     options.resolution = 32;
+    options.coarse_resolution = 0;  // one mesh unless a test asks for the lighter one
   }
   std::unique_ptr<RadianceModel> model;
   MeshPreviewOptions options;
@@ -96,6 +97,21 @@ TEST_F(MeshPreviewTest, OneSampleIsTheFieldAtTheSurfacePoint) {
   options.samples = 1;
   const MeshPreview preview(*model, options);
   expect_matches_reference(*model, preview, camera, background, options);
+}
+
+TEST_F(MeshPreviewTest, CoarseFramesUseTheLighterMesh) {
+  options.coarse_resolution = 16;
+  const MeshPreview preview(*model, options);
+  ASSERT_GT(preview.coarse_mesh().n_faces(), 10);
+  EXPECT_LT(preview.coarse_mesh().n_faces(), preview.mesh().n_faces() / 2);
+  const RenderedView view = preview.render(camera, background, 0, /*coarse=*/true);
+  EXPECT_EQ(view.depth.pixels, rasterize_depth(preview.coarse_mesh(), camera).pixels);
+  EXPECT_NE(view.depth.pixels, rasterize_depth(preview.mesh(), camera).pixels);
+  // Without a lighter mesh, coarse frames are the full ones.
+  options.coarse_resolution = 0;
+  const MeshPreview single(*model, options);
+  EXPECT_TRUE(single.coarse_mesh().faces.empty());
+  EXPECT_EQ(single.render(camera, background, 0, true).rgb.pixels, single.render(camera, background).rgb.pixels);
 }
 
 TEST_F(MeshPreviewTest, SamplesChosenPerFrame) {
