@@ -88,19 +88,30 @@ SegmentView synthetic_view(int64_t channels) {
   return view;
 }
 
+/// prepared:1 — the view went through SimilaritySegmenter::precompute (as prepare() does: its whitening and
+/// whitened features), so the click costs only what depends on the prompts; prepared:0 — a new view per click.
 void BM_SimilarityClick512(benchmark::State& state) {
   set_threads();
   at::InferenceMode guard;
   const Models models(24, TeacherOutputKind::Features);
   SimilaritySegmenter segmenter(models.features);
-  const SegmentView view = synthetic_view(24);
+  SegmentView view = synthetic_view(24);
+  const bool prepared = state.range(0) != 0;
+  if (prepared) segmenter.precompute(view);
   Prompts prompts;
   prompts.positive = {{80, 256}};
   int64_t pixels = 0;
-  for (auto _ : state) pixels = segmenter.segment(view, prompts).sum().item<int64_t>();
+  for (auto _ : state) {
+    if (!prepared) {
+      state.PauseTiming();
+      view.maps = view.maps.clone();  // another tensor: nothing of the last click is reused
+      state.ResumeTiming();
+    }
+    pixels = segmenter.segment(view, prompts).sum().item<int64_t>();
+  }
   state.counters["mask_pixels"] = static_cast<double>(pixels);
 }
-BENCHMARK(BM_SimilarityClick512)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(BM_SimilarityClick512)->ArgName("prepared")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 
 void BM_LabelClick512(benchmark::State& state) {
   set_threads();

@@ -215,13 +215,57 @@ at::Tensor grow_regions(const at::Tensor& candidates, const at::Tensor& seeds, c
   return out;
 }
 
+namespace {
+
+// Pixels within Chebyshev distance r of a pixel that has a 4-neighbour of the other value, row-major. Every
+// pixel whose (2r+1)^2 window holds both values is among them (two pixels of a window are joined by a 4-path
+// inside it, and the path changes value somewhere); the few extra ones have uniform windows, which a
+// refinement pass leaves as they are. Separable loops: ~1 ms at 512², where two max-pools took ~10.
+std::vector<int64_t> boundary_band(const bool* m, int64_t h, int64_t w, int r) {
+  std::vector<uint8_t> edge(static_cast<size_t>(h * w), 0), rows(static_cast<size_t>(h * w), 0);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t i = y * w + x;
+      edge[static_cast<size_t>(i)] = (x > 0 && m[i - 1] != m[i]) || (x + 1 < w && m[i + 1] != m[i]) ||
+                                     (y > 0 && m[i - w] != m[i]) || (y + 1 < h && m[i + w] != m[i]);
+    }
+  // Horizontal then vertical dilation by r, each with a running count over the window.
+  for (int64_t y = 0; y < h; ++y) {
+    const uint8_t* e = edge.data() + y * w;
+    uint8_t* o = rows.data() + y * w;
+    int count = 0;
+    for (int64_t x = 0; x < std::min<int64_t>(r, w); ++x) count += e[x];
+    for (int64_t x = 0; x < w; ++x) {
+      if (x + r < w) count += e[x + r];
+      if (x - r - 1 >= 0) count -= e[x - r - 1];
+      o[x] = count > 0;
+    }
+  }
+  std::vector<int64_t> band;
+  std::vector<int> count(static_cast<size_t>(w), 0);
+  for (int64_t y = 0; y < std::min<int64_t>(r, h); ++y)
+    for (int64_t x = 0; x < w; ++x) count[static_cast<size_t>(x)] += rows[static_cast<size_t>(y * w + x)];
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      if (y + r < h) count[static_cast<size_t>(x)] += rows[static_cast<size_t>((y + r) * w + x)];
+      if (y - r - 1 >= 0) count[static_cast<size_t>(x)] -= rows[static_cast<size_t>((y - r - 1) * w + x)];
+      if (count[static_cast<size_t>(x)] > 0) band.push_back(y * w + x);
+    }
+  }
+  return band;
+}
+
+}  // namespace
+
 at::Tensor refine_mask(const at::Tensor& mask, const at::Tensor& unit, const at::Tensor& depth,
-                       const at::Tensor& opacity, const SimilarityOptions& options) {
+                       const at::Tensor& opacity, const SimilarityOptions& options, const at::Tensor& pixel_major) {
   const int64_t c = unit.size(0), h = unit.size(1), w = unit.size(2);
   const int r = options.refine_radius;
-  // Channel-major reads (stride H*W): only the boundary band is visited, far fewer pixels than a transposed copy.
-  const at::Tensor features = unit.contiguous();
-  const int64_t plane = h * w;
+  // Pixel-major, so each window pixel's features are one contiguous run: the channel-major map would cost C
+  // scattered reads per pixel (memory latency dominated this loop, ~4x slower).
+  const at::Tensor features = pixel_major.defined() ? pixel_major.contiguous() : unit.permute({1, 2, 0}).contiguous();
+  SEMFIELD_ASSERT(features.size(0) == h && features.size(1) == w && features.size(2) == c,
+                  "refine_mask: pixel-major features must be [H,W,C] of the unit map");
   const at::Tensor z = depth.contiguous(), alpha = opacity.contiguous();
   const float* f = features.data_ptr<float>();
   const float* d = z.data_ptr<float>();
@@ -232,15 +276,8 @@ at::Tensor refine_mask(const at::Tensor& mask, const at::Tensor& unit, const at:
   at::Tensor current = (mask & (opacity >= options.min_opacity)).contiguous();
   for (int pass = 0; pass < options.refine_iterations; ++pass) {
     const bool* m = current.data_ptr<bool>();
-    // Pixels whose window is not uniform: the band around the boundary, the only ones a pass can change.
-    std::vector<int64_t> band;
-    {
-      at::Tensor mf = current.to(at::kFloat).view({1, 1, h, w});
-      const at::Tensor pooled_max = at::max_pool2d(mf, {2 * r + 1, 2 * r + 1}, {1, 1}, {r, r});
-      const at::Tensor pooled_min = -at::max_pool2d(-mf, {2 * r + 1, 2 * r + 1}, {1, 1}, {r, r});
-      const at::Tensor edge = (pooled_max != pooled_min).view(-1).nonzero().view(-1).contiguous();
-      band.assign(edge.data_ptr<int64_t>(), edge.data_ptr<int64_t>() + edge.numel());
-    }
+    // The pixels a pass can change: those whose window is not uniform (a superset of them, see boundary_band).
+    const std::vector<int64_t> band = boundary_band(m, h, w, r);
     at::Tensor next = current.clone();
     bool* out = next.data_ptr<bool>();
     parallel_for(0, static_cast<int64_t>(band.size()), 256, [&](int64_t begin, int64_t end) {
@@ -251,15 +288,15 @@ at::Tensor refine_mask(const at::Tensor& mask, const at::Tensor& unit, const at:
           continue;
         }
         const int64_t y = i / w, x = i % w;
-        const float* fp = f + i;
+        const float* fp = f + i * c;
         double in = 0, total = 0;
         for (int64_t yy = std::max<int64_t>(0, y - r); yy <= std::min<int64_t>(h - 1, y + r); ++yy) {
           for (int64_t xx = std::max<int64_t>(0, x - r); xx <= std::min<int64_t>(w - 1, x + r); ++xx) {
             const int64_t j = yy * w + xx;
             if (a[j] < options.min_opacity || !depth_connected(d[i], d[j], options.depth_edge)) continue;
-            const float* fq = f + j;
-            double dot = 0;
-            for (int64_t ch = 0; ch < c; ++ch) dot += static_cast<double>(fp[ch * plane]) * fq[ch * plane];
+            const float* fq = f + j * c;
+            float dot = 0;
+            for (int64_t ch = 0; ch < c; ++ch) dot += fp[ch] * fq[ch];
             const double weight = std::exp(-(2.0 - 2.0 * dot) * inv_two_sigma2);
             total += weight;
             if (m[j]) in += weight;
@@ -371,15 +408,37 @@ SimilaritySegmenter::SimilaritySegmenter(const FeatureModel& model, SimilarityOp
 SegmentView SimilaritySegmenter::prepare(const Camera& camera, const std::string& name) const {
   SegmentView view = render_field_view(m_model, camera, name, m_scale);
   view.maps = standardise_features(view.maps, m_model.field().mean()[m_scale], m_model.field().std()[m_scale]);
+  precompute(view);
   return view;
 }
 
+SimilaritySegmenter::ViewFeatures SimilaritySegmenter::view_features(const SegmentView& view) const {
+  {
+    const std::lock_guard<std::mutex> lock(m_view_mutex);
+    if (m_view && m_view->maps.is_same(view.maps)) return *m_view;
+  }
+  ViewFeatures features;
+  features.maps = view.maps;
+  features.whitening = fit_whitening(view.maps, view.opacity, m_options.whitening_epsilon, m_options.whitening_pixels,
+                                     m_options.min_opacity);
+  features.unit = whiten_unit(view.maps, features.whitening);
+  features.pixel_major = features.unit.permute({1, 2, 0}).contiguous();
+  return features;
+}
+
+void SimilaritySegmenter::precompute(const SegmentView& view) const {
+  ViewFeatures features = view_features(view);
+  const std::lock_guard<std::mutex> lock(m_view_mutex);
+  m_view = std::move(features);
+}
+
 at::Tensor SimilaritySegmenter::mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
-                                                const std::optional<Eigen::Vector4d>& box) const {
+                                                const std::optional<Eigen::Vector4d>& box, bool refine,
+                                                const at::Tensor& pixel_major) const {
   const at::Tensor candidates = similarity_candidates(unit, view.opacity, m_target, box, m_options);
   at::Tensor mask = grow_regions(candidates, seeds, view.depth, m_options.depth_edge);
-  if (m_options.refine_iterations > 0 && mask.any().item<bool>()) {
-    mask = refine_mask(mask, unit, view.depth, view.opacity, m_options);
+  if (refine && m_options.refine_iterations > 0 && mask.any().item<bool>()) {
+    mask = refine_mask(mask, unit, view.depth, view.opacity, m_options, pixel_major);
     if (box) mask &= box_mask(*box, view.width(), view.height());  // refinement must stay inside the box
   }
   return mask;
@@ -424,11 +483,12 @@ std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& vie
 }
 
 at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& prompts) {
-  const Whitening whitening =
-      fit_whitening(view.maps, view.opacity, m_options.whitening_epsilon, m_options.whitening_pixels, m_options.min_opacity);
-  const at::Tensor unit = whiten_unit(view.maps, whitening);
+  // Kept as the view of the latest click: further clicks on the same view reuse it.
+  precompute(view);
+  const ViewFeatures features = view_features(view);
+  const at::Tensor& unit = features.unit;
   m_target = make_similarity_target(unit, view.opacity, prompts, m_options);
-  m_target.whitening = whitening;
+  m_target.whitening = features.whitening;
   std::vector<Eigen::Vector2d> clicks = prompts.positive;
   if (clicks.empty() && prompts.box) {
     const Eigen::Vector4d& b = *prompts.box;
@@ -438,10 +498,12 @@ at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& 
   if (const auto t = jump_threshold(view, unit, seeds, prompts.box)) m_target.threshold = *t;
   // A first mask from the prompt similarity alone, then (GrabCut-like) rounds of fitting object and background
   // appearance clusters to it and re-classifying by the nearest centroid.
-  at::Tensor mask = mask_from_seeds(view, unit, seeds, prompts.box);
-  for (int round = 0; round < m_options.appearance_iterations && mask.any().item<bool>(); ++round) {
+  // Only the final mask is refined along edges: the appearance fit needs the bulk of the object, not its rim.
+  const int rounds = m_options.appearance_iterations;
+  at::Tensor mask = mask_from_seeds(view, unit, seeds, prompts.box, /*refine=*/rounds == 0, features.pixel_major);
+  for (int round = 0; round < rounds && mask.any().item<bool>(); ++round) {
     fit_appearance(m_target, unit, mask, view.opacity, m_options);
-    mask = mask_from_seeds(view, unit, seeds, prompts.box);
+    mask = mask_from_seeds(view, unit, seeds, prompts.box, /*refine=*/round + 1 == rounds, features.pixel_major);
   }
   return mask;
 }

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include <mutex>
 #include <optional>
 
 #include <ATen/core/Tensor.h>
@@ -112,8 +113,11 @@ at::Tensor grow_regions(const at::Tensor& candidates, const at::Tensor& seeds, c
 /// Edge-aware refinement: in each pass, every pixel within refine_radius of the mask boundary takes the weighted
 /// majority of its window, weights w(p,q) = exp(-|f_p - f_q|^2 / (2 sigma^2)) for opaque q on the same side of
 /// every depth edge (|z_p - z_q| <= depth_edge * min), 0 otherwise; empty pixels are never selected.
+/// `pixel_major`: the same features as [H,W,C] when the caller has them (made here otherwise): a window's
+/// features are then contiguous, where the channel-major map scatters each over C planes.
 at::Tensor refine_mask(const at::Tensor& mask, const at::Tensor& unit, const at::Tensor& depth,
-                       const at::Tensor& opacity, const SimilarityOptions& options);
+                       const at::Tensor& opacity, const SimilarityOptions& options,
+                       const at::Tensor& pixel_major = at::Tensor());
 
 class SimilaritySegmenter final : public Segmenter {
  public:
@@ -121,8 +125,13 @@ class SimilaritySegmenter final : public Segmenter {
   SimilaritySegmenter(const FeatureModel& model, SimilarityOptions options = {}, size_t scale = 0);
 
   std::string method() const override { return "feature-similarity"; }
-  /// maps = standardised features at the image resolution.
+  /// maps = standardised features at the image resolution; also does the view's share of a click
+  /// (precompute), so a click on the prepared view costs only what depends on the prompts.
   SegmentView prepare(const Camera& camera, const std::string& name) const override;
+  /// The part of segment() that depends on the view alone: its whitening and whitened unit features. Kept for
+  /// the last view it was done for (recognised by its maps tensor: the same tensor object, not equal values);
+  /// segment() on that view reuses it, on any other view computes it. Thread-safe.
+  void precompute(const SegmentView& view) const;
   at::Tensor segment(const SegmentView& view, const Prompts& prompts) override;
   /// Seeds: the re-projected clicks and the candidates under `seed`.
   at::Tensor follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const override;
@@ -133,13 +142,27 @@ class SimilaritySegmenter final : public Segmenter {
   /// region_jump_threshold of the seeds' bottleneck on the target's positive similarity (none: keep the current).
   std::optional<double> jump_threshold(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
                                        const std::optional<Eigen::Vector4d>& box) const;
+  /// `refine`: refine_mask along image/depth edges (when the options ask for it), with `pixel_major` the unit
+  /// features as [H,W,C] if at hand.
   at::Tensor mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
-                             const std::optional<Eigen::Vector4d>& box) const;
+                             const std::optional<Eigen::Vector4d>& box, bool refine = true,
+                             const at::Tensor& pixel_major = at::Tensor()) const;
+
+  struct ViewFeatures {
+    at::Tensor maps;  ///< the view's maps; holding it keeps the identity test sound (no address reuse)
+    Whitening whitening;
+    at::Tensor unit;         ///< whiten_unit(maps, whitening), [C,H,W]
+    at::Tensor pixel_major;  ///< the same as [H,W,C], for refine_mask
+  };
+  /// precompute's result for `view` (cached or computed now).
+  ViewFeatures view_features(const SegmentView& view) const;
 
   const FeatureModel& m_model;
   SimilarityOptions m_options;
   size_t m_scale;
   SimilarityTarget m_target;
+  mutable std::mutex m_view_mutex;
+  mutable std::optional<ViewFeatures> m_view;
 };
 
 /// bool [H,W]: the pixels a box covers (prompts.h conventions).

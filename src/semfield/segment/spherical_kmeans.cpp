@@ -1,6 +1,8 @@
 // Spherical k-means with k-means++ seeding.
 #include "semfield/segment/spherical_kmeans.h"
 
+#include "semfield/render/parallel_slices.h"
+
 #include <algorithm>
 
 #include <ATen/ATen.h>
@@ -12,6 +14,9 @@ namespace semfield {
 
 at::Tensor spherical_kmeans(const at::Tensor& x, int64_t k, int iterations, uint64_t seed) {
   SEMFIELD_ASSERT(x.dim() == 2 && k >= 1, "spherical_kmeans needs rows [N,C] and k >= 1");
+  // Dozens of small ops: LibTorch's intra-op threads cost more to wake than they save here (measured 9 ms
+  // -> 5.7 ms for 8192 points of 24 channels, 4 clusters), so they run on this thread alone.
+  const SerialTorchScope serial;
   const int64_t n = x.size(0);
   const at::Tensor points = x.to(at::kFloat).contiguous();
   if (n == 0) return at::zeros({0, x.size(1)});

@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "semfield/models/feature_model.h"
+#include "semfield/models/radiance_model.h"
 #include "semfield/segment/mask_metrics.h"
 
 namespace semfield {
@@ -178,6 +180,75 @@ TEST(SimilaritySegmenter, RefinementFollowsFeatureEdges) {
   Scene holed = make_scene(0.0f);
   holed.opacity[8][8] = 0.0f;
   EXPECT_FALSE(refine_mask(s.truth_a, holed.unit, holed.depth, holed.opacity, options)[8][8].item<bool>());
+}
+
+// The refinement's rule written plainly: every pixel whose window holds both values takes the weighted vote of
+// its window; the others keep their value.
+at::Tensor reference_refinement(at::Tensor mask, const Scene& s, const SimilarityOptions& options) {
+  const int r = options.refine_radius;
+  mask = mask.clone();
+  for (int pass = 0; pass < options.refine_iterations; ++pass) {
+    at::Tensor next = mask.clone();
+    for (int64_t y = 0; y < kH; ++y)
+      for (int64_t x = 0; x < kW; ++x) {
+        bool any_in = false, any_out = false;
+        double in = 0, total = 0;
+        for (int64_t yy = std::max<int64_t>(0, y - r); yy <= std::min<int64_t>(kH - 1, y + r); ++yy)
+          for (int64_t xx = std::max<int64_t>(0, x - r); xx <= std::min<int64_t>(kW - 1, x + r); ++xx) {
+            const bool m = mask[yy][xx].item<bool>();
+            any_in |= m;
+            any_out |= !m;
+            const double dot = (s.unit.select(1, y).select(1, x) * s.unit.select(1, yy).select(1, xx)).sum().item<double>();
+            const double weight = std::exp(-(2 - 2 * dot) / (2 * options.refine_feature_sigma * options.refine_feature_sigma));
+            total += weight;
+            if (m) in += weight;
+          }
+        if (any_in && any_out) next[y][x] = in > 0.5 * total;
+      }
+    mask = next;
+  }
+  return mask;
+}
+
+TEST(SimilaritySegmenter, RefinementMatchesItsRuleOnANoisyMask) {
+  const Scene s = make_scene(0.3f);
+  SimilarityOptions options;
+  at::manual_seed(3);
+  const at::Tensor mask = s.truth_a | (at::rand({kH, kW}) < 0.15);  // the square and scattered noise
+  const at::Tensor expected = reference_refinement(mask, s, options);
+  EXPECT_TRUE(at::equal(refine_mask(mask, s.unit, s.depth, s.opacity, options), expected));
+  // With the pixel-major copy given, the same.
+  const at::Tensor pixel_major = s.unit.permute({1, 2, 0}).contiguous();
+  EXPECT_TRUE(at::equal(refine_mask(mask, s.unit, s.depth, s.opacity, options, pixel_major), expected));
+}
+
+TEST(SimilaritySegmenter, PreparedViewsGiveTheSameMask) {
+  // A click on a view whose per-view work was done ahead (precompute) gives the mask of a click on a fresh
+  // copy of it, which computes that work itself.
+  const Scene s = make_scene();
+  RadianceConfig radiance_config;
+  radiance_config.field.grid.log2_table_size = 12;
+  radiance_config.render.grid_resolution = 16;
+  const RadianceModel radiance(radiance_config, SceneFrame{});
+  FeatureFieldConfig feature_config;
+  feature_config.grid.log2_table_size = 12;
+  feature_config.channels = {kC};
+  const FeatureModel features(feature_config, TeacherOutputKind::Features, false, radiance, 1);
+  SegmentView view;
+  view.camera.intrinsics.width = kW;
+  view.camera.intrinsics.height = kH;
+  view.maps = s.unit;
+  view.depth = s.depth;
+  view.opacity = s.opacity;
+  Prompts prompts;
+  prompts.positive = {{7, 7}};
+  SimilaritySegmenter prepared(features), fresh(features);
+  prepared.precompute(view);
+  SegmentView copy = view;
+  copy.maps = view.maps.clone();
+  const at::Tensor a = prepared.segment(view, prompts), b = fresh.segment(copy, prompts);
+  EXPECT_TRUE(at::equal(a, b));
+  EXPECT_DOUBLE_EQ(mask_iou(a, s.truth_a), 1.0);
 }
 
 }  // namespace
