@@ -32,17 +32,6 @@ nlohmann::json read_json(const fs::path& path) {
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
-// The training view where the object shows most, and its visible centre there (the benchmark's click).
-std::pair<const semfield::View*, Eigen::Vector2d> object_click(const semfield::Scene& scene, int64_t id) {
-  const semfield::View* best = nullptr;
-  int64_t most = 0;
-  for (const semfield::View* v : scene.split(semfield::Split::Train)) {
-    const int64_t n = semfield::instance_mask(*v, id).sum().item<int64_t>();
-    if (n > most) most = n, best = v;
-  }
-  return {best, *semfield::interior_point(semfield::instance_mask(*best, id))};
-}
-
 // Mean IoU of one click per object, followed into the held-out views, with a field; checks the selection file.
 double click_iou(const semfield::Scene& scene, const fs::path& run, const fs::path& out, const std::string& field) {
   const std::vector<int64_t> objects = semfield::object_instances(scene);
@@ -50,7 +39,7 @@ double click_iou(const semfield::Scene& scene, const fs::path& run, const fs::pa
   double sum = 0;
   int n = 0;
   for (const int64_t id : objects) {
-    const auto [view, click] = object_click(scene, id);
+    const auto [view, click] = semfield::object_click(scene, id);
     const fs::path dir = out / (field + "_" + std::to_string(id));
     const auto r = run_cli("segment --run " + q(run) + " --view " + view->name + " --click " +
                            fmt::format("{},{}", click.x(), click.y()) + " --field " + field + " --views test --out " +

@@ -206,17 +206,6 @@ httplib::Result post(const std::string& path, const nlohmann::json& body) {
   return client().Post(path.c_str(), body.dump(), "application/json");
 }
 
-// The training view where object `id` shows most, and its visible centre there.
-std::pair<const semfield::View*, Eigen::Vector2d> object_click(const semfield::Scene& scene, int64_t id) {
-  const semfield::View* best = nullptr;
-  int64_t most = 0;
-  for (const semfield::View* v : scene.split(semfield::Split::Train)) {
-    const int64_t n = semfield::instance_mask(*v, id).sum().item<int64_t>();
-    if (n > most) most = n, best = v;
-  }
-  return {best, *semfield::interior_point(semfield::instance_mask(*best, id))};
-}
-
 void page_info_and_static_paths() {
   EXPECT_THAT(s_server->banner(), HasSubstr("serving"));
   auto c = client();
@@ -357,7 +346,7 @@ void bad_requests_are_answered_not_fatal() {
 void click_follow_lift_export() {
   const std::vector<int64_t> objects = semfield::object_instances(*s_scene);
   ASSERT_GE(objects.size(), 2u);
-  const auto [view, click] = object_click(*s_scene, objects[0]);
+  const auto [view, click] = semfield::object_click(*s_scene, objects[0]);
   const nlohmann::json camera = dataset_camera(view->name);
   auto res = post("/api/prepare", {{"session", "clicker"}, {"camera", camera}});
   ASSERT_EQ(res->status, 200) << res->body;

@@ -31,18 +31,24 @@ std::vector<int64_t> object_instances(const Scene& scene) {
   return {ids.begin(), ids.end()};
 }
 
-ObjectClickResult segment_object_by_click(Segmenter& segmenter, const RadianceModel& radiance, const Scene& scene,
-                                          int64_t instance, const SessionOptions& options) {
-  const View* prompted = nullptr;
+ObjectClick object_click(const Scene& scene, int64_t instance) {
+  ObjectClick out;
   int64_t most = 0;
   for (const View* view : scene.split(Split::Train)) {
     const int64_t count = instance_mask(*view, instance).sum().item<int64_t>();
-    if (count > most) most = count, prompted = view;
+    if (count > most) most = count, out.view = view;
   }
-  if (!prompted) fail_usage("instance {} is in no training view", instance);
-  ObjectClickResult result{instance, prompted->name, Eigen::Vector2d::Zero(), 0, {}, 0, 0, empty_selection(radiance, 1)};
+  if (!out.view) fail_usage("instance {} is in no training view", instance);
+  out.click = *interior_point(instance_mask(*out.view, instance));
+  return out;
+}
+
+ObjectClickResult segment_object_by_click(Segmenter& segmenter, const RadianceModel& radiance, const Scene& scene,
+                                          int64_t instance, const SessionOptions& options) {
+  const ObjectClick chosen = object_click(scene, instance);
+  const View* prompted = chosen.view;
+  ObjectClickResult result{instance, prompted->name, chosen.click, 0, {}, 0, 0, empty_selection(radiance, 1)};
   const at::Tensor truth = instance_mask(*prompted, instance);
-  result.click = *interior_point(truth);
 
   SegmentSession session(segmenter, radiance, options);
   Prompts prompts;

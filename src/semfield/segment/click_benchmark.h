@@ -27,8 +27,16 @@ struct ObjectClickResult {
 /// Instance ids (>= 2: objects, as the synthetic generator numbers them) present in the scene's instance maps.
 std::vector<int64_t> object_instances(const Scene& scene);
 
-/// The protocol for one object: the prompted view is the training view where the object shows the most pixels;
-/// the click is the visible centre of its ground-truth mask there (mask_metrics.h interior_point); the session
+/// The protocol's click on one object: the training view where the object shows the most pixels, and the visible
+/// centre of its ground-truth mask there (mask_metrics.h interior_point). UsageError when the object is in no
+/// training view.
+struct ObjectClick {
+  const View* view = nullptr;
+  Eigen::Vector2d click{0, 0};
+};
+ObjectClick object_click(const Scene& scene, int64_t instance);
+
+/// The protocol for one object: the prompted view and click are object_click's; the session
 /// prompts that view, then follows every test view in order; each test view's mask is scored by IoU against the
 /// object's instance mask (1 when both are empty). `scene` must carry instance maps and be in the run's
 /// normalised frame (load_run_scene). UsageError when the object is in no training view.
