@@ -423,14 +423,12 @@ SimilaritySegmenter::ViewFeatures SimilaritySegmenter::view_features(const Segme
                                      m_options.min_opacity);
   features.unit = whiten_unit(view.maps, features.whitening);
   features.pixel_major = features.unit.permute({1, 2, 0}).contiguous();
+  const std::lock_guard<std::mutex> lock(m_view_mutex);
+  m_view = features;
   return features;
 }
 
-void SimilaritySegmenter::precompute(const SegmentView& view) const {
-  ViewFeatures features = view_features(view);
-  const std::lock_guard<std::mutex> lock(m_view_mutex);
-  m_view = std::move(features);
-}
+void SimilaritySegmenter::precompute(const SegmentView& view) const { view_features(view); }
 
 at::Tensor SimilaritySegmenter::mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
                                                 const std::optional<Eigen::Vector4d>& box, bool refine,
@@ -484,7 +482,6 @@ std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& vie
 
 at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& prompts) {
   // Kept as the view of the latest click: further clicks on the same view reuse it.
-  precompute(view);
   const ViewFeatures features = view_features(view);
   const at::Tensor& unit = features.unit;
   m_target = make_similarity_target(unit, view.opacity, prompts, m_options);

@@ -154,7 +154,7 @@ class SimilaritySegmenter final : public Segmenter {
     at::Tensor unit;         ///< whiten_unit(maps, whitening), [C,H,W]
     at::Tensor pixel_major;  ///< the same as [H,W,C], for refine_mask
   };
-  /// precompute's result for `view` (cached or computed now).
+  /// precompute's result for `view`: the kept one, or computed now and kept.
   ViewFeatures view_features(const SegmentView& view) const;
 
   const FeatureModel& m_model;
