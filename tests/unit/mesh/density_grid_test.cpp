@@ -7,6 +7,7 @@
 #include "mesh_test_shapes.h"
 #include "semfield/core/error.h"
 #include "semfield/mesh/vertex_colors.h"
+#include "support/small_models.h"
 
 namespace semfield {
 namespace {
@@ -14,12 +15,9 @@ namespace {
 class ModelTest : public ::testing::Test {
  protected:
   ModelTest() {
-    RadianceConfig config;
-    config.field.grid.log2_table_size = 12;
-    config.render.grid_resolution = 16;
     SceneFrame frame;
     frame.aabb_min = Eigen::Vector3f(-1, -0.5f, -1);
-    model = std::make_unique<RadianceModel>(config, frame);
+    model = std::make_unique<RadianceModel>(test::small_radiance_config(), frame);
   }
   float density_at(const Eigen::Vector3f& p) const {
     return model->density(at::tensor({p.x(), p.y(), p.z()}).view({1, 3})).item<float>();

@@ -10,6 +10,7 @@
 #include "mesh_test_shapes.h"
 #include "semfield/core/error.h"
 #include "semfield/mesh/mesh_raster.h"
+#include "support/small_models.h"
 
 namespace semfield {
 namespace {
@@ -17,10 +18,7 @@ namespace {
 class MeshPreviewTest : public ::testing::Test {
  protected:
   MeshPreviewTest() {
-    RadianceConfig config;
-    config.field.grid.log2_table_size = 12;
-    config.render.grid_resolution = 16;
-    model = std::make_unique<RadianceModel>(config, SceneFrame{});
+    model = std::make_unique<RadianceModel>(test::small_radiance_config(), SceneFrame{});
     // The untrained density varies smoothly around its median: that level set is a surface to mesh.
     const at::Tensor samples = at::rand({4096, 3}) * 2.0f - 1.0f;
     options.threshold = model->density(samples).median().item<double>();

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "support/small_models.h"
 #include <torch/csrc/autograd/autograd.h>
 #include <gtest/gtest.h>
 
@@ -57,14 +58,9 @@ TEST(CompositeWeighted, EmptyBatchesAndBadShapes) {
 class FeatureModelTest : public ::testing::Test {
  protected:
   FeatureModelTest() {
-    RadianceConfig config;
-    config.field.grid.log2_table_size = 12;
-    config.render.grid_resolution = 16;
-    radiance = std::make_unique<RadianceModel>(config, SceneFrame{});
-    FeatureFieldConfig fc;
-    fc.grid.log2_table_size = 12;
+    radiance = std::make_unique<RadianceModel>(test::small_radiance_config(), SceneFrame{});
+    FeatureFieldConfig fc = test::small_feature_config({6, 3});
     fc.head_hidden = 16;
-    fc.channels = {6, 3};
     model = std::make_unique<FeatureModel>(fc, TeacherOutputKind::Features, false, *radiance, 1);
     at::manual_seed(2);
     origins = at::tensor({0.0f, 0.0f, -3.0f}).repeat({5, 1});

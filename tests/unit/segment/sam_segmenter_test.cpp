@@ -7,6 +7,7 @@
 
 #include "semfield/core/error.h"
 #include "support/test_support.h"
+#include "support/small_models.h"
 
 namespace semfield {
 namespace {
@@ -36,14 +37,9 @@ TEST(SamSegmenter, DecodesRenderedEmbeddings) {
   const std::filesystem::path weights = test::shared_dir() / "golden" / "sam" / "sam_weights.safetensors";
   if (!std::filesystem::exists(weights)) GTEST_SKIP() << "no golden SAM at " << weights;
   auto sam = std::make_shared<const foundation::SamModel>(foundation::SamModel::load(weights));
-  RadianceConfig config;
-  config.field.grid.log2_table_size = 12;
-  config.render.grid_resolution = 16;
-  const RadianceModel radiance(config, SceneFrame{});
-  FeatureFieldConfig fc;
-  fc.grid.log2_table_size = 12;
+  const RadianceModel radiance(test::small_radiance_config(), SceneFrame{});
+  FeatureFieldConfig fc = test::small_feature_config({sam->config().out_chans});
   fc.head_hidden = 16;
-  fc.channels = {sam->config().out_chans};
   const FeatureModel model(fc, TeacherOutputKind::Features, false, radiance, 1);
   SamSegmenter segmenter(model, sam);
   EXPECT_EQ(segmenter.method(), "sam-decoder");

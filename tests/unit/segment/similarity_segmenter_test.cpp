@@ -9,6 +9,7 @@
 #include "semfield/models/feature_model.h"
 #include "semfield/models/radiance_model.h"
 #include "semfield/segment/mask_metrics.h"
+#include "support/small_models.h"
 
 namespace semfield {
 namespace {
@@ -226,14 +227,8 @@ TEST(SimilaritySegmenter, PreparedViewsGiveTheSameMask) {
   // A click on a view whose per-view work was done ahead (precompute) gives the mask of a click on a fresh
   // copy of it, which computes that work itself.
   const Scene s = make_scene();
-  RadianceConfig radiance_config;
-  radiance_config.field.grid.log2_table_size = 12;
-  radiance_config.render.grid_resolution = 16;
-  const RadianceModel radiance(radiance_config, SceneFrame{});
-  FeatureFieldConfig feature_config;
-  feature_config.grid.log2_table_size = 12;
-  feature_config.channels = {kC};
-  const FeatureModel features(feature_config, TeacherOutputKind::Features, false, radiance, 1);
+  const RadianceModel radiance(test::small_radiance_config(), SceneFrame{});
+  const FeatureModel features(test::small_feature_config({kC}), TeacherOutputKind::Features, false, radiance, 1);
   SegmentView view;
   view.camera.intrinsics.width = kW;
   view.camera.intrinsics.height = kH;
