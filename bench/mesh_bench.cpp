@@ -1,7 +1,8 @@
 // Mesh extraction and object-mesh quality on a generated scene with ground truth (bench/mesh_quality.sh
 // makes the scene and the run): extraction timings per grid resolution, surface accuracy against the
 // ground-truth depth maps per density threshold, and, per object, the mask-projected mesh's purity (share
-// of faces that belong to other objects) and watertightness (cut edges running through the object itself).
+// of faces that belong to other objects), its cut (edges along other objects and holes through the object
+// itself) and whether the exported object, rims capped, is watertight.
 //
 // Usage: mesh_bench SCENE RUN [--resolutions 128,256,384] [--thresholds 2.5,5,10,25,50,100]
 //                    [--quality-resolution 256] [--threads N] [--snapshots DIR]
@@ -180,8 +181,8 @@ int main(int argc, char** argv) {
     for (const auto& [l, n] : by_label)
       std::printf(" %s %lld", l < 0 ? "unseen" : std::to_string(l).c_str(), static_cast<long long>(n));
     std::printf("\n");
-    std::printf("%-14s %8s %10s %8s %10s %10s %6s %12s\n", "object", "faces", "other_pct", "recall", "cut_edges",
-                "hole_edges", "loops", "select_s");
+    std::printf("%-14s %8s %10s %8s %10s %10s %6s %12s %10s %11s\n", "object", "faces", "other_pct", "recall",
+                "cut_edges", "hole_edges", "loops", "select_s", "cap_faces", "watertight");
     const View* snapshot_view = scene.split(Split::Test).empty() ? nullptr : scene.split(Split::Test).front();
     Image scene_depth;
     Camera snapshot_camera;
@@ -236,9 +237,13 @@ int main(int argc, char** argv) {
       const double other = n_selected ? 100.0 * static_cast<double>(n_other) / static_cast<double>(n_selected) : 0;
       const double recall = n_truth ? static_cast<double>(n_truth_selected) / static_cast<double>(n_truth) : 0;
       const int64_t loops = edge_stats(submesh(m.mesh, selected)).n_boundary_loops;
-      std::printf("%-14s %8lld %10.2f %8.3f %10lld %10lld %6lld %12.2f\n", label.name.c_str(),
+      // What is exported: the cut with its rims capped.
+      const TriangleMesh exported = cut_object(m.mesh, selected);
+      const EdgeStats exported_edges = edge_stats(exported);
+      std::printf("%-14s %8lld %10.2f %8.3f %10lld %10lld %6lld %12.2f %10lld %11s\n", label.name.c_str(),
                   static_cast<long long>(n_selected), other, recall, static_cast<long long>(cut),
-                  static_cast<long long>(hole), static_cast<long long>(loops), select_seconds);
+                  static_cast<long long>(hole), static_cast<long long>(loops), select_seconds,
+                  static_cast<long long>(exported.n_faces() - n_selected), exported_edges.watertight() ? "yes" : "no");
       if (!scene_depth.empty()) {
         // Red where the object's faces are the nearest surface, grey elsewhere.
         const Image object_depth = rasterize_depth(submesh(m.mesh, selected), snapshot_camera);

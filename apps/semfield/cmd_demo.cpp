@@ -112,7 +112,7 @@ void run_demo(const DemoArgs& args) {
   mesh_options.colors = false;  // only the object is coloured
   const SceneMesh scene_mesh = extract_scene_mesh(*loaded.model, mesh_options);
   const TriangleMesh object = finish_mesh_for_export(
-      *loaded.model, submesh(scene_mesh.mesh, faces_in_selection(scene_mesh.mesh, click.selection)), scene_mesh.spacing);
+      *loaded.model, cut_object(scene_mesh.mesh, faces_in_selection(scene_mesh.mesh, click.selection)), scene_mesh.spacing);
   const std::filesystem::path mesh_path = out / "object.ply";
   write_mesh(mesh_path, object);
   const auto label = scene.instance_labels.find(static_cast<int>(object_id));

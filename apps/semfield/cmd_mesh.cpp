@@ -28,6 +28,7 @@ struct MeshArgs {
   double min_component = 0.01;
   double min_positive = 0.5;
   bool no_colors = false;
+  bool open = false;
 };
 
 std::string describe(const TriangleMesh& mesh) {
@@ -101,7 +102,7 @@ void run_mesh(const MeshArgs& args) {
     fail_usage("mesh: the {} covers no face of the mesh", selection ? "selection" : fmt::format("masks in {}", args.masks));
   if (!args.rest.empty() && n_selected == static_cast<int64_t>(selected.size()))
     fail_usage("mesh: --rest: the selection covers the whole mesh");
-  const TriangleMesh object = finish(submesh(scene.mesh, selected));
+  const TriangleMesh object = finish(cut_object(scene.mesh, selected, !args.open));
   write_mesh(args.out, object);
   const std::string source = selection ? "3D selection" : fmt::format("masks of {} views", masks.size());
   std::printf("object mesh (%s): %s -> %s\n", source.c_str(), describe(object).c_str(), args.out.c_str());
@@ -139,6 +140,8 @@ void add_mesh_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_flag("--no-colors", args->no_colors, "Skip vertex colours");
+  cmd->add_flag("--open", args->open,
+                "Leave the object open where it was cut (by default every rim is capped, so it is watertight)");
   cmd->callback([args] { run_mesh(*args); });
 }
 

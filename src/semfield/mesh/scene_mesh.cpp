@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "semfield/core/error.h"
+#include "semfield/mesh/hole_filling.h"
 #include "semfield/mesh/isosurface.h"
 #include "semfield/mesh/mesh_topology.h"
 
@@ -54,6 +55,12 @@ SceneMesh extract_scene_mesh(const RadianceModel& model, const SceneMeshOptions&
     out.color_seconds = seconds_since(start);
   }
   return out;
+}
+
+TriangleMesh cut_object(const TriangleMesh& scene, const std::vector<uint8_t>& selected, bool close) {
+  TriangleMesh object = submesh(scene, selected);
+  if (close) fill_holes(object);
+  return object;
 }
 
 TriangleMesh finish_mesh_for_export(const RadianceModel& model, TriangleMesh part, float spacing, bool colors) {

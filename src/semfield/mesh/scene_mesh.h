@@ -2,6 +2,9 @@
 // cleanup -> vertex colours, in the model's normalised frame.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "semfield/mesh/density_grid.h"
 #include "semfield/mesh/triangle_mesh.h"
 #include "semfield/mesh/vertex_colors.h"
@@ -31,6 +34,10 @@ struct SceneMesh {
 /// Extracts the scene's surface over mesh_region(model.frame()). Threshold <= 0 or not finite -> UsageError.
 /// An empty result (nothing above the threshold) is returned as an empty mesh; callers decide.
 SceneMesh extract_scene_mesh(const RadianceModel& model, const SceneMeshOptions& options);
+
+/// The faces of a scene mesh with selected[f] != 0 as an object: submesh, then, with `close`, every rim
+/// capped (fill_holes) so the object is a closed solid where it was cut from the ground or holed by the vote.
+TriangleMesh cut_object(const TriangleMesh& scene, const std::vector<uint8_t>& selected, bool close = true);
 
 /// A mesh cut from a scene mesh (e.g. submesh(scene.mesh, faces)) made ready to write: vertex colours from
 /// the field unless `colors` is false (color_vertices, probe length 2 grid `spacing`s, as extract_scene_mesh),

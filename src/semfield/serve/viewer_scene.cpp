@@ -345,7 +345,7 @@ std::vector<uint8_t> ViewerScene::object_mesh(const ViewerSession& session, Mesh
   size_t n_selected = 0;
   for (const uint8_t s : selected) n_selected += s;
   if (n_selected == 0) fail_usage("export: the selection covers no face of the scene's mesh");
-  const TriangleMesh object = finish_mesh_for_export(*m_run.model, submesh(mesh, selected), m_scene_mesh->spacing);
+  const TriangleMesh object = finish_mesh_for_export(*m_run.model, cut_object(mesh, selected), m_scene_mesh->spacing);
 
   // The mesh writers write files; go through a private temporary one.
   static std::atomic<int> counter{0};
