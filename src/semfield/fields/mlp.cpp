@@ -2,8 +2,13 @@
 #include "semfield/fields/mlp.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
+#include <ATen/ATen.h>
 #include <torch/nn/init.h>
+
+#include "semfield/kernels/fused_mlp.h"
 
 namespace semfield {
 
@@ -22,7 +27,30 @@ MlpImpl::MlpImpl(int n_input, int n_hidden, int n_hidden_layers, int n_output, b
   }
 }
 
+namespace {
+
+// SEMFIELD_FUSED_MLP=0 runs the plain LibTorch layers instead of the fused kernel (for benchmarks).
+bool fused_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("SEMFIELD_FUSED_MLP");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled;
+}
+
+}  // namespace
+
 at::Tensor MlpImpl::forward(const at::Tensor& x) const {
+  // The fused CPU kernel (kernels/fused_mlp.h) covers bias-free float32 networks; anything else takes the
+  // LibTorch layers below.
+  if (m_biases.empty() && x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 2 && fused_enabled()) {
+    bool needs_grad = false;
+    if (at::GradMode::is_enabled()) {
+      needs_grad = x.requires_grad();
+      for (const at::Tensor& w : m_weights) needs_grad = needs_grad || w.requires_grad();
+    }
+    return needs_grad ? kernels::fused_mlp(x, m_weights) : kernels::fused_mlp_forward(x, m_weights);
+  }
   at::Tensor h = x;
   const size_t n = m_weights.size();
   for (size_t i = 0; i < n; ++i) {
