@@ -1,4 +1,4 @@
-// Benchmarks of the hand-written CPU kernels (hash grid, compositing, sparse Adam) at training batch sizes,
+// Benchmarks of the hand-written CPU kernels (hash grid, fused MLP, compositing, sparse Adam) at training batch sizes,
 // on 2 threads by default (SEMFIELD_BENCH_THREADS overrides). Run: build/bench/kernels_bench.
 // "Time" is wall time; "CPU" is the CPU time of the whole process (all threads), so on a machine shared
 // with other jobs CPU / threads estimates the uncontended wall time (run with OMP_WAIT_POLICY=PASSIVE so
@@ -7,12 +7,15 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
+#include "semfield/kernels/fused_mlp.h"
 #include "semfield/kernels/hash_grid.h"
 #include "semfield/kernels/sparse_adam.h"
 
@@ -148,6 +151,43 @@ void BM_SparseAdam(benchmark::State& state) {
   state.counters["touched_entries"] = double(n_touched);
 }
 
+/// The radiance field's two MLPs on 2^18 samples (density 32 -> 64 -> 16, colour 31 -> 64 -> 64 -> 3), forward
+/// only (arg 1 = 0) or forward + backward (arg 1 = 1); arg 0 picks the fused kernel (1) or LibTorch's mm/relu
+/// with autograd (0). Reports GFLOP/s (a multiply-add = 2 FLOPs; the fused backward's recomputed forward not
+/// counted, so the figures compare directly).
+void BM_RadianceMlps(benchmark::State& state) {
+  const bool fused = state.range(0) != 0, backward = state.range(1) != 0;
+  at::manual_seed(0);
+  const std::vector<at::Tensor> density = {(at::randn({64, 32}) * 0.25).requires_grad_(backward),
+                                           (at::randn({16, 64}) * 0.18).requires_grad_(backward)};
+  const std::vector<at::Tensor> color = {(at::randn({64, 31}) * 0.25).requires_grad_(backward),
+                                         (at::randn({64, 64}) * 0.18).requires_grad_(backward),
+                                         (at::randn({3, 64}) * 0.18).requires_grad_(backward)};
+  const at::Tensor x = at::randn({kPoints, 32}).requires_grad_(backward);
+  const at::Tensor sh = at::randn({kPoints, 16});
+  for (auto _ : state) {
+    const auto run = fused ? semfield::kernels::fused_mlp : semfield::kernels::mlp_reference;
+    const at::Tensor h = run(x, density);
+    const at::Tensor rgb = run(at::cat({sh, h.narrow(1, 1, 15)}, 1), color);
+    if (backward) (rgb.sum() + h.select(1, 0).sum()).backward();
+    benchmark::DoNotOptimize(rgb.data_ptr());
+  }
+  const double macs = 32 * 64 + 64 * 16 + 31 * 64 + 64 * 64 + 64 * 3;
+  const double flops_per_pass = 2.0 * macs * static_cast<double>(kPoints);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_pass * (backward ? 3.0 : 1.0) * 1e-9 *
+                                                     static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_RadianceMlps)
+    ->ArgNames({"fused", "backward"})
+    ->Args({1, 0})
+    ->Args({0, 0})
+    ->Args({1, 1})
+    ->Args({0, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 BENCHMARK(BM_HashGridForward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_HashGridBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_HashGridForwardBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
@@ -165,6 +205,8 @@ BENCHMARK(BM_SparseAdam)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Measure
 int main(int argc, char** argv) {
   const char* threads = std::getenv("SEMFIELD_BENCH_THREADS");
   at::set_num_threads(threads ? std::max(1, std::atoi(threads)) : 2);
+  // As the CLI does: without it, fresh activations' page faults dominate the LibTorch rows.
+  semfield::kernels::install_caching_cpu_allocator();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -3,13 +3,14 @@
 # teacher on a generated scene: held-out feature MSE and training time for a fixed number of steps with
 # augmentation + cache (SAN's setting), augmentation without the cache (the teacher runs on every augmented
 # view), and no augmentation. Usage:
-#   bash bench/san_ablation.sh WORK_DIR [STEPS] [TRAIN_SECONDS]
+#   bash bench/san_ablation.sh WORK_DIR [STEPS] [TRAIN_SECONDS] [VIEWS]
+# VIEWS (default 12) is the generated scene's view count: fewer views leave more of the scene to augmentation.
 set -euo pipefail
-work=$1 steps=${2:-600} train_seconds=${3:-90}
+work=$1 steps=${2:-600} train_seconds=${3:-90} views=${4:-12}
 bin=${SEMFIELD_BIN:-build/semfield}
 mkdir -p "$work"
-# Few training views make novel viewpoints matter: 12 views of a 96x96 scene.
-"$bin" synth --out "$work/scene" --res 96 --views 12 --objects 5 --seed 1 >/dev/null
+# Few training views make novel viewpoints matter: 12 views of a 96x96 scene by default.
+"$bin" synth --out "$work/scene" --res 96 --views "$views" --objects 5 --seed 1 >/dev/null
 echo '{"train": {"target_samples": 65536}}' > "$work/train.json"
 "$bin" train --data "$work/scene" --out "$work/run" --time-budget "$train_seconds" --config "$work/train.json" 2>/dev/null |
   tail -1
