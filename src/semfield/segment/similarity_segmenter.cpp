@@ -11,6 +11,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/parallel.h"
+#include "semfield/segment/click_lifting.h"
 #include "semfield/segment/spherical_kmeans.h"
 
 namespace semfield {
@@ -423,6 +424,7 @@ SimilaritySegmenter::ViewFeatures SimilaritySegmenter::view_features(const Segme
                                      m_options.min_opacity);
   features.unit = whiten_unit(view.maps, features.whitening);
   features.pixel_major = features.unit.permute({1, 2, 0}).contiguous();
+  features.plane = support_plane(view);
   const std::lock_guard<std::mutex> lock(m_view_mutex);
   m_view = features;
   return features;
@@ -430,21 +432,30 @@ SimilaritySegmenter::ViewFeatures SimilaritySegmenter::view_features(const Segme
 
 void SimilaritySegmenter::precompute(const SegmentView& view) const { view_features(view); }
 
+std::optional<SupportPlane> SimilaritySegmenter::support_plane(const SegmentView& view) const {
+  if (!m_options.exclude_support_plane || !view.depth.defined()) return std::nullopt;
+  return fit_support_plane(view.camera, view.depth, view.opacity, m_options.support_plane);
+}
+
 at::Tensor SimilaritySegmenter::mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
-                                                const std::optional<Eigen::Vector4d>& box, bool refine,
+                                                const std::optional<Eigen::Vector4d>& box,
+                                                const at::Tensor& excluded, bool refine,
                                                 const at::Tensor& pixel_major) const {
-  const at::Tensor candidates = similarity_candidates(unit, view.opacity, m_target, box, m_options);
+  at::Tensor candidates = similarity_candidates(unit, view.opacity, m_target, box, m_options);
+  if (excluded.defined()) candidates &= excluded.logical_not();
   at::Tensor mask = grow_regions(candidates, seeds, view.depth, m_options.depth_edge);
   if (refine && m_options.refine_iterations > 0 && mask.any().item<bool>()) {
     mask = refine_mask(mask, unit, view.depth, view.opacity, m_options, pixel_major);
     if (box) mask &= box_mask(*box, view.width(), view.height());  // refinement must stay inside the box
+    if (excluded.defined()) mask &= excluded.logical_not();
   }
   return mask;
 }
 
 std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& view, const at::Tensor& unit,
                                                           const at::Tensor& seeds,
-                                                          const std::optional<Eigen::Vector4d>& box) const {
+                                                          const std::optional<Eigen::Vector4d>& box,
+                                                          const at::Tensor& excluded) const {
   if (m_target.positive.size(0) == 0 || m_options.region_jump_ratio <= 0 || !seeds.any().item<bool>())
     return std::nullopt;
   // The threshold just above the level where the seeds' region leaks into the surroundings: every pixel beyond
@@ -453,6 +464,7 @@ std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& vie
   const at::Tensor s_pos = best_cosine(flat, {m_target.positive});
   at::Tensor valid = (view.opacity.reshape(-1) >= m_options.min_opacity) & (s_pos > best_cosine(flat, {m_target.negative}));
   if (box) valid &= box_mask(*box, view.width(), view.height()).reshape(-1);
+  if (excluded.defined()) valid &= excluded.logical_not().reshape(-1);
   at::Tensor score = at::where(valid, s_pos, at::full_like(s_pos, -2.0f)).view({view.height(), view.width()});
   at::Tensor depth = view.depth, seed = seeds;
   // The threshold is one number: choose it on at most ~128 px a side (the centre pixel of each block, and a block
@@ -492,15 +504,30 @@ at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& 
     clicks.emplace_back(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]));
   }
   const at::Tensor seeds = click_seeds(clicks, view.width(), view.height());
-  if (const auto t = jump_threshold(view, unit, seeds, prompts.box)) m_target.threshold = *t;
+  // The support plane is excluded when every click that hits a surface lies above it (beyond its band): the
+  // object stands on it. A click on the plane means the plane is what is wanted.
+  at::Tensor excluded;
+  if (features.plane) {
+    bool above = false, on_plane = false;
+    for (const Eigen::Vector2d& click : clicks) {
+      const std::optional<Eigen::Vector3d> point = lift_click(view.camera, view.depth, click);
+      if (!point) continue;
+      (features.plane->signed_distance(*point) > 2.0 * features.plane->band ? above : on_plane) = true;
+    }
+    m_target.exclude_support = above && !on_plane;
+    if (m_target.exclude_support) excluded = features.plane->pixels;
+  }
+  if (const auto t = jump_threshold(view, unit, seeds, prompts.box, excluded)) m_target.threshold = *t;
   // A first mask from the prompt similarity alone, then (GrabCut-like) rounds of fitting object and background
   // appearance clusters to it and re-classifying by the nearest centroid.
   // Only the final mask is refined along edges: the appearance fit needs the bulk of the object, not its rim.
   const int rounds = m_options.appearance_iterations;
-  at::Tensor mask = mask_from_seeds(view, unit, seeds, prompts.box, /*refine=*/rounds == 0, features.pixel_major);
+  at::Tensor mask =
+      mask_from_seeds(view, unit, seeds, prompts.box, excluded, /*refine=*/rounds == 0, features.pixel_major);
   for (int round = 0; round < rounds && mask.any().item<bool>(); ++round) {
     fit_appearance(m_target, unit, mask, view.opacity, m_options);
-    mask = mask_from_seeds(view, unit, seeds, prompts.box, /*refine=*/round + 1 == rounds, features.pixel_major);
+    mask = mask_from_seeds(view, unit, seeds, prompts.box, excluded, /*refine=*/round + 1 == rounds,
+                           features.pixel_major);
   }
   return mask;
 }
@@ -510,7 +537,10 @@ at::Tensor SimilaritySegmenter::follow(const SegmentView& view, const Prompts& p
   if (seed.defined()) seeds |= seed;
   if (!m_target.whitening.transform.defined()) return at::zeros({view.height(), view.width()}, at::kBool);
   const at::Tensor unit = whiten_unit(view.maps, m_target.whitening);
-  return mask_from_seeds(view, unit, seeds, std::nullopt);
+  at::Tensor excluded;
+  if (m_target.exclude_support)
+    if (const std::optional<SupportPlane> plane = support_plane(view)) excluded = plane->pixels;
+  return mask_from_seeds(view, unit, seeds, std::nullopt, excluded);
 }
 
 }  // namespace semfield

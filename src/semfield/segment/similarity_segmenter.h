@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/segment/segmenter.h"
+#include "semfield/segment/support_plane.h"
 
 namespace semfield {
 
@@ -38,6 +39,10 @@ struct SimilarityOptions {
   int refine_iterations = 2;      ///< edge-aware boundary refinement passes (0 = off)
   int refine_radius = 2;          ///< the refinement's window is (2r+1)^2
   double refine_feature_sigma = 0.35;  ///< width of the feature term exp(-|f_p - f_q|^2 / (2 sigma^2)), unit features
+  /// Never select the view's support plane (support_plane.h) when the clicks are above it: the table or floor the
+  /// clicked object stands on. A click on the plane itself selects as usual.
+  bool exclude_support_plane = true;
+  SupportPlaneOptions support_plane;
 };
 
 /// A whitening transform of standardised features: z = (x - mean) transform, so the features of the fitted
@@ -56,6 +61,7 @@ struct SimilarityTarget {
   double threshold = 0;
   at::Tensor foreground;  ///< [Kf, C] unit centroids of the object's appearance (undefined before fitting)
   at::Tensor background;  ///< [Kb, C] unit centroids of the background's appearance
+  bool exclude_support = false;  ///< the clicks were above the prompted view's support plane: exclude it in every view
 };
 
 /// maps [C,H,W] -> standardised [C,H,W]: each channel minus mean, over std ([C]; the field's own teacher statistics,
@@ -141,18 +147,21 @@ class SimilaritySegmenter final : public Segmenter {
  private:
   /// region_jump_threshold of the seeds' bottleneck on the target's positive similarity (none: keep the current).
   std::optional<double> jump_threshold(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
-                                       const std::optional<Eigen::Vector4d>& box) const;
+                                       const std::optional<Eigen::Vector4d>& box, const at::Tensor& excluded) const;
   /// `refine`: refine_mask along image/depth edges (when the options ask for it), with `pixel_major` the unit
-  /// features as [H,W,C] if at hand.
+  /// features as [H,W,C] if at hand. Pixels set in `excluded` (bool [H,W], or undefined) are never selected.
   at::Tensor mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
-                             const std::optional<Eigen::Vector4d>& box, bool refine = true,
+                             const std::optional<Eigen::Vector4d>& box, const at::Tensor& excluded, bool refine = true,
                              const at::Tensor& pixel_major = at::Tensor()) const;
+  /// The view's support plane when the options ask for it (none otherwise, or when the view has none).
+  std::optional<SupportPlane> support_plane(const SegmentView& view) const;
 
   struct ViewFeatures {
     at::Tensor maps;  ///< the view's maps; holding it keeps the identity test sound (no address reuse)
     Whitening whitening;
     at::Tensor unit;         ///< whiten_unit(maps, whitening), [C,H,W]
     at::Tensor pixel_major;  ///< the same as [H,W,C], for refine_mask
+    std::optional<SupportPlane> plane;  ///< support_plane(view)
   };
   /// precompute's result for `view`: the kept one, or computed now and kept.
   ViewFeatures view_features(const SegmentView& view) const;
