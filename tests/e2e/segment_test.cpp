@@ -86,13 +86,14 @@ TEST(Segment, ClickTransferQueryEndToEnd) {
 
   {
     SCOPED_TRACE("one click per object, followed into the held-out views");
-    // Measured on this scene (bench/segment_iou.sh): labels-instance 0.95, descriptor 0.70 — the descriptor is
-    // below the 0.85 (BENCHMARKS.md). The thresholds leave room for a loaded machine whose training stops
-    // early at the time budget; a segmenter that follows the wrong object scores below 0.3.
+    // Measured on this scene: labels-instance 0.94-0.95, descriptor 0.83-0.88 (0.70 before the support plane was
+    // excluded: the ground around an object, and through a torus's hole, looked like the object). The thresholds
+    // leave room for a loaded machine whose training stops early at the time budget; a segmenter that follows the
+    // wrong object scores below 0.3, one that spreads onto the ground again 0.70-0.76.
     const double labels = click_iou(scene, run, out, "labels-instance");
     EXPECT_GT(labels, 0.9);
     const double descriptor = click_iou(scene, run, out, "descriptor");
-    EXPECT_GT(descriptor, 0.6);
+    EXPECT_GT(descriptor, 0.77);
     std::printf("mean held-out IoU: labels-instance %.3f, descriptor %.3f\n", labels, descriptor);
   }
 
