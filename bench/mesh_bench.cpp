@@ -214,9 +214,10 @@ int main(int argc, char** argv) {
       const std::vector<uint8_t> selected = select_faces_from_masks(m.mesh, views, select);
       const double select_seconds = seconds_since(start);
       int64_t n_selected = 0, n_other = 0, n_truth = 0, n_truth_selected = 0;
+      std::map<int, int64_t> other_by_instance;
       for (size_t f = 0; f < selected.size(); ++f) {
         n_selected += selected[f];
-        if (selected[f] && truth[f] >= 0 && truth[f] != id) ++n_other;
+        if (selected[f] && truth[f] >= 0 && truth[f] != id) ++n_other, ++other_by_instance[truth[f]];
         if (truth[f] == id) {
           ++n_truth;
           n_truth_selected += selected[f];
@@ -244,6 +245,11 @@ int main(int argc, char** argv) {
                   static_cast<long long>(n_selected), other, recall, static_cast<long long>(cut),
                   static_cast<long long>(hole), static_cast<long long>(loops), select_seconds,
                   static_cast<long long>(exported.n_faces() - n_selected), exported_edges.watertight() ? "yes" : "no");
+      if (!other_by_instance.empty()) {
+        std::printf("%-14s   other faces by ground-truth instance:", "");
+        for (const auto& [other_id, n] : other_by_instance) std::printf(" %d: %lld", other_id, static_cast<long long>(n));
+        std::printf("\n");
+      }
       if (!scene_depth.empty()) {
         // Red where the object's faces are the nearest surface, grey elsewhere.
         const Image object_depth = rasterize_depth(submesh(m.mesh, selected), snapshot_camera);
