@@ -5,11 +5,14 @@
 // itself) and whether the exported object, rims capped, is watertight.
 //
 // Usage: mesh_bench SCENE RUN [--resolutions 128,256,384] [--thresholds 2.5,5,10,25,50,100]
-//                    [--quality-resolution 256] [--threads N] [--snapshots DIR]
+//                    [--quality-resolution 256] [--quality-threshold 25] [--min-positive F]
+//                    [--threads N] [--snapshots DIR]
 // --snapshots writes, for the first test view, the mesh's depth (at 4x the view's size) beside the
 // ground truth's and each object's mesh over the scene's (red) as PNGs.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <optional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -18,6 +21,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/parallel.h"
+#include "semfield/data/synth/synth_scene.h"
 #include "semfield/io/image.h"
 #include "semfield/mesh/mask_projection.h"
 #include "semfield/mesh/mesh_raster.h"
@@ -75,6 +79,57 @@ std::vector<int> ground_truth_faces(const TriangleMesh& mesh, const Scene& scene
   return label;
 }
 
+// The generator's own description of a `semfield synth` scene (rebuilt from scene.json's config: the
+// generator is deterministic), for a geometric ground truth; nullopt for other scenes.
+std::optional<SynthScene> synth_description(const Scene& scene) {
+  const std::filesystem::path file = scene.root / "scene.json";
+  if (scene.format != "semfield-synth" || !std::filesystem::is_regular_file(file)) return std::nullopt;
+  std::ifstream in(file);
+  const nlohmann::json config = nlohmann::json::parse(in).at("config");
+  SynthConfig c;
+  c.n_objects = config.at("objects").get<int>();
+  c.n_views = config.at("views").get<int>();
+  c.resolution = config.at("res").get<int>();
+  c.seed = config.at("seed").get<uint64_t>();
+  SynthScene synth = make_synth_scene(c);
+  for (const SynthObject& object : synth.objects) {
+    const auto it = scene.instance_labels.find(object.instance_id);
+    if (it == scene.instance_labels.end() || it->second.name != object.name)
+      fail_input(file, "config", "does not rebuild this scene (instance {} is not {})", object.instance_id, object.name);
+  }
+  return synth;
+}
+
+// Geometric ground truth of a face, from the generator's analytic surfaces.
+struct NearestSurface {
+  int nearest = -1;  ///< the instance whose surface is nearest the centroid, -1 when none is within reach
+  int inside = -1;   ///< the object whose solid holds the centroid, -1 for none (free space or the ground's)
+};
+
+// `reach` in world units. Faces within reach of no surface are the field's own: haze, floaters, shells inside
+// an object, or whatever it left where no camera looks (under the table top).
+std::vector<NearestSurface> nearest_surface_faces(const TriangleMesh& mesh, const Scene& scene, const SynthScene& synth,
+                                                  double reach) {
+  std::vector<NearestSurface> out(mesh.faces.size());
+  parallel_for(0, mesh.n_faces(), 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t f = begin; f < end; ++f) {
+      const Eigen::Vector3d c = scene.normalization.invert(face_centroid(mesh, f).cast<double>());
+      NearestSurface& o = out[static_cast<size_t>(f)];
+      double best = reach;
+      for (const SynthObject& object : synth.objects) {
+        double d = 1e30;  // the object's signed distance: the union of its parts
+        for (const synth::Primitive& part : object.parts) d = std::min(d, synth::signed_distance(part, c));
+        if (std::fabs(d) <= best) {
+          best = std::fabs(d);
+          o.nearest = object.instance_id;
+        }
+        if (d < 0 && object.instance_id >= 2) o.inside = object.instance_id;
+      }
+    }
+  });
+  return out;
+}
+
 // Mean absolute z-depth error (normalised units) of the mesh against the ground-truth depth on the test
 // views, with the share of ground-truth surface pixels the mesh covers and of empty pixels it wrongly fills.
 void depth_accuracy(const TriangleMesh& mesh, const Scene& scene, double* error, double* coverage, double* spurious) {
@@ -112,17 +167,22 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: mesh_bench SCENE RUN [--resolutions 128,256,384] [--thresholds 2.5,5,10,25,50,100] "
-                         "[--quality-resolution 256] [--threads N]\n");
+                         "[--quality-resolution 256] [--quality-threshold T] [--min-positive F] [--threads N] "
+                         "[--snapshots DIR]\n");
     return 2;
   }
   std::vector<double> resolutions = {128, 256, 384}, thresholds = {2.5, 5, 10, 25, 50, 100};
   int quality_resolution = 256;
+  double quality_threshold = SceneMeshOptions::kDefaultThreshold;
+  double min_positive = 0;  // 0: MaskSelectionOptions' default
   std::string snapshots;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
     if (key == "--resolutions") resolutions = parse_list(value);
     else if (key == "--thresholds") thresholds = parse_list(value);
     else if (key == "--quality-resolution") quality_resolution = std::stoi(value);
+    else if (key == "--quality-threshold") quality_threshold = std::stod(value);
+    else if (key == "--min-positive") min_positive = std::stod(value);
     else if (key == "--snapshots") snapshots = value;
     else if (key == "--threads") {
       at::set_num_threads(std::stoi(value));
@@ -167,9 +227,10 @@ int main(int argc, char** argv) {
     }
 
     std::printf("\n== object meshes from ground-truth masks of the training views (resolution %d, threshold %.1f)\n",
-                quality_resolution, SceneMeshOptions::kDefaultThreshold);
+                quality_resolution, quality_threshold);
     SceneMeshOptions options;
     options.grid.resolution = quality_resolution;
+    options.threshold = quality_threshold;
     options.colors = false;
     const SceneMesh m = extract_scene_mesh(model, options);
     const float tolerance = 2.0f * m.spacing;
@@ -181,8 +242,23 @@ int main(int argc, char** argv) {
     for (const auto& [l, n] : by_label)
       std::printf(" %s %lld", l < 0 ? "unseen" : std::to_string(l).c_str(), static_cast<long long>(n));
     std::printf("\n");
-    std::printf("%-14s %8s %10s %8s %10s %10s %6s %12s %10s %11s\n", "object", "faces", "other_pct", "recall",
-                "cut_edges", "hole_edges", "loops", "select_s", "cap_faces", "watertight");
+    // The same by the nearest analytic surface, for generated scenes: an independent ground truth (no views,
+    // no visibility test), which also names the faces that lie on no object (off: farther than two grid
+    // spacings from every surface).
+    const std::optional<SynthScene> synth = synth_description(scene);
+    std::vector<NearestSurface> nearest;
+    if (synth) {
+      nearest = nearest_surface_faces(m.mesh, scene, *synth, 2.0 * m.spacing / scene.normalization.scale);
+      std::map<int, int64_t> by_nearest;
+      for (const NearestSurface& n : nearest) ++by_nearest[n.nearest];
+      std::printf("scene mesh faces by nearest ground-truth surface (within two grid spacings):");
+      for (const auto& [l, n] : by_nearest)
+        std::printf(" %s %lld", l < 0 ? "none" : std::to_string(l).c_str(), static_cast<long long>(n));
+      std::printf("\n");
+    }
+    std::printf("%-14s %8s %10s %8s %10s %10s %6s %12s %10s %11s %11s %9s %9s %11s\n", "object", "faces", "other_pct",
+                "recall", "cut_edges", "hole_edges", "loops", "select_s", "cap_faces", "watertight", "near_other",
+                "near_none", "interior", "near_recall");
     const View* snapshot_view = scene.split(Split::Test).empty() ? nullptr : scene.split(Split::Test).front();
     Image scene_depth;
     Camera snapshot_camera;
@@ -197,7 +273,8 @@ int main(int argc, char** argv) {
       write_png(std::filesystem::path(snapshots) / "depth_mesh.png", apply_turbo(scene_depth, lo, hi));
       write_png(std::filesystem::path(snapshots) / "depth_truth.png", apply_turbo(*snapshot_view->depth, lo, hi));
     }
-    double sum_other = 0, sum_recall = 0, worst_other = 0;
+    double sum_other = 0, sum_recall = 0, worst_other = 0, sum_near_other = 0, worst_near_other = 0, sum_none = 0,
+           worst_none = 0;
     int n_objects = 0;
     for (const auto& [id, label] : scene.instance_labels) {
       if (id < 2) continue;
@@ -210,10 +287,24 @@ int main(int argc, char** argv) {
       }
       MaskSelectionOptions select;
       select.depth_tolerance = tolerance;
+      if (min_positive > 0) select.min_positive_fraction = min_positive;
       const auto start = std::chrono::steady_clock::now();
       const std::vector<uint8_t> selected = select_faces_from_masks(m.mesh, views, select);
       const double select_seconds = seconds_since(start);
       int64_t n_selected = 0, n_other = 0, n_truth = 0, n_truth_selected = 0;
+      // By nearest surface: another object's surface or solid (other), no surface and no solid (none: haze,
+      // floaters, what is under the table), the object's own solid (interior shells; part of the object).
+      int64_t n_near_other = 0, n_near_none = 0, n_interior = 0, n_near = 0, n_near_selected = 0;
+      for (size_t f = 0; f < nearest.size(); ++f) {
+        const NearestSurface& n = nearest[f];
+        n_near += n.nearest == id;
+        if (!selected[f]) continue;
+        n_near_selected += n.nearest == id;
+        if (n.nearest >= 0) n_near_other += n.nearest != id;
+        else if (n.inside < 0) ++n_near_none;
+        else if (n.inside == id) ++n_interior;
+        else ++n_near_other;
+      }
       std::map<int, int64_t> other_by_instance;
       for (size_t f = 0; f < selected.size(); ++f) {
         n_selected += selected[f];
@@ -241,10 +332,15 @@ int main(int argc, char** argv) {
       // What is exported: the cut with its rims capped.
       const TriangleMesh exported = cut_object(m.mesh, selected);
       const EdgeStats exported_edges = edge_stats(exported);
-      std::printf("%-14s %8lld %10.2f %8.3f %10lld %10lld %6lld %12.2f %10lld %11s\n", label.name.c_str(),
+      auto percent = [&](int64_t n) { return n_selected ? 100.0 * static_cast<double>(n) / static_cast<double>(n_selected) : 0.0; };
+      std::printf("%-14s %8lld %10.2f %8.3f %10lld %10lld %6lld %12.2f %10lld %11s", label.name.c_str(),
                   static_cast<long long>(n_selected), other, recall, static_cast<long long>(cut),
                   static_cast<long long>(hole), static_cast<long long>(loops), select_seconds,
                   static_cast<long long>(exported.n_faces() - n_selected), exported_edges.watertight() ? "yes" : "no");
+      if (synth)
+        std::printf(" %11.2f %9.2f %9.2f %11.3f", percent(n_near_other), percent(n_near_none), percent(n_interior),
+                    n_near ? static_cast<double>(n_near_selected) / static_cast<double>(n_near) : 0.0);
+      std::printf("\n");
       if (!other_by_instance.empty()) {
         std::printf("%-14s   other faces by ground-truth instance:", "");
         for (const auto& [other_id, n] : other_by_instance) std::printf(" %d: %lld", other_id, static_cast<long long>(n));
@@ -264,6 +360,10 @@ int main(int argc, char** argv) {
         write_png(std::filesystem::path(snapshots) / ("object_" + label.name + ".png"), picture);
       }
       sum_other += other;
+      sum_near_other += percent(n_near_other);
+      worst_near_other = std::max(worst_near_other, percent(n_near_other));
+      sum_none += percent(n_near_none);
+      worst_none = std::max(worst_none, percent(n_near_none));
       sum_recall += recall;
       worst_other = std::max(worst_other, other);
       ++n_objects;
@@ -271,6 +371,9 @@ int main(int argc, char** argv) {
     if (n_objects)
       std::printf("mean other-object faces %.2f %% (worst %.2f %%), mean recall %.3f over %d objects\n",
                   sum_other / n_objects, worst_other, sum_recall / n_objects, n_objects);
+    if (n_objects && synth)
+      std::printf("by nearest surface: mean other-object faces %.2f %% (worst %.2f %%), on no surface %.2f %% (worst %.2f %%)\n",
+                  sum_near_other / n_objects, worst_near_other, sum_none / n_objects, worst_none);
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -26,7 +26,7 @@ struct MeshArgs {
   int resolution = 256;
   double threshold = SceneMeshOptions::kDefaultThreshold;
   double min_component = 0.01;
-  double min_positive = 0.5;
+  double min_positive = MaskSelectionOptions{}.min_positive_fraction;
   bool no_colors = false;
   bool open = false;
 };

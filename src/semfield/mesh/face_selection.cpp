@@ -7,14 +7,39 @@
 
 namespace semfield {
 
-std::vector<uint8_t> propagate_face_labels(const FaceAdjacency& adjacency, const std::vector<int8_t>& labels) {
+std::vector<uint8_t> propagate_face_labels(const FaceAdjacency& adjacency, const std::vector<int8_t>& labels, int max_rings) {
   const size_t n = adjacency.offsets.size() - 1;
   SEMFIELD_ASSERT(labels.size() == n, "one label per face");
   std::vector<int8_t> out = labels;
+  if (max_rings > 0) {
+    // An unknown region mostly bordered by selected faces is enclosed by the object (its hidden underside;
+    // a few rejected faces on its rim are the vote's noise at the silhouette) and is selected whole; one
+    // bordered by rejected faces only is rejected. The others are left to the limited flood below.
+    std::vector<uint8_t> unknown(n);
+    for (size_t f = 0; f < n; ++f) unknown[f] = labels[f] == kUnknown;
+    int32_t n_regions = 0;
+    const std::vector<int32_t> region = connected_components(adjacency, unknown, &n_regions);
+    // Border edges of each region to selected and to rejected faces.
+    std::vector<int64_t> to_selected(static_cast<size_t>(n_regions), 0), to_rejected(static_cast<size_t>(n_regions), 0);
+    for (size_t f = 0; f < n; ++f) {
+      if (!unknown[f]) continue;
+      for (int64_t i = adjacency.offsets[f]; i < adjacency.offsets[f + 1]; ++i) {
+        const int8_t l = labels[static_cast<size_t>(adjacency.neighbors[static_cast<size_t>(i)])];
+        if (l == kSelected) ++to_selected[static_cast<size_t>(region[f])];
+        if (l == kRejected) ++to_rejected[static_cast<size_t>(region[f])];
+      }
+    }
+    for (size_t f = 0; f < n; ++f)
+      if (unknown[f]) {
+        const auto r = static_cast<size_t>(region[f]);
+        if (to_selected[r] > to_rejected[r]) out[f] = kSelected;
+        else if (to_selected[r] == 0 && to_rejected[r] > 0) out[f] = kRejected;
+      }
+  }
   std::vector<int32_t> frontier, next;
   for (size_t f = 0; f < n; ++f)
     if (out[f] != kUnknown) frontier.push_back(static_cast<int32_t>(f));
-  while (!frontier.empty()) {
+  for (int ring = 0; !frontier.empty() && (max_rings <= 0 || ring < max_rings); ++ring) {
     next.clear();
     for (int32_t f : frontier)
       for (int64_t i = adjacency.offsets[static_cast<size_t>(f)]; i < adjacency.offsets[static_cast<size_t>(f) + 1]; ++i) {

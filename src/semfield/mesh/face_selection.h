@@ -14,9 +14,13 @@ enum FaceLabel : int8_t { kRejected = -1, kUnknown = 0, kSelected = 1 };
 
 /// Gives every kUnknown face the label of the nearest decided face, nearest in steps across shared edges
 /// (a breadth-first flood from all decided faces at once; a face reached by both labels in the same step
-/// takes the one of the neighbour reached first in face order, so the result is deterministic). Faces in
-/// a component with no decided face become kRejected. Returns 0/1 flags (1 = selected).
-std::vector<uint8_t> propagate_face_labels(const FaceAdjacency& adjacency, const std::vector<int8_t>& labels);
+/// takes the one of the neighbour reached first in face order, so the result is deterministic). With
+/// max_rings > 0, a connected region of unknown faces whose border is mostly selected faces (more shared
+/// edges with selected than with rejected ones) is selected whole, one bordered by rejected faces only is
+/// rejected, and the flood into the others stops after max_rings steps. Faces it does not reach
+/// (farther, or in a component with no decided face) become kRejected. Returns 0/1 flags (1 = selected).
+std::vector<uint8_t> propagate_face_labels(const FaceAdjacency& adjacency, const std::vector<int8_t>& labels,
+                                           int max_rings = 0);
 
 /// clean_selection's steps, in order.
 struct SelectionCleanupOptions {

@@ -122,7 +122,8 @@ std::vector<uint8_t> select_faces_from_masks(const TriangleMesh& mesh, const std
     if (votes.views[f] > 0)
       labels[f] = votes.positive[f] >= options.min_positive_fraction * votes.weight[f] ? kSelected : kRejected;
   const FaceAdjacency adjacency = face_adjacency(mesh);
-  return clean_selection(adjacency, propagate_face_labels(adjacency, labels), options.cleanup);
+  return clean_selection(adjacency, propagate_face_labels(adjacency, labels, options.max_propagation_rings),
+                         options.cleanup);
 }
 
 }  // namespace semfield

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/splitmix64.h"
 #include "semfield/render/contraction.h"
 
 namespace semfield {
@@ -17,15 +18,6 @@ namespace {
 
 constexpr int kMaxResolution = 512;
 constexpr int64_t kGrainCells = 1 << 14;
-
-// splitmix64's finaliser: a counter-based generator, so every draw depends only on (seed, step, index)
-// and results do not depend on the thread count.
-inline uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Uniform in [0, 1) from 21 bits starting at `shift`.
 inline float unit_from_bits(uint64_t bits, int shift) {
@@ -204,7 +196,7 @@ void OccupancyGrid::update(const DensityFn& density_fn, int64_t step, double min
                   "occupancy bitfield must stay a contiguous uint8 CPU tensor of res^3 cells");
   float* density = m_density.data_ptr<float>();
   uint8_t* bits = m_bitfield.data_ptr<uint8_t>();
-  const uint64_t key = mix64(m_config.seed ^ mix64(static_cast<uint64_t>(step)));
+  const uint64_t key = splitmix64_at(m_config.seed ^ splitmix64_at(static_cast<uint64_t>(step)));
 
   // Which cells to sample: all of them during warmup, otherwise a uniform quarter plus a quarter of the
   // occupied ones (so occupied space, where the field changes, is refreshed about twice as often).
@@ -219,10 +211,10 @@ void OccupancyGrid::update(const DensityFn& density_fn, int64_t step, double min
       if (bits[c]) occupied.push_back(static_cast<int32_t>(c));
     const int64_t n_occupied_draws = occupied.empty() ? 0 : quarter;
     cells.resize(static_cast<size_t>(quarter + n_occupied_draws));
-    const uint64_t cell_key = mix64(key ^ 0x5EED5EED5EED5EEDull);
+    const uint64_t cell_key = splitmix64_at(key ^ 0x5EED5EED5EED5EEDull);
     at::parallel_for(0, quarter + n_occupied_draws, kGrainCells, [&](int64_t begin, int64_t end) {
       for (int64_t s = begin; s < end; ++s) {
-        const uint64_t bits64 = mix64(cell_key + static_cast<uint64_t>(s));
+        const uint64_t bits64 = splitmix64_at(cell_key + static_cast<uint64_t>(s));
         cells[static_cast<size_t>(s)] = s < quarter ? static_cast<int32_t>(index_from_bits(bits64, n_cells))
                                                     : occupied[static_cast<size_t>(index_from_bits(
                                                           bits64, static_cast<int64_t>(occupied.size())))];
@@ -242,7 +234,7 @@ void OccupancyGrid::update(const DensityFn& density_fn, int64_t step, double min
       for (int64_t s = begin; s < end; ++s) {
         const int64_t c = cells[static_cast<size_t>(start + s)];
         const int64_t idx[3] = {c / (static_cast<int64_t>(res) * res), (c / res) % res, c % res};
-        const uint64_t jitter = mix64(key + static_cast<uint64_t>(start + s));
+        const uint64_t jitter = splitmix64_at(key + static_cast<uint64_t>(start + s));
         float* p = pos + 3 * s;
         for (int a = 0; a < 3; ++a)
           p[a] = m_min[a] + (static_cast<float>(idx[a]) + unit_from_bits(jitter, 21 * a)) * cell_size[a];

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/splitmix64.h"
 #include "semfield/render/contraction.h"
 
 namespace semfield {
@@ -22,13 +23,6 @@ constexpr int64_t kChunkRays = 256;
 constexpr int kMaxLevels = 16;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr double kInfD = std::numeric_limits<double>::infinity();
-
-inline uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 void check_config(const MarchConfig& c) {
   if (!(c.near >= 0.0f && std::isfinite(c.near)))
@@ -414,7 +408,7 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
   at::Tensor ray_offsets = at::empty({R + 1}, at::kLong);
   int64_t* offsets = ray_offsets.data_ptr<int64_t>();
   offsets[0] = 0;
-  const uint64_t jitter_key = mix64(config.seed);
+  const uint64_t jitter_key = splitmix64_at(config.seed);
   const bool contracted = grid.contracted();
   auto run_dynamic = [n_chunks](const std::function<void(int64_t)>& body) {
     std::atomic<int64_t> next{0};
@@ -427,7 +421,7 @@ PackedSamples march_rays(const at::Tensor& origins, const at::Tensor& directions
     ChunkSamples& out = chunks[static_cast<size_t>(chunk)];
     const int64_t end = std::min(R, (chunk + 1) * kChunkRays);
     for (int64_t r = chunk * kChunkRays; r < end; ++r) {
-      const float u = config.jitter ? static_cast<float>(mix64(jitter_key + static_cast<uint64_t>(r)) >> 40) *
+      const float u = config.jitter ? static_cast<float>(splitmix64_at(jitter_key + static_cast<uint64_t>(r)) >> 40) *
                                           (1.0f / 16777216.0f)
                                     : 0.5f;
       RayMarchState state = start_ray(ctx, contracted, o + 3 * r, d + 3 * r, u);

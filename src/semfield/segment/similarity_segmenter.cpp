@@ -413,13 +413,17 @@ SegmentView SimilaritySegmenter::prepare(const Camera& camera, const std::string
   return view;
 }
 
+std::optional<SimilaritySegmenter::ViewFeatures> SimilaritySegmenter::kept_features(const SegmentView& view) const {
+  const std::lock_guard<std::mutex> lock(m_view_mutex);
+  if (m_view && m_view->maps.is_same(view.maps) && m_view->depth.is_same(view.depth)) return m_view;
+  return std::nullopt;
+}
+
 SimilaritySegmenter::ViewFeatures SimilaritySegmenter::view_features(const SegmentView& view) const {
-  {
-    const std::lock_guard<std::mutex> lock(m_view_mutex);
-    if (m_view && m_view->maps.is_same(view.maps)) return *m_view;
-  }
+  if (std::optional<ViewFeatures> kept = kept_features(view)) return *std::move(kept);
   ViewFeatures features;
   features.maps = view.maps;
+  features.depth = view.depth;
   features.whitening = fit_whitening(view.maps, view.opacity, m_options.whitening_epsilon, m_options.whitening_pixels,
                                      m_options.min_opacity);
   features.unit = whiten_unit(view.maps, features.whitening);
@@ -538,8 +542,12 @@ at::Tensor SimilaritySegmenter::follow(const SegmentView& view, const Prompts& p
   if (!m_target.whitening.transform.defined()) return at::zeros({view.height(), view.width()}, at::kBool);
   const at::Tensor unit = whiten_unit(view.maps, m_target.whitening);
   at::Tensor excluded;
-  if (m_target.exclude_support)
-    if (const std::optional<SupportPlane> plane = support_plane(view)) excluded = plane->pixels;
+  if (m_target.exclude_support) {
+    // prepare() fitted this view's plane already when the view is the cached one; fit it only otherwise.
+    const std::optional<ViewFeatures> kept = kept_features(view);
+    const std::optional<SupportPlane> plane = kept ? kept->plane : support_plane(view);
+    if (plane) excluded = plane->pixels;
+  }
   return mask_from_seeds(view, unit, seeds, std::nullopt, excluded);
 }
 

@@ -157,7 +157,9 @@ class SimilaritySegmenter final : public Segmenter {
   std::optional<SupportPlane> support_plane(const SegmentView& view) const;
 
   struct ViewFeatures {
-    at::Tensor maps;  ///< the view's maps; holding it keeps the identity test sound (no address reuse)
+    /// The view's maps and depth: the identity test compares both (views may share maps, e.g. in tests), and
+    /// holding them keeps it sound (no address reuse).
+    at::Tensor maps, depth;
     Whitening whitening;
     at::Tensor unit;         ///< whiten_unit(maps, whitening), [C,H,W]
     at::Tensor pixel_major;  ///< the same as [H,W,C], for refine_mask
@@ -165,6 +167,8 @@ class SimilaritySegmenter final : public Segmenter {
   };
   /// precompute's result for `view`: the kept one, or computed now and kept.
   ViewFeatures view_features(const SegmentView& view) const;
+  /// The kept precompute result when it is `view`'s.
+  std::optional<ViewFeatures> kept_features(const SegmentView& view) const;
 
   const FeatureModel& m_model;
   SimilarityOptions m_options;

@@ -8,19 +8,12 @@
 #include <ATen/ATen.h>
 #include <Eigen/Eigenvalues>
 
+#include "semfield/core/splitmix64.h"
 #include "semfield/kernels/ray_generation.h"
 
 namespace semfield {
 
 namespace {
-
-// splitmix64: a small deterministic generator for the hypotheses.
-uint64_t next_random(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 double median(std::vector<double> values) {
   if (values.empty()) return 0;
@@ -65,15 +58,15 @@ std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Te
   const double band = options.ransac_band * scale;
 
   // RANSAC: the plane through three sampled points that the most sampled points lie near.
-  uint64_t state = options.seed;
+  SplitMix64 random(options.seed);
   const size_t n = sample.size();
   size_t best_count = 0;
   Eigen::Vector3d best_normal = Eigen::Vector3d::UnitZ();
   double best_offset = 0;
   for (int it = 0; it < options.iterations; ++it) {
-    const Eigen::Vector3d& p0 = sample[next_random(state) % n];
-    const Eigen::Vector3d& p1 = sample[next_random(state) % n];
-    const Eigen::Vector3d& p2 = sample[next_random(state) % n];
+    const Eigen::Vector3d& p0 = sample[random.next_u64() % n];
+    const Eigen::Vector3d& p1 = sample[random.next_u64() % n];
+    const Eigen::Vector3d& p2 = sample[random.next_u64() % n];
     Eigen::Vector3d normal = (p1 - p0).cross(p2 - p0);
     if (normal.norm() < 1e-12) continue;
     normal.normalize();

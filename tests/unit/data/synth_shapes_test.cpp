@@ -111,6 +111,69 @@ TEST(SynthShapes, VerticesLieOnTheAnalyticSurfaceInTheWorldPose) {
   EXPECT_NEAR(bounds.max().x() - box.center.x(), ex, 1e-6);
 }
 
+// Distance from p to the triangle abc (closest point by Voronoi regions, Ericson's Real-Time Collision
+// Detection 5.1.5).
+double triangle_distance(const Eigen::Vector3d& p, const Eigen::Vector3d& a, const Eigen::Vector3d& b,
+                         const Eigen::Vector3d& c) {
+  const Eigen::Vector3d ab = b - a, ac = c - a, ap = p - a;
+  const double d1 = ab.dot(ap), d2 = ac.dot(ap);
+  if (d1 <= 0 && d2 <= 0) return ap.norm();
+  const Eigen::Vector3d bp = p - b;
+  const double d3 = ab.dot(bp), d4 = ac.dot(bp);
+  if (d3 >= 0 && d4 <= d3) return bp.norm();
+  const double vc = d1 * d4 - d3 * d2;
+  if (vc <= 0 && d1 >= 0 && d3 <= 0) return (p - (a + d1 / (d1 - d3) * ab)).norm();
+  const Eigen::Vector3d cp = p - c;
+  const double d5 = ab.dot(cp), d6 = ac.dot(cp);
+  if (d6 >= 0 && d5 <= d6) return cp.norm();
+  const double vb = d5 * d2 - d1 * d6;
+  if (vb <= 0 && d2 >= 0 && d6 <= 0) return (p - (a + d2 / (d2 - d6) * ac)).norm();
+  const double va = d3 * d6 - d5 * d4;
+  if (va <= 0 && d4 - d3 >= 0 && d5 - d6 >= 0)
+    return (p - (b + (d4 - d3) / ((d4 - d3) + (d5 - d6)) * (c - b))).norm();
+  const double denom = 1.0 / (va + vb + vc);
+  return (p - (a + ab * (vb * denom) + ac * (vc * denom))).norm();
+}
+
+TEST(SynthShapes, SignedDistanceIsExactAgainstAFineTessellation) {
+  const double r = 0.3, h = 0.5;
+  const std::vector<std::pair<PrimitiveKind, Eigen::Vector3d>> cases = {
+      {PrimitiveKind::Sphere, {r, r, r}},   {PrimitiveKind::Hemisphere, {r, r, r}}, {PrimitiveKind::Box, {0.1, 0.2, 0.3}},
+      {PrimitiveKind::Cylinder, {r, r, h}}, {PrimitiveKind::Cone, {r, r, h}},       {PrimitiveKind::Torus, {0.4, 0.1, 0.1}},
+  };
+  SynthRng rng(11);
+  for (const auto& [kind, size] : cases) {
+    SCOPED_TRACE(primitive_name(kind));
+    const Primitive primitive = make_primitive(kind, size);
+    const TriangleMesh mesh = tessellate(primitive, 256);
+    // Vertices lie on the surface.
+    for (const auto& v : mesh.positions) EXPECT_NEAR(signed_distance(primitive, v.cast<double>()), 0.0, 1e-6);
+    // |distance| is the distance to the nearest surface point: that of the fine tessellation, within its
+    // polygonal error (r (pi / 256)^2 / 2 < 1e-5 here).
+    const Eigen::AlignedBox3d bounds = mesh_bounds(mesh);
+    for (int i = 0; i < 100; ++i) {
+      Eigen::Vector3d p;
+      for (int a = 0; a < 3; ++a) p[a] = rng.uniform(bounds.min()[a] - 0.2, bounds.max()[a] + 0.2);
+      double nearest = 1e30;
+      for (const auto& t : mesh.triangles)
+        nearest = std::min(nearest, triangle_distance(p, mesh.positions[t[0]].cast<double>(),
+                                                      mesh.positions[t[1]].cast<double>(), mesh.positions[t[2]].cast<double>()));
+      EXPECT_NEAR(std::fabs(signed_distance(primitive, p)), nearest, 1e-4) << p.transpose();
+    }
+  }
+  // Signs: inside negative, outside positive.
+  const Primitive cone = make_primitive(PrimitiveKind::Cone, {r, r, h});
+  EXPECT_NEAR(signed_distance(cone, cone.center + Eigen::Vector3d(0, 0, 0.1)), -0.1, 1e-12);  // above the base
+  EXPECT_NEAR(signed_distance(cone, cone.center + Eigen::Vector3d(0, 0, h + 0.2)), 0.2, 1e-12);  // above the apex
+  const Primitive hemisphere = make_primitive(PrimitiveKind::Hemisphere, {r, r, r});
+  EXPECT_NEAR(signed_distance(hemisphere, hemisphere.center + Eigen::Vector3d(0, 0, 0.1)), -0.1, 1e-12);
+  EXPECT_NEAR(signed_distance(hemisphere, hemisphere.center - Eigen::Vector3d(0, 0, 0.1)), 0.1, 1e-12);
+  const Primitive torus = make_primitive(PrimitiveKind::Torus, {0.4, 0.1, 0.1});
+  EXPECT_NEAR(signed_distance(torus, torus.center), 0.3, 1e-12);  // the hole's centre
+  const Primitive cylinder = make_primitive(PrimitiveKind::Cylinder, {r, r, h});
+  EXPECT_NEAR(signed_distance(cylinder, cylinder.center + Eigen::Vector3d(0, 0, 0.1)), -0.1, 1e-12);
+}
+
 TEST(SynthShapes, PlacedComposesTranslationAndYaw) {
   Primitive part = make_primitive(PrimitiveKind::Sphere, {0.1, 0.1, 0.1});
   part.center = Eigen::Vector3d(1, 0, 0.5);

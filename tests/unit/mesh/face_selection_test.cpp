@@ -10,11 +10,12 @@
 namespace semfield {
 namespace {
 
-// Four triangles in a row, each sharing an edge with the next.
-TriangleMesh strip() {
+// n triangles in a row, each sharing an edge with the next.
+TriangleMesh strip(int n = 4) {
   TriangleMesh mesh;
-  for (int i = 0; i < 6; ++i) mesh.vertices.emplace_back(static_cast<float>(i / 2), static_cast<float>(i % 2), 0.0f);
-  mesh.faces = {{0, 2, 1}, {1, 2, 3}, {2, 4, 3}, {3, 4, 5}};
+  for (int i = 0; i < n + 2; ++i) mesh.vertices.emplace_back(static_cast<float>(i / 2), static_cast<float>(i % 2), 0.0f);
+  for (int i = 0; i < n; ++i)
+    mesh.faces.push_back(i % 2 == 0 ? Eigen::Vector3i(i, i + 2, i + 1) : Eigen::Vector3i(i, i + 1, i + 2));
   return mesh;
 }
 
@@ -24,6 +25,22 @@ TEST(FaceSelection, UnknownFacesTakeTheNearestDecidedLabel) {
   EXPECT_EQ(propagate_face_labels(adj, {kUnknown, kUnknown, kUnknown, kSelected}), (std::vector<uint8_t>{1, 1, 1, 1}));
   // No decided face at all: nothing is selected.
   EXPECT_EQ(propagate_face_labels(adj, {kUnknown, kUnknown, kUnknown, kUnknown}), (std::vector<uint8_t>{0, 0, 0, 0}));
+  // A limited flood: an unknown region bordered by one label takes it whole, one between both labels (as
+  // much by each) only as deep as the limit.
+  EXPECT_EQ(propagate_face_labels(adj, {kUnknown, kUnknown, kUnknown, kSelected}, 1), (std::vector<uint8_t>{1, 1, 1, 1}));
+  EXPECT_EQ(propagate_face_labels(adj, {kRejected, kUnknown, kUnknown, kUnknown}, 1), (std::vector<uint8_t>{0, 0, 0, 0}));
+  const FaceAdjacency long_adj = face_adjacency(strip(8));
+  const std::vector<int8_t> ends = {kSelected, kUnknown, kUnknown, kUnknown, kUnknown, kUnknown, kUnknown, kRejected};
+  EXPECT_EQ(propagate_face_labels(long_adj, ends, 0), (std::vector<uint8_t>{1, 1, 1, 1, 0, 0, 0, 0}));
+  EXPECT_EQ(propagate_face_labels(long_adj, ends, 2), (std::vector<uint8_t>{1, 1, 1, 0, 0, 0, 0, 0}));
+  // Faces 1-4 are bordered by selected faces only: selected whole, however deep. Face 6 lies between a
+  // selected and a rejected face, which reach it in the same step: the first in face order wins.
+  const std::vector<int8_t> enclosed = {kSelected, kUnknown, kUnknown, kUnknown, kUnknown, kSelected, kUnknown, kRejected};
+  EXPECT_EQ(propagate_face_labels(long_adj, enclosed, 1), (std::vector<uint8_t>{1, 1, 1, 1, 1, 1, 1, 0}));
+  // Bordered as much by selected as by rejected faces (an edge each): one ring from each side, the rest
+  // stays unselected.
+  const std::vector<int8_t> mixed = {kSelected, kUnknown, kUnknown, kUnknown, kUnknown, kUnknown, kUnknown, kRejected};
+  EXPECT_EQ(propagate_face_labels(long_adj, mixed, 1), (std::vector<uint8_t>{1, 1, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(FaceSelection, CleanupFillsPinholesAndDropsSpecks) {

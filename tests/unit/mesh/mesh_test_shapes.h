@@ -5,28 +5,12 @@
 #include <functional>
 
 #include "semfield/geometry/camera.h"
+#include "support/test_cameras.h"
 #include "semfield/mesh/isosurface.h"
 #include "semfield/mesh/scalar_grid.h"
 #include "semfield/mesh/triangle_mesh.h"
 
 namespace semfield::test {
-
-/// A pinhole camera at `eye` looking at `target` (z up), size x size pixels.
-inline Camera look_at(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int size = 64, double focal = 60) {
-  const Eigen::Vector3d f = (target - eye).normalized();
-  Eigen::Vector3d up(0, 0, 1);
-  if (std::fabs(f.dot(up)) > 0.99) up = Eigen::Vector3d(0, 1, 0);
-  const Eigen::Vector3d right = f.cross(up).normalized(), cam_up = right.cross(f);
-  Camera camera;
-  camera.intrinsics.width = camera.intrinsics.height = size;
-  camera.intrinsics.fx = camera.intrinsics.fy = focal;
-  camera.intrinsics.cx = camera.intrinsics.cy = size / 2.0;
-  camera.c2w.block<3, 1>(0, 0) = right;
-  camera.c2w.block<3, 1>(0, 1) = cam_up;
-  camera.c2w.block<3, 1>(0, 2) = -f;
-  camera.c2w.block<3, 1>(0, 3) = eye;
-  return camera;
-}
 
 /// A grid of n^3 samples over [-extent, extent]^3 holding -sdf(p), so "inside" (value > 0) is sdf < 0.
 inline ScalarGrid negated_sdf_grid(int n, float extent, const std::function<float(const Eigen::Vector3f&)>& sdf) {

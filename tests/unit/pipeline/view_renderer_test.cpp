@@ -4,26 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Geometry>
+#include "support/test_cameras.h"
 
 using namespace semfield;
 
 namespace {
 
-Camera look_at(const Eigen::Vector3d& pos, const Eigen::Vector3d& target) {
-  Camera c;
-  c.intrinsics.width = 64;
-  c.intrinsics.height = 48;
-  c.intrinsics.fx = c.intrinsics.fy = 50;
-  c.intrinsics.cx = 32;
-  c.intrinsics.cy = 24;
-  const Eigen::Vector3d back = (pos - target).normalized();
-  const Eigen::Vector3d right = Eigen::Vector3d::UnitZ().cross(back).normalized();
-  c.c2w.block<3, 1>(0, 0) = right;
-  c.c2w.block<3, 1>(0, 1) = back.cross(right);
-  c.c2w.block<3, 1>(0, 2) = back;
-  c.c2w.block<3, 1>(0, 3) = pos;
-  return c;
-}
+Camera look_at(const Eigen::Vector3d& pos, const Eigen::Vector3d& target) { return test::look_at(pos, target, 64, 48, 50); }
 
 TEST(OrbitCameras, LookAtTheCommonTargetAtTheMeanRadius) {
   const Eigen::Vector3d target(0.1, -0.2, 0.3);

@@ -4,26 +4,13 @@
 #include <ATen/ATen.h>
 #include <Eigen/Geometry>
 #include <gtest/gtest.h>
+#include "support/test_cameras.h"
 
 namespace semfield {
 namespace {
 
-// A pinhole camera at `origin` looking at `target` along -z of its frame (OpenGL axes).
 Camera camera_at(const Eigen::Vector3d& origin, int size = 32, const Eigen::Vector3d& target = Eigen::Vector3d::Zero()) {
-  Camera camera;
-  camera.intrinsics.width = size;
-  camera.intrinsics.height = size;
-  camera.intrinsics.fx = camera.intrinsics.fy = size;
-  camera.intrinsics.cx = camera.intrinsics.cy = size / 2.0;
-  const Eigen::Vector3d back = (origin - target).normalized();  // camera +z points away from what it looks at
-  const Eigen::Vector3d up_hint = std::abs(back.y()) > 0.9 ? Eigen::Vector3d::UnitZ() : Eigen::Vector3d::UnitY();
-  const Eigen::Vector3d right = up_hint.cross(back).normalized();
-  const Eigen::Vector3d up = back.cross(right);
-  camera.c2w.block<3, 1>(0, 0) = right;
-  camera.c2w.block<3, 1>(0, 1) = up;
-  camera.c2w.block<3, 1>(0, 2) = back;
-  camera.c2w.block<3, 1>(0, 3) = origin;
-  return camera;
+  return test::look_at(origin, target, size, size);
 }
 
 TEST(ClickLifting, LiftsThroughZDepthOffAxisToo) {

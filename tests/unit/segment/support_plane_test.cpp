@@ -14,26 +14,14 @@
 #include "semfield/segment/mask_metrics.h"
 #include "semfield/segment/similarity_segmenter.h"
 #include "support/small_models.h"
+#include "support/test_cameras.h"
 
 namespace semfield {
 namespace {
 
 constexpr int kSize = 64;
 
-// A pinhole camera at `eye` looking at `target`, world z up (OpenGL axes: the camera looks along its -z).
-Camera look_at(const Eigen::Vector3d& eye, const Eigen::Vector3d& target) {
-  Camera camera;
-  camera.intrinsics.width = camera.intrinsics.height = kSize;
-  camera.intrinsics.fx = camera.intrinsics.fy = 70;
-  camera.intrinsics.cx = camera.intrinsics.cy = kSize / 2.0;
-  const Eigen::Vector3d back = (eye - target).normalized();
-  const Eigen::Vector3d right = Eigen::Vector3d::UnitZ().cross(back).normalized();
-  camera.c2w.block<3, 1>(0, 0) = right;
-  camera.c2w.block<3, 1>(0, 1) = back.cross(right);
-  camera.c2w.block<3, 1>(0, 2) = back;
-  camera.c2w.block<3, 1>(0, 3) = eye;
-  return camera;
-}
+Camera look_at(const Eigen::Vector3d& eye, const Eigen::Vector3d& target) { return test::look_at(eye, target, kSize, 70); }
 
 // What a view sees: z-depth, opacity and which pixels are the box (the rest that is opaque is ground or sphere).
 struct RayCast {

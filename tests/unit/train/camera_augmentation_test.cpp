@@ -3,25 +3,14 @@
 
 #include <Eigen/Geometry>
 #include <gtest/gtest.h>
+#include "support/test_cameras.h"
 
 namespace semfield {
 namespace {
 
 Camera camera_at(double angle, double radius) {
-  Camera c;
-  c.intrinsics.width = 400;
-  c.intrinsics.height = 300;
-  c.intrinsics.fx = c.intrinsics.fy = 350;
-  c.intrinsics.cx = 200;
-  c.intrinsics.cy = 150;
-  const Eigen::Vector3d pos(radius * std::cos(angle), radius * std::sin(angle), 1.0);
-  const Eigen::Vector3d back = pos.normalized();  // camera looks at the origin (OpenGL: -z forward)
-  const Eigen::Vector3d right = Eigen::Vector3d::UnitZ().cross(back).normalized();
-  c.c2w.block<3, 1>(0, 0) = right;
-  c.c2w.block<3, 1>(0, 1) = back.cross(right);
-  c.c2w.block<3, 1>(0, 2) = back;
-  c.c2w.block<3, 1>(0, 3) = pos;
-  return c;
+  // 1 unit above the ground, looking at the origin.
+  return test::look_at({radius * std::cos(angle), radius * std::sin(angle), 1.0}, Eigen::Vector3d::Zero(), 400, 300, 350);
 }
 
 TEST(CameraAugmentation, InterpolationHitsEndpointsAndStaysRigid) {

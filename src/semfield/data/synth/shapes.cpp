@@ -222,6 +222,54 @@ Eigen::Vector3d Primitive::to_local(const Eigen::Vector3d& world) const {
   return yaw_matrix(-yaw) * (world - center);
 }
 
+namespace {
+
+// Distance from q to the segment [a, b] in the plane.
+double segment_distance(const Eigen::Vector2d& q, const Eigen::Vector2d& a, const Eigen::Vector2d& b) {
+  const Eigen::Vector2d ab = b - a;
+  const double t = std::clamp((q - a).dot(ab) / ab.squaredNorm(), 0.0, 1.0);
+  return (q - a - t * ab).norm();
+}
+
+}  // namespace
+
+double signed_distance(const Primitive& primitive, const Eigen::Vector3d& world) {
+  const Eigen::Vector3d p = primitive.to_local(world);
+  const Eigen::Vector3d& s = primitive.size;
+  // The solids of revolution about local z are 2D profiles in (rho, z), rho = distance from the axis.
+  const Eigen::Vector2d q(std::hypot(p.x(), p.y()), p.z());
+  switch (primitive.kind) {
+    case PrimitiveKind::Sphere:
+      return p.norm() - s.x();
+    case PrimitiveKind::Hemisphere: {
+      // Boundary: the dome (the arc |q| = r, z >= 0) and the disc (z = 0, rho <= r).
+      const Eigen::Vector2d rim(s.x(), 0.0);
+      const double arc = q.y() >= 0 ? std::fabs(q.norm() - s.x()) : (q - rim).norm();
+      const double disc = segment_distance(q, Eigen::Vector2d::Zero(), rim);
+      const bool inside = q.y() >= 0 && q.norm() <= s.x();
+      return inside ? -std::min(arc, disc) : std::min(arc, disc);
+    }
+    case PrimitiveKind::Box: {
+      const Eigen::Vector3d d = p.cwiseAbs() - s;
+      return d.cwiseMax(0.0).norm() + std::min(d.maxCoeff(), 0.0);
+    }
+    case PrimitiveKind::Cylinder: {
+      const Eigen::Vector2d d(q.x() - s.x(), std::fabs(q.y() - 0.5 * s.z()) - 0.5 * s.z());
+      return d.cwiseMax(0.0).norm() + std::min(d.maxCoeff(), 0.0);
+    }
+    case PrimitiveKind::Cone: {
+      // Profile: the triangle (0,0), (R,0), (0,h); its surface is the base and the slant.
+      const Eigen::Vector2d base(s.x(), 0.0), apex(0.0, s.z());
+      const double d = std::min(segment_distance(q, Eigen::Vector2d::Zero(), base), segment_distance(q, base, apex));
+      const bool inside = q.y() >= 0 && q.y() <= s.z() && q.x() <= s.x() * (1.0 - q.y() / s.z());
+      return inside ? -d : d;
+    }
+    case PrimitiveKind::Torus:
+      return Eigen::Vector2d(q.x() - s.x(), q.y()).norm() - s.y();
+  }
+  return 0.0;
+}
+
 Primitive Primitive::placed(const Eigen::Vector3d& translation, double parent_yaw) const {
   Primitive out = *this;
   out.center = yaw_matrix(parent_yaw) * center + translation;

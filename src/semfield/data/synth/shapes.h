@@ -58,6 +58,11 @@ struct Primitive {
   Primitive placed(const Eigen::Vector3d& translation, double parent_yaw) const;
 };
 
+/// Signed distance from a world point to the primitive's analytic surface (negative inside), exact for every
+/// kind. The renderer traces the tessellation, which lies within its polygonal error of this surface. Used
+/// to label geometry by the nearest ground-truth surface (bench/mesh_bench.cpp).
+double signed_distance(const Primitive& primitive, const Eigen::Vector3d& world);
+
 /// A triangle mesh with per-vertex normals (vertices are duplicated along hard edges). World frame.
 struct TriangleMesh {
   std::vector<Eigen::Vector3f> positions;
