@@ -5,13 +5,12 @@
 // itself) and whether the exported object, rims capped, is watertight.
 //
 // Usage: mesh_bench SCENE RUN [--resolutions 128,256,384] [--thresholds 2.5,5,10,25,50,100]
-//                    [--quality-resolution 256] [--quality-threshold 25] [--min-positive F]
+//                    [--quality-resolution 256] [--quality-threshold 10] [--min-positive F]
 //                    [--threads N] [--snapshots DIR]
 // --snapshots writes, for the first test view, the mesh's depth (at 4x the view's size) beside the
 // ground truth's and each object's mesh over the scene's (red) as PNGs.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <map>
 #include <sstream>
@@ -20,6 +19,7 @@
 #include <ATen/Parallel.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/json_reader.h"
 #include "semfield/core/parallel.h"
 #include "semfield/data/synth/synth_scene.h"
 #include "semfield/io/image.h"
@@ -84,13 +84,13 @@ std::vector<int> ground_truth_faces(const TriangleMesh& mesh, const Scene& scene
 std::optional<SynthScene> synth_description(const Scene& scene) {
   const std::filesystem::path file = scene.root / "scene.json";
   if (scene.format != "semfield-synth" || !std::filesystem::is_regular_file(file)) return std::nullopt;
-  std::ifstream in(file);
-  const nlohmann::json config = nlohmann::json::parse(in).at("config");
+  const JsonNode config = JsonNode::parse_file(file).at("config");
   SynthConfig c;
-  c.n_objects = config.at("objects").get<int>();
-  c.n_views = config.at("views").get<int>();
-  c.resolution = config.at("res").get<int>();
-  c.seed = config.at("seed").get<uint64_t>();
+  c.preset = config.at("preset").as_string();
+  c.n_objects = static_cast<int>(config.at("objects").as_int());
+  c.n_views = static_cast<int>(config.at("views").as_int());
+  c.resolution = static_cast<int>(config.at("res").as_int());
+  c.seed = static_cast<uint64_t>(config.at("seed").as_int());
   SynthScene synth = make_synth_scene(c);
   for (const SynthObject& object : synth.objects) {
     const auto it = scene.instance_labels.find(object.instance_id);

@@ -11,7 +11,8 @@ namespace semfield {
 /// The Weyl increment that advances a splitmix64 state.
 constexpr uint64_t kSplitMix64Gamma = 0x9E3779B97F4A7C15ULL;
 
-/// splitmix64's output function: two multiply-xorshift rounds. Also a stateless hash.
+/// splitmix64's output function: two multiply-xorshift rounds. Also a stateless hash (texture lattices, seed
+/// derivation).
 inline uint64_t splitmix64_finalize(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -37,9 +38,6 @@ class SplitMix64 {
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   /// Uniform integer in [0, n), n >= 1 (the modulo bias is below 2^-40 for n below 2^24).
   int index(int n) { return static_cast<int>(next_u64() % static_cast<uint64_t>(n)); }
-
-  /// The output function as a stateless hash (texture lattices, seed derivation).
-  static uint64_t mix(uint64_t z) { return splitmix64_finalize(z); }
 
  private:
   uint64_t m_state;

@@ -23,10 +23,10 @@ int64_t floor_to_int(double x) { return static_cast<int64_t>(std::floor(x)); }
 // Hash of an integer lattice point to [0, 1): decorrelates the three coordinates and the seed by chaining
 // the splitmix64 finaliser, so neighbouring cells get unrelated values.
 double lattice_hash(int64_t x, int64_t y, int64_t z, uint64_t seed) {
-  uint64_t h = SynthRng::mix(seed ^ 0x6A09E667F3BCC909ULL);
-  h = SynthRng::mix(h ^ static_cast<uint64_t>(x));
-  h = SynthRng::mix(h ^ static_cast<uint64_t>(y));
-  h = SynthRng::mix(h ^ static_cast<uint64_t>(z));
+  uint64_t h = splitmix64_finalize(seed ^ 0x6A09E667F3BCC909ULL);
+  h = splitmix64_finalize(h ^ static_cast<uint64_t>(x));
+  h = splitmix64_finalize(h ^ static_cast<uint64_t>(y));
+  h = splitmix64_finalize(h ^ static_cast<uint64_t>(z));
   return static_cast<double>(h >> 11) * 0x1.0p-53;
 }
 
@@ -345,7 +345,7 @@ ShapeParts make_shape(ShapeType type, double size, const Material& primary, cons
     p.size = dims;
     p.material = material;
     // Each part gets its own noise/dot lattice so repeated parts (table legs) do not look stamped.
-    p.material.seed = SynthRng::mix(material.seed + out.parts.size());
+    p.material.seed = splitmix64_finalize(material.seed + out.parts.size());
     out.parts.push_back(p);
   };
   switch (type) {

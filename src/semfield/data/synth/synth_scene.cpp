@@ -155,7 +155,7 @@ std::vector<std::string> synth_class_names() {
 SynthScene make_synth_scene(const SynthConfig& config) {
   config.validate();
   // Mixing the seed first makes seeds 0, 1, 2, ... start from unrelated states.
-  SynthRng rng(SynthRng::mix(config.seed ^ 0x5EED5C3E5EED5C3EULL));
+  SynthRng rng(splitmix64_finalize(config.seed ^ 0x5EED5C3E5EED5C3EULL));
   SynthScene scene;
   scene.config = config;
   scene.table_radius = kTableRadius;
