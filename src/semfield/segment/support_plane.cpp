@@ -22,6 +22,26 @@ double median(std::vector<double> values) {
   return *mid;
 }
 
+// The surface normal at pixel i from central differences of its four neighbours' surface points; none at the image
+// border, next to an empty pixel, or where the z-depth bends by more than max_bend of itself between neighbours
+// (second difference along a row or a column). The bend test keeps out silhouettes, where the rendered depth blends
+// an object with what lies behind it and the difference normal points anywhere.
+template <typename PointFn>
+std::optional<Eigen::Vector3d> smooth_surface_normal(int64_t i, int64_t w, int64_t h, const float* z, const float* a,
+                                                     const PointFn& point, double max_bend) {
+  const int64_t x = i % w, y = i / w;
+  if (x == 0 || y == 0 || x + 1 == w || y + 1 == h) return std::nullopt;
+  const int64_t neighbours[4] = {i - 1, i + 1, i - w, i + w};
+  for (const int64_t j : neighbours)
+    if (a[j] < 0.5f || !(z[j] > 0)) return std::nullopt;
+  const double limit = max_bend * z[i];
+  if (std::fabs(z[i - 1] + z[i + 1] - 2.0 * z[i]) > limit || std::fabs(z[i - w] + z[i + w] - 2.0 * z[i]) > limit)
+    return std::nullopt;
+  const Eigen::Vector3d normal = (point(i + 1) - point(i - 1)).cross(point(i + w) - point(i - w));
+  if (normal.norm() < 1e-12) return std::nullopt;
+  return normal.normalized();
+}
+
 }  // namespace
 
 std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Tensor& depth_in,
@@ -105,8 +125,18 @@ std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Te
   plane.pixels = at::zeros({h, w}, at::kBool);
   bool* out = plane.pixels.data_ptr<bool>();
   int64_t count = 0;
-  for (const int64_t i : opaque)
-    if (std::fabs(plane.signed_distance(point(i))) <= plane.band) out[i] = true, ++count;
+  const double min_cos = std::cos(options.spare_slope_degrees * M_PI / 180.0);
+  for (const int64_t i : opaque) {
+    const double distance = plane.signed_distance(point(i));
+    if (std::fabs(distance) > plane.band) continue;
+    // A slope rising from the plane is the object's, not the plane's. It lies on the plane's upper side; the
+    // plane's own depth noise scatters to both, so requiring it halves the ground taken for slopes.
+    if (options.spare_slope_degrees > 0 && distance > 0) {
+      const std::optional<Eigen::Vector3d> n = smooth_surface_normal(i, w, h, z, a, point, options.spare_max_bend);
+      if (n && std::fabs(n->dot(plane.normal)) < min_cos) continue;
+    }
+    out[i] = true, ++count;
+  }
   plane.inlier_fraction = static_cast<double>(count) / static_cast<double>(opaque.size());
   if (plane.inlier_fraction < options.min_inlier_fraction) return std::nullopt;
   return plane;
