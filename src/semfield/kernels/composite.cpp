@@ -135,7 +135,7 @@ CompositeOutputs composite_forward_cpu(const at::Tensor& sigmas_in, const at::Te
 //   T_i = exp(-sum_{k<i} sigma_k dt_k), alpha_i = 1 - exp(-sigma_i dt_i), w_i = T_i alpha_i.
 //   dw_j/dsigma_i = 0 for j < i;  = dt_i T_i exp(-sigma_i dt_i) = dt_i T_{i+1} for j = i;
 //                 = -dt_i T_j alpha_j = -dt_i w_j for j > i (T_j contains exp(-sigma_i dt_i)).
-//   With g_j = dL/dw_j = <dL/dvalues, v_j> + dL/dopacity + dL/ddepth t_j:
+//   With g_j = dL/dw_j = <dL/dvalues, v_j> + dL/dopacity + dL/ddepth t_j (+ dL/dw_j from a loss on the weights):
 //   dL/dsigma_i = sum_j g_j dw_j/dsigma_i = dt_i (T_{i+1} g_i - sum_{j>i} w_j g_j),   dL/dv_i = w_i dL/dvalues.
 // The suffix sum is accumulated back to front (not as total - prefix), so late samples, whose suffix is
 // tiny next to the total, keep their relative precision.
@@ -143,13 +143,14 @@ CompositeGrads composite_backward_cpu(const at::Tensor& dL_dvalues_in, const at:
                                       const at::Tensor& dL_ddepth_in, const at::Tensor& sigmas_in,
                                       const at::Tensor& values_in, const at::Tensor& dts_in, const at::Tensor& ts_in,
                                       const at::Tensor& ray_offsets_in, const PackedShape& shape,
-                                      double transmittance_min) {
+                                      double transmittance_min, const at::Tensor& dL_dweights_in) {
   const auto [S, C, R] = shape;
   const at::Tensor sigmas = sigmas_in.contiguous(), values = values_in.contiguous(), dts = dts_in.contiguous(),
                    ts = ts_in.contiguous(), ray_offsets = ray_offsets_in.contiguous();
   const at::Tensor gv_t = dL_dvalues_in.defined() ? dL_dvalues_in.contiguous() : at::Tensor();
   const at::Tensor go_t = dL_dopacity_in.defined() ? dL_dopacity_in.contiguous() : at::Tensor();
   const at::Tensor gd_t = dL_ddepth_in.defined() ? dL_ddepth_in.contiguous() : at::Tensor();
+  const at::Tensor gw_t = dL_dweights_in.defined() ? dL_dweights_in.contiguous() : at::Tensor();
   CompositeGrads grads{detail::empty_huge_page({S}, at::kFloat), detail::empty_huge_page({S, C}, at::kFloat)};
 
   const float* sg = sigmas.data_ptr<float>();
@@ -160,6 +161,7 @@ CompositeGrads composite_backward_cpu(const at::Tensor& dL_dvalues_in, const at:
   const float* gv_all = gv_t.defined() ? gv_t.data_ptr<float>() : nullptr;
   const float* go_all = go_t.defined() ? go_t.data_ptr<float>() : nullptr;
   const float* gd_all = gd_t.defined() ? gd_t.data_ptr<float>() : nullptr;
+  const float* gw = gw_t.defined() ? gw_t.data_ptr<float>() : nullptr;
   float* dsig = grads.dL_dsigmas.data_ptr<float>();
   float* dval = grads.dL_dvalues.data_ptr<float>();
   const float t_min = float(transmittance_min);
@@ -180,7 +182,7 @@ CompositeGrads composite_backward_cpu(const at::Tensor& dL_dvalues_in, const at:
         const SampleOpacity so = sample_opacity(sg[i], dt[i]);
         const float w = T * so.alpha;
         const float T_next = T * so.keep;
-        float g = go + gd * t[i];
+        float g = go + gd * t[i] + (gw ? gw[i] : 0.f);
         if (gv) {
           g += detail::dot(C, gv, v + i * C);
           detail::scale_to(C, w, gv, dval + i * C);
@@ -219,20 +221,22 @@ CompositeOutputs composite_forward(const at::Tensor& sigmas, const at::Tensor& v
 CompositeGrads composite_backward(const at::Tensor& dL_dvalues, const at::Tensor& dL_dopacity,
                                   const at::Tensor& dL_ddepth, const at::Tensor& sigmas, const at::Tensor& values,
                                   const at::Tensor& dts, const at::Tensor& ts, const at::Tensor& ray_offsets,
-                                  const CompositeOutputs& /*forward*/, double transmittance_min) {
+                                  const CompositeOutputs& /*forward*/, double transmittance_min,
+                                  const at::Tensor& dL_dweights) {
   constexpr const char* op = "composite_backward";
   const PackedShape shape = check_packed(op, sigmas, values, dts, ts, ray_offsets);
   check_ray_grad(op, "dL_dvalues", dL_dvalues, shape.R, shape.C);
   check_ray_grad(op, "dL_dopacity", dL_dopacity, shape.R, -1);
   check_ray_grad(op, "dL_ddepth", dL_ddepth, shape.R, -1);
+  check_ray_grad(op, "dL_dweights", dL_dweights, shape.S, -1);
   return composite_backward_cpu(dL_dvalues, dL_dopacity, dL_ddepth, sigmas, values, dts, ts, ray_offsets, shape,
-                                transmittance_min);
+                                transmittance_min, dL_dweights);
 }
 
 namespace {
 
 /// Autograd node: (values, opacity, depth, weights) = composite(sigmas, values; dts, ts, offsets).
-/// Gradients flow to sigmas and values; weights are marked non-differentiable.
+/// Gradients flow to sigmas and values, from all four outputs (a loss on the weights: the distortion loss).
 class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
  public:
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& sigmas,
@@ -243,7 +247,6 @@ class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
     CompositeOutputs out = composite_forward(sigmas, values, dts, ts, ray_offsets, transmittance_min);
     ctx->save_for_backward({sigmas, values, dts, ts, ray_offsets});
     ctx->saved_data["transmittance_min"] = transmittance_min;
-    ctx->mark_non_differentiable({out.weights});
     return {out.values, out.opacity, out.depth, out.weights};
   }
 
@@ -252,7 +255,8 @@ class CompositeFunction : public torch::autograd::Function<CompositeFunction> {
     const auto saved = ctx->get_saved_variables();
     const double transmittance_min = ctx->saved_data["transmittance_min"].toDouble();
     CompositeGrads g = composite_backward(grad_outputs[0], grad_outputs[1], grad_outputs[2], saved[0], saved[1],
-                                          saved[2], saved[3], saved[4], CompositeOutputs{}, transmittance_min);
+                                          saved[2], saved[3], saved[4], CompositeOutputs{}, transmittance_min,
+                                          grad_outputs[3]);
     return {g.dL_dsigmas, g.dL_dvalues, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };

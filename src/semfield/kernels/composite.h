@@ -16,7 +16,7 @@ struct CompositeOutputs {
   at::Tensor values;   ///< [R, C]
   at::Tensor opacity;  ///< [R]
   at::Tensor depth;    ///< [R]
-  at::Tensor weights;  ///< [S]  (w_i; not differentiable through the autograd wrapper)
+  at::Tensor weights;  ///< [S]  w_i (0 past early termination); differentiable through the autograd wrapper
 };
 
 constexpr double kTransmittanceMin = 1e-4;
@@ -34,12 +34,14 @@ struct CompositeGrads {
 
 /// Backward given the forward's inputs and outputs and the upstream gradients (any may be undefined =
 /// zero). Uses the suffix-sum form: dL/dsigma_i = dt_i * (T_{i+1} * g_i - sum_{j>i} w_j g_j) where
-/// g_i = <dL/dvalues, v_i> + dL/dopacity + dL/ddepth * t_i (T_{i+1} = T_i (1 - alpha_i)).
+/// g_i = <dL/dvalues, v_i> + dL/dopacity + dL/ddepth * t_i + dL/dweights_i (T_{i+1} = T_i (1 - alpha_i)).
+/// dL_dweights [S] is the gradient of a loss on the weights output (the distortion loss), if any.
 CompositeGrads composite_backward(const at::Tensor& dL_dvalues, const at::Tensor& dL_dopacity,
                                   const at::Tensor& dL_ddepth, const at::Tensor& sigmas,
                                   const at::Tensor& values, const at::Tensor& dts, const at::Tensor& ts,
                                   const at::Tensor& ray_offsets, const CompositeOutputs& forward,
-                                  double transmittance_min = kTransmittanceMin);
+                                  double transmittance_min = kTransmittanceMin,
+                                  const at::Tensor& dL_dweights = {});
 
 /// Autograd-aware compositing, differentiable w.r.t. sigmas and values.
 CompositeOutputs composite(const at::Tensor& sigmas, const at::Tensor& values, const at::Tensor& dts,

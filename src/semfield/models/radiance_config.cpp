@@ -49,6 +49,7 @@ void visit_train(TrainConfig& c, Visitor&& v) {
   v("eps", c.eps);
   v("mlp_weight_decay", c.mlp_weight_decay);
   v("loss", c.loss);
+  v("distortion_weight", c.distortion_weight);
   v("random_background", c.random_background);
   v("grid_update_interval", c.grid_update_interval);
   v("grid_warmup_steps", c.grid_warmup_steps);

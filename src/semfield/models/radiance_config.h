@@ -34,6 +34,8 @@ struct TrainConfig {
   double beta1 = 0.9, beta2 = 0.99, eps = 1e-15;
   double mlp_weight_decay = 1e-6;
   std::string loss = "huber";     ///< "huber" (delta 0.1; robust to aliased edges) or "mse"
+  /// Weight of the Mip-NeRF 360 distortion loss (kernels/distortion.h), averaged over the batch's rays; 0 = off.
+  double distortion_weight = 0;
   bool random_background = true;  ///< train RGBA data on random background colours (instant-ngp)
   int grid_update_interval = 16;  ///< occupancy-grid EMA update every N steps
   int grid_warmup_steps = 256;

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "semfield/kernels/composite.h"
+#include "semfield/kernels/distortion.h"
 #include "semfield/render/contraction.h"
 #include "semfield/render/incremental_renderer.h"
 #include "semfield/render/parallel_slices.h"
@@ -55,7 +56,8 @@ PackedSamples RadianceModel::march(const at::Tensor& origins, const at::Tensor& 
 }
 
 RayRenderOutput RadianceModel::composite_samples(const PackedSamples& samples, const RadianceField::Output& field_out,
-                                                 const at::Tensor& background, bool differentiable) const {
+                                                 const at::Tensor& background, bool differentiable,
+                                                 bool with_distortion) const {
   const kernels::CompositeOutputs composited =
       differentiable
           ? kernels::composite(field_out.density, field_out.rgb, samples.dts, samples.ts, samples.ray_offsets)
@@ -66,14 +68,17 @@ RayRenderOutput RadianceModel::composite_samples(const PackedSamples& samples, c
   out.rgb = composited.values + (1.0f - composited.opacity).unsqueeze(1) * background;
   out.depth = composited.depth;
   out.n_samples = samples.n_samples();
+  // The samples' ts and dts are the intervals' midpoints and widths along the ray (normalised units).
+  if (with_distortion)
+    out.distortion = kernels::distortion(composited.weights, samples.ts, samples.dts, samples.ray_offsets);
   return out;
 }
 
 RayRenderOutput RadianceModel::render_train(const at::Tensor& origins, const at::Tensor& dirs,
-                                            const at::Tensor& background, uint64_t seed) {
+                                            const at::Tensor& background, uint64_t seed, bool with_distortion) {
   const PackedSamples samples = march(origins, dirs, /*jitter=*/true, seed);
   const RadianceField::Output field_out = m_field->forward_train(to_unit_cube(samples.positions), samples.directions);
-  return composite_samples(samples, field_out, background, /*differentiable=*/true);
+  return composite_samples(samples, field_out, background, /*differentiable=*/true, with_distortion);
 }
 
 RayRenderOutput RadianceModel::render(const at::Tensor& origins, const at::Tensor& dirs,

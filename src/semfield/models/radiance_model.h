@@ -20,6 +20,7 @@ struct RayRenderOutput {
   at::Tensor rgb;      ///< [R,3], composited over the background
   at::Tensor opacity;  ///< [R]
   at::Tensor depth;    ///< [R] expected ray distance t (normalised units); 0 where nothing is hit
+  at::Tensor distortion;  ///< [R] each ray's distortion loss: render_train(with_distortion) only
   int64_t n_samples = 0;   ///< samples the field was evaluated at
   IncrementalStats stats;  ///< render() only: rounds and where the time went
 };
@@ -42,9 +43,10 @@ class RadianceModel {
  public:
   RadianceModel(const RadianceConfig& config, const SceneFrame& frame);
 
-  /// Differentiable rendering of a ray batch (origins/dirs [R,3], background [R,3]) with jittered samples.
+  /// Differentiable rendering of a ray batch (origins/dirs [R,3], background [R,3]) with jittered samples;
+  /// with_distortion also gives each ray's distortion loss (out.distortion), differentiable.
   RayRenderOutput render_train(const at::Tensor& origins, const at::Tensor& dirs, const at::Tensor& background,
-                               uint64_t seed);
+                               uint64_t seed, bool with_distortion = false);
   /// Inference with early ray termination (render/incremental_renderer.h): the same samples and result as
   /// compositing every sample march() gives, up to float rounding, at a fraction of the field evaluations.
   /// origins/dirs [R,3], background [3] or [R,3]. Thread-safe (const); uses parallel_threads() threads.
@@ -80,7 +82,8 @@ class RadianceModel {
 
  private:
   RayRenderOutput composite_samples(const PackedSamples& samples, const RadianceField::Output& field_out,
-                                    const at::Tensor& background, bool differentiable) const;
+                                    const at::Tensor& background, bool differentiable,
+                                    bool with_distortion = false) const;
 
   RadianceConfig m_config;
   SceneFrame m_frame;

@@ -110,9 +110,11 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
                                       : at::tensor({eval_background.x(), eval_background.y(), eval_background.z()})
                                             .expand({n_rays, 3});
     const at::Tensor target = batch.rgba.narrow(1, 0, 3) * alpha + (1.0f - alpha) * background;
-    RayRenderOutput out = model->render_train(batch.origins, batch.directions, background, seed + 2);
+    RayRenderOutput out =
+        model->render_train(batch.origins, batch.directions, background, seed + 2, tc.distortion_weight > 0);
     if (out.n_samples > 0) {
-      const at::Tensor loss = photometric_loss(out.rgb, target, tc.loss);
+      at::Tensor loss = photometric_loss(out.rgb, target, tc.loss);
+      if (out.distortion.defined()) loss = loss + tc.distortion_weight * out.distortion.mean();
       loss.backward();
       model->field().backward_grid();
       model->field().step_grid(hyper);

@@ -48,10 +48,10 @@ struct RefResult {
   at::Tensor dsigmas, dvalues;
 };
 
-/// Reference outputs and autograd gradients of L = <values, gv> + <opacity, go> + <depth, gd> (an
-/// undefined upstream term is left out). `keep` (optional, 0/1 per sample) multiplies sigma, as a constant.
+/// Reference outputs and autograd gradients of L = <values, gv> + <opacity, go> + <depth, gd> + <weights, gw>
+/// (an undefined upstream term is left out). `keep` (optional, 0/1 per sample) multiplies sigma, as a constant.
 RefResult reference(const Packed& p, const at::Tensor& gv, const at::Tensor& go, const at::Tensor& gd,
-                    const at::Tensor& keep = at::Tensor()) {
+                    const at::Tensor& keep = at::Tensor(), const at::Tensor& gw = at::Tensor()) {
   const at::Tensor s = p.sigmas.detach().clone().requires_grad_(true);
   const at::Tensor v = p.values.detach().clone().requires_grad_(true);
   RefResult r;
@@ -60,6 +60,7 @@ RefResult reference(const Packed& p, const at::Tensor& gv, const at::Tensor& go,
   if (gv.defined()) loss = loss + (r.out.values * gv).sum();
   if (go.defined()) loss = loss + (r.out.opacity * go).sum();
   if (gd.defined()) loss = loss + (r.out.depth * gd).sum();
+  if (gw.defined()) loss = loss + (r.out.weights * gw).sum();
   if (loss.requires_grad()) {
     loss.backward();
     r.dsigmas = s.grad().defined() ? s.grad() : at::zeros_like(s);
@@ -134,19 +135,21 @@ TEST(CompositeBackward, MatchesReferenceAutograd) {
 TEST(CompositeBackward, AutogradWrapperWithPartiallyUndefinedUpstream) {
   const int64_t C = 16, R = int64_t(kCounts.size());
   const Packed p = make_rays(kCounts, C, 10.0, 20);
-  const at::Tensor gv = at::randn({R, C}), go = at::randn({R}), gd = at::randn({R});
+  const at::Tensor gv = at::randn({R, C}), go = at::randn({R}), gd = at::randn({R}), gw = at::randn({p.sigmas.size(0)});
   const at::Tensor none;
-  // Each subset of the three outputs used in the loss; the unused ones reach backward undefined.
-  for (int used = 1; used < 8; ++used) {
+  // Each subset of the four outputs used in the loss; the unused ones reach backward undefined.
+  for (int used = 1; used < 16; ++used) {
     const at::Tensor s = p.sigmas.clone().requires_grad_(true), v = p.values.clone().requires_grad_(true);
     const CompositeOutputs out = composite(s, v, p.dts, p.ts, p.offsets, 0.0);
-    EXPECT_FALSE(out.weights.requires_grad());
+    EXPECT_TRUE(out.weights.requires_grad());
     at::Tensor loss = at::zeros({});
     if (used & 1) loss = loss + (out.values * gv).sum();
     if (used & 2) loss = loss + (out.opacity * go).sum();
     if (used & 4) loss = loss + (out.depth * gd).sum();
+    if (used & 8) loss = loss + (out.weights * gw).sum();
     loss.backward();
-    const RefResult want = reference(p, used & 1 ? gv : none, used & 2 ? go : none, used & 4 ? gd : none);
+    const RefResult want = reference(p, used & 1 ? gv : none, used & 2 ? go : none, used & 4 ? gd : none,
+                                     at::Tensor(), used & 8 ? gw : none);
     const std::string what = "outputs used mask " + std::to_string(used);
     expect_outputs_close(out, want.out, what);
     expect_close(s.grad(), want.dsigmas, 1e-4, 1e-6, what + " dsigmas");

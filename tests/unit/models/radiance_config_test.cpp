@@ -24,12 +24,14 @@ TEST(RadianceConfig, RoundTripKeepsEveryField) {
   RadianceConfig c;
   c.train.steps = 1234;
   c.train.loss = "mse";
+  c.train.distortion_weight = 0.01;
   c.field.finest_resolution = 512;
   c.render.background = "black";
   const RadianceConfig back = radiance_config_from_json(to_json(c), "x");
   EXPECT_EQ(to_json(back), to_json(radiance_config_from_json(to_json(back), "x")));
   EXPECT_EQ(back.train.steps, 1234);
   EXPECT_EQ(back.train.loss, "mse");
+  EXPECT_DOUBLE_EQ(back.train.distortion_weight, 0.01);
   EXPECT_EQ(back.field.finest_resolution, 512);
   EXPECT_EQ(back.render.background, "black");
 }

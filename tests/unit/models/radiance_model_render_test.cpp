@@ -10,6 +10,7 @@
 
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/composite.h"
+#include "semfield/kernels/distortion.h"
 
 namespace semfield {
 namespace {
@@ -117,6 +118,26 @@ TEST(RadianceModelRender, WeightsMatchCompositingEverySample) {
   EXPECT_LE(max_error(w.depth, ref.density_only.depth), 5e-3);
   // The colour render's opacity agrees too (its density path is the same field).
   EXPECT_LE(max_error(w.opacity, model->render(rays.o, rays.d, at::ones({3})).opacity), 1e-3);
+}
+
+TEST(RadianceModelRender, TrainingRenderGivesTheDistortionOfItsOwnWeights) {
+  const auto model = make_model();
+  const Rays rays = make_rays(200, 4);
+  const at::Tensor background = at::ones({200, 3});
+  EXPECT_FALSE(model->render_train(rays.o, rays.d, background, 7).distortion.defined());
+  const RayRenderOutput out = model->render_train(rays.o, rays.d, background, 7, /*with_distortion=*/true);
+  ASSERT_TRUE(out.distortion.defined());
+  ASSERT_EQ(out.distortion.sizes(), (std::vector<int64_t>{200}));
+  EXPECT_TRUE(out.distortion.requires_grad());
+  // The same jittered samples, composited (with the training path's early termination) and measured by the
+  // O(n^2) reference.
+  const PackedSamples s = model->march(rays.o, rays.d, /*jitter=*/true, 7);
+  const RadianceField::Output f = model->field().forward(model->to_unit_cube(s.positions), s.directions);
+  const kernels::CompositeOutputs ref = kernels::composite_forward(f.density, f.rgb, s.dts, s.ts, s.ray_offsets);
+  const at::Tensor want = kernels::distortion_reference(ref.weights, s.ts, s.dts, s.ray_offsets).detach();
+  EXPECT_LE(max_error(out.distortion.detach(), want), 1e-4 * std::max(1.0, want.abs().max().item<double>()));
+  EXPECT_GT(want.max().item<double>(), 0.0);  // some rays spread their weight
+  out.distortion.mean().backward();  // reaches the field through the compositing weights
 }
 
 TEST(RadianceModelRender, MissesAndEmptyBatches) {
