@@ -1,6 +1,9 @@
 // The distortion loss: CPU forward/backward kernels (parallel over rays), the autograd wrapper and the reference.
 #include "semfield/kernels/distortion.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -37,7 +40,10 @@ int64_t check_inputs(const char* op, const at::Tensor& weights, const at::Tensor
   return R;
 }
 
-int64_t grain(int64_t S, int64_t R) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, S / std::max<int64_t>(R, 1))); }
+// Rays per task: about 16k samples each, as the compositing kernel's.
+int64_t grain(int64_t S, int64_t R) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, S / std::max<int64_t>(R, 1)));
+}
 
 }  // namespace
 

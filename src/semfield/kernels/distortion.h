@@ -1,4 +1,4 @@
-// The distortion loss of Mip-NeRF 360 (Barron et al. 2022, eq. 15) on packed ray samples, with a hand-written
+// The distortion loss of Mip-NeRF 360 (Barron et al. 2022) on packed ray samples, with a hand-written
 // backward pass, an autograd wrapper and a plain-LibTorch reference.
 //
 // Why: a radiance field trained on photometric error alone may leave semi-transparent haze where few rays

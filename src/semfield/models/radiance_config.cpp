@@ -1,6 +1,8 @@
 // JSON (de)serialisation of RadianceConfig: each section's fields are listed once, in visit_* below.
 #include "semfield/models/radiance_config.h"
 
+#include <cmath>
+
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/core/json_sections.h"
@@ -88,6 +90,8 @@ void validate(const RadianceConfig& c, const std::filesystem::path& origin) {
         "expected >= initial_rays >= 1");
   check(c.train.lr > 0, "train.lr", "expected > 0");
   check(c.train.loss == "huber" || c.train.loss == "mse", "train.loss", "expected \"huber\" or \"mse\"");
+  check(std::isfinite(c.train.distortion_weight) && c.train.distortion_weight >= 0, "train.distortion_weight",
+        "expected a finite number >= 0");
   check(c.train.grid_update_interval >= 1, "train.grid_update_interval", "expected >= 1");
   check(c.train.checkpoint_interval >= 0, "train.checkpoint_interval", "expected >= 0");
 }

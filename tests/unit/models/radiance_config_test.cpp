@@ -49,6 +49,7 @@ TEST(RadianceConfig, ErrorsNameFileAndKey) {
   EXPECT_THAT(error_of({{"trian", {}}}), HasSubstr("cfg.json: trian: unknown key"));
   EXPECT_THAT(error_of({{"train", {{"steps", "many"}}}}), HasSubstr("train.steps: expected a number"));
   EXPECT_THAT(error_of({{"train", {{"loss", "l1"}}}}), HasSubstr("train.loss"));
+  EXPECT_THAT(error_of({{"train", {{"distortion_weight", -0.1}}}}), HasSubstr("train.distortion_weight: expected"));
   EXPECT_THAT(error_of({{"field", {{"n_levels", 0}}}}), HasSubstr("field.n_levels: expected 1..32"));
   EXPECT_THAT(error_of({{"render", {{"grid_resolution", 4}}}}), HasSubstr("render.grid_resolution"));
   EXPECT_THAT(error_of(nlohmann::json::array()), HasSubstr("expected a JSON object"));
