@@ -29,28 +29,17 @@ PackedShape check_packed(const char* op, const at::Tensor& sigmas, const at::Ten
   detail::check_dtype(op, "values", values, at::kFloat);
   detail::check_dtype(op, "dts", dts, at::kFloat);
   detail::check_dtype(op, "ts", ts, at::kFloat);
-  detail::check_dtype(op, "ray_offsets", ray_offsets, at::kLong);
   detail::check_dim(op, "sigmas", sigmas, 1);
   detail::check_dim(op, "values", values, 2);
   detail::check_dim(op, "dts", dts, 1);
   detail::check_dim(op, "ts", ts, 1);
-  detail::check_dim(op, "ray_offsets", ray_offsets, 1);
   const int64_t S = sigmas.size(0);
   detail::check_size(op, "values", values, 0, S, "S, the length of sigmas");
   TORCH_CHECK(values.size(1) >= 1, op, ": values must have at least one channel, got shape ", values.sizes());
   detail::check_size(op, "dts", dts, 0, S, "S, the length of sigmas");
   detail::check_size(op, "ts", ts, 0, S, "S, the length of sigmas");
-  TORCH_CHECK(ray_offsets.size(0) >= 1, op, ": ray_offsets must have R+1 >= 1 entries, got none");
-  detail::require_cpu(op, {{"sigmas", &sigmas}, {"values", &values}, {"dts", &dts}, {"ts", &ts},
-                           {"ray_offsets", &ray_offsets}});
-  const int64_t R = ray_offsets.size(0) - 1;
-  const auto off = ray_offsets.accessor<int64_t, 1>();
-  TORCH_CHECK(off[0] == 0, op, ": ray_offsets[0] must be 0, got ", off[0]);
-  TORCH_CHECK(off[R] == S, op, ": ray_offsets[R] (R = ", R, ") must equal the number of samples S = ", S, ", got ",
-              off[R]);
-  for (int64_t r = 0; r < R; ++r)
-    TORCH_CHECK(off[r] <= off[r + 1], op, ": ray_offsets must be non-decreasing, but ray_offsets[", r, "] = ",
-                off[r], " > ray_offsets[", r + 1, "] = ", off[r + 1]);
+  detail::require_cpu(op, {{"sigmas", &sigmas}, {"values", &values}, {"dts", &dts}, {"ts", &ts}});
+  const int64_t R = detail::check_ray_offsets(op, ray_offsets, S);
   return {S, values.size(1), R};
 }
 

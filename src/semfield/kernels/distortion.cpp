@@ -20,23 +20,14 @@ int64_t check_inputs(const char* op, const at::Tensor& weights, const at::Tensor
   detail::check_dtype(op, "weights", weights, at::kFloat);
   detail::check_dtype(op, "midpoints", midpoints, at::kFloat);
   detail::check_dtype(op, "widths", widths, at::kFloat);
-  detail::check_dtype(op, "ray_offsets", ray_offsets, at::kLong);
   detail::check_dim(op, "weights", weights, 1);
   detail::check_dim(op, "midpoints", midpoints, 1);
   detail::check_dim(op, "widths", widths, 1);
-  detail::check_dim(op, "ray_offsets", ray_offsets, 1);
   const int64_t S = weights.size(0);
   detail::check_size(op, "midpoints", midpoints, 0, S, "S, the length of weights");
   detail::check_size(op, "widths", widths, 0, S, "S, the length of weights");
-  TORCH_CHECK(ray_offsets.size(0) >= 1, op, ": ray_offsets must have R+1 >= 1 entries, got none");
-  detail::require_cpu(op, {{"weights", &weights}, {"midpoints", &midpoints}, {"widths", &widths},
-                           {"ray_offsets", &ray_offsets}});
-  const int64_t R = ray_offsets.size(0) - 1;
-  const auto off = ray_offsets.accessor<int64_t, 1>();
-  TORCH_CHECK(off[0] == 0 && off[R] == S, op, ": ray_offsets must run from 0 to S = ", S, ", got ", off[0], " .. ",
-              off[R]);
-  for (int64_t r = 0; r < R; ++r)
-    TORCH_CHECK(off[r] <= off[r + 1], op, ": ray_offsets must be non-decreasing at ", r);
+  detail::require_cpu(op, {{"weights", &weights}, {"midpoints", &midpoints}, {"widths", &widths}});
+  const int64_t R = detail::check_ray_offsets(op, ray_offsets, S);
   return R;
 }
 

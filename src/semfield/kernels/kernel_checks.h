@@ -4,6 +4,7 @@
 // (c10::Error) and a message naming the op, the argument, what was expected and what was given.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <utility>
 
@@ -47,6 +48,24 @@ inline void check_size(const char* op, const char* name, const at::Tensor& t, in
 inline void check_contiguous(const char* op, const char* name, const at::Tensor& t) {
   TORCH_CHECK(t.is_contiguous(), op, ": ", name, " must be contiguous (it is written in place), got strides ",
               t.strides());
+}
+
+/// The packed-ray layout: ray r owns samples [ray_offsets[r], ray_offsets[r+1]) of S, so the offsets start at 0,
+/// end at S and never decrease. Checks a 1-D Long CPU tensor of R+1 >= 1 entries and returns R.
+inline int64_t check_ray_offsets(const char* op, const at::Tensor& ray_offsets, int64_t S) {
+  check_dtype(op, "ray_offsets", ray_offsets, at::kLong);
+  check_dim(op, "ray_offsets", ray_offsets, 1);
+  TORCH_CHECK(ray_offsets.size(0) >= 1, op, ": ray_offsets must have R+1 >= 1 entries, got none");
+  require_cpu(op, {{"ray_offsets", &ray_offsets}});
+  const int64_t R = ray_offsets.size(0) - 1;
+  const auto off = ray_offsets.accessor<int64_t, 1>();
+  TORCH_CHECK(off[0] == 0, op, ": ray_offsets[0] must be 0, got ", off[0]);
+  TORCH_CHECK(off[R] == S, op, ": ray_offsets[R] (R = ", R, ") must equal the number of samples S = ", S, ", got ",
+              off[R]);
+  for (int64_t r = 0; r < R; ++r)
+    TORCH_CHECK(off[r] <= off[r + 1], op, ": ray_offsets must be non-decreasing, but ray_offsets[", r, "] = ",
+                off[r], " > ray_offsets[", r + 1, "] = ", off[r + 1]);
+  return R;
 }
 
 }  // namespace semfield::kernels::detail
