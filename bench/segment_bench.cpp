@@ -215,7 +215,7 @@ BENCHMARK(BM_RunClick512)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealT
 
 int run_iou(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: segment_bench iou RUN SCENE FIELD [FIELD...]\n");
+    std::fprintf(stderr, "usage: segment_bench iou RUN SCENE FIELD[@no-beneath|@no-plane] [FIELD...]\n");
     return 2;
   }
   set_threads();
@@ -223,8 +223,26 @@ int run_iou(int argc, char** argv) {
   const Scene scene = load_run_scene(run, argv[3]);
   const std::vector<int64_t> objects = object_instances(scene);
   for (int f = 4; f < argc; ++f) {
-    const LoadedDistill field = load_distilled(argv[2], argv[f], *run.model);
-    const std::unique_ptr<Segmenter> segmenter = make_segmenter(field);
+    // FIELD@VARIANT: an ablation of the similarity segmenter (no-beneath, no-plane) on the same field.
+    const std::string spec = argv[f];
+    const size_t at = spec.find('@');
+    const LoadedDistill field = load_distilled(argv[2], spec.substr(0, at), *run.model);
+    std::unique_ptr<Segmenter> segmenter;
+    if (at == std::string::npos) {
+      segmenter = make_segmenter(field);
+    } else {
+      SimilarityOptions options;
+      const std::string variant = spec.substr(at + 1);
+      if (variant == "no-beneath") {
+        options.beneath.enabled = false;
+      } else if (variant == "no-plane") {
+        options.exclude_support_plane = false;
+      } else {
+        std::fprintf(stderr, "unknown variant '%s' (expected no-beneath or no-plane)\n", variant.c_str());
+        return 2;
+      }
+      segmenter = std::make_unique<SimilaritySegmenter>(*field.model, options);
+    }
     double sum = 0;
     for (const int64_t id : objects) {
       const ObjectClickResult r = segment_object_by_click(*segmenter, *run.model, scene, id);

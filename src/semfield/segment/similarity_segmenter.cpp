@@ -443,23 +443,28 @@ std::optional<SupportPlane> SimilaritySegmenter::support_plane(const SegmentView
 
 at::Tensor SimilaritySegmenter::mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
                                                 const std::optional<Eigen::Vector4d>& box,
-                                                const at::Tensor& excluded, bool refine,
+                                                const SupportPlane* excluded, bool refine,
                                                 const at::Tensor& pixel_major) const {
   at::Tensor candidates = similarity_candidates(unit, view.opacity, m_target, box, m_options);
-  if (excluded.defined()) candidates &= excluded.logical_not();
+  if (excluded) candidates &= excluded->pixels.logical_not();
   at::Tensor mask = grow_regions(candidates, seeds, view.depth, m_options.depth_edge);
   if (refine && m_options.refine_iterations > 0 && mask.any().item<bool>()) {
     mask = refine_mask(mask, unit, view.depth, view.opacity, m_options, pixel_major);
-    if (box) mask &= box_mask(*box, view.width(), view.height());  // refinement must stay inside the box
-    if (excluded.defined()) mask &= excluded.logical_not();
+    if (excluded) mask &= excluded->pixels.logical_not();
   }
+  // Geometry, not appearance, decides what is beneath: after the refinement, whose feature vote would take thin
+  // shadowed parts away again.
+  if (refine && excluded && m_options.beneath.enabled && mask.any().item<bool>())
+    mask = complete_beneath(mask, *excluded, view.depth, view.opacity, excluded->pixels,
+                            m_options.depth_edge, m_options.min_opacity, m_options.beneath);
+  if (box) mask &= box_mask(*box, view.width(), view.height());  // refinement and completion stay inside the box
   return mask;
 }
 
 std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& view, const at::Tensor& unit,
                                                           const at::Tensor& seeds,
                                                           const std::optional<Eigen::Vector4d>& box,
-                                                          const at::Tensor& excluded) const {
+                                                          const SupportPlane* excluded) const {
   if (m_target.positive.size(0) == 0 || m_options.region_jump_ratio <= 0 || !seeds.any().item<bool>())
     return std::nullopt;
   // The threshold just above the level where the seeds' region leaks into the surroundings: every pixel beyond
@@ -468,7 +473,7 @@ std::optional<double> SimilaritySegmenter::jump_threshold(const SegmentView& vie
   const at::Tensor s_pos = best_cosine(flat, {m_target.positive});
   at::Tensor valid = (view.opacity.reshape(-1) >= m_options.min_opacity) & (s_pos > best_cosine(flat, {m_target.negative}));
   if (box) valid &= box_mask(*box, view.width(), view.height()).reshape(-1);
-  if (excluded.defined()) valid &= excluded.logical_not().reshape(-1);
+  if (excluded) valid &= excluded->pixels.logical_not().reshape(-1);
   at::Tensor score = at::where(valid, s_pos, at::full_like(s_pos, -2.0f)).view({view.height(), view.width()});
   at::Tensor depth = view.depth, seed = seeds;
   // The threshold is one number: choose it on at most ~128 px a side (the centre pixel of each block, and a block
@@ -510,7 +515,7 @@ at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& 
   const at::Tensor seeds = click_seeds(clicks, view.width(), view.height());
   // The support plane is excluded when every click that hits a surface lies above it (beyond its band): the
   // object stands on it. A click on the plane means the plane is what is wanted.
-  at::Tensor excluded;
+  const SupportPlane* excluded = nullptr;
   if (features.plane) {
     bool above = false, on_plane = false;
     for (const Eigen::Vector2d& click : clicks) {
@@ -519,7 +524,7 @@ at::Tensor SimilaritySegmenter::segment(const SegmentView& view, const Prompts& 
       (features.plane->signed_distance(*point) > 2.0 * features.plane->band ? above : on_plane) = true;
     }
     m_target.exclude_support = above && !on_plane;
-    if (m_target.exclude_support) excluded = features.plane->pixels;
+    if (m_target.exclude_support) excluded = &*features.plane;
   }
   if (const auto t = jump_threshold(view, unit, seeds, prompts.box, excluded)) m_target.threshold = *t;
   // A first mask from the prompt similarity alone, then (GrabCut-like) rounds of fitting object and background
@@ -541,14 +546,13 @@ at::Tensor SimilaritySegmenter::follow(const SegmentView& view, const Prompts& p
   if (seed.defined()) seeds |= seed;
   if (!m_target.whitening.transform.defined()) return at::zeros({view.height(), view.width()}, at::kBool);
   const at::Tensor unit = whiten_unit(view.maps, m_target.whitening);
-  at::Tensor excluded;
+  std::optional<SupportPlane> plane;
   if (m_target.exclude_support) {
     // prepare() fitted this view's plane already when the view is the cached one; fit it only otherwise.
     const std::optional<ViewFeatures> kept = kept_features(view);
-    const std::optional<SupportPlane> plane = kept ? kept->plane : support_plane(view);
-    if (plane) excluded = plane->pixels;
+    plane = kept ? kept->plane : support_plane(view);
   }
-  return mask_from_seeds(view, unit, seeds, std::nullopt, excluded);
+  return mask_from_seeds(view, unit, seeds, std::nullopt, plane ? &*plane : nullptr);
 }
 
 }  // namespace semfield

@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/segment/segmenter.h"
+#include "semfield/segment/beneath_completion.h"
 #include "semfield/segment/support_plane.h"
 
 namespace semfield {
@@ -43,6 +44,9 @@ struct SimilarityOptions {
   /// clicked object stands on. A click on the plane itself selects as usual.
   bool exclude_support_plane = true;
   SupportPlaneOptions support_plane;
+  /// With the support plane excluded: every mask is completed with what lies beneath it down to the plane
+  /// (beneath_completion.h), after the refinement.
+  BeneathOptions beneath;
 };
 
 /// A whitening transform of standardised features: z = (x - mean) transform, so the features of the fitted
@@ -147,12 +151,13 @@ class SimilaritySegmenter final : public Segmenter {
  private:
   /// region_jump_threshold of the seeds' bottleneck on the target's positive similarity (none: keep the current).
   std::optional<double> jump_threshold(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
-                                       const std::optional<Eigen::Vector4d>& box, const at::Tensor& excluded) const;
-  /// `refine`: refine_mask along image/depth edges (when the options ask for it), with `pixel_major` the unit
-  /// features as [H,W,C] if at hand. Pixels set in `excluded` (bool [H,W], or undefined) are never selected.
+                                       const std::optional<Eigen::Vector4d>& box, const SupportPlane* excluded) const;
+  /// `refine`: refine_mask along image/depth edges (when the options ask for it), then complete_beneath, with
+  /// `pixel_major` the unit features as [H,W,C] if at hand. The pixels of `excluded` (a support plane, or null)
+  /// are never selected.
   at::Tensor mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,
-                             const std::optional<Eigen::Vector4d>& box, const at::Tensor& excluded, bool refine = true,
-                             const at::Tensor& pixel_major = at::Tensor()) const;
+                             const std::optional<Eigen::Vector4d>& box, const SupportPlane* excluded,
+                             bool refine = true, const at::Tensor& pixel_major = at::Tensor()) const;
   /// The view's support plane when the options ask for it (none otherwise, or when the view has none).
   std::optional<SupportPlane> support_plane(const SegmentView& view) const;
 

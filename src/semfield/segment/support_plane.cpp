@@ -123,11 +123,15 @@ std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Te
   plane.band = std::max(options.residual_sigmas * sigma, options.min_band * scale);
 
   plane.pixels = at::zeros({h, w}, at::kBool);
+  plane.points = at::zeros({h, w, 3}, at::kFloat);
   bool* out = plane.pixels.data_ptr<bool>();
+  float* points = plane.points.data_ptr<float>();
   int64_t count = 0;
   const double min_cos = std::cos(options.spare_slope_degrees * M_PI / 180.0);
   for (const int64_t i : opaque) {
-    const double distance = plane.signed_distance(point(i));
+    const Eigen::Vector3d p = point(i);
+    for (int k = 0; k < 3; ++k) points[3 * i + k] = static_cast<float>(p[k]);
+    const double distance = plane.signed_distance(p);
     if (std::fabs(distance) > plane.band) continue;
     // A slope rising from the plane is the object's, not the plane's. It lies on the plane's upper side; the
     // plane's own depth noise scatters to both, so requiring it halves the ground taken for slopes.

@@ -58,6 +58,7 @@ struct SupportPlane {
   double band = 0;         ///< half-width of the inlier band, normalised units
   double inlier_fraction = 0;  ///< of the opaque pixels
   at::Tensor pixels;       ///< bool [H,W]: opaque pixels whose surface point lies within the band, slopes spared
+  at::Tensor points;       ///< float [H,W,3]: each opaque pixel's surface point (0 for the others)
 
   /// > 0 on the camera's side of the plane (above a floor seen from above).
   double signed_distance(const Eigen::Vector3d& p) const { return normal.dot(p) + offset; }
