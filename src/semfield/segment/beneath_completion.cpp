@@ -9,6 +9,8 @@
 #include <ATen/ATen.h>
 #include <Eigen/Geometry>
 
+#include "semfield/core/error.h"
+
 namespace semfield {
 
 namespace {
@@ -20,8 +22,9 @@ double cross(const Eigen::Vector2d& o, const Eigen::Vector2d& a, const Eigen::Ve
 // Andrew's monotone chain, counter-clockwise, collinear points dropped. A few dozen lines do not warrant a
 // geometry library (the project links none that has one).
 std::vector<Eigen::Vector2d> convex_hull(std::vector<Eigen::Vector2d> points) {
-  std::sort(points.begin(), points.end(),
-            [](const Eigen::Vector2d& a, const Eigen::Vector2d& b) { return a.x() < b.x() || (a.x() == b.x() && a.y() < b.y()); });
+  std::sort(points.begin(), points.end(), [](const Eigen::Vector2d& a, const Eigen::Vector2d& b) {
+    return a.x() < b.x() || (a.x() == b.x() && a.y() < b.y());
+  });
   points.erase(std::unique(points.begin(), points.end()), points.end());
   if (points.size() < 3) return points;
   std::vector<Eigen::Vector2d> hull(2 * points.size());
@@ -79,6 +82,10 @@ bool Footprint::contains(const Eigen::Vector2d& q) const {
 
 Footprint selection_footprint(const at::Tensor& mask_in, const SupportPlane& plane, const at::Tensor& depth_in,
                               const BeneathOptions& options) {
+  SEMFIELD_ASSERT(mask_in.dim() == 2 && mask_in.scalar_type() == at::kBool && depth_in.sizes() == mask_in.sizes() &&
+                      plane.points.defined() && plane.points.size(0) == mask_in.size(0) &&
+                      plane.points.size(1) == mask_in.size(1),
+                  "selection_footprint: mask, depth and the plane's points must be of one view");
   const at::Tensor mask = mask_in.contiguous(), depth = depth_in.to(at::kFloat).contiguous();
   const int64_t n = mask.numel();
   const bool* m = mask.data_ptr<bool>();
@@ -152,17 +159,20 @@ at::Tensor complete_beneath(const at::Tensor& mask_in, const SupportPlane& plane
   const Footprint footprint = selection_footprint(mask_in, plane, depth_in, options);
   if (footprint.hull.empty()) return mask_in;
   const at::Tensor depth = depth_in.to(at::kFloat).contiguous(), opacity = opacity_in.to(at::kFloat).contiguous();
+  SEMFIELD_ASSERT(opacity_in.sizes() == mask_in.sizes() &&
+                      (!excluded_in.defined() || excluded_in.sizes() == mask_in.sizes()),
+                  "complete_beneath: opacity and excluded must be of the mask's view");
   const at::Tensor excluded = excluded_in.defined() ? excluded_in.contiguous() : at::zeros({h, w}, at::kBool);
   const float* z = depth.data_ptr<float>();
   const float* a = opacity.data_ptr<float>();
-  const bool* x = excluded.data_ptr<bool>();
+  const bool* off_limits = excluded.data_ptr<bool>();
   const float* points = plane.points.data_ptr<float>();
   at::Tensor out = mask_in.contiguous().clone();
   bool* m = out.data_ptr<bool>();
   // Beneath: clear of the plane, lower than a selected point nearby on the plane, inside the footprint. Tested
   // lazily, on the pixels the flood reaches.
   auto beneath = [&](int64_t i) {
-    if (x[i] || a[i] < min_opacity || !(z[i] > 0)) return false;
+    if (off_limits[i] || a[i] < min_opacity || !(z[i] > 0)) return false;
     const Eigen::Vector3d p(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
     const double height = plane.signed_distance(p);
     if (!(height > options.min_height_bands * plane.band)) return false;
@@ -179,8 +189,8 @@ at::Tensor complete_beneath(const at::Tensor& mask_in, const SupportPlane& plane
   while (!queue.empty()) {
     const int64_t i = queue.front();
     queue.pop_front();
-    const int64_t y = i / w, xx = i % w;
-    const int64_t neighbours[4] = {xx > 0 ? i - 1 : -1, xx + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
+    const int64_t y = i / w, x = i % w;
+    const int64_t neighbours[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
                                    y + 1 < h ? i + w : -1};
     for (const int64_t j : neighbours) {
       if (j < 0 || m[j] || tested[static_cast<size_t>(j)]) continue;
