@@ -17,8 +17,9 @@ mkdir -p "$work"
 echo '{"train": {"target_samples": 65536}}' > "$work/train.json"
 "$bin" train --data "$work/scene" --out "$work/run" --steps 400 --time-budget "$train_seconds" \
   --config "$work/train.json" 2>/dev/null | tail -1
-"$bin" distill --run "$work/run" --teacher labels:instance --steps 200 --time-budget "$distill_seconds" 2>/dev/null |
+"$bin" distill --run "$work/run" --teacher labels:instance --steps 600 --time-budget "$distill_seconds" 2>/dev/null |
   tail -1
 "$bin" distill --run "$work/run" --teacher descriptor --steps 300 --time-budget "$distill_seconds" 2>/dev/null |
   tail -1
-"$bench" iou "$work/run" "$work/scene" labels-instance descriptor
+# descriptor@no-beneath: the same field without the completion beneath the selection (docs/segmentation.md step 9).
+"$bench" iou "$work/run" "$work/scene" labels-instance descriptor descriptor@no-beneath
