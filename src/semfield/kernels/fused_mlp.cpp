@@ -10,7 +10,7 @@
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/kernel_checks.h"
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -58,6 +58,39 @@ void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64
     gemm_tile<NC, R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
   for (; m < M; ++m) gemm_tile<NC, 1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+// The same tiling for CPUs (or VMs) without AVX-512: 8-float ymm lanes, a 16-column panel, R rows — the classic 6x16
+// micro-kernel shape (12 accumulators, 2 loads and one broadcast within the 16 ymm registers). Without it the
+// scalar loop below made a training step ~10x slower on such a machine.
+template <int R>
+inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb,
+                           float* C, int64_t ldc, bool accumulate, bool relu) {
+  __m256 acc[R][2];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < 2; ++c) acc[r][c] = accumulate ? _mm256_loadu_ps(C + r * ldc + 8 * c) : _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(B + k * ldb), b1 = _mm256_loadu_ps(B + k * ldb + 8);
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_set1_ps(A[r * a_row + k * a_col]);
+      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < 2; ++c)
+      _mm256_storeu_ps(C + r * ldc + 8 * c, relu ? _mm256_max_ps(acc[r][c], zero) : acc[r][c]);
+}
+
+// One 16-column panel of C (N is always a multiple of 16: the packed weights are padded).
+void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
+                       float* C, int64_t ldc, bool accumulate, bool relu) {
+  constexpr int R = 6;
+  int64_t m = 0;
+  for (; m + R <= M; m += R)
+    gemm_tile_avx2<R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
+  for (; m < M; ++m) gemm_tile_avx2<1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
+}
 #endif
 
 void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb, int64_t N,
@@ -71,6 +104,8 @@ void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, co
       default: gemm_columns<4>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
     }
   }
+#elif defined(__AVX2__) && defined(__FMA__)
+  for (int64_t j = 0; j < N; j += 16) gemm_columns_avx2(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu);
 #else
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {

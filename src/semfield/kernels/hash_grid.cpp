@@ -174,33 +174,97 @@ inline void point_corners(const LevelGeometry& g, float x, float y, float z, Poi
   }
 }
 
-/// Scalar forward of one level for points [0, n) of SoA coordinates: feat[i*F + f] (level-major slice).
-void encode_level_scalar(const LevelGeometry& g, const float* level_params, int F, const float* x,
-                         const float* y, const float* z, int64_t n, float* feat) {
-  PointCorners pc;
-  for (int64_t i = 0; i < n; ++i) {
-    point_corners(g, x[i], y[i], z[i], pc);
-    float* out = feat + i * F;
-    for (int f = 0; f < F; ++f) out[f] = 0.f;
-    for (int c = 0; c < 8; ++c) {
-      const float* src = level_params + int64_t(pc.idx[c]) * F;
-      for (int f = 0; f < F; ++f) out[f] += pc.w[c] * src[f];
+// Scalar forward and backward of one level (any F; without AVX-512 also F = 2), with the AVX-512 path's latency
+// hiding: the corners of the next block of points are computed ahead and their table rows prefetched into L2 while
+// the current block is summed, so the cache misses of hashed lookups (which no hardware prefetcher predicts) overlap
+// useful work; for F = 2 the sums stay in registers. Measured on a 2-core AVX2 VM without AVX-512 (AMD EPYC, family
+// 25), 2^18 points, 16 levels x F = 2, 2 threads (kernels_bench BM_HashGrid*/0): forward 116 -> 40 ms, backward
+// 105 -> 56 ms against the plain scalar loops.
+constexpr int kPrefetchBlock = 16;
+
+struct ScalarCornerBlock {
+  PointCorners corners[kPrefetchBlock];
+};
+
+inline void prepare_scalar_block(const LevelGeometry& g, const float* x, const float* y, const float* z, int64_t n,
+                                 const char* rows, int64_t row_bytes, ScalarCornerBlock& block) {
+  for (int64_t k = 0; k < n; ++k) {
+    point_corners(g, x[k], y[k], z[k], block.corners[k]);
+    for (int c = 0; c < 8; ++c) __builtin_prefetch(rows + row_bytes * block.corners[k].idx[c], 0, 2);
+  }
+}
+
+void encode_level_prefetched(const LevelGeometry& g, const float* level_params, int F, const float* x, const float* y,
+                             const float* z, int64_t n, float* feat) {
+  const char* rows = reinterpret_cast<const char*>(level_params);
+  const int64_t row_bytes = int64_t(F) * int64_t(sizeof(float));
+  ScalarCornerBlock blocks[2];
+  if (n > 0) prepare_scalar_block(g, x, y, z, std::min<int64_t>(kPrefetchBlock, n), rows, row_bytes, blocks[0]);
+  for (int64_t i = 0, cur = 0; i < n; i += kPrefetchBlock, cur ^= 1) {
+    const int64_t next = i + kPrefetchBlock;
+    if (next < n)
+      prepare_scalar_block(g, x + next, y + next, z + next, std::min<int64_t>(kPrefetchBlock, n - next), rows,
+                           row_bytes, blocks[cur ^ 1]);
+    const int64_t count = std::min<int64_t>(kPrefetchBlock, n - i);
+    if (F == 2) {  // the default: sums kept in registers
+      for (int64_t k = 0; k < count; ++k) {
+        const PointCorners& pc = blocks[cur].corners[k];
+        float f0 = 0.f, f1 = 0.f;
+        for (int c = 0; c < 8; ++c) {
+          const float* src = level_params + 2 * int64_t(pc.idx[c]);
+          f0 += pc.w[c] * src[0];
+          f1 += pc.w[c] * src[1];
+        }
+        feat[2 * (i + k)] = f0;
+        feat[2 * (i + k) + 1] = f1;
+      }
+      continue;
+    }
+    for (int64_t k = 0; k < count; ++k) {
+      const PointCorners& pc = blocks[cur].corners[k];
+      float* out = feat + (i + k) * F;
+      for (int f = 0; f < F; ++f) out[f] = 0.f;
+      for (int c = 0; c < 8; ++c) {
+        const float* src = level_params + int64_t(pc.idx[c]) * F;
+        for (int f = 0; f < F; ++f) out[f] += pc.w[c] * src[f];
+      }
     }
   }
 }
 
-/// Scalar backward of one level for points [begin, end): level_grad[idx*F + f] += w * G[i*F + f].
-void accumulate_level_scalar(const LevelGeometry& g, float* level_grad, uint8_t* level_touched, int F,
-                             const float* x, const float* y, const float* z, const float* G, int64_t begin,
-                             int64_t end) {
-  PointCorners pc;
-  for (int64_t i = begin; i < end; ++i) {
-    point_corners(g, x[i], y[i], z[i], pc);
-    const float* gi = G + i * F;
-    for (int c = 0; c < 8; ++c) {
-      float* dst = level_grad + int64_t(pc.idx[c]) * F;
-      for (int f = 0; f < F; ++f) dst[f] += pc.w[c] * gi[f];
-      if (level_touched) level_touched[pc.idx[c]] = 1;
+void accumulate_level_prefetched(const LevelGeometry& g, float* level_grad, uint8_t* level_touched, int F,
+                                 const float* x, const float* y, const float* z, const float* G, int64_t n) {
+  const char* rows = reinterpret_cast<const char*>(level_grad);
+  const int64_t row_bytes = int64_t(F) * int64_t(sizeof(float));
+  ScalarCornerBlock blocks[2];
+  if (n > 0) prepare_scalar_block(g, x, y, z, std::min<int64_t>(kPrefetchBlock, n), rows, row_bytes, blocks[0]);
+  for (int64_t i = 0, cur = 0; i < n; i += kPrefetchBlock, cur ^= 1) {
+    const int64_t next = i + kPrefetchBlock;
+    if (next < n)
+      prepare_scalar_block(g, x + next, y + next, z + next, std::min<int64_t>(kPrefetchBlock, n - next), rows,
+                           row_bytes, blocks[cur ^ 1]);
+    const int64_t count = std::min<int64_t>(kPrefetchBlock, n - i);
+    if (F == 2) {  // the default: the point's gradient kept in registers
+      for (int64_t k = 0; k < count; ++k) {
+        const PointCorners& pc = blocks[cur].corners[k];
+        const float g0 = G[2 * (i + k)], g1 = G[2 * (i + k) + 1];
+        for (int c = 0; c < 8; ++c) {
+          float* dst = level_grad + 2 * int64_t(pc.idx[c]);
+          dst[0] += pc.w[c] * g0;
+          dst[1] += pc.w[c] * g1;
+          if (level_touched) level_touched[pc.idx[c]] = 1;
+        }
+      }
+      continue;
+    }
+    for (int64_t k = 0; k < count; ++k) {
+      const PointCorners& pc = blocks[cur].corners[k];
+      const float* gi = G + (i + k) * F;
+      for (int c = 0; c < 8; ++c) {
+        float* dst = level_grad + int64_t(pc.idx[c]) * F;
+        for (int f = 0; f < F; ++f) dst[f] += pc.w[c] * gi[f];
+        if (level_touched) level_touched[pc.idx[c]] = 1;
+      }
     }
   }
 }
@@ -397,7 +461,8 @@ void accumulate_level_f2(const LevelGeometry& g, float* level_grad, uint8_t* lev
       }
     }
   }
-  accumulate_level_scalar(g, level_grad, kTouched ? level_touched : nullptr, 2, x, y, z, G, n_full, n);
+  accumulate_level_prefetched(g, level_grad, kTouched ? level_touched : nullptr, 2, x + n_full, y + n_full, z + n_full,
+                              G + 2 * n_full, n - n_full);
 }
 
 #pragma GCC diagnostic pop
@@ -409,7 +474,7 @@ void encode_level(const LevelGeometry& g, const float* level_params, int F, cons
 #ifdef __AVX512F__
   if (F == 2) return encode_level_f2(g, level_params, x, y, z, n, feat);
 #endif
-  encode_level_scalar(g, level_params, F, x, y, z, n, feat);
+  encode_level_prefetched(g, level_params, F, x, y, z, n, feat);
 }
 
 void accumulate_level(const LevelGeometry& g, float* level_grad, uint8_t* level_touched, int F, const float* x,
@@ -420,7 +485,7 @@ void accumulate_level(const LevelGeometry& g, float* level_grad, uint8_t* level_
     return accumulate_level_f2<false>(g, level_grad, nullptr, x, y, z, G, n);
   }
 #endif
-  accumulate_level_scalar(g, level_grad, level_touched, F, x, y, z, G, 0, n);
+  accumulate_level_prefetched(g, level_grad, level_touched, F, x, y, z, G, n);
 }
 
 /// Clamped SoA copy of xyz rows [begin, end) (any strides); rows in [N, end) are padding set to 0.
