@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include "semfield/core/thread_waits.h"
 #include "semfield/foundation/clip_model.h"
 #include "semfield/foundation/dino_model.h"
 #include "semfield/foundation/sam_model.h"
@@ -98,4 +99,11 @@ BENCHMARK(BM_DinoVitS8At224)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRe
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 #include <Eigen/Geometry>
 
+#include "semfield/core/thread_waits.h"
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
@@ -357,6 +358,7 @@ BENCHMARK(BM_RenderWeights)->ArgName("size")->Arg(200)->Arg(512)->Unit(benchmark
 }  // namespace
 
 int main(int argc, char** argv) {
+  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
   at::set_num_threads(2);
   semfield::set_parallel_threads(2);
   // As the CLI does: renders reuse large buffers (see caching_allocator.h).

@@ -3,32 +3,17 @@
 #include <cstdlib>
 #include <thread>
 
-#include <unistd.h>
-
 #include "commands.h"
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/core/parallel.h"
+#include "semfield/core/thread_waits.h"
 #include "semfield/kernels/caching_allocator.h"
 
 #include <ATen/Parallel.h>
 
-namespace {
-
-// OpenMP workers (GCC's libgomp) spin after every parallel region by default. On 2 cores shared with anything
-// else (another process, ctest -j2) the spinning threads take the cores the work needs: a distillation step
-// measured 3x slower. libgomp reads OMP_WAIT_POLICY only when it loads, so the process re-executes itself once
-// with PASSIVE unless the user chose a policy (OMP_WAIT_POLICY=ACTIVE suits a dedicated machine).
-void use_passive_openmp_waits(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then run with the default policy
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  use_passive_openmp_waits(argv);
+  semfield::reexec_with_sleeping_thread_waits(argv);  // idle worker threads sleep: see thread_waits.h
   CLI::App app{"semfield: semantic radiance fields — reconstruct, segment and label 3D scenes on a CPU"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
