@@ -1,8 +1,8 @@
 // Benchmarks of the hand-written CPU kernels (hash grid, fused MLP, compositing, sparse Adam) at training batch sizes,
 // on 2 threads by default (SEMFIELD_BENCH_THREADS overrides). Run: build/bench/kernels_bench.
 // "Time" is wall time; "CPU" is the CPU time of the whole process (all threads), so on a machine shared
-// with other jobs CPU / threads estimates the uncontended wall time (run with OMP_WAIT_POLICY=PASSIVE so
-// OpenMP's idle spinning is not counted).
+// with other jobs CPU / threads estimates the uncontended wall time (idle worker threads sleep, as in the CLI:
+// thread_waits.h, so their spinning is not counted).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -13,10 +13,12 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include "semfield/core/thread_waits.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
 #include "semfield/kernels/fused_mlp.h"
 #include "semfield/kernels/hash_grid.h"
+#include "semfield/kernels/max_dot.h"
 #include "semfield/kernels/sparse_adam.h"
 
 namespace {
@@ -179,6 +181,19 @@ void BM_RadianceMlps(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
+// The similarity segmenter's per-pixel best match: a 512 x 512 map of 24 channels against 13 unit vectors (4 + 1
+// object and 8 background appearance centroids), the kernel (arg 1) or LibTorch's matmul + max (arg 0).
+void BM_MaxDot(benchmark::State& state) {
+  at::manual_seed(0);
+  const at::Tensor features = at::randn({24, 512 * 512}), rows = at::randn({13, 24});
+  for (auto _ : state) {
+    const at::Tensor best = state.range(0) ? semfield::kernels::max_dot(features, rows)
+                                           : semfield::kernels::max_dot_reference(features, rows);
+    benchmark::DoNotOptimize(best.data_ptr<float>());
+  }
+}
+BENCHMARK(BM_MaxDot)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
 BENCHMARK(BM_RadianceMlps)
     ->ArgNames({"fused", "backward"})
     ->Args({1, 0})
@@ -203,6 +218,7 @@ BENCHMARK(BM_SparseAdam)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Measure
 }  // namespace
 
 int main(int argc, char** argv) {
+  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
   const char* threads = std::getenv("SEMFIELD_BENCH_THREADS");
   at::set_num_threads(threads ? std::max(1, std::atoi(threads)) : 2);
   // As the CLI does: without it, fresh activations' page faults dominate the LibTorch rows.
