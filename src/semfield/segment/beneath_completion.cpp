@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <limits>
 
 #include <ATen/ATen.h>
 #include <Eigen/Geometry>
 
 #include "semfield/core/error.h"
+#include "semfield/segment/depth_grid.h"
 
 namespace semfield {
 
@@ -104,14 +104,7 @@ Footprint selection_footprint(const at::Tensor& mask_in, const SupportPlane& pla
   std::vector<float> across, along;
   footprint.top = -std::numeric_limits<double>::infinity();
   const int64_t h = mask.size(0), w = mask.size(1);
-  auto smooth = [&](int64_t i) {
-    const int64_t x = i % w, y = i / w;
-    if (x == 0 || y == 0 || x + 1 == w || y + 1 == h) return false;
-    for (const int64_t j : {i - 1, i + 1, i - w, i + w})
-      if (!(z[j] > 0)) return false;
-    const double limit = options.hull_max_bend * z[i];
-    return std::fabs(z[i - 1] + z[i + 1] - 2.0 * z[i]) <= limit && std::fabs(z[i - w] + z[i + w] - 2.0 * z[i]) <= limit;
-  };
+  auto smooth = [&](int64_t i) { return depth_is_smooth(i, w, h, z, options.hull_max_bend); };
   for (int64_t i = 0; i < n; ++i) {
     if (!m[i] || !(z[i] > 0) || !smooth(i)) continue;
     const Eigen::Vector3d p(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
@@ -179,28 +172,7 @@ at::Tensor complete_beneath(const at::Tensor& mask_in, const SupportPlane& plane
     const Eigen::Vector2d q = footprint.project(p);
     return height < footprint.column_top_near(q) && footprint.contains(q);
   };
-  auto connected = [&](int64_t i, int64_t j) {
-    return std::fabs(z[i] - z[j]) <= depth_edge * std::min(z[i], z[j]);
-  };
-  std::deque<int64_t> queue;
-  for (int64_t i = 0; i < h * w; ++i)
-    if (m[i]) queue.push_back(i);
-  std::vector<uint8_t> tested(static_cast<size_t>(h * w), 0);
-  while (!queue.empty()) {
-    const int64_t i = queue.front();
-    queue.pop_front();
-    const int64_t y = i / w, x = i % w;
-    const int64_t neighbours[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
-                                   y + 1 < h ? i + w : -1};
-    for (const int64_t j : neighbours) {
-      if (j < 0 || m[j] || tested[static_cast<size_t>(j)]) continue;
-      if (!(z[i] > 0) || !(z[j] > 0) || !connected(i, j)) continue;
-      tested[static_cast<size_t>(j)] = 1;
-      if (!beneath(j)) continue;
-      m[j] = true;
-      queue.push_back(j);
-    }
-  }
+  flood_depth_connected(m, z, h, w, depth_edge, beneath);
   return out;
 }
 

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <limits>
 #include <queue>
 
@@ -11,18 +10,14 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/parallel.h"
+#include "semfield/kernels/max_dot.h"
 #include "semfield/segment/click_lifting.h"
+#include "semfield/segment/depth_grid.h"
 #include "semfield/segment/spherical_kmeans.h"
 
 namespace semfield {
 
 namespace {
-
-bool depth_connected(float za, float zb, double depth_edge) {
-  // Pixels without depth (empty) never reach here as candidates; guard anyway.
-  if (!(za > 0) || !(zb > 0)) return true;
-  return std::fabs(za - zb) <= depth_edge * std::min(za, zb);
-}
 
 // Mean unit feature over the opaque pixels of a (2r+1)^2 window, renormalised; undefined if none is opaque.
 at::Tensor window_feature(const at::Tensor& unit, const at::Tensor& opacity, const Eigen::Vector2i& pixel, int radius,
@@ -130,7 +125,7 @@ SimilarityTarget make_similarity_target(const at::Tensor& unit, const at::Tensor
   target.threshold = options.max_threshold;
   if (target.positive.size(0) == 0) return target;
   const at::Tensor opaque = opacity.reshape(-1) >= options.min_opacity;
-  const at::Tensor best = std::get<0>(at::matmul(target.positive, unit.reshape({c, -1})).max(0));
+  const at::Tensor best = kernels::max_dot(unit.reshape({c, -1}), target.positive);
   const at::Tensor values = best.index({opaque});
   if (values.numel() > 0)
     target.threshold = std::clamp(otsu_threshold(values), options.min_threshold, options.max_threshold);
@@ -145,7 +140,7 @@ at::Tensor best_cosine(const at::Tensor& flat, std::initializer_list<at::Tensor>
   for (const at::Tensor& set : sets)
     if (set.defined() && set.size(0) > 0) rows.push_back(set);
   if (rows.empty()) return at::full({flat.size(1)}, -2.0f);
-  return std::get<0>(at::matmul(at::cat(rows), flat).max(0));
+  return kernels::max_dot(flat, rows.size() == 1 ? rows.front() : at::cat(rows));
 }
 
 // Up to `limit` entries of a flat index list, evenly strided.
@@ -198,21 +193,8 @@ at::Tensor grow_regions(const at::Tensor& candidates, const at::Tensor& seeds, c
   const float* d = z.data_ptr<float>();
   at::Tensor out = at::zeros({h, w}, at::kBool);
   bool* m = out.data_ptr<bool>();
-  std::deque<int64_t> queue;
-  for (int64_t i = 0; i < h * w; ++i)
-    if (s[i] && c[i]) m[i] = true, queue.push_back(i);
-  while (!queue.empty()) {
-    const int64_t i = queue.front();
-    queue.pop_front();
-    const int64_t y = i / w, x = i % w;
-    const int64_t neighbours[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
-                                   y + 1 < h ? i + w : -1};
-    for (const int64_t j : neighbours) {
-      if (j < 0 || m[j] || !c[j] || !depth_connected(d[i], d[j], depth_edge)) continue;
-      m[j] = true;
-      queue.push_back(j);
-    }
-  }
+  for (int64_t i = 0; i < h * w; ++i) m[i] = s[i] && c[i];
+  flood_depth_connected(m, d, h, w, depth_edge, [c](int64_t j) { return c[j]; });
   return out;
 }
 

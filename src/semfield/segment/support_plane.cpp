@@ -10,6 +10,7 @@
 
 #include "semfield/core/splitmix64.h"
 #include "semfield/kernels/ray_generation.h"
+#include "semfield/segment/depth_grid.h"
 
 namespace semfield {
 
@@ -29,14 +30,9 @@ double median(std::vector<double> values) {
 template <typename PointFn>
 std::optional<Eigen::Vector3d> smooth_surface_normal(int64_t i, int64_t w, int64_t h, const float* z, const float* a,
                                                      const PointFn& point, double max_bend) {
-  const int64_t x = i % w, y = i / w;
-  if (x == 0 || y == 0 || x + 1 == w || y + 1 == h) return std::nullopt;
-  const int64_t neighbours[4] = {i - 1, i + 1, i - w, i + w};
-  for (const int64_t j : neighbours)
-    if (a[j] < 0.5f || !(z[j] > 0)) return std::nullopt;
-  const double limit = max_bend * z[i];
-  if (std::fabs(z[i - 1] + z[i + 1] - 2.0 * z[i]) > limit || std::fabs(z[i - w] + z[i + w] - 2.0 * z[i]) > limit)
-    return std::nullopt;
+  if (!depth_is_smooth(i, w, h, z, max_bend)) return std::nullopt;
+  for (const int64_t j : {i - 1, i + 1, i - w, i + w})
+    if (a[j] < 0.5f) return std::nullopt;
   const Eigen::Vector3d normal = (point(i + 1) - point(i - 1)).cross(point(i + w) - point(i - w));
   if (normal.norm() < 1e-12) return std::nullopt;
   return normal.normalized();
@@ -128,18 +124,32 @@ std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Te
   float* points = plane.points.data_ptr<float>();
   int64_t count = 0;
   const double min_cos = std::cos(options.spare_slope_degrees * M_PI / 180.0);
+  // A slope rising from the plane is the object's, not the plane's. It lies on the plane's upper side; the plane's
+  // own depth noise scatters to both, so requiring it halves the ground taken for slopes.
+  auto rising_slope = [&](int64_t i, double distance) {
+    if (options.spare_slope_degrees <= 0 || distance <= 0) return false;
+    const std::optional<Eigen::Vector3d> n = smooth_surface_normal(i, w, h, z, a, point, options.spare_max_bend);
+    return n && std::fabs(n->dot(plane.normal)) < min_cos;
+  };
+  std::vector<uint8_t> is_opaque(static_cast<size_t>(h * w), 0);
   for (const int64_t i : opaque) {
+    is_opaque[static_cast<size_t>(i)] = 1;
     const Eigen::Vector3d p = point(i);
     for (int k = 0; k < 3; ++k) points[3 * i + k] = static_cast<float>(p[k]);
     const double distance = plane.signed_distance(p);
-    if (std::fabs(distance) > plane.band) continue;
-    // A slope rising from the plane is the object's, not the plane's. It lies on the plane's upper side; the
-    // plane's own depth noise scatters to both, so requiring it halves the ground taken for slopes.
-    if (options.spare_slope_degrees > 0 && distance > 0) {
-      const std::optional<Eigen::Vector3d> n = smooth_surface_normal(i, w, h, z, a, point, options.spare_max_bend);
-      if (n && std::fabs(n->dot(plane.normal)) < min_cos) continue;
-    }
+    if (std::fabs(distance) > plane.band || rising_slope(i, distance)) continue;
     out[i] = true, ++count;
+  }
+  if (options.hysteresis_bands > 1) {
+    // The plane's noise tail: pixels within the wider band, reached from the plane through such pixels.
+    const double wide = options.hysteresis_bands * plane.band;
+    flood_depth_connected(out, z, h, w, options.depth_edge, [&](int64_t j) {
+      if (!is_opaque[static_cast<size_t>(j)]) return false;
+      const double distance = plane.signed_distance(Eigen::Vector3d(points[3 * j], points[3 * j + 1], points[3 * j + 2]));
+      if (std::fabs(distance) > wide || rising_slope(j, distance)) return false;
+      ++count;
+      return true;
+    });
   }
   plane.inlier_fraction = static_cast<double>(count) / static_cast<double>(opaque.size());
   if (plane.inlier_fraction < options.min_inlier_fraction) return std::nullopt;

@@ -14,6 +14,7 @@
 #include "semfield/models/radiance_model.h"
 #include "semfield/segment/mask_metrics.h"
 #include "semfield/segment/similarity_segmenter.h"
+#include "support/segment_views.h"
 #include "support/small_models.h"
 #include "support/test_cameras.h"
 
@@ -165,11 +166,7 @@ TEST(BeneathCompletion, SimilaritySegmenterSelectsTheLegsThatLookLikeTheGround) 
   maps[1] += cast.is(1).logical_not().to(at::kFloat);
   const RadianceModel radiance(test::small_radiance_config(), SceneFrame{});
   const FeatureModel features(test::small_feature_config({c}), TeacherOutputKind::Features, false, radiance, 1);
-  SegmentView view;
-  view.camera = camera;
-  view.maps = maps;
-  view.depth = cast.depth;
-  view.opacity = cast.opacity;
+  const SegmentView view = test::segment_view(camera, maps, cast.depth, cast.opacity);
   const at::Tensor top_pixels = cast.is(1).nonzero().to(at::kDouble);
   Prompts click;
   click.positive = {{top_pixels.select(1, 1).mean().item<double>() + 0.5,
@@ -191,14 +188,10 @@ TEST(BeneathCompletion, SimilaritySegmenterSelectsTheLegsThatLookLikeTheGround) 
   // Followed into another view, the legs join there too.
   const Camera other = look_at({-2.2, -2.2, 1.4}, {0, 0, 0.25});
   const RayCast other_cast = ray_cast(other);
-  SegmentView other_view;
-  other_view.camera = other;
-  other_view.depth = other_cast.depth;
-  other_view.opacity = other_cast.opacity;
   at::Tensor other_maps = 0.02f * at::randn({c, kSize, kSize});
   other_maps[0] += other_cast.is(1).to(at::kFloat);
   other_maps[1] += other_cast.is(1).logical_not().to(at::kFloat);
-  other_view.maps = other_maps;
+  const SegmentView other_view = test::segment_view(other, other_maps, other_cast.depth, other_cast.opacity);
   const at::Tensor followed = segmenter.follow(other_view, {}, other_cast.is(1));
   EXPECT_GT(fraction(followed, other_cast.is(2)), 0.85);
   EXPECT_EQ((followed & other_cast.is(3)).sum().item<int64_t>(), 0);
