@@ -25,11 +25,13 @@ FeatureModel::FeatureModel(const FeatureFieldConfig& config, TeacherOutputKind k
     : m_field(std::make_unique<FeatureField>(config, seed)), m_kind(kind), m_surface(surface), m_radiance(radiance) {}
 
 std::pair<at::Tensor, at::Tensor> FeatureModel::composite_latent(const at::Tensor& origins, const at::Tensor& dirs,
-                                                                 bool train, at::Tensor* depth) const {
+                                                                 bool train, at::Tensor* depth,
+                                                                 at::Tensor* median) const {
   const WeightedSamples ws = m_radiance.render_weights(origins, dirs);
   const at::Tensor opacity = ws.opacity;
   const at::Tensor t = ws.depth / opacity.clamp_min(1e-6f);
   if (depth != nullptr) *depth = at::where(opacity.gt(1e-6f), t, at::zeros_like(t));
+  if (median != nullptr) *median = median_depth(ws);
   auto encode = [&](const at::Tensor& points) {
     const at::Tensor xyz = m_radiance.to_unit_cube(points);
     return train ? const_cast<FeatureField&>(*m_field).encode_train(xyz) : m_field->encode(xyz);
@@ -51,18 +53,19 @@ FeatureRenderOutput FeatureModel::render(const at::Tensor& origins, const at::Te
   at::NoGradGuard no_grad;
   const int64_t n = origins.size(0);
   std::vector<std::vector<at::Tensor>> maps(static_cast<size_t>(m_field->n_scales()));
-  std::vector<at::Tensor> latents, opacities, depths;
+  std::vector<at::Tensor> latents, opacities, depths, medians;
   for (int64_t begin = 0; begin < n; begin += m_chunk_rays) {
     const int64_t len = std::min(m_chunk_rays, n - begin);
-    at::Tensor depth;
+    at::Tensor depth, median;
     auto [latent, opacity] = composite_latent(origins.narrow(0, begin, len).contiguous(),
-                                              dirs.narrow(0, begin, len).contiguous(), false, &depth);
+                                              dirs.narrow(0, begin, len).contiguous(), false, &depth, &median);
     latent = m_field->with_background(latent, opacity);
     const std::vector<at::Tensor> decoded = m_field->decode(latent);
     for (size_t s = 0; s < decoded.size(); ++s) maps[s].push_back(decoded[s]);
     latents.push_back(latent);
     opacities.push_back(opacity);
     depths.push_back(depth);
+    medians.push_back(median);
   }
   FeatureRenderOutput out;
   if (n == 0) {
@@ -70,12 +73,14 @@ FeatureRenderOutput FeatureModel::render(const at::Tensor& origins, const at::Te
     out.latent = at::zeros({0, m_field->latent_dims()});
     out.opacity = at::zeros({0});
     out.depth = at::zeros({0});
+    out.median_depth = at::zeros({0});
     return out;
   }
   for (auto& m : maps) out.maps.push_back(at::cat(m));
   out.latent = at::cat(latents);
   out.opacity = at::cat(opacities);
   out.depth = at::cat(depths);
+  out.median_depth = at::cat(medians);
   return out;
 }
 

@@ -19,6 +19,7 @@ struct FeatureRenderOutput {
   at::Tensor latent;             ///< [R, D] composited latent, background included
   at::Tensor opacity;            ///< [R]
   at::Tensor depth;              ///< [R] expected distance t / opacity (normalised units); 0 where empty
+  at::Tensor median_depth;       ///< [R] median termination distance (radiance_model.h median_depth); 0 where empty
 };
 
 /// SAN Eq. 6's quadrature for any per-sample values: out[r] = sum over ray r's samples of weights[i] *
@@ -49,7 +50,7 @@ class FeatureModel {
  private:
   // Composited latent (without background) and opacity from inference weights; `train` tracks gradients.
   std::pair<at::Tensor, at::Tensor> composite_latent(const at::Tensor& origins, const at::Tensor& dirs, bool train,
-                                                     at::Tensor* depth) const;
+                                                     at::Tensor* depth, at::Tensor* median = nullptr) const;
 
   std::unique_ptr<FeatureField> m_field;
   TeacherOutputKind m_kind;

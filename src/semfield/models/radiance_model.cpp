@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "semfield/core/parallel.h"
 #include "semfield/kernels/composite.h"
 #include "semfield/kernels/distortion.h"
 #include "semfield/render/contraction.h"
@@ -110,6 +111,33 @@ WeightedSamples RadianceModel::render_weights(const at::Tensor& origins, const a
   out.weights = std::move(found.weights);
   out.opacity = std::move(found.opacity);
   out.depth = std::move(found.depth);
+  return out;
+}
+
+at::Tensor median_depth(const WeightedSamples& samples) {
+  const at::Tensor offsets = samples.samples.ray_offsets.contiguous();
+  const at::Tensor weights = samples.weights.contiguous(), ts = samples.samples.ts.contiguous();
+  const at::Tensor opacity = samples.opacity.contiguous();
+  const int64_t rays = opacity.size(0);
+  at::Tensor out = at::zeros({rays}, at::kFloat);
+  const int64_t* o = offsets.data_ptr<int64_t>();
+  const float* w = weights.data_ptr<float>();
+  const float* t = ts.data_ptr<float>();
+  const float* a = opacity.data_ptr<float>();
+  float* median = out.data_ptr<float>();
+  parallel_for(0, rays, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      if (!(a[r] > 0) || o[r] == o[r + 1]) continue;
+      const float half = 0.5f * a[r];
+      float cumulative = 0;
+      int64_t i = o[r];
+      for (; i + 1 < o[r + 1]; ++i) {
+        cumulative += w[i];
+        if (cumulative >= half) break;
+      }
+      median[r] = t[i];
+    }
+  });
   return out;
 }
 

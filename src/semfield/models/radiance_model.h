@@ -39,6 +39,12 @@ struct WeightedSamples {
   at::Tensor depth;       ///< [R] expected t (sum w*t), normalised units
 };
 
+/// Per ray, the distance of the sample at which its cumulative weight first reaches half its opacity: the median of
+/// where the ray terminates [R] (normalised units; 0 for rays without weight). Where a ray grazes a silhouette and
+/// splits its weight between an object and what lies behind it, the expected distance (depth / opacity) falls in the
+/// empty space between the two; the median lies on one of them.
+at::Tensor median_depth(const WeightedSamples& samples);
+
 class RadianceModel {
  public:
   RadianceModel(const RadianceConfig& config, const SceneFrame& frame);

@@ -38,7 +38,7 @@ SegmentView render_field_view(const FeatureModel& model, const Camera& camera, c
   view.camera = camera;
   view.maps = out.maps[scale].view({h, w, -1}).permute({2, 0, 1}).contiguous();
   view.opacity = out.opacity.view({h, w}).contiguous();
-  view.depth = ray_distance_to_z_depth(out.depth, rays.directions, out.opacity, camera.forward()).view({h, w});
+  view.depth = ray_distance_to_z_depth(out.median_depth, rays.directions, out.opacity, camera.forward()).view({h, w});
   view.render_seconds = seconds_since(start);
   return view;
 }
@@ -48,8 +48,7 @@ SegmentView render_depth_view(const RadianceModel& model, const Camera& camera, 
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   const kernels::Rays rays = kernels::generate_image_rays(camera);
   const WeightedSamples samples = model.render_weights(rays.origins, rays.directions);
-  // render_weights' depth is the unnormalised sum of w * t; the expected hit distance divides by opacity.
-  const at::Tensor t = samples.depth / samples.opacity.clamp_min(1e-6f);
+  const at::Tensor t = median_depth(samples);
   SegmentView view;
   view.name = name;
   view.camera = camera;

@@ -16,7 +16,10 @@ struct SegmentView {
   Camera camera;        ///< the view at its image resolution H x W (normalised scene coordinates)
   at::Tensor maps;      ///< [C,h,w] float32 what the segmenter reads (rendered features or label logits at H x W,
                         ///< or a rendered SAM embedding grid)
-  at::Tensor depth;     ///< [H,W] float32 z-depth along the camera axis, normalised units; 0 where opacity < 0.5
+  /// [H,W] float32 z-depth along the camera axis of where each ray's median termination lies (radiance_model.h
+  /// median_depth: on one surface at silhouettes, where the expected depth blends two), normalised units; 0 where
+  /// opacity < 0.5
+  at::Tensor depth;
   at::Tensor opacity;   ///< [H,W] float32 in [0,1]
   double render_seconds = 0;
 
@@ -32,7 +35,7 @@ SegmentView render_field_view(const FeatureModel& model, const Camera& camera, c
 /// Depth and opacity only (density of the radiance model); `maps` stays undefined.
 SegmentView render_depth_view(const RadianceModel& model, const Camera& camera, const std::string& name);
 
-/// Expected ray distance t [R] (normalised units) -> z-depth [R] for unit ray directions [R,3] of a camera
+/// Ray distance t [R] (normalised units) -> z-depth [R] for unit ray directions [R,3] of a camera
 /// looking along `forward`; rays with opacity < 0.5 get 0.
 at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& directions, const at::Tensor& opacity,
                                    const Eigen::Vector3d& forward);

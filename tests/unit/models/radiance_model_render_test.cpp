@@ -140,6 +140,42 @@ TEST(RadianceModelRender, TrainingRenderGivesTheDistortionOfItsOwnWeights) {
   out.distortion.mean().backward();  // reaches the field through the compositing weights
 }
 
+TEST(RadianceModelRender, MedianDepthLiesOnOneSurface) {
+  // Hand-made samples. Ray 0 grazes a silhouette: 0.45 of its weight on a near surface (t = 1), 0.5 on a far one
+  // (t = 3); its expected distance (~2.05) lies in the empty space between, its median on the far surface. Ray 1
+  // has no sample, ray 2 one sample, ray 3 reaches half its opacity exactly at its second sample.
+  WeightedSamples w;
+  w.samples.ts = torch::tensor({0.9f, 1.0f, 1.1f, 2.9f, 3.0f, 5.0f, 1.0f, 2.0f, 3.0f});
+  w.weights = torch::tensor({0.05f, 0.35f, 0.05f, 0.1f, 0.4f, 0.3f, 0.2f, 0.2f, 0.4f});
+  w.samples.ray_offsets = torch::tensor({0, 5, 5, 6, 9}, torch::kLong);
+  w.opacity = torch::tensor({0.95f, 0.f, 0.3f, 0.8f});
+  const at::Tensor median = median_depth(w);
+  ASSERT_EQ(median.sizes(), (std::vector<int64_t>{4}));
+  EXPECT_FLOAT_EQ(median[0].item<float>(), 2.9f);
+  EXPECT_FLOAT_EQ(median[1].item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(median[2].item<float>(), 5.f);
+  EXPECT_FLOAT_EQ(median[3].item<float>(), 2.f);
+
+  // On a real render: every hit ray's median is one of its own samples' distances, 0 exactly where it has none.
+  const auto model = make_model();
+  const Rays rays = make_rays(300, 5);
+  const WeightedSamples real = model->render_weights(rays.o, rays.d);
+  const at::Tensor m = median_depth(real);
+  const at::Tensor offsets = real.samples.ray_offsets;
+  int64_t hits = 0;
+  for (int64_t r = 0; r < rays.o.size(0); ++r) {
+    const int64_t begin = offsets[r].item<int64_t>(), end = offsets[r + 1].item<int64_t>();
+    if (begin == end) {
+      EXPECT_EQ(m[r].item<float>(), 0.f);
+      continue;
+    }
+    ++hits;
+    const at::Tensor ts = real.samples.ts.narrow(0, begin, end - begin);
+    EXPECT_TRUE(ts.eq(m[r]).any().item<bool>()) << "ray " << r;
+  }
+  EXPECT_GT(hits, 50);
+}
+
 TEST(RadianceModelRender, MissesAndEmptyBatches) {
   const auto model = make_model();
   const at::Tensor background = at::tensor({0.1f, 0.2f, 0.3f});
