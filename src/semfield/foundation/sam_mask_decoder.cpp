@@ -129,10 +129,10 @@ SamDecoderOutput SamMaskDecoder::forward(const at::Tensor& image_embeddings, con
       queries = queries + attend(l.self_attn, q, q, queries);
     }
     queries = norm(l, 0, queries);
-    queries = norm(l, 1, queries + attend(l.token_to_image, queries + tokens, keys + key_pe, keys));
+    const at::Tensor k = keys + key_pe;  // both cross attentions of the layer read the keys before their update
+    queries = norm(l, 1, queries + attend(l.token_to_image, queries + tokens, k, keys));
     queries = norm(l, 2, queries + at::linear(at::relu(at::linear(queries, l.lin1_w, l.lin1_b)), l.lin2_w, l.lin2_b));
     const at::Tensor q = queries + tokens;
-    const at::Tensor k = keys + key_pe;
     keys = norm(l, 3, keys + attend(l.image_to_token, k, q, queries));
   }
   queries = queries + attend(m_final_attn, queries + tokens, keys + key_pe, keys);

@@ -52,6 +52,19 @@ SamImage SamModel::from_embedding(const at::Tensor& embedding, int64_t original_
 }
 
 SamPrediction SamModel::predict(const SamImage& image, const SamPrompt& prompt) const {
+  SamPrediction out = decode(image, prompt);
+  out.masks =
+      sam_postprocess_masks(out.low_res_logits.unsqueeze(0), image.input, image.original, m_config.img_size).squeeze(0);
+  return out;
+}
+
+at::Tensor SamModel::upscale_mask(const SamImage& image, const SamPrediction& prediction, int64_t k) const {
+  SEMFIELD_ASSERT(k >= 0 && k < prediction.low_res_logits.size(0), "upscale_mask: no such candidate");
+  const at::Tensor low = prediction.low_res_logits.narrow(0, k, 1).unsqueeze(0);  // [1, 1, h, w]
+  return sam_postprocess_masks(low, image.input, image.original, m_config.img_size)[0][0];
+}
+
+SamPrediction SamModel::decode(const SamImage& image, const SamPrompt& prompt) const {
   const auto [oh, ow] = image.original;
   at::Tensor points, labels, boxes, masks;
   if (!prompt.points.empty()) {
@@ -82,7 +95,6 @@ SamPrediction SamModel::predict(const SamImage& image, const SamPrompt& prompt) 
   SamPrediction out;
   out.low_res_logits = dec.masks.squeeze(0);
   out.iou = dec.iou.squeeze(0);
-  out.masks = sam_postprocess_masks(dec.masks, image.input, image.original, m_config.img_size).squeeze(0);
   return out;
 }
 

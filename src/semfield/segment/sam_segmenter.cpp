@@ -36,14 +36,27 @@ SegmentView SamSegmenter::prepare(const Camera& camera, const std::string& name)
   return view;
 }
 
-foundation::SamPrediction SamSegmenter::predict(const SegmentView& view, const Prompts& prompts) const {
+namespace {
+
+foundation::SamPrompt sam_prompt(const Prompts& prompts) {
   foundation::SamPrompt prompt;
   for (const Eigen::Vector2d& p : prompts.positive) prompt.points.push_back({p.x(), p.y()}), prompt.labels.push_back(1);
   for (const Eigen::Vector2d& p : prompts.negative) prompt.points.push_back({p.x(), p.y()}), prompt.labels.push_back(0);
   if (prompts.box) prompt.box = std::array<double, 4>{(*prompts.box)[0], (*prompts.box)[1], (*prompts.box)[2], (*prompts.box)[3]};
   prompt.multimask = true;
+  return prompt;
+}
+
+}  // namespace
+
+foundation::SamPrediction SamSegmenter::predict(const SegmentView& view, const Prompts& prompts) const {
+  return m_sam->predict(m_sam->from_embedding(view.maps.unsqueeze(0), view.height(), view.width()), sam_prompt(prompts));
+}
+
+at::Tensor SamSegmenter::best_mask_of(const SegmentView& view, const Prompts& prompts) const {
   const foundation::SamImage image = m_sam->from_embedding(view.maps.unsqueeze(0), view.height(), view.width());
-  return m_sam->predict(image, prompt);
+  const foundation::SamPrediction prediction = m_sam->decode(image, sam_prompt(prompts));
+  return (m_sam->upscale_mask(image, prediction, best_mask(prediction)) > 0).contiguous();
 }
 
 int64_t SamSegmenter::best_mask(const foundation::SamPrediction& prediction) {
@@ -52,8 +65,7 @@ int64_t SamSegmenter::best_mask(const foundation::SamPrediction& prediction) {
 
 at::Tensor SamSegmenter::segment(const SegmentView& view, const Prompts& prompts) {
   at::InferenceMode guard;
-  const foundation::SamPrediction prediction = predict(view, prompts);
-  return (prediction.masks[best_mask(prediction)] > 0).contiguous();
+  return best_mask_of(view, prompts);
 }
 
 at::Tensor SamSegmenter::follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const {
@@ -65,8 +77,7 @@ at::Tensor SamSegmenter::follow(const SegmentView& view, const Prompts& prompts,
     local.box = Eigen::Vector4d(cols.min().item<double>(), rows.min().item<double>(), cols.max().item<double>(),
                                 rows.max().item<double>());
   }
-  const foundation::SamPrediction prediction = predict(view, local);
-  return (prediction.masks[best_mask(prediction)] > 0).contiguous();
+  return best_mask_of(view, local);
 }
 
 }  // namespace semfield

@@ -38,6 +38,9 @@ class SamSegmenter final : public Segmenter {
   const foundation::SamModel& sam() const { return *m_sam; }
 
  private:
+  /// bool [H,W]: the best candidate's logits > 0 at the view's size (only that candidate upscaled).
+  at::Tensor best_mask_of(const SegmentView& view, const Prompts& prompts) const;
+
   const FeatureModel& m_model;
   std::shared_ptr<const foundation::SamModel> m_sam;
 };
