@@ -83,8 +83,9 @@ TEST(TrainRenderEval, TrainRenderEvalResumeAndCorruption) {
     SCOPED_TRACE("resume");
     const fs::path copy = dir / "run_copy";
     fs::copy(run, copy, fs::copy_options::recursive);
+    // The time budget is the run's total, like the steps: one that ran out needs a larger budget to go on.
     r = run_cli("train --data '" + scene.string() + "' --out '" + copy.string() + "' --steps " +
-                std::to_string(trained_steps + 20) + " --resume");
+                std::to_string(trained_steps + 20) + " --time-budget 100000 --resume");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_THAT(r.output, HasSubstr("from step " + std::to_string(trained_steps)));
     EXPECT_THAT(r.output, HasSubstr("trained 20 steps"));

@@ -86,6 +86,11 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
   const double elapsed_at_start = progress.elapsed_seconds;
   auto elapsed = [&] { return elapsed_at_start + seconds_since(segment_start); };
   double paused = 0;  // time spent in evaluation/checkpoints, excluded from training time
+  // The budget, like the step count, is the run's total: a resumed run whose budget is spent trains nothing.
+  if (budgeted && options.resume && elapsed_at_start >= tc.time_budget && progress.step < total_steps)
+    log::warn("the run's time budget of {:.0f} s is spent ({:.0f} s trained): pass a larger --time-budget to train "
+              "further",
+              tc.time_budget, elapsed_at_start);
 
   while (progress.step < total_steps) {
     if (budgeted && elapsed() - paused >= tc.time_budget) break;
