@@ -6,17 +6,25 @@
 // times rendering a 512 x 512 view of that run's field and a click on it.
 //
 // `segment_bench iou RUN SCENE FIELD [FIELD...]` instead runs the IoU protocol (click_benchmark.h) on a
-// generated scene and prints per-object and mean IoU over the held-out views; bench/segment_iou.sh drives it.
+// generated scene and prints per-object and mean IoU over the held-out views; bench/segment_iou.sh drives it. With
+// SEMFIELD_IOU_DUMP=DIR it also writes, per field, object and view, DIR/<field>/<object>_<view>.png: the view's image
+// dimmed, correct pixels green, wrongly selected red, missed blue (the prompted view's name ends in "_prompted").
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include "semfield/core/parallel.h"
+#include "semfield/core/thread_waits.h"
 #include "semfield/foundation/sam_model.h"
+#include "semfield/io/image.h"
+#include "semfield/kernels/caching_allocator.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/segment/click_benchmark.h"
@@ -213,6 +221,32 @@ void BM_RunClick512(benchmark::State& state) {
 }
 BENCHMARK(BM_RunClick512)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 
+// The view's image dimmed to a third, with the mask against the truth over it: green where both are set, red where
+// only the mask is, blue where only the truth is.
+void write_mask_comparison(const std::filesystem::path& path, const View& view, const at::Tensor& mask,
+                           const at::Tensor& truth) {
+  const Image& rgb = view.rgb;
+  Image out(rgb.width, rgb.height, 3);
+  const at::Tensor m = mask.contiguous(), t = truth.contiguous();
+  const bool* mp = m.data_ptr<bool>();
+  const bool* tp = t.data_ptr<bool>();
+  for (int y = 0; y < rgb.height; ++y)
+    for (int x = 0; x < rgb.width; ++x) {
+      const size_t i = static_cast<size_t>(y) * rgb.width + x;
+      const float alpha = rgb.channels == 4 ? rgb.at(x, y, 3) : 1.0f;
+      for (int c = 0; c < 3; ++c) out.at(x, y, c) = (rgb.at(x, y, c) * alpha + (1 - alpha)) / 3.0f;
+      const int colour = mp[i] && tp[i] ? 1 : mp[i] ? 0 : tp[i] ? 2 : -1;
+      if (colour >= 0) out.at(x, y, colour) = std::min(1.0f, out.at(x, y, colour) + 0.67f);
+    }
+  write_png(path, out);
+}
+
+const View& view_named(const Scene& scene, const std::string& name) {
+  for (const View& view : scene.views)
+    if (view.name == name) return view;
+  throw std::runtime_error("no view " + name);
+}
+
 int run_iou(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr, "usage: segment_bench iou RUN SCENE FIELD[@no-beneath|@no-plane] [FIELD...]\n");
@@ -222,6 +256,7 @@ int run_iou(int argc, char** argv) {
   const LoadedRun run = load_run(argv[2]);
   const Scene scene = load_run_scene(run, argv[3]);
   const std::vector<int64_t> objects = object_instances(scene);
+  const char* dump = std::getenv("SEMFIELD_IOU_DUMP");
   for (int f = 4; f < argc; ++f) {
     // FIELD@VARIANT: an ablation of the similarity segmenter (no-beneath, no-plane) on the same field.
     const std::string spec = argv[f];
@@ -251,6 +286,18 @@ int run_iou(int argc, char** argv) {
       for (const auto& [name, iou] : r.view_iou) std::printf(" %s %.3f", name.c_str(), iou);
       std::printf("  mean %.3f  (click %.1f ms)\n", r.mean_iou, r.click_ms);
       sum += r.mean_iou;
+      if (dump) {
+        const std::filesystem::path dir = std::filesystem::path(dump) / spec;
+        std::filesystem::create_directories(dir);
+        const View& prompted = view_named(scene, r.prompted_view);
+        write_mask_comparison(dir / fmt::format("{}_{}_prompted.png", id, prompted.name), prompted, r.prompted_mask,
+                              instance_mask(prompted, id));
+        for (size_t k = 0; k < r.view_masks.size(); ++k) {
+          const View& view = view_named(scene, r.view_iou[k].first);
+          write_mask_comparison(dir / fmt::format("{}_{}.png", id, view.name), view, r.view_masks[k],
+                                instance_mask(view, id));
+        }
+      }
     }
     std::printf("%-18s %s: mean IoU over %zu objects x held-out views: %.4f\n", argv[f], segmenter->method().c_str(),
                 objects.size(), objects.empty() ? 0.0 : sum / static_cast<double>(objects.size()));
@@ -261,6 +308,10 @@ int run_iou(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Measure what the CLI runs: its thread wait settings and its caching allocator (without it, fresh activations'
+  // page faults are timed).
+  reexec_with_sleeping_thread_waits(argv);
+  kernels::install_caching_cpu_allocator();
   if (argc > 1 && std::strcmp(argv[1], "iou") == 0) {
     try {
       return run_iou(argc, argv);

@@ -47,7 +47,7 @@ ObjectClickResult segment_object_by_click(Segmenter& segmenter, const RadianceMo
                                           int64_t instance, const SessionOptions& options) {
   const ObjectClick chosen = object_click(scene, instance);
   const View* prompted = chosen.view;
-  ObjectClickResult result{instance, prompted->name, chosen.click, 0, {}, 0, 0, empty_selection(radiance, 1)};
+  ObjectClickResult result{instance, prompted->name, chosen.click, 0, {}, {}, {}, 0, 0, empty_selection(radiance, 1)};
   const at::Tensor truth = instance_mask(*prompted, instance);
 
   SegmentSession session(segmenter, radiance, options);
@@ -58,11 +58,13 @@ ObjectClickResult segment_object_by_click(Segmenter& segmenter, const RadianceMo
   const at::Tensor mask = session.prompt(view, prompts);
   result.click_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   result.prompted_iou = mask_iou(mask, truth);
+  result.prompted_mask = mask;
   double sum = 0;
   for (const View* test : scene.split(Split::Test)) {
     const at::Tensor followed = session.follow(segmenter.prepare(test->camera, test->name));
     const double iou = mask_iou(followed, instance_mask(*test, instance));
     result.view_iou.emplace_back(test->name, iou);
+    result.view_masks.push_back(followed);
     sum += iou;
   }
   result.mean_iou = result.view_iou.empty() ? 0 : sum / static_cast<double>(result.view_iou.size());

@@ -19,6 +19,8 @@ struct ObjectClickResult {
   Eigen::Vector2d click{0, 0};
   double prompted_iou = 0;                               ///< in the prompted view itself
   std::vector<std::pair<std::string, double>> view_iou;  ///< per held-out view
+  at::Tensor prompted_mask;                              ///< bool [H,W] of the prompted view
+  std::vector<at::Tensor> view_masks;                    ///< bool [H,W] per held-out view, in view_iou's order
   double mean_iou = 0;                                   ///< over the held-out views
   double click_ms = 0;                                   ///< prompt -> mask in the prompted view (render excluded)
   Selection selection;                                   ///< the 3D selection after all views
