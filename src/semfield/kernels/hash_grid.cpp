@@ -194,9 +194,12 @@ inline void prepare_scalar_block(const LevelGeometry& g, const float* x, const f
   }
 }
 
-void encode_level_prefetched(const LevelGeometry& g, const float* level_params, int F, const float* x, const float* y,
-                             const float* z, int64_t n, float* feat) {
-  const char* rows = reinterpret_cast<const char*>(level_params);
+// Walks points [0, n) in blocks of kPrefetchBlock: per_block(first, corners, count) gets points first .. first +
+// count - 1 after the next block's corners are computed and their rows of `table` (F floats each) prefetched.
+template <typename PerBlock>
+void for_each_block_prefetched(const LevelGeometry& g, const float* table, int F, const float* x, const float* y,
+                               const float* z, int64_t n, const PerBlock& per_block) {
+  const char* rows = reinterpret_cast<const char*>(table);
   const int64_t row_bytes = int64_t(F) * int64_t(sizeof(float));
   ScalarCornerBlock blocks[2];
   if (n > 0) prepare_scalar_block(g, x, y, z, std::min<int64_t>(kPrefetchBlock, n), rows, row_bytes, blocks[0]);
@@ -205,49 +208,48 @@ void encode_level_prefetched(const LevelGeometry& g, const float* level_params, 
     if (next < n)
       prepare_scalar_block(g, x + next, y + next, z + next, std::min<int64_t>(kPrefetchBlock, n - next), rows,
                            row_bytes, blocks[cur ^ 1]);
-    const int64_t count = std::min<int64_t>(kPrefetchBlock, n - i);
+    per_block(i, blocks[cur].corners, std::min<int64_t>(kPrefetchBlock, n - i));
+  }
+}
+
+void encode_level_prefetched(const LevelGeometry& g, const float* level_params, int F, const float* x, const float* y,
+                             const float* z, int64_t n, float* feat) {
+  for_each_block_prefetched(g, level_params, F, x, y, z, n, [=](int64_t first, const PointCorners* corners,
+                                                                int64_t count) {
     if (F == 2) {  // the default: sums kept in registers
       for (int64_t k = 0; k < count; ++k) {
-        const PointCorners& pc = blocks[cur].corners[k];
+        const PointCorners& pc = corners[k];
         float f0 = 0.f, f1 = 0.f;
         for (int c = 0; c < 8; ++c) {
           const float* src = level_params + 2 * int64_t(pc.idx[c]);
           f0 += pc.w[c] * src[0];
           f1 += pc.w[c] * src[1];
         }
-        feat[2 * (i + k)] = f0;
-        feat[2 * (i + k) + 1] = f1;
+        feat[2 * (first + k)] = f0;
+        feat[2 * (first + k) + 1] = f1;
       }
-      continue;
+      return;
     }
     for (int64_t k = 0; k < count; ++k) {
-      const PointCorners& pc = blocks[cur].corners[k];
-      float* out = feat + (i + k) * F;
+      const PointCorners& pc = corners[k];
+      float* out = feat + (first + k) * F;
       for (int f = 0; f < F; ++f) out[f] = 0.f;
       for (int c = 0; c < 8; ++c) {
         const float* src = level_params + int64_t(pc.idx[c]) * F;
         for (int f = 0; f < F; ++f) out[f] += pc.w[c] * src[f];
       }
     }
-  }
+  });
 }
 
 void accumulate_level_prefetched(const LevelGeometry& g, float* level_grad, uint8_t* level_touched, int F,
                                  const float* x, const float* y, const float* z, const float* G, int64_t n) {
-  const char* rows = reinterpret_cast<const char*>(level_grad);
-  const int64_t row_bytes = int64_t(F) * int64_t(sizeof(float));
-  ScalarCornerBlock blocks[2];
-  if (n > 0) prepare_scalar_block(g, x, y, z, std::min<int64_t>(kPrefetchBlock, n), rows, row_bytes, blocks[0]);
-  for (int64_t i = 0, cur = 0; i < n; i += kPrefetchBlock, cur ^= 1) {
-    const int64_t next = i + kPrefetchBlock;
-    if (next < n)
-      prepare_scalar_block(g, x + next, y + next, z + next, std::min<int64_t>(kPrefetchBlock, n - next), rows,
-                           row_bytes, blocks[cur ^ 1]);
-    const int64_t count = std::min<int64_t>(kPrefetchBlock, n - i);
+  for_each_block_prefetched(g, level_grad, F, x, y, z, n, [=](int64_t first, const PointCorners* corners,
+                                                              int64_t count) {
     if (F == 2) {  // the default: the point's gradient kept in registers
       for (int64_t k = 0; k < count; ++k) {
-        const PointCorners& pc = blocks[cur].corners[k];
-        const float g0 = G[2 * (i + k)], g1 = G[2 * (i + k) + 1];
+        const PointCorners& pc = corners[k];
+        const float g0 = G[2 * (first + k)], g1 = G[2 * (first + k) + 1];
         for (int c = 0; c < 8; ++c) {
           float* dst = level_grad + 2 * int64_t(pc.idx[c]);
           dst[0] += pc.w[c] * g0;
@@ -255,18 +257,18 @@ void accumulate_level_prefetched(const LevelGeometry& g, float* level_grad, uint
           if (level_touched) level_touched[pc.idx[c]] = 1;
         }
       }
-      continue;
+      return;
     }
     for (int64_t k = 0; k < count; ++k) {
-      const PointCorners& pc = blocks[cur].corners[k];
-      const float* gi = G + (i + k) * F;
+      const PointCorners& pc = corners[k];
+      const float* gi = G + (first + k) * F;
       for (int c = 0; c < 8; ++c) {
         float* dst = level_grad + int64_t(pc.idx[c]) * F;
         for (int f = 0; f < F; ++f) dst[f] += pc.w[c] * gi[f];
         if (level_touched) level_touched[pc.idx[c]] = 1;
       }
     }
-  }
+  });
 }
 
 #ifdef __AVX512F__
