@@ -420,7 +420,9 @@ void SimilaritySegmenter::precompute(const SegmentView& view) const { view_featu
 
 std::optional<SupportPlane> SimilaritySegmenter::support_plane(const SegmentView& view) const {
   if (!m_options.exclude_support_plane || !view.depth.defined()) return std::nullopt;
-  return fit_support_plane(view.camera, view.depth, view.opacity, m_options.support_plane);
+  SupportPlaneOptions options = m_options.support_plane;
+  options.depth_edge = m_options.depth_edge;  // one depth-edge rule for every flood of the segmenter
+  return fit_support_plane(view.camera, view.depth, view.opacity, options);
 }
 
 at::Tensor SimilaritySegmenter::mask_from_seeds(const SegmentView& view, const at::Tensor& unit, const at::Tensor& seeds,

@@ -43,7 +43,7 @@ struct SimilarityOptions {
   /// Never select the view's support plane (support_plane.h) when the clicks are above it: the table or floor the
   /// clicked object stands on. A click on the plane itself selects as usual.
   bool exclude_support_plane = true;
-  SupportPlaneOptions support_plane;
+  SupportPlaneOptions support_plane;  ///< its depth_edge is ignored: the plane uses depth_edge above
   /// With the support plane excluded: every mask is completed with what lies beneath it down to the plane
   /// (beneath_completion.h), after the refinement.
   BeneathOptions beneath;

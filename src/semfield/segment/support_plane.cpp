@@ -53,10 +53,11 @@ std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Te
   const float* o = rays.origins.data_ptr<float>();
   const float* d = rays.directions.data_ptr<float>();
   const Eigen::Vector3d forward = camera.forward();
+  auto is_opaque = [&](int64_t i) { return a[i] >= 0.5f && z[i] > 0; };
   std::vector<int64_t> opaque;
   opaque.reserve(static_cast<size_t>(h * w));
   for (int64_t i = 0; i < h * w; ++i)
-    if (a[i] >= 0.5f && z[i] > 0) opaque.push_back(i);
+    if (is_opaque(i)) opaque.push_back(i);
   if (opaque.size() < 3) return std::nullopt;
   auto point = [&](int64_t i) {
     const Eigen::Vector3d dir(d[3 * i], d[3 * i + 1], d[3 * i + 2]);
@@ -131,9 +132,7 @@ std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Te
     const std::optional<Eigen::Vector3d> n = smooth_surface_normal(i, w, h, z, a, point, options.spare_max_bend);
     return n && std::fabs(n->dot(plane.normal)) < min_cos;
   };
-  std::vector<uint8_t> is_opaque(static_cast<size_t>(h * w), 0);
   for (const int64_t i : opaque) {
-    is_opaque[static_cast<size_t>(i)] = 1;
     const Eigen::Vector3d p = point(i);
     for (int k = 0; k < 3; ++k) points[3 * i + k] = static_cast<float>(p[k]);
     const double distance = plane.signed_distance(p);
@@ -144,7 +143,7 @@ std::optional<SupportPlane> fit_support_plane(const Camera& camera, const at::Te
     // The plane's noise tail: pixels within the wider band, reached from the plane through such pixels.
     const double wide = options.hysteresis_bands * plane.band;
     flood_depth_connected(out, z, h, w, options.depth_edge, [&](int64_t j) {
-      if (!is_opaque[static_cast<size_t>(j)]) return false;
+      if (!is_opaque(j)) return false;
       const double distance = plane.signed_distance(Eigen::Vector3d(points[3 * j], points[3 * j + 1], points[3 * j + 2]));
       if (std::fabs(distance) > wide || rising_slope(j, distance)) return false;
       ++count;

@@ -58,6 +58,7 @@ struct SupportPlaneOptions {
   /// settings with seeds 1 / 2 / 4 (radiance field 1500 steps): off 0.915 / 0.916 / 0.907; 1.25 bands 0.916 / 0.920
   /// / 0.913; 1.5: 0.917 / 0.921 / 0.916; 2: 0.915 / 0.921 / 0.913. The built-in scene at 400 steps: 0.880 -> 0.884.
   double hysteresis_bands = 1.5;
+  /// The hysteresis's depth edge (as SimilarityOptions::depth_edge, which the similarity segmenter passes in here).
   double depth_edge = 0.04;
   uint64_t seed = 1;              ///< the hypotheses are drawn deterministically from it
 };
