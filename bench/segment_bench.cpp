@@ -13,7 +13,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -241,12 +240,6 @@ void write_mask_comparison(const std::filesystem::path& path, const View& view, 
   write_png(path, out);
 }
 
-const View& view_named(const Scene& scene, const std::string& name) {
-  for (const View& view : scene.views)
-    if (view.name == name) return view;
-  throw std::runtime_error("no view " + name);
-}
-
 int run_iou(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr, "usage: segment_bench iou RUN SCENE FIELD[@no-beneath|@no-plane] [FIELD...]\n");
@@ -289,11 +282,11 @@ int run_iou(int argc, char** argv) {
       if (dump) {
         const std::filesystem::path dir = std::filesystem::path(dump) / spec;
         std::filesystem::create_directories(dir);
-        const View& prompted = view_named(scene, r.prompted_view);
+        const View& prompted = scene.find_view(r.prompted_view);
         write_mask_comparison(dir / fmt::format("{}_{}_prompted.png", id, prompted.name), prompted, r.prompted_mask,
                               instance_mask(prompted, id));
         for (size_t k = 0; k < r.view_masks.size(); ++k) {
-          const View& view = view_named(scene, r.view_iou[k].first);
+          const View& view = scene.find_view(r.view_iou[k].first);
           write_mask_comparison(dir / fmt::format("{}_{}.png", id, view.name), view, r.view_masks[k],
                                 instance_mask(view, id));
         }
