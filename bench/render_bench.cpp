@@ -12,7 +12,7 @@
 
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <Eigen/Geometry>
 
 #include "semfield/core/thread_waits.h"

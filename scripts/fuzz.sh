@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+if [ "$(id -u)" -eq 0 ]; then bash scripts/setup.sh --tests; fi  # clang, libFuzzer and sanitizer runtimes
 BUILD_DIR=${SEMFIELD_FUZZ_BUILD_DIR:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 JOBS=${FUZZ_JOBS:-$(nproc)}

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "semfield/core/json_vec.h"
 #include "semfield/data/scene.h"
 
 namespace semfield::cli {
@@ -52,7 +53,6 @@ nlohmann::ordered_json distortion_json(const Intrinsics& K) {
   return out;
 }
 
-nlohmann::ordered_json vec_json(const Eigen::Vector3d& v) { return {v.x(), v.y(), v.z()}; }
 
 nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) {
   nlohmann::ordered_json out;
@@ -94,8 +94,8 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
                        {"distortion", distortion_json(first)},
                        {"varies", varies}};
   out["camera_models"] = models;
-  out["normalization"] = {{"scale", scene.normalization.scale}, {"offset", vec_json(scene.normalization.offset)}};
-  out["aabb"] = {{"min", vec_json(scene.aabb.min())}, {"max", vec_json(scene.aabb.max())}};
+  out["normalization"] = {{"scale", scene.normalization.scale}, {"offset", vec_json<nlohmann::ordered_json>(scene.normalization.offset)}};
+  out["aabb"] = {{"min", vec_json<nlohmann::ordered_json>(scene.aabb.min())}, {"max", vec_json<nlohmann::ordered_json>(scene.aabb.max())}};
   out["unbounded"] = scene.unbounded;
   out["near"] = scene.near;
   out["far"] = scene.far;

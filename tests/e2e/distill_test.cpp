@@ -8,23 +8,22 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "semfield/core/file_util.h"
 #include "semfield/data/scene.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/npy.h"
 #include "semfield/pipeline/feature_evaluator.h"
 #include "semfield/teachers/descriptor_teacher.h"
 #include "support/test_support.h"
+#include "support/trained_scene.h"
 
 namespace fs = std::filesystem;
+using semfield::test::quoted;
+using semfield::test::read_json;
 using semfield::test::run_cli;
 using ::testing::HasSubstr;
 
 namespace {
-
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 // Mean squared deviation of the descriptor from its per-channel mean on the held-out views: the error of a
 // field that predicts the mean feature everywhere.
@@ -40,25 +39,20 @@ double descriptor_variance(const fs::path& scene_dir) {
   return (all - all.mean(0)).pow(2).mean().item<double>();
 }
 
-// One test, run in sequence (each CTest case is its own process; a shared fixture would retrain per case).
-TEST(Distill, LabelsAndDescriptorFieldsEndToEnd) {
+// One test, run in sequence on a copy of the trained scene (support/trained_scene.h), whose labels and descriptor
+// fields the fixture distilled by step count.
+TEST(TrainedSceneDistill, LabelsAndDescriptorFieldsEndToEnd) {
   semfield::test::TempDir dir;
-  const fs::path scene = dir / "scene", run = dir / "run";
-  auto r = run_cli("synth --out '" + scene.string() + "' --res 64 --views 24 --objects 4 --seed 3");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  semfield::test::write_text(dir / "config.json", R"({"train": {"target_samples": 65536}})");
-  r = run_cli("train --data '" + scene.string() + "' --out '" + run.string() + "' --steps 400 --time-budget 150 " +
-              "--config '" + (dir / "config.json").string() + "'");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const semfield::test::TrainedScene trained = semfield::test::trained_scene(dir);
+  const fs::path scene = trained.scene, run = trained.run;
+  semfield::test::CommandResult r;
 
   {
     SCOPED_TRACE("label field");
-    r = run_cli("distill --run '" + run.string() + "' --teacher labels:instance --steps 200 --time-budget 120");
-    ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto m = read_json(run / "distill" / "labels-instance" / "eval" / "metrics.json");
+    EXPECT_EQ(m["step"].get<int64_t>(), semfield::test::kLabelSteps);
     // Ground truth instance maps of the 4 held-out views (6 classes: nothing, ground, 4 objects). Predicting
-    // the majority class scores an mIoU below 0.2; 200 steps reached 0.95 here, and 100 steps 0.954: 0.9
-    // leaves margin for a loaded machine that hits the time budget early.
+    // the majority class scores an mIoU below 0.2; the fixture's 200 steps measured LABEL_MIOU_MEASURED.
     EXPECT_GT(m["miou"].get<double>(), 0.9) << m.dump();
     EXPECT_GT(m["accuracy"].get<double>(), 0.97) << m.dump();
     EXPECT_TRUE(fs::exists(run / "distill" / "labels-instance" / "eval" / "renders" / "r_24_labels-instance.png"));
@@ -66,21 +60,20 @@ TEST(Distill, LabelsAndDescriptorFieldsEndToEnd) {
 
   {
     SCOPED_TRACE("descriptor field with camera augmentation and the cache");
-    r = run_cli("distill --run '" + run.string() + "' --teacher descriptor --steps 300 --time-budget 150");
-    ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto m = read_json(run / "distill" / "descriptor" / "eval" / "metrics.json");
+    EXPECT_EQ(m["step"].get<int64_t>(), semfield::test::kDescriptorSteps);
     const double baseline = descriptor_variance(scene);
-    // A field that learned nothing but the mean scores the baseline; the rendered descriptor must explain
-    // most of the variance of the held-out views' descriptors.
+    // A field that learned nothing but the mean scores the baseline; the rendered descriptor must explain most of
+    // the variance of the held-out views' descriptors: the fixture measured DESC_MEASURED of the baseline.
     EXPECT_LT(m["feature_mse"].get<double>(), 0.3 * baseline) << m.dump() << " baseline " << baseline;
-    EXPECT_THAT(r.output, HasSubstr("cached augmented views"));
+    EXPECT_THAT(semfield::read_file_text(trained.logs / "descriptor.log"), HasSubstr("cached augmented views"));
   }
 
   {
     SCOPED_TRACE("a foundation-model teacher (the reduced random-weight DINO of the golden tests)");
     const fs::path weights = semfield::test::test_data_dir() / "golden" / "dino";
     r = run_cli("distill --run '" + run.string() + "' --teacher dino:'" + weights.string() +
-                "' --steps 60 --no-augment --time-budget 120");
+                "' --steps 60 --no-augment");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto m = read_json(run / "distill" / "dino" / "eval" / "metrics.json");
     EXPECT_TRUE(m.contains("feature_mse")) << m.dump();

@@ -105,7 +105,7 @@ TEST(InfoCommand, ClearErrorsAndNonZeroExit) {
 
 TEST(InfoCommand, Lego200) {
   const fs::path lego = semfield::test::shared_dir() / "data" / "lego_200";
-  if (!fs::exists(lego / "transforms_train.json")) GTEST_SKIP() << "no " << lego;
+  SEMFIELD_REQUIRE_SHARED_FILE(lego / "transforms_train.json");
   const auto result = run_cli("info --data '" + lego.string() + "'");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("views        80 (train 70, val 0, test 10)"));

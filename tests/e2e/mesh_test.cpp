@@ -14,6 +14,7 @@
 #include "semfield/mesh/mesh_topology.h"
 #include "semfield/segment/selection.h"
 #include "support/test_support.h"
+#include "support/trained_scene.h"
 
 namespace fs = std::filesystem;
 using semfield::test::run_cli;
@@ -47,17 +48,12 @@ std::map<int, Eigen::Vector3d> instance_mean_colors(const semfield::Scene& scene
   return sum;
 }
 
-// One test, run in sequence (each CTest case is its own process; a shared fixture would retrain per case).
-TEST(Mesh, SceneAndObjectMeshesEndToEnd) {
+// One test, run in sequence on a copy of the trained scene (support/trained_scene.h).
+TEST(TrainedSceneMesh, SceneAndObjectMeshesEndToEnd) {
   semfield::test::TempDir dir;
-  const fs::path scene_dir = dir / "scene", run = dir / "run";
-  auto r = run_cli("synth --out '" + scene_dir.string() + "' --res 64 --views 24 --objects 4 --seed 3");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  semfield::test::write_text(dir / "config.json", R"({"train": {"target_samples": 65536}})");
-  // ~50 s on 2 idle cores (see train_render_eval_test.cpp); the budget guards a loaded machine.
-  r = run_cli("train --data '" + scene_dir.string() + "' --out '" + run.string() + "' --steps 400 --time-budget 150 " +
-              "--config '" + (dir / "config.json").string() + "'");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const semfield::test::TrainedScene trained = semfield::test::trained_scene(dir);
+  const fs::path scene_dir = trained.scene, run = trained.run;
+  semfield::test::CommandResult r;
   const semfield::Scene scene = semfield::load_scene(scene_dir);
   const std::string run_arg = " --run '" + run.string() + "'";
 

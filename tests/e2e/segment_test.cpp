@@ -20,17 +20,12 @@
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
+using semfield::test::quoted;
+using semfield::test::read_json;
 using semfield::test::run_cli;
 using ::testing::HasSubstr;
 
 namespace {
-
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // Mean IoU of one click per object, followed into the held-out views, with a field; checks the selection file.
 double click_iou(const semfield::Scene& scene, const fs::path& run, const fs::path& out, const std::string& field) {
@@ -41,9 +36,9 @@ double click_iou(const semfield::Scene& scene, const fs::path& run, const fs::pa
   for (const int64_t id : objects) {
     const auto [view, click] = semfield::object_click(scene, id);
     const fs::path dir = out / (field + "_" + std::to_string(id));
-    const auto r = run_cli("segment --run " + q(run) + " --view " + view->name + " --click " +
+    const auto r = run_cli("segment --run " + quoted(run) + " --view " + view->name + " --click " +
                            fmt::format("{},{}", click.x(), click.y()) + " --field " + field + " --views test --out " +
-                           q(dir));
+                           quoted(dir));
     EXPECT_EQ(r.exit_code, 0) << r.output;
     if (r.exit_code != 0) continue;
     EXPECT_TRUE(fs::exists(dir / (view->name + ".png")));
@@ -61,36 +56,29 @@ double click_iou(const semfield::Scene& scene, const fs::path& run, const fs::pa
   return n == 0 ? 0 : sum / n;
 }
 
-TEST(Segment, ClickTransferQueryEndToEnd) {
+TEST(TrainedSceneSegment, ClickTransferQueryEndToEnd) {
   semfield::test::TempDir dir;
-  const fs::path scene_dir = dir / "scene", run = dir / "run", out = dir / "out";
-  auto r = run_cli("synth --out " + q(scene_dir) + " --res 64 --views 24 --objects 4 --seed 3");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  semfield::test::write_text(dir / "config.json", R"({"train": {"target_samples": 65536}})");
-  r = run_cli("train --data " + q(scene_dir) + " --out " + q(run) + " --steps 400 --time-budget 150 --config " +
-              q(dir / "config.json"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const semfield::test::TrainedScene trained = semfield::test::trained_scene(dir);
+  const fs::path scene_dir = trained.scene, run = trained.run, out = dir / "out";
   const semfield::Scene scene = semfield::load_scene(scene_dir);
+  semfield::test::CommandResult r;
 
   {
     SCOPED_TRACE("before any field exists");
-    r = run_cli("segment --run " + q(run) + " --view r_0 --click 32,32 --out " + q(out / "x"));
+    const fs::path bare = dir / "bare";
+    fs::create_directories(bare);
+    for (const auto& entry : fs::directory_iterator(run))
+      if (entry.path().filename() != "distill") fs::copy(entry.path(), bare / entry.path().filename(), fs::copy_options::recursive);
+    r = run_cli("segment --run " + quoted(bare) + " --view r_0 --click 32,32 --out " + quoted(out / "x"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("has no distilled fields"));
   }
 
-  r = run_cli("distill --run " + q(run) + " --teacher labels:instance --steps 200 --time-budget 120");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_cli("distill --run " + q(run) + " --teacher descriptor --steps 300 --time-budget 150");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-
   {
     SCOPED_TRACE("one click per object, followed into the held-out views");
-    // Measured on this scene: labels-instance 0.94-0.95, descriptor 0.77-0.88 (0.77 in a CI run where the tests ran
-    // two at a time; 0.70 before the support plane was excluded: the ground around an object, and through a
-    // torus's hole, looked like the object — support_plane_test.cpp checks that step on its own). The thresholds
-    // leave room for a loaded machine whose training stops early at the time budget; a segmenter that follows the
-    // wrong object scores below 0.3.
+    // Measured on the fixture (trained by step count, so a loaded machine measures the same): labels-instance
+    // LABELS_IOU_MEASURED, descriptor DESC_IOU_MEASURED. The bounds sit ~0.05 below; a segmenter that follows the wrong object
+    // scores below 0.3, and one without the support-plane exclusion ~0.70 (support_plane_test.cpp checks that step).
     const double labels = click_iou(scene, run, out, "labels-instance");
     EXPECT_GT(labels, 0.9);
     const double descriptor = click_iou(scene, run, out, "descriptor");
@@ -103,8 +91,8 @@ TEST(Segment, ClickTransferQueryEndToEnd) {
     const semfield::View& source = *scene.split(semfield::Split::Train)[0];
     semfield::Image ids = *source.instance;
     semfield::write_png(dir / "labels.png", ids, 8, semfield::ImageRange::Raw);
-    r = run_cli("transfer --run " + q(run) + " --source " + source.name + " --labels " + q(dir / "labels.png") +
-                " --views test --out " + q(out / "transfer"));
+    r = run_cli("transfer --run " + quoted(run) + " --source " + source.name + " --labels " + quoted(dir / "labels.png") +
+                " --views test --out " + quoted(out / "transfer"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     // Pixel accuracy over the held-out views' object and ground pixels (ids >= 1).
     int64_t right = 0, total = 0;
@@ -128,8 +116,8 @@ TEST(Segment, ClickTransferQueryEndToEnd) {
       if (centre) keypoints["keypoints"].push_back({{"name", std::to_string(id)}, {"x", centre->x()}, {"y", centre->y()}});
     }
     semfield::test::write_text(dir / "keypoints.json", keypoints.dump());
-    r = run_cli("transfer --run " + q(run) + " --source " + source.name + " --keypoints " + q(dir / "keypoints.json") +
-                " --views test --out " + q(out / "keypoints"));
+    r = run_cli("transfer --run " + quoted(run) + " --source " + source.name + " --keypoints " + quoted(dir / "keypoints.json") +
+                " --views test --out " + quoted(out / "keypoints"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto result = read_json(out / "keypoints" / "keypoints.json");
     int hits = 0, tries = 0;
@@ -147,37 +135,17 @@ TEST(Segment, ClickTransferQueryEndToEnd) {
 
   {
     SCOPED_TRACE("text queries");
-    r = run_cli("query --run " + q(run) + " --text ball --out " + q(out / "q"));
+    r = run_cli("query --run " + quoted(run) + " --text ball --out " + quoted(out / "q"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("has no CLIP field"));
-    r = run_cli("query --run " + q(run) + " --text ball --field descriptor --out " + q(out / "q"));
+    r = run_cli("query --run " + quoted(run) + " --text ball --field descriptor --out " + quoted(out / "q"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("text queries need a field distilled from a CLIP teacher"));
-    const fs::path clip = semfield::test::shared_dir() / "golden" / "clip";
-    if (fs::exists(clip / "clip_weights.safetensors")) {
-      // The golden CLIP has random weights: this checks the plumbing, not the relevancy's quality.
-      r = run_cli("distill --run " + q(run) + " --teacher clip:" + q(clip / "clip_weights.safetensors") +
-                  " --steps 30 --no-augment --time-budget 60");
-      ASSERT_EQ(r.exit_code, 0) << r.output;
-      r = run_cli("query --run " + q(run) + " --text 'a red ball' --text ground --text table --views test --out " +
-                  q(out / "q"));
-      ASSERT_EQ(r.exit_code, 0) << r.output;
-      const auto m = read_json(out / "q" / "query.json");
-      EXPECT_EQ(m["phrases"].size(), 3u);
-      const std::string first = scene.split(semfield::Split::Test)[0]->name;
-      EXPECT_TRUE(fs::exists(out / "q" / (first + "_relevancy_0.png")));
-      EXPECT_TRUE(fs::exists(out / "q" / (first + "_mask_2.png")));
-      EXPECT_TRUE(fs::exists(out / "q" / (first + "_classes.png")));
-      // The class map covers every opaque pixel exactly once.
-      int64_t covered = 0;
-      for (const auto& c : m["views"][first]["pixels_per_phrase"]) covered += c.get<int64_t>();
-      EXPECT_GT(covered, 1000);
-    }
   }
 
   {
     SCOPED_TRACE("user errors");
-    const std::string base = "segment --run " + q(run) + " --out " + q(out / "err");
+    const std::string base = "segment --run " + quoted(run) + " --out " + quoted(out / "err");
     r = run_cli(base + " --view r_0 --click 64,10");
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("click 64,10 lies outside view r_0 (64 x 64 pixels"));
@@ -210,37 +178,69 @@ TEST(Segment, ClickTransferQueryEndToEnd) {
     r = run_cli(base + " --view r_0 --click 32,32 --field labels-instance --method similarity");
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("holds labels"));
-    r = run_cli("segment --run " + q(dir / "norun") + " --view r_0 --click 3,3 --out " + q(out / "err"));
+    r = run_cli("segment --run " + quoted(dir / "norun") + " --view r_0 --click 3,3 --out " + quoted(out / "err"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("norun"));
 
-    const std::string transfer = "transfer --run " + q(run) + " --source r_0 --views test --out " + q(out / "err");
+    const std::string transfer = "transfer --run " + quoted(run) + " --source r_0 --views test --out " + quoted(out / "err");
     r = run_cli(transfer);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("exactly one of --labels or --keypoints"));
     semfield::write_png(dir / "small.png", semfield::Image(8, 8, 1, 1.0f), 8, semfield::ImageRange::Raw);
-    r = run_cli(transfer + " --labels " + q(dir / "small.png"));
+    r = run_cli(transfer + " --labels " + quoted(dir / "small.png"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("label file is 8 x 8 pixels but the source view is 64 x 64"));
     semfield::write_png(dir / "empty.png", semfield::Image(64, 64, 1, 0.0f), 8, semfield::ImageRange::Raw);
-    r = run_cli(transfer + " --labels " + q(dir / "empty.png"));
+    r = run_cli(transfer + " --labels " + quoted(dir / "empty.png"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("no labelled pixel"));
     semfield::test::write_text(dir / "bad_keypoints.json", R"({"keypoints": [{"name": "a", "x": 70, "y": 3}]})");
-    r = run_cli(transfer + " --keypoints " + q(dir / "bad_keypoints.json"));
+    r = run_cli(transfer + " --keypoints " + quoted(dir / "bad_keypoints.json"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("bad_keypoints.json: keypoints[0]"));
     EXPECT_THAT(r.output, HasSubstr("outside the 64 x 64 source view"));
-    r = run_cli(transfer + " --keypoints " + q(dir / "keypoints.json") + " --field labels-instance");
+    r = run_cli(transfer + " --keypoints " + quoted(dir / "keypoints.json") + " --field labels-instance");
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("holds labels"));
-    r = run_cli("transfer --run " + q(run) + " --source r_0 --keypoints " + q(dir / "keypoints.json") + " --out " +
-                q(out / "err"));
+    r = run_cli("transfer --run " + quoted(run) + " --source r_0 --keypoints " + quoted(dir / "keypoints.json") + " --out " +
+                quoted(out / "err"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("--views SPLIT and/or --points FILE"));
-    r = run_cli("query --run " + q(run) + " --text '  ' --out " + q(out / "err"));
+    r = run_cli("query --run " + quoted(run) + " --text '  ' --out " + quoted(out / "err"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("must not be empty"));
+  }
+}
+
+// Text queries on a CLIP field distilled from the golden (reduced, random-weight) CLIP of ../shared: this checks the
+// plumbing — relevancy maps, masks, and a class map that covers every opaque pixel once — not the relevancy's quality.
+TEST(TrainedSceneSegment, TextQueryOnAClipField) {
+  const fs::path clip = semfield::test::shared_dir() / "golden" / "clip" / "clip_weights.safetensors";
+  SEMFIELD_REQUIRE_SHARED_FILE(clip);
+  semfield::test::TempDir dir;
+  const semfield::test::TrainedScene trained = semfield::test::trained_scene(dir);
+  const fs::path run = trained.run, out = dir / "q";
+  auto r = run_cli("distill --run " + quoted(run) + " --teacher clip:" + quoted(clip) + " --steps 30 --no-augment");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_json(run / "distill" / "clip" / "eval" / "metrics.json")["step"].get<int64_t>(), 30);
+  r = run_cli("query --run " + quoted(run) + " --text 'a red ball' --text ground --text table --views test --out " + quoted(out));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto m = read_json(out / "query.json");
+  EXPECT_EQ(m["phrases"].size(), 3u);
+  const semfield::Scene scene = semfield::load_scene(trained.scene);
+  for (const semfield::View* view : scene.split(semfield::Split::Test)) {
+    SCOPED_TRACE(view->name);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_TRUE(fs::exists(out / (view->name + "_relevancy_" + std::to_string(i) + ".png")));
+      EXPECT_TRUE(fs::exists(out / (view->name + "_mask_" + std::to_string(i) + ".png")));
+    }
+    EXPECT_TRUE(fs::exists(out / (view->name + "_classes.png")));
+    // The class map gives every opaque pixel exactly one phrase: the counts add up to the view's opaque pixels,
+    // within the field's soft silhouette of its ground truth (instance id >= 1: the table or an object).
+    int64_t covered = 0, opaque = 0;
+    for (const auto& c : m["views"][view->name]["pixels_per_phrase"]) covered += c.get<int64_t>();
+    for (const float id : view->instance->pixels) opaque += id >= 1;
+    EXPECT_NEAR(static_cast<double>(covered), static_cast<double>(opaque), 0.05 * static_cast<double>(opaque));
   }
 }
 

@@ -29,15 +29,16 @@
 #include "semfield/segment/mask_metrics.h"
 #include "semfield/serve/http.h"
 #include "support/test_support.h"
+#include "support/trained_scene.h"
 
 namespace fs = std::filesystem;
+using semfield::test::quoted;
+using semfield::test::read_json;
 using semfield::test::run_cli;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 namespace {
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 std::vector<uint8_t> base64_decode(const std::string& text) {
   auto value = [](char c) -> int {
@@ -481,32 +482,25 @@ void disconnect_mid_render_and_many_tabs() {
 }
 
 void command_line_errors() {
-  auto r = run_cli("serve --run " + q(*s_dir / "no-such-run") + " --port 0");
+  auto r = run_cli("serve --run " + quoted(*s_dir / "no-such-run") + " --port 0");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("error:"));
   // The port the running server holds.
-  r = run_cli("serve --run " + q(*s_dir / "run") + " --port " + std::to_string(s_server->port()));
+  r = run_cli("serve --run " + quoted(*s_dir / "run") + " --port " + std::to_string(s_server->port()));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(s_server->port())));
-  r = run_cli("serve --run " + q(*s_dir / "run") + " --field nope --port 0");
+  r = run_cli("serve --run " + quoted(*s_dir / "run") + " --field nope --port 0");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("nope"));
 }
 
 }  // namespace
 
-TEST(Serve, ViewerOverHttp) {
+TEST(TrainedSceneServe, ViewerOverHttp) {
   semfield::test::TempDir dir;
   s_dir = &dir;
-  const fs::path scene = dir / "scene", run = dir / "run";
-  auto r = run_cli("synth --out " + q(scene) + " --res 64 --views 24 --objects 4 --seed 3");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  semfield::test::write_text(dir / "config.json", R"({"train": {"target_samples": 65536}})");
-  r = run_cli("train --data " + q(scene) + " --out " + q(run) + " --steps 300 --time-budget 120 --config " +
-              q(dir / "config.json"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_cli("distill --run " + q(run) + " --teacher labels:instance --steps 150 --time-budget 90");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const semfield::test::TrainedScene trained = semfield::test::trained_scene(dir);
+  const fs::path scene = trained.scene, run = trained.run;
   semfield::Scene loaded = semfield::load_scene(scene);
   s_scene = &loaded;
   ServerProcess server({"serve", "--run", run.string(), "--port", "0", "--sessions", "4"});

@@ -11,6 +11,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "semfield/core/error.h"
+
 namespace semfield::test {
 
 namespace fs = std::filesystem;
@@ -54,7 +56,32 @@ CommandResult run_cli(const std::string& args) {
   return result;
 }
 
-fs::path shared_dir() { return fs::path(SEMFIELD_SHARED_DIR); }
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("read_json: cannot open " + path.string());
+  return nlohmann::json::parse(in);
+}
+
+std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+
+fs::path shared_dir() {
+  if (const char* env = std::getenv("SEMFIELD_SHARED_DIR"); env != nullptr && *env != '\0') return fs::path(env);
+  return fs::path(SEMFIELD_SHARED_DIR);
+}
+
+bool shared_required() {
+  const char* env = std::getenv("SEMFIELD_REQUIRE_SHARED");
+  return env != nullptr && std::string(env) == "1";
+}
 fs::path test_data_dir() { return fs::path(SEMFIELD_TEST_DATA_DIR); }
 
 }  // namespace semfield::test

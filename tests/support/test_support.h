@@ -2,7 +2,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
 
 namespace semfield::test {
 
@@ -23,6 +28,15 @@ class TempDir {
 /// Writes text to a file (creating folders).
 void write_text(const std::filesystem::path& path, const std::string& text);
 
+/// The message of the semfield::Error that `f` throws, or "<no error>".
+std::string error_of(const std::function<void()>& f);
+
+/// A JSON file's contents (throws on a missing or malformed file).
+nlohmann::json read_json(const std::filesystem::path& path);
+
+/// "'path'": a path as one shell word for run_cli.
+std::string quoted(const std::filesystem::path& path);
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  ///< stdout and stderr together
@@ -30,9 +44,26 @@ struct CommandResult {
 /// Runs the semfield CLI with the given arguments (a shell-quoted string) and captures its output.
 CommandResult run_cli(const std::string& args);
 
-/// ../shared next to the repository (lego data, golden vectors); may not exist on every machine.
+/// ../shared next to the repository (lego data, golden vectors), or $SEMFIELD_SHARED_DIR when set (a clone
+/// elsewhere); may not exist on every machine.
 std::filesystem::path shared_dir();
+/// True when a test must fail rather than skip for a missing ../shared file: SEMFIELD_REQUIRE_SHARED=1, which
+/// .ci/run sets.
+bool shared_required();
 /// tests/data in the repository.
 std::filesystem::path test_data_dir();
 
 }  // namespace semfield::test
+
+/// Skips the test with a message when `file` (a file under shared_dir()) is missing, or fails it when
+/// shared files are required (shared_required()).
+#define SEMFIELD_REQUIRE_SHARED_FILE(file)                                                                 \
+  do {                                                                                                     \
+    const std::filesystem::path semfield_required_ = (file);                                               \
+    if (!std::filesystem::exists(semfield_required_)) {                                                    \
+      if (::semfield::test::shared_required())                                                             \
+        FAIL() << semfield_required_ << " is missing and SEMFIELD_REQUIRE_SHARED=1";                       \
+      GTEST_SKIP() << "no " << semfield_required_ << " (set SEMFIELD_SHARED_DIR to the shared folder)";     \
+    }                                                                                                      \
+  } while (0)
+

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "semfield/core/constants.h"
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/data/image_probe.h"
@@ -14,7 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 
 double focal_from_angle(const JsonNode& angle, int size) {
   const double a = angle.as_double();

@@ -2,7 +2,7 @@
 #include "semfield/fields/feature_field.h"
 
 #include <ATen/ATen.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "semfield/core/error.h"
 
@@ -43,13 +43,13 @@ at::Tensor FeatureField::with_background(const at::Tensor& latent, const at::Ten
 
 std::vector<at::Tensor> FeatureField::decode_standardized(const at::Tensor& latent) const {
   std::vector<at::Tensor> out;
-  for (const Mlp& head : m_heads) out.push_back(head->forward(latent));
+  for (const Mlp& head : m_heads) out.push_back(head.forward(latent));
   return out;
 }
 
 at::Tensor FeatureField::decode_standardized(const at::Tensor& latent, size_t scale) const {
   SEMFIELD_ASSERT(scale < m_heads.size(), "scale index out of range");
-  return m_heads[scale]->forward(latent);
+  return m_heads[scale].forward(latent);
 }
 
 std::vector<at::Tensor> FeatureField::decode(const at::Tensor& latent) const {
@@ -71,7 +71,7 @@ void FeatureField::set_normalization(const std::vector<at::Tensor>& mean, const 
 std::vector<at::Tensor> FeatureField::dense_parameters() const {
   std::vector<at::Tensor> params;
   for (const Mlp& head : m_heads)
-    for (const auto& p : head->parameters()) params.push_back(p);
+    for (const auto& p : head.parameters()) params.push_back(p);
   params.push_back(m_background);
   return params;
 }
@@ -80,8 +80,7 @@ TensorMap FeatureField::state() const {
   TensorMap out;
   for (const auto& [name, tensor] : m_encoding.state()) out["grid." + name] = tensor;
   for (size_t s = 0; s < m_heads.size(); ++s) {
-    for (const auto& item : m_heads[s]->named_parameters())
-      out[fmt::format("head{}.{}", s, item.key())] = item.value();
+    for (const auto& [name, tensor] : m_heads[s].named_parameters()) out[fmt::format("head{}.{}", s, name)] = tensor;
     out[fmt::format("mean{}", s)] = m_mean[s];
     out[fmt::format("std{}", s)] = m_std[s];
   }
@@ -92,8 +91,8 @@ TensorMap FeatureField::state() const {
 void FeatureField::load_state(const TensorMap& state, const std::string& origin) {
   m_encoding.load_state(state, "grid.", origin);
   for (size_t s = 0; s < m_heads.size(); ++s) {
-    for (auto& item : m_heads[s]->named_parameters())
-      restore_tensor(state, fmt::format("head{}.{}", s, item.key()), item.value(), origin);
+    for (auto& [name, tensor] : m_heads[s].named_parameters())
+      restore_tensor(state, fmt::format("head{}.{}", s, name), tensor, origin);
     restore_tensor(state, fmt::format("mean{}", s), m_mean[s], origin);
     restore_tensor(state, fmt::format("std{}", s), m_std[s], origin);
   }

@@ -6,25 +6,40 @@
 #include <cstring>
 
 #include <ATen/ATen.h>
-#include <torch/nn/init.h>
 
 #include "semfield/kernels/fused_mlp.h"
 
 namespace semfield {
 
-MlpImpl::MlpImpl(int n_input, int n_hidden, int n_hidden_layers, int n_output, bool bias)
+Mlp::Mlp(int n_input, int n_hidden, int n_hidden_layers, int n_output, bool bias)
     : m_n_input(n_input), m_n_output(n_output) {
   int fan_in = n_input;
   for (int i = 0; i <= n_hidden_layers; ++i) {
     const int fan_out = i == n_hidden_layers ? n_output : n_hidden;
-    at::Tensor w = torch::empty({fan_out, fan_in});
-    // Uniform bound sqrt(6 / fan_in): He initialisation for ReLU networks.
+    at::Tensor w = at::empty({fan_out, fan_in});
+    // Uniform bound sqrt(6 / fan_in): He initialisation for ReLU networks (torch::nn::init::uniform_ draws the
+    // same numbers from the global generator).
     const double bound = std::sqrt(6.0 / fan_in);
-    torch::nn::init::uniform_(w, -bound, bound);
-    m_weights.push_back(register_parameter("weight" + std::to_string(i), w));
-    if (bias) m_biases.push_back(register_parameter("bias" + std::to_string(i), torch::zeros({fan_out})));
+    w.uniform_(-bound, bound);
+    m_weights.push_back(w.set_requires_grad(true));
+    if (bias) m_biases.push_back(at::zeros({fan_out}).set_requires_grad(true));
     fan_in = fan_out;
   }
+}
+
+std::vector<at::Tensor> Mlp::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const auto& named : named_parameters()) out.push_back(named.second);
+  return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Mlp::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t i = 0; i < m_weights.size(); ++i) {
+    out.emplace_back("weight" + std::to_string(i), m_weights[i]);
+    if (!m_biases.empty()) out.emplace_back("bias" + std::to_string(i), m_biases[i]);
+  }
+  return out;
 }
 
 namespace {
@@ -40,7 +55,7 @@ bool fused_enabled() {
 
 }  // namespace
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) const {
+at::Tensor Mlp::forward(const at::Tensor& x) const {
   // The fused CPU kernel (kernels/fused_mlp.h) covers bias-free float32 networks; anything else takes the
   // LibTorch layers below.
   if (m_biases.empty() && x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 2 && fused_enabled()) {

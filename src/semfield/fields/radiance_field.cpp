@@ -29,12 +29,12 @@ RadianceField::RadianceField(const FieldConfig& config, uint64_t seed)
 }
 
 RadianceField::Output RadianceField::heads(const at::Tensor& features, const at::Tensor& dirs) const {
-  const at::Tensor h = m_density_mlp->forward(features);
+  const at::Tensor h = m_density_mlp.forward(features);
   Output out;
   out.density = trunc_exp(h.select(1, 0));
   const at::Tensor geo = h.narrow(1, 1, m_config.geo_features);
   const at::Tensor sh = spherical_harmonics(dirs, m_config.sh_degree);
-  out.rgb = at::sigmoid(m_color_mlp->forward(at::cat({sh, geo}, 1)));
+  out.rgb = at::sigmoid(m_color_mlp.forward(at::cat({sh, geo}, 1)));
   return out;
 }
 
@@ -49,28 +49,28 @@ RadianceField::Output RadianceField::forward(const at::Tensor& xyz, const at::Te
 
 at::Tensor RadianceField::density(const at::Tensor& xyz) const {
   at::NoGradGuard no_grad;
-  const at::Tensor h = m_density_mlp->forward(m_encoding.forward(xyz));
+  const at::Tensor h = m_density_mlp.forward(m_encoding.forward(xyz));
   return h.select(1, 0).clamp_max(15.0).exp();
 }
 
 std::vector<at::Tensor> RadianceField::mlp_parameters() const {
-  std::vector<at::Tensor> params = m_density_mlp->parameters();  // shared handles, not copies
-  for (const auto& p : m_color_mlp->parameters()) params.push_back(p);
+  std::vector<at::Tensor> params = m_density_mlp.parameters();  // shared handles, not copies
+  for (const auto& p : m_color_mlp.parameters()) params.push_back(p);
   return params;
 }
 
 TensorMap RadianceField::state() const {
   TensorMap out;
   for (const auto& [name, tensor] : m_encoding.state()) out["grid." + name] = tensor;
-  for (const auto& item : m_density_mlp->named_parameters()) out["density_mlp." + item.key()] = item.value();
-  for (const auto& item : m_color_mlp->named_parameters()) out["color_mlp." + item.key()] = item.value();
+  for (const auto& [name, tensor] : m_density_mlp.named_parameters()) out["density_mlp." + name] = tensor;
+  for (const auto& [name, tensor] : m_color_mlp.named_parameters()) out["color_mlp." + name] = tensor;
   return out;
 }
 
 void RadianceField::load_state(const TensorMap& state, const std::string& origin) {
   m_encoding.load_state(state, "grid.", origin);
-  for (auto& item : m_density_mlp->named_parameters()) restore_tensor(state, "density_mlp." + item.key(), item.value(), origin);
-  for (auto& item : m_color_mlp->named_parameters()) restore_tensor(state, "color_mlp." + item.key(), item.value(), origin);
+  for (auto& [name, tensor] : m_density_mlp.named_parameters()) restore_tensor(state, "density_mlp." + name, tensor, origin);
+  for (auto& [name, tensor] : m_color_mlp.named_parameters()) restore_tensor(state, "color_mlp." + name, tensor, origin);
 }
 
 }  // namespace semfield

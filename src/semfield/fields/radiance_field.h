@@ -55,7 +55,7 @@ class RadianceField {
 
   FieldConfig m_config;
   HashGridEncoding m_encoding;
-  Mlp m_density_mlp{nullptr}, m_color_mlp{nullptr};
+  Mlp m_density_mlp, m_color_mlp;
 };
 
 }  // namespace semfield

@@ -2,7 +2,7 @@
 #include "semfield/render/contraction.h"
 
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "semfield/core/error.h"
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "semfield/core/error.h"
 #include "semfield/core/splitmix64.h"

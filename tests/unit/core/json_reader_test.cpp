@@ -5,21 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/error.h"
+#include "support/test_support.h"
 
 using semfield::InputError;
 using semfield::JsonNode;
+using semfield::test::error_of;
 using ::testing::HasSubstr;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 TEST(JsonReader, MalformedJsonNamesFileLineAndColumn) {
   const std::string msg = error_of([] { JsonNode::parse_text("{\n  \"a\": 1,\n  \"b\": }", "x.json"); });

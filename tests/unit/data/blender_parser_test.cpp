@@ -385,7 +385,7 @@ TEST(InstantNgpParser, ViewsSharingAStemGetDistinctNames) {
 
 TEST(BlenderParser, LoadsSharedLego200) {
   const fs::path lego = semfield::test::shared_dir() / "data" / "lego_200";
-  if (!fs::exists(lego / "transforms_train.json")) GTEST_SKIP() << "no " << lego;
+  SEMFIELD_REQUIRE_SHARED_FILE(lego / "transforms_train.json");
   const Scene scene = load_scene(lego);
   EXPECT_EQ(scene.format, "blender");
   EXPECT_EQ(scene.count(Split::Train), 70u);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "semfield/core/constants.h"
 #include "semfield/core/error.h"
 
 namespace {
@@ -17,7 +18,7 @@ using semfield::SynthScene;
 using semfield::UsageError;
 using ::testing::HasSubstr;
 
-constexpr double kPi = 3.14159265358979323846;
+using semfield::kPi;
 
 std::string usage_error_of(const SynthConfig& config) {
   try {

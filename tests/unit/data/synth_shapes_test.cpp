@@ -8,11 +8,13 @@
 #include <set>
 #include <tuple>
 
+#include "semfield/core/constants.h"
+
 namespace {
 
 using namespace semfield::synth;
+using semfield::kPi;
 
-constexpr double kPi = 3.14159265358979323846;
 
 Primitive make_primitive(PrimitiveKind kind, const Eigen::Vector3d& size) {
   Primitive p;

@@ -12,6 +12,7 @@
 using namespace semfield;
 using namespace semfield::foundation;
 using semfield::test::expect_golden;
+using semfield::test::golden_image_uint8;
 using semfield::test::golden_path;
 using semfield::test::golden_tensor;
 
@@ -21,13 +22,7 @@ namespace {
 // numerics_fp64.json), the golden README's rule. The CLIP mutation table puts a wrong GELU at 1.5e-2 and a
 // wrong LayerNorm eps at 6.4e-3 of the range, far outside it.
 
-at::Tensor read_uint8(const std::string& name) {
-  const Image image = read_image(*golden_path("clip", name), ImageRange::Raw);
-  return at::from_blob(const_cast<float*>(image.pixels.data()), {image.height, image.width, image.channels}, at::kFloat)
-      .to(at::kByte);
-}
-
-const ClipModel& golden_model() {
+const ClipModel& golden_clip() {
   static const ClipModel model = ClipModel::load(*golden_path("clip", "clip_weights.safetensors"));
   return model;
 }
@@ -36,21 +31,21 @@ const ClipModel& golden_model() {
 
 TEST(ClipModel, ConfigAndTokenizerFromGoldenFolder) {
   REQUIRE_CLIP_WEIGHTS();
-  const ClipConfig& c = golden_model().config();
+  const ClipConfig& c = golden_clip().config();
   EXPECT_EQ(c.embed_dim, 64);
   EXPECT_EQ(c.vision_width, 128);
   EXPECT_EQ(c.vision_heads, 2);
   EXPECT_EQ(c.transformer_width, 32);
   EXPECT_EQ(c.transformer_heads, 2);
-  EXPECT_EQ(golden_model().weights().numel(), 2139937);
-  EXPECT_TRUE(golden_model().has_tokenizer());
+  EXPECT_EQ(golden_clip().weights().numel(), 2139937);
+  EXPECT_TRUE(golden_clip().has_tokenizer());
 }
 
 TEST(ClipModel, GoldenText) {
   REQUIRE_CLIP_WEIGHTS();
   at::InferenceMode guard;
   const at::Tensor tokens = golden_tensor("clip", "text_tokens.npy").to(at::kLong);
-  const ClipTextOutput out = golden_model().encode_text(tokens, true);
+  const ClipTextOutput out = golden_clip().encode_text(tokens, true);
   if (golden_path("clip", "text_embed_plus_pos.npy")) expect_golden("clip", "text_embed_plus_pos", out.blocks[0]);
   if (golden_path("clip", "text_block0_out.npy")) expect_golden("clip", "text_block0_out", out.blocks[1]);
   expect_golden("clip", "text_block1_out", out.blocks[2]);
@@ -60,8 +55,8 @@ TEST(ClipModel, GoldenText) {
 TEST(ClipModel, GoldenImageDenseAndLogits) {
   REQUIRE_CLIP_WEIGHTS();
   at::InferenceMode guard;
-  const ClipModel& model = golden_model();
-  const at::Tensor input = model.preprocess(read_uint8("image_224.png"));
+  const ClipModel& model = golden_clip();
+  const at::Tensor input = model.preprocess(golden_image_uint8("clip", "image_224.png"));
   if (const at::Tensor stored = golden_tensor("clip", "image_input.npy"); stored.defined()) {
     EXPECT_TRUE(at::equal(input, stored)) << "image transform differs from image_input.npy";
   }
@@ -82,8 +77,8 @@ TEST(ClipModel, GoldenImageDenseAndLogits) {
 TEST(ClipModel, GoldenNonSquareImageThroughTheFullTransform) {
   REQUIRE_CLIP_WEIGHTS();
   at::InferenceMode guard;
-  const ClipModel& model = golden_model();
-  const at::Tensor input = model.preprocess(read_uint8("image_300x480.png"));
+  const ClipModel& model = golden_clip();
+  const at::Tensor input = model.preprocess(golden_image_uint8("clip", "image_300x480.png"));
   ASSERT_EQ(input.sizes().vec(), (std::vector<int64_t>{1, 3, 224, 224}));
   if (const at::Tensor stored = golden_tensor("clip", "image_300x480_input.npy"); stored.defined()) {
     // Pillow's bicubic resampling is reproduced exactly, so the transform matches bit for bit.
@@ -97,7 +92,7 @@ TEST(ClipModel, PthAndSafetensorsAgree) {
   REQUIRE_CLIP_WEIGHTS();
   const ClipModel pth = ClipModel::load(*golden_path("clip", "clip_weights.pth"));
   const auto& a = pth.weights().entries();
-  const auto& b = golden_model().weights().entries();
+  const auto& b = golden_clip().weights().entries();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i].second, b[i].second)) << a[i].first;
 }
@@ -106,7 +101,7 @@ TEST(ClipModel, DenseFeaturesAtAnotherGrid) {
   REQUIRE_CLIP_WEIGHTS();
   at::InferenceMode guard;
   const at::Tensor images = at::randn({1, 3, 160, 256});
-  const ClipImageOutput out = golden_model().encode_image(images, true);
+  const ClipImageOutput out = golden_clip().encode_image(images, true);
   EXPECT_EQ(out.grid_height, 10);
   EXPECT_EQ(out.grid_width, 16);
   EXPECT_EQ(out.dense.sizes().vec(), (std::vector<int64_t>{1, 160, 64}));

@@ -26,26 +26,26 @@ at::Tensor read_rgb(const std::string& name) {
       .clone();
 }
 
-const DinoModel& golden_model() {
+const DinoModel& golden_dino() {
   static const DinoModel model = DinoModel::load(*golden_path("dino", "dino_weights.safetensors"));
   return model;
 }
 
 TEST(DinoModel, ConfigFromGoldenConfigJson) {
   SEMFIELD_REQUIRE_GOLDEN("dino", "dino_weights.safetensors");
-  const DinoConfig& c = golden_model().config();
+  const DinoConfig& c = golden_dino().config();
   EXPECT_EQ(c.patch_size, 8);
   EXPECT_EQ(c.embed_dim, 96);
   EXPECT_EQ(c.depth, 3);
   EXPECT_EQ(c.num_heads, 3);
   EXPECT_EQ(c.img_size, 224);
-  EXPECT_EQ(golden_model().weights().numel(), 429696);
+  EXPECT_EQ(golden_dino().weights().numel(), 429696);
 }
 
 TEST(DinoModel, Golden224) {
   SEMFIELD_REQUIRE_GOLDEN("dino", "dino_weights.safetensors");
   at::InferenceMode guard;
-  const DinoModel& model = golden_model();
+  const DinoModel& model = golden_dino();
   const at::Tensor input = model.normalize(read_rgb("image_224.png"));
   if (const at::Tensor stored = semfield::test::golden_tensor("dino", "image_input.npy"); stored.defined()) {
     EXPECT_TRUE(at::equal(input, stored)) << "ToTensor + Normalize differs from image_input.npy";
@@ -72,7 +72,7 @@ TEST(DinoModel, Golden224) {
 TEST(DinoModel, GoldenNonSquareInterpolatesPositions) {
   SEMFIELD_REQUIRE_GOLDEN("dino", "dino_weights.safetensors");
   at::InferenceMode guard;
-  const DinoModel& model = golden_model();
+  const DinoModel& model = golden_dino();
   const at::Tensor input = model.normalize(read_rgb("image_160x224.png"));
   ASSERT_EQ(input.sizes().vec(), (std::vector<int64_t>{1, 3, 160, 224}));
   if (const at::Tensor stored = semfield::test::golden_tensor("dino", "image_160x224_input.npy"); stored.defined()) {
@@ -90,7 +90,7 @@ TEST(DinoModel, PthWeightsEqualSafetensors) {
   SEMFIELD_REQUIRE_GOLDEN("dino", "dino_weights.pth");
   const DinoModel pth = DinoModel::load(*golden_path("dino", "dino_weights.pth"));
   const auto& a = pth.weights().entries();
-  const auto& b = golden_model().weights().entries();
+  const auto& b = golden_dino().weights().entries();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i].second, b[i].second)) << a[i].first;
 }
@@ -98,10 +98,10 @@ TEST(DinoModel, PthWeightsEqualSafetensors) {
 TEST(DinoModel, SquareImageOfAnotherSizeInterpolates) {
   SEMFIELD_REQUIRE_GOLDEN("dino", "dino_weights.safetensors");
   at::InferenceMode guard;
-  const at::Tensor pos = golden_model().interpolate_pos_encoding(112, 112);
+  const at::Tensor pos = golden_dino().interpolate_pos_encoding(112, 112);
   EXPECT_EQ(pos.sizes().vec(), (std::vector<int64_t>{1, 1 + 14 * 14, 96}));
   // The unchanged 224x224 case returns the table itself.
-  EXPECT_TRUE(at::equal(golden_model().interpolate_pos_encoding(224, 224), golden_model().weights().entries()[1].second));
+  EXPECT_TRUE(at::equal(golden_dino().interpolate_pos_encoding(224, 224), golden_dino().weights().entries()[1].second));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "semfield/core/json_reader.h"
 #include "semfield/io/array_torch.h"
+#include "semfield/io/image.h"
 #include "semfield/io/npy.h"
 #include "support/test_support.h"
 
@@ -28,6 +29,12 @@ at::Tensor golden_tensor(const std::string& model, const std::string& name) {
   const auto path = golden_path(model, name);
   if (!path) return {};
   return array_to_tensor(read_npy(*path));
+}
+
+at::Tensor golden_image_uint8(const std::string& model, const std::string& name) {
+  const Image image = read_image(*golden_path(model, name), ImageRange::Raw);
+  return at::from_blob(const_cast<float*>(image.pixels.data()), {image.height, image.width, image.channels}, at::kFloat)
+      .to(at::kByte);
 }
 
 double expect_golden(const std::string& model, const std::string& name, const at::Tensor& got_in,

@@ -15,6 +15,7 @@
 using namespace semfield;
 using namespace semfield::foundation;
 using semfield::test::expect_golden;
+using semfield::test::golden_image_uint8;
 using semfield::test::golden_path;
 using semfield::test::golden_tensor;
 
@@ -25,13 +26,7 @@ namespace {
 // +0.5 point shift 3e-3, tanh GELU 1.9e-4, LayerNorm eps 4e-5 of the range; LayerNorm2d's eps (1e-5 of
 // the range) sits below the bound, so config_test checks that constant directly.
 
-at::Tensor read_uint8(const std::string& name) {
-  const Image image = read_image(*golden_path("sam", name), ImageRange::Raw);
-  return at::from_blob(const_cast<float*>(image.pixels.data()), {image.height, image.width, image.channels}, at::kFloat)
-      .to(at::kByte);
-}
-
-const SamModel& golden_model() {
+const SamModel& golden_sam() {
   static const SamModel model = SamModel::load(*golden_path("sam", "sam_weights.safetensors"));
   return model;
 }
@@ -40,7 +35,7 @@ const SamModel& golden_model() {
 const SamImage& primary_image() {
   static const SamImage image = [] {
     at::InferenceMode guard;
-    return golden_model().set_image(read_uint8("image_1024.png"));
+    return golden_sam().set_image(golden_image_uint8("sam", "image_1024.png"));
   }();
   return image;
 }
@@ -65,7 +60,7 @@ std::vector<Case> cases() {
 
 TEST(SamModel, ConfigFromGoldenConfigJson) {
   REQUIRE_SAM_WEIGHTS();
-  const SamConfig& c = golden_model().config();
+  const SamConfig& c = golden_sam().config();
   EXPECT_EQ(c.embed_dim, 96);
   EXPECT_EQ(c.depth, 4);
   EXPECT_EQ(c.num_heads, 4);
@@ -77,17 +72,17 @@ TEST(SamModel, ConfigFromGoldenConfigJson) {
   EXPECT_DOUBLE_EQ(c.encoder_eps, 1e-6);
   EXPECT_DOUBLE_EQ(c.layer_norm_2d_eps, 1e-6);
   EXPECT_DOUBLE_EQ(c.decoder_eps, 1e-5);
-  EXPECT_EQ(golden_model().weights().numel(), 1165608);
+  EXPECT_EQ(golden_sam().weights().numel(), 1165608);
 }
 
 TEST(SamModel, GoldenImageEncoder) {
   REQUIRE_SAM_WEIGHTS();
   at::InferenceMode guard;
-  const at::Tensor image = read_uint8("image_1024.png");
-  const SamConfig& c = golden_model().config();
+  const at::Tensor image = golden_image_uint8("sam", "image_1024.png");
+  const SamConfig& c = golden_sam().config();
   const at::Tensor input = sam_normalize_and_pad(sam_resize_image(image, 1024), c.pixel_mean, c.pixel_std, 1024);
   std::vector<at::Tensor> intermediates;
-  const at::Tensor embedding = golden_model().image_encoder().forward(input, &intermediates);
+  const at::Tensor embedding = golden_sam().image_encoder().forward(input, &intermediates);
   expect_golden("sam", "patch_embed_out", intermediates[0], "patch_embed_out");
   expect_golden("sam", "block0_out", intermediates[1], "block0_out");
   expect_golden("sam", "block1_out", intermediates[2], "block1_out");
@@ -98,13 +93,13 @@ TEST(SamModel, GoldenImageEncoder) {
 TEST(SamModel, GoldenDensePositionalEncoding) {
   REQUIRE_SAM_WEIGHTS();
   at::InferenceMode guard;
-  expect_golden("sam", "dense_pe", golden_model().prompt_encoder().dense_positional_encoding(), "dense_pe");
+  expect_golden("sam", "dense_pe", golden_sam().prompt_encoder().dense_positional_encoding(), "dense_pe");
 }
 
 TEST(SamModel, GoldenPromptsAndDecoder) {
   REQUIRE_SAM_WEIGHTS();
   at::InferenceMode guard;
-  const SamModel& model = golden_model();
+  const SamModel& model = golden_sam();
   // Decoder fed with the golden embedding (isolates the decoder) and through predict() with the port's own
   // embedding (the SamPredictor pipeline end to end).
   const SamImage reference = model.from_embedding(golden_tensor("sam", "image_embedding.npy"), 1024, 1024);
@@ -151,11 +146,11 @@ TEST(SamModel, GoldenPromptsAndDecoder) {
 TEST(SamModel, GoldenNonSquareImage) {
   REQUIRE_SAM_WEIGHTS();
   at::InferenceMode guard;
-  const SamModel& model = golden_model();
-  const at::Tensor image = read_uint8("image_250x375.png");
+  const SamModel& model = golden_sam();
+  const at::Tensor image = golden_image_uint8("sam", "image_250x375.png");
   EXPECT_EQ(sam_resized_shape(250, 375, 1024), (std::pair<int64_t, int64_t>{683, 1024}));
   // Pillow's bilinear resampling is reproduced exactly.
-  EXPECT_TRUE(at::equal(sam_resize_image(image, 1024), read_uint8("image_250x375_resized.png")));
+  EXPECT_TRUE(at::equal(sam_resize_image(image, 1024), golden_image_uint8("sam", "image_250x375_resized.png")));
   const SamImage set = model.set_image(image);
   EXPECT_EQ(set.input, (std::pair<int64_t, int64_t>{683, 1024}));
   expect_golden("sam", "secondary_image_embedding", set.embedding, "secondary_image_embedding");
@@ -175,7 +170,7 @@ TEST(SamModel, PthAndSafetensorsAgree) {
   REQUIRE_SAM_WEIGHTS();
   const SamModel pth = SamModel::load(*golden_path("sam", "sam_weights.pth"));
   const auto& a = pth.weights().entries();
-  const auto& b = golden_model().weights().entries();
+  const auto& b = golden_sam().weights().entries();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i].second, b[i].second)) << a[i].first;
 }
@@ -183,16 +178,16 @@ TEST(SamModel, PthAndSafetensorsAgree) {
 TEST(SamModel, PromptErrors) {
   REQUIRE_SAM_WEIGHTS();
   at::InferenceMode guard;
-  const SamImage image = golden_model().from_embedding(at::zeros({1, 64, 64, 64}), 100, 200);
+  const SamImage image = golden_sam().from_embedding(at::zeros({1, 64, 64, 64}), 100, 200);
   EXPECT_EQ(image.input, (std::pair<int64_t, int64_t>{512, 1024}));
   SamPrompt bad_label;
   bad_label.points = {{1.0, 2.0}};
   bad_label.labels = {2};
-  EXPECT_THROW(golden_model().predict(image, bad_label), UsageError);
+  EXPECT_THROW(golden_sam().predict(image, bad_label), UsageError);
   SamPrompt missing_label;
   missing_label.points = {{1.0, 2.0}};
-  EXPECT_THROW(golden_model().predict(image, missing_label), UsageError);
-  EXPECT_THROW(golden_model().from_embedding(at::zeros({1, 64, 32, 32}), 100, 200), UsageError);
+  EXPECT_THROW(golden_sam().predict(image, missing_label), UsageError);
+  EXPECT_THROW(golden_sam().from_embedding(at::zeros({1, 64, 32, 32}), 100, 200), UsageError);
 }
 
 }  // namespace

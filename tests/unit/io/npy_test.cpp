@@ -31,7 +31,7 @@ std::string npy_file(const std::string& dict, const std::string& payload, int ma
   return out + header + payload;
 }
 
-std::string parse_error(const std::string& file_bytes, const std::string& origin = "in.npy") {
+std::string npy_error(const std::string& file_bytes, const std::string& origin = "in.npy") {
   try {
     const auto b = bytes_of(file_bytes);
     parse_npy(b.data(), b.size(), origin);
@@ -120,33 +120,33 @@ TEST(Npy, ParsesHandBuiltFilesInEveryVersion) {
 }
 
 TEST(Npy, RejectsBadMagicAndVersion) {
-  EXPECT_THAT(parse_error("PK\x03\x04 not numpy"), HasSubstr("in.npy: magic: not a .npy file"));
-  EXPECT_THAT(parse_error(""), HasSubstr("in.npy: magic:"));
+  EXPECT_THAT(npy_error("PK\x03\x04 not numpy"), HasSubstr("in.npy: magic: not a .npy file"));
+  EXPECT_THAT(npy_error(""), HasSubstr("in.npy: magic:"));
   std::string v4 = npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", "abcd");
   v4[6] = 4;
-  EXPECT_THAT(parse_error(v4), HasSubstr("in.npy: version: unsupported .npy format version 4.0"));
-  EXPECT_THAT(parse_error(std::string("\x93NUMPY\x01\x00\x05", 9)), HasSubstr("in.npy: header: truncated"));
-  EXPECT_THAT(parse_error(std::string("\x93NUMPY\x01\x00\xff\x00{'descr'", 17)),
+  EXPECT_THAT(npy_error(v4), HasSubstr("in.npy: version: unsupported .npy format version 4.0"));
+  EXPECT_THAT(npy_error(std::string("\x93NUMPY\x01\x00\x05", 9)), HasSubstr("in.npy: header: truncated"));
+  EXPECT_THAT(npy_error(std::string("\x93NUMPY\x01\x00\xff\x00{'descr'", 17)),
               HasSubstr("in.npy: header: header length 255 runs past the end of the file"));
 }
 
 TEST(Npy, RejectsMalformedHeaders) {
-  EXPECT_THAT(parse_error(npy_file("['descr', '<f4']", "")), HasSubstr("in.npy: header: expected '{'"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", "abcd")),
+  EXPECT_THAT(npy_error(npy_file("['descr', '<f4']", "")), HasSubstr("in.npy: header: expected '{'"));
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", "abcd")),
               HasSubstr("in.npy: header: unexpected end of header dictionary"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", "abcd")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", "abcd")),
               HasSubstr("in.npy: header.x: unknown key"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'fortran_order': False}", "abcd")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'fortran_order': False}", "abcd")),
               HasSubstr("in.npy: header.shape: missing required key"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}", "abcd")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}", "abcd")),
               HasSubstr("in.npy: header.descr: duplicate key"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'fortran_order': 0, 'shape': ()}", "abcd")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'fortran_order': 0, 'shape': ()}", "abcd")),
               HasSubstr("in.npy: header.fortran_order: expected True or False"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x)}", "")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x)}", "")),
               HasSubstr("in.npy: header.shape: expected an integer"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': ()}", "abcd")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': ()}", "abcd")),
               HasSubstr("in.npy: header.descr: unsupported dtype"));
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': ()} junk", "abcd")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': ()} junk", "abcd")),
               HasSubstr("in.npy: header: unexpected text after the dictionary"));
 }
 
@@ -154,17 +154,17 @@ TEST(Npy, RejectsUnsupportedDtypes) {
   const auto with_descr = [](const std::string& descr) {
     return npy_file("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (1,), }", "abcdefgh");
   };
-  EXPECT_THAT(parse_error(with_descr(">f4")), HasSubstr("in.npy: header.descr: unsupported dtype '>f4' (big-endian)"));
-  EXPECT_THAT(parse_error(with_descr(">i8")), HasSubstr("(big-endian)"));
-  EXPECT_THAT(parse_error(with_descr("|O")), HasSubstr("in.npy: header.descr: unsupported dtype '|O' (object"));
-  EXPECT_THAT(parse_error(with_descr("<c8")), HasSubstr("in.npy: header.descr: unsupported dtype '<c8'"));
-  EXPECT_THAT(parse_error(with_descr("<u4")), HasSubstr("unsupported dtype '<u4'"));
-  EXPECT_THAT(parse_error(with_descr("<U3")), HasSubstr("unsupported dtype '<U3'"));
-  EXPECT_THAT(parse_error(with_descr("f4")), HasSubstr("unsupported dtype 'f4'"));
+  EXPECT_THAT(npy_error(with_descr(">f4")), HasSubstr("in.npy: header.descr: unsupported dtype '>f4' (big-endian)"));
+  EXPECT_THAT(npy_error(with_descr(">i8")), HasSubstr("(big-endian)"));
+  EXPECT_THAT(npy_error(with_descr("|O")), HasSubstr("in.npy: header.descr: unsupported dtype '|O' (object"));
+  EXPECT_THAT(npy_error(with_descr("<c8")), HasSubstr("in.npy: header.descr: unsupported dtype '<c8'"));
+  EXPECT_THAT(npy_error(with_descr("<u4")), HasSubstr("unsupported dtype '<u4'"));
+  EXPECT_THAT(npy_error(with_descr("<U3")), HasSubstr("unsupported dtype '<U3'"));
+  EXPECT_THAT(npy_error(with_descr("f4")), HasSubstr("unsupported dtype 'f4'"));
 }
 
 TEST(Npy, RejectsFortranOrder) {
-  EXPECT_THAT(parse_error(npy_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 1), }", "abcdefgh")),
+  EXPECT_THAT(npy_error(npy_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 1), }", "abcdefgh")),
               HasSubstr("in.npy: header.fortran_order: Fortran-order arrays are not supported"));
 }
 
@@ -172,17 +172,17 @@ TEST(Npy, RejectsBadShapesAndSizes) {
   const auto with_shape = [](const std::string& shape, const std::string& payload) {
     return npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }", payload);
   };
-  EXPECT_THAT(parse_error(with_shape("(2, -1)", "")), HasSubstr("in.npy: header.shape: dimension 1 is negative"));
-  EXPECT_THAT(parse_error(with_shape("(99999999999999999999,)", "")),
+  EXPECT_THAT(npy_error(with_shape("(2, -1)", "")), HasSubstr("in.npy: header.shape: dimension 1 is negative"));
+  EXPECT_THAT(npy_error(with_shape("(99999999999999999999,)", "")),
               HasSubstr("in.npy: header.shape: dimension 0 is too large"));
   // Each dimension fits int64 but the byte count overflows 64 bits.
-  EXPECT_THAT(parse_error(with_shape("(4294967296, 4294967296, 16)", "abcd")),
+  EXPECT_THAT(npy_error(with_shape("(4294967296, 4294967296, 16)", "abcd")),
               HasSubstr("in.npy: data: truncated data: shape (4294967296, 4294967296, 16) of <f4 needs more than 2^64"));
-  EXPECT_THAT(parse_error(with_shape("(3,)", "abcdefgh")),
+  EXPECT_THAT(npy_error(with_shape("(3,)", "abcdefgh")),
               HasSubstr("in.npy: data: truncated data: shape (3) of <f4 needs 12 bytes, file has 8"));
-  EXPECT_THAT(parse_error(with_shape("(1,)", "abcdefgh")),
+  EXPECT_THAT(npy_error(with_shape("(1,)", "abcdefgh")),
               HasSubstr("in.npy: data: size mismatch: shape (1) of <f4 needs 4 bytes, file has 8"));
-  EXPECT_THAT(parse_error(with_shape("()", "")), HasSubstr("in.npy: data: truncated data"));
+  EXPECT_THAT(npy_error(with_shape("()", "")), HasSubstr("in.npy: data: truncated data"));
 }
 
 TEST(Npy, ReadNamesTheFileAndWriteRejectsBf16) {

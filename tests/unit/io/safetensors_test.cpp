@@ -25,7 +25,7 @@ std::string le64(uint64_t v) {
 // A file with the given header JSON (unpadded) and data section.
 std::string st_file(const std::string& header, const std::string& data) { return le64(header.size()) + header + data; }
 
-std::string parse_error(const std::string& bytes, const std::string& origin = "m.safetensors") {
+std::string safetensors_error(const std::string& bytes, const std::string& origin = "m.safetensors") {
   try {
     parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), origin);
   } catch (const InputError& e) {
@@ -115,67 +115,67 @@ TEST(Safetensors, ParsesHandBuiltFile) {
 }
 
 TEST(Safetensors, RejectsBadHeaderLength) {
-  EXPECT_THAT(parse_error("abc"), HasSubstr("m.safetensors: header: truncated file (3 bytes"));
-  EXPECT_THAT(parse_error(le64(100) + "{}"),
+  EXPECT_THAT(safetensors_error("abc"), HasSubstr("m.safetensors: header: truncated file (3 bytes"));
+  EXPECT_THAT(safetensors_error(le64(100) + "{}"),
               HasSubstr("m.safetensors: header: header length 100 is larger than the rest of the file (2 bytes"));
-  EXPECT_THAT(parse_error(le64(200000000) + "{}"), HasSubstr("m.safetensors: header: header length 200000000 is "
+  EXPECT_THAT(safetensors_error(le64(200000000) + "{}"), HasSubstr("m.safetensors: header: header length 200000000 is "
                                                              "larger than the 100 MB limit"));
-  EXPECT_THAT(parse_error(le64(~uint64_t{0}) + "{}"), HasSubstr("100 MB limit"));
+  EXPECT_THAT(safetensors_error(le64(~uint64_t{0}) + "{}"), HasSubstr("100 MB limit"));
 }
 
 TEST(Safetensors, RejectsBadJson) {
-  EXPECT_THAT(parse_error(st_file("{\"t\": ", "")), HasSubstr("m.safetensors: malformed JSON"));
-  EXPECT_THAT(parse_error(st_file("[1, 2]", "")), HasSubstr("m.safetensors: (root): expected the header to be"));
-  EXPECT_THAT(parse_error(st_file(R"({"t": 3})", "")), HasSubstr("m.safetensors: t: expected a tensor entry"));
-  EXPECT_THAT(parse_error(st_file(R"({"t":{"dtype":"F32","shape":[],"data_offsets":[0,4],"x":1}})", "abcd")),
+  EXPECT_THAT(safetensors_error(st_file("{\"t\": ", "")), HasSubstr("m.safetensors: malformed JSON"));
+  EXPECT_THAT(safetensors_error(st_file("[1, 2]", "")), HasSubstr("m.safetensors: (root): expected the header to be"));
+  EXPECT_THAT(safetensors_error(st_file(R"({"t": 3})", "")), HasSubstr("m.safetensors: t: expected a tensor entry"));
+  EXPECT_THAT(safetensors_error(st_file(R"({"t":{"dtype":"F32","shape":[],"data_offsets":[0,4],"x":1}})", "abcd")),
               HasSubstr("m.safetensors: t.x: unknown key"));
-  EXPECT_THAT(parse_error(st_file(R"({"t":{"dtype":"F32","shape":[]}})", "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(R"({"t":{"dtype":"F32","shape":[]}})", "abcd")),
               HasSubstr("m.safetensors: t.data_offsets: missing required key"));
-  EXPECT_THAT(parse_error(st_file(R"({"__metadata__":{"k":1}})", "")),
+  EXPECT_THAT(safetensors_error(st_file(R"({"__metadata__":{"k":1}})", "")),
               HasSubstr("m.safetensors: __metadata__.k: expected a string"));
-  EXPECT_THAT(parse_error(st_file(R"({"__metadata__":[1]})", "")),
+  EXPECT_THAT(safetensors_error(st_file(R"({"__metadata__":[1]})", "")),
               HasSubstr("m.safetensors: __metadata__: expected an object of strings"));
 }
 
 TEST(Safetensors, RejectsBadDtypeShapeAndOffsets) {
-  EXPECT_THAT(parse_error(st_file(one("U32", "[1]", "[0,4]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("U32", "[1]", "[0,4]"), "abcd")),
               HasSubstr("m.safetensors: t.dtype: unsupported dtype 'U32'"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[2,-1]", "[0,4]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[2,-1]", "[0,4]"), "abcd")),
               HasSubstr("m.safetensors: t.shape[1]: negative dimension -1"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[1.5]", "[0,4]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[1.5]", "[0,4]"), "abcd")),
               HasSubstr("m.safetensors: t.shape[0]: expected an integer"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[1]", "[0,4,8]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[1]", "[0,4,8]"), "abcd")),
               HasSubstr("m.safetensors: t.data_offsets: expected [begin, end], got 3 entries"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[1]", "[4,0]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[1]", "[4,0]"), "abcd")),
               HasSubstr("m.safetensors: t.data_offsets: invalid range [4, 0]"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[1]", "[-4,0]"), "abcd")), HasSubstr("invalid range [-4, 0]"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[2]", "[0,8]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[1]", "[-4,0]"), "abcd")), HasSubstr("invalid range [-4, 0]"));
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[2]", "[0,8]"), "abcd")),
               HasSubstr("m.safetensors: t.data_offsets: range [0, 8] runs past the data section (4 bytes"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[2]", "[0,4]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[2]", "[0,4]"), "abcd")),
               HasSubstr("m.safetensors: t.data_offsets: range [0, 4] holds 4 bytes but shape [2] of F32 needs 8"));
   // Dimensions whose product overflows 64 bits must not wrap around to a matching size.
-  EXPECT_THAT(parse_error(st_file(one("U8", "[4294967296,4294967296,1]", "[0,0]"), "")),
+  EXPECT_THAT(safetensors_error(st_file(one("U8", "[4294967296,4294967296,1]", "[0,0]"), "")),
               HasSubstr("needs more than 2^64"));
-  EXPECT_THAT(parse_error(st_file(one("I64", "[2305843009213693952, 8]", "[0,0]"), "")),
+  EXPECT_THAT(safetensors_error(st_file(one("I64", "[2305843009213693952, 8]", "[0,0]"), "")),
               HasSubstr("needs more than 2^64"));
-  EXPECT_THAT(parse_error(st_file(one("F32", "[1]", "[0,18446744073709551615]"), "abcd")),
+  EXPECT_THAT(safetensors_error(st_file(one("F32", "[1]", "[0,18446744073709551615]"), "abcd")),
               HasSubstr("t.data_offsets"));
 }
 
 TEST(Safetensors, RejectsOverlappingTensors) {
   const std::string header =
       R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[3,5]}})";
-  EXPECT_THAT(parse_error(st_file(header, "abcdef")),
+  EXPECT_THAT(safetensors_error(st_file(header, "abcdef")),
               HasSubstr("m.safetensors: b.data_offsets: range [3, 5] overlaps tensor 'a' [0, 4]"));
   // An empty tensor between two overlapping ones does not hide the overlap.
   const std::string hidden =
       R"({"a":{"dtype":"U8","shape":[6],"data_offsets":[0,6]},"e":{"dtype":"U8","shape":[0],"data_offsets":[2,2]},)"
       R"("c":{"dtype":"U8","shape":[1],"data_offsets":[4,5]}})";
-  EXPECT_THAT(parse_error(st_file(hidden, "abcdef")), HasSubstr("c.data_offsets: range [4, 5] overlaps tensor 'a'"));
+  EXPECT_THAT(safetensors_error(st_file(hidden, "abcdef")), HasSubstr("c.data_offsets: range [4, 5] overlaps tensor 'a'"));
   // Two names for the same bytes overlap too.
   const std::string alias =
       R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})";
-  EXPECT_THAT(parse_error(st_file(alias, "ab")), HasSubstr("overlaps tensor"));
+  EXPECT_THAT(safetensors_error(st_file(alias, "ab")), HasSubstr("overlaps tensor"));
 }
 
 TEST(Safetensors, ReadNamesTheFileAndWriteRejectsReservedName) {

@@ -10,7 +10,7 @@
 #include <ATen/Parallel.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "kernel_test_util.h"
 
@@ -41,7 +41,7 @@ Packed make_rays(const std::vector<int64_t>& counts, int64_t C, double sigma_max
   return p;
 }
 
-const std::vector<int64_t> kCounts = {0, 1, 5, 64, 0, 33, 128, 2};
+const std::vector<int64_t> kCompositeCounts = {0, 1, 5, 64, 0, 33, 128, 2};
 
 struct RefResult {
   CompositeOutputs out;
@@ -81,13 +81,13 @@ void expect_outputs_close(const CompositeOutputs& got, const CompositeOutputs& w
 
 TEST(CompositeForward, MatchesReferenceForAllChannelCounts) {
   for (int64_t C : {1, 3, 16, 256}) {
-    const Packed p = make_rays(kCounts, C, 20.0, 1 + C);
+    const Packed p = make_rays(kCompositeCounts, C, 20.0, 1 + C);
     const std::string what = "C=" + std::to_string(C);
     // transmittance_min = 0: no early termination, the reference's rule.
     expect_outputs_close(composite_forward(p.sigmas, p.values, p.dts, p.ts, p.offsets, 0.0),
                          composite_reference(p.sigmas, p.values, p.dts, p.ts, p.offsets), what);
     // Thin media: transmittance stays above the default threshold, so the default changes nothing.
-    const Packed thin = make_rays(kCounts, C, 0.5, 2 + C);
+    const Packed thin = make_rays(kCompositeCounts, C, 0.5, 2 + C);
     expect_outputs_close(composite_forward(thin.sigmas, thin.values, thin.dts, thin.ts, thin.offsets),
                          composite_reference(thin.sigmas, thin.values, thin.dts, thin.ts, thin.offsets),
                          what + " default threshold");
@@ -120,8 +120,8 @@ TEST(CompositeForward, EmptyRaysAndEmptyBatches) {
 
 TEST(CompositeBackward, MatchesReferenceAutograd) {
   for (int64_t C : {1, 3, 16, 256}) {
-    const Packed p = make_rays(kCounts, C, 20.0, 10 + C);
-    const int64_t R = int64_t(kCounts.size());
+    const Packed p = make_rays(kCompositeCounts, C, 20.0, 10 + C);
+    const int64_t R = int64_t(kCompositeCounts.size());
     const at::Tensor gv = at::randn({R, C}), go = at::randn({R}), gd = at::randn({R});
     const RefResult want = reference(p, gv, go, gd);
     const CompositeOutputs fwd = composite_forward(p.sigmas, p.values, p.dts, p.ts, p.offsets, 0.0);
@@ -133,8 +133,8 @@ TEST(CompositeBackward, MatchesReferenceAutograd) {
 }
 
 TEST(CompositeBackward, AutogradWrapperWithPartiallyUndefinedUpstream) {
-  const int64_t C = 16, R = int64_t(kCounts.size());
-  const Packed p = make_rays(kCounts, C, 10.0, 20);
+  const int64_t C = 16, R = int64_t(kCompositeCounts.size());
+  const Packed p = make_rays(kCompositeCounts, C, 10.0, 20);
   const at::Tensor gv = at::randn({R, C}), go = at::randn({R}), gd = at::randn({R}), gw = at::randn({p.sigmas.size(0)});
   const at::Tensor none;
   // Each subset of the four outputs used in the loss; the unused ones reach backward undefined.
@@ -164,7 +164,7 @@ TEST(CompositeBackward, AutogradWrapperWithPartiallyUndefinedUpstream) {
 TEST(CompositeBackward, EarlyTerminationDropsLateSamplesInForwardAndBackward) {
   const double t_min = 1e-2;
   for (int64_t C : {1, 3, 256}) {
-    const Packed p = make_rays(kCounts, C, 200.0, 30 + C);
+    const Packed p = make_rays(kCompositeCounts, C, 200.0, 30 + C);
     // Which samples start with transmittance below t_min, in float64; the data must not sit on the edge.
     at::Tensor keep = at::ones_like(p.sigmas);
     const auto off = p.offsets.accessor<int64_t, 1>();
@@ -182,7 +182,7 @@ TEST(CompositeBackward, EarlyTerminationDropsLateSamplesInForwardAndBackward) {
       }
     }
     ASSERT_GT(dropped, 50);
-    const int64_t R = int64_t(kCounts.size());
+    const int64_t R = int64_t(kCompositeCounts.size());
     const at::Tensor gv = at::randn({R, C}), go = at::randn({R}), gd = at::randn({R});
     // Reference with the dropped samples' sigma multiplied by a constant 0: alpha = w = 0 there, and the
     // chain rule gives them zero sigma gradients, which is the kernel's rule.
@@ -226,8 +226,8 @@ TEST(CompositeReference, GradientMatchesFiniteDifferencesInDouble) {
 }
 
 TEST(Composite, StridedInputsAndThreadCountGiveIdenticalResults) {
-  const int64_t C = 16, R = int64_t(kCounts.size());
-  const Packed p = make_rays(kCounts, C, 20.0, 50);
+  const int64_t C = 16, R = int64_t(kCompositeCounts.size());
+  const Packed p = make_rays(kCompositeCounts, C, 20.0, 50);
   const at::Tensor gv = at::randn({R, C}), go = at::randn({R}), gd = at::randn({R});
   const CompositeOutputs f = composite_forward(p.sigmas, p.values, p.dts, p.ts, p.offsets);
   const CompositeGrads g = composite_backward(gv, go, gd, p.sigmas, p.values, p.dts, p.ts, p.offsets, f);

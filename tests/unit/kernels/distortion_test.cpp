@@ -9,7 +9,7 @@
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "kernel_test_util.h"
 #include "semfield/kernels/composite.h"
@@ -38,10 +38,10 @@ Rays make_rays(const std::vector<int64_t>& counts, uint64_t seed) {
   return r;
 }
 
-const std::vector<int64_t> kCounts = {0, 1, 2, 7, 0, 64, 300, 3};
+const std::vector<int64_t> kDistortionCounts = {0, 1, 2, 7, 0, 64, 300, 3};
 
 TEST(Distortion, ForwardMatchesReference) {
-  const Rays r = make_rays(kCounts, 1);
+  const Rays r = make_rays(kDistortionCounts, 1);
   expect_close(distortion_forward(r.weights, r.midpoints, r.widths, r.offsets),
                distortion_reference(r.weights, r.midpoints, r.widths, r.offsets), 1e-4, 1e-7, "loss");
   const Rays none = make_rays({}, 2);
@@ -49,8 +49,8 @@ TEST(Distortion, ForwardMatchesReference) {
 }
 
 TEST(Distortion, GradientMatchesReferenceAutograd) {
-  const Rays r = make_rays(kCounts, 3);
-  const at::Tensor upstream = at::randn({int64_t(kCounts.size())});
+  const Rays r = make_rays(kDistortionCounts, 3);
+  const at::Tensor upstream = at::randn({int64_t(kDistortionCounts.size())});
   const at::Tensor w_ref = r.weights.clone().requires_grad_(true);
   (distortion_reference(w_ref, r.midpoints, r.widths, r.offsets) * upstream).sum().backward();
   const at::Tensor w = r.weights.clone().requires_grad_(true);

@@ -6,7 +6,7 @@
 
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <Eigen/Geometry>
 
 using semfield::Camera;

@@ -6,13 +6,14 @@
 #include <gtest/gtest.h>
 
 #include "mesh_test_shapes.h"
+#include "semfield/core/constants.h"
 #include "semfield/core/parallel.h"
 #include "semfield/mesh/mesh_topology.h"
 
 namespace semfield {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using semfield::kPi;
 
 // Euler characteristic V - E + F: 2 for a sphere, 0 for a torus.
 int64_t euler_characteristic(const TriangleMesh& mesh) {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 using semfield::contract_point;
 using semfield::contract_points;

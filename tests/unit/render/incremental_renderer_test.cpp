@@ -7,7 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "semfield/core/error.h"
 #include "semfield/core/parallel.h"

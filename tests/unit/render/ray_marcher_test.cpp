@@ -8,7 +8,7 @@
 
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "semfield/core/error.h"
 #include "semfield/render/contraction.h"

@@ -35,7 +35,7 @@ TEST(SamSegmenter, EmbeddingCameraCoversThePaddedSquare) {
 
 TEST(SamSegmenter, DecodesRenderedEmbeddings) {
   const std::filesystem::path weights = test::shared_dir() / "golden" / "sam" / "sam_weights.safetensors";
-  if (!std::filesystem::exists(weights)) GTEST_SKIP() << "no golden SAM at " << weights;
+  SEMFIELD_REQUIRE_SHARED_FILE(weights);
   auto sam = std::make_shared<const foundation::SamModel>(foundation::SamModel::load(weights));
   const RadianceModel radiance(test::small_radiance_config(), SceneFrame{});
   FeatureFieldConfig fc = test::small_feature_config({sam->config().out_chans});

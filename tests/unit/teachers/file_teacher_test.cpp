@@ -15,15 +15,7 @@ namespace semfield {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 void write_maps(const std::filesystem::path& dir, const Scene& scene, int64_t channels, int64_t h, int64_t w) {
   for (const View& v : scene.views)

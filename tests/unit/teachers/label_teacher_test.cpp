@@ -15,15 +15,7 @@ namespace semfield {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(LabelTeacher, SemanticMapsBecomeOneHotOverAllClasses) {
   test::TempDir dir;

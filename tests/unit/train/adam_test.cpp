@@ -2,7 +2,7 @@
 #include "semfield/train/adam.h"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/optim/adam.h>
 
 using namespace semfield;
 

@@ -4,13 +4,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "semfield/core/constants.h"
 #include "semfield/core/error.h"
 
 namespace semfield::synth {
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 
 Eigen::Matrix3d yaw_matrix(double yaw) {
   return Eigen::AngleAxisd(yaw, Eigen::Vector3d::UnitZ()).toRotationMatrix();

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "semfield/core/constants.h"
 #include "semfield/core/error.h"
+#include "semfield/core/json_vec.h"
 #include "semfield/data/synth/synth_rng.h"
 
 namespace semfield {
@@ -16,8 +18,7 @@ using synth::TextureKind;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
-constexpr double kDeg = kPi / 180.0;
+constexpr double kDeg = kDegree;
 constexpr double kFovX = 40.0 * kDeg;       // about a 50 mm lens on a full-frame sensor
 constexpr double kCameraRadius = 4.0;       // camera distance to the look-at point
 constexpr double kMinElevation = 15.0 * kDeg, kMaxElevation = 65.0 * kDeg;
@@ -131,7 +132,6 @@ SynthObject make_object(int instance_id, std::string name, std::string class_nam
   return object;
 }
 
-nlohmann::json vec_json(const Eigen::Vector3d& v) { return {v.x(), v.y(), v.z()}; }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
+#include "semfield/core/json_vec.h"
 #include "semfield/core/progress.h"
 #include "semfield/data/synth/ray_tracer.h"
 #include "semfield/io/image.h"
@@ -25,7 +26,6 @@ nlohmann::json matrix_json(const Eigen::Matrix4d& m) {
   return rows;
 }
 
-nlohmann::json vec_json(const Eigen::Vector3d& v) { return {v.x(), v.y(), v.z()}; }
 
 // Quantises z-depth to the PNG unit; a hit never rounds to 0 (which means "miss") or overflows 16 bits.
 Image depth_to_png_units(const Image& depth) {

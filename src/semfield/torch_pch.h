@@ -1,3 +1,0 @@
-// Precompiled header for every LibTorch-facing translation unit (see src/CMakeLists.txt).
-#pragma once
-#include <torch/torch.h>
