@@ -100,7 +100,10 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
   out["near"] = scene.near;
   out["far"] = scene.far;
   out["extras"] = {{"depth", depth}, {"mask", mask}, {"instance", instance}, {"semantic", semantic}};
-  out["labels"] = {{"instances", scene.instance_labels.size()}, {"classes", scene.semantic_labels.size()}};
+  out["labels"] = {{"instances", scene.instance_labels.size()},
+                   {"classes", scene.semantic_labels.size()},
+                   {"error", scene.labels_error.empty() ? nlohmann::ordered_json(nullptr)
+                                                        : nlohmann::ordered_json(scene.labels_error)}};
   return out;
 }
 
@@ -144,8 +147,11 @@ std::string text_report(const nlohmann::ordered_json& info) {
   const auto& e = info["extras"];
   line("extras", fmt::format("views with depth {}, mask {}, instance {}, semantic {}", e["depth"].get<int>(),
                              e["mask"].get<int>(), e["instance"].get<int>(), e["semantic"].get<int>()));
-  line("labels", fmt::format("{} instances, {} classes", info["labels"]["instances"].get<size_t>(),
-                             info["labels"]["classes"].get<size_t>()));
+  const auto& labels = info["labels"];
+  line("labels", labels["error"].is_null()
+                     ? fmt::format("{} instances, {} classes", labels["instances"].get<size_t>(),
+                                   labels["classes"].get<size_t>())
+                     : "labels.json ignored: " + labels["error"].get<std::string>());
   return out;
 }
 

@@ -103,6 +103,20 @@ TEST(InfoCommand, ClearErrorsAndNonZeroExit) {
   EXPECT_THAT(malformed.output, HasSubstr("transforms_test.json: frames[0].transform_matrix: missing required key"));
 }
 
+TEST(InfoCommand, ALabelsJsonInAnotherSchemaIsReportedNotFatal) {
+  TempDir dir;
+  write_scene(dir.path());
+  write_text(dir / "labels.json", R"({"instances": {"1": "car"}})");
+  const auto result = run_cli("info --data '" + dir.path().string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string problem = (dir / "labels.json").string() + ": instances: expected an array, got object";
+  EXPECT_THAT(result.output, HasSubstr("labels       labels.json ignored: " + problem));
+  EXPECT_THAT(result.output, HasSubstr("warning: " + problem + "; ignoring labels.json"));
+  const auto json = run_cli("--log-level error info --data '" + dir.path().string() + "' --json");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_EQ(nlohmann::json::parse(json.output)["labels"]["error"], problem);
+}
+
 TEST(InfoCommand, Lego200) {
   const fs::path lego = semfield::test::shared_dir() / "data" / "lego_200";
   SEMFIELD_REQUIRE_SHARED_FILE(lego / "transforms_train.json");

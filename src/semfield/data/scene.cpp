@@ -37,6 +37,10 @@ size_t Scene::count(Split which) const {
   return n;
 }
 
+void Scene::require_labels(const std::string& user) const {
+  if (!labels_error.empty()) throw InputError(fmt::format("{} ({} needs the scene's labels.json)", labels_error, user));
+}
+
 const View& Scene::find_view(const std::string& name) const {
   for (const View& view : views)
     if (view.name == name) return view;

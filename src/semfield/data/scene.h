@@ -66,11 +66,18 @@ struct Scene {
   bool unbounded = false;       ///< real capture with content beyond the aabb (use scene contraction)
   double near = 0.0, far = 0.0; ///< ray range hint in normalised units (0 = derive from aabb)
   std::optional<Eigen::Vector3d> background;  ///< background colour if RGBA images were composited
+  /// Why labels.json was ignored (its InputError message: file and key path), empty when it was read or
+  /// there is none. A labels.json in another tool's schema must not stop RGB training; code that needs
+  /// the labels calls require_labels().
+  std::string labels_error;
 
   std::vector<const View*> split(Split which) const;
   size_t count(Split which) const;
   /// Finds a view by image stem ("r_12") or "split:index" ("test:0"); UsageError listing examples if none.
   const View& find_view(const std::string& name) const;
+  /// Throws InputError with labels_error when labels.json exists but could not be read; `user` says who
+  /// needs it ("labels:instance"). Does nothing otherwise (a scene without labels.json has no names).
+  void require_labels(const std::string& user) const;
 };
 
 /// How to divide views into splits when the format does not say.
@@ -101,7 +108,8 @@ struct LoadOptions {
 ///    (instant-ngp or nerfstudio, told apart by "camera_model"/"applied_transform"/"ply_file_path"),
 ///  - a COLMAP sparse model (folder with cameras/images/points3D .txt or .bin, or sparse/0 below),
 ///  - an LLFF folder with poses_bounds.npy (+ images/).
-/// Throws InputError naming the file and field for anything malformed, UsageError for bad options.
+/// Throws InputError naming the file and field for anything malformed, UsageError for bad options. A
+/// labels.json that does not parse is ignored with a warning (Scene::labels_error).
 Scene load_scene(const std::filesystem::path& path, const LoadOptions& options = {});
 
 }  // namespace semfield

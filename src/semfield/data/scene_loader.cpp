@@ -178,9 +178,17 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
 
   const fs::path labels_file = parsed.root / "labels.json";
   if (is_file(labels_file)) {
-    LabelSet labels = read_labels(labels_file);
-    scene.instance_labels = std::move(labels.instances);
-    scene.semantic_labels = std::move(labels.classes);
+    try {
+      LabelSet labels = read_labels(labels_file);
+      scene.instance_labels = std::move(labels.instances);
+      scene.semantic_labels = std::move(labels.classes);
+    } catch (const InputError& e) {
+      // Many exported datasets carry a labels.json of their own; only the label teachers need ours.
+      scene.labels_error = e.what();
+      log::warn("{}; ignoring labels.json: it is not in semfield's schema (docs/formats.md). RGB training is "
+                "unaffected; the labels:instance and labels:semantic teachers will refuse the scene",
+                scene.labels_error);
+    }
   }
 
   const double depth_to_scene = parsed.depth_unit_scale * framing.normalization.scale;

@@ -57,6 +57,8 @@ LabelTeacher::LabelTeacher(LabelSource source, fs::path directory, const Scene& 
                m_degradation.noise_fraction, m_degradation.keep_fraction);
   if (m_source == LabelSource::Directory && !fs::is_directory(m_directory))
     fail_input(m_directory, "", "label folder not found");
+  // The class count comes from labels.json too: a labels.json load_scene ignored must stop us here.
+  if (m_source != LabelSource::Directory) scene.require_labels(spec());
   const auto& labels = m_source == LabelSource::Instance ? scene.instance_labels : scene.semantic_labels;
   if (m_source != LabelSource::Directory && !labels.empty()) m_num_classes = labels.rbegin()->first + 1;
   bool any = false;

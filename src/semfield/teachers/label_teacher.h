@@ -18,7 +18,8 @@ class LabelTeacher final : public Teacher {
   /// Semantic/Instance read View::semantic / View::instance (ids >= 0; every id is a class, 0 included).
   /// Directory reads DIR/<stem>.png (single-channel 8/16-bit integer ids) or DIR/<stem>.npy (integer ids
   /// [h,w], or float probabilities [K,h,w]). The class count is the largest id found in the scene's maps
-  /// and labels.json, plus one. Throws InputError when no view has a map (compute() names a view without one).
+  /// and labels.json, plus one. Throws InputError when no view has a map (compute() names a view without one),
+  /// and for Semantic/Instance when the scene's labels.json could not be read (Scene::require_labels).
   LabelTeacher(LabelSource source, std::filesystem::path directory, const Scene& scene,
                LabelDegradation degradation = {});
 

@@ -4,13 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "semfield/data/scene.h"
 #include "support/test_support.h"
+#include "unit/data/ring_scene.h"
 #include "unit/data/scene_test_util.h"
 
 namespace {
 
 using namespace semfield;
 using semfield::test::input_error_of;
+using semfield::test::LogCapture;
 using semfield::test::TempDir;
 using semfield::test::write_text;
 using ::testing::HasSubstr;
@@ -62,6 +65,35 @@ TEST(Labels, ErrorsNameFileAndKeyPath) {
               HasSubstr("labels.json: instances[0].class_id: class id 5 is not listed"));
   EXPECT_THAT(error_for(R"({"classes": {"id": 1}})"), HasSubstr("labels.json: classes: expected an array"));
   EXPECT_THAT(error_for("{"), HasSubstr("labels.json: malformed JSON"));
+}
+
+TEST(Labels, ALabelsJsonInAnotherSchemaIsIgnoredWithAWarningUntilLabelsAreNeeded) {
+  TempDir dir;
+  test::RingScene ring;
+  ring.spheres = {{Eigen::Vector3d::Zero(), 1.0}};
+  ring.distance = 4.0;
+  test::write_ring_scene(dir.path(), ring);
+  // Many exported datasets carry a labels.json of their own (here: id -> name).
+  write_text(dir / "labels.json", R"({"instances": {"1": "car", "2": "tree"}})");
+  LogCapture log;
+  const Scene scene = load_scene(dir.path());
+  const std::string problem = (dir / "labels.json").string() + ": instances: expected an array, got object";
+  EXPECT_EQ(scene.labels_error, problem);
+  EXPECT_TRUE(scene.instance_labels.empty());
+  EXPECT_EQ(scene.views.size(), 12u);  // RGB training goes on
+  EXPECT_THAT(log.text(), HasSubstr(problem + "; ignoring labels.json: it is not in semfield's schema "
+                                    "(docs/formats.md). RGB training is unaffected; the labels:instance and "
+                                    "labels:semantic teachers will refuse the scene"));
+  EXPECT_EQ(input_error_of([&] { scene.require_labels("labels:instance"); }),
+            problem + " (labels:instance needs the scene's labels.json)");
+  // Broken JSON is ignored the same way; a valid file, or none, is no problem.
+  write_text(dir / "labels.json", "{");
+  EXPECT_THAT(load_scene(dir.path()).labels_error, HasSubstr("labels.json: malformed JSON"));
+  write_text(dir / "labels.json", R"({"classes": [{"id": 0, "name": "void"}]})");
+  const Scene valid = load_scene(dir.path());
+  EXPECT_EQ(valid.labels_error, "");
+  EXPECT_NO_THROW(valid.require_labels("labels:semantic"));
+  EXPECT_EQ(valid.semantic_labels.size(), 1u);
 }
 
 }  // namespace

@@ -130,5 +130,19 @@ TEST(LabelTeacher, ClearErrorsForMissingOrMisShapedMaps) {
               HasSubstr("cannot label rendered novel views"));
 }
 
+TEST(LabelTeacher, ALabelsJsonTheLoaderIgnoredStopsTheLabelTeachersWithItsError) {
+  test::TempDir dir;
+  test::tiny_synth_scene(dir);
+  // Another tool's schema: load_scene ignores it (with a warning), the label teachers cannot.
+  test::write_text(dir / "scene" / "labels.json", R"({"instances": {"1": "car"}})");
+  const Scene scene = load_scene(dir / "scene");
+  const std::string expected = (dir / "scene" / "labels.json").string() +
+                               ": instances: expected an array, got object (labels:instance needs the scene's "
+                               "labels.json)";
+  EXPECT_EQ(error_of([&] { make_label_teacher("labels:instance", scene); }), expected);
+  EXPECT_THAT(error_of([&] { make_label_teacher("labels:semantic", scene); }),
+              HasSubstr("(labels:semantic needs the scene's labels.json)"));
+}
+
 }  // namespace
 }  // namespace semfield
