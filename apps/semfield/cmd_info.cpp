@@ -54,6 +54,16 @@ nlohmann::ordered_json distortion_json(const Intrinsics& K) {
 }
 
 
+nlohmann::ordered_json bounds_json(const SceneBounds& bounds) {
+  nlohmann::ordered_json out;
+  out["aabb_scale"] = bounds.aabb_scale;
+  out["source"] = bounds_source_name(bounds.source);
+  out["evidence"] = bounds_source_name(bounds.evidence);
+  out["content_extent"] = bounds.content_extent ? nlohmann::ordered_json(*bounds.content_extent) : nullptr;
+  out["views_sampled"] = bounds.views_sampled;
+  return out;
+}
+
 nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) {
   nlohmann::ordered_json out;
   out["path"] = scene.root.string();
@@ -99,6 +109,7 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
   out["unbounded"] = scene.unbounded;
   out["near"] = scene.near;
   out["far"] = scene.far;
+  out["bounds"] = bounds_json(scene.bounds);
   out["extras"] = {{"depth", depth}, {"mask", mask}, {"instance", instance}, {"semantic", semantic}};
   out["labels"] = {{"instances", scene.instance_labels.size()},
                    {"classes", scene.semantic_labels.size()},
@@ -109,6 +120,26 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
 
 std::string vec_text(const nlohmann::ordered_json& v) {
   return fmt::format("({:.4g}, {:.4g}, {:.4g})", v[0].get<double>(), v[1].get<double>(), v[2].get<double>());
+}
+
+// What the bounds line says: the box, and what it came from.
+std::string bounds_text(const nlohmann::ordered_json& b) {
+  const std::string source = b["source"].get<std::string>(), evidence = b["evidence"].get<std::string>();
+  const double scale = b["aabb_scale"].get<double>();
+  const auto measured = [&] {
+    const char* what = evidence == "depth" ? "depth maps" : evidence == "alpha" ? "alpha" : "background colour";
+    return fmt::format("content reaches {:.3g} units from the centre ({} of {} views)",
+                       b["content_extent"].get<double>(), what, b["views_sampled"].get<int>());
+  };
+  if (source == "cameras") return "the contracted space around the cameras (real capture; not inferred)";
+  if (source == "default") return "aabb_scale 1 (default: no visible content to infer from)";
+  if (source == "opaque")
+    return fmt::format("aabb_scale {:g}, inferred: the images are opaque to their borders and there is no depth, "
+                       "so the background is unbounded (the box holds the cameras)", scale);
+  if (source != "file") return fmt::format("aabb_scale {:g}, inferred: {}", scale, measured());
+  if (evidence == "opaque")
+    return fmt::format("aabb_scale {:g} from the file; the images show an unbounded background", scale);
+  return fmt::format("aabb_scale {:g} from the file{}", scale, b["content_extent"].is_null() ? "" : "; " + measured());
 }
 
 std::string text_report(const nlohmann::ordered_json& info) {
@@ -143,6 +174,7 @@ std::string text_report(const nlohmann::ordered_json& info) {
   line("aabb", fmt::format("{} .. {} ({})", vec_text(info["aabb"]["min"]), vec_text(info["aabb"]["max"]),
                            info["unbounded"].get<bool>() ? "unbounded: contents beyond it are contracted" : "bounded"));
   const double near = info["near"].get<double>(), far = info["far"].get<double>();
+  line("bounds", bounds_text(info["bounds"]));
   line("near/far", near > 0 || far > 0 ? fmt::format("{:.4g} .. {:.4g}", near, far) : std::string("from the aabb"));
   const auto& e = info["extras"];
   line("extras", fmt::format("views with depth {}, mask {}, instance {}, semantic {}", e["depth"].get<int>(),

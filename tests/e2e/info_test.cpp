@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/test_support.h"
+#include "unit/data/ring_scene.h"
 #include "unit/data/scene_test_util.h"
 
 namespace {
@@ -18,6 +19,7 @@ using semfield::test::translation;
 using semfield::test::write_test_png;
 using semfield::test::write_text;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // NeRF-synthetic layout: train r_0..r_2 (r_0 with a mask), test r_3; 8x6 images; labels.json.
 void write_scene(const fs::path& dir) {
@@ -49,7 +51,11 @@ TEST(InfoCommand, TextReport) {
   EXPECT_THAT(result.output, HasSubstr("same for every view"));
   EXPECT_THAT(result.output, HasSubstr("pinhole (4 views), no distortion"));
   EXPECT_THAT(result.output, HasSubstr("p_n = 0.66 * p + (0, 0, 0)"));
-  EXPECT_THAT(result.output, HasSubstr("(-1, -1, -1) .. (1, 1, 1) (bounded)"));
+  // No "aabb_scale", and opaque test images seen by cameras beside the box looking straight down: rays
+  // that miss [-1,1]^3 show content, so the box is inferred (tests/unit/data/scene_bounds_test.cpp).
+  EXPECT_THAT(result.output, HasSubstr("(-4, -4, -4) .. (4, 4, 4) (unbounded: contents beyond it are contracted)"));
+  EXPECT_THAT(result.output, HasSubstr("bounds       aabb_scale 4, inferred: content reaches "));
+  EXPECT_THAT(result.output, HasSubstr("units from the centre (alpha of 4 views)"));
   EXPECT_THAT(result.output, HasSubstr("views with depth 0, mask 1, instance 0, semantic 0"));
   EXPECT_THAT(result.output, HasSubstr("1 instances, 1 classes"));
 }
@@ -58,7 +64,7 @@ TEST(InfoCommand, JsonReportWithDownscaleAndSplitRule) {
   TempDir dir;
   write_scene(dir.path());
   const auto result =
-      run_cli("info --data '" + dir.path().string() + "' --downscale 2 --split-rule every:2 --json");
+      run_cli("--log-level error info --data '" + dir.path().string() + "' --downscale 2 --split-rule every:2 --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const nlohmann::json info = nlohmann::json::parse(result.output);  // nothing but the JSON object
   EXPECT_EQ(info["format"], "blender");
@@ -70,7 +76,9 @@ TEST(InfoCommand, JsonReportWithDownscaleAndSplitRule) {
   EXPECT_EQ(info["intrinsics"]["varies"], false);
   EXPECT_EQ(info["camera_models"]["pinhole"], 4);
   EXPECT_NEAR(info["normalization"]["scale"].get<double>(), 0.66, 1e-12);
-  EXPECT_EQ(info["unbounded"], false);
+  EXPECT_EQ(info["unbounded"], true);  // as in TextReport
+  EXPECT_EQ(info["bounds"]["source"], "alpha");
+  EXPECT_EQ(info["bounds"]["aabb_scale"], 4);
   EXPECT_EQ(info["extras"]["mask"], 1);
   EXPECT_EQ(info["labels"]["instances"], 1);
 }
@@ -103,6 +111,76 @@ TEST(InfoCommand, ClearErrorsAndNonZeroExit) {
   EXPECT_THAT(malformed.output, HasSubstr("transforms_test.json: frames[0].transform_matrix: missing required key"));
 }
 
+TEST(InfoCommand, ReportsTheInferredBoxAndWhy) {
+  // Content reaching 5 world units (3.3 normalised) seen with depth from cameras 6 units out.
+  TempDir dir;
+  semfield::test::RingScene ring;
+  ring.spheres = {{Eigen::Vector3d::Zero(), 1.0}, {Eigen::Vector3d(4, 0, 0), 1.0}};
+  ring.depth = true;
+  semfield::test::write_ring_scene(dir.path(), ring);
+  const auto json = run_cli("--log-level error info --data '" + dir.path().string() + "' --json");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const nlohmann::json info = nlohmann::json::parse(json.output);
+  EXPECT_EQ(info["bounds"]["aabb_scale"], 4);
+  EXPECT_EQ(info["bounds"]["source"], "depth");
+  EXPECT_EQ(info["bounds"]["evidence"], "depth");
+  EXPECT_EQ(info["bounds"]["views_sampled"], 12);
+  const double extent = info["bounds"]["content_extent"].get<double>();
+  EXPECT_GT(extent, 3.1);
+  EXPECT_LE(extent, 3.301);
+  EXPECT_EQ(info["aabb"]["max"][0], 4);
+  EXPECT_EQ(info["unbounded"], true);
+  const auto text = run_cli("info --data '" + dir.path().string() + "'");
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_THAT(text.output, HasSubstr(fmt::format("bounds       aabb_scale 4, inferred: content reaches {:.3g} units from "
+                                                 "the centre (depth maps of 12 views)",
+                                                 extent)));
+  EXPECT_THAT(text.output, HasSubstr("the file gives no \"aabb_scale\": using aabb_scale 4"));
+  // The file's own box is kept (and shown as such), with a warning.
+  ring.top = R"("aabb_scale": 1)";
+  semfield::test::write_ring_scene(dir.path(), ring);
+  const auto kept = run_cli("info --data '" + dir.path().string() + "'");
+  ASSERT_EQ(kept.exit_code, 0) << kept.output;
+  EXPECT_THAT(kept.output, HasSubstr(fmt::format("bounds       aabb_scale 1 from the file; content reaches {:.3g} units "
+                                                 "from the centre (depth maps of 12 views)",
+                                                 extent)));
+  EXPECT_THAT(kept.output, HasSubstr("rays stop at the box, so what lies beyond it cannot be learned"));
+}
+
+TEST(InfoCommand, TheBoundsLineNamesEverySource) {
+  const auto bounds_line = [](const fs::path& dir) {
+    const auto result = run_cli("--log-level error info --data '" + dir.string() + "'");
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    const size_t at = result.output.find("bounds       ");
+    return at == std::string::npos ? result.output : result.output.substr(at, result.output.find('\n', at) - at);
+  };
+  semfield::test::RingScene ring;
+  ring.spheres = {{Eigen::Vector3d::Zero(), 1.0}};
+  ring.distance = 4.0;
+  ring.background = semfield::test::RingScene::Background::Opaque;
+  TempDir opaque, kept, empty, capture;
+  semfield::test::write_ring_scene(opaque.path(), ring);
+  EXPECT_EQ(bounds_line(opaque.path()),
+            "bounds       aabb_scale 4, inferred: the images are opaque to their borders and there is no depth, so "
+            "the background is unbounded (the box holds the cameras)");
+  ring.top = R"("aabb_scale": 8)";
+  semfield::test::write_ring_scene(kept.path(), ring);
+  EXPECT_EQ(bounds_line(kept.path()), "bounds       aabb_scale 8 from the file; the images show an unbounded background");
+  ring = semfield::test::RingScene();  // nothing in view: every pixel transparent
+  semfield::test::write_ring_scene(empty.path(), ring);
+  EXPECT_EQ(bounds_line(empty.path()), "bounds       aabb_scale 1 (default: no visible content to infer from)");
+  // A real capture (nerfstudio) keeps its contracted space.
+  for (const char* name : {"a", "b"}) write_test_png(capture / "images" / (std::string(name) + ".png"), 8, 6);
+  write_text(capture / "transforms.json",
+             R"({"camera_model": "PINHOLE", "fl_x": 10, "fl_y": 10, "cx": 4, "cy": 3, "w": 8, "h": 6, "frames": [)" +
+                 fmt::format(R"({{"file_path": "images/a.png", "transform_matrix": {}}}, )",
+                             matrix_json(translation(1, 0, 0))) +
+                 fmt::format(R"({{"file_path": "images/b.png", "transform_matrix": {}}}]}})",
+                             matrix_json(translation(-1, 0, 0))));
+  EXPECT_EQ(bounds_line(capture.path()),
+            "bounds       the contracted space around the cameras (real capture; not inferred)");
+}
+
 TEST(InfoCommand, ALabelsJsonInAnotherSchemaIsReportedNotFatal) {
   TempDir dir;
   write_scene(dir.path());
@@ -124,6 +202,10 @@ TEST(InfoCommand, Lego200) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("views        80 (train 70, val 0, test 10)"));
   EXPECT_THAT(result.output, HasSubstr("resolution   200x200 (all views)"));
+  // lego gives no aabb_scale; its alpha keeps today's box, without a warning.
+  EXPECT_THAT(result.output, HasSubstr("(-1, -1, -1) .. (1, 1, 1) (bounded)"));
+  EXPECT_THAT(result.output, HasSubstr("bounds       aabb_scale 1, inferred: content reaches 0."));
+  EXPECT_THAT(result.output, Not(HasSubstr("warn")));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ namespace {
 // instant-ngp's unit-cube placement keys; the defaults are instant-ngp's own.
 void read_unit_cube(const JsonNode& doc, ParsedScene* scene) {
   scene->framing = Framing::UnitCube;
+  scene->framing_source = doc.file();
   if (const auto scale = doc.find("scale")) {
     scene->unit_cube_scale = scale->as_double();
     if (!(scene->unit_cube_scale > 0.0)) scale->fail(fmt::format("must be positive, got {}", scene->unit_cube_scale));
@@ -25,8 +26,9 @@ void read_unit_cube(const JsonNode& doc, ParsedScene* scene) {
     scene->unit_cube_offset = Eigen::Vector3d(v[0], v[1], v[2]);
   }
   if (const auto aabb = doc.find("aabb_scale")) {
-    scene->aabb_scale = aabb->as_double();
-    if (!(scene->aabb_scale > 0.0)) aabb->fail(fmt::format("must be positive, got {}", scene->aabb_scale));
+    const double value = aabb->as_double();
+    if (!(value > 0.0)) aabb->fail(fmt::format("must be positive, got {}", value));
+    scene->aabb_scale = value;
   }
   scene->depth_unit_scale = read_depth_unit_scale(doc);
 }

@@ -12,9 +12,9 @@ namespace semfield {
 /// frames (file order); at least one must exist. Cameras per read_transforms_intrinsics; file_path is
 /// relative to the json, with or without extension. Frames whose image is missing are skipped with a
 /// log::warn; a split file left with no frame is an InputError. Framing is UnitCube with instant-ngp's
-/// "scale" (0.33), "offset" ([0.5,0.5,0.5]) and "aabb_scale" (1) keys, read from the first file present
-/// (train, val, test order). A scene.json beside them (written by `semfield synth`) marks the format
-/// "semfield-synth".
+/// "scale" (0.33), "offset" ([0.5,0.5,0.5]) and "aabb_scale" (none: load_scene infers it) keys, read from
+/// the first file present (train, val, test order). A scene.json beside them (written by `semfield synth`)
+/// marks the format "semfield-synth".
 ParsedScene parse_blender(const std::filesystem::path& folder);
 
 /// Parses an instant-ngp transforms.json (already read into `doc`): the same keys as above, one file,

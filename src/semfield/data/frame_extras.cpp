@@ -37,7 +37,9 @@ Image first_channel(const Image& image) {
   return out;
 }
 
-Image read_depth(const FrameRecord& frame, int width, int height, double depth_to_scene) {
+}  // namespace
+
+Image read_depth_map(const FrameRecord& frame, int width, int height, double depth_to_scene) {
   const fs::path& path = frame.depth_path;
   Image depth;
   if (path.extension() == ".npy") {
@@ -63,6 +65,15 @@ Image read_depth(const FrameRecord& frame, int width, int height, double depth_t
   return depth;
 }
 
+namespace {
+
+Image read_mask(const FrameRecord& frame, int width, int height) {
+  Image mask = first_channel(read_image(frame.mask_path, ImageRange::Raw));
+  check_size(frame, "mask_path", frame.mask_path, mask.width, mask.height, width, height);
+  for (float& v : mask.pixels) v = v > 0.0f ? 1.0f : 0.0f;
+  return mask;
+}
+
 Image read_ids(const FrameRecord& frame, const fs::path& path, const char* key, int width, int height) {
   Image ids = read_image(path, ImageRange::Raw);
   check_size(frame, key, path, ids.width, ids.height, width, height);
@@ -84,16 +95,15 @@ void check_extras_exist(const FrameRecord& frame) {
   }
 }
 
-void load_extras(const FrameRecord& frame, int width, int height, int factor, double depth_to_scene, View* view) {
+void load_extras(const FrameRecord& frame, int width, int height, int factor, double depth_to_scene, View* view,
+                 Image* full_depth) {
   check_extras_exist(frame);
-  if (!frame.depth_path.empty())
-    view->depth = downscale_nearest(read_depth(frame, width, height, depth_to_scene), factor);
-  if (!frame.mask_path.empty()) {
-    Image mask = first_channel(read_image(frame.mask_path, ImageRange::Raw));
-    check_size(frame, "mask_path", frame.mask_path, mask.width, mask.height, width, height);
-    for (float& v : mask.pixels) v = v > 0.0f ? 1.0f : 0.0f;
-    view->mask = downscale_nearest(mask, factor);
+  if (!frame.depth_path.empty()) {
+    Image depth = read_depth_map(frame, width, height, depth_to_scene);
+    view->depth = downscale_nearest(depth, factor);
+    if (full_depth) *full_depth = std::move(depth);
   }
+  if (!frame.mask_path.empty()) view->mask = downscale_nearest(read_mask(frame, width, height), factor);
   if (!frame.instance_path.empty())
     view->instance = downscale_nearest(read_ids(frame, frame.instance_path, "instance_path", width, height), factor);
   if (!frame.semantic_path.empty())

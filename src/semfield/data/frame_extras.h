@@ -19,6 +19,11 @@ void check_extras_exist(const FrameRecord& frame);
 ///    scene units); non-finite .npy values become 0 (unknown); negative values are an InputError;
 ///  - mask (PNG): first channel, nonzero -> 1, else 0;
 ///  - instance / semantic (8/16-bit single-channel PNG): raw ids.
-void load_extras(const FrameRecord& frame, int width, int height, int factor, double depth_to_scene, View* view);
+/// `full_depth`, when given, also receives the depth map at full resolution (bounds inference samples it).
+void load_extras(const FrameRecord& frame, int width, int height, int factor, double depth_to_scene, View* view,
+                 Image* full_depth = nullptr);
+
+/// The frame's depth map at full resolution, read and checked as load_extras does (InputError otherwise).
+Image read_depth_map(const FrameRecord& frame, int width, int height, double depth_to_scene);
 
 }  // namespace semfield

@@ -41,7 +41,8 @@ struct ParsedScene {
   Framing framing = Framing::RealCapture;
   double unit_cube_scale = 0.33;   ///< instant-ngp "scale" (UnitCube only)
   Eigen::Vector3d unit_cube_offset = Eigen::Vector3d::Constant(0.5);  ///< instant-ngp "offset"
-  double aabb_scale = 1.0;         ///< instant-ngp "aabb_scale" (UnitCube only)
+  std::optional<double> aabb_scale;  ///< instant-ngp "aabb_scale" (UnitCube only); none: the file gives none
+  std::filesystem::path framing_source;  ///< the file holding scale/offset/aabb_scale (UnitCube; for messages)
   double depth_unit_scale = 0.001; ///< file depth value -> world units
   double near = 0.0, far = 0.0;    ///< ray range hint in file world units (0 = none)
 };

@@ -37,6 +37,19 @@ size_t Scene::count(Split which) const {
   return n;
 }
 
+const char* bounds_source_name(BoundsSource source) {
+  switch (source) {
+    case BoundsSource::File: return "file";
+    case BoundsSource::Depth: return "depth";
+    case BoundsSource::Alpha: return "alpha";
+    case BoundsSource::Background: return "background";
+    case BoundsSource::Opaque: return "opaque";
+    case BoundsSource::Default: return "default";
+    case BoundsSource::Cameras: return "cameras";
+  }
+  return "default";
+}
+
 void Scene::require_labels(const std::string& user) const {
   if (!labels_error.empty()) throw InputError(fmt::format("{} ({} needs the scene's labels.json)", labels_error, user));
 }

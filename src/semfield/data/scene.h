@@ -54,6 +54,33 @@ struct Normalization {
   Eigen::Vector3d invert(const Eigen::Vector3d& p) const { return (p - offset) / scale; }
 };
 
+/// Where the modelled box (Scene::aabb) came from.
+enum class BoundsSource {
+  File,        ///< the transforms file's "aabb_scale"
+  Depth,       ///< inferred from back-projected depth maps
+  Alpha,       ///< inferred from the images' alpha (opaque pixels' rays, silhouettes)
+  Background,  ///< inferred like Alpha, with the images' uniform background colour standing in for alpha
+  Opaque,      ///< images opaque to their borders and no depth: the background is unbounded
+  Default,     ///< nothing to infer from (every sampled pixel transparent): aabb_scale 1
+  Cameras      ///< real captures: the contracted space around the cameras ([-2,2]^3), not inferred
+};
+/// "file", "depth", "alpha", "background", "opaque", "default", "cameras".
+const char* bounds_source_name(BoundsSource source);
+
+/// How the modelled box was chosen (docs/formats.md, "Scene bounds"). For NeRF-synthetic / instant-ngp
+/// scenes whose file gives no "aabb_scale", load_scene infers one from what the views show.
+struct SceneBounds {
+  double aabb_scale = 1.0;  ///< aabb = [-aabb_scale, aabb_scale]^3 (real captures: 2, the contracted space)
+  BoundsSource source = BoundsSource::Default;
+  /// What content_extent was measured from (Depth, Alpha, Background, Opaque), or Default when nothing was.
+  /// Equals `source` unless the file gives the box.
+  BoundsSource evidence = BoundsSource::Default;
+  /// How far from the centre (L-inf norm, normalised units) visible content reaches: a robust high
+  /// percentile of the sampled content; none when unknown (unbounded background, nothing visible).
+  std::optional<double> content_extent;
+  int views_sampled = 0;  ///< views the evidence came from
+};
+
 struct Scene {
   std::filesystem::path root;   ///< the folder the scene was loaded from
   std::string format;           ///< "blender", "instant-ngp", "nerfstudio", "colmap", "llff", "semfield-synth"
@@ -66,6 +93,7 @@ struct Scene {
   bool unbounded = false;       ///< real capture with content beyond the aabb (use scene contraction)
   double near = 0.0, far = 0.0; ///< ray range hint in normalised units (0 = derive from aabb)
   std::optional<Eigen::Vector3d> background;  ///< background colour if RGBA images were composited
+  SceneBounds bounds;           ///< how `aabb` was chosen
   /// Why labels.json was ignored (its InputError message: file and key path), empty when it was read or
   /// there is none. A labels.json in another tool's schema must not stop RGB training; code that needs
   /// the labels calls require_labels().
@@ -108,8 +136,11 @@ struct LoadOptions {
 ///    (instant-ngp or nerfstudio, told apart by "camera_model"/"applied_transform"/"ply_file_path"),
 ///  - a COLMAP sparse model (folder with cameras/images/points3D .txt or .bin, or sparse/0 below),
 ///  - an LLFF folder with poses_bounds.npy (+ images/).
-/// Throws InputError naming the file and field for anything malformed, UsageError for bad options. A
-/// labels.json that does not parse is ignored with a warning (Scene::labels_error).
+/// Throws InputError naming the file and field for anything malformed, UsageError for bad options.
+/// NeRF-synthetic / instant-ngp scenes without "aabb_scale" get one inferred from depth maps or image
+/// alpha (Scene::bounds; never below 1); a warning is logged whenever the inferred box differs from the
+/// default, or visible content lies outside the box the file gives. A labels.json that does not parse
+/// is ignored with a warning (Scene::labels_error).
 Scene load_scene(const std::filesystem::path& path, const LoadOptions& options = {});
 
 }  // namespace semfield

@@ -8,9 +8,7 @@ SceneFraming compute_framing(const ParsedScene& scene) {
   if (scene.framing == Framing::UnitCube) {
     out.normalization.scale = 2.0 * scene.unit_cube_scale;
     out.normalization.offset = 2.0 * scene.unit_cube_offset - Eigen::Vector3d::Ones();
-    const double a = scene.aabb_scale;
-    out.aabb = Eigen::AlignedBox3d(Eigen::Vector3d::Constant(-a), Eigen::Vector3d::Constant(a));
-    out.unbounded = a > 1.0;
+    set_unit_cube_box(scene.aabb_scale.value_or(1.0), &out);
     return out;
   }
   Eigen::Vector3d centre = Eigen::Vector3d::Zero();
@@ -23,6 +21,11 @@ SceneFraming compute_framing(const ParsedScene& scene) {
   out.aabb = Eigen::AlignedBox3d(Eigen::Vector3d::Constant(-2.0), Eigen::Vector3d::Constant(2.0));
   out.unbounded = true;
   return out;
+}
+
+void set_unit_cube_box(double aabb_scale, SceneFraming* framing) {
+  framing->aabb = Eigen::AlignedBox3d(Eigen::Vector3d::Constant(-aabb_scale), Eigen::Vector3d::Constant(aabb_scale));
+  framing->unbounded = aabb_scale > 1.0;
 }
 
 }  // namespace semfield

@@ -17,10 +17,14 @@ struct SceneFraming {
 };
 
 /// UnitCube: instant-ngp maps p -> scale p + offset into [0,1]^3, which semfield maps to [-1,1]^3:
-/// scale_n = 2 scale, offset_n = 2 offset - 1; aabb = [-aabb_scale, aabb_scale]^3, unbounded if
-/// aabb_scale > 1.
+/// scale_n = 2 scale, offset_n = 2 offset - 1; the box is unit_cube_box(aabb_scale) with the file's
+/// aabb_scale, or 1 when it gives none (load_scene then infers one: scene_bounds.h).
 /// RealCapture: centred on the mean camera position, scaled so the farthest camera is at distance 1
 /// (scale 1 when all cameras coincide); aabb = [-2,2]^3 (mip-NeRF 360 contracted space), unbounded.
 SceneFraming compute_framing(const ParsedScene& scene);
+
+/// Sets a UnitCube framing's box: aabb = [-aabb_scale, aabb_scale]^3, unbounded (contracted beyond
+/// [-1,1]^3) when aabb_scale > 1.
+void set_unit_cube_box(double aabb_scale, SceneFraming* framing);
 
 }  // namespace semfield

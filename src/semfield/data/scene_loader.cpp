@@ -1,6 +1,7 @@
 // load_scene: detects a scene's format, runs its parser, then the post-processing every format shares
 // (splits, normalisation, images, background, downscaling, extras, labels).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/core/log.h"
+#include "semfield/core/parallel.h"
 #include "semfield/core/progress.h"
 #include "semfield/data/blender_parser.h"
 #include "semfield/data/colmap_parser.h"
@@ -20,6 +22,7 @@
 #include "semfield/data/parsed_scene.h"
 #include "semfield/data/parser_common.h"
 #include "semfield/data/scene.h"
+#include "semfield/data/scene_bounds.h"
 #include "semfield/data/scene_framing.h"
 #include "semfield/io/image.h"
 
@@ -165,14 +168,12 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
   if (parsed.frames.empty()) fail_input(path, "", "the scene has no usable views");
   const std::vector<Split> splits = resolve_splits(parsed, options.split_rule);
   const std::vector<std::string> names = unique_names(parsed);
-  const SceneFraming framing = compute_framing(parsed);
+  SceneFraming framing = compute_framing(parsed);
 
   Scene scene;
   scene.root = parsed.root;
   scene.format = parsed.format;
   scene.normalization = framing.normalization;
-  scene.aabb = framing.aabb;
-  scene.unbounded = framing.unbounded;
   scene.near = parsed.near * framing.normalization.scale;
   scene.far = parsed.far * framing.normalization.scale;
 
@@ -193,6 +194,35 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
 
   const double depth_to_scene = parsed.depth_unit_scale * framing.normalization.scale;
   const size_t n = parsed.frames.size();
+  // Bounds inference (UnitCube scenes) samples the same frames at full resolution whatever the options,
+  // so `info` and every load of a scene agree on its box.
+  const bool infer = parsed.framing == Framing::UnitCube;
+  std::vector<int> sample_slot(n, -1);
+  std::vector<std::optional<BoundsView>> samples;
+  if (infer) {
+    for (const size_t i : bounds_sample_frames(n)) {
+      sample_slot[i] = static_cast<int>(samples.size());
+      samples.emplace_back();
+    }
+  }
+  const auto sample = [&](size_t i, const Image& image, const Image* depth) {
+    Camera camera = parsed.frames[i].camera;
+    camera.c2w.block<3, 1>(0, 3) = framing.normalization.apply(camera.origin());
+    samples[static_cast<size_t>(sample_slot[i])] =
+        sample_bounds_view(names[i], camera, image, depth && !depth->empty() ? depth : nullptr);
+  };
+  // A depth map only bounds inference wants (extras not loaded): a broken one just is not evidence.
+  const auto depth_for_bounds = [&](const FrameRecord& frame) {
+    Image depth;
+    if (frame.depth_path.empty()) return depth;
+    try {
+      depth = read_depth_map(frame, frame.camera.intrinsics.width, frame.camera.intrinsics.height, depth_to_scene);
+    } catch (const InputError& e) {
+      log::debug("bounds inference skips a depth map: {}", e.what());
+    }
+    return depth;
+  };
+
   std::unique_ptr<ProgressBar> progress;
   if (options.load_images && n >= 20) progress = std::make_unique<ProgressBar>("loading images", static_cast<int64_t>(n), "img");
   scene.views.reserve(n);
@@ -215,12 +245,19 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
       Image rgb = read_image(frame.image_path, ImageRange::Unit);
       check_image_size(frame, rgb.width, rgb.height);
       rgb = to_colour(std::move(rgb));
+      const bool sampled = sample_slot[i] >= 0;
+      Image full_depth;
+      if (options.load_extras)
+        load_extras(frame, K.width, K.height, options.downscale, depth_to_scene, &view,
+                    sampled ? &full_depth : nullptr);
+      else if (sampled)
+        full_depth = depth_for_bounds(frame);
+      if (sampled) sample(i, rgb, &full_depth);
       if (options.background && rgb.channels == 4) {
         rgb = composite(rgb, *options.background);
         scene.background = options.background;
       }
       view.rgb = downscale_colour(std::move(rgb), options.downscale);
-      if (options.load_extras) load_extras(frame, K.width, K.height, options.downscale, depth_to_scene, &view);
     } else {
       const ImageSize size = probe_image_size(frame.image_path);
       check_image_size(frame, size.width, size.height);
@@ -230,6 +267,48 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     if (progress) progress->update(static_cast<int64_t>(i + 1));
   }
   if (progress) progress->finish();
+
+  if (!options.load_images && infer) {
+    // Headers only: decode just the frames bounds inference samples. A file that fails is no evidence
+    // (loading it for training reports it).
+    const std::vector<size_t> frames = bounds_sample_frames(n);
+    parallel_for(0, static_cast<int64_t>(frames.size()), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const size_t i = frames[static_cast<size_t>(k)];
+        Image rgb;
+        try {
+          rgb = read_image(parsed.frames[i].image_path, ImageRange::Unit);
+          check_image_size(parsed.frames[i], rgb.width, rgb.height);
+        } catch (const InputError& e) {
+          log::debug("bounds inference skips an image: {}", e.what());
+          continue;
+        }
+        const Image depth = depth_for_bounds(parsed.frames[i]);
+        sample(i, to_colour(std::move(rgb)), &depth);
+      }
+    });
+  }
+
+  if (infer) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<BoundsView> views;
+    for (auto& s : samples)
+      if (s) views.push_back(std::move(*s));
+    std::vector<Eigen::Vector3d> cameras;
+    for (const View& view : scene.views) cameras.push_back(view.camera.origin());
+    BoundsInference inferred = infer_bounds(views, cameras, parsed.aabb_scale, parsed.framing_source);
+    set_unit_cube_box(inferred.bounds.aabb_scale, &framing);
+    scene.bounds = inferred.bounds;
+    for (const std::string& warning : inferred.warnings) log::warn("{}", warning);
+    log::debug("bounds inference: {} views, {:.3f} s", views.size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  } else {
+    scene.bounds.aabb_scale = framing.aabb.max().x();
+    scene.bounds.source = BoundsSource::Cameras;
+  }
+  scene.aabb = framing.aabb;
+  scene.unbounded = framing.unbounded;
+
   if (scene.count(Split::Train) == 0)
     log::warn("{}: no training views (splits: {} val, {} test)", parsed.root.string(), scene.count(Split::Val),
               scene.count(Split::Test));

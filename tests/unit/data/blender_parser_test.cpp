@@ -74,9 +74,13 @@ TEST(BlenderParser, LoadsSplitsCamerasAndNormalisation) {
   EXPECT_NEAR(scene.normalization.offset.norm(), 0.0, 1e-12);
   EXPECT_NEAR((v.camera.origin() - Eigen::Vector3d(0.66, 0, 2.64)).norm(), 0.0, 1e-12);
   EXPECT_EQ((v.camera.c2w.block<3, 3>(0, 0)), Eigen::Matrix3d::Identity());
-  EXPECT_EQ(scene.aabb.min(), Eigen::Vector3d::Constant(-1));
-  EXPECT_EQ(scene.aabb.max(), Eigen::Vector3d::Constant(1));
-  EXPECT_FALSE(scene.unbounded);
+  // No "aabb_scale": the box is inferred (scene_bounds_test.cpp). These opaque test images seen from
+  // r_1 and r_2, offset from the centre and looking straight down, show content on rays that miss
+  // [-1,1]^3 (r_1's edge rays come no closer than ~1.2 to the centre), so the box is the next one, 2.
+  EXPECT_EQ(scene.bounds.source, BoundsSource::Alpha);
+  EXPECT_EQ(scene.aabb.min(), Eigen::Vector3d::Constant(-2));
+  EXPECT_EQ(scene.aabb.max(), Eigen::Vector3d::Constant(2));
+  EXPECT_TRUE(scene.unbounded);
   // RGBA is kept when no background is asked for.
   ASSERT_EQ(v.rgb.channels, 4);
   EXPECT_EQ(v.rgb.width, 8);

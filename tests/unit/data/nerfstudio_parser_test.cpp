@@ -67,6 +67,10 @@ TEST(NerfstudioParser, LoadsCamerasInNameOrderWithRealCaptureFraming) {
   EXPECT_EQ(scene.aabb.max(), Eigen::Vector3d::Constant(2));
   EXPECT_EQ(scene.aabb.min(), Eigen::Vector3d::Constant(-2));
   EXPECT_TRUE(scene.unbounded);
+  // Real captures are not inferred: their box is the contracted space around the cameras.
+  EXPECT_EQ(scene.bounds.source, BoundsSource::Cameras);
+  EXPECT_EQ(scene.bounds.aabb_scale, 2);
+  EXPECT_FALSE(scene.bounds.content_extent.has_value());
 }
 
 TEST(NerfstudioParser, NormalisationCentresOnTheMeanCamera) {

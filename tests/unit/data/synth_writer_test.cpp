@@ -11,8 +11,10 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
+#include "semfield/data/scene.h"
 #include "semfield/io/image.h"
 #include "support/test_support.h"
+#include "unit/data/scene_test_util.h"
 
 namespace {
 
@@ -145,6 +147,17 @@ TEST_F(SynthDataset, WritesTheNerfSyntheticLayoutWithExtras) {
   const json scene = read_json(dir() / "scene.json");
   EXPECT_EQ(scene["config"]["seed"].get<int>(), 3);
   EXPECT_EQ(scene["objects"].size(), 6u);
+}
+
+TEST_F(SynthDataset, KeepsTheUnitBoxWithoutAWarning) {
+  // Generated content lies inside [-1.5,1.5]^3 (0.99 normalised): its depth maps must keep today's box.
+  test::LogCapture log;
+  const Scene scene = load_scene(dir());
+  EXPECT_EQ(scene.bounds.source, BoundsSource::Depth);
+  EXPECT_EQ(scene.bounds.aabb_scale, 1);
+  EXPECT_LT(scene.bounds.content_extent.value_or(2), 1.0);
+  EXPECT_FALSE(scene.unbounded);
+  EXPECT_EQ(log.text(), "");
 }
 
 TEST_F(SynthDataset, MapsAndLabelsAreConsistent) {
