@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "semfield/core/error.h"
 #include "semfield/core/json_vec.h"
 #include "semfield/data/scene.h"
 
@@ -21,6 +22,7 @@ struct InfoOptions {
   int downscale = 1;
   std::string split_rule = "auto";
   bool json = false;
+  bool quick = false;
 };
 
 const char* model_name(CameraModel model) {
@@ -115,6 +117,12 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
                    {"classes", scene.semantic_labels.size()},
                    {"error", scene.labels_error.empty() ? nlohmann::ordered_json(nullptr)
                                                         : nlohmann::ordered_json(scene.labels_error)}};
+  nlohmann::ordered_json unreadable = nlohmann::ordered_json::array();
+  for (const FileProblem& problem : scene.unreadable)
+    unreadable.push_back({{"path", problem.path.string()}, {"message", problem.message}});
+  out["files"] = {{"total", scene.views.size() + depth + mask + instance + semantic},
+                  {"checked", options.quick ? "headers" : "decoded"},
+                  {"unreadable", unreadable}};
   return out;
 }
 
@@ -184,6 +192,16 @@ std::string text_report(const nlohmann::ordered_json& info) {
                      ? fmt::format("{} instances, {} classes", labels["instances"].get<size_t>(),
                                    labels["classes"].get<size_t>())
                      : "labels.json ignored: " + labels["error"].get<std::string>());
+  const auto& files = info["files"];
+  const auto& unreadable = files["unreadable"];
+  if (files["checked"] == "headers") {
+    line("files", fmt::format("{} (headers only: --quick does not decode them)", files["total"].get<size_t>()));
+  } else if (unreadable.empty()) {
+    line("files", fmt::format("all {} decode", files["total"].get<size_t>()));
+  } else {
+    line("files", fmt::format("{} of {} cannot be used:", unreadable.size(), files["total"].get<size_t>()));
+    for (const auto& problem : unreadable) out += fmt::format("{:<13}{}\n", "", problem["message"].get<std::string>());
+  }
   return out;
 }
 
@@ -191,13 +209,20 @@ void run_info(const InfoOptions& options) {
   LoadOptions load;
   load.downscale = options.downscale;
   load.split_rule = SplitRule::parse(options.split_rule);
-  // Cameras and metadata only: image headers are read (existence and size checks), pixels are not.
+  // No pixels are kept: every image and map is decoded (in parallel) with the checks `train` makes, so a
+  // file train would reject is reported here, all of them at once; --quick reads headers only.
   load.load_images = false;
+  load.verify_files = !options.quick;
   const Scene scene = load_scene(options.data, load);
   const nlohmann::ordered_json info = describe(scene, options);
   const std::string text = options.json ? info.dump(2) + "\n" : text_report(info);
   std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
+  if (!scene.unreadable.empty())
+    fail_input(scene.root, "", "{} file{} cannot be used ({}), so training would stop; fix or remove {}",
+               scene.unreadable.size(), scene.unreadable.size() == 1 ? "" : "s",
+               options.json ? "\"files\": \"unreadable\" above" : "listed above",
+               scene.unreadable.size() == 1 ? "it" : "them");
 }
 
 }  // namespace
@@ -214,6 +239,8 @@ void add_info_command(CLI::App& app) {
   cmd->add_option("--split-rule", options->split_rule, "auto | files | every:N | fraction:F | all")
       ->capture_default_str();
   cmd->add_flag("--json", options->json, "Print one JSON object on stdout instead of text");
+  cmd->add_flag("--quick", options->quick,
+                "Read image headers only instead of decoding every image and map (a truncated file passes)");
   cmd->callback([options] { run_info(*options); });
 }
 

@@ -79,6 +79,7 @@ TEST(InfoCommand, JsonReportWithDownscaleAndSplitRule) {
   EXPECT_EQ(info["unbounded"], true);  // as in TextReport
   EXPECT_EQ(info["bounds"]["source"], "alpha");
   EXPECT_EQ(info["bounds"]["aabb_scale"], 4);
+  EXPECT_EQ(info["files"]["checked"], "decoded");
   EXPECT_EQ(info["extras"]["mask"], 1);
   EXPECT_EQ(info["labels"]["instances"], 1);
 }
@@ -130,12 +131,16 @@ TEST(InfoCommand, ReportsTheInferredBoxAndWhy) {
   EXPECT_LE(extent, 3.301);
   EXPECT_EQ(info["aabb"]["max"][0], 4);
   EXPECT_EQ(info["unbounded"], true);
+  EXPECT_EQ(info["files"]["checked"], "decoded");
+  EXPECT_EQ(info["files"]["total"], 24);  // 12 images, 12 depth maps
+  EXPECT_TRUE(info["files"]["unreadable"].empty());
   const auto text = run_cli("info --data '" + dir.path().string() + "'");
   ASSERT_EQ(text.exit_code, 0) << text.output;
   EXPECT_THAT(text.output, HasSubstr(fmt::format("bounds       aabb_scale 4, inferred: content reaches {:.3g} units from "
                                                  "the centre (depth maps of 12 views)",
                                                  extent)));
   EXPECT_THAT(text.output, HasSubstr("the file gives no \"aabb_scale\": using aabb_scale 4"));
+  EXPECT_THAT(text.output, HasSubstr("files        all 24 decode"));
   // The file's own box is kept (and shown as such), with a warning.
   ring.top = R"("aabb_scale": 1)";
   semfield::test::write_ring_scene(dir.path(), ring);
@@ -181,6 +186,33 @@ TEST(InfoCommand, TheBoundsLineNamesEverySource) {
             "bounds       the contracted space around the cameras (real capture; not inferred)");
 }
 
+TEST(InfoCommand, UndecodableImagesAreListedAndExitNonZero) {
+  TempDir dir;
+  write_scene(dir.path());
+  const fs::path truncated = dir / "train" / "r_1.png";
+  fs::resize_file(truncated, fs::file_size(truncated) - 24);  // the header survives, the pixels do not
+  const auto result = run_cli("info --data '" + dir.path().string() + "'");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("views        4 (train 3, val 0, test 1)"));  // the report still comes
+  EXPECT_THAT(result.output, HasSubstr("files        1 of 5 cannot be used:\n             " + truncated.string() +
+                                       ": truncated PNG"));
+  EXPECT_THAT(result.output, HasSubstr("error: " + dir.path().string() +
+                                       ": 1 file cannot be used (listed above), so training would stop; fix or "
+                                       "remove it"));
+  const auto json = run_cli("info --data '" + dir.path().string() + "' --json");
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_THAT(json.output, HasSubstr("\"path\": \"" + truncated.string() + "\""));
+  EXPECT_THAT(json.output, HasSubstr("1 file cannot be used (\"files\": \"unreadable\" above)"));
+  // --quick reads headers only, as info did before: the truncated file passes.
+  const auto quick = run_cli("info --data '" + dir.path().string() + "' --quick");
+  EXPECT_EQ(quick.exit_code, 0) << quick.output;
+  EXPECT_THAT(quick.output, HasSubstr("files        5 (headers only: --quick does not decode them)"));
+  // `train` rejects the same file: info and train agree.
+  const auto train = run_cli("train --data '" + dir.path().string() + "' --out '" + (dir / "run").string() + "' --steps 1");
+  EXPECT_EQ(train.exit_code, 1);
+  EXPECT_THAT(train.output, HasSubstr("error: " + truncated.string() + ": truncated PNG"));
+}
+
 TEST(InfoCommand, ALabelsJsonInAnotherSchemaIsReportedNotFatal) {
   TempDir dir;
   write_scene(dir.path());
@@ -205,6 +237,7 @@ TEST(InfoCommand, Lego200) {
   // lego gives no aabb_scale; its alpha keeps today's box, without a warning.
   EXPECT_THAT(result.output, HasSubstr("(-1, -1, -1) .. (1, 1, 1) (bounded)"));
   EXPECT_THAT(result.output, HasSubstr("bounds       aabb_scale 1, inferred: content reaches 0."));
+  EXPECT_THAT(result.output, HasSubstr("files        all 80 decode"));
   EXPECT_THAT(result.output, Not(HasSubstr("warn")));
 }
 

@@ -110,4 +110,28 @@ void load_extras(const FrameRecord& frame, int width, int height, int factor, do
     view->semantic = downscale_nearest(read_ids(frame, frame.semantic_path, "semantic_path", width, height), factor);
 }
 
+void verify_extras(const FrameRecord& frame, int width, int height, double depth_to_scene,
+                   std::vector<FileProblem>* problems, Image* full_depth) {
+  const auto check = [&](const fs::path& path, const char* key, const auto& read) {
+    if (path.empty()) return;
+    try {
+      std::error_code ec;
+      if (!fs::is_regular_file(path, ec))
+        fail_input(frame.source, field_of(frame, key), "file not found: {}", path.string());
+      read();
+    } catch (const InputError& e) {
+      problems->push_back({path, e.what()});
+    }
+  };
+  check(frame.depth_path, "depth_file_path", [&] {
+    Image depth = read_depth_map(frame, width, height, depth_to_scene);
+    if (full_depth) *full_depth = std::move(depth);
+  });
+  check(frame.mask_path, "mask_path", [&] { read_mask(frame, width, height); });
+  check(frame.instance_path, "instance_path",
+        [&] { read_ids(frame, frame.instance_path, "instance_path", width, height); });
+  check(frame.semantic_path, "semantic_path",
+        [&] { read_ids(frame, frame.semantic_path, "semantic_path", width, height); });
+}
+
 }  // namespace semfield

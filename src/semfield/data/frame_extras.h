@@ -26,4 +26,10 @@ void load_extras(const FrameRecord& frame, int width, int height, int factor, do
 /// The frame's depth map at full resolution, read and checked as load_extras does (InputError otherwise).
 Image read_depth_map(const FrameRecord& frame, int width, int height, double depth_to_scene);
 
+/// Decodes every extra the frame declares with load_extras' checks but keeps no pixels; each file that is
+/// missing or fails is appended to `problems` (one entry per file) instead of throwing. `full_depth`, when
+/// given and the depth map is usable, receives it at full resolution.
+void verify_extras(const FrameRecord& frame, int width, int height, double depth_to_scene,
+                   std::vector<FileProblem>* problems, Image* full_depth = nullptr);
+
 }  // namespace semfield

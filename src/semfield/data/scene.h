@@ -81,6 +81,12 @@ struct SceneBounds {
   int views_sampled = 0;  ///< views the evidence came from
 };
 
+/// A file of the scene that cannot be used, found by LoadOptions::verify_files.
+struct FileProblem {
+  std::filesystem::path path;  ///< the image or map at fault
+  std::string message;         ///< the InputError loading it would throw (names the file and key)
+};
+
 struct Scene {
   std::filesystem::path root;   ///< the folder the scene was loaded from
   std::string format;           ///< "blender", "instant-ngp", "nerfstudio", "colmap", "llff", "semfield-synth"
@@ -98,6 +104,8 @@ struct Scene {
   /// there is none. A labels.json in another tool's schema must not stop RGB training; code that needs
   /// the labels calls require_labels().
   std::string labels_error;
+  /// Files that cannot be decoded or fail loading's checks (only with LoadOptions::verify_files).
+  std::vector<FileProblem> unreadable;
 
   std::vector<const View*> split(Split which) const;
   size_t count(Split which) const;
@@ -129,6 +137,10 @@ struct LoadOptions {
   SplitRule split_rule;
   bool load_images = true;                    ///< false: cameras and metadata only (fast `info`)
   bool load_extras = true;                    ///< masks, depth, instance and semantic maps
+  /// With load_images false: decode every image and extra map (in parallel) with the checks loading
+  /// does, keep no pixels, and list each file that fails in Scene::unreadable instead of throwing.
+  /// Without it only image headers are read (a truncated PNG passes).
+  bool verify_files = false;
 };
 
 /// Loads any supported scene folder or file, detecting the format:

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "semfield/core/error.h"
@@ -258,7 +259,7 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
         scene.background = options.background;
       }
       view.rgb = downscale_colour(std::move(rgb), options.downscale);
-    } else {
+    } else if (!options.verify_files) {
       const ImageSize size = probe_image_size(frame.image_path);
       check_image_size(frame, size.width, size.height);
       if (options.load_extras) check_extras_exist(frame);
@@ -268,7 +269,41 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
   }
   if (progress) progress->finish();
 
-  if (!options.load_images && infer) {
+  if (!options.load_images && options.verify_files) {
+    // Every file decoded and checked as loading would, in parallel; problems collected, not thrown.
+    std::vector<std::vector<FileProblem>> problems(n);
+    std::unique_ptr<ProgressBar> checking;
+    if (n >= 20) checking = std::make_unique<ProgressBar>("checking images", static_cast<int64_t>(n), "img");
+    std::mutex progress_mutex;
+    int64_t checked = 0;
+    parallel_for(0, static_cast<int64_t>(n), 1, [&](int64_t begin, int64_t end) {
+      for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
+        const FrameRecord& frame = parsed.frames[i];
+        const Intrinsics& K = frame.camera.intrinsics;
+        const bool sampled = sample_slot[i] >= 0;
+        Image rgb;
+        try {
+          rgb = read_image(frame.image_path, ImageRange::Unit);
+          check_image_size(frame, rgb.width, rgb.height);
+        } catch (const InputError& e) {
+          problems[i].push_back({frame.image_path, e.what()});
+          rgb = Image();  // also when it decoded but has the wrong size: no evidence from it
+        }
+        Image full_depth;
+        if (options.load_extras)
+          verify_extras(frame, K.width, K.height, depth_to_scene, &problems[i], sampled ? &full_depth : nullptr);
+        else if (sampled)
+          full_depth = depth_for_bounds(frame);
+        if (sampled && !rgb.empty()) sample(i, to_colour(std::move(rgb)), &full_depth);
+        if (checking) {
+          const std::lock_guard<std::mutex> lock(progress_mutex);
+          checking->update(++checked);
+        }
+      }
+    });
+    if (checking) checking->finish();
+    for (auto& list : problems) scene.unreadable.insert(scene.unreadable.end(), list.begin(), list.end());
+  } else if (!options.load_images && infer) {
     // Headers only: decode just the frames bounds inference samples. A file that fails is no evidence
     // (loading it for training reports it).
     const std::vector<size_t> frames = bounds_sample_frames(n);

@@ -256,6 +256,41 @@ void write_extras(const fs::path& dir, const std::string& top = "", int map_widt
                              top));
 }
 
+TEST(BlenderParser, VerifyingFilesListsEveryUnusableFileWhereLoadingStopsAtTheFirst) {
+  TempDir dir;
+  write_blender_scene(dir.path());
+  write_extras(dir.path());  // train: r_0 with every extra, r_1
+  const fs::path truncated = dir.path() / "train" / "r_1.png";
+  fs::resize_file(truncated, fs::file_size(truncated) - 24);  // the header survives, the pixels do not
+  Image small(4, 6, 1);
+  write_png(dir.path() / "train" / "r_0_semantic.png", small, 8, ImageRange::Raw);
+  LoadOptions options;
+  options.load_images = false;
+  // Headers alone pass: that is what --quick checks.
+  EXPECT_TRUE(load_scene(dir.path(), options).unreadable.empty());
+  options.verify_files = true;
+  const Scene scene = load_scene(dir.path(), options);
+  ASSERT_EQ(scene.unreadable.size(), 2u);
+  EXPECT_EQ(scene.unreadable[0].path, dir.path() / "train" / "r_0_semantic.png");
+  EXPECT_EQ(scene.unreadable[0].message,
+            (dir.path() / "transforms_train.json").string() + ": frames[0].semantic_path: " +
+                (dir.path() / "train" / "r_0_semantic.png").string() + " is 4x6 but its image is 8x6");
+  EXPECT_EQ(scene.unreadable[1].path, truncated);
+  EXPECT_THAT(scene.unreadable[1].message, HasSubstr(truncated.string() + ": "));
+  EXPECT_THAT(scene.unreadable[1].message, HasSubstr("PNG"));
+  EXPECT_TRUE(scene.views[0].rgb.empty());
+  // Loading for training stops at the first of them, with the same message.
+  EXPECT_EQ(input_error_of([&] { load_scene(dir.path()); }), scene.unreadable[0].message);
+  fs::remove(dir.path() / "train" / "r_0_semantic.png");
+  const Scene missing = load_scene(dir.path(), options);
+  ASSERT_EQ(missing.unreadable.size(), 2u);
+  EXPECT_EQ(missing.unreadable[0].message, (dir.path() / "transforms_train.json").string() +
+                                               ": frames[0].semantic_path: file not found: " +
+                                               (dir.path() / "train" / "r_0_semantic.png").string());
+  write_png(dir.path() / "train" / "r_0_semantic.png", Image(8, 6, 1), 8, ImageRange::Raw);
+  EXPECT_EQ(input_error_of([&] { load_scene(dir.path()); }), scene.unreadable[1].message);
+}
+
 TEST(BlenderParser, LoadsExtrasInSceneUnits) {
   TempDir dir;
   write_blender_scene(dir.path());

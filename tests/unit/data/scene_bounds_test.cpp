@@ -253,11 +253,13 @@ TEST(SceneBounds, EveryWayOfLoadingInfersTheSameBox) {
   TempDir dir;
   RingScene ring = wide_scene();
   write_ring_scene(dir.path(), ring);
-  LoadOptions downscaled, probed;
+  LoadOptions downscaled, probed, verified;
   downscaled.downscale = 2;
   probed.load_images = false;
+  verified.load_images = false;
+  verified.verify_files = true;
   const SceneBounds reference = load_scene(dir.path()).bounds;
-  for (const LoadOptions& options : {downscaled, probed}) {
+  for (const LoadOptions& options : {downscaled, probed, verified}) {
     const SceneBounds b = load_scene(dir.path(), options).bounds;
     EXPECT_EQ(b.aabb_scale, reference.aabb_scale);
     EXPECT_EQ(b.source, reference.source);
