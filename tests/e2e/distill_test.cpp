@@ -50,22 +50,25 @@ TEST(TrainedSceneDistill, LabelsAndDescriptorFieldsEndToEnd) {
   {
     SCOPED_TRACE("label field");
     const auto m = read_json(run / "distill" / "labels-instance" / "eval" / "metrics.json");
-    EXPECT_EQ(m["step"].get<int64_t>(), semfield::test::kLabelSteps);
+    EXPECT_EQ(m["step"].get<int64_t>(), semfield::test::label_steps());
     // Ground truth instance maps of the 4 held-out views (6 classes: nothing, ground, 4 objects). Predicting
-    // the majority class scores an mIoU below 0.2; the fixture's 200 steps measured LABEL_MIOU_MEASURED.
-    EXPECT_GT(m["miou"].get<double>(), 0.9) << m.dump();
-    EXPECT_GT(m["accuracy"].get<double>(), 0.97) << m.dump();
+    // the majority class scores an mIoU below 0.2; the fixture's 200 steps measured mIoU 0.961 and accuracy 0.991
+    // (100 steps: 0.940, 0.987).
+    EXPECT_GT(m["miou"].get<double>(), 0.91) << m.dump();
+    EXPECT_GT(m["accuracy"].get<double>(), 0.98) << m.dump();
     EXPECT_TRUE(fs::exists(run / "distill" / "labels-instance" / "eval" / "renders" / "r_24_labels-instance.png"));
   }
 
   {
     SCOPED_TRACE("descriptor field with camera augmentation and the cache");
     const auto m = read_json(run / "distill" / "descriptor" / "eval" / "metrics.json");
-    EXPECT_EQ(m["step"].get<int64_t>(), semfield::test::kDescriptorSteps);
+    EXPECT_EQ(m["step"].get<int64_t>(), semfield::test::descriptor_steps());
     const double baseline = descriptor_variance(scene);
     // A field that learned nothing but the mean scores the baseline; the rendered descriptor must explain most of
-    // the variance of the held-out views' descriptors: the fixture measured DESC_MEASURED of the baseline.
-    EXPECT_LT(m["feature_mse"].get<double>(), 0.3 * baseline) << m.dump() << " baseline " << baseline;
+    // the variance of the held-out views' descriptors: the fixture measured 0.061 of the baseline.
+    std::printf("descriptor field: held-out feature MSE %.3g = %.3f of the mean-feature baseline\n",
+                m["feature_mse"].get<double>(), m["feature_mse"].get<double>() / baseline);
+    EXPECT_LT(m["feature_mse"].get<double>(), 0.09 * baseline) << m.dump() << " baseline " << baseline;
     EXPECT_THAT(semfield::read_file_text(trained.logs / "descriptor.log"), HasSubstr("cached augmented views"));
   }
 

@@ -105,9 +105,9 @@ TEST(TrainedSceneMesh, SceneAndObjectMeshesEndToEnd) {
     const Eigen::AlignedBox3d grown(box.min() - Eigen::Vector3d::Constant(0.05), box.max() + Eigen::Vector3d::Constant(0.05));
     int64_t inside = 0;
     for (const auto& v : mesh.vertices) inside += grown.contains(v.cast<double>());
-    // Typically all of them; one run in six measured 92 % (a patch of something else joined the cut, not yet
-    // explained), so the bound catches a broken cut, not that variation.
-    EXPECT_GE(static_cast<double>(inside), 0.9 * static_cast<double>(mesh.n_vertices()))
+    std::printf("object mesh: %lld of %lld vertices inside the grown box\n", static_cast<long long>(inside),
+                static_cast<long long>(mesh.n_vertices()));
+    EXPECT_GE(static_cast<double>(inside), 0.97 * static_cast<double>(mesh.n_vertices()))
         << inside << " of " << mesh.n_vertices() << " inside " << box.min().transpose() << " .. " << box.max().transpose();
     // And most of the object: its mesh spans most of the box.
     const Eigen::AlignedBox3f bounds = semfield::mesh_bounds(mesh);

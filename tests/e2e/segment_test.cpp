@@ -77,12 +77,12 @@ TEST(TrainedSceneSegment, ClickTransferQueryEndToEnd) {
   {
     SCOPED_TRACE("one click per object, followed into the held-out views");
     // Measured on the fixture (trained by step count, so a loaded machine measures the same): labels-instance
-    // LABELS_IOU_MEASURED, descriptor DESC_IOU_MEASURED. The bounds sit ~0.05 below; a segmenter that follows the wrong object
-    // scores below 0.3, and one without the support-plane exclusion ~0.70 (support_plane_test.cpp checks that step).
+    // 0.944, descriptor 0.901. The bounds sit 0.05 below; a segmenter that follows the wrong object scores below
+    // 0.3, and one without the support-plane exclusion ~0.70 (support_plane_test.cpp checks that step).
     const double labels = click_iou(scene, run, out, "labels-instance");
-    EXPECT_GT(labels, 0.9);
+    EXPECT_GT(labels, 0.894);
     const double descriptor = click_iou(scene, run, out, "descriptor");
-    EXPECT_GT(descriptor, 0.65);
+    EXPECT_GT(descriptor, 0.851);
     std::printf("mean held-out IoU: labels-instance %.3f, descriptor %.3f\n", labels, descriptor);
   }
 
@@ -107,7 +107,7 @@ TEST(TrainedSceneSegment, ClickTransferQueryEndToEnd) {
     }
     const double accuracy = static_cast<double>(right) / static_cast<double>(total);
     std::printf("label transfer accuracy %.3f\n", accuracy);
-    EXPECT_GT(accuracy, 0.8);  // the ground alone is about half of these pixels
+    EXPECT_GT(accuracy, 0.839);  // measured 0.889; the ground alone is about half of these pixels
 
     // Keypoints at each object's visible centre in the source view land on the same object in the held-out views.
     nlohmann::json keypoints = {{"keypoints", nlohmann::json::array()}};
@@ -129,7 +129,8 @@ TEST(TrainedSceneSegment, ClickTransferQueryEndToEnd) {
         hits += test->instance->at(x, y) == std::stof(k["name"].get<std::string>());
       }
     }
-    EXPECT_GE(hits, tries * 3 / 4) << result.dump();
+    std::printf("keypoint transfer: %d of %d on the right object\n", hits, tries);
+    EXPECT_GE(6 * hits, 5 * tries) << result.dump();  // measured 11 of 12
     EXPECT_FALSE(result["keypoints"][0]["point"].is_null());
   }
 

@@ -2,7 +2,9 @@
 #include "support/trained_scene.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <fstream>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -20,10 +22,22 @@ int64_t metrics_step(const fs::path& metrics) {
   return m.is_object() && m.contains("step") ? m["step"].get<int64_t>() : -1;
 }
 
+int64_t scaled_steps(int64_t steps) {
+  const char* env = std::getenv("SEMFIELD_E2E_STEP_FRACTION");
+  if (env == nullptr || *env == '\0') return steps;
+  const double fraction = std::atof(env);
+  if (!(fraction > 0.0 && fraction <= 1.0)) throw std::runtime_error("SEMFIELD_E2E_STEP_FRACTION must be in (0, 1]");
+  return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(steps) * fraction + 0.5));
+}
+
 // The file whose presence says the fixture finished: written last.
 constexpr const char* kStamp = "fixture_complete.json";
 
 }  // namespace
+
+int64_t train_steps() { return scaled_steps(400); }
+int64_t label_steps() { return scaled_steps(200); }
+int64_t descriptor_steps() { return scaled_steps(300); }
 
 bool build_trained_scene(const fs::path& dir) {
   std::error_code ec;
@@ -40,15 +54,15 @@ bool build_trained_scene(const fs::path& dir) {
   const Stage stages[] = {
       {"synth", "synth --out " + quoted(scene) + " --res 64 --views 24 --objects 4 --seed 3", {}, 0},
       {"train",
-       "train --data " + quoted(scene) + " --out " + quoted(run) + " --steps " + std::to_string(kTrainSteps) +
+       "train --data " + quoted(scene) + " --out " + quoted(run) + " --steps " + std::to_string(train_steps()) +
            " --config " + quoted(dir / "config.json"),
-       run / "eval" / "metrics.json", kTrainSteps},
+       run / "eval" / "metrics.json", train_steps()},
       {"labels",
-       "distill --run " + quoted(run) + " --teacher labels:instance --steps " + std::to_string(kLabelSteps),
-       run / "distill" / "labels-instance" / "eval" / "metrics.json", kLabelSteps},
+       "distill --run " + quoted(run) + " --teacher labels:instance --steps " + std::to_string(label_steps()),
+       run / "distill" / "labels-instance" / "eval" / "metrics.json", label_steps()},
       {"descriptor",
-       "distill --run " + quoted(run) + " --teacher descriptor --steps " + std::to_string(kDescriptorSteps),
-       run / "distill" / "descriptor" / "eval" / "metrics.json", kDescriptorSteps},
+       "distill --run " + quoted(run) + " --teacher descriptor --steps " + std::to_string(descriptor_steps()),
+       run / "distill" / "descriptor" / "eval" / "metrics.json", descriptor_steps()},
   };
   for (const Stage& stage : stages) {
     const CommandResult r = run_cli(stage.args);
@@ -62,9 +76,9 @@ bool build_trained_scene(const fs::path& dir) {
       if (step != stage.steps) return false;
     }
   }
-  write_text(dir / kStamp, nlohmann::json{{"train_steps", kTrainSteps},
-                                          {"label_steps", kLabelSteps},
-                                          {"descriptor_steps", kDescriptorSteps}}.dump());
+  write_text(dir / kStamp, nlohmann::json{{"train_steps", train_steps()},
+                                          {"label_steps", label_steps()},
+                                          {"descriptor_steps", descriptor_steps()}}.dump());
   return true;
 }
 

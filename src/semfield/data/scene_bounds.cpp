@@ -35,8 +35,6 @@ constexpr size_t kMaxHullRays = 32768;
 
 enum class Cell : uint8_t { Transparent, Unsure, Opaque };
 
-double linf(const Eigen::Vector3d& p) { return p.cwiseAbs().maxCoeff(); }
-
 double percentile(std::vector<double> values, double q) {
   SEMFIELD_ASSERT(!values.empty(), "percentile of no values");
   const auto k = static_cast<size_t>(std::floor(q * static_cast<double>(values.size() - 1)));

@@ -19,8 +19,6 @@ constexpr double kMinSightSpread = 0.03;
 // Points farther than this (normalised units) are treated as infinity by the ray walk.
 constexpr double kMaxDistance = 1e4;
 
-double linf(const Eigen::Vector3d& p) { return p.cwiseAbs().maxCoeff(); }
-
 // mip-NeRF 360 contraction with the L-inf norm (as render/contraction.h): identity inside [-1,1]^3, beyond
 // x -> (2 - 1/n) x / n for n = |x|_inf.
 Eigen::Vector3d contract(const Eigen::Vector3d& x) {

@@ -12,6 +12,9 @@
 
 namespace semfield {
 
+/// The L-inf norm |p|_inf: how far a point reaches out of the centred cube [-|p|_inf, |p|_inf]^3.
+inline double linf(const Eigen::Vector3d& p) { return p.cwiseAbs().maxCoeff(); }
+
 class SilhouetteHull {
  public:
   /// One view's silhouette on a grid of cells: cell (x, y) samples the full-resolution pixel block

@@ -333,7 +333,7 @@ TEST(SilhouetteHull, HoldsTheObjectAndCarvesWhatViewsSeeAsBackground) {
 
 TEST(SceneBounds, Lego200KeepsTheUnitBoxQuickly) {
   const fs::path lego = semfield::test::shared_dir() / "data" / "lego_200";
-  if (!fs::exists(lego / "transforms_train.json")) GTEST_SKIP() << "no " << lego;
+  SEMFIELD_REQUIRE_SHARED_FILE(lego / "transforms_train.json");
   LogCapture log;
   const Scene scene = load_scene(lego);
   EXPECT_EQ(scene.bounds.source, BoundsSource::Alpha);

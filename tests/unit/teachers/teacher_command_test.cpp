@@ -17,7 +17,7 @@ namespace {
 
 #define REQUIRE_CLI()                                                                      \
   do {                                                                                     \
-    if (!fs::is_regular_file(SEMFIELD_CLI_PATH)) GTEST_SKIP() << "semfield CLI not built"; \
+    ASSERT_TRUE(fs::is_regular_file(SEMFIELD_CLI_PATH)) << "semfield CLI not built";      \
   } while (0)
 
 const fs::path kDino = semfield::test::test_data_dir() / "golden" / "dino";
