@@ -18,6 +18,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "semfield/models/radiance_model.h"
 #include "semfield/core/thread_waits.h"
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
@@ -197,7 +198,7 @@ int main(int argc, char** argv) {
   try {
     const LoadedRun run = load_run(argv[2]);
     const Scene scene = load_run_scene(run, argv[1]);
-    const RadianceModel& model = *run.model;
+    const RadianceModel& model = hashgrid_model(run, "mesh_bench");
 
     std::printf("== extraction time by resolution (threshold %.1f, %d threads)\n", SceneMeshOptions::kDefaultThreshold,
                 parallel_threads());

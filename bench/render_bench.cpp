@@ -15,6 +15,7 @@
 #include <torch/types.h>
 #include <Eigen/Geometry>
 
+#include "semfield/models/radiance_model.h"
 #include "semfield/core/thread_waits.h"
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/caching_allocator.h"
@@ -251,7 +252,7 @@ void BM_RenderViewFullMarch(benchmark::State& state) {
     state.SkipWithError(why.c_str());
     return;
   }
-  const semfield::RadianceModel& model = *run->model;
+  const semfield::RadianceModel& model = semfield::hashgrid_model(*run, "render_bench");
   const auto rays = semfield::kernels::generate_image_rays(bench_camera(*run, int(state.range(0))));
   const int64_t R = rays.origins.size(0), chunk = model.config().render.chunk_rays;
   int64_t samples = 0;

@@ -19,6 +19,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "semfield/models/radiance_model.h"
 #include "semfield/core/parallel.h"
 #include "semfield/core/thread_waits.h"
 #include "semfield/foundation/sam_model.h"

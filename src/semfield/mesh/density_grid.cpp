@@ -42,7 +42,7 @@ Eigen::AlignedBox3f mesh_region(const SceneFrame& frame) {
   return box;
 }
 
-ScalarGrid sample_density_grid(const RadianceModel& model, const Eigen::AlignedBox3f& box,
+ScalarGrid sample_density_grid(const SceneModel& model, const Eigen::AlignedBox3f& box,
                                const DensityGridOptions& options) {
   if (options.resolution < 8 || options.resolution > 2048)
     fail_usage("mesh resolution must be in [8, 2048], got {}", options.resolution);
@@ -56,12 +56,15 @@ ScalarGrid sample_density_grid(const RadianceModel& model, const Eigen::AlignedB
                                                  static_cast<float>(n[2] - 1)) * spacing;
   ScalarGrid grid(n[0], n[1], n[2], box.center() - 0.5f * extent, Eigen::Vector3f::Constant(spacing));
 
-  const OccupancyGrid& occupancy = model.occupancy_grid();
+  // Models without an occupancy grid (generalizable ones) have every cell sampled.
+  const OccupancyGrid* occupancy = model.occupancy_grid();
   std::vector<uint8_t> occupied;
-  if (options.occupied_only) occupied = dilated_occupancy(occupancy);
-  const int res = occupancy.resolution();
-  const Eigen::Vector3f g_min = occupancy.grid_min(), g_size = occupancy.grid_max() - occupancy.grid_min();
-  const bool contracted = occupancy.contracted();
+  if (options.occupied_only && occupancy) occupied = dilated_occupancy(*occupancy);
+  const int res = occupancy ? occupancy->resolution() : 1;
+  const Eigen::Vector3f g_min = occupancy ? occupancy->grid_min() : Eigen::Vector3f::Zero();
+  const Eigen::Vector3f g_size = occupancy ? Eigen::Vector3f(occupancy->grid_max() - occupancy->grid_min())
+                                           : Eigen::Vector3f::Ones();
+  const bool contracted = occupancy && occupancy->contracted();
   auto needed = [&](const Eigen::Vector3f& p) {
     if (occupied.empty()) return true;
     float q[3] = {p.x(), p.y(), p.z()};

@@ -7,7 +7,7 @@
 #include <Eigen/Geometry>
 
 #include "semfield/mesh/scalar_grid.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 
 namespace semfield {
 
@@ -28,7 +28,7 @@ Eigen::AlignedBox3f mesh_region(const SceneFrame& frame);
 /// first and last samples on the box faces). The outermost layer of samples is set to 0, so any surface
 /// that leaves the box is closed by a cap on the box's faces instead of left open. Resolution out of
 /// range -> UsageError.
-ScalarGrid sample_density_grid(const RadianceModel& model, const Eigen::AlignedBox3f& box,
+ScalarGrid sample_density_grid(const SceneModel& model, const Eigen::AlignedBox3f& box,
                                const DensityGridOptions& options);
 
 }  // namespace semfield

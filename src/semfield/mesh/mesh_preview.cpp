@@ -14,7 +14,7 @@
 
 namespace semfield {
 
-MeshPreview::MeshPreview(const RadianceModel& model, const MeshPreviewOptions& options)
+MeshPreview::MeshPreview(const SceneModel& model, const MeshPreviewOptions& options)
     : m_model(model), m_options(options) {
   if (options.samples < 1) fail_usage("mesh preview: samples must be >= 1, got {}", options.samples);
   if (!(options.behind >= 0) || !(options.beyond >= 0))
@@ -77,7 +77,7 @@ RenderedView MeshPreview::render(const Camera& camera, const Eigen::Vector3f& ba
       const at::Tensor t = t_hit.narrow(0, begin, length).unsqueeze(1) + offsets.unsqueeze(0);  // [m,k]
       const at::Tensor points = (o.unsqueeze(1) + t.unsqueeze(2) * d.unsqueeze(1)).reshape({-1, 3});
       const at::Tensor sample_dirs = d.unsqueeze(1).expand({length, k, 3}).reshape({-1, 3});
-      const RadianceField::Output out = m_model.field().forward(m_model.to_unit_cube(points), sample_dirs);
+      const PointRadiance out = m_model.radiance(points, sample_dirs);
       const at::Tensor rgb = out.rgb.view({length, k, 3});
       at::Tensor color;
       if (k == 1) {

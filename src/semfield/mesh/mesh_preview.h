@@ -7,7 +7,7 @@
 
 #include "semfield/geometry/camera.h"
 #include "semfield/mesh/triangle_mesh.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 #include "semfield/pipeline/view_renderer.h"
 
 namespace semfield {
@@ -33,7 +33,7 @@ struct MeshPreviewOptions {
 class MeshPreview {
  public:
   /// Extracts the meshes (about a second for grids 192 and 96 on lego). Keeps a reference to `model`.
-  MeshPreview(const RadianceModel& model, const MeshPreviewOptions& options = {});
+  MeshPreview(const SceneModel& model, const MeshPreviewOptions& options = {});
 
   /// rgb over `background`, z-depth of the mesh (0 where missed) and opacity 1 / 0 (hit / missed), at the
   /// camera's resolution. `samples`: field samples per pixel for this frame (0 = the options'; < 0 is a
@@ -49,7 +49,7 @@ class MeshPreview {
   double extract_seconds() const { return m_extract_seconds; }
 
  private:
-  const RadianceModel& m_model;
+  const SceneModel& m_model;
   MeshPreviewOptions m_options;
   TriangleMesh m_mesh, m_coarse_mesh;
   float m_spacing = 0, m_coarse_spacing = 0;

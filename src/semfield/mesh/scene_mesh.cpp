@@ -31,7 +31,7 @@ VertexColorOptions vertex_color_options(float spacing) {
 
 }  // namespace
 
-SceneMesh extract_scene_mesh(const RadianceModel& model, const SceneMeshOptions& options) {
+SceneMesh extract_scene_mesh(const SceneModel& model, const SceneMeshOptions& options) {
   if (!(options.threshold > 0) || !std::isfinite(options.threshold))
     fail_usage("mesh threshold must be a positive density, got {}", options.threshold);
   SceneMesh out;
@@ -63,7 +63,7 @@ TriangleMesh cut_object(const TriangleMesh& scene, const std::vector<uint8_t>& s
   return object;
 }
 
-TriangleMesh finish_mesh_for_export(const RadianceModel& model, TriangleMesh part, float spacing, bool colors) {
+TriangleMesh finish_mesh_for_export(const SceneModel& model, TriangleMesh part, float spacing, bool colors) {
   if (colors) color_vertices(model, part, vertex_color_options(spacing));
   return to_original_frame(std::move(part), model.frame().normalization);
 }

@@ -8,7 +8,7 @@
 #include "semfield/mesh/density_grid.h"
 #include "semfield/mesh/triangle_mesh.h"
 #include "semfield/mesh/vertex_colors.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 
 namespace semfield {
 
@@ -33,7 +33,7 @@ struct SceneMesh {
 
 /// Extracts the scene's surface over mesh_region(model.frame()). Threshold <= 0 or not finite -> UsageError.
 /// An empty result (nothing above the threshold) is returned as an empty mesh; callers decide.
-SceneMesh extract_scene_mesh(const RadianceModel& model, const SceneMeshOptions& options);
+SceneMesh extract_scene_mesh(const SceneModel& model, const SceneMeshOptions& options);
 
 /// The faces of a scene mesh with selected[f] != 0 as an object: submesh, then, with `close`, every rim
 /// capped (fill_holes) so the object is a closed solid where it was cut from the ground or holed by the vote.
@@ -42,6 +42,6 @@ TriangleMesh cut_object(const TriangleMesh& scene, const std::vector<uint8_t>& s
 /// A mesh cut from a scene mesh (e.g. submesh(scene.mesh, faces)) made ready to write: vertex colours from
 /// the field unless `colors` is false (color_vertices, probe length 2 grid `spacing`s, as extract_scene_mesh),
 /// then moved from the normalised frame into the dataset's own coordinates (to_original_frame).
-TriangleMesh finish_mesh_for_export(const RadianceModel& model, TriangleMesh part, float spacing, bool colors = true);
+TriangleMesh finish_mesh_for_export(const SceneModel& model, TriangleMesh part, float spacing, bool colors = true);
 
 }  // namespace semfield

@@ -10,7 +10,7 @@
 
 namespace semfield {
 
-void color_vertices(const RadianceModel& model, TriangleMesh& mesh, const VertexColorOptions& options) {
+void color_vertices(const SceneModel& model, TriangleMesh& mesh, const VertexColorOptions& options) {
   if (!(options.probe_length > 0) || options.n_samples < 1)
     fail_usage("vertex colours: probe length must be > 0 and samples >= 1 (got {}, {})", options.probe_length,
                options.n_samples);
@@ -40,7 +40,7 @@ void color_vertices(const RadianceModel& model, TriangleMesh& mesh, const Vertex
         }
       }
     }
-    const RadianceField::Output out = model.field().forward(model.to_unit_cube(xyz), dirs);
+    const PointRadiance out = model.radiance(xyz, dirs);
     const at::Tensor sigma = out.density.to(at::kFloat).contiguous(), rgb = out.rgb.to(at::kFloat).contiguous();
     const float* ps = sigma.data_ptr<float>();
     const float* pc = rgb.data_ptr<float>();

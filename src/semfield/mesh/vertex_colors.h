@@ -3,7 +3,7 @@
 #pragma once
 
 #include "semfield/mesh/triangle_mesh.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 
 namespace semfield {
 
@@ -21,6 +21,6 @@ struct VertexColorOptions {
 /// by the ray's opacity so the background never leaks in. A vertex the probe finds empty (opacity < 1e-6)
 /// or without a normal takes the field's colour at p viewed along -n (or -z). Vertices are in the
 /// normalised scene frame.
-void color_vertices(const RadianceModel& model, TriangleMesh& mesh, const VertexColorOptions& options = {});
+void color_vertices(const SceneModel& model, TriangleMesh& mesh, const VertexColorOptions& options = {});
 
 }  // namespace semfield

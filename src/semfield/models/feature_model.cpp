@@ -21,7 +21,7 @@ at::Tensor composite_weighted(const at::Tensor& values, const at::Tensor& weight
 }
 
 FeatureModel::FeatureModel(const FeatureFieldConfig& config, TeacherOutputKind kind, bool surface,
-                           const RadianceModel& radiance, uint64_t seed)
+                           const SceneModel& radiance, uint64_t seed)
     : m_field(std::make_unique<FeatureField>(config, seed)), m_kind(kind), m_surface(surface), m_radiance(radiance) {}
 
 std::pair<at::Tensor, at::Tensor> FeatureModel::composite_latent(const at::Tensor& origins, const at::Tensor& dirs,

@@ -9,7 +9,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/fields/feature_field.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 #include "semfield/teachers/teacher.h"
 
 namespace semfield {
@@ -19,7 +19,7 @@ struct FeatureRenderOutput {
   at::Tensor latent;             ///< [R, D] composited latent, background included
   at::Tensor opacity;            ///< [R]
   at::Tensor depth;              ///< [R] expected distance t / opacity (normalised units); 0 where empty
-  at::Tensor median_depth;       ///< [R] median termination distance (radiance_model.h median_depth); 0 where empty
+  at::Tensor median_depth;       ///< [R] median termination distance (scene_model.h median_depth); 0 where empty
 };
 
 /// SAN Eq. 6's quadrature for any per-sample values: out[r] = sum over ray r's samples of weights[i] *
@@ -29,7 +29,7 @@ at::Tensor composite_weighted(const at::Tensor& values, const at::Tensor& weight
 class FeatureModel {
  public:
   /// `radiance` must outlive this model; it is never modified.
-  FeatureModel(const FeatureFieldConfig& config, TeacherOutputKind kind, bool surface, const RadianceModel& radiance,
+  FeatureModel(const FeatureFieldConfig& config, TeacherOutputKind kind, bool surface, const SceneModel& radiance,
                uint64_t seed);
 
   /// Differentiable composited latents [R, D] (background included) for a ray batch; gradients reach the
@@ -43,7 +43,7 @@ class FeatureModel {
 
   FeatureField& field() { return *m_field; }
   const FeatureField& field() const { return *m_field; }
-  const RadianceModel& radiance() const { return m_radiance; }
+  const SceneModel& radiance() const { return m_radiance; }
   TeacherOutputKind kind() const { return m_kind; }
   bool surface_mode() const { return m_surface; }
 
@@ -55,7 +55,7 @@ class FeatureModel {
   std::unique_ptr<FeatureField> m_field;
   TeacherOutputKind m_kind;
   bool m_surface;
-  const RadianceModel& m_radiance;
+  const SceneModel& m_radiance;
   int64_t m_chunk_rays = 1 << 15;
 };
 

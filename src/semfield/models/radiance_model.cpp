@@ -33,15 +33,14 @@ RadianceModel::RadianceModel(const RadianceConfig& config, const SceneFrame& fra
   m_march.max_samples_per_ray = config.render.max_samples_per_ray;
 }
 
-at::Tensor RadianceModel::to_unit_cube(const at::Tensor& points) const {
-  if (m_frame.unbounded) return (contract_points(points) + 2.0f) * 0.25f;
-  const at::Tensor lo = at::tensor({m_frame.aabb_min.x(), m_frame.aabb_min.y(), m_frame.aabb_min.z()});
-  const at::Tensor hi = at::tensor({m_frame.aabb_max.x(), m_frame.aabb_max.y(), m_frame.aabb_max.z()});
-  return ((points - lo) / (hi - lo)).clamp(0.0f, 1.0f);
-}
-
 at::Tensor RadianceModel::density(const at::Tensor& points) const {
   return m_field->density(to_unit_cube(points));
+}
+
+PointRadiance RadianceModel::radiance(const at::Tensor& points, const at::Tensor& dirs) const {
+  const at::NoGradGuard no_grad;
+  RadianceField::Output out = m_field->forward(to_unit_cube(points), dirs);
+  return {std::move(out.density), std::move(out.rgb)};
 }
 
 void RadianceModel::update_occupancy(int64_t step) {

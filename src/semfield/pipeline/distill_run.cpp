@@ -79,7 +79,7 @@ void save_distill_checkpoint(const DistillPaths& paths, const DistillConfig& con
   save_checkpoint(paths.checkpoint(), checkpoint);
 }
 
-LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, const RadianceModel& radiance) {
+LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, const SceneModel& radiance) {
   const DistillPaths paths = distill_paths(run_dir, name);
   std::error_code ec;
   if (!fs::is_regular_file(paths.checkpoint(), ec)) {

@@ -59,6 +59,6 @@ struct LoadedDistill {
 /// InputError for a missing field (listing the run's fields), a truncated/foreign checkpoint or tensors that
 /// do not match.
 LoadedDistill load_distilled(const std::filesystem::path& run_dir, const std::string& name,
-                             const RadianceModel& radiance);
+                             const SceneModel& radiance);
 
 }  // namespace semfield

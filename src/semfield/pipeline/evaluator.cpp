@@ -16,7 +16,7 @@ nlohmann::json EvalResult::to_json() const {
   return {{"psnr", psnr}, {"ssim", ssim}, {"views", v}};
 }
 
-EvalResult evaluate(const RadianceModel& model, const std::vector<const View*>& views,
+EvalResult evaluate(const SceneModel& model, const std::vector<const View*>& views,
                     const Eigen::Vector3f& background, const std::filesystem::path& render_dir,
                     bool show_progress) {
   EvalResult result;

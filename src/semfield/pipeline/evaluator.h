@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "semfield/data/scene.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 
 namespace semfield {
 
@@ -29,7 +29,7 @@ struct EvalResult {
 /// Renders each view with `model` and compares with its image composited over `background`. When
 /// `render_dir` is non-empty, writes <name>.png (render), <name>_gt.png and <name>_depth.png there.
 /// Views whose size differs from their camera's are an InputError.
-EvalResult evaluate(const RadianceModel& model, const std::vector<const View*>& views,
+EvalResult evaluate(const SceneModel& model, const std::vector<const View*>& views,
                     const Eigen::Vector3f& background, const std::filesystem::path& render_dir = {},
                     bool show_progress = true);
 

@@ -115,18 +115,28 @@ LoadedRun load_run(const fs::path& run_dir) {
   LoadedRun loaded;
   loaded.spec = spec_from_json(meta.at("run").raw(), origin);
   const SceneFrame frame = SceneFrame::from_json(meta.at("scene_frame").raw(), origin);
-  loaded.model = std::make_unique<RadianceModel>(loaded.spec.config, frame);
+  auto model = std::make_unique<RadianceModel>(loaded.spec.config, frame);
   TensorMap model_state;
   for (const auto& [name, tensor] : checkpoint.tensors) {
     if (name.rfind("model.", 0) == 0) model_state[name.substr(6)] = tensor;
     if (name.rfind("optim.", 0) == 0) loaded.optimizer_state[name.substr(6)] = tensor;
   }
-  loaded.model->load_state(model_state, origin);
+  model->load_state(model_state, origin);
+  loaded.model = std::move(model);
   const JsonNode cams = meta.at("cameras");
   for (size_t i = 0; i < cams.size(); ++i) loaded.cameras.push_back(camera_from_json(cams.at(i)));
   loaded.progress.step = meta.at("step").as_int();
   loaded.progress.elapsed_seconds = meta.at("elapsed_seconds").as_double();
   return loaded;
+}
+
+RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what) {
+  auto* model = dynamic_cast<RadianceModel*>(run.model.get());
+  if (!model)
+    fail_usage("{} needs a run trained per scene with `semfield train` (model type hashgrid); this run's model is "
+               "of type {}",
+               what, run.model ? run.model->type() : std::string("none"));
+  return *model;
 }
 
 std::vector<CameraRecord> camera_records(const Scene& scene) {

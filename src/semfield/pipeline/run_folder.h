@@ -52,7 +52,7 @@ struct TrainProgress {
 /// Everything a checkpoint holds, loaded.
 struct LoadedRun {
   RunSpec spec;
-  std::unique_ptr<RadianceModel> model;
+  std::unique_ptr<SceneModel> model;  ///< a RadianceModel for runs made by `semfield train`
   std::vector<CameraRecord> cameras;
   TrainProgress progress;
   TensorMap optimizer_state;  ///< "optim.*" tensors for resuming
@@ -64,6 +64,9 @@ void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const Radianc
 /// Loads RUN/checkpoint.ckpt (config from the checkpoint itself, so a run is self-contained).
 /// Throws InputError for a missing run folder, a missing/truncated/foreign checkpoint.
 LoadedRun load_run(const std::filesystem::path& run_dir);
+/// The per-scene hash-grid model of a run, for what only it supports (`what`: "train --resume", ...); UsageError
+/// naming the run's model type otherwise.
+RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what);
 
 std::vector<CameraRecord> camera_records(const Scene& scene);
 

@@ -13,7 +13,7 @@
 
 namespace semfield {
 
-RenderedView render_view(const RadianceModel& model, const Camera& camera, const Eigen::Vector3f& background) {
+RenderedView render_view(const SceneModel& model, const Camera& camera, const Eigen::Vector3f& background) {
   const auto start = std::chrono::steady_clock::now();
   // The render parallelises itself; the few whole-view ops around it are cheaper single-threaded than
   // waking LibTorch's OpenMP team (whose idle threads would then spin beside the render, see

@@ -5,7 +5,7 @@
 
 #include "semfield/geometry/camera.h"
 #include "semfield/io/image.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 
 namespace semfield {
 
@@ -17,7 +17,7 @@ struct RenderedView {
   double seconds = 0;
 };
 
-RenderedView render_view(const RadianceModel& model, const Camera& camera, const Eigen::Vector3f& background);
+RenderedView render_view(const SceneModel& model, const Camera& camera, const Eigen::Vector3f& background);
 
 /// `n` cameras on a circle around the vertical axis through the dataset cameras' look-at centre, at their
 /// mean distance and elevation, with the intrinsics of `reference`. "Up" is the mean camera up vector.

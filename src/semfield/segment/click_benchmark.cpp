@@ -43,7 +43,7 @@ ObjectClick object_click(const Scene& scene, int64_t instance) {
   return out;
 }
 
-ObjectClickResult segment_object_by_click(Segmenter& segmenter, const RadianceModel& radiance, const Scene& scene,
+ObjectClickResult segment_object_by_click(Segmenter& segmenter, const SceneModel& radiance, const Scene& scene,
                                           int64_t instance, const SessionOptions& options) {
   const ObjectClick chosen = object_click(scene, instance);
   const View* prompted = chosen.view;

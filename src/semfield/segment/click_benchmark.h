@@ -42,7 +42,7 @@ ObjectClick object_click(const Scene& scene, int64_t instance);
 /// prompts that view, then follows every test view in order; each test view's mask is scored by IoU against the
 /// object's instance mask (1 when both are empty). `scene` must carry instance maps and be in the run's
 /// normalised frame (load_run_scene). UsageError when the object is in no training view.
-ObjectClickResult segment_object_by_click(Segmenter& segmenter, const RadianceModel& radiance, const Scene& scene,
+ObjectClickResult segment_object_by_click(Segmenter& segmenter, const SceneModel& radiance, const Scene& scene,
                                           int64_t instance, const SessionOptions& options = {});
 
 /// bool [H,W]: the view's instance map equals `instance` (UsageError if the view has no instance map).

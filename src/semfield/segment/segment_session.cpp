@@ -7,7 +7,7 @@
 
 namespace semfield {
 
-SegmentSession::SegmentSession(Segmenter& segmenter, const RadianceModel& radiance, SessionOptions options)
+SegmentSession::SegmentSession(Segmenter& segmenter, const SceneModel& radiance, SessionOptions options)
     : m_segmenter(segmenter),
       m_radiance(radiance),
       m_options(options),

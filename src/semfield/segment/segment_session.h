@@ -22,7 +22,7 @@ struct SessionOptions {
 class SegmentSession {
  public:
   /// `segmenter` and `radiance` (the run's model) must outlive the session.
-  SegmentSession(Segmenter& segmenter, const RadianceModel& radiance, SessionOptions options = {});
+  SegmentSession(Segmenter& segmenter, const SceneModel& radiance, SessionOptions options = {});
 
   /// Mask bool [H,W] for prompts on a prepared view (checked with check_prompts first: UsageError for clicks outside
   /// the image). The clicks that hit a surface are lifted and kept; the mask votes into the selection. UsageError
@@ -41,7 +41,7 @@ class SegmentSession {
 
  private:
   Segmenter& m_segmenter;
-  const RadianceModel& m_radiance;
+  const SceneModel& m_radiance;
   SessionOptions m_options;
   Selection m_selection;
   LiftedPrompts m_lifted;

@@ -43,7 +43,7 @@ SegmentView render_field_view(const FeatureModel& model, const Camera& camera, c
   return view;
 }
 
-SegmentView render_depth_view(const RadianceModel& model, const Camera& camera, const std::string& name) {
+SegmentView render_depth_view(const SceneModel& model, const Camera& camera, const std::string& name) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   const kernels::Rays rays = kernels::generate_image_rays(camera);

@@ -16,7 +16,7 @@ struct SegmentView {
   Camera camera;        ///< the view at its image resolution H x W (normalised scene coordinates)
   at::Tensor maps;      ///< [C,h,w] float32 what the segmenter reads (rendered features or label logits at H x W,
                         ///< or a rendered SAM embedding grid)
-  /// [H,W] float32 z-depth along the camera axis of where each ray's median termination lies (radiance_model.h
+  /// [H,W] float32 z-depth along the camera axis of where each ray's median termination lies (scene_model.h
   /// median_depth: on one surface at silhouettes, where the expected depth blends two), normalised units; 0 where
   /// opacity < 0.5
   at::Tensor depth;
@@ -33,7 +33,7 @@ SegmentView render_field_view(const FeatureModel& model, const Camera& camera, c
                               size_t scale = 0);
 
 /// Depth and opacity only (density of the radiance model); `maps` stays undefined.
-SegmentView render_depth_view(const RadianceModel& model, const Camera& camera, const std::string& name);
+SegmentView render_depth_view(const SceneModel& model, const Camera& camera, const std::string& name);
 
 /// Ray distance t [R] (normalised units) -> z-depth [R] for unit ray directions [R,3] of a camera
 /// looking along `forward`; rays with opacity < 0.5 get 0.

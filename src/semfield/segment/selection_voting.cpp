@@ -53,7 +53,7 @@ int64_t vote_mask(Selection& selection, const Camera& camera, const at::Tensor& 
   return voted.load();
 }
 
-at::Tensor render_selection(const Selection& selection, const RadianceModel& model, const Camera& camera) {
+at::Tensor render_selection(const Selection& selection, const SceneModel& model, const Camera& camera) {
   at::NoGradGuard no_grad;
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   const kernels::Rays rays = kernels::generate_image_rays(camera);
@@ -65,11 +65,11 @@ at::Tensor render_selection(const Selection& selection, const RadianceModel& mod
   return at::where(samples.opacity >= 0.5f, fraction, at::zeros_like(fraction)).view({h, w}).contiguous();
 }
 
-at::Tensor selection_mask(const Selection& selection, const RadianceModel& model, const Camera& camera) {
+at::Tensor selection_mask(const Selection& selection, const SceneModel& model, const Camera& camera) {
   return render_selection(selection, model, camera) > 0.5f;
 }
 
-Selection empty_selection(const RadianceModel& model, int64_t resolution) {
+Selection empty_selection(const SceneModel& model, int64_t resolution) {
   return Selection(model.frame().aabb_min, model.frame().aabb_max, resolution);
 }
 

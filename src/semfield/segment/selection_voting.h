@@ -5,7 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/geometry/camera.h"
-#include "semfield/models/radiance_model.h"
+#include "semfield/models/scene_model.h"
 #include "semfield/segment/selection.h"
 
 namespace semfield {
@@ -28,11 +28,11 @@ int64_t vote_mask(Selection& selection, const Camera& camera, const at::Tensor& 
 
 /// Rendered selection: per pixel, the fraction of the ray's compositing weight that falls in selected voxels,
 /// [H,W] float in [0,1] (0 for rays of opacity below 0.5, which show empty space).
-at::Tensor render_selection(const Selection& selection, const RadianceModel& model, const Camera& camera);
+at::Tensor render_selection(const Selection& selection, const SceneModel& model, const Camera& camera);
 /// bool [H,W]: pixels whose rendered selection fraction exceeds 0.5.
-at::Tensor selection_mask(const Selection& selection, const RadianceModel& model, const Camera& camera);
+at::Tensor selection_mask(const Selection& selection, const SceneModel& model, const Camera& camera);
 
 /// An empty selection over the model's box with `resolution` voxels along its longest side.
-Selection empty_selection(const RadianceModel& model, int64_t resolution = 128);
+Selection empty_selection(const SceneModel& model, int64_t resolution = 128);
 
 }  // namespace semfield

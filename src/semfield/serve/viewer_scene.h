@@ -102,7 +102,7 @@ class ViewerScene {
   /// coloured, in the dataset's coordinates. The scene's surface is extracted once and kept.
   std::vector<uint8_t> object_mesh(const ViewerSession& session, MeshFormat format);
 
-  const RadianceModel& radiance() const { return *m_run.model; }
+  const SceneModel& radiance() const { return *m_run.model; }
 
  private:
   struct QueryMaps {

@@ -59,7 +59,8 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
   if (options.resume) {
     LoadedRun loaded = load_run(run.root);
     check_resume_compatible(loaded.model->frame(), frame, run.checkpoint());
-    model = std::move(loaded.model);
+    hashgrid_model(loaded, "train --resume");
+    model.reset(static_cast<RadianceModel*>(loaded.model.release()));
     progress = loaded.progress;
     optimizer_state = std::move(loaded.optimizer_state);
     log::info("resuming {} from step {}", run.root.string(), progress.step);

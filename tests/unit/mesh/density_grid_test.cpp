@@ -1,4 +1,5 @@
 // Density grids and vertex colours sampled from a (small, untrained) radiance model.
+#include "semfield/models/radiance_model.h"
 #include "semfield/mesh/density_grid.h"
 
 #include <ATen/ATen.h>
@@ -118,6 +119,69 @@ TEST_F(ModelTest, VertexColoursCompositeTheProbeAlongTheNormal) {
                                                                   << (expected / opacity).transpose();
   options.probe_length = 0;
   EXPECT_THROW(color_vertices(*model, box, options), UsageError);
+}
+
+// A scene model that is not the hash-grid one and keeps no occupancy grid (as generalizable models): a solid
+// sphere of radius 0.5 with a colour that depends on position. Mesh extraction goes through the interface only.
+class SphereModel final : public SceneModel {
+ public:
+  std::string type() const override { return "test_sphere"; }
+  const SceneFrame& frame() const override { return m_frame; }
+  RayRenderOutput render(const at::Tensor&, const at::Tensor&, const at::Tensor&) const override {
+    throw std::logic_error("not used");
+  }
+  WeightedSamples render_weights(const at::Tensor&, const at::Tensor&) const override {
+    throw std::logic_error("not used");
+  }
+  at::Tensor density(const at::Tensor& points) const override {
+    return at::where(points.norm(2, 1) < 0.5f, at::full({points.size(0)}, 100.0f), at::zeros({points.size(0)}));
+  }
+  PointRadiance radiance(const at::Tensor& points, const at::Tensor& dirs) const override {
+    return {density(points), (points * 0.5f + 0.5f).clamp(0.0f, 1.0f)};
+  }
+
+ private:
+  SceneFrame m_frame;
+};
+
+TEST(SceneModelInterface, AModelWithoutAnOccupancyGridIsSampledEverywhereAndColoured) {
+  const SphereModel sphere;
+  ASSERT_EQ(sphere.occupancy_grid(), nullptr);
+  DensityGridOptions options;
+  options.resolution = 33;
+  options.occupied_only = true;  // nothing to skip without a grid
+  const ScalarGrid grid = sample_density_grid(sphere, mesh_region(sphere.frame()), options);
+  int64_t inside = 0;
+  for (int i = 1; i + 1 < grid.nx; ++i)
+    for (int j = 1; j + 1 < grid.ny; ++j)
+      for (int k = 1; k + 1 < grid.nz; ++k) {
+        const bool in = grid.point(i, j, k).norm() < 0.5f;
+        ASSERT_EQ(grid.at(i, j, k), in ? 100.0f : 0.0f) << i << " " << j << " " << k;
+        inside += in;
+      }
+  EXPECT_GT(inside, 400);  // (4/3) pi 0.25^3 / (1/16)^3 ~ 536 samples
+  TriangleMesh box = test::box_mesh({-0.3f, -0.3f, -0.3f}, {0.3f, 0.3f, 0.3f});
+  VertexColorOptions colors;
+  colors.probe_length = 0.05f;
+  color_vertices(sphere, box, colors);
+  ASSERT_EQ(box.colors.size(), 8u);
+  // Inside the sphere the colour is the position's: the probe around vertex 7 (0.3, 0.3, 0.3) sees ~0.65.
+  EXPECT_TRUE(box.colors[7].isApprox(Eigen::Vector3f::Constant(0.65f), 0.05f)) << box.colors[7].transpose();
+  EXPECT_EQ(sphere.to_unit_cube(at::tensor({0.0f, 0.0f, 0.0f}).view({1, 3})).view({3}).equal(at::full({3}, 0.5f)), true);
+}
+
+TEST_F(ModelTest, TheHashGridModelsRadianceIsItsField) {
+  const at::Tensor xyz = at::rand({64, 3}) * 2 - 1;
+  const at::Tensor raw = at::randn({64, 3});
+  const at::Tensor dirs = raw / raw.norm(2, 1, true);
+  const SceneModel& generic = *model;
+  EXPECT_EQ(generic.type(), "hashgrid");
+  const PointRadiance out = generic.radiance(xyz, dirs);
+  const RadianceField::Output expected = model->field().forward(model->to_unit_cube(xyz), dirs);
+  EXPECT_TRUE(out.density.equal(expected.density));
+  EXPECT_TRUE(out.rgb.equal(expected.rgb));
+  EXPECT_TRUE(generic.density(xyz).equal(expected.density));
+  EXPECT_NE(generic.occupancy_grid(), nullptr);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Mesh-guided preview rendering of a (small, untrained) radiance model: depth from the mesh, colours the
 // field's composite around each pixel's surface point, background elsewhere.
+#include "semfield/models/radiance_model.h"
 #include "semfield/mesh/mesh_preview.h"
 
 #include <cmath>

@@ -1,4 +1,5 @@
 // Feature compositing (SAN Eq. 6) and the feature model on a frozen radiance model.
+#include "semfield/models/radiance_model.h"
 #include "semfield/models/feature_model.h"
 
 #include <ATen/ATen.h>
