@@ -155,4 +155,8 @@ struct LoadOptions {
 /// is ignored with a warning (Scene::labels_error).
 Scene load_scene(const std::filesystem::path& path, const LoadOptions& options = {});
 
+/// Whether `path` is a folder load_scene would try as a scene (by the files format detection looks for; nothing
+/// is parsed): what corpora (data/corpus.h) count as their scenes.
+bool is_scene_folder(const std::filesystem::path& path);
+
 }  // namespace semfield

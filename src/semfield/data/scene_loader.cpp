@@ -70,6 +70,21 @@ ParsedScene parse_any(const fs::path& path) {
              "sparse/0)");
 }
 
+}  // namespace
+
+bool is_scene_folder(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return false;
+  for (const char* split : {"train", "val", "test"})
+    if (is_file(path / fmt::format("transforms_{}.json", split))) return true;
+  if (is_file(path / "transforms.json") || is_file(path / "poses_bounds.npy")) return true;
+  for (const char* sub : {"", "sparse/0", "sparse", "colmap/sparse/0"})
+    if (is_colmap_model_dir(*sub ? path / sub : path)) return true;
+  return false;
+}
+
+namespace {
+
 std::vector<Split> resolve_splits(const ParsedScene& parsed, const SplitRule& rule) {
   const size_t n = parsed.frames.size();
   if (rule.kind == SplitRule::Kind::Files && !parsed.splits_from_files)

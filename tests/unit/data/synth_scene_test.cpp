@@ -66,7 +66,7 @@ TEST(SynthScene, ValidationNamesTheOption) {
   EXPECT_THAT(with([](SynthConfig& c) { c.resolution = 4097; }), HasSubstr("--res"));
   EXPECT_THAT(with([](SynthConfig& c) { c.n_scenes = 0; }), HasSubstr("--scenes: expected at least 1, got 0"));
   EXPECT_THAT(with([](SynthConfig& c) { c.preset = "kitchen"; }),
-              HasSubstr("--preset: unknown preset 'kitchen' (available: tabletop)"));
+              HasSubstr("--preset: unknown preset 'kitchen' (available: tabletop, open)"));
   SynthConfig bad;
   bad.n_objects = 0;
   EXPECT_THROW(make_synth_scene(bad), UsageError);
@@ -160,3 +160,65 @@ TEST(SynthScene, CamerasOrbitTheLookAtPoint) {
 }
 
 }  // namespace
+
+TEST(SynthScene, OpenPresetPutsGroundAndCamerasBeyondTheBoxAndKeepsTheObjectsInside) {
+  SynthConfig config = small_config(5);
+  config.preset = "open";
+  const SynthScene scene = make_synth_scene(config);
+  SynthConfig tabletop_config = small_config(5);
+  const SynthScene tabletop = make_synth_scene(tabletop_config);
+  EXPECT_EQ(scene.table_radius, 5.0);
+  EXPECT_EQ(scene.camera_radius, 6.0);
+  EXPECT_NEAR(scene.objects[0].bbox.max().x(), 5.0, 1e-3);
+  EXPECT_NEAR(scene.objects[0].bbox.min().y(), -5.0, 1e-3);
+  ASSERT_EQ(scene.objects.size(), tabletop.objects.size());
+  for (size_t k = 1; k < scene.objects.size(); ++k) {
+    // The same objects, placed as on the tabletop: only the ground and the cameras change.
+    EXPECT_EQ(scene.objects[k].name, tabletop.objects[k].name);
+    EXPECT_TRUE(scene.objects[k].position.isApprox(tabletop.objects[k].position));
+    EXPECT_GE(scene.objects[k].bbox.min().minCoeff(), -1.5);
+    EXPECT_LE(scene.objects[k].bbox.max().maxCoeff(), 1.5);
+  }
+  for (const auto& camera : scene.train_cameras) EXPECT_NEAR((camera.origin() - scene.look_at).norm(), 6.0, 1e-9);
+  for (const auto& camera : scene.test_cameras) EXPECT_NEAR((camera.origin() - scene.look_at).norm(), 6.0, 1e-9);
+}
+
+TEST(SynthScene, VaryChangesCountCamerasAndLightButNotTheDefault) {
+  // Without --vary nothing changes: the same seed gives the same scene as before the option existed.
+  EXPECT_EQ(make_synth_scene(small_config(3)).config.vary, false);
+  std::set<size_t> counts;
+  std::set<double> radii, ambients;
+  for (uint64_t seed = 0; seed < 24; ++seed) {
+    SynthConfig config = small_config(seed, 8);
+    config.vary = true;
+    const SynthScene varied = make_synth_scene(config);
+    const SynthScene plain = make_synth_scene(small_config(seed, 8));
+    const size_t n = varied.objects.size() - 1;
+    EXPECT_GE(n, 4u);
+    EXPECT_LE(n, 8u);
+    counts.insert(n);
+    EXPECT_GE(varied.camera_radius, 0.8 * 4.0 - 1e-9);
+    EXPECT_LE(varied.camera_radius, 1.2 * 4.0 + 1e-9);
+    radii.insert(varied.camera_radius);
+    EXPECT_GE(varied.elevation_min, 5.0 * kPi / 180 - 1e-9);
+    EXPECT_LE(varied.elevation_max, 80.0 * kPi / 180 + 1e-9);
+    EXPECT_GE(varied.elevation_max - varied.elevation_min, 35.0 * kPi / 180 - 1e-9);
+    EXPECT_NEAR(varied.light.ambient + varied.light.diffuse, 1.0, 1e-12);
+    ambients.insert(varied.light.ambient);
+    for (const auto& camera : varied.train_cameras) {
+      const Eigen::Vector3d offset = camera.origin() - varied.look_at;
+      EXPECT_NEAR(offset.norm(), varied.camera_radius, 1e-9);
+      const double elevation = std::asin(offset.z() / offset.norm());
+      EXPECT_GE(elevation, varied.elevation_min - 1e-9);
+      EXPECT_LE(elevation, varied.elevation_max + 1e-9);
+    }
+    // The plain scene keeps the documented layout.
+    EXPECT_EQ(plain.objects.size(), 9u);
+    EXPECT_EQ(plain.camera_radius, 4.0);
+    EXPECT_NEAR(plain.elevation_min, 15.0 * kPi / 180, 1e-12);
+    EXPECT_NEAR(plain.elevation_max, 65.0 * kPi / 180, 1e-12);
+  }
+  EXPECT_GE(counts.size(), 4u);  // 4..8 objects: most counts appear over 24 seeds
+  EXPECT_EQ(radii.size(), 24u);
+  EXPECT_EQ(ambients.size(), 24u);
+}

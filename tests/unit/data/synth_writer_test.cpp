@@ -160,6 +160,24 @@ TEST_F(SynthDataset, KeepsTheUnitBoxWithoutAWarning) {
   EXPECT_EQ(log.text(), "");
 }
 
+TEST(SynthWriter, TheOpenPresetsGroundBeyondTheBoxIsInferredAndWarnedAbout) {
+  // The ground reaches 5 units (3.3 normalised) and the file gives no aabb_scale: the loader must find it.
+  test::TempDir tmp;
+  SynthConfig config = config_of(32, 6, 1);
+  config.preset = "open";
+  write_synth_scene(config, tmp.path());
+  EXPECT_FALSE(read_json(tmp.path() / "transforms_train.json").contains("aabb_scale"));
+  EXPECT_EQ(read_json(tmp.path() / "scene.json")["cameras"]["radius"].get<double>(), 6.0);
+  test::LogCapture log;
+  const Scene scene = load_scene(tmp.path());
+  EXPECT_EQ(scene.bounds.source, BoundsSource::Depth);
+  EXPECT_EQ(scene.bounds.aabb_scale, 4);
+  EXPECT_GT(scene.bounds.content_extent.value_or(0), 2.5);  // measured 2.98: the views see most of the ground
+  EXPECT_LE(scene.bounds.content_extent.value_or(9), 3.4);
+  EXPECT_EQ(scene.aabb.max(), Eigen::Vector3d::Constant(4));
+  EXPECT_THAT(log.text(), HasSubstr("using aabb_scale 4"));
+}
+
 TEST_F(SynthDataset, MapsAndLabelsAreConsistent) {
   const json labels = read_json(dir() / "labels.json");
   std::map<int, int> class_of;

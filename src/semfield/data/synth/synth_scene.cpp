@@ -20,7 +20,8 @@ namespace {
 
 constexpr double kDeg = kDegree;
 constexpr double kFovX = 40.0 * kDeg;       // about a 50 mm lens on a full-frame sensor
-constexpr double kCameraRadius = 4.0;       // camera distance to the look-at point
+constexpr double kCameraRadius = 4.0;       // tabletop: camera distance to the look-at point
+constexpr double kOpenGroundRadius = 5.0, kOpenCameraRadius = 6.0;  // "open": ground and cameras past [-1.5, 1.5]^3
 constexpr double kMinElevation = 15.0 * kDeg, kMaxElevation = 65.0 * kDeg;
 constexpr double kTableRadius = 1.3, kTableThickness = 0.05;
 constexpr double kObjectGap = 0.04;         // free space between footprints and to the table edge
@@ -112,8 +113,8 @@ Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target,
   return camera;
 }
 
-Eigen::Vector3d orbit_point(const Eigen::Vector3d& target, double azimuth, double elevation) {
-  return target + kCameraRadius * Eigen::Vector3d(std::cos(elevation) * std::cos(azimuth),
+Eigen::Vector3d orbit_point(const Eigen::Vector3d& target, double radius, double azimuth, double elevation) {
+  return target + radius * Eigen::Vector3d(std::cos(elevation) * std::cos(azimuth),
                                                   std::cos(elevation) * std::sin(azimuth), std::sin(elevation));
 }
 
@@ -138,7 +139,8 @@ SynthObject make_object(int instance_id, std::string name, std::string class_nam
 int SynthConfig::n_test_views() const { return std::max(4, n_views / 5); }
 
 void SynthConfig::validate() const {
-  if (preset != "tabletop") fail_usage("--preset: unknown preset '{}' (available: tabletop)", preset);
+  if (preset != "tabletop" && preset != "open")
+    fail_usage("--preset: unknown preset '{}' (available: tabletop, open)", preset);
   if (n_objects < 1 || n_objects > kMaxObjects)
     fail_usage("--objects: expected 1..{}, got {}", kMaxObjects, n_objects);
   if (n_views < 1) fail_usage("--views: expected at least 1, got {}", n_views);
@@ -158,7 +160,22 @@ SynthScene make_synth_scene(const SynthConfig& config) {
   SynthRng rng(splitmix64_finalize(config.seed ^ 0x5EED5C3E5EED5C3EULL));
   SynthScene scene;
   scene.config = config;
-  scene.table_radius = kTableRadius;
+  const bool open = config.preset == "open";
+  scene.table_radius = open ? kOpenGroundRadius : kTableRadius;
+  scene.camera_radius = open ? kOpenCameraRadius : kCameraRadius;
+  scene.elevation_min = kMinElevation;
+  scene.elevation_max = kMaxElevation;
+  int n_objects = config.n_objects;
+  if (config.vary) {
+    // Its own stream, so the draws below stay those of the same seed without --vary.
+    SynthRng vary(splitmix64_finalize(config.seed ^ 0x7A41E5C3A1D2B4F6ULL));
+    n_objects = (config.n_objects + 1) / 2 + vary.index(config.n_objects - (config.n_objects + 1) / 2 + 1);
+    scene.camera_radius *= vary.uniform(0.8, 1.2);
+    scene.elevation_min = vary.uniform(5.0, 25.0) * kDeg;
+    scene.elevation_max = scene.elevation_min + vary.uniform(35.0, 55.0) * kDeg;
+    scene.light.ambient = vary.uniform(0.15, 0.45);
+    scene.light.diffuse = 1.0 - scene.light.ambient;
+  }
   scene.fov_x = kFovX;
   scene.look_at = Eigen::Vector3d(0, 0, 0.3);
 
@@ -166,12 +183,12 @@ SynthScene make_synth_scene(const SynthConfig& config) {
   synth::Primitive table;
   table.kind = synth::PrimitiveKind::Cylinder;
   table.center = Eigen::Vector3d(0, 0, -kTableThickness);
-  table.size = Eigen::Vector3d(kTableRadius, kTableRadius, kTableThickness);
+  table.size = Eigen::Vector3d(scene.table_radius, scene.table_radius, kTableThickness);
   table.material = ground_material(rng);
   scene.objects.push_back(make_object(1, "ground", "ground", 1, {table}, kTableSegments));
 
   // Classes, hues and patterns are dealt from shuffled decks, so a small scene shows distinct ones.
-  const int n = config.n_objects;
+  const int n = n_objects;
   std::vector<ShapeType> types;
   std::vector<TextureKind> textures;
   std::vector<int> hue_slots(static_cast<size_t>(n));
@@ -257,12 +274,12 @@ SynthScene make_synth_scene(const SynthConfig& config) {
   // azimuth so no test position repeats a training one.
   const double golden_angle = kPi * (3.0 - std::sqrt(5.0));
   const double azimuth0 = rng.uniform(0, 2 * kPi);
-  const double sin_lo = std::sin(kMinElevation), sin_hi = std::sin(kMaxElevation);
+  const double sin_lo = std::sin(scene.elevation_min), sin_hi = std::sin(scene.elevation_max);
   for (int i = 0; i < config.n_views; ++i) {
     const double t = (i + 0.5) / config.n_views;
     const double elevation = std::asin(sin_lo + t * (sin_hi - sin_lo));
     scene.train_cameras.push_back(look_at_camera(
-        orbit_point(scene.look_at, azimuth0 + i * golden_angle, elevation), scene.look_at, config.resolution));
+        orbit_point(scene.look_at, scene.camera_radius, azimuth0 + i * golden_angle, elevation), scene.look_at, config.resolution));
   }
   const int n_test = config.n_test_views();
   for (int j = 0; j < n_test; ++j) {
@@ -270,7 +287,7 @@ SynthScene make_synth_scene(const SynthConfig& config) {
     const double elevation = 20.0 * kDeg + u * 40.0 * kDeg;
     const double azimuth = azimuth0 + 0.5 * golden_angle + 2 * kPi * (j + 0.5) / n_test;
     scene.test_cameras.push_back(
-        look_at_camera(orbit_point(scene.look_at, azimuth, elevation), scene.look_at, config.resolution));
+        look_at_camera(orbit_point(scene.look_at, scene.camera_radius, azimuth, elevation), scene.look_at, config.resolution));
   }
   return scene;
 }
@@ -278,7 +295,8 @@ SynthScene make_synth_scene(const SynthConfig& config) {
 nlohmann::json synth_scene_to_json(const SynthScene& scene) {
   nlohmann::json out;
   out["generator"] = "semfield synth";
-  out["config"] = {{"preset", scene.config.preset},         {"objects", scene.config.n_objects},
+  out["config"] = {{"preset", scene.config.preset},         {"objects", static_cast<int>(scene.objects.size()) - 1},
+                   {"vary", scene.config.vary},
                    {"views", scene.config.n_views},          {"test_views", scene.config.n_test_views()},
                    {"res", scene.config.resolution},         {"seed", scene.config.seed}};
   out["table"] = {{"shape", "disc"}, {"radius", scene.table_radius}, {"thickness", kTableThickness},
@@ -289,9 +307,9 @@ nlohmann::json synth_scene_to_json(const SynthScene& scene) {
                   {"diffuse", scene.light.diffuse},
                   {"shadows", true}};
   out["cameras"] = {{"look_at", vec_json(scene.look_at)},
-                    {"radius", kCameraRadius},
+                    {"radius", scene.camera_radius},
                     {"fov_x_degrees", scene.fov_x / kDeg},
-                    {"elevation_degrees", {kMinElevation / kDeg, kMaxElevation / kDeg}},
+                    {"elevation_degrees", {scene.elevation_min / kDeg, scene.elevation_max / kDeg}},
                     {"train", scene.train_cameras.size()},
                     {"test", scene.test_cameras.size()}};
   nlohmann::json objects = nlohmann::json::array();

@@ -1,6 +1,6 @@
 // The procedural scene description of `semfield synth`: a table top, objects on it, a light and cameras.
 //
-// World frame: z up, the table top at z = 0, everything inside [-1.5, 1.5]^3 (the NeRF-synthetic
+// World frame: z up, the table top at z = 0, everything inside [-1.5, 1.5]^3 (preset "tabletop"; the NeRF-synthetic
 // convention, which the loaders normalise with instant-ngp's default scale 0.33 / offset 0.5 into [-1,1]).
 // Lengths are world units. Ids: instance 0 = nothing, 1 = ground, 2..N+1 = objects; semantic class
 // 0 = void, 1 = ground, 2 + ShapeType for the objects (see synth_class_names()).
@@ -21,12 +21,20 @@ namespace semfield {
 
 /// Options of the generator; the defaults are those of `semfield synth`.
 struct SynthConfig {
-  std::string preset = "tabletop";  ///< scene family; only "tabletop" exists
+  /// Scene family: "tabletop" (everything inside [-1.5, 1.5]^3, cameras 4 units away) or "open" (the same
+  /// objects on a ground disc of radius 5 seen from 6 units away: content beyond the NeRF-synthetic box, as
+  /// in an exported outdoor scene; its transforms.json gives no aabb_scale, so loaders must infer bounds).
+  std::string preset = "tabletop";
   int n_objects = 5;                ///< objects on the table, 1..20
   int n_views = 40;                 ///< training views (>= 1); test views: n_test_views()
   int resolution = 128;             ///< square image side in pixels, 8..4096
   uint64_t seed = 0;                ///< same seed -> byte-identical output
   int n_scenes = 1;                 ///< >= 1; scene k uses seed + k (see write_synth_dataset)
+  /// Vary each scene beyond what its seed already varies (classes, textures, colours, placement, light direction):
+  /// the object count (n_objects is then the maximum, at least half of it placed), the camera distance (x0.8..1.2),
+  /// the elevation band of the cameras (from 5..25 degrees, 35..55 degrees wide) and the ambient/diffuse balance.
+  /// For corpora that generalizable models learn from (`synth --scenes K --vary`).
+  bool vary = false;
 
   /// Test views: max(4, n_views / 5), on camera positions distinct from the training ones.
   int n_test_views() const;
@@ -60,6 +68,8 @@ struct SynthLight {
 struct SynthScene {
   SynthConfig config;
   double table_radius = 1.3;              ///< the ground is a disc of this radius, 0.05 thick, top at z = 0
+  double camera_radius = 4.0;             ///< distance of every camera to look_at
+  double elevation_min = 0.0, elevation_max = 0.0;  ///< radians: the band of the training cameras
   std::vector<SynthObject> objects;       ///< objects[0] is the ground (instance 1), then instances 2..N+1
   SynthLight light;
   double fov_x = 0.0;                     ///< horizontal field of view, radians

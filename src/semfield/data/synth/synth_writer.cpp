@@ -105,7 +105,7 @@ SynthSummary write_synth_scene(const SynthConfig& config, const fs::path& dir) {
   SynthSummary summary;
   summary.dir = dir;
   summary.seed = config.seed;
-  summary.n_objects = config.n_objects;
+  summary.n_objects = static_cast<int>(scene.objects.size()) - 1;
   summary.n_train = static_cast<int>(scene.train_cameras.size());
   summary.n_test = static_cast<int>(scene.test_cameras.size());
   summary.resolution = config.resolution;
