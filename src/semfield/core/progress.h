@@ -37,4 +37,9 @@ class ProgressBar {
 /// Formats seconds as H:MM:SS or M:SS.
 std::string format_duration(double seconds);
 
+/// Wall-clock seconds since `start` (steady clock).
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace semfield

@@ -8,14 +8,12 @@
 #include "semfield/mesh/hole_filling.h"
 #include "semfield/mesh/isosurface.h"
 #include "semfield/mesh/mesh_topology.h"
+#include "semfield/core/progress.h"
 
 namespace semfield {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/render/parallel_slices.h"
+#include "semfield/core/progress.h"
 
 namespace semfield {
 
@@ -19,9 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 /// Alive rays per parallel chunk: enough work per chunk to amortise the hand-out.
 constexpr int64_t kRayGrain = 2048;

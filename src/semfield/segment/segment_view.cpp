@@ -7,14 +7,12 @@
 
 #include "semfield/core/error.h"
 #include "semfield/kernels/ray_generation.h"
+#include "semfield/core/progress.h"
 
 namespace semfield {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 }  // namespace
 

@@ -31,7 +31,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // One scale of the training targets: every view's map flattened channels-last, so a batch is a gather.
 struct ScaleTargets {

@@ -22,7 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 at::Tensor photometric_loss(const at::Tensor& pred, const at::Tensor& target, const std::string& kind) {
   if (kind == "mse") return at::mse_loss(pred, target);
