@@ -9,12 +9,12 @@
 #include "semfield/core/error.h"
 #include "semfield/foundation/state_dict_binding.h"
 #include "semfield/foundation/torch_checkpoint.h"
+#include "semfield/core/strings.h"
 
 namespace semfield::foundation {
 
 namespace {
 
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 bool ends_with(const std::string& s, const std::string& p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
 }

@@ -13,6 +13,7 @@
 #include "semfield/foundation/pickle_reader.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/safetensors.h"
+#include "semfield/core/strings.h"
 
 namespace semfield::foundation {
 
@@ -31,7 +32,6 @@ std::string first_bytes(const fs::path& path, size_t n) {
   return bytes;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Adds every tensor reachable through nested dicts under "prefix.key" names.
 void flatten(const PickleRef& dict, const std::string& prefix, TensorMap& out, const fs::path& origin) {

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kCheckpointKind = "feature_field";
+constexpr const char* kDistillCheckpointKind = "feature_field";
 
 const char* kind_name(TeacherOutputKind kind) { return kind == TeacherOutputKind::Labels ? "labels" : "features"; }
 
@@ -67,7 +67,7 @@ std::vector<std::pair<int64_t, int64_t>> MapGrid::for_image(int64_t height, int6
 void save_distill_checkpoint(const DistillPaths& paths, const DistillConfig& config, const FeatureModel& model,
                              const DistillState& state, const MapGrid& grid, const TensorMap& optimizer_state) {
   Checkpoint checkpoint;
-  checkpoint.kind = kCheckpointKind;
+  checkpoint.kind = kDistillCheckpointKind;
   checkpoint.metadata = {{"config", to_json(config)},
                          {"channels", model.field().config().channels},
                          {"output_kind", kind_name(model.kind())},
@@ -89,7 +89,7 @@ LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, c
     fail_input(paths.checkpoint(), "", "no distilled field '{}' in this run ({}); run `semfield distill` first", name,
                names.empty() ? "it has none" : "it has: " + available);
   }
-  const Checkpoint checkpoint = load_checkpoint(paths.checkpoint(), kCheckpointKind);
+  const Checkpoint checkpoint = load_checkpoint(paths.checkpoint(), kDistillCheckpointKind);
   const std::string origin = paths.checkpoint().string();
   const JsonNode meta = JsonNode::parse_text(checkpoint.metadata.dump(), origin + " (metadata)");
   LoadedDistill out;

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kCheckpointKind = "radiance_field";
+constexpr const char* kRunCheckpointKind = "radiance_field";
 
 nlohmann::json spec_to_json(const RunSpec& spec) {
   return {{"data", fs::absolute(spec.data).lexically_normal().string()},
@@ -90,7 +90,7 @@ void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const Radianc
                          const std::vector<CameraRecord>& cameras, const TrainProgress& progress,
                          const TensorMap& optimizer_state) {
   Checkpoint checkpoint;
-  checkpoint.kind = kCheckpointKind;
+  checkpoint.kind = kRunCheckpointKind;
   nlohmann::json cams = nlohmann::json::array();
   for (const auto& c : cameras) cams.push_back(camera_to_json(c));
   checkpoint.metadata = {{"run", spec_to_json(spec)},
@@ -109,7 +109,7 @@ LoadedRun load_run(const fs::path& run_dir) {
   if (!fs::is_directory(run_dir, ec)) fail_input(run_dir, "", "run folder not found");
   if (!fs::exists(run.checkpoint(), ec))
     fail_input(run.checkpoint(), "", "no checkpoint in this run folder (train it first with `semfield train`)");
-  Checkpoint checkpoint = load_checkpoint(run.checkpoint(), kCheckpointKind);
+  Checkpoint checkpoint = load_checkpoint(run.checkpoint(), kRunCheckpointKind);
   const std::string origin = run.checkpoint().string();
   const JsonNode meta = JsonNode::parse_text(checkpoint.metadata.dump(), origin + " (metadata)");
   LoadedRun loaded;

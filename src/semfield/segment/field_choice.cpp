@@ -4,12 +4,12 @@
 #include "semfield/core/error.h"
 #include "semfield/models/distill_config.h"
 #include "semfield/pipeline/distill_run.h"
+#include "semfield/core/strings.h"
 
 namespace semfield {
 
 namespace {
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;

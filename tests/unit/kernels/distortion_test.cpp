@@ -21,16 +21,16 @@ using ::testing::HasSubstr;
 using test::error_of;
 using test::expect_close;
 
-struct Rays {
+struct DistortionRays {
   at::Tensor weights, midpoints, widths, offsets;
 };
 
-Rays make_rays(const std::vector<int64_t>& counts, uint64_t seed) {
+DistortionRays make_rays(const std::vector<int64_t>& counts, uint64_t seed) {
   at::manual_seed(seed);
   std::vector<int64_t> offsets = {0};
   for (const int64_t c : counts) offsets.push_back(offsets.back() + c);
   const int64_t S = offsets.back();
-  Rays r;
+  DistortionRays r;
   r.weights = at::rand({S}) * 0.2f;
   r.widths = 0.01f + 0.05f * at::rand({S});
   r.midpoints = at::cumsum(r.widths, 0) + 0.5f;  // increasing within every ray
@@ -41,15 +41,15 @@ Rays make_rays(const std::vector<int64_t>& counts, uint64_t seed) {
 const std::vector<int64_t> kDistortionCounts = {0, 1, 2, 7, 0, 64, 300, 3};
 
 TEST(Distortion, ForwardMatchesReference) {
-  const Rays r = make_rays(kDistortionCounts, 1);
+  const DistortionRays r = make_rays(kDistortionCounts, 1);
   expect_close(distortion_forward(r.weights, r.midpoints, r.widths, r.offsets),
                distortion_reference(r.weights, r.midpoints, r.widths, r.offsets), 1e-4, 1e-7, "loss");
-  const Rays none = make_rays({}, 2);
+  const DistortionRays none = make_rays({}, 2);
   EXPECT_EQ(distortion_forward(none.weights, none.midpoints, none.widths, none.offsets).numel(), 0);
 }
 
 TEST(Distortion, GradientMatchesReferenceAutograd) {
-  const Rays r = make_rays(kDistortionCounts, 3);
+  const DistortionRays r = make_rays(kDistortionCounts, 3);
   const at::Tensor upstream = at::randn({int64_t(kDistortionCounts.size())});
   const at::Tensor w_ref = r.weights.clone().requires_grad_(true);
   (distortion_reference(w_ref, r.midpoints, r.widths, r.offsets) * upstream).sum().backward();
@@ -64,7 +64,7 @@ TEST(Distortion, GradientMatchesReferenceAutograd) {
 TEST(Distortion, GradientReachesSigmaThroughTheCompositingWeights) {
   // The training path: sigma -> composite (kernel) -> weights -> distortion (kernel), against the references.
   const std::vector<int64_t> counts = {5, 40, 1, 0, 17};
-  const Rays r = make_rays(counts, 4);
+  const DistortionRays r = make_rays(counts, 4);
   const at::Tensor sigmas = at::rand({r.weights.size(0)}) * 8.0f, values = at::randn({r.weights.size(0), 3});
   const at::Tensor s = sigmas.clone().requires_grad_(true), s_ref = sigmas.clone().requires_grad_(true);
   const CompositeOutputs out = composite(s, values, r.widths, r.midpoints, r.offsets, 0.0);
@@ -91,7 +91,7 @@ TEST(Distortion, ConcentratedWeightsCostLessThanSpreadOnes) {
 }
 
 TEST(Distortion, MisuseIsReported) {
-  const Rays r = make_rays({3, 2}, 5);
+  const DistortionRays r = make_rays({3, 2}, 5);
   EXPECT_THAT(error_of([&] { distortion_forward(r.weights.to(at::kDouble), r.midpoints, r.widths, r.offsets); }),
               HasSubstr("weights"));
   EXPECT_THAT(error_of([&] { distortion_forward(r.weights, r.midpoints.slice(0, 0, 4), r.widths, r.offsets); }),

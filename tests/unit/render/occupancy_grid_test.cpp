@@ -18,7 +18,7 @@ using semfield::OccupancyLevels;
 
 namespace {
 
-const Eigen::Vector3f kMin(-1, -1, -1), kMax(1, 1, 1);
+const Eigen::Vector3f kGridMin(-1, -1, -1), kGridMax(1, 1, 1);
 
 OccupancyGridConfig small_config(int res, int warmup = 1000) {
   OccupancyGridConfig c;
@@ -57,7 +57,7 @@ double fraction_with_negative_x(const OccupancyGrid& grid) {
 }
 
 TEST(OccupancyGrid, StartsEmptyAndFillMarksEverything) {
-  OccupancyGrid grid(kMin, kMax, false, small_config(8));
+  OccupancyGrid grid(kGridMin, kGridMax, false, small_config(8));
   EXPECT_EQ(grid.occupancy_fraction(), 0.0);
   const float inside[3] = {0.3f, -0.2f, 0.9f};
   EXPECT_FALSE(grid.occupied_at(inside));
@@ -74,16 +74,16 @@ TEST(OccupancyGrid, StartsEmptyAndFillMarksEverything) {
 
 TEST(OccupancyGrid, RejectsBadConfig) {
   OccupancyGridConfig bad = small_config(0);
-  EXPECT_THROW(OccupancyGrid(kMin, kMax, false, bad), semfield::UsageError);
+  EXPECT_THROW(OccupancyGrid(kGridMin, kGridMax, false, bad), semfield::UsageError);
   bad = small_config(8);
   bad.decay = 1.5;
-  EXPECT_THROW(OccupancyGrid(kMin, kMax, false, bad), semfield::UsageError);
+  EXPECT_THROW(OccupancyGrid(kGridMin, kGridMax, false, bad), semfield::UsageError);
   bad = small_config(8);
   bad.batch_points = 0;
-  EXPECT_THROW(OccupancyGrid(kMin, kMax, false, bad), semfield::UsageError);
-  EXPECT_THROW(OccupancyGrid(kMax, kMin, false, small_config(8)), semfield::UsageError);
+  EXPECT_THROW(OccupancyGrid(kGridMin, kGridMax, false, bad), semfield::UsageError);
+  EXPECT_THROW(OccupancyGrid(kGridMax, kGridMin, false, small_config(8)), semfield::UsageError);
   // A contracted grid ignores the box.
-  EXPECT_NO_THROW(OccupancyGrid(kMax, kMin, true, small_config(8)));
+  EXPECT_NO_THROW(OccupancyGrid(kGridMax, kGridMin, true, small_config(8)));
 }
 
 TEST(OccupancyGrid, WarmupCoversASphereAndLittleElse) {
@@ -95,7 +95,7 @@ TEST(OccupancyGrid, WarmupCoversASphereAndLittleElse) {
                         torch::zeros({p.size(0)}));
   };
   const int res = 32;
-  OccupancyGrid grid(kMin, kMax, false, small_config(res));
+  OccupancyGrid grid(kGridMin, kGridMax, false, small_config(res));
   for (int step = 0; step < 8; ++step) grid.update(sphere, step, 0.01);
 
   const float half_diag = std::sqrt(3.0f) * 1.0f / res;  // half the diagonal of a cell of side 2/res
@@ -126,26 +126,26 @@ TEST(OccupancyGrid, WarmupCoversASphereAndLittleElse) {
 TEST(OccupancyGrid, ThresholdScalesWithTheStepAndFallsBackToTheMean) {
   // threshold 0.01: density threshold 0.01 / min_step, unless the mean density is lower.
   {
-    OccupancyGrid grid(kMin, kMax, false, small_config(8));
+    OccupancyGrid grid(kGridMin, kGridMax, false, small_config(8));
     grid.update(half_density(10.0f, 3.0f), 0, 0.01);  // 1 < mean 6.5: both halves occupied
     EXPECT_EQ(grid.occupancy_fraction(), 1.0);
   }
   {
-    OccupancyGrid grid(kMin, kMax, false, small_config(8));
+    OccupancyGrid grid(kGridMin, kGridMax, false, small_config(8));
     grid.update(half_density(10.0f, 3.0f), 0, 0.002);  // min(5, 6.5) = 5: only the dense half
     EXPECT_EQ(grid.occupancy_fraction(), 0.5);
     EXPECT_EQ(fraction_with_negative_x(grid), 0.5);
   }
   {
     // Nearly transparent field: 0.5 is below 0.01 / 0.01 = 1, but above the mean 0.25.
-    OccupancyGrid grid(kMin, kMax, false, small_config(8));
+    OccupancyGrid grid(kGridMin, kGridMax, false, small_config(8));
     grid.update(half_density(0.5f, 0.0f), 0, 0.01);
     EXPECT_EQ(grid.occupancy_fraction(), 0.5);
     EXPECT_EQ(fraction_with_negative_x(grid), 0.5);
   }
   {
     // The strict ">": a uniform field equal to its own mean occupies nothing.
-    OccupancyGrid grid(kMin, kMax, false, small_config(8));
+    OccupancyGrid grid(kGridMin, kGridMax, false, small_config(8));
     grid.update(constant_density(0.5f), 0, 0.01);
     EXPECT_EQ(grid.occupancy_fraction(), 0.0);
   }
@@ -154,7 +154,7 @@ TEST(OccupancyGrid, ThresholdScalesWithTheStepAndFallsBackToTheMean) {
 TEST(OccupancyGrid, EmaDecaysAndTakesTheMaximum) {
   OccupancyGridConfig config = small_config(8);
   config.decay = 0.5;
-  OccupancyGrid grid(kMin, kMax, false, config);
+  OccupancyGrid grid(kGridMin, kGridMax, false, config);
   grid.update(constant_density(10.0f), 0, 0.01);
   EXPECT_EQ(grid.density()[0].item<float>(), 10.0f);
   EXPECT_EQ(grid.occupancy_fraction(), 1.0);
@@ -178,7 +178,7 @@ TEST(OccupancyGrid, EmaDecaysAndTakesTheMaximum) {
 TEST(OccupancyGrid, AfterWarmupSamplesAQuarterPlusAQuarterOfOccupied) {
   const int res = 32;
   const int64_t n = int64_t(res) * res * res;
-  OccupancyGrid grid(kMin, kMax, false, small_config(res, /*warmup=*/1));
+  OccupancyGrid grid(kGridMin, kGridMax, false, small_config(res, /*warmup=*/1));
   int64_t points = 0;
   const DensityFn counting = [&](const at::Tensor& p) {
     points += p.size(0);
@@ -194,7 +194,7 @@ TEST(OccupancyGrid, AfterWarmupSamplesAQuarterPlusAQuarterOfOccupied) {
   EXPECT_TRUE(torch::all((grid.density() == 10.0f) | (grid.density() == 9.5f)).item<bool>());
 
   // With a small occupied region, the occupied quarter concentrates there.
-  OccupancyGrid sparse(kMin, kMax, false, small_config(res, 1));
+  OccupancyGrid sparse(kGridMin, kGridMax, false, small_config(res, 1));
   sparse.update(half_density(10.0f, 0.0f), 0, 0.01);
   int64_t in_dense_half = 0, total = 0;
   const DensityFn where = [&](const at::Tensor& p) {
@@ -244,7 +244,7 @@ TEST(OccupancyGrid, UpdatesAreDeterministicInSeedAndStep) {
   auto run = [&](uint64_t seed, int64_t step) {
     OccupancyGridConfig config = small_config(res, 0);
     config.seed = seed;
-    OccupancyGrid grid(kMin, kMax, false, config);
+    OccupancyGrid grid(kGridMin, kGridMax, false, config);
     grid.fill();
     grid.update([](const at::Tensor& p) { return p.select(1, 0) + 2.0f; }, step, 0.01);
     return grid.density().clone();
@@ -265,7 +265,7 @@ TEST(OccupancyGrid, ContractedGridSeesFarAwayDensity) {
     largest_norm = std::max(largest_norm, p.abs().max().item<float>());
     return shell(p);
   };
-  OccupancyGrid grid(kMin, kMax, true, small_config(48));
+  OccupancyGrid grid(kGridMin, kGridMax, true, small_config(48));
   EXPECT_EQ(grid.grid_min(), Eigen::Vector3f::Constant(-2));
   for (int step = 0; step < 4; ++step) grid.update(step == 0 ? probe : shell, step, 0.01);
   EXPECT_GT(largest_norm, 100.0f);  // uncontracted positions reach far out
@@ -300,7 +300,7 @@ TEST(OccupancyGrid, LevelsAreTheOrOfCoveredCells) {
 }
 
 TEST(OccupancyGrid, WritingTheBitfieldMarksLevelsStale) {
-  OccupancyGrid grid(kMin, kMax, false, small_config(8));
+  OccupancyGrid grid(kGridMin, kGridMax, false, small_config(8));
   ASSERT_NE(grid.levels(), nullptr);
   grid.bitfield()[7] = 1;
   EXPECT_EQ(grid.levels(), nullptr);

@@ -21,7 +21,7 @@ using semfield::PackedSamples;
 
 namespace {
 
-const Eigen::Vector3f kMin(-1, -1, -1), kMax(1, 1, 1);
+const Eigen::Vector3f kMarchMin(-1, -1, -1), kMarchMax(1, 1, 1);
 
 OccupancyGridConfig grid_config(int res) {
   OccupancyGridConfig c;
@@ -151,7 +151,7 @@ void expect_cells_covered(const PackedSamples& s, int64_t r, const OccupancyGrid
 }
 
 TEST(RayMarcher, FullGridChordAlongAnAxis) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(16));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(16));
   grid.fill();
   MarchConfig config;
   const Ray ray = make_ray({-3.0f, 0.1f, 0.05f}, {1, 0, 0});
@@ -186,7 +186,7 @@ TEST(RayMarcher, FullGridChordAlongADiagonalAndFromInside) {
 }
 
 TEST(RayMarcher, NearAndFarClip) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(16));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(16));
   grid.fill();
   MarchConfig config;
   config.near = 2.5f;
@@ -200,7 +200,7 @@ TEST(RayMarcher, NearAndFarClip) {
 
 TEST(RayMarcher, SamplesOnlyInsideAKnownSlab) {
   // Occupied: x in [-0.5, 0) (cells 4..7 of 16 along x).
-  OccupancyGrid grid(kMin, kMax, false, grid_config(16));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(16));
   set_occupancy(grid, [](const Eigen::Vector3f& p) { return p.x() > -0.5f && p.x() < 0.0f; });
   const Ray ray = make_ray({-3.0f, 0.3f, -0.2f}, {1, 0, 0});
   const PackedSamples s = march_rays(ray.o, ray.d, grid, MarchConfig{});
@@ -216,7 +216,7 @@ TEST(RayMarcher, SamplesOnlyInsideAKnownSlab) {
 
 TEST(RayMarcher, MatchesABruteForceWalkOnASparseGrid) {
   // Two blobs and a thin shell: about 10 % occupied, with several segments per ray.
-  OccupancyGrid grid(kMin, kMax, false, grid_config(32));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(32));
   set_occupancy(grid, [](const Eigen::Vector3f& p) {
     return (p - Eigen::Vector3f(0.3f, 0.2f, -0.1f)).norm() < 0.35f ||
            (p - Eigen::Vector3f(-0.5f, -0.4f, 0.3f)).norm() < 0.25f || std::fabs(p.norm() - 0.85f) < 0.04f;
@@ -244,7 +244,7 @@ TEST(RayMarcher, MatchesABruteForceWalkOnASparseGrid) {
 }
 
 TEST(RayMarcher, MissingRaysAndEmptyBatches) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(8));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(8));
   grid.fill();
   // Misses the box; points away from it; parallel to a face outside the slab; NaN.
   const at::Tensor o =
@@ -263,13 +263,13 @@ TEST(RayMarcher, MissingRaysAndEmptyBatches) {
   EXPECT_TRUE(torch::equal(none.ray_offsets, torch::zeros({1}, torch::kLong)));
 
   // An empty grid gives no samples, quickly.
-  OccupancyGrid empty(kMin, kMax, false, grid_config(8));
+  OccupancyGrid empty(kMarchMin, kMarchMax, false, grid_config(8));
   const Ray ray = make_ray({-3.0f, 0.0f, 0.0f}, {1, 0.2f, 0.1f});
   EXPECT_EQ(march_rays(ray.o, ray.d, empty, MarchConfig{}).n_samples(), 0);
 }
 
 TEST(RayMarcher, CapsSamplesPerRay) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(16));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(16));
   grid.fill();
   const at::Tensor o = torch::tensor({-3.0f, 0.0f, 0.0f, 0.0f, -3.0f, 0.2f}).reshape({2, 3});
   const at::Tensor d = torch::tensor({1.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f}).reshape({2, 3});
@@ -286,7 +286,7 @@ TEST(RayMarcher, CapsSamplesPerRay) {
 }
 
 TEST(RayMarcher, JitterIsDeterministicPerSeedAndStaysInOccupiedCells) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(32));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(32));
   set_occupancy(grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.6f; });
   torch::manual_seed(11);
   const at::Tensor o = unit_rows(torch::randn({200, 3})) * 3;
@@ -311,7 +311,7 @@ TEST(RayMarcher, JitterIsDeterministicPerSeedAndStaysInOccupiedCells) {
 }
 
 TEST(RayMarcher, ResultDoesNotDependOnThreadCount) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(32));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(32));
   set_occupancy(grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.5f || p.x() > 0.8f; });
   torch::manual_seed(12);
   const at::Tensor o = unit_rows(torch::randn({3000, 3})) * 3;
@@ -330,7 +330,7 @@ TEST(RayMarcher, ResultDoesNotDependOnThreadCount) {
 }
 
 TEST(RayMarcher, StaleLevelsGiveTheSameSamples) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(16));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(16));
   set_occupancy(
       grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.5f; }, /*refresh=*/false);
   ASSERT_EQ(grid.levels(), nullptr);
@@ -365,7 +365,7 @@ TEST(RayMarcher, ConeAngleGrowsSteps) {
 }
 
 TEST(RayMarcher, ContractedGridReachesFarWithGrowingSteps) {
-  OccupancyGrid grid(kMin, kMax, true, grid_config(32));
+  OccupancyGrid grid(kMarchMin, kMarchMax, true, grid_config(32));
   grid.fill();
   MarchConfig config;
   config.cone_angle = 1.0f / 256.0f;
@@ -389,7 +389,7 @@ TEST(RayMarcher, ContractedGridReachesFarWithGrowingSteps) {
 TEST(RayMarcher, ContractedGridSkipsToAFarShellAndMatchesABruteForceWalk) {
   // Occupied only where 6 <= |x|_inf <= 12 (contracted norms 1.83 .. 1.92): the ray must cross empty
   // space near and far and still find the shell.
-  OccupancyGrid grid(kMin, kMax, true, grid_config(64));
+  OccupancyGrid grid(kMarchMin, kMarchMax, true, grid_config(64));
   set_occupancy(grid, [](const Eigen::Vector3f& p) {
     const float n = p.cwiseAbs().maxCoeff();
     return n >= 6.0f && n <= 12.0f;
@@ -419,7 +419,7 @@ TEST(RayMarcher, ContractedGridSkipsToAFarShellAndMatchesABruteForceWalk) {
 TEST(RayMarcher, ContractedGridMatchesABruteForceWalkCellByCell) {
   // Random cells everywhere (inner cube, contracted shell, the outer boundary's cells), constant steps:
   // every exit through the curved faces of contracted space must land where the walk says.
-  OccupancyGrid grid(kMin, kMax, true, grid_config(32));
+  OccupancyGrid grid(kMarchMin, kMarchMax, true, grid_config(32));
   torch::manual_seed(14);
   const at::Tensor random_bits = (torch::rand({32 * 32 * 32}) < 0.12).to(torch::kUInt8);
   grid.bitfield().copy_(random_bits);
@@ -444,7 +444,7 @@ TEST(RayMarcher, ContractedGridMatchesABruteForceWalkCellByCell) {
 
 TEST(RayMarcher, ContractedGridWithAnInnerObjectOnlyMarchesItsBox) {
   // Occupied cells all inside the unit cube: rays are clipped to their box in world space.
-  OccupancyGrid grid(kMin, kMax, true, grid_config(32));
+  OccupancyGrid grid(kMarchMin, kMarchMax, true, grid_config(32));
   set_occupancy(grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.5f; });
   torch::manual_seed(15);
   const int64_t R = 64;
@@ -502,7 +502,7 @@ void expect_resumable_matches(const at::Tensor& o, const at::Tensor& d, const Oc
 }
 
 TEST(RayMarcher, ResumedMarchingGivesTheSamplesOfOneGo) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(32));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(32));
   set_occupancy(grid, [](const Eigen::Vector3f& p) { return p.norm() < 0.5f || p.x() > 0.8f; });
   torch::manual_seed(16);
   const at::Tensor o = unit_rows(torch::randn({300, 3})) * 3;
@@ -516,7 +516,7 @@ TEST(RayMarcher, ResumedMarchingGivesTheSamplesOfOneGo) {
   config.near = 2.5f;
   expect_resumable_matches(o, d, grid, config);
 
-  OccupancyGrid contracted(kMin, kMax, true, grid_config(32));
+  OccupancyGrid contracted(kMarchMin, kMarchMax, true, grid_config(32));
   set_occupancy(contracted, [](const Eigen::Vector3f& p) {
     const float n = p.cwiseAbs().maxCoeff();
     return n < 0.4f || (n >= 6.0f && n <= 12.0f);
@@ -535,7 +535,7 @@ TEST(RayMarcher, ResumedMarchingGivesTheSamplesOfOneGo) {
 }
 
 TEST(RayMarcher, RejectsBadConfig) {
-  OccupancyGrid grid(kMin, kMax, false, grid_config(8));
+  OccupancyGrid grid(kMarchMin, kMarchMax, false, grid_config(8));
   const Ray ray = make_ray({-3.0f, 0.0f, 0.0f}, {1, 0, 0});
   MarchConfig bad;
   bad.min_step = 0.0f;

@@ -19,7 +19,8 @@
 #include "support/test_cameras.h"
 
 namespace semfield {
-namespace {
+// A named namespace: this file shares helper names with another test of the same unity batch family.
+namespace beneath_completion_test {
 
 constexpr int kSize = 96;
 
@@ -197,5 +198,5 @@ TEST(BeneathCompletion, SimilaritySegmenterSelectsTheLegsThatLookLikeTheGround) 
   EXPECT_EQ((followed & other_cast.is(3)).sum().item<int64_t>(), 0);
 }
 
-}  // namespace
+}  // namespace beneath_completion_test
 }  // namespace semfield

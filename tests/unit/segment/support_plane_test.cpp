@@ -18,7 +18,8 @@
 #include "support/test_cameras.h"
 
 namespace semfield {
-namespace {
+// A named namespace: this file shares helper names with another test of the same unity batch family.
+namespace support_plane_test {
 
 constexpr int kSize = 64;
 
@@ -202,5 +203,5 @@ TEST(SupportPlane, SimilaritySegmenterKeepsClicksOnTheBoxOffTheGround) {
   EXPECT_GT(mask_iou(followed, other_cast.box), 0.85);
 }
 
-}  // namespace
+}  // namespace support_plane_test
 }  // namespace semfield
