@@ -8,6 +8,7 @@
 #include <Eigen/Geometry>
 #include <benchmark/benchmark.h>
 
+#include "bench_main.h"
 #include "semfield/core/thread_waits.h"
 #include "semfield/encoders/resunet.h"
 #include "semfield/kernels/caching_allocator.h"
@@ -70,14 +71,4 @@ BENCHMARK(BM_ProjectGather)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillis
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);
-  const char* threads = std::getenv("SEMFIELD_BENCH_THREADS");
-  at::set_num_threads(threads ? std::max(1, std::atoi(threads)) : 2);
-  semfield::kernels::install_caching_cpu_allocator();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return semfield::bench::run_benchmarks(argc, argv); }

@@ -13,6 +13,7 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include "bench_main.h"
 #include "semfield/core/thread_waits.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
@@ -217,15 +218,4 @@ BENCHMARK(BM_SparseAdam)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Measure
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
-  const char* threads = std::getenv("SEMFIELD_BENCH_THREADS");
-  at::set_num_threads(threads ? std::max(1, std::atoi(threads)) : 2);
-  // As the CLI does: without it, fresh activations' page faults dominate the LibTorch rows.
-  semfield::kernels::install_caching_cpu_allocator();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return semfield::bench::run_benchmarks(argc, argv); }

@@ -15,6 +15,7 @@
 #include <torch/types.h>
 #include <Eigen/Geometry>
 
+#include "bench_main.h"
 #include "semfield/models/radiance_model.h"
 #include "semfield/core/thread_waits.h"
 #include "semfield/core/parallel.h"
@@ -358,15 +359,4 @@ BENCHMARK(BM_RenderWeights)->ArgName("size")->Arg(200)->Arg(512)->Unit(benchmark
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
-  at::set_num_threads(2);
-  semfield::set_parallel_threads(2);
-  // As the CLI does: renders reuse large buffers (see caching_allocator.h).
-  semfield::kernels::install_caching_cpu_allocator();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return semfield::bench::run_benchmarks(argc, argv); }
