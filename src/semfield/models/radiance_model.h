@@ -45,7 +45,7 @@ class RadianceModel final : public SceneModel {
 
   /// Density at normalised scene points [N,3] (inference).
   at::Tensor density(const at::Tensor& points) const override;
-  /// Colour at normalised scene points [N,3] seen along dirs [N,3] (inference).
+  /// Density and colour at normalised scene points [N,3] seen along dirs [N,3] (inference).
   PointRadiance radiance(const at::Tensor& points, const at::Tensor& dirs) const override;
 
   RadianceField& field() { return *m_field; }
