@@ -19,6 +19,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   # tensors / autograd / NN; the pthread OpenBLAS makes GEMM ~70x faster than the reference BLAS
   libtorch-dev libopenblas0-pthread
+  # data-parallel training: c10d's Gloo process group header includes Gloo's own headers (LibTorch links Gloo)
+  libgloo-dev
   # ray tracing for the synthetic scene generator
   libembree-dev
   # images, JSON, CLI, logging, compression

@@ -89,11 +89,12 @@ void run_demo(const DemoArgs& args) {
   }
   std::printf("== 5/6 distilling the instance labels into a 3D label field (%.0f s)\n", args.distill_budget);
   DistillOptions distill;
-  distill.config.teacher = "labels:instance";
+  const TeacherSpec instances{TeacherKind::Labels, "instance"};
+  distill.config.teacher = instances.to_string();
   distill.config.time_budget = args.distill_budget;
-  distill.name = default_distill_name(distill.config.teacher);
+  distill.name = default_distill_name(instances);
   distill.run_dir = run_dir;
-  const std::unique_ptr<Teacher> teacher = make_teacher(distill.config.teacher, scene);
+  const std::unique_ptr<Teacher> teacher = make_teacher(instances, scene);
   const DistillSummary labels = distill_field(scene, loaded, *teacher, distill);
   const LoadedDistill field = load_distilled(run_dir, distill.name, *loaded.model);
   for (size_t i = 0; i < orbit.size(); ++i) {

@@ -27,6 +27,7 @@ void run_distill(const DistillArgs& args) {
   DistillConfig config = args.config.empty() ? DistillConfig{} : load_distill_config(args.config);
   if (!args.teacher.empty()) config.teacher = args.teacher;
   if (config.teacher.empty()) fail_usage("distill: give --teacher SPEC (or a --config with \"teacher\")");
+  const TeacherSpec teacher_spec = TeacherSpec::parse(config.teacher);
   if (args.steps >= 0) config.steps = args.steps;
   if (args.time_budget >= 0) config.time_budget = args.time_budget;
   if (args.rays > 0) config.rays_per_step = args.rays;
@@ -43,10 +44,10 @@ void run_distill(const DistillArgs& args) {
   const LoadedRun loaded = load_run(args.run);
   const Scene scene = load_run_scene(loaded, args.data);
   const LabelDegradation degradation{config.label_noise, config.label_keep, config.seed};
-  const std::unique_ptr<Teacher> teacher = make_teacher(config.teacher, scene, degradation);
+  const std::unique_ptr<Teacher> teacher = make_teacher(teacher_spec, scene, degradation);
   DistillOptions options;
   options.config = config;
-  options.name = args.name.empty() ? default_distill_name(config.teacher) : args.name;
+  options.name = args.name.empty() ? default_distill_name(teacher_spec) : args.name;
   options.run_dir = args.run;
   DistillSummary summary;
   {

@@ -28,7 +28,7 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
   nlohmann::json distilled = nlohmann::json::object();
   for (const std::string& name : names) {
     const LoadedDistill field = load_distilled(args.run, name, *loaded.model);
-    const std::unique_ptr<Teacher> teacher = make_teacher(field.config.teacher, scene);
+    const std::unique_ptr<Teacher> teacher = make_teacher(field.teacher, scene);
     const FeatureEvalResult r =
         evaluate_features(*field.model, *teacher, views, background,
                           args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders", name);
@@ -57,7 +57,7 @@ void run_eval(const EvalArgs& args) {
     for (const auto& v : scene.views) views.push_back(&v);
   }
   if (views.empty()) fail_input(data, "", "no views to evaluate");
-  const Eigen::Vector3f background = parse_background(loaded.spec.config.render.background);
+  const Eigen::Vector3f background = parse_background(loaded.background);
   const EvalResult result =
       evaluate(*loaded.model, views, background, args.no_images ? std::filesystem::path() : run.eval_dir() / "renders");
   nlohmann::json metrics = result.to_json();

@@ -34,13 +34,14 @@ void render_distilled(const LoadedRun& loaded, const RenderArgs& args,
   const std::filesystem::path out(args.out);
   for (const std::string& name : names) {
     const LoadedDistill field = load_distilled(args.run, name, *loaded.model);
-    const bool labels = field.model->kind() == TeacherOutputKind::Labels;
+    const SemanticSource& source = *field.model;
+    const bool labels = source.has_classes();
     std::optional<FeaturePca> pca;
     ProgressBar bar("render " + name, static_cast<int64_t>(jobs.size()), "view");
     double seconds = 0;
     for (size_t i = 0; i < jobs.size(); ++i) {
       const auto& [view_name, camera] = jobs[i];
-      const RenderedFeatures rendered = render_features(*field.model, camera);
+      const RenderedFeatures rendered = render_features(source, camera);
       seconds += rendered.seconds;
       if (labels) {
         const at::Tensor ids = rendered.maps.front().argmax(0);
@@ -58,7 +59,7 @@ void render_distilled(const LoadedRun& loaded, const RenderArgs& args,
           const auto sizes = field.grid.for_image(camera.intrinsics.height, camera.intrinsics.width);
           for (size_t s = 0; s < sizes.size(); ++s) {
             const RenderedFeatures map =
-                render_features(*field.model, camera_for_map(camera, sizes[s].first, sizes[s].second));
+                render_features(source, camera_for_map(camera, sizes[s].first, sizes[s].second));
             const std::string suffix = sizes.size() > 1 ? fmt::format("_s{}", s) : "";
             write_npy(out / (view_name + "_" + name + suffix + ".npy"), tensor_to_array(map.maps[s]));
           }
@@ -76,7 +77,7 @@ void run_render(const RenderArgs& args) {
   if (args.split.empty() == (args.orbit == 0)) fail_usage("render: give exactly one of --split or --orbit N");
   const LoadedRun loaded = load_run(args.run);
   const Eigen::Vector3f background =
-      parse_background(args.background.empty() ? loaded.spec.config.render.background : args.background);
+      parse_background(args.background.empty() ? loaded.background : args.background);
   std::vector<std::pair<std::string, Camera>> jobs;
   if (!args.split.empty()) {
     const Split split = parse_split(args.split);

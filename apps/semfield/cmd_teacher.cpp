@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include <ATen/ATen.h>
 
@@ -13,8 +14,7 @@
 #include "semfield/io/npy.h"
 #include "semfield/io/safetensors.h"
 #include "semfield/teachers/clip_teacher.h"
-#include "semfield/teachers/dino_teacher.h"
-#include "semfield/teachers/sam_teacher.h"
+#include "semfield/teachers/teacher.h"
 
 namespace semfield::cli {
 
@@ -41,23 +41,31 @@ at::Tensor load_rgb(const std::string& path) {
   return t.narrow(2, 0, 3).contiguous();
 }
 
+// --model: a foundation-model teacher spec.
+TeacherSpec foundation_spec(const std::string& text) {
+  std::optional<TeacherSpec> spec;
+  try {
+    spec = TeacherSpec::parse(text);
+  } catch (const UsageError&) {
+    // Reported below with the forms this command takes, rather than every teacher's.
+  }
+  if (!spec || !spec->is_foundation_model())
+    fail_usage("--model must be sam:PATH, clip:PATH or dino:PATH, got '{}'", text);
+  return *spec;
+}
+
 void run_teacher(const TeacherArgs& args) {
-  const size_t colon = args.model.find(':');
-  const std::string kind = args.model.substr(0, colon);
-  const std::string path = colon == std::string::npos ? "" : args.model.substr(colon + 1);
-  if (path.empty() || (kind != "sam" && kind != "clip" && kind != "dino"))
-    fail_usage("--model must be sam:PATH, clip:PATH or dino:PATH, got '{}'", args.model);
+  const TeacherSpec spec = foundation_spec(args.model);
   if (args.image.empty() && args.texts.empty()) fail_usage("give --image and/or --text");
-  if (!args.texts.empty() && kind != "clip") fail_usage("--text needs a clip: model, got '{}'", args.model);
+  if (!args.texts.empty() && spec.kind != TeacherKind::Clip)
+    fail_usage("--text needs a clip: model, got '{}'", args.model);
   const std::filesystem::path out(args.out);
   const std::string ext = out.extension().string();
   if (ext != ".npy" && ext != ".safetensors") fail_usage("--out must end in .npy or .safetensors, got '{}'", args.out);
   if (ext == ".npy" && !args.image.empty() && !args.texts.empty())
     fail_usage("a .npy file holds one array: write image features and text embeddings to a .safetensors file");
 
-  std::unique_ptr<Teacher> teacher = kind == "sam"    ? make_sam_teacher(path)
-                                     : kind == "clip" ? make_clip_teacher(path)
-                                                      : make_dino_teacher(path);
+  const std::unique_ptr<Teacher> teacher = make_foundation_teacher(spec);
   std::vector<std::pair<std::string, at::Tensor>> outputs;
   if (!args.image.empty()) {
     TeacherInput input;

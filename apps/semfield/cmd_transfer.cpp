@@ -58,9 +58,10 @@ std::vector<Keypoint> read_keypoints(const fs::path& path, int width, int height
 }
 
 // Point features of normalised scene points [N,3] from the field, as unit vectors like the views'.
-at::Tensor point_unit_features(const FeatureModel& model, const at::Tensor& points) {
-  const at::Tensor raw = model.point_outputs(points)[0];  // [N,C]
-  return unit_features(raw.t().unsqueeze(2), model.field().mean()[0], model.field().std()[0]).squeeze(2).t();
+at::Tensor point_unit_features(const SemanticSource& semantics, const at::Tensor& points) {
+  const at::Tensor raw = semantics.point_outputs(points)[0];  // [N,C]
+  const ChannelStats stats = semantics.channel_stats(0);
+  return unit_features(raw.t().unsqueeze(2), stats.mean, stats.std).squeeze(2).t();
 }
 
 at::Tensor read_points(const fs::path& path) {
@@ -93,12 +94,13 @@ void run_transfer(const TransferArgs& args) {
 
   const std::string field_name = choose_field(args.run, args.field, FieldUse::Transfer);
   const LoadedDistill field = load_distilled(args.run, field_name, *run.model);
-  if (field.model->kind() != TeacherOutputKind::Features)
+  const SemanticSource& semantics = *field.model;
+  if (semantics.has_classes())
     fail_usage("transfer: field '{}' holds labels; transfer compares features (use a feature field)", field_name);
-  const FeatureModel& model = *field.model;
+  const ChannelStats stats = semantics.channel_stats(0);
   auto render = [&](const CameraRecord& c) {
-    SegmentView v = render_field_view(model, working_camera(c.camera, args.max_side), c.name, 0);
-    v.maps = unit_features(v.maps, model.field().mean()[0], model.field().std()[0]);
+    SegmentView v = render_field_view(semantics, working_camera(c.camera, args.max_side), c.name, 0);
+    v.maps = unit_features(v.maps, stats.mean, stats.std);
     return v;
   };
   const SegmentView src = render(source);
@@ -125,7 +127,7 @@ void run_transfer(const TransferArgs& args) {
     }
     summary["views"] = views;
     if (points.defined()) {
-      const TransferredLabels t = transfer_labels(sources, point_unit_features(model, points), {});
+      const TransferredLabels t = transfer_labels(sources, point_unit_features(semantics, points), {});
       write_npy(out / "points_labels.npy", tensor_to_array(t.labels));
       write_npy(out / "points_similarity.npy", tensor_to_array(t.similarity));
       summary["points"] = {{"count", points.size(0)}, {"labels", "points_labels.npy"}};
@@ -167,7 +169,7 @@ void run_transfer(const TransferArgs& args) {
     }
     summary["views"] = views;
     if (points.defined()) {
-      const auto [index, similarity] = nearest_features(queries, point_unit_features(model, points));
+      const auto [index, similarity] = nearest_features(queries, point_unit_features(semantics, points));
       nlohmann::json list = nlohmann::json::array();
       for (size_t i = 0; i < keypoints.size(); ++i) {
         const int64_t k = static_cast<int64_t>(i), n = index[k].item<int64_t>();

@@ -1,6 +1,10 @@
 // Registration of the CLI's subcommands; each lives in its own cmd_<name>.cpp and only calls the library.
 #pragma once
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 namespace semfield::cli {
@@ -20,5 +24,13 @@ void add_query_command(CLI::App& app);
 void add_transfer_command(CLI::App& app);
 void add_mesh_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_models_command(CLI::App& app);
+void add_apply_command(CLI::App& app);
+void add_train_corpus_command(CLI::App& app);
+
+/// The process's argv (main.cpp): what a launcher re-runs its workers with.
+const std::vector<std::string>& command_line();
+/// The shipped models' folder: $SEMFIELD_MODELS, else the repository's models/ (cmd_models.cpp).
+std::filesystem::path default_models_dir();
 
 }  // namespace semfield::cli

@@ -12,8 +12,19 @@
 
 #include <ATen/Parallel.h>
 
+namespace semfield::cli {
+
+namespace {
+std::vector<std::string> g_command_line;
+}  // namespace
+
+const std::vector<std::string>& command_line() { return g_command_line; }
+
+}  // namespace semfield::cli
+
 int main(int argc, char** argv) {
   semfield::reexec_with_sleeping_thread_waits(argv);  // idle worker threads sleep: see thread_waits.h
+  semfield::cli::g_command_line.assign(argv, argv + argc);
   CLI::App app{"semfield: semantic radiance fields — reconstruct, segment and label 3D scenes on a CPU"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
@@ -44,6 +55,9 @@ int main(int argc, char** argv) {
   semfield::cli::add_transfer_command(app);
   semfield::cli::add_mesh_command(app);
   semfield::cli::add_serve_command(app);
+  semfield::cli::add_models_command(app);
+  semfield::cli::add_apply_command(app);
+  semfield::cli::add_train_corpus_command(app);
 
   try {
     app.parse(argc, argv);

@@ -11,7 +11,12 @@ namespace semfield {
 
 std::vector<double> source_view_distances(const Camera& target, const std::vector<Camera>& candidates,
                                           double direction_weight) {
-  const Eigen::Vector3d p = target.origin(), f = target.forward().normalized();
+  return source_view_distances(target.origin(), target.forward(), candidates, direction_weight);
+}
+
+std::vector<double> source_view_distances(const Eigen::Vector3d& position, const Eigen::Vector3d& forward,
+                                          const std::vector<Camera>& candidates, double direction_weight) {
+  const Eigen::Vector3d p = position, f = forward.normalized();
   const double radius = std::max(p.norm(), 1e-6);
   std::vector<double> out;
   out.reserve(candidates.size());
@@ -22,9 +27,9 @@ std::vector<double> source_view_distances(const Camera& target, const std::vecto
 
 namespace {
 
-std::vector<int> ranked(const Camera& target, const std::vector<Camera>& candidates, double direction_weight,
-                        std::optional<int> exclude) {
-  const std::vector<double> d = source_view_distances(target, candidates, direction_weight);
+std::vector<int> ranked(const Eigen::Vector3d& position, const Eigen::Vector3d& forward,
+                        const std::vector<Camera>& candidates, double direction_weight, std::optional<int> exclude) {
+  const std::vector<double> d = source_view_distances(position, forward, candidates, direction_weight);
   std::vector<int> order;
   for (int i = 0; i < static_cast<int>(candidates.size()); ++i)
     if (!exclude || i != *exclude) order.push_back(i);
@@ -36,8 +41,14 @@ std::vector<int> ranked(const Camera& target, const std::vector<Camera>& candida
 
 std::vector<int> nearest_source_views(const Camera& target, const std::vector<Camera>& candidates,
                                       const SourceViewOptions& options, std::optional<int> exclude) {
+  return nearest_source_views(target.origin(), target.forward(), candidates, options, exclude);
+}
+
+std::vector<int> nearest_source_views(const Eigen::Vector3d& position, const Eigen::Vector3d& forward,
+                                      const std::vector<Camera>& candidates, const SourceViewOptions& options,
+                                      std::optional<int> exclude) {
   if (options.count < 1) fail_usage("source views: expected a count of at least 1, got {}", options.count);
-  std::vector<int> order = ranked(target, candidates, options.direction_weight, exclude);
+  std::vector<int> order = ranked(position, forward, candidates, options.direction_weight, exclude);
   if (order.size() > static_cast<size_t>(options.count)) order.resize(static_cast<size_t>(options.count));
   return order;
 }
@@ -47,7 +58,7 @@ std::vector<int> sample_source_views(const Camera& target, const std::vector<Cam
                                      std::optional<int> exclude) {
   if (options.count < 1) fail_usage("source views: expected a count of at least 1, got {}", options.count);
   if (pool < options.count) fail_usage("source views: the pool ({}) must hold at least the count ({})", pool, options.count);
-  std::vector<int> order = ranked(target, candidates, options.direction_weight, exclude);
+  std::vector<int> order = ranked(target.origin(), target.forward(), candidates, options.direction_weight, exclude);
   if (order.size() > static_cast<size_t>(pool)) order.resize(static_cast<size_t>(pool));
   // Partial Fisher-Yates with splitmix64: platform-independent (std::shuffle's distributions are not).
   std::vector<int> positions(order.size());

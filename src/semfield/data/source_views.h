@@ -25,10 +25,19 @@ struct SourceViewOptions {
 std::vector<double> source_view_distances(const Camera& target, const std::vector<Camera>& candidates,
                                           double direction_weight = 1.0);
 
+/// The same measure for a viewpoint that is not a camera (a batch of rays: their mean origin and direction).
+std::vector<double> source_view_distances(const Eigen::Vector3d& position, const Eigen::Vector3d& forward,
+                                          const std::vector<Camera>& candidates, double direction_weight = 1.0);
+
 /// The `options.count` candidates nearest the target, nearest first (ties: lower index first). `exclude` (the
 /// target's own index among the candidates, when it is one of them) is never chosen.
 std::vector<int> nearest_source_views(const Camera& target, const std::vector<Camera>& candidates,
                                       const SourceViewOptions& options, std::optional<int> exclude = std::nullopt);
+
+/// The same for a viewpoint given by position and forward direction (normalised frame).
+std::vector<int> nearest_source_views(const Eigen::Vector3d& position, const Eigen::Vector3d& forward,
+                                      const std::vector<Camera>& candidates, const SourceViewOptions& options,
+                                      std::optional<int> exclude = std::nullopt);
 
 /// Training: `options.count` views drawn without replacement from the `pool` nearest (pool >= count; the target
 /// excluded), returned nearest first; the same seed gives the same draw on every platform.

@@ -84,6 +84,11 @@ FeatureRenderOutput FeatureModel::render(const at::Tensor& origins, const at::Te
   return out;
 }
 
+ChannelStats FeatureModel::channel_stats(size_t scale) const {
+  SEMFIELD_ASSERT(scale < m_field->mean().size(), "scale out of range");
+  return {m_field->mean()[scale], m_field->std()[scale]};
+}
+
 std::vector<at::Tensor> FeatureModel::point_outputs(const at::Tensor& points) const {
   at::NoGradGuard no_grad;
   if (points.dim() != 2 || points.size(1) != 3) fail_usage("points must be [N,3], got {}", describe_tensor(points));

@@ -58,7 +58,8 @@ class RadianceModel final : public SceneModel {
   PackedSamples march(const at::Tensor& origins, const at::Tensor& dirs, bool jitter, uint64_t seed) const;
 
   /// Field + occupancy grid tensors ("field.*", "occupancy.*").
-  TensorMap state() const;
+  TensorMap state() const override;
+  nlohmann::json config_json() const override { return to_json(m_config); }
   void load_state(const TensorMap& state, const std::string& origin);
 
  private:

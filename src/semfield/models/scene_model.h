@@ -9,6 +9,9 @@
 #include <string>
 
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include "semfield/core/tensor_state.h"
 
 #include "semfield/models/scene_frame.h"
 #include "semfield/render/incremental_renderer.h"
@@ -75,6 +78,11 @@ class SceneModel {
   /// Normalised scene points [N,3] -> the unit cube of the frame's box (contracted if unbounded): where grid
   /// fields attached to this model (feature and label fields) index their grids.
   at::Tensor to_unit_cube(const at::Tensor& points) const;
+
+  /// Its weights by name (what its registry entry's create() takes back: models/registry.h).
+  virtual TensorMap state() const = 0;
+  /// Its type's config as JSON (the registry entry parses it back).
+  virtual nlohmann::json config_json() const = 0;
 
   /// Space the model knows to be empty (mesh extraction skips it), or nullptr when it keeps no such grid.
   virtual const OccupancyGrid* occupancy_grid() const { return nullptr; }

@@ -28,20 +28,22 @@ DistillPaths distill_paths(const fs::path& run_dir, const std::string& name) {
   return {run_dir / "distill" / name};
 }
 
-std::string default_distill_name(const std::string& teacher_spec) {
-  const size_t colon = teacher_spec.find(':');
-  const std::string kind = teacher_spec.substr(0, colon);
-  if (colon == std::string::npos) return kind;
-  const std::string arg = teacher_spec.substr(colon + 1);
-  if (kind == "labels" && (arg == "semantic" || arg == "instance")) return "labels-" + arg;
-  if (kind == "labels" || kind == "files") {
-    std::string stem = fs::path(arg).lexically_normal().filename().string();
-    if (stem.empty()) stem = fs::path(arg).lexically_normal().parent_path().filename().string();
+std::string default_distill_name(const TeacherSpec& teacher) {
+  const std::string kind = teacher_kind_name(teacher.kind);
+  if (teacher.kind == TeacherKind::Labels && (teacher.arg == "semantic" || teacher.arg == "instance"))
+    return "labels-" + teacher.arg;
+  if (teacher.kind == TeacherKind::Labels || teacher.kind == TeacherKind::Files) {
+    std::string stem = fs::path(teacher.arg).lexically_normal().filename().string();
+    if (stem.empty()) stem = fs::path(teacher.arg).lexically_normal().parent_path().filename().string();
     std::string clean;
     for (const char c : stem) clean += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
     return clean.empty() ? kind : kind + "-" + clean;
   }
   return kind;
+}
+
+std::string default_distill_name(const std::string& teacher_spec) {
+  return default_distill_name(TeacherSpec::parse(teacher_spec));
 }
 
 std::vector<std::string> list_distilled(const fs::path& run_dir) {
@@ -95,6 +97,11 @@ LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, c
   LoadedDistill out;
   out.name = name;
   out.config = distill_config_from_json(meta.at("config").raw(), origin + " (metadata config)");
+  try {
+    out.teacher = TeacherSpec::parse(out.config.teacher);
+  } catch (const UsageError& e) {
+    meta.at("config").at("teacher").fail(e.what());
+  }
   const JsonNode channels = meta.at("channels");
   for (size_t i = 0; i < channels.size(); ++i) {
     const int64_t c = channels.at(i).as_int();

@@ -11,6 +11,7 @@
 #include "semfield/core/tensor_state.h"
 #include "semfield/models/distill_config.h"
 #include "semfield/models/feature_model.h"
+#include "semfield/teachers/teacher_spec.h"
 
 namespace semfield {
 
@@ -25,6 +26,8 @@ struct DistillPaths {
 /// RUN/distill/<name>; the name must be a plain folder name (letters, digits, '-', '_', '.').
 DistillPaths distill_paths(const std::filesystem::path& run_dir, const std::string& name);
 /// A default name for a teacher spec: "labels-semantic", "descriptor", "sam", "files-<folder>", ...
+std::string default_distill_name(const TeacherSpec& teacher);
+/// The same for a spec's text (TeacherSpec::parse; UsageError for a malformed one).
 std::string default_distill_name(const std::string& teacher_spec);
 /// Names of the distilled fields of a run (folders holding a checkpoint), sorted.
 std::vector<std::string> list_distilled(const std::filesystem::path& run_dir);
@@ -49,6 +52,7 @@ void save_distill_checkpoint(const DistillPaths& paths, const DistillConfig& con
 struct LoadedDistill {
   std::string name;
   DistillConfig config;
+  TeacherSpec teacher;  ///< config.teacher, parsed
   std::unique_ptr<FeatureModel> model;
   DistillState state;
   MapGrid grid;

@@ -70,14 +70,14 @@ at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background) {
   return t;
 }
 
-FeatureEvalResult evaluate_features(const FeatureModel& model, const Teacher& teacher,
+FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher& teacher,
                                     const std::vector<const View*>& views, const Eigen::Vector3f& background,
                                     const std::filesystem::path& render_dir, const std::string& field_name,
                                     bool show_progress) {
   FeatureEvalResult result;
   const auto* label_teacher = dynamic_cast<const LabelTeacher*>(&teacher);
-  const bool labels = model.kind() == TeacherOutputKind::Labels;
-  const int64_t num_classes = labels ? model.field().config().channels.front() : 0;
+  const bool labels = source.has_classes();
+  const int64_t num_classes = labels ? source.channels().front() : 0;
   LabelScores total(std::max<int64_t>(num_classes, 1));
   double mse_sum = 0;
   int mse_views = 0;
@@ -92,7 +92,7 @@ FeatureEvalResult evaluate_features(const FeatureModel& model, const Teacher& te
       const at::Tensor truth = label_teacher != nullptr ? label_teacher->label_ids(view) : at::Tensor();
       const int64_t h = truth.defined() ? truth.size(0) : view.camera.intrinsics.height;
       const int64_t w = truth.defined() ? truth.size(1) : view.camera.intrinsics.width;
-      const RenderedFeatures rendered = render_features(model, camera_for_map(view.camera, h, w));
+      const RenderedFeatures rendered = render_features(source, camera_for_map(view.camera, h, w));
       metrics.render_seconds = rendered.seconds;
       const at::Tensor predicted = rendered.maps.front().argmax(0);
       if (truth.defined()) {
@@ -109,14 +109,14 @@ FeatureEvalResult evaluate_features(const FeatureModel& model, const Teacher& te
       if (has_maps) targets = teacher.compute({teacher_image(view, background), &view});
       const auto sizes = teacher.map_sizes(view.camera.intrinsics.height, view.camera.intrinsics.width);
       const RenderedFeatures rendered =
-          render_features(model, camera_for_map(view.camera, sizes.front().first, sizes.front().second));
+          render_features(source, camera_for_map(view.camera, sizes.front().first, sizes.front().second));
       metrics.render_seconds = rendered.seconds;
       if (has_maps) {
         double sum = 0;
         int64_t count = 0;
         for (size_t s = 0; s < targets.size(); ++s) {
           const at::Tensor pred = s == 0 ? rendered.maps[0]
-                                         : render_features(model, camera_for_map(view.camera, targets[s].size(1),
+                                         : render_features(source, camera_for_map(view.camera, targets[s].size(1),
                                                                                  targets[s].size(2)))
                                                .maps[s];
           sum += at::mse_loss(pred, targets[s], at::Reduction::Sum).item<double>();

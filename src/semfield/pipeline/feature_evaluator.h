@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "semfield/data/scene.h"
-#include "semfield/models/feature_model.h"
+#include "semfield/models/semantic_source.h"
 #include "semfield/teachers/teacher.h"
 
 namespace semfield {
@@ -47,7 +47,7 @@ class LabelScores {
 /// Renders each view at the teacher's map resolution and compares (views without teacher maps or label
 /// maps are skipped for that metric). Feature MSE is per element in the teacher's units. Writes
 /// <name>_<field>.png pictures (PCA or label colours) into render_dir when it is non-empty.
-FeatureEvalResult evaluate_features(const FeatureModel& model, const Teacher& teacher,
+FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher& teacher,
                                     const std::vector<const View*>& views, const Eigen::Vector3f& background,
                                     const std::filesystem::path& render_dir = {}, const std::string& field_name = "",
                                     bool show_progress = true);

@@ -1,5 +1,5 @@
-// Renders whole views of a feature/label field into maps, plus the pictures people look at: a PCA view of
-// features and colour-coded label maps.
+// Renders whole views of a semantic source (feature or label field) into maps, plus the pictures people look at:
+// a PCA view of features and colour-coded label maps.
 #pragma once
 
 #include <vector>
@@ -8,7 +8,7 @@
 
 #include "semfield/geometry/camera.h"
 #include "semfield/io/image.h"
-#include "semfield/models/feature_model.h"
+#include "semfield/models/semantic_source.h"
 
 namespace semfield {
 
@@ -20,7 +20,7 @@ struct RenderedFeatures {
 
 /// Renders every scale at the camera's own resolution (resize its intrinsics to render at a teacher's map
 /// resolution: Intrinsics::resized).
-RenderedFeatures render_features(const FeatureModel& model, const Camera& camera);
+RenderedFeatures render_features(const SemanticSource& source, const Camera& camera);
 
 /// The camera resized to a map of the teacher for an image of the camera's size (scale `scale`).
 Camera camera_for_map(const Camera& camera, int64_t map_height, int64_t map_width);

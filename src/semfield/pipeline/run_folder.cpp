@@ -7,6 +7,8 @@
 #include "semfield/core/file_util.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/io/checkpoint.h"
+#include "semfield/models/model_file.h"
+#include "semfield/models/registry.h"
 #include "semfield/pipeline/scene_mapping.h"
 
 namespace semfield {
@@ -103,10 +105,89 @@ void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const Radianc
   save_checkpoint(run.checkpoint(), checkpoint);
 }
 
+namespace {
+
+constexpr const char* kAppliedKeys[] = {"model",      "model_name",   "model_type",     "data",       "downscale",
+                                        "split_rule", "background",   "source_views",   "finetune_steps",
+                                        "scene_frame"};
+
+LoadedRun load_applied_run(const RunPaths& run) {
+  LoadedRun loaded;
+  const AppliedRunSpec spec = read_applied_run_spec(run);
+  loaded.applied = spec;
+  loaded.spec.data = spec.data;
+  loaded.spec.downscale = spec.downscale;
+  loaded.spec.split_rule = spec.split_rule;
+  loaded.background = spec.background;
+  LoadOptions load;
+  load.downscale = spec.downscale;
+  load.split_rule = SplitRule::parse(spec.split_rule);
+  auto scene = std::make_shared<Scene>(load_scene(spec.data, load));
+  renormalize_scene(*scene, spec.frame.normalization);
+  ModelFile file = read_model_file(spec.model);
+  ModelBinding binding;
+  binding.config = file.config;
+  binding.weights = std::move(file.weights);
+  binding.origin = spec.model.string();
+  if (spec.finetune_steps > 0) {
+    binding.weights = read_model_file(run.weights()).weights;
+    binding.origin = run.weights().string();
+  }
+  binding.frame = spec.frame;
+  binding.scene = scene;
+  binding.background = parse_background(spec.background);
+  binding.source_views = spec.source_views;
+  loaded.model = create_model(file.type, binding);
+  loaded.cameras = camera_records(*scene);
+  loaded.progress.step = spec.finetune_steps;
+  return loaded;
+}
+
+}  // namespace
+
+void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
+  const nlohmann::json json = {{"model", fs::absolute(spec.model).lexically_normal().string()},
+                               {"model_name", spec.model_name},
+                               {"model_type", spec.model_type},
+                               {"data", fs::absolute(spec.data).lexically_normal().string()},
+                               {"downscale", spec.downscale},
+                               {"split_rule", spec.split_rule},
+                               {"background", spec.background},
+                               {"source_views", spec.source_views},
+                               {"finetune_steps", spec.finetune_steps},
+                               {"scene_frame", spec.frame.to_json()}};
+  write_file_atomic(run.config(), json.dump(2) + "\n");
+}
+
+bool is_applied_run(const RunPaths& run) {
+  std::error_code ec;
+  if (!fs::is_regular_file(run.config(), ec)) return false;
+  const JsonNode node = JsonNode::parse_file(run.config());
+  return node.is_object() && node.has("model");
+}
+
+AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
+  const JsonNode root = JsonNode::parse_file(run.config());
+  root.reject_unknown_keys(std::vector<std::string>(std::begin(kAppliedKeys), std::end(kAppliedKeys)));
+  AppliedRunSpec spec;
+  spec.model = root.at("model").as_string();
+  spec.model_name = root.string_or("model_name", "");
+  spec.model_type = root.string_or("model_type", "");
+  spec.data = root.at("data").as_string();
+  spec.downscale = static_cast<int>(root.int_or("downscale", 1));
+  spec.split_rule = root.string_or("split_rule", "auto");
+  spec.background = root.string_or("background", "white");
+  spec.source_views = static_cast<int>(root.int_or("source_views", 0));
+  spec.finetune_steps = root.int_or("finetune_steps", 0);
+  spec.frame = SceneFrame::from_json(root.at("scene_frame").raw(), run.config().string());
+  return spec;
+}
+
 LoadedRun load_run(const fs::path& run_dir) {
   const RunPaths run{run_dir};
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec)) fail_input(run_dir, "", "run folder not found");
+  if (!fs::exists(run.checkpoint(), ec) && is_applied_run(run)) return load_applied_run(run);
   if (!fs::exists(run.checkpoint(), ec))
     fail_input(run.checkpoint(), "", "no checkpoint in this run folder (train it first with `semfield train`)");
   Checkpoint checkpoint = load_checkpoint(run.checkpoint(), kRunCheckpointKind);
@@ -114,15 +195,16 @@ LoadedRun load_run(const fs::path& run_dir) {
   const JsonNode meta = JsonNode::parse_text(checkpoint.metadata.dump(), origin + " (metadata)");
   LoadedRun loaded;
   loaded.spec = spec_from_json(meta.at("run").raw(), origin);
-  const SceneFrame frame = SceneFrame::from_json(meta.at("scene_frame").raw(), origin);
-  auto model = std::make_unique<RadianceModel>(loaded.spec.config, frame);
-  TensorMap model_state;
+  ModelBinding binding;
+  binding.frame = SceneFrame::from_json(meta.at("scene_frame").raw(), origin);
+  binding.config = to_json(loaded.spec.config);
+  binding.origin = origin;
   for (const auto& [name, tensor] : checkpoint.tensors) {
-    if (name.rfind("model.", 0) == 0) model_state[name.substr(6)] = tensor;
+    if (name.rfind("model.", 0) == 0) binding.weights[name.substr(6)] = tensor;
     if (name.rfind("optim.", 0) == 0) loaded.optimizer_state[name.substr(6)] = tensor;
   }
-  model->load_state(model_state, origin);
-  loaded.model = std::move(model);
+  loaded.model = create_model("hashgrid", binding);
+  loaded.background = loaded.spec.config.render.background;
   const JsonNode cams = meta.at("cameras");
   for (size_t i = 0; i < cams.size(); ++i) loaded.cameras.push_back(camera_from_json(cams.at(i)));
   loaded.progress.step = meta.at("step").as_int();

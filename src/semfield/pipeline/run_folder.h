@@ -1,10 +1,16 @@
-// A training run's folder: config.json (everything needed to reproduce it), checkpoint.ckpt (model,
-// optimiser state, scene frame and dataset cameras), progress.jsonl (the loss/PSNR-vs-time curve) and
-// eval/ (metrics.json and renders).
+// A run folder: a model applied to one scene, which render, eval, segment, mesh and serve read the same way
+// whatever the model's type.
+//  - Per-scene runs (`semfield train`, type hashgrid): config.json (everything needed to reproduce it),
+//    checkpoint.ckpt (model, optimiser state, scene frame and dataset cameras), progress.jsonl (the
+//    loss/PSNR-vs-time curve) and eval/ (metrics.json and renders).
+//  - Applied runs (`semfield apply`, image-conditioned types): config.json names the model file (weights live
+//    with the model, not the run) and the scene it is applied to (data folder, load options, frame, source
+//    views); weights.safetensors only when the model was fine-tuned on the scene; eval/ as above.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +43,27 @@ struct RunPaths {
   std::filesystem::path checkpoint() const { return root / "checkpoint.ckpt"; }
   std::filesystem::path progress() const { return root / "progress.jsonl"; }
   std::filesystem::path eval_dir() const { return root / "eval"; }
+  std::filesystem::path weights() const { return root / "weights.safetensors"; }  ///< applied runs, fine-tuned
 };
+
+/// An applied run's config.json: a model file bound to a scene.
+struct AppliedRunSpec {
+  std::filesystem::path data;           ///< the scene folder
+  int downscale = 1;
+  std::string split_rule = "auto";
+  std::filesystem::path model;          ///< the model file (absolute)
+  std::string model_name, model_type;   ///< as the file says (for listings; the file is authoritative)
+  std::string background = "white";     ///< RGBA source images and renders are composited over it
+  int source_views = 0;                 ///< views per target; 0 = the model's config
+  int64_t finetune_steps = 0;           ///< > 0: RUN/weights.safetensors holds the fine-tuned weights
+  SceneFrame frame;                     ///< the scene's normalised frame at apply time
+};
+
+void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec);
+/// Throws InputError naming config.json and the key for anything malformed.
+AppliedRunSpec read_applied_run_spec(const RunPaths& run);
+/// Whether RUN/config.json describes an applied run.
+bool is_applied_run(const RunPaths& run);
 
 void write_run_spec(const RunPaths& run, const RunSpec& spec);
 /// Throws InputError naming config.json and the key for anything malformed.
@@ -51,8 +77,10 @@ struct TrainProgress {
 
 /// Everything a checkpoint holds, loaded.
 struct LoadedRun {
-  RunSpec spec;
-  std::unique_ptr<SceneModel> model;  ///< a RadianceModel for runs made by `semfield train`
+  RunSpec spec;  ///< data and load options (and, for per-scene runs, the hash-grid config)
+  std::unique_ptr<SceneModel> model;  ///< built by the model registry from the run's model type
+  std::string background = "white";   ///< the run's background ("white" | "black" | "r,g,b")
+  std::optional<AppliedRunSpec> applied;  ///< set for applied runs
   std::vector<CameraRecord> cameras;
   TrainProgress progress;
   TensorMap optimizer_state;  ///< "optim.*" tensors for resuming
@@ -61,8 +89,9 @@ struct LoadedRun {
 void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const RadianceModel& model,
                          const std::vector<CameraRecord>& cameras, const TrainProgress& progress,
                          const TensorMap& optimizer_state);
-/// Loads RUN/checkpoint.ckpt (config from the checkpoint itself, so a run is self-contained).
-/// Throws InputError for a missing run folder, a missing/truncated/foreign checkpoint.
+/// Loads a run: RUN/checkpoint.ckpt of a per-scene run (config from the checkpoint itself, so such a run is
+/// self-contained), or an applied run's model file and scene. Throws InputError for a missing run folder, a
+/// missing/truncated/foreign checkpoint or model file, or a scene that no longer loads.
 LoadedRun load_run(const std::filesystem::path& run_dir);
 /// The per-scene hash-grid model of a run, for what only it supports (`what`: "train --resume", ...); UsageError
 /// naming the run's model type otherwise.

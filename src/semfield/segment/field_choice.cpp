@@ -4,12 +4,11 @@
 #include "semfield/core/error.h"
 #include "semfield/models/distill_config.h"
 #include "semfield/pipeline/distill_run.h"
-#include "semfield/core/strings.h"
+#include "semfield/teachers/teacher_spec.h"
 
 namespace semfield {
 
 namespace {
-
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
@@ -27,11 +26,21 @@ std::string choose_field(const std::filesystem::path& run_dir, const std::string
                run_dir.string());
   std::vector<std::string> sam, labels, clip, other;
   for (const std::string& name : names) {
-    const std::string spec = load_distill_config(distill_paths(run_dir, name).config()).teacher;
-    if (starts_with(spec, "sam:")) sam.push_back(name);
-    else if (starts_with(spec, "labels:")) labels.push_back(name);
-    else if (starts_with(spec, "clip:")) clip.push_back(name);
-    else other.push_back(name);
+    const std::filesystem::path config = distill_paths(run_dir, name).config();
+    TeacherSpec teacher;
+    try {
+      teacher = TeacherSpec::parse(load_distill_config(config).teacher);
+    } catch (const UsageError& e) {
+      fail_input(config, "teacher", "{}", e.what());
+    }
+    switch (teacher.kind) {
+      case TeacherKind::Sam: sam.push_back(name); break;
+      case TeacherKind::Labels: labels.push_back(name); break;
+      case TeacherKind::Clip: clip.push_back(name); break;
+      case TeacherKind::Files:
+      case TeacherKind::Descriptor:
+      case TeacherKind::Dino: other.push_back(name); break;
+    }
   }
   switch (use) {
     case FieldUse::Segment:

@@ -49,12 +49,12 @@ at::Tensor class_mask(const at::Tensor& ids, const std::set<int64_t>& classes) {
   return mask;
 }
 
-LabelSegmenter::LabelSegmenter(const FeatureModel& model) : m_model(model) {
-  if (model.kind() != TeacherOutputKind::Labels) fail_usage("the label-class segmenter needs a label field");
+LabelSegmenter::LabelSegmenter(const SemanticSource& source) : m_source(source) {
+  if (!source.has_classes()) fail_usage("the label-class segmenter needs a label field");
 }
 
 SegmentView LabelSegmenter::prepare(const Camera& camera, const std::string& name) const {
-  SegmentView view = render_field_view(m_model, camera, name, 0);
+  SegmentView view = render_field_view(m_source, camera, name, 0);
   view.maps = view.maps.argmax(0, true).to(at::kFloat);
   return view;
 }

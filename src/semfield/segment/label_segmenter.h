@@ -18,8 +18,8 @@ at::Tensor class_mask(const at::Tensor& ids, const std::set<int64_t>& classes);
 
 class LabelSegmenter final : public Segmenter {
  public:
-  /// `model` (a label field) must outlive the segmenter.
-  explicit LabelSegmenter(const FeatureModel& model);
+  /// `source` (one with classes: a label field) must outlive the segmenter; UsageError for one without.
+  explicit LabelSegmenter(const SemanticSource& source);
 
   std::string method() const override { return "label-class"; }
   /// maps = class ids [1,H,W] (as float) of the arg-max of the rendered logits.
@@ -32,7 +32,7 @@ class LabelSegmenter final : public Segmenter {
   const std::set<int64_t>& classes() const { return m_classes; }
 
  private:
-  const FeatureModel& m_model;
+  const SemanticSource& m_source;
   std::set<int64_t> m_classes;
 };
 

@@ -19,18 +19,18 @@ Camera sam_embedding_camera(const Camera& camera, int64_t grid) {
   return camera_for_map(square, grid, grid);
 }
 
-SamSegmenter::SamSegmenter(const FeatureModel& model, std::shared_ptr<const foundation::SamModel> sam)
-    : m_model(model), m_sam(std::move(sam)) {
-  const int64_t channels = model.field().mean().at(0).numel();
-  if (model.kind() != TeacherOutputKind::Features || channels != m_sam->config().out_chans)
+SamSegmenter::SamSegmenter(const SemanticSource& source, std::shared_ptr<const foundation::SamModel> sam)
+    : m_source(source), m_sam(std::move(sam)) {
+  const int64_t channels = source.channels().at(0);
+  if (source.has_classes() || channels != m_sam->config().out_chans)
     fail_usage("the SAM decoder needs a field of SAM embeddings ({} channels); this field has {}",
                m_sam->config().out_chans, channels);
 }
 
 SegmentView SamSegmenter::prepare(const Camera& camera, const std::string& name) const {
-  SegmentView view = render_depth_view(m_model.radiance(), camera, name);
+  SegmentView view = render_depth_view(m_source.scene_model(), camera, name);
   const SegmentView embedding =
-      render_field_view(m_model, sam_embedding_camera(camera, m_sam->config().grid()), name, 0);
+      render_field_view(m_source, sam_embedding_camera(camera, m_sam->config().grid()), name, 0);
   view.maps = embedding.maps;
   view.render_seconds += embedding.render_seconds;
   return view;

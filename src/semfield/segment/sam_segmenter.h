@@ -18,8 +18,9 @@ Camera sam_embedding_camera(const Camera& camera, int64_t grid);
 
 class SamSegmenter final : public Segmenter {
  public:
-  /// `model` (a field distilled from `sam`'s embeddings) must outlive the segmenter.
-  SamSegmenter(const FeatureModel& model, std::shared_ptr<const foundation::SamModel> sam);
+  /// `source` (features of `sam`'s image embeddings: a field distilled from them) must outlive the segmenter;
+  /// UsageError for a source with classes or another channel count.
+  SamSegmenter(const SemanticSource& source, std::shared_ptr<const foundation::SamModel> sam);
 
   std::string method() const override { return "sam-decoder"; }
   /// maps = the rendered embedding [C, grid, grid]; depth and opacity at the image resolution (radiance model).
@@ -41,7 +42,7 @@ class SamSegmenter final : public Segmenter {
   /// bool [H,W]: the best candidate's logits > 0 at the view's size (only that candidate upscaled).
   at::Tensor best_mask_of(const SegmentView& view, const Prompts& prompts) const;
 
-  const FeatureModel& m_model;
+  const SemanticSource& m_source;
   std::shared_ptr<const foundation::SamModel> m_sam;
 };
 

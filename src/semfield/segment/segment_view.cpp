@@ -6,15 +6,11 @@
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
-#include "semfield/kernels/ray_generation.h"
 #include "semfield/core/progress.h"
+#include "semfield/kernels/ray_generation.h"
+#include "semfield/models/scene_model.h"
 
 namespace semfield {
-
-namespace {
-
-
-}  // namespace
 
 at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& directions, const at::Tensor& opacity,
                                    const Eigen::Vector3d& forward) {
@@ -24,12 +20,12 @@ at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& direct
   return at::where(opacity >= 0.5f, z, at::zeros_like(z));
 }
 
-SegmentView render_field_view(const FeatureModel& model, const Camera& camera, const std::string& name,
+SegmentView render_field_view(const SemanticSource& source, const Camera& camera, const std::string& name,
                               size_t scale) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   const kernels::Rays rays = kernels::generate_image_rays(camera);
-  const FeatureRenderOutput out = model.render(rays.origins, rays.directions);
+  const SemanticRenderOutput out = source.render(rays.origins, rays.directions);
   SEMFIELD_ASSERT(scale < out.maps.size(), "scale out of range");
   SegmentView view;
   view.name = name;

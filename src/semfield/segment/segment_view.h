@@ -7,7 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/geometry/camera.h"
-#include "semfield/models/feature_model.h"
+#include "semfield/models/semantic_source.h"
 
 namespace semfield {
 
@@ -27,9 +27,9 @@ struct SegmentView {
   int height() const { return camera.intrinsics.height; }
 };
 
-/// Renders scale `scale` of a feature/label field at the camera's own resolution (one ray per pixel centre),
-/// with depth and opacity from the same compositing weights.
-SegmentView render_field_view(const FeatureModel& model, const Camera& camera, const std::string& name,
+/// Renders scale `scale` of a semantic source (features or class logits) at the camera's own resolution (one ray
+/// per pixel centre), with depth and opacity from the same compositing weights.
+SegmentView render_field_view(const SemanticSource& source, const Camera& camera, const std::string& name,
                               size_t scale = 0);
 
 /// Depth and opacity only (density of the radiance model); `maps` stays undefined.

@@ -13,18 +13,18 @@ namespace semfield {
 std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std::string& method) {
   if (method != "auto" && method != "similarity")
     fail_usage("unknown segmentation method '{}' (expected auto or similarity)", method);
-  const FeatureModel& model = *field.model;
-  const std::string& spec = field.config.teacher;
-  if (model.kind() == TeacherOutputKind::Labels) {
+  const SemanticSource& source = *field.model;
+  if (source.has_classes()) {
     if (method == "similarity")
-      fail_usage("field '{}' holds labels ({}): the similarity method needs a feature field", field.name, spec);
-    return std::make_unique<LabelSegmenter>(model);
+      fail_usage("field '{}' holds labels ({}): the similarity method needs a feature field", field.name,
+                 field.teacher.to_string());
+    return std::make_unique<LabelSegmenter>(source);
   }
-  if (method == "auto" && spec.rfind("sam:", 0) == 0) {
-    auto sam = std::make_shared<const foundation::SamModel>(foundation::SamModel::load(spec.substr(4)));
-    return std::make_unique<SamSegmenter>(model, std::move(sam));
+  if (method == "auto" && field.teacher.kind == TeacherKind::Sam) {
+    auto sam = std::make_shared<const foundation::SamModel>(foundation::SamModel::load(field.teacher.arg));
+    return std::make_unique<SamSegmenter>(source, std::move(sam));
   }
-  return std::make_unique<SimilaritySegmenter>(model);
+  return std::make_unique<SimilaritySegmenter>(source);
 }
 
 }  // namespace semfield

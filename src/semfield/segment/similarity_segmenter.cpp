@@ -381,16 +381,17 @@ at::Tensor click_seeds(const std::vector<Eigen::Vector2d>& points, int width, in
   return seeds;
 }
 
-SimilaritySegmenter::SimilaritySegmenter(const FeatureModel& model, SimilarityOptions options, size_t scale)
-    : m_model(model), m_options(options), m_scale(scale) {
-  if (model.kind() != TeacherOutputKind::Features)
+SimilaritySegmenter::SimilaritySegmenter(const SemanticSource& source, SimilarityOptions options, size_t scale)
+    : m_source(source), m_options(options), m_scale(scale) {
+  if (source.has_classes())
     fail_usage("the feature-similarity segmenter needs a feature field, not a label field");
-  SEMFIELD_ASSERT(scale < model.field().mean().size(), "scale out of range");
+  SEMFIELD_ASSERT(scale < source.channels().size(), "scale out of range");
 }
 
 SegmentView SimilaritySegmenter::prepare(const Camera& camera, const std::string& name) const {
-  SegmentView view = render_field_view(m_model, camera, name, m_scale);
-  view.maps = standardise_features(view.maps, m_model.field().mean()[m_scale], m_model.field().std()[m_scale]);
+  SegmentView view = render_field_view(m_source, camera, name, m_scale);
+  const ChannelStats stats = m_source.channel_stats(m_scale);
+  view.maps = standardise_features(view.maps, stats.mean, stats.std);
   precompute(view);
   return view;
 }

@@ -131,8 +131,9 @@ at::Tensor refine_mask(const at::Tensor& mask, const at::Tensor& unit, const at:
 
 class SimilaritySegmenter final : public Segmenter {
  public:
-  /// `model` must outlive the segmenter; `scale` picks the teacher scale whose maps are compared.
-  SimilaritySegmenter(const FeatureModel& model, SimilarityOptions options = {}, size_t scale = 0);
+  /// `source` (features: UsageError for one with classes) must outlive the segmenter; `scale` picks the scale
+  /// whose maps are compared.
+  SimilaritySegmenter(const SemanticSource& source, SimilarityOptions options = {}, size_t scale = 0);
 
   std::string method() const override { return "feature-similarity"; }
   /// maps = standardised features at the image resolution; also does the view's share of a click
@@ -175,7 +176,7 @@ class SimilaritySegmenter final : public Segmenter {
   /// The kept precompute result when it is `view`'s.
   std::optional<ViewFeatures> kept_features(const SegmentView& view) const;
 
-  const FeatureModel& m_model;
+  const SemanticSource& m_source;
   SimilarityOptions m_options;
   size_t m_scale;
   SimilarityTarget m_target;

@@ -72,15 +72,16 @@ TextQuery::TextQuery(std::shared_ptr<const foundation::ClipModel> clip, TextQuer
 }
 
 TextQuery TextQuery::for_field(const LoadedDistill& field, TextQueryOptions options) {
-  const std::string& spec = field.config.teacher;
-  if (spec.rfind("clip:", 0) != 0)
+  if (field.teacher.kind != TeacherKind::Clip)
     fail_usage("field '{}' was distilled from '{}': text queries need a field distilled from a CLIP teacher "
                "(semfield distill --teacher clip:PATH)",
-               field.name, spec);
-  auto clip = std::make_shared<const foundation::ClipModel>(foundation::ClipModel::load(spec.substr(5)));
-  if (field.model->field().mean().at(0).numel() != clip->config().embed_dim)
-    fail_usage("field '{}' has {} channels but the CLIP model at {} embeds to {}", field.name,
-               field.model->field().mean().at(0).numel(), spec.substr(5), clip->config().embed_dim);
+               field.name, field.teacher.to_string());
+  const std::string& weights = field.teacher.arg;
+  auto clip = std::make_shared<const foundation::ClipModel>(foundation::ClipModel::load(weights));
+  const int64_t channels = field.model->channels().front();
+  if (channels != clip->config().embed_dim)
+    fail_usage("field '{}' has {} channels but the CLIP model at {} embeds to {}", field.name, channels, weights,
+               clip->config().embed_dim);
   return TextQuery(std::move(clip), std::move(options));
 }
 

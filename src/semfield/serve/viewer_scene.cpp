@@ -91,7 +91,7 @@ std::string camera_key(const Camera& camera) {
 }
 
 ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_run(load_run(options.run)) {
-  m_background = parse_background(m_run.spec.config.render.background);
+  m_background = parse_background(m_run.background);
   const std::vector<std::string> names = list_distilled(options.run);
   m_fields.reserve(names.size());
   for (const std::string& name : names) m_fields.push_back(load_distilled(options.run, name, *m_run.model));
@@ -109,10 +109,11 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
     m_segment_error = e.what();
   }
   for (const LoadedDistill& field : m_fields) {
-    if (field.model->kind() == TeacherOutputKind::Labels && m_label_field == nullptr) m_label_field = &field;
-    if (field.model->kind() == TeacherOutputKind::Features && m_pca_field == nullptr) m_pca_field = &field;
+    const SemanticSource& source = *field.model;
+    if (source.has_classes() && m_label_source == nullptr) m_label_source = &source;
+    if (!source.has_classes() && m_pca_source == nullptr) m_pca_source = &source;
   }
-  if (m_pca_field == nullptr) m_pca_field = m_label_field;  // a PCA of class logits still separates classes
+  if (m_pca_source == nullptr) m_pca_source = m_label_source;  // a PCA of class logits still separates classes
   try {
     m_query_field = field_named(choose_field(options.run, "", FieldUse::Query));
     if (m_query_field != nullptr) m_query.emplace(TextQuery::for_field(*m_query_field));
@@ -130,8 +131,8 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
   nlohmann::json modes = {
       {"rgb", availability("")},
       {"depth", availability("")},
-      {"pca", availability(m_pca_field ? "" : no_fields)},
-      {"labels", availability(m_label_field ? "" : "the run has no label field (distill one with "
+      {"pca", availability(m_pca_source ? "" : no_fields)},
+      {"labels", availability(m_label_source ? "" : "the run has no label field (distill one with "
                                                    "`semfield distill --teacher labels:semantic`)")},
       {"relevancy", availability(m_query_error)}};
   m_info = {{"run", options.run.filename().string()},
@@ -207,8 +208,8 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
       return frame;
     }
     case RenderMode::Pca: {
-      if (m_pca_field == nullptr) fail_usage("pca mode: {}", m_info["modes"]["pca"]["reason"].get<std::string>());
-      const SegmentView view = render_field_view(*m_pca_field->model, camera, "viewer", 0);
+      if (m_pca_source == nullptr) fail_usage("pca mode: {}", m_info["modes"]["pca"]["reason"].get<std::string>());
+      const SegmentView view = render_field_view(*m_pca_source, camera, "viewer", 0);
       // Fitted on the first view asked for, then kept, so colours stay put while the camera moves.
       if (!m_pca) m_pca.emplace(view.maps);
       frame.image = m_pca->apply(view.maps);
@@ -217,9 +218,9 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
       return frame;
     }
     case RenderMode::Labels: {
-      if (m_label_field == nullptr)
+      if (m_label_source == nullptr)
         fail_usage("labels mode: {}", m_info["modes"]["labels"]["reason"].get<std::string>());
-      const SegmentView view = render_field_view(*m_label_field->model, camera, "viewer", 0);
+      const SegmentView view = render_field_view(*m_label_source, camera, "viewer", 0);
       frame.image = colorize_labels(view.maps.argmax(0));
       frame.depth = view.depth;
       frame.opacity = view.opacity;

@@ -119,8 +119,8 @@ class ViewerScene {
   Eigen::Vector3f m_background;
   std::vector<LoadedDistill> m_fields;
   const LoadedDistill* m_segment_field = nullptr;
-  const LoadedDistill* m_label_field = nullptr;
-  const LoadedDistill* m_pca_field = nullptr;
+  const SemanticSource* m_label_source = nullptr;  ///< the first source with classes (labels mode)
+  const SemanticSource* m_pca_source = nullptr;    ///< the first feature source, else m_label_source (pca mode)
   const LoadedDistill* m_query_field = nullptr;
   std::string m_segment_error, m_query_error;
   std::optional<TextQuery> m_query;

@@ -20,7 +20,7 @@ class ClipTeacher final : public Teacher {
  public:
   explicit ClipTeacher(const std::string& path);
 
-  std::string spec() const override { return "clip:" + m_path; }
+  std::string spec() const override { return TeacherSpec{TeacherKind::Clip, m_path}.to_string(); }
   TeacherOutputKind output_kind() const override { return TeacherOutputKind::Features; }
   std::vector<int64_t> channels() const override { return {m_model.config().embed_dim}; }
   std::vector<std::pair<int64_t, int64_t>> map_sizes(int64_t image_height, int64_t image_width) const override;

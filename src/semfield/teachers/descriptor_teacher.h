@@ -23,7 +23,7 @@ class DescriptorTeacher final : public Teacher {
  public:
   static constexpr int64_t kChannels = 24;
 
-  std::string spec() const override { return "descriptor"; }
+  std::string spec() const override { return TeacherSpec{TeacherKind::Descriptor, ""}.to_string(); }
   TeacherOutputKind output_kind() const override { return TeacherOutputKind::Features; }
   std::vector<int64_t> channels() const override { return {kChannels}; }
   std::vector<std::pair<int64_t, int64_t>> map_sizes(int64_t image_height, int64_t image_width) const override;

@@ -17,7 +17,7 @@ class FileTeacher final : public Teacher {
   /// Reads the first training view's maps to learn channels and sizes; throws InputError if it has none.
   FileTeacher(std::filesystem::path directory, const Scene& scene);
 
-  std::string spec() const override { return "files:" + m_directory.string(); }
+  std::string spec() const override { return TeacherSpec{TeacherKind::Files, m_directory.string()}.to_string(); }
   TeacherOutputKind output_kind() const override { return TeacherOutputKind::Features; }
   std::vector<int64_t> channels() const override { return m_channels; }
   std::vector<std::pair<int64_t, int64_t>> map_sizes(int64_t image_height, int64_t image_width) const override;

@@ -84,11 +84,11 @@ LabelTeacher::LabelTeacher(LabelSource source, fs::path directory, const Scene& 
 
 std::string LabelTeacher::spec() const {
   switch (m_source) {
-    case LabelSource::Semantic: return "labels:semantic";
-    case LabelSource::Instance: return "labels:instance";
+    case LabelSource::Semantic: return TeacherSpec{TeacherKind::Labels, "semantic"}.to_string();
+    case LabelSource::Instance: return TeacherSpec{TeacherKind::Labels, "instance"}.to_string();
     case LabelSource::Directory: break;
   }
-  return "labels:" + m_directory.string();
+  return TeacherSpec{TeacherKind::Labels, m_directory.string()}.to_string();
 }
 
 at::Tensor LabelTeacher::read_map(const View& view, bool required) const {
@@ -183,13 +183,20 @@ std::vector<at::Tensor> LabelTeacher::compute(const TeacherInput& input) const {
   return {ids_to_one_hot(map, m_num_classes)};
 }
 
+std::unique_ptr<LabelTeacher> make_label_teacher(const TeacherSpec& spec, const Scene& scene,
+                                                 LabelDegradation degradation) {
+  if (spec.kind != TeacherKind::Labels)
+    fail_usage("teacher '{}': expected labels:semantic, labels:instance or labels:DIR", spec.to_string());
+  if (spec.arg == "semantic")
+    return std::make_unique<LabelTeacher>(LabelSource::Semantic, fs::path(), scene, degradation);
+  if (spec.arg == "instance")
+    return std::make_unique<LabelTeacher>(LabelSource::Instance, fs::path(), scene, degradation);
+  return std::make_unique<LabelTeacher>(LabelSource::Directory, fs::path(spec.arg), scene, degradation);
+}
+
 std::unique_ptr<LabelTeacher> make_label_teacher(const std::string& spec, const Scene& scene,
                                                  LabelDegradation degradation) {
-  const std::string arg = spec.rfind("labels:", 0) == 0 ? spec.substr(7) : "";
-  if (arg.empty()) fail_usage("teacher '{}': expected labels:semantic, labels:instance or labels:DIR", spec);
-  if (arg == "semantic") return std::make_unique<LabelTeacher>(LabelSource::Semantic, fs::path(), scene, degradation);
-  if (arg == "instance") return std::make_unique<LabelTeacher>(LabelSource::Instance, fs::path(), scene, degradation);
-  return std::make_unique<LabelTeacher>(LabelSource::Directory, fs::path(arg), scene, degradation);
+  return make_label_teacher(TeacherSpec::parse(spec), scene, degradation);
 }
 
 }  // namespace semfield

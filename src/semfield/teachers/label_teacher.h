@@ -45,7 +45,10 @@ class LabelTeacher final : public Teacher {
   std::vector<int64_t> m_train_classes;  ///< sorted ids that occur in the training views' 2D maps (noise draws)
 };
 
-/// Parses "labels:semantic", "labels:instance" or "labels:DIR".
+/// The teacher of a labels spec: arg "semantic", "instance" or a folder (DIR). UsageError for another kind.
+std::unique_ptr<LabelTeacher> make_label_teacher(const TeacherSpec& spec, const Scene& scene,
+                                                 LabelDegradation degradation = {});
+/// The same for a spec's text ("labels:semantic", "labels:instance" or "labels:DIR"; TeacherSpec::parse).
 std::unique_ptr<LabelTeacher> make_label_teacher(const std::string& spec, const Scene& scene,
                                                  LabelDegradation degradation = {});
 

@@ -21,7 +21,7 @@ class SamTeacher final : public Teacher {
   /// Loads the model from a weight file or folder (see foundation/model_files.h); InputError on failure.
   explicit SamTeacher(const std::string& path);
 
-  std::string spec() const override { return "sam:" + m_path; }
+  std::string spec() const override { return TeacherSpec{TeacherKind::Sam, m_path}.to_string(); }
   TeacherOutputKind output_kind() const override { return TeacherOutputKind::Features; }
   std::vector<int64_t> channels() const override { return {m_model.config().out_chans}; }
   std::vector<std::pair<int64_t, int64_t>> map_sizes(int64_t image_height, int64_t image_width) const override;

@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/data/scene.h"
+#include "semfield/teachers/teacher_spec.h"
 
 namespace semfield {
 
@@ -68,8 +69,14 @@ struct LabelDegradation {
 ///   labels:semantic | labels:instance | labels:DIR
 ///   descriptor              the built-in weight-free dense descriptor
 ///   sam:PATH | clip:PATH | dino:PATH   foundation-model teachers (checkpoint file or folder)
-/// Unknown kinds throw UsageError listing the valid ones.
+std::unique_ptr<Teacher> make_teacher(const TeacherSpec& spec, const Scene& scene,
+                                      const LabelDegradation& label_degradation = {});
+/// The same for a spec's text: UsageError from TeacherSpec::parse for a malformed one (an unknown kind lists the
+/// valid ones).
 std::unique_ptr<Teacher> make_teacher(const std::string& spec, const Scene& scene,
                                       const LabelDegradation& label_degradation = {});
+/// A foundation-model teacher (spec.is_foundation_model(): sam, clip, dino), which needs no scene: loads its
+/// weights from spec.arg (InputError on failure). UsageError for any other kind.
+std::unique_ptr<Teacher> make_foundation_teacher(const TeacherSpec& spec);
 
 }  // namespace semfield

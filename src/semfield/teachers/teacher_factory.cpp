@@ -10,25 +10,34 @@
 
 namespace semfield {
 
+std::unique_ptr<Teacher> make_foundation_teacher(const TeacherSpec& spec) {
+  switch (spec.kind) {
+    case TeacherKind::Sam: return make_sam_teacher(spec.arg);
+    case TeacherKind::Clip: return make_clip_teacher(spec.arg);
+    case TeacherKind::Dino: return make_dino_teacher(spec.arg);
+    case TeacherKind::Labels:
+    case TeacherKind::Files:
+    case TeacherKind::Descriptor: break;
+  }
+  fail_usage("teacher '{}' is not a foundation model (sam:PATH, clip:PATH or dino:PATH)", spec.to_string());
+}
+
+std::unique_ptr<Teacher> make_teacher(const TeacherSpec& spec, const Scene& scene,
+                                      const LabelDegradation& label_degradation) {
+  switch (spec.kind) {
+    case TeacherKind::Descriptor: return std::make_unique<DescriptorTeacher>();
+    case TeacherKind::Labels: return make_label_teacher(spec, scene, label_degradation);
+    case TeacherKind::Files: return std::make_unique<FileTeacher>(spec.arg, scene);
+    case TeacherKind::Sam:
+    case TeacherKind::Clip:
+    case TeacherKind::Dino: return make_foundation_teacher(spec);
+  }
+  SEMFIELD_ASSERT(false, "unhandled teacher kind");
+}
+
 std::unique_ptr<Teacher> make_teacher(const std::string& spec, const Scene& scene,
                                       const LabelDegradation& label_degradation) {
-  const size_t colon = spec.find(':');
-  const std::string kind = spec.substr(0, colon);
-  const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  if (kind == "descriptor") {
-    if (!arg.empty()) fail_usage("teacher 'descriptor' takes no argument, got '{}'", spec);
-    return std::make_unique<DescriptorTeacher>();
-  }
-  if (kind == "labels") return make_label_teacher(spec, scene, label_degradation);
-  if (arg.empty() && (kind == "files" || kind == "sam" || kind == "clip" || kind == "dino"))
-    fail_usage("teacher '{}' needs a path: {}:PATH", spec, kind);
-  if (kind == "files") return std::make_unique<FileTeacher>(arg, scene);
-  if (kind == "sam") return make_sam_teacher(arg);
-  if (kind == "clip") return make_clip_teacher(arg);
-  if (kind == "dino") return make_dino_teacher(arg);
-  fail_usage("unknown teacher '{}'; valid: descriptor, labels:semantic, labels:instance, labels:DIR, files:DIR, "
-             "sam:PATH, clip:PATH, dino:PATH",
-             spec);
+  return make_teacher(TeacherSpec::parse(spec), scene, label_degradation);
 }
 
 }  // namespace semfield

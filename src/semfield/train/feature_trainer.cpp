@@ -22,6 +22,7 @@
 #include "semfield/train/adam.h"
 #include "semfield/train/camera_augmentation.h"
 #include "semfield/train/feature_cache.h"
+#include "semfield/train/training_loop.h"
 
 namespace semfield {
 
@@ -123,7 +124,7 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
   const auto train_views = scene.split(Split::Train);
   const auto test_views = scene.split(Split::Test);
   if (train_views.empty()) fail_input(scene.root, "", "the scene has no training views");
-  const Eigen::Vector3f background = parse_background(run.spec.config.render.background);
+  const Eigen::Vector3f background = parse_background(run.background);
   const bool labels = teacher.output_kind() == TeacherOutputKind::Labels;
   config.field.channels = teacher.channels();
   const size_t n_scales = config.field.channels.size();
@@ -208,25 +209,20 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
     return *fresh_holder;
   };
 
-  std::ofstream progress_log(paths.progress(), std::ios::trunc);
   const int64_t rays_per_scale = std::max<int64_t>(16, config.rays_per_step / static_cast<int64_t>(n_scales));
-  ProgressBar bar("distill", std::max<int64_t>(config.steps, 1), "step");
-  const bool budgeted = config.time_budget > 0;
-  const auto start = Clock::now();
+  TrainingLoopOptions lo;
+  lo.steps = config.steps;
+  lo.time_budget = config.time_budget;
+  lo.eval_interval = test_views.empty() ? 0 : config.eval_interval;
+  lo.label = "distill";
+  lo.show_progress = options.show_progress;
+  lo.stop_requested = options.stop_requested;
+  TrainingLoop loop(lo, {}, paths.progress(), false);
   double loss_ema = 0;
-  int64_t step = 0;
-  for (; step < config.steps; ++step) {
-    const double elapsed = seconds_since(start);
-    if (budgeted && elapsed >= config.time_budget) break;
-    if (options.stop_requested && options.stop_requested->load()) {
-      summary.interrupted = true;
-      break;
-    }
-    double t = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(config.steps, 1));
-    if (budgeted) t = std::max(t, elapsed / config.time_budget);
-    t = std::min(t, 1.0);
-    const kernels::AdamHyper hyper{config.lr * std::pow(config.lr_final_fraction, t), config.beta1, config.beta2,
-                                   config.eps, 0.0};
+  while (loop.next()) {
+    const int64_t step = loop.step();
+    const kernels::AdamHyper hyper{loop.exponential_lr(config.lr, config.lr_final_fraction), config.beta1,
+                                   config.beta2, config.eps, 0.0};
 
     // Cells of every scale: from all training views, or from one augmented view.
     std::vector<CellBatch> batches;
@@ -287,25 +283,22 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
 
     const std::string cache_text =
         augment ? fmt::format(" aug fresh {} cached {}", summary.augmented_fresh, summary.augmented_cached) : "";
-    if (options.show_progress)
-      bar.update(step + 1, fmt::format("loss {:.4f}{}", loss_ema, cache_text), budgeted ? t : -1.0);
-    if ((step + 1) % 50 == 0)
-      progress_log << nlohmann::json{{"step", step + 1}, {"seconds", seconds_since(start)}, {"loss", loss_ema}}.dump()
-                   << "\n"
-                   << std::flush;
-    if (config.eval_interval > 0 && (step + 1) % config.eval_interval == 0 && !test_views.empty()) {
-      std::vector<const View*> subset(test_views.begin(), test_views.begin() + std::min<size_t>(test_views.size(), 3));
-      const FeatureEvalResult r = evaluate_features(model, teacher, subset, background, {}, options.name, false);
-      nlohmann::json line = r.to_json();
-      line.erase("views");
-      line["step"] = step + 1;
-      line["seconds"] = seconds_since(start);
-      progress_log << line.dump() << "\n" << std::flush;
-    }
+    loop.end_step(fmt::format("loss {:.4f}{}", loss_ema, cache_text), {{"loss", loss_ema}});
+    if (loop.eval_due())
+      loop.pause([&] {
+        std::vector<const View*> subset(test_views.begin(),
+                                        test_views.begin() + std::min<size_t>(test_views.size(), 3));
+        const FeatureEvalResult r = evaluate_features(model, teacher, subset, background, {}, options.name, false);
+        nlohmann::json line = r.to_json();
+        line.erase("views");
+        loop.log(line);
+      });
   }
-  if (options.show_progress) bar.finish();
+  loop.finish();
+  summary.interrupted = loop.interrupted();
+  const int64_t step = loop.step();
   summary.steps = step;
-  summary.seconds = seconds_since(start);
+  summary.seconds = loop.session_seconds();
   MapGrid grid{cameras.front().intrinsics.height, cameras.front().intrinsics.width, {}};
   for (const auto& t : targets) grid.sizes.emplace_back(t.cameras.front().intrinsics.height, t.cameras.front().intrinsics.width);
   save_distill_checkpoint(paths, config, model, {step, summary.seconds}, grid, adam.state("optim."));

@@ -13,15 +13,13 @@
 #include "semfield/core/progress.h"
 #include "semfield/train/adam.h"
 #include "semfield/train/pixel_sampler.h"
+#include "semfield/train/training_loop.h"
 
 namespace semfield {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
 
 at::Tensor photometric_loss(const at::Tensor& pred, const at::Tensor& target, const std::string& kind) {
   if (kind == "mse") return at::mse_loss(pred, target);
@@ -69,41 +67,29 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
   DenseAdam mlp_adam(model->field().mlp_parameters());
   if (options.resume) mlp_adam.load_state(optimizer_state, "mlp.", run.checkpoint().string());
 
-  std::ofstream progress_log(run.progress(), options.resume ? std::ios::app : std::ios::trunc);
+  LoopProgress start{progress.step, progress.elapsed_seconds};
+  TrainingLoopOptions lo;
+  lo.steps = tc.steps;
+  lo.time_budget = tc.time_budget;
+  lo.eval_interval = test_views.empty() ? 0 : tc.eval_interval;
+  lo.checkpoint_interval = tc.checkpoint_interval;
+  lo.show_progress = options.show_progress;
+  lo.stop_requested = options.stop_requested;
+  TrainingLoop loop(lo, start, run.progress(), options.resume);
   auto save = [&] {
+    const LoopProgress p = loop.progress();
+    progress.step = p.step;
+    progress.elapsed_seconds = p.elapsed_seconds;
     save_run_checkpoint(run, options.spec, *model, cameras, progress, mlp_adam.state("mlp."));
   };
 
   TrainSummary summary;
-  const int64_t first_step = progress.step;
-  const int64_t total_steps = tc.steps;
   int64_t n_rays = tc.initial_rays;
   int64_t samples_trained = 0;
   double loss_ema = 0, mse_ema = 0;
-  ProgressBar bar("train", std::max<int64_t>(total_steps - first_step, 1), "step");
-  const bool budgeted = tc.time_budget > 0;
-  auto segment_start = Clock::now();
-  const double elapsed_at_start = progress.elapsed_seconds;
-  auto elapsed = [&] { return elapsed_at_start + seconds_since(segment_start); };
-  double paused = 0;  // time spent in evaluation/checkpoints, excluded from training time
-  // The budget, like the step count, is the run's total: a resumed run whose budget is spent trains nothing.
-  if (budgeted && options.resume && elapsed_at_start >= tc.time_budget && progress.step < total_steps)
-    log::warn("the run's time budget of {:.0f} s is spent ({:.0f} s trained): pass a larger --time-budget to train "
-              "further",
-              tc.time_budget, elapsed_at_start);
-
-  while (progress.step < total_steps) {
-    if (budgeted && elapsed() - paused >= tc.time_budget) break;
-    if (options.stop_requested && options.stop_requested->load()) {
-      summary.interrupted = true;
-      break;
-    }
-    const int64_t step = progress.step;
-    // Schedule progress follows whichever limit (steps or time budget) is nearer to being reached.
-    double t = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1));
-    if (budgeted) t = std::max(t, (elapsed() - paused) / tc.time_budget);
-    t = std::min(t, 1.0);
-    kernels::AdamHyper hyper{tc.lr * std::pow(tc.lr_final_fraction, t), tc.beta1, tc.beta2, tc.eps, 0.0};
+  while (loop.next()) {
+    const int64_t step = loop.step();
+    kernels::AdamHyper hyper{loop.exponential_lr(tc.lr, tc.lr_final_fraction), tc.beta1, tc.beta2, tc.eps, 0.0};
 
     if (step % tc.grid_update_interval == 0) model->update_occupancy(step);
 
@@ -128,53 +114,32 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
       mlp_adam.step(mlp_hyper);
       const double mse = at::mse_loss(out.rgb.detach(), target).item<double>();
       const double l = loss.item<double>();
-      loss_ema = step == first_step ? l : 0.95 * loss_ema + 0.05 * l;
-      mse_ema = step == first_step ? mse : 0.95 * mse_ema + 0.05 * mse;
+      loss_ema = step == loop.first_step() ? l : 0.95 * loss_ema + 0.05 * l;
+      mse_ema = step == loop.first_step() ? mse : 0.95 * mse_ema + 0.05 * mse;
     }
     samples_trained += out.n_samples;
     // Keep ~target_samples per step as the occupancy grid sparsifies (nerfacc's dynamic batch size).
     const double per_ray = static_cast<double>(std::max<int64_t>(out.n_samples, 1)) / static_cast<double>(n_rays);
     n_rays = std::clamp<int64_t>(static_cast<int64_t>(tc.target_samples / per_ray), 256, tc.max_rays);
-    progress.step = step + 1;
-    progress.elapsed_seconds = elapsed() - paused;
 
     const double train_psnr = mse_ema > 0 ? -10.0 * std::log10(mse_ema) : 0.0;
-    if (options.show_progress)
-      bar.update(progress.step - first_step,
-                 fmt::format("loss {:.4f} psnr {:.2f} rays {} samples/ray {:.1f} occ {:.3f}", loss_ema, train_psnr,
-                             n_rays, per_ray, model->occupancy_fraction()),
-                 budgeted ? t : -1.0);
-    if (progress.step % 50 == 0 || progress.step == total_steps) {
-      nlohmann::json line = {{"step", progress.step},      {"seconds", progress.elapsed_seconds},
-                             {"loss", loss_ema},           {"train_psnr", train_psnr},
-                             {"rays", n_rays},             {"samples_per_ray", per_ray}};
-      progress_log << line.dump() << "\n" << std::flush;
-    }
-    const bool eval_now = tc.eval_interval > 0 && progress.step % tc.eval_interval == 0 && !test_views.empty();
-    const bool checkpoint_now = tc.checkpoint_interval > 0 && progress.step % tc.checkpoint_interval == 0;
-    if (eval_now || checkpoint_now) {
-      const auto pause_start = Clock::now();
-      if (eval_now) {
+    loop.end_step(fmt::format("loss {:.4f} psnr {:.2f} rays {} samples/ray {:.1f} occ {:.3f}", loss_ema, train_psnr,
+                              n_rays, per_ray, model->occupancy_fraction()),
+                  {{"loss", loss_ema}, {"train_psnr", train_psnr}, {"rays", n_rays}, {"samples_per_ray", per_ray}});
+    if (loop.eval_due())
+      loop.pause([&] {
         std::vector<const View*> subset(test_views.begin(),
                                         test_views.begin() + std::min<size_t>(test_views.size(), tc.eval_views));
         const EvalResult r = evaluate(*model, subset, eval_background, {}, false);
-        progress_log << nlohmann::json{{"step", progress.step},
-                                       {"seconds", progress.elapsed_seconds},
-                                       {"test_psnr", r.psnr},
-                                       {"test_ssim", r.ssim},
-                                       {"test_views", subset.size()}}
-                            .dump()
-                     << "\n"
-                     << std::flush;
-        log::info("step {}: test psnr {:.2f} ssim {:.4f} ({} views)", progress.step, r.psnr, r.ssim, subset.size());
-      }
-      if (checkpoint_now) save();
-      paused += seconds_since(pause_start);
-    }
+        loop.log({{"test_psnr", r.psnr}, {"test_ssim", r.ssim}, {"test_views", subset.size()}});
+        log::info("step {}: test psnr {:.2f} ssim {:.4f} ({} views)", loop.step(), r.psnr, r.ssim, subset.size());
+      });
+    if (loop.checkpoint_due()) loop.pause(save);
   }
-  if (options.show_progress) bar.finish();
-  summary.steps = progress.step - first_step;
-  summary.seconds = progress.elapsed_seconds - elapsed_at_start;
+  loop.finish();
+  summary.interrupted = loop.interrupted();
+  summary.steps = loop.step() - loop.first_step();
+  summary.seconds = loop.session_seconds();
   summary.samples_per_second = summary.seconds > 0 ? static_cast<double>(samples_trained) / summary.seconds : 0;
   save();
   log::info("trained {} steps in {} ({:.2f} M samples/s){}; checkpoint {}", summary.steps,
@@ -187,13 +152,9 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
     metrics["step"] = progress.step;
     metrics["train_seconds"] = progress.elapsed_seconds;
     write_file_atomic(run.eval_dir() / "metrics.json", metrics.dump(2) + "\n");
-    progress_log << nlohmann::json{{"step", progress.step},
-                                   {"seconds", progress.elapsed_seconds},
-                                   {"test_psnr", summary.final_eval.psnr},
-                                   {"test_ssim", summary.final_eval.ssim},
-                                   {"test_views", test_views.size()}}
-                        .dump()
-                 << "\n";
+    loop.log({{"test_psnr", summary.final_eval.psnr},
+              {"test_ssim", summary.final_eval.ssim},
+              {"test_views", test_views.size()}});
   }
   return summary;
 }

@@ -139,6 +139,8 @@ class SphereModel final : public SceneModel {
   PointRadiance radiance(const at::Tensor& points, const at::Tensor& dirs) const override {
     return {density(points), (points * 0.5f + 0.5f).clamp(0.0f, 1.0f)};
   }
+  TensorMap state() const override { return {}; }
+  nlohmann::json config_json() const override { return nlohmann::json::object(); }
 
  private:
   SceneFrame m_frame;

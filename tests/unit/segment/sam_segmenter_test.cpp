@@ -1,5 +1,6 @@
 // SAM's decoder on rendered embeddings: the embedding camera's geometry, and the decoding path with the reduced
 // random-weight SAM of the golden tests on an untrained field (shapes and choice by IoU, not quality).
+#include "semfield/models/feature_model.h"
 #include "semfield/models/radiance_model.h"
 #include "semfield/segment/sam_segmenter.h"
 

@@ -1,0 +1,55 @@
+// What the corpus trainer (train/corpus_trainer.h) trains: an image-conditioned network that renders a target
+// view's pixels from source views of the same scene, whatever the method (IBR today; GNeSF, GP-NeRF and
+// FeatureNeRF add their outputs and losses behind the same interface). Registered per type in models/registry.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "semfield/core/tensor_state.h"
+#include "semfield/data/scene.h"
+#include "semfield/geometry/camera.h"
+#include "semfield/models/scene_frame.h"
+#include "semfield/models/scene_model.h"
+
+namespace semfield {
+
+/// One training example: pixels of a target view of a scene, to be rendered from other views of it.
+struct CorpusExample {
+  std::vector<Camera> source_cameras;  ///< normalised frame of the scene
+  at::Tensor source_colours;           ///< [V,3,H,W] in [0,1], over `background`
+  at::Tensor origins, dirs;            ///< [R,3] target rays
+  at::Tensor target;                   ///< [R,3] target colours over `background`
+  at::Tensor background;               ///< [R,3]
+  SceneFrame frame;                    ///< the scene's frame (its box bounds the samples)
+};
+
+struct CorpusLoss {
+  at::Tensor loss;     ///< scalar, differentiable w.r.t. parameters()
+  double mse = 0;      ///< of the final rendering (for PSNR)
+  int64_t samples = 0; ///< samples evaluated
+};
+
+class CorpusModel {
+ public:
+  virtual ~CorpusModel() = default;
+  virtual std::string type() const = 0;
+  virtual nlohmann::json config_json() const = 0;
+  /// Every trainable tensor, in a fixed order (the same on every rank: gradients are all-reduced in this order).
+  virtual std::vector<at::Tensor> parameters() const = 0;
+  virtual TensorMap state() const = 0;
+  virtual void load_state(const TensorMap& state, const std::string& origin) = 0;
+  /// The training loss of one example; `seed` drives its random samples.
+  virtual CorpusLoss loss(const CorpusExample& example, uint64_t seed) const = 0;
+  /// A scene model rendering `scene` (train split = source views, cameras in `frame`) with the current weights
+  /// (shared, not copied: later steps change it), for validation renders.
+  virtual std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                                           const Eigen::Vector3f& background, int source_views) const = 0;
+};
+
+}  // namespace semfield

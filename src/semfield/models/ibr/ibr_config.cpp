@@ -1,0 +1,64 @@
+// IbrConfig <-> JSON.
+#include "semfield/models/ibr/ibr_config.h"
+
+#include "semfield/core/error.h"
+#include "semfield/core/json_reader.h"
+
+namespace semfield {
+
+void IbrConfig::validate() const {
+  auto check = [](bool ok, const char* key, int64_t value) {
+    if (!ok) fail_usage("ibr config: {} = {} is out of range", key, value);
+  };
+  check(encoder.base_channels >= 4 && encoder.base_channels <= 256, "encoder.base_channels", encoder.base_channels);
+  check(encoder.out_channels >= 1 && encoder.out_channels <= 256, "encoder.out_channels", encoder.out_channels);
+  check(encoder.in_channels == 3, "encoder.in_channels", encoder.in_channels);
+  check(view_hidden >= 4 && view_hidden <= 512, "view_hidden", view_hidden);
+  check(view_features >= 2 && view_features <= 512, "view_features", view_features);
+  check(point_features >= 2 && point_features <= 512, "point_features", point_features);
+  check(n_coarse >= 2 && n_coarse <= 1024, "n_coarse", n_coarse);
+  check(n_fine >= 0 && n_fine <= 1024, "n_fine", n_fine);
+  check(source_views >= 1 && source_views <= 64, "source_views", source_views);
+  if (!(unbounded_extent >= 1.0 && unbounded_extent <= 1000.0))
+    fail_usage("ibr config: unbounded_extent = {} is out of range [1, 1000]", unbounded_extent);
+}
+
+nlohmann::json to_json(const IbrConfig& c) {
+  return {{"encoder", {{"base_channels", c.encoder.base_channels}, {"out_channels", c.encoder.out_channels}}},
+          {"view_hidden", c.view_hidden},
+          {"view_features", c.view_features},
+          {"point_features", c.point_features},
+          {"n_coarse", c.n_coarse},
+          {"n_fine", c.n_fine},
+          {"source_views", c.source_views},
+          {"unbounded_extent", c.unbounded_extent},
+          {"seed", c.seed}};
+}
+
+IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
+  const JsonNode root = JsonNode::parse_text(json.dump(), origin);
+  root.reject_unknown_keys({"encoder", "view_hidden", "view_features", "point_features", "n_coarse", "n_fine",
+                            "source_views", "unbounded_extent", "seed"});
+  IbrConfig c;
+  if (auto enc = root.find("encoder")) {
+    enc->reject_unknown_keys({"base_channels", "out_channels"});
+    c.encoder.base_channels = static_cast<int>(enc->int_or("base_channels", c.encoder.base_channels));
+    c.encoder.out_channels = static_cast<int>(enc->int_or("out_channels", c.encoder.out_channels));
+  }
+  c.view_hidden = static_cast<int>(root.int_or("view_hidden", c.view_hidden));
+  c.view_features = static_cast<int>(root.int_or("view_features", c.view_features));
+  c.point_features = static_cast<int>(root.int_or("point_features", c.point_features));
+  c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
+  c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
+  c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
+  c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);
+  c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
+  try {
+    c.validate();
+  } catch (const UsageError& e) {
+    fail_input(origin, "", e.what());
+  }
+  return c;
+}
+
+}  // namespace semfield

@@ -1,0 +1,36 @@
+// Configuration of the image-conditioned radiance model (type "ibr"): network sizes, sampling, source views.
+// Every key is documented here once with its default; unknown keys in a config are an error naming the key.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "semfield/encoders/resunet.h"
+
+namespace semfield {
+
+struct IbrConfig {
+  /// Image encoder (ResUNet to 1/4 resolution): "encoder": {"base_channels", "out_channels"}.
+  ResUNetConfig encoder{3, 16, 16};
+  int view_hidden = 32;      ///< "view_hidden": width of the per-view MLPs (H)
+  int view_features = 16;    ///< "view_features": per-view features after visibility-aware aggregation (G)
+  int point_features = 16;   ///< "point_features": per-sample features the ray attention runs on (D)
+  int n_coarse = 32;         ///< "n_coarse": stratified samples per ray between the scene box's near and far
+  int n_fine = 16;           ///< "n_fine": importance samples per ray drawn from the coarse weights
+  int source_views = 8;      ///< "source_views": views a target is rendered from (nearest by pose)
+  /// "unbounded_extent": for scenes without a bounding box (SceneFrame::unbounded), rays are sampled inside the
+  /// frame's box scaled by this factor (the same number of samples over a longer interval).
+  double unbounded_extent = 4.0;
+  uint64_t seed = 0;         ///< "seed": weight initialisation
+
+  /// UsageError naming the first key out of range.
+  void validate() const;
+};
+
+nlohmann::json to_json(const IbrConfig& config);
+/// Throws InputError(origin, key) for unknown keys or malformed values.
+IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin);
+
+}  // namespace semfield

@@ -1,0 +1,293 @@
+// The image-conditioned radiance network: encoder, per-view aggregation, ray attention, coarse-to-fine rendering.
+#include "semfield/models/ibr/ibr_network.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+
+namespace semfield {
+
+namespace {
+
+constexpr int kRayDiffChannels = 4;   // target minus source direction (3) and their cosine (1)
+constexpr int kPositionalFreqs = 4;   // sin/cos of t_rel at 1, 2, 4, 8 pi
+
+/// Softmax over views (dim 0) of logits [V,N,1] restricted to valid [V,N,1] (float 0/1); all-invalid -> zeros.
+at::Tensor masked_view_softmax(const at::Tensor& logits, const at::Tensor& valid) {
+  return at::softmax(logits.masked_fill(valid.eq(0), -1e9), 0) * valid;
+}
+
+/// Weighted mean and variance over views of x [V,N,F] with weights w [V,N,1] summing to 1 (or 0): [N,2F].
+at::Tensor weighted_mean_var(const at::Tensor& x, const at::Tensor& w) {
+  const at::Tensor mean = (x * w).sum(0);
+  const at::Tensor var = (w * (x - mean.unsqueeze(0)).pow(2)).sum(0);
+  return at::cat({mean, var}, -1);
+}
+
+at::Tensor positional_encoding(const at::Tensor& t_rel) {
+  std::vector<at::Tensor> parts;
+  for (int k = 0; k < kPositionalFreqs; ++k) {
+    const at::Tensor x = t_rel * static_cast<float>(M_PI * std::pow(2.0, k));
+    parts.push_back(at::sin(x));
+    parts.push_back(at::cos(x));
+  }
+  return at::stack(parts, -1);
+}
+
+/// Interval lengths [R,S] of sorted samples ts [R,S] in [near, far]: each sample owns the span between the
+/// midpoints to its neighbours, the first and last reaching near and far.
+at::Tensor sample_intervals(const at::Tensor& ts, const at::Tensor& near, const at::Tensor& far) {
+  const at::Tensor mids = (ts.narrow(1, 1, ts.size(1) - 1) + ts.narrow(1, 0, ts.size(1) - 1)) * 0.5f;
+  const at::Tensor edges = at::cat({near.unsqueeze(1), mids, far.unsqueeze(1)}, 1);
+  return (edges.narrow(1, 1, ts.size(1)) - edges.narrow(1, 0, ts.size(1))).clamp_min(0);
+}
+
+struct Composite {
+  at::Tensor rgb, opacity, depth, weights;
+};
+
+Composite composite(const at::Tensor& sigma, const at::Tensor& rgb, const at::Tensor& ts, const at::Tensor& dts,
+                    const at::Tensor& background) {
+  const at::Tensor alpha = 1.0f - at::exp(-sigma * dts);
+  const at::Tensor transmittance =
+      at::cumprod(at::cat({at::ones_like(alpha.narrow(1, 0, 1)), 1.0f - alpha + 1e-10f}, 1), 1).narrow(1, 0, alpha.size(1));
+  Composite out;
+  out.weights = alpha * transmittance;
+  out.opacity = out.weights.sum(1);
+  out.rgb = (out.weights.unsqueeze(2) * rgb).sum(1) + (1.0f - out.opacity).unsqueeze(1) * background;
+  out.depth = (out.weights * ts).sum(1);
+  return out;
+}
+
+/// Inverse-CDF samples [R,n] from per-bin weights [R,B] over bins with edges [R,B+1]; deterministic (evenly
+/// spaced quantiles) unless a generator is given. No gradient.
+at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_t n, at::Generator* generator) {
+  const at::Tensor w = weights.detach() + 1e-5f;
+  const at::Tensor pdf = w / w.sum(1, true);
+  const at::Tensor cdf = at::cat({at::zeros_like(pdf.narrow(1, 0, 1)), at::cumsum(pdf, 1)}, 1).contiguous();
+  at::Tensor u;
+  const int64_t r = weights.size(0);
+  if (generator) {
+    u = std::get<0>(at::sort(at::rand({r, n}, *generator, weights.options()), 1));
+  } else {
+    u = ((at::arange(n, weights.options()) + 0.5f) / static_cast<float>(n)).expand({r, n});
+  }
+  u = u.contiguous();
+  const at::Tensor above = at::searchsorted(cdf, u, false, true).clamp(1, cdf.size(1) - 1);
+  const at::Tensor below = above - 1;
+  const at::Tensor c0 = cdf.gather(1, below), c1 = cdf.gather(1, above);
+  const at::Tensor e0 = edges.gather(1, below), e1 = edges.gather(1, above);
+  const at::Tensor denom = (c1 - c0).clamp_min(1e-8f);
+  return e0 + (u - c0) / denom * (e1 - e0);
+}
+
+at::Tensor row(const at::Tensor& v) { return v.unsqueeze(1); }
+
+}  // namespace
+
+IbrNetwork::IbrNetwork(const IbrConfig& config) : m_config(config) {
+  config.validate();
+  m_encoder = ResUNet(config.encoder, config.seed * 7919 + 1);
+  // Mlp draws its initial weights from the global generator: seed it so that a config gives its weights.
+  at::manual_seed(static_cast<uint64_t>(config.seed));
+  const int c = config.encoder.out_channels, h = config.view_hidden, g = config.view_features,
+            d = config.point_features, pe = 2 * kPositionalFreqs;
+  // The per-view networks run V times per sample and dominate the cost: bias-free, they take the fused MLP kernel
+  // (kernels/fused_mlp.h); a constant input channel stands in for the first layer's bias.
+  m_view_mlp = Mlp(c + 3 + kRayDiffChannels + 1, h, 1, h, false);
+  {
+    // As one Linear(3H -> H) with Mlp's initialisation (uniform, bound sqrt(6 / fan_in), zero bias), split.
+    const double bound = std::sqrt(6.0 / (3 * h));
+    m_mix_view_weight = at::empty({h, h}).uniform_(-bound, bound).set_requires_grad(true);
+    m_mix_stats_weight = at::empty({h, 2 * h}).uniform_(-bound, bound).set_requires_grad(true);
+    m_mix_bias = at::zeros({h}).set_requires_grad(true);
+  }
+  m_view_mlp2 = Mlp(h, h, 0, g + 1, false);
+  m_point_mlp = Mlp(2 * g, d, 1, d, true);
+  m_sigma_point = Mlp(d, d, 0, 1, true);
+  m_colour_mlp = Mlp(g + kRayDiffChannels + 1, h / 2, 1, 1, false);
+  m_query = Mlp(d + pe, d, 0, d, false);
+  m_key = Mlp(d + pe, d, 0, d, false);
+  m_value = Mlp(d, d, 0, d, false);
+  m_attn_out = Mlp(d, d, 0, d, true);
+  m_sigma_ray = Mlp(d, d, 1, 1, true);
+}
+
+at::Tensor IbrNetwork::encode(const at::Tensor& images) const { return m_encoder.forward(images); }
+
+IbrSources IbrNetwork::prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const {
+  IbrSources s;
+  s.cameras = SourceCameraBatch::from_cameras(cameras);
+  s.colours = images.permute({0, 2, 3, 1}).contiguous();
+  s.features = encode(images).permute({0, 2, 3, 1}).contiguous();
+  return s;
+}
+
+IbrNetwork::PointOutput IbrNetwork::points(const at::Tensor& positions, const at::Tensor& dirs,
+                                           const IbrSources& sources) const {
+  const int64_t n = positions.size(0), v = sources.size();
+  const Projection proj = project_points(positions, sources.cameras);
+  const at::Tensor valid = proj.valid.to(at::kFloat).unsqueeze(2);                        // [V,N,1]
+  // No gradient to uv: the samples' positions are not learned.
+  const at::Tensor uv = proj.uv.detach();
+  const at::Tensor feats = gather_bilinear(sources.features, uv, sources.cameras.sizes);  // [V,N,C]
+  const at::Tensor colours = gather_bilinear(sources.colours, uv, sources.cameras.sizes); // [V,N,3]
+  // Viewing directions: target (along the ray) against each source camera's ray to the point.
+  const at::Tensor to_point = positions.unsqueeze(0) - sources.cameras.origins.unsqueeze(1);  // [V,N,3]
+  const at::Tensor src_dir = to_point / to_point.norm(2, -1, true).clamp_min(1e-6f);
+  const at::Tensor tgt_dir = dirs.unsqueeze(0).expand({v, n, 3});
+  const at::Tensor ray_diff = at::cat({tgt_dir - src_dir, (tgt_dir * src_dir).sum(-1, true)}, -1);
+
+  const int64_t h = m_config.view_hidden, g = m_config.view_features;
+  const at::Tensor one = at::ones({v, n, 1}, positions.options());
+  const at::Tensor x = at::cat({feats, colours, ray_diff, one}, -1).reshape({v * n, -1});
+  const at::Tensor hv = at::relu(m_view_mlp.forward(x)).reshape({v, n, h});
+  const at::Tensor n_valid = valid.sum(0, true);                                          // [1,N,1]
+  const at::Tensor w_uniform = valid / n_valid.clamp_min(1.0f);
+  const at::Tensor stats = weighted_mean_var(hv, w_uniform);                              // [N,2H]
+  const at::Tensor per_sample = at::addmm(m_mix_bias, stats, m_mix_stats_weight.t());             // [N,H]
+  const at::Tensor mixed = at::relu(at::matmul(hv, m_mix_view_weight.t()) + per_sample.unsqueeze(0));
+  const at::Tensor out2 = m_view_mlp2.forward(mixed.reshape({v * n, h})).reshape({v, n, g + 1});
+  const at::Tensor gv = at::relu(out2.narrow(2, 0, g));
+  const at::Tensor visibility = masked_view_softmax(out2.narrow(2, g, 1), valid);         // [V,N,1]
+  PointOutput out;
+  out.z = at::relu(m_point_mlp.forward(weighted_mean_var(gv, visibility)));                // [N,D]
+  const at::Tensor seen = n_valid.reshape({n}).gt(0);
+  out.valid = seen;
+  out.sigma_point = at::softplus(m_sigma_point.forward(out.z).reshape({n})) * seen.to(at::kFloat);
+  const at::Tensor blend_logits =
+      m_colour_mlp.forward(at::cat({gv, ray_diff, one}, -1).reshape({v * n, -1})).reshape({v, n, 1});
+  out.rgb = (masked_view_softmax(blend_logits, valid) * colours).sum(0);                   // [N,3]
+  return out;
+}
+
+at::Tensor IbrNetwork::ray_density(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const {
+  const int64_t r = z.size(0), s = z.size(1), d = z.size(2);
+  const at::Tensor zq = at::cat({z, positional_encoding(t_rel)}, -1).reshape({r * s, -1});
+  const at::Tensor q = m_query.forward(zq).reshape({r, s, d});
+  const at::Tensor k = m_key.forward(zq).reshape({r, s, d});
+  const at::Tensor vals = m_value.forward(z.reshape({r * s, d})).reshape({r, s, d});
+  at::Tensor scores = at::bmm(q, k.transpose(1, 2)) / std::sqrt(static_cast<float>(d));  // [R,S,S]
+  scores = scores.masked_fill(valid.logical_not().unsqueeze(1), -1e9);
+  const at::Tensor attended = at::bmm(at::softmax(scores, 2), vals);
+  const at::Tensor z2 = z + m_attn_out.forward(attended.reshape({r * s, d})).reshape({r, s, d});
+  const at::Tensor sigma = at::softplus(m_sigma_ray.forward(at::relu(z2).reshape({r * s, d})).reshape({r, s}));
+  return sigma * valid.to(at::kFloat);
+}
+
+IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& sources, const at::Tensor& background,
+                                   bool train, uint64_t seed) const {
+  const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine;
+  const auto opts = rays.origins.options();
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor span = (rays.far - rays.near).clamp_min(0);
+  const at::Tensor hit = span.gt(1e-6f);
+
+  // Coarse: one sample per bin of sc equal bins between near and far.
+  const at::Tensor bins = at::arange(sc + 1, opts) / static_cast<float>(sc);                   // [sc+1]
+  const at::Tensor edges = row(rays.near) + row(span) * bins.unsqueeze(0);                      // [R,sc+1]
+  const at::Tensor offset = train ? at::rand({r, sc}, gen, opts) : at::full({r, sc}, 0.5f, opts);
+  const at::Tensor t_coarse = edges.narrow(1, 0, sc) + offset * row(span) / static_cast<float>(sc);
+  auto evaluate = [&](const at::Tensor& ts) {
+    const int64_t s = ts.size(1);
+    const at::Tensor pos = (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * ts.unsqueeze(2)).reshape({r * s, 3});
+    const at::Tensor dirs = rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({r * s, 3});
+    PointOutput p = points(pos, dirs, sources);
+    p.z = p.z.reshape({r, s, -1});
+    p.sigma_point = p.sigma_point.reshape({r, s});
+    p.rgb = p.rgb.reshape({r, s, 3});
+    p.valid = p.valid.reshape({r, s}).logical_and(row(hit));
+    return p;
+  };
+  auto t_relative = [&](const at::Tensor& ts) { return (ts - row(rays.near)) / row(span.clamp_min(1e-6f)); };
+
+  IbrRenderOutput out;
+  const PointOutput coarse = evaluate(t_coarse);
+  const at::Tensor dts_coarse = sample_intervals(t_coarse, rays.near, rays.far);
+  const at::Tensor sigma_coarse = ray_density(coarse.z, t_relative(t_coarse), coarse.valid);
+  const Composite cc = composite(sigma_coarse, coarse.rgb, t_coarse, dts_coarse, background);
+  out.rgb_coarse = cc.rgb;
+  out.n_samples = hit.sum().item<int64_t>() * (sc + sf);
+  if (sf == 0) {
+    out.rgb = cc.rgb;
+    out.opacity = cc.opacity;
+    out.depth = cc.depth;
+    out.ts = t_coarse;
+    out.dts = dts_coarse;
+    out.weights = cc.weights;
+    out.rgb_point =
+        composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb;
+    return out;
+  }
+  // Fine: importance samples from the coarse weights; the union is evaluated, coarse features reused.
+  const at::Tensor t_new = sample_pdf(edges, cc.weights, sf, train ? &gen : nullptr);
+  const PointOutput fine = evaluate(t_new);
+  const auto [t_all, order] = at::sort(at::cat({t_coarse, t_new}, 1), 1);
+  const int64_t s = sc + sf, d = m_config.point_features;
+  const at::Tensor z = at::cat({coarse.z, fine.z}, 1).gather(1, order.unsqueeze(2).expand({r, s, d}));
+  const at::Tensor rgb = at::cat({coarse.rgb, fine.rgb}, 1).gather(1, order.unsqueeze(2).expand({r, s, 3}));
+  const at::Tensor sigma_point = at::cat({coarse.sigma_point, fine.sigma_point}, 1).gather(1, order);
+  const at::Tensor valid = at::cat({coarse.valid, fine.valid}, 1).gather(1, order);
+  const at::Tensor dts = sample_intervals(t_all, rays.near, rays.far);
+  const at::Tensor sigma = ray_density(z, t_relative(t_all), valid);
+  const Composite cf = composite(sigma, rgb, t_all, dts, background);
+  out.rgb = cf.rgb;
+  out.opacity = cf.opacity;
+  out.depth = cf.depth;
+  out.ts = t_all;
+  out.dts = dts;
+  out.weights = cf.weights;
+  out.rgb_point = composite(sigma_point, rgb, t_all, dts, background).rgb;
+  return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> IbrNetwork::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (auto& [name, t] : m_encoder.named_parameters()) out.emplace_back("encoder." + name, t);
+  out.emplace_back("view_mix.view_weight", m_mix_view_weight);
+  out.emplace_back("view_mix.stats_weight", m_mix_stats_weight);
+  out.emplace_back("view_mix.bias", m_mix_bias);
+  const std::pair<const char*, const Mlp*> mlps[] = {
+      {"view_mlp", &m_view_mlp},   {"view_mlp2", &m_view_mlp2}, {"point_mlp", &m_point_mlp},
+      {"sigma_point", &m_sigma_point}, {"colour_mlp", &m_colour_mlp}, {"attn.query", &m_query},
+      {"attn.key", &m_key},        {"attn.value", &m_value},    {"attn.out", &m_attn_out},
+      {"sigma_ray", &m_sigma_ray}};
+  for (const auto& [prefix, mlp] : mlps)
+    for (auto& [name, t] : mlp->named_parameters()) out.emplace_back(std::string(prefix) + "." + name, t);
+  return out;
+}
+
+std::vector<at::Tensor> IbrNetwork::parameters() const {
+  std::vector<at::Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+TensorMap IbrNetwork::state() const {
+  TensorMap out;
+  for (auto& [name, t] : named_parameters()) out[name] = t.detach();
+  return out;
+}
+
+void IbrNetwork::load_state(const TensorMap& state, const std::string& origin) {
+  for (auto& [name, t] : named_parameters()) {
+    at::Tensor target = t.detach();
+    restore_tensor(state, name, target, origin);
+  }
+}
+
+std::pair<at::Tensor, at::Tensor> ray_box_bounds(const at::Tensor& origins, const at::Tensor& dirs,
+                                                 const Eigen::Vector3f& lo, const Eigen::Vector3f& hi, float scale) {
+  const Eigen::Vector3f centre = (lo + hi) * 0.5f, half = (hi - lo) * 0.5f * scale;
+  const at::Tensor c = at::tensor({centre.x(), centre.y(), centre.z()}, origins.options());
+  const at::Tensor e = at::tensor({half.x(), half.y(), half.z()}, origins.options());
+  const at::Tensor safe = at::where(dirs.abs().lt(1e-9f), at::full_like(dirs, 1e-9f), dirs);
+  const at::Tensor t0 = (c - e - origins) / safe, t1 = (c + e - origins) / safe;
+  const at::Tensor near = at::minimum(t0, t1).amax(1).clamp_min(0);
+  const at::Tensor far = at::maximum(t0, t1).amin(1);
+  return {near, at::maximum(far, near)};
+}
+
+}  // namespace semfield

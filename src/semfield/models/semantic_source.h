@@ -1,0 +1,68 @@
+// What segmenters, text queries, evaluators and the viewer read semantics from: features or class logits rendered
+// for rays (whole views are rendered through this: pipeline/feature_renderer.h, segment/segment_view.h), the same
+// at 3D points, and the scene model whose density the rays are composited with. Today's implementation is the
+// distilled feature or label field (models/feature_model.h); code above models/ takes a SemanticSource, never a
+// concrete model.
+//
+// Coordinates are the scene model's normalised frame (scene_model.h); ray directions are unit vectors; distances
+// are in normalised units.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace semfield {
+
+class SceneModel;
+
+/// A semantic source's outputs for R rays.
+struct SemanticRenderOutput {
+  /// Per scale [R, C_s]: features in the units of the maps the source learned from (a teacher's), or, for a source
+  /// with classes, one scale of class logits [R, K].
+  std::vector<at::Tensor> maps;
+  at::Tensor opacity;       ///< [R] in [0,1]
+  at::Tensor depth;         ///< [R] expected distance t / opacity (normalised units); 0 where empty
+  at::Tensor median_depth;  ///< [R] median termination distance (scene_model.h median_depth); 0 where empty
+  /// [R, D] the composited latent the maps are decoded from, for sources that have one (FeatureModel: background
+  /// included); undefined otherwise.
+  at::Tensor latent;
+};
+
+/// Per-channel statistics of one scale's outputs over the maps the source learned from: similarity measures
+/// standardise features with them so that every channel counts alike.
+struct ChannelStats {
+  at::Tensor mean;  ///< [C_s]
+  at::Tensor std;   ///< [C_s], > 0
+};
+
+class SemanticSource {
+ public:
+  virtual ~SemanticSource() = default;
+
+  /// Whether the outputs are class logits (one scale of K = channels()[0] classes; class k is label id k) rather
+  /// than features.
+  virtual bool has_classes() const = 0;
+  /// Names of the classes by id when the source knows them; empty for a source without classes or whose classes
+  /// have no names (ids only).
+  virtual std::vector<std::string> class_names() const = 0;
+  /// Output channels of each scale (at least one scale).
+  virtual std::vector<int64_t> channels() const = 0;
+  /// Statistics of scale `scale`'s outputs (scale < channels().size(); an internal error otherwise).
+  virtual ChannelStats channel_stats(size_t scale) const = 0;
+
+  /// Inference for rays origins/dirs [R,3] (R may be 0): every scale's maps, opacity and depths. Thread-safe
+  /// (const).
+  virtual SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const = 0;
+  /// Per-point outputs, per scale [N, C_s], at points [N,3] taken as if opaque (for a source with classes, the
+  /// points' class logits). UsageError for points of another shape.
+  virtual std::vector<at::Tensor> point_outputs(const at::Tensor& points) const = 0;
+
+  /// The scene model whose density the rays are composited with (depth, opacity and selections come from it).
+  virtual const SceneModel& scene_model() const = 0;
+};
+
+}  // namespace semfield

@@ -1,0 +1,371 @@
+// Training across the scenes of a corpus.
+#include "semfield/train/corpus_trainer.h"
+
+#include <cmath>
+#include <memory>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
+#include "semfield/core/json_reader.h"
+#include "semfield/core/log.h"
+#include "semfield/core/progress.h"
+#include "semfield/core/splitmix64.h"
+#include "semfield/data/corpus.h"
+#include "semfield/data/source_views.h"
+#include "semfield/io/checkpoint.h"
+#include "semfield/kernels/ray_generation.h"
+#include "semfield/models/ibr/ibr_model.h"
+#include "semfield/models/model_file.h"
+#include "semfield/models/registry.h"
+#include "semfield/pipeline/evaluator.h"
+#include "semfield/pipeline/run_folder.h"
+#include "semfield/train/adam.h"
+#include "semfield/train/distributed.h"
+#include "semfield/train/training_loop.h"
+
+namespace semfield {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCorpusCheckpointKind = "corpus_model";
+
+struct LoadedScene {
+  std::string name;
+  std::shared_ptr<Scene> scene;
+  SceneFrame frame;
+  std::vector<const View*> train;
+  std::vector<Camera> cameras;  ///< of `train`
+};
+
+LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene) {
+  LoadedScene out;
+  out.name = std::move(name);
+  out.scene = std::move(scene);
+  out.frame = SceneFrame::from_scene(*out.scene);
+  out.train = out.scene->split(Split::Train);
+  for (const View* v : out.train) out.cameras.push_back(v->camera);
+  return out;
+}
+
+LoadedScene load_corpus_scene(const CorpusScene& entry, const Eigen::Vector3f& background) {
+  LoadOptions load;
+  load.background = background.cast<double>();
+  load.load_extras = false;
+  return loaded_scene(entry.name, std::make_shared<Scene>(load_scene(entry.path, load)));
+}
+
+std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, const Eigen::Vector3f& background,
+                                     const char* what, bool show_progress, size_t min_train_views) {
+  std::vector<LoadedScene> out;
+  std::unique_ptr<ProgressBar> bar;
+  if (show_progress) bar = std::make_unique<ProgressBar>(what, static_cast<int64_t>(entries.size()), "scene");
+  for (const auto& entry : entries) {
+    LoadedScene s = load_corpus_scene(entry, background);
+    if (s.train.size() < min_train_views)
+      fail_input(entry.path, "", fmt::format("{} training views; corpus training needs at least {}",
+                                             s.train.size(), min_train_views));
+    out.push_back(std::move(s));
+    if (bar) bar->update(static_cast<int64_t>(out.size()));
+  }
+  if (bar) bar->finish();
+  return out;
+}
+
+struct ExampleSpec {
+  int rays = 512, source_views = 8, source_pool = 12;
+  uint64_t seed = 0;
+};
+
+/// Example `index` of step `step`: a scene, a target view, its source views, random target pixels.
+CorpusExample make_example(const std::vector<LoadedScene>& scenes, const ExampleSpec& options, int64_t step,
+                           int index, const Eigen::Vector3f& background) {
+  SplitMix64 rng(splitmix64_at(options.seed * 0x100000001B3ull + static_cast<uint64_t>(step) * 4099u +
+                               static_cast<uint64_t>(index)));
+  const LoadedScene& s = scenes[static_cast<size_t>(rng.index(static_cast<int>(scenes.size())))];
+  const int target = rng.index(static_cast<int>(s.train.size()));
+  SourceViewOptions sv;
+  sv.count = options.source_views;
+  const std::vector<int> sources = sample_source_views(s.cameras[static_cast<size_t>(target)], s.cameras, sv,
+                                                       options.source_pool, rng.next_u64(), target);
+  CorpusExample ex;
+  std::vector<at::Tensor> colours;
+  for (int i : sources) {
+    ex.source_cameras.push_back(s.cameras[static_cast<size_t>(i)]);
+    colours.push_back(view_colours(*s.train[static_cast<size_t>(i)], background));
+  }
+  ex.source_colours = at::stack(colours);
+  const View& view = *s.train[static_cast<size_t>(target)];
+  const int w = view.rgb.width, h = view.rgb.height;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(rng.next_u64());
+  const at::Tensor pixel = at::randint(static_cast<int64_t>(w) * h, {options.rays}, gen, at::kLong);
+  const at::Tensor uv = at::stack({at::remainder(pixel, w), at::div(pixel, w, "floor")}, 1).to(at::kFloat) + 0.5f;
+  const kernels::Rays rays = kernels::generate_rays(kernels::CameraBatch::from_cameras({view.camera}),
+                                                    at::zeros({options.rays}, at::kLong), uv);
+  ex.origins = rays.origins;
+  ex.dirs = rays.directions;
+  ex.target = view_colours(view, background).reshape({3, -1}).index_select(1, pixel).t().contiguous();
+  ex.background = at::tensor({background.x(), background.y(), background.z()}).expand({options.rays, 3});
+  ex.frame = s.frame;
+  return ex;
+}
+
+nlohmann::json options_json(const CorpusTrainOptions& o) {
+  return {{"corpus", fs::absolute(o.corpus).lexically_normal().string()},
+          {"model_type", o.model_type},
+          {"model_config", o.model_config},
+          {"name", o.name},
+          {"steps", o.steps},
+          {"time_budget", o.time_budget},
+          {"lr", o.lr},
+          {"lr_final_fraction", o.lr_final_fraction},
+          {"rays", o.rays},
+          {"batch", o.batch},
+          {"source_views", o.source_views},
+          {"source_pool", o.source_pool},
+          {"eval_interval", o.eval_interval},
+          {"val_scenes", o.val_scenes},
+          {"val_views", o.val_views},
+          {"val_every", o.val_every},
+          {"checkpoint_interval", o.checkpoint_interval},
+          {"seed", o.seed},
+          {"background", o.background}};
+}
+
+}  // namespace
+
+void CorpusTrainOptions::validate() const {
+  if (steps < 1) fail_usage("--steps must be at least 1 (got {})", steps);
+  if (rays < 1) fail_usage("--rays must be at least 1 (got {})", rays);
+  if (batch < 1) fail_usage("--batch must be at least 1 (got {})", batch);
+  if (source_views < 1) fail_usage("--source-views must be at least 1 (got {})", source_views);
+  if (source_pool < source_views)
+    fail_usage("--source-pool ({}) must be at least --source-views ({})", source_pool, source_views);
+  if (!(lr > 0)) fail_usage("--lr must be positive");
+  if (!(lr_final_fraction > 0 && lr_final_fraction <= 1)) fail_usage("lr_final_fraction must be in (0, 1]");
+}
+
+
+CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup* group) {
+  options.validate();
+  const int world = group ? group->world_size() : 1;
+  const int rank = group ? group->rank() : 0;
+  const bool main_rank = rank == 0;
+  if (options.batch % world != 0)
+    fail_usage("--batch ({}) must be a multiple of the number of ranks ({})", options.batch, world);
+  const RunPaths run{options.run_dir};
+  const Eigen::Vector3f background = parse_background(options.background);
+  CorpusOptions corpus_options;
+  corpus_options.val_every = options.val_every;
+  const Corpus corpus = load_corpus(options.corpus, corpus_options);
+  if (corpus.train.empty()) fail_input(options.corpus, "", "the corpus has no training scenes");
+  const bool show = options.show_progress && main_rank;
+  const std::vector<LoadedScene> scenes =
+      load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1);
+  std::vector<CorpusScene> val_entries(corpus.val.begin(),
+                                       corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
+  const std::vector<LoadedScene> val_scenes =
+      main_rank ? load_scenes(val_entries, background, "load val", show, 1) : std::vector<LoadedScene>{};
+  const std::string name = options.name.empty() ? fs::absolute(run.root).lexically_normal().filename().string()
+                                                : options.name;
+
+  std::unique_ptr<CorpusModel> model =
+      create_trainable_model(options.model_type, options.model_config, run.config().string());
+  const std::vector<at::Tensor> params = model->parameters();
+  DenseAdam adam(params);
+  LoopProgress progress;
+  if (options.resume) {
+    const Checkpoint ckpt = load_checkpoint(run.checkpoint(), kCorpusCheckpointKind);
+    const std::string origin = run.checkpoint().string();
+    TensorMap weights, optim;
+    for (const auto& [key, tensor] : ckpt.tensors) {
+      if (key.rfind("model.", 0) == 0) weights[key.substr(6)] = tensor;
+      if (key.rfind("optim.", 0) == 0) optim[key.substr(6)] = tensor;
+    }
+    const JsonNode meta = JsonNode::parse_text(ckpt.metadata.dump(), origin + " (metadata)");
+    if (meta.at("model_type").as_string() != options.model_type)
+      fail_input(run.checkpoint(), "model_type", "the checkpoint holds a model of another type");
+    model->load_state(weights, origin);
+    adam.load_state(optim, "adam.", origin);
+    progress.step = meta.at("step").as_int();
+    progress.elapsed_seconds = meta.at("elapsed_seconds").as_double();
+    if (main_rank) log::info("resuming {} from step {}", run.root.string(), progress.step);
+  }
+  if (group && world > 1) {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> handles;
+    for (const auto& p : params) handles.push_back(p.detach());
+    group->broadcast(handles, 0);
+  }
+  if (main_rank) {
+    fs::create_directories(run.root);
+    write_file_atomic(run.config(), options_json(options).dump(2) + "\n");
+  }
+
+  double last_val = 0;
+  auto save = [&] {
+    if (!main_rank) return;
+    Checkpoint ckpt;
+    ckpt.kind = kCorpusCheckpointKind;
+    const LoopProgress p = progress;
+    ckpt.metadata = {{"model_type", options.model_type},
+                     {"model_config", model->config_json()},
+                     {"options", options_json(options)},
+                     {"step", p.step},
+                     {"elapsed_seconds", p.elapsed_seconds}};
+    for (const auto& [key, tensor] : model->state()) ckpt.tensors["model." + key] = tensor;
+    for (const auto& [key, tensor] : adam.state("adam.")) ckpt.tensors["optim." + key] = tensor;
+    save_checkpoint(run.checkpoint(), ckpt);
+    ModelFile file;
+    file.name = name;
+    file.type = options.model_type;
+    file.config = model->config_json();
+    file.weights = model->state();
+    std::vector<std::string> train_names;
+    for (const auto& s : corpus.train) train_names.push_back(s.name);
+    file.info = {{"trained_on", {{"corpus", fs::absolute(options.corpus).lexically_normal().string()},
+                                 {"train_scenes", corpus.train.size()},
+                                 {"val_scenes", corpus.val.size()}}},
+                 {"steps", p.step},
+                 {"train_seconds", p.elapsed_seconds},
+                 {"ranks", world},
+                 {"val_psnr", last_val},
+                 {"options", options_json(options)}};
+    write_model_file(run.root / "model.safetensors", file);
+  };
+  auto validate = [&](TrainingLoop& loop) {
+    if (!main_rank || val_scenes.empty()) return;
+    double psnr = 0, ssim = 0;
+    int n = 0;
+    for (const auto& s : val_scenes) {
+      const auto tests = s.scene->split(Split::Test);
+      std::vector<const View*> views(tests.begin(), tests.begin() + std::min<size_t>(tests.size(), options.val_views));
+      if (views.empty()) continue;
+      const auto bound = model->bind(s.scene, s.frame, background, options.source_views);
+      const EvalResult r = evaluate(*bound, views, background, {}, false);
+      psnr += r.psnr * static_cast<double>(views.size());
+      ssim += r.ssim * static_cast<double>(views.size());
+      n += static_cast<int>(views.size());
+    }
+    if (n == 0) return;
+    last_val = psnr / n;
+    loop.log({{"val_psnr", last_val}, {"val_ssim", ssim / n}, {"val_views", n}});
+    log::info("step {}: validation psnr {:.2f} ssim {:.4f} ({} views of {} unseen scenes)", loop.step(), last_val,
+              ssim / n, n, val_scenes.size());
+  };
+
+  TrainingLoopOptions lo;
+  lo.steps = options.steps;
+  lo.time_budget = options.time_budget;
+  lo.eval_interval = options.eval_interval;
+  lo.checkpoint_interval = options.checkpoint_interval;
+  lo.label = "train-corpus";
+  lo.show_progress = show;
+  lo.write_log = main_rank;
+  lo.stop_requested = options.stop_requested;
+  TrainingLoop loop(lo, progress, run.progress(), options.resume);
+  // Where validation starts: the curve in progress.jsonl begins at the untrained model.
+  if (!options.resume && options.eval_interval > 0) loop.pause([&] { validate(loop); });
+  CorpusTrainSummary summary;
+  double loss_ema = 0, mse_ema = 0, samples = 0;
+  const int per_rank = options.batch / world;
+  const ExampleSpec spec{options.rays, options.source_views, options.source_pool, options.seed};
+  while (true) {
+    // All ranks must agree to stop together (a budget or Ctrl-C seen by one rank only would hang the others).
+    bool go = loop.next();
+    if (group && world > 1) {
+      std::vector<at::Tensor> flag = {at::full({1}, go ? 1.0f : 0.0f)};
+      group->all_reduce_mean(flag);
+      go = flag[0].item<float>() > 0.999f;
+    }
+    if (!go) break;
+    const int64_t step = loop.step();
+    double step_mse = 0;
+    for (int k = 0; k < per_rank; ++k) {
+      const int index = rank + k * world;
+      const CorpusExample ex = make_example(scenes, spec, step, index, background);
+      const CorpusLoss l = model->loss(ex, splitmix64_at(options.seed + static_cast<uint64_t>(step) * 131 + index));
+      (l.loss / static_cast<double>(per_rank)).backward();
+      step_mse += l.mse / per_rank;
+      samples += static_cast<double>(l.samples);
+      loss_ema = step == loop.first_step() && k == 0 ? l.loss.item<double>()
+                                                     : 0.95 * loss_ema + 0.05 * l.loss.item<double>();
+    }
+    if (group && world > 1) {
+      group->average_gradients(params);
+      summary.all_reduce_seconds += group->last_all_reduce_seconds();
+    }
+    kernels::AdamHyper hyper{loop.exponential_lr(options.lr, options.lr_final_fraction), 0.9, 0.999, 1e-8, 0.0};
+    adam.step(hyper);
+    mse_ema = step == loop.first_step() ? step_mse : 0.95 * mse_ema + 0.05 * step_mse;
+    const double psnr = mse_ema > 0 ? -10.0 * std::log10(mse_ema) : 0.0;
+    loop.end_step(fmt::format("loss {:.4f} psnr {:.2f} val {:.2f} {:.2f} Msamples/s", loss_ema, psnr, last_val,
+                              loop.session_seconds() > 0 ? samples / loop.session_seconds() / 1e6 : 0.0),
+                  {{"loss", loss_ema}, {"train_psnr", psnr}, {"lr", hyper.lr}});
+    progress = loop.progress();
+    if (loop.eval_due()) loop.pause([&] { validate(loop); });
+    if (loop.checkpoint_due()) loop.pause(save);
+  }
+  loop.finish();
+  progress = loop.progress();
+  summary.interrupted = loop.interrupted();
+  summary.steps = progress.step - loop.first_step();
+  summary.seconds = loop.session_seconds();
+  if (!summary.interrupted && (options.eval_interval == 0 || progress.step % options.eval_interval != 0))
+    validate(loop);
+  save();
+  summary.val_psnr = last_val;
+  if (main_rank)
+    log::info("trained {} steps in {}{}; {}", summary.steps, format_duration(summary.seconds),
+              summary.interrupted ? " (interrupted)" : "", (run.root / "model.safetensors").string());
+  return summary;
+}
+
+}  // namespace semfield
+
+namespace semfield {
+
+CorpusTrainSummary finetune_on_scene(CorpusModel& model, std::shared_ptr<Scene> scene, const SceneFrame& frame,
+                                     const FinetuneOptions& options) {
+  if (options.steps < 1) fail_usage("fine-tuning needs at least 1 step (got {})", options.steps);
+  const Eigen::Vector3f background = parse_background(options.background);
+  LoadedScene s = loaded_scene("scene", std::move(scene));
+  s.frame = frame;
+  if (s.train.size() < 2) fail_input(s.scene->root, "", "fine-tuning needs at least 2 training views");
+  const std::vector<LoadedScene> scenes = {s};
+  const int source_views = std::min<int>(options.source_views, static_cast<int>(s.train.size()) - 1);
+  const ExampleSpec spec{options.rays, source_views,
+                         std::min<int>(options.source_pool, static_cast<int>(s.train.size()) - 1), options.seed};
+  const std::vector<at::Tensor> params = model.parameters();
+  DenseAdam adam(params);
+  TrainingLoopOptions lo;
+  lo.steps = options.steps;
+  lo.time_budget = options.time_budget;
+  lo.label = "finetune";
+  lo.show_progress = options.show_progress;
+  lo.write_log = false;
+  lo.log_interval = 0;
+  lo.stop_requested = options.stop_requested;
+  TrainingLoop loop(lo, {}, {}, false);
+  double mse_ema = 0;
+  while (loop.next()) {
+    const int64_t step = loop.step();
+    const CorpusExample ex = make_example(scenes, spec, step, 0, background);
+    const CorpusLoss l = model.loss(ex, splitmix64_at(options.seed * 977 + static_cast<uint64_t>(step)));
+    l.loss.backward();
+    adam.step({loop.exponential_lr(options.lr, options.lr_final_fraction), 0.9, 0.999, 1e-8, 0.0});
+    mse_ema = step == 0 ? l.mse : 0.95 * mse_ema + 0.05 * l.mse;
+    loop.end_step(fmt::format("psnr {:.2f}", mse_ema > 0 ? -10 * std::log10(mse_ema) : 0.0), {});
+  }
+  loop.finish();
+  CorpusTrainSummary summary;
+  summary.steps = loop.step();
+  summary.seconds = loop.session_seconds();
+  summary.interrupted = loop.interrupted();
+  return summary;
+}
+
+}  // namespace semfield

@@ -1,0 +1,198 @@
+// The image-conditioned model (models/ibr): config, ray bounds, the network's invariants, binding to a scene,
+// the registry and model files.
+#include <ATen/ATen.h>
+#include <Eigen/Geometry>
+#include <gtest/gtest.h>
+
+#include "semfield/core/error.h"
+#include "semfield/models/ibr/ibr_model.h"
+#include "semfield/models/model_file.h"
+#include "semfield/models/registry.h"
+#include "support/test_support.h"
+
+namespace semfield {
+namespace {
+
+Camera ibr_test_camera(double angle, int side, double radius = 3.0) {
+  Camera c;
+  c.intrinsics.width = c.intrinsics.height = side;
+  c.intrinsics.fx = c.intrinsics.fy = 1.2 * side;
+  c.intrinsics.cx = c.intrinsics.cy = side / 2.0;
+  const Eigen::Vector3d eye(radius * std::cos(angle), radius * std::sin(angle), 1.0);
+  const Eigen::Vector3d back = eye.normalized(), right = Eigen::Vector3d::UnitZ().cross(back).normalized();
+  c.c2w.block<3, 1>(0, 0) = right;
+  c.c2w.block<3, 1>(0, 1) = back.cross(right);
+  c.c2w.block<3, 1>(0, 2) = back;
+  c.c2w.block<3, 1>(0, 3) = eye;
+  return c;
+}
+
+IbrConfig small_ibr_config() {
+  IbrConfig c;
+  c.encoder.base_channels = 8;
+  c.encoder.out_channels = 8;
+  c.view_hidden = 16;
+  c.view_features = 8;
+  c.point_features = 8;
+  c.n_coarse = 8;
+  c.n_fine = 4;
+  c.source_views = 3;
+  return c;
+}
+
+IbrSources ibr_test_sources(const IbrNetwork& net, const at::Tensor& colours) {
+  std::vector<Camera> cams;
+  for (int v = 0; v < colours.size(0); ++v) cams.push_back(ibr_test_camera(0.4 * v, static_cast<int>(colours.size(3))));
+  return net.prepare(cams, colours);
+}
+
+IbrRays ibr_test_rays(int64_t n) {
+  const Camera target = ibr_test_camera(0.6, 16);
+  const at::Tensor origin = at::tensor({float(target.origin().x()), float(target.origin().y()), float(target.origin().z())});
+  at::Tensor dirs = -origin.expand({n, 3}) + 0.4f * (at::rand({n, 3}, at::make_generator<at::CPUGeneratorImpl>(3)) - 0.5f);
+  dirs = dirs / dirs.norm(2, 1, true);
+  SceneFrame frame;
+  return ibr_rays(origin.expand({n, 3}).contiguous(), dirs.contiguous(), frame, 4.0);
+}
+
+TEST(IbrConfig, JsonRoundTripAndUnknownKeys) {
+  IbrConfig c = small_ibr_config();
+  c.seed = 42;
+  const IbrConfig back = ibr_config_from_json(to_json(c), "cfg.json");
+  EXPECT_EQ(to_json(back), to_json(c));
+  EXPECT_NE(test::error_of([] { ibr_config_from_json({{"n_corase", 3}}, "cfg.json"); }).find("n_corase"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([] { ibr_config_from_json({{"n_coarse", 1}}, "cfg.json"); }).find("n_coarse"),
+            std::string::npos);
+}
+
+TEST(IbrRayBounds, EnterAndLeaveTheBox) {
+  const at::Tensor origins = at::tensor({-3.f, 0.f, 0.f, -3.f, 5.f, 0.f, 0.f, 0.f, 0.f}).reshape({3, 3});
+  const at::Tensor dirs = at::tensor({1.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 0.f, 1.f}).reshape({3, 3});
+  const auto [near, far] = ray_box_bounds(origins, dirs, Eigen::Vector3f(-1, -1, -1), Eigen::Vector3f(1, 1, 1), 1.0f);
+  EXPECT_NEAR(near[0].item<float>(), 2.0f, 1e-5);  // enters at x = -1
+  EXPECT_NEAR(far[0].item<float>(), 4.0f, 1e-5);   // leaves at x = +1
+  EXPECT_NEAR((far[1] - near[1]).item<float>(), 0.0f, 1e-6);  // passes above the box: empty
+  EXPECT_NEAR(near[2].item<float>(), 0.0f, 1e-6);  // starts inside
+  EXPECT_NEAR(far[2].item<float>(), 1.0f, 1e-5);
+  const auto [near2, far2] = ray_box_bounds(origins, dirs, Eigen::Vector3f(-1, -1, -1), Eigen::Vector3f(1, 1, 1), 2.0f);
+  EXPECT_NEAR(near2[0].item<float>(), 1.0f, 1e-5);
+  EXPECT_NEAR(far2[0].item<float>(), 5.0f, 1e-5);
+}
+
+TEST(IbrNetwork, SeededInitAndStateRoundTrip) {
+  const IbrNetwork a(small_ibr_config()), b(small_ibr_config());
+  for (const auto& [name, t] : a.state()) EXPECT_TRUE(at::equal(t, b.state().at(name))) << name;
+  IbrConfig other = small_ibr_config();
+  other.seed = 1;
+  IbrNetwork c(other);
+  EXPECT_FALSE(at::equal(c.state().at("view_mlp.weight0"), a.state().at("view_mlp.weight0")));
+  c.load_state(a.state(), "a");
+  for (const auto& [name, t] : a.state()) EXPECT_TRUE(at::equal(t, c.state().at(name))) << name;
+  TensorMap broken = a.state();
+  broken.erase("attn.key.weight0");
+  EXPECT_NE(test::error_of([&] { c.load_state(broken, "w.safetensors"); }).find("attn.key.weight0"), std::string::npos);
+}
+
+TEST(IbrNetwork, BlendOfEqualSourcesIsThatColourAndUnseenPointsAreEmpty) {
+  const IbrNetwork net(small_ibr_config());
+  at::NoGradGuard no_grad;
+  const at::Tensor colour = at::tensor({0.2f, 0.5f, 0.7f});
+  const IbrSources src = ibr_test_sources(net, colour.reshape({1, 3, 1, 1}).expand({3, 3, 16, 16}).contiguous());
+  // Points near the origin are seen by every camera; a point behind all of them by none.
+  const at::Tensor pts = at::tensor({0.f, 0.f, 0.f, 0.1f, -0.2f, 0.1f, 30.f, 12.f, 2.f}).reshape({3, 3});
+  const at::Tensor dirs = at::tensor({1.f, 0.f, 0.f}).expand({3, 3}).contiguous();
+  const IbrNetwork::PointOutput p = net.points(pts, dirs, src);
+  EXPECT_TRUE(p.valid[0].item<bool>());
+  EXPECT_TRUE(p.valid[1].item<bool>());
+  EXPECT_FALSE(p.valid[2].item<bool>());
+  EXPECT_LT((p.rgb.narrow(0, 0, 2) - colour).abs().max().item<float>(), 1e-5);
+  EXPECT_EQ(p.sigma_point[2].item<float>(), 0.0f);
+  EXPECT_EQ(p.rgb[2].abs().sum().item<float>(), 0.0f);
+}
+
+TEST(IbrNetwork, RenderIsCompositedAndGradientsReachTheEncoder) {
+  const IbrNetwork net(small_ibr_config());
+  const IbrSources src = ibr_test_sources(net, at::rand({3, 3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(1)));
+  IbrRays rays = ibr_test_rays(24);
+  // One ray that misses the box entirely: pure background.
+  rays.origins = rays.origins.clone();
+  rays.origins[0] = at::tensor({0.f, 0.f, 10.f});
+  rays.dirs = rays.dirs.clone();
+  rays.dirs[0] = at::tensor({0.f, 0.f, 1.f});
+  SceneFrame frame;
+  std::tie(rays.near, rays.far) = ray_box_bounds(rays.origins, rays.dirs, frame.aabb_min, frame.aabb_max, 1.0f);
+  const at::Tensor bg = at::full({24, 3}, 0.25f);
+  const IbrRenderOutput out = net.render(rays, src, bg, true, 7);
+  EXPECT_EQ(out.rgb.sizes(), (std::vector<int64_t>{24, 3}));
+  EXPECT_EQ(out.ts.size(1), 12);
+  EXPECT_TRUE(at::all(out.opacity.ge(0)).item<bool>());
+  EXPECT_TRUE(at::all(out.opacity.le(1.0001)).item<bool>());
+  EXPECT_LT((out.rgb[0] - 0.25f).abs().max().item<float>(), 1e-6);
+  EXPECT_EQ(out.opacity[0].item<float>(), 0.0f);
+  // Samples sorted along each ray, inside [near, far].
+  EXPECT_TRUE(at::all((out.ts.narrow(1, 1, 11) - out.ts.narrow(1, 0, 11)).ge(0)).item<bool>());
+  (out.rgb.sum() + out.rgb_coarse.sum() + out.rgb_point.sum()).backward();
+  for (const auto& [name, t] : net.named_parameters()) {
+    ASSERT_TRUE(t.grad().defined()) << name;
+    EXPECT_GT(t.grad().abs().sum().item<float>(), 0.0f) << name;
+  }
+  // Inference is deterministic.
+  at::NoGradGuard no_grad;
+  const IbrRenderOutput a = net.render(rays, src, bg, false, 1), b = net.render(rays, src, bg, false, 2);
+  EXPECT_TRUE(at::equal(a.rgb, b.rgb));
+}
+
+TEST(IbrSpreadViews, DistinctAndAroundTheScene) {
+  std::vector<Camera> cams;
+  for (int i = 0; i < 12; ++i) cams.push_back(ibr_test_camera(2 * M_PI * i / 12, 16));
+  const std::vector<int> chosen = spread_views(cams, 4);
+  ASSERT_EQ(chosen.size(), 4u);
+  std::set<int> unique(chosen.begin(), chosen.end());
+  EXPECT_EQ(unique.size(), 4u);
+  // Four views spread over a circle of twelve: consecutive picks are never neighbours.
+  for (size_t i = 1; i < chosen.size(); ++i) EXPECT_GE(std::abs(chosen[i] - chosen[0]) % 12, 2);
+  EXPECT_EQ(spread_views(cams, 40).size(), 12u);
+}
+
+TEST(ModelRegistry, KnownTypesAndClearErrors) {
+  EXPECT_EQ(find_model_type("hashgrid").key, "hashgrid");
+  EXPECT_TRUE(find_model_type("ibr").image_conditioned);
+  const std::string error = test::error_of([] { find_model_type("nerfacto"); });
+  EXPECT_NE(error.find("nerfacto"), std::string::npos);
+  EXPECT_NE(error.find("ibr"), std::string::npos);
+  ModelBinding binding;
+  binding.origin = "m.safetensors";
+  binding.config = to_json(small_ibr_config());
+  EXPECT_NE(test::error_of([&] { create_model("ibr", binding); }).find("needs the scene"), std::string::npos);
+  EXPECT_NE(test::error_of([] { create_trainable_model("hashgrid", nlohmann::json::object(), "x"); }).find("per scene"),
+            std::string::npos);
+}
+
+TEST(ModelFile, RoundTripListAndResolve) {
+  test::TempDir tmp;
+  const auto trainable = create_trainable_model("ibr", to_json(small_ibr_config()), "test");
+  ModelFile m;
+  m.name = "tiny";
+  m.type = "ibr";
+  m.config = trainable->config_json();
+  m.weights = trainable->state();
+  m.info = {{"trained_on", {{"train_scenes", 3}}}};
+  write_model_file(tmp / "tiny.safetensors", m);
+  test::write_text(tmp / "other.safetensors", "not a model");
+  const ModelFile back = read_model_file(tmp / "tiny.safetensors");
+  EXPECT_EQ(back.name, "tiny");
+  EXPECT_EQ(back.type, "ibr");
+  EXPECT_EQ(back.config, m.config);
+  for (const auto& [name, t] : m.weights) EXPECT_TRUE(at::equal(t, back.weights.at(name))) << name;
+  const auto listed = list_models(tmp.path());
+  ASSERT_EQ(listed.size(), 1u);  // the broken file is skipped with a warning
+  EXPECT_EQ(listed[0].info["trained_on"]["train_scenes"], 3);
+  EXPECT_EQ(resolve_model("tiny", tmp.path()), tmp / "tiny.safetensors");
+  EXPECT_NE(test::error_of([&] { resolve_model("huge", tmp.path()); }).find("tiny"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_model_file(tmp / "other.safetensors"); }).find("other.safetensors"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace semfield
