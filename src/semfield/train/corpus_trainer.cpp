@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include <ATen/ATen.h>
 
@@ -172,26 +173,34 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   const std::string name = options.name.empty() ? fs::absolute(run.root).lexically_normal().filename().string()
                                                 : options.name;
 
-  std::unique_ptr<CorpusModel> model =
-      create_trainable_model(options.model_type, options.model_config, run.config().string());
-  const std::vector<at::Tensor> params = model->parameters();
-  DenseAdam adam(params);
+  // A resumed run continues the checkpoint's model (its config, not the command line's).
+  std::optional<Checkpoint> resumed;
+  if (options.resume) resumed = load_checkpoint(run.checkpoint(), kCorpusCheckpointKind);
+  nlohmann::json model_config = options.model_config;
   LoopProgress progress;
-  if (options.resume) {
-    const Checkpoint ckpt = load_checkpoint(run.checkpoint(), kCorpusCheckpointKind);
+  TensorMap resumed_weights, resumed_optim;
+  if (resumed) {
     const std::string origin = run.checkpoint().string();
-    TensorMap weights, optim;
-    for (const auto& [key, tensor] : ckpt.tensors) {
-      if (key.rfind("model.", 0) == 0) weights[key.substr(6)] = tensor;
-      if (key.rfind("optim.", 0) == 0) optim[key.substr(6)] = tensor;
+    for (const auto& [key, tensor] : resumed->tensors) {
+      if (key.rfind("model.", 0) == 0) resumed_weights[key.substr(6)] = tensor;
+      if (key.rfind("optim.", 0) == 0) resumed_optim[key.substr(6)] = tensor;
     }
-    const JsonNode meta = JsonNode::parse_text(ckpt.metadata.dump(), origin + " (metadata)");
+    const JsonNode meta = JsonNode::parse_text(resumed->metadata.dump(), origin + " (metadata)");
     if (meta.at("model_type").as_string() != options.model_type)
-      fail_input(run.checkpoint(), "model_type", "the checkpoint holds a model of another type");
-    model->load_state(weights, origin);
-    adam.load_state(optim, "adam.", origin);
+      fail_input(run.checkpoint(), "model_type",
+                 fmt::format("the checkpoint holds a model of type {}, not {}", meta.at("model_type").as_string(),
+                             options.model_type));
+    model_config = meta.at("model_config").raw();
     progress.step = meta.at("step").as_int();
     progress.elapsed_seconds = meta.at("elapsed_seconds").as_double();
+  }
+  std::unique_ptr<CorpusModel> model =
+      create_trainable_model(options.model_type, model_config, run.config().string());
+  const std::vector<at::Tensor> params = model->parameters();
+  DenseAdam adam(params);
+  if (resumed) {
+    model->load_state(resumed_weights, run.checkpoint().string());
+    adam.load_state(resumed_optim, "adam.", run.checkpoint().string());
     if (main_rank) log::info("resuming {} from step {}", run.root.string(), progress.step);
   }
   if (group && world > 1) {
@@ -202,7 +211,9 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   }
   if (main_rank) {
     fs::create_directories(run.root);
-    write_file_atomic(run.config(), options_json(options).dump(2) + "\n");
+    nlohmann::json config = options_json(options);
+    config["model_config"] = model->config_json();
+    write_file_atomic(run.config(), config.dump(2) + "\n");
   }
 
   double last_val = 0;

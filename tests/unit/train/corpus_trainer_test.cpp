@@ -90,6 +90,7 @@ TEST(CorpusTrainer, ValidationPsnrRisesOnAnUnseenSceneAndResumeContinues) {
 
   o.steps = 320;
   o.resume = true;
+  o.model_config = nlohmann::json::object();  // a resumed run continues the checkpoint's model, whatever this says
   o.eval_interval = 0;
   const CorpusTrainSummary more = train_corpus(o);
   EXPECT_EQ(more.steps, 20);
