@@ -11,7 +11,8 @@ work=$1 model=${2:-ibr-synth} n=${3:-20} k=${4:-5} ft=${5:-60}
 bin=${SEMFIELD_BIN:-build/semfield}
 mkdir -p "$work"
 # Views: 40 around the object (the training split holds the source views), test views on other positions.
-"$bin" synth --out "$work/unseen" --scenes "$n" --vary --views 40 --res 128 --seed 900000 >/dev/null 2>&1
+last=$(printf "scene_%03d" $((n - 1)))
+[[ -d "$work/unseen/$last" ]] || "$bin" synth --out "$work/unseen" --scenes "$n" --vary --views 40 --res 128 --seed 900000 >/dev/null 2>&1
 for ((i = 0; i < n; i++)); do
   s=$(printf "scene_%03d" "$i")
   "$bin" apply --model "$model" --data "$work/unseen/$s" --out "$work/gen_$s" --source-views 8 >/dev/null 2>&1
@@ -24,7 +25,7 @@ for ((i = 0; i < k; i++)); do
   "$bin" eval --run "$work/ft_$s" --no-images >/dev/null 2>&1
   "$bin" train --data "$work/unseen/$s" --out "$work/hg_$s" --steps 1000000 --time-budget "$ft" >/dev/null 2>&1
 done
-"$bin" synth --out "$work/big" --vary --views 40 --res 256 --seed 900500 >/dev/null 2>&1
+[[ -d "$work/big" ]] || "$bin" synth --out "$work/big" --vary --views 40 --res 256 --seed 900500 >/dev/null 2>&1
 "$bin" apply --model "$model" --data "$work/big" --out "$work/gen_big" --source-views 8 >/dev/null 2>&1
 start=$(date +%s.%N)
 "$bin" render --run "$work/gen_big" --split test --out "$work/big_renders" >/dev/null 2>&1
