@@ -28,6 +28,9 @@ class Mlp {
   std::vector<at::Tensor> parameters() const;
   /// The same with their names.
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+  /// Layer weights [out, in] and biases (empty without biases): shared handles.
+  const std::vector<at::Tensor>& weights() const { return m_weights; }
+  const std::vector<at::Tensor>& biases() const { return m_biases; }
 
  private:
   int m_n_input = 0, m_n_output = 0;

@@ -1,4 +1,4 @@
-// Fused MLP kernels: padded weight copies, a register-tiled small GEMM, and block-wise forward/backward.
+// Fused MLP kernels: padded weight copies and block-wise forward/backward over the small GEMM (small_gemm.h).
 #include "semfield/kernels/fused_mlp.h"
 
 #include <algorithm>
@@ -9,10 +9,7 @@
 
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/kernel_checks.h"
-
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
+#include "semfield/kernels/small_gemm.h"
 
 // GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "may be used uninitialized"
 // once inlined (a false positive in the system header; see simd_ops.h).
@@ -26,95 +23,7 @@ constexpr int64_t kBlockRows = 128;  // rows per block: x + three 64-wide activa
 
 int64_t padded(int64_t n) { return (n + 15) / 16 * 16; }
 
-// C[m, 0:n) (+)= sum_k A(m, k) * B[k * ldb + 0:n) for m < M, with A(m, k) = A[m * a_row + k * a_col] and n a
-// multiple of 16. Strided A serves both x W^T (a_row = row stride, a_col = 1) and the weight gradient
-// G^T H (a_row = 1, a_col = row stride of G). `relu` clamps what is stored at 0.
-#ifdef __AVX512F__
-template <int NC, int R>
-inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb, float* C,
-                      int64_t ldc, bool accumulate, bool relu) {
-  __m512 acc[R][NC];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NC; ++c) acc[r][c] = accumulate ? _mm512_loadu_ps(C + r * ldc + 16 * c) : _mm512_setzero_ps();
-  for (int64_t k = 0; k < K; ++k) {
-    __m512 b[NC];
-    for (int c = 0; c < NC; ++c) b[c] = _mm512_loadu_ps(B + k * ldb + 16 * c);
-    for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(A[r * a_row + k * a_col]);
-      for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
-    }
-  }
-  const __m512 zero = _mm512_setzero_ps();
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(C + r * ldc + 16 * c, relu ? _mm512_max_ps(acc[r][c], zero) : acc[r][c]);
-}
-
-template <int NC>
-void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
-                  float* C, int64_t ldc, bool accumulate, bool relu) {
-  constexpr int R = NC <= 2 ? 8 : 6;  // R x NC accumulators + NC loads within the 32 zmm registers
-  int64_t m = 0;
-  for (; m + R <= M; m += R)
-    gemm_tile<NC, R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
-  for (; m < M; ++m) gemm_tile<NC, 1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
-}
-#elif defined(__AVX2__) && defined(__FMA__)
-// The same tiling for CPUs (or VMs) without AVX-512: 8-float ymm lanes, a 16-column panel, R rows — the classic 6x16
-// micro-kernel shape (12 accumulators, 2 loads and one broadcast within the 16 ymm registers). Without it the
-// scalar loop below made a training step ~10x slower on such a machine.
-template <int R>
-inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb,
-                           float* C, int64_t ldc, bool accumulate, bool relu) {
-  __m256 acc[R][2];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < 2; ++c) acc[r][c] = accumulate ? _mm256_loadu_ps(C + r * ldc + 8 * c) : _mm256_setzero_ps();
-  for (int64_t k = 0; k < K; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(B + k * ldb), b1 = _mm256_loadu_ps(B + k * ldb + 8);
-    for (int r = 0; r < R; ++r) {
-      const __m256 a = _mm256_set1_ps(A[r * a_row + k * a_col]);
-      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-    }
-  }
-  const __m256 zero = _mm256_setzero_ps();
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < 2; ++c)
-      _mm256_storeu_ps(C + r * ldc + 8 * c, relu ? _mm256_max_ps(acc[r][c], zero) : acc[r][c]);
-}
-
-// One 16-column panel of C (N is always a multiple of 16: the packed weights are padded).
-void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
-                       float* C, int64_t ldc, bool accumulate, bool relu) {
-  constexpr int R = 6;
-  int64_t m = 0;
-  for (; m + R <= M; m += R)
-    gemm_tile_avx2<R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
-  for (; m < M; ++m) gemm_tile_avx2<1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
-}
-#endif
-
-void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb, int64_t N,
-          float* C, int64_t ldc, bool accumulate, bool relu) {
-#ifdef __AVX512F__
-  for (int64_t j = 0; j < N; j += 64) {
-    switch (std::min<int64_t>(4, (N - j) / 16)) {
-      case 1: gemm_columns<1>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
-      case 2: gemm_columns<2>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
-      case 3: gemm_columns<3>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
-      default: gemm_columns<4>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
-    }
-  }
-#elif defined(__AVX2__) && defined(__FMA__)
-  for (int64_t j = 0; j < N; j += 16) gemm_columns_avx2(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu);
-#else
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      float s = accumulate ? C[m * ldc + n] : 0.0f;
-      for (int64_t k = 0; k < K; ++k) s += A[m * a_row + k * a_col] * B[k * ldb + n];
-      C[m * ldc + n] = relu ? std::max(s, 0.0f) : s;
-    }
-#endif
-}
+using detail::gemm;
 
 // The network's shape and its weights in the two zero-padded layouts the kernels read: transposed
 // [in_i, padded(out_i)] for the forward pass and [out_i, padded(in_i)] for the input gradient.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/parallel.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
@@ -141,6 +142,129 @@ TEST(IbrNetwork, RenderIsCompositedAndGradientsReachTheEncoder) {
   at::NoGradGuard no_grad;
   const IbrRenderOutput a = net.render(rays, src, bg, false, 1), b = net.render(rays, src, bg, false, 2);
   EXPECT_TRUE(at::equal(a.rgb, b.rgb));
+}
+
+// The fused inference kernel (kernels/ibr_aggregate.h) against the LibTorch path it replaces, on a network whose
+// biases are not zero, with points seen by all, some and none of the views (behind cameras, outside images) and a
+// partial last block. `config` picks the layer widths: the small one runs the narrow layers as dot products, the
+// default one through the register tiles.
+void expect_fused_matches_reference(const IbrConfig& config) {
+  const IbrNetwork net(config);
+  at::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  for (const auto& [name, t] : net.named_parameters())
+    if (name.find("bias") != std::string::npos) t.uniform_(-0.3, 0.3, gen);
+  const int64_t V = 4, side = 24, C = config.encoder.out_channels;
+  IbrSources src;
+  std::vector<Camera> cams;
+  for (int v = 0; v < V; ++v) cams.push_back(ibr_test_camera(0.5 * v, side));
+  src.cameras = SourceCameraBatch::from_cameras(cams);
+  src.colours = at::rand({V, side, side, 3}, gen);
+  src.features = at::randn({V, side / 4, side / 4, C}, gen);
+  const int64_t n = 301;
+  at::Tensor pts = (at::rand({n, 3}, gen) - 0.5f) * 9.0f;  // many beyond the cameras (radius 3): partly unseen
+  pts[0] = at::tensor({40.f, 0.f, 0.f});                   // behind every camera
+  at::Tensor dirs = at::randn({n, 3}, gen);
+  dirs = (dirs / dirs.norm(2, 1, true)).contiguous();
+  const IbrNetwork::PointOutput ref = net.points_reference(pts, dirs, src);
+  const IbrNetwork::PointOutput fused = net.points_fused(pts, dirs, src);
+  EXPECT_TRUE(at::equal(fused.valid, ref.valid));
+  const int64_t seen = ref.valid.sum().item<int64_t>();
+  EXPECT_GT(seen, n / 4);
+  EXPECT_LT(seen, n);
+  EXPECT_TRUE(at::allclose(fused.z, ref.z, 1e-4, 1e-5)) << (fused.z - ref.z).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(fused.sigma_point, ref.sigma_point, 1e-4, 1e-5))
+      << (fused.sigma_point - ref.sigma_point).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(fused.rgb, ref.rgb, 1e-4, 1e-5)) << (fused.rgb - ref.rgb).abs().max().item<float>();
+  EXPECT_GT(ref.z.abs().sum().item<float>(), 0.0f);
+  // The thread count does not change a bit; points() without gradients is the fused path.
+  const int threads = parallel_threads();
+  set_parallel_threads(1);
+  const IbrNetwork::PointOutput one = net.points_fused(pts, dirs, src);
+  set_parallel_threads(threads);
+  EXPECT_TRUE(at::equal(one.z, fused.z));
+  EXPECT_TRUE(at::equal(one.rgb, fused.rgb));
+  EXPECT_TRUE(at::equal(net.points(pts, dirs, src).z, fused.z));
+}
+
+TEST(IbrFused, MatchesReferenceSmallWidths) { expect_fused_matches_reference(small_ibr_config()); }
+
+TEST(IbrFused, MatchesReferenceDefaultWidths) { expect_fused_matches_reference(IbrConfig{}); }
+
+TEST(IbrFused, RayDensityMatchesReference) {
+  // Rays with all, some and none of their samples valid; S = 12 (not a multiple of the 16-wide tiles) and S = 48.
+  for (const int64_t S : {12, 48}) {
+    IbrConfig config;
+    config.point_features = S == 12 ? 8 : 16;
+    const IbrNetwork net(config);
+    at::NoGradGuard no_grad;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(17);
+    for (const auto& [name, t] : net.named_parameters())
+      if (name.find("bias") != std::string::npos) t.uniform_(-0.3, 0.3, gen);
+    const int64_t R = 21, D = config.point_features;
+    const at::Tensor z = at::relu(at::randn({R, S, D}, gen));
+    const at::Tensor t_rel = std::get<0>(at::sort(at::rand({R, S}, gen), 1));
+    at::Tensor valid = at::rand({R, S}, gen).gt(0.3);
+    valid[0].fill_(false);
+    valid[1].fill_(true);
+    const at::Tensor ref = net.ray_density_reference(z, t_rel, valid);
+    const at::Tensor fused = net.ray_density_fused(z, t_rel, valid);
+    EXPECT_TRUE(at::allclose(fused, ref, 1e-4, 1e-5)) << S << ": " << (fused - ref).abs().max().item<float>();
+    EXPECT_EQ(fused[0].abs().sum().item<float>(), 0.0f);
+    EXPECT_GT(ref.sum().item<float>(), 0.0f);
+  }
+}
+
+TEST(IbrFused, RenderMatchesReference) {
+  // A whole render (coarse + fine, ray attention) with the kernel against the same render through the reference.
+  const IbrNetwork net(small_ibr_config());
+  at::NoGradGuard no_grad;
+  const IbrSources src = ibr_test_sources(net, at::rand({3, 3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(5)));
+  const IbrRays rays = ibr_test_rays(40);
+  const at::Tensor bg = at::full({40, 3}, 0.5f);
+  const IbrRenderOutput fused = net.render(rays, src, bg, false, 0);
+  at::Tensor ref_rgb;
+  {
+    at::AutoGradMode grad(true);  // parameters require grad: points() takes the reference path
+    ref_rgb = net.render(rays, src, bg, false, 0).rgb.detach();
+  }
+  EXPECT_TRUE(at::allclose(fused.rgb, ref_rgb, 1e-4, 1e-5)) << (fused.rgb - ref_rgb).abs().max().item<float>();
+}
+
+TEST(IbrNetwork, NearlyEmptyRaysSkipTheFinePassAtInference) {
+  // fine_min_opacity: rays whose coarse opacity is at most it keep the coarse result (with empty fine slots); the
+  // others are exactly what they are without the skip.
+  IbrConfig config = small_ibr_config();
+  config.fine_min_opacity = 0;
+  const IbrNetwork all(config);
+  at::NoGradGuard no_grad;
+  const IbrSources src = ibr_test_sources(all, at::rand({3, 3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(4)));
+  const IbrRays rays = ibr_test_rays(32);
+  const at::Tensor bg = at::full({32, 3}, 0.5f);
+  const IbrRenderOutput full = all.render(rays, src, bg, false, 0);
+  // A threshold at the median coarse opacity: about half of the rays skip.
+  const at::Tensor coarse_opacity = [&] {
+    IbrConfig c = config;
+    c.n_fine = 0;
+    IbrNetwork coarse_only(c);
+    coarse_only.load_state(all.state(), "test");
+    return coarse_only.render(rays, src, bg, false, 0).opacity;
+  }();
+  config.fine_min_opacity = coarse_opacity.median().item<double>();
+  IbrNetwork skipping(config);
+  skipping.load_state(all.state(), "test");
+  const IbrRenderOutput part = skipping.render(rays, src, bg, false, 0);
+  const at::Tensor skipped = coarse_opacity.le(config.fine_min_opacity);
+  const int64_t n_skipped = skipped.sum().item<int64_t>();
+  ASSERT_GT(n_skipped, 0);
+  ASSERT_LT(n_skipped, 32);
+  EXPECT_EQ(part.ts.sizes(), full.ts.sizes());
+  EXPECT_TRUE(at::allclose(part.rgb.index({skipped}), full.rgb_coarse.index({skipped})));
+  EXPECT_TRUE(at::allclose(part.rgb.index({~skipped}), full.rgb.index({~skipped}), 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(part.rgb_coarse, full.rgb_coarse));
+  EXPECT_EQ(part.weights.index({skipped}).narrow(1, config.n_coarse, config.n_fine).abs().sum().item<float>(), 0.0f);
+  EXPECT_TRUE(at::all((part.ts.narrow(1, 1, 11) - part.ts.narrow(1, 0, 11)).ge(0)).item<bool>());
+  EXPECT_LT(part.n_samples, full.n_samples);
 }
 
 TEST(IbrSpreadViews, DistinctAndAroundTheScene) {

@@ -21,6 +21,8 @@ void IbrConfig::validate() const {
   check(source_views >= 1 && source_views <= 64, "source_views", source_views);
   if (!(unbounded_extent >= 1.0 && unbounded_extent <= 1000.0))
     fail_usage("ibr config: unbounded_extent = {} is out of range [1, 1000]", unbounded_extent);
+  if (!(fine_min_opacity >= 0.0 && fine_min_opacity < 1.0))
+    fail_usage("ibr config: fine_min_opacity = {} is out of range [0, 1)", fine_min_opacity);
 }
 
 nlohmann::json to_json(const IbrConfig& c) {
@@ -32,13 +34,14 @@ nlohmann::json to_json(const IbrConfig& c) {
           {"n_fine", c.n_fine},
           {"source_views", c.source_views},
           {"unbounded_extent", c.unbounded_extent},
+          {"fine_min_opacity", c.fine_min_opacity},
           {"seed", c.seed}};
 }
 
 IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"encoder", "view_hidden", "view_features", "point_features", "n_coarse", "n_fine",
-                            "source_views", "unbounded_extent", "seed"});
+                            "source_views", "unbounded_extent", "fine_min_opacity", "seed"});
   IbrConfig c;
   if (auto enc = root.find("encoder")) {
     enc->reject_unknown_keys({"base_channels", "out_channels"});
@@ -52,6 +55,7 @@ IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);
+  c.fine_min_opacity = root.double_or("fine_min_opacity", c.fine_min_opacity);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
   try {
     c.validate();

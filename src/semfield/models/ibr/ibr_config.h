@@ -23,6 +23,10 @@ struct IbrConfig {
   /// "unbounded_extent": for scenes without a bounding box (SceneFrame::unbounded), rays are sampled inside the
   /// frame's box scaled by this factor (the same number of samples over a longer interval).
   double unbounded_extent = 4.0;
+  /// "fine_min_opacity": at inference (not in training), rays whose coarse pass reaches at most this opacity keep the
+  /// coarse result instead of taking the fine pass (a third of the samples, over what is empty space for them);
+  /// 0 = every ray takes it.
+  double fine_min_opacity = 1e-3;
   uint64_t seed = 0;         ///< "seed": weight initialisation
 
   /// UsageError naming the first key out of range.

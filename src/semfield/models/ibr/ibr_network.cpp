@@ -2,10 +2,13 @@
 #include "semfield/models/ibr/ibr_network.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/kernels/ibr_aggregate.h"
 
 namespace semfield {
 
@@ -85,6 +88,17 @@ at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_
 
 at::Tensor row(const at::Tensor& v) { return v.unsqueeze(1); }
 
+// SEMFIELD_FUSED_IBR=0 runs inference through the LibTorch path instead of the fused kernel (for benchmarks).
+bool fused_ibr_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("SEMFIELD_FUSED_IBR");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled;
+}
+
+kernels::SmallMlpWeights small_mlp(const Mlp& mlp) { return {mlp.weights(), mlp.biases()}; }
+
 }  // namespace
 
 IbrNetwork::IbrNetwork(const IbrConfig& config) : m_config(config) {
@@ -127,6 +141,30 @@ IbrSources IbrNetwork::prepare(const std::vector<Camera>& cameras, const at::Ten
 
 IbrNetwork::PointOutput IbrNetwork::points(const at::Tensor& positions, const at::Tensor& dirs,
                                            const IbrSources& sources) const {
+  // Inference on the CPU: the fused kernel (kernels/ibr_aggregate.h), this function's forward in one pass.
+  if (use_fused({&positions, &dirs, &sources.features, &sources.colours}))
+    return points_fused(positions, dirs, sources);
+  return points_reference(positions, dirs, sources);
+}
+
+IbrNetwork::PointOutput IbrNetwork::points_fused(const at::Tensor& positions, const at::Tensor& dirs,
+                                                 const IbrSources& sources) const {
+  kernels::IbrPointWeights w;
+  w.view = small_mlp(m_view_mlp);
+  w.mix_view = m_mix_view_weight;
+  w.mix_stats = m_mix_stats_weight;
+  w.mix_bias = m_mix_bias;
+  w.view2 = small_mlp(m_view_mlp2);
+  w.point = small_mlp(m_point_mlp);
+  w.sigma = small_mlp(m_sigma_point);
+  w.colour = small_mlp(m_colour_mlp);
+  kernels::IbrPointsForward f =
+      kernels::ibr_points_forward(positions, dirs, sources.cameras, sources.colours, sources.features, w);
+  return {f.z, f.sigma_point, f.rgb, f.valid};
+}
+
+IbrNetwork::PointOutput IbrNetwork::points_reference(const at::Tensor& positions, const at::Tensor& dirs,
+                                                     const IbrSources& sources) const {
   const int64_t n = positions.size(0), v = sources.size();
   const Projection proj = project_points(positions, sources.cameras);
   const at::Tensor valid = proj.valid.to(at::kFloat).unsqueeze(2);                        // [V,N,1]
@@ -163,7 +201,35 @@ IbrNetwork::PointOutput IbrNetwork::points(const at::Tensor& positions, const at
   return out;
 }
 
+bool IbrNetwork::use_fused(std::initializer_list<const at::Tensor*> inputs) const {
+  if (!fused_ibr_enabled()) return false;
+  for (const at::Tensor* t : inputs)
+    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat) return false;
+  if (!at::GradMode::is_enabled()) return true;
+  for (const at::Tensor* t : inputs)
+    if (t->requires_grad()) return false;
+  for (const at::Tensor& p : parameters())
+    if (p.requires_grad()) return false;
+  return true;
+}
+
 at::Tensor IbrNetwork::ray_density(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const {
+  return use_fused({&z}) ? ray_density_fused(z, t_rel, valid) : ray_density_reference(z, t_rel, valid);
+}
+
+at::Tensor IbrNetwork::ray_density_fused(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const {
+  kernels::IbrRayWeights w;
+  w.query = small_mlp(m_query);
+  w.key = small_mlp(m_key);
+  w.value = small_mlp(m_value);
+  w.out = small_mlp(m_attn_out);
+  w.sigma = small_mlp(m_sigma_ray);
+  w.positional_freqs = kPositionalFreqs;
+  return kernels::ibr_ray_density_forward(z, t_rel, valid.to(at::kBool), w);
+}
+
+at::Tensor IbrNetwork::ray_density_reference(const at::Tensor& z, const at::Tensor& t_rel,
+                                             const at::Tensor& valid) const {
   const int64_t r = z.size(0), s = z.size(1), d = z.size(2);
   const at::Tensor zq = at::cat({z, positional_encoding(t_rel)}, -1).reshape({r * s, -1});
   const at::Tensor q = m_query.forward(zq).reshape({r, s, d});
@@ -184,27 +250,53 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);
   const at::Tensor hit = span.gt(1e-6f);
+  const int64_t n_hit = hit.sum().item<int64_t>();
+  if (n_hit < r) {
+    // Rays that miss the sampled region are background: only the others go through the network.
+    const int64_t s = sc + sf;
+    IbrRenderOutput out;
+    const at::Tensor t_miss = rays.near.unsqueeze(1).expand({r, s});
+    out.rgb = out.rgb_coarse = out.rgb_point = background;
+    out.opacity = out.depth = at::zeros({r}, opts);
+    out.ts = t_miss;
+    out.dts = out.weights = at::zeros({r, s}, opts);
+    if (n_hit == 0) return out;
+    const at::Tensor idx = at::nonzero(hit).squeeze(1);
+    const IbrRays sub{rays.origins.index_select(0, idx), rays.dirs.index_select(0, idx), rays.near.index_select(0, idx),
+                      rays.far.index_select(0, idx)};
+    const IbrRenderOutput o = render(sub, sources, background.index_select(0, idx), train, seed);
+    out.rgb = background.index_copy(0, idx, o.rgb);
+    out.rgb_coarse = background.index_copy(0, idx, o.rgb_coarse);
+    out.rgb_point = background.index_copy(0, idx, o.rgb_point);
+    out.opacity = out.opacity.index_copy(0, idx, o.opacity);
+    out.depth = out.depth.index_copy(0, idx, o.depth);
+    out.ts = t_miss.index_copy(0, idx, o.ts);
+    out.dts = out.dts.index_copy(0, idx, o.dts);
+    out.weights = out.weights.index_copy(0, idx, o.weights);
+    out.n_samples = o.n_samples;
+    return out;
+  }
 
   // Coarse: one sample per bin of sc equal bins between near and far.
   const at::Tensor bins = at::arange(sc + 1, opts) / static_cast<float>(sc);                   // [sc+1]
   const at::Tensor edges = row(rays.near) + row(span) * bins.unsqueeze(0);                      // [R,sc+1]
   const at::Tensor offset = train ? at::rand({r, sc}, gen, opts) : at::full({r, sc}, 0.5f, opts);
   const at::Tensor t_coarse = edges.narrow(1, 0, sc) + offset * row(span) / static_cast<float>(sc);
-  auto evaluate = [&](const at::Tensor& ts) {
-    const int64_t s = ts.size(1);
-    const at::Tensor pos = (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * ts.unsqueeze(2)).reshape({r * s, 3});
-    const at::Tensor dirs = rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({r * s, 3});
-    PointOutput p = points(pos, dirs, sources);
-    p.z = p.z.reshape({r, s, -1});
-    p.sigma_point = p.sigma_point.reshape({r, s});
-    p.rgb = p.rgb.reshape({r, s, 3});
-    p.valid = p.valid.reshape({r, s}).logical_and(row(hit));
+  // Samples ts [n,S] along the rays `origins`, `dirs` [n,3] (all rays, or those the fine pass takes).
+  auto evaluate = [&](const at::Tensor& origins, const at::Tensor& dirs, const at::Tensor& hits, const at::Tensor& ts) {
+    const int64_t n = ts.size(0), s = ts.size(1);
+    const at::Tensor pos = (origins.unsqueeze(1) + dirs.unsqueeze(1) * ts.unsqueeze(2)).reshape({n * s, 3});
+    PointOutput p = points(pos, dirs.unsqueeze(1).expand({n, s, 3}).reshape({n * s, 3}), sources);
+    p.z = p.z.reshape({n, s, -1});
+    p.sigma_point = p.sigma_point.reshape({n, s});
+    p.rgb = p.rgb.reshape({n, s, 3});
+    p.valid = p.valid.reshape({n, s}).logical_and(row(hits));
     return p;
   };
   auto t_relative = [&](const at::Tensor& ts) { return (ts - row(rays.near)) / row(span.clamp_min(1e-6f)); };
 
   IbrRenderOutput out;
-  const PointOutput coarse = evaluate(t_coarse);
+  const PointOutput coarse = evaluate(rays.origins, rays.dirs, hit, t_coarse);
   const at::Tensor dts_coarse = sample_intervals(t_coarse, rays.near, rays.far);
   const at::Tensor sigma_coarse = ray_density(coarse.z, t_relative(t_coarse), coarse.valid);
   const Composite cc = composite(sigma_coarse, coarse.rgb, t_coarse, dts_coarse, background);
@@ -221,25 +313,62 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
         composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb;
     return out;
   }
-  // Fine: importance samples from the coarse weights; the union is evaluated, coarse features reused.
-  const at::Tensor t_new = sample_pdf(edges, cc.weights, sf, train ? &gen : nullptr);
-  const PointOutput fine = evaluate(t_new);
-  const auto [t_all, order] = at::sort(at::cat({t_coarse, t_new}, 1), 1);
-  const int64_t s = sc + sf, d = m_config.point_features;
-  const at::Tensor z = at::cat({coarse.z, fine.z}, 1).gather(1, order.unsqueeze(2).expand({r, s, d}));
-  const at::Tensor rgb = at::cat({coarse.rgb, fine.rgb}, 1).gather(1, order.unsqueeze(2).expand({r, s, 3}));
-  const at::Tensor sigma_point = at::cat({coarse.sigma_point, fine.sigma_point}, 1).gather(1, order);
-  const at::Tensor valid = at::cat({coarse.valid, fine.valid}, 1).gather(1, order);
-  const at::Tensor dts = sample_intervals(t_all, rays.near, rays.far);
-  const at::Tensor sigma = ray_density(z, t_relative(t_all), valid);
-  const Composite cf = composite(sigma, rgb, t_all, dts, background);
-  out.rgb = cf.rgb;
-  out.opacity = cf.opacity;
-  out.depth = cf.depth;
-  out.ts = t_all;
-  out.dts = dts;
-  out.weights = cf.weights;
-  out.rgb_point = composite(sigma_point, rgb, t_all, dts, background).rgb;
+  // Fine: importance samples from the coarse weights; the union is evaluated, coarse features reused. At inference,
+  // rays whose coarse pass is (nearly) empty keep its result: their fine samples would spread evenly over empty
+  // space (the pdf of nothing is uniform) and change nothing visible, at a third of the cost.
+  at::Tensor sel;  // the rays that take the fine pass; undefined: all of them
+  if (!train && m_config.fine_min_opacity > 0) {
+    const at::Tensor need = cc.opacity.gt(static_cast<float>(m_config.fine_min_opacity));
+    if (need.sum().item<int64_t>() < r) sel = at::nonzero(need).squeeze(1);
+  }
+  auto pick = [&](const at::Tensor& t) { return sel.defined() ? t.index_select(0, sel) : t; };
+  const int64_t rf = sel.defined() ? sel.size(0) : r, s = sc + sf, d = m_config.point_features;
+  const at::Tensor near_f = pick(rays.near), far_f = pick(rays.far), span_f = pick(span);
+  IbrRenderOutput fine_out;
+  if (rf > 0) {
+    const at::Tensor t_coarse_f = pick(t_coarse);
+    const at::Tensor t_new = sample_pdf(pick(edges), pick(cc.weights), sf, train ? &gen : nullptr);
+    const PointOutput fine = evaluate(pick(rays.origins), pick(rays.dirs), pick(hit), t_new);
+    const auto [t_all, order] = at::sort(at::cat({t_coarse_f, t_new}, 1), 1);
+    const at::Tensor z = at::cat({pick(coarse.z), fine.z}, 1).gather(1, order.unsqueeze(2).expand({rf, s, d}));
+    const at::Tensor rgb = at::cat({pick(coarse.rgb), fine.rgb}, 1).gather(1, order.unsqueeze(2).expand({rf, s, 3}));
+    const at::Tensor sigma_point = at::cat({pick(coarse.sigma_point), fine.sigma_point}, 1).gather(1, order);
+    const at::Tensor valid = at::cat({pick(coarse.valid), fine.valid}, 1).gather(1, order);
+    const at::Tensor dts = sample_intervals(t_all, near_f, far_f);
+    const at::Tensor sigma = ray_density(z, (t_all - row(near_f)) / row(span_f.clamp_min(1e-6f)), valid);
+    const at::Tensor bg = pick(background);
+    const Composite cf = composite(sigma, rgb, t_all, dts, bg);
+    fine_out.rgb = cf.rgb;
+    fine_out.opacity = cf.opacity;
+    fine_out.depth = cf.depth;
+    fine_out.ts = t_all;
+    fine_out.dts = dts;
+    fine_out.weights = cf.weights;
+    fine_out.rgb_point = composite(sigma_point, rgb, t_all, dts, bg).rgb;
+  }
+  if (!sel.defined()) {
+    fine_out.rgb_coarse = out.rgb_coarse;
+    fine_out.n_samples = out.n_samples;
+    return fine_out;
+  }
+  // The coarse result for the others, with the fine slots at `far`, of zero length and weight.
+  out.rgb = cc.rgb;
+  out.opacity = cc.opacity;
+  out.depth = cc.depth;
+  out.ts = at::cat({t_coarse, row(rays.far).expand({r, sf})}, 1);
+  out.dts = at::cat({dts_coarse, at::zeros({r, sf}, opts)}, 1);
+  out.weights = at::cat({cc.weights, at::zeros({r, sf}, opts)}, 1);
+  out.rgb_point = composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb;
+  if (rf > 0) {
+    out.rgb = out.rgb.index_copy(0, sel, fine_out.rgb);
+    out.opacity = out.opacity.index_copy(0, sel, fine_out.opacity);
+    out.depth = out.depth.index_copy(0, sel, fine_out.depth);
+    out.ts = out.ts.index_copy(0, sel, fine_out.ts);
+    out.dts = out.dts.index_copy(0, sel, fine_out.dts);
+    out.weights = out.weights.index_copy(0, sel, fine_out.weights);
+    out.rgb_point = out.rgb_point.index_copy(0, sel, fine_out.rgb_point);
+  }
+  out.n_samples = hit.sum().item<int64_t>() * sc + pick(hit).sum().item<int64_t>() * sf;
   return out;
 }
 

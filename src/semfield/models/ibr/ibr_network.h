@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,13 +83,21 @@ class IbrNetwork {
     at::Tensor rgb;          ///< [N,3] softmax blend of the source colours
     at::Tensor valid;        ///< [N] bool: seen by at least one source view
   };
-  /// Samples positions [N,3] seen along target ray directions dirs [N,3].
+  /// Samples positions [N,3] seen along target ray directions dirs [N,3]. Without gradients on a CPU this runs the
+  /// fused kernel (kernels/ibr_aggregate.h), otherwise points_reference.
   PointOutput points(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
+  /// The same through the fused kernel (CPU float32, no gradients).
+  PointOutput points_fused(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
+  /// The same through LibTorch ops (differentiable; any device): the reference of the fused kernel.
+  PointOutput points_reference(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
 
   /// Density [R,S] from per-sample features z [R,S,D] by attention over each ray's samples; t_rel [R,S] is each
   /// sample's position along the sampled interval (0 at near, 1 at far), valid [R,S] masks samples no view sees
   /// (their density is 0 and they are not attended to).
   at::Tensor ray_density(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const;
+  /// The same through the fused kernel (CPU float32, no gradients) and through LibTorch ops (its reference).
+  at::Tensor ray_density_fused(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const;
+  at::Tensor ray_density_reference(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const;
 
   /// Renders rays over background [R,3]. train: stratified jitter and random importance samples from `seed`;
   /// otherwise bin midpoints and evenly spaced importance samples (deterministic).
@@ -102,6 +111,10 @@ class IbrNetwork {
   void load_state(const TensorMap& state, const std::string& origin);
 
  private:
+  /// Whether inference on `inputs` may take the fused kernels: CPU float32, fused kernels enabled (SEMFIELD_FUSED_IBR
+  /// is not 0), and no gradient needed (grad mode off, or neither an input nor a parameter requires one).
+  bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
+
   IbrConfig m_config;
   ResUNet m_encoder;
   Mlp m_view_mlp;       ///< [feature, colour, ray difference, 1] -> H (bias-free: the fused MLP kernel)

@@ -1,0 +1,508 @@
+// Fused inference of the image-conditioned network's per-sample part: see ibr_aggregate.h.
+#include "semfield/kernels/ibr_aggregate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/parallel.h"
+#include "semfield/kernels/kernel_checks.h"
+#include "semfield/kernels/simd_ops.h"
+#include "semfield/kernels/small_gemm.h"
+
+// GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "may be used uninitialized" once
+// inlined (a false positive in the system header; see simd_ops.h).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace semfield::kernels {
+
+namespace {
+
+constexpr int64_t kBlockSamples = 32;  // samples per block: V x 32 rows of <= 32 floats per buffer, ~200 KB at 8 views
+constexpr int64_t kRayDiff = 4;        // target minus source direction (3) and their cosine (1)
+
+int64_t padded16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/// One linear layer as the kernels read it: its first `full` (a multiple of 16) output columns through the register
+/// tiles (wt = W^T [in, full]); the last out - full (< 16) columns as dot products with W's rows (rest).
+struct Layer {
+  int64_t in = 0, out = 0, full = 0;
+  std::vector<float> wt, rest, bias;
+};
+
+Layer pack_layer(const char* name, const at::Tensor& weight, const at::Tensor* bias) {
+  detail::check_dtype("ibr_points_forward", name, weight, at::kFloat);
+  detail::check_dim("ibr_points_forward", name, weight, 2);
+  const at::Tensor w = weight.detach().contiguous();
+  Layer l;
+  l.out = w.size(0);
+  l.in = w.size(1);
+  l.full = l.out / 16 * 16;
+  const float* p = w.data_ptr<float>();
+  l.wt.assign(static_cast<size_t>(l.in * l.full), 0.0f);
+  for (int64_t r = 0; r < l.full; ++r)
+    for (int64_t c = 0; c < l.in; ++c) l.wt[static_cast<size_t>(c * l.full + r)] = p[r * l.in + c];
+  l.rest.assign(p + l.full * l.in, p + l.out * l.in);
+  if (bias != nullptr && bias->defined()) {
+    TORCH_CHECK(bias->numel() == l.out, "ibr_points_forward: the bias of ", name, " must have ", l.out,
+                " elements, got ", bias->numel());
+    const at::Tensor b = bias->detach().to(at::kFloat).contiguous();
+    l.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + l.out);
+  }
+  return l;
+}
+
+std::vector<Layer> pack_net(const char* name, const SmallMlpWeights& net) {
+  TORCH_CHECK(!net.weights.empty(), "ibr_points_forward: ", name, " has no layers");
+  TORCH_CHECK(net.biases.empty() || net.biases.size() == net.weights.size(), "ibr_points_forward: ", name,
+              " needs one bias per layer or none");
+  std::vector<Layer> layers;
+  for (size_t i = 0; i < net.weights.size(); ++i) {
+    const std::string layer = std::string(name) + ".weight" + std::to_string(i);
+    layers.push_back(pack_layer(layer.c_str(), net.weights[i], net.biases.empty() ? nullptr : &net.biases[i]));
+    TORCH_CHECK(i == 0 || layers[i].in == layers[i - 1].out, "ibr_points_forward: ", layer, " takes ", layers[i].in,
+                " inputs but the layer before gives ", layers[i - 1].out);
+  }
+  return layers;
+}
+
+/// C[r, 0:out) = A[r, 0:in) W^T (+ bias) for r < rows (row strides lda, ldc), ReLU when asked.
+void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc, bool relu) {
+  const bool has_bias = !l.bias.empty();
+  if (l.full > 0) detail::gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, false, relu && !has_bias);
+  if (l.full == l.out && !has_bias) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = A + r * lda;
+    float* c = C + r * ldc;
+    for (int64_t j = l.full; j < l.out; ++j) c[j] = detail::dot(l.in, a, l.rest.data() + (j - l.full) * l.in);
+    if (has_bias)
+      for (int64_t j = 0; j < l.out; ++j) c[j] += l.bias[static_cast<size_t>(j)];
+    if (relu)
+      for (int64_t j = has_bias ? 0 : l.full; j < l.out; ++j) c[j] = std::max(c[j], 0.0f);
+  }
+}
+
+/// A network of layers with ReLU between them (and after the last when relu_last), through two scratch buffers of
+/// rows x widest(padded) floats.
+void run_net(const std::vector<Layer>& net, const float* A, int64_t lda, int64_t rows, float* out, int64_t ldo,
+             bool relu_last, float* scratch0, float* scratch1) {
+  const float* h = A;
+  int64_t ld = lda;
+  for (size_t i = 0; i < net.size(); ++i) {
+    const bool last = i + 1 == net.size();
+    float* dst = last ? out : (i % 2 == 0 ? scratch0 : scratch1);
+    const int64_t ldd = last ? ldo : padded16(net[i].out);
+    apply_layer(net[i], h, ld, rows, dst, ldd, !last || relu_last);
+    h = dst;
+    ld = ldd;
+  }
+}
+
+int64_t widest(const std::vector<Layer>& net) {
+  int64_t w = 16;
+  for (const Layer& l : net) w = std::max(w, padded16(l.out));
+  return w;
+}
+
+/// One view's map in the fused gather's (gather_project.h) semantics: grid_sampler, bilinear, zero padding,
+/// align_corners = false; the map [h,w,C] covers the image [0,W] x [0,H].
+struct MapView {
+  const float* data;
+  int64_t w, h, C;
+  float W, H;
+};
+
+/// The 4 taps of a bilinear sample: element offsets into the map and weights (0, at offset 0, for a tap outside it).
+struct Taps {
+  int64_t offset[4];
+  float weight[4];
+};
+
+/// The taps of `m` at image pixel coordinate (u, v).
+inline Taps bilinear_taps(const MapView& m, float u, float v) {
+  Taps t{{0, 0, 0, 0}, {0.0f, 0.0f, 0.0f, 0.0f}};
+  const float gx = (u / m.W) * 2.0f - 1.0f, gy = (v / m.H) * 2.0f - 1.0f;
+  const float x = (gx + 1.0f) * (static_cast<float>(m.w) * 0.5f) - 0.5f;
+  const float y = (gy + 1.0f) * (static_cast<float>(m.h) * 0.5f) - 0.5f;
+  if (!(x >= -1.0f && x <= static_cast<float>(m.w) && y >= -1.0f && y <= static_cast<float>(m.h))) return t;
+  const float x0f = std::floor(x), y0f = std::floor(y);
+  const int64_t x0 = static_cast<int64_t>(x0f), y0 = static_cast<int64_t>(y0f);
+  const float fx = x - x0f, fy = y - y0f;
+  const bool in_x0 = x0 >= 0, in_x1 = x0 + 1 < m.w, in_y0 = y0 >= 0, in_y1 = y0 + 1 < m.h;
+  const int64_t base = (y0 * m.w + x0) * m.C;
+  if (in_y0 && in_x0) t.offset[0] = base, t.weight[0] = (1.0f - fy) * (1.0f - fx);
+  if (in_y0 && in_x1) t.offset[1] = base + m.C, t.weight[1] = (1.0f - fy) * fx;
+  if (in_y1 && in_x0) t.offset[2] = base + m.w * m.C, t.weight[2] = fy * (1.0f - fx);
+  if (in_y1 && in_x1) t.offset[3] = base + (m.w + 1) * m.C, t.weight[3] = fy * fx;
+  return t;
+}
+
+/// out[0:C) = the taps' weighted sum; C a compile-time constant where it is known, so the loop is straight vector code.
+template <int C>
+inline void sample_taps_fixed(const float* data, const Taps& t, float* out) {
+  const float* p0 = data + t.offset[0];
+  const float* p1 = data + t.offset[1];
+  const float* p2 = data + t.offset[2];
+  const float* p3 = data + t.offset[3];
+  for (int c = 0; c < C; ++c)
+    out[c] = t.weight[0] * p0[c] + t.weight[1] * p1[c] + t.weight[2] * p2[c] + t.weight[3] * p3[c];
+}
+
+inline void sample_taps(const MapView& m, const Taps& t, float* out) {
+  switch (m.C) {
+    case 3: sample_taps_fixed<3>(m.data, t, out); return;
+    case 8: sample_taps_fixed<8>(m.data, t, out); return;
+    case 16: sample_taps_fixed<16>(m.data, t, out); return;
+    case 32: sample_taps_fixed<32>(m.data, t, out); return;
+    default:
+      for (int64_t c = 0; c < m.C; ++c)
+        out[c] = t.weight[0] * m.data[t.offset[0] + c] + t.weight[1] * m.data[t.offset[1] + c] +
+                 t.weight[2] * m.data[t.offset[2] + c] + t.weight[3] * m.data[t.offset[3] + c];
+  }
+}
+
+/// Softmax over the valid views of one sample's logits[v * l_stride] (valid[v * v_stride]) into w[v * w_stride]:
+/// 0 for invalid views, all 0 when none is valid (IbrNetwork's masked_view_softmax).
+inline void masked_softmax(const float* logits, int64_t l_stride, const uint8_t* valid, int64_t v_stride, int64_t V,
+                           float* w, int64_t w_stride) {
+  float top = -std::numeric_limits<float>::infinity();
+  for (int64_t v = 0; v < V; ++v)
+    if (valid[v * v_stride]) top = std::max(top, logits[v * l_stride]);
+  float sum = 0.0f;
+  for (int64_t v = 0; v < V; ++v) {
+    const float e = valid[v * v_stride] ? std::exp(logits[v * l_stride] - top) : 0.0f;
+    w[v * w_stride] = e;
+    sum += e;
+  }
+  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+  for (int64_t v = 0; v < V; ++v) w[v * w_stride] *= inv;
+}
+
+/// [mean, variance] (out[0:F), out[F:2F)) over views of x[v * row_stride + 0:F) with weights w[v * w_stride].
+/// F a compile-time constant keeps the sums in registers (the runtime-F loop stalled on its own stores).
+template <int F>
+inline void weighted_mean_var_fixed(const float* x, int64_t row_stride, const float* w, int64_t w_stride, int64_t V,
+                                    float* out) {
+  float mean[F] = {}, var[F] = {};
+  for (int64_t v = 0; v < V; ++v) {
+    const float wv = w[v * w_stride];
+    const float* xv = x + v * row_stride;
+    for (int f = 0; f < F; ++f) mean[f] += wv * xv[f];
+  }
+  for (int64_t v = 0; v < V; ++v) {
+    const float wv = w[v * w_stride];
+    const float* xv = x + v * row_stride;
+    for (int f = 0; f < F; ++f) {
+      const float d = xv[f] - mean[f];
+      var[f] += wv * d * d;
+    }
+  }
+  std::copy(mean, mean + F, out);
+  std::copy(var, var + F, out + F);
+}
+
+inline void weighted_mean_var(const float* x, int64_t row_stride, const float* w, int64_t w_stride, int64_t V,
+                              int64_t F, float* out) {
+  switch (F) {
+    case 8: weighted_mean_var_fixed<8>(x, row_stride, w, w_stride, V, out); return;
+    case 16: weighted_mean_var_fixed<16>(x, row_stride, w, w_stride, V, out); return;
+    case 32: weighted_mean_var_fixed<32>(x, row_stride, w, w_stride, V, out); return;
+    default: break;
+  }
+  float* mean = out;
+  float* var = out + F;
+  for (int64_t f = 0; f < 2 * F; ++f) out[f] = 0.0f;
+  for (int64_t v = 0; v < V; ++v) detail::axpy(F, w[v * w_stride], x + v * row_stride, mean);
+  for (int64_t v = 0; v < V; ++v) {
+    const float wv = w[v * w_stride];
+    const float* xv = x + v * row_stride;
+    for (int64_t f = 0; f < F; ++f) {
+      const float d = xv[f] - mean[f];
+      var[f] += wv * d * d;
+    }
+  }
+}
+
+inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+
+}  // namespace
+
+IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tensor& dirs,
+                                    const SourceCameraBatch& cameras, const at::Tensor& colours_hwc,
+                                    const at::Tensor& features_hwc, const IbrPointWeights& weights) {
+  constexpr const char* op = "ibr_points_forward";
+  for (const auto& [name, t] : {std::pair<const char*, const at::Tensor*>{"positions", &positions},
+                                {"dirs", &dirs}, {"colours_hwc", &colours_hwc}, {"features_hwc", &features_hwc}})
+    detail::check_dtype(op, name, *t, at::kFloat);
+  detail::check_dim(op, "positions", positions, 2);
+  detail::check_dim(op, "colours_hwc", colours_hwc, 4);
+  detail::check_dim(op, "features_hwc", features_hwc, 4);
+  detail::require_cpu(op, {{"positions", &positions}, {"dirs", &dirs}, {"colours_hwc", &colours_hwc},
+                           {"features_hwc", &features_hwc}});
+  const int64_t N = positions.size(0), V = cameras.size();
+  TORCH_CHECK(positions.size(1) == 3 && dirs.sizes() == positions.sizes(), op,
+              ": positions and dirs must both be [N,3], got ", positions.sizes(), " and ", dirs.sizes());
+  TORCH_CHECK(V > 0 && colours_hwc.size(0) == V && features_hwc.size(0) == V && colours_hwc.size(3) == 3, op,
+              ": ", V, " cameras need colours [V,H,W,3] and features [V,h,w,C], got ", colours_hwc.sizes(), " and ",
+              features_hwc.sizes());
+  const int64_t C = features_hwc.size(3);
+
+  const std::vector<Layer> view = pack_net("view", weights.view);
+  const Layer mix_view = pack_layer("mix_view", weights.mix_view, nullptr);
+  const Layer mix_stats = pack_layer("mix_stats", weights.mix_stats, &weights.mix_bias);
+  const std::vector<Layer> view2 = pack_net("view2", weights.view2);
+  const std::vector<Layer> point = pack_net("point", weights.point);
+  const std::vector<Layer> sigma = pack_net("sigma", weights.sigma);
+  const std::vector<Layer> colour = pack_net("colour", weights.colour);
+  const int64_t H = mix_view.out, G = view2.back().out - 1, D = point.back().out;
+  const int64_t x_width = C + 3 + kRayDiff + 1, c_width = G + kRayDiff + 1;
+  TORCH_CHECK(view.front().in == x_width && view.back().out == H && mix_view.in == H && mix_stats.in == 2 * H &&
+                  mix_stats.out == H && view2.front().in == H && G > 0 && point.front().in == 2 * G &&
+                  sigma.front().in == D && sigma.back().out == 1 && colour.front().in == c_width &&
+                  colour.back().out == 1,
+              op, ": the weights do not fit together (", C, " feature channels)");
+
+  const at::Tensor pos = positions.contiguous(), dir = dirs.contiguous();
+  const at::Tensor w2c = cameras.w2c.detach().to(at::kFloat).contiguous();
+  const at::Tensor intr = cameras.intrinsics.detach().to(at::kFloat).contiguous();
+  const at::Tensor sizes = cameras.sizes.detach().to(at::kFloat).contiguous();
+  const at::Tensor origins = cameras.origins.detach().to(at::kFloat).contiguous();
+  const at::Tensor colours = colours_hwc.detach().contiguous(), features = features_hwc.detach().contiguous();
+  std::vector<MapView> colour_maps, feature_maps;
+  for (int64_t v = 0; v < V; ++v) {
+    const float W = sizes.data_ptr<float>()[2 * v], Hh = sizes.data_ptr<float>()[2 * v + 1];
+    colour_maps.push_back({colours.data_ptr<float>() + v * colours.stride(0), colours.size(2), colours.size(1), 3, W, Hh});
+    feature_maps.push_back(
+        {features.data_ptr<float>() + v * features.stride(0), features.size(2), features.size(1), C, W, Hh});
+  }
+
+  IbrPointsForward out;
+  out.z = at::empty({N, D}, pos.options());
+  out.sigma_point = at::empty({N}, pos.options());
+  out.rgb = at::empty({N, 3}, pos.options());
+  out.valid = at::empty({N}, pos.options().dtype(at::kBool));
+  const float* pp = pos.data_ptr<float>();
+  const float* dp = dir.data_ptr<float>();
+  const float* cam = w2c.data_ptr<float>();
+  const float* K = intr.data_ptr<float>();
+  const float* org = origins.data_ptr<float>();
+  float* zp = out.z.data_ptr<float>();
+  float* sp = out.sigma_point.data_ptr<float>();
+  float* rp = out.rgb.data_ptr<float>();
+  bool* vp = out.valid.data_ptr<bool>();
+
+  const int64_t max_rows = V * kBlockSamples;
+  const int64_t ldh = padded16(H), ldo2 = padded16(G + 1), ldd = padded16(D);
+  const int64_t scratch_width =
+      std::max({widest(view), widest(view2), widest(point), widest(sigma), widest(colour), ldh});
+  const int64_t n_blocks = (N + kBlockSamples - 1) / kBlockSamples;
+  parallel_for(0, n_blocks, 1, [&](int64_t b0, int64_t b1) {
+    // Rows are view-major within a block: row = v * nb + i for sample i of nb.
+    std::vector<float> x(static_cast<size_t>(max_rows * x_width)), col(static_cast<size_t>(max_rows * 3));
+    std::vector<float> rd(static_cast<size_t>(max_rows * kRayDiff));
+    std::vector<uint8_t> valid(static_cast<size_t>(max_rows));
+    std::vector<float> s0(static_cast<size_t>(max_rows * scratch_width)), s1(s0.size());
+    std::vector<float> hv(static_cast<size_t>(max_rows * ldh)), mixed(hv.size());
+    std::vector<float> out2(static_cast<size_t>(max_rows * ldo2)), vis(static_cast<size_t>(max_rows));
+    std::vector<float> cin(static_cast<size_t>(max_rows * c_width)), logit(static_cast<size_t>(max_rows * 16));
+    std::vector<float> blend(static_cast<size_t>(max_rows)), w_uniform(static_cast<size_t>(max_rows));
+    std::vector<float> stats(static_cast<size_t>(kBlockSamples * 2 * H)), per_sample(static_cast<size_t>(kBlockSamples * ldh));
+    std::vector<float> pooled(static_cast<size_t>(kBlockSamples * 2 * G)), zb(static_cast<size_t>(kBlockSamples * ldd));
+    std::vector<float> sig(static_cast<size_t>(kBlockSamples * 16));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t first = b * kBlockSamples, nb = std::min(kBlockSamples, N - first), rows = V * nb;
+      // Projection, gathers and the per-view inputs [feature, colour, ray difference, 1].
+      for (int64_t v = 0; v < V; ++v) {
+        const float* P = cam + 12 * v;
+        const float fx = K[4 * v], fy = K[4 * v + 1], cx = K[4 * v + 2], cy = K[4 * v + 3];
+        const float W = colour_maps[static_cast<size_t>(v)].W, Hh = colour_maps[static_cast<size_t>(v)].H;
+        const float* o = org + 3 * v;
+        for (int64_t i = 0; i < nb; ++i) {
+          const int64_t row = v * nb + i;
+          const float* p = pp + 3 * (first + i);
+          const float* d = dp + 3 * (first + i);
+          const float xc = P[0] * p[0] + P[1] * p[1] + P[2] * p[2] + P[3];
+          const float yc = P[4] * p[0] + P[5] * p[1] + P[6] * p[2] + P[7];
+          const float zc = P[8] * p[0] + P[9] * p[1] + P[10] * p[2] + P[11];
+          const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
+          const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
+          valid[static_cast<size_t>(row)] = zc > 1e-6f && u >= 0.0f && u <= W && vv >= 0.0f && vv <= Hh;
+          float* xr = x.data() + row * x_width;
+          const MapView& fm = feature_maps[static_cast<size_t>(v)];
+          const MapView& cm = colour_maps[static_cast<size_t>(v)];
+          sample_taps(fm, bilinear_taps(fm, u, vv), xr);
+          sample_taps(cm, bilinear_taps(cm, u, vv), xr + C);
+          std::copy(xr + C, xr + C + 3, col.data() + 3 * row);
+          const float tx = p[0] - o[0], ty = p[1] - o[1], tz = p[2] - o[2];
+          const float inv = 1.0f / std::max(std::sqrt(tx * tx + ty * ty + tz * tz), 1e-6f);
+          const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
+          float* r = rd.data() + kRayDiff * row;
+          r[0] = d[0] - sx;
+          r[1] = d[1] - sy;
+          r[2] = d[2] - sz;
+          r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
+          std::copy(r, r + kRayDiff, xr + C + 3);
+          xr[C + 3 + kRayDiff] = 1.0f;
+        }
+      }
+      // Per-view features, their uniform mean / variance over the valid views, the mixing layer.
+      run_net(view, x.data(), x_width, rows, hv.data(), ldh, true, s0.data(), s1.data());
+      for (int64_t i = 0; i < nb; ++i) {
+        int64_t count = 0;
+        for (int64_t v = 0; v < V; ++v) count += valid[static_cast<size_t>(v * nb + i)];
+        for (int64_t v = 0; v < V; ++v)
+          w_uniform[static_cast<size_t>(v * nb + i)] =
+              valid[static_cast<size_t>(v * nb + i)] ? 1.0f / static_cast<float>(count) : 0.0f;
+        weighted_mean_var(hv.data() + i * ldh, nb * ldh, w_uniform.data() + i, nb, V, H, stats.data() + i * 2 * H);
+      }
+      apply_layer(mix_stats, stats.data(), 2 * H, nb, per_sample.data(), ldh, false);
+      apply_layer(mix_view, hv.data(), ldh, rows, mixed.data(), ldh, false);
+      for (int64_t row = 0; row < rows; ++row) {
+        float* m = mixed.data() + row * ldh;
+        const float* ps = per_sample.data() + (row % nb) * ldh;
+        for (int64_t j = 0; j < H; ++j) m[j] = std::max(m[j] + ps[j], 0.0f);
+      }
+      // Per-view features g (ReLU) and visibility logits; visibility-weighted pooling into z.
+      run_net(view2, mixed.data(), ldh, rows, out2.data(), ldo2, false, s0.data(), s1.data());
+      for (int64_t row = 0; row < rows; ++row) {
+        float* g = out2.data() + row * ldo2;
+        for (int64_t j = 0; j < G; ++j) g[j] = std::max(g[j], 0.0f);
+      }
+      for (int64_t i = 0; i < nb; ++i) {
+        masked_softmax(out2.data() + i * ldo2 + G, nb * ldo2, valid.data() + i, nb, V, vis.data() + i, nb);
+        weighted_mean_var(out2.data() + i * ldo2, nb * ldo2, vis.data() + i, nb, V, G, pooled.data() + i * 2 * G);
+      }
+      run_net(point, pooled.data(), 2 * G, nb, zb.data(), ldd, true, s0.data(), s1.data());
+      run_net(sigma, zb.data(), ldd, nb, sig.data(), 16, false, s0.data(), s1.data());
+      // Colour: a blend logit per view from [g, ray difference, 1], softmax over the valid views.
+      for (int64_t row = 0; row < rows; ++row) {
+        float* c = cin.data() + row * c_width;
+        std::copy(out2.data() + row * ldo2, out2.data() + row * ldo2 + G, c);
+        std::copy(rd.data() + kRayDiff * row, rd.data() + kRayDiff * (row + 1), c + G);
+        c[G + kRayDiff] = 1.0f;
+      }
+      run_net(colour, cin.data(), c_width, rows, logit.data(), 16, false, s0.data(), s1.data());
+      for (int64_t i = 0; i < nb; ++i) {
+        const int64_t n = first + i;
+        bool seen = false;
+        for (int64_t v = 0; v < V; ++v) seen = seen || valid[static_cast<size_t>(v * nb + i)];
+        masked_softmax(logit.data() + i * 16, nb * 16, valid.data() + i, nb, V, blend.data() + i, nb);
+        float rgb[3] = {0.0f, 0.0f, 0.0f};
+        for (int64_t v = 0; v < V; ++v) {
+          const int64_t row = v * nb + i;
+          const float w = blend[static_cast<size_t>(row)];
+          for (int k = 0; k < 3; ++k) rgb[k] += w * col[static_cast<size_t>(3 * row + k)];
+        }
+        std::copy(rgb, rgb + 3, rp + 3 * n);
+        std::copy(zb.data() + i * ldd, zb.data() + i * ldd + D, zp + n * D);
+        sp[n] = seen ? softplus(sig[static_cast<size_t>(i * 16)]) : 0.0f;
+        vp[n] = seen;
+      }
+    }
+  });
+  return out;
+}
+
+at::Tensor ibr_ray_density_forward(const at::Tensor& z_in, const at::Tensor& t_rel_in, const at::Tensor& valid_in,
+                                   const IbrRayWeights& weights) {
+  constexpr const char* op = "ibr_ray_density_forward";
+  detail::check_dtype(op, "z", z_in, at::kFloat);
+  detail::check_dtype(op, "t_rel", t_rel_in, at::kFloat);
+  detail::check_dtype(op, "valid", valid_in, at::kBool);
+  detail::check_dim(op, "z", z_in, 3);
+  detail::require_cpu(op, {{"z", &z_in}, {"t_rel", &t_rel_in}, {"valid", &valid_in}});
+  const int64_t R = z_in.size(0), S = z_in.size(1), D = z_in.size(2), P = 2 * weights.positional_freqs;
+  TORCH_CHECK(t_rel_in.sizes() == at::IntArrayRef({R, S}) && valid_in.sizes() == at::IntArrayRef({R, S}), op,
+              ": t_rel and valid must be [", R, ", ", S, "], got ", t_rel_in.sizes(), " and ", valid_in.sizes());
+  const std::vector<Layer> query = pack_net("query", weights.query), key = pack_net("key", weights.key);
+  const std::vector<Layer> value = pack_net("value", weights.value), out_net = pack_net("out", weights.out);
+  const std::vector<Layer> sigma = pack_net("sigma", weights.sigma);
+  TORCH_CHECK(query.front().in == D + P && key.front().in == D + P && query.back().out == D && key.back().out == D &&
+                  value.front().in == D && value.back().out == D && out_net.front().in == D &&
+                  out_net.back().out == D && sigma.front().in == D && sigma.back().out == 1,
+              op, ": the weights do not fit together (", D, " features, ", P, " positional channels)");
+  const at::Tensor z = z_in.contiguous(), t_rel = t_rel_in.contiguous(), valid = valid_in.contiguous();
+  at::Tensor density = at::empty({R, S}, z.options());
+  const float* zp = z.data_ptr<float>();
+  const float* tp = t_rel.data_ptr<float>();
+  const bool* vp = valid.data_ptr<bool>();
+  float* dp = density.data_ptr<float>();
+  std::vector<float> freqs;
+  for (int k = 0; k < weights.positional_freqs; ++k) freqs.push_back(static_cast<float>(M_PI * std::pow(2.0, k)));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+
+  constexpr int64_t kRays = 8;  // rays per block: 8 x S rows
+  const int64_t max_rows = kRays * S, zq_width = D + P, Dp = padded16(D), Sp = padded16(S);
+  const int64_t scratch_width = std::max({widest(query), widest(key), widest(value), widest(out_net), widest(sigma)});
+  parallel_for(0, (R + kRays - 1) / kRays, 1, [&](int64_t b0, int64_t b1) {
+    // Zero-initialised once: the padding columns of q, k, v stay 0 (no layer writes them).
+    std::vector<float> zq(static_cast<size_t>(max_rows * zq_width)), q(static_cast<size_t>(max_rows * Dp), 0.0f);
+    std::vector<float> k(q.size(), 0.0f), v(q.size(), 0.0f), att(q.size(), 0.0f), o(q.size(), 0.0f);
+    std::vector<float> kt(static_cast<size_t>(Dp * Sp), 0.0f), scores(static_cast<size_t>(S * Sp), 0.0f);
+    std::vector<float> s0(static_cast<size_t>(max_rows * scratch_width)), s1(s0.size());
+    std::vector<float> sig(static_cast<size_t>(max_rows * 16));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * kRays, nr = std::min(kRays, R - r0), rows = nr * S;
+      for (int64_t row = 0; row < rows; ++row) {
+        float* x = zq.data() + row * zq_width;
+        std::copy(zp + (r0 * S + row) * D, zp + (r0 * S + row + 1) * D, x);
+        const float t = tp[r0 * S + row];
+        for (size_t f = 0; f < freqs.size(); ++f) {
+          const float a = t * freqs[f];
+          x[D + 2 * static_cast<int64_t>(f)] = std::sin(a);
+          x[D + 2 * static_cast<int64_t>(f) + 1] = std::cos(a);
+        }
+      }
+      run_net(query, zq.data(), zq_width, rows, q.data(), Dp, false, s0.data(), s1.data());
+      run_net(key, zq.data(), zq_width, rows, k.data(), Dp, false, s0.data(), s1.data());
+      run_net(value, zq.data(), zq_width, rows, v.data(), Dp, false, s0.data(), s1.data());
+      for (int64_t r = 0; r < nr; ++r) {
+        const bool* valid_r = vp + (r0 + r) * S;
+        float* att_r = att.data() + r * S * Dp;
+        bool any = false;
+        for (int64_t j = 0; j < S; ++j) any = any || valid_r[j];
+        if (!any) {
+          std::fill(att_r, att_r + S * Dp, 0.0f);  // no density on this ray whatever it attends to
+          continue;
+        }
+        // scores[i, j] = q_i . k_j / sqrt(D) over the valid samples j; softmax over j.
+        const float* k_r = k.data() + r * S * Dp;
+        for (int64_t j = 0; j < S; ++j)
+          for (int64_t d = 0; d < D; ++d) kt[static_cast<size_t>(d * Sp + j)] = k_r[j * Dp + d];
+        detail::gemm(q.data() + r * S * Dp, Dp, 1, S, D, kt.data(), Sp, Sp, scores.data(), Sp, false, false);
+        for (int64_t i = 0; i < S; ++i) {
+          float* row = scores.data() + i * Sp;
+          float top = -std::numeric_limits<float>::infinity();
+          for (int64_t j = 0; j < S; ++j) {
+            row[j] = valid_r[j] ? row[j] * scale : -std::numeric_limits<float>::infinity();
+            top = std::max(top, row[j]);
+          }
+          for (int64_t j = 0; j < S; ++j) row[j] -= top;
+          detail::exp_inplace(S, row);
+          float sum = 0.0f;
+          for (int64_t j = 0; j < S; ++j) sum += row[j];
+          const float inv = 1.0f / sum;
+          for (int64_t j = 0; j < S; ++j) row[j] *= inv;
+        }
+        // att = softmax(scores) v (v's padding columns are 0).
+        detail::gemm(scores.data(), Sp, 1, S, S, v.data() + r * S * Dp, Dp, Dp, att_r, Dp, false, false);
+      }
+      // z2 = z + out(att); density = softplus(sigma(relu(z2))) on valid samples.
+      run_net(out_net, att.data(), Dp, rows, o.data(), Dp, false, s0.data(), s1.data());
+      for (int64_t row = 0; row < rows; ++row) {
+        float* orow = o.data() + row * Dp;
+        const float* zrow = zp + (r0 * S + row) * D;
+        for (int64_t d = 0; d < D; ++d) orow[d] = std::max(orow[d] + zrow[d], 0.0f);
+      }
+      run_net(sigma, o.data(), Dp, rows, sig.data(), 16, false, s0.data(), s1.data());
+      for (int64_t row = 0; row < rows; ++row)
+        dp[r0 * S + row] = vp[r0 * S + row] ? softplus(sig[static_cast<size_t>(row * 16)]) : 0.0f;
+    }
+  });
+  return density;
+}
+
+}  // namespace semfield::kernels
