@@ -18,6 +18,8 @@ struct ApplyArgs {
   int source_views = 0;
   int64_t finetune_steps = 0;
   double finetune_budget = 0;
+  double finetune_lr = FinetuneOptions{}.lr;
+  int finetune_rays = FinetuneOptions{}.rays;
   int downscale = 1;
   std::string split_rule = "auto";
   std::string background = "white";
@@ -56,6 +58,8 @@ void run_apply(const ApplyArgs& args) {
     FinetuneOptions options;
     options.steps = args.finetune_steps;
     options.time_budget = args.finetune_budget;
+    options.lr = args.finetune_lr;
+    options.rays = args.finetune_rays;
     options.background = args.background;
     options.seed = args.seed;
     if (args.source_views > 0) options.source_views = args.source_views;
@@ -101,6 +105,12 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--finetune-steps", args->finetune_steps, "Fine-tune on the scene's views for this many steps")
       ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
   cmd->add_option("--finetune-budget", args->finetune_budget, "... or until this many seconds (with the steps)");
+  cmd->add_option("--finetune-lr", args->finetune_lr, "Fine-tuning learning rate (Adam; decays to half)")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-7, 1.0));
+  cmd->add_option("--finetune-rays", args->finetune_rays, "Target rays per fine-tuning step")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("--downscale", args->downscale, "Integer image downscale factor")->check(CLI::Range(1, 64));
   cmd->add_option("--split-rule", args->split_rule, "auto | files | every:N | fraction:F | all");
   cmd->add_option("--background", args->background, "white | black | r,g,b (RGBA images are composited over it)");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "semfield/fields/feature_field.h"
+#include "semfield/models/ibr/ibr_config.h"
 #include "semfield/models/radiance_config.h"
 
 namespace semfield::test {
@@ -24,6 +25,20 @@ inline FeatureFieldConfig small_feature_config(std::vector<int64_t> channels) {
   config.grid.log2_table_size = 12;
   config.channels = std::move(channels);
   return config;
+}
+
+/// An image-conditioned (IBR) model's config of width 8-16, 8 coarse + 4 fine samples and 3 source views.
+inline IbrConfig small_ibr_config() {
+  IbrConfig c;
+  c.encoder.base_channels = 8;
+  c.encoder.out_channels = 8;
+  c.view_hidden = 16;
+  c.view_features = 8;
+  c.point_features = 8;
+  c.n_coarse = 8;
+  c.n_fine = 4;
+  c.source_views = 3;
+  return c;
 }
 
 }  // namespace semfield::test

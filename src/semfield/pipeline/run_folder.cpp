@@ -124,15 +124,13 @@ LoadedRun load_applied_run(const RunPaths& run) {
   load.split_rule = SplitRule::parse(spec.split_rule);
   auto scene = std::make_shared<Scene>(load_scene(spec.data, load));
   renormalize_scene(*scene, spec.frame.normalization);
-  ModelFile file = read_model_file(spec.model);
+  // A fine-tuned run's weights are its own (RUN/weights.safetensors): the model file gives only its type and config.
+  const bool finetuned = spec.finetune_steps > 0;
+  ModelFile file = read_model_file(spec.model, /*weights=*/!finetuned);
   ModelBinding binding;
   binding.config = file.config;
-  binding.weights = std::move(file.weights);
-  binding.origin = spec.model.string();
-  if (spec.finetune_steps > 0) {
-    binding.weights = read_model_file(run.weights()).weights;
-    binding.origin = run.weights().string();
-  }
+  binding.weights = finetuned ? read_model_file(run.weights()).weights : std::move(file.weights);
+  binding.origin = finetuned ? run.weights().string() : spec.model.string();
   binding.frame = spec.frame;
   binding.scene = scene;
   binding.background = parse_background(spec.background);

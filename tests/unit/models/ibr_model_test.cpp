@@ -9,36 +9,19 @@
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
+#include "support/small_models.h"
+#include "support/test_cameras.h"
 #include "support/test_support.h"
 
 namespace semfield {
 namespace {
 
-Camera ibr_test_camera(double angle, int side, double radius = 3.0) {
-  Camera c;
-  c.intrinsics.width = c.intrinsics.height = side;
-  c.intrinsics.fx = c.intrinsics.fy = 1.2 * side;
-  c.intrinsics.cx = c.intrinsics.cy = side / 2.0;
-  const Eigen::Vector3d eye(radius * std::cos(angle), radius * std::sin(angle), 1.0);
-  const Eigen::Vector3d back = eye.normalized(), right = Eigen::Vector3d::UnitZ().cross(back).normalized();
-  c.c2w.block<3, 1>(0, 0) = right;
-  c.c2w.block<3, 1>(0, 1) = back.cross(right);
-  c.c2w.block<3, 1>(0, 2) = back;
-  c.c2w.block<3, 1>(0, 3) = eye;
-  return c;
-}
+using test::small_ibr_config;
 
-IbrConfig small_ibr_config() {
-  IbrConfig c;
-  c.encoder.base_channels = 8;
-  c.encoder.out_channels = 8;
-  c.view_hidden = 16;
-  c.view_features = 8;
-  c.point_features = 8;
-  c.n_coarse = 8;
-  c.n_fine = 4;
-  c.source_views = 3;
-  return c;
+/// A camera on a circle of `radius` at height 1 looking at the origin.
+Camera ibr_test_camera(double angle, int side, double radius = 3.0) {
+  return test::look_at(Eigen::Vector3d(radius * std::cos(angle), radius * std::sin(angle), 1.0), Eigen::Vector3d::Zero(),
+                       side, side, 1.2 * side);
 }
 
 IbrSources ibr_test_sources(const IbrNetwork& net, const at::Tensor& colours) {

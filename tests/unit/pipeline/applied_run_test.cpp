@@ -8,6 +8,7 @@
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
 #include "semfield/pipeline/run_folder.h"
+#include "support/small_models.h"
 #include "support/test_support.h"
 
 namespace semfield {
@@ -26,16 +27,7 @@ struct AppliedFixture {
     scene = tmp / "scene";
     models = tmp / "models";
     std::filesystem::create_directories(models);
-    IbrConfig c;
-    c.encoder.base_channels = 8;
-    c.encoder.out_channels = 8;
-    c.view_hidden = 16;
-    c.view_features = 8;
-    c.point_features = 8;
-    c.n_coarse = 8;
-    c.n_fine = 4;
-    c.source_views = 3;
-    const auto trainable = create_trainable_model("ibr", to_json(c), "test");
+    const auto trainable = create_trainable_model("ibr", to_json(test::small_ibr_config()), "test");
     ModelFile m;
     m.name = "tiny-ibr";
     m.type = "ibr";
@@ -87,7 +79,8 @@ TEST(AppliedRun, FineTuningWritesTheRunsOwnWeights) {
   AppliedFixture f;
   const auto run = f.tmp / "run";
   const auto applied = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
-                                     " --out " + test::quoted(run) + " --finetune-steps 3");
+                                     " --out " + test::quoted(run) +
+                                     " --finetune-steps 3 --finetune-lr 1e-3 --finetune-rays 64");
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
   ASSERT_TRUE(std::filesystem::exists(run / "weights.safetensors"));
   const ModelFile original = read_model_file(f.model), tuned = read_model_file(run / "weights.safetensors");

@@ -11,6 +11,7 @@
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
 #include "semfield/train/corpus_trainer.h"
+#include "support/small_models.h"
 #include "support/test_support.h"
 
 namespace semfield {
@@ -29,14 +30,10 @@ std::filesystem::path tiny_corpus(const test::TempDir& tmp) {
 }
 
 nlohmann::json tiny_ibr_json() {
-  IbrConfig c;
-  c.encoder.base_channels = 8;
-  c.encoder.out_channels = 8;
-  c.view_hidden = 16;
-  c.view_features = 8;
-  c.point_features = 8;
+  IbrConfig c = test::small_ibr_config();
   c.n_coarse = 16;
   c.n_fine = 8;
+  c.source_views = IbrConfig{}.source_views;
   return to_json(c);
 }
 
