@@ -25,6 +25,7 @@
 #include "semfield/segment/click_benchmark.h"
 #include "semfield/segment/segmenter.h"
 #include "semfield/teachers/teacher.h"
+#include "semfield/train/apply.h"
 #include "semfield/train/feature_trainer.h"
 #include "semfield/train/trainer.h"
 
@@ -66,16 +67,12 @@ UnseenResult run_unseen_step(const DemoArgs& args, const std::filesystem::path& 
               "per-scene training\n",
               file.name.c_str(), file.type.c_str());
   const auto start = std::chrono::steady_clock::now();
-  auto scene = load_scene(scene_dir);
-  AppliedRunSpec spec;
-  spec.data = scene_dir;
-  spec.model = std::filesystem::absolute(model_path);
-  spec.model_name = file.name;
-  spec.model_type = file.type;
-  spec.frame = SceneFrame::from_scene(scene);
   const RunPaths run{out / "unseen_run"};
-  std::filesystem::create_directories(run.root);
-  write_applied_run_spec(run, spec);
+  ApplyOptions options;
+  options.model = model_path;
+  options.data = scene_dir;
+  options.out = run.root;
+  apply_model(options);
   const LoadedRun loaded = load_run(run.root);
   const Scene normalised = load_run_scene(loaded);
   result.eval = evaluate(*loaded.model, normalised.split(Split::Test), parse_background(loaded.background),

@@ -1,0 +1,72 @@
+// apply_model: bind a generalizable model to a scene (and optionally fine-tune it there).
+#include "semfield/train/apply.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "semfield/core/error.h"
+#include "semfield/core/log.h"
+#include "semfield/data/scene.h"
+#include "semfield/models/model_file.h"
+#include "semfield/models/registry.h"
+
+namespace semfield {
+
+ApplyResult apply_model(const ApplyOptions& options) {
+  const FinetuneOptions& ft = options.finetune;
+  ModelFile file = read_model_file(options.model, /*weights=*/ft.steps > 0);
+  const ModelType& type = find_model_type(file.type);
+  if (!type.image_conditioned)
+    fail_usage("model {} is of type {}, which is trained per scene (`semfield train`), not applied", file.name,
+               file.type);
+  parse_background(options.background);
+  LoadOptions load;
+  load.downscale = options.downscale;
+  load.split_rule = SplitRule::parse(options.split_rule);
+  auto scene = std::make_shared<Scene>(load_scene(options.data, load));
+  log::info("loaded {} ({}): {} train (source) / {} test views", options.data.string(), scene->format,
+            scene->count(Split::Train), scene->count(Split::Test));
+  ApplyResult result;
+  result.model_name = file.name;
+  result.model_type = file.type;
+  AppliedRunSpec& spec = result.spec;
+  spec.data = options.data;
+  spec.downscale = options.downscale;
+  spec.split_rule = options.split_rule;
+  spec.model = std::filesystem::absolute(options.model).lexically_normal();
+  spec.model_name = file.name;
+  spec.model_type = file.type;
+  spec.background = options.background;
+  spec.source_views = options.source_views;
+  spec.frame = SceneFrame::from_scene(*scene);
+  const RunPaths run{options.out};
+  std::filesystem::create_directories(run.root);
+  if (ft.steps > 0) {
+    std::unique_ptr<CorpusModel> model = create_trainable_model(file.type, file.config, options.model.string());
+    model->load_state(file.weights, options.model.string());
+    FinetuneOptions tune = ft;
+    tune.background = options.background;
+    if (options.source_views > 0) tune.source_views = options.source_views;
+    tune.source_pool = std::max(tune.source_pool, tune.source_views);
+    result.finetune = finetune_on_scene(*model, scene, spec.frame, tune);
+    spec.finetune_steps = result.finetune.steps;
+    ModelFile tuned;
+    tuned.name = file.name + "+finetuned";
+    tuned.type = file.type;
+    tuned.config = model->config_json();
+    tuned.weights = model->state();
+    tuned.info = {{"finetuned_from", spec.model.string()},
+                  {"scene", std::filesystem::absolute(options.data).lexically_normal().string()},
+                  {"steps", result.finetune.steps},
+                  {"seconds", result.finetune.seconds}};
+    write_model_file(run.weights(), tuned);
+    log::info("fine-tuned {} steps in {:.1f} s", result.finetune.steps, result.finetune.seconds);
+  } else {
+    std::error_code ec;
+    std::filesystem::remove(run.weights(), ec);  // a re-apply without fine-tuning must not pick up old weights
+  }
+  write_applied_run_spec(run, spec);
+  return result;
+}
+
+}  // namespace semfield

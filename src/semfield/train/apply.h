@@ -1,0 +1,42 @@
+// A generalizable (image-conditioned) model applied to a scene it never saw: a run folder that render, eval,
+// segment, mesh and serve read like any other, optionally after fine-tuning on the scene's training views.
+// `semfield apply` and the demo's last step both go through apply_model.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "semfield/pipeline/run_folder.h"
+#include "semfield/train/corpus_trainer.h"
+
+namespace semfield {
+
+struct ApplyOptions {
+  std::filesystem::path model;  ///< a model file (resolve a name with resolve_model first)
+  std::filesystem::path data;   ///< the scene folder: its training views are the source views
+  std::filesystem::path out;    ///< the run folder to create (or overwrite)
+  int source_views = 0;         ///< per rendered view; 0 = the model's
+  int downscale = 1;
+  std::string split_rule = "auto";
+  std::string background = "white";
+  /// Fine-tuning on the scene first when finetune.steps > 0 (its background and source views follow the options
+  /// above). No fine-tuning by default.
+  FinetuneOptions finetune = [] {
+    FinetuneOptions none;
+    none.steps = 0;
+    return none;
+  }();
+};
+
+struct ApplyResult {
+  AppliedRunSpec spec;           ///< what RUN/config.json now holds
+  std::string model_name, model_type;
+  CorpusTrainSummary finetune;   ///< steps == 0 without fine-tuning
+};
+
+/// Writes the run folder: RUN/config.json naming the model and the scene binding, and RUN/weights.safetensors after
+/// fine-tuning (removed otherwise, so a re-apply never picks up older weights). UsageError for a model trained per
+/// scene (not image-conditioned); InputError for unreadable model files or scenes.
+ApplyResult apply_model(const ApplyOptions& options);
+
+}  // namespace semfield
