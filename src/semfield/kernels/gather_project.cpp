@@ -290,14 +290,16 @@ inline void combine_taps(int64_t C, const T* const p[4], const T w[4], T* out) {
 /// four q rows are distinct (or scratch rows) and never alias g or p.
 template <bool kMaps, bool kUv, typename T>
 inline void scatter_taps(int64_t C, const T* g, const T* const p[4], T* const q[4], const T w[4], T d[4]) {
+  // std::fma, not a * b + c: whether the compiler contracts the latter differs between the kMaps / kUv
+  // instantiations, which must give the same d (the uv gradient does not depend on whether the maps' is wanted).
   T d0 = 0, d1 = 0, d2 = 0, d3 = 0;
   for (int64_t c = 0; c < C; ++c) {
     const T gc = g[c];
     if constexpr (kUv) {
-      d0 += gc * p[0][c];
-      d1 += gc * p[1][c];
-      d2 += gc * p[2][c];
-      d3 += gc * p[3][c];
+      d0 = std::fma(gc, p[0][c], d0);
+      d1 = std::fma(gc, p[1][c], d1);
+      d2 = std::fma(gc, p[2][c], d2);
+      d3 = std::fma(gc, p[3][c], d3);
     }
     if constexpr (kMaps) {
       q[0][c] += w[0] * gc;
@@ -513,8 +515,9 @@ void gather_backward_samples(int64_t begin, int64_t end, const GatherShape& s, c
             if constexpr (kUv) {
               // d out / d x = (1 - fy) (ne - nw) + fy (se - sw); d out / d y = (1 - fx) (sw - nw) + fx (se - ne).
               const T fx = block.fx[j], fy = block.fy[j];
-              const T gx = (T(1) - fy) * (d[1] - d[0]) + fy * (d[3] - d[2]);
-              const T gy = (T(1) - fx) * (d[2] - d[0]) + fx * (d[3] - d[1]);
+              // Explicit fma (see scatter_taps): the same rounding in every instantiation.
+              const T gx = std::fma(fy, d[3] - d[2], (T(1) - fy) * (d[1] - d[0]));
+              const T gy = std::fma(fx, d[3] - d[1], (T(1) - fx) * (d[2] - d[0]));
               duv_v[2 * n] = gx * view.dx_du;
               duv_v[2 * n + 1] = gy * view.dy_dv;
             }

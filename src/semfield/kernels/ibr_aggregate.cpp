@@ -299,7 +299,8 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
   const int64_t scratch_width =
       std::max({widest(view), widest(view2), widest(point), widest(sigma), widest(colour), ldh});
   const int64_t n_blocks = (N + kBlockSamples - 1) / kBlockSamples;
-  parallel_for(0, n_blocks, 1, [&](int64_t b0, int64_t b1) {
+  // A chunk of 32 blocks (1,024 samples) per task: the buffers below are allocated once per chunk.
+  parallel_for(0, n_blocks, 32, [&](int64_t b0, int64_t b1) {
     // Rows are view-major within a block: row = v * nb + i for sample i of nb.
     std::vector<float> x(static_cast<size_t>(max_rows * x_width)), col(static_cast<size_t>(max_rows * 3));
     std::vector<float> rd(static_cast<size_t>(max_rows * kRayDiff));
@@ -437,7 +438,8 @@ at::Tensor ibr_ray_density_forward(const at::Tensor& z_in, const at::Tensor& t_r
   constexpr int64_t kRays = 8;  // rays per block: 8 x S rows
   const int64_t max_rows = kRays * S, zq_width = D + P, Dp = padded16(D), Sp = padded16(S);
   const int64_t scratch_width = std::max({widest(query), widest(key), widest(value), widest(out_net), widest(sigma)});
-  parallel_for(0, (R + kRays - 1) / kRays, 1, [&](int64_t b0, int64_t b1) {
+  // A chunk of 16 blocks (128 rays) per task: the buffers below are allocated once per chunk.
+  parallel_for(0, (R + kRays - 1) / kRays, 16, [&](int64_t b0, int64_t b1) {
     // Zero-initialised once: the padding columns of q, k, v stay 0 (no layer writes them).
     std::vector<float> zq(static_cast<size_t>(max_rows * zq_width)), q(static_cast<size_t>(max_rows * Dp), 0.0f);
     std::vector<float> k(q.size(), 0.0f), v(q.size(), 0.0f), att(q.size(), 0.0f), o(q.size(), 0.0f);

@@ -40,8 +40,8 @@ inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, c
 }
 
 template <int NC>
-inline void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
-                  float* C, int64_t ldc, bool accumulate, bool relu) {
+inline void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B,
+                         int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu) {
   constexpr int R = NC <= 2 ? 8 : 6;  // R x NC accumulators + NC loads within the 32 zmm registers
   int64_t m = 0;
   for (; m + R <= M; m += R)
@@ -73,8 +73,8 @@ inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t
 }
 
 // One 16-column panel of C (N is always a multiple of 16: the packed weights are padded).
-inline void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
-                       float* C, int64_t ldc, bool accumulate, bool relu) {
+inline void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B,
+                              int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu) {
   constexpr int R = 6;
   int64_t m = 0;
   for (; m + R <= M; m += R)
@@ -83,8 +83,8 @@ inline void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int6
 }
 #endif
 
-inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb, int64_t N,
-          float* C, int64_t ldc, bool accumulate, bool relu) {
+inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
+                 int64_t N, float* C, int64_t ldc, bool accumulate, bool relu) {
 #ifdef __AVX512F__
   for (int64_t j = 0; j < N; j += 64) {
     switch (std::min<int64_t>(4, (N - j) / 16)) {
