@@ -302,8 +302,8 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
   // A chunk of 32 blocks (1,024 samples) per task: the buffers below are allocated once per chunk.
   parallel_for(0, n_blocks, 32, [&](int64_t b0, int64_t b1) {
     // Rows are view-major within a block: row = v * nb + i for sample i of nb.
-    std::vector<float> x(static_cast<size_t>(max_rows * x_width)), col(static_cast<size_t>(max_rows * 3));
-    std::vector<float> rd(static_cast<size_t>(max_rows * kRayDiff));
+    // x rows hold [feature, colour, ray difference, 1]; the colour blend reads its colours and ray differences there.
+    std::vector<float> x(static_cast<size_t>(max_rows * x_width));
     std::vector<uint8_t> valid(static_cast<size_t>(max_rows));
     std::vector<float> s0(static_cast<size_t>(max_rows * scratch_width)), s1(s0.size());
     std::vector<float> hv(static_cast<size_t>(max_rows * ldh)), mixed(hv.size());
@@ -336,17 +336,15 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
           const MapView& cm = colour_maps[static_cast<size_t>(v)];
           sample_taps(fm, bilinear_taps(fm, u, vv), xr);
           sample_taps(cm, bilinear_taps(cm, u, vv), xr + C);
-          std::copy(xr + C, xr + C + 3, col.data() + 3 * row);
           const float tx = p[0] - o[0], ty = p[1] - o[1], tz = p[2] - o[2];
           const float inv = 1.0f / std::max(std::sqrt(tx * tx + ty * ty + tz * tz), 1e-6f);
           const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
-          float* r = rd.data() + kRayDiff * row;
+          float* r = xr + C + 3;
           r[0] = d[0] - sx;
           r[1] = d[1] - sy;
           r[2] = d[2] - sz;
           r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
-          std::copy(r, r + kRayDiff, xr + C + 3);
-          xr[C + 3 + kRayDiff] = 1.0f;
+          r[kRayDiff] = 1.0f;
         }
       }
       // Per-view features, their uniform mean / variance over the valid views, the mixing layer.
@@ -382,8 +380,8 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
       for (int64_t row = 0; row < rows; ++row) {
         float* c = cin.data() + row * c_width;
         std::copy(out2.data() + row * ldo2, out2.data() + row * ldo2 + G, c);
-        std::copy(rd.data() + kRayDiff * row, rd.data() + kRayDiff * (row + 1), c + G);
-        c[G + kRayDiff] = 1.0f;
+        const float* xr = x.data() + row * x_width + C + 3;  // ray difference and the constant 1
+        std::copy(xr, xr + kRayDiff + 1, c + G);
       }
       run_net(colour, cin.data(), c_width, rows, logit.data(), 16, false, s0.data(), s1.data());
       for (int64_t i = 0; i < nb; ++i) {
@@ -395,7 +393,8 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
         for (int64_t v = 0; v < V; ++v) {
           const int64_t row = v * nb + i;
           const float w = blend[static_cast<size_t>(row)];
-          for (int k = 0; k < 3; ++k) rgb[k] += w * col[static_cast<size_t>(3 * row + k)];
+          const float* colour_v = x.data() + row * x_width + C;
+          for (int k = 0; k < 3; ++k) rgb[k] += w * colour_v[k];
         }
         std::copy(rgb, rgb + 3, rp + 3 * n);
         std::copy(zb.data() + i * ldd, zb.data() + i * ldd + D, zp + n * D);

@@ -51,6 +51,23 @@ struct Composite {
   at::Tensor rgb, opacity, depth, weights;
 };
 
+/// `out`'s fields of one pass: its composite c over samples ts / dts, and rgb_point (the per-point density's).
+void set_pass(IbrRenderOutput& out, const Composite& c, const at::Tensor& ts, const at::Tensor& dts,
+              const at::Tensor& rgb_point) {
+  out.rgb = c.rgb;
+  out.opacity = c.opacity;
+  out.depth = c.depth;
+  out.ts = ts;
+  out.dts = dts;
+  out.weights = c.weights;
+  out.rgb_point = rgb_point;
+}
+
+/// Position of samples ts [n,S] in their ray's sampled interval: 0 at near, 1 at far.
+at::Tensor relative_t(const at::Tensor& ts, const at::Tensor& near, const at::Tensor& span) {
+  return (ts - near.unsqueeze(1)) / span.clamp_min(1e-6f).unsqueeze(1);
+}
+
 Composite composite(const at::Tensor& sigma, const at::Tensor& rgb, const at::Tensor& ts, const at::Tensor& dts,
                     const at::Tensor& background) {
   const at::Tensor alpha = 1.0f - at::exp(-sigma * dts);
@@ -293,24 +310,16 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
     p.valid = p.valid.reshape({n, s}).logical_and(row(hits));
     return p;
   };
-  auto t_relative = [&](const at::Tensor& ts) { return (ts - row(rays.near)) / row(span.clamp_min(1e-6f)); };
-
   IbrRenderOutput out;
   const PointOutput coarse = evaluate(rays.origins, rays.dirs, hit, t_coarse);
   const at::Tensor dts_coarse = sample_intervals(t_coarse, rays.near, rays.far);
-  const at::Tensor sigma_coarse = ray_density(coarse.z, t_relative(t_coarse), coarse.valid);
+  const at::Tensor sigma_coarse = ray_density(coarse.z, relative_t(t_coarse, rays.near, span), coarse.valid);
   const Composite cc = composite(sigma_coarse, coarse.rgb, t_coarse, dts_coarse, background);
   out.rgb_coarse = cc.rgb;
   out.n_samples = hit.sum().item<int64_t>() * (sc + sf);
   if (sf == 0) {
-    out.rgb = cc.rgb;
-    out.opacity = cc.opacity;
-    out.depth = cc.depth;
-    out.ts = t_coarse;
-    out.dts = dts_coarse;
-    out.weights = cc.weights;
-    out.rgb_point =
-        composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb;
+    set_pass(out, cc, t_coarse, dts_coarse,
+             composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb);
     return out;
   }
   // Fine: importance samples from the coarse weights; the union is evaluated, coarse features reused. At inference,
@@ -335,16 +344,10 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
     const at::Tensor sigma_point = at::cat({pick(coarse.sigma_point), fine.sigma_point}, 1).gather(1, order);
     const at::Tensor valid = at::cat({pick(coarse.valid), fine.valid}, 1).gather(1, order);
     const at::Tensor dts = sample_intervals(t_all, near_f, far_f);
-    const at::Tensor sigma = ray_density(z, (t_all - row(near_f)) / row(span_f.clamp_min(1e-6f)), valid);
+    const at::Tensor sigma = ray_density(z, relative_t(t_all, near_f, span_f), valid);
     const at::Tensor bg = pick(background);
-    const Composite cf = composite(sigma, rgb, t_all, dts, bg);
-    fine_out.rgb = cf.rgb;
-    fine_out.opacity = cf.opacity;
-    fine_out.depth = cf.depth;
-    fine_out.ts = t_all;
-    fine_out.dts = dts;
-    fine_out.weights = cf.weights;
-    fine_out.rgb_point = composite(sigma_point, rgb, t_all, dts, bg).rgb;
+    set_pass(fine_out, composite(sigma, rgb, t_all, dts, bg), t_all, dts,
+             composite(sigma_point, rgb, t_all, dts, bg).rgb);
   }
   if (!sel.defined()) {
     fine_out.rgb_coarse = out.rgb_coarse;
@@ -352,13 +355,10 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
     return fine_out;
   }
   // The coarse result for the others, with the fine slots at `far`, of zero length and weight.
-  out.rgb = cc.rgb;
-  out.opacity = cc.opacity;
-  out.depth = cc.depth;
-  out.ts = at::cat({t_coarse, row(rays.far).expand({r, sf})}, 1);
-  out.dts = at::cat({dts_coarse, at::zeros({r, sf}, opts)}, 1);
+  set_pass(out, cc, at::cat({t_coarse, row(rays.far).expand({r, sf})}, 1),
+           at::cat({dts_coarse, at::zeros({r, sf}, opts)}, 1),
+           composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb);
   out.weights = at::cat({cc.weights, at::zeros({r, sf}, opts)}, 1);
-  out.rgb_point = composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb;
   if (rf > 0) {
     out.rgb = out.rgb.index_copy(0, sel, fine_out.rgb);
     out.opacity = out.opacity.index_copy(0, sel, fine_out.opacity);
