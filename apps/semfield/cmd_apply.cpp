@@ -19,6 +19,7 @@ struct ApplyArgs {
   int downscale = 1;
   std::string split_rule = "auto";
   std::string background = "white";
+  std::string teacher;
   uint64_t seed = 0;
 };
 
@@ -31,6 +32,7 @@ void run_apply(const ApplyArgs& args) {
   options.downscale = args.downscale;
   options.split_rule = args.split_rule;
   options.background = args.background;
+  options.semantic_maps = args.teacher;
   options.finetune.steps = args.finetune_steps;
   options.finetune.time_budget = args.finetune_budget;
   options.finetune.lr = args.finetune_lr;
@@ -63,6 +65,9 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--finetune-rays", args->finetune_rays, "Target rays per fine-tuning step")
       ->capture_default_str()
       ->check(CLI::Range(16, 1 << 20));
+  cmd->add_option("--teacher", args->teacher,
+                  "Models voting over 2D semantic maps (gnesf): the source views' maps, labels:semantic | "
+                  "labels:instance | labels:DIR (ids PNG or .npy ids / probabilities named like the images)");
   cmd->add_option("--downscale", args->downscale, "Integer image downscale factor")->check(CLI::Range(1, 64));
   cmd->add_option("--split-rule", args->split_rule, "auto | files | every:N | fraction:F | all");
   cmd->add_option("--background", args->background, "white | black | r,g,b (RGBA images are composited over it)");

@@ -14,7 +14,7 @@ namespace semfield::cli {
 namespace {
 
 struct EvalArgs {
-  std::string run, data, split = "test";
+  std::string run, data, split = "test", gt;
   bool no_images = false;
 };
 
@@ -28,12 +28,24 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
   nlohmann::json distilled = nlohmann::json::object();
   for (const std::string& name : names) {
     const LoadedDistill field = load_distilled(args.run, name, *loaded.model);
-    const std::unique_ptr<Teacher> teacher = make_teacher(field.teacher, scene);
+    // --gt: label fields are scored against the views' own ground truth of that kind, whatever maps they learned from.
+    const bool against_gt = !args.gt.empty() && field.model->has_classes();
+    const std::unique_ptr<Teacher> teacher =
+        against_gt ? make_teacher("labels:" + args.gt, scene) : make_teacher(field.teacher, scene);
     const FeatureEvalResult r =
         evaluate_features(*field.model, *teacher, views, background,
                           args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders", name);
     nlohmann::json entry = r.to_json();
-    entry["teacher"] = teacher->spec();
+    entry["teacher"] = field.teacher.to_string();
+    if (against_gt) {
+      entry["gt"] = args.gt;
+      const PointLabelScores points = evaluate_point_labels(*field.model, *teacher, views);
+      if (points.miou) {
+        entry["miou_3d"] = *points.miou;
+        entry["points_3d"] = points.points;
+        if (!metrics.contains("miou_3d")) metrics["miou_3d"] = *points.miou;
+      }
+    }
     for (const char* key : {"feature_mse", "miou", "accuracy"})
       if (entry.contains(key) && !metrics.contains(key)) metrics[key] = entry[key];
     distilled[name] = entry;
@@ -45,7 +57,54 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
   metrics["distilled"] = distilled;
 }
 
+// A run whose model is itself a semantic source (gnesf applied with 2D maps): its semantic maps of the evaluated
+// views against their ground truth of kind --gt (default: the kind of its input maps when they are the dataset's).
+void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, const Scene& scene,
+                                const std::vector<const View*>& views, const Eigen::Vector3f& background,
+                                nlohmann::json& metrics) {
+  const SemanticSource* source = run_semantic_source(loaded);
+  if (source == nullptr || !loaded.applied || loaded.applied->semantic_maps.empty()) {
+    if (source != nullptr && !args.gt.empty())
+      fail_usage("--gt {}: this run has no 2D semantic maps to vote over (apply the model with --teacher labels:...)",
+                 args.gt);
+    return;
+  }
+  const TeacherSpec maps = TeacherSpec::parse(loaded.applied->semantic_maps);
+  std::string gt = args.gt;
+  if (gt.empty() && (maps.arg == "semantic" || maps.arg == "instance")) gt = maps.arg;
+  if (gt.empty()) {
+    log::warn("the run's 2D maps come from {}: pass --gt semantic|instance to score its semantics against the "
+              "views' ground truth", maps.to_string());
+    return;
+  }
+  const std::unique_ptr<Teacher> truth = make_teacher("labels:" + gt, scene);
+  const FeatureEvalResult r =
+      evaluate_features(*source, *truth, views, background,
+                        args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders",
+                        "semantics");
+  nlohmann::json entry = r.to_json();
+  entry["maps"] = maps.to_string();
+  entry["gt"] = gt;
+  // 3D segmentation: labels at the true surfaces of the views with a ground-truth depth.
+  const PointLabelScores points = evaluate_point_labels(*source, *truth, views);
+  if (points.miou) {
+    entry["miou_3d"] = *points.miou;
+    entry["accuracy_3d"] = points.accuracy.value_or(0);
+    entry["points_3d"] = points.points;
+    metrics["miou_3d"] = *points.miou;
+  }
+  for (const char* key : {"miou", "accuracy"})
+    if (entry.contains(key)) metrics[key] = entry[key];
+  metrics["semantics"] = entry;
+  std::printf("%-24s %s vs gt %s", "semantics", maps.to_string().c_str(), gt.c_str());
+  if (r.miou) std::printf("  miou %.4f accuracy %.4f", *r.miou, r.accuracy.value_or(0));
+  if (points.miou) std::printf("  3d miou %.4f (%lld surface points)", *points.miou, static_cast<long long>(points.points));
+  std::printf("\n");
+}
+
 void run_eval(const EvalArgs& args) {
+  if (!args.gt.empty() && args.gt != "semantic" && args.gt != "instance")
+    fail_usage("--gt must be semantic or instance, got {}", args.gt);
   const LoadedRun loaded = load_run(args.run);
   const RunPaths run{args.run};
   const std::filesystem::path data = args.data.empty() ? loaded.spec.data : std::filesystem::path(args.data);
@@ -63,11 +122,12 @@ void run_eval(const EvalArgs& args) {
   nlohmann::json metrics = result.to_json();
   metrics["data"] = std::filesystem::absolute(data).lexically_normal().string();
   metrics["step"] = loaded.progress.step;
+  add_model_semantic_metrics(args, loaded, scene, views, background, metrics);
   add_distilled_metrics(args, loaded, scene, views, background, metrics);
   write_file_atomic(run.eval_dir() / "metrics.json", metrics.dump(2) + "\n");
   for (const auto& v : result.views) std::printf("%-24s psnr %6.2f  ssim %.4f\n", v.name.c_str(), v.psnr, v.ssim);
   std::printf("mean over %zu views: psnr %.2f ssim %.4f", result.views.size(), result.psnr, result.ssim);
-  for (const char* key : {"feature_mse", "miou", "accuracy"})
+  for (const char* key : {"feature_mse", "miou", "accuracy", "miou_3d"})
     if (metrics.contains(key)) std::printf(" %s %.4f", key, metrics[key].get<double>());
   std::printf(" -> %s\n", (run.eval_dir() / "metrics.json").c_str());
 }
@@ -80,6 +140,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--run", args->run, "Run folder written by `semfield train`")->required();
   cmd->add_option("--data", args->data, "Other views of the same scene (default: the run's data)");
   cmd->add_option("--split", args->split, "Split to evaluate (default test; all views if the folder lacks it)");
+  cmd->add_option("--gt", args->gt,
+                  "Score semantics (a gnesf run's, label fields') against the views' own ground-truth maps: "
+                  "semantic | instance (miou, accuracy in metrics.json)");
   cmd->add_flag("--no-images", args->no_images, "Do not write renders");
   cmd->callback([args] { run_eval(*args); });
 }

@@ -14,6 +14,11 @@
 #include "semfield/mesh/mesh_topology.h"
 #include "semfield/mesh/scene_mesh.h"
 #include "semfield/mesh/selection_faces.h"
+#include "semfield/mesh/vertex_labels.h"
+#include "semfield/core/file_util.h"
+#include "semfield/io/array_torch.h"
+#include "semfield/io/npy.h"
+#include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/segment/selection.h"
 
@@ -29,7 +34,40 @@ struct MeshArgs {
   double min_positive = MaskSelectionOptions{}.min_positive_fraction;
   bool no_colors = false;
   bool open = false;
+  std::string labels;  ///< --labels SOURCE: "semantics" (the run's model) or a distilled label field's name
 };
+
+// --labels: the semantic source vertices are labelled with. `holder` keeps a distilled field alive.
+const SemanticSource& labels_source(const LoadedRun& loaded, const MeshArgs& args, std::optional<LoadedDistill>& holder) {
+  if (args.labels == "semantics") {
+    const SemanticSource* own = run_semantic_source(loaded);
+    if (own == nullptr || !loaded.applied || loaded.applied->semantic_maps.empty())
+      fail_usage("mesh --labels semantics: the run's model has no semantics (a gnesf model applied with --teacher "
+                 "labels:...); for a distilled label field give its name");
+    return *own;
+  }
+  holder.emplace(load_distilled(args.run, args.labels, *loaded.model));
+  if (!holder->model->has_classes()) fail_usage("mesh --labels {}: a feature field has no classes", args.labels);
+  return *holder->model;
+}
+
+// Sidecars of a labelled mesh: <stem>_labels.npy (int32 class id per vertex, in the mesh's vertex order) and
+// <stem>_labels.json (class names when known, per-class vertex counts).
+void write_vertex_labels(const std::filesystem::path& mesh_path, const at::Tensor& ids, const SemanticSource& source) {
+  const std::filesystem::path stem = mesh_path.parent_path() / mesh_path.stem();
+  write_npy(stem.string() + "_labels.npy", tensor_to_array(ids.to(at::kInt)));
+  const std::vector<std::string> names = source.class_names();
+  const at::Tensor counts = at::bincount(ids, {}, source.channels().front());
+  nlohmann::json classes = nlohmann::json::array();
+  for (int64_t k = 0; k < counts.numel(); ++k) {
+    const int64_t c = counts[k].item<int64_t>();
+    if (c == 0) continue;
+    nlohmann::json entry = {{"id", k}, {"vertices", c}};
+    if (static_cast<size_t>(k) < names.size()) entry["name"] = names[static_cast<size_t>(k)];
+    classes.push_back(entry);
+  }
+  write_file_atomic(stem.string() + "_labels.json", nlohmann::json({{"classes", classes}}).dump(2) + "\n");
+}
 
 std::string describe(const TriangleMesh& mesh) {
   const EdgeStats edges = edge_stats(mesh);
@@ -73,13 +111,20 @@ void run_mesh(const MeshArgs& args) {
             scene.surface_seconds, scene.cleanup_seconds);
   if (scene.mesh.faces.empty())
     fail_usage("mesh: the run's density never exceeds the threshold {} (try a lower --threshold)", args.threshold);
-  // Colours from the field in the normalised frame, then the dataset's own coordinates.
-  auto finish = [&](TriangleMesh part) {
-    return finish_mesh_for_export(*loaded.model, std::move(part), scene.spacing, !args.no_colors);
+  std::optional<LoadedDistill> label_field;
+  const SemanticSource* labeller = args.labels.empty() ? nullptr : &labels_source(loaded, args, label_field);
+  // Colours from the field (or class colours with --labels) in the normalised frame, then the dataset's own
+  // coordinates; with --labels the vertex ids beside the mesh file.
+  auto finish = [&](TriangleMesh part, const std::string& path) {
+    if (labeller == nullptr) return finish_mesh_for_export(*loaded.model, std::move(part), scene.spacing, !args.no_colors);
+    const at::Tensor ids = label_vertices(*labeller, part);
+    color_vertices_by_label(part, ids);
+    write_vertex_labels(path, ids, *labeller);
+    return finish_mesh_for_export(*loaded.model, std::move(part), scene.spacing, false);
   };
 
   if (!selection && masks.empty()) {
-    const TriangleMesh mesh = finish(scene.mesh);
+    const TriangleMesh mesh = finish(scene.mesh, args.out);
     write_mesh(args.out, mesh);
     std::printf("scene mesh: %s -> %s\n", describe(mesh).c_str(), args.out.c_str());
     return;
@@ -102,14 +147,14 @@ void run_mesh(const MeshArgs& args) {
     fail_usage("mesh: the {} covers no face of the mesh", selection ? "selection" : fmt::format("masks in {}", args.masks));
   if (!args.rest.empty() && n_selected == static_cast<int64_t>(selected.size()))
     fail_usage("mesh: --rest: the selection covers the whole mesh");
-  const TriangleMesh object = finish(cut_object(scene.mesh, selected, !args.open));
+  const TriangleMesh object = finish(cut_object(scene.mesh, selected, !args.open), args.out);
   write_mesh(args.out, object);
   const std::string source = selection ? "3D selection" : fmt::format("masks of {} views", masks.size());
   std::printf("object mesh (%s): %s -> %s\n", source.c_str(), describe(object).c_str(), args.out.c_str());
   if (!args.rest.empty()) {
     std::vector<uint8_t> rest_faces(selected.size());
     for (size_t f = 0; f < selected.size(); ++f) rest_faces[f] = !selected[f];
-    const TriangleMesh rest = finish(submesh(scene.mesh, rest_faces));
+    const TriangleMesh rest = finish(submesh(scene.mesh, rest_faces), args.rest);
     write_mesh(args.rest, rest);
     std::printf("rest of the scene: %s -> %s\n", describe(rest).c_str(), args.rest.c_str());
   }
@@ -140,6 +185,9 @@ void add_mesh_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_flag("--no-colors", args->no_colors, "Skip vertex colours");
+  cmd->add_option("--labels", args->labels,
+                  "Label the vertices: 'semantics' (a gnesf run's own) or a distilled label field's name -> class "
+                  "colours, <stem>_labels.npy (int32 id per vertex) and <stem>_labels.json");
   cmd->add_flag("--open", args->open,
                 "Leave the object open where it was cut (by default every rim is capped, so it is watertight)");
   cmd->callback([args] { run_mesh(*args); });

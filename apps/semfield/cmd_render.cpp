@@ -25,51 +25,55 @@ struct RenderArgs {
   std::vector<std::string> fields;
 };
 
-// Feature fields -> <view>_<field>_pca.png (+ raw maps at the teacher's resolution, .npy); label fields ->
-// <view>_<field>.png in class colours (+ raw ids, 16-bit PNG).
+// One semantic source's maps of every job: feature sources -> <view>_<name>_pca.png (+ raw maps at the teacher's
+// resolution, .npy, given its map grid); sources with classes -> <view>_<name>.png in class colours (+ raw ids,
+// 16-bit PNG).
+void render_semantics(const SemanticSource& source, const std::string& name, const MapGrid* grid,
+                      const RenderArgs& args, const std::vector<std::pair<std::string, Camera>>& jobs) {
+  const std::filesystem::path out(args.out);
+  const bool labels = source.has_classes();
+  std::optional<FeaturePca> pca;
+  ProgressBar bar("render " + name, static_cast<int64_t>(jobs.size()), "view");
+  double seconds = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto& [view_name, camera] = jobs[i];
+    const RenderedFeatures rendered = render_features(source, camera);
+    seconds += rendered.seconds;
+    if (labels) {
+      const at::Tensor ids = rendered.maps.front().argmax(0);
+      write_png(out / (view_name + "_" + name + ".png"), colorize_labels(ids));
+      if (args.raw) {
+        Image raw(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
+        const at::Tensor f = ids.to(at::kFloat).contiguous();
+        std::memcpy(raw.pixels.data(), f.data_ptr<float>(), raw.pixels.size() * sizeof(float));
+        write_png(out / (view_name + "_" + name + "_ids.png"), raw, 16, ImageRange::Raw);
+      }
+    } else {
+      if (!pca) pca.emplace(rendered.maps.front());
+      write_png(out / (view_name + "_" + name + "_pca.png"), pca->apply(rendered.maps.front()));
+      if (args.raw && grid != nullptr) {
+        const auto sizes = grid->for_image(camera.intrinsics.height, camera.intrinsics.width);
+        for (size_t s = 0; s < sizes.size(); ++s) {
+          const RenderedFeatures map = render_features(source, camera_for_map(camera, sizes[s].first, sizes[s].second));
+          const std::string suffix = sizes.size() > 1 ? fmt::format("_s{}", s) : "";
+          write_npy(out / (view_name + "_" + name + suffix + ".npy"), tensor_to_array(map.maps[s]));
+        }
+      }
+    }
+    bar.update(static_cast<int64_t>(i + 1));
+  }
+  bar.finish();
+  std::printf("rendered %s (%s) for %zu views (%.3f s per view)\n", name.c_str(), labels ? "labels" : "features",
+              jobs.size(), seconds / static_cast<double>(jobs.size()));
+}
+
 void render_distilled(const LoadedRun& loaded, const RenderArgs& args,
                       const std::vector<std::pair<std::string, Camera>>& jobs) {
   std::vector<std::string> names = args.fields.empty() ? list_distilled(args.run) : args.fields;
   if (names.empty()) fail_usage("render --features: the run has no distilled fields (run `semfield distill` first)");
-  const std::filesystem::path out(args.out);
   for (const std::string& name : names) {
     const LoadedDistill field = load_distilled(args.run, name, *loaded.model);
-    const SemanticSource& source = *field.model;
-    const bool labels = source.has_classes();
-    std::optional<FeaturePca> pca;
-    ProgressBar bar("render " + name, static_cast<int64_t>(jobs.size()), "view");
-    double seconds = 0;
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      const auto& [view_name, camera] = jobs[i];
-      const RenderedFeatures rendered = render_features(source, camera);
-      seconds += rendered.seconds;
-      if (labels) {
-        const at::Tensor ids = rendered.maps.front().argmax(0);
-        write_png(out / (view_name + "_" + name + ".png"), colorize_labels(ids));
-        if (args.raw) {
-          Image raw(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
-          const at::Tensor f = ids.to(at::kFloat).contiguous();
-          std::memcpy(raw.pixels.data(), f.data_ptr<float>(), raw.pixels.size() * sizeof(float));
-          write_png(out / (view_name + "_" + name + "_ids.png"), raw, 16, ImageRange::Raw);
-        }
-      } else {
-        if (!pca) pca.emplace(rendered.maps.front());
-        write_png(out / (view_name + "_" + name + "_pca.png"), pca->apply(rendered.maps.front()));
-        if (args.raw) {
-          const auto sizes = field.grid.for_image(camera.intrinsics.height, camera.intrinsics.width);
-          for (size_t s = 0; s < sizes.size(); ++s) {
-            const RenderedFeatures map =
-                render_features(source, camera_for_map(camera, sizes[s].first, sizes[s].second));
-            const std::string suffix = sizes.size() > 1 ? fmt::format("_s{}", s) : "";
-            write_npy(out / (view_name + "_" + name + suffix + ".npy"), tensor_to_array(map.maps[s]));
-          }
-        }
-      }
-      bar.update(static_cast<int64_t>(i + 1));
-    }
-    bar.finish();
-    std::printf("rendered %s (%s field) for %zu views (%.3f s per view)\n", name.c_str(),
-                labels ? "label" : "feature", jobs.size(), seconds / static_cast<double>(jobs.size()));
+    render_semantics(*field.model, name, &field.grid, args, jobs);
   }
 }
 
@@ -103,6 +107,9 @@ void run_render(const RenderArgs& args) {
   }
   bar.finish();
   std::printf("rendered %zu views to %s (%.3f s per view)\n", jobs.size(), out.c_str(), seconds / jobs.size());
+  // A model that is its own semantic source (gnesf applied with 2D maps): <view>_semantics.png (+ ids with --raw).
+  if (run_semantic_source(loaded) != nullptr && loaded.applied && !loaded.applied->semantic_maps.empty())
+    render_semantics(*run_semantic_source(loaded), "semantics", nullptr, args, jobs);
   if (args.features || !args.fields.empty()) render_distilled(loaded, args, jobs);
 }
 

@@ -24,23 +24,6 @@ struct SimulateArgs {
   uint64_t seed = 0;
 };
 
-LabelMap to_label_map(const Image& image) {
-  LabelMap m;
-  m.width = image.width;
-  m.height = image.height;
-  m.ids.resize(static_cast<size_t>(image.width) * image.height);
-  for (int y = 0; y < image.height; ++y)
-    for (int x = 0; x < image.width; ++x) m.ids[static_cast<size_t>(y) * image.width + x] = static_cast<int32_t>(image.at(x, y));
-  return m;
-}
-
-Image to_image(const LabelMap& m) {
-  Image image(m.width, m.height, 1);
-  for (int y = 0; y < m.height; ++y)
-    for (int x = 0; x < m.width; ++x) image.at(x, y) = static_cast<float>(std::max(0, m.at(x, y)));
-  return image;
-}
-
 void run_simulate(const SimulateArgs& args) {
   if (args.gt != "semantic" && args.gt != "instance") fail_usage("--gt must be semantic or instance, got {}", args.gt);
   const Split calibrate = parse_split(args.calibrate);
@@ -51,7 +34,7 @@ void run_simulate(const SimulateArgs& args) {
     const std::optional<Image>& map = args.gt == "semantic" ? v.semantic : v.instance;
     if (!map) continue;
     views.push_back(&v);
-    truth.push_back(to_label_map(*map));
+    truth.push_back(label_map_from_image(*map));
     if (v.split == calibrate) calibration.push_back(truth.back());
   }
   if (truth.empty()) fail_input(args.data, "", "no view has a {} map to corrupt", args.gt);
@@ -64,7 +47,7 @@ void run_simulate(const SimulateArgs& args) {
     out.push_back(segmenter.segment(truth[i], i));
     by_split[views[i]->split].first.push_back(out.back());
     by_split[views[i]->split].second.push_back(truth[i]);
-    write_png(std::filesystem::path(args.out) / (views[i]->name + ".png"), to_image(out.back()), 16, ImageRange::Raw);
+    write_png(std::filesystem::path(args.out) / (views[i]->name + ".png"), label_map_to_image(out.back()), 16, ImageRange::Raw);
   }
   nlohmann::json report = {{"instrument", "semfield simulated 2D segmenter (ground truth with segmenter-like errors; "
                                           "not a model)"},
@@ -84,6 +67,13 @@ void run_simulate(const SimulateArgs& args) {
                 s.accuracy);
   }
   write_file_atomic(std::filesystem::path(args.out) / "simulated_segmenter.json", report.dump(2) + "\n");
+  // The ids keep the scene's meaning: its class (or instance) names go along, for readers of labels:DIR.
+  const auto& names = args.gt == "semantic" ? scene.semantic_labels : scene.instance_labels;
+  if (!names.empty()) {
+    nlohmann::json classes = nlohmann::json::array();
+    for (const auto& [id, label] : names) classes.push_back({{"id", id}, {"name", label.name}});
+    write_file_atomic(std::filesystem::path(args.out) / "labels.json", nlohmann::json({{"classes", classes}}).dump(2) + "\n");
+  }
   std::printf("simulated segmenter (severity %.3f, target mIoU %.2f) -> %s (%zu maps; read them with labels:%s)\n",
               segmenter.severity(), args.miou, args.out.c_str(), views.size(), args.out.c_str());
 }

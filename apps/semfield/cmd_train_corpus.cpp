@@ -9,6 +9,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/core/log.h"
+#include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
 #include "semfield/train/corpus_trainer.h"
 #include "semfield/train/distributed.h"
@@ -20,6 +21,7 @@ namespace {
 struct TrainCorpusArgs {
   CorpusTrainOptions options;
   std::string config;
+  std::string init;
   int nproc = 1;
 };
 
@@ -53,6 +55,7 @@ void run_train_corpus(const TrainCorpusArgs& args) {
     const JsonNode node = JsonNode::parse_file(args.config);
     options.model_config = node.raw();
   }
+  if (!args.init.empty()) options.init_model = resolve_model(args.init, default_models_dir());
   const DistributedOptions dist = distributed_options_from_env();
   std::unique_ptr<ProcessGroup> group;
   if (dist.world_size > 1) {
@@ -108,6 +111,8 @@ void add_train_corpus_command(CLI::App& app) {
   cmd->add_option("--seed", o.seed, "Seed of the examples drawn");
   cmd->add_option("--background", o.background, "white | black | r,g,b (RGBA images are composited over it)");
   cmd->add_option("--nproc", args->nproc, "Start N local processes (ranks) on this machine")->check(CLI::Range(1, 256));
+  cmd->add_option("--init", args->init, "Start from this model's weights (a name or file; e.g. a trained ibr model "
+                                        "as a gnesf model's radiance network)");
   cmd->add_flag("--resume", o.resume, "Continue from the run folder's checkpoint");
   cmd->callback([args] { run_train_corpus(*args); });
 }

@@ -27,6 +27,19 @@ struct CorpusExample {
   at::Tensor target;                   ///< [R,3] target colours over `background`
   at::Tensor background;               ///< [R,3]
   SceneFrame frame;                    ///< the scene's frame (its box bounds the samples)
+  /// Models with semantic inputs (CorpusModel::label_inputs): the source views' 2D maps as the model is given them
+  /// (ground truth corrupted by the simulated segmenter) [V,h,w] and the target pixels' ground truth [R], int64 ids,
+  /// -1 unlabelled; undefined for other models.
+  at::Tensor source_labels, target_labels;
+};
+
+/// What a model with semantic inputs asks of the corpus trainer: the scenes' ground-truth maps of `gt` ("semantic" |
+/// "instance") for the targets, and for the sources the same maps through the simulated 2D segmenter
+/// (teachers/simulated_segmenter.h) at a severity drawn uniformly from [severity_min, severity_max] per example.
+struct LabelInputs {
+  bool needed = false;
+  std::string gt = "semantic";
+  double severity_min = 0, severity_max = 0;
 };
 
 struct CorpusLoss {
@@ -44,6 +57,13 @@ class CorpusModel {
   virtual std::vector<at::Tensor> parameters() const = 0;
   virtual TensorMap state() const = 0;
   virtual void load_state(const TensorMap& state, const std::string& origin) = 0;
+  /// Whether examples carry semantic maps (CorpusExample::source_labels / target_labels).
+  virtual LabelInputs label_inputs() const { return {}; }
+  /// Starts from another model file's weights (`train-corpus --init`): by default a model of the same type and
+  /// config; a type may accept others (GNeSF takes a trained ibr model as its radiance network). InputError naming
+  /// `origin` when the weights do not fit.
+  virtual void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
+                               const std::string& origin);
   /// The training loss of one example; `seed` drives its random samples.
   virtual CorpusLoss loss(const CorpusExample& example, uint64_t seed) const = 0;
   /// A scene model rendering `scene` (train split = source views, cameras in `frame`) with the current weights

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include "semfield/core/error.h"
+#include "semfield/models/gnesf/gnesf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/radiance_model.h"
 
@@ -28,6 +29,10 @@ const std::vector<ModelType>& model_types() {
       {"ibr",
        "image-conditioned radiance model (IBRNet family): renders an unseen scene from its posed source images",
        true, &create_ibr_model, &create_ibr_trainable},
+      {"gnesf",
+       "GNeSF: semantics of an unseen scene by soft voting of its source views' 2D semantic maps (apply with "
+       "--teacher labels:...), on the ibr radiance network",
+       true, &create_gnesf_model, &create_gnesf_trainable, true},
   };
   return types;
 }

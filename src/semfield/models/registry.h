@@ -29,6 +29,8 @@ struct ModelBinding {
   std::shared_ptr<const Scene> scene;
   Eigen::Vector3f background = Eigen::Vector3f::Ones();  ///< what RGBA source images are composited over
   int source_views = 0;              ///< image-conditioned types: views per target (0 = the config's)
+  /// Types with semantic inputs (gnesf): the labels teacher spec of the source views' 2D maps; empty = none.
+  std::string semantic_maps;
   std::string origin;                ///< the file named in error messages
 };
 
@@ -42,6 +44,8 @@ struct ModelType {
   /// missing keys take their defaults), for `semfield train-corpus`. Null for types trained per scene by their own
   /// command.
   std::unique_ptr<CorpusModel> (*create_trainable)(const nlohmann::json& config, const std::string& origin) = nullptr;
+  /// Takes the source views' 2D semantic maps when applied (ModelBinding::semantic_maps; `apply --teacher`).
+  bool semantic_maps = false;
 };
 
 /// The type's trainable network (UsageError for a type without one).

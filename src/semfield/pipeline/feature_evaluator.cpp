@@ -62,6 +62,43 @@ std::optional<double> LabelScores::accuracy() const {
   return static_cast<double>(m_confusion.diagonal().sum().item<int64_t>()) / total;
 }
 
+PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teacher& truth,
+                                       const std::vector<const View*>& views, int stride) {
+  const auto* labels = dynamic_cast<const LabelTeacher*>(&truth);
+  if (labels == nullptr || !source.has_classes()) fail_usage("3D label scores need a label source and label truth");
+  if (stride < 1) fail_usage("3D label scores: stride must be >= 1");
+  PointLabelScores out;
+  LabelScores scores(std::max(source.channels().front(), labels->num_classes()));
+  for (const View* view : views) {
+    const at::Tensor ids = labels->label_ids(*view);
+    if (!view->depth || !ids.defined()) continue;
+    const Image& depth = *view->depth;
+    if (ids.size(0) != depth.height || ids.size(1) != depth.width) continue;  // maps at another resolution
+    const Eigen::Vector3d forward = view->camera.forward();
+    std::vector<float> points;
+    std::vector<int64_t> truth_ids;
+    const int64_t* id = ids.contiguous().data_ptr<int64_t>();
+    for (int y = stride / 2; y < depth.height; y += stride)
+      for (int x = stride / 2; x < depth.width; x += stride) {
+        const float z = depth.at(x, y);
+        const int64_t t = id[static_cast<int64_t>(y) * depth.width + x];
+        if (!(z > 0) || t < 0) continue;
+        const Ray ray = view->camera.pixel_to_ray(x + 0.5, y + 0.5);
+        const Eigen::Vector3d p = ray.origin + ray.direction * (z / ray.direction.dot(forward));
+        for (int c = 0; c < 3; ++c) points.push_back(static_cast<float>(p[c]));
+        truth_ids.push_back(t);
+      }
+    if (truth_ids.empty()) continue;
+    const auto n = static_cast<int64_t>(truth_ids.size());
+    const at::Tensor predicted = source.point_outputs(at::from_blob(points.data(), {n, 3}, at::kFloat).clone()).front().argmax(1);
+    scores.add(predicted, at::from_blob(truth_ids.data(), {n}, at::kLong).clone());
+    out.points += n;
+  }
+  out.miou = scores.miou();
+  out.accuracy = scores.accuracy();
+  return out;
+}
+
 at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background) {
   const Image rgb = composite_over(view.rgb, background);
   if (rgb.channels != 3) fail_input(view.image_path, "", "expected an RGB or RGBA image, found {} channels", rgb.channels);
@@ -77,7 +114,9 @@ FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher&
   FeatureEvalResult result;
   const auto* label_teacher = dynamic_cast<const LabelTeacher*>(&teacher);
   const bool labels = source.has_classes();
-  const int64_t num_classes = labels ? source.channels().front() : 0;
+  // Truth ids beyond the source's classes (a field that never saw a class) are scored, as misses.
+  const int64_t num_classes =
+      labels ? std::max(source.channels().front(), label_teacher != nullptr ? label_teacher->num_classes() : 0) : 0;
   LabelScores total(std::max<int64_t>(num_classes, 1));
   double mse_sum = 0;
   int mse_views = 0;

@@ -52,6 +52,16 @@ FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher&
                                     const std::filesystem::path& render_dir = {}, const std::string& field_name = "",
                                     bool show_progress = true);
 
+/// 3D semantic segmentation: the source's labels (point_outputs arg-max) at points on the true surfaces, the pixels
+/// of each view with a ground-truth depth (View::depth) and label (`truth`'s label_ids) unprojected, every
+/// `stride`-th pixel in each direction, scored against those labels. nullopt scores when no view has both.
+struct PointLabelScores {
+  std::optional<double> miou, accuracy;
+  int64_t points = 0;
+};
+PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teacher& truth,
+                                       const std::vector<const View*>& views, int stride = 2);
+
 /// An RGB view composited over `background` as the [H,W,3] tensor teachers take.
 at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background);
 

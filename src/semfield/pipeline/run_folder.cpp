@@ -109,7 +109,7 @@ namespace {
 
 constexpr const char* kAppliedKeys[] = {"model",      "model_name",   "model_type",     "data",       "downscale",
                                         "split_rule", "background",   "source_views",   "finetune_steps",
-                                        "scene_frame"};
+                                        "scene_frame", "semantic_maps"};
 
 LoadedRun load_applied_run(const RunPaths& run) {
   LoadedRun loaded;
@@ -135,6 +135,7 @@ LoadedRun load_applied_run(const RunPaths& run) {
   binding.scene = scene;
   binding.background = parse_background(spec.background);
   binding.source_views = spec.source_views;
+  binding.semantic_maps = spec.semantic_maps;
   loaded.model = create_model(file.type, binding);
   loaded.cameras = camera_records(*scene);
   loaded.progress.step = spec.finetune_steps;
@@ -144,7 +145,7 @@ LoadedRun load_applied_run(const RunPaths& run) {
 }  // namespace
 
 void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
-  const nlohmann::json json = {{"model", fs::absolute(spec.model).lexically_normal().string()},
+  nlohmann::json json = {{"model", fs::absolute(spec.model).lexically_normal().string()},
                                {"model_name", spec.model_name},
                                {"model_type", spec.model_type},
                                {"data", fs::absolute(spec.data).lexically_normal().string()},
@@ -154,6 +155,7 @@ void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
                                {"source_views", spec.source_views},
                                {"finetune_steps", spec.finetune_steps},
                                {"scene_frame", spec.frame.to_json()}};
+  if (!spec.semantic_maps.empty()) json["semantic_maps"] = spec.semantic_maps;
   write_file_atomic(run.config(), json.dump(2) + "\n");
 }
 
@@ -178,6 +180,7 @@ AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
   spec.source_views = static_cast<int>(root.int_or("source_views", 0));
   spec.finetune_steps = root.int_or("finetune_steps", 0);
   spec.frame = SceneFrame::from_json(root.at("scene_frame").raw(), run.config().string());
+  spec.semantic_maps = root.string_or("semantic_maps", "");
   return spec;
 }
 
@@ -208,6 +211,10 @@ LoadedRun load_run(const fs::path& run_dir) {
   loaded.progress.step = meta.at("step").as_int();
   loaded.progress.elapsed_seconds = meta.at("elapsed_seconds").as_double();
   return loaded;
+}
+
+const SemanticSource* run_semantic_source(const LoadedRun& run) {
+  return dynamic_cast<const SemanticSource*>(run.model.get());
 }
 
 RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what) {

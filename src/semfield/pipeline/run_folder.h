@@ -19,6 +19,7 @@
 #include "semfield/core/tensor_state.h"
 #include "semfield/data/scene.h"
 #include "semfield/models/radiance_model.h"
+#include "semfield/models/semantic_source.h"
 
 namespace semfield {
 
@@ -57,6 +58,9 @@ struct AppliedRunSpec {
   int source_views = 0;                 ///< views per target; 0 = the model's config
   int64_t finetune_steps = 0;           ///< > 0: RUN/weights.safetensors holds the fine-tuned weights
   SceneFrame frame;                     ///< the scene's normalised frame at apply time
+  /// Models with semantic inputs (gnesf): the labels teacher spec of the source views' 2D maps ("labels:semantic",
+  /// "labels:instance", "labels:/abs/DIR"); empty for none.
+  std::string semantic_maps;
 };
 
 void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec);
@@ -93,6 +97,8 @@ void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const Radianc
 /// self-contained), or an applied run's model file and scene. Throws InputError for a missing run folder, a
 /// missing/truncated/foreign checkpoint or model file, or a scene that no longer loads.
 LoadedRun load_run(const std::filesystem::path& run_dir);
+/// The run's model as a semantic source when it is one (gnesf applied with 2D maps), else nullptr.
+const SemanticSource* run_semantic_source(const LoadedRun& run);
 /// The per-scene hash-grid model of a run, for what only it supports (`what`: "train --resume", ...); UsageError
 /// naming the run's model type otherwise.
 RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what);

@@ -81,6 +81,24 @@ std::map<int32_t, int32_t> confusion_partners(const std::vector<int32_t>& classe
 
 }  // namespace
 
+LabelMap label_map_from_image(const Image& image) {
+  LabelMap m;
+  m.width = image.width;
+  m.height = image.height;
+  m.ids.resize(static_cast<size_t>(image.width) * image.height);
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x)
+      m.ids[static_cast<size_t>(y) * image.width + x] = static_cast<int32_t>(image.at(x, y));
+  return m;
+}
+
+Image label_map_to_image(const LabelMap& m) {
+  Image image(m.width, m.height, 1);
+  for (int y = 0; y < m.height; ++y)
+    for (int x = 0; x < m.width; ++x) image.at(x, y) = static_cast<float>(std::max(0, m.at(x, y)));
+  return image;
+}
+
 SegmentationScore score_segmentation(const std::vector<LabelMap>& predictions, const std::vector<LabelMap>& truth) {
   if (predictions.size() != truth.size())
     fail_usage("score_segmentation: {} predictions for {} ground-truth maps", predictions.size(), truth.size());

@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "semfield/io/image.h"
+
 namespace semfield {
 
 /// An integer label map: ids[y * width + x] >= 0 is a class, -1 unlabelled.
@@ -30,6 +32,11 @@ struct LabelMap {
   std::vector<int32_t> ids;
   int32_t at(int x, int y) const { return ids[static_cast<size_t>(y) * width + x]; }
 };
+
+/// A single-channel id image (View::semantic / instance, a read label PNG) as a LabelMap, and back (negative ids
+/// written as 0).
+LabelMap label_map_from_image(const Image& image);
+Image label_map_to_image(const LabelMap& map);
 
 struct SegmentationScore {
   double miou = 0;      ///< mean IoU over the classes present in the ground truth or the prediction

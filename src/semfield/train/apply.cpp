@@ -9,6 +9,7 @@
 #include "semfield/data/scene.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
+#include "semfield/teachers/label_teacher.h"
 
 namespace semfield {
 
@@ -39,6 +40,28 @@ ApplyResult apply_model(const ApplyOptions& options) {
   spec.background = options.background;
   spec.source_views = options.source_views;
   spec.frame = SceneFrame::from_scene(*scene);
+  if (!options.semantic_maps.empty()) {
+    if (!type.semantic_maps)
+      fail_usage("model {} (type {}) takes no 2D semantic maps: drop --teacher", file.name, file.type);
+    TeacherSpec maps = TeacherSpec::parse(options.semantic_maps);
+    if (maps.kind != TeacherKind::Labels)
+      fail_usage("--teacher for {} must be labels:semantic, labels:instance or labels:DIR, not {}", file.type,
+                 maps.to_string());
+    if (maps.arg != "semantic" && maps.arg != "instance")
+      maps.arg = std::filesystem::absolute(maps.arg).lexically_normal().string();
+    // Every source view needs its map: fail now, naming the view, rather than when the run is read.
+    const std::unique_ptr<LabelTeacher> teacher = make_label_teacher(maps, *scene);
+    for (const View* view : scene->split(Split::Train))
+      if (!teacher->covers(*view))
+        fail_input(view->image_path, "", "source view {} has no 2D map in {}", view->name, maps.to_string());
+    spec.semantic_maps = maps.to_string();
+  } else if (type.semantic_maps) {
+    log::warn("model {} (type {}) votes over the source views' 2D semantic maps; without --teacher labels:... the run "
+              "renders radiance only", file.name, file.type);
+  }
+  if (type.semantic_maps && ft.steps > 0)
+    fail_usage("fine-tuning a {} model on a scene needs that scene's ground-truth semantics; it is not supported",
+               file.type);
   const RunPaths run{options.out};
   std::filesystem::create_directories(run.root);
   if (ft.steps > 0) {

@@ -19,6 +19,9 @@ struct ApplyOptions {
   int downscale = 1;
   std::string split_rule = "auto";
   std::string background = "white";
+  /// Models that take 2D semantic maps (gnesf): the labels teacher spec of the source views' maps
+  /// ("labels:semantic", "labels:instance", "labels:DIR"); empty for none. UsageError for other models.
+  std::string semantic_maps;
   /// Fine-tuning on the scene first when finetune.steps > 0 (its background and source views follow the options
   /// above). No fine-tuning by default.
   FinetuneOptions finetune = [] {

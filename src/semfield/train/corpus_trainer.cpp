@@ -22,6 +22,7 @@
 #include "semfield/models/registry.h"
 #include "semfield/pipeline/evaluator.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/teachers/simulated_segmenter.h"
 #include "semfield/train/adam.h"
 #include "semfield/train/distributed.h"
 #include "semfield/train/training_loop.h"
@@ -40,32 +41,50 @@ struct LoadedScene {
   SceneFrame frame;
   std::vector<const View*> train;
   std::vector<Camera> cameras;  ///< of `train`
+  /// Models with semantic inputs: the ground-truth maps of `train` and the class ids occurring in them.
+  std::vector<LabelMap> labels;
+  std::vector<int32_t> classes;
 };
 
-LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene) {
+LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const LabelInputs& label_inputs) {
   LoadedScene out;
   out.name = std::move(name);
   out.scene = std::move(scene);
   out.frame = SceneFrame::from_scene(*out.scene);
   out.train = out.scene->split(Split::Train);
   for (const View* v : out.train) out.cameras.push_back(v->camera);
+  if (!label_inputs.needed) return out;
+  const bool semantic = label_inputs.gt == "semantic";
+  for (const View* v : out.train) {
+    const std::optional<Image>& map = semantic ? v->semantic : v->instance;
+    if (!map)
+      fail_input(v->image_path, semantic ? "semantic_path" : "instance_path",
+                 "view {} has no {} map (the model trains on them)", v->name, label_inputs.gt);
+    out.labels.push_back(label_map_from_image(*map));
+    for (int32_t id : out.labels.back().ids)
+      if (id >= 0) out.classes.push_back(id);
+    std::sort(out.classes.begin(), out.classes.end());
+    out.classes.erase(std::unique(out.classes.begin(), out.classes.end()), out.classes.end());
+  }
   return out;
 }
 
-LoadedScene load_corpus_scene(const CorpusScene& entry, const Eigen::Vector3f& background) {
+LoadedScene load_corpus_scene(const CorpusScene& entry, const Eigen::Vector3f& background,
+                              const LabelInputs& label_inputs) {
   LoadOptions load;
   load.background = background.cast<double>();
-  load.load_extras = false;
-  return loaded_scene(entry.name, std::make_shared<Scene>(load_scene(entry.path, load)));
+  load.load_extras = label_inputs.needed;
+  return loaded_scene(entry.name, std::make_shared<Scene>(load_scene(entry.path, load)), label_inputs);
 }
 
 std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, const Eigen::Vector3f& background,
-                                     const char* what, bool show_progress, size_t min_train_views) {
+                                     const char* what, bool show_progress, size_t min_train_views,
+                                     const LabelInputs& label_inputs) {
   std::vector<LoadedScene> out;
   std::unique_ptr<ProgressBar> bar;
   if (show_progress) bar = std::make_unique<ProgressBar>(what, static_cast<int64_t>(entries.size()), "scene");
   for (const auto& entry : entries) {
-    LoadedScene s = load_corpus_scene(entry, background);
+    LoadedScene s = load_corpus_scene(entry, background, label_inputs);
     if (s.train.size() < min_train_views)
       fail_input(entry.path, "", fmt::format("{} training views; corpus training needs at least {}",
                                              s.train.size(), min_train_views));
@@ -79,7 +98,12 @@ std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, co
 struct ExampleSpec {
   int rays = 512, source_views = 8, source_pool = 12;
   uint64_t seed = 0;
+  LabelInputs labels;
 };
+
+at::Tensor label_tensor(const LabelMap& map) {
+  return at::from_blob(const_cast<int32_t*>(map.ids.data()), {map.height, map.width}, at::kInt).to(at::kLong);
+}
 
 /// Example `index` of step `step`: a scene, a target view, its source views, random target pixels.
 CorpusExample make_example(const std::vector<LoadedScene>& scenes, const ExampleSpec& options, int64_t step,
@@ -99,6 +123,17 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
     colours.push_back(view_colours(*s.train[static_cast<size_t>(i)], background));
   }
   ex.source_colours = at::stack(colours);
+  if (options.labels.needed) {
+    // The sources' maps as a 2D segmenter would give them: their ground truth through the simulated segmenter at a
+    // severity drawn per example (its confusion partners keyed by the example, its other draws by the view too).
+    const double severity = rng.uniform(options.labels.severity_min, options.labels.severity_max);
+    const uint64_t segmenter_seed = rng.next_u64();
+    std::vector<at::Tensor> maps;
+    for (int i : sources)
+      maps.push_back(label_tensor(simulate_segmentation(s.labels[static_cast<size_t>(i)], s.classes, severity,
+                                                        segmenter_seed, static_cast<uint64_t>(i))));
+    ex.source_labels = at::stack(maps);
+  }
   const View& view = *s.train[static_cast<size_t>(target)];
   const int w = view.rgb.width, h = view.rgb.height;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(rng.next_u64());
@@ -110,6 +145,8 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
   ex.dirs = rays.directions;
   ex.target = view_colours(view, background).reshape({3, -1}).index_select(1, pixel).t().contiguous();
   ex.background = at::tensor({background.x(), background.y(), background.z()}).expand({options.rays, 3});
+  if (options.labels.needed)
+    ex.target_labels = label_tensor(s.labels[static_cast<size_t>(target)]).reshape({-1}).index_select(0, pixel);
   ex.frame = s.frame;
   return ex;
 }
@@ -133,7 +170,8 @@ nlohmann::json options_json(const CorpusTrainOptions& o) {
           {"val_every", o.val_every},
           {"checkpoint_interval", o.checkpoint_interval},
           {"seed", o.seed},
-          {"background", o.background}};
+          {"background", o.background},
+          {"init", o.init_model.empty() ? std::string() : fs::absolute(o.init_model).lexically_normal().string()}};
 }
 
 }  // namespace
@@ -164,12 +202,6 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   const Corpus corpus = load_corpus(options.corpus, corpus_options);
   if (corpus.train.empty()) fail_input(options.corpus, "", "the corpus has no training scenes");
   const bool show = options.show_progress && main_rank;
-  const std::vector<LoadedScene> scenes =
-      load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1);
-  std::vector<CorpusScene> val_entries(corpus.val.begin(),
-                                       corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
-  const std::vector<LoadedScene> val_scenes =
-      main_rank ? load_scenes(val_entries, background, "load val", show, 1) : std::vector<LoadedScene>{};
   const std::string name = options.name.empty() ? fs::absolute(run.root).lexically_normal().filename().string()
                                                 : options.name;
 
@@ -196,6 +228,18 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   }
   std::unique_ptr<CorpusModel> model =
       create_trainable_model(options.model_type, model_config, run.config().string());
+  if (!resumed && !options.init_model.empty()) {
+    const ModelFile init = read_model_file(options.init_model);
+    model->initialise_from(init.type, init.config, init.weights, options.init_model.string());
+    if (main_rank) log::info("initialised from {} ({}, type {})", options.init_model.string(), init.name, init.type);
+  }
+  const LabelInputs label_inputs = model->label_inputs();
+  const std::vector<LoadedScene> scenes = load_scenes(
+      corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1, label_inputs);
+  std::vector<CorpusScene> val_entries(corpus.val.begin(),
+                                       corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
+  const std::vector<LoadedScene> val_scenes =
+      main_rank ? load_scenes(val_entries, background, "load val", show, 1, {}) : std::vector<LoadedScene>{};
   const std::vector<at::Tensor> params = model->parameters();
   DenseAdam adam(params);
   if (resumed) {
@@ -283,7 +327,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   CorpusTrainSummary summary;
   double loss_ema = 0, mse_ema = 0, samples = 0;
   const int per_rank = options.batch / world;
-  const ExampleSpec spec{options.rays, options.source_views, options.source_pool, options.seed};
+  const ExampleSpec spec{options.rays, options.source_views, options.source_pool, options.seed, label_inputs};
   while (true) {
     // All ranks must agree to stop together (a budget or Ctrl-C seen by one rank only would hang the others).
     bool go = loop.next();
@@ -343,13 +387,15 @@ CorpusTrainSummary finetune_on_scene(CorpusModel& model, std::shared_ptr<Scene> 
                                      const FinetuneOptions& options) {
   if (options.steps < 1) fail_usage("fine-tuning needs at least 1 step (got {})", options.steps);
   const Eigen::Vector3f background = parse_background(options.background);
-  LoadedScene s = loaded_scene("scene", std::move(scene));
+  if (model.label_inputs().needed)
+    fail_usage("fine-tuning a {} model needs the scene's ground-truth semantics; it is not supported", model.type());
+  LoadedScene s = loaded_scene("scene", std::move(scene), {});
   s.frame = frame;
   if (s.train.size() < 2) fail_input(s.scene->root, "", "fine-tuning needs at least 2 training views");
   const std::vector<LoadedScene> scenes = {s};
   const int source_views = std::min<int>(options.source_views, static_cast<int>(s.train.size()) - 1);
   const ExampleSpec spec{options.rays, source_views,
-                         std::min<int>(options.source_pool, static_cast<int>(s.train.size()) - 1), options.seed};
+                         std::min<int>(options.source_pool, static_cast<int>(s.train.size()) - 1), options.seed, {}};
   const std::vector<at::Tensor> params = model.parameters();
   DenseAdam adam(params);
   TrainingLoopOptions lo;

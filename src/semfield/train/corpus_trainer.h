@@ -42,6 +42,9 @@ struct CorpusTrainOptions {
   int64_t checkpoint_interval = 200;
   uint64_t seed = 0;
   std::string background = "white";
+  /// A model file to start from (not when resuming): CorpusModel::initialise_from (e.g. a trained ibr model as a
+  /// gnesf model's radiance network). Empty = a fresh initialisation.
+  std::filesystem::path init_model;
   bool resume = false;
   bool show_progress = true;
   const std::atomic<bool>* stop_requested = nullptr;

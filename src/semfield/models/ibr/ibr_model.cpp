@@ -122,13 +122,17 @@ IbrSources IbrModel::sources(const std::vector<int>& indices) const {
 }
 
 IbrSources IbrModel::sources_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const {
+  return sources(source_indices_for_rays(origins, dirs));
+}
+
+std::vector<int> IbrModel::source_indices_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const {
   const at::Tensor o = origins.mean(0), d = dirs.mean(0);
   const Eigen::Vector3d position(o[0].item<double>(), o[1].item<double>(), o[2].item<double>());
   Eigen::Vector3d forward(d[0].item<double>(), d[1].item<double>(), d[2].item<double>());
   if (forward.norm() < 1e-6) forward = -position;  // rays in all directions: look at the centre
   SourceViewOptions options;
   options.count = m_source_views;
-  return sources(nearest_source_views(position, forward, m_cameras, options));
+  return nearest_source_views(position, forward, m_cameras, options);
 }
 
 RayRenderOutput IbrModel::render(const at::Tensor& origins, const at::Tensor& dirs,
@@ -191,17 +195,12 @@ WeightedSamples IbrModel::render_weights(const at::Tensor& origins, const at::Te
   return out;
 }
 
-namespace {
-
-/// Per point, the direction from the nearest source camera to it (a plausible viewing direction).
-at::Tensor viewing_dirs(const at::Tensor& points, const SourceCameraBatch& cameras) {
+at::Tensor nearest_camera_dirs(const at::Tensor& points, const SourceCameraBatch& cameras) {
   const at::Tensor d = points.unsqueeze(0) - cameras.origins.unsqueeze(1);  // [V,N,3]
   const at::Tensor nearest = d.norm(2, -1).argmin(0);                      // [N]
   const at::Tensor chosen = d.gather(0, nearest.reshape({1, -1, 1}).expand({1, points.size(0), 3})).squeeze(0);
   return chosen / chosen.norm(2, -1, true).clamp_min(1e-6f);
 }
-
-}  // namespace
 
 at::Tensor IbrModel::density(const at::Tensor& points) const {
   at::NoGradGuard no_grad;
@@ -209,7 +208,7 @@ at::Tensor IbrModel::density(const at::Tensor& points) const {
   std::vector<at::Tensor> out;
   for (int64_t begin = 0; begin < points.size(0); begin += kPointChunk) {
     const at::Tensor p = points.narrow(0, begin, std::min(kPointChunk, points.size(0) - begin));
-    out.push_back(m_network.points(p, viewing_dirs(p, src.cameras), src).sigma_point);
+    out.push_back(m_network.points(p, nearest_camera_dirs(p, src.cameras), src).sigma_point);
   }
   return out.empty() ? at::zeros({0}) : at::cat(out);
 }

@@ -30,6 +30,10 @@ at::Tensor view_colours(const View& view, const Eigen::Vector3f& background);
 IbrRays ibr_rays(const at::Tensor& origins, const at::Tensor& dirs, const SceneFrame& frame,
                  double unbounded_extent);
 
+/// Per point [N,3], the unit direction from the nearest of the source cameras to it: a plausible viewing direction
+/// for queries at points without rays.
+at::Tensor nearest_camera_dirs(const at::Tensor& points, const SourceCameraBatch& cameras);
+
 /// `count` indices of `cameras` spread around the scene: farthest-point sampling of their positions, starting
 /// from the camera nearest the mean position.
 std::vector<int> spread_views(const std::vector<Camera>& cameras, int count);
@@ -57,11 +61,16 @@ class IbrModel final : public SceneModel {
   int source_view_count() const { return m_source_views; }
   /// Sources for rays origins/dirs [R,3] (the nearest to their mean pose), features from the cache.
   IbrSources sources_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const;
+  /// Which pool views those are.
+  std::vector<int> source_indices_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const;
+  /// Pool views spread around the scene, the sources of queries at points.
+  const std::vector<int>& spread() const { return m_spread; }
+  /// Sources of the given pool views (features from the cache).
+  IbrSources sources(const std::vector<int>& indices) const;
   /// Forgets cached features (after the network's weights changed: fine-tuning).
   void clear_cache();
 
  private:
-  IbrSources sources(const std::vector<int>& indices) const;
   const at::Tensor& features(int index) const;
 
   IbrNetwork m_network;

@@ -180,41 +180,53 @@ IbrNetwork::PointOutput IbrNetwork::points_fused(const at::Tensor& positions, co
   return {f.z, f.sigma_point, f.rgb, f.valid};
 }
 
-IbrNetwork::PointOutput IbrNetwork::points_reference(const at::Tensor& positions, const at::Tensor& dirs,
-                                                     const IbrSources& sources) const {
+IbrViewFeatures IbrNetwork::view_features(const at::Tensor& positions, const at::Tensor& dirs,
+                                          const IbrSources& sources) const {
   const int64_t n = positions.size(0), v = sources.size();
   const Projection proj = project_points(positions, sources.cameras);
-  const at::Tensor valid = proj.valid.to(at::kFloat).unsqueeze(2);                        // [V,N,1]
+  IbrViewFeatures out;
+  out.valid = proj.valid.to(at::kFloat).unsqueeze(2);                                     // [V,N,1]
   // No gradient to uv: the samples' positions are not learned.
-  const at::Tensor uv = proj.uv.detach();
-  const at::Tensor feats = gather_bilinear(sources.features, uv, sources.cameras.sizes);  // [V,N,C]
-  const at::Tensor colours = gather_bilinear(sources.colours, uv, sources.cameras.sizes); // [V,N,3]
+  out.uv = proj.uv.detach();
+  const at::Tensor feats = gather_bilinear(sources.features, out.uv, sources.cameras.sizes);  // [V,N,C]
+  out.colours = gather_bilinear(sources.colours, out.uv, sources.cameras.sizes);           // [V,N,3]
   // Viewing directions: target (along the ray) against each source camera's ray to the point.
   const at::Tensor to_point = positions.unsqueeze(0) - sources.cameras.origins.unsqueeze(1);  // [V,N,3]
-  const at::Tensor src_dir = to_point / to_point.norm(2, -1, true).clamp_min(1e-6f);
+  out.distance = to_point.norm(2, -1, true);
+  const at::Tensor src_dir = to_point / out.distance.clamp_min(1e-6f);
   const at::Tensor tgt_dir = dirs.unsqueeze(0).expand({v, n, 3});
-  const at::Tensor ray_diff = at::cat({tgt_dir - src_dir, (tgt_dir * src_dir).sum(-1, true)}, -1);
+  out.ray_diff = at::cat({tgt_dir - src_dir, (tgt_dir * src_dir).sum(-1, true)}, -1);
+  out.source_dirs = src_dir;
 
   const int64_t h = m_config.view_hidden, g = m_config.view_features;
   const at::Tensor one = at::ones({v, n, 1}, positions.options());
-  const at::Tensor x = at::cat({feats, colours, ray_diff, one}, -1).reshape({v * n, -1});
+  const at::Tensor x = at::cat({feats, out.colours, out.ray_diff, one}, -1).reshape({v * n, -1});
   const at::Tensor hv = at::relu(m_view_mlp.forward(x)).reshape({v, n, h});
-  const at::Tensor n_valid = valid.sum(0, true);                                          // [1,N,1]
-  const at::Tensor w_uniform = valid / n_valid.clamp_min(1.0f);
+  const at::Tensor n_valid = out.valid.sum(0, true);                                      // [1,N,1]
+  const at::Tensor w_uniform = out.valid / n_valid.clamp_min(1.0f);
   const at::Tensor stats = weighted_mean_var(hv, w_uniform);                              // [N,2H]
-  const at::Tensor per_sample = at::addmm(m_mix_bias, stats, m_mix_stats_weight.t());             // [N,H]
+  const at::Tensor per_sample = at::addmm(m_mix_bias, stats, m_mix_stats_weight.t());     // [N,H]
   const at::Tensor mixed = at::relu(at::matmul(hv, m_mix_view_weight.t()) + per_sample.unsqueeze(0));
   const at::Tensor out2 = m_view_mlp2.forward(mixed.reshape({v * n, h})).reshape({v, n, g + 1});
-  const at::Tensor gv = at::relu(out2.narrow(2, 0, g));
-  const at::Tensor visibility = masked_view_softmax(out2.narrow(2, g, 1), valid);         // [V,N,1]
+  out.g = at::relu(out2.narrow(2, 0, g));
+  out.visibility = masked_view_softmax(out2.narrow(2, g, 1), out.valid);                 // [V,N,1]
+  out.z = at::relu(m_point_mlp.forward(weighted_mean_var(out.g, out.visibility)));         // [N,D]
+  out.seen = n_valid.reshape({n}).gt(0);
+  return out;
+}
+
+IbrNetwork::PointOutput IbrNetwork::points_reference(const at::Tensor& positions, const at::Tensor& dirs,
+                                                     const IbrSources& sources) const {
+  const int64_t n = positions.size(0), v = sources.size();
+  const IbrViewFeatures f = view_features(positions, dirs, sources);
   PointOutput out;
-  out.z = at::relu(m_point_mlp.forward(weighted_mean_var(gv, visibility)));                // [N,D]
-  const at::Tensor seen = n_valid.reshape({n}).gt(0);
-  out.valid = seen;
-  out.sigma_point = at::softplus(m_sigma_point.forward(out.z).reshape({n})) * seen.to(at::kFloat);
+  out.z = f.z;
+  out.valid = f.seen;
+  out.sigma_point = at::softplus(m_sigma_point.forward(out.z).reshape({n})) * f.seen.to(at::kFloat);
+  const at::Tensor one = at::ones({v, n, 1}, positions.options());
   const at::Tensor blend_logits =
-      m_colour_mlp.forward(at::cat({gv, ray_diff, one}, -1).reshape({v * n, -1})).reshape({v, n, 1});
-  out.rgb = (masked_view_softmax(blend_logits, valid) * colours).sum(0);                   // [N,3]
+      m_colour_mlp.forward(at::cat({f.g, f.ray_diff, one}, -1).reshape({v * n, -1})).reshape({v, n, 1});
+  out.rgb = (masked_view_softmax(blend_logits, f.valid) * f.colours).sum(0);               // [N,3]
   return out;
 }
 

@@ -64,6 +64,21 @@ struct IbrRenderOutput {
   int64_t n_samples = 0;  ///< samples evaluated (coarse + fine) over rays that meet the region
 };
 
+/// The per-view stage of the aggregation for N samples seen from V source views (views first): what the colour blend
+/// and the density are computed from, and what other per-view votes (GNeSF's semantic voting: models/gnesf) read.
+struct IbrViewFeatures {
+  at::Tensor uv;           ///< [V,N,2] projections (pixels of each source image)
+  at::Tensor valid;        ///< [V,N,1] float 0/1: in front of the camera and inside its image
+  at::Tensor colours;      ///< [V,N,3] sampled source colours
+  at::Tensor ray_diff;     ///< [V,N,4] target minus source viewing direction, and their cosine
+  at::Tensor source_dirs;  ///< [V,N,3] unit directions from each source camera to the sample
+  at::Tensor distance;     ///< [V,N,1] distance from each source camera to the sample (normalised units)
+  at::Tensor g;            ///< [V,N,G] per-view features after the cross-view mean/variance mixing
+  at::Tensor visibility;   ///< [V,N,1] the learned visibility weights pooling them (softmax over valid views)
+  at::Tensor z;            ///< [N,D] the per-sample feature pooled from them (the ray attention's input)
+  at::Tensor seen;         ///< [N] bool: seen by at least one view
+};
+
 class IbrNetwork {
  public:
   IbrNetwork() = default;
@@ -90,6 +105,9 @@ class IbrNetwork {
   PointOutput points_fused(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
   /// The same through LibTorch ops (differentiable; any device): the reference of the fused kernel.
   PointOutput points_reference(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
+
+  /// The per-view stage of points_reference (LibTorch ops, differentiable; any device).
+  IbrViewFeatures view_features(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
 
   /// Density [R,S] from per-sample features z [R,S,D] by attention over each ray's samples; t_rel [R,S] is each
   /// sample's position along the sampled interval (0 at near, 1 at far), valid [R,S] masks samples no view sees

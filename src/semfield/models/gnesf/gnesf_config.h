@@ -1,0 +1,51 @@
+// Configuration of GNeSF (type "gnesf", ../shared/papers/gnesf-*.txt): the image-conditioned radiance network it
+// renders geometry with (models/ibr) and the semantic head on top of it. Every key is documented here once with its
+// default; unknown keys are an error naming the key.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "semfield/models/ibr/ibr_config.h"
+
+namespace semfield {
+
+/// How a sample's semantics are formed (the rows of the paper's ablation, Table 4).
+enum class GnesfVote {
+  Probability,  ///< "prob": soft voting of the source views' class probabilities (Eq. 4; the paper's choice)
+  Logit,        ///< "logit": soft voting of their log-probabilities, then a softmax (the ablation's "Logit" row)
+  Direct,       ///< "direct": no voting: a semantic head on the aggregated feature predicts a closed set of classes
+};
+
+const char* gnesf_vote_name(GnesfVote vote);
+
+struct GnesfConfig {
+  IbrConfig radiance;        ///< "radiance": the radiance network's config (models/ibr/ibr_config.h)
+  GnesfVote vote = GnesfVote::Probability;  ///< "vote": "prob" | "logit" | "direct"
+  /// "visibility": the learned visibility module: a per-view gate in [0,1] that removes occluded views from the
+  /// vote (their weight goes to the others); false = every valid view votes by its score alone.
+  bool visibility = true;
+  int vote_hidden = 32;      ///< "vote_hidden": width of the voting MLP f_v (two hidden layers)
+  int direct_classes = 16;   ///< "direct_classes": the closed class set of "direct" (ids 0..K-1)
+  /// "train_radiance": whether corpus training also updates the radiance network (false: it is frozen, usually
+  /// initialised from a trained ibr model with `train-corpus --init`, and only the semantic head learns).
+  bool train_radiance = false;
+  /// "label_severity": [min, max] severity of the simulated 2D segmenter (teachers/simulated_segmenter.h) that
+  /// corrupts the source views' ground-truth maps during corpus training, drawn uniformly per example.
+  double label_severity_min = 0.0, label_severity_max = 1.2;
+  /// "label_gt": the ground-truth maps the corpus provides for sources and targets: "semantic" | "instance".
+  std::string label_gt = "semantic";
+  uint64_t seed = 0;         ///< "seed": the head's initialisation
+
+  /// UsageError naming the first key out of range.
+  void validate() const;
+};
+
+nlohmann::json to_json(const GnesfConfig& config);
+/// Throws InputError(origin, key) for unknown keys or malformed values.
+GnesfConfig gnesf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin);
+
+}  // namespace semfield

@@ -1,0 +1,241 @@
+// GNeSF bound to a scene, and its trainable side.
+#include "semfield/models/gnesf/gnesf_model.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/data/labels.h"
+#include "semfield/teachers/label_teacher.h"
+
+namespace semfield {
+
+namespace {
+
+constexpr int64_t kRayChunk = 2048;
+constexpr int64_t kPointChunk = 16384;
+constexpr float kTrainMinWeight = 1e-4f;  // training: samples lighter than this carry no semantics
+// Inference: the same (their weight goes to the background term). 1e-3 keeps ~the samples within a ray's surface
+// interval (the semantic vote costs a pass of the per-view network per kept sample).
+constexpr float kSemanticMinWeight = 1e-3f;
+constexpr float kMinProbability = 1e-6f;  // log of probabilities: the floor
+
+/// Per ray the distance at which its cumulative weight first reaches half its total (0 for rays without weight).
+at::Tensor median_of(const at::Tensor& ts, const at::Tensor& weights) {
+  const at::Tensor cw = at::cumsum(weights, 1);
+  const at::Tensor total = cw.narrow(1, cw.size(1) - 1, 1);
+  const at::Tensor index = cw.lt(total * 0.5f).sum(1, true).clamp_max(ts.size(1) - 1);
+  return ts.gather(1, index).squeeze(1) * total.squeeze(1).gt(0).to(at::kFloat);
+}
+
+/// Class names of the maps: the scene's labels.json for its own maps, DIR/labels.json ("classes") for a folder.
+std::vector<std::string> names_for(const TeacherSpec& spec, const Scene& scene, int64_t classes) {
+  LabelSet folder;
+  const std::map<int, Label>* labels = spec.arg == "semantic"   ? &scene.semantic_labels
+                                       : spec.arg == "instance" ? &scene.instance_labels
+                                                                : nullptr;
+  if (labels == nullptr && std::filesystem::is_regular_file(std::filesystem::path(spec.arg) / "labels.json")) {
+    folder = read_labels(std::filesystem::path(spec.arg) / "labels.json");
+    labels = &folder.classes;
+  }
+  if (labels == nullptr || labels->empty()) return {};
+  std::vector<std::string> names(static_cast<size_t>(classes));
+  for (int64_t k = 0; k < classes; ++k) {
+    const auto it = labels->find(static_cast<int>(k));
+    names[static_cast<size_t>(k)] = it != labels->end() ? it->second.name : "class_" + std::to_string(k);
+  }
+  return names;
+}
+
+}  // namespace
+
+GnesfModel::GnesfModel(GnesfNetwork network, std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                       const Eigen::Vector3f& source_background, int source_views,
+                       const std::optional<TeacherSpec>& maps)
+    : m_network(std::move(network)),
+      m_ibr(m_network.radiance(), scene, frame, source_background, source_views) {
+  if (!maps) return;
+  if (maps->kind != TeacherKind::Labels)
+    fail_usage("gnesf takes the source views' 2D maps as a labels teacher (labels:semantic, labels:instance or "
+               "labels:DIR), not {}", maps->to_string());
+  const std::unique_ptr<LabelTeacher> teacher = make_label_teacher(*maps, *scene);
+  m_maps_spec = maps->to_string();
+  m_classes = teacher->num_classes();
+  for (const View* view : m_ibr.pool()) {
+    TeacherInput input;
+    input.view = view;
+    // [K,h,w] probabilities (ids become one-hot rows; unlabelled pixels all zero) -> channels last.
+    m_maps.push_back(teacher->compute(input).front().permute({1, 2, 0}).contiguous());
+  }
+  m_class_names = names_for(*maps, *scene, m_classes);
+}
+
+std::vector<int64_t> GnesfModel::channels() const {
+  return {m_network.output_classes(m_classes > 0 ? m_classes : 2)};
+}
+
+ChannelStats GnesfModel::channel_stats(size_t scale) const {
+  SEMFIELD_ASSERT(scale == 0, "gnesf has one scale");
+  const int64_t k = channels().front();
+  return {at::zeros({k}), at::ones({k})};
+}
+
+void GnesfModel::require_maps(const char* what) const {
+  if (m_maps.empty())
+    fail_usage("{}: this gnesf run has no 2D semantic maps of its source views (apply it with --teacher labels:...)",
+               what);
+}
+
+SemanticMaps GnesfModel::maps_of(const std::vector<int>& indices) const {
+  std::vector<at::Tensor> maps;
+  for (int i : indices) maps.push_back(m_maps[static_cast<size_t>(i)]);
+  for (size_t k = 1; k < maps.size(); ++k)
+    if (!maps[k].sizes().equals(maps[0].sizes()))
+      fail_input(m_ibr.pool()[static_cast<size_t>(indices[k])]->image_path, "",
+                 "the source views' semantic maps must share one size");
+  return {at::stack(maps)};
+}
+
+SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Tensor& dirs) const {
+  require_maps("semantic rendering");
+  at::NoGradGuard no_grad;
+  const int64_t r = origins.size(0);
+  const std::vector<int> indices = m_ibr.source_indices_for_rays(origins, dirs);
+  const IbrSources src = m_ibr.sources(indices);
+  const SemanticMaps maps = maps_of(indices);
+  std::vector<at::Tensor> sem, opacity, depth, median;
+  for (int64_t begin = 0; begin < r; begin += kRayChunk) {
+    const int64_t n = std::min(kRayChunk, r - begin);
+    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_ibr.frame(),
+                                  m_network.config().radiance.unbounded_extent);
+    const GnesfRenderOutput o =
+        m_network.render(rays, src, maps, at::ones({n, 3}), false, 0, kSemanticMinWeight);
+    sem.push_back(o.semantics);
+    opacity.push_back(o.radiance.opacity);
+    const at::Tensor op = o.radiance.opacity;
+    depth.push_back(at::where(op.gt(0), o.radiance.depth / op.clamp_min(1e-12f), at::zeros_like(op)));
+    median.push_back(median_of(o.radiance.ts, o.radiance.weights));
+  }
+  SemanticRenderOutput out;
+  const int64_t k = channels().front();
+  out.maps = {r == 0 ? at::zeros({0, k}) : at::log(at::cat(sem).clamp_min(kMinProbability))};
+  out.opacity = r == 0 ? at::zeros({0}) : at::cat(opacity);
+  out.depth = r == 0 ? at::zeros({0}) : at::cat(depth);
+  out.median_depth = r == 0 ? at::zeros({0}) : at::cat(median);
+  return out;
+}
+
+std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) const {
+  require_maps("semantic labels at points");
+  if (points.dim() != 2 || points.size(1) != 3) fail_usage("point_outputs: points must be [N,3]");
+  at::NoGradGuard no_grad;
+  // Each point is looked at from its nearest pool camera, voted on by that camera's source views (as when that view
+  // is rendered): views around a viewpoint that sees the point, in the configuration the vote was trained on.
+  const int64_t n = points.size(0);
+  const auto& pool = m_ibr.pool();
+  at::Tensor centres = at::empty({static_cast<int64_t>(pool.size()), 3});
+  for (size_t i = 0; i < pool.size(); ++i)
+    for (int c = 0; c < 3; ++c) centres[static_cast<int64_t>(i)][c] = static_cast<float>(pool[i]->camera.origin()[c]);
+  at::Tensor nearest = at::empty({n}, at::kLong);
+  for (int64_t begin = 0; begin < n; begin += kPointChunk) {
+    const int64_t m = std::min(kPointChunk, n - begin);
+    nearest.narrow(0, begin, m).copy_(at::cdist(points.narrow(0, begin, m), centres).argmin(1));
+  }
+  at::Tensor result = at::zeros({n, channels().front()});
+  const at::Tensor cameras_used = std::get<0>(at::_unique(nearest));
+  for (int64_t k = 0; k < cameras_used.numel(); ++k) {
+    const int64_t camera = cameras_used[k].item<int64_t>();
+    const at::Tensor rows = at::nonzero(nearest.eq(camera)).squeeze(1);
+    const at::Tensor p = points.index_select(0, rows);
+    at::Tensor dirs = p - centres[camera].unsqueeze(0);
+    dirs = dirs / dirs.norm(2, 1, true).clamp_min(1e-6f);
+    const std::vector<int> indices = m_ibr.source_indices_for_rays(centres[camera].unsqueeze(0).expand({p.size(0), 3}), dirs);
+    const IbrSources src = m_ibr.sources(indices);
+    const SemanticMaps maps = maps_of(indices);
+    for (int64_t begin = 0; begin < p.size(0); begin += kPointChunk) {
+      const int64_t m = std::min(kPointChunk, p.size(0) - begin);
+      const IbrViewFeatures f = m_network.radiance().view_features(p.narrow(0, begin, m), dirs.narrow(0, begin, m), src);
+      result.index_copy_(0, rows.narrow(0, begin, m), m_network.point_semantics(f, maps, src.cameras));
+    }
+  }
+  return {at::log(result.clamp_min(kMinProbability))};
+}
+
+at::Tensor semantic_cross_entropy(const at::Tensor& probabilities, const at::Tensor& ids) {
+  const int64_t k = probabilities.size(1);
+  const at::Tensor labelled = ids.ge(0).logical_and(ids.lt(k));
+  const at::Tensor rows = at::nonzero(labelled).squeeze(1);
+  if (rows.numel() == 0) return probabilities.sum() * 0.0f;
+  const at::Tensor p = probabilities.index_select(0, rows);
+  const at::Tensor normalised = p / p.sum(1, true).clamp_min(kMinProbability);
+  const at::Tensor picked = normalised.gather(1, ids.index_select(0, rows).unsqueeze(1)).squeeze(1);
+  return -at::log(picked.clamp_min(kMinProbability)).mean();
+}
+
+LabelInputs GnesfCorpusModel::label_inputs() const {
+  const GnesfConfig& c = m_network.config();
+  LabelInputs in;
+  in.needed = true;
+  in.gt = c.label_gt;
+  in.severity_min = c.label_severity_min;
+  in.severity_max = c.label_severity_max;
+  return in;
+}
+
+void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::json& config,
+                                       const TensorMap& weights, const std::string& origin) {
+  if (type != "ibr") return CorpusModel::initialise_from(type, config, weights, origin);
+  const IbrConfig theirs = ibr_config_from_json(config, origin);
+  if (to_json(theirs) != to_json(m_network.config().radiance))
+    fail_input(origin, "", "its ibr config {} differs from this gnesf model's radiance config {}",
+               to_json(theirs).dump(), to_json(m_network.config().radiance).dump());
+  m_network.radiance().load_state(weights, origin);
+}
+
+CorpusLoss GnesfCorpusModel::loss(const CorpusExample& example, uint64_t seed) const {
+  SEMFIELD_ASSERT(example.source_labels.defined() && example.target_labels.defined(),
+                  "gnesf: a corpus example without semantic maps");
+  const GnesfConfig& c = m_network.config();
+  const bool radiance_grad = c.train_radiance;
+  IbrSources sources;
+  {
+    std::optional<at::NoGradGuard> frozen;
+    if (!radiance_grad) frozen.emplace();
+    sources = m_network.radiance().prepare(example.source_cameras, example.source_colours);
+  }
+  const int64_t k = std::max<int64_t>({2, example.source_labels.max().item<int64_t>() + 1,
+                                       example.target_labels.max().item<int64_t>() + 1});
+  const SemanticMaps maps = semantic_maps_from_ids(example.source_labels, k);
+  const IbrRays rays = ibr_rays(example.origins, example.dirs, example.frame, c.radiance.unbounded_extent);
+  const GnesfRenderOutput out = m_network.render(rays, sources, maps, example.background, true, seed, kTrainMinWeight);
+  CorpusLoss result;
+  result.loss = semantic_cross_entropy(out.semantics, example.target_labels);
+  const at::Tensor fine = at::mse_loss(out.radiance.rgb, example.target);
+  if (radiance_grad)
+    result.loss = result.loss + fine + at::mse_loss(out.radiance.rgb_coarse, example.target) +
+                  IbrCorpusModel::kPointLossWeight * at::mse_loss(out.radiance.rgb_point, example.target);
+  result.mse = fine.item<double>();
+  result.samples = out.radiance.n_samples;
+  return result;
+}
+
+std::unique_ptr<SceneModel> GnesfCorpusModel::bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                                                   const Eigen::Vector3f& background, int source_views) const {
+  return std::make_unique<GnesfModel>(m_network, std::move(scene), frame, background, source_views, std::nullopt);
+}
+
+std::unique_ptr<SceneModel> create_gnesf_model(const ModelBinding& binding) {
+  GnesfNetwork network(gnesf_config_from_json(binding.config, binding.origin));
+  network.load_state(binding.weights, binding.origin);
+  std::optional<TeacherSpec> maps;
+  if (!binding.semantic_maps.empty()) maps = TeacherSpec::parse(binding.semantic_maps);
+  return std::make_unique<GnesfModel>(std::move(network), binding.scene, binding.frame, binding.background,
+                                      binding.source_views, maps);
+}
+
+std::unique_ptr<CorpusModel> create_gnesf_trainable(const nlohmann::json& config, const std::string& origin) {
+  return std::make_unique<GnesfCorpusModel>(gnesf_config_from_json(config, origin));
+}
+
+}  // namespace semfield

@@ -1,0 +1,97 @@
+// GNeSF's network (../shared/papers/gnesf-*.txt §3): the image-conditioned radiance network (models/ibr) gives the
+// geometry (density, compositing weights) and the per-view features; a semantic head turns the source views' 2D
+// semantic maps into the semantics of every 3D sample by soft voting:
+//
+//   per view i    F'_i = the radiance network's per-view feature after the cross-view mean/variance mixing
+//                 (IbrViewFeatures::g), with the sample's pooled feature M(x) (IbrViewFeatures::z, the geometry
+//                 feature), the displacement x - o_i from the source camera (unit direction and distance), the
+//                 change of viewing direction against the target ray, and the radiance network's own visibility
+//                 weight of the view
+//   f_v           an MLP of those -> a voting score v_i and (visibility module) a gate in [0,1]
+//   vote          w_i = valid_i gate_i exp(v_i) / sum_j valid_j gate_j exp(v_j)  (Eq. 4: softmax over valid views)
+//   semantics     s(x) = sum_i w_i S_i(pi_i(x)): the views' class probabilities bilinearly sampled at the sample's
+//                 projection ("prob"), or softmax(sum_i w_i log(S_i + eps)) ("logit")
+//   rendering     S(r) = sum_m w_m s(x_m) over the fine samples' compositing weights (Eq. 5, 7), plus the ray's
+//                 remaining transmittance times the background's semantics: the class distribution along the
+//                 source maps' image borders (what the views show where their rays leave an object-centred scene).
+//
+// The head never sees a class id: any label set the maps carry (K = their channels) is voted on, so a model trained
+// on one set of classes segments scenes labelled with another. "direct" is the paper's baseline instead: a semantic
+// head on M(x) predicting a fixed set of classes (Table 4, "Predict Directly").
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "semfield/core/tensor_state.h"
+#include "semfield/fields/mlp.h"
+#include "semfield/models/gnesf/gnesf_config.h"
+#include "semfield/models/ibr/ibr_network.h"
+
+namespace semfield {
+
+/// The source views' 2D semantic maps as the vote reads them: per-class probabilities, channels last (the fused
+/// gather's layout, kernels/gather_project.h). An unlabelled pixel has all K entries 0 and gives no vote.
+struct SemanticMaps {
+  at::Tensor probs;  ///< [V,h,w,K] float32; each map covers its view's whole image (h, w may be smaller)
+  int64_t classes() const { return probs.defined() ? probs.size(3) : 0; }
+};
+
+/// Integer ids [V,h,w] (-1 or >= k: unlabelled) -> one-hot maps of k classes.
+SemanticMaps semantic_maps_from_ids(const at::Tensor& ids, int64_t k);
+
+/// Eq. 4's vote over V views for N samples: weights [V,N,1] = valid gate exp(score) / sum over the views of the same,
+/// scores [V,N,1], gate_logits [V,N,1] (the visibility module's gate is sigmoid(gate_logits); undefined = no gate),
+/// valid [V,N,1] float 0/1. Invalid views get exactly 0; a sample no view sees gets 0 everywhere.
+at::Tensor soft_vote_weights(const at::Tensor& scores, const at::Tensor& gate_logits, const at::Tensor& valid);
+
+struct GnesfRenderOutput {
+  IbrRenderOutput radiance;
+  /// [R,K] rendered class probabilities (rows sum to 1 where the views label what the ray sees, less where they
+  /// leave it unlabelled).
+  at::Tensor semantics;
+};
+
+class GnesfNetwork {
+ public:
+  GnesfNetwork() = default;
+  /// Seeded initialisation: the radiance network from config.radiance.seed, the head from config.seed.
+  explicit GnesfNetwork(const GnesfConfig& config);
+
+  const GnesfConfig& config() const { return m_config; }
+  const IbrNetwork& radiance() const { return m_radiance; }
+  IbrNetwork& radiance() { return m_radiance; }
+  /// Classes of the output for maps of `map_classes` classes (direct: its own closed set).
+  int64_t output_classes(int64_t map_classes) const;
+
+  /// Voting weights [V,N,1] of samples from their per-view features: zero for views that do not see a sample,
+  /// summing to 1 over the others (0 for a sample no view sees). Differentiable w.r.t. the head.
+  at::Tensor vote_weights(const IbrViewFeatures& f) const;
+  /// Semantics of samples [N,K] from their per-view features and the source views' maps (class probabilities).
+  at::Tensor point_semantics(const IbrViewFeatures& f, const SemanticMaps& maps, const SourceCameraBatch& cameras) const;
+  /// Semantics [R,K] of what rays see beyond the scene (the background): the class distribution along the source
+  /// maps' borders (direct: a learned distribution).
+  at::Tensor background_semantics(int64_t rays, const SemanticMaps& maps) const;
+  /// Semantics [R,K] composited from per-sample semantics: samples positions [M,3] (the fine pass's samples with
+  /// compositing weight >= min_weight of the rays' weights [R,S]) -> Eq. 5 plus the background term.
+  GnesfRenderOutput render(const IbrRays& rays, const IbrSources& sources, const SemanticMaps& maps,
+                           const at::Tensor& background, bool train, uint64_t seed, float min_weight) const;
+
+  /// The head's parameters (and the radiance network's when config.train_radiance).
+  std::vector<at::Tensor> parameters() const;
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;  ///< every tensor: "radiance.*", "head.*"
+  TensorMap state() const;
+  void load_state(const TensorMap& state, const std::string& origin);
+
+ private:
+  GnesfConfig m_config;
+  IbrNetwork m_radiance;
+  Mlp m_vote;                 ///< f_v: [g, z, source dir, distance, ray difference, visibility] -> score, gate
+  Mlp m_direct;               ///< direct: z -> class logits
+  at::Tensor m_direct_background;  ///< direct: [K] background class logits
+};
+
+}  // namespace semfield
