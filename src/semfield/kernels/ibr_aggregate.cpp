@@ -232,7 +232,8 @@ inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x));
 
 IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tensor& dirs,
                                     const SourceCameraBatch& cameras, const at::Tensor& colours_hwc,
-                                    const at::Tensor& features_hwc, const IbrPointWeights& weights) {
+                                    const at::Tensor& features_hwc, const IbrPointWeights& weights,
+                                    bool view_outputs) {
   constexpr const char* op = "ibr_points_forward";
   for (const auto& [name, t] : {std::pair<const char*, const at::Tensor*>{"positions", &positions},
                                 {"dirs", &dirs}, {"colours_hwc", &colours_hwc}, {"features_hwc", &features_hwc}})
@@ -293,6 +294,25 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
   float* sp = out.sigma_point.data_ptr<float>();
   float* rp = out.rgb.data_ptr<float>();
   bool* vp = out.valid.data_ptr<bool>();
+  // Per-view outputs (view_outputs): null pointers otherwise.
+  float *uvp = nullptr, *vvp = nullptr, *rdp = nullptr, *sdp = nullptr, *dsp = nullptr, *gp = nullptr, *visp = nullptr;
+  if (view_outputs) {
+    const auto f = pos.options();
+    out.uv = at::empty({V, N, 2}, f);
+    out.view_valid = at::empty({V, N, 1}, f);
+    out.ray_diff = at::empty({V, N, kRayDiff}, f);
+    out.source_dirs = at::empty({V, N, 3}, f);
+    out.distance = at::empty({V, N, 1}, f);
+    out.g = at::empty({V, N, G}, f);
+    out.visibility = at::empty({V, N, 1}, f);
+    uvp = out.uv.data_ptr<float>();
+    vvp = out.view_valid.data_ptr<float>();
+    rdp = out.ray_diff.data_ptr<float>();
+    sdp = out.source_dirs.data_ptr<float>();
+    dsp = out.distance.data_ptr<float>();
+    gp = out.g.data_ptr<float>();
+    visp = out.visibility.data_ptr<float>();
+  }
 
   const int64_t max_rows = V * kBlockSamples;
   const int64_t ldh = padded16(H), ldo2 = padded16(G + 1), ldd = padded16(D);
@@ -345,6 +365,17 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
           r[2] = d[2] - sz;
           r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
           r[kRayDiff] = 1.0f;
+          if (view_outputs) {
+            const int64_t at = v * N + first + i;
+            uvp[2 * at] = u;
+            uvp[2 * at + 1] = vv;
+            vvp[at] = valid[static_cast<size_t>(row)] ? 1.0f : 0.0f;
+            std::copy(r, r + kRayDiff, rdp + kRayDiff * at);
+            sdp[3 * at] = sx;
+            sdp[3 * at + 1] = sy;
+            sdp[3 * at + 2] = sz;
+            dsp[at] = std::sqrt(tx * tx + ty * ty + tz * tz);
+          }
         }
       }
       // Per-view features, their uniform mean / variance over the valid views, the mixing layer.
@@ -374,6 +405,13 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
         masked_softmax(out2.data() + i * ldo2 + G, nb * ldo2, valid.data() + i, nb, V, vis.data() + i, nb);
         weighted_mean_var(out2.data() + i * ldo2, nb * ldo2, vis.data() + i, nb, V, G, pooled.data() + i * 2 * G);
       }
+      if (view_outputs)
+        for (int64_t v = 0; v < V; ++v)
+          for (int64_t i = 0; i < nb; ++i) {
+            const int64_t row = v * nb + i, at = v * N + first + i;
+            std::copy(out2.data() + row * ldo2, out2.data() + row * ldo2 + G, gp + G * at);
+            visp[at] = vis[static_cast<size_t>(row)];
+          }
       run_net(point, pooled.data(), 2 * G, nb, zb.data(), ldd, true, s0.data(), s1.data());
       run_net(sigma, zb.data(), ldd, nb, sig.data(), 16, false, s0.data(), s1.data());
       // Colour: a blend logit per view from [g, ray difference, 1], softmax over the valid views.

@@ -44,13 +44,24 @@ struct IbrPointsForward {
   at::Tensor sigma_point;  ///< [N] per-point density (0 where no view sees the sample)
   at::Tensor rgb;          ///< [N, 3] softmax blend of the source colours
   at::Tensor valid;        ///< [N] bool: seen by at least one source view
+  /// With view_outputs: the per-view stage (IbrViewFeatures of models/ibr/ibr_network.h), for votes over the views
+  /// (GNeSF). Undefined otherwise.
+  at::Tensor uv;           ///< [V, N, 2] projections
+  at::Tensor view_valid;   ///< [V, N, 1] float 0/1
+  at::Tensor ray_diff;     ///< [V, N, 4]
+  at::Tensor source_dirs;  ///< [V, N, 3]
+  at::Tensor distance;     ///< [V, N, 1]
+  at::Tensor g;            ///< [V, N, G] per-view features after the mixing (ReLU)
+  at::Tensor visibility;   ///< [V, N, 1] the visibility weights pooling them
 };
 
 /// IbrNetwork::points' forward: positions [N,3] seen along unit directions dirs [N,3], source cameras (V views),
-/// channels-last colours [V,H,W,3] and features [V,h,w,C]. CPU float32; not differentiable.
+/// channels-last colours [V,H,W,3] and features [V,h,w,C]; with view_outputs also the per-view stage. CPU float32;
+/// not differentiable.
 IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tensor& dirs,
                                     const SourceCameraBatch& cameras, const at::Tensor& colours_hwc,
-                                    const at::Tensor& features_hwc, const IbrPointWeights& weights);
+                                    const at::Tensor& features_hwc, const IbrPointWeights& weights,
+                                    bool view_outputs = false);
 
 /// The weights of IbrNetwork::ray_density: an attention over each ray's samples (D point features, P positional
 /// channels).

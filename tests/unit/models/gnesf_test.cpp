@@ -129,6 +129,11 @@ TEST(GnesfVote, LabelSetsOfAnySizeAreVotedOnAlike) {
   const at::Tensor others = at::tensor({0L, 1L, 3L, 4L, 6L, 7L, 9L, 10L, 12L, 13L});
   EXPECT_EQ(b.index_select(1, others).abs().max().item<float>(), 0.0f);
   EXPECT_GT(a.sum(1).min().item<float>(), 0.2f);  // the vote and the background cover the rays
+  // Only each ray's heaviest samples (inference): scaled to the ray's opacity, every ray keeps its whole mass (with
+  // fully labelled maps, 1).
+  const SemanticMaps labelled = semantic_maps_from_ids(ids.clamp_min(0), 4);
+  const at::Tensor few = net.render(rays, sources, labelled, at::ones({64, 3}), false, 0, 1e-5f, 3).semantics;
+  EXPECT_TRUE(at::allclose(few.sum(1), at::ones({64}), 1e-4, 1e-5));
 }
 
 TEST(GnesfVote, BackgroundIsWhatTheMapsShowAlongTheirBorders) {

@@ -168,6 +168,18 @@ void expect_fused_matches_reference(const IbrConfig& config) {
   EXPECT_TRUE(at::equal(one.z, fused.z));
   EXPECT_TRUE(at::equal(one.rgb, fused.rgb));
   EXPECT_TRUE(at::equal(net.points(pts, dirs, src).z, fused.z));
+  // The per-view stage (GNeSF's vote reads it) through the kernel and through LibTorch ops.
+  const IbrViewFeatures vr = net.view_features_reference(pts, dirs, src);
+  const IbrViewFeatures vf = net.view_features_fused(pts, dirs, src);
+  EXPECT_TRUE(at::equal(vf.valid, vr.valid));
+  EXPECT_TRUE(at::equal(vf.seen, vr.seen));
+  const at::Tensor v = vr.valid;
+  EXPECT_TRUE(at::allclose(vf.uv * v, vr.uv * v, 1e-4, 1e-3)) << (vf.uv * v - vr.uv * v).abs().max().item<float>();
+  for (const auto& [name, a, b] : {std::make_tuple("g", vf.g, vr.g), std::make_tuple("visibility", vf.visibility, vr.visibility),
+                                   std::make_tuple("ray_diff", vf.ray_diff, vr.ray_diff),
+                                   std::make_tuple("source_dirs", vf.source_dirs, vr.source_dirs),
+                                   std::make_tuple("distance", vf.distance, vr.distance), std::make_tuple("z", vf.z, vr.z)})
+    EXPECT_TRUE(at::allclose(a, b, 1e-4, 1e-5)) << name << " " << (a - b).abs().max().item<float>();
 }
 
 TEST(IbrFused, MatchesReferenceSmallWidths) { expect_fused_matches_reference(small_ibr_config()); }

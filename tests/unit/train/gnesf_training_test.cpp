@@ -61,6 +61,7 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
     noisy.push_back(segmenter.segment(truth[static_cast<size_t>(index++)], std::hash<std::string>{}(v->name)));
     write_png(maps / (v->name + ".png"), label_map_to_image(noisy.back()), 16, ImageRange::Raw);
   }
+  std::filesystem::copy_file(held_out / "labels.json", maps / "labels.json");  // class names, as simulate-segmenter writes
 
   ApplyOptions apply;
   apply.model = tmp / "run" / "model.safetensors";
@@ -92,6 +93,32 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
   std::printf("held-out mIoU %.3f (input maps' class prior %.3f)\n", *r.miou, *prior_scores.miou());
   EXPECT_GT(*r.miou, *prior_scores.miou() + 0.4) << "gnesf " << *r.miou << " vs class prior " << *prior_scores.miou();
   EXPECT_GT(*r.miou, 0.75);
+
+  // The same run through the CLI: eval --gt writes miou / accuracy / miou_3d, render writes semantic maps, mesh
+  // --labels writes a labelled mesh; wrong uses are errors that say why.
+  const std::string run_dir = (tmp / "applied").string();
+  const auto eval = test::run_cli("eval --run " + run_dir + " --gt semantic --no-images");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  const nlohmann::json metrics = test::read_json(tmp / "applied" / "eval" / "metrics.json");
+  EXPECT_NEAR(metrics.at("miou").get<double>(), *r.miou, 1e-6);
+  EXPECT_TRUE(metrics.contains("accuracy"));
+  EXPECT_GT(metrics.at("miou_3d").get<double>(), *prior_scores.miou());
+  const auto render = test::run_cli("render --run " + run_dir + " --split test --out " + (tmp / "renders").string() + " --raw");
+  ASSERT_EQ(render.exit_code, 0) << render.output;
+  EXPECT_TRUE(std::filesystem::exists(tmp / "renders" / (tests.front()->name + "_semantics.png")));
+  EXPECT_TRUE(std::filesystem::exists(tmp / "renders" / (tests.front()->name + "_semantics_ids.png")));
+  const auto mesh = test::run_cli("mesh --run " + run_dir + " --out " + (tmp / "scene.ply").string() +
+                                  " --labels semantics --resolution 48");
+  ASSERT_EQ(mesh.exit_code, 0) << mesh.output;
+  EXPECT_TRUE(std::filesystem::exists(tmp / "scene_labels.npy"));
+  EXPECT_NE(test::read_json(tmp / "scene_labels.json").dump().find("\"ground\""), std::string::npos);  // maps' labels.json
+  const auto bad_gt = test::run_cli("eval --run " + run_dir + " --gt colour --no-images");
+  EXPECT_NE(bad_gt.exit_code, 0);
+  EXPECT_NE(bad_gt.output.find("--gt"), std::string::npos);
+  const auto no_maps = test::run_cli("apply --model " + shipped.string() + " --data " + held_out.string() +
+                                     " --teacher labels:semantic --out " + (tmp / "ibr_run").string());
+  EXPECT_NE(no_maps.exit_code, 0);
+  EXPECT_NE(no_maps.output.find("takes no 2D semantic maps"), std::string::npos) << no_maps.output;
 }
 
 }  // namespace

@@ -16,9 +16,12 @@ namespace {
 constexpr int64_t kRayChunk = 2048;
 constexpr int64_t kPointChunk = 16384;
 constexpr float kTrainMinWeight = 1e-4f;  // training: samples lighter than this carry no semantics
-// Inference: the same (their weight goes to the background term). 1e-3 keeps ~the samples within a ray's surface
-// interval (the semantic vote costs a pass of the per-view network per kept sample).
+// Inference: each ray's kSemanticSamples heaviest samples of at least kSemanticMinWeight (scaled to the ray's opacity):
+// the vote costs a pass of the per-view network per sample, and a surface spreads its weight over ~16 fine samples
+// whose semantics agree (8 of them: 256x256 semantic map 3.0 -> 2.5 s, novel-view mIoU on 4 unseen scenes 0.004
+// lower than with every sample >= 1e-3).
 constexpr float kSemanticMinWeight = 1e-3f;
+constexpr int kSemanticSamples = 8;
 constexpr float kMinProbability = 1e-6f;  // log of probabilities: the floor
 
 /// Per ray the distance at which its cumulative weight first reaches half its total (0 for rays without weight).
@@ -110,7 +113,7 @@ SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Ten
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_ibr.frame(),
                                   m_network.config().radiance.unbounded_extent);
     const GnesfRenderOutput o =
-        m_network.render(rays, src, maps, at::ones({n, 3}), false, 0, kSemanticMinWeight);
+        m_network.render(rays, src, maps, at::ones({n, 3}), false, 0, kSemanticMinWeight, kSemanticSamples);
     sem.push_back(o.semantics);
     opacity.push_back(o.radiance.opacity);
     const at::Tensor op = o.radiance.opacity;

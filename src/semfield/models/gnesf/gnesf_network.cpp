@@ -84,7 +84,7 @@ at::Tensor GnesfNetwork::background_semantics(int64_t rays, const SemanticMaps& 
 
 GnesfRenderOutput GnesfNetwork::render(const IbrRays& rays, const IbrSources& sources, const SemanticMaps& maps,
                                        const at::Tensor& background, bool train, uint64_t seed,
-                                       float min_weight) const {
+                                       float min_weight, int max_samples) const {
   const bool radiance_grad = train && m_config.train_radiance && at::GradMode::is_enabled();
   GnesfRenderOutput out;
   {
@@ -95,7 +95,15 @@ GnesfRenderOutput GnesfNetwork::render(const IbrRays& rays, const IbrSources& so
   const int64_t r = rays.origins.size(0), s = out.radiance.ts.size(1);
   const int64_t k = output_classes(maps.classes());
   const at::Tensor weights = out.radiance.weights.reshape({-1});
-  const at::Tensor kept = at::nonzero(weights.detach().ge(min_weight)).squeeze(1);
+  at::Tensor kept;
+  if (max_samples > 0 && max_samples < s) {
+    // The heaviest samples of each ray (in the ray's order), those of them at least min_weight.
+    const auto [top, index] = out.radiance.weights.detach().topk(max_samples, 1);
+    const at::Tensor flat = (index + at::arange(r, index.options()).unsqueeze(1) * s).masked_select(top.ge(min_weight));
+    kept = std::get<0>(at::sort(flat));
+  } else {
+    kept = at::nonzero(weights.detach().ge(min_weight)).squeeze(1);
+  }
   const at::Tensor ray_index = at::div(kept, s, "floor");
   const at::Tensor w = weights.index_select(0, kept);
   const at::Tensor t = out.radiance.ts.reshape({-1}).index_select(0, kept);
@@ -113,8 +121,14 @@ GnesfRenderOutput GnesfNetwork::render(const IbrRays& rays, const IbrSources& so
     const at::Tensor sem = point_semantics(f, maps, sources.cameras);                      // [n,K]
     semantics = semantics.index_add(0, ray_index.narrow(0, begin, n), sem * w.narrow(0, begin, n).unsqueeze(1));
   }
-  const at::Tensor opacity = at::zeros({r}, rays.origins.options()).index_add(0, ray_index, w);
-  const at::Tensor rest = (1.0f - opacity).clamp_min(0).unsqueeze(1);
+  // The samples left out carry little weight each but may add up (a soft surface spreads its weight over many):
+  // the kept ones stand in for them, scaled to the ray's whole opacity, so only the empty rest shows the background.
+  const at::Tensor kept_opacity = at::zeros({r}, rays.origins.options()).index_add(0, ray_index, w.detach());
+  const at::Tensor opacity = out.radiance.weights.sum(1);  // differentiable when the radiance network trains
+  const at::Tensor scale =
+      at::where(kept_opacity.gt(0), opacity.detach() / kept_opacity.clamp_min(1e-12f), at::zeros_like(kept_opacity));
+  semantics = semantics * scale.unsqueeze(1);
+  const at::Tensor rest = (1.0f - at::where(kept_opacity.gt(0), opacity, kept_opacity)).clamp_min(0).unsqueeze(1);
   out.semantics = semantics + rest * background_semantics(r, maps);
   return out;
 }

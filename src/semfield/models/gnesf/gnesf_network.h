@@ -75,10 +75,13 @@ class GnesfNetwork {
   /// Semantics [R,K] of what rays see beyond the scene (the background): the class distribution along the source
   /// maps' borders (direct: a learned distribution).
   at::Tensor background_semantics(int64_t rays, const SemanticMaps& maps) const;
-  /// Semantics [R,K] composited from per-sample semantics: samples positions [M,3] (the fine pass's samples with
-  /// compositing weight >= min_weight of the rays' weights [R,S]) -> Eq. 5 plus the background term.
+  /// Renders rays (IbrNetwork::render) with their semantics [R,K]: Eq. 5 over the fine pass's samples of compositing
+  /// weight >= min_weight (and, when max_samples > 0, only each ray's max_samples heaviest: a surface's semantics
+  /// barely change across the samples it spreads its weight over), the kept samples' weights scaled to the ray's whole
+  /// opacity, plus the remaining transmittance times the background's semantics.
   GnesfRenderOutput render(const IbrRays& rays, const IbrSources& sources, const SemanticMaps& maps,
-                           const at::Tensor& background, bool train, uint64_t seed, float min_weight) const;
+                           const at::Tensor& background, bool train, uint64_t seed, float min_weight,
+                           int max_samples = 0) const;
 
   /// The head's parameters (and the radiance network's when config.train_radiance).
   std::vector<at::Tensor> parameters() const;

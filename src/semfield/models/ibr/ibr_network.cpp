@@ -164,8 +164,7 @@ IbrNetwork::PointOutput IbrNetwork::points(const at::Tensor& positions, const at
   return points_reference(positions, dirs, sources);
 }
 
-IbrNetwork::PointOutput IbrNetwork::points_fused(const at::Tensor& positions, const at::Tensor& dirs,
-                                                 const IbrSources& sources) const {
+kernels::IbrPointWeights IbrNetwork::point_weights() const {
   kernels::IbrPointWeights w;
   w.view = small_mlp(m_view_mlp);
   w.mix_view = m_mix_view_weight;
@@ -175,13 +174,41 @@ IbrNetwork::PointOutput IbrNetwork::points_fused(const at::Tensor& positions, co
   w.point = small_mlp(m_point_mlp);
   w.sigma = small_mlp(m_sigma_point);
   w.colour = small_mlp(m_colour_mlp);
-  kernels::IbrPointsForward f =
-      kernels::ibr_points_forward(positions, dirs, sources.cameras, sources.colours, sources.features, w);
+  return w;
+}
+
+IbrNetwork::PointOutput IbrNetwork::points_fused(const at::Tensor& positions, const at::Tensor& dirs,
+                                                 const IbrSources& sources) const {
+  kernels::IbrPointsForward f = kernels::ibr_points_forward(positions, dirs, sources.cameras, sources.colours,
+                                                            sources.features, point_weights());
   return {f.z, f.sigma_point, f.rgb, f.valid};
 }
 
 IbrViewFeatures IbrNetwork::view_features(const at::Tensor& positions, const at::Tensor& dirs,
                                           const IbrSources& sources) const {
+  return use_fused({&positions, &dirs}) ? view_features_fused(positions, dirs, sources)
+                                        : view_features_reference(positions, dirs, sources);
+}
+
+IbrViewFeatures IbrNetwork::view_features_fused(const at::Tensor& positions, const at::Tensor& dirs,
+                                                const IbrSources& sources) const {
+  kernels::IbrPointsForward k = kernels::ibr_points_forward(positions, dirs, sources.cameras, sources.colours,
+                                                            sources.features, point_weights(), true);
+  IbrViewFeatures f;
+  f.uv = k.uv;
+  f.valid = k.view_valid;
+  f.ray_diff = k.ray_diff;
+  f.source_dirs = k.source_dirs;
+  f.distance = k.distance;
+  f.g = k.g;
+  f.visibility = k.visibility;
+  f.z = k.z;
+  f.seen = k.valid;
+  return f;
+}
+
+IbrViewFeatures IbrNetwork::view_features_reference(const at::Tensor& positions, const at::Tensor& dirs,
+                                                    const IbrSources& sources) const {
   const int64_t n = positions.size(0), v = sources.size();
   const Projection proj = project_points(positions, sources.cameras);
   IbrViewFeatures out;
@@ -218,7 +245,7 @@ IbrViewFeatures IbrNetwork::view_features(const at::Tensor& positions, const at:
 IbrNetwork::PointOutput IbrNetwork::points_reference(const at::Tensor& positions, const at::Tensor& dirs,
                                                      const IbrSources& sources) const {
   const int64_t n = positions.size(0), v = sources.size();
-  const IbrViewFeatures f = view_features(positions, dirs, sources);
+  const IbrViewFeatures f = view_features_reference(positions, dirs, sources);
   PointOutput out;
   out.z = f.z;
   out.valid = f.seen;

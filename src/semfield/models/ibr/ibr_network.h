@@ -34,6 +34,7 @@
 #include "semfield/encoders/resunet.h"
 #include "semfield/fields/mlp.h"
 #include "semfield/kernels/gather_project.h"
+#include "semfield/kernels/ibr_aggregate.h"
 #include "semfield/models/ibr/ibr_config.h"
 
 namespace semfield {
@@ -106,8 +107,13 @@ class IbrNetwork {
   /// The same through LibTorch ops (differentiable; any device): the reference of the fused kernel.
   PointOutput points_reference(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
 
-  /// The per-view stage of points_reference (LibTorch ops, differentiable; any device).
+  /// The per-view stage of points (for votes over the views: GNeSF). Without gradients on a CPU this runs the fused
+  /// kernel, otherwise view_features_reference (LibTorch ops, differentiable; any device), its reference.
   IbrViewFeatures view_features(const at::Tensor& positions, const at::Tensor& dirs, const IbrSources& sources) const;
+  IbrViewFeatures view_features_fused(const at::Tensor& positions, const at::Tensor& dirs,
+                                      const IbrSources& sources) const;
+  IbrViewFeatures view_features_reference(const at::Tensor& positions, const at::Tensor& dirs,
+                                          const IbrSources& sources) const;
 
   /// Density [R,S] from per-sample features z [R,S,D] by attention over each ray's samples; t_rel [R,S] is each
   /// sample's position along the sampled interval (0 at near, 1 at far), valid [R,S] masks samples no view sees
@@ -129,6 +135,7 @@ class IbrNetwork {
   void load_state(const TensorMap& state, const std::string& origin);
 
  private:
+  kernels::IbrPointWeights point_weights() const;
   /// Whether inference on `inputs` may take the fused kernels: CPU float32, fused kernels enabled (SEMFIELD_FUSED_IBR
   /// is not 0), and no gradient needed (grad mode off, or neither an input nor a parameter requires one).
   bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
