@@ -49,6 +49,16 @@ struct DemoArgs {
   std::string semantic_model = "gnesf-synth";
 };
 
+/// The model file of a demo step, or nullopt (the step announced as skipped) when it is not there.
+std::optional<std::filesystem::path> shipped_model_or_skip(const std::string& name, const char* step) {
+  try {
+    return resolve_model(name, default_models_dir());
+  } catch (const UsageError& e) {
+    std::printf("== %s skipped: %s\n", step, e.what());
+    return std::nullopt;
+  }
+}
+
 struct UnseenSemanticsResult {
   bool ran = false;
   double input_miou = 0;  ///< the simulated 2D segmenter's maps of the source views
@@ -61,14 +71,9 @@ struct UnseenSemanticsResult {
 UnseenSemanticsResult run_unseen_semantics_step(const DemoArgs& args, const std::filesystem::path& scene_dir,
                                                 const std::filesystem::path& out) {
   UnseenSemanticsResult result;
-  std::filesystem::path model_path;
-  try {
-    model_path = resolve_model(args.semantic_model, default_models_dir());
-  } catch (const UsageError& e) {
-    std::printf("== 8/8 skipped: %s\n", e.what());
-    return result;
-  }
-  const ModelFile file = read_model_file(model_path, false);
+  const std::optional<std::filesystem::path> model_path = shipped_model_or_skip(args.semantic_model, "8/8");
+  if (!model_path) return result;
+  const ModelFile file = read_model_file(*model_path, false);
   std::printf("== 8/8 segmenting the scene with %s (%s) from its views' 2D semantic maps (simulated segmenter at "
               "mIoU 0.75), no per-scene training\n",
               file.name.c_str(), file.type.c_str());
@@ -90,7 +95,7 @@ UnseenSemanticsResult run_unseen_semantics_step(const DemoArgs& args, const std:
   result.input_miou = score_segmentation(noisy, truth).miou;
   const RunPaths run{out / "unseen_semantics"};
   ApplyOptions options;
-  options.model = model_path;
+  options.model = *model_path;
   options.data = scene_dir;
   options.out = run.root;
   options.semantic_maps = TeacherSpec{TeacherKind::Labels, maps.string()}.to_string();
@@ -123,21 +128,16 @@ struct UnseenResult {
 UnseenResult run_unseen_step(const DemoArgs& args, const std::filesystem::path& scene_dir,
                              const std::filesystem::path& out) {
   UnseenResult result;
-  std::filesystem::path model_path;
-  try {
-    model_path = resolve_model(args.model, default_models_dir());
-  } catch (const UsageError& e) {
-    std::printf("== 7/8 skipped: %s\n", e.what());
-    return result;
-  }
-  const ModelFile file = read_model_file(model_path, false);
+  const std::optional<std::filesystem::path> model_path = shipped_model_or_skip(args.model, "7/8");
+  if (!model_path) return result;
+  const ModelFile file = read_model_file(*model_path, false);
   std::printf("== 7/8 rendering the scene with the generalizable model %s (%s), trained on other scenes: no "
               "per-scene training\n",
               file.name.c_str(), file.type.c_str());
   const auto start = std::chrono::steady_clock::now();
   const RunPaths run{out / "unseen_run"};
   ApplyOptions options;
-  options.model = model_path;
+  options.model = *model_path;
   options.data = scene_dir;
   options.out = run.root;
   apply_model(options);
@@ -279,9 +279,9 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--distill-budget", args->distill_budget, "Label-field distillation time budget in seconds")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--model", args->model,
-                  "Generalizable model of the last step (a name in models/ or a file; step skipped if absent)");
+                  "Generalizable model of step 7 (a name in models/ or a file; step skipped if absent)");
   cmd->add_option("--semantic-model", args->semantic_model,
-                  "GNeSF model of the last step (a name in models/ or a file; step skipped if absent)");
+                  "GNeSF model of step 8 (a name in models/ or a file; step skipped if absent)");
   cmd->callback([args] { run_demo(*args); });
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <ATen/ATen.h>
 
@@ -61,11 +62,12 @@ LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const L
       fail_input(v->image_path, semantic ? "semantic_path" : "instance_path",
                  "view {} has no {} map (the model trains on them)", v->name, label_inputs.gt);
     out.labels.push_back(label_map_from_image(*map));
-    for (int32_t id : out.labels.back().ids)
-      if (id >= 0) out.classes.push_back(id);
-    std::sort(out.classes.begin(), out.classes.end());
-    out.classes.erase(std::unique(out.classes.begin(), out.classes.end()), out.classes.end());
   }
+  std::set<int32_t> classes;
+  for (const LabelMap& m : out.labels)
+    for (int32_t id : m.ids)
+      if (id >= 0) classes.insert(id);
+  out.classes.assign(classes.begin(), classes.end());
   return out;
 }
 
