@@ -140,10 +140,38 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
   at::Tensor centres = at::empty({static_cast<int64_t>(pool.size()), 3});
   for (size_t i = 0; i < pool.size(); ++i)
     for (int c = 0; c < 3; ++c) centres[static_cast<int64_t>(i)][c] = static_cast<float>(pool[i]->camera.origin()[c]);
-  at::Tensor nearest = at::empty({n}, at::kLong);
+  // Candidates: the 4 nearest cameras; the first from which the model's own ray to the point is not blocked before it.
+  const int64_t kc = std::min<int64_t>(4, centres.size(0));
+  at::Tensor candidates = at::empty({n, kc}, at::kLong);
   for (int64_t begin = 0; begin < n; begin += kPointChunk) {
     const int64_t m = std::min(kPointChunk, n - begin);
-    nearest.narrow(0, begin, m).copy_(at::cdist(points.narrow(0, begin, m), centres).argmin(1));
+    candidates.narrow(0, begin, m).copy_(std::get<1>(at::cdist(points.narrow(0, begin, m), centres).topk(kc, 1, false)));
+  }
+  at::Tensor nearest = candidates.select(1, 0).clone();
+  at::Tensor assigned = at::zeros({n}, at::kBool);
+  const float tol = 0.02f * (m_ibr.frame().aabb_max - m_ibr.frame().aabb_min).norm();
+  for (int64_t c = 0; c < kc; ++c) {
+    const at::Tensor open = at::nonzero(assigned.logical_not()).squeeze(1);
+    if (open.numel() == 0) break;
+    const at::Tensor cams = candidates.select(1, c).index_select(0, open);
+    const at::Tensor used = std::get<0>(at::_unique(cams));
+    for (int64_t j = 0; j < used.numel(); ++j) {
+      // One camera's rays at a time: a batch of rays is rendered from the source views nearest its mean pose.
+      const int64_t camera = used[j].item<int64_t>();
+      const at::Tensor mine = open.masked_select(cams.eq(camera));
+      const int64_t m = mine.numel();
+      const at::Tensor o = centres[camera].unsqueeze(0).expand({m, 3}).contiguous();
+      at::Tensor d = points.index_select(0, mine) - o;
+      const at::Tensor dist = d.norm(2, 1);
+      d = d / dist.clamp_min(1e-6f).unsqueeze(1);
+      const WeightedSamples ws = m_ibr.render_weights(o, d);
+      const at::Tensor counts = ws.samples.ray_offsets.narrow(0, 1, m) - ws.samples.ray_offsets.narrow(0, 0, m);
+      const at::Tensor ray = at::repeat_interleave(at::arange(m, at::kLong), counts);
+      const at::Tensor before = ws.samples.ts.lt(dist.index_select(0, ray) - tol).to(at::kFloat) * ws.weights;
+      const at::Tensor seen = mine.masked_select(at::zeros({m}).index_add_(0, ray, before).le(0.5f));
+      nearest.index_fill_(0, seen, camera);
+      assigned.index_fill_(0, seen, true);
+    }
   }
   at::Tensor result = at::zeros({n, channels().front()});
   const at::Tensor cameras_used = std::get<0>(at::_unique(nearest));

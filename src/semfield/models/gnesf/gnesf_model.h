@@ -4,10 +4,11 @@
 // mesh, serve) and a SemanticSource (semantic maps of any view, labels of 3D points, labelled meshes): class k of its
 // outputs is id k of the maps.
 //
-// Labels at points without a ray (3D segmentation, mesh vertices): each point is looked at from its nearest pool
-// camera and voted on by that camera's source views, as when that view is rendered. (Views spread around the scene
-// instead, most of which do not see a given surface point, score 0.64-0.79 3D mIoU against 0.70-0.79 this way on
-// unseen scenes; a depth-map visibility test on them scored lower still: BENCHMARKS.md.)
+// Labels at points without a ray (3D segmentation, mesh vertices): each point is looked at from the nearest of its 4
+// nearest pool cameras whose ray to it the model's own density does not block (less than half the ray's weight before
+// the point; the nearest camera when every one is blocked), and voted on by that camera's source views, as when that
+// view is rendered. (Views spread around the scene instead, most of which do not see a given surface point, score
+// 0.64-0.79 3D mIoU against 0.71-0.79 this way on unseen scenes: BENCHMARKS.md.)
 #pragma once
 
 #include <memory>
