@@ -18,6 +18,20 @@ struct EvalArgs {
   bool no_images = false;
 };
 
+// 3D segmentation: the source's labels at the true surfaces of the views with a ground-truth depth, into `entry`;
+// the first source's also at the top level of `metrics` (model semantics come before distilled fields).
+PointLabelScores add_point_label_metrics(const SemanticSource& source, const Teacher& truth,
+                                         const std::vector<const View*>& views, nlohmann::json& entry,
+                                         nlohmann::json& metrics) {
+  const PointLabelScores points = evaluate_point_labels(source, truth, views);
+  const nlohmann::json scores = points.to_json();
+  for (const auto& [key, value] : scores.items()) {
+    entry[key] = value;
+    if (key != "points_3d" && !metrics.contains(key)) metrics[key] = value;
+  }
+  return points;
+}
+
 // Every distilled field of the run, against its own teacher on the same views: "distilled": {name: {...}},
 // and the first field's feature_mse / miou / accuracy at the top level.
 void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const Scene& scene,
@@ -39,12 +53,7 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
     entry["teacher"] = field.teacher.to_string();
     if (against_gt) {
       entry["gt"] = args.gt;
-      const PointLabelScores points = evaluate_point_labels(*field.model, *teacher, views);
-      if (points.miou) {
-        entry["miou_3d"] = *points.miou;
-        entry["points_3d"] = points.points;
-        if (!metrics.contains("miou_3d")) metrics["miou_3d"] = *points.miou;
-      }
+      add_point_label_metrics(*field.model, *teacher, views, entry, metrics);
     }
     for (const char* key : {"feature_mse", "miou", "accuracy"})
       if (entry.contains(key) && !metrics.contains(key)) metrics[key] = entry[key];
@@ -85,14 +94,7 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
   nlohmann::json entry = r.to_json();
   entry["maps"] = maps.to_string();
   entry["gt"] = gt;
-  // 3D segmentation: labels at the true surfaces of the views with a ground-truth depth.
-  const PointLabelScores points = evaluate_point_labels(*source, *truth, views);
-  if (points.miou) {
-    entry["miou_3d"] = *points.miou;
-    entry["accuracy_3d"] = points.accuracy.value_or(0);
-    entry["points_3d"] = points.points;
-    metrics["miou_3d"] = *points.miou;
-  }
+  const PointLabelScores points = add_point_label_metrics(*source, *truth, views, entry, metrics);
   for (const char* key : {"miou", "accuracy"})
     if (entry.contains(key)) metrics[key] = entry[key];
   metrics["semantics"] = entry;

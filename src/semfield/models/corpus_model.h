@@ -31,6 +31,11 @@ struct CorpusExample {
   /// (ground truth corrupted by the simulated segmenter) [V,h,w] and the target pixels' ground truth [R], int64 ids,
   /// -1 unlabelled; undefined for other models.
   at::Tensor source_labels, target_labels;
+  /// Models with a geometry volume (CorpusModel::geometry_views() > 0): views of the scene spread around it (cameras,
+  /// [G,3,H,W] colours over `background`, [G,H,W] z-depth maps in the normalised frame, 0 = nothing hit); empty for
+  /// other models.
+  std::vector<Camera> geometry_cameras;
+  at::Tensor geometry_colours, geometry_depths;
 };
 
 /// What a model with semantic inputs asks of the corpus trainer: the scenes' ground-truth maps of `gt` ("semantic" |
@@ -59,6 +64,9 @@ class CorpusModel {
   virtual void load_state(const TensorMap& state, const std::string& origin) = 0;
   /// Whether examples carry semantic maps (CorpusExample::source_labels / target_labels).
   virtual LabelInputs label_inputs() const { return {}; }
+  /// How many views spread around the scene (with their depth maps) examples carry for a geometry volume
+  /// (CorpusExample::geometry_*); 0: none.
+  virtual int geometry_views() const { return 0; }
   /// Starts from another model file's weights (`train-corpus --init`): by default a model of the same type and
   /// config; a type may accept others (GNeSF takes a trained ibr model as its radiance network). InputError naming
   /// `origin` when the weights do not fit.

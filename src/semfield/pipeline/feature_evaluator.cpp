@@ -24,6 +24,7 @@ nlohmann::json FeatureEvalResult::to_json() const {
   if (feature_mse) out["feature_mse"] = *feature_mse;
   if (miou) out["miou"] = *miou;
   if (accuracy) out["accuracy"] = *accuracy;
+  if (miou) out["spurious_classes"] = spurious_classes;
   nlohmann::json list = nlohmann::json::array();
   for (const auto& v : views)
     list.push_back({{"name", v.name},
@@ -51,9 +52,15 @@ std::optional<double> LabelScores::miou() const {
   const at::Tensor c = m_confusion.to(at::kDouble);
   const at::Tensor inter = c.diagonal();
   const at::Tensor uni = c.sum(0) + c.sum(1) - inter;
-  const at::Tensor present = uni.gt(0);
+  const at::Tensor present = c.sum(1).gt(0);
   if (!present.any().item<bool>()) return std::nullopt;
   return (inter.masked_select(present) / uni.masked_select(present)).mean().item<double>();
+}
+
+std::vector<int64_t> LabelScores::spurious_classes() const {
+  const at::Tensor spurious = at::nonzero(m_confusion.sum(0).gt(0).logical_and(m_confusion.sum(1).eq(0))).reshape({-1});
+  const int64_t* p = spurious.data_ptr<int64_t>();
+  return std::vector<int64_t>(p, p + spurious.numel());
 }
 
 std::optional<double> LabelScores::accuracy() const {
@@ -96,6 +103,17 @@ PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teach
   }
   out.miou = scores.miou();
   out.accuracy = scores.accuracy();
+  out.spurious_classes = scores.spurious_classes();
+  return out;
+}
+
+nlohmann::json PointLabelScores::to_json() const {
+  nlohmann::json out = nlohmann::json::object();
+  if (!miou) return out;
+  out["miou_3d"] = *miou;
+  out["accuracy_3d"] = accuracy.value_or(0);
+  out["points_3d"] = points;
+  out["spurious_classes_3d"] = spurious_classes;
   return out;
 }
 
@@ -178,6 +196,7 @@ FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher&
   if (labels) {
     result.miou = total.miou();
     result.accuracy = total.accuracy();
+    result.spurious_classes = total.spurious_classes();
   }
   return result;
 }

@@ -24,8 +24,9 @@ struct FeatureViewMetrics {
 
 struct FeatureEvalResult {
   std::optional<double> feature_mse;  ///< mean over views the teacher has maps for
-  std::optional<double> miou;         ///< over all evaluated pixels (classes present in truth or prediction)
+  std::optional<double> miou;         ///< over all evaluated pixels (the classes the truth has: LabelScores)
   std::optional<double> accuracy;     ///< labelled pixels predicted correctly
+  std::vector<int64_t> spurious_classes;  ///< predicted but absent from the truth (LabelScores::spurious_classes)
   std::vector<FeatureViewMetrics> views;
   nlohmann::json to_json() const;
 };
@@ -36,9 +37,14 @@ class LabelScores {
  public:
   explicit LabelScores(int64_t num_classes);
   void add(const at::Tensor& predicted, const at::Tensor& truth);
-  /// Mean over classes with a non-empty union; nullopt before any labelled pixel.
+  /// Mean IoU over the classes the truth has (Semantic-NeRF's convention). A class predicted but absent from the
+  /// truth is not averaged in (its IoU would be 0 whatever its count: at the true surfaces of a 3D evaluation,
+  /// 2 points of 20,000 labelled "void" took a fifth off the mean); its pixels still count against the classes
+  /// they belong to, and spurious_classes() names it. nullopt before any labelled pixel.
   std::optional<double> miou() const;
   std::optional<double> accuracy() const;
+  /// Classes predicted somewhere but absent from the truth, ascending.
+  std::vector<int64_t> spurious_classes() const;
 
  private:
   at::Tensor m_confusion;  // [K,K] int64, truth x predicted
@@ -57,7 +63,10 @@ FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher&
 /// `stride`-th pixel in each direction, scored against those labels. nullopt scores when no view has both.
 struct PointLabelScores {
   std::optional<double> miou, accuracy;
+  std::vector<int64_t> spurious_classes;  ///< predicted at some point but absent from the truth
   int64_t points = 0;
+  /// {"miou_3d", "accuracy_3d", "points_3d", "spurious_classes_3d"} (empty without a labelled point).
+  nlohmann::json to_json() const;
 };
 PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teacher& truth,
                                        const std::vector<const View*>& views, int stride = 2);

@@ -47,13 +47,19 @@ struct LoadedScene {
   std::vector<int32_t> classes;
 };
 
-LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const LabelInputs& label_inputs) {
+LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const LabelInputs& label_inputs,
+                         bool need_depth = false) {
   LoadedScene out;
   out.name = std::move(name);
   out.scene = std::move(scene);
   out.frame = SceneFrame::from_scene(*out.scene);
   out.train = out.scene->split(Split::Train);
-  for (const View* v : out.train) out.cameras.push_back(v->camera);
+  for (const View* v : out.train) {
+    out.cameras.push_back(v->camera);
+    if (need_depth && !v->depth)
+      fail_input(v->image_path, "depth_file_path", "view {} has no depth map (the geometry volume trains on them)",
+                 v->name);
+  }
   if (!label_inputs.needed) return out;
   const bool semantic = label_inputs.gt == "semantic";
   for (const View* v : out.train) {
@@ -72,21 +78,21 @@ LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const L
 }
 
 LoadedScene load_corpus_scene(const CorpusScene& entry, const Eigen::Vector3f& background,
-                              const LabelInputs& label_inputs) {
+                              const LabelInputs& label_inputs, bool need_depth) {
   LoadOptions load;
   load.background = background.cast<double>();
-  load.load_extras = label_inputs.needed;
-  return loaded_scene(entry.name, std::make_shared<Scene>(load_scene(entry.path, load)), label_inputs);
+  load.load_extras = label_inputs.needed || need_depth;
+  return loaded_scene(entry.name, std::make_shared<Scene>(load_scene(entry.path, load)), label_inputs, need_depth);
 }
 
 std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, const Eigen::Vector3f& background,
                                      const char* what, bool show_progress, size_t min_train_views,
-                                     const LabelInputs& label_inputs) {
+                                     const LabelInputs& label_inputs, bool need_depth = false) {
   std::vector<LoadedScene> out;
   std::unique_ptr<ProgressBar> bar;
   if (show_progress) bar = std::make_unique<ProgressBar>(what, static_cast<int64_t>(entries.size()), "scene");
   for (const auto& entry : entries) {
-    LoadedScene s = load_corpus_scene(entry, background, label_inputs);
+    LoadedScene s = load_corpus_scene(entry, background, label_inputs, need_depth);
     if (s.train.size() < min_train_views)
       fail_input(entry.path, "", fmt::format("{} training views; corpus training needs at least {}",
                                              s.train.size(), min_train_views));
@@ -101,6 +107,7 @@ struct ExampleSpec {
   int rays = 512, source_views = 8, source_pool = 12;
   uint64_t seed = 0;
   LabelInputs labels;
+  int geometry_views = 0;  ///< CorpusModel::geometry_views()
 };
 
 at::Tensor label_tensor(const LabelMap& map) {
@@ -150,6 +157,19 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
   if (options.labels.needed)
     ex.target_labels = label_tensor(s.labels[static_cast<size_t>(target)]).reshape({-1}).index_select(0, pixel);
   ex.frame = s.frame;
+  if (options.geometry_views > 0) {
+    // Views spread around the scene from a random first one, with their depth maps (the geometry volume's targets).
+    std::vector<at::Tensor> geo_colours, geo_depths;
+    for (int i : spread_views(s.cameras, options.geometry_views, rng.index(static_cast<int>(s.cameras.size())))) {
+      const View& g = *s.train[static_cast<size_t>(i)];
+      ex.geometry_cameras.push_back(g.camera);
+      geo_colours.push_back(view_colours(g, background));
+      const Image& d = *g.depth;
+      geo_depths.push_back(at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone());
+    }
+    ex.geometry_colours = at::stack(geo_colours);
+    ex.geometry_depths = at::stack(geo_depths);
+  }
   return ex;
 }
 
@@ -236,8 +256,9 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     if (main_rank) log::info("initialised from {} ({}, type {})", options.init_model.string(), init.name, init.type);
   }
   const LabelInputs label_inputs = model->label_inputs();
-  const std::vector<LoadedScene> scenes = load_scenes(
-      corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1, label_inputs);
+  const std::vector<LoadedScene> scenes =
+      load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1,
+                  label_inputs, model->geometry_views() > 0);
   std::vector<CorpusScene> val_entries(corpus.val.begin(),
                                        corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
   const std::vector<LoadedScene> val_scenes =
@@ -329,7 +350,8 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   CorpusTrainSummary summary;
   double loss_ema = 0, mse_ema = 0, samples = 0;
   const int per_rank = options.batch / world;
-  const ExampleSpec spec{options.rays, options.source_views, options.source_pool, options.seed, label_inputs};
+  const ExampleSpec spec{options.rays, options.source_views, options.source_pool, options.seed, label_inputs,
+                         model->geometry_views()};
   while (true) {
     // All ranks must agree to stop together (a budget or Ctrl-C seen by one rank only would hang the others).
     bool go = loop.next();

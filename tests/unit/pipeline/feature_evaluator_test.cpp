@@ -25,6 +25,19 @@ TEST(LabelScores, HandComputedConfusion) {
   scores.add(at::tensor({2, 2}, at::kLong), at::tensor({2, 2}, at::kLong));
   EXPECT_NEAR(*scores.accuracy(), 5.0 / 7.0, 1e-12);
   EXPECT_NEAR(*scores.miou(), (0.5 + 0.5 + 2.0 / 3.0) / 3.0, 1e-12);
+  EXPECT_TRUE(scores.spurious_classes().empty());
+}
+
+TEST(LabelScores, ClassesAbsentFromTheTruthAreNotAveraged) {
+  // Truth has classes 1 and 2 only; class 0 is predicted once (a "void" label at a surface point).
+  LabelScores scores(3);
+  // truth:     1 1 1 2 2
+  // predicted: 0 1 1 2 2
+  scores.add(at::tensor({0, 1, 1, 2, 2}, at::kLong), at::tensor({1, 1, 1, 2, 2}, at::kLong));
+  // class 1: I 2, U 3; class 2: I 2, U 2 -> (2/3 + 1) / 2; class 0 (IoU 0) is not in the mean.
+  EXPECT_NEAR(*scores.miou(), (2.0 / 3.0 + 1.0) / 2.0, 1e-12);
+  EXPECT_NEAR(*scores.accuracy(), 4.0 / 5.0, 1e-12);
+  EXPECT_THAT(scores.spurious_classes(), ::testing::ElementsAre(0));
 }
 
 TEST(FeaturePca, ProjectsTheMainVariationToColour) {

@@ -25,6 +25,13 @@ void GnesfConfig::validate() const {
                label_severity_max);
   if (label_gt != "semantic" && label_gt != "instance")
     fail_usage("gnesf config: label_gt = '{}' (expected semantic or instance)", label_gt);
+  if (geometry.enabled) geometry.validate();
+  if (semantic_weights != "density" && semantic_weights != "sdf")
+    fail_usage("gnesf config: semantic_weights = '{}' (expected density or sdf)", semantic_weights);
+  if (semantic_weights == "sdf" && !geometry.enabled)
+    fail_usage("gnesf config: semantic_weights = 'sdf' needs a geometry volume (\"geometry\": {{...}})");
+  if (train_geometry_only && !geometry.enabled)
+    fail_usage("gnesf config: train_geometry_only needs a geometry volume (\"geometry\": {{...}})");
 }
 
 nlohmann::json to_json(const GnesfConfig& c) {
@@ -36,13 +43,17 @@ nlohmann::json to_json(const GnesfConfig& c) {
           {"train_radiance", c.train_radiance},
           {"label_severity", {c.label_severity_min, c.label_severity_max}},
           {"label_gt", c.label_gt},
+          {"geometry", to_json(c.geometry)},
+          {"semantic_weights", c.semantic_weights},
+          {"train_geometry_only", c.train_geometry_only},
           {"seed", c.seed}};
 }
 
 GnesfConfig gnesf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"radiance", "vote", "visibility", "vote_hidden", "direct_classes", "train_radiance",
-                            "label_severity", "label_gt", "seed"});
+                            "label_severity", "label_gt", "geometry", "semantic_weights", "train_geometry_only",
+                            "seed"});
   GnesfConfig c;
   if (root.has("radiance")) c.radiance = ibr_config_from_json(root.at("radiance").raw(), origin);
   const std::string vote = root.string_or("vote", gnesf_vote_name(c.vote));
@@ -61,11 +72,14 @@ GnesfConfig gnesf_config_from_json(const nlohmann::json& json, const std::filesy
     c.label_severity_max = v[1];
   }
   c.label_gt = root.string_or("label_gt", c.label_gt);
+  if (root.has("geometry")) c.geometry = geometry_volume_config_from_json(root.at("geometry").raw(), origin.string());
+  c.semantic_weights = root.string_or("semantic_weights", c.semantic_weights);
+  c.train_geometry_only = root.bool_or("train_geometry_only", c.train_geometry_only);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
   try {
     c.validate();
   } catch (const UsageError& e) {
-    fail_input(origin, "", e.what());
+    fail_input(origin, "", "{}", e.what());
   }
   return c;
 }

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "semfield/models/gnesf/geometry_volume.h"
 #include "semfield/models/ibr/ibr_config.h"
 
 namespace semfield {
@@ -38,6 +39,15 @@ struct GnesfConfig {
   double label_severity_min = 0.0, label_severity_max = 1.2;
   /// "label_gt": the ground-truth maps the corpus provides for sources and targets: "semantic" | "instance".
   std::string label_gt = "semantic";
+  /// "geometry": the geometry encoding volume (geometry_volume.h: {"resolution", "views", "channels",
+  /// "truncation_voxels", "near_weight", "seed"}), or null (the default) for none. With it, 3D labels use the SDF's
+  /// sign-change test for visibility, and "semantic_weights": "sdf" renders semantics with Eq. 8-9's weights.
+  GeometryVolumeConfig geometry;
+  /// "semantic_weights": the weights semantics are rendered with: "density" (the radiance network's compositing
+  /// weights, Eq. 5) or "sdf" (Eq. 8, 9 on the geometry volume's SDF; needs "geometry").
+  std::string semantic_weights = "density";
+  /// "train_geometry_only": corpus training updates the geometry volume alone (the TSDF loss), not the voting head.
+  bool train_geometry_only = false;
   uint64_t seed = 0;         ///< "seed": the head's initialisation
 
   /// UsageError naming the first key out of range.

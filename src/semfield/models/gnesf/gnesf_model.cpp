@@ -23,6 +23,9 @@ constexpr float kTrainMinWeight = 1e-4f;  // training: samples lighter than this
 constexpr float kSemanticMinWeight = 1e-3f;
 constexpr int kSemanticSamples = 8;
 constexpr float kMinProbability = 1e-6f;  // log of probabilities: the floor
+// The SDF visibility test stops this many voxels short of the point (the TSDF is interpolated between voxel centres:
+// a point on a surface may read slightly negative just in front of itself).
+constexpr float kSdfMarginVoxels = 2.0f;
 
 /// Per ray the distance at which its cumulative weight first reaches half its total (0 for rays without weight).
 at::Tensor median_of(const at::Tensor& ts, const at::Tensor& weights) {
@@ -90,6 +93,19 @@ void GnesfModel::require_maps(const char* what) const {
                what);
 }
 
+const SdfVolume& GnesfModel::sdf() const {
+  std::lock_guard<std::mutex> lock(m_sdf_mutex);
+  if (!m_sdf.defined() && m_network.has_geometry()) {
+    at::NoGradGuard no_grad;
+    std::vector<Camera> cameras;
+    for (const View* v : m_ibr.pool()) cameras.push_back(v->camera);
+    const IbrSources src = m_ibr.sources(spread_views(cameras, m_network.config().geometry.views));
+    const VoxelGrid grid = m_network.geometry_grid(m_ibr.frame().aabb_min, m_ibr.frame().aabb_max);
+    m_sdf = m_network.geometry(m_network.geometry_input(src, grid), grid);
+  }
+  return m_sdf;
+}
+
 SemanticMaps GnesfModel::maps_of(const std::vector<int>& indices) const {
   std::vector<at::Tensor> maps;
   for (int i : indices) maps.push_back(m_maps[static_cast<size_t>(i)]);
@@ -107,13 +123,14 @@ SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Ten
   const std::vector<int> indices = m_ibr.source_indices_for_rays(origins, dirs);
   const IbrSources src = m_ibr.sources(indices);
   const SemanticMaps maps = maps_of(indices);
+  const SdfVolume* geometry = m_network.config().semantic_weights == "sdf" ? &sdf() : nullptr;
   std::vector<at::Tensor> sem, opacity, depth, median;
   for (int64_t begin = 0; begin < r; begin += kRayChunk) {
     const int64_t n = std::min(kRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_ibr.frame(),
                                   m_network.config().radiance.unbounded_extent);
     const GnesfRenderOutput o =
-        m_network.render(rays, src, maps, at::ones({n, 3}), false, 0, kSemanticMinWeight, kSemanticSamples);
+        m_network.render(rays, src, maps, at::ones({n, 3}), false, 0, kSemanticMinWeight, kSemanticSamples, geometry);
     sem.push_back(o.semantics);
     opacity.push_back(o.radiance.opacity);
     const at::Tensor op = o.radiance.opacity;
@@ -150,6 +167,8 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
   at::Tensor nearest = candidates.select(1, 0).clone();
   at::Tensor assigned = at::zeros({n}, at::kBool);
   const float tol = 0.02f * (m_ibr.frame().aabb_max - m_ibr.frame().aabb_min).norm();
+  const SdfVolume* geometry = m_network.has_geometry() ? &sdf() : nullptr;
+  const float margin = geometry != nullptr ? kSdfMarginVoxels * geometry->grid.voxel_size() : 0.0f;
   for (int64_t c = 0; c < kc; ++c) {
     const at::Tensor open = at::nonzero(assigned.logical_not()).squeeze(1);
     if (open.numel() == 0) break;
@@ -160,15 +179,22 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
       const int64_t camera = used[j].item<int64_t>();
       const at::Tensor mine = open.masked_select(cams.eq(camera));
       const int64_t m = mine.numel();
-      const at::Tensor o = centres[camera].unsqueeze(0).expand({m, 3}).contiguous();
-      at::Tensor d = points.index_select(0, mine) - o;
-      const at::Tensor dist = d.norm(2, 1);
-      d = d / dist.clamp_min(1e-6f).unsqueeze(1);
-      const WeightedSamples ws = m_ibr.render_weights(o, d);
-      const at::Tensor counts = ws.samples.ray_offsets.narrow(0, 1, m) - ws.samples.ray_offsets.narrow(0, 0, m);
-      const at::Tensor ray = at::repeat_interleave(at::arange(m, at::kLong), counts);
-      const at::Tensor before = ws.samples.ts.lt(dist.index_select(0, ray) - tol).to(at::kFloat) * ws.weights;
-      const at::Tensor seen = mine.masked_select(at::zeros({m}).index_add_(0, ray, before).le(0.5f));
+      at::Tensor seen;
+      if (geometry != nullptr) {
+        // The SDF's sign-change test (paper Fig. 2b).
+        seen = mine.masked_select(sdf_visible(geometry->tsdf, geometry->grid, geometry->truncation,
+                                              centres[camera].unsqueeze(0), points.index_select(0, mine), margin)[0]);
+      } else {
+        const at::Tensor o = centres[camera].unsqueeze(0).expand({m, 3}).contiguous();
+        at::Tensor d = points.index_select(0, mine) - o;
+        const at::Tensor dist = d.norm(2, 1);
+        d = d / dist.clamp_min(1e-6f).unsqueeze(1);
+        const WeightedSamples ws = m_ibr.render_weights(o, d);
+        const at::Tensor counts = ws.samples.ray_offsets.narrow(0, 1, m) - ws.samples.ray_offsets.narrow(0, 0, m);
+        const at::Tensor ray = at::repeat_interleave(at::arange(m, at::kLong), counts);
+        const at::Tensor before = ws.samples.ts.lt(dist.index_select(0, ray) - tol).to(at::kFloat) * ws.weights;
+        seen = mine.masked_select(at::zeros({m}).index_add_(0, ray, before).le(0.5f));
+      }
       nearest.index_fill_(0, seen, camera);
       assigned.index_fill_(0, seen, true);
     }
@@ -186,7 +212,14 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
     const SemanticMaps maps = maps_of(indices);
     for (int64_t begin = 0; begin < p.size(0); begin += kPointChunk) {
       const int64_t m = std::min(kPointChunk, p.size(0) - begin);
-      const IbrViewFeatures f = m_network.radiance().view_features(p.narrow(0, begin, m), dirs.narrow(0, begin, m), src);
+      IbrViewFeatures f = m_network.radiance().view_features(p.narrow(0, begin, m), dirs.narrow(0, begin, m), src);
+      if (geometry != nullptr) {
+        // The visibility module's SDF test: a source view whose segment to the point enters a surface first does not
+        // vote (its weight goes to the others).
+        const at::Tensor visible = sdf_visible(geometry->tsdf, geometry->grid, geometry->truncation,
+                                               src.cameras.origins, p.narrow(0, begin, m), margin);
+        f.valid = f.valid * visible.to(f.valid.scalar_type()).unsqueeze(2);
+      }
       result.index_copy_(0, rows.narrow(0, begin, m), m_network.point_semantics(f, maps, src.cameras));
     }
   }
@@ -216,6 +249,20 @@ LabelInputs GnesfCorpusModel::label_inputs() const {
 
 void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::json& config,
                                        const TensorMap& weights, const std::string& origin) {
+  if (type == "gnesf" && m_network.has_geometry()) {
+    // A gnesf model without a volume: the same config apart from the geometry keys.
+    GnesfConfig theirs = gnesf_config_from_json(config, origin);
+    if (!theirs.geometry.enabled) {
+      theirs.geometry = m_network.config().geometry;
+      theirs.semantic_weights = m_network.config().semantic_weights;
+      theirs.train_geometry_only = m_network.config().train_geometry_only;
+      if (to_json(theirs) != to_json(m_network.config()))
+        fail_input(origin, "", "its gnesf config {} differs from this model's {} in more than the geometry volume",
+                   config.dump(), to_json(m_network.config()).dump());
+      m_network.load_state(weights, origin, /*without_geometry=*/true);
+      return;
+    }
+  }
   if (type != "ibr") return CorpusModel::initialise_from(type, config, weights, origin);
   const IbrConfig theirs = ibr_config_from_json(config, origin);
   if (to_json(theirs) != to_json(m_network.config().radiance))
@@ -228,6 +275,27 @@ CorpusLoss GnesfCorpusModel::loss(const CorpusExample& example, uint64_t seed) c
   SEMFIELD_ASSERT(example.source_labels.defined() && example.target_labels.defined(),
                   "gnesf: a corpus example without semantic maps");
   const GnesfConfig& c = m_network.config();
+  at::Tensor geometry_loss;
+  if (m_network.has_geometry()) {
+    SEMFIELD_ASSERT(example.geometry_depths.defined(), "gnesf: a corpus example without geometry views");
+    const VoxelGrid grid = m_network.geometry_grid(example.frame.aabb_min, example.frame.aabb_max);
+    at::Tensor input;
+    {
+      at::NoGradGuard no_grad;  // the image encoder is the radiance network's, not trained through the volume
+      input = m_network.geometry_input(m_network.radiance().prepare(example.geometry_cameras, example.geometry_colours),
+                                       grid);
+    }
+    const SdfVolume volume = m_network.geometry(input, grid);
+    const auto [target, observed] = fuse_tsdf(SourceCameraBatch::from_cameras(example.geometry_cameras),
+                                              example.geometry_depths, grid, volume.truncation);
+    geometry_loss = m_network.geometry_volume().loss(volume.tsdf, target, observed);
+    if (c.train_geometry_only) {
+      CorpusLoss result;
+      result.loss = geometry_loss;
+      result.mse = geometry_loss.item<double>();  // reported as the step's "mse": the TSDF's L1 here
+      return result;
+    }
+  }
   const bool radiance_grad = c.train_radiance;
   IbrSources sources;
   {
@@ -246,6 +314,7 @@ CorpusLoss GnesfCorpusModel::loss(const CorpusExample& example, uint64_t seed) c
   if (radiance_grad)
     result.loss = result.loss + fine + at::mse_loss(out.radiance.rgb_coarse, example.target) +
                   IbrCorpusModel::kPointLossWeight * at::mse_loss(out.radiance.rgb_point, example.target);
+  if (geometry_loss.defined()) result.loss = result.loss + geometry_loss;
   result.mse = fine.item<double>();
   result.samples = out.radiance.n_samples;
   return result;

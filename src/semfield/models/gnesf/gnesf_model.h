@@ -8,10 +8,14 @@
 // nearest pool cameras whose ray to it the model's own density does not block (less than half the ray's weight before
 // the point; the nearest camera when every one is blocked), and voted on by that camera's source views, as when that
 // view is rendered. (Views spread around the scene instead, most of which do not see a given surface point, score
-// 0.64-0.79 3D mIoU against 0.71-0.79 this way on unseen scenes: BENCHMARKS.md.)
+// 0.64-0.79 3D mIoU against 0.71-0.79 this way on unseen scenes: BENCHMARKS.md.) With a geometry volume
+// (geometry_volume.h) the visibility is the paper's SDF sign-change test instead, both for the camera a point is
+// looked at from and for each of its source views (a view whose segment to the point enters a surface first does
+// not vote), and semantics may be rendered with the SDF's weights (Eq. 8, 9; "semantic_weights": "sdf").
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +63,9 @@ class GnesfModel final : public SceneModel, public SemanticSource {
   const SceneModel& scene_model() const override { return *this; }
 
   const GnesfNetwork& network() const { return m_network; }
+  /// The scene's SDF from the geometry volume (built from config.geometry.views pool views spread around the scene,
+  /// on first use); undefined without a geometry volume.
+  const SdfVolume& sdf() const;
   bool has_maps() const { return !m_maps.empty(); }
   /// The maps' spec ("labels:semantic", ...), empty without maps.
   const std::string& maps_spec() const { return m_maps_spec; }
@@ -73,6 +80,8 @@ class GnesfModel final : public SceneModel, public SemanticSource {
   int64_t m_classes = 0;
   std::vector<at::Tensor> m_maps;  ///< [h,w,K] class probabilities per pool view
   std::vector<std::string> m_class_names;
+  mutable std::mutex m_sdf_mutex;
+  mutable SdfVolume m_sdf;
 };
 
 /// Registry hooks (models/registry.cpp).
@@ -80,7 +89,9 @@ std::unique_ptr<SceneModel> create_gnesf_model(const ModelBinding& binding);
 std::unique_ptr<CorpusModel> create_gnesf_trainable(const nlohmann::json& config, const std::string& origin);
 
 /// The trainable side: loss = cross-entropy of the rendered semantics (Eq. 6) against the target pixels' ground
-/// truth, normalised over the classes the maps assign (+ the ibr losses when the radiance network trains too).
+/// truth, normalised over the classes the maps assign (+ the ibr losses when the radiance network trains too)
+/// (+ the geometry volume's TSDF loss against targets fused from the example's depth maps, with a volume; that loss
+/// alone with "train_geometry_only").
 class GnesfCorpusModel final : public CorpusModel {
  public:
   explicit GnesfCorpusModel(const GnesfConfig& config) : m_network(config) {}
@@ -90,7 +101,11 @@ class GnesfCorpusModel final : public CorpusModel {
   TensorMap state() const override { return m_network.state(); }
   void load_state(const TensorMap& state, const std::string& origin) override { m_network.load_state(state, origin); }
   LabelInputs label_inputs() const override;
-  /// Also takes an ibr model (same config as "radiance") as the radiance network.
+  int geometry_views() const override {
+    return m_network.config().geometry.enabled ? m_network.config().geometry.views : 0;
+  }
+  /// Also takes an ibr model (same config as "radiance") as the radiance network, and a gnesf model without a
+  /// geometry volume (otherwise the same config) as everything but the volume, which starts from its initialisation.
   void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
                        const std::string& origin) override;
   CorpusLoss loss(const CorpusExample& example, uint64_t seed) const override;

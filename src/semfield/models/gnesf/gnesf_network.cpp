@@ -39,6 +39,28 @@ GnesfNetwork::GnesfNetwork(const GnesfConfig& config) : m_config(config), m_radi
   m_vote = Mlp(in, config.vote_hidden, 2, 2, true);
   m_direct = Mlp(r.point_features, config.vote_hidden, 2, config.direct_classes, true);
   m_direct_background = at::zeros({config.direct_classes}).set_requires_grad(true);
+  if (config.geometry.enabled) m_geometry = GeometryVolume(config.geometry, 2 * (r.encoder.out_channels + 3) + 1);
+}
+
+VoxelGrid GnesfNetwork::geometry_grid(const Eigen::Vector3f& lo, const Eigen::Vector3f& hi) const {
+  VoxelGrid grid;
+  grid.lo = lo;
+  grid.hi = hi;
+  grid.resolution = m_config.geometry.resolution;
+  return grid;
+}
+
+at::Tensor GnesfNetwork::geometry_input(const IbrSources& sources, const VoxelGrid& grid) const {
+  return geometry_volume_input(sources.cameras, sources.features, sources.colours, grid);
+}
+
+SdfVolume GnesfNetwork::geometry(const at::Tensor& input, const VoxelGrid& grid) const {
+  SEMFIELD_ASSERT(has_geometry(), "gnesf: this model has no geometry volume");
+  SdfVolume out;
+  out.tsdf = m_geometry.forward(input);
+  out.grid = grid;
+  out.truncation = static_cast<float>(m_config.geometry.truncation_voxels) * grid.voxel_size();
+  return out;
 }
 
 int64_t GnesfNetwork::output_classes(int64_t map_classes) const {
@@ -84,7 +106,7 @@ at::Tensor GnesfNetwork::background_semantics(int64_t rays, const SemanticMaps& 
 
 GnesfRenderOutput GnesfNetwork::render(const IbrRays& rays, const IbrSources& sources, const SemanticMaps& maps,
                                        const at::Tensor& background, bool train, uint64_t seed,
-                                       float min_weight, int max_samples) const {
+                                       float min_weight, int max_samples, const SdfVolume* sdf) const {
   const bool radiance_grad = train && m_config.train_radiance && at::GradMode::is_enabled();
   GnesfRenderOutput out;
   {
@@ -94,11 +116,20 @@ GnesfRenderOutput GnesfNetwork::render(const IbrRays& rays, const IbrSources& so
   }
   const int64_t r = rays.origins.size(0), s = out.radiance.ts.size(1);
   const int64_t k = output_classes(maps.classes());
-  const at::Tensor weights = out.radiance.weights.reshape({-1});
+  at::Tensor weights2d = out.radiance.weights;
+  if (sdf != nullptr && sdf->defined() && m_config.semantic_weights == "sdf" && s > 0) {
+    // Eq. 8, 9: the semantics' weights from the SDF at the same samples.
+    at::NoGradGuard no_grad;
+    const at::Tensor pos = rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * out.radiance.ts.unsqueeze(2);
+    const float voxel = sdf->grid.voxel_size();
+    weights2d = sdf_render_weights(sdf->sdf(pos.reshape({-1, 3})).reshape({r, s}), out.radiance.ts, voxel,
+                                   2.0f * voxel);
+  }
+  const at::Tensor weights = weights2d.reshape({-1});
   at::Tensor kept;
   if (max_samples > 0 && max_samples < s) {
     // The heaviest samples of each ray (in the ray's order), those of them at least min_weight.
-    const auto [top, index] = out.radiance.weights.detach().topk(max_samples, 1);
+    const auto [top, index] = weights2d.detach().topk(max_samples, 1);
     const at::Tensor flat = (index + at::arange(r, index.options()).unsqueeze(1) * s).masked_select(top.ge(min_weight));
     kept = std::get<0>(at::sort(flat));
   } else {
@@ -124,7 +155,7 @@ GnesfRenderOutput GnesfNetwork::render(const IbrRays& rays, const IbrSources& so
   // The samples left out carry little weight each but may add up (a soft surface spreads its weight over many):
   // the kept ones stand in for them, scaled to the ray's whole opacity, so only the empty rest shows the background.
   const at::Tensor kept_opacity = at::zeros({r}, rays.origins.options()).index_add(0, ray_index, w.detach());
-  const at::Tensor opacity = out.radiance.weights.sum(1);  // differentiable when the radiance network trains
+  const at::Tensor opacity = weights2d.sum(1);  // differentiable when the radiance network trains
   const at::Tensor scale =
       at::where(kept_opacity.gt(0), opacity.detach() / kept_opacity.clamp_min(1e-12f), at::zeros_like(kept_opacity));
   semantics = semantics * scale.unsqueeze(1);
@@ -142,13 +173,17 @@ std::vector<std::pair<std::string, at::Tensor>> GnesfNetwork::named_parameters()
   } else {
     for (auto& [name, t] : m_vote.named_parameters()) out.emplace_back("head.vote." + name, t);
   }
+  if (has_geometry())
+    for (auto& [name, t] : m_geometry.named_parameters()) out.emplace_back("geometry." + name, t);
   return out;
 }
 
 std::vector<at::Tensor> GnesfNetwork::parameters() const {
   std::vector<at::Tensor> out;
   for (auto& [name, t] : named_parameters())
-    if (m_config.train_radiance || name.rfind("head.", 0) == 0) out.push_back(t);
+    if (m_config.train_geometry_only ? name.rfind("geometry.", 0) == 0
+                                     : m_config.train_radiance || name.rfind("radiance.", 0) != 0)
+      out.push_back(t);
   return out;
 }
 
@@ -158,8 +193,9 @@ TensorMap GnesfNetwork::state() const {
   return out;
 }
 
-void GnesfNetwork::load_state(const TensorMap& state, const std::string& origin) {
+void GnesfNetwork::load_state(const TensorMap& state, const std::string& origin, bool without_geometry) {
   for (auto& [name, t] : named_parameters()) {
+    if (without_geometry && name.rfind("geometry.", 0) == 0) continue;
     at::Tensor target = t.detach();
     restore_tensor(state, name, target, origin);
   }

@@ -28,6 +28,7 @@
 
 #include "semfield/core/tensor_state.h"
 #include "semfield/fields/mlp.h"
+#include "semfield/models/gnesf/geometry_volume.h"
 #include "semfield/models/gnesf/gnesf_config.h"
 #include "semfield/models/ibr/ibr_network.h"
 
@@ -47,6 +48,16 @@ SemanticMaps semantic_maps_from_ids(const at::Tensor& ids, int64_t k);
 /// scores [V,N,1], gate_logits [V,N,1] (the visibility module's gate is sigmoid(gate_logits); undefined = no gate),
 /// valid [V,N,1] float 0/1. Invalid views get exactly 0; a sample no view sees gets 0 everywhere.
 at::Tensor soft_vote_weights(const at::Tensor& scores, const at::Tensor& gate_logits, const at::Tensor& valid);
+
+/// A scene's geometry from the geometry volume (geometry_volume.h): its TSDF over the scene box.
+struct SdfVolume {
+  at::Tensor tsdf;         ///< [1,1,R,R,R] in [-1, 1]
+  VoxelGrid grid;
+  float truncation = 0;    ///< the TSDF's unit, normalised scene units
+  bool defined() const { return tsdf.defined(); }
+  /// SDF at points [N,3] (normalised scene units; +truncation outside the box).
+  at::Tensor sdf(const at::Tensor& points) const { return sample_sdf(tsdf, grid, truncation, points); }
+};
 
 struct GnesfRenderOutput {
   IbrRenderOutput radiance;
@@ -78,16 +89,32 @@ class GnesfNetwork {
   /// Renders rays (IbrNetwork::render) with their semantics [R,K]: Eq. 5 over the fine pass's samples of compositing
   /// weight >= min_weight (and, when max_samples > 0, only each ray's max_samples heaviest: a surface's semantics
   /// barely change across the samples it spreads its weight over), the kept samples' weights scaled to the ray's whole
-  /// opacity, plus the remaining transmittance times the background's semantics.
+  /// opacity, plus the remaining transmittance times the background's semantics. With `sdf` and "semantic_weights":
+  /// "sdf", the samples' weights are Eq. 8-9's from the SDF instead (sdf_render_weights: sigmoid(s/tr)
+  /// sigmoid(-s/tr), tr one voxel, up to two voxels beyond the first surface, normalised; rays that meet no surface
+  /// show the background).
   GnesfRenderOutput render(const IbrRays& rays, const IbrSources& sources, const SemanticMaps& maps,
                            const at::Tensor& background, bool train, uint64_t seed, float min_weight,
-                           int max_samples = 0) const;
+                           int max_samples = 0, const SdfVolume* sdf = nullptr) const;
 
-  /// The head's parameters (and the radiance network's when config.train_radiance).
+  /// Whether the config has a geometry volume.
+  bool has_geometry() const { return m_geometry.defined(); }
+  const GeometryVolume& geometry_volume() const { return m_geometry; }
+  /// The grid of the geometry volume over a scene box.
+  VoxelGrid geometry_grid(const Eigen::Vector3f& lo, const Eigen::Vector3f& hi) const;
+  /// The geometry volume's input from source views (geometry_volume_input; features by the radiance network's
+  /// encoder) and its TSDF (differentiable w.r.t. the volume's parameters when grad mode is on).
+  at::Tensor geometry_input(const IbrSources& sources, const VoxelGrid& grid) const;
+  SdfVolume geometry(const at::Tensor& input, const VoxelGrid& grid) const;
+
+  /// What corpus training updates: the head's and the geometry volume's parameters (and the radiance network's when
+  /// config.train_radiance); the geometry volume's alone when config.train_geometry_only.
   std::vector<at::Tensor> parameters() const;
-  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;  ///< every tensor: "radiance.*", "head.*"
+  /// Every tensor: "radiance.*", "head.*", "geometry.*" (with a geometry volume).
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   TensorMap state() const;
-  void load_state(const TensorMap& state, const std::string& origin);
+  /// `without_geometry`: a state of the same model without a geometry volume (the volume keeps its weights).
+  void load_state(const TensorMap& state, const std::string& origin, bool without_geometry = false);
 
  private:
   GnesfConfig m_config;
@@ -95,6 +122,7 @@ class GnesfNetwork {
   Mlp m_vote;                 ///< f_v: [g, z, source dir, distance, ray difference, visibility] -> score, gate
   Mlp m_direct;               ///< direct: z -> class logits
   at::Tensor m_direct_background;  ///< direct: [K] background class logits
+  GeometryVolume m_geometry;  ///< undefined without config.geometry
 };
 
 }  // namespace semfield

@@ -60,7 +60,7 @@ IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem
   try {
     c.validate();
   } catch (const UsageError& e) {
-    fail_input(origin, "", e.what());
+    fail_input(origin, "", "{}", e.what());
   }
   return c;
 }

@@ -43,16 +43,18 @@ IbrRays ibr_rays(const at::Tensor& origins, const at::Tensor& dirs, const SceneF
   return rays;
 }
 
-std::vector<int> spread_views(const std::vector<Camera>& cameras, int count) {
+std::vector<int> spread_views(const std::vector<Camera>& cameras, int count, int first) {
   const int n = static_cast<int>(cameras.size());
   std::vector<int> out;
   if (n == 0 || count <= 0) return out;
-  Eigen::Vector3d mean = Eigen::Vector3d::Zero();
-  for (const auto& c : cameras) mean += c.origin();
-  mean /= n;
-  int first = 0;
-  for (int i = 1; i < n; ++i)
-    if ((cameras[i].origin() - mean).norm() < (cameras[first].origin() - mean).norm()) first = i;
+  if (first < 0 || first >= n) {
+    Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+    for (const auto& c : cameras) mean += c.origin();
+    mean /= n;
+    first = 0;
+    for (int i = 1; i < n; ++i)
+      if ((cameras[i].origin() - mean).norm() < (cameras[first].origin() - mean).norm()) first = i;
+  }
   out.push_back(first);
   std::vector<double> dist(n, std::numeric_limits<double>::infinity());
   while (static_cast<int>(out.size()) < std::min(count, n)) {

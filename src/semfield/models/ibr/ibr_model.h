@@ -35,8 +35,8 @@ IbrRays ibr_rays(const at::Tensor& origins, const at::Tensor& dirs, const SceneF
 at::Tensor nearest_camera_dirs(const at::Tensor& points, const SourceCameraBatch& cameras);
 
 /// `count` indices of `cameras` spread around the scene: farthest-point sampling of their positions, starting
-/// from the camera nearest the mean position.
-std::vector<int> spread_views(const std::vector<Camera>& cameras, int count);
+/// from camera `first` (-1: the camera nearest the mean position).
+std::vector<int> spread_views(const std::vector<Camera>& cameras, int count, int first = -1);
 
 class IbrModel final : public SceneModel {
  public:
