@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/error.h"
+#include "semfield/mesh/scene_mesh.h"
 #include "semfield/models/gnesf/gnesf_model.h"
 #include "semfield/models/registry.h"
 #include "semfield/train/adam.h"
@@ -133,6 +134,17 @@ TEST(GeometryVolume, SdfRenderWeightsFollowEquations8And9) {
   const at::Tensor kept = ts[0].le(1.0 + window + 1e-4);
   const at::Tensor raw = at::sigmoid(sdf[0] / tr) * at::sigmoid(-sdf[0] / tr) * kept.to(at::kFloat);
   EXPECT_TRUE(at::allclose(w[0], raw / raw.sum(), 1e-5, 1e-6));
+}
+
+TEST(GeometryVolume, DensityFromTheSdfCrossesTheMeshLevelOnTheSurface) {
+  const float voxel = 0.05f;
+  const at::Tensor s = at::tensor({-1.0f, -0.05f, 0.0f, 0.05f, 1.0f});
+  const at::Tensor sigma = sdf_density(s, voxel);
+  EXPECT_NEAR(sigma[2].item<float>(), SceneMeshOptions::kDefaultThreshold, 1e-5);
+  EXPECT_NEAR(sigma[0].item<float>(), 20.0f, 1e-4);  // deep inside
+  EXPECT_NEAR(sigma[4].item<float>(), 0.0f, 1e-4);   // far outside
+  EXPECT_GT(sigma[1].item<float>(), sigma[2].item<float>());
+  EXPECT_LT(sigma[3].item<float>(), sigma[2].item<float>());
 }
 
 TEST(GeometryVolume, CnnGivesATsdfPerVoxelAndLearns) {

@@ -209,6 +209,11 @@ TEST(GnesfTraining, GeometryVolumeLearnsTheTsdfAndServesLabelsAndRendering) {
   std::printf("held-out, SDF-weighted semantics: 2D mIoU %.3f, 3D mIoU %.3f\n", *r.miou, *points.miou);
   EXPECT_GT(*r.miou, 0.7);
   EXPECT_GT(*points.miou, 0.85);
+  // A labelled mesh of the SDF's zero level set (its density: sdf_density).
+  const auto mesh = test::run_cli("mesh --run " + (tmp / "applied").string() + " --out " + (tmp / "scene.ply").string() +
+                                  " --labels semantics --resolution 48");
+  ASSERT_EQ(mesh.exit_code, 0) << mesh.output;
+  EXPECT_TRUE(std::filesystem::exists(tmp / "scene_labels.npy"));
 }
 
 }  // namespace

@@ -276,6 +276,14 @@ at::Tensor sdf_visible(const at::Tensor& tsdf, const VoxelGrid& grid, float trun
   return out;
 }
 
+at::Tensor sdf_density(const at::Tensor& sdf, float voxel_size) {
+  const float beta = 0.5f * voxel_size, alpha = 20.0f;
+  const at::Tensor x = -sdf / beta;
+  // Psi(x) = exp(x) / 2 for x <= 0, 1 - exp(-x) / 2 above (each branch's exp of a non-positive number).
+  const at::Tensor e = at::exp(-x.abs()) * 0.5f;
+  return alpha * at::where(x.le(0), e, 1.0f - e);
+}
+
 at::Tensor sdf_render_weights(const at::Tensor& sdf, const at::Tensor& ts, float tr, float window) {
   const int64_t r = sdf.size(0), s = sdf.size(1);
   if (r == 0 || s == 0) return at::zeros_like(sdf);

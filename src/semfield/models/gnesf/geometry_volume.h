@@ -111,6 +111,11 @@ at::Tensor sample_sdf(const at::Tensor& tsdf, const VoxelGrid& grid, float trunc
 at::Tensor sdf_visible(const at::Tensor& tsdf, const VoxelGrid& grid, float truncation, const at::Tensor& origins,
                        const at::Tensor& points, float margin, int samples = 32);
 
+/// Density from an SDF (VolSDF's Laplace CDF): sigma = alpha Psi_beta(-s), beta half a voxel, alpha = 20 so that
+/// sigma is 10 — the default surface level of `semfield mesh` (SceneMeshOptions::kDefaultThreshold) — exactly on the
+/// zero level set, rising to 20 inside.
+at::Tensor sdf_density(const at::Tensor& sdf, float voxel_size);
+
 /// Eq. 8, 9: per ray the weights [R,S] of its samples at sdf [R,S] (sorted along the ray): w = sigmoid(s / tr)
 /// sigmoid(-s / tr), kept up to `window` beyond the ray's first crossing into a surface (+ to -) and zero beyond it,
 /// normalised to sum 1; all zero for a ray that crosses no surface.

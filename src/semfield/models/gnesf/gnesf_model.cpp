@@ -106,6 +106,19 @@ const SdfVolume& GnesfModel::sdf() const {
   return m_sdf;
 }
 
+at::Tensor GnesfModel::density(const at::Tensor& points) const {
+  if (!m_network.has_geometry()) return m_ibr.density(points);
+  const SdfVolume& v = sdf();
+  at::NoGradGuard no_grad;
+  return sdf_density(v.sdf(points), v.grid.voxel_size());
+}
+
+PointRadiance GnesfModel::radiance(const at::Tensor& points, const at::Tensor& dirs) const {
+  PointRadiance out = m_ibr.radiance(points, dirs);
+  if (m_network.has_geometry()) out.density = density(points);
+  return out;
+}
+
 SemanticMaps GnesfModel::maps_of(const std::vector<int>& indices) const {
   std::vector<at::Tensor> maps;
   for (int i : indices) maps.push_back(m_maps[static_cast<size_t>(i)]);

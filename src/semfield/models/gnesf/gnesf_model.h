@@ -46,10 +46,10 @@ class GnesfModel final : public SceneModel, public SemanticSource {
   WeightedSamples render_weights(const at::Tensor& origins, const at::Tensor& dirs) const override {
     return m_ibr.render_weights(origins, dirs);
   }
-  at::Tensor density(const at::Tensor& points) const override { return m_ibr.density(points); }
-  PointRadiance radiance(const at::Tensor& points, const at::Tensor& dirs) const override {
-    return m_ibr.radiance(points, dirs);
-  }
+  /// Density at points: with a geometry volume, from its SDF (sdf_density: the surfaces of meshes and other point
+  /// queries are the SDF's zero level set); otherwise the radiance network's per-point density.
+  at::Tensor density(const at::Tensor& points) const override;
+  PointRadiance radiance(const at::Tensor& points, const at::Tensor& dirs) const override;
   TensorMap state() const override { return m_network.state(); }
   nlohmann::json config_json() const override { return to_json(m_network.config()); }
 
