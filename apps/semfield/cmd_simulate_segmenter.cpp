@@ -30,16 +30,21 @@ void run_simulate(const SimulateArgs& args) {
   const Scene scene = load_scene(args.data);
   std::vector<const View*> views;
   std::vector<LabelMap> truth, calibration;
+  std::vector<uint64_t> calibration_keys;  // the keys segment() draws those views with below: their index
   for (const View& v : scene.views) {
     const std::optional<Image>& map = args.gt == "semantic" ? v.semantic : v.instance;
     if (!map) continue;
     views.push_back(&v);
     truth.push_back(label_map_from_image(*map));
-    if (v.split == calibrate) calibration.push_back(truth.back());
+    if (v.split == calibrate) {
+      calibration.push_back(truth.back());
+      calibration_keys.push_back(truth.size() - 1);
+    }
   }
   if (truth.empty()) fail_input(args.data, "", "no view has a {} map to corrupt", args.gt);
   if (calibration.empty()) fail_input(args.data, "", "no {} view has a {} map to calibrate on", args.calibrate, args.gt);
-  const SimulatedSegmenter segmenter(calibration, args.miou, args.seed);
+  // Calibrated on the maps it writes for the calibration split: those reach the target, not just its expectation.
+  const SimulatedSegmenter segmenter(calibration, args.miou, args.seed, calibration_keys);
   std::filesystem::create_directories(args.out);
   std::vector<LabelMap> out;
   std::map<Split, std::pair<std::vector<LabelMap>, std::vector<LabelMap>>> by_split;

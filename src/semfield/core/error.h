@@ -51,6 +51,17 @@ template <typename... Args>
   throw UsageError(fmt::format(format, std::forward<Args>(args)...));
 }
 
+/// Runs `validate` (which throws UsageError for a value out of range) on a config read from `file`: its error becomes
+/// an InputError naming the file and `field`.
+template <typename F>
+void validate_config(const std::filesystem::path& file, const std::string& field, F&& validate) {
+  try {
+    validate();
+  } catch (const UsageError& e) {
+    throw InputError(file, field, e.what());
+  }
+}
+
 /// Internal invariant check (a programmer error, not a user one): throws std::logic_error with location.
 #define SEMFIELD_ASSERT(cond, msg)                                                              \
   do {                                                                                          \

@@ -140,6 +140,16 @@ at::Tensor median_depth(const WeightedSamples& samples) {
   return out;
 }
 
+at::Tensor median_depth(const at::Tensor& ts, const at::Tensor& weights) {
+  const int64_t r = weights.size(0), s = weights.size(1);
+  WeightedSamples packed;
+  packed.samples.ray_offsets = at::arange(r + 1, at::kLong) * s;
+  packed.samples.ts = ts.detach().to(at::kFloat).reshape({-1}).contiguous();
+  packed.weights = weights.detach().to(at::kFloat).reshape({-1}).contiguous();
+  packed.opacity = packed.weights.reshape({r, s}).sum(1);
+  return median_depth(packed);
+}
+
 TensorMap RadianceModel::state() const {
   TensorMap out;
   for (const auto& [name, tensor] : m_field->state()) out["field." + name] = tensor;

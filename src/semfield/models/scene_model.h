@@ -48,6 +48,8 @@ struct WeightedSamples {
 /// splits its weight between an object and what lies behind it, the expected distance (depth / opacity) falls in the
 /// empty space between the two; the median lies on one of them.
 at::Tensor median_depth(const WeightedSamples& samples);
+/// The same for rays with S samples each: ts, weights [R,S] (sorted along each ray).
+at::Tensor median_depth(const at::Tensor& ts, const at::Tensor& weights);
 
 struct PointRadiance {
   at::Tensor density;  ///< [N]

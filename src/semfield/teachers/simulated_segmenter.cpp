@@ -243,7 +243,13 @@ LabelMap simulate_segmentation(const LabelMap& truth, const std::vector<int32_t>
 }
 
 SimulatedSegmenter::SimulatedSegmenter(const std::vector<LabelMap>& truth, double target_miou, uint64_t seed)
+    : SimulatedSegmenter(truth, target_miou, seed, {}) {}
+
+SimulatedSegmenter::SimulatedSegmenter(const std::vector<LabelMap>& truth, double target_miou, uint64_t seed,
+                                       const std::vector<uint64_t>& keys)
     : m_target(target_miou), m_seed(seed) {
+  if (!keys.empty() && keys.size() != truth.size())
+    fail_usage("simulated segmenter: {} view keys for {} calibration views", keys.size(), truth.size());
   if (!(target_miou > 0 && target_miou <= 1))
     fail_usage("simulated segmenter: the target mIoU must be in (0, 1], got {}", target_miou);
   std::set<int32_t> classes;
@@ -254,16 +260,18 @@ SimulatedSegmenter::SimulatedSegmenter(const std::vector<LabelMap>& truth, doubl
   m_classes.assign(classes.begin(), classes.end());
   // The mIoU the segmenter gives in expectation: averaged over several sets of draws, so the severity found does
   // not fit the particular (rare, large) confusions of one set; segment() then meets the target on other views.
-  constexpr int kReplicates = 4;
+  // With keys: the draws segment() will give these views, one set.
+  const int replicates = keys.empty() ? 4 : 1;
   auto miou_at = [&](double s) {
     double sum = 0;
-    for (int r = 0; r < kReplicates; ++r) {
+    for (int r = 0; r < replicates; ++r) {
       std::vector<LabelMap> out;
       for (size_t v = 0; v < truth.size(); ++v)
-        out.push_back(simulate_segmentation(truth[v], m_classes, s, seed, (uint64_t{1} << 40) * (r + 1) + v));
+        out.push_back(simulate_segmentation(truth[v], m_classes, s, seed,
+                                            keys.empty() ? (uint64_t{1} << 40) * (r + 1) + v : keys[v]));
       sum += score_segmentation(out, truth).miou;
     }
-    return sum / kReplicates;
+    return sum / replicates;
   };
   if (target_miou >= 1) return;
   // Bisection on the severity: mIoU falls as it grows (fixed draws). Widen the bracket until it holds the target.
@@ -273,14 +281,17 @@ SimulatedSegmenter::SimulatedSegmenter(const std::vector<LabelMap>& truth, doubl
     hi *= 2;
     at_hi = miou_at(hi);
   }
-  double s = hi, achieved = at_hi;
-  for (int it = 0; it < 20 && std::abs(achieved - target_miou) > 0.002; ++it) {
-    s = 0.5 * (lo + hi);
-    achieved = miou_at(s);
+  // The closest severity seen wins: where a whole-segment confusion flips, the mIoU jumps across the target and the
+  // bisection ends on either side of the jump.
+  double best = hi, best_achieved = at_hi;
+  for (int it = 0; it < 20 && std::abs(best_achieved - target_miou) > 0.002; ++it) {
+    const double s = 0.5 * (lo + hi);
+    const double achieved = miou_at(s);
     (achieved > target_miou ? lo : hi) = s;
+    if (std::abs(achieved - target_miou) < std::abs(best_achieved - target_miou)) best = s, best_achieved = achieved;
   }
-  m_severity = s;
-  m_achieved = achieved;
+  m_severity = best;
+  m_achieved = best_achieved;
 }
 
 LabelMap SimulatedSegmenter::segment(const LabelMap& truth, uint64_t view_key) const {

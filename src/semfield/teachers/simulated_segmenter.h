@@ -60,10 +60,16 @@ class SimulatedSegmenter {
   /// averaged over several sets of draws, is `target_miou` (in (0, 1]); classes are those occurring in `truth`. UsageError for a
   /// target out of range or no labelled pixels.
   SimulatedSegmenter(const std::vector<LabelMap>& truth, double target_miou, uint64_t seed);
+  /// Calibrates on the very draws segment() gives these views: truth[i] segmented with view key keys[i] (one per
+  /// view), so the maps written for them reach the target (within the bisection's tolerance where the mIoU is
+  /// continuous in the severity; a whole-segment confusion flips at one severity).
+  SimulatedSegmenter(const std::vector<LabelMap>& truth, double target_miou, uint64_t seed,
+                     const std::vector<uint64_t>& keys);
 
   double severity() const { return m_severity; }
   double target_miou() const { return m_target; }
-  /// The mean mIoU reached on the calibration views (within ~0.01 of the target unless it is unreachable).
+  /// The mIoU reached on the calibration views (within ~0.01 of the target unless it is unreachable): the mean over
+  /// sets of draws, or, calibrated on given keys, that of those draws.
   double achieved_miou() const { return m_achieved; }
   const std::vector<int32_t>& classes() const { return m_classes; }
 

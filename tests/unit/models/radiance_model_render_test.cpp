@@ -140,6 +140,15 @@ TEST(RadianceModelRender, TrainingRenderGivesTheDistortionOfItsOwnWeights) {
   out.distortion.mean().backward();  // reaches the field through the compositing weights
 }
 
+TEST(RadianceModelRender, MedianDepthOfDenseSamples) {
+  // Ray 0: weight 0.2 at t=1, 0.5 at t=2 (cumulative 0.7 >= half of 0.8 first there), 0.1 at t=3; ray 1: no weight.
+  const at::Tensor ts = at::tensor({1.f, 2.f, 3.f, 1.f, 2.f, 3.f}).reshape({2, 3});
+  const at::Tensor w = at::tensor({0.2f, 0.5f, 0.1f, 0.f, 0.f, 0.f}).reshape({2, 3});
+  const at::Tensor m = median_depth(ts, w);
+  EXPECT_FLOAT_EQ(m[0].item<float>(), 2.0f);
+  EXPECT_FLOAT_EQ(m[1].item<float>(), 0.0f);
+}
+
 TEST(RadianceModelRender, MedianDepthLiesOnOneSurface) {
   // Hand-made samples. Ray 0 grazes a silhouette: 0.45 of its weight on a near surface (t = 1), 0.5 on a far one
   // (t = 3); its expected distance (~2.05) lies in the empty space between, its median on the far surface. Ray 1

@@ -12,21 +12,14 @@
 #include "semfield/models/registry.h"
 #include "semfield/train/corpus_trainer.h"
 #include "support/small_models.h"
+#include "support/small_scenes.h"
 #include "support/test_support.h"
 
 namespace semfield {
 namespace {
 
 std::filesystem::path tiny_corpus(const test::TempDir& tmp) {
-  SynthConfig config;
-  config.n_scenes = 5;
-  config.n_views = 12;
-  config.resolution = 32;
-  config.n_objects = 3;
-  config.vary = true;
-  config.seed = 7100;
-  write_synth_dataset(config, tmp / "corpus");
-  return tmp / "corpus";
+  return test::write_small_scenes(tmp / "corpus", 5, 12, 32, 7100);
 }
 
 nlohmann::json tiny_ibr_json() {

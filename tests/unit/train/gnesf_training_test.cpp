@@ -14,6 +14,7 @@
 #include "semfield/teachers/simulated_segmenter.h"
 #include "semfield/train/apply.h"
 #include "semfield/train/corpus_trainer.h"
+#include "support/small_scenes.h"
 #include "support/test_support.h"
 
 namespace semfield {
@@ -23,14 +24,7 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
   const std::filesystem::path shipped = test::test_data_dir() / ".." / ".." / "models" / "ibr-synth.safetensors";
   ASSERT_TRUE(std::filesystem::exists(shipped)) << shipped;
   test::TempDir tmp;
-  SynthConfig synth;
-  synth.n_scenes = 3;
-  synth.n_views = 18;
-  synth.resolution = 64;
-  synth.n_objects = 3;
-  synth.vary = true;
-  synth.seed = 7300;
-  write_synth_dataset(synth, tmp / "corpus");
+  test::write_small_scenes(tmp / "corpus", 3, 18, 64, 7300);
 
   CorpusTrainOptions o;
   o.corpus = tmp / "corpus";
@@ -130,14 +124,7 @@ TEST(GnesfTraining, GeometryVolumeLearnsTheTsdfAndServesLabelsAndRendering) {
   const std::filesystem::path shipped = test::test_data_dir() / ".." / ".." / "models" / "gnesf-synth.safetensors";
   ASSERT_TRUE(std::filesystem::exists(shipped)) << shipped;
   test::TempDir tmp;
-  SynthConfig synth;
-  synth.n_scenes = 3;
-  synth.n_views = 18;
-  synth.resolution = 64;
-  synth.n_objects = 3;
-  synth.vary = true;
-  synth.seed = 7310;
-  write_synth_dataset(synth, tmp / "corpus");
+  test::write_small_scenes(tmp / "corpus", 3, 18, 64, 7310);
 
   CorpusTrainOptions o;
   o.corpus = tmp / "corpus";

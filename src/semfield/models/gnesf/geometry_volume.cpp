@@ -54,11 +54,7 @@ GeometryVolumeConfig geometry_volume_config_from_json(const nlohmann::json& json
   c.truncation_voxels = root.double_or("truncation_voxels", c.truncation_voxels);
   c.near_weight = root.double_or("near_weight", c.near_weight);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
-  try {
-    c.validate();
-  } catch (const UsageError& e) {
-    fail_input(origin, "geometry", "{}", e.what());
-  }
+  validate_config(origin, "geometry", [&] { c.validate(); });
   return c;
 }
 

@@ -76,11 +76,7 @@ GnesfConfig gnesf_config_from_json(const nlohmann::json& json, const std::filesy
   c.semantic_weights = root.string_or("semantic_weights", c.semantic_weights);
   c.train_geometry_only = root.bool_or("train_geometry_only", c.train_geometry_only);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
-  try {
-    c.validate();
-  } catch (const UsageError& e) {
-    fail_input(origin, "", "{}", e.what());
-  }
+  validate_config(origin, "", [&] { c.validate(); });
   return c;
 }
 

@@ -27,14 +27,6 @@ constexpr float kMinProbability = 1e-6f;  // log of probabilities: the floor
 // a point on a surface may read slightly negative just in front of itself).
 constexpr float kSdfMarginVoxels = 2.0f;
 
-/// Per ray the distance at which its cumulative weight first reaches half its total (0 for rays without weight).
-at::Tensor median_of(const at::Tensor& ts, const at::Tensor& weights) {
-  const at::Tensor cw = at::cumsum(weights, 1);
-  const at::Tensor total = cw.narrow(1, cw.size(1) - 1, 1);
-  const at::Tensor index = cw.lt(total * 0.5f).sum(1, true).clamp_max(ts.size(1) - 1);
-  return ts.gather(1, index).squeeze(1) * total.squeeze(1).gt(0).to(at::kFloat);
-}
-
 /// Class names of the maps: the scene's labels.json for its own maps, DIR/labels.json ("classes") for a folder.
 std::vector<std::string> names_for(const TeacherSpec& spec, const Scene& scene, int64_t classes) {
   LabelSet folder;
@@ -148,7 +140,7 @@ SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Ten
     opacity.push_back(o.radiance.opacity);
     const at::Tensor op = o.radiance.opacity;
     depth.push_back(at::where(op.gt(0), o.radiance.depth / op.clamp_min(1e-12f), at::zeros_like(op)));
-    median.push_back(median_of(o.radiance.ts, o.radiance.weights));
+    median.push_back(median_depth(o.radiance.ts, o.radiance.weights));
   }
   SemanticRenderOutput out;
   const int64_t k = channels().front();

@@ -57,11 +57,7 @@ IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);
   c.fine_min_opacity = root.double_or("fine_min_opacity", c.fine_min_opacity);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
-  try {
-    c.validate();
-  } catch (const UsageError& e) {
-    fail_input(origin, "", "{}", e.what());
-  }
+  validate_config(origin, "", [&] { c.validate(); });
   return c;
 }
 
