@@ -103,6 +103,11 @@ std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, co
   return out;
 }
 
+// Validation of models with semantic or geometry inputs: their loss on this many fixed examples of the validation
+// scenes, drawn from this seed (offset from the run's).
+constexpr int kValidationExamples = 8;
+constexpr uint64_t kValidationSeed = 0x5EED0001ull;
+
 struct ExampleSpec {
   int rays = 512, source_views = 8, source_pool = 12;
   uint64_t seed = 0;
@@ -262,7 +267,8 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   std::vector<CorpusScene> val_entries(corpus.val.begin(),
                                        corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
   const std::vector<LoadedScene> val_scenes =
-      main_rank ? load_scenes(val_entries, background, "load val", show, 1, {}) : std::vector<LoadedScene>{};
+      main_rank ? load_scenes(val_entries, background, "load val", show, 1, label_inputs, model->geometry_views() > 0)
+                : std::vector<LoadedScene>{};
   const std::vector<at::Tensor> params = model->parameters();
   DenseAdam adam(params);
   if (resumed) {
@@ -330,7 +336,25 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     }
     if (n == 0) return;
     last_val = psnr / n;
-    loop.log({{"val_psnr", last_val}, {"val_ssim", ssim / n}, {"val_views", n}});
+    nlohmann::json entry = {{"val_psnr", last_val}, {"val_ssim", ssim / n}, {"val_views", n}};
+    // Models with inputs beyond colours (semantic maps, a geometry volume): their own training loss on the same
+    // fixed examples of the validation scenes (what PSNR does not measure: the vote's cross-entropy, the TSDF's L1).
+    size_t fewest = val_scenes.front().train.size();
+    for (const auto& s : val_scenes) fewest = std::min(fewest, s.train.size());
+    const int others = static_cast<int>(fewest) - 1;  // a target's possible sources
+    if ((label_inputs.needed || model->geometry_views() > 0) && others >= 1) {
+      at::NoGradGuard no_grad;
+      const ExampleSpec val_spec{options.rays, std::min(options.source_views, others),
+                                 std::min(options.source_pool, others), options.seed + kValidationSeed, label_inputs,
+                                 model->geometry_views()};
+      double sum = 0;
+      for (int i = 0; i < kValidationExamples; ++i)
+        sum += model->loss(make_example(val_scenes, val_spec, 0, i, background), kValidationSeed + i).loss.item<double>();
+      entry["val_loss"] = sum / kValidationExamples;
+      log::info("step {}: validation loss {:.4f} ({} examples)", loop.step(), sum / kValidationExamples,
+                kValidationExamples);
+    }
+    loop.log(entry);
     log::info("step {}: validation psnr {:.2f} ssim {:.4f} ({} views of {} unseen scenes)", loop.step(), last_val,
               ssim / n, n, val_scenes.size());
   };

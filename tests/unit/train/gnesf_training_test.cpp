@@ -1,6 +1,8 @@
 // GNeSF trained on a tiny corpus (its radiance network the shipped ibr model, frozen; its voting head learned from
 // simulated-segmenter maps) and applied to a held-out scene through the run folder: the semantic maps it renders of the
 // scene's test views must beat the input maps' class prior by far.
+#include <fstream>
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -137,13 +139,21 @@ TEST(GnesfTraining, GeometryVolumeLearnsTheTsdfAndServesLabelsAndRendering) {
   o.init_model = shipped;
   o.steps = 60;
   o.rays = 64;
-  o.val_every = 3;  // scene_002 is held out
-  o.val_scenes = 0;
-  o.eval_interval = 0;
+  o.val_every = 3;  // scene_002 is held out: the validation scene
+  o.val_scenes = 1;
+  o.val_views = 2;
+  o.eval_interval = 30;
   o.checkpoint_interval = 0;
   o.lr = 3e-3;
   o.show_progress = false;
   EXPECT_EQ(train_corpus(o).steps, 60);
+  // The validation curve: the model's own loss (here the TSDF's L1) on fixed examples of the held-out scene.
+  std::vector<double> val_loss;
+  std::ifstream progress(tmp / "run" / "progress.jsonl");
+  for (std::string line; std::getline(progress, line);)
+    if (const auto j = nlohmann::json::parse(line); j.contains("val_loss")) val_loss.push_back(j.at("val_loss"));
+  ASSERT_EQ(val_loss.size(), 3u);  // steps 0, 30, 60
+  EXPECT_LT(val_loss.back(), 0.6 * val_loss.front()) << val_loss.front() << " -> " << val_loss.back();
 
   // Applied to the held-out scene with its ground-truth maps: the volume's SDF gives the visibility of 3D labels and
   // the weights of rendered semantics.

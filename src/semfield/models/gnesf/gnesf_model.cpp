@@ -220,10 +220,12 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
       IbrViewFeatures f = m_network.radiance().view_features(p.narrow(0, begin, m), dirs.narrow(0, begin, m), src);
       if (geometry != nullptr) {
         // The visibility module's SDF test: a source view whose segment to the point enters a surface first does not
-        // vote (its weight goes to the others).
+        // vote (its weight goes to the others); a point none of them sees keeps them all (a vote of nothing would
+        // label it with class 0).
         const at::Tensor visible = sdf_visible(geometry->tsdf, geometry->grid, geometry->truncation,
                                                src.cameras.origins, p.narrow(0, begin, m), margin);
-        f.valid = f.valid * visible.to(f.valid.scalar_type()).unsqueeze(2);
+        const at::Tensor masked = f.valid * visible.to(f.valid.scalar_type()).unsqueeze(2);
+        f.valid = at::where(masked.sum(0, true).gt(0), masked, f.valid);
       }
       result.index_copy_(0, rows.narrow(0, begin, m), m_network.point_semantics(f, maps, src.cameras));
     }
