@@ -186,6 +186,7 @@ TEST(GeometryVolume, ConfigRoundTripAndErrorsNameTheKey) {
   c.radiance = test::small_ibr_config();
   c.geometry = geometry_volume_config_from_json({{"resolution", 32}, {"views", 6}}, "g.json");
   c.semantic_weights = "sdf";
+  c.sdf_mask_sources = true;
   EXPECT_TRUE(c.geometry.enabled);
   EXPECT_EQ(to_json(gnesf_config_from_json(to_json(c), "g.json")), to_json(c));
   // No volume: "geometry" null, and the default config reads back without one.
@@ -196,6 +197,9 @@ TEST(GeometryVolume, ConfigRoundTripAndErrorsNameTheKey) {
   EXPECT_NE(test::error_of([] { gnesf_config_from_json({{"geometry", {{"voxels", 32}}}}, "g.json"); }).find("voxels"),
             std::string::npos);
   EXPECT_NE(test::error_of([] { gnesf_config_from_json({{"semantic_weights", "sdf"}}, "g.json"); })
+                .find("geometry volume"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([] { gnesf_config_from_json({{"sdf_mask_sources", true}}, "g.json"); })
                 .find("geometry volume"),
             std::string::npos);
   EXPECT_NE(test::error_of([] { gnesf_config_from_json({{"semantic_weights", "alpha"}}, "g.json"); })

@@ -46,6 +46,11 @@ struct GnesfConfig {
   /// "semantic_weights": the weights semantics are rendered with: "density" (the radiance network's compositing
   /// weights, Eq. 5) or "sdf" (Eq. 8, 9 on the geometry volume's SDF; needs "geometry").
   std::string semantic_weights = "density";
+  /// "sdf_mask_sources": with a geometry volume, 3D labels also drop each source view whose segment to the point the
+  /// SDF test finds blocked (the paper's masking); false (default): the test only picks the camera a point is looked
+  /// at from, and the learned vote weighs that camera's sources (masking scored lower on unseen scenes:
+  /// BENCHMARKS.md, "GNeSF").
+  bool sdf_mask_sources = false;
   /// "train_geometry_only": corpus training updates the geometry volume alone (the TSDF loss), not the voting head.
   bool train_geometry_only = false;
   uint64_t seed = 0;         ///< "seed": the head's initialisation

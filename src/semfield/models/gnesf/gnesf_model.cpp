@@ -218,7 +218,7 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
     for (int64_t begin = 0; begin < p.size(0); begin += kPointChunk) {
       const int64_t m = std::min(kPointChunk, p.size(0) - begin);
       IbrViewFeatures f = m_network.radiance().view_features(p.narrow(0, begin, m), dirs.narrow(0, begin, m), src);
-      if (geometry != nullptr) {
+      if (geometry != nullptr && m_network.config().sdf_mask_sources) {
         // The visibility module's SDF test: a source view whose segment to the point enters a surface first does not
         // vote (its weight goes to the others); a point none of them sees keeps them all (a vote of nothing would
         // label it with class 0).
@@ -262,6 +262,7 @@ void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::
     if (!theirs.geometry.enabled) {
       theirs.geometry = m_network.config().geometry;
       theirs.semantic_weights = m_network.config().semantic_weights;
+      theirs.sdf_mask_sources = m_network.config().sdf_mask_sources;
       theirs.train_geometry_only = m_network.config().train_geometry_only;
       if (to_json(theirs) != to_json(m_network.config()))
         fail_input(origin, "", "its gnesf config {} differs from this model's {} in more than the geometry volume",
