@@ -5,13 +5,13 @@
 // outputs is id k of the maps.
 //
 // Labels at points without a ray (3D segmentation, mesh vertices): each point is looked at from the nearest of its 4
-// nearest pool cameras whose ray to it the model's own density does not block (less than half the ray's weight before
-// the point; the nearest camera when every one is blocked), and voted on by that camera's source views, as when that
-// view is rendered. (Views spread around the scene instead, most of which do not see a given surface point, score
-// 0.64-0.79 3D mIoU against 0.71-0.79 this way on unseen scenes: BENCHMARKS.md.) With a geometry volume
-// (geometry_volume.h) the visibility is the paper's SDF sign-change test instead, both for the camera a point is
-// looked at from and for each of its source views (a view whose segment to the point enters a surface first does
-// not vote), and semantics may be rendered with the SDF's weights (Eq. 8, 9; "semantic_weights": "sdf").
+// nearest pool cameras that sees it (the nearest camera when none does), and voted on by that camera's source views,
+// as when that view is rendered. "Sees": the model's own density does not block the ray before the point (less than
+// half the ray's weight) or, with a geometry volume (geometry_volume.h), the paper's SDF sign-change test; with
+// "sdf_mask_sources" the test also drops each blocked source view from the vote. (Views spread around the scene
+// instead, most of which do not see a given surface point, scored lower; masking the sources too: BENCHMARKS.md.)
+// With a volume, semantics may be rendered with the SDF's weights (Eq. 8, 9; "semantic_weights": "sdf") and density
+// at points is the SDF's.
 #pragma once
 
 #include <memory>
