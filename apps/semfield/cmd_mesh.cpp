@@ -37,20 +37,6 @@ struct MeshArgs {
   std::string labels;  ///< --labels SOURCE: "semantics" (the run's model) or a distilled label field's name
 };
 
-// --labels: the semantic source vertices are labelled with. `holder` keeps a distilled field alive.
-const SemanticSource& labels_source(const LoadedRun& loaded, const MeshArgs& args, std::optional<LoadedDistill>& holder) {
-  if (args.labels == "semantics") {
-    const SemanticSource* own = run_semantic_source(loaded);
-    if (own == nullptr || !loaded.applied || loaded.applied->semantic_maps.empty())
-      fail_usage("mesh --labels semantics: the run's model has no semantics (a gnesf model applied with --teacher "
-                 "labels:...); for a distilled label field give its name");
-    return *own;
-  }
-  holder.emplace(load_distilled(args.run, args.labels, *loaded.model));
-  if (!holder->model->has_classes()) fail_usage("mesh --labels {}: a feature field has no classes", args.labels);
-  return *holder->model;
-}
-
 // Sidecars of a labelled mesh: <stem>_labels.npy (int32 class id per vertex, in the mesh's vertex order) and
 // <stem>_labels.json (class names when known, per-class vertex counts).
 void write_vertex_labels(const std::filesystem::path& mesh_path, const at::Tensor& ids, const SemanticSource& source) {
@@ -112,7 +98,8 @@ void run_mesh(const MeshArgs& args) {
   if (scene.mesh.faces.empty())
     fail_usage("mesh: the run's density never exceeds the threshold {} (try a lower --threshold)", args.threshold);
   std::optional<LoadedDistill> label_field;
-  const SemanticSource* labeller = args.labels.empty() ? nullptr : &labels_source(loaded, args, label_field);
+  const SemanticSource* labeller =
+      args.labels.empty() ? nullptr : &class_label_source(loaded, args.run, args.labels, label_field, "mesh --labels");
   // Colours from the field (or class colours with --labels) in the normalised frame, then the dataset's own
   // coordinates; with --labels the vertex ids beside the mesh file.
   auto finish = [&](TriangleMesh part, const std::string& path) {

@@ -6,6 +6,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/io/checkpoint.h"
+#include "semfield/pipeline/run_folder.h"
 
 namespace semfield {
 
@@ -131,6 +132,21 @@ LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, c
   out.state.step = meta.at("step").as_int();
   out.state.elapsed_seconds = meta.at("elapsed_seconds").as_double();
   return out;
+}
+
+const SemanticSource& class_label_source(const LoadedRun& run, const std::filesystem::path& run_dir,
+                                         const std::string& name, std::optional<LoadedDistill>& holder,
+                                         const std::string& what) {
+  if (name == "semantics") {
+    const SemanticSource* own = run_semantic_source(run);
+    if (own == nullptr || !run.applied || run.applied->semantic_maps.empty())
+      fail_usage("{} semantics: the run's model has no semantics (a gnesf model applied with --teacher labels:...); "
+                 "for a distilled label field give its name", what);
+    return *own;
+  }
+  holder.emplace(load_distilled(run_dir, name, *run.model));
+  if (!holder->model->has_classes()) fail_usage("{} {}: a feature field has no classes", what, name);
+  return *holder->model;
 }
 
 }  // namespace semfield

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,5 +65,13 @@ struct LoadedDistill {
 /// do not match.
 LoadedDistill load_distilled(const std::filesystem::path& run_dir, const std::string& name,
                              const SceneModel& radiance);
+
+struct LoadedRun;
+/// A run's source of class labels by name: "semantics" — the run's own model (a gnesf model applied with 2D maps) —
+/// or a distilled label field's name (loaded into `holder`, which must outlive the result). UsageError, starting with
+/// `what`, for a run without semantics or a feature field.
+const SemanticSource& class_label_source(const LoadedRun& run, const std::filesystem::path& run_dir,
+                                         const std::string& name, std::optional<LoadedDistill>& holder,
+                                         const std::string& what);
 
 }  // namespace semfield

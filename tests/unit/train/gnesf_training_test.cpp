@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "semfield/data/synth/synth_writer.h"
+#include "semfield/io/array_torch.h"
+#include "semfield/io/npy.h"
 #include "semfield/models/gnesf/gnesf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/model_file.h"
@@ -219,6 +221,42 @@ TEST(GnesfTraining, GeometryVolumeLearnsTheTsdfAndServesLabelsAndRendering) {
   ASSERT_TRUE(masked_points.miou);
   std::printf("3D mIoU with the sources masked by the SDF test %.3f\n", *masked_points.miou);
   EXPECT_GT(*masked_points.miou, 0.85);
+  // Labels of any 3D points through the CLI: the true surface points of a test view, in the scene's own coordinates
+  // (as in its transforms file), are labelled as evaluate_point_labels labels them in the normalised frame.
+  const View& view = *tests.front();
+  std::vector<double> world;
+  std::vector<float> normalised;
+  for (int y = 1; y < view.depth->height; y += 4)
+    for (int x = 1; x < view.depth->width; x += 4) {
+      const float z = view.depth->at(x, y);
+      if (!(z > 0)) continue;
+      const Ray ray = view.camera.pixel_to_ray(x + 0.5, y + 0.5);
+      const Eigen::Vector3d p = ray.origin + ray.direction * (z / ray.direction.dot(view.camera.forward()));
+      const Eigen::Vector3d w = bound.normalization.invert(p);
+      for (int c = 0; c < 3; ++c) {
+        world.push_back(w[c]);
+        normalised.push_back(static_cast<float>(p[c]));
+      }
+    }
+  const int64_t n = static_cast<int64_t>(world.size() / 3);
+  ASSERT_GT(n, 50);
+  write_npy(tmp / "points.npy", tensor_to_array(at::from_blob(world.data(), {n, 3}, at::kDouble).clone()));
+  const auto labelled = test::run_cli("label-points --run " + (tmp / "applied").string() + " --points " +
+                                     (tmp / "points.npy").string() + " --out " + (tmp / "ids.npy").string() +
+                                     " --probabilities");
+  ASSERT_EQ(labelled.exit_code, 0) << labelled.output;
+  const at::Tensor ids = array_to_tensor(read_npy(tmp / "ids.npy")).to(at::kLong);
+  const at::Tensor expected =
+      gnesf->point_outputs(at::from_blob(normalised.data(), {n, 3}, at::kFloat).clone()).front().argmax(1);
+  ASSERT_EQ(ids.numel(), n);
+  EXPECT_GT(ids.eq(expected).to(at::kFloat).mean().item<float>(), 0.99f);  // float rounding of the frame change only
+  EXPECT_EQ(array_to_tensor(read_npy(tmp / "ids_probs.npy")).size(0), n);
+  EXPECT_NE(test::read_json(tmp / "ids.json").dump().find("\"ground\""), std::string::npos);
+  write_npy(tmp / "bad.npy", tensor_to_array(at::zeros({4, 2})));
+  const auto bad = test::run_cli("label-points --run " + (tmp / "applied").string() + " --points " +
+                                 (tmp / "bad.npy").string() + " --out " + (tmp / "x.npy").string());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("bad.npy"), std::string::npos) << bad.output;
   // A labelled mesh of the SDF's zero level set (its density: sdf_density).
   const auto mesh = test::run_cli("mesh --run " + (tmp / "applied").string() + " --out " + (tmp / "scene.ply").string() +
                                   " --labels semantics --resolution 48");
