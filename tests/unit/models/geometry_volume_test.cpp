@@ -147,6 +147,23 @@ TEST(GeometryVolume, DensityFromTheSdfCrossesTheMeshLevelOnTheSurface) {
   EXPECT_LT(sigma[3].item<float>(), sigma[2].item<float>());
 }
 
+TEST(GeometryVolume, CompositingOnTheSdfStopsRaysAtTheSurface) {
+  // Two rays along -z from z = 2: one through a sphere of radius 0.5 at the origin (surface at t = 1.5), one beside it.
+  const VoxelGrid grid = unit_grid(64);
+  const float tr = 0.1f;
+  const at::Tensor tsdf = sphere_tsdf(grid, 0.5f, tr);
+  const at::Tensor ts = at::linspace(1.0, 3.0, 256).unsqueeze(0).repeat({2, 1});
+  at::Tensor pos = at::zeros({2, 256, 3});
+  pos.select(2, 2).copy_(2.0f - ts);
+  pos[1].select(1, 0).fill_(0.8f);
+  const at::Tensor sdf = sample_sdf(tsdf, grid, tr, pos.reshape({-1, 3})).reshape({2, 256});
+  const at::Tensor w = sdf_composite_weights(sdf, ts, grid.voxel_size(), tr);
+  EXPECT_NEAR(w[0].sum().item<float>(), 1.0f, 1e-3);  // opaque
+  EXPECT_NEAR((w[0] * ts[0]).sum().item<float>(), 1.5f, 0.02f);  // its depth: the surface
+  EXPECT_LT(w[1].sum().item<float>(), 1e-3f);  // the ray beside the sphere sees nothing
+  EXPECT_TRUE(w.ge(0).all().item<bool>());
+}
+
 TEST(GeometryVolume, CnnGivesATsdfPerVoxelAndLearns) {
   GeometryVolumeConfig c;
   c.enabled = true;
@@ -187,6 +204,7 @@ TEST(GeometryVolume, ConfigRoundTripAndErrorsNameTheKey) {
   c.geometry = geometry_volume_config_from_json({{"resolution", 32}, {"views", 6}}, "g.json");
   c.semantic_weights = "sdf";
   c.sdf_mask_sources = true;
+  c.radiance_density = "sdf";
   EXPECT_TRUE(c.geometry.enabled);
   EXPECT_EQ(to_json(gnesf_config_from_json(to_json(c), "g.json")), to_json(c));
   // No volume: "geometry" null, and the default config reads back without one.
@@ -200,6 +218,9 @@ TEST(GeometryVolume, ConfigRoundTripAndErrorsNameTheKey) {
                 .find("geometry volume"),
             std::string::npos);
   EXPECT_NE(test::error_of([] { gnesf_config_from_json({{"sdf_mask_sources", true}}, "g.json"); })
+                .find("geometry volume"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([] { gnesf_config_from_json({{"radiance_density", "sdf"}}, "g.json"); })
                 .find("geometry volume"),
             std::string::npos);
   EXPECT_NE(test::error_of([] { gnesf_config_from_json({{"semantic_weights", "alpha"}}, "g.json"); })

@@ -116,6 +116,12 @@ at::Tensor sdf_visible(const at::Tensor& tsdf, const VoxelGrid& grid, float trun
 /// zero level set, rising to 20 inside.
 at::Tensor sdf_density(const at::Tensor& sdf, float voxel_size);
 
+/// Compositing weights [R,S] of samples at distances ts [R,S] (sorted, unit ray directions) with SDF values sdf [R,S]
+/// of a TSDF truncated at `truncation`: VolSDF's density sigma = Psi_beta(-s) / beta (beta half a voxel), Psi shifted
+/// and rescaled to reach 0 at +truncation (free space), alpha_i = 1 - exp(-sigma_i delta_i) with delta_i the sample
+/// spacing, w_i = T_i alpha_i. Volume rendering with the geometry volume's density (view synthesis).
+at::Tensor sdf_composite_weights(const at::Tensor& sdf, const at::Tensor& ts, float voxel_size, float truncation);
+
 /// Eq. 8, 9: per ray the weights [R,S] of its samples at sdf [R,S] (sorted along the ray): w = sigmoid(s / tr)
 /// sigmoid(-s / tr), kept up to `window` beyond the ray's first crossing into a surface (+ to -) and zero beyond it,
 /// normalised to sum 1; all zero for a ray that crosses no surface.

@@ -30,6 +30,10 @@ void GnesfConfig::validate() const {
     fail_usage("gnesf config: semantic_weights = '{}' (expected density or sdf)", semantic_weights);
   if (semantic_weights == "sdf" && !geometry.enabled)
     fail_usage("gnesf config: semantic_weights = 'sdf' needs a geometry volume (\"geometry\": {{...}})");
+  if (radiance_density != "ibr" && radiance_density != "sdf")
+    fail_usage("gnesf config: radiance_density = '{}' (expected ibr or sdf)", radiance_density);
+  if (radiance_density == "sdf" && !geometry.enabled)
+    fail_usage("gnesf config: radiance_density = 'sdf' needs a geometry volume (\"geometry\": {{...}})");
   if (sdf_mask_sources && !geometry.enabled)
     fail_usage("gnesf config: sdf_mask_sources needs a geometry volume (\"geometry\": {{...}})");
   if (train_geometry_only && !geometry.enabled)
@@ -47,6 +51,7 @@ nlohmann::json to_json(const GnesfConfig& c) {
           {"label_gt", c.label_gt},
           {"geometry", to_json(c.geometry)},
           {"semantic_weights", c.semantic_weights},
+          {"radiance_density", c.radiance_density},
           {"sdf_mask_sources", c.sdf_mask_sources},
           {"train_geometry_only", c.train_geometry_only},
           {"seed", c.seed}};
@@ -55,7 +60,7 @@ nlohmann::json to_json(const GnesfConfig& c) {
 GnesfConfig gnesf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"radiance", "vote", "visibility", "vote_hidden", "direct_classes", "train_radiance",
-                            "label_severity", "label_gt", "geometry", "semantic_weights", "sdf_mask_sources",
+                            "label_severity", "label_gt", "geometry", "semantic_weights", "radiance_density", "sdf_mask_sources",
                             "train_geometry_only", "seed"});
   GnesfConfig c;
   if (root.has("radiance")) c.radiance = ibr_config_from_json(root.at("radiance").raw(), origin);
@@ -77,6 +82,7 @@ GnesfConfig gnesf_config_from_json(const nlohmann::json& json, const std::filesy
   c.label_gt = root.string_or("label_gt", c.label_gt);
   if (root.has("geometry")) c.geometry = geometry_volume_config_from_json(root.at("geometry").raw(), origin.string());
   c.semantic_weights = root.string_or("semantic_weights", c.semantic_weights);
+  c.radiance_density = root.string_or("radiance_density", c.radiance_density);
   c.sdf_mask_sources = root.bool_or("sdf_mask_sources", c.sdf_mask_sources);
   c.train_geometry_only = root.bool_or("train_geometry_only", c.train_geometry_only);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));

@@ -46,6 +46,10 @@ struct GnesfConfig {
   /// "semantic_weights": the weights semantics are rendered with: "density" (the radiance network's compositing
   /// weights, Eq. 5) or "sdf" (Eq. 8, 9 on the geometry volume's SDF; needs "geometry").
   std::string semantic_weights = "density";
+  /// "radiance_density": what colour renders (view synthesis) composite with: "ibr" (default: the radiance network's
+  /// ray attention) or "sdf" (the geometry volume's SDF as VolSDF density, sdf_composite_weights, over the radiance
+  /// network's blend of source colours at each ray's heaviest samples; needs "geometry").
+  std::string radiance_density = "ibr";
   /// "sdf_mask_sources": with a geometry volume, 3D labels also drop each source view whose segment to the point the
   /// SDF test finds blocked (the paper's masking); false (default): the test only picks the camera a point is looked
   /// at from, and the learned vote weighs that camera's sources (masking scored lower on unseen scenes:

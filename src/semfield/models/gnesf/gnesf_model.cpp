@@ -26,6 +26,10 @@ constexpr float kMinProbability = 1e-6f;  // log of probabilities: the floor
 // The SDF visibility test stops this many voxels short of the point (the TSDF is interpolated between voxel centres:
 // a point on a surface may read slightly negative just in front of itself).
 constexpr float kSdfMarginVoxels = 2.0f;
+// View synthesis on the SDF: samples per ray for the compositing weights (the SDF is one trilinear lookup each; ~3 per
+// voxel across a 64^3 box), and how many of the heaviest get a colour (a pass of the per-view network each).
+constexpr int64_t kSdfRaySamples = 192;
+constexpr int64_t kSdfColourSamples = 8;
 
 /// Class names of the maps: the scene's labels.json for its own maps, DIR/labels.json ("classes") for a folder.
 std::vector<std::string> names_for(const TeacherSpec& spec, const Scene& scene, int64_t classes) {
@@ -96,6 +100,50 @@ const SdfVolume& GnesfModel::sdf() const {
     m_sdf = m_network.geometry(m_network.geometry_input(src, grid), grid);
   }
   return m_sdf;
+}
+
+RayRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Tensor& dirs,
+                                   const at::Tensor& background) const {
+  if (m_network.config().radiance_density == "sdf") return render_sdf_radiance(origins, dirs, background);
+  return m_ibr.render(origins, dirs, background);
+}
+
+RayRenderOutput GnesfModel::render_sdf_radiance(const at::Tensor& origins, const at::Tensor& dirs,
+                                                const at::Tensor& background) const {
+  at::NoGradGuard no_grad;
+  const SdfVolume& geo = sdf();
+  const int64_t r = origins.size(0);
+  const at::Tensor bg = background.dim() == 1 ? background.reshape({1, 3}).expand({r, 3}) : background;
+  const IbrSources src = m_ibr.sources_for_rays(origins, dirs);
+  const float voxel = geo.grid.voxel_size();
+  std::vector<at::Tensor> rgb, opacity, depth;
+  RayRenderOutput out;
+  for (int64_t begin = 0; begin < r; begin += kRayChunk) {
+    const int64_t n = std::min(kRayChunk, r - begin);
+    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_ibr.frame(),
+                                  m_network.config().radiance.unbounded_extent);
+    const at::Tensor frac = (at::arange(kSdfRaySamples, at::kFloat) + 0.5f) / static_cast<float>(kSdfRaySamples);
+    const at::Tensor ts = rays.near.unsqueeze(1) + (rays.far - rays.near).unsqueeze(1) * frac.unsqueeze(0);  // [n,S]
+    const at::Tensor pos = rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * ts.unsqueeze(2);
+    const at::Tensor w =
+        sdf_composite_weights(geo.sdf(pos.reshape({-1, 3})).reshape({n, kSdfRaySamples}), ts, voxel, geo.truncation);
+    const auto [wk, index] = w.topk(kSdfColourSamples, 1);
+    const at::Tensor tk = ts.gather(1, index);
+    const at::Tensor d = rays.dirs.unsqueeze(1).expand({n, kSdfColourSamples, 3}).reshape({-1, 3}).contiguous();
+    const at::Tensor p = (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * tk.unsqueeze(2)).reshape({-1, 3});
+    const at::Tensor colours = m_network.radiance().points(p.contiguous(), d, src).rgb.reshape({n, kSdfColourSamples, 3});
+    const at::Tensor a = w.sum(1);
+    const at::Tensor kept = wk.sum(1);
+    const at::Tensor scale = at::where(kept.gt(0), a / kept.clamp_min(1e-12f), at::zeros_like(a));
+    rgb.push_back((colours * (wk * scale.unsqueeze(1)).unsqueeze(2)).sum(1) + (1.0f - a).unsqueeze(1) * bg.narrow(0, begin, n));
+    opacity.push_back(a);
+    depth.push_back((w * ts).sum(1));
+    out.n_samples += n * (kSdfRaySamples + kSdfColourSamples);
+  }
+  out.rgb = r == 0 ? at::zeros({0, 3}) : at::cat(rgb);
+  out.opacity = r == 0 ? at::zeros({0}) : at::cat(opacity);
+  out.depth = r == 0 ? at::zeros({0}) : at::cat(depth);
+  return out;
 }
 
 at::Tensor GnesfModel::density(const at::Tensor& points) const {
@@ -262,6 +310,7 @@ void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::
     if (!theirs.geometry.enabled) {
       theirs.geometry = m_network.config().geometry;
       theirs.semantic_weights = m_network.config().semantic_weights;
+      theirs.radiance_density = m_network.config().radiance_density;
       theirs.sdf_mask_sources = m_network.config().sdf_mask_sources;
       theirs.train_geometry_only = m_network.config().train_geometry_only;
       if (to_json(theirs) != to_json(m_network.config()))

@@ -39,10 +39,10 @@ class GnesfModel final : public SceneModel, public SemanticSource {
   // SceneModel: the radiance network's rendering (IbrModel).
   std::string type() const override { return "gnesf"; }
   const SceneFrame& frame() const override { return m_ibr.frame(); }
+  /// The radiance network's rendering, or with "radiance_density": "sdf" the geometry volume's density over its
+  /// colours (render_sdf_radiance).
   RayRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs,
-                         const at::Tensor& background) const override {
-    return m_ibr.render(origins, dirs, background);
-  }
+                         const at::Tensor& background) const override;
   WeightedSamples render_weights(const at::Tensor& origins, const at::Tensor& dirs) const override {
     return m_ibr.render_weights(origins, dirs);
   }
@@ -72,6 +72,11 @@ class GnesfModel final : public SceneModel, public SemanticSource {
 
  private:
   SemanticMaps maps_of(const std::vector<int>& indices) const;
+  /// View synthesis with the geometry volume's density: kSdfRaySamples evenly spaced samples per ray through the box,
+  /// sdf_composite_weights, and the radiance network's blend of source colours at each ray's kSdfColourSamples
+  /// heaviest samples (their weights scaled to the ray's opacity).
+  RayRenderOutput render_sdf_radiance(const at::Tensor& origins, const at::Tensor& dirs,
+                                      const at::Tensor& background) const;
   void require_maps(const char* what) const;
 
   GnesfNetwork m_network;
