@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""A copy of a semfield model file with config keys overridden, for ablations of switches that need no retraining.
+
+  python3 bench/model_variant.py IN.safetensors OUT.safetensors '{"semantic_weights": "sdf"}'
+
+The weights are copied byte for byte; only the config in the file's __metadata__ changes (and its name gains the
+overrides). Standard library only.
+"""
+import json
+import os
+import struct
+import sys
+
+
+def main(argv):
+    if len(argv) != 4:
+        sys.exit(__doc__)
+    src, dst, overrides = argv[1], argv[2], json.loads(argv[3])
+    data = open(src, "rb").read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = json.loads(header["__metadata__"]["semfield"])
+    meta["config"].update(overrides)
+    meta["name"] = meta.get("name", "model") + "-" + "-".join(f"{k}={v}" for k, v in overrides.items())
+    header["__metadata__"]["semfield"] = json.dumps(meta)
+    out = json.dumps(header).encode()
+    out += b" " * ((8 - len(out) % 8) % 8)  # safetensors keeps the data 8-byte aligned
+    with open(dst + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(out)) + out + data[8 + n:])
+    os.replace(dst + ".tmp", dst)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
