@@ -77,16 +77,21 @@ at::Tensor geometry_volume_input(const SourceCameraBatch& cameras, const at::Ten
   at::NoGradGuard no_grad;
   SEMFIELD_ASSERT(features.dim() == 4 && colours.dim() == 4 && colours.size(3) == 3,
                   "geometry volume: features [V,h,w,C] and colours [V,H,W,3] expected");
-  const at::Tensor centres = grid.centres();
+  const at::Tensor centres = grid.centres().to(features.device());
   const int64_t n = centres.size(0), c = features.size(3) + 3, views = cameras.size();
   const at::Tensor sizes = cameras.sizes.to(at::kFloat);
   const at::Tensor f = features.to(at::kFloat).contiguous(), col = colours.to(at::kFloat).contiguous();
-  at::Tensor out = at::empty({n, 2 * c + 1});
+  at::Tensor out = at::empty({n, 2 * c + 1}, f.options());
   for (int64_t begin = 0; begin < n; begin += kVoxelChunk) {
     const int64_t m = std::min(kVoxelChunk, n - begin);
     const Projection p = project_points(centres.narrow(0, begin, m), cameras);
     const at::Tensor uv = p.uv.to(at::kFloat).contiguous();
-    const at::Tensor x = at::cat({gather_bilinear_forward(f, uv, sizes), gather_bilinear_forward(col, uv, sizes)}, 2);
+    // The fused gather on a CPU, its LibTorch reference (channels first) elsewhere.
+    auto gather = [&](const at::Tensor& maps) {
+      return maps.is_cpu() ? gather_bilinear_forward(maps, uv, sizes)
+                           : sample_maps(maps.permute({0, 3, 1, 2}), uv, sizes);
+    };
+    const at::Tensor x = at::cat({gather(f), gather(col)}, 2);
     const at::Tensor valid = p.valid.to(at::kFloat).unsqueeze(2);  // [V,m,1]
     const at::Tensor count = valid.sum(0);                           // [m,1]
     const at::Tensor mean = (x * valid).sum(0) / count.clamp_min(1.0f);
@@ -101,10 +106,10 @@ std::pair<at::Tensor, at::Tensor> fuse_tsdf(const SourceCameraBatch& cameras, co
                                             const VoxelGrid& grid, float truncation) {
   at::NoGradGuard no_grad;
   SEMFIELD_ASSERT(depths.dim() == 3 && depths.size(0) == cameras.size(), "fuse_tsdf: depths [V,H,W] expected");
-  const at::Tensor centres = grid.centres();
+  const at::Tensor centres = grid.centres().to(depths.device());
   const int64_t n = centres.size(0), views = depths.size(0), h = depths.size(1), w = depths.size(2);
   const at::Tensor flat = depths.to(at::kFloat).reshape({views, h * w});
-  at::Tensor sum = at::zeros({n}), count = at::zeros({n});
+  at::Tensor sum = at::zeros({n}, flat.options()), count = at::zeros({n}, flat.options());
   for (int64_t begin = 0; begin < n; begin += kVoxelChunk) {
     const int64_t m = std::min(kVoxelChunk, n - begin);
     const Projection p = project_points(centres.narrow(0, begin, m), cameras);
@@ -252,7 +257,7 @@ at::Tensor sdf_visible(const at::Tensor& tsdf, const VoxelGrid& grid, float trun
                        const at::Tensor& points, float margin, int samples) {
   at::NoGradGuard no_grad;
   const int64_t v = origins.size(0), n = points.size(0);
-  at::Tensor out = at::ones({v, n}, at::kBool);
+  at::Tensor out = at::ones({v, n}, points.options().dtype(at::kBool));
   if (n == 0) return out;
   for (int64_t i = 0; i < v; ++i) {
     const at::Tensor o = origins[i].to(at::kFloat).unsqueeze(0).expand({n, 3});
@@ -262,7 +267,7 @@ at::Tensor sdf_visible(const at::Tensor& tsdf, const VoxelGrid& grid, float trun
     const auto [near, far] = ray_box_bounds(o.contiguous(), dir.contiguous(), grid.lo, grid.hi, 1.0f);
     const at::Tensor start = near;
     const at::Tensor end = at::minimum(dist - margin, far);
-    const at::Tensor frac = (at::arange(samples, at::kFloat) + 0.5f) / static_cast<float>(samples);
+    const at::Tensor frac = (at::arange(samples, o.options()) + 0.5f) / static_cast<float>(samples);
     const at::Tensor ts = start.unsqueeze(1) + (end - start).clamp_min(0).unsqueeze(1) * frac.unsqueeze(0);  // [n,S]
     const at::Tensor pos = o.unsqueeze(1) + dir.unsqueeze(1) * ts.unsqueeze(2);
     const at::Tensor sdf = sample_sdf(tsdf, grid, truncation, pos.reshape({-1, 3})).reshape({n, samples});
