@@ -1,4 +1,8 @@
 // `semfield eval`: PSNR/SSIM of a trained run on its test split or on other views of the same scene.
+#include <set>
+
+#include <ATen/ATen.h>
+
 #include "commands.h"
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
@@ -7,6 +11,7 @@
 #include "semfield/pipeline/evaluator.h"
 #include "semfield/pipeline/feature_evaluator.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/teachers/label_teacher.h"
 #include "semfield/teachers/teacher.h"
 
 namespace semfield::cli {
@@ -22,8 +27,8 @@ struct EvalArgs {
 // the first source's also at the top level of `metrics` (model semantics come before distilled fields).
 PointLabelScores add_point_label_metrics(const SemanticSource& source, const Teacher& truth,
                                          const std::vector<const View*>& views, nlohmann::json& entry,
-                                         nlohmann::json& metrics) {
-  const PointLabelScores points = evaluate_point_labels(source, truth, views);
+                                         nlohmann::json& metrics, const ClassMatch* match = nullptr) {
+  const PointLabelScores points = evaluate_point_labels(source, truth, views, 2, match);
   const nlohmann::json scores = points.to_json();
   for (const auto& [key, value] : scores.items()) {
     entry[key] = value;
@@ -87,14 +92,34 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
     return;
   }
   const std::unique_ptr<Teacher> truth = make_teacher("labels:" + gt, scene);
+  // Classes match by name when the maps and the ground truth both name theirs (labels.json): ids may differ.
+  std::map<int, std::string> truth_names;
+  for (const auto& [id, label] : gt == "semantic" ? scene.semantic_labels : scene.instance_labels)
+    truth_names[id] = label.name;
+  std::set<int64_t> present;  // the truth ids of the evaluated views (what "left out" reports)
+  if (const auto* labels = dynamic_cast<const LabelTeacher*>(truth.get()))
+    for (const View* v : views)
+      if (const at::Tensor ids = labels->label_ids(*v); ids.defined()) {
+        const at::Tensor u = std::get<0>(at::_unique(ids.reshape({-1})));
+        for (int64_t i = 0; i < u.numel(); ++i) present.insert(u[i].item<int64_t>());
+      }
+  const std::optional<ClassMatch> match = ClassMatch::by_name(source->class_names(), truth_names, present);
   const FeatureEvalResult r =
       evaluate_features(*source, *truth, views, background,
                         args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders",
-                        "semantics");
+                        "semantics", true, match ? &*match : nullptr);
   nlohmann::json entry = r.to_json();
   entry["maps"] = maps.to_string();
   entry["gt"] = gt;
-  const PointLabelScores points = add_point_label_metrics(*source, *truth, views, entry, metrics);
+  if (match) {
+    entry.update(match->to_json());
+    metrics["classes_left_out"] = match->left_out;
+    if (!match->left_out.empty())
+      log::warn("eval: ground-truth classes the model does not know, left out of the scores: {}",
+                fmt::join(match->left_out, ", "));
+  }
+  const PointLabelScores points =
+      add_point_label_metrics(*source, *truth, views, entry, metrics, match ? &*match : nullptr);
   for (const char* key : {"miou", "accuracy"})
     if (entry.contains(key)) metrics[key] = entry[key];
   metrics["semantics"] = entry;

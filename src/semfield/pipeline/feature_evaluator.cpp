@@ -2,6 +2,8 @@
 #include "semfield/pipeline/feature_evaluator.h"
 
 #include <cstring>
+#include <set>
+#include <tuple>
 
 #include <ATen/ATen.h>
 
@@ -69,13 +71,58 @@ std::optional<double> LabelScores::accuracy() const {
   return static_cast<double>(m_confusion.diagonal().sum().item<int64_t>()) / total;
 }
 
+std::optional<ClassMatch> ClassMatch::by_name(const std::vector<std::string>& model,
+                                              const std::map<int, std::string>& truth,
+                                              const std::set<int64_t>& present) {
+  if (model.empty() || truth.empty()) return std::nullopt;
+  const int64_t k_truth = truth.rbegin()->first + 1;
+  ClassMatch m;
+  m.predicted_to_truth = at::full({static_cast<int64_t>(model.size())}, -1, at::kLong);
+  m.truth_known = at::zeros({std::max<int64_t>(k_truth, 1)}, at::kBool);
+  std::map<std::string, int> truth_id;
+  for (const auto& [id, name] : truth)
+    if (id >= 0) truth_id.emplace(name, id);
+  std::set<std::string> model_names;
+  for (size_t k = 0; k < model.size(); ++k) {
+    model_names.insert(model[k]);
+    const auto it = truth_id.find(model[k]);
+    if (it == truth_id.end()) {
+      m.unknown.push_back(model[k]);
+      continue;
+    }
+    m.predicted_to_truth[static_cast<int64_t>(k)] = it->second;
+    m.truth_known[it->second] = true;
+  }
+  for (const auto& [id, name] : truth)
+    if (id >= 0 && present.count(id) > 0 && model_names.count(name) == 0) m.left_out.push_back(name);
+  return m;
+}
+
+std::pair<at::Tensor, at::Tensor> ClassMatch::apply(const at::Tensor& predicted, const at::Tensor& truth) const {
+  const int64_t k_model = predicted_to_truth.size(0), k_truth = truth_classes();
+  const at::Tensor p = predicted.to(at::kLong), t = truth.to(at::kLong);
+  const at::Tensor p_valid = p.ge(0).logical_and(p.lt(k_model));
+  at::Tensor mapped = predicted_to_truth.index_select(0, at::where(p_valid, p, at::zeros_like(p)).reshape({-1}))
+                          .reshape(p.sizes());
+  mapped = at::where(p_valid.logical_and(mapped.ge(0)), mapped, at::full_like(mapped, k_truth));
+  const at::Tensor t_valid = t.ge(0).logical_and(t.lt(k_truth));
+  const at::Tensor known =
+      truth_known.index_select(0, at::where(t_valid, t, at::zeros_like(t)).reshape({-1})).reshape(t.sizes());
+  return {mapped, at::where(t_valid.logical_and(known), t, at::full_like(t, -1))};
+}
+
+nlohmann::json ClassMatch::to_json() const {
+  return {{"matched_by", "name"}, {"classes_left_out", left_out}, {"classes_unknown", unknown}};
+}
+
 PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teacher& truth,
-                                       const std::vector<const View*>& views, int stride) {
+                                       const std::vector<const View*>& views, int stride, const ClassMatch* match) {
   const auto* labels = dynamic_cast<const LabelTeacher*>(&truth);
   if (labels == nullptr || !source.has_classes()) fail_usage("3D label scores need a label source and label truth");
   if (stride < 1) fail_usage("3D label scores: stride must be >= 1");
   PointLabelScores out;
-  LabelScores scores(std::max(source.channels().front(), labels->num_classes()));
+  LabelScores scores(match != nullptr ? match->truth_classes() + 1
+                                      : std::max(source.channels().front(), labels->num_classes()));
   for (const View* view : views) {
     const at::Tensor ids = labels->label_ids(*view);
     if (!view->depth || !ids.defined()) continue;
@@ -97,8 +144,10 @@ PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teach
       }
     if (truth_ids.empty()) continue;
     const auto n = static_cast<int64_t>(truth_ids.size());
-    const at::Tensor predicted = source.point_outputs(at::from_blob(points.data(), {n, 3}, at::kFloat).clone()).front().argmax(1);
-    scores.add(predicted, at::from_blob(truth_ids.data(), {n}, at::kLong).clone());
+    at::Tensor predicted = source.point_outputs(at::from_blob(points.data(), {n, 3}, at::kFloat).clone()).front().argmax(1);
+    at::Tensor t = at::from_blob(truth_ids.data(), {n}, at::kLong).clone();
+    if (match != nullptr) std::tie(predicted, t) = match->apply(predicted, t);
+    scores.add(predicted, t);
     out.points += n;
   }
   out.miou = scores.miou();
@@ -128,13 +177,15 @@ at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background) {
 FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher& teacher,
                                     const std::vector<const View*>& views, const Eigen::Vector3f& background,
                                     const std::filesystem::path& render_dir, const std::string& field_name,
-                                    bool show_progress) {
+                                    bool show_progress, const ClassMatch* match) {
   FeatureEvalResult result;
   const auto* label_teacher = dynamic_cast<const LabelTeacher*>(&teacher);
   const bool labels = source.has_classes();
   // Truth ids beyond the source's classes (a field that never saw a class) are scored, as misses.
   const int64_t num_classes =
-      labels ? std::max(source.channels().front(), label_teacher != nullptr ? label_teacher->num_classes() : 0) : 0;
+      !labels            ? 0
+      : match != nullptr ? match->truth_classes() + 1
+                         : std::max(source.channels().front(), label_teacher != nullptr ? label_teacher->num_classes() : 0);
   LabelScores total(std::max<int64_t>(num_classes, 1));
   double mse_sum = 0;
   int mse_views = 0;
@@ -153,9 +204,10 @@ FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher&
       metrics.render_seconds = rendered.seconds;
       const at::Tensor predicted = rendered.maps.front().argmax(0);
       if (truth.defined()) {
+        const auto [p, t] = match != nullptr ? match->apply(predicted, truth) : std::make_pair(predicted, truth);
         LabelScores one(num_classes);
-        one.add(predicted, truth);
-        total.add(predicted, truth);
+        one.add(p, t);
+        total.add(p, t);
         metrics.miou = one.miou();
         metrics.accuracy = one.accuracy();
       }

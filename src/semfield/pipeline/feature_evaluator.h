@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,13 +52,33 @@ class LabelScores {
   at::Tensor m_confusion;  // [K,K] int64, truth x predicted
 };
 
+/// How a model's class ids map onto a ground truth's when both name their classes (labels.json): classes are the same
+/// when their names are. Truth pixels of classes the model does not know are left out of the scores; predictions of
+/// classes the truth does not know count as errors.
+struct ClassMatch {
+  at::Tensor predicted_to_truth;  ///< [K_model] int64: the truth's id of each model class, -1 when the truth lacks it
+  at::Tensor truth_known;         ///< [K_truth] bool: truth classes the model knows
+  /// Names of truth classes the model does not know, of those in `present` (their pixels: not scored).
+  std::vector<std::string> left_out;
+  std::vector<std::string> unknown;   ///< names of model classes the truth does not know (predicting them: an error)
+  /// nullopt unless both sides name classes. `truth` maps ids to names (labels.json); ids above its largest are
+  /// left out. `present`: the truth ids that occur in the evaluated maps (what left_out reports).
+  static std::optional<ClassMatch> by_name(const std::vector<std::string>& model, const std::map<int, std::string>& truth,
+                                           const std::set<int64_t>& present);
+  /// (predicted, truth) ids in the truth's space: unknown predictions become truth_classes (a class of its own that
+  /// the truth never has), truth pixels of unknown classes -1 (ignored). LabelScores over truth_classes + 1 classes.
+  std::pair<at::Tensor, at::Tensor> apply(const at::Tensor& predicted, const at::Tensor& truth) const;
+  int64_t truth_classes() const { return truth_known.size(0); }
+  nlohmann::json to_json() const;  ///< {"matched_by": "name", "classes_left_out": [...], "classes_unknown": [...]}
+};
+
 /// Renders each view at the teacher's map resolution and compares (views without teacher maps or label
 /// maps are skipped for that metric). Feature MSE is per element in the teacher's units. Writes
 /// <name>_<field>.png pictures (PCA or label colours) into render_dir when it is non-empty.
 FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher& teacher,
                                     const std::vector<const View*>& views, const Eigen::Vector3f& background,
                                     const std::filesystem::path& render_dir = {}, const std::string& field_name = "",
-                                    bool show_progress = true);
+                                    bool show_progress = true, const ClassMatch* match = nullptr);
 
 /// 3D semantic segmentation: the source's labels (point_outputs arg-max) at points on the true surfaces, the pixels
 /// of each view with a ground-truth depth (View::depth) and label (`truth`'s label_ids) unprojected, every
@@ -69,7 +91,8 @@ struct PointLabelScores {
   nlohmann::json to_json() const;
 };
 PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teacher& truth,
-                                       const std::vector<const View*>& views, int stride = 2);
+                                       const std::vector<const View*>& views, int stride = 2,
+                                       const ClassMatch* match = nullptr);
 
 /// An RGB view composited over `background` as the [H,W,3] tensor teachers take.
 at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background);

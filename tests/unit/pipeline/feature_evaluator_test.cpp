@@ -40,6 +40,27 @@ TEST(LabelScores, ClassesAbsentFromTheTruthAreNotAveraged) {
   EXPECT_THAT(scores.spurious_classes(), ::testing::ElementsAre(0));
 }
 
+TEST(ClassMatch, ClassesMatchByNameAndUnknownOnesAreLeftOutOrWrong) {
+  // The model's classes: 0 void, 1 ground, 2 lamp (the truth has no lamp); the truth's: 0 void, 1 box, 2 ground
+  // (the model has no box).
+  const auto match =
+      ClassMatch::by_name({"void", "ground", "lamp"}, {{0, "void"}, {1, "box"}, {2, "ground"}, {3, "cone"}}, {0, 1, 2});
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(match->left_out, std::vector<std::string>{"box"});  // not the cone: no truth pixel has it
+  EXPECT_EQ(match->unknown, std::vector<std::string>{"lamp"});
+  // predicted (model ids): ground ground lamp void void; truth (truth ids): ground ground ground box void
+  const auto [p, t] = match->apply(at::tensor({1, 1, 2, 0, 0}, at::kLong), at::tensor({2, 2, 2, 1, 0}, at::kLong));
+  EXPECT_TRUE(at::equal(p, at::tensor({2, 2, 4, 0, 0}, at::kLong)));   // lamp -> 4: a class the truth never has
+  EXPECT_TRUE(at::equal(t, at::tensor({2, 2, 2, -1, 0}, at::kLong)));  // box pixels left out
+  LabelScores scores(match->truth_classes() + 1);
+  scores.add(p, t);
+  // ground: I 2, U 3; void: I 1, U 1 (the box pixel predicted void is not scored) -> (2/3 + 1) / 2.
+  EXPECT_NEAR(*scores.miou(), (2.0 / 3.0 + 1.0) / 2.0, 1e-12);
+  EXPECT_EQ(match->truth_classes(), 4);
+  EXPECT_NEAR(*scores.accuracy(), 3.0 / 4.0, 1e-12);
+  EXPECT_FALSE(ClassMatch::by_name({}, {{0, "void"}}, {0}).has_value());  // unnamed classes: ids as they are
+}
+
 TEST(FeaturePca, ProjectsTheMainVariationToColour) {
   // Features vary along one direction left-to-right: the first PCA channel follows it.
   at::Tensor features = at::zeros({8, 4, 16});

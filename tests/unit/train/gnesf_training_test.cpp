@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "semfield/core/file_util.h"
 #include "semfield/data/synth/synth_writer.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/npy.h"
@@ -114,6 +115,33 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
   ASSERT_EQ(mesh.exit_code, 0) << mesh.output;
   EXPECT_TRUE(std::filesystem::exists(tmp / "scene_labels.npy"));
   EXPECT_NE(test::read_json(tmp / "scene_labels.json").dump().find("\"ground\""), std::string::npos);  // maps' labels.json
+  // The same maps under other ids (id k -> k + 1, the last to 0) with a labels.json naming them: eval matches the
+  // classes by name, so the scores are the same.
+  const nlohmann::json names = test::read_json(maps / "labels.json");
+  int64_t k = 0;
+  for (const auto& c : names.at("classes")) k = std::max<int64_t>(k, c.at("id").get<int64_t>() + 1);
+  nlohmann::json renamed = {{"classes", nlohmann::json::array()}};
+  for (const auto& c : names.at("classes"))
+    renamed["classes"].push_back({{"id", (c.at("id").get<int64_t>() + 1) % k}, {"name", c.at("name")}});
+  const std::filesystem::path shifted = tmp / "maps_renamed";
+  std::filesystem::create_directories(shifted);
+  write_file_atomic(shifted / "labels.json", renamed.dump(2));
+  index = 0;
+  for (const View* v : scene.split(Split::Train)) {
+    LabelMap m = noisy[static_cast<size_t>(index++)];
+    for (int32_t& id : m.ids)
+      if (id >= 0) id = static_cast<int32_t>((id + 1) % k);
+    write_png(shifted / (v->name + ".png"), label_map_to_image(m), 16, ImageRange::Raw);
+  }
+  const auto apply_renamed = test::run_cli("apply --model " + apply.model.string() + " --data " + held_out.string() +
+                                           " --teacher labels:" + shifted.string() + " --out " + (tmp / "renamed").string());
+  ASSERT_EQ(apply_renamed.exit_code, 0) << apply_renamed.output;
+  const auto eval_renamed = test::run_cli("eval --run " + (tmp / "renamed").string() + " --gt semantic --no-images");
+  ASSERT_EQ(eval_renamed.exit_code, 0) << eval_renamed.output;
+  const nlohmann::json renamed_metrics = test::read_json(tmp / "renamed" / "eval" / "metrics.json");
+  EXPECT_NEAR(renamed_metrics.at("miou").get<double>(), *r.miou, 1e-4);
+  EXPECT_EQ(renamed_metrics.at("semantics").at("matched_by"), "name");
+  EXPECT_TRUE(renamed_metrics.at("classes_left_out").empty()) << renamed_metrics.at("semantics").dump();
   const auto bad_gt = test::run_cli("eval --run " + run_dir + " --gt colour --no-images");
   EXPECT_NE(bad_gt.exit_code, 0);
   EXPECT_NE(bad_gt.output.find("--gt"), std::string::npos);
