@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
 #include "semfield/core/log.h"
 #include "semfield/core/progress.h"
 #include "semfield/io/array_torch.h"
@@ -21,17 +22,37 @@ namespace {
 struct RenderArgs {
   std::string run, out, split, background;
   int orbit = 0;
-  bool features = false, raw = false;
+  bool features = false, raw = false, semantic = false;
   std::vector<std::string> fields;
 };
+
+// --semantic: DIR/classes.json, the source's classes in labels.json's schema.
+void write_classes(const SemanticSource& source, const std::filesystem::path& out) {
+  const std::vector<std::string> names = source.class_names();
+  nlohmann::json classes = nlohmann::json::array();
+  for (int64_t k = 0; k < source.channels().front(); ++k)
+    classes.push_back({{"id", k},
+                       {"name", static_cast<size_t>(k) < names.size() ? names[static_cast<size_t>(k)]
+                                                                       : fmt::format("class_{}", k)}});
+  write_file_atomic(out / "classes.json", nlohmann::json({{"classes", classes}}).dump(2) + "\n");
+}
 
 // One semantic source's maps of every job: feature sources -> <view>_<name>_pca.png (+ raw maps at the teacher's
 // resolution, .npy, given its map grid); sources with classes -> <view>_<name>.png in class colours (+ raw ids,
 // 16-bit PNG).
+// With `semantic_ids` (--semantic; sources with classes): also <view>_semantic.png, the 8-bit class ids, and
+// <view>_semantic_color.png, and DIR/classes.json.
 void render_semantics(const SemanticSource& source, const std::string& name, const MapGrid* grid,
-                      const RenderArgs& args, const std::vector<std::pair<std::string, Camera>>& jobs) {
+                      const RenderArgs& args, const std::vector<std::pair<std::string, Camera>>& jobs,
+                      bool semantic_ids = false) {
   const std::filesystem::path out(args.out);
   const bool labels = source.has_classes();
+  if (semantic_ids) {
+    if (!labels) fail_usage("render --semantic: {} has no classes", name);
+    if (source.channels().front() > 256)
+      fail_usage("render --semantic writes 8-bit class ids; {} has {} classes", name, source.channels().front());
+    write_classes(source, out);
+  }
   std::optional<FeaturePca> pca;
   ProgressBar bar("render " + name, static_cast<int64_t>(jobs.size()), "view");
   double seconds = 0;
@@ -42,6 +63,13 @@ void render_semantics(const SemanticSource& source, const std::string& name, con
     if (labels) {
       const at::Tensor ids = rendered.maps.front().argmax(0);
       write_png(out / (view_name + "_" + name + ".png"), colorize_labels(ids));
+      if (semantic_ids) {
+        Image id8(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
+        const at::Tensor f = ids.to(at::kFloat).contiguous();
+        std::memcpy(id8.pixels.data(), f.data_ptr<float>(), id8.pixels.size() * sizeof(float));
+        write_png(out / (view_name + "_semantic.png"), id8, 8, ImageRange::Raw);
+        write_png(out / (view_name + "_semantic_color.png"), colorize_labels(ids));
+      }
       if (args.raw) {
         Image raw(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
         const at::Tensor f = ids.to(at::kFloat).contiguous();
@@ -107,10 +135,26 @@ void run_render(const RenderArgs& args) {
   }
   bar.finish();
   std::printf("rendered %zu views to %s (%.3f s per view)\n", jobs.size(), out.c_str(), seconds / jobs.size());
-  // A model that is its own semantic source (gnesf applied with 2D maps): <view>_semantics.png (+ ids with --raw).
-  if (run_semantic_source(loaded) != nullptr && loaded.applied && !loaded.applied->semantic_maps.empty())
-    render_semantics(*run_semantic_source(loaded), "semantics", nullptr, args, jobs);
-  if (args.features || !args.fields.empty()) render_distilled(loaded, args, jobs);
+  // A model that is its own semantic source (gnesf applied with 2D maps): <view>_semantics.png (+ ids with --raw),
+  // and with --semantic the id maps and classes.json.
+  const bool own = run_semantic_source(loaded) != nullptr && loaded.applied && !loaded.applied->semantic_maps.empty();
+  if (own) render_semantics(*run_semantic_source(loaded), "semantics", nullptr, args, jobs, args.semantic);
+  if (args.semantic && !own) {
+    // A per-scene run: its label field (--field NAME, else the first distilled field with classes).
+    std::vector<std::string> names = args.fields.empty() ? list_distilled(args.run) : args.fields;
+    std::optional<LoadedDistill> field;
+    for (const std::string& name : names) {
+      field.emplace(load_distilled(args.run, name, *loaded.model));
+      if (field->model->has_classes()) break;
+      field.reset();
+    }
+    if (!field)
+      fail_usage("render --semantic: the run has no semantics (a gnesf model applied with --teacher labels:...) and "
+                 "no label field (`semfield distill --teacher labels:...`)");
+    render_semantics(*field->model, field->name, &field->grid, args, jobs, true);
+  }
+  // --field names what --semantic renders when it is all that was asked for; otherwise the fields' own pictures too.
+  if (args.features || (!args.fields.empty() && (own || !args.semantic))) render_distilled(loaded, args, jobs);
 }
 
 }  // namespace
@@ -127,6 +171,9 @@ void add_render_command(CLI::App& app) {
                 "Also render the run's distilled fields: feature PCA pictures and colour-coded label maps");
   cmd->add_option("--field", args->fields, "Only these distilled fields (repeatable; implies --features)");
   cmd->add_flag("--raw", args->raw, "With --features: also write raw feature maps (.npy) and label ids (16-bit PNG)");
+  cmd->add_flag("--semantic", args->semantic,
+                "Semantic maps: <view>_semantic.png (8-bit class ids), <view>_semantic_color.png and classes.json, "
+                "from the run's semantics (gnesf) or its label field (--field NAME, else the first)");
   cmd->callback([args] { run_render(*args); });
 }
 

@@ -11,6 +11,7 @@
 #include "semfield/core/file_util.h"
 #include "semfield/data/scene.h"
 #include "semfield/io/array_torch.h"
+#include "semfield/io/image.h"
 #include "semfield/io/npy.h"
 #include "semfield/pipeline/feature_evaluator.h"
 #include "semfield/teachers/descriptor_teacher.h"
@@ -99,6 +100,20 @@ TEST(TrainedSceneDistill, LabelsAndDescriptorFieldsEndToEnd) {
     EXPECT_GT(m["miou"].get<double>(), 0.9) << m.dump();
     EXPECT_TRUE(m.contains("feature_mse"));
     EXPECT_EQ(m["distilled"].size(), 3u);
+    // --semantic on a per-scene run: its label field's 8-bit ids, a colour picture, classes.json.
+    const fs::path sem = dir / "semantic";
+    r = run_cli("render --run '" + run.string() + "' --split test --out '" + sem.string() + "' --semantic");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(fs::exists(sem / "r_24_semantic_color.png"));
+    const semfield::Image ids = semfield::read_image(sem / "r_24_semantic.png", semfield::ImageRange::Raw);
+    EXPECT_EQ(ids.channels, 1);
+    const auto classes = read_json(sem / "classes.json");
+    EXPECT_GE(classes.at("classes").size(), 2u);
+    float largest = 0;
+    for (float v : ids.pixels) largest = std::max(largest, v);
+    EXPECT_GT(largest, 0.0f);  // objects, not only class 0
+    EXPECT_LT(largest, static_cast<float>(classes.at("classes").size()));
+    EXPECT_FALSE(fs::exists(sem / "r_24_descriptor_pca.png"));  // only the label field
     r = run_cli("render --run '" + run.string() + "' --split test --out '" + out.string() + "' --field nope");
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("it has: descriptor, dino, labels-instance"));

@@ -9,6 +9,7 @@
 #include "semfield/core/file_util.h"
 #include "semfield/data/synth/synth_writer.h"
 #include "semfield/io/array_torch.h"
+#include "semfield/io/image.h"
 #include "semfield/io/npy.h"
 #include "semfield/models/gnesf/gnesf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
@@ -106,8 +107,13 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
   EXPECT_NEAR(metrics.at("miou").get<double>(), *r.miou, 1e-6);
   EXPECT_TRUE(metrics.contains("accuracy"));
   EXPECT_GT(metrics.at("miou_3d").get<double>(), *prior_scores.miou());
-  const auto render = test::run_cli("render --run " + run_dir + " --split test --out " + (tmp / "renders").string() + " --raw");
+  const auto render = test::run_cli("render --run " + run_dir + " --split test --out " + (tmp / "renders").string() +
+                                    " --raw --semantic");
   ASSERT_EQ(render.exit_code, 0) << render.output;
+  // --semantic: 8-bit ids of the model's classes, a colour picture, classes.json with the maps' class names.
+  EXPECT_EQ(read_image(tmp / "renders" / (tests.front()->name + "_semantic.png"), ImageRange::Raw).channels, 1);
+  EXPECT_TRUE(std::filesystem::exists(tmp / "renders" / (tests.front()->name + "_semantic_color.png")));
+  EXPECT_NE(test::read_json(tmp / "renders" / "classes.json").dump().find("\"ground\""), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(tmp / "renders" / (tests.front()->name + "_semantics.png")));
   EXPECT_TRUE(std::filesystem::exists(tmp / "renders" / (tests.front()->name + "_semantics_ids.png")));
   const auto mesh = test::run_cli("mesh --run " + run_dir + " --out " + (tmp / "scene.ply").string() +
