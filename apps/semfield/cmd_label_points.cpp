@@ -43,15 +43,9 @@ void run_label_points(const LabelPointsArgs& args) {
   const std::filesystem::path out(args.out);
   const std::filesystem::path stem = out.parent_path() / out.stem();
   if (args.probabilities) write_npy(stem.string() + "_probs.npy", tensor_to_array(at::softmax(logits, 1).contiguous()));
-  const std::vector<std::string> names = source.class_names();
-  const at::Tensor counts = at::bincount(ids.to(at::kLong), {}, logits.size(1));
-  nlohmann::json classes = nlohmann::json::array();
-  for (int64_t k = 0; k < counts.numel(); ++k) {
-    nlohmann::json entry = {{"id", k}, {"points", counts[k].item<int64_t>()}};
-    if (static_cast<size_t>(k) < names.size()) entry["name"] = names[static_cast<size_t>(k)];
-    classes.push_back(entry);
-  }
-  write_file_atomic(stem.string() + ".json", nlohmann::json({{"classes", classes}, {"source", args.labels}}).dump(2) + "\n");
+  nlohmann::json classes = class_counts_json(source, ids, "points");
+  classes["source"] = args.labels;
+  write_file_atomic(stem.string() + ".json", classes.dump(2) + "\n");
   std::printf("labelled %lld points from %s -> %s (ids), %s.json (classes)%s\n", static_cast<long long>(ids.numel()),
               args.labels.c_str(), args.out.c_str(), stem.c_str(), args.probabilities ? ", _probs.npy" : "");
 }

@@ -42,17 +42,7 @@ struct MeshArgs {
 void write_vertex_labels(const std::filesystem::path& mesh_path, const at::Tensor& ids, const SemanticSource& source) {
   const std::filesystem::path stem = mesh_path.parent_path() / mesh_path.stem();
   write_npy(stem.string() + "_labels.npy", tensor_to_array(ids.to(at::kInt)));
-  const std::vector<std::string> names = source.class_names();
-  const at::Tensor counts = at::bincount(ids, {}, source.channels().front());
-  nlohmann::json classes = nlohmann::json::array();
-  for (int64_t k = 0; k < counts.numel(); ++k) {
-    const int64_t c = counts[k].item<int64_t>();
-    if (c == 0) continue;
-    nlohmann::json entry = {{"id", k}, {"vertices", c}};
-    if (static_cast<size_t>(k) < names.size()) entry["name"] = names[static_cast<size_t>(k)];
-    classes.push_back(entry);
-  }
-  write_file_atomic(stem.string() + "_labels.json", nlohmann::json({{"classes", classes}}).dump(2) + "\n");
+  write_file_atomic(stem.string() + "_labels.json", class_counts_json(source, ids, "vertices").dump(2) + "\n");
 }
 
 std::string describe(const TriangleMesh& mesh) {

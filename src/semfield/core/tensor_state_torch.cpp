@@ -26,4 +26,24 @@ void restore_tensor(const TensorMap& state, const std::string& name, at::Tensor&
   into.copy_(it->second);
 }
 
+std::vector<at::Tensor> tensors_of(const NamedTensors& named) {
+  std::vector<at::Tensor> out;
+  out.reserve(named.size());
+  for (const auto& [name, t] : named) out.push_back(t);
+  return out;
+}
+
+TensorMap state_of(const NamedTensors& named) {
+  TensorMap out;
+  for (const auto& [name, t] : named) out[name] = t.detach();
+  return out;
+}
+
+void restore_tensors(const TensorMap& state, const NamedTensors& named, const std::string& origin) {
+  for (const auto& [name, t] : named) {
+    at::Tensor target = t.detach();  // shares storage with the module's tensor
+    restore_tensor(state, name, target, origin);
+  }
+}
+
 }  // namespace semfield

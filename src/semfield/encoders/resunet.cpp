@@ -127,24 +127,12 @@ std::vector<std::pair<std::string, at::Tensor>> ResUNet::named_parameters() cons
   return out;
 }
 
-std::vector<at::Tensor> ResUNet::parameters() const {
-  std::vector<at::Tensor> out;
-  for (auto& [name, tensor] : named_parameters()) out.push_back(tensor);
-  return out;
-}
+std::vector<at::Tensor> ResUNet::parameters() const { return tensors_of(named_parameters()); }
 
-TensorMap ResUNet::state() const {
-  TensorMap out;
-  for (const auto& [name, tensor] : named_parameters()) out[name] = tensor.detach();
-  return out;
-}
+TensorMap ResUNet::state() const { return state_of(named_parameters()); }
 
 void ResUNet::load_state(const TensorMap& state, const std::string& origin) {
-  at::NoGradGuard no_grad;
-  for (auto& [name, tensor] : named_parameters()) {
-    at::Tensor target = tensor;  // shares storage with the member
-    restore_tensor(state, name, target, origin);
-  }
+  restore_tensors(state, named_parameters(), origin);
 }
 
 }  // namespace semfield

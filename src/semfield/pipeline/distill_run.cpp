@@ -134,6 +134,20 @@ LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, c
   return out;
 }
 
+nlohmann::json class_counts_json(const SemanticSource& source, const at::Tensor& ids, const std::string& count_key) {
+  const std::vector<std::string> names = source.class_names();
+  const at::Tensor counts = at::bincount(ids.to(at::kLong).reshape({-1}), {}, source.channels().front());
+  nlohmann::json classes = nlohmann::json::array();
+  for (int64_t k = 0; k < counts.numel(); ++k) {
+    const int64_t c = counts[k].item<int64_t>();
+    if (c == 0) continue;
+    nlohmann::json entry = {{"id", k}, {count_key, c}};
+    if (static_cast<size_t>(k) < names.size()) entry["name"] = names[static_cast<size_t>(k)];
+    classes.push_back(entry);
+  }
+  return {{"classes", classes}};
+}
+
 const SemanticSource& class_label_source(const LoadedRun& run, const std::filesystem::path& run_dir,
                                          const std::string& name, std::optional<LoadedDistill>& holder,
                                          const std::string& what) {

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <filesystem>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +70,10 @@ struct LoadedRun;
 /// A run's source of class labels by name: "semantics" — the run's own model (a gnesf model applied with 2D maps) —
 /// or a distilled label field's name (loaded into `holder`, which must outlive the result). UsageError, starting with
 /// `what`, for a run without semantics or a feature field.
+/// Per-class counts of labels `ids` (int, [N]) given by `source`, in labels.json's schema:
+/// {"classes": [{"id", "name" (when the source names its classes), count_key: count}]}, classes of count 0 left out.
+nlohmann::json class_counts_json(const SemanticSource& source, const at::Tensor& ids, const std::string& count_key);
+
 const SemanticSource& class_label_source(const LoadedRun& run, const std::filesystem::path& run_dir,
                                          const std::string& name, std::optional<LoadedDistill>& holder,
                                          const std::string& what);

@@ -28,27 +28,38 @@
 namespace semfield {
 namespace {
 
-TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
-  const std::filesystem::path shipped = test::test_data_dir() / ".." / ".." / "models" / "ibr-synth.safetensors";
-  ASSERT_TRUE(std::filesystem::exists(shipped)) << shipped;
-  test::TempDir tmp;
-  test::write_small_scenes(tmp / "corpus", 3, 18, 64, 7300);
+/// The shipped model `name` (models/<name>.safetensors).
+std::filesystem::path shipped_model(const std::string& name) {
+  return test::test_data_dir() / ".." / ".." / "models" / (name + ".safetensors");
+}
 
+/// A gnesf model trained from `init` on a corpus of 3 small generated scenes (`seed`) written into tmp/corpus, with
+/// scene_002 held out (the validation scene), into tmp/run; lr 3e-3, no checkpoints, no validation unless set.
+CorpusTrainOptions tiny_gnesf_training(const test::TempDir& tmp, const std::filesystem::path& init, uint64_t seed) {
+  test::write_small_scenes(tmp / "corpus", 3, 18, 64, seed);
   CorpusTrainOptions o;
   o.corpus = tmp / "corpus";
   o.run_dir = tmp / "run";
   o.model_type = "gnesf";
-  o.init_model = shipped;
-  o.steps = 40;
-  o.rays = 256;
-  o.source_views = 8;
-  o.source_pool = 10;
+  o.init_model = init;
   o.val_every = 3;  // scene_002 is held out
   o.val_scenes = 0;
   o.eval_interval = 0;
   o.checkpoint_interval = 0;
   o.lr = 3e-3;
   o.show_progress = false;
+  return o;
+}
+
+TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
+  const std::filesystem::path shipped = shipped_model("ibr-synth");
+  ASSERT_TRUE(std::filesystem::exists(shipped)) << shipped;
+  test::TempDir tmp;
+  CorpusTrainOptions o = tiny_gnesf_training(tmp, shipped, 7300);
+  o.steps = 40;
+  o.rays = 256;
+  o.source_views = 8;
+  o.source_pool = 10;
   const CorpusTrainSummary summary = train_corpus(o);
   EXPECT_EQ(summary.steps, 40);
 
@@ -161,29 +172,19 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
 // alone learns the TSDF fused from the scenes' depth maps), then applied to a held-out scene: its TSDF loss falls, and
 // its SDF serves the visibility test of 3D labels and Eq. 8-9's semantic rendering through the run folder.
 TEST(GnesfTraining, GeometryVolumeLearnsTheTsdfAndServesLabelsAndRendering) {
-  const std::filesystem::path shipped = test::test_data_dir() / ".." / ".." / "models" / "gnesf-synth.safetensors";
+  const std::filesystem::path shipped = shipped_model("gnesf-synth");
   ASSERT_TRUE(std::filesystem::exists(shipped)) << shipped;
   test::TempDir tmp;
-  test::write_small_scenes(tmp / "corpus", 3, 18, 64, 7310);
-
-  CorpusTrainOptions o;
-  o.corpus = tmp / "corpus";
-  o.run_dir = tmp / "run";
-  o.model_type = "gnesf";
+  CorpusTrainOptions o = tiny_gnesf_training(tmp, shipped, 7310);
   o.model_config = {{"vote", "logit"},
                     {"geometry", {{"resolution", 32}, {"views", 6}, {"channels", 8}}},
                     {"semantic_weights", "sdf"},
                     {"train_geometry_only", true}};
-  o.init_model = shipped;
   o.steps = 60;
   o.rays = 64;
-  o.val_every = 3;  // scene_002 is held out: the validation scene
-  o.val_scenes = 1;
+  o.val_scenes = 1;  // scene_002, the held-out scene
   o.val_views = 2;
   o.eval_interval = 30;
-  o.checkpoint_interval = 0;
-  o.lr = 3e-3;
-  o.show_progress = false;
   EXPECT_EQ(train_corpus(o).steps, 60);
   // The validation curve: the model's own loss (here the TSDF's L1) on fixed examples of the held-out scene.
   std::vector<double> val_loss;
@@ -246,24 +247,22 @@ TEST(GnesfTraining, GeometryVolumeLearnsTheTsdfAndServesLabelsAndRendering) {
   EXPECT_GT(*points.miou, 0.85);
   // View synthesis with the volume's density (a switch): close to the radiance network's own rendering.
   const EvalResult ibr_eval = evaluate(*gnesf, tests, Eigen::Vector3f::Ones(), {}, false);
-  ModelFile sdf_radiance = read_model_file(tmp / "run" / "model.safetensors");
-  sdf_radiance.config["radiance_density"] = "sdf";
-  write_model_file(tmp / "sdf_radiance.safetensors", sdf_radiance);
-  apply.model = tmp / "sdf_radiance.safetensors";
-  apply.out = tmp / "applied_sdf_radiance";
-  apply_model(apply);
-  const LoadedRun sdf_run = load_run(tmp / "applied_sdf_radiance");
+  // The trained model with one config switch changed, applied to the held-out scene like the original.
+  auto apply_switched = [&](const std::string& key, const nlohmann::json& value) {
+    ModelFile variant = read_model_file(tmp / "run" / "model.safetensors");
+    variant.config[key] = value;
+    write_model_file(tmp / (key + ".safetensors"), variant);
+    apply.model = tmp / (key + ".safetensors");
+    apply.out = tmp / ("applied_" + key);
+    apply_model(apply);
+    return load_run(apply.out);
+  };
+  const LoadedRun sdf_run = apply_switched("radiance_density", "sdf");
   const EvalResult sdf_eval = evaluate(*sdf_run.model, tests, Eigen::Vector3f::Ones(), {}, false);
   std::printf("held-out PSNR: ray attention %.2f, SDF density %.2f\n", ibr_eval.psnr, sdf_eval.psnr);
   EXPECT_GT(sdf_eval.psnr, 18.5);  // measured 20.1 with this 60-step, 32^3 volume (27.0 with the ray attention)
   // The paper's masking of each source view the SDF test finds blocked (a switch): labels as good as without.
-  ModelFile masked = read_model_file(tmp / "run" / "model.safetensors");
-  masked.config["sdf_mask_sources"] = true;
-  write_model_file(tmp / "masked.safetensors", masked);
-  apply.model = tmp / "masked.safetensors";
-  apply.out = tmp / "applied_masked";
-  apply_model(apply);
-  const LoadedRun masked_run = load_run(tmp / "applied_masked");
+  const LoadedRun masked_run = apply_switched("sdf_mask_sources", true);
   const PointLabelScores masked_points = evaluate_point_labels(*run_semantic_source(masked_run), *truth, tests);
   ASSERT_TRUE(masked_points.miou);
   std::printf("3D mIoU with the sources masked by the SDF test %.3f\n", *masked_points.miou);

@@ -201,8 +201,8 @@ at::Tensor GeometryVolume::loss(const at::Tensor& tsdf, const at::Tensor& target
   return ((tsdf.reshape({-1}) - t).abs() * w).sum() / total;
 }
 
-std::vector<std::pair<std::string, at::Tensor>> GeometryVolume::named_parameters() const {
-  std::vector<std::pair<std::string, at::Tensor>> out;
+NamedTensors GeometryVolume::named_parameters() const {
+  NamedTensors out;
   auto add = [&](const std::string& name, const Conv& c, const Norm* n) {
     out.emplace_back(name + ".weight", c.weight);
     if (c.bias.defined()) out.emplace_back(name + ".bias", c.bias);
@@ -223,25 +223,7 @@ std::vector<std::pair<std::string, at::Tensor>> GeometryVolume::named_parameters
   return out;
 }
 
-std::vector<at::Tensor> GeometryVolume::parameters() const {
-  std::vector<at::Tensor> out;
-  for (auto& [name, t] : named_parameters()) out.push_back(t);
-  return out;
-}
-
-TensorMap GeometryVolume::state() const {
-  TensorMap out;
-  for (auto& [name, t] : named_parameters()) out[name] = t.detach();
-  return out;
-}
-
-void GeometryVolume::load_state(const TensorMap& state, const std::string& prefix, const std::string& origin) {
-  at::NoGradGuard no_grad;
-  for (auto& [name, t] : named_parameters()) {
-    at::Tensor target = t.detach();
-    restore_tensor(state, prefix + name, target, origin);
-  }
-}
+std::vector<at::Tensor> GeometryVolume::parameters() const { return tensors_of(named_parameters()); }
 
 at::Tensor sample_sdf(const at::Tensor& tsdf, const VoxelGrid& grid, float truncation, const at::Tensor& points) {
   const int64_t n = points.size(0);

@@ -83,10 +83,9 @@ class GeometryVolume {
   /// (|target| < 1) weighted by config.near_weight; 0 (with a graph) when nothing is observed.
   at::Tensor loss(const at::Tensor& tsdf, const at::Tensor& target, const at::Tensor& observed) const;
 
-  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+  /// Saved and restored as part of the model that holds it (GnesfNetwork: "geometry.<name>").
+  NamedTensors named_parameters() const;
   std::vector<at::Tensor> parameters() const;
-  TensorMap state() const;  ///< names as named_parameters (callers prefix them)
-  void load_state(const TensorMap& state, const std::string& prefix, const std::string& origin);
 
  private:
   struct Conv {

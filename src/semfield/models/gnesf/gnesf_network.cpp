@@ -1,6 +1,7 @@
 // GNeSF's semantic head on the image-conditioned radiance network.
 #include "semfield/models/gnesf/gnesf_network.h"
 
+#include <algorithm>
 #include <optional>
 
 #include <ATen/ATen.h>
@@ -187,18 +188,15 @@ std::vector<at::Tensor> GnesfNetwork::parameters() const {
   return out;
 }
 
-TensorMap GnesfNetwork::state() const {
-  TensorMap out;
-  for (auto& [name, t] : named_parameters()) out[name] = t.detach();
-  return out;
-}
+TensorMap GnesfNetwork::state() const { return state_of(named_parameters()); }
 
 void GnesfNetwork::load_state(const TensorMap& state, const std::string& origin, bool without_geometry) {
-  for (auto& [name, t] : named_parameters()) {
-    if (without_geometry && name.rfind("geometry.", 0) == 0) continue;
-    at::Tensor target = t.detach();
-    restore_tensor(state, name, target, origin);
-  }
+  NamedTensors named = named_parameters();
+  if (without_geometry)
+    named.erase(std::remove_if(named.begin(), named.end(),
+                               [](const auto& entry) { return entry.first.rfind("geometry.", 0) == 0; }),
+                named.end());
+  restore_tensors(state, named, origin);
 }
 
 }  // namespace semfield

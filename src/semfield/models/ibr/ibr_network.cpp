@@ -427,23 +427,12 @@ std::vector<std::pair<std::string, at::Tensor>> IbrNetwork::named_parameters() c
   return out;
 }
 
-std::vector<at::Tensor> IbrNetwork::parameters() const {
-  std::vector<at::Tensor> out;
-  for (auto& [name, t] : named_parameters()) out.push_back(t);
-  return out;
-}
+std::vector<at::Tensor> IbrNetwork::parameters() const { return tensors_of(named_parameters()); }
 
-TensorMap IbrNetwork::state() const {
-  TensorMap out;
-  for (auto& [name, t] : named_parameters()) out[name] = t.detach();
-  return out;
-}
+TensorMap IbrNetwork::state() const { return state_of(named_parameters()); }
 
 void IbrNetwork::load_state(const TensorMap& state, const std::string& origin) {
-  for (auto& [name, t] : named_parameters()) {
-    at::Tensor target = t.detach();
-    restore_tensor(state, name, target, origin);
-  }
+  restore_tensors(state, named_parameters(), origin);
 }
 
 std::pair<at::Tensor, at::Tensor> ray_box_bounds(const at::Tensor& origins, const at::Tensor& dirs,
