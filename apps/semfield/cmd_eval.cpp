@@ -77,18 +77,22 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                                 const std::vector<const View*>& views, const Eigen::Vector3f& background,
                                 nlohmann::json& metrics) {
   const SemanticSource* source = run_semantic_source(loaded);
-  if (source == nullptr || !loaded.applied || loaded.applied->semantic_maps.empty()) {
-    if (source != nullptr && !args.gt.empty())
+  if (source == nullptr) {
+    if (dynamic_cast<const SemanticSource*>(loaded.model.get()) != nullptr && !args.gt.empty())
       fail_usage("--gt {}: this run has no 2D semantic maps to vote over (apply the model with --teacher labels:...)",
                  args.gt);
     return;
   }
-  const TeacherSpec maps = TeacherSpec::parse(loaded.applied->semantic_maps);
+  // Models that vote over 2D maps (gnesf) name them; models with their own classes (gp-nerf) have none.
+  const std::string maps_spec = loaded.applied ? loaded.applied->semantic_maps : std::string();
+  const std::optional<TeacherSpec> maps =
+      maps_spec.empty() ? std::nullopt : std::optional<TeacherSpec>(TeacherSpec::parse(maps_spec));
   std::string gt = args.gt;
-  if (gt.empty() && (maps.arg == "semantic" || maps.arg == "instance")) gt = maps.arg;
+  if (gt.empty() && !maps) gt = "semantic";
+  if (gt.empty() && (maps->arg == "semantic" || maps->arg == "instance")) gt = maps->arg;
   if (gt.empty()) {
     log::warn("the run's 2D maps come from {}: pass --gt semantic|instance to score its semantics against the "
-              "views' ground truth", maps.to_string());
+              "views' ground truth", maps->to_string());
     return;
   }
   const std::unique_ptr<Teacher> truth = make_teacher("labels:" + gt, scene);
@@ -109,7 +113,7 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                         args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders",
                         "semantics", true, match ? &*match : nullptr);
   nlohmann::json entry = r.to_json();
-  entry["maps"] = maps.to_string();
+  if (maps) entry["maps"] = maps->to_string();
   entry["gt"] = gt;
   if (match) {
     entry.update(match->to_json());
@@ -119,11 +123,12 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                 fmt::join(match->left_out, ", "));
   }
   const PointLabelScores points =
-      add_point_label_metrics(*source, *truth, views, entry, metrics, match ? &*match : nullptr);
+      source->labels_points() ? add_point_label_metrics(*source, *truth, views, entry, metrics, match ? &*match : nullptr)
+                              : PointLabelScores{};
   for (const char* key : {"miou", "accuracy"})
     if (entry.contains(key)) metrics[key] = entry[key];
   metrics["semantics"] = entry;
-  std::printf("%-24s %s vs gt %s", "semantics", maps.to_string().c_str(), gt.c_str());
+  std::printf("%-24s %s vs gt %s", "semantics", maps ? maps->to_string().c_str() : "the model's classes", gt.c_str());
   if (r.miou) std::printf("  miou %.4f accuracy %.4f", *r.miou, r.accuracy.value_or(0));
   if (points.miou) std::printf("  3d miou %.4f (%lld surface points)", *points.miou, static_cast<long long>(points.points));
   std::printf("\n");

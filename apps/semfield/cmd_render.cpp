@@ -53,7 +53,7 @@ void render_semantics(const SemanticSource& source, const std::string& name, con
       fail_usage("render --semantic writes 8-bit class ids; {} has {} classes", name, source.channels().front());
     write_classes(source, out);
   }
-  std::optional<FeaturePca> pca;
+  std::optional<FeaturePca> pca, latent_pca;
   ProgressBar bar("render " + name, static_cast<int64_t>(jobs.size()), "view");
   double seconds = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -63,6 +63,11 @@ void render_semantics(const SemanticSource& source, const std::string& name, con
     if (labels) {
       const at::Tensor ids = rendered.maps.front().argmax(0);
       write_png(out / (view_name + "_" + name + ".png"), colorize_labels(ids));
+      // A model's own classes decoded from a rendered feature map (gp-nerf): that map's PCA too.
+      if (grid == nullptr && rendered.latent.defined()) {
+        if (!latent_pca) latent_pca.emplace(rendered.latent);
+        write_png(out / (view_name + "_" + name + "_features.png"), latent_pca->apply(rendered.latent));
+      }
       if (semantic_ids) {
         Image id8(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
         const at::Tensor f = ids.to(at::kFloat).contiguous();
@@ -135,9 +140,9 @@ void run_render(const RenderArgs& args) {
   }
   bar.finish();
   std::printf("rendered %zu views to %s (%.3f s per view)\n", jobs.size(), out.c_str(), seconds / jobs.size());
-  // A model that is its own semantic source (gnesf applied with 2D maps): <view>_semantics.png (+ ids with --raw),
+  // A model that is its own semantic source (gnesf applied with 2D maps, gp-nerf): <view>_semantics.png (+ ids with --raw),
   // and with --semantic the id maps and classes.json.
-  const bool own = run_semantic_source(loaded) != nullptr && loaded.applied && !loaded.applied->semantic_maps.empty();
+  const bool own = run_semantic_source(loaded) != nullptr;
   if (own) render_semantics(*run_semantic_source(loaded), "semantics", nullptr, args, jobs, args.semantic);
   if (args.semantic && !own) {
     // A per-scene run: its label field (--field NAME, else the first distilled field with classes).

@@ -20,6 +20,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/core/tensor_state.h"
+#include "semfield/encoders/conv_layers.h"
 
 namespace semfield {
 
@@ -37,6 +38,14 @@ class ResUNet {
 
   /// images [V, in_channels, H, W] (colours in [0,1]) -> features [V, out_channels, ceil(H/4), ceil(W/4)].
   at::Tensor forward(const at::Tensor& images) const;
+  /// The same with the backbone's intermediate maps (what a feature pyramid over it reads: encoders/resnet_fpn.h).
+  struct Stages {
+    at::Tensor half;     ///< block1 [V, base, H/2, W/2]
+    at::Tensor quarter;  ///< block2 [V, 2 base, H/4, W/4]
+    at::Tensor eighth;   ///< block3 [V, 4 base, H/8, W/8]
+    at::Tensor out;      ///< forward's result
+  };
+  Stages forward_stages(const at::Tensor& images) const;
 
   const ResUNetConfig& config() const { return m_config; }
   /// Every parameter, in a fixed order, with names ("stem.conv.weight", "block2.norm1.bias", ...).
@@ -47,23 +56,10 @@ class ResUNet {
   void load_state(const TensorMap& state, const std::string& origin);
 
  private:
-  struct Conv {
-    at::Tensor weight, bias;
-    int64_t stride = 1, padding = 0;
-  };
-  struct Norm {
-    at::Tensor weight, bias;
-  };
-  struct Block {
-    Conv conv1, conv2, shortcut;  ///< shortcut undefined when shapes match
-    Norm norm1, norm2, norm_shortcut;
-  };
-  at::Tensor block_forward(const Block& block, const at::Tensor& x) const;
-
   ResUNetConfig m_config;
-  Conv m_stem, m_up_conv, m_out_conv;
-  Norm m_stem_norm, m_up_norm;
-  Block m_block1, m_block2, m_block3;
+  conv::Conv m_stem, m_up_conv, m_out_conv;
+  conv::Norm m_stem_norm, m_up_norm;
+  conv::ResidualBlock m_block1, m_block2, m_block3;
 };
 
 }  // namespace semfield

@@ -36,6 +36,14 @@ struct CorpusExample {
   /// other models.
   std::vector<Camera> geometry_cameras;
   at::Tensor geometry_colours, geometry_depths;
+  /// Models that read the whole target view (CorpusModel::target_views(): GP-NeRF's perception head and teacher): its
+  /// camera, image [3,H,W] over `background`, ground-truth map [H,W] (int64 ids of `label_names`, -1 unlabelled; with
+  /// label inputs), z-depth map [H,W] (normalised frame, 0 = nothing hit; undefined where the scene has none), and the
+  /// flat pixel index [R] of each target ray (distinct pixels; the rays go through their centres).
+  Camera target_camera;
+  at::Tensor target_image, target_label_map, target_depth_map, ray_pixels;
+  /// The scene's class names by id (labels.json "classes"; "" for ids without a name); empty when it names none.
+  std::vector<std::string> label_names;
 };
 
 /// What a model with semantic inputs asks of the corpus trainer: the scenes' ground-truth maps of `gt` ("semantic" |
@@ -43,6 +51,8 @@ struct CorpusExample {
 /// (teachers/simulated_segmenter.h) at a severity drawn uniformly from [severity_min, severity_max] per example.
 struct LabelInputs {
   bool needed = false;
+  /// Whether the sources need maps too (GNeSF votes over them); false: only the targets' ground truth (GP-NeRF).
+  bool sources = true;
   std::string gt = "semantic";
   double severity_min = 0, severity_max = 0;
 };
@@ -67,6 +77,10 @@ class CorpusModel {
   /// How many views spread around the scene (with their depth maps) examples carry for a geometry volume
   /// (CorpusExample::geometry_*); 0: none.
   virtual int geometry_views() const { return 0; }
+  /// Whether examples carry the whole target view (CorpusExample::target_camera, target_image, ...).
+  virtual bool target_views() const { return false; }
+  /// Learning-rate multipliers of parameters(), in its order (empty: 1 for all).
+  virtual std::vector<double> lr_scales() const { return {}; }
   /// Starts from another model file's weights (`train-corpus --init`): by default a model of the same type and
   /// config; a type may accept others (GNeSF takes a trained ibr model as its radiance network). InputError naming
   /// `origin` when the weights do not fit.

@@ -6,6 +6,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/models/gnesf/gnesf_model.h"
+#include "semfield/models/gpnerf/gpnerf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/radiance_model.h"
 
@@ -33,6 +34,10 @@ const std::vector<ModelType>& model_types() {
        "GNeSF: semantics of an unseen scene by soft voting of its source views' 2D semantic maps (apply with "
        "--teacher labels:...), on the ibr radiance network",
        true, &create_gnesf_model, &create_gnesf_trainable, true},
+      {"gp-nerf",
+       "GP-NeRF: transformers co-aggregate radiance and semantic-embedding fields from an unseen scene's posed images; "
+       "a context-aware perception head segments whole rendered views into the training corpus's classes",
+       true, &create_gpnerf_model, &create_gpnerf_trainable},
   };
   return types;
 }

@@ -15,6 +15,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "semfield/geometry/camera.h"
+
 namespace semfield {
 
 class SceneModel;
@@ -43,6 +45,10 @@ class SemanticSource {
  public:
   virtual ~SemanticSource() = default;
 
+  /// Whether the source has semantics to give (a gnesf run applied without 2D maps renders radiance only).
+  virtual bool has_semantics() const { return true; }
+  /// Whether point_outputs gives labels of 3D points (GP-NeRF's head labels whole 2D views only).
+  virtual bool labels_points() const { return true; }
   /// Whether the outputs are class logits (one scale of K = channels()[0] classes; class k is label id k) rather
   /// than features.
   virtual bool has_classes() const = 0;
@@ -57,6 +63,10 @@ class SemanticSource {
   /// Inference for rays origins/dirs [R,3] (R may be 0): every scale's maps, opacity and depths. Thread-safe
   /// (const).
   virtual SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const = 0;
+  /// The same for every pixel of a camera's image (row-major: R = H * W): what whole-view renderers call. The default
+  /// renders the camera's rays; a source whose outputs depend on a view's context (GP-NeRF's perception head)
+  /// overrides it.
+  virtual SemanticRenderOutput render_view(const Camera& camera) const;
   /// Per-point outputs, per scale [N, C_s], at points [N,3] taken as if opaque (for a source with classes, the
   /// points' class logits). UsageError for points of another shape.
   virtual std::vector<at::Tensor> point_outputs(const at::Tensor& points) const = 0;

@@ -153,8 +153,9 @@ const SemanticSource& class_label_source(const LoadedRun& run, const std::filesy
                                          const std::string& what) {
   if (name == "semantics") {
     const SemanticSource* own = run_semantic_source(run);
-    if (own == nullptr || !run.applied || run.applied->semantic_maps.empty())
-      fail_usage("{} semantics: the run's model has no semantics (a gnesf model applied with --teacher labels:...); "
+    if (own == nullptr)
+      fail_usage("{} semantics: the run's model has no semantics (a gnesf model applied with --teacher labels:..., a "
+                 "gp-nerf model); "
                  "for a distilled label field give its name", what);
     return *own;
   }

@@ -15,11 +15,11 @@ namespace semfield {
 RenderedFeatures render_features(const SemanticSource& source, const Camera& camera) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t w = camera.intrinsics.width, h = camera.intrinsics.height;
-  const kernels::Rays rays = kernels::generate_image_rays(camera);
-  const SemanticRenderOutput out = source.render(rays.origins, rays.directions);
+  const SemanticRenderOutput out = source.render_view(camera);
   RenderedFeatures result;
   for (const at::Tensor& m : out.maps) result.maps.push_back(m.view({h, w, -1}).permute({2, 0, 1}).contiguous());
   result.opacity = out.opacity.view({h, w});
+  if (out.latent.defined()) result.latent = out.latent.view({h, w, -1}).permute({2, 0, 1}).contiguous();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

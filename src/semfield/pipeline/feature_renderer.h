@@ -15,6 +15,8 @@ namespace semfield {
 struct RenderedFeatures {
   std::vector<at::Tensor> maps;  ///< per scale [C_s, H, W] (Labels: class logits)
   at::Tensor opacity;            ///< [H, W]
+  /// [D, H, W] the latent the maps are decoded from, when the source has one (SemanticRenderOutput::latent)
+  at::Tensor latent;
   double seconds = 0;
 };
 

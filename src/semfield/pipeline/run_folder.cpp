@@ -214,7 +214,8 @@ LoadedRun load_run(const fs::path& run_dir) {
 }
 
 const SemanticSource* run_semantic_source(const LoadedRun& run) {
-  return dynamic_cast<const SemanticSource*>(run.model.get());
+  const auto* source = dynamic_cast<const SemanticSource*>(run.model.get());
+  return source != nullptr && source->has_semantics() ? source : nullptr;
 }
 
 RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what) {

@@ -97,7 +97,8 @@ void save_run_checkpoint(const RunPaths& run, const RunSpec& spec, const Radianc
 /// self-contained), or an applied run's model file and scene. Throws InputError for a missing run folder, a
 /// missing/truncated/foreign checkpoint or model file, or a scene that no longer loads.
 LoadedRun load_run(const std::filesystem::path& run_dir);
-/// The run's model as a semantic source when it is one (gnesf applied with 2D maps), else nullptr.
+/// The run's model as a semantic source when it is one with semantics (gnesf applied with 2D maps, gp-nerf), else
+/// nullptr.
 const SemanticSource* run_semantic_source(const LoadedRun& run);
 /// The per-scene hash-grid model of a run, for what only it supports (`what`: "train --resume", ...); UsageError
 /// naming the run's model type otherwise.

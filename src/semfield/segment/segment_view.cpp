@@ -25,7 +25,7 @@ SegmentView render_field_view(const SemanticSource& source, const Camera& camera
   const auto start = std::chrono::steady_clock::now();
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   const kernels::Rays rays = kernels::generate_image_rays(camera);
-  const SemanticRenderOutput out = source.render(rays.origins, rays.directions);
+  const SemanticRenderOutput out = source.render_view(camera);
   SEMFIELD_ASSERT(scale < out.maps.size(), "scale out of range");
   SegmentView view;
   view.name = name;

@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "semfield/core/error.h"
+
 namespace semfield {
 
 DenseAdam::DenseAdam(std::vector<at::Tensor> params) : m_params(std::move(params)) {
@@ -27,9 +29,15 @@ void DenseAdam::step(const kernels::AdamHyper& h) {
     m_exp_avg[i].mul_(h.beta1).add_(grad, 1.0 - h.beta1);
     m_exp_avg_sq[i].mul_(h.beta2).addcmul_(grad, grad, 1.0 - h.beta2);
     const at::Tensor denom = (m_exp_avg_sq[i] / bias2).sqrt_().add_(h.eps);
-    p.addcdiv_(m_exp_avg[i], denom, -h.lr / bias1);
+    const double scale = m_lr_scales.empty() ? 1.0 : m_lr_scales[i];
+    p.addcdiv_(m_exp_avg[i], denom, -h.lr * scale / bias1);
     p.mutable_grad().zero_();
   }
+}
+
+void DenseAdam::set_lr_scales(std::vector<double> scales) {
+  SEMFIELD_ASSERT(scales.empty() || scales.size() == m_params.size(), "one learning-rate scale per parameter");
+  m_lr_scales = std::move(scales);
 }
 
 TensorMap DenseAdam::state(const std::string& prefix) const {

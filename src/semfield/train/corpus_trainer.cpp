@@ -113,6 +113,7 @@ struct ExampleSpec {
   uint64_t seed = 0;
   LabelInputs labels;
   int geometry_views = 0;  ///< CorpusModel::geometry_views()
+  bool target_views = false;  ///< CorpusModel::target_views()
 };
 
 at::Tensor label_tensor(const LabelMap& map) {
@@ -137,7 +138,7 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
     colours.push_back(view_colours(*s.train[static_cast<size_t>(i)], background));
   }
   ex.source_colours = at::stack(colours);
-  if (options.labels.needed) {
+  if (options.labels.needed && options.labels.sources) {
     // The sources' maps as a 2D segmenter would give them: their ground truth through the simulated segmenter at a
     // severity drawn per example (its confusion partners keyed by the example, its other draws by the view too).
     const double severity = rng.uniform(options.labels.severity_min, options.labels.severity_max);
@@ -151,16 +152,41 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
   const View& view = *s.train[static_cast<size_t>(target)];
   const int w = view.rgb.width, h = view.rgb.height;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(rng.next_u64());
-  const at::Tensor pixel = at::randint(static_cast<int64_t>(w) * h, {options.rays}, gen, at::kLong);
+  // Models that read the whole target view fuse rendered pixels into it: distinct pixels (at most all of them).
+  const at::Tensor pixel =
+      options.target_views
+          ? at::randperm(static_cast<int64_t>(w) * h, gen, at::kLong)
+                .narrow(0, 0, std::min<int64_t>(options.rays, static_cast<int64_t>(w) * h))
+          : at::randint(static_cast<int64_t>(w) * h, {options.rays}, gen, at::kLong);
+  const int64_t n_rays = pixel.size(0);
   const at::Tensor uv = at::stack({at::remainder(pixel, w), at::div(pixel, w, "floor")}, 1).to(at::kFloat) + 0.5f;
   const kernels::Rays rays = kernels::generate_rays(kernels::CameraBatch::from_cameras({view.camera}),
-                                                    at::zeros({options.rays}, at::kLong), uv);
+                                                    at::zeros({n_rays}, at::kLong), uv);
   ex.origins = rays.origins;
   ex.dirs = rays.directions;
-  ex.target = view_colours(view, background).reshape({3, -1}).index_select(1, pixel).t().contiguous();
-  ex.background = at::tensor({background.x(), background.y(), background.z()}).expand({options.rays, 3});
+  const at::Tensor target_image = view_colours(view, background);
+  ex.target = target_image.reshape({3, -1}).index_select(1, pixel).t().contiguous();
+  ex.background = at::tensor({background.x(), background.y(), background.z()}).expand({n_rays, 3});
   if (options.labels.needed)
     ex.target_labels = label_tensor(s.labels[static_cast<size_t>(target)]).reshape({-1}).index_select(0, pixel);
+  if (options.target_views) {
+    ex.target_camera = view.camera;
+    ex.target_image = target_image;
+    ex.ray_pixels = pixel;
+    if (options.labels.needed) {
+      ex.target_label_map = label_tensor(s.labels[static_cast<size_t>(target)]);
+      const auto& names = options.labels.gt == "semantic" ? s.scene->semantic_labels : s.scene->instance_labels;
+      for (const auto& [id, label] : names) {
+        if (id < 0 || id > 65535) continue;
+        if (ex.label_names.size() <= static_cast<size_t>(id)) ex.label_names.resize(static_cast<size_t>(id) + 1);
+        ex.label_names[static_cast<size_t>(id)] = label.name;
+      }
+    }
+    if (view.depth) {
+      const Image& d = *view.depth;
+      ex.target_depth_map = at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone();
+    }
+  }
   ex.frame = s.frame;
   if (options.geometry_views > 0) {
     // Views spread around the scene from a random first one, with their depth maps (the geometry volume's targets).
@@ -271,6 +297,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
                 : std::vector<LoadedScene>{};
   const std::vector<at::Tensor> params = model->parameters();
   DenseAdam adam(params);
+  adam.set_lr_scales(model->lr_scales());
   if (resumed) {
     model->load_state(resumed_weights, run.checkpoint().string());
     adam.load_state(resumed_optim, "adam.", run.checkpoint().string());
@@ -342,11 +369,11 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     size_t fewest = val_scenes.front().train.size();
     for (const auto& s : val_scenes) fewest = std::min(fewest, s.train.size());
     const int others = static_cast<int>(fewest) - 1;  // a target's possible sources
-    if ((label_inputs.needed || model->geometry_views() > 0) && others >= 1) {
+    if ((label_inputs.needed || model->geometry_views() > 0 || model->target_views()) && others >= 1) {
       at::NoGradGuard no_grad;
       const ExampleSpec val_spec{options.rays, std::min(options.source_views, others),
                                  std::min(options.source_pool, others), options.seed + kValidationSeed, label_inputs,
-                                 model->geometry_views()};
+                                 model->geometry_views(), model->target_views()};
       double sum = 0;
       for (int i = 0; i < kValidationExamples; ++i)
         sum += model->loss(make_example(val_scenes, val_spec, 0, i, background), kValidationSeed + i).loss.item<double>();
@@ -375,7 +402,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   double loss_ema = 0, mse_ema = 0, samples = 0;
   const int per_rank = options.batch / world;
   const ExampleSpec spec{options.rays, options.source_views, options.source_pool, options.seed, label_inputs,
-                         model->geometry_views()};
+                         model->geometry_views(), model->target_views()};
   while (true) {
     // All ranks must agree to stop together (a budget or Ctrl-C seen by one rank only would hang the others).
     bool go = loop.next();
@@ -435,17 +462,18 @@ CorpusTrainSummary finetune_on_scene(CorpusModel& model, std::shared_ptr<Scene> 
                                      const FinetuneOptions& options) {
   if (options.steps < 1) fail_usage("fine-tuning needs at least 1 step (got {})", options.steps);
   const Eigen::Vector3f background = parse_background(options.background);
-  if (model.label_inputs().needed)
-    fail_usage("fine-tuning a {} model needs the scene's ground-truth semantics; it is not supported", model.type());
-  LoadedScene s = loaded_scene("scene", std::move(scene), {});
+  // Models with semantic inputs fine-tune on the scene's own ground-truth maps (loaded_scene names a view without).
+  LoadedScene s = loaded_scene("scene", std::move(scene), model.label_inputs());
   s.frame = frame;
   if (s.train.size() < 2) fail_input(s.scene->root, "", "fine-tuning needs at least 2 training views");
   const std::vector<LoadedScene> scenes = {s};
   const int source_views = std::min<int>(options.source_views, static_cast<int>(s.train.size()) - 1);
   const ExampleSpec spec{options.rays, source_views,
-                         std::min<int>(options.source_pool, static_cast<int>(s.train.size()) - 1), options.seed, {}};
+                         std::min<int>(options.source_pool, static_cast<int>(s.train.size()) - 1), options.seed,
+                         model.label_inputs(), 0, model.target_views()};
   const std::vector<at::Tensor> params = model.parameters();
   DenseAdam adam(params);
+  adam.set_lr_scales(model.lr_scales());
   TrainingLoopOptions lo;
   lo.steps = options.steps;
   lo.time_budget = options.time_budget;

@@ -13,8 +13,8 @@ namespace semfield {
 
 namespace {
 
-constexpr int64_t kRayChunk = 2048;
-constexpr int64_t kPointChunk = 16384;
+constexpr int64_t kGnesfRayChunk = 2048;
+constexpr int64_t kGnesfPointChunk = 16384;
 constexpr float kTrainMinWeight = 1e-4f;  // training: samples lighter than this carry no semantics
 // Inference: each ray's kSemanticSamples heaviest samples of at least kSemanticMinWeight (scaled to the ray's opacity):
 // the vote costs a pass of the per-view network per sample, and a surface spreads its weight over ~16 fine samples
@@ -118,8 +118,8 @@ RayRenderOutput GnesfModel::render_sdf_radiance(const at::Tensor& origins, const
   const float voxel = geo.grid.voxel_size();
   std::vector<at::Tensor> rgb, opacity, depth;
   RayRenderOutput out;
-  for (int64_t begin = 0; begin < r; begin += kRayChunk) {
-    const int64_t n = std::min(kRayChunk, r - begin);
+  for (int64_t begin = 0; begin < r; begin += kGnesfRayChunk) {
+    const int64_t n = std::min(kGnesfRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_ibr.frame(),
                                   m_network.config().radiance.unbounded_extent);
     const at::Tensor frac = (at::arange(kSdfRaySamples, at::kFloat) + 0.5f) / static_cast<float>(kSdfRaySamples);
@@ -178,8 +178,8 @@ SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Ten
   const SemanticMaps maps = maps_of(indices);
   const SdfVolume* geometry = m_network.config().semantic_weights == "sdf" ? &sdf() : nullptr;
   std::vector<at::Tensor> sem, opacity, depth, median;
-  for (int64_t begin = 0; begin < r; begin += kRayChunk) {
-    const int64_t n = std::min(kRayChunk, r - begin);
+  for (int64_t begin = 0; begin < r; begin += kGnesfRayChunk) {
+    const int64_t n = std::min(kGnesfRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_ibr.frame(),
                                   m_network.config().radiance.unbounded_extent);
     const GnesfRenderOutput o =
@@ -213,8 +213,8 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
   // Candidates: the 4 nearest cameras; the first from which the model's own ray to the point is not blocked before it.
   const int64_t kc = std::min<int64_t>(4, centres.size(0));
   at::Tensor candidates = at::empty({n, kc}, at::kLong);
-  for (int64_t begin = 0; begin < n; begin += kPointChunk) {
-    const int64_t m = std::min(kPointChunk, n - begin);
+  for (int64_t begin = 0; begin < n; begin += kGnesfPointChunk) {
+    const int64_t m = std::min(kGnesfPointChunk, n - begin);
     candidates.narrow(0, begin, m).copy_(std::get<1>(at::cdist(points.narrow(0, begin, m), centres).topk(kc, 1, false)));
   }
   at::Tensor nearest = candidates.select(1, 0).clone();
@@ -263,8 +263,8 @@ std::vector<at::Tensor> GnesfModel::point_outputs(const at::Tensor& points) cons
     const std::vector<int> indices = m_ibr.source_indices_for_rays(centres[camera].unsqueeze(0).expand({p.size(0), 3}), dirs);
     const IbrSources src = m_ibr.sources(indices);
     const SemanticMaps maps = maps_of(indices);
-    for (int64_t begin = 0; begin < p.size(0); begin += kPointChunk) {
-      const int64_t m = std::min(kPointChunk, p.size(0) - begin);
+    for (int64_t begin = 0; begin < p.size(0); begin += kGnesfPointChunk) {
+      const int64_t m = std::min(kGnesfPointChunk, p.size(0) - begin);
       IbrViewFeatures f = m_network.radiance().view_features(p.narrow(0, begin, m), dirs.narrow(0, begin, m), src);
       if (geometry != nullptr && m_network.config().sdf_mask_sources) {
         // The visibility module's SDF test: a source view whose segment to the point enters a surface first does not

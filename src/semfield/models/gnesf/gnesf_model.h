@@ -54,6 +54,7 @@ class GnesfModel final : public SceneModel, public SemanticSource {
   nlohmann::json config_json() const override { return to_json(m_network.config()); }
 
   // SemanticSource: class probabilities as log-probabilities (one scale of K classes).
+  bool has_semantics() const override { return has_maps(); }
   bool has_classes() const override { return true; }
   std::vector<std::string> class_names() const override { return m_class_names; }
   std::vector<int64_t> channels() const override;

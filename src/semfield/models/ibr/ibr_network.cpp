@@ -1,5 +1,6 @@
 // The image-conditioned radiance network: encoder, per-view aggregation, ray attention, coarse-to-fine rendering.
 #include "semfield/models/ibr/ibr_network.h"
+#include "semfield/models/ibr/ray_samples.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -16,11 +17,6 @@ namespace {
 
 constexpr int kRayDiffChannels = 4;   // target minus source direction (3) and their cosine (1)
 constexpr int kPositionalFreqs = 4;   // sin/cos of t_rel at 1, 2, 4, 8 pi
-
-/// Softmax over views (dim 0) of logits [V,N,1] restricted to valid [V,N,1] (float 0/1); all-invalid -> zeros.
-at::Tensor masked_view_softmax(const at::Tensor& logits, const at::Tensor& valid) {
-  return at::softmax(logits.masked_fill(valid.eq(0), -1e9), 0) * valid;
-}
 
 /// Weighted mean and variance over views of x [V,N,F] with weights w [V,N,1] summing to 1 (or 0): [N,2F].
 at::Tensor weighted_mean_var(const at::Tensor& x, const at::Tensor& w) {
@@ -39,17 +35,7 @@ at::Tensor positional_encoding(const at::Tensor& t_rel) {
   return at::stack(parts, -1);
 }
 
-/// Interval lengths [R,S] of sorted samples ts [R,S] in [near, far]: each sample owns the span between the
-/// midpoints to its neighbours, the first and last reaching near and far.
-at::Tensor sample_intervals(const at::Tensor& ts, const at::Tensor& near, const at::Tensor& far) {
-  const at::Tensor mids = (ts.narrow(1, 1, ts.size(1) - 1) + ts.narrow(1, 0, ts.size(1) - 1)) * 0.5f;
-  const at::Tensor edges = at::cat({near.unsqueeze(1), mids, far.unsqueeze(1)}, 1);
-  return (edges.narrow(1, 1, ts.size(1)) - edges.narrow(1, 0, ts.size(1))).clamp_min(0);
-}
-
-struct Composite {
-  at::Tensor rgb, opacity, depth, weights;
-};
+using Composite = SampleComposite;
 
 /// `out`'s fields of one pass: its composite c over samples ts / dts, and rgb_point (the per-point density's).
 void set_pass(IbrRenderOutput& out, const Composite& c, const at::Tensor& ts, const at::Tensor& dts,
@@ -61,46 +47,6 @@ void set_pass(IbrRenderOutput& out, const Composite& c, const at::Tensor& ts, co
   out.dts = dts;
   out.weights = c.weights;
   out.rgb_point = rgb_point;
-}
-
-/// Position of samples ts [n,S] in their ray's sampled interval: 0 at near, 1 at far.
-at::Tensor relative_t(const at::Tensor& ts, const at::Tensor& near, const at::Tensor& span) {
-  return (ts - near.unsqueeze(1)) / span.clamp_min(1e-6f).unsqueeze(1);
-}
-
-Composite composite(const at::Tensor& sigma, const at::Tensor& rgb, const at::Tensor& ts, const at::Tensor& dts,
-                    const at::Tensor& background) {
-  const at::Tensor alpha = 1.0f - at::exp(-sigma * dts);
-  const at::Tensor transmittance =
-      at::cumprod(at::cat({at::ones_like(alpha.narrow(1, 0, 1)), 1.0f - alpha + 1e-10f}, 1), 1).narrow(1, 0, alpha.size(1));
-  Composite out;
-  out.weights = alpha * transmittance;
-  out.opacity = out.weights.sum(1);
-  out.rgb = (out.weights.unsqueeze(2) * rgb).sum(1) + (1.0f - out.opacity).unsqueeze(1) * background;
-  out.depth = (out.weights * ts).sum(1);
-  return out;
-}
-
-/// Inverse-CDF samples [R,n] from per-bin weights [R,B] over bins with edges [R,B+1]; deterministic (evenly
-/// spaced quantiles) unless a generator is given. No gradient.
-at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_t n, at::Generator* generator) {
-  const at::Tensor w = weights.detach() + 1e-5f;
-  const at::Tensor pdf = w / w.sum(1, true);
-  const at::Tensor cdf = at::cat({at::zeros_like(pdf.narrow(1, 0, 1)), at::cumsum(pdf, 1)}, 1).contiguous();
-  at::Tensor u;
-  const int64_t r = weights.size(0);
-  if (generator) {
-    u = std::get<0>(at::sort(at::rand({r, n}, *generator, weights.options()), 1));
-  } else {
-    u = ((at::arange(n, weights.options()) + 0.5f) / static_cast<float>(n)).expand({r, n});
-  }
-  u = u.contiguous();
-  const at::Tensor above = at::searchsorted(cdf, u, false, true).clamp(1, cdf.size(1) - 1);
-  const at::Tensor below = above - 1;
-  const at::Tensor c0 = cdf.gather(1, below), c1 = cdf.gather(1, above);
-  const at::Tensor e0 = edges.gather(1, below), e1 = edges.gather(1, above);
-  const at::Tensor denom = (c1 - c0).clamp_min(1e-8f);
-  return e0 + (u - c0) / denom * (e1 - e0);
 }
 
 at::Tensor row(const at::Tensor& v) { return v.unsqueeze(1); }
@@ -353,12 +299,12 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
   const PointOutput coarse = evaluate(rays.origins, rays.dirs, hit, t_coarse);
   const at::Tensor dts_coarse = sample_intervals(t_coarse, rays.near, rays.far);
   const at::Tensor sigma_coarse = ray_density(coarse.z, relative_t(t_coarse, rays.near, span), coarse.valid);
-  const Composite cc = composite(sigma_coarse, coarse.rgb, t_coarse, dts_coarse, background);
+  const Composite cc = composite_samples(sigma_coarse, coarse.rgb, t_coarse, dts_coarse, background);
   out.rgb_coarse = cc.rgb;
   out.n_samples = hit.sum().item<int64_t>() * (sc + sf);
   if (sf == 0) {
     set_pass(out, cc, t_coarse, dts_coarse,
-             composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb);
+             composite_samples(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb);
     return out;
   }
   // Fine: importance samples from the coarse weights; the union is evaluated, coarse features reused. At inference,
@@ -385,8 +331,8 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
     const at::Tensor dts = sample_intervals(t_all, near_f, far_f);
     const at::Tensor sigma = ray_density(z, relative_t(t_all, near_f, span_f), valid);
     const at::Tensor bg = pick(background);
-    set_pass(fine_out, composite(sigma, rgb, t_all, dts, bg), t_all, dts,
-             composite(sigma_point, rgb, t_all, dts, bg).rgb);
+    set_pass(fine_out, composite_samples(sigma, rgb, t_all, dts, bg), t_all, dts,
+             composite_samples(sigma_point, rgb, t_all, dts, bg).rgb);
   }
   if (!sel.defined()) {
     fine_out.rgb_coarse = out.rgb_coarse;
@@ -396,7 +342,7 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
   // The coarse result for the others, with the fine slots at `far`, of zero length and weight.
   set_pass(out, cc, at::cat({t_coarse, row(rays.far).expand({r, sf})}, 1),
            at::cat({dts_coarse, at::zeros({r, sf}, opts)}, 1),
-           composite(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb);
+           composite_samples(coarse.sigma_point, coarse.rgb, t_coarse, dts_coarse, background).rgb);
   out.weights = at::cat({cc.weights, at::zeros({r, sf}, opts)}, 1);
   if (rf > 0) {
     out.rgb = out.rgb.index_copy(0, sel, fine_out.rgb);

@@ -1,0 +1,121 @@
+// GpnerfConfig <-> JSON.
+#include "semfield/models/gpnerf/gpnerf_config.h"
+
+#include "semfield/core/error.h"
+#include "semfield/core/json_reader.h"
+#include "semfield/data/synth/synth_scene.h"
+
+namespace semfield {
+
+void GpnerfConfig::validate() const {
+  const int d = extractor.semantic_channels;
+  if (extractor.backbone.base_channels < 1 || extractor.backbone.out_channels < 1 || extractor.pyramid_channels < 1)
+    fail_usage("gp-nerf config: extractor channel counts must be positive");
+  if (width < 8 || width > 1024 || width % 8 != 0) fail_usage("gp-nerf config: width = {} (a multiple of 8 in 8..1024)", width);
+  if (layers < 1 || layers > 16) fail_usage("gp-nerf config: layers = {} is out of range [1, 16]", layers);
+  if (heads < 1 || width % heads != 0) fail_usage("gp-nerf config: heads = {} must divide width {}", heads, width);
+  if (d < 4 || d % 4 != 0 || d % width != 0 || d % heads != 0)
+    fail_usage("gp-nerf config: extractor.semantic_channels = {} must be a multiple of 4, of width ({}) and of heads "
+               "({})", d, width, heads);
+  if (ff_hidden < 1 || head_channels < 8 || head_channels % 8 != 0)
+    fail_usage("gp-nerf config: ff_hidden must be positive and head_channels a multiple of 8");
+  if (n_coarse < 2 || n_fine < 1) fail_usage("gp-nerf config: n_coarse must be at least 2 and n_fine at least 1");
+  if (source_views < 1) fail_usage("gp-nerf config: source_views must be at least 1");
+  if (!(unbounded_extent >= 1)) fail_usage("gp-nerf config: unbounded_extent must be at least 1");
+  if (classes.size() < 2 || classes.size() > 255)
+    fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
+  if (colour != "blend" && colour != "mlp") fail_usage("gp-nerf config: colour = '{}' (expected blend or mlp)", colour);
+  if (head_input != "fused" && head_input != "novel")
+    fail_usage("gp-nerf config: head_input = '{}' (expected fused or novel)", head_input);
+  if (depth_guided_np < 0 || depth_guided_np > n_fine) fail_usage("gp-nerf config: depth_guided_np is out of range");
+  for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided})
+    if (!(w >= 0)) fail_usage("gp-nerf config: loss weights must be non-negative");
+  for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head})
+    if (!(w >= 0 && w <= 1000)) fail_usage("gp-nerf config: lr_scale entries must be in [0, 1000]");
+}
+
+nlohmann::json to_json(const GpnerfConfig& c) {
+  return {{"extractor",
+           {{"base_channels", c.extractor.backbone.base_channels},
+            {"rgb_channels", c.extractor.backbone.out_channels},
+            {"pyramid_channels", c.extractor.pyramid_channels},
+            {"semantic_channels", c.extractor.semantic_channels}}},
+          {"width", c.width},
+          {"layers", c.layers},
+          {"heads", c.heads},
+          {"ff_hidden", c.ff_hidden},
+          {"head_channels", c.head_channels},
+          {"n_coarse", c.n_coarse},
+          {"n_fine", c.n_fine},
+          {"source_views", c.source_views},
+          {"unbounded_extent", c.unbounded_extent},
+          {"classes", c.classes},
+          {"joint_attention", c.joint_attention},
+          {"gradient_block", c.gradient_block},
+          {"head_input", c.head_input},
+          {"colour", c.colour},
+          {"depth_guided_np", c.depth_guided_np},
+          {"loss",
+           {{"rgb", c.loss.rgb},
+            {"point", c.loss.point},
+            {"semantic", c.loss.semantic},
+            {"distill", c.loss.distill},
+            {"depth_guided", c.loss.depth_guided}}},
+          {"lr_scale",
+           {{"extractor", c.lr_scale.extractor}, {"transformer", c.lr_scale.transformer}, {"head", c.lr_scale.head}}},
+          {"seed", c.seed}};
+}
+
+GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
+  const JsonNode root = JsonNode::parse_text(json.dump(), origin);
+  root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
+                            "source_views", "unbounded_extent", "classes", "joint_attention", "gradient_block",
+                            "head_input", "colour", "depth_guided_np", "loss", "lr_scale", "seed"});
+  GpnerfConfig c;
+  c.classes = synth_class_names();
+  if (auto e = root.find("extractor")) {
+    e->reject_unknown_keys({"base_channels", "rgb_channels", "pyramid_channels", "semantic_channels"});
+    c.extractor.backbone.base_channels = static_cast<int>(e->int_or("base_channels", c.extractor.backbone.base_channels));
+    c.extractor.backbone.out_channels = static_cast<int>(e->int_or("rgb_channels", c.extractor.backbone.out_channels));
+    c.extractor.pyramid_channels = static_cast<int>(e->int_or("pyramid_channels", c.extractor.pyramid_channels));
+    c.extractor.semantic_channels = static_cast<int>(e->int_or("semantic_channels", c.extractor.semantic_channels));
+  }
+  c.width = static_cast<int>(root.int_or("width", c.width));
+  c.layers = static_cast<int>(root.int_or("layers", c.layers));
+  c.heads = static_cast<int>(root.int_or("heads", c.heads));
+  c.ff_hidden = static_cast<int>(root.int_or("ff_hidden", c.ff_hidden));
+  c.head_channels = static_cast<int>(root.int_or("head_channels", c.head_channels));
+  c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
+  c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
+  c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
+  c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);
+  if (auto k = root.find("classes")) {
+    if (!k->is_array()) k->fail("expected an array of class names");
+    c.classes.clear();
+    for (size_t i = 0; i < k->size(); ++i) c.classes.push_back(k->at(i).as_string());
+  }
+  c.joint_attention = root.bool_or("joint_attention", c.joint_attention);
+  c.gradient_block = root.bool_or("gradient_block", c.gradient_block);
+  c.head_input = root.string_or("head_input", c.head_input);
+  c.colour = root.string_or("colour", c.colour);
+  c.depth_guided_np = static_cast<int>(root.int_or("depth_guided_np", c.depth_guided_np));
+  if (auto l = root.find("loss")) {
+    l->reject_unknown_keys({"rgb", "point", "semantic", "distill", "depth_guided"});
+    c.loss.rgb = l->double_or("rgb", c.loss.rgb);
+    c.loss.point = l->double_or("point", c.loss.point);
+    c.loss.semantic = l->double_or("semantic", c.loss.semantic);
+    c.loss.distill = l->double_or("distill", c.loss.distill);
+    c.loss.depth_guided = l->double_or("depth_guided", c.loss.depth_guided);
+  }
+  if (auto l = root.find("lr_scale")) {
+    l->reject_unknown_keys({"extractor", "transformer", "head"});
+    c.lr_scale.extractor = l->double_or("extractor", c.lr_scale.extractor);
+    c.lr_scale.transformer = l->double_or("transformer", c.lr_scale.transformer);
+    c.lr_scale.head = l->double_or("head", c.lr_scale.head);
+  }
+  c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
+  validate_config(origin, "", [&] { c.validate(); });
+  return c;
+}
+
+}  // namespace semfield

@@ -1,0 +1,79 @@
+// Configuration of GP-NeRF (type "gp-nerf", ../shared/papers/gp-nerf-*.txt; gpnerf_network.h). Every key is
+// documented here once with its default; unknown keys are an error naming the key. Sizes are the paper's scaled to a
+// 2-core CPU (GNT's 8 layers of width 64 and 512-d semantics -> 4 layers of 32 and 64-d; 64 samples per ray -> 32
+// proposal + 32 transformer samples); BENCHMARKS.md ("GP-NeRF") states the scaling of the training recipe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "semfield/encoders/resnet_fpn.h"
+
+namespace semfield {
+
+/// The losses of Eq. 8 (weights; 0 switches a loss off). The code's Replica config: rgb 0.25, semantic 0.75, distill
+/// 0.5, depth-guided 0.5 (ScanNet: 0.25 / 0.25).
+struct GpnerfLossWeights {
+  double rgb = 0.25;           ///< "rgb": photometric loss of the transformer's colour (Eq. 9)
+  double point = 0.25;         ///< "point": photometric loss of the proposal's per-point density and colour
+  double semantic = 0.75;      ///< "semantic": cross-entropy of the perception head's classes (Eq. 10)
+  double distill = 0.5;        ///< "distill": 2D semantic distillation, 1 - cos(S_sem, S_novel) (Eq. 11)
+  double depth_guided = 0.5;   ///< "depth_guided": depth-guided semantic distillation of the field's points (Eq. 12-13)
+};
+
+/// Learning-rate multipliers of the three parts (of `train-corpus --lr`). The paper's are 5e-3 / 1e-5 / 5e-5 for
+/// 200k steps; at this machine's few thousand steps transformers at 1/500 of the extractor's rate barely move, so the
+/// default is one rate for all (BENCHMARKS.md, "GP-NeRF").
+struct GpnerfLrScale {
+  double extractor = 1.0, transformer = 1.0, head = 1.0;
+};
+
+struct GpnerfConfig {
+  /// "extractor": {"base_channels", "rgb_channels", "pyramid_channels", "semantic_channels"}: the ResNet + FPN
+  /// extractor (encoders/resnet_fpn.h); rgb_channels = F_rgb's, semantic_channels = D (a multiple of 4 and of
+  /// "width"/"heads"-compatible sizes: D % width == 0 and D % heads == 0).
+  ResNetFpnConfig extractor;
+  int width = 32;            ///< "width": the transformers' feature width W (GNT: 64)
+  int layers = 4;            ///< "layers": view + ray transformer pairs (GNT: 8)
+  int heads = 4;             ///< "heads": heads of the ray transformer (W % heads == 0)
+  int ff_hidden = 64;        ///< "ff_hidden": hidden width of the transformers' feed-forward blocks (GNT: 4 W)
+  int head_channels = 32;    ///< "head_channels": width of the perception head's convolutions (Semantic-FPN: 128)
+  int n_coarse = 32;         ///< "n_coarse": stratified proposal samples per ray (first view transformer + point head)
+  int n_fine = 32;           ///< "n_fine": importance samples per ray from the proposal, which the transformers render
+  int source_views = 8;      ///< "source_views": reference views per target
+  double unbounded_extent = 4.0;  ///< "unbounded_extent": as the ibr model's (models/ibr/ibr_config.h)
+  /// "classes": the class set by id (id 0 first), the training corpus's names (labels.json); the head predicts these.
+  /// Default: the generator's (`semfield synth`).
+  std::vector<std::string> classes;
+  /// "joint_attention": the semantic field reuses the transformers' attention maps with gradients (jointly optimised,
+  /// the paper's choice); false detaches them on the semantic path (Table 4, ID 1).
+  bool joint_attention = true;
+  /// "gradient_block": detach the reference views' semantic features (after the extractor + FPN) on the rendering
+  /// path, so the distillation losses train the transformers, not the extractor (Table 4, ID 3 vs 4).
+  bool gradient_block = true;
+  /// "head_input": what the head decodes in training: "fused" (the paper's Fig. 3a: the rendered pixels of the semantic
+  /// map, the others filled from S_novel) or "novel" (the release's variant: S_novel alone).
+  std::string head_input = "fused";
+  /// "colour": how the ray's colour is formed: "blend" (default: the source colours pooled by the last view
+  /// transformer's attention, then over the samples by an attention score on the ray transformer's output; IBRNet's
+  /// blend with GNT's attention) or "mlp" (GNT / the paper's Eq. 6: an MLP on the mean of the samples' features; slower
+  /// to train: BENCHMARKS.md, "GP-NeRF").
+  std::string colour = "blend";
+  int depth_guided_np = 2;   ///< "depth_guided_np": N_p of Eq. 13, in samples either side of the surface sample
+  GpnerfLossWeights loss;    ///< "loss": {"rgb", "point", "semantic", "distill", "depth_guided"}
+  GpnerfLrScale lr_scale;    ///< "lr_scale": {"extractor", "transformer", "head"}
+  uint64_t seed = 0;         ///< "seed": weight initialisation
+
+  /// UsageError naming the first key out of range.
+  void validate() const;
+};
+
+nlohmann::json to_json(const GpnerfConfig& config);
+/// Throws InputError(origin, key) for unknown keys or malformed values.
+GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin);
+
+}  // namespace semfield

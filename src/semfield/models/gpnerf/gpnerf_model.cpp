@@ -1,0 +1,368 @@
+// GP-NeRF bound to a scene, and its training losses.
+#include "semfield/models/gpnerf/gpnerf_model.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
+#include "semfield/data/source_views.h"
+#include "semfield/kernels/ray_generation.h"
+#include "semfield/models/ibr/ibr_model.h"
+
+namespace semfield {
+
+namespace {
+
+constexpr int64_t kGpRayChunk = 1024;     // rays per network pass (memory: chunk x samples x views x width)
+constexpr int64_t kGpPointChunk = 32768;  // points per pass for density / radiance queries
+
+}  // namespace
+
+GpnerfModel::GpnerfModel(GpnerfNetwork network, std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                         const Eigen::Vector3f& source_background, int source_views)
+    : m_network(std::move(network)),
+      m_scene(std::move(scene)),
+      m_frame(frame),
+      m_background(source_background),
+      m_source_views(source_views > 0 ? source_views : m_network.config().source_views) {
+  m_pool = m_scene->split(Split::Train);
+  if (m_pool.empty()) fail_input(m_scene->root, "", "the scene has no training views to render from");
+  for (const View* view : m_pool) {
+    m_cameras.push_back(view->camera);
+    m_colours.push_back(view_colours(*view, m_background));
+  }
+  SourceCameraBatch::from_cameras(m_cameras);  // refuses distorted cameras, naming the view
+  m_spread = spread_views(m_cameras, m_source_views);
+  m_features.resize(m_pool.size());
+}
+
+const GpnerfModel::PoolFeatures& GpnerfModel::features(int index) const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  PoolFeatures& slot = m_features[static_cast<size_t>(index)];
+  if (!slot.rgb.defined()) {
+    at::NoGradGuard no_grad;
+    const ResNetFpn::Output f = m_network.extractor().forward(m_colours[static_cast<size_t>(index)].unsqueeze(0));
+    slot.rgb = f.rgb.squeeze(0).permute({1, 2, 0}).contiguous();
+    slot.semantic = f.semantic.squeeze(0).permute({1, 2, 0}).contiguous();
+  }
+  return slot;
+}
+
+GpnerfSources GpnerfModel::sources(const std::vector<int>& indices) const {
+  GpnerfSources s;
+  std::vector<Camera> cams;
+  std::vector<at::Tensor> colours, rgb, semantic;
+  for (int i : indices) {
+    cams.push_back(m_cameras[static_cast<size_t>(i)]);
+    colours.push_back(m_colours[static_cast<size_t>(i)]);
+    const PoolFeatures& f = features(i);
+    rgb.push_back(f.rgb);
+    semantic.push_back(f.semantic);
+  }
+  for (size_t k = 1; k < colours.size(); ++k)
+    if (!colours[k].sizes().equals(colours[0].sizes()))
+      fail_input(m_pool[static_cast<size_t>(indices[k])]->image_path, "",
+                 "source views of an image-conditioned model must share one image size");
+  s.cameras = SourceCameraBatch::from_cameras(cams);
+  s.colours = at::stack(colours).permute({0, 2, 3, 1}).contiguous();
+  s.rgb = at::stack(rgb);
+  s.semantic = at::stack(semantic);
+  return s;
+}
+
+std::vector<int> GpnerfModel::source_indices_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const {
+  const at::Tensor o = origins.mean(0), d = dirs.mean(0);
+  const Eigen::Vector3d position(o[0].item<double>(), o[1].item<double>(), o[2].item<double>());
+  Eigen::Vector3d forward(d[0].item<double>(), d[1].item<double>(), d[2].item<double>());
+  if (forward.norm() < 1e-6) forward = -position;
+  SourceViewOptions options;
+  options.count = m_source_views;
+  return nearest_source_views(position, forward, m_cameras, options);
+}
+
+RayRenderOutput GpnerfModel::render(const at::Tensor& origins, const at::Tensor& dirs,
+                                    const at::Tensor& background) const {
+  at::NoGradGuard no_grad;
+  const int64_t r = origins.size(0);
+  const at::Tensor bg = background.dim() == 1 ? background.reshape({1, 3}).expand({r, 3}) : background;
+  RayRenderOutput out;
+  if (r == 0) {
+    out.rgb = at::zeros({0, 3});
+    out.opacity = out.depth = at::zeros({0});
+    return out;
+  }
+  const GpnerfSources src = sources(source_indices_for_rays(origins, dirs));
+  std::vector<at::Tensor> rgb, opacity, depth;
+  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
+    const int64_t n = std::min(kGpRayChunk, r - begin);
+    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame,
+                                  m_network.config().unbounded_extent);
+    const GpnerfRenderOutput o = m_network.render(rays, src, bg.narrow(0, begin, n), false, 0);
+    rgb.push_back(o.rgb);
+    opacity.push_back(o.opacity);
+    depth.push_back(o.depth);
+    out.n_samples += o.n_samples;
+  }
+  out.rgb = at::cat(rgb);
+  out.opacity = at::cat(opacity);
+  out.depth = at::cat(depth);
+  return out;
+}
+
+WeightedSamples GpnerfModel::render_weights(const at::Tensor& origins, const at::Tensor& dirs) const {
+  at::NoGradGuard no_grad;
+  const int64_t r = origins.size(0);
+  std::vector<at::Tensor> pos, dir, ts, dts, weights, counts;
+  const GpnerfSources src = sources(r > 0 ? source_indices_for_rays(origins, dirs) : m_spread);
+  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
+    const int64_t n = std::min(kGpRayChunk, r - begin);
+    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame,
+                                  m_network.config().unbounded_extent);
+    const GpnerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), false, 0);
+    const at::Tensor keep = o.weights.ge(WeightedSamples::kMinSampleWeight);
+    const at::Tensor ray_dirs = rays.dirs.unsqueeze(1).expand({n, o.ts.size(1), 3});
+    const at::Tensor points = rays.origins.unsqueeze(1) + ray_dirs * o.ts.unsqueeze(2);
+    pos.push_back(points.index({keep}));
+    dir.push_back(ray_dirs.index({keep}));
+    ts.push_back(o.ts.index({keep}));
+    dts.push_back(o.dts.index({keep}));
+    weights.push_back(o.weights.index({keep}));
+    counts.push_back(keep.sum(1));
+  }
+  WeightedSamples out;
+  if (r == 0) {
+    out.samples.positions = out.samples.directions = at::zeros({0, 3});
+    out.samples.ts = out.samples.dts = out.weights = out.opacity = out.depth = at::zeros({0});
+    out.samples.ray_offsets = at::zeros({1}, at::kLong);
+    return out;
+  }
+  out.samples.positions = at::cat(pos).contiguous();
+  out.samples.directions = at::cat(dir).contiguous();
+  out.samples.ts = at::cat(ts).contiguous();
+  out.samples.dts = at::cat(dts).contiguous();
+  out.weights = at::cat(weights).contiguous();
+  const at::Tensor count = at::cat(counts);
+  out.samples.ray_offsets = at::cat({at::zeros({1}, at::kLong), at::cumsum(count, 0)});
+  const at::Tensor ray_index = at::repeat_interleave(at::arange(r, at::kLong), count);
+  out.opacity = at::zeros({r}).index_add_(0, ray_index, out.weights);
+  out.depth = at::zeros({r}).index_add_(0, ray_index, out.weights * out.samples.ts);
+  return out;
+}
+
+at::Tensor GpnerfModel::density(const at::Tensor& points) const {
+  return radiance(points, at::Tensor()).density;
+}
+
+PointRadiance GpnerfModel::radiance(const at::Tensor& points, const at::Tensor& dirs) const {
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = sources(m_spread);
+  std::vector<at::Tensor> sigma, rgb;
+  for (int64_t begin = 0; begin < points.size(0); begin += kGpPointChunk) {
+    const int64_t n = std::min(kGpPointChunk, points.size(0) - begin);
+    const at::Tensor p = points.narrow(0, begin, n);
+    const at::Tensor d = dirs.defined() ? dirs.narrow(0, begin, n) : nearest_camera_dirs(p, src.cameras);
+    auto [s, c] = m_network.point_density(p, d, src);
+    sigma.push_back(s);
+    rgb.push_back(c);
+  }
+  PointRadiance out;
+  out.density = sigma.empty() ? at::zeros({0}) : at::cat(sigma);
+  out.rgb = rgb.empty() ? at::zeros({0, 3}) : at::cat(rgb);
+  return out;
+}
+
+ChannelStats GpnerfModel::channel_stats(size_t scale) const {
+  SEMFIELD_ASSERT(scale == 0, "gp-nerf has one scale");
+  return {at::zeros({m_network.classes()}), at::ones({m_network.classes()})};
+}
+
+SemanticRenderOutput GpnerfModel::render(const at::Tensor&, const at::Tensor&) const {
+  fail_usage("gp-nerf segments whole views (its perception head reads a view's context): render views "
+             "(`semfield render --semantic`, `eval`), not single rays");
+}
+
+std::vector<at::Tensor> GpnerfModel::point_outputs(const at::Tensor&) const {
+  fail_usage("gp-nerf labels 2D views (its perception head decodes rendered feature maps); it gives no labels of "
+             "3D points: use a gnesf run or a label field for label-points and 3D segmentation");
+}
+
+GpnerfView GpnerfModel::render_full(const Camera& camera, const Eigen::Vector3f& background) const {
+  at::NoGradGuard no_grad;
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width, r = h * w,
+                d = m_network.config().extractor.semantic_channels;
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const GpnerfSources src = sources(source_indices_for_rays(rays.origins, rays.directions));
+  const at::Tensor bg = at::tensor({background.x(), background.y(), background.z()}).reshape({1, 3});
+  std::vector<at::Tensor> rgb, semantic, opacity, depth, median;
+  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
+    const int64_t n = std::min(kGpRayChunk, r - begin);
+    const IbrRays ir = ibr_rays(rays.origins.narrow(0, begin, n), rays.directions.narrow(0, begin, n), m_frame,
+                                m_network.config().unbounded_extent);
+    const GpnerfRenderOutput o = m_network.render(ir, src, bg.expand({n, 3}), false, 0);
+    rgb.push_back(o.rgb);
+    semantic.push_back(o.semantic);
+    opacity.push_back(o.opacity);
+    depth.push_back(o.depth);
+    median.push_back(median_depth(o.ts, o.weights));
+  }
+  GpnerfView out;
+  out.rgb = at::cat(rgb).view({h, w, 3});
+  out.semantic = at::cat(semantic).view({h, w, d}).permute({2, 0, 1}).contiguous();
+  out.logits = m_network.decode(out.semantic.unsqueeze(0)).squeeze(0);
+  out.opacity = at::cat(opacity).view({h, w});
+  out.depth = at::cat(depth).view({h, w});
+  out.median_depth = at::cat(median).view({h, w});
+  return out;
+}
+
+SemanticRenderOutput GpnerfModel::render_view(const Camera& camera) const {
+  const GpnerfView v = render_full(camera, m_background);
+  SemanticRenderOutput out;
+  out.maps = {v.logits.reshape({v.logits.size(0), -1}).t().contiguous()};
+  out.opacity = v.opacity.reshape({-1});
+  out.depth = at::where(out.opacity > 1e-6f, v.depth.reshape({-1}) / out.opacity.clamp_min(1e-6f),
+                        at::zeros_like(out.opacity));
+  out.median_depth = v.median_depth.reshape({-1});
+  out.latent = v.semantic.reshape({v.semantic.size(0), -1}).t().contiguous();
+  return out;
+}
+
+std::unique_ptr<SceneModel> create_gpnerf_model(const ModelBinding& binding) {
+  GpnerfNetwork network(gpnerf_config_from_json(binding.config, binding.origin));
+  network.load_state(binding.weights, binding.origin);
+  return std::make_unique<GpnerfModel>(std::move(network), binding.scene, binding.frame, binding.background,
+                                       binding.source_views);
+}
+
+std::unique_ptr<CorpusModel> create_gpnerf_trainable(const nlohmann::json& config, const std::string& origin) {
+  return std::make_unique<GpnerfCorpusModel>(gpnerf_config_from_json(config, origin));
+}
+
+std::vector<double> GpnerfCorpusModel::lr_scales() const {
+  const GpnerfLrScale& s = m_network.config().lr_scale;
+  std::vector<double> out;
+  for (const auto& [name, t] : m_network.named_parameters())
+    out.push_back(name.rfind("extractor.", 0) == 0 ? s.extractor : name.rfind("head.", 0) == 0 ? s.head : s.transformer);
+  return out;
+}
+
+LabelInputs GpnerfCorpusModel::label_inputs() const {
+  LabelInputs in;
+  in.needed = true;
+  in.sources = false;
+  in.gt = "semantic";
+  return in;
+}
+
+void GpnerfCorpusModel::initialise_from(const std::string& type, const nlohmann::json& config,
+                                        const TensorMap& weights, const std::string& origin) {
+  if (type == "ibr") {
+    const IbrConfig ibr = ibr_config_from_json(config, origin);
+    const ResUNetConfig& mine = m_network.config().extractor.backbone;
+    if (ibr.encoder.base_channels != mine.base_channels || ibr.encoder.out_channels != mine.out_channels)
+      fail_input(origin, "encoder",
+                 "its encoder (base {}, out {}) differs from the extractor's backbone (base {}, rgb {})",
+                 ibr.encoder.base_channels, ibr.encoder.out_channels, mine.base_channels, mine.out_channels);
+    TensorMap encoder;
+    for (const auto& [key, t] : weights)
+      if (key.rfind("encoder.", 0) == 0) encoder[key.substr(8)] = t;
+    m_network.extractor().backbone().load_state(encoder, origin);
+    return;
+  }
+  if (type != "gp-nerf")
+    fail_input(origin, "", "a model of type {} cannot initialise one of type gp-nerf (ibr or gp-nerf can)", type);
+  // Another gp-nerf model with the same architecture (its switches and loss weights may differ: ablations).
+  load_state(weights, origin);
+}
+
+at::Tensor model_class_ids(const at::Tensor& ids, const std::vector<std::string>& label_names,
+                           const std::vector<std::string>& classes) {
+  const int64_t k = static_cast<int64_t>(classes.size());
+  if (ids.numel() == 0) return ids.to(at::kLong);
+  const int64_t top = std::max<int64_t>(ids.max().item<int64_t>(), 0);
+  std::vector<int64_t> lut(static_cast<size_t>(top) + 1, -1);
+  bool named = false;
+  for (const std::string& n : label_names) named = named || !n.empty();
+  for (int64_t id = 0; id <= top; ++id) {
+    if (!named) {
+      lut[static_cast<size_t>(id)] = id < k ? id : -1;
+      continue;
+    }
+    if (id >= static_cast<int64_t>(label_names.size()) || label_names[static_cast<size_t>(id)].empty()) continue;
+    const auto it = std::find(classes.begin(), classes.end(), label_names[static_cast<size_t>(id)]);
+    if (it != classes.end()) lut[static_cast<size_t>(id)] = it - classes.begin();
+  }
+  const at::Tensor table = at::tensor(lut, at::kLong);
+  const at::Tensor l = ids.to(at::kLong);
+  return at::where(l.ge(0), table.index_select(0, l.clamp_min(0).reshape({-1})).view(l.sizes()), at::full_like(l, -1));
+}
+
+GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) const {
+  const GpnerfConfig& c = m_network.config();
+  if (!ex.target_image.defined() || !ex.ray_pixels.defined())
+    fail_usage("gp-nerf trains on whole target views (the corpus trainer gives them: CorpusModel::target_views)");
+  const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
+  const IbrRays rays = ibr_rays(ex.origins, ex.dirs, ex.frame, c.unbounded_extent);
+  const GpnerfRenderOutput out = m_network.render(rays, sources, ex.background, true, seed);
+  GpnerfLosses l;
+  l.rgb = at::mse_loss(out.rgb, ex.target);
+  l.point = at::mse_loss(out.rgb_point, ex.target) + at::mse_loss(out.rgb_point_fine, ex.target);
+  l.mse = l.rgb.item<double>();
+  l.samples = out.n_samples;
+
+  // S_novel: the extractor's map of the target image; the distillation teacher is detached (gradient block).
+  const at::Tensor novel = m_network.novel_semantics(ex.target_image.unsqueeze(0)).squeeze(0);  // [D,H,W]
+  const int64_t d = novel.size(0), r = ex.ray_pixels.size(0), s = out.ts.size(1);
+  const at::Tensor teacher = novel.detach().reshape({d, -1}).index_select(1, ex.ray_pixels).t();  // [R,D]
+  l.distill = (1.0f - at::cosine_similarity(out.semantic, teacher, 1, 1e-8)).mean();
+
+  // Eq. 12-13: samples within N_p of the surface sample are pulled to the teacher, the others pushed off it. The
+  // surface sample is the one nearest the target's depth where the scene has depth maps, else the ray attention's
+  // arg-max; rays whose depth map shows nothing are left out.
+  at::Tensor index, include;
+  if (ex.target_depth_map.defined()) {
+    const at::Tensor z = ex.target_depth_map.reshape({-1}).index_select(0, ex.ray_pixels);
+    const Eigen::Vector3d f = ex.target_camera.forward();
+    const at::Tensor axis = at::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())});
+    const at::Tensor t = z / at::matmul(ex.dirs, axis).clamp_min(1e-6f);
+    index = (out.ts - t.unsqueeze(1)).abs().argmin(1);
+    include = z.gt(0).to(at::kFloat);
+  } else {
+    index = out.ray_attention.detach().argmax(1);
+    include = at::ones({r});
+  }
+  const at::Tensor positive = near_surface_mask(index, s, c.depth_guided_np);
+  const at::Tensor per_sample = cosine_embedding(out.point_semantic, teacher.unsqueeze(1), positive);  // [R,S]
+  l.depth_guided = (per_sample * include.unsqueeze(1)).sum() / (include.sum() * static_cast<float>(s)).clamp_min(1.0f);
+
+  // The perception head on the target view's map: rendered pixels fused into S_novel (Fig. 3a) or S_novel alone.
+  const at::Tensor map = c.head_input == "fused" ? fuse_rendered(novel, ex.ray_pixels, out.semantic) : novel;
+  const at::Tensor logits = m_network.decode(map.unsqueeze(0));  // [1,K,H,W]
+  const at::Tensor labels =
+      ex.target_label_map.defined() ? model_class_ids(ex.target_label_map, ex.label_names, c.classes)
+                                    : at::full({novel.size(1), novel.size(2)}, -1, at::kLong);
+  l.semantic = labels.ge(0).any().item<bool>()
+                   ? at::cross_entropy_loss(logits, labels.unsqueeze(0), {}, at::Reduction::Mean, -1)
+                   : logits.sum() * 0.0f;
+  const GpnerfLossWeights& w = c.loss;
+  l.total = l.rgb * w.rgb + l.point * w.point + l.semantic * w.semantic + l.distill * w.distill +
+            l.depth_guided * w.depth_guided;
+  return l;
+}
+
+CorpusLoss GpnerfCorpusModel::loss(const CorpusExample& example, uint64_t seed) const {
+  const GpnerfLosses l = losses(example, seed);
+  CorpusLoss out;
+  out.loss = l.total;
+  out.mse = l.mse;
+  out.samples = l.samples;
+  return out;
+}
+
+std::unique_ptr<SceneModel> GpnerfCorpusModel::bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                                                    const Eigen::Vector3f& background, int source_views) const {
+  return std::make_unique<GpnerfModel>(m_network, std::move(scene), frame, background, source_views);
+}
+
+}  // namespace semfield

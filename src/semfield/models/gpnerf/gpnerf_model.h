@@ -1,0 +1,135 @@
+// GP-NeRF bound to a scene (type "gp-nerf"): renders any view of a scene it never saw from that scene's posed images
+// (its training split is the pool of reference views) — colour from the transformers, and semantic classes of whole
+// views from the perception head over the rendered semantic feature map (the head reads a view's context, so classes
+// come per view: SemanticSource::render_view; ray subsets and 3D points have no context and are refused with an error
+// saying so). Its class set is the training corpus's (config "classes"), by name.
+//
+// Reference views: the `source_views` pool views nearest a view's mean ray origin and direction (nearest_source_views),
+// the same for every ray of the view. Density at points (mesh extraction) is the proposal's (first view transformer
+// + point head) from views spread around the scene. Extractor outputs of every pool view are computed once, on first
+// use.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "semfield/data/scene.h"
+#include "semfield/models/corpus_model.h"
+#include "semfield/models/gpnerf/gpnerf_network.h"
+#include "semfield/models/registry.h"
+#include "semfield/models/scene_model.h"
+#include "semfield/models/semantic_source.h"
+
+namespace semfield {
+
+/// A whole view rendered by GP-NeRF.
+struct GpnerfView {
+  at::Tensor rgb;       ///< [H,W,3]
+  at::Tensor semantic;  ///< [D,H,W] the rendered semantic feature map S_sem
+  at::Tensor logits;    ///< [K,H,W] the perception head's class logits
+  at::Tensor opacity, depth, median_depth;  ///< [H,W] (the proposal's)
+};
+
+class GpnerfModel final : public SceneModel, public SemanticSource {
+ public:
+  GpnerfModel(GpnerfNetwork network, std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+              const Eigen::Vector3f& source_background, int source_views);
+
+  // SceneModel
+  std::string type() const override { return "gp-nerf"; }
+  const SceneFrame& frame() const override { return m_frame; }
+  RayRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs,
+                         const at::Tensor& background) const override;
+  WeightedSamples render_weights(const at::Tensor& origins, const at::Tensor& dirs) const override;
+  at::Tensor density(const at::Tensor& points) const override;
+  PointRadiance radiance(const at::Tensor& points, const at::Tensor& dirs) const override;
+  TensorMap state() const override { return m_network.state(); }
+  nlohmann::json config_json() const override { return to_json(m_network.config()); }
+
+  // SemanticSource: class logits of whole views.
+  bool has_classes() const override { return true; }
+  bool labels_points() const override { return false; }
+  std::vector<std::string> class_names() const override { return m_network.config().classes; }
+  std::vector<int64_t> channels() const override { return {m_network.classes()}; }
+  ChannelStats channel_stats(size_t scale) const override;
+  /// UsageError: the head needs a whole view (render_view).
+  SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const override;
+  SemanticRenderOutput render_view(const Camera& camera) const override;
+  /// UsageError: GP-NeRF labels 2D views.
+  std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
+  const SceneModel& scene_model() const override { return *this; }
+
+  /// Colour, semantic features, class logits and depth of a whole view (over `background`).
+  GpnerfView render_full(const Camera& camera, const Eigen::Vector3f& background) const;
+  const GpnerfNetwork& network() const { return m_network; }
+
+ private:
+  struct PoolFeatures {
+    at::Tensor rgb, semantic;  ///< [h,w,C], [h,w,D]
+  };
+  const PoolFeatures& features(int index) const;
+  GpnerfSources sources(const std::vector<int>& indices) const;
+  std::vector<int> source_indices_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const;
+
+  GpnerfNetwork m_network;
+  std::shared_ptr<const Scene> m_scene;
+  SceneFrame m_frame;
+  Eigen::Vector3f m_background;
+  int m_source_views;
+  std::vector<const View*> m_pool;
+  std::vector<Camera> m_cameras;
+  std::vector<at::Tensor> m_colours;  ///< [3,H,W] per pool view
+  std::vector<int> m_spread;
+  mutable std::mutex m_mutex;
+  mutable std::vector<PoolFeatures> m_features;
+};
+
+/// Registry hooks (models/registry.cpp).
+std::unique_ptr<SceneModel> create_gpnerf_model(const ModelBinding& binding);
+std::unique_ptr<CorpusModel> create_gpnerf_trainable(const nlohmann::json& config, const std::string& origin);
+
+/// The losses of one GP-NeRF training example (Eq. 8-13), unweighted.
+struct GpnerfLosses {
+  at::Tensor rgb, point, semantic, distill, depth_guided, total;
+  double mse = 0;
+  int64_t samples = 0;
+};
+
+/// The trainable side: Eq. 8 = rgb + point + semantic cross-entropy of the head over the target view's labelled pixels
+/// (its map: the rendered pixels fused into S_novel, or S_novel alone with head_input "novel") + 2D distill (Eq. 11) +
+/// depth-guided distill (Eq. 12-13: the surface sample from the target's depth map, else the ray attention's arg-max).
+class GpnerfCorpusModel final : public CorpusModel {
+ public:
+  explicit GpnerfCorpusModel(const GpnerfConfig& config) : m_network(config) {}
+  std::string type() const override { return "gp-nerf"; }
+  nlohmann::json config_json() const override { return to_json(m_network.config()); }
+  std::vector<at::Tensor> parameters() const override { return m_network.parameters(); }
+  std::vector<double> lr_scales() const override;
+  TensorMap state() const override { return m_network.state(); }
+  void load_state(const TensorMap& state, const std::string& origin) override { m_network.load_state(state, origin); }
+  LabelInputs label_inputs() const override;
+  bool target_views() const override { return true; }
+  /// Also takes an ibr model whose encoder has the extractor's backbone config: the backbone starts from it.
+  void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
+                       const std::string& origin) override;
+  CorpusLoss loss(const CorpusExample& example, uint64_t seed) const override;
+  /// Every term of the loss (for tests and ablations).
+  GpnerfLosses losses(const CorpusExample& example, uint64_t seed) const;
+  std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                                   const Eigen::Vector3f& background, int source_views) const override;
+  const GpnerfNetwork& network() const { return m_network; }
+
+ private:
+  GpnerfNetwork m_network;
+};
+
+/// The example's target ids [H,W] as the model's class ids: by name where the example's scene names its classes
+/// (unknown names -> -1), else as they are (ids >= classes -> -1).
+at::Tensor model_class_ids(const at::Tensor& ids, const std::vector<std::string>& label_names,
+                           const std::vector<std::string>& classes);
+
+}  // namespace semfield

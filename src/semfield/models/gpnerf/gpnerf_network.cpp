@@ -1,0 +1,428 @@
+// GP-NeRF's network (gpnerf_network.h).
+#include "semfield/models/gpnerf/gpnerf_network.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "semfield/core/error.h"
+#include "semfield/models/ibr/ray_samples.h"
+
+namespace semfield {
+
+namespace {
+
+constexpr int kGpPositionFreqs = 4;       // sin/cos of t along the ray at 1, 2, 4, 8 pi
+constexpr int kGpPositionChannels = 2 * kGpPositionFreqs + 3;  // + the view direction
+constexpr int kGpHeadGroups = 4;
+
+/// [N,1] relative positions and [N,3] directions -> [N, kGpPositionChannels].
+at::Tensor gp_position_encoding(const at::Tensor& t_rel, const at::Tensor& dirs) {
+  std::vector<at::Tensor> parts;
+  for (int k = 0; k < kGpPositionFreqs; ++k) {
+    const at::Tensor x = t_rel * static_cast<float>(M_PI * std::pow(2.0, k));
+    parts.push_back(at::sin(x));
+    parts.push_back(at::cos(x));
+  }
+  parts.push_back(dirs);
+  return at::cat(parts, -1);
+}
+
+at::Tensor gp_param(at::Tensor t) { return t.set_requires_grad(true); }
+
+/// A linear map's weight [out,in] with PyTorch's default bound 1/sqrt(in) (the transformers' initialisation).
+at::Tensor gp_linear(int64_t in, int64_t out) {
+  return gp_param((at::rand({out, in}) * 2.0f - 1.0f) * static_cast<float>(1.0 / std::sqrt(static_cast<double>(in))));
+}
+
+/// An Mlp with biases whose weights are scaled to PyTorch's default bound (Mlp draws He's, sqrt(6) larger).
+Mlp gp_mlp(int in, int hidden, int hidden_layers, int out) {
+  Mlp m(in, hidden, hidden_layers, out, /*bias=*/true);
+  at::NoGradGuard no_grad;
+  for (const at::Tensor& w : m.weights()) w.mul_(static_cast<float>(1.0 / std::sqrt(6.0)));
+  return m;
+}
+
+at::Tensor gp_layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return at::layer_norm(x, {w.size(0)}, w, b, 1e-6);
+}
+
+void gp_add_mlp(std::vector<std::pair<std::string, at::Tensor>>& out, const std::string& name, const Mlp& mlp) {
+  for (const auto& [n, t] : mlp.named_parameters()) out.emplace_back(name + "." + n, t);
+}
+
+}  // namespace
+
+GpnerfNetwork::GpnerfNetwork(const GpnerfConfig& config) : m_config(config) {
+  config.validate();
+  m_extractor = ResNetFpn(config.extractor, config.seed);
+  at::manual_seed(static_cast<uint64_t>(config.seed) + 7);
+  const int w = config.width, d = config.extractor.semantic_channels, c = config.extractor.backbone.out_channels;
+  m_rgbfeat = Mlp(c + 3, w, 1, w, /*bias=*/true);
+  for (int l = 0; l < config.layers; ++l) {
+    ViewLayer v;
+    v.norm_w = gp_param(at::ones({w}));
+    v.norm_b = gp_param(at::zeros({w}));
+    v.ff_norm_w = gp_param(at::ones({w}));
+    v.ff_norm_b = gp_param(at::zeros({w}));
+    v.wq = gp_linear(w, w);
+    v.wk = gp_linear(w, w);
+    v.wv = gp_linear(w, w);
+    v.pos_fc = gp_mlp(4, w / 8, 1, w);
+    v.attn_fc = gp_mlp(w, w / 8, 1, w);
+    v.out_fc = gp_mlp(w, w, 0, w);
+    v.ff = gp_mlp(w, config.ff_hidden, 1, w);
+    m_view.push_back(v);
+    RayLayer r;
+    r.norm_w = gp_param(at::ones({w}));
+    r.norm_b = gp_param(at::zeros({w}));
+    r.ff_norm_w = gp_param(at::ones({w}));
+    r.ff_norm_b = gp_param(at::zeros({w}));
+    r.wq = gp_linear(w, w);
+    r.wk = gp_linear(w, w);
+    r.wv = gp_linear(w, w);
+    r.out_fc = gp_mlp(w, w, 0, w);
+    r.ff = gp_mlp(w, config.ff_hidden, 1, w);
+    m_ray.push_back(r);
+    if (l % 2 == 0) m_position.push_back(Mlp(w + kGpPositionChannels, w, 1, w, /*bias=*/true));
+  }
+  m_point = Mlp(w, w, 1, 4, /*bias=*/true);
+  m_final_norm_w = gp_param(at::ones({w}));
+  m_final_norm_b = gp_param(at::zeros({w}));
+  m_rgb = gp_mlp(w, w, 0, config.colour == "mlp" ? 3 : 1);
+  m_adaptor = gp_mlp(d, d, 0, d);
+  // Perception head: group i (D/4 channels at 1/2^i) through max(1, i) conv stages.
+  conv::Init init(static_cast<uint64_t>(config.seed) + 11);
+  const int64_t g = d / kGpHeadGroups, hc = config.head_channels;
+  for (int i = 0; i < kGpHeadGroups; ++i) {
+    std::vector<conv::Conv> convs;
+    std::vector<std::pair<at::Tensor, at::Tensor>> norms;
+    for (int k = 0; k < std::max(1, i); ++k) {
+      convs.push_back(init.conv(hc, k == 0 ? g : hc, 3, 1));
+      norms.emplace_back(gp_param(at::ones({hc})), gp_param(at::zeros({hc})));
+    }
+    m_head_convs.push_back(convs);
+    m_head_norms.push_back(norms);
+  }
+  m_predictor = init.conv(classes(), hc, 1, 1, /*bias=*/true);
+  {
+    // Small logits at the start: the cross-entropy starts near log K.
+    at::NoGradGuard no_grad;
+    m_predictor.weight.mul_(0.05f);
+  }
+}
+
+GpnerfSources GpnerfNetwork::prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const {
+  GpnerfSources s;
+  s.cameras = SourceCameraBatch::from_cameras(cameras).to(images.device());
+  const ResNetFpn::Output f = m_extractor.forward(images);
+  s.colours = images.permute({0, 2, 3, 1}).contiguous();
+  s.rgb = f.rgb.permute({0, 2, 3, 1}).contiguous();
+  s.semantic = f.semantic.permute({0, 2, 3, 1}).contiguous();
+  return s;
+}
+
+at::Tensor GpnerfNetwork::novel_semantics(const at::Tensor& images) const {
+  const at::Tensor s = m_extractor.forward(images).semantic;
+  return at::upsample_bilinear2d(s, {images.size(2), images.size(3)}, /*align_corners=*/false);
+}
+
+GpnerfNetwork::Gathered GpnerfNetwork::gather(const at::Tensor& positions, const at::Tensor& dirs,
+                                              const GpnerfSources& sources, bool with_semantics) const {
+  const int64_t n = positions.size(0), v = sources.size(), w = m_config.width;
+  const Projection proj = project_points(positions, sources.cameras);
+  Gathered g;
+  g.valid = proj.valid.to(at::kFloat).unsqueeze(2);  // [V,N,1]
+  const at::Tensor uv = proj.uv.detach();
+  const at::Tensor feats = gather_bilinear(sources.rgb, uv, sources.cameras.sizes);
+  g.colours = gather_bilinear(sources.colours, uv, sources.cameras.sizes);
+  g.k = m_rgbfeat.forward(at::cat({feats, g.colours}, -1).reshape({v * n, -1})).reshape({v, n, w});
+  if (with_semantics) {
+    const at::Tensor maps = m_config.gradient_block ? sources.semantic.detach() : sources.semantic;
+    g.semantic = gather_bilinear(maps, uv, sources.cameras.sizes);  // [V,N,D]
+  }
+  const at::Tensor to_point = positions.unsqueeze(0) - sources.cameras.origins.unsqueeze(1);
+  const at::Tensor src_dir = to_point / to_point.norm(2, -1, true).clamp_min(1e-6f);
+  const at::Tensor tgt_dir = dirs.unsqueeze(0).expand({v, n, 3});
+  g.pos = at::cat({tgt_dir - src_dir, (tgt_dir * src_dir).sum(-1, true)}, -1);
+  g.seen = g.valid.sum(0).reshape({n}).gt(0);
+  return g;
+}
+
+at::Tensor GpnerfNetwork::initial_query(const Gathered& g) {
+  const at::Tensor masked = g.k.masked_fill(g.valid.eq(0), -1e9);
+  return std::get<0>(masked.max(0)) * g.seen.to(at::kFloat).unsqueeze(1);
+}
+
+std::pair<at::Tensor, at::Tensor> GpnerfNetwork::view_layer(const ViewLayer& layer, const at::Tensor& q,
+                                                            const Gathered& g) const {
+  const int64_t v = g.k.size(0), n = g.k.size(1), w = m_config.width;
+  const at::Tensor x = gp_layer_norm(q, layer.norm_w, layer.norm_b);
+  const at::Tensor qq = at::matmul(x, layer.wq.t());     // [N,W]
+  const at::Tensor kk = at::matmul(g.k, layer.wk.t());   // [V,N,W]
+  const at::Tensor vv = at::matmul(g.k, layer.wv.t());   // [V,N,W]
+  const at::Tensor pos = layer.pos_fc.forward(g.pos.reshape({v * n, 4})).reshape({v, n, w});
+  const at::Tensor logits = layer.attn_fc.forward((kk - qq.unsqueeze(0) + pos).reshape({v * n, w})).reshape({v, n, w});
+  const at::Tensor attention = masked_view_softmax(logits, g.valid);  // per channel, over the views
+  at::Tensor out = q + layer.out_fc.forward(((vv + pos) * attention).sum(0));
+  out = out + layer.ff.forward(gp_layer_norm(out, layer.ff_norm_w, layer.ff_norm_b));
+  return {out, attention};
+}
+
+std::pair<at::Tensor, at::Tensor> GpnerfNetwork::ray_layer(const RayLayer& layer, const at::Tensor& q,
+                                                           const at::Tensor& valid) const {
+  const int64_t r = q.size(0), s = q.size(1), w = m_config.width, h = m_config.heads, d = w / h;
+  const at::Tensor x = gp_layer_norm(q, layer.norm_w, layer.norm_b);
+  auto heads = [&](const at::Tensor& weight) {
+    return at::matmul(x, weight.t()).view({r, s, h, d}).permute({0, 2, 1, 3});  // [R,H,S,d]
+  };
+  const at::Tensor qq = heads(layer.wq), kk = heads(layer.wk), vv = heads(layer.wv);
+  at::Tensor logits = at::matmul(qq, kk.transpose(-2, -1)) / static_cast<float>(std::sqrt(static_cast<double>(d)));
+  logits = logits.masked_fill(valid.logical_not().view({r, 1, 1, s}), -1e9);
+  const at::Tensor attention = at::softmax(logits, -1);  // [R,H,S,S]
+  const at::Tensor mixed = at::matmul(attention, vv).permute({0, 2, 1, 3}).reshape({r, s, w});
+  at::Tensor out = q + layer.out_fc.forward(mixed.reshape({r * s, w})).reshape({r, s, w});
+  out = out + layer.ff.forward(gp_layer_norm(out, layer.ff_norm_w, layer.ff_norm_b).reshape({r * s, w})).reshape({r, s, w});
+  return {out, attention};
+}
+
+std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_head(const at::Tensor& q1, const at::Tensor& seen) const {
+  const at::Tensor h = m_point.forward(q1);
+  const at::Tensor sigma = at::softplus(h.select(1, 0)) * seen.to(at::kFloat);
+  return {sigma, at::sigmoid(h.narrow(1, 1, 3))};
+}
+
+std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_density(const at::Tensor& positions, const at::Tensor& dirs,
+                                                               const GpnerfSources& sources) const {
+  const Gathered g = gather(positions, dirs, sources, false);
+  const at::Tensor q1 = view_layer(m_view[0], initial_query(g), g).first;
+  return point_head(q1, g.seen);
+}
+
+GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSources& sources,
+                                         const at::Tensor& background, bool train, uint64_t seed, bool record) const {
+  const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine, w = m_config.width,
+                d = m_config.extractor.semantic_channels, nh = m_config.heads;
+  const auto opts = rays.origins.options();
+  const at::Tensor span = (rays.far - rays.near).clamp_min(0);
+  const at::Tensor hit = span.gt(1e-6f);
+  const int64_t n_hit = hit.sum().item<int64_t>();
+  if (n_hit < r) {
+    // Rays that miss the scene box show the background and the semantics of nothing (the adaptor of a zero field).
+    GpnerfRenderOutput out;
+    out.rgb = out.rgb_point = out.rgb_point_fine = background;
+    out.opacity = out.depth = at::zeros({r}, opts);
+    out.ts = rays.near.unsqueeze(1).expand({r, sf}).contiguous();
+    out.dts = out.weights = out.ray_attention = at::zeros({r, sf}, opts);
+    out.valid = at::zeros({r, sf}, opts.dtype(at::kBool));
+    out.semantic = m_adaptor.forward(at::zeros({1, d}, opts)).expand({r, d}).contiguous();
+    out.point_semantic = at::zeros({r, sf, d}, opts);
+    if (n_hit == 0) return out;
+    const at::Tensor idx = at::nonzero(hit).squeeze(1);
+    const IbrRays sub{rays.origins.index_select(0, idx), rays.dirs.index_select(0, idx), rays.near.index_select(0, idx),
+                      rays.far.index_select(0, idx)};
+    GpnerfRenderOutput o = render(sub, sources, background.index_select(0, idx), train, seed, record);
+    out.rgb = background.index_copy(0, idx, o.rgb);
+    out.rgb_point = background.index_copy(0, idx, o.rgb_point);
+    out.rgb_point_fine = background.index_copy(0, idx, o.rgb_point_fine);
+    out.opacity = out.opacity.index_copy(0, idx, o.opacity);
+    out.depth = out.depth.index_copy(0, idx, o.depth);
+    out.ts = out.ts.index_copy(0, idx, o.ts);
+    out.dts = out.dts.index_copy(0, idx, o.dts);
+    out.weights = out.weights.index_copy(0, idx, o.weights);
+    out.ray_attention = out.ray_attention.index_copy(0, idx, o.ray_attention);
+    out.valid = out.valid.index_copy(0, idx, o.valid);
+    out.semantic = out.semantic.index_copy(0, idx, o.semantic);
+    out.point_semantic = out.point_semantic.index_copy(0, idx, o.point_semantic);
+    out.n_samples = o.n_samples;
+    if (record) {
+      out.view_attention = std::move(o.view_attention);
+      out.ray_attention_maps = std::move(o.ray_attention_maps);
+      out.layer_field = std::move(o.layer_field);
+      out.layer_ray = std::move(o.layer_ray);
+    }
+    return out;
+  }
+
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto positions = [&](const at::Tensor& ts) {
+    return (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * ts.unsqueeze(2)).reshape({-1, 3});
+  };
+  auto sample_dirs = [&](int64_t s) { return rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({r * s, 3}); };
+
+  // Proposal: the first view transformer and the point head over stratified samples.
+  at::Tensor edges;
+  const at::Tensor t_coarse = stratified_samples(rays.near, rays.far, sc, train ? &gen : nullptr, &edges);
+  const auto [sigma_c, rgb_c] = point_density(positions(t_coarse), sample_dirs(sc), sources);
+  const SampleComposite cc = composite_samples(sigma_c.view({r, sc}), rgb_c.view({r, sc, 3}), t_coarse,
+                                               sample_intervals(t_coarse, rays.near, rays.far), background);
+  GpnerfRenderOutput out;
+  out.rgb_point = cc.rgb;
+
+  // Every layer over importance samples from the proposal.
+  const at::Tensor t_fine = sample_pdf(edges, cc.weights, sf, train ? &gen : nullptr);
+  const int64_t n = r * sf, per_head = d / nh;
+  const at::Tensor dirs_f = sample_dirs(sf);
+  const Gathered g = gather(positions(t_fine), dirs_f, sources, true);
+  const at::Tensor valid = g.seen.view({r, sf});
+  const at::Tensor pe =
+      gp_position_encoding(relative_t(t_fine, rays.near, span).reshape({n, 1}), dirs_f);
+  at::Tensor q = initial_query(g);
+  at::Tensor field_sum = at::zeros({n, d}, opts), ray_sum = at::zeros({r, sf, d}, opts), sigma_f, rgb_pf, last_ray,
+             last_view;
+  for (int l = 0; l < m_config.layers; ++l) {
+    auto [q_view, a_fat] = view_layer(m_view[static_cast<size_t>(l)], q, g);
+    q = q_view;
+    if (l == 0) std::tie(sigma_f, rgb_pf) = point_head(q, g.seen);
+    const at::Tensor a_sem = m_config.joint_attention ? a_fat : a_fat.detach();
+    // Eq. 5 at this layer: the views' semantic features pooled with this layer's view attention.
+    const at::Tensor field = (g.semantic * a_sem.repeat_interleave(d / w, 2)).sum(0);  // [N,D]
+    if (l % 2 == 0) q = m_position[static_cast<size_t>(l / 2)].forward(at::cat({q, pe}, -1));
+    auto [q_ray, a_rat] = ray_layer(m_ray[static_cast<size_t>(l)], q.view({r, sf, w}), valid);
+    q = q_ray.reshape({n, w});
+    const at::Tensor b_sem = m_config.joint_attention ? a_rat : a_rat.detach();
+    // Eq. 7 at this layer: the field's features along the ray mixed with this layer's ray attention, per head.
+    const at::Tensor rendered = at::matmul(b_sem, field.view({r, sf, nh, per_head}).permute({0, 2, 1, 3}))
+                                    .permute({0, 2, 1, 3})
+                                    .reshape({r, sf, d});
+    field_sum = field_sum + field;
+    ray_sum = ray_sum + rendered;
+    last_ray = a_rat;
+    last_view = a_fat;
+    if (record) {
+      out.view_attention.push_back(a_fat);
+      out.ray_attention_maps.push_back(a_rat);
+      out.layer_field.push_back(field);
+      out.layer_ray.push_back(rendered);
+    }
+  }
+  const at::Tensor h = gp_layer_norm(q.view({r, sf, w}), m_final_norm_w, m_final_norm_b);
+  if (m_config.colour == "mlp") {
+    out.rgb = at::sigmoid(m_rgb.forward(h.mean(1)));
+  } else {
+    // The views' colours pooled by the last view attention (mean over its channels; sums to 1 over valid views),
+    // then over the samples by a score on the ray transformer's output (samples no view sees take no part).
+    const at::Tensor blend = (g.colours * last_view.mean(2, true)).sum(0).view({r, sf, 3});
+    const at::Tensor score = m_rgb.forward(h.reshape({n, w})).view({r, sf}).masked_fill(valid.logical_not(), -1e9);
+    out.rgb = (at::softmax(score, 1).unsqueeze(2) * blend).sum(1);
+  }
+  out.semantic = m_adaptor.forward(ray_sum.mean(1));
+  out.point_semantic = field_sum.view({r, sf, d});
+  out.ray_attention = last_ray.mean(1).mean(1);
+  const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
+  const SampleComposite cf = composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
+  out.rgb_point_fine = cf.rgb;
+  out.opacity = cf.opacity;
+  out.depth = cf.depth;
+  out.weights = cf.weights;
+  out.ts = t_fine;
+  out.dts = dts_f;
+  out.valid = valid;
+  out.n_samples = r * (sc + sf);
+  return out;
+}
+
+at::Tensor GpnerfNetwork::decode(const at::Tensor& maps) const {
+  const int64_t d = m_config.extractor.semantic_channels, g = d / kGpHeadGroups, h = maps.size(2), w = maps.size(3);
+  SEMFIELD_ASSERT(maps.dim() == 4 && maps.size(1) == d, "gp-nerf head: expected maps [B,D,H,W]");
+  auto level_size = [&](int i) {
+    return std::vector<int64_t>{(h + (int64_t{1} << i) - 1) >> i, (w + (int64_t{1} << i) - 1) >> i};
+  };
+  at::Tensor sum;
+  for (int i = 0; i < kGpHeadGroups; ++i) {
+    at::Tensor x = maps.narrow(1, i * g, g);
+    if (i > 0) x = at::adaptive_avg_pool2d(x, level_size(i));
+    const auto& convs = m_head_convs[static_cast<size_t>(i)];
+    const auto& norms = m_head_norms[static_cast<size_t>(i)];
+    for (size_t k = 0; k < convs.size(); ++k) {
+      x = at::relu(at::group_norm(convs[k].forward(x), 8, norms[k].first, norms[k].second, 1e-5));
+      if (i > 0) x = at::upsample_bilinear2d(x, level_size(i - 1 - static_cast<int>(k)), /*align_corners=*/false);
+    }
+    sum = sum.defined() ? sum + x : x;
+  }
+  return m_predictor.forward(sum);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& [name, t] : m_extractor.named_parameters()) out.emplace_back("extractor." + name, t);
+  gp_add_mlp(out, "transformer.rgbfeat", m_rgbfeat);
+  for (size_t l = 0; l < m_view.size(); ++l) {
+    const std::string v = "transformer.view" + std::to_string(l), r = "transformer.ray" + std::to_string(l);
+    const ViewLayer& a = m_view[l];
+    out.emplace_back(v + ".norm.weight", a.norm_w);
+    out.emplace_back(v + ".norm.bias", a.norm_b);
+    out.emplace_back(v + ".ff_norm.weight", a.ff_norm_w);
+    out.emplace_back(v + ".ff_norm.bias", a.ff_norm_b);
+    out.emplace_back(v + ".q", a.wq);
+    out.emplace_back(v + ".k", a.wk);
+    out.emplace_back(v + ".v", a.wv);
+    gp_add_mlp(out, v + ".pos_fc", a.pos_fc);
+    gp_add_mlp(out, v + ".attn_fc", a.attn_fc);
+    gp_add_mlp(out, v + ".out_fc", a.out_fc);
+    gp_add_mlp(out, v + ".ff", a.ff);
+    const RayLayer& b = m_ray[l];
+    out.emplace_back(r + ".norm.weight", b.norm_w);
+    out.emplace_back(r + ".norm.bias", b.norm_b);
+    out.emplace_back(r + ".ff_norm.weight", b.ff_norm_w);
+    out.emplace_back(r + ".ff_norm.bias", b.ff_norm_b);
+    out.emplace_back(r + ".q", b.wq);
+    out.emplace_back(r + ".k", b.wk);
+    out.emplace_back(r + ".v", b.wv);
+    gp_add_mlp(out, r + ".out_fc", b.out_fc);
+    gp_add_mlp(out, r + ".ff", b.ff);
+  }
+  for (size_t i = 0; i < m_position.size(); ++i) gp_add_mlp(out, "transformer.position" + std::to_string(i), m_position[i]);
+  gp_add_mlp(out, "transformer.point", m_point);
+  out.emplace_back("transformer.final_norm.weight", m_final_norm_w);
+  out.emplace_back("transformer.final_norm.bias", m_final_norm_b);
+  gp_add_mlp(out, "transformer.rgb", m_rgb);
+  gp_add_mlp(out, "transformer.adaptor", m_adaptor);
+  for (size_t i = 0; i < m_head_convs.size(); ++i)
+    for (size_t k = 0; k < m_head_convs[i].size(); ++k) {
+      const std::string name = "head.scale" + std::to_string(i) + "." + std::to_string(k);
+      m_head_convs[i][k].add_to(out, name + ".conv");
+      out.emplace_back(name + ".norm.weight", m_head_norms[i][k].first);
+      out.emplace_back(name + ".norm.bias", m_head_norms[i][k].second);
+    }
+  m_predictor.add_to(out, "head.predictor");
+  return out;
+}
+
+namespace {
+std::vector<at::Tensor> gp_part(const std::vector<std::pair<std::string, at::Tensor>>& named, const char* prefix) {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : named)
+    if (name.rfind(prefix, 0) == 0) out.push_back(t);
+  return out;
+}
+}  // namespace
+
+std::vector<at::Tensor> GpnerfNetwork::extractor_parameters() const { return gp_part(named_parameters(), "extractor."); }
+std::vector<at::Tensor> GpnerfNetwork::transformer_parameters() const {
+  return gp_part(named_parameters(), "transformer.");
+}
+std::vector<at::Tensor> GpnerfNetwork::head_parameters() const { return gp_part(named_parameters(), "head."); }
+std::vector<at::Tensor> GpnerfNetwork::parameters() const { return tensors_of(named_parameters()); }
+TensorMap GpnerfNetwork::state() const { return state_of(named_parameters()); }
+void GpnerfNetwork::load_state(const TensorMap& state, const std::string& origin) {
+  restore_tensors(state, named_parameters(), origin);
+}
+
+at::Tensor cosine_embedding(const at::Tensor& a, const at::Tensor& b, const at::Tensor& positive) {
+  const at::Tensor cos = at::cosine_similarity(a, b.expand_as(a), -1, 1e-8);
+  return at::where(positive, 1.0f - cos, at::relu(cos));
+}
+
+at::Tensor near_surface_mask(const at::Tensor& index, int64_t samples, int64_t np) {
+  const at::Tensor i = at::arange(samples, index.options()).unsqueeze(0);
+  return (i - index.unsqueeze(1)).abs().le(np);
+}
+
+at::Tensor fuse_rendered(const at::Tensor& map, const at::Tensor& pixels, const at::Tensor& rendered) {
+  const int64_t d = map.size(0);
+  return map.reshape({d, -1}).index_copy(1, pixels, rendered.t()).view(map.sizes());
+}
+
+}  // namespace semfield

@@ -1,0 +1,170 @@
+// GP-NeRF's network (../shared/papers/gp-nerf-*.txt §4; GNT's transformers, §3): a generalizable NeRF inside a
+// segmenter. From N reference views of a scene it renders a target ray's colour and a semantic feature, and a
+// perception head turns a whole view's semantic feature map into classes with the image's context.
+//
+//   extractor   ResNet + FPN (encoders/resnet_fpn.h): F_rgb (low level) and F_sem (D channels, 4 pyramid groups)
+//   gather      every sample projected into every reference view (validity mask), F_rgb, colour and F_sem bilinearly
+//               sampled there; k_v = MLP([F_rgb, colour]) [V,N,W]; the view/target direction difference as position
+//   FAT         per layer l, a view transformer over the V views of each sample (GNT's subtraction attention, one
+//               weight per channel): a = softmax_v(attn_fc(K_v - Q + P_v)), q += out_fc(sum_v a (V_v + P_v)), + FF.
+//               Reuse (Eq. 5): the semantic field of that layer f_l(x) = sum_v repeat(a_l) F_sem_v (each attention
+//               channel repeated D/W times to cover the semantic width)
+//   position    every other layer q = MLP([q, PE(t along the ray), view direction])
+//   RAT         per layer l, a ray transformer: multi-head self-attention over the S samples of each ray.
+//               Reuse (Eq. 7): s_l = A_RAT,l f_l per head (the semantic channels split across the heads like q's)
+//   outputs     colour, "blend" (default): per sample the source colours pooled by the last layer's view attention
+//               (its mean over channels), then over the samples by alpha = softmax_s(score(LN(q))), an attention
+//               on the ray transformer's output; "mlp": C(r) = sigmoid(rgb_fc(mean_s LN(q))) (Eq. 6, GNT)
+//               semantic field f_sem(x) = sum_l f_l(x); S_sem(r) = adaptor(mean_s sum_l s_l), the adaptor
+//               linear                                                                                   (Eq. 5, 7)
+//   head        Semantic-FPN (Eq. 3 family): the [D,H,W] map split into 4 channel groups resampled to 1, 1/2, 1/4,
+//               1/8; group i through max(1, i) conv-GN-ReLU(-upsample) stages back to H x W; summed; 1x1 -> classes
+//
+// Sampling (no occupancy grid, nothing per scene): n_coarse stratified samples between the ray's entry into and exit
+// from the scene box go through the first view transformer only and a point head (density and colour per point: the
+// "proposal", trained by its own compositing loss; it also gives the SceneModel's depth, opacity, per-sample weights
+// and density at points). n_fine importance samples from its weights go through every layer. GNT renders its fine
+// pass over coarse + fine samples with all layers; rendering only the importance samples is this port's CPU saving.
+//
+// Gradient block (§4.3): with config.gradient_block the reference views' F_sem are detached on the rendering path, so
+// the distillation losses train the transformers' aggregation, not the extractor (which then learns semantics
+// through the head's loss on S_novel, the extractor's map of the target image). joint_attention = false detaches the
+// attention maps on the semantic path (Table 4, ID 1).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "semfield/core/tensor_state.h"
+#include "semfield/encoders/conv_layers.h"
+#include "semfield/encoders/resnet_fpn.h"
+#include "semfield/fields/mlp.h"
+#include "semfield/kernels/gather_project.h"
+#include "semfield/models/gpnerf/gpnerf_config.h"
+#include "semfield/models/ibr/ibr_network.h"
+
+namespace semfield {
+
+/// A scene's reference views as the network reads them (channels last, as the fused gather reads them).
+struct GpnerfSources {
+  SourceCameraBatch cameras;  ///< normalised scene frame
+  at::Tensor colours;         ///< [V,H,W,3] in [0,1]
+  at::Tensor rgb;             ///< [V,h,w,C] F_rgb
+  at::Tensor semantic;        ///< [V,h,w,D] F_sem
+  int64_t size() const { return cameras.size(); }
+};
+
+struct GpnerfRenderOutput {
+  at::Tensor rgb;               ///< [R,3] the transformers' colour (over the background for rays missing the box)
+  at::Tensor rgb_point;         ///< [R,3] the proposal's compositing over the coarse samples
+  at::Tensor rgb_point_fine;    ///< [R,3] the same over the fine samples
+  at::Tensor opacity, depth;    ///< [R] the proposal's density composited over the fine samples; depth = expected t
+  at::Tensor ts, dts, weights;  ///< [R,S] fine samples, their interval lengths and the proposal's weights there
+  at::Tensor valid;             ///< [R,S] bool: fine samples some reference view sees
+  at::Tensor semantic;          ///< [R,D] S_sem(r)
+  at::Tensor point_semantic;    ///< [R,S,D] the semantic field f_sem at the fine samples
+  at::Tensor ray_attention;     ///< [R,S] the last ray transformer's attention to each sample (mean over heads, queries)
+  int64_t n_samples = 0;
+  /// With `record`: per layer the view attention A_FAT [V,N,W] (N = R*S), the ray attention A_RAT [R,H,S,S], the
+  /// layer's semantic field f_l [N,D] and rendered semantics s_l [R,S,D] (for tests of the reuse).
+  std::vector<at::Tensor> view_attention, ray_attention_maps, layer_field, layer_ray;
+};
+
+class GpnerfNetwork {
+ public:
+  GpnerfNetwork() = default;
+  /// Seeded initialisation (config.seed): the same config gives the same weights.
+  explicit GpnerfNetwork(const GpnerfConfig& config);
+
+  const GpnerfConfig& config() const { return m_config; }
+  int64_t classes() const { return static_cast<int64_t>(m_config.classes.size()); }
+  const ResNetFpn& extractor() const { return m_extractor; }
+  ResNetFpn& extractor() { return m_extractor; }
+
+  /// Reference views ready to render from: images [V,3,H,W] through the extractor (differentiable).
+  GpnerfSources prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const;
+  /// S_novel: the extractor's semantic map of target images [B,3,H,W], upsampled to H x W: [B,D,H,W].
+  at::Tensor novel_semantics(const at::Tensor& images) const;
+
+  /// Renders rays (near/far from the scene box: ibr_rays) over background [R,3]. train: stratified jitter and random
+  /// importance samples from `seed`, else deterministic.
+  GpnerfRenderOutput render(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
+                            bool train, uint64_t seed, bool record = false) const;
+  /// The proposal's density [N] and colour [N,3] at points seen along dirs [N,3] (first view transformer + point head).
+  std::pair<at::Tensor, at::Tensor> point_density(const at::Tensor& positions, const at::Tensor& dirs,
+                                                  const GpnerfSources& sources) const;
+
+  /// The context-aware perception head: semantic feature maps [B,D,H,W] -> class logits [B,K,H,W].
+  at::Tensor decode(const at::Tensor& maps) const;
+
+  /// Parameters by part (disjoint; their union is parameters()).
+  std::vector<at::Tensor> extractor_parameters() const;
+  std::vector<at::Tensor> transformer_parameters() const;
+  std::vector<at::Tensor> head_parameters() const;
+  std::vector<at::Tensor> parameters() const;
+  /// "extractor.*", "transformer.*", "head.*".
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+  TensorMap state() const;
+  void load_state(const TensorMap& state, const std::string& origin);
+
+ private:
+  struct ViewLayer {
+    at::Tensor norm_w, norm_b, ff_norm_w, ff_norm_b;
+    at::Tensor wq, wk, wv;  ///< [W,W]
+    Mlp pos_fc, attn_fc, out_fc, ff;
+  };
+  struct RayLayer {
+    at::Tensor norm_w, norm_b, ff_norm_w, ff_norm_b;
+    at::Tensor wq, wk, wv;  ///< [W,W]
+    Mlp out_fc, ff;
+  };
+  struct Gathered {
+    at::Tensor valid;     ///< [V,N,1] float
+    at::Tensor k;         ///< [V,N,W] per-view keys (rgbfeat_fc of F_rgb and colour)
+    at::Tensor colours;   ///< [V,N,3]
+    at::Tensor semantic;  ///< [V,N,D]
+    at::Tensor pos;       ///< [V,N,4] target minus source direction, cosine
+    at::Tensor seen;      ///< [N] bool
+  };
+  Gathered gather(const at::Tensor& positions, const at::Tensor& dirs, const GpnerfSources& sources,
+                  bool with_semantics) const;
+  /// q0: the max over valid views of the keys [N,W] (0 for a sample no view sees).
+  static at::Tensor initial_query(const Gathered& g);
+  /// One view transformer: q [N,W] -> q', attention [V,N,W].
+  std::pair<at::Tensor, at::Tensor> view_layer(const ViewLayer& layer, const at::Tensor& q, const Gathered& g) const;
+  /// One ray transformer: q [R,S,W], key mask [R,S] -> q', attention [R,H,S,S].
+  std::pair<at::Tensor, at::Tensor> ray_layer(const RayLayer& layer, const at::Tensor& q, const at::Tensor& valid) const;
+  /// Density [N] and colour [N,3] from the first view transformer's output.
+  std::pair<at::Tensor, at::Tensor> point_head(const at::Tensor& q1, const at::Tensor& seen) const;
+
+  GpnerfConfig m_config;
+  ResNetFpn m_extractor;
+  Mlp m_rgbfeat;                     ///< [F_rgb, colour] -> W -> W
+  std::vector<ViewLayer> m_view;
+  std::vector<RayLayer> m_ray;
+  std::vector<Mlp> m_position;       ///< per even layer: [q, PE(t), dir] -> W -> W
+  Mlp m_point;                       ///< W -> W -> 4 (density logit, colour)
+  at::Tensor m_final_norm_w, m_final_norm_b;
+  Mlp m_rgb;                         ///< "mlp": W -> 3; "blend": W -> 1 (the samples' pooling score)
+  Mlp m_adaptor;                     ///< D -> D (linear)
+  // Perception head.
+  std::vector<std::vector<conv::Conv>> m_head_convs;  ///< per group
+  std::vector<std::vector<std::pair<at::Tensor, at::Tensor>>> m_head_norms;  ///< GroupNorm weight, bias
+  conv::Conv m_predictor;
+};
+
+/// Cosine embedding loss of Eq. 12-13 per sample: 1 - cos(a, b) where positive, max(0, cos(a, b)) elsewhere.
+/// a [..., D], b broadcastable to a, positive bool of a's leading shape.
+at::Tensor cosine_embedding(const at::Tensor& a, const at::Tensor& b, const at::Tensor& positive);
+
+/// Eq. 13's positive samples [R,S]: within np samples of each ray's surface sample `index` [R] (int64).
+at::Tensor near_surface_mask(const at::Tensor& index, int64_t samples, int64_t np);
+
+/// Fig. 3a: the map [D,H,W] with the pixels `pixels` [R] (flat indices, distinct) replaced by `rendered` [R,D].
+at::Tensor fuse_rendered(const at::Tensor& map, const at::Tensor& pixels, const at::Tensor& rendered);
+
+}  // namespace semfield

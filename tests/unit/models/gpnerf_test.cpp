@@ -1,0 +1,243 @@
+// GP-NeRF (models/gpnerf): attention reuse per layer (the semantic field and its rendering use exactly that layer's
+// A_FAT / A_RAT), the gradient block on both semantic paths, the S_novel fusion, Eq. 13's masks and loss, class ids by
+// name, the perception head's shapes, config and registry.
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include "semfield/core/error.h"
+#include "semfield/data/synth/synth_scene.h"
+#include "semfield/models/gpnerf/gpnerf_model.h"
+#include "semfield/models/ibr/ibr_model.h"
+#include "semfield/models/registry.h"
+#include "support/small_models.h"
+#include "support/test_cameras.h"
+#include "support/test_support.h"
+
+namespace semfield {
+namespace {
+
+GpnerfConfig tiny_gpnerf_config() {
+  GpnerfConfig c;
+  c.extractor.backbone = {3, 8, 8};
+  c.extractor.pyramid_channels = 8;
+  c.extractor.semantic_channels = 16;
+  c.width = 8;
+  c.layers = 2;
+  c.heads = 2;
+  c.ff_hidden = 16;
+  c.head_channels = 8;
+  c.n_coarse = 8;
+  c.n_fine = 6;
+  c.source_views = 3;
+  c.classes = synth_class_names();
+  return c;
+}
+
+Camera ring_camera(double angle, int side = 32) {
+  return test::look_at(Eigen::Vector3d(3.0 * std::cos(angle), 3.0 * std::sin(angle), 1.0), Eigen::Vector3d::Zero(),
+                       side, side, 1.2 * side);
+}
+
+struct ToyScene {
+  std::vector<Camera> cameras;
+  at::Tensor images;  ///< [V,3,32,32]
+  IbrRays rays;
+};
+
+/// Three source cameras around the origin with seeded images, and `r` rays from a fourth camera through the box.
+ToyScene toy_scene(int64_t r) {
+  ToyScene s;
+  for (int i = 0; i < 3; ++i) s.cameras.push_back(ring_camera(0.4 * i));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  s.images = at::rand({3, 3, 32, 32}, gen);
+  const Camera target = ring_camera(0.2);
+  const Eigen::Vector3d o = target.origin();
+  std::vector<float> origins, dirs;
+  for (int64_t i = 0; i < r; ++i) {
+    const Eigen::Vector3d aim(0.3 * std::sin(0.7 * static_cast<double>(i)), 0.3 * std::cos(1.3 * static_cast<double>(i)), 0.1);
+    const Eigen::Vector3d d = (aim - o).normalized();
+    for (int k = 0; k < 3; ++k) {
+      origins.push_back(static_cast<float>(o[k]));
+      dirs.push_back(static_cast<float>(d[k]));
+    }
+  }
+  s.rays.origins = at::tensor(origins).view({r, 3});
+  s.rays.dirs = at::tensor(dirs).view({r, 3});
+  std::tie(s.rays.near, s.rays.far) =
+      ray_box_bounds(s.rays.origins, s.rays.dirs, Eigen::Vector3f::Constant(-1), Eigen::Vector3f::Constant(1), 1.0f);
+  return s;
+}
+
+TEST(GpnerfAttention, EachLayersSemanticsReuseExactlyThatLayersAttention) {
+  const GpnerfConfig c = tiny_gpnerf_config();
+  const GpnerfNetwork net(c);
+  const ToyScene toy = toy_scene(5);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const GpnerfRenderOutput out = net.render(toy.rays, src, at::ones({5, 3}), false, 0, /*record=*/true);
+  ASSERT_EQ(out.view_attention.size(), 2u);
+  ASSERT_EQ(out.ray_attention_maps.size(), 2u);
+  const int64_t r = 5, s = c.n_fine, d = c.extractor.semantic_channels, w = c.width, h = c.heads;
+  // The views' semantic features at the fine samples, gathered here independently.
+  const at::Tensor positions = (toy.rays.origins.unsqueeze(1) + toy.rays.dirs.unsqueeze(1) * out.ts.unsqueeze(2)).reshape({-1, 3});
+  const Projection proj = project_points(positions, src.cameras);
+  const at::Tensor sem = sample_maps(src.semantic.permute({0, 3, 1, 2}), proj.uv, src.cameras.sizes);  // [V,N,D]
+  at::Tensor field_sum = at::zeros({r * s, d});
+  for (size_t l = 0; l < 2; ++l) {
+    const at::Tensor a = out.view_attention[l];  // [V,N,W]
+    ASSERT_EQ(a.size(2), w);
+    const at::Tensor expected = (sem * a.repeat_interleave(d / w, 2)).sum(0);
+    EXPECT_TRUE(at::allclose(out.layer_field[l], expected, 1e-4, 1e-5)) << "layer " << l;
+    // The other layer's attention gives another field: the check above can fail.
+    const at::Tensor other = (sem * out.view_attention[1 - l].repeat_interleave(d / w, 2)).sum(0);
+    EXPECT_GT((other - expected).abs().max().item<float>(), 1e-4f) << "layer " << l;
+    // Eq. 7 per head: the layer's ray attention over its own field.
+    const at::Tensor b = out.ray_attention_maps[l];  // [R,H,S,S]
+    const at::Tensor per_head = out.layer_field[l].view({r, s, h, d / h}).permute({0, 2, 1, 3});
+    const at::Tensor rendered = at::matmul(b, per_head).permute({0, 2, 1, 3}).reshape({r, s, d});
+    EXPECT_TRUE(at::allclose(out.layer_ray[l], rendered, 1e-4, 1e-5)) << "layer " << l;
+    field_sum = field_sum + expected;
+  }
+  // The semantic field is the sum over layers (the code's per-layer results summed).
+  EXPECT_TRUE(at::allclose(out.point_semantic.reshape({r * s, d}), field_sum, 1e-4, 1e-5));
+  // Attention weights over the valid views sum to 1 per channel; over the samples of a ray, to 1 per query.
+  const at::Tensor total = out.view_attention[0].sum(0);
+  EXPECT_NEAR(total.max().item<float>(), 1.0f, 1e-4f);
+  EXPECT_TRUE(at::allclose(out.ray_attention_maps[0].sum(-1), at::ones({r, h, s}), 1e-4, 1e-5));
+}
+
+/// Gradients of `loss` reach the pyramid (F_sem only: block4, fpn) of the extractor.
+bool pyramid_gets_gradient(const GpnerfNetwork& net, const at::Tensor& loss) {
+  for (const at::Tensor& p : net.extractor().pyramid_parameters())
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  loss.backward();
+  for (const at::Tensor& p : net.extractor().pyramid_parameters())
+    if (p.grad().defined() && p.grad().abs().sum().item<float>() > 0) return true;
+  return false;
+}
+
+TEST(GpnerfGradientBlock, DistillationLossesDoNotReachTheExtractorsSemanticFeatures) {
+  const ToyScene toy = toy_scene(6);
+  for (bool block : {true, false}) {
+    GpnerfConfig c = tiny_gpnerf_config();
+    c.gradient_block = block;
+    const GpnerfNetwork net(c);
+    const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+    const GpnerfRenderOutput out = net.render(toy.rays, src, at::ones({6, 3}), true, 3);
+    // The teacher S_novel is detached in both settings (the losses' code path: GpnerfCorpusModel::losses).
+    const at::Tensor teacher = net.novel_semantics(toy.images.narrow(0, 0, 1)).detach().reshape({c.extractor.semantic_channels, -1})
+                                   .narrow(1, 0, 6).t();
+    const at::Tensor distill = (1.0f - at::cosine_similarity(out.semantic, teacher, 1, 1e-8)).mean();
+    EXPECT_EQ(pyramid_gets_gradient(net, distill), !block) << "2D distill, block " << block;
+    const GpnerfRenderOutput again = net.render(toy.rays, net.prepare(toy.cameras, toy.images), at::ones({6, 3}), true, 3);
+    const at::Tensor dgs = cosine_embedding(again.point_semantic, teacher.unsqueeze(1),
+                                            near_surface_mask(at::full({6}, 2, at::kLong), c.n_fine, 1)).mean();
+    EXPECT_EQ(pyramid_gets_gradient(net, dgs), !block) << "depth-guided distill, block " << block;
+  }
+}
+
+TEST(GpnerfFusion, RenderedPixelsReplaceExactlyThoseOfTheNovelMap) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2);
+  const at::Tensor map = at::rand({4, 5, 6}, gen).set_requires_grad(true);
+  const at::Tensor pixels = at::tensor({0, 7, 29}, at::kLong);
+  const at::Tensor rendered = at::rand({3, 4}, gen).set_requires_grad(true);
+  const at::Tensor fused = fuse_rendered(map, pixels, rendered);
+  ASSERT_EQ(fused.sizes(), map.sizes());
+  const at::Tensor flat = fused.reshape({4, -1}), original = map.reshape({4, -1});
+  for (int64_t p = 0; p < 30; ++p) {
+    const int64_t k = p == 0 ? 0 : p == 7 ? 1 : p == 29 ? 2 : -1;
+    const at::Tensor expected = k >= 0 ? rendered[k] : original.select(1, p);
+    EXPECT_TRUE(at::equal(flat.select(1, p), expected)) << "pixel " << p;
+  }
+  // Gradients: the rendered rows get theirs, the replaced pixels of the map none.
+  (fused * at::arange(120, at::kFloat).view({4, 5, 6})).sum().backward();
+  const at::Tensor gm = map.grad().reshape({4, -1});
+  EXPECT_EQ(gm.select(1, 7).abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(gm.select(1, 8).abs().sum().item<float>(), 0.0f);
+  EXPECT_FLOAT_EQ(rendered.grad()[1][0].item<float>(), 7.0f);  // channel 0 of pixel 7
+}
+
+TEST(GpnerfLoss, DepthGuidedMasksAndCosineEmbeddingMatchHandComputedValues) {
+  const at::Tensor mask = near_surface_mask(at::tensor({0, 3}, at::kLong), 6, 1);
+  const at::Tensor expected = at::tensor({1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0}, at::kLong).to(at::kBool).view({2, 6});
+  EXPECT_TRUE(at::equal(mask, expected));
+  const at::Tensor a = at::tensor({1.0f, 0.0f, 1.0f, 1.0f, -1.0f, 0.0f}).view({3, 2});
+  const at::Tensor b = at::tensor({1.0f, 0.0f});
+  const at::Tensor pos = at::tensor({1, 0, 0}, at::kLong).to(at::kBool);
+  const at::Tensor l = cosine_embedding(a, b, pos);
+  EXPECT_NEAR(l[0].item<float>(), 0.0f, 1e-6f);                 // positive, cos 1
+  EXPECT_NEAR(l[1].item<float>(), 1.0f / std::sqrt(2.0f), 1e-6f);  // negative, cos 0.707
+  EXPECT_NEAR(l[2].item<float>(), 0.0f, 1e-6f);                 // negative, cos -1: max(0, cos)
+}
+
+TEST(GpnerfClasses, GroundTruthIdsMapToTheModelsClassesByName) {
+  const std::vector<std::string> classes = {"void", "ground", "sphere", "box"};
+  const at::Tensor ids = at::tensor({-1, 0, 1, 2, 3, 9}, at::kLong);
+  // The scene names its ids in another order and has a class the model does not know.
+  const at::Tensor by_name = model_class_ids(ids, {"box", "void", "torus", "sphere"}, classes);
+  EXPECT_TRUE(at::equal(by_name, at::tensor({-1, 3, 0, -1, 2, -1}, at::kLong)));
+  // Without names the ids are the model's.
+  EXPECT_TRUE(at::equal(model_class_ids(ids, {}, classes), at::tensor({-1, 0, 1, 2, 3, -1}, at::kLong)));
+}
+
+TEST(GpnerfHead, DecodesMapsOfAnySizeIntoClassLogitsOfTheSameSize) {
+  const GpnerfConfig c = tiny_gpnerf_config();
+  const GpnerfNetwork net(c);
+  at::NoGradGuard no_grad;
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{16, 16}, {13, 21}, {1, 3}}) {
+    const at::Tensor logits = net.decode(at::rand({2, c.extractor.semantic_channels, h, w}));
+    EXPECT_EQ(logits.sizes(), (at::IntArrayRef{2, static_cast<int64_t>(c.classes.size()), h, w}));
+  }
+  // The head reads context: changing one pixel's features changes its neighbours' logits.
+  const at::Tensor maps = at::rand({1, c.extractor.semantic_channels, 16, 16});
+  at::Tensor other = maps.clone();
+  other.select(2, 8).select(2, 8).add_(5.0f);
+  const at::Tensor delta = (net.decode(other) - net.decode(maps)).abs().sum(1).squeeze(0);
+  EXPECT_GT(delta[8][10].item<float>(), 0.0f);
+}
+
+TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.joint_attention = false;
+  c.head_input = "novel";
+  c.loss.distill = 0.25;
+  c.lr_scale.extractor = 5;
+  const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
+  EXPECT_EQ(to_json(back), to_json(c));
+  EXPECT_THROW(gpnerf_config_from_json({{"widht", 8}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"loss", {{"rbg", 1}}}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"head_input", "both"}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"width", 12}}, "config.json"), InputError);
+  // Defaults: the generator's classes, the paper's (Replica) loss weights.
+  const GpnerfConfig d = gpnerf_config_from_json(nlohmann::json::object(), "config.json");
+  EXPECT_EQ(d.classes, synth_class_names());
+  EXPECT_DOUBLE_EQ(d.loss.rgb, 0.25);
+  EXPECT_DOUBLE_EQ(d.loss.semantic, 0.75);
+}
+
+TEST(GpnerfModelType, RegisteredImageConditionedAndStartsFromAnIbrEncoder) {
+  const ModelType& type = find_model_type("gp-nerf");
+  EXPECT_TRUE(type.image_conditioned);
+  EXPECT_FALSE(type.semantic_maps);
+  GpnerfConfig c = tiny_gpnerf_config();
+  auto model = create_trainable_model("gp-nerf", to_json(c), "config.json");
+  EXPECT_TRUE(model->target_views());
+  EXPECT_TRUE(model->label_inputs().needed);
+  EXPECT_FALSE(model->label_inputs().sources);
+  EXPECT_EQ(model->lr_scales().size(), model->parameters().size());
+  IbrConfig ibr = test::small_ibr_config();
+  ibr.seed = 42;
+  const IbrNetwork donor(ibr);
+  model->initialise_from("ibr", to_json(ibr), donor.state(), "ibr.safetensors");
+  const TensorMap state = model->state();
+  const TensorMap donor_state = donor.state();
+  EXPECT_TRUE(at::equal(state.at("extractor.backbone.stem.conv.weight"), donor_state.at("encoder.stem.conv.weight")));
+  ibr.encoder.out_channels = 16;
+  EXPECT_THROW(model->initialise_from("ibr", to_json(ibr), IbrNetwork(ibr).state(), "ibr.safetensors"), InputError);
+}
+
+}  // namespace
+}  // namespace semfield
