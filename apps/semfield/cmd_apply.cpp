@@ -2,6 +2,8 @@
 // segment, mesh and serve read like any other (optionally fine-tuned on the scene first).
 #include "commands.h"
 #include "interrupt.h"
+#include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
 #include "semfield/models/model_file.h"
 #include "semfield/train/apply.h"
 
@@ -20,6 +22,7 @@ struct ApplyArgs {
   std::string split_rule = "auto";
   std::string background = "white";
   std::string teacher;
+  std::string finetune_config;
   uint64_t seed = 0;
 };
 
@@ -38,6 +41,17 @@ void run_apply(const ApplyArgs& args) {
   options.finetune.lr = args.finetune_lr;
   options.finetune.rays = args.finetune_rays;
   options.finetune.seed = args.seed;
+  if (!args.finetune_config.empty()) {
+    const bool file = std::filesystem::exists(args.finetune_config);
+    const std::string text = file ? read_file_text(args.finetune_config) : args.finetune_config;
+    try {
+      options.finetune_config = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      fail_input(file ? args.finetune_config : std::string("--finetune-config"), "", std::string("not JSON: ") + e.what());
+    }
+    if (!options.finetune_config.is_object())
+      fail_usage("--finetune-config must be a JSON object of the model type's config keys");
+  }
   const InterruptScope interrupt;
   options.finetune.stop_requested = interrupt.flag();
   const ApplyResult result = apply_model(options);
@@ -65,6 +79,9 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--finetune-rays", args->finetune_rays, "Target rays per fine-tuning step")
       ->capture_default_str()
       ->check(CLI::Range(16, 1 << 20));
+  cmd->add_option("--finetune-config", args->finetune_config,
+                  "Config keys changed for fine-tuning (JSON text or file), e.g. '{\"instance_slots\": 16}' adds "
+                  "GP-NeRF's instance head, trained on the scene's instance maps");
   cmd->add_option("--teacher", args->teacher,
                   "Models voting over 2D semantic maps (gnesf): the source views' maps, labels:semantic | "
                   "labels:instance | labels:DIR (ids PNG or .npy ids / probabilities named like the images)");

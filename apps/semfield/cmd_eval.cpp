@@ -10,6 +10,8 @@
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/evaluator.h"
 #include "semfield/pipeline/feature_evaluator.h"
+#include "semfield/pipeline/feature_renderer.h"
+#include "semfield/pipeline/instance_ap.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/teachers/label_teacher.h"
 #include "semfield/teachers/teacher.h"
@@ -59,6 +61,15 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
     if (against_gt) {
       entry["gt"] = args.gt;
       add_point_label_metrics(*field.model, *teacher, views, entry, metrics);
+      if (args.gt == "instance") {
+        // An instance label field's ids as instances: AP^0.75 (as GP-NeRF's instance head is scored).
+        const auto* labels = dynamic_cast<const LabelTeacher*>(teacher.get());
+        InstanceAp ap(0.75);
+        for (const View* v : views)
+          if (labels) ap.add_logits(render_features(*field.model, v->camera).maps.front(), labels->label_ids(*v));
+        entry["ap75"] = ap.ap();
+        if (!metrics.contains("ap75")) metrics["ap75"] = ap.ap();
+      }
     }
     for (const char* key : {"feature_mse", "miou", "accuracy"})
       if (entry.contains(key) && !metrics.contains(key)) metrics[key] = entry[key];
@@ -89,6 +100,21 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
       maps_spec.empty() ? std::nullopt : std::optional<TeacherSpec>(TeacherSpec::parse(maps_spec));
   std::string gt = args.gt;
   if (gt.empty() && !maps) gt = "semantic";
+  if (gt == "instance" && !maps) {
+    // A model with its own classes (gp-nerf): instances come from its instance head, scored by AP^0.75.
+    if (!source->has_instances())
+      fail_usage("--gt instance: the run's model segments its own semantic classes and has no instance head (fine-tune "
+                 "one: apply --finetune-steps K --finetune-config '{{\"instance_slots\": 16}}')");
+    const std::unique_ptr<LabelTeacher> truth = make_label_teacher("labels:instance", scene);
+    InstanceAp ap(0.75);
+    for (const View* v : views) ap.add_logits(source->render_instances(v->camera), truth->label_ids(*v));
+    metrics["ap75"] = ap.ap();
+    metrics["instances"] = {{"ap75", ap.ap()}, {"true_instances", ap.true_instances()},
+                            {"predictions", ap.predictions()}, {"gt", "instance"}};
+    std::printf("%-24s instance head vs gt instance  AP@0.75 %.4f (%lld instances)\n", "instances", ap.ap(),
+                static_cast<long long>(ap.true_instances()));
+    return;
+  }
   if (gt.empty() && (maps->arg == "semantic" || maps->arg == "instance")) gt = maps->arg;
   if (gt.empty()) {
     log::warn("the run's 2D maps come from {}: pass --gt semantic|instance to score its semantics against the "

@@ -42,6 +42,8 @@ struct CorpusExample {
   /// flat pixel index [R] of each target ray (distinct pixels; the rays go through their centres).
   Camera target_camera;
   at::Tensor target_image, target_label_map, target_depth_map, ray_pixels;
+  /// With CorpusModel::instance_targets(): the target view's instance map [H,W] (int64 ids, -1 unlabelled).
+  at::Tensor target_instance_map;
   /// The scene's class names by id (labels.json "classes"; "" for ids without a name); empty when it names none.
   std::vector<std::string> label_names;
 };
@@ -79,6 +81,8 @@ class CorpusModel {
   virtual int geometry_views() const { return 0; }
   /// Whether examples carry the whole target view (CorpusExample::target_camera, target_image, ...).
   virtual bool target_views() const { return false; }
+  /// Whether whole target views carry their instance maps too (CorpusExample::target_instance_map).
+  virtual bool instance_targets() const { return false; }
   /// Learning-rate multipliers of parameters(), in its order (empty: 1 for all).
   virtual std::vector<double> lr_scales() const { return {}; }
   /// Starts from another model file's weights (`train-corpus --init`): by default a model of the same type and

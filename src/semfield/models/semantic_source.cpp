@@ -1,6 +1,7 @@
 // SemanticSource's default whole-view rendering.
 #include "semfield/models/semantic_source.h"
 
+#include "semfield/core/error.h"
 #include "semfield/kernels/ray_generation.h"
 
 namespace semfield {
@@ -8,6 +9,10 @@ namespace semfield {
 SemanticRenderOutput SemanticSource::render_view(const Camera& camera) const {
   const kernels::Rays rays = kernels::generate_image_rays(camera);
   return render(rays.origins, rays.directions);
+}
+
+at::Tensor SemanticSource::render_instances(const Camera&) const {
+  fail_usage("this semantic source segments no instances of its own");
 }
 
 }  // namespace semfield

@@ -49,6 +49,10 @@ class SemanticSource {
   virtual bool has_semantics() const { return true; }
   /// Whether point_outputs gives labels of 3D points (GP-NeRF's head labels whole 2D views only).
   virtual bool labels_points() const { return true; }
+  /// Whether the source segments instances of its own (GP-NeRF's instance head), apart from its classes.
+  virtual bool has_instances() const { return false; }
+  /// Instance logits [slots,H,W] of a camera's view; UsageError for a source without instances.
+  virtual at::Tensor render_instances(const Camera& camera) const;
   /// Whether the outputs are class logits (one scale of K = channels()[0] classes; class k is label id k) rather
   /// than features.
   virtual bool has_classes() const = 0;

@@ -129,7 +129,14 @@ LoadedRun load_applied_run(const RunPaths& run) {
   ModelFile file = read_model_file(spec.model, /*weights=*/!finetuned);
   ModelBinding binding;
   binding.config = file.config;
-  binding.weights = finetuned ? read_model_file(run.weights()).weights : std::move(file.weights);
+  if (finetuned) {
+    // The fine-tuned model file holds its own config (fine-tuning may change it: apply --finetune-config).
+    ModelFile tuned = read_model_file(run.weights());
+    binding.config = tuned.config;
+    binding.weights = std::move(tuned.weights);
+  } else {
+    binding.weights = std::move(file.weights);
+  }
   binding.origin = finetuned ? run.weights().string() : spec.model.string();
   binding.frame = spec.frame;
   binding.scene = scene;

@@ -59,14 +59,22 @@ ApplyResult apply_model(const ApplyOptions& options) {
     log::warn("model {} (type {}) votes over the source views' 2D semantic maps; without --teacher labels:... the run "
               "renders radiance only", file.name, file.type);
   }
+  if (!options.finetune_config.empty() && ft.steps == 0)
+    fail_usage("--finetune-config changes the model for fine-tuning: give --finetune-steps too");
   if (type.semantic_maps && ft.steps > 0)
     fail_usage("fine-tuning a {} model on a scene needs that scene's ground-truth semantics; it is not supported",
                file.type);
   const RunPaths run{options.out};
   std::filesystem::create_directories(run.root);
   if (ft.steps > 0) {
-    std::unique_ptr<CorpusModel> model = create_trainable_model(file.type, file.config, options.model.string());
-    model->load_state(file.weights, options.model.string());
+    nlohmann::json config = file.config;
+    if (!options.finetune_config.empty()) config.update(options.finetune_config);
+    std::unique_ptr<CorpusModel> model = create_trainable_model(file.type, config, options.model.string());
+    // A changed config starts from the model's weights where they fit (gp-nerf: an added instance head starts fresh).
+    if (options.finetune_config.empty())
+      model->load_state(file.weights, options.model.string());
+    else
+      model->initialise_from(file.type, file.config, file.weights, options.model.string());
     FinetuneOptions tune = ft;
     tune.background = options.background;
     if (options.source_views > 0) tune.source_views = options.source_views;

@@ -24,6 +24,8 @@ struct ApplyOptions {
   std::string semantic_maps;
   /// Fine-tuning on the scene first when finetune.steps > 0 (its background and source views follow the options
   /// above). No fine-tuning by default.
+  /// Config keys changed for fine-tuning (merged into the model's config; the type checks them); empty = none.
+  nlohmann::json finetune_config = nlohmann::json::object();
   FinetuneOptions finetune = [] {
     FinetuneOptions none;
     none.steps = 0;

@@ -45,10 +45,12 @@ struct LoadedScene {
   /// Models with semantic inputs: the ground-truth maps of `train` and the class ids occurring in them.
   std::vector<LabelMap> labels;
   std::vector<int32_t> classes;
+  /// Models with instance targets: the instance maps of `train`.
+  std::vector<LabelMap> instances;
 };
 
 LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const LabelInputs& label_inputs,
-                         bool need_depth = false) {
+                         bool need_depth = false, bool need_instances = false) {
   LoadedScene out;
   out.name = std::move(name);
   out.scene = std::move(scene);
@@ -60,6 +62,13 @@ LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const L
       fail_input(v->image_path, "depth_file_path", "view {} has no depth map (the geometry volume trains on them)",
                  v->name);
   }
+  if (need_instances)
+    for (const View* v : out.train) {
+      if (!v->instance)
+        fail_input(v->image_path, "instance_path", "view {} has no instance map (the model's instance head trains on "
+                   "them)", v->name);
+      out.instances.push_back(label_map_from_image(*v->instance));
+    }
   if (!label_inputs.needed) return out;
   const bool semantic = label_inputs.gt == "semantic";
   for (const View* v : out.train) {
@@ -78,21 +87,23 @@ LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const L
 }
 
 LoadedScene load_corpus_scene(const CorpusScene& entry, const Eigen::Vector3f& background,
-                              const LabelInputs& label_inputs, bool need_depth) {
+                              const LabelInputs& label_inputs, bool need_depth, bool need_instances) {
   LoadOptions load;
   load.background = background.cast<double>();
-  load.load_extras = label_inputs.needed || need_depth;
-  return loaded_scene(entry.name, std::make_shared<Scene>(load_scene(entry.path, load)), label_inputs, need_depth);
+  load.load_extras = label_inputs.needed || need_depth || need_instances;
+  return loaded_scene(entry.name, std::make_shared<Scene>(load_scene(entry.path, load)), label_inputs, need_depth,
+                      need_instances);
 }
 
 std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, const Eigen::Vector3f& background,
                                      const char* what, bool show_progress, size_t min_train_views,
-                                     const LabelInputs& label_inputs, bool need_depth = false) {
+                                     const LabelInputs& label_inputs, bool need_depth = false,
+                                     bool need_instances = false) {
   std::vector<LoadedScene> out;
   std::unique_ptr<ProgressBar> bar;
   if (show_progress) bar = std::make_unique<ProgressBar>(what, static_cast<int64_t>(entries.size()), "scene");
   for (const auto& entry : entries) {
-    LoadedScene s = load_corpus_scene(entry, background, label_inputs, need_depth);
+    LoadedScene s = load_corpus_scene(entry, background, label_inputs, need_depth, need_instances);
     if (s.train.size() < min_train_views)
       fail_input(entry.path, "", fmt::format("{} training views; corpus training needs at least {}",
                                              s.train.size(), min_train_views));
@@ -114,6 +125,7 @@ struct ExampleSpec {
   LabelInputs labels;
   int geometry_views = 0;  ///< CorpusModel::geometry_views()
   bool target_views = false;  ///< CorpusModel::target_views()
+  bool instances = false;     ///< CorpusModel::instance_targets()
 };
 
 at::Tensor label_tensor(const LabelMap& map) {
@@ -182,6 +194,7 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
         ex.label_names[static_cast<size_t>(id)] = label.name;
       }
     }
+    if (options.instances) ex.target_instance_map = label_tensor(s.instances[static_cast<size_t>(target)]);
     if (view.depth) {
       const Image& d = *view.depth;
       ex.target_depth_map = at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone();
@@ -289,11 +302,12 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   const LabelInputs label_inputs = model->label_inputs();
   const std::vector<LoadedScene> scenes =
       load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1,
-                  label_inputs, model->geometry_views() > 0);
+                  label_inputs, model->geometry_views() > 0, model->instance_targets());
   std::vector<CorpusScene> val_entries(corpus.val.begin(),
                                        corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
   const std::vector<LoadedScene> val_scenes =
-      main_rank ? load_scenes(val_entries, background, "load val", show, 1, label_inputs, model->geometry_views() > 0)
+      main_rank ? load_scenes(val_entries, background, "load val", show, 1, label_inputs, model->geometry_views() > 0,
+                              model->instance_targets())
                 : std::vector<LoadedScene>{};
   const std::vector<at::Tensor> params = model->parameters();
   DenseAdam adam(params);
@@ -373,7 +387,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
       at::NoGradGuard no_grad;
       const ExampleSpec val_spec{options.rays, std::min(options.source_views, others),
                                  std::min(options.source_pool, others), options.seed + kValidationSeed, label_inputs,
-                                 model->geometry_views(), model->target_views()};
+                                 model->geometry_views(), model->target_views(), model->instance_targets()};
       double sum = 0;
       for (int i = 0; i < kValidationExamples; ++i)
         sum += model->loss(make_example(val_scenes, val_spec, 0, i, background), kValidationSeed + i).loss.item<double>();
@@ -402,7 +416,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   double loss_ema = 0, mse_ema = 0, samples = 0;
   const int per_rank = options.batch / world;
   const ExampleSpec spec{options.rays, options.source_views, options.source_pool, options.seed, label_inputs,
-                         model->geometry_views(), model->target_views()};
+                         model->geometry_views(), model->target_views(), model->instance_targets()};
   while (true) {
     // All ranks must agree to stop together (a budget or Ctrl-C seen by one rank only would hang the others).
     bool go = loop.next();
@@ -463,14 +477,14 @@ CorpusTrainSummary finetune_on_scene(CorpusModel& model, std::shared_ptr<Scene> 
   if (options.steps < 1) fail_usage("fine-tuning needs at least 1 step (got {})", options.steps);
   const Eigen::Vector3f background = parse_background(options.background);
   // Models with semantic inputs fine-tune on the scene's own ground-truth maps (loaded_scene names a view without).
-  LoadedScene s = loaded_scene("scene", std::move(scene), model.label_inputs());
+  LoadedScene s = loaded_scene("scene", std::move(scene), model.label_inputs(), false, model.instance_targets());
   s.frame = frame;
   if (s.train.size() < 2) fail_input(s.scene->root, "", "fine-tuning needs at least 2 training views");
   const std::vector<LoadedScene> scenes = {s};
   const int source_views = std::min<int>(options.source_views, static_cast<int>(s.train.size()) - 1);
   const ExampleSpec spec{options.rays, source_views,
                          std::min<int>(options.source_pool, static_cast<int>(s.train.size()) - 1), options.seed,
-                         model.label_inputs(), 0, model.target_views()};
+                         model.label_inputs(), 0, model.target_views(), model.instance_targets()};
   const std::vector<at::Tensor> params = model.parameters();
   DenseAdam adam(params);
   adam.set_lr_scales(model.lr_scales());

@@ -173,6 +173,27 @@ TEST(GpnerfLoss, DepthGuidedMasksAndCosineEmbeddingMatchHandComputedValues) {
   EXPECT_NEAR(l[2].item<float>(), 0.0f, 1e-6f);                 // negative, cos -1: max(0, cos)
 }
 
+TEST(GpnerfInstances, LossMatchesSlotsToInstancesInAnyOrder) {
+  // Three slots, two instances (ids 7 and 9) and an unlabelled pixel.
+  const at::Tensor ids = at::tensor({7, 7, 9, 9, -1}, at::kLong);
+  auto logits_for = [](std::vector<int64_t> slot_of_pixel) {
+    at::Tensor l = at::full({3, 5}, -8.0f);
+    for (int64_t p = 0; p < 5; ++p) l[slot_of_pixel[static_cast<size_t>(p)]][p] = 8.0f;
+    return l;
+  };
+  const double exact = instance_loss(logits_for({0, 0, 1, 1, 2}), ids).item<double>();
+  const double permuted = instance_loss(logits_for({2, 2, 0, 0, 1}), ids).item<double>();
+  const double merged = instance_loss(logits_for({0, 0, 0, 0, 1}), ids).item<double>();
+  EXPECT_LT(exact, 0.01);
+  EXPECT_NEAR(permuted, exact, 1e-6);  // Hungarian matching: slot order does not matter
+  EXPECT_GT(merged, 0.3);              // one slot for both instances: soft IoU 0.5 and a wrong mask
+  const at::Tensor learnable = at::zeros({3, 5}).set_requires_grad(true);
+  instance_loss(learnable, ids).backward();
+  EXPECT_TRUE(learnable.grad().isfinite().all().item<bool>());
+  EXPECT_EQ(learnable.grad().select(1, 4).abs().sum().item<float>(), 0.0f);  // the unlabelled pixel
+  EXPECT_EQ(instance_loss(learnable, at::full({5}, -1, at::kLong)).item<float>(), 0.0f);
+}
+
 TEST(GpnerfClasses, GroundTruthIdsMapToTheModelsClassesByName) {
   const std::vector<std::string> classes = {"void", "ground", "sphere", "box"};
   const at::Tensor ids = at::tensor({-1, 0, 1, 2, 3, 9}, at::kLong);

@@ -101,3 +101,33 @@ TEST(DistillRun, NamesAndPaths) {
 
 }  // namespace
 }  // namespace semfield
+
+#include "semfield/pipeline/instance_ap.h"
+
+namespace semfield {
+namespace {
+
+// AP^0.75 against hand-computed precision-recall curves.
+TEST(InstanceAp, HandComputedPrecisionRecallOverViews) {
+  // View 1: truth 0 on pixels 0-3, 1 on 4-7. Predicted: 5 on 0-3 (IoU 1, score 0.9), 6 on 4-5 (IoU 0.5, 0.8), 7 on
+  // 6-7 (IoU 0.5, 0.1). Sorted: TP, FP, FP of 2 true: precision 1, 1/2, 1/3 at recall 1/2 -> AP 0.5.
+  InstanceAp ap(0.75);
+  ap.add_view(at::tensor({5, 5, 5, 5, 6, 6, 7, 7}, at::kLong), at::tensor({.9f, .9f, .9f, .9f, .8f, .8f, .1f, .1f}),
+              at::tensor({0, 0, 0, 0, 1, 1, 1, 1}, at::kLong));
+  EXPECT_NEAR(ap.ap(), 0.5, 1e-9);
+  // View 2: one true instance predicted exactly at score 0.95: TP, TP, FP, FP of 3: recall 1/3, 2/3 at precision 1.
+  ap.add_view(at::tensor({0, 0, 0, 0}, at::kLong), at::full({4}, 0.95f), at::tensor({3, 3, 3, 3}, at::kLong));
+  EXPECT_NEAR(ap.ap(), 2.0 / 3.0, 1e-9);
+  EXPECT_EQ(ap.true_instances(), 3);
+  EXPECT_EQ(ap.predictions(), 4);
+  // Unlabelled truth pixels (-1) count for neither side; logits give ids and confidences.
+  InstanceAp from_logits(0.75);
+  const at::Tensor logits = at::tensor({5.f, 5.f, -5.f, -5.f, -5.f, -5.f, 5.f, 5.f}).view({2, 1, 4});
+  from_logits.add_logits(logits, at::tensor({2, 2, 4, -1}, at::kLong).view({1, 4}));
+  // Both found: instance 4's prediction covers pixels 2-3, but pixel 3 is unlabelled, so its IoU is 1.
+  EXPECT_NEAR(from_logits.ap(), 1.0, 1e-9);
+  EXPECT_EQ(from_logits.true_instances(), 2);
+}
+
+}  // namespace
+}  // namespace semfield

@@ -202,6 +202,26 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   const ModelFile tuned_file = read_model_file(tmp / "tuned" / "weights.safetensors");
   EXPECT_EQ(tuned_file.info.at("steps").get<int64_t>(), 2);
   EXPECT_FALSE(at::equal(tuned_file.weights.at(key), trained.weights.at(key)));
+
+  // Instances: without an instance head `eval --gt instance` says how to get one; fine-tuning with one (a fresh head
+  // on the generalized weights, trained on the scene's instance maps) gives AP^0.75 scores.
+  const auto no_head = test::run_cli("eval --run " + (tmp / "applied").string() + " --gt instance --no-images");
+  EXPECT_NE(no_head.exit_code, 0);
+  EXPECT_NE(no_head.output.find("instance_slots"), std::string::npos) << no_head.output;
+  const auto with_head = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
+                                       (tmp / "instances").string() + " --source-views 4 --finetune-steps 2 " +
+                                       "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}'");
+  ASSERT_EQ(with_head.exit_code, 0) << with_head.output;
+  EXPECT_EQ(read_model_file(tmp / "instances" / "weights.safetensors").config.at("instance_slots"), 6);
+  const auto ap = test::run_cli("eval --run " + (tmp / "instances").string() + " --gt instance --no-images");
+  ASSERT_EQ(ap.exit_code, 0) << ap.output;
+  const nlohmann::json ap_metrics = test::read_json(tmp / "instances" / "eval" / "metrics.json");
+  EXPECT_GE(ap_metrics.at("ap75").get<double>(), 0.0);
+  EXPECT_GT(ap_metrics.at("instances").at("true_instances").get<int64_t>(), 0);
+  const auto bad = test::run_cli("apply --model " + model + " --data " + held_out + " --out " + (tmp / "bad").string() +
+                                 " --finetune-steps 1 --finetune-config '{\"instance_slot\": 6}'");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("instance_slot"), std::string::npos) << bad.output;
 }
 
 }  // namespace

@@ -27,8 +27,9 @@ void GpnerfConfig::validate() const {
   if (colour != "blend" && colour != "mlp") fail_usage("gp-nerf config: colour = '{}' (expected blend or mlp)", colour);
   if (head_input != "fused" && head_input != "novel")
     fail_usage("gp-nerf config: head_input = '{}' (expected fused or novel)", head_input);
+  if (instance_slots < 0 || instance_slots > 255) fail_usage("gp-nerf config: instance_slots must be in [0, 255]");
   if (depth_guided_np < 0 || depth_guided_np > n_fine) fail_usage("gp-nerf config: depth_guided_np is out of range");
-  for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided})
+  for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided, loss.instance})
     if (!(w >= 0)) fail_usage("gp-nerf config: loss weights must be non-negative");
   for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head})
     if (!(w >= 0 && w <= 1000)) fail_usage("gp-nerf config: lr_scale entries must be in [0, 1000]");
@@ -54,13 +55,15 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"gradient_block", c.gradient_block},
           {"head_input", c.head_input},
           {"colour", c.colour},
+          {"instance_slots", c.instance_slots},
           {"depth_guided_np", c.depth_guided_np},
           {"loss",
            {{"rgb", c.loss.rgb},
             {"point", c.loss.point},
             {"semantic", c.loss.semantic},
             {"distill", c.loss.distill},
-            {"depth_guided", c.loss.depth_guided}}},
+            {"depth_guided", c.loss.depth_guided},
+            {"instance", c.loss.instance}}},
           {"lr_scale",
            {{"extractor", c.lr_scale.extractor}, {"transformer", c.lr_scale.transformer}, {"head", c.lr_scale.head}}},
           {"seed", c.seed}};
@@ -70,7 +73,7 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
                             "source_views", "unbounded_extent", "classes", "joint_attention", "gradient_block",
-                            "head_input", "colour", "depth_guided_np", "loss", "lr_scale", "seed"});
+                            "head_input", "colour", "instance_slots", "depth_guided_np", "loss", "lr_scale", "seed"});
   GpnerfConfig c;
   c.classes = synth_class_names();
   if (auto e = root.find("extractor")) {
@@ -98,14 +101,16 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.gradient_block = root.bool_or("gradient_block", c.gradient_block);
   c.head_input = root.string_or("head_input", c.head_input);
   c.colour = root.string_or("colour", c.colour);
+  c.instance_slots = static_cast<int>(root.int_or("instance_slots", c.instance_slots));
   c.depth_guided_np = static_cast<int>(root.int_or("depth_guided_np", c.depth_guided_np));
   if (auto l = root.find("loss")) {
-    l->reject_unknown_keys({"rgb", "point", "semantic", "distill", "depth_guided"});
+    l->reject_unknown_keys({"rgb", "point", "semantic", "distill", "depth_guided", "instance"});
     c.loss.rgb = l->double_or("rgb", c.loss.rgb);
     c.loss.point = l->double_or("point", c.loss.point);
     c.loss.semantic = l->double_or("semantic", c.loss.semantic);
     c.loss.distill = l->double_or("distill", c.loss.distill);
     c.loss.depth_guided = l->double_or("depth_guided", c.loss.depth_guided);
+    c.loss.instance = l->double_or("instance", c.loss.instance);
   }
   if (auto l = root.find("lr_scale")) {
     l->reject_unknown_keys({"extractor", "transformer", "head"});

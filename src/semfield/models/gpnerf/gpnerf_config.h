@@ -23,6 +23,9 @@ struct GpnerfLossWeights {
   double semantic = 0.75;      ///< "semantic": cross-entropy of the perception head's classes (Eq. 10)
   double distill = 0.5;        ///< "distill": 2D semantic distillation, 1 - cos(S_sem, S_novel) (Eq. 11)
   double depth_guided = 0.5;   ///< "depth_guided": depth-guided semantic distillation of the field's points (Eq. 12-13)
+  /// "instance": DM-NeRF's instance loss of the instance head (Hungarian matching of slots to the target view's
+  /// instances, binary cross-entropy + soft IoU), with "instance_slots" > 0 and instance maps in the scene
+  double instance = 1.0;
 };
 
 /// Learning-rate multipliers of the three parts (of `train-corpus --lr`). The paper's are 5e-3 / 1e-5 / 5e-5 for
@@ -63,8 +66,11 @@ struct GpnerfConfig {
   /// blend with GNT's attention) or "mlp" (GNT / the paper's Eq. 6: an MLP on the mean of the samples' features; slower
   /// to train: BENCHMARKS.md, "GP-NeRF").
   std::string colour = "blend";
+  /// "instance_slots": slots of the instance head (a second perception head on the same map; the paper defines no
+  /// instance loss: DM-NeRF's), 0 = none. Instances are per scene: the head is trained by fine-tuning on a scene.
+  int instance_slots = 0;
   int depth_guided_np = 2;   ///< "depth_guided_np": N_p of Eq. 13, in samples either side of the surface sample
-  GpnerfLossWeights loss;    ///< "loss": {"rgb", "point", "semantic", "distill", "depth_guided"}
+  GpnerfLossWeights loss;    ///< "loss": {"rgb", "point", "semantic", "distill", "depth_guided", "instance"}
   GpnerfLrScale lr_scale;    ///< "lr_scale": {"extractor", "transformer", "head"}
   uint64_t seed = 0;         ///< "seed": weight initialisation
 

@@ -210,6 +210,7 @@ GpnerfView GpnerfModel::render_full(const Camera& camera, const Eigen::Vector3f&
   out.rgb = at::cat(rgb).view({h, w, 3});
   out.semantic = at::cat(semantic).view({h, w, d}).permute({2, 0, 1}).contiguous();
   out.logits = m_network.decode(out.semantic.unsqueeze(0)).squeeze(0);
+  if (m_network.has_instances()) out.instance_logits = m_network.decode_instances(out.semantic.unsqueeze(0)).squeeze(0);
   out.opacity = at::cat(opacity).view({h, w});
   out.depth = at::cat(depth).view({h, w});
   out.median_depth = at::cat(median).view({h, w});
@@ -226,6 +227,13 @@ SemanticRenderOutput GpnerfModel::render_view(const Camera& camera) const {
   out.median_depth = v.median_depth.reshape({-1});
   out.latent = v.semantic.reshape({v.semantic.size(0), -1}).t().contiguous();
   return out;
+}
+
+at::Tensor GpnerfModel::render_instances(const Camera& camera) const {
+  if (!m_network.has_instances())
+    fail_usage("this gp-nerf model has no instance head (fine-tune one on the scene: apply --finetune-steps K "
+               "--finetune-config '{{\"instance_slots\": 16}}')");
+  return render_full(camera, m_background).instance_logits;
 }
 
 std::unique_ptr<SceneModel> create_gpnerf_model(const ModelBinding& binding) {
@@ -272,8 +280,12 @@ void GpnerfCorpusModel::initialise_from(const std::string& type, const nlohmann:
   }
   if (type != "gp-nerf")
     fail_input(origin, "", "a model of type {} cannot initialise one of type gp-nerf (ibr or gp-nerf can)", type);
-  // Another gp-nerf model with the same architecture (its switches and loss weights may differ: ablations).
-  load_state(weights, origin);
+  // Another gp-nerf model with the same architecture (its switches and loss weights may differ: ablations); an
+  // instance head it lacks keeps its initialisation.
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (auto& [name, t] : m_network.named_parameters())
+    if (name.rfind("instance_head.", 0) != 0 || weights.count(name)) named.emplace_back(name, t);
+  restore_tensors(weights, named, origin);
 }
 
 at::Tensor model_class_ids(const at::Tensor& ids, const std::vector<std::string>& label_names,
@@ -345,9 +357,13 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
   l.semantic = labels.ge(0).any().item<bool>()
                    ? at::cross_entropy_loss(logits, labels.unsqueeze(0), {}, at::Reduction::Mean, -1)
                    : logits.sum() * 0.0f;
+  l.instance = m_network.has_instances() && ex.target_instance_map.defined()
+                   ? instance_loss(m_network.decode_instances(map.unsqueeze(0)).squeeze(0).flatten(1),
+                                   ex.target_instance_map.reshape({-1}))
+                   : logits.sum() * 0.0f;
   const GpnerfLossWeights& w = c.loss;
   l.total = l.rgb * w.rgb + l.point * w.point + l.semantic * w.semantic + l.distill * w.distill +
-            l.depth_guided * w.depth_guided;
+            l.depth_guided * w.depth_guided + l.instance * w.instance;
   return l;
 }
 

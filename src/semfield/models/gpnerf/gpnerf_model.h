@@ -31,6 +31,7 @@ struct GpnerfView {
   at::Tensor rgb;       ///< [H,W,3]
   at::Tensor semantic;  ///< [D,H,W] the rendered semantic feature map S_sem
   at::Tensor logits;    ///< [K,H,W] the perception head's class logits
+  at::Tensor instance_logits;  ///< [slots,H,W] the instance head's, with one (undefined otherwise)
   at::Tensor opacity, depth, median_depth;  ///< [H,W] (the proposal's)
 };
 
@@ -53,6 +54,8 @@ class GpnerfModel final : public SceneModel, public SemanticSource {
   // SemanticSource: class logits of whole views.
   bool has_classes() const override { return true; }
   bool labels_points() const override { return false; }
+  bool has_instances() const override { return m_network.has_instances(); }
+  at::Tensor render_instances(const Camera& camera) const override;
   std::vector<std::string> class_names() const override { return m_network.config().classes; }
   std::vector<int64_t> channels() const override { return {m_network.classes()}; }
   ChannelStats channel_stats(size_t scale) const override;
@@ -94,14 +97,15 @@ std::unique_ptr<CorpusModel> create_gpnerf_trainable(const nlohmann::json& confi
 
 /// The losses of one GP-NeRF training example (Eq. 8-13), unweighted.
 struct GpnerfLosses {
-  at::Tensor rgb, point, semantic, distill, depth_guided, total;
+  at::Tensor rgb, point, semantic, distill, depth_guided, instance, total;
   double mse = 0;
   int64_t samples = 0;
 };
 
 /// The trainable side: Eq. 8 = rgb + point + semantic cross-entropy of the head over the target view's labelled pixels
 /// (its map: the rendered pixels fused into S_novel, or S_novel alone with head_input "novel") + 2D distill (Eq. 11) +
-/// depth-guided distill (Eq. 12-13: the surface sample from the target's depth map, else the ray attention's arg-max).
+/// depth-guided distill (Eq. 12-13: the surface sample from the target's depth map, else the ray attention's arg-max)
+/// + with an instance head, DM-NeRF's instance loss on the same map (instance_loss).
 class GpnerfCorpusModel final : public CorpusModel {
  public:
   explicit GpnerfCorpusModel(const GpnerfConfig& config) : m_network(config) {}
@@ -113,6 +117,7 @@ class GpnerfCorpusModel final : public CorpusModel {
   void load_state(const TensorMap& state, const std::string& origin) override { m_network.load_state(state, origin); }
   LabelInputs label_inputs() const override;
   bool target_views() const override { return true; }
+  bool instance_targets() const override { return m_network.has_instances(); }
   /// Also takes an ibr model whose encoder has the extractor's backbone config: the backbone starts from it.
   void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
                        const std::string& origin) override;

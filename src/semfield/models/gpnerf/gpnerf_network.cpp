@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "semfield/core/assignment.h"
 #include "semfield/core/error.h"
 #include "semfield/models/ibr/ray_samples.h"
 
@@ -92,9 +93,15 @@ GpnerfNetwork::GpnerfNetwork(const GpnerfConfig& config) : m_config(config) {
   m_final_norm_b = gp_param(at::zeros({w}));
   m_rgb = gp_mlp(w, w, 0, config.colour == "mlp" ? 3 : 1);
   m_adaptor = gp_mlp(d, d, 0, d);
-  // Perception head: group i (D/4 channels at 1/2^i) through max(1, i) conv stages.
-  conv::Init init(static_cast<uint64_t>(config.seed) + 11);
-  const int64_t g = d / kGpHeadGroups, hc = config.head_channels;
+  m_head = make_head(static_cast<uint64_t>(config.seed) + 11, classes());
+  if (config.instance_slots > 0) m_instance_head = make_head(static_cast<uint64_t>(config.seed) + 13, config.instance_slots);
+}
+
+GpnerfNetwork::Head GpnerfNetwork::make_head(uint64_t seed, int64_t outputs) const {
+  // Group i (D/4 channels at 1/2^i) through max(1, i) conv stages.
+  conv::Init init(seed);
+  const int64_t g = m_config.extractor.semantic_channels / kGpHeadGroups, hc = m_config.head_channels;
+  Head head;
   for (int i = 0; i < kGpHeadGroups; ++i) {
     std::vector<conv::Conv> convs;
     std::vector<std::pair<at::Tensor, at::Tensor>> norms;
@@ -102,15 +109,14 @@ GpnerfNetwork::GpnerfNetwork(const GpnerfConfig& config) : m_config(config) {
       convs.push_back(init.conv(hc, k == 0 ? g : hc, 3, 1));
       norms.emplace_back(gp_param(at::ones({hc})), gp_param(at::zeros({hc})));
     }
-    m_head_convs.push_back(convs);
-    m_head_norms.push_back(norms);
+    head.convs.push_back(convs);
+    head.norms.push_back(norms);
   }
-  m_predictor = init.conv(classes(), hc, 1, 1, /*bias=*/true);
-  {
-    // Small logits at the start: the cross-entropy starts near log K.
-    at::NoGradGuard no_grad;
-    m_predictor.weight.mul_(0.05f);
-  }
+  head.predictor = init.conv(outputs, hc, 1, 1, /*bias=*/true);
+  // Small logits at the start: the cross-entropy starts near log K.
+  at::NoGradGuard no_grad;
+  head.predictor.weight.mul_(0.05f);
+  return head;
 }
 
 GpnerfSources GpnerfNetwork::prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const {
@@ -323,7 +329,14 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   return out;
 }
 
-at::Tensor GpnerfNetwork::decode(const at::Tensor& maps) const {
+at::Tensor GpnerfNetwork::decode(const at::Tensor& maps) const { return head_forward(m_head, maps); }
+
+at::Tensor GpnerfNetwork::decode_instances(const at::Tensor& maps) const {
+  SEMFIELD_ASSERT(has_instances(), "gp-nerf: the model has no instance head");
+  return head_forward(m_instance_head, maps);
+}
+
+at::Tensor GpnerfNetwork::head_forward(const Head& head, const at::Tensor& maps) const {
   const int64_t d = m_config.extractor.semantic_channels, g = d / kGpHeadGroups, h = maps.size(2), w = maps.size(3);
   SEMFIELD_ASSERT(maps.dim() == 4 && maps.size(1) == d, "gp-nerf head: expected maps [B,D,H,W]");
   auto level_size = [&](int i) {
@@ -333,15 +346,15 @@ at::Tensor GpnerfNetwork::decode(const at::Tensor& maps) const {
   for (int i = 0; i < kGpHeadGroups; ++i) {
     at::Tensor x = maps.narrow(1, i * g, g);
     if (i > 0) x = at::adaptive_avg_pool2d(x, level_size(i));
-    const auto& convs = m_head_convs[static_cast<size_t>(i)];
-    const auto& norms = m_head_norms[static_cast<size_t>(i)];
+    const auto& convs = head.convs[static_cast<size_t>(i)];
+    const auto& norms = head.norms[static_cast<size_t>(i)];
     for (size_t k = 0; k < convs.size(); ++k) {
       x = at::relu(at::group_norm(convs[k].forward(x), 8, norms[k].first, norms[k].second, 1e-5));
       if (i > 0) x = at::upsample_bilinear2d(x, level_size(i - 1 - static_cast<int>(k)), /*align_corners=*/false);
     }
     sum = sum.defined() ? sum + x : x;
   }
-  return m_predictor.forward(sum);
+  return head.predictor.forward(sum);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters() const {
@@ -379,14 +392,18 @@ std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters(
   out.emplace_back("transformer.final_norm.bias", m_final_norm_b);
   gp_add_mlp(out, "transformer.rgb", m_rgb);
   gp_add_mlp(out, "transformer.adaptor", m_adaptor);
-  for (size_t i = 0; i < m_head_convs.size(); ++i)
-    for (size_t k = 0; k < m_head_convs[i].size(); ++k) {
-      const std::string name = "head.scale" + std::to_string(i) + "." + std::to_string(k);
-      m_head_convs[i][k].add_to(out, name + ".conv");
-      out.emplace_back(name + ".norm.weight", m_head_norms[i][k].first);
-      out.emplace_back(name + ".norm.bias", m_head_norms[i][k].second);
-    }
-  m_predictor.add_to(out, "head.predictor");
+  auto add_head = [&](const std::string& prefix, const Head& head) {
+    for (size_t i = 0; i < head.convs.size(); ++i)
+      for (size_t k = 0; k < head.convs[i].size(); ++k) {
+        const std::string name = prefix + ".scale" + std::to_string(i) + "." + std::to_string(k);
+        head.convs[i][k].add_to(out, name + ".conv");
+        out.emplace_back(name + ".norm.weight", head.norms[i][k].first);
+        out.emplace_back(name + ".norm.bias", head.norms[i][k].second);
+      }
+    head.predictor.add_to(out, prefix + ".predictor");
+  };
+  add_head("head", m_head);
+  if (has_instances()) add_head("instance_head", m_instance_head);
   return out;
 }
 
@@ -403,7 +420,11 @@ std::vector<at::Tensor> GpnerfNetwork::extractor_parameters() const { return gp_
 std::vector<at::Tensor> GpnerfNetwork::transformer_parameters() const {
   return gp_part(named_parameters(), "transformer.");
 }
-std::vector<at::Tensor> GpnerfNetwork::head_parameters() const { return gp_part(named_parameters(), "head."); }
+std::vector<at::Tensor> GpnerfNetwork::head_parameters() const {
+  std::vector<at::Tensor> out = gp_part(named_parameters(), "head.");
+  for (const at::Tensor& t : gp_part(named_parameters(), "instance_head.")) out.push_back(t);
+  return out;
+}
 std::vector<at::Tensor> GpnerfNetwork::parameters() const { return tensors_of(named_parameters()); }
 TensorMap GpnerfNetwork::state() const { return state_of(named_parameters()); }
 void GpnerfNetwork::load_state(const TensorMap& state, const std::string& origin) {
@@ -418,6 +439,34 @@ at::Tensor cosine_embedding(const at::Tensor& a, const at::Tensor& b, const at::
 at::Tensor near_surface_mask(const at::Tensor& index, int64_t samples, int64_t np) {
   const at::Tensor i = at::arange(samples, index.options()).unsqueeze(0);
   return (i - index.unsqueeze(1)).abs().le(np);
+}
+
+at::Tensor instance_loss(const at::Tensor& logits, const at::Tensor& ids) {
+  const at::Tensor keep = at::nonzero(ids.ge(0)).squeeze(1);
+  if (keep.numel() == 0) return logits.sum() * 0.0f;
+  const at::Tensor probs = at::softmax(logits.index_select(1, keep), 0);  // [K,P]
+  const at::Tensor labels = ids.index_select(0, keep);
+  const at::Tensor instances = std::get<0>(at::_unique(labels));
+  const at::Tensor truth = labels.unsqueeze(0).eq(instances.unsqueeze(1)).to(at::kFloat);  // [M,P]
+  const at::Tensor inter = at::matmul(probs, truth.t());                                   // [K,M]
+  const at::Tensor iou = inter / (probs.sum(1, true) + truth.sum(1).unsqueeze(0) - inter).clamp_min(1e-6f);
+  const int64_t k = probs.size(0), m = truth.size(0);
+  const at::Tensor cost = iou.detach().to(at::kDouble).contiguous();
+  std::vector<std::vector<double>> c(static_cast<size_t>(k), std::vector<double>(static_cast<size_t>(m)));
+  const double* data = cost.data_ptr<double>();
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < m; ++j) c[static_cast<size_t>(i)][static_cast<size_t>(j)] = -data[i * m + j];
+  const std::vector<int> match = min_cost_assignment(c);
+  const at::Tensor p = probs.clamp(1e-6f, 1.0f - 1e-6f);
+  std::vector<at::Tensor> per_slot;
+  for (int64_t i = 0; i < k; ++i) {
+    const int j = match[static_cast<size_t>(i)];
+    const at::Tensor target = j >= 0 ? truth[j] : at::zeros_like(p[i]);
+    at::Tensor l = -(target * at::log(p[i]) + (1.0f - target) * at::log(1.0f - p[i])).mean();
+    if (j >= 0) l = l + (1.0f - iou[i][j]);
+    per_slot.push_back(l);
+  }
+  return at::stack(per_slot).mean();
 }
 
 at::Tensor fuse_rendered(const at::Tensor& map, const at::Tensor& pixels, const at::Tensor& rendered) {

@@ -100,13 +100,16 @@ class GpnerfNetwork {
 
   /// The context-aware perception head: semantic feature maps [B,D,H,W] -> class logits [B,K,H,W].
   at::Tensor decode(const at::Tensor& maps) const;
+  /// The instance head (config.instance_slots > 0): maps [B,D,H,W] -> slot logits [B,slots,H,W].
+  at::Tensor decode_instances(const at::Tensor& maps) const;
+  bool has_instances() const { return m_config.instance_slots > 0; }
 
   /// Parameters by part (disjoint; their union is parameters()).
   std::vector<at::Tensor> extractor_parameters() const;
   std::vector<at::Tensor> transformer_parameters() const;
   std::vector<at::Tensor> head_parameters() const;
   std::vector<at::Tensor> parameters() const;
-  /// "extractor.*", "transformer.*", "head.*".
+  /// "extractor.*", "transformer.*", "head.*" (and "instance_head.*").
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   TensorMap state() const;
   void load_state(const TensorMap& state, const std::string& origin);
@@ -151,11 +154,22 @@ class GpnerfNetwork {
   at::Tensor m_final_norm_w, m_final_norm_b;
   Mlp m_rgb;                         ///< "mlp": W -> 3; "blend": W -> 1 (the samples' pooling score)
   Mlp m_adaptor;                     ///< D -> D (linear)
-  // Perception head.
-  std::vector<std::vector<conv::Conv>> m_head_convs;  ///< per group
-  std::vector<std::vector<std::pair<at::Tensor, at::Tensor>>> m_head_norms;  ///< GroupNorm weight, bias
-  conv::Conv m_predictor;
+  /// A Semantic-FPN head: per channel group, its conv stages and GroupNorms; a 1x1 predictor.
+  struct Head {
+    std::vector<std::vector<conv::Conv>> convs;
+    std::vector<std::vector<std::pair<at::Tensor, at::Tensor>>> norms;  ///< GroupNorm weight, bias
+    conv::Conv predictor;
+  };
+  Head make_head(uint64_t seed, int64_t outputs) const;
+  at::Tensor head_forward(const Head& head, const at::Tensor& maps) const;
+  Head m_head, m_instance_head;
 };
+
+/// DM-NeRF's instance loss for one view: slot logits [K,P] against instance ids [P] (int64; -1 unlabelled, left
+/// out): the slots' softmax probabilities matched to the view's instances by the Hungarian method on soft IoU;
+/// matched slots: (1 - soft IoU) + binary cross-entropy to their instance's mask, unmatched slots: cross-entropy to
+/// empty; the mean over slots. 0 (with a graph) when no pixel is labelled.
+at::Tensor instance_loss(const at::Tensor& logits, const at::Tensor& ids);
 
 /// Cosine embedding loss of Eq. 12-13 per sample: 1 - cos(a, b) where positive, max(0, cos(a, b)) elsewhere.
 /// a [..., D], b broadcastable to a, positive bool of a's leading shape.

@@ -1,0 +1,39 @@
+// Instance segmentation scored as DM-NeRF and GP-NeRF report it: average precision at an IoU threshold (AP^0.75).
+// Predicted instances are the ids of a predicted id map, each scored by the mean confidence of its pixels; every id
+// >= 0 of a ground-truth map is a true instance (-1: unlabelled, ignored). Over all views of a scene, predictions in
+// descending score each match the unmatched true instance of their view with the highest IoU if it reaches the
+// threshold (true positive), else count as false positives; AP is the area under the precision-recall curve with
+// precision made monotone (all-point interpolation, PASCAL VOC 2010+).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace semfield {
+
+class InstanceAp {
+ public:
+  explicit InstanceAp(double iou_threshold = 0.75) : m_threshold(iou_threshold) {}
+  /// predicted ids [H,W] (int64; < 0: no prediction), their per-pixel confidence [H,W], ground-truth ids [H,W].
+  void add_view(const at::Tensor& predicted, const at::Tensor& confidence, const at::Tensor& truth);
+  /// The same from per-pixel logits [K,H,W] of K instances (or classes used as instances): the arg-max is the
+  /// predicted id, its softmax probability the confidence.
+  void add_logits(const at::Tensor& logits, const at::Tensor& truth);
+  /// AP over the views added; 0 with no true instance.
+  double ap() const;
+  int64_t true_instances() const { return m_true; }
+  int64_t predictions() const { return static_cast<int64_t>(m_predictions.size()); }
+
+ private:
+  struct Prediction {
+    double score;
+    bool true_positive;
+  };
+  double m_threshold;
+  int64_t m_true = 0;
+  std::vector<Prediction> m_predictions;
+};
+
+}  // namespace semfield
