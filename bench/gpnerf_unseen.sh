@@ -9,7 +9,8 @@
 #     segmenter's maps at mIoU 0.75 (a measuring instrument: teachers/simulated_segmenter.h);
 #  4. per-scene label fields (`semfield train` TRAIN s + `distill --teacher labels:semantic` TRAIN s, the ground-truth
 #     train-view labels fine-tuning sees), TRAIN = 0 skips;
-#  5. one 256x256 view with semantics from 8 reference views: seconds of its colour + semantics pass.
+#  5. one 256x256 view with semantics from 8 reference views (an orbit view of a 256^2 scene): seconds of its
+#     colour + semantics pass.
 # Usage: bash bench/gpnerf_unseen.sh WORK_DIR N FT_STEPS TRAIN_SECONDS GPNERF [GNESF DIRECT]
 set -euo pipefail
 work=$1 n=$2 ft=$3 train=$4 gp=$5 gnesf=${6:--} direct=${7:--}
@@ -20,13 +21,13 @@ last=$(printf "scene_%03d" $((n - 1)))
 [[ -d "$work/unseen/$last" ]] || "$bin" synth --out "$work/unseen" --scenes "$n" --vary --views 40 --res 128 --seed 900000 >/dev/null 2>&1
 # Seconds per view of the semantic pass of `render --semantic` (GP-NeRF's pass renders colour and semantics together;
 # the CLI's separate colour pass is not counted).
-timing() { "$bin" render --run "$1" --split test --semantic --out "$1/renders" 2>/dev/null |
+timing() { "$bin" render --run "$1" ${2:---split test} --semantic --out "$1/renders" 2>/dev/null |
   python3 -c 'import re,sys; print(re.search(r"rendered semantics .*\(([0-9.]+) s per view\)", sys.stdin.read()).group(1))'; }
 for ((i = 0; i < n; i++)); do
   s=$(printf "scene_%03d" "$i")
   "$bin" apply --model "$gp" --data "$work/unseen/$s" --out "$work/gp_${tag}_$s" >/dev/null 2>&1
   "$bin" eval --run "$work/gp_${tag}_$s" --gt semantic --no-images >/dev/null 2>&1
-  timing "$work/gp_${tag}_$s" > "$work/gp_${tag}_$s/seconds_per_view.txt"
+  [[ $i == 0 ]] && timing "$work/gp_${tag}_$s" > "$work/gp_${tag}.seconds_per_view"
   if [[ "$ft" != 0 ]]; then
     "$bin" apply --model "$gp" --data "$work/unseen/$s" --out "$work/gpft_${tag}_$s" --finetune-steps "$ft" >/dev/null 2>&1
     "$bin" eval --run "$work/gpft_${tag}_$s" --gt semantic --no-images >/dev/null 2>&1
@@ -40,7 +41,7 @@ for ((i = 0; i < n; i++)); do
       "$bin" apply --model "$m" --data "$work/unseen/$s" --teacher "labels:$work/maps/$s" --out "$work/gn_${mt}_$s" >/dev/null 2>&1
       "$bin" eval --run "$work/gn_${mt}_$s" --gt semantic --no-images >/dev/null 2>&1
     fi
-    [[ -f "$work/gn_${mt}_$s/seconds_per_view.txt" ]] || timing "$work/gn_${mt}_$s" > "$work/gn_${mt}_$s/seconds_per_view.txt"
+    [[ $i == 0 && ! -f "$work/gn_${mt}.seconds_per_view" ]] && timing "$work/gn_${mt}_$s" > "$work/gn_${mt}.seconds_per_view"
   done
   if [[ "$train" != 0 && ! -f "$work/hgt_$s/eval/metrics.json" ]]; then
     "$bin" train --data "$work/unseen/$s" --out "$work/hgt_$s" --steps 1000000 --time-budget "$train" >/dev/null 2>&1
@@ -50,7 +51,7 @@ for ((i = 0; i < n; i++)); do
 done
 [[ -d "$work/big" ]] || "$bin" synth --out "$work/big" --vary --views 40 --res 256 --seed 900500 >/dev/null 2>&1
 "$bin" apply --model "$gp" --data "$work/big" --out "$work/gp_big" --source-views 8 >/dev/null 2>&1
-big=$(timing "$work/gp_big")
+big=$(timing "$work/gp_big" "--orbit 1")
 python3 - "$work" "$n" "$ft" "$train" "$tag" "$gnesf" "$direct" "$big" <<'PY'
 import json, pathlib, sys
 w = pathlib.Path(sys.argv[1]); n, ft, train = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
@@ -62,7 +63,7 @@ rows = []
 def row(name, prefix, key=None, seconds=True):
     ms = [load(w / f"{prefix}_{s}" / "eval" / "metrics.json") for s in scenes]
     sem = [m["distilled"][key] if key else m for m in ms]
-    sec = [float((w / f"{prefix}_{s}" / "seconds_per_view.txt").read_text()) for s in scenes] if seconds else None
+    sec = [float((w / f"{prefix}.seconds_per_view").read_text())] if seconds else None
     rows.append((name, [x["miou"] for x in sem], [x["accuracy"] for x in sem], [m["psnr"] for m in ms], sec))
 row(f"GP-NeRF generalized ({tag}; no 2D maps of the scene)", f"gp_{tag}")
 if ft:
@@ -73,7 +74,7 @@ for m, what in ((gnesf, "GNeSF (soft voting of simulated-segmenter maps at 2D mI
         row(f"{what}: {pathlib.Path(m).stem}", f"gn_{pathlib.Path(m).stem}")
 if train:
     row(f"per-scene label field (train {train:.0f} s + distill labels:semantic {train:.0f} s)", "hgt", "gt", seconds=False)
-print("| model | novel-view mIoU (per scene) | mean | accuracy | PSNR (dB) | s per 128² view (colour + semantics) |")
+print("| model | novel-view mIoU (per scene) | mean | accuracy | PSNR (dB) | s per 128² view (colour + semantics; scene 0) |")
 print("| --- | --- | --- | --- | --- | --- |")
 for name, mi, acc, psnr, sec in rows:
     s = f"{mean(sec):.2f}" if sec else "—"
