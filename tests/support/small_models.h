@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "semfield/fields/feature_field.h"
+#include "semfield/data/synth/synth_scene.h"
+#include "semfield/models/gpnerf/gpnerf_config.h"
 #include "semfield/models/ibr/ibr_config.h"
 #include "semfield/models/radiance_config.h"
 
@@ -38,6 +40,25 @@ inline IbrConfig small_ibr_config() {
   c.n_coarse = 8;
   c.n_fine = 4;
   c.source_views = 3;
+  return c;
+}
+
+/// A GP-NeRF config of width 8 (2 layers, 2 heads, 16-d semantics), 8 + 8 samples, 4 source views, the generator's
+/// classes.
+inline GpnerfConfig small_gpnerf_config() {
+  GpnerfConfig c;
+  c.extractor.backbone = {3, 8, 8};
+  c.extractor.pyramid_channels = 8;
+  c.extractor.semantic_channels = 16;
+  c.width = 8;
+  c.layers = 2;
+  c.heads = 2;
+  c.ff_hidden = 16;
+  c.head_channels = 8;
+  c.n_coarse = 8;
+  c.n_fine = 8;
+  c.source_views = 4;
+  c.classes = synth_class_names();
   return c;
 }
 

@@ -20,19 +20,9 @@ namespace semfield {
 namespace {
 
 GpnerfConfig tiny_gpnerf_config() {
-  GpnerfConfig c;
-  c.extractor.backbone = {3, 8, 8};
-  c.extractor.pyramid_channels = 8;
-  c.extractor.semantic_channels = 16;
-  c.width = 8;
-  c.layers = 2;
-  c.heads = 2;
-  c.ff_hidden = 16;
-  c.head_channels = 8;
-  c.n_coarse = 8;
+  GpnerfConfig c = test::small_gpnerf_config();
   c.n_fine = 6;
   c.source_views = 3;
-  c.classes = synth_class_names();
   return c;
 }
 

@@ -16,28 +16,12 @@
 #include "semfield/teachers/label_teacher.h"
 #include "semfield/train/adam.h"
 #include "semfield/train/corpus_trainer.h"
+#include "support/small_models.h"
 #include "support/small_scenes.h"
 #include "support/test_support.h"
 
 namespace semfield {
 namespace {
-
-GpnerfConfig tiny_config() {
-  GpnerfConfig c;
-  c.extractor.backbone = {3, 8, 8};
-  c.extractor.pyramid_channels = 8;
-  c.extractor.semantic_channels = 16;
-  c.width = 8;
-  c.layers = 2;
-  c.heads = 2;
-  c.ff_hidden = 16;
-  c.head_channels = 8;
-  c.n_coarse = 8;
-  c.n_fine = 8;
-  c.source_views = 4;
-  c.classes = synth_class_names();
-  return c;
-}
 
 /// A training example as the corpus trainer makes it: target view `target` of the scene's train split, its rays
 /// through `rays` distinct random pixels, the given source views.
@@ -91,7 +75,7 @@ TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
   const std::vector<CorpusExample> examples = {example_of(scene, 0, {1, 2, 3, 4}, 96, 1),
                                                example_of(scene, 5, {4, 6, 7, 8}, 96, 2)};
   for (const std::string name : {"rgb", "point", "semantic", "distill", "depth_guided"}) {
-    GpnerfConfig c = tiny_config();
+    GpnerfConfig c = test::small_gpnerf_config();
     c.loss = {0, 0, 0, 0, 0};
     if (name == "rgb") c.loss.rgb = 1;
     if (name == "point") c.loss.point = 1;
@@ -127,7 +111,7 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   o.corpus = tmp / "corpus";
   o.run_dir = tmp / "run";
   o.model_type = "gp-nerf";
-  o.model_config = to_json(tiny_config());
+  o.model_config = to_json(test::small_gpnerf_config());
   o.val_every = 3;  // scene_002 is held out
   o.val_scenes = 1;
   o.val_views = 1;
@@ -190,7 +174,7 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   ft.show_progress = false;
   auto loaded = std::make_shared<Scene>(load_scene(held_out));
   EXPECT_EQ(finetune_on_scene(tuned, loaded, SceneFrame::from_scene(*loaded), ft).steps, 1);
-  const GpnerfCorpusModel fresh(tiny_config());
+  const GpnerfCorpusModel fresh(test::small_gpnerf_config());
   const std::string key = "transformer.view0.q";
   const double moved = (tuned.state().at(key) - trained.weights.at(key)).abs().max().item<double>();
   const double from_fresh = (fresh.state().at(key) - trained.weights.at(key)).abs().max().item<double>();

@@ -72,13 +72,7 @@ GpnerfSources GpnerfModel::sources(const std::vector<int>& indices) const {
 }
 
 std::vector<int> GpnerfModel::source_indices_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const {
-  const at::Tensor o = origins.mean(0), d = dirs.mean(0);
-  const Eigen::Vector3d position(o[0].item<double>(), o[1].item<double>(), o[2].item<double>());
-  Eigen::Vector3d forward(d[0].item<double>(), d[1].item<double>(), d[2].item<double>());
-  if (forward.norm() < 1e-6) forward = -position;
-  SourceViewOptions options;
-  options.count = m_source_views;
-  return nearest_source_views(position, forward, m_cameras, options);
+  return source_views_for_rays(origins, dirs, m_cameras, m_source_views);
 }
 
 RayRenderOutput GpnerfModel::render(const at::Tensor& origins, const at::Tensor& dirs,

@@ -127,14 +127,19 @@ IbrSources IbrModel::sources_for_rays(const at::Tensor& origins, const at::Tenso
   return sources(source_indices_for_rays(origins, dirs));
 }
 
-std::vector<int> IbrModel::source_indices_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const {
+std::vector<int> source_views_for_rays(const at::Tensor& origins, const at::Tensor& dirs,
+                                       const std::vector<Camera>& cameras, int count) {
   const at::Tensor o = origins.mean(0), d = dirs.mean(0);
   const Eigen::Vector3d position(o[0].item<double>(), o[1].item<double>(), o[2].item<double>());
   Eigen::Vector3d forward(d[0].item<double>(), d[1].item<double>(), d[2].item<double>());
   if (forward.norm() < 1e-6) forward = -position;  // rays in all directions: look at the centre
   SourceViewOptions options;
-  options.count = m_source_views;
-  return nearest_source_views(position, forward, m_cameras, options);
+  options.count = count;
+  return nearest_source_views(position, forward, cameras, options);
+}
+
+std::vector<int> IbrModel::source_indices_for_rays(const at::Tensor& origins, const at::Tensor& dirs) const {
+  return source_views_for_rays(origins, dirs, m_cameras, m_source_views);
 }
 
 RayRenderOutput IbrModel::render(const at::Tensor& origins, const at::Tensor& dirs,

@@ -34,6 +34,11 @@ IbrRays ibr_rays(const at::Tensor& origins, const at::Tensor& dirs, const SceneF
 /// for queries at points without rays.
 at::Tensor nearest_camera_dirs(const at::Tensor& points, const SourceCameraBatch& cameras);
 
+/// The `count` cameras nearest a batch of rays' mean origin and mean direction (nearest_source_views; rays in all
+/// directions look at the origin): the source views every ray of the batch is rendered from.
+std::vector<int> source_views_for_rays(const at::Tensor& origins, const at::Tensor& dirs,
+                                       const std::vector<Camera>& cameras, int count);
+
 /// `count` indices of `cameras` spread around the scene: farthest-point sampling of their positions, starting
 /// from camera `first` (-1: the camera nearest the mean position).
 std::vector<int> spread_views(const std::vector<Camera>& cameras, int count, int first = -1);
