@@ -14,6 +14,7 @@ namespace {
 struct ApplyArgs {
   std::string model, data, out;
   int source_views = 0;
+  std::string source_view;
   int64_t finetune_steps = 0;
   double finetune_budget = 0;
   double finetune_lr = FinetuneOptions{}.lr;
@@ -32,6 +33,7 @@ void run_apply(const ApplyArgs& args) {
   options.data = args.data;
   options.out = args.out;
   options.source_views = args.source_views;
+  options.source_view = args.source_view;
   options.downscale = args.downscale;
   options.split_rule = args.split_rule;
   options.background = args.background;
@@ -68,6 +70,8 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--model", args->model, "A model name (see `semfield models`) or a model file")->required();
   cmd->add_option("--data", args->data, "Scene folder; its training views are the source views")->required();
   cmd->add_option("--out", args->out, "Run folder to create")->required();
+  cmd->add_option("--source-view", args->source_view,
+                  "Condition the model on this one view only (an image stem such as r_3; FeatureNeRF's single image)");
   cmd->add_option("--source-views", args->source_views, "Source views per rendered view (default: the model's)")
       ->check(CLI::Range(1, 64));
   cmd->add_option("--finetune-steps", args->finetune_steps, "Fine-tune on the scene's views for this many steps")

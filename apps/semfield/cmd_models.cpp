@@ -28,12 +28,18 @@ void run_models(const ModelsArgs& args) {
   const std::vector<ModelFile> models = list_models(dir);
   if (args.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& m : models)
-      out.push_back({{"name", m.name},
-                     {"type", m.type},
-                     {"path", std::filesystem::absolute(m.path).lexically_normal().string()},
-                     {"trained_on", m.info.value("trained_on", nlohmann::json())},
-                     {"info", m.info}});
+    for (const auto& m : models) {
+      nlohmann::json entry = {{"name", m.name},
+                              {"type", m.type},
+                              {"path", std::filesystem::absolute(m.path).lexically_normal().string()},
+                              {"trained_on", m.info.value("trained_on", nlohmann::json())},
+                              {"info", m.info}};
+      // Models trained on one object category (FeatureNeRF) name it.
+      if (m.config.is_object() && m.config.contains("category") && m.config["category"].is_string() &&
+          !m.config["category"].get<std::string>().empty())
+        entry["category"] = m.config["category"];
+      out.push_back(entry);
+    }
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
@@ -41,8 +47,14 @@ void run_models(const ModelsArgs& args) {
     std::printf("no models in %s\n", dir.c_str());
     return;
   }
-  std::printf("%-24s %-10s %s\n", "name", "type", "trained on");
-  for (const auto& m : models) std::printf("%-24s %-10s %s\n", m.name.c_str(), m.type.c_str(), trained_on(m).c_str());
+  std::printf("%-24s %-12s %s\n", "name", "type", "trained on");
+  for (const auto& m : models) {
+    std::string on = trained_on(m);
+    if (m.config.is_object() && m.config.contains("category") && m.config["category"].is_string() &&
+        !m.config["category"].get<std::string>().empty())
+      on = "category " + m.config["category"].get<std::string>() + (on.empty() ? "" : ": " + on);
+    std::printf("%-24s %-12s %s\n", m.name.c_str(), m.type.c_str(), on.c_str());
+  }
   std::printf("(%s; model types: ", dir.c_str());
   bool first = true;
   for (const auto& t : model_types()) {

@@ -1,11 +1,13 @@
 // `semfield transfer`: labels or keypoints given on one view go to other views and to 3D points by nearest
 // neighbours in rendered feature space (FeatureNeRF).
 #include <cstdio>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "semfield/core/crc32.h"
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
 #include "semfield/core/json_reader.h"
@@ -29,7 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct TransferArgs {
-  std::string run, source, labels, keypoints, views, points, field, out;
+  std::string run, from, source, labels, keypoints, views, points, source_points, source_point_labels, field, out;
   int max_side = 512;
 };
 
@@ -64,10 +66,11 @@ at::Tensor point_unit_features(const SemanticSource& semantics, const at::Tensor
   return unit_features(raw.t().unsqueeze(2), stats.mean, stats.std).squeeze(2).t();
 }
 
+// Points [N,3] as given (the scene's world frame).
 at::Tensor read_points(const fs::path& path) {
   const at::Tensor points = array_to_tensor(read_npy(path)).to(at::kFloat);
   if (points.dim() != 2 || points.size(1) != 3 || points.size(0) == 0)
-    fail_input(path, "", "expected points [N, 3] (normalised scene coordinates), got {}", describe_tensor(points));
+    fail_input(path, "", "expected points [N, 3] (world coordinates), got {}", describe_tensor(points));
   if (!at::isfinite(points).all().item<bool>()) fail_input(path, "", "points must be finite");
   return points.contiguous();
 }
@@ -78,34 +81,154 @@ Eigen::Vector2d to_image_pixel(const Eigen::Vector2d& xy, const SegmentView& vie
           (xy.y() + 0.5) * image.intrinsics.height / view.height() - 0.5};
 }
 
+// One side of a transfer: a run and the semantic source its features come from (the run's own features for models
+// that have them, FeatureNeRF; else a distilled feature field).
+struct TransferSide {
+  std::string dir;
+  LoadedRun run;
+  std::optional<LoadedDistill> field;
+  const SemanticSource* semantics = nullptr;
+  std::string field_name;
+};
+
+void open_side(TransferSide& side, const std::string& dir, const std::string& field) {
+  side.dir = dir;
+  side.run = load_run(dir);
+  const SemanticSource* own = run_semantic_source(side.run);
+  if ((field.empty() || field == "semantics") && own != nullptr && !own->has_classes()) {
+    side.semantics = own;
+    side.field_name = "semantics";
+    return;
+  }
+  side.field_name = choose_field(dir, field, FieldUse::Transfer);
+  side.field.emplace(load_distilled(dir, side.field_name, *side.run.model));
+  side.semantics = side.field->model.get();
+  if (side.semantics->has_classes())
+    fail_usage("transfer: field '{}' holds labels; transfer compares features (use a feature field)", side.field_name);
+}
+
+uint32_t file_crc(const fs::path& path) {
+  const std::string bytes = read_file_text(path);
+  return crc32(bytes.data(), bytes.size());
+}
+
+// Features of two runs are comparable only when one network made both: the same model file applied to two scenes
+// without fine-tuning (FeatureNeRF's cross-instance transfer). Anything else is refused, naming why.
+void require_same_feature_space(const TransferSide& a, const TransferSide& b) {
+  const auto describe = [](const TransferSide& s) {
+    return s.run.applied ? fmt::format("model {} (type {})", s.run.applied->model.string(), s.run.applied->model_type)
+                         : fmt::format("a per-scene run's field '{}'", s.field_name);
+  };
+  const auto refuse = [&](const std::string& why) {
+    fail_usage("transfer --from: runs {} and {} have different feature spaces ({}): their features cannot be compared. "
+               "Apply one generalizable model (e.g. a FeatureNeRF model) to both scenes without fine-tuning",
+               a.dir, b.dir, why);
+  };
+  if (!a.run.applied || !b.run.applied) {
+    if (fs::equivalent(a.dir, b.dir)) return;
+    refuse(fmt::format("{} against {}: per-scene fields are each their own space", describe(a), describe(b)));
+  }
+  if (a.field || b.field) refuse("distilled per-scene fields are each their own space");
+  if (a.run.applied->finetune_steps > 0 || b.run.applied->finetune_steps > 0)
+    refuse("a fine-tuned model is its own network");
+  if (a.run.applied->model_type != b.run.applied->model_type)
+    refuse(fmt::format("{} against {}", describe(a), describe(b)));
+  if (a.semantics->channels() != b.semantics->channels()) refuse("different feature channels");
+  if (!fs::equivalent(a.run.applied->model, b.run.applied->model) &&
+      file_crc(a.run.applied->model) != file_crc(b.run.applied->model))
+    refuse(fmt::format("{} against {}", describe(a), describe(b)));
+}
+
+// Target cameras: a split (train | val | test), or view names / split:index separated by commas.
+std::vector<const CameraRecord*> target_cameras(const std::vector<CameraRecord>& cameras, const std::string& views) {
+  if (views.empty()) return {};
+  if (views == "train" || views == "val" || views == "test") return split_cameras(cameras, views);
+  std::vector<const CameraRecord*> out;
+  size_t begin = 0;
+  while (begin <= views.size()) {
+    const size_t end = std::min(views.find(',', begin), views.size());
+    const std::string name = views.substr(begin, end - begin);
+    if (!name.empty()) out.push_back(&find_camera(cameras, name));
+    begin = end + 1;
+  }
+  return out;
+}
+
+// World (transforms-file) coordinates [N,3] <-> a run's normalised frame.
+at::Tensor world_to_normalised(const at::Tensor& p, const LoadedRun& run) {
+  const Normalization& n = run.model->frame().normalization;
+  return p * static_cast<float>(n.scale) +
+         at::tensor({static_cast<float>(n.offset.x()), static_cast<float>(n.offset.y()), static_cast<float>(n.offset.z())});
+}
+Eigen::Vector3d normalised_to_world(const Eigen::Vector3d& p, const LoadedRun& run) {
+  return run.model->frame().normalization.invert(p);
+}
+
 void run_transfer(const TransferArgs& args) {
-  if (args.labels.empty() == args.keypoints.empty()) fail_usage("transfer: give exactly one of --labels or --keypoints");
-  const LoadedRun run = load_run(args.run);
-  const CameraRecord& source = find_camera(run.cameras, args.source);
+  const bool point_mode = !args.source_points.empty() || !args.source_point_labels.empty();
+  if (point_mode) {
+    if (args.source_points.empty() || args.source_point_labels.empty() || args.points.empty())
+      fail_usage("transfer: 3D label transfer needs --source-points, --source-point-labels and --points together");
+    if (!args.labels.empty() || !args.keypoints.empty())
+      fail_usage("transfer: give either --source-points (3D labels) or --labels / --keypoints (a source view)");
+  } else if (args.labels.empty() == args.keypoints.empty()) {
+    fail_usage("transfer: give exactly one of --labels or --keypoints");
+  }
+  if (!point_mode && args.source.empty()) fail_usage("transfer: --source V names the view the labels/keypoints are on");
+  TransferSide target_side, from_side;
+  open_side(target_side, args.run, args.field);
+  const TransferSide* source_side = &target_side;
+  if (!args.from.empty()) {
+    open_side(from_side, args.from, args.field);
+    require_same_feature_space(from_side, target_side);
+    source_side = &from_side;
+  }
+  const SemanticSource& semantics = *target_side.semantics;
+  const SemanticSource& source_semantics = *source_side->semantics;
+  const fs::path out(args.out);
+  std::vector<const CameraRecord*> targets = target_cameras(target_side.run.cameras, args.views);
+  const at::Tensor points = args.points.empty() ? at::Tensor()
+                                                : world_to_normalised(read_points(args.points), target_side.run);
+  if (targets.empty() && !points.defined()) fail_usage("transfer: give --views SPLIT|V,.. and/or --points FILE as targets");
+  nlohmann::json summary = {{"run", args.run}, {"field", target_side.field_name}};
+  if (!args.from.empty()) summary["from"] = args.from;
+
+  if (point_mode) {
+    // 3D part transfer: every target point takes the label of its most similar labelled source point.
+    const at::Tensor src_points = world_to_normalised(read_points(args.source_points), source_side->run);
+    const at::Tensor src_labels = array_to_tensor(read_npy(args.source_point_labels)).to(at::kLong).reshape(-1);
+    if (src_labels.size(0) != src_points.size(0))
+      fail_input(args.source_point_labels, "", "{} labels for {} source points", src_labels.size(0), src_points.size(0));
+    const at::Tensor keep = src_labels.gt(0);
+    if (!keep.any().item<bool>()) fail_input(args.source_point_labels, "", "no labelled source point (all are 0)");
+    LabelledFeatures sources;
+    sources.features = point_unit_features(source_semantics, src_points.index({keep}));
+    sources.labels = src_labels.index({keep});
+    const TransferredLabels t = transfer_labels(sources, point_unit_features(semantics, points), {});
+    write_npy(out / "points_labels.npy", tensor_to_array(t.labels));
+    write_npy(out / "points_similarity.npy", tensor_to_array(t.similarity));
+    summary["points"] = {{"count", points.size(0)}, {"source_points", sources.labels.size(0)},
+                         {"labels", "points_labels.npy"}};
+    write_file_atomic(out / "labels.json", summary.dump(2) + "\n");
+    std::printf("transferred labels of %lld 3D points to %lld points\n", static_cast<long long>(sources.labels.size(0)),
+                static_cast<long long>(points.size(0)));
+    return;
+  }
+
+  const CameraRecord& source = find_camera(source_side->run.cameras, args.source);
+  summary["source"] = source.name;
   const int sw = source.camera.intrinsics.width, sh = source.camera.intrinsics.height;
   at::Tensor labels;
   std::vector<Keypoint> keypoints;
   if (!args.labels.empty()) labels = read_label_png(args.labels, sw, sh);
   else keypoints = read_keypoints(args.keypoints, sw, sh);
-  std::vector<const CameraRecord*> targets;
-  if (!args.views.empty()) targets = split_cameras(run.cameras, args.views);
-  const at::Tensor points = args.points.empty() ? at::Tensor() : read_points(args.points);
-  if (targets.empty() && !points.defined()) fail_usage("transfer: give --views SPLIT and/or --points FILE as targets");
-
-  const std::string field_name = choose_field(args.run, args.field, FieldUse::Transfer);
-  const LoadedDistill field = load_distilled(args.run, field_name, *run.model);
-  const SemanticSource& semantics = *field.model;
-  if (semantics.has_classes())
-    fail_usage("transfer: field '{}' holds labels; transfer compares features (use a feature field)", field_name);
-  const ChannelStats stats = semantics.channel_stats(0);
-  auto render = [&](const CameraRecord& c) {
-    SegmentView v = render_field_view(semantics, working_camera(c.camera, args.max_side), c.name, 0);
+  auto render = [&](const SemanticSource& from, const CameraRecord& c) {
+    const ChannelStats stats = from.channel_stats(0);
+    SegmentView v = render_field_view(from, working_camera(c.camera, args.max_side), c.name, 0);
     v.maps = unit_features(v.maps, stats.mean, stats.std);
     return v;
   };
-  const SegmentView src = render(source);
-  const fs::path out(args.out);
-  nlohmann::json summary = {{"run", args.run}, {"field", field_name}, {"source", source.name}};
+  const SegmentView src = render(source_semantics, source);
 
   if (labels.defined()) {
     const LabelledFeatures sources =
@@ -115,7 +238,7 @@ void run_transfer(const TransferArgs& args) {
                  source.name);
     nlohmann::json views = nlohmann::json::object();
     for (const CameraRecord* target : targets) {
-      const SegmentView tv = render(*target);
+      const SegmentView tv = render(semantics, *target);
       const int64_t c = tv.maps.size(0);
       const TransferredLabels t = transfer_labels(sources, tv.maps.reshape({c, -1}).t(), tv.opacity.reshape(-1) >= 0.5);
       const at::Tensor ids = resample_nearest(t.labels.view({tv.height(), tv.width()}),
@@ -143,14 +266,18 @@ void run_transfer(const TransferArgs& args) {
       const Eigen::Vector2i p = click_pixel(local, src.width(), src.height());
       rows.push_back(src.maps.select(1, p.y()).select(1, p.x()));
       const auto lifted = lift_click(src.camera, src.depth, local);
-      source_json.push_back({{"name", k.name}, {"x", k.xy.x()}, {"y", k.xy.y()},
-                             {"point", lifted ? nlohmann::json{lifted->x(), lifted->y(), lifted->z()} : nlohmann::json()}});
+      nlohmann::json point;
+      if (lifted) {
+        const Eigen::Vector3d w = normalised_to_world(lifted->cast<double>(), source_side->run);
+        point = {w.x(), w.y(), w.z()};
+      }
+      source_json.push_back({{"name", k.name}, {"x", k.xy.x()}, {"y", k.xy.y()}, {"point", point}});
     }
     const at::Tensor queries = at::stack(rows);
     summary["keypoints"] = source_json;
     nlohmann::json views = nlohmann::json::object();
     for (const CameraRecord* target : targets) {
-      const SegmentView tv = render(*target);
+      const SegmentView tv = render(semantics, *target);
       const TransferredKeypoints t = transfer_keypoints(queries, tv.maps, tv.opacity);
       nlohmann::json list = nlohmann::json::array();
       for (size_t i = 0; i < keypoints.size(); ++i) {
@@ -170,12 +297,13 @@ void run_transfer(const TransferArgs& args) {
     summary["views"] = views;
     if (points.defined()) {
       const auto [index, similarity] = nearest_features(queries, point_unit_features(semantics, points));
+      const at::Tensor world = read_points(args.points);
       nlohmann::json list = nlohmann::json::array();
       for (size_t i = 0; i < keypoints.size(); ++i) {
         const int64_t k = static_cast<int64_t>(i), n = index[k].item<int64_t>();
         list.push_back({{"name", keypoints[i].name},
                         {"index", n},
-                        {"point", {points[n][0].item<double>(), points[n][1].item<double>(), points[n][2].item<double>()}},
+                        {"point", {world[n][0].item<double>(), world[n][1].item<double>(), world[n][2].item<double>()}},
                         {"similarity", similarity[k].item<double>()}});
       }
       summary["points"] = list;
@@ -192,13 +320,23 @@ void add_transfer_command(CLI::App& app) {
   auto args = std::make_shared<TransferArgs>();
   CLI::App* cmd = app.add_subcommand(
       "transfer", "Transfer labels or keypoints of one view to other views and 3D points (feature nearest neighbours)");
-  cmd->add_option("--run", args->run, "Run folder with a distilled feature field")->required();
-  cmd->add_option("--source", args->source, "The view the labels/keypoints are given on (r_12 or split:index)")
-      ->required();
+  cmd->add_option("--run", args->run, "Run folder with features (a FeatureNeRF run or a distilled feature field): the "
+                  "targets' scene")->required();
+  cmd->add_option("--from", args->from,
+                  "Run the source view belongs to (cross-instance transfer: the same generalizable model applied to "
+                  "another scene); default: --run itself");
+  cmd->add_option("--source", args->source,
+                  "The view the labels/keypoints are given on (r_12 or split:index; a view of --from when given)");
   cmd->add_option("--labels", args->labels, "Label PNG of the source view: 1-channel integer ids, 0 = unlabelled");
   cmd->add_option("--keypoints", args->keypoints, "Keypoint JSON: {\"keypoints\": [{\"name\", \"x\", \"y\"}, ...]}");
-  cmd->add_option("--views", args->views, "Target views: every view of this split (train | val | test)");
-  cmd->add_option("--points", args->points, "Target 3D points: .npy [N,3] in normalised scene coordinates");
+  cmd->add_option("--views", args->views,
+                  "Target views of --run: a split (train | val | test) or view names / split:index, comma-separated");
+  cmd->add_option("--points", args->points,
+                  "Target 3D points: .npy [N,3] in the scene's world frame (its transforms file's coordinates)");
+  cmd->add_option("--source-points", args->source_points,
+                  "3D label transfer: labelled source points, .npy [N,3] in the --from (or --run) scene's world frame");
+  cmd->add_option("--source-point-labels", args->source_point_labels,
+                  "3D label transfer: the source points' label ids, .npy [N] integers, 0 = unlabelled");
   cmd->add_option("--field", args->field, "Feature field to compare (default: the first non-label, non-SAM field)");
   cmd->add_option("--max-side", args->max_side, "Render features at most this many pixels on a side")
       ->check(CLI::Range(8, 4096));

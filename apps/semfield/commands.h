@@ -22,6 +22,7 @@ void add_distill_command(CLI::App& app);
 void add_segment_command(CLI::App& app);
 void add_query_command(CLI::App& app);
 void add_transfer_command(CLI::App& app);
+void add_eval_transfer_command(CLI::App& app);
 void add_mesh_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_models_command(CLI::App& app);

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   semfield::cli::add_segment_command(app);
   semfield::cli::add_query_command(app);
   semfield::cli::add_transfer_command(app);
+  semfield::cli::add_eval_transfer_command(app);
   semfield::cli::add_mesh_command(app);
   semfield::cli::add_serve_command(app);
   semfield::cli::add_models_command(app);

@@ -44,6 +44,8 @@ struct CorpusExample {
   at::Tensor target_image, target_label_map, target_depth_map, ray_pixels;
   /// With CorpusModel::instance_targets(): the target view's instance map [H,W] (int64 ids, -1 unlabelled).
   at::Tensor target_instance_map;
+  /// The scene's name in its corpus (its folder) and the target view's name: keys of per-scene teachers.
+  std::string scene_name, target_name;
   /// The scene's class names by id (labels.json "classes"; "" for ids without a name); empty when it names none.
   std::vector<std::string> label_names;
 };

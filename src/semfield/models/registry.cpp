@@ -6,6 +6,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/models/gnesf/gnesf_model.h"
+#include "semfield/models/featurenerf/featurenerf_model.h"
 #include "semfield/models/gpnerf/gpnerf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/radiance_model.h"
@@ -38,6 +39,10 @@ const std::vector<ModelType>& model_types() {
        "GP-NeRF: transformers co-aggregate radiance and semantic-embedding fields from an unseen scene's posed images; "
        "a context-aware perception head segments whole rendered views into the training corpus's classes",
        true, &create_gpnerf_model, &create_gpnerf_trainable},
+      {"featurenerf",
+       "FeatureNeRF: from one image of an unseen object of its category, density, colour, a distilled foundation-model "
+       "feature and a view-independent internal feature for keypoint and part transfer across instances (2D and 3D)",
+       true, &create_featurenerf_model, &create_featurenerf_trainable},
   };
   return types;
 }

@@ -109,7 +109,7 @@ namespace {
 
 constexpr const char* kAppliedKeys[] = {"model",      "model_name",   "model_type",     "data",       "downscale",
                                         "split_rule", "background",   "source_views",   "finetune_steps",
-                                        "scene_frame", "semantic_maps"};
+                                        "scene_frame", "semantic_maps", "source_view"};
 
 LoadedRun load_applied_run(const RunPaths& run) {
   LoadedRun loaded;
@@ -139,7 +139,7 @@ LoadedRun load_applied_run(const RunPaths& run) {
   }
   binding.origin = finetuned ? run.weights().string() : spec.model.string();
   binding.frame = spec.frame;
-  binding.scene = scene;
+  binding.scene = source_view_scene(scene, spec.source_view);
   binding.background = parse_background(spec.background);
   binding.source_views = spec.source_views;
   binding.semantic_maps = spec.semantic_maps;
@@ -163,6 +163,7 @@ void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
                                {"finetune_steps", spec.finetune_steps},
                                {"scene_frame", spec.frame.to_json()}};
   if (!spec.semantic_maps.empty()) json["semantic_maps"] = spec.semantic_maps;
+  if (!spec.source_view.empty()) json["source_view"] = spec.source_view;
   write_file_atomic(run.config(), json.dump(2) + "\n");
 }
 
@@ -188,7 +189,28 @@ AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
   spec.finetune_steps = root.int_or("finetune_steps", 0);
   spec.frame = SceneFrame::from_json(root.at("scene_frame").raw(), run.config().string());
   spec.semantic_maps = root.string_or("semantic_maps", "");
+  spec.source_view = root.string_or("source_view", "");
   return spec;
+}
+
+std::shared_ptr<const Scene> source_view_scene(std::shared_ptr<const Scene> scene, const std::string& source_view) {
+  if (source_view.empty()) return scene;
+  const View* found = nullptr;
+  for (const Split split : {Split::Train, Split::Val, Split::Test})
+    for (const View* v : scene->split(split))
+      if (!found && v->name == source_view) found = v;
+  if (!found) {
+    std::vector<std::string> names;
+    for (const View& v : scene->views)
+      if (names.size() < 8) names.push_back(v.name);
+    fail_usage("--source-view: no view named '{}' in {} (views: {}{})", source_view, scene->root.string(),
+               fmt::join(names, ", "), scene->views.size() > names.size() ? ", ..." : "");
+  }
+  auto sub = std::make_shared<Scene>(*scene);
+  sub->views.clear();
+  sub->views.push_back(*found);
+  sub->views.back().split = Split::Train;
+  return sub;
 }
 
 LoadedRun load_run(const fs::path& run_dir) {

@@ -61,7 +61,14 @@ struct AppliedRunSpec {
   /// Models with semantic inputs (gnesf): the labels teacher spec of the source views' 2D maps ("labels:semantic",
   /// "labels:instance", "labels:/abs/DIR"); empty for none.
   std::string semantic_maps;
+  /// The one view the model is conditioned on (`apply --source-view`: an image stem, a training view first): the pool
+  /// of source views is that view alone. Empty: every training view.
+  std::string source_view;
 };
+
+/// The scene a model applied with `source_view` is conditioned on: a copy of `scene` whose only view is that one (as a
+/// training view); `scene` itself when source_view is empty. UsageError listing a few names for an unknown view.
+std::shared_ptr<const Scene> source_view_scene(std::shared_ptr<const Scene> scene, const std::string& source_view);
 
 void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec);
 /// Throws InputError naming config.json and the key for anything malformed.

@@ -40,6 +40,10 @@ ApplyResult apply_model(const ApplyOptions& options) {
   spec.background = options.background;
   spec.source_views = options.source_views;
   spec.frame = SceneFrame::from_scene(*scene);
+  if (!options.source_view.empty()) {
+    source_view_scene(scene, options.source_view);  // refuses an unknown view now, listing names
+    spec.source_view = options.source_view;
+  }
   if (!options.semantic_maps.empty()) {
     if (!type.semantic_maps)
       fail_usage("model {} (type {}) takes no 2D semantic maps: drop --teacher", file.name, file.type);

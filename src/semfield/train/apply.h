@@ -22,6 +22,9 @@ struct ApplyOptions {
   /// Models that take 2D semantic maps (gnesf): the labels teacher spec of the source views' maps
   /// ("labels:semantic", "labels:instance", "labels:DIR"); empty for none. UsageError for other models.
   std::string semantic_maps;
+  /// Condition the model on this one view only (an image stem; FeatureNeRF's single input image); empty = every
+  /// training view. UsageError listing names when the scene has no such view.
+  std::string source_view;
   /// Fine-tuning on the scene first when finetune.steps > 0 (its background and source views follow the options
   /// above). No fine-tuning by default.
   /// Config keys changed for fine-tuning (merged into the model's config; the type checks them); empty = none.

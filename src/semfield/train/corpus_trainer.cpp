@@ -201,6 +201,8 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
     }
   }
   ex.frame = s.frame;
+  ex.scene_name = s.name;
+  ex.target_name = view.name;
   if (options.geometry_views > 0) {
     // Views spread around the scene from a random first one, with their depth maps (the geometry volume's targets).
     std::vector<at::Tensor> geo_colours, geo_depths;

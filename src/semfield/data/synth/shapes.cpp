@@ -95,7 +95,7 @@ class MeshBuilder {
   }
 
   TriangleMesh finish(const Primitive& primitive) const {
-    const Eigen::Matrix3d rotation = yaw_matrix(primitive.yaw);
+    const Eigen::Matrix3d rotation = primitive.rotation();
     TriangleMesh mesh;
     mesh.positions.reserve(m_positions.size());
     mesh.normals.reserve(m_normals.size());
@@ -218,9 +218,19 @@ Eigen::Vector3d texture_color(const Material& m, const Eigen::Vector3d& local) {
   return m.color_a;
 }
 
-Eigen::Vector3d Primitive::to_local(const Eigen::Vector3d& world) const {
-  return yaw_matrix(-yaw) * (world - center);
+// Without a pitch the rotation is exactly the yaw matrix of earlier versions, so unpitched primitives
+// tessellate and shade bit for bit as before.
+Eigen::Matrix3d Primitive::rotation() const {
+  if (pitch == 0.0) return yaw_matrix(yaw);
+  return yaw_matrix(yaw) * Eigen::AngleAxisd(pitch, Eigen::Vector3d::UnitX()).toRotationMatrix();
 }
+
+Eigen::Vector3d Primitive::to_local(const Eigen::Vector3d& world) const {
+  if (pitch == 0.0) return yaw_matrix(-yaw) * (world - center);
+  return rotation().transpose() * (world - center);
+}
+
+Eigen::Vector3d Primitive::to_world(const Eigen::Vector3d& local) const { return rotation() * local + center; }
 
 namespace {
 

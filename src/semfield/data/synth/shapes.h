@@ -1,8 +1,9 @@
 // The synthetic generator's building blocks: primitives, the shape classes built from them, and their
 // procedural solid textures.
 //
-// Frames: every primitive has a local frame (z up) placed in the world by a centre and a yaw about the
-// world z axis; the world is z up with the table top at z = 0. Lengths are world units.
+// Frames: every primitive has a local frame (z up) placed in the world by a centre and a rotation
+// R = Rz(yaw) * Rx(pitch) (pitch about the local x axis first, then yaw about the world z axis); the world is
+// z up with the table top at z = 0. Lengths are world units.
 #pragma once
 
 #include <array>
@@ -49,12 +50,20 @@ struct Primitive {
   PrimitiveKind kind = PrimitiveKind::Sphere;
   Eigen::Vector3d center = Eigen::Vector3d::Zero();  ///< world (or object-local, before placement)
   double yaw = 0.0;                                  ///< rotation about +z, radians
+  /// Rotation about the local x axis applied before the yaw, radians: local +z becomes
+  /// (0, -sin(pitch), cos(pitch)) before the yaw (pitch = pi/2 lays a cylinder's axis along -y).
+  double pitch = 0.0;
   Eigen::Vector3d size = Eigen::Vector3d::Ones();
   Material material;
 
-  /// World point -> primitive-local point (undoes centre and yaw).
+  /// Local -> world rotation R = Rz(yaw) * Rx(pitch).
+  Eigen::Matrix3d rotation() const;
+  /// World point -> primitive-local point (undoes centre and rotation).
   Eigen::Vector3d to_local(const Eigen::Vector3d& world) const;
-  /// The primitive moved into a parent frame given by a translation and a yaw (the parent's pose).
+  /// Primitive-local point -> world point.
+  Eigen::Vector3d to_world(const Eigen::Vector3d& local) const;
+  /// The primitive moved into a parent frame given by a translation and a yaw (the parent's pose); the
+  /// pitch, being applied first, is kept.
   Primitive placed(const Eigen::Vector3d& translation, double parent_yaw) const;
 };
 

@@ -292,6 +292,21 @@ SynthScene make_synth_scene(const SynthConfig& config) {
   return scene;
 }
 
+nlohmann::json primitive_to_json(const synth::Primitive& part) {
+  const auto& m = part.material;
+  nlohmann::json out = {{"primitive", synth::primitive_name(part.kind)},
+                        {"center", vec_json(part.center)},
+                        {"yaw", part.yaw},
+                        {"size", vec_json(part.size)},
+                        {"material",
+                         {{"texture", synth::texture_name(m.texture)},
+                          {"color_a", vec_json(m.color_a)},
+                          {"color_b", vec_json(m.color_b)},
+                          {"period", m.period}}}};
+  if (part.pitch != 0.0) out["pitch"] = part.pitch;  // absent when zero: older scene.json files stay identical
+  return out;
+}
+
 nlohmann::json synth_scene_to_json(const SynthScene& scene) {
   nlohmann::json out;
   out["generator"] = "semfield synth";
@@ -315,18 +330,7 @@ nlohmann::json synth_scene_to_json(const SynthScene& scene) {
   nlohmann::json objects = nlohmann::json::array();
   for (const auto& object : scene.objects) {
     nlohmann::json parts = nlohmann::json::array();
-    for (const auto& part : object.parts) {
-      const auto& m = part.material;
-      parts.push_back({{"primitive", synth::primitive_name(part.kind)},
-                       {"center", vec_json(part.center)},
-                       {"yaw", part.yaw},
-                       {"size", vec_json(part.size)},
-                       {"material",
-                        {{"texture", synth::texture_name(m.texture)},
-                         {"color_a", vec_json(m.color_a)},
-                         {"color_b", vec_json(m.color_b)},
-                         {"period", m.period}}}});
-    }
+    for (const auto& part : object.parts) parts.push_back(primitive_to_json(part));
     objects.push_back({{"id", object.instance_id},
                        {"name", object.name},
                        {"class", object.class_name},

@@ -85,6 +85,10 @@ std::vector<std::string> synth_class_names();
 /// config first (UsageError).
 SynthScene make_synth_scene(const SynthConfig& config);
 
+/// One primitive as scene.json describes it: primitive, center, yaw, size, material (texture, colours,
+/// period), and "pitch" only when it is nonzero.
+nlohmann::json primitive_to_json(const synth::Primitive& primitive);
+
 /// The scene description written as scene.json (config, light, cameras' layout, objects and their parts).
 nlohmann::json synth_scene_to_json(const SynthScene& scene);
 

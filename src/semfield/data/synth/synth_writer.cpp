@@ -12,6 +12,7 @@
 #include "semfield/core/json_vec.h"
 #include "semfield/core/progress.h"
 #include "semfield/data/synth/ray_tracer.h"
+#include "semfield/data/synth/synth_files.h"
 #include "semfield/io/image.h"
 
 namespace semfield {
@@ -20,22 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json matrix_json(const Eigen::Matrix4d& m) {
-  nlohmann::json rows = nlohmann::json::array();
-  for (int r = 0; r < 4; ++r) rows.push_back({m(r, 0), m(r, 1), m(r, 2), m(r, 3)});
-  return rows;
-}
-
-
-// Quantises z-depth to the PNG unit; a hit never rounds to 0 (which means "miss") or overflows 16 bits.
-Image depth_to_png_units(const Image& depth) {
-  Image out = depth;
-  for (float& value : out.pixels)
-    if (value > 0) value = static_cast<float>(std::clamp(std::round(value / kSynthDepthUnit), 1.0, 65535.0));
-  return out;
-}
-
-void write_json(const fs::path& path, const nlohmann::json& doc) { write_file_atomic(path, doc.dump(2) + "\n"); }
+void write_json(const fs::path& path, const nlohmann::json& doc) { synth::write_json_file(path, doc); }
 
 nlohmann::json labels_json(const SynthScene& scene) {
   nlohmann::json classes = nlohmann::json::array();
@@ -70,31 +56,14 @@ SynthSummary write_synth_scene(const SynthConfig& config, const fs::path& dir) {
   int done = 0;
   for (const char* split : {"train", "test"}) {
     const auto& cameras = std::string(split) == "train" ? scene.train_cameras : scene.test_cameras;
-    const auto& K = cameras.front().intrinsics;
-    nlohmann::json transforms = {{"camera_angle_x", scene.fov_x},
-                                 {"fl_x", K.fx},
-                                 {"fl_y", K.fy},
-                                 {"cx", K.cx},
-                                 {"cy", K.cy},
-                                 {"w", K.width},
-                                 {"h", K.height},
-                                 {"depth_unit_scale_factor", kSynthDepthUnit}};
+    nlohmann::json transforms = synth::transforms_header(scene.fov_x, cameras.front().intrinsics);
     nlohmann::json frames = nlohmann::json::array();
     // Test images are numbered after the training ones (as in the lego_200 release), so every image
     // stem is unique and names a view on its own ("r_12").
     const size_t first_index = std::string(split) == "train" ? 0 : scene.train_cameras.size();
     for (size_t i = 0; i < cameras.size(); ++i) {
       const std::string stem = fmt::format("{}/r_{}", split, first_index + i);
-      const synth::SynthRender render = tracer.render(cameras[i]);
-      write_png(dir / (stem + ".png"), render.rgba, 8, ImageRange::Unit);
-      write_png(dir / (stem + "_depth.png"), depth_to_png_units(render.depth), 16, ImageRange::Raw);
-      write_png(dir / (stem + "_instance.png"), render.instance, 8, ImageRange::Raw);
-      write_png(dir / (stem + "_semantic.png"), render.semantic, 8, ImageRange::Raw);
-      frames.push_back({{"file_path", "./" + stem},
-                        {"transform_matrix", matrix_json(cameras[i].c2w)},
-                        {"depth_file_path", "./" + stem + "_depth.png"},
-                        {"instance_path", "./" + stem + "_instance.png"},
-                        {"semantic_path", "./" + stem + "_semantic.png"}});
+      frames.push_back(synth::write_view_files(dir, stem, tracer.render(cameras[i]), cameras[i]));
       progress.update(++done);
     }
     transforms["frames"] = frames;

@@ -20,12 +20,10 @@
 #include <functional>
 #include <vector>
 
+#include "semfield/data/synth/synth_files.h"  // kSynthDepthUnit
 #include "semfield/data/synth/synth_scene.h"
 
 namespace semfield {
-
-/// Depth PNG unit: stored value = round(depth / factor); 16 bits then reach 65.5 world units.
-constexpr double kSynthDepthUnit = 0.001;
 
 /// What was written for one scene (for the CLI's one-line summary).
 struct SynthSummary {

@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include "semfield/models/scene_model.h"
+
 namespace semfield {
 
 at::Tensor masked_view_softmax(const at::Tensor& logits, const at::Tensor& valid) {
@@ -62,6 +64,37 @@ at::Tensor stratified_samples(const at::Tensor& near, const at::Tensor& far, int
   const at::Tensor offset = generator ? at::rand({r, n}, *generator, opts) : at::full({r, n}, 0.5f, opts);
   if (edges) *edges = e;
   return e.narrow(1, 0, n) + offset * span / static_cast<float>(n);
+}
+
+}  // namespace semfield
+
+namespace semfield {
+
+WeightedSamples pack_weighted_samples(const at::Tensor& origins, const at::Tensor& dirs, const at::Tensor& ts,
+                                      const at::Tensor& dts, const at::Tensor& weights) {
+  const int64_t r = origins.size(0);
+  WeightedSamples out;
+  if (r == 0) {
+    out.samples.positions = out.samples.directions = at::zeros({0, 3});
+    out.samples.ts = out.samples.dts = out.weights = out.opacity = out.depth = at::zeros({0});
+    out.samples.ray_offsets = at::zeros({1}, at::kLong);
+    return out;
+  }
+  const int64_t s = ts.size(1);
+  const at::Tensor keep = weights.ge(WeightedSamples::kMinSampleWeight);
+  const at::Tensor ray_dirs = dirs.unsqueeze(1).expand({r, s, 3});
+  const at::Tensor points = origins.unsqueeze(1) + ray_dirs * ts.unsqueeze(2);
+  out.samples.positions = points.index({keep}).contiguous();
+  out.samples.directions = ray_dirs.index({keep}).contiguous();
+  out.samples.ts = ts.index({keep}).contiguous();
+  out.samples.dts = dts.index({keep}).contiguous();
+  out.weights = weights.index({keep}).contiguous();
+  const at::Tensor count = keep.sum(1);
+  out.samples.ray_offsets = at::cat({at::zeros({1}, at::kLong), at::cumsum(count, 0)});
+  const at::Tensor ray_index = at::repeat_interleave(at::arange(r, at::kLong), count);
+  out.opacity = at::zeros({r}).index_add_(0, ray_index, out.weights);
+  out.depth = at::zeros({r}).index_add_(0, ray_index, out.weights * out.samples.ts);
+  return out;
 }
 
 }  // namespace semfield

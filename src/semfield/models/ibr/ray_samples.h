@@ -40,3 +40,15 @@ at::Tensor stratified_samples(const at::Tensor& near, const at::Tensor& far, int
                               at::Tensor* edges = nullptr);
 
 }  // namespace semfield
+
+namespace semfield {
+
+struct WeightedSamples;
+
+/// The samples of rays origins/dirs [R,3] at ts [R,S] (interval lengths dts [R,S]) with compositing weights [R,S],
+/// packed as SceneModel::render_weights returns them: samples below WeightedSamples::kMinSampleWeight dropped,
+/// opacity and depth summed over the kept ones. R may be 0.
+WeightedSamples pack_weighted_samples(const at::Tensor& origins, const at::Tensor& dirs, const at::Tensor& ts,
+                                      const at::Tensor& dts, const at::Tensor& weights);
+
+}  // namespace semfield

@@ -1,0 +1,64 @@
+// Configuration of FeatureNeRF (type "featurenerf", ../shared/papers/featurenerf-*.txt; featurenerf_network.h). Every
+// key is documented here once with its default; unknown keys are an error naming the key. Sizes are the paper's
+// scaled to a 2-core CPU (ResNet-34 -> a 4-stage ResNet of 32/32/64/128; the MLP's hidden width 512 -> 256 with the
+// 512-d internal feature kept; 64 + 32 samples per ray -> 32 + 16); BENCHMARKS.md ("FeatureNeRF") states the recipe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "semfield/encoders/pixel_encoder.h"
+#include "semfield/teachers/simulated_dino.h"
+
+namespace semfield {
+
+/// Loss weights (0 switches a loss off): L = rgb L_rec + distill L_distill + coord L_coord (paper §3.3; §4.1:
+/// lambda_distill = lambda_coord = 0.25), each on the coarse and the fine pass.
+struct FeatureNerfLossWeights {
+  double rgb = 1.0;
+  double distill = 0.25;  ///< 0: the "NeRF feature" baseline (internal features and coordinate loss, no teacher)
+  double coord = 0.25;    ///< 0: "w/o L_coord"
+};
+
+struct FeatureNerfConfig {
+  std::string category;                 ///< "category": the object category it was trained on ("chair", ...); "" = any
+  PixelEncoderConfig encoder;           ///< "encoder": {"channels": [c0,c1,c2,c3], "blocks": [b1,b2,b3]}
+  int width = 256;                      ///< "width": hidden width of g_NeRF's first three layers
+  int feature_dim = 512;                ///< "feature_dim": the internal feature v_NeRF (g_NeRF's 4th layer's output)
+  int pe_frequencies = 6;               ///< "pe_frequencies": positional encoding of the point in the source camera frame
+  double pe_base = 1.5;                 ///< "pe_base": its lowest frequency (x 2^k), per world unit (pixelNeRF: 1.5)
+  int n_coarse = 32;                    ///< "n_coarse": stratified samples per ray
+  int n_fine = 16;                      ///< "n_fine": importance samples per ray (the fine pass composites both)
+  int source_views = 1;                 ///< "source_views": views a scene is rendered from (averaged after layer 3)
+  /// "rays": rays per training example kept from those the trainer draws, at most "background_rays" of them (a
+  /// fraction) on the background: the authors' code draws them inside the object's box for the same reason.
+  int rays = 128;
+  double background_rays = 0.25;
+  /// "teacher": what L_distill distils: "simulated-dino" (simulated_dino.h: a measuring instrument built from the
+  /// scenes' part maps and depth), "dino:PATH" (DINO ViT-S/8 keys of block 9 on the image upsampled x2, zero on the
+  /// background: the authors' features), or "none" (no distillation: the NeRF-feature baseline).
+  std::string teacher = "simulated-dino";
+  int teacher_dim = 64;                 ///< "teacher_dim": the teacher's channels (dino: 384; simulated: its dim)
+  /// "simulated_dino": {"part_weight", "position_weight", "appearance_weight", "instance_noise", "pixel_noise",
+  /// "symmetry"} of the simulated teacher (teachers/simulated_dino.h; the defaults are set in its options).
+  SimulatedDinoOptions simulated;
+  FeatureNerfLossWeights loss;          ///< "loss": {"rgb", "distill", "coord"}
+  /// "coord_loss": "per_sample" (Eq. 8: every sample's regressed coordinate against its own) or "mean_residual" (the
+  /// authors' code: the squared mean over a ray's samples of the residual).
+  std::string coord_loss = "per_sample";
+  /// "descriptor": which feature the tasks (transfer, SemanticSource) read: "internal" (v_NeRF, the paper's choice) or
+  /// "output" (the distilled feature v: Table 3's "w/o internal features").
+  std::string descriptor = "internal";
+  uint64_t seed = 0;                    ///< "seed": initialisation
+
+  void validate() const;  ///< UsageError naming the key
+};
+
+nlohmann::json to_json(const FeatureNerfConfig& config);
+/// Missing keys take their defaults; InputError naming `origin` and the key for malformed ones.
+FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin);
+
+}  // namespace semfield

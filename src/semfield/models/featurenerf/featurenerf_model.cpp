@@ -1,0 +1,389 @@
+// FeatureNeRF bound to an object, and its training losses (featurenerf_model.h).
+#include "semfield/models/featurenerf/featurenerf_model.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "semfield/core/error.h"
+#include "semfield/kernels/ray_generation.h"
+#include "semfield/models/ibr/ibr_model.h"
+#include "semfield/models/ibr/ray_samples.h"
+
+namespace semfield {
+
+namespace {
+
+constexpr int64_t kFnRayChunk = 2048;     // rays per network pass
+constexpr int64_t kFnPointChunk = 32768;  // points per pass for point queries
+constexpr double kFnUnboundedExtent = 4.0;
+
+
+}  // namespace
+
+at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& depth, const SceneFrame& frame) {
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
+  SEMFIELD_ASSERT(depth.dim() == 2 && depth.size(0) == h && depth.size(1) == w, "depth map does not fit the camera");
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const Eigen::Vector3d f = camera.forward();
+  const at::Tensor forward = at::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())});
+  const at::Tensor z = depth.reshape({-1, 1}).to(at::kFloat);
+  const at::Tensor cos = at::matmul(rays.directions, forward).clamp_min(1e-6f).unsqueeze(1);
+  const at::Tensor normalised = rays.origins + rays.directions * (z / cos);
+  const Eigen::Vector3d& off = frame.normalization.offset;
+  const at::Tensor offset = at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())});
+  const at::Tensor world = (normalised - offset) / static_cast<float>(frame.normalization.scale);
+  return (world * z.gt(0).to(at::kFloat)).view({h, w, 3});
+}
+
+// ---- bound model ----
+
+FeatureNerfModel::FeatureNerfModel(FeatureNerfNetwork network, std::shared_ptr<const Scene> scene,
+                                   const SceneFrame& frame, const Eigen::Vector3f& source_background, int source_views)
+    : m_network(std::move(network)),
+      m_scene(std::move(scene)),
+      m_frame(frame),
+      m_background(source_background),
+      m_source_views(source_views > 0 ? source_views : m_network.config().source_views) {
+  m_pool = m_scene->split(Split::Train);
+  if (m_pool.empty()) fail_input(m_scene->root, "", "the scene has no training views to render from");
+  for (const View* view : m_pool) {
+    m_cameras.push_back(view->camera);
+    m_colours.push_back(view_colours(*view, m_background));
+  }
+  for (size_t k = 1; k < m_colours.size(); ++k)
+    if (!m_colours[k].sizes().equals(m_colours[0].sizes()))
+      fail_input(m_pool[k]->image_path, "", "source views of an image-conditioned model must share one image size");
+  SourceCameraBatch::from_cameras(m_cameras);  // refuses distorted cameras, naming the view
+  m_spread = spread_views(m_cameras, m_source_views);
+  m_injections.resize(m_pool.size());
+}
+
+std::vector<std::string> FeatureNerfModel::source_names() const {
+  std::vector<std::string> out;
+  for (const View* v : m_pool) out.push_back(v->name);
+  return out;
+}
+
+FeatureNerfSources FeatureNerfModel::sources_of(const std::vector<int>& indices) const {
+  at::NoGradGuard no_grad;
+  std::vector<Camera> cams;
+  std::vector<at::Tensor> inj;
+  for (int i : indices) {
+    cams.push_back(m_cameras[static_cast<size_t>(i)]);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    at::Tensor& slot = m_injections[static_cast<size_t>(i)];
+    if (!slot.defined())
+      slot = m_network.sources(m_colours[static_cast<size_t>(i)].unsqueeze(0), {m_cameras[static_cast<size_t>(i)]},
+                               m_frame.normalization.scale)
+                 .injections.squeeze(0);
+    inj.push_back(slot);
+  }
+  FeatureNerfSources s;
+  s.cameras = SourceCameraBatch::from_cameras(cams);
+  s.injections = at::stack(inj);
+  s.world_scale = m_frame.normalization.scale;
+  return s;
+}
+
+FeatureNerfSources FeatureNerfModel::sources_for(const at::Tensor& origins, const at::Tensor& dirs) const {
+  if (static_cast<int>(m_pool.size()) <= m_source_views || origins.size(0) == 0) return sources_of(m_spread);
+  return sources_of(source_views_for_rays(origins, dirs, m_cameras, m_source_views));
+}
+
+RayRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const at::Tensor& dirs,
+                                         const at::Tensor& background) const {
+  at::NoGradGuard no_grad;
+  const int64_t r = origins.size(0);
+  const FeatureNerfSources src = sources_for(origins, dirs);
+  const at::Tensor bg = background.dim() == 1 ? background.reshape({1, 3}).expand({r, 3}) : background;
+  std::vector<at::Tensor> rgb, opacity, depth;
+  RayRenderOutput out;
+  for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
+    const int64_t n = std::min(kFnRayChunk, r - begin);
+    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame, kFnUnboundedExtent);
+    const FeatureNerfRenderOutput o = m_network.render(rays, src, bg.narrow(0, begin, n), nullptr);
+    rgb.push_back(o.rgb);
+    opacity.push_back(o.opacity);
+    depth.push_back(o.depth);
+    out.n_samples += o.n_samples;
+  }
+  out.rgb = r > 0 ? at::cat(rgb) : at::zeros({0, 3});
+  out.opacity = r > 0 ? at::cat(opacity) : at::zeros({0});
+  out.depth = r > 0 ? at::cat(depth) : at::zeros({0});
+  return out;
+}
+
+WeightedSamples FeatureNerfModel::render_weights(const at::Tensor& origins, const at::Tensor& dirs) const {
+  at::NoGradGuard no_grad;
+  const int64_t r = origins.size(0);
+  if (r == 0) return pack_weighted_samples(origins, dirs, at::zeros({0, 1}), at::zeros({0, 1}), at::zeros({0, 1}));
+  const FeatureNerfSources src = sources_for(origins, dirs);
+  std::vector<at::Tensor> ts, dts, weights;
+  for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
+    const int64_t n = std::min(kFnRayChunk, r - begin);
+    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame, kFnUnboundedExtent);
+    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr);
+    ts.push_back(o.ts);
+    dts.push_back(o.dts);
+    weights.push_back(o.weights);
+  }
+  return pack_weighted_samples(origins, dirs, at::cat(ts), at::cat(dts), at::cat(weights));
+}
+
+at::Tensor FeatureNerfModel::density(const at::Tensor& points) const {
+  at::NoGradGuard no_grad;
+  const FeatureNerfSources src = sources_of(m_spread);
+  std::vector<at::Tensor> out;
+  for (int64_t begin = 0; begin < points.size(0); begin += kFnPointChunk) {
+    const int64_t n = std::min(kFnPointChunk, points.size(0) - begin);
+    const at::Tensor p = points.narrow(0, begin, n);
+    out.push_back(m_network.points(p, nearest_camera_dirs(p, src.cameras), src, true).sigma);
+  }
+  return out.empty() ? at::zeros({0}) : at::cat(out);
+}
+
+PointRadiance FeatureNerfModel::radiance(const at::Tensor& points, const at::Tensor& dirs) const {
+  at::NoGradGuard no_grad;
+  const FeatureNerfSources src = sources_of(m_spread);
+  std::vector<at::Tensor> sigma, rgb;
+  for (int64_t begin = 0; begin < points.size(0); begin += kFnPointChunk) {
+    const int64_t n = std::min(kFnPointChunk, points.size(0) - begin);
+    const FeatureNerfPoints p = m_network.points(points.narrow(0, begin, n), dirs.narrow(0, begin, n), src, true);
+    sigma.push_back(p.sigma);
+    rgb.push_back(p.rgb);
+  }
+  PointRadiance out;
+  out.density = sigma.empty() ? at::zeros({0}) : at::cat(sigma);
+  out.rgb = rgb.empty() ? at::zeros({0, 3}) : at::cat(rgb);
+  return out;
+}
+
+std::vector<int64_t> FeatureNerfModel::channels() const {
+  const FeatureNerfConfig& c = m_network.config();
+  if (c.descriptor == "output" && m_network.has_teacher_head()) return {c.teacher_dim};
+  return {c.feature_dim};
+}
+
+ChannelStats FeatureNerfModel::channel_stats(size_t scale) const {
+  SEMFIELD_ASSERT(scale == 0, "featurenerf has one scale");
+  const int64_t c = channels()[0];
+  return {at::zeros({c}), at::ones({c})};
+}
+
+SemanticRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const at::Tensor& dirs) const {
+  at::NoGradGuard no_grad;
+  const int64_t r = origins.size(0);
+  const bool output = channels()[0] != m_network.config().feature_dim || m_network.config().descriptor == "output";
+  const FeatureNerfSources src = sources_for(origins, dirs);
+  std::vector<at::Tensor> maps, opacity, depth, median;
+  for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
+    const int64_t n = std::min(kFnRayChunk, r - begin);
+    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame, kFnUnboundedExtent);
+    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr, !output);
+    maps.push_back(output ? o.feature : o.internal);
+    opacity.push_back(o.opacity);
+    depth.push_back(at::where(o.opacity.gt(1e-6f), o.depth / o.opacity.clamp_min(1e-6f), at::zeros_like(o.depth)));
+    median.push_back(median_depth(o.ts, o.weights));
+  }
+  SemanticRenderOutput out;
+  out.maps = {r > 0 ? at::cat(maps) : at::zeros({0, channels()[0]})};
+  out.opacity = r > 0 ? at::cat(opacity) : at::zeros({0});
+  out.depth = r > 0 ? at::cat(depth) : at::zeros({0});
+  out.median_depth = r > 0 ? at::cat(median) : at::zeros({0});
+  return out;
+}
+
+SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera) const {
+  at::NoGradGuard no_grad;
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
+  constexpr int kFactor = 4;
+  if (std::min(h, w) < 4 * kFactor) {
+    const kernels::Rays rays = kernels::generate_image_rays(camera);
+    return render(rays.origins, rays.directions);
+  }
+  const FeatureNerfConfig& c = m_network.config();
+  const bool output = c.descriptor == "output" && m_network.has_teacher_head();
+  // 1. The full render at 1/4 resolution: where the surface is.
+  Camera low = camera;
+  low.intrinsics = camera.intrinsics.downscaled(kFactor);
+  const int64_t lh = low.intrinsics.height, lw = low.intrinsics.width;
+  const kernels::Rays low_rays = kernels::generate_image_rays(low);
+  const FeatureNerfSources src = sources_for(low_rays.origins, low_rays.directions);
+  const IbrRays lr = ibr_rays(low_rays.origins, low_rays.directions, m_frame, kFnUnboundedExtent);
+  const FeatureNerfRenderOutput lo = m_network.render(lr, src, at::ones({lh * lw, 3}), nullptr);
+  const at::Tensor surface = lo.opacity.gt(0.05f);
+  const at::Tensor med = median_depth(lo.ts, lo.weights);
+  const float big = 1e30f;
+  const at::Tensor dmin = at::where(surface, med, at::full_like(med, big)).view({1, 1, lh, lw});
+  const at::Tensor dmax = at::where(surface, med, at::full_like(med, -big)).view({1, 1, lh, lw});
+  // 3 x 3 neighbourhoods, then nearest upsampling to full resolution.
+  const at::Tensor nmin = -at::max_pool2d(-dmin, {3, 3}, {1, 1}, {1, 1});
+  const at::Tensor nmax = at::max_pool2d(dmax, {3, 3}, {1, 1}, {1, 1});
+  const auto up = [&](const at::Tensor& m) {
+    return at::upsample_nearest2d(m, {h, w}).reshape({-1});
+  };
+  const at::Tensor fmin = up(nmin), fmax = up(nmax);
+  const at::Tensor candidate = fmax.ge(fmin);
+  const at::Tensor idx = at::nonzero(candidate).view({-1});
+  // 2. The candidates' short ray segments, composited.
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const IbrRays full = ibr_rays(rays.origins, rays.directions, m_frame, kFnUnboundedExtent);
+  const int64_t r = h * w, dim = channels()[0];
+  SemanticRenderOutput out;
+  at::Tensor maps = at::zeros({r, dim}), opacity = at::zeros({r}), depth = at::zeros({r}), median = at::zeros({r});
+  const at::Tensor interval = ((full.far - full.near) / static_cast<float>(c.n_coarse)).index_select(0, idx);
+  const at::Tensor near = at::maximum(fmin.index_select(0, idx) - 2 * interval, full.near.index_select(0, idx));
+  const at::Tensor far = at::minimum(fmax.index_select(0, idx) + 2 * interval, full.far.index_select(0, idx));
+  const at::Tensor o_all = rays.origins.index_select(0, idx), d_all = rays.directions.index_select(0, idx);
+  for (int64_t begin = 0; begin < idx.size(0); begin += kFnRayChunk) {
+    const int64_t n = std::min(kFnRayChunk, idx.size(0) - begin);
+    const at::Tensor nr = near.narrow(0, begin, n), fr = at::maximum(far.narrow(0, begin, n), near.narrow(0, begin, n));
+    const at::Tensor ts = stratified_samples(nr, fr, kViewRefineSamples, nullptr);
+    const at::Tensor o = o_all.narrow(0, begin, n), d = d_all.narrow(0, begin, n);
+    const at::Tensor pts = o.unsqueeze(1) + d.unsqueeze(1) * ts.unsqueeze(2);
+    const FeatureNerfPoints p = m_network.points(
+        pts.reshape({-1, 3}), d.unsqueeze(1).expand({n, kViewRefineSamples, 3}).reshape({-1, 3}), src, true);
+    const at::Tensor dts = sample_intervals(ts, nr, fr);
+    const SampleComposite comp = composite_samples(p.sigma.view({n, -1}), p.rgb.view({n, -1, 3}), ts, dts,
+                                                   at::ones({n, 3}));
+    const at::Tensor f = output ? p.feature : p.internal;
+    const at::Tensor rows = idx.narrow(0, begin, n);
+    maps.index_copy_(0, rows, (comp.weights.unsqueeze(2) * f.view({n, kViewRefineSamples, -1})).sum(1));
+    opacity.index_copy_(0, rows, comp.opacity);
+    depth.index_copy_(0, rows, at::where(comp.opacity.gt(1e-6f), comp.depth / comp.opacity.clamp_min(1e-6f),
+                                         at::zeros_like(comp.depth)));
+    median.index_copy_(0, rows, median_depth(ts, comp.weights));
+  }
+  out.maps = {maps};
+  out.opacity = opacity;
+  out.depth = depth;
+  out.median_depth = median;
+  return out;
+}
+
+at::Tensor FeatureNerfModel::descriptor_at(const at::Tensor& points, const FeatureNerfSources& src) const {
+  const bool output = m_network.config().descriptor == "output" && m_network.has_teacher_head();
+  // The direction of the first source camera's ray through each point (the authors' code: the source view's ray).
+  const at::Tensor centre = src.cameras.origins.select(0, 0).unsqueeze(0);
+  const at::Tensor offset = points - centre;
+  const at::Tensor dirs = offset / offset.norm(2, 1, true).clamp_min(1e-9f);
+  const FeatureNerfPoints p = m_network.points(points, dirs, src, output);
+  return output ? p.feature : p.internal;
+}
+
+std::vector<at::Tensor> FeatureNerfModel::point_outputs(const at::Tensor& points) const {
+  if (points.dim() != 2 || points.size(1) != 3)
+    fail_usage("featurenerf: points must be [N, 3], got {} dimensions", points.dim());
+  at::NoGradGuard no_grad;
+  const FeatureNerfSources src = sources_of(m_spread);
+  std::vector<at::Tensor> out;
+  for (int64_t begin = 0; begin < points.size(0); begin += kFnPointChunk)
+    out.push_back(descriptor_at(points.narrow(0, begin, std::min(kFnPointChunk, points.size(0) - begin)), src));
+  return {out.empty() ? at::zeros({0, channels()[0]}) : at::cat(out)};
+}
+
+// ---- registry hooks ----
+
+std::unique_ptr<SceneModel> create_featurenerf_model(const ModelBinding& binding) {
+  FeatureNerfNetwork network(featurenerf_config_from_json(binding.config, binding.origin));
+  network.load_state(binding.weights, binding.origin);
+  return std::make_unique<FeatureNerfModel>(std::move(network), binding.scene, binding.frame, binding.background,
+                                            binding.source_views);
+}
+
+std::unique_ptr<CorpusModel> create_featurenerf_trainable(const nlohmann::json& config, const std::string& origin) {
+  return std::make_unique<FeatureNerfCorpusModel>(featurenerf_config_from_json(config, origin));
+}
+
+// ---- training ----
+
+LabelInputs FeatureNerfCorpusModel::label_inputs() const {
+  LabelInputs in;
+  // The simulated teacher is built from the part maps (and they pick foreground rays); no source maps.
+  in.needed = m_network.config().teacher == "simulated-dino";
+  in.sources = false;
+  in.gt = "semantic";
+  return in;
+}
+
+at::Tensor FeatureNerfCorpusModel::teacher_map(const CorpusExample& ex) const {
+  const FeatureNerfConfig& c = m_network.config();
+  if (c.teacher == "simulated-dino") {
+    if (!ex.target_label_map.defined() || !ex.target_depth_map.defined())
+      fail_input(ex.scene_name, "", "the simulated DINO teacher needs the views' part maps (semantic_path) and depth "
+                 "maps (depth_file_path): generate category datasets with `semfield synth --category`");
+    const at::Tensor canonical = canonical_points_from_depth(ex.target_camera, ex.target_depth_map, ex.frame);
+    const at::Tensor parts = at::where(ex.target_depth_map.gt(0), ex.target_label_map, at::zeros_like(ex.target_label_map));
+    return simulated_dino_map(parts, canonical, simulated_teacher_key(ex.scene_name),
+                              simulated_teacher_key(ex.target_name), c.simulated, ex.target_image);
+  }
+  fail_usage("featurenerf: training with teacher '{}' needs its feature maps; only the simulated DINO teacher is "
+             "computed during training today (see docs/teachers.md)", c.teacher);
+}
+
+CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& ex, uint64_t seed) const {
+  const FeatureNerfConfig& c = m_network.config();
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // The rays: foreground first (the trainer's pixels are in random order), at most background_rays of them elsewhere.
+  const int64_t r_all = ex.origins.size(0);
+  at::Tensor fg;
+  if (ex.target_label_map.defined() && ex.ray_pixels.defined())
+    fg = ex.target_label_map.reshape({-1}).index_select(0, ex.ray_pixels).gt(0);
+  else if (ex.target_depth_map.defined() && ex.ray_pixels.defined())
+    fg = ex.target_depth_map.reshape({-1}).index_select(0, ex.ray_pixels).gt(0);
+  else
+    fg = at::ones({r_all}, at::kBool);
+  const at::Tensor fg_idx = at::nonzero(fg).view({-1}), bg_idx = at::nonzero(fg.logical_not()).view({-1});
+  const int64_t bg_cap = std::min<int64_t>(bg_idx.size(0), static_cast<int64_t>(c.background_rays * c.rays));
+  const int64_t n_fg = std::min<int64_t>(fg_idx.size(0), c.rays - bg_cap);
+  const int64_t n_bg = std::min<int64_t>(bg_idx.size(0), c.rays - n_fg);
+  const at::Tensor sel = at::cat({fg_idx.narrow(0, 0, n_fg), bg_idx.narrow(0, 0, n_bg)});
+
+  IbrRays rays = ibr_rays(ex.origins.index_select(0, sel), ex.dirs.index_select(0, sel), ex.frame, kFnUnboundedExtent);
+  const at::Tensor target = ex.target.index_select(0, sel), background = ex.background.index_select(0, sel);
+  const FeatureNerfSources src = m_network.sources(ex.source_colours, ex.source_cameras, ex.frame.normalization.scale);
+  const FeatureNerfRenderOutput o = m_network.render(rays, src, background, &gen);
+
+  CorpusLoss out;
+  const at::Tensor mse = at::mse_loss(o.rgb, target);
+  at::Tensor loss = at::zeros({}, at::kFloat);
+  if (c.loss.rgb > 0)
+    loss = loss + static_cast<float>(c.loss.rgb) * (mse + at::mse_loss(o.rgb_coarse, target));
+  if (c.loss.distill > 0 && m_network.has_teacher_head()) {
+    const at::Tensor map = teacher_map(ex);  // [Dt,h,w]
+    const int64_t w = ex.target_camera.intrinsics.width, h = ex.target_camera.intrinsics.height;
+    const at::Tensor pix = ex.ray_pixels.index_select(0, sel);
+    const at::Tensor uv = at::stack({at::remainder(pix, w), at::div(pix, w, "floor")}, 1).to(at::kFloat) + 0.5f;
+    const at::Tensor sizes = at::tensor({static_cast<float>(w), static_cast<float>(h)}).view({1, 2});
+    const at::Tensor t = sample_maps(map.unsqueeze(0), uv.unsqueeze(0), sizes).squeeze(0);  // [R,Dt]
+    loss = loss + static_cast<float>(c.loss.distill) * (at::mse_loss(o.feature, t) + at::mse_loss(o.feature_coarse, t));
+  }
+  if (c.loss.coord > 0) {
+    const Eigen::Vector3d& off = ex.frame.normalization.offset;
+    const at::Tensor offset = at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())});
+    const at::Tensor world = (o.points.detach() - offset) / static_cast<float>(ex.frame.normalization.scale);
+    // Samples of rays that miss the box sit at one point: they carry no interval, and no loss.
+    const at::Tensor live = o.dts.gt(0).to(at::kFloat).unsqueeze(2);
+    at::Tensor coord;
+    if (c.coord_loss == "per_sample") {
+      coord = ((o.coord - world).pow(2) * live).sum() / (live.sum() * 3).clamp_min(1.0f);
+    } else {
+      const at::Tensor mean = ((o.coord - world) * live).sum(1) / live.sum(1).clamp_min(1.0f);
+      coord = mean.pow(2).mean();
+    }
+    loss = loss + static_cast<float>(c.loss.coord) * coord;
+  }
+  out.loss = loss;
+  out.mse = mse.item<double>();
+  out.samples = o.n_samples;
+  return out;
+}
+
+std::unique_ptr<SceneModel> FeatureNerfCorpusModel::bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                                                         const Eigen::Vector3f& background, int source_views) const {
+  return std::make_unique<FeatureNerfModel>(m_network, std::move(scene), frame, background, source_views);
+}
+
+}  // namespace semfield

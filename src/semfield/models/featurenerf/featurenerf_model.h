@@ -1,0 +1,116 @@
+// FeatureNeRF bound to an object (type "featurenerf"): a FeatureNerfNetwork trained on a category and the object's
+// source image(s) — `semfield apply --model M --data INSTANCE --source-view r_3` gives it exactly one. A SceneModel
+// (render, eval, mesh) and a SemanticSource whose one scale is the descriptor the paper's tasks read: the internal
+// feature v_NeRF (config "descriptor": "internal", composited along rays for views, evaluated directly at 3D points)
+// or the distilled output v ("output"). Similarities are cosines (channel statistics mean 0, std 1).
+//
+// Source views: every view of the pool when it holds at most config.source_views views (the usual single image);
+// otherwise the nearest ones to a batch of rays (source_views_for_rays) and views spread around the object for
+// queries at points.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "semfield/data/scene.h"
+#include "semfield/models/corpus_model.h"
+#include "semfield/models/featurenerf/featurenerf_network.h"
+#include "semfield/models/registry.h"
+#include "semfield/models/scene_model.h"
+#include "semfield/models/semantic_source.h"
+
+namespace semfield {
+
+class FeatureNerfModel final : public SceneModel, public SemanticSource {
+ public:
+  FeatureNerfModel(FeatureNerfNetwork network, std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                   const Eigen::Vector3f& source_background, int source_views);
+
+  // SceneModel
+  std::string type() const override { return "featurenerf"; }
+  const SceneFrame& frame() const override { return m_frame; }
+  RayRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs,
+                         const at::Tensor& background) const override;
+  WeightedSamples render_weights(const at::Tensor& origins, const at::Tensor& dirs) const override;
+  at::Tensor density(const at::Tensor& points) const override;
+  PointRadiance radiance(const at::Tensor& points, const at::Tensor& dirs) const override;
+  TensorMap state() const override { return m_network.state(); }
+  nlohmann::json config_json() const override { return to_json(m_network.config()); }
+
+  // SemanticSource: one scale, the descriptor.
+  bool has_classes() const override { return false; }
+  std::vector<std::string> class_names() const override { return {}; }
+  std::vector<int64_t> channels() const override;
+  ChannelStats channel_stats(size_t scale) const override;
+  SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const override;
+  /// A whole view's descriptor map, fast (the 2D tasks' path): the full coarse + fine render at 1/4 resolution finds
+  /// where the object is and how deep; each full-resolution pixel whose 3 x 3 low-resolution neighbourhood holds
+  /// surface is then rendered from kViewRefineSamples samples spanning that neighbourhood's depths (+- two coarse
+  /// intervals); other pixels are empty. Agrees with render() of the same rays to a cosine of ~0.99 on the object
+  /// (tests/unit/models/featurenerf_test.cpp) at ~1/4 of its samples. Views smaller than 16 pixels use render().
+  SemanticRenderOutput render_view(const Camera& camera) const override;
+  static constexpr int64_t kViewRefineSamples = 12;
+  std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
+  const SceneModel& scene_model() const override { return *this; }
+
+  const FeatureNerfNetwork& network() const { return m_network; }
+  /// The source views' names (the pool).
+  std::vector<std::string> source_names() const;
+
+ private:
+  /// The sources for a batch of rays (all of the pool when it is small enough).
+  FeatureNerfSources sources_for(const at::Tensor& origins, const at::Tensor& dirs) const;
+  FeatureNerfSources sources_of(const std::vector<int>& indices) const;
+  /// The descriptor at points [N,3] (no grad): v_NeRF, or v along `dirs` from the sources' first camera.
+  at::Tensor descriptor_at(const at::Tensor& points, const FeatureNerfSources& sources) const;
+
+  FeatureNerfNetwork m_network;
+  std::shared_ptr<const Scene> m_scene;
+  SceneFrame m_frame;
+  Eigen::Vector3f m_background;
+  int m_source_views;
+  std::vector<const View*> m_pool;
+  std::vector<Camera> m_cameras;
+  std::vector<at::Tensor> m_colours;  ///< [3,H,W]
+  std::vector<int> m_spread;
+  mutable std::mutex m_mutex;
+  mutable std::vector<at::Tensor> m_injections;  ///< per pool view [h,w,3W], on first use
+};
+
+/// Registry hooks (models/registry.cpp).
+std::unique_ptr<SceneModel> create_featurenerf_model(const ModelBinding& binding);
+std::unique_ptr<CorpusModel> create_featurenerf_trainable(const nlohmann::json& config, const std::string& origin);
+
+/// The canonical coordinate (the scene files' world frame) of every pixel of a view from its z-depth map [H,W]
+/// (normalised frame, 0 = nothing) -> [H,W,3]; zero where nothing is hit.
+at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& depth, const SceneFrame& frame);
+
+/// The trainable side (paper §3.2-3.3): L = rgb (coarse + fine MSE) + distill (coarse + fine MSE of the composited v
+/// against the teacher's map bilinearly sampled at each ray's pixel) + coord (Eq. 8 per sample, or the code's mean
+/// residual). Examples carry the whole target view (its part map and depth give the simulated teacher's map and pick
+/// the rays: config.rays, at most background_rays of them on the background).
+class FeatureNerfCorpusModel final : public CorpusModel {
+ public:
+  explicit FeatureNerfCorpusModel(const FeatureNerfConfig& config) : m_network(config) {}
+  std::string type() const override { return "featurenerf"; }
+  nlohmann::json config_json() const override { return to_json(m_network.config()); }
+  std::vector<at::Tensor> parameters() const override { return m_network.parameters(); }
+  TensorMap state() const override { return m_network.state(); }
+  void load_state(const TensorMap& state, const std::string& origin) override { m_network.load_state(state, origin); }
+  LabelInputs label_inputs() const override;
+  bool target_views() const override { return true; }
+  CorpusLoss loss(const CorpusExample& example, uint64_t seed) const override;
+  std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
+                                   const Eigen::Vector3f& background, int source_views) const override;
+  const FeatureNerfNetwork& network() const { return m_network; }
+  /// The teacher's map [Dt, h, w] of an example's target view (simulated teacher: from its part map and depth).
+  at::Tensor teacher_map(const CorpusExample& example) const;
+
+ private:
+  FeatureNerfNetwork m_network;
+};
+
+}  // namespace semfield

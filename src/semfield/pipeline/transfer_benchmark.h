@@ -1,0 +1,45 @@
+// FeatureNeRF's tasks scored on a labelled category dataset (`semfield synth --category`: part maps, keypoints with
+// visibility, labelled surface points; docs/formats.md): `semfield eval-transfer`. One source image per instance, as
+// the paper (../shared/papers/featurenerf-*.txt §4):
+//  - same-camera    instances A and B both seen from view v: A's keypoints / part labels at v go to B's view v
+//                   (the paper's cross-instance protocol: each instance encoded from that view and rendered in it)
+//  - diff-camera    A from view v_a, B from another view v_b (where 3D consistency matters)
+//  - novel-view     one instance encoded from view v_a; its labels at v_a go to a held-out (test) view v_c rendered
+//                   from that single image (Table 2)
+//  - 3d             A and B each from their own view; A's labelled surface points / 3D keypoints go to B's points
+//                   (v_NeRF evaluated at the points directly, no rendering)
+// Correspondences are cosine nearest neighbours over the target's foreground (its ground-truth part map > 0, as the
+// authors' evaluation), keypoints read at their nearest pixel. PCK thresholds: 2.5 / 5 / 7.5 / 10 pixels at 128^2
+// (scaled with the resolution), 0.025 / 0.05 / 0.075 / 0.1 object units in 3D.
+//
+// Features: a FeatureNeRF model's descriptor (its config's "descriptor"), or "teacher": the simulated DINO teacher's
+// map of each source image (bilinearly upsampled; 3D points projected into the source image) — the 2D baseline, which
+// has no novel views.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace semfield {
+
+struct TransferBenchOptions {
+  std::filesystem::path model;  ///< a FeatureNeRF model file (also for "teacher": its teacher options are used)
+  std::filesystem::path data;   ///< a category dataset (category.json + instance folders)
+  std::filesystem::path out;    ///< metrics.json and pictures; empty = none written
+  std::string features = "model";  ///< "model" | "teacher"
+  std::vector<std::string> settings{"same-camera", "diff-camera", "novel-view", "3d"};
+  int pairs = 40;       ///< pairs per setting
+  int pictures = 3;     ///< pairs drawn per 2D setting
+  uint64_t seed = 0;
+  bool show_progress = true;
+};
+
+/// Runs the settings and returns their scores: per setting {"pairs", "pck": [...], "pck_thresholds": [...],
+/// "part_miou"}, plus "features", "model", "data", "category", "seconds". UsageError / InputError for bad input.
+nlohmann::json run_transfer_benchmark(const TransferBenchOptions& options);
+
+}  // namespace semfield
