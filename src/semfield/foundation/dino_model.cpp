@@ -109,6 +109,23 @@ DinoOutput DinoModel::forward(const at::Tensor& images, bool keep_blocks, bool l
   return out;
 }
 
+at::Tensor DinoModel::block_keys(const at::Tensor& images, int64_t block, int64_t* grid_h, int64_t* grid_w) const {
+  if (block < 0 || block >= depth())
+    fail_usage("dino: block {} does not exist (the model has blocks 0..{})", block, depth() - 1);
+  at::Tensor x = prepare_tokens(images, grid_h, grid_w);
+  PreNormBlockOptions options;
+  options.heads = m_config.num_heads;
+  options.eps = m_config.layer_norm_eps;
+  options.activation = Activation::Gelu;
+  options.attention.scale_mode = ScaleMode::MultiplyLogits;
+  options.attention.scale = std::pow(static_cast<double>(m_config.embed_dim / m_config.num_heads), -0.5);
+  for (int64_t i = 0; i < block; ++i) x = pre_norm_block(x, m_blocks[static_cast<size_t>(i)].w, options);
+  const PreNormBlockWeights& w = m_blocks[static_cast<size_t>(block)].w;
+  const int64_t c = m_config.embed_dim;
+  const at::Tensor h = at::layer_norm(x, {c}, w.norm1_weight, w.norm1_bias, m_config.layer_norm_eps);
+  return at::linear(h, w.qkv_weight.narrow(0, c, c), w.qkv_bias.defined() ? w.qkv_bias.narrow(0, c, c) : at::Tensor());
+}
+
 at::Tensor DinoModel::normalize(const at::Tensor& rgb) const {
   if (rgb.dim() != 3 || rgb.size(2) != 3) fail_usage("expected an RGB image [H, W, 3]");
   const at::Tensor mean = at::tensor(std::vector<float>(m_config.image_mean.begin(), m_config.image_mean.end()));

@@ -39,6 +39,13 @@ class DinoModel {
   /// keep_blocks keeps every block input/output; last_attention keeps the last block's attention.
   DinoOutput forward(const at::Tensor& images, bool keep_blocks = false, bool last_attention = false) const;
 
+  /// The keys of block `block` (0-based): LayerNorm1 of the block's input through the key third of its qkv projection,
+  /// heads concatenated head-major (the reference's qkv.reshape(B, N, 3, heads, C / heads)[:, :, 1]), [B, 1 + h*w, C]
+  /// with CLS first. Runs blocks 0 .. block-1 only. FeatureNeRF's teacher facet (block 9 of ViT-S/8).
+  at::Tensor block_keys(const at::Tensor& images, int64_t block, int64_t* grid_h = nullptr,
+                        int64_t* grid_w = nullptr) const;
+  int64_t depth() const { return static_cast<int64_t>(m_blocks.size()); }
+
   /// `prepare_tokens`: [CLS] + patch embeddings + position table, [B, 1 + h*w, C].
   at::Tensor prepare_tokens(const at::Tensor& images, int64_t* grid_h = nullptr, int64_t* grid_w = nullptr) const;
 

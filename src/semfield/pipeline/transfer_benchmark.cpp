@@ -115,9 +115,11 @@ class TbFeatures {
       m_network.load_state(file.weights, options.model.string());
     } else if (options.features != "teacher") {
       fail_usage("eval-transfer: --features must be model or teacher, not '{}'", options.features);
+    } else if (m_config.teacher.rfind("dino:", 0) == 0) {
+      m_dino = std::make_unique<foundation::DinoModel>(foundation::DinoModel::load(m_config.teacher.substr(5)));
     } else if (m_config.teacher != "simulated-dino") {
-      fail_usage("eval-transfer --features teacher: the model's teacher is {}; only the simulated DINO teacher is "
-                 "computed here", m_config.teacher);
+      fail_usage("eval-transfer --features teacher: the model {} has no teacher ({})", options.model.string(),
+                 m_config.teacher);
     }
   }
   bool is_teacher() const { return m_options.features == "teacher"; }
@@ -168,6 +170,8 @@ class TbFeatures {
     const View& v = *in.views.at(source);
     const Image& d = *v.depth;
     const at::Tensor depth = at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone();
+    if (m_dino) return featurenerf_dino_map(*m_dino, m_config, view_colours(v, Eigen::Vector3f::Ones()), depth.gt(0),
+                                            m_config.teacher);
     const at::Tensor parts = at::where(depth.gt(0), tb_parts(v), at::zeros({d.height, d.width}, at::kLong));
     return simulated_dino_map(parts, canonical_points_from_depth(v.camera, depth, in.frame),
                               simulated_teacher_key(in.name), simulated_teacher_key(v.name), m_config.simulated,
@@ -178,6 +182,7 @@ class TbFeatures {
   FeatureNerfConfig m_config;
   FeatureNerfNetwork m_network;
   std::map<std::string, std::unique_ptr<FeatureNerfModel>> m_models;
+  std::unique_ptr<foundation::DinoModel> m_dino;  ///< a dino:PATH teacher
   double m_render_seconds = 0;
   int64_t m_renders = 0;
 };
@@ -310,7 +315,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
   nlohmann::json result = {{"model", fs::absolute(o.model).lexically_normal().string()},
                            {"data", fs::absolute(o.data).lexically_normal().string()},
                            {"category", category.string_or("category", "")},
-                           {"features", o.features == "teacher" ? "teacher (simulated DINO, 2D)"
+                           {"features", o.features == "teacher" ? "teacher (" + features.config().teacher + ", 2D)"
                                                                 : "model (" + features.config().descriptor + ")"}};
   for (const std::string& setting : o.settings) {
     if (setting != "same-camera" && setting != "diff-camera" && setting != "novel-view" && setting != "3d")

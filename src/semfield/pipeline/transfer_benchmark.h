@@ -12,9 +12,9 @@
 // authors' evaluation), keypoints read at their nearest pixel. PCK thresholds: 2.5 / 5 / 7.5 / 10 pixels at 128^2
 // (scaled with the resolution), 0.025 / 0.05 / 0.075 / 0.1 object units in 3D.
 //
-// Features: a FeatureNeRF model's descriptor (its config's "descriptor"), or "teacher": the simulated DINO teacher's
-// map of each source image (bilinearly upsampled; 3D points projected into the source image) — the 2D baseline, which
-// has no novel views.
+// Features: a FeatureNeRF model's descriptor (its config's "descriptor"), or "teacher": the model's teacher's map of
+// each source image (the simulated DINO teacher, or DINO's keys for a dino:PATH teacher; bilinearly upsampled; 3D
+// points projected into the source image) — the 2D baseline, which has no novel views.
 #pragma once
 
 #include <cstdint>

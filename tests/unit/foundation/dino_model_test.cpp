@@ -7,7 +7,10 @@
 
 #include "golden_util.h"
 #include "semfield/foundation/dino_model.h"
+#include "semfield/core/error.h"
+#include "semfield/io/array_torch.h"
 #include "semfield/io/image.h"
+#include "semfield/io/safetensors.h"
 
 using namespace semfield;
 using namespace semfield::foundation;
@@ -105,3 +108,26 @@ TEST(DinoModel, SquareImageOfAnotherSizeInterpolates) {
 }
 
 }  // namespace
+
+// FeatureNeRF's teacher facet: the keys of block b are LayerNorm1 of block b's input (the golden output of block
+// b - 1) through the key third of that block's qkv projection, heads concatenated head-major — computed here from the
+// golden token stream and the weight file's own tensors, independently of the port's blocks.
+TEST(DinoModel, BlockKeysAreTheKeyThirdOfQkvOnTheBlocksNormalisedInput) {
+  SEMFIELD_REQUIRE_GOLDEN("dino", "dino_weights.safetensors");
+  SEMFIELD_REQUIRE_GOLDEN("dino", "block1_out.npy");
+  at::InferenceMode guard;
+  const DinoModel& model = golden_dino();
+  const at::Tensor input = model.normalize(read_rgb("image_224.png"));
+  const SafetensorsFile file = read_safetensors(*golden_path("dino", "dino_weights.safetensors"));
+  const auto w = [&](const std::string& name) { return array_to_tensor(file.tensors.at(name)).to(at::kFloat); };
+  const at::Tensor block_in = semfield::test::golden_tensor("dino", "block1_out.npy");  // input of block 2
+  const at::Tensor h = at::layer_norm(block_in, {96}, w("blocks.2.norm1.weight"), w("blocks.2.norm1.bias"), 1e-6);
+  const at::Tensor expected =
+      at::linear(h, w("blocks.2.attn.qkv.weight").narrow(0, 96, 96), w("blocks.2.attn.qkv.bias").narrow(0, 96, 96));
+  int64_t gh = 0, gw = 0;
+  const at::Tensor keys = model.block_keys(input, 2, &gh, &gw);
+  ASSERT_EQ(keys.sizes().vec(), expected.sizes().vec());
+  EXPECT_EQ(gh, 28);
+  EXPECT_LT((keys - expected).abs().max().item<float>(), 1e-4f * expected.abs().max().item<float>());
+  EXPECT_THROW(model.block_keys(input, 3), UsageError);
+}

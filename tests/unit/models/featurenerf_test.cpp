@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/error.h"
+#include "semfield/foundation/dino_model.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/models/featurenerf/featurenerf_model.h"
 #include "semfield/models/registry.h"
@@ -204,6 +205,41 @@ TEST(FeatureNerfConfigTest, KeysAreCheckedAndTheRegistryKnowsTheType) {
   const auto model = create_trainable_model("featurenerf", to_json(tiny_featurenerf_config()), "x.json");
   EXPECT_EQ(model->type(), "featurenerf");
   EXPECT_TRUE(model->target_views());
+}
+
+}  // namespace
+}  // namespace semfield
+
+namespace semfield {
+namespace {
+
+// The dino:PATH teacher (the golden reduced DINO: 96 channels, 3 blocks): keys of the configured block on the image at
+// x2, zero on the background, cached per view; a model distils it.
+TEST(FeatureNerfDinoTeacher, KeysOfTheConfiguredBlockAtTwiceTheResolutionZeroOnTheBackground) {
+  const std::filesystem::path weights = test::shared_dir() / "golden" / "dino" / "dino_weights.safetensors";
+  SEMFIELD_REQUIRE_SHARED_FILE(weights);
+  const foundation::DinoModel dino = foundation::DinoModel::load(weights);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2);
+  const at::Tensor rgb = at::rand({3, 32, 32}, gen);
+  at::Tensor fg = at::zeros({32, 32}, at::kBool);
+  fg.narrow(0, 8, 16).narrow(1, 8, 16).fill_(true);
+  FeatureNerfConfig c = tiny_featurenerf_config();
+  c.teacher = "dino:" + weights.string();
+  c.teacher_dim = 96;
+  c.dino_block = 1;
+  const at::Tensor map = featurenerf_dino_map(dino, c, rgb, fg, "x");
+  EXPECT_EQ(map.sizes().vec(), (std::vector<int64_t>{96, 8, 8}));  // 64^2 input, patch 8
+  EXPECT_EQ(map.select(1, 0).abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(map.select(1, 4).select(1, 4).abs().sum().item<float>(), 0.0f);
+  int64_t gh = 0, gw = 0;
+  const at::Tensor up = at::upsample_bilinear2d(rgb.unsqueeze(0), {64, 64}, false).clamp(0, 1);
+  const at::Tensor keys = dino.block_keys(dino.normalize(up.squeeze(0).permute({1, 2, 0})), 1, &gh, &gw);
+  EXPECT_TRUE(at::allclose(map.select(1, 4).select(1, 4), keys[0][1 + 4 * 8 + 4], 1e-5, 1e-5));
+  c.dino_block = 5;
+  EXPECT_THROW(featurenerf_dino_map(dino, c, rgb, fg, "x"), InputError);
+  c.dino_block = 1;
+  c.teacher_dim = 384;
+  EXPECT_THROW(featurenerf_dino_map(dino, c, rgb, fg, "x"), InputError);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // the model goes through the engine's run folders (apply --source-view, transfer --from within and across instances,
 // 3D label transfer, models --json with its category) and transfer refuses runs of different feature spaces.
 #include <cstdio>
+#include <fstream>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -158,6 +159,46 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
   r = test::run_cli("models --json --dir " + test::quoted(d / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("\"category\": \"chair\""), std::string::npos) << r.output;
+}
+
+TEST_F(FeatureNerfTrainingTest, TrainsWithTheDinoKeysTeacher) {
+  // The real teacher's path with the golden reduced DINO (96 channels, 3 blocks; random weights): the loss distils
+  // its keys (computed once per view and cached) and falls.
+  const fs::path weights = test::shared_dir() / "golden" / "dino" / "dino_weights.safetensors";
+  SEMFIELD_REQUIRE_SHARED_FILE(weights);
+  FeatureNerfConfig c = small_featurenerf_config();
+  c.teacher = "dino:" + weights.string();
+  c.teacher_dim = 96;
+  c.dino_block = 2;
+  c.loss.rgb = 0;
+  c.loss.coord = 0;
+  CorpusTrainOptions o;
+  o.corpus = *s_dir / "train";
+  o.run_dir = *s_dir / "run_dino";
+  o.model_type = "featurenerf";
+  o.model_config = to_json(c);
+  o.val_every = 0;
+  o.val_scenes = 0;
+  o.eval_interval = 0;
+  o.steps = 100;
+  o.rays = 256;
+  o.batch = 2;
+  o.source_views = 1;
+  o.source_pool = 12;
+  o.lr = 2e-3;
+  o.show_progress = false;
+  const CorpusTrainSummary summary = train_corpus(o);
+  EXPECT_EQ(summary.steps, 100);
+  // progress.jsonl: the distillation loss at the end is below the first logged one.
+  std::ifstream progress(*s_dir / "run_dino" / "progress.jsonl");
+  std::string line;
+  std::vector<double> losses;
+  while (std::getline(progress, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("loss")) losses.push_back(j["loss"].get<double>());
+  }
+  ASSERT_GE(losses.size(), 2u);
+  EXPECT_LT(losses.back(), 0.9 * losses.front());
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ void FeatureNerfConfig::validate() const {
     fail_usage("featurenerf config: teacher = '{}' (expected simulated-dino, dino:PATH or none)", teacher);
   if (teacher == "none" && loss.distill > 0)
     fail_usage("featurenerf config: teacher 'none' distils nothing: set loss.distill to 0");
+  if (dino_block < 0) fail_usage("featurenerf config: dino_block must be non-negative");
   if (teacher_dim < 1) fail_usage("featurenerf config: teacher_dim must be positive");
   if (teacher == "simulated-dino" && simulated.dim != teacher_dim)
     fail_usage("featurenerf config: teacher_dim ({}) must equal the simulated teacher's dim ({})", teacher_dim,
@@ -47,6 +48,7 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
           {"background_rays", c.background_rays},
           {"teacher", c.teacher},
           {"teacher_dim", c.teacher_dim},
+          {"dino_block", c.dino_block},
           {"simulated_dino",
            {{"part_weight", c.simulated.part_weight},
             {"appearance_weight", c.simulated.appearance_weight},
@@ -64,7 +66,7 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"category", "encoder", "width", "feature_dim", "pe_frequencies", "pe_base", "n_coarse",
                             "n_fine", "source_views", "rays", "background_rays", "teacher", "teacher_dim",
-                            "simulated_dino", "loss", "coord_loss", "descriptor", "seed"});
+                            "dino_block", "simulated_dino", "loss", "coord_loss", "descriptor", "seed"});
   FeatureNerfConfig c;
   c.category = root.string_or("category", c.category);
   if (auto e = root.find("encoder")) {
@@ -92,6 +94,7 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
                                                               : c.teacher == "none"          ? 1
                                                                                              : 384));
   c.simulated.dim = c.teacher_dim;
+  c.dino_block = static_cast<int>(root.int_or("dino_block", c.dino_block));
   if (auto s = root.find("simulated_dino")) {
     s->reject_unknown_keys({"part_weight", "appearance_weight", "symmetry", "instance_noise", "pixel_noise",
                             "position_weight"});

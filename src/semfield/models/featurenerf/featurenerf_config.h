@@ -38,10 +38,12 @@ struct FeatureNerfConfig {
   int rays = 128;
   double background_rays = 0.25;
   /// "teacher": what L_distill distils: "simulated-dino" (simulated_dino.h: a measuring instrument built from the
-  /// scenes' part maps and depth), "dino:PATH" (DINO ViT-S/8 keys of block 9 on the image upsampled x2, zero on the
-  /// background: the authors' features), or "none" (no distillation: the NeRF-feature baseline).
+  /// scenes' part maps and depth), "dino:PATH" (DINO ViT-S/8 keys of block "dino_block" on the image upsampled x2,
+  /// zero on the background: the authors' features, teachers/dino_keys.h; computed on first use per training view
+  /// and kept in memory as float16 up to 4 GB), or "none" (no distillation: the NeRF-feature baseline).
   std::string teacher = "simulated-dino";
   int teacher_dim = 64;                 ///< "teacher_dim": the teacher's channels (dino: 384; simulated: its dim)
+  int dino_block = 9;                   ///< "dino_block": the block whose keys a dino:PATH teacher gives (0-based)
   /// "simulated_dino": {"part_weight", "position_weight", "appearance_weight", "instance_noise", "pixel_noise",
   /// "symmetry"} of the simulated teacher (teachers/simulated_dino.h; the defaults are set in its options).
   SimulatedDinoOptions simulated;

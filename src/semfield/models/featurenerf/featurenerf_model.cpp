@@ -10,6 +10,7 @@
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/ibr/ray_samples.h"
+#include "semfield/teachers/dino_keys.h"
 
 namespace semfield {
 
@@ -319,8 +320,38 @@ at::Tensor FeatureNerfCorpusModel::teacher_map(const CorpusExample& ex) const {
     return simulated_dino_map(parts, canonical, simulated_teacher_key(ex.scene_name),
                               simulated_teacher_key(ex.target_name), c.simulated, ex.target_image);
   }
-  fail_usage("featurenerf: training with teacher '{}' needs its feature maps; only the simulated DINO teacher is "
-             "computed during training today (see docs/teachers.md)", c.teacher);
+  const std::string path = c.teacher.substr(5);  // "dino:PATH"
+  const std::string key = ex.scene_name + "/" + ex.target_name;
+  std::shared_ptr<const foundation::DinoModel> dino;
+  {
+    std::lock_guard<std::mutex> lock(m_teacher_mutex);
+    const auto it = m_dino_cache.find(key);
+    if (it != m_dino_cache.end()) return it->second.to(at::kFloat);
+    if (!m_dino) m_dino = std::make_shared<const foundation::DinoModel>(foundation::DinoModel::load(path));
+    dino = m_dino;
+  }
+  at::Tensor foreground;
+  if (ex.target_depth_map.defined()) foreground = ex.target_depth_map.gt(0);
+  else if (ex.target_label_map.defined()) foreground = ex.target_label_map.gt(0);
+  const at::Tensor map = featurenerf_dino_map(*dino, c, ex.target_image, foreground, path);
+  std::lock_guard<std::mutex> lock(m_teacher_mutex);
+  const int64_t bytes = map.numel() * 2;
+  if (!ex.scene_name.empty() && m_dino_cache_bytes + bytes <= kDinoCacheBytes) {
+    m_dino_cache.emplace(key, map.to(at::kHalf));
+    m_dino_cache_bytes += bytes;
+  }
+  return map;
+}
+
+at::Tensor featurenerf_dino_map(const foundation::DinoModel& model, const FeatureNerfConfig& config,
+                                const at::Tensor& rgb, const at::Tensor& foreground, const std::string& origin) {
+  if (model.config().embed_dim != config.teacher_dim)
+    fail_input(origin, "", "the DINO model has {} channels but the featurenerf config's teacher_dim is {}",
+               model.config().embed_dim, config.teacher_dim);
+  if (config.dino_block >= model.depth())
+    fail_input(origin, "", "the DINO model has {} blocks; the featurenerf config's dino_block is {}", model.depth(),
+               config.dino_block);
+  return dino_keys_map(model, rgb, foreground, config.dino_block);
 }
 
 CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& ex, uint64_t seed) const {

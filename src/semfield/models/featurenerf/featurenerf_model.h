@@ -9,13 +9,16 @@
 // queries at points.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include <Eigen/Core>
 
 #include "semfield/data/scene.h"
+#include "semfield/foundation/dino_model.h"
 #include "semfield/models/corpus_model.h"
 #include "semfield/models/featurenerf/featurenerf_network.h"
 #include "semfield/models/registry.h"
@@ -106,11 +109,22 @@ class FeatureNerfCorpusModel final : public CorpusModel {
   std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
                                    const Eigen::Vector3f& background, int source_views) const override;
   const FeatureNerfNetwork& network() const { return m_network; }
-  /// The teacher's map [Dt, h, w] of an example's target view (simulated teacher: from its part map and depth).
+  /// The teacher's map [Dt, h, w] of an example's target view (simulated teacher: from its part map and depth; dino:
+  /// DINO's keys of the target image, cached per scene and view).
   at::Tensor teacher_map(const CorpusExample& example) const;
 
  private:
   FeatureNerfNetwork m_network;
+  // The dino:PATH teacher, loaded on first use, and its maps by "scene/view" (float16, up to kDinoCacheBytes).
+  static constexpr int64_t kDinoCacheBytes = int64_t{4} << 30;
+  mutable std::mutex m_teacher_mutex;
+  mutable std::shared_ptr<const foundation::DinoModel> m_dino;
+  mutable std::map<std::string, at::Tensor> m_dino_cache;
+  mutable int64_t m_dino_cache_bytes = 0;
 };
+
+/// The dino:PATH teacher's map of a view (teachers/dino_keys.h) with the config's block, checked against teacher_dim.
+at::Tensor featurenerf_dino_map(const foundation::DinoModel& model, const FeatureNerfConfig& config,
+                                const at::Tensor& rgb, const at::Tensor& foreground, const std::string& origin);
 
 }  // namespace semfield
