@@ -370,8 +370,14 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
         const at::Tensor sp = tb_parts(sv), tp = tb_parts(tv);
         const at::Tensor sm = features.view_map(A, va, va), tm = features.view_map(B, vb, vt);
         std::vector<std::pair<std::string, Eigen::Vector2d>> predicted;
-        const auto& skp = A.keypoints2d.at(va);
-        const auto& tkp = B.keypoints2d.at(vt);
+        const auto keypoints_of = [](const TbInstance& in, const std::string& view) {
+          const auto it = in.keypoints2d.find(view);
+          if (it == in.keypoints2d.end())
+            fail_input(in.scene->root / "keypoints.json", "views", "no keypoints of view {}", view);
+          return it->second;
+        };
+        const auto skp = keypoints_of(A, va);
+        const auto tkp = keypoints_of(B, vt);
         const at::Tensor transferred = tb_score_2d(sm, sp, skp, tm, tp, tkp, scores, &predicted);
         if (!o.out.empty() && pair < o.pictures)
           tb_picture(o.out / fmt::format("{}_{}.png", setting, pair), sv, sp, skp, tv, tp, tkp, transferred,

@@ -9,7 +9,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include "semfield/data/scene.h"
 #include "semfield/data/synth/categories.h"
+#include "semfield/kernels/ray_generation.h"
+#include "semfield/models/ibr/ibr_model.h"
+#include "semfield/teachers/simulated_segmenter.h"
+#include "semfield/train/adam.h"
 #include "semfield/data/synth/object_dataset.h"
 #include "semfield/models/featurenerf/featurenerf_model.h"
 #include "semfield/models/model_file.h"
@@ -57,6 +62,77 @@ double part_miou_3d(const fs::path& model, const fs::path& data) {
   o.pairs = 12;
   o.show_progress = false;
   return run_transfer_benchmark(o)["3d"]["part_miou"].get<double>();
+}
+
+/// A training example of a category scene as the corpus trainer makes it: target view `target`, source view `source`,
+/// `rays` distinct random pixels.
+CorpusExample fn_example(const Scene& scene, const std::string& name, int target, int source, int64_t rays,
+                         uint64_t seed) {
+  const auto train = scene.split(Split::Train);
+  const Eigen::Vector3f white = Eigen::Vector3f::Ones();
+  CorpusExample ex;
+  ex.source_cameras = {train[static_cast<size_t>(source)]->camera};
+  ex.source_colours = view_colours(*train[static_cast<size_t>(source)], white).unsqueeze(0);
+  const View& v = *train[static_cast<size_t>(target)];
+  const int64_t w = v.rgb.width, h = v.rgb.height;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  ex.ray_pixels = at::randperm(w * h, gen, at::kLong).narrow(0, 0, rays);
+  const at::Tensor uv =
+      at::stack({at::remainder(ex.ray_pixels, w), at::div(ex.ray_pixels, w, "floor")}, 1).to(at::kFloat) + 0.5f;
+  const kernels::Rays r = kernels::generate_rays(kernels::CameraBatch::from_cameras({v.camera}),
+                                                 at::zeros({rays}, at::kLong), uv);
+  ex.origins = r.origins;
+  ex.dirs = r.directions;
+  ex.target_image = view_colours(v, white);
+  ex.target = ex.target_image.reshape({3, -1}).index_select(1, ex.ray_pixels).t().contiguous();
+  ex.background = at::ones({rays, 3});
+  ex.frame = SceneFrame::from_scene(scene);
+  ex.target_camera = v.camera;
+  const LabelMap labels = label_map_from_image(*v.semantic);
+  ex.target_label_map = at::tensor(labels.ids, at::kInt).view({labels.height, labels.width}).to(at::kLong);
+  ex.target_depth_map =
+      at::from_blob(const_cast<float*>(v.depth->pixels.data()), {v.depth->height, v.depth->width}, at::kFloat).clone();
+  ex.scene_name = name;
+  ex.target_name = v.name;
+  return ex;
+}
+
+TEST(FeatureNerfLosses, TheCoordinateHeadLearnsTheSamplesCanonicalCoordinate) {
+  // Coordinate loss alone on one example of a category scene, whose loader normalises the world frame (scale and
+  // offset away from identity): the head's predictions at points of the object's box approach those points' world
+  // coordinates (the canonical frame), not their normalised ones.
+  test::TempDir tmp;
+  write_chairs(tmp / "chairs", 1, 4242);
+  const Scene scene = load_scene(tmp / "chairs" / "instance_000");
+  const SceneFrame frame = SceneFrame::from_scene(scene);
+  ASSERT_GT(std::abs(frame.normalization.scale - 1.0), 0.05);
+  FeatureNerfConfig c = small_featurenerf_config();
+  c.loss = {0, 0, 1};
+  c.rays = 64;
+  const FeatureNerfCorpusModel model(c);
+  const CorpusExample ex = fn_example(scene, "instance_000", 2, 5, 256, 1);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(9);
+  const at::Tensor world = (at::rand({400, 3}, gen) - 0.5f) * 0.8f;  // inside the normalised object's box
+  const Eigen::Vector3d& off = frame.normalization.offset;
+  const at::Tensor normalised =
+      world * static_cast<float>(frame.normalization.scale) +
+      at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())});
+  const auto error = [&] {
+    at::NoGradGuard no_grad;
+    const FeatureNerfSources s =
+        model.network().sources(ex.source_colours, ex.source_cameras, frame.normalization.scale);
+    return (model.network().points(normalised, at::zeros({400, 3}), s).coord - world).norm(2, 1).mean().item<double>();
+  };
+  const double before = error();
+  DenseAdam adam(model.parameters());
+  for (int step = 0; step < 150; ++step) {
+    model.loss(ex, 100 + step).loss.backward();
+    adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
+  }
+  const double after = error();
+  std::printf("coordinate error: %.4f -> %.4f (world units; the object's longest edge is 1)\n", before, after);
+  EXPECT_LT(after, 0.5 * before);
+  EXPECT_LT(after, 0.06);  // measured 0.031
 }
 
 class FeatureNerfTrainingTest : public ::testing::Test {
