@@ -12,18 +12,21 @@
 set -euo pipefail
 work=$1 cat=$2 n=$3 pairs=$4
 shift 4
-bin=${SEMFIELD_BIN:-build/semfield}
+bin=${SEMFIELD_BIN:-build/semfield}  # e.g. a wrapper adding --threads N
 mkdir -p "$work"
 data="$work/${cat}_unseen"
 [[ -f "$data/category.json" ]] || "$bin" synth --category "$cat" --instances "$n" --views 50 --res 128 --seed 900000 \
   --out "$data" >/dev/null 2>&1
-"$bin" eval-transfer --model "$1" --data "$data" --features teacher --pairs "$pairs" --out "$work/teacher" \
-  > /dev/null 2>&1
+# Results already in WORK are kept (delete WORK/<tag> to recompute).
+[[ -f "$work/teacher/metrics.json" ]] ||
+  "$bin" eval-transfer --model "$1" --data "$data" --features teacher --pairs "$pairs" --out "$work/teacher" >/dev/null 2>&1
 for m in "$@"; do
   tag=$(basename "$m" .safetensors)
-  "$bin" eval-transfer --model "$m" --data "$data" --pairs "$pairs" --out "$work/$tag" > /dev/null 2>&1
+  [[ -f "$work/$tag/metrics.json" ]] ||
+    "$bin" eval-transfer --model "$m" --data "$data" --pairs "$pairs" --out "$work/$tag" > /dev/null 2>&1
   for ((i = 0; i < 6 && i < n; i++)); do
     inst=$(printf "instance_%03d" "$i")
+    [[ -f "$work/run_${tag}_$inst/eval/metrics.json" ]] && continue
     "$bin" apply --model "$m" --data "$data/$inst" --source-view r_0 --out "$work/run_${tag}_$inst" >/dev/null 2>&1
     "$bin" eval --run "$work/run_${tag}_$inst" --no-images >/dev/null 2>&1
   done

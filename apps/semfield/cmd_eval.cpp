@@ -94,6 +94,13 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                  args.gt);
     return;
   }
+  if (!source->has_classes()) {
+    // Features without classes (FeatureNeRF's descriptors): nothing to score against label maps here.
+    if (!args.gt.empty())
+      fail_usage("--gt {}: this run's model gives features, not classes; score its transfers with `semfield "
+                 "eval-transfer` (FeatureNeRF) or `transfer`", args.gt);
+    return;
+  }
   // Models that vote over 2D maps (gnesf) name them; models with their own classes (gp-nerf) have none.
   const std::string maps_spec = loaded.applied ? loaded.applied->semantic_maps : std::string();
   const std::optional<TeacherSpec> maps =

@@ -281,8 +281,12 @@ void tb_picture(const fs::path& path, const View& src, const at::Tensor& src_par
   for (const auto& [name, xy] : predicted) tb_dot(im, w, xy.x(), xy.y(), colour_of(name), false);
   for (const auto& [name, k] : tgt_kp)
     if (k.visible) tb_dot(im, 2 * w, k.x, k.y, colour_of(name), true);
-  // Image rows are composited over white already (RGBA sources: alpha dropped).
-  write_png(path, im);
+  // Twice the size (nearest), so 128^2 views stay legible.
+  Image big(2 * im.width, 2 * im.height, 3);
+  for (int y = 0; y < big.height; ++y)
+    for (int x = 0; x < big.width; ++x)
+      for (int c = 0; c < 3; ++c) big.at(x, y, c) = im.at(x / 2, y / 2, c);
+  write_png(path, big);
 }
 
 }  // namespace

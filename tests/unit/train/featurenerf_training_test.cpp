@@ -195,6 +195,13 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
   }
   const nlohmann::json spec = test::read_json(d / "run_instance_000" / "config.json");
   EXPECT_EQ(spec.at("source_view"), "r_3");
+  // Novel views from the one image: eval renders the test views (PSNR), with no class scores for features.
+  auto e = test::run_cli("eval --run " + test::quoted(d / "run_instance_000") + " --no-images");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(test::read_json(d / "run_instance_000" / "eval" / "metrics.json").contains("psnr"));
+  e = test::run_cli("eval --run " + test::quoted(d / "run_instance_000") + " --no-images --gt semantic");
+  EXPECT_NE(e.exit_code, 0);
+  EXPECT_NE(e.output.find("eval-transfer"), std::string::npos) << e.output;
   // Keypoints of instance 0's view r_3 to instance 1's views r_3 and r_5 (a camera that is not its source image).
   const fs::path kp = d / "test" / "instance_000" / "train" / "r_3_keypoints.json";
   auto r = test::run_cli("transfer --run " + test::quoted(d / "run_instance_001") + " --from " +

@@ -9,6 +9,7 @@
 #include "semfield/data/source_views.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/models/ibr/ibr_model.h"
+#include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
 
@@ -107,41 +108,19 @@ RayRenderOutput GpnerfModel::render(const at::Tensor& origins, const at::Tensor&
 WeightedSamples GpnerfModel::render_weights(const at::Tensor& origins, const at::Tensor& dirs) const {
   at::NoGradGuard no_grad;
   const int64_t r = origins.size(0);
-  std::vector<at::Tensor> pos, dir, ts, dts, weights, counts;
-  const GpnerfSources src = sources(r > 0 ? source_indices_for_rays(origins, dirs) : m_spread);
+  if (r == 0) return pack_weighted_samples(origins, dirs, at::zeros({0, 1}), at::zeros({0, 1}), at::zeros({0, 1}));
+  std::vector<at::Tensor> ts, dts, weights;
+  const GpnerfSources src = sources(source_indices_for_rays(origins, dirs));
   for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
     const int64_t n = std::min(kGpRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame,
                                   m_network.config().unbounded_extent);
     const GpnerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), false, 0);
-    const at::Tensor keep = o.weights.ge(WeightedSamples::kMinSampleWeight);
-    const at::Tensor ray_dirs = rays.dirs.unsqueeze(1).expand({n, o.ts.size(1), 3});
-    const at::Tensor points = rays.origins.unsqueeze(1) + ray_dirs * o.ts.unsqueeze(2);
-    pos.push_back(points.index({keep}));
-    dir.push_back(ray_dirs.index({keep}));
-    ts.push_back(o.ts.index({keep}));
-    dts.push_back(o.dts.index({keep}));
-    weights.push_back(o.weights.index({keep}));
-    counts.push_back(keep.sum(1));
+    ts.push_back(o.ts);
+    dts.push_back(o.dts);
+    weights.push_back(o.weights);
   }
-  WeightedSamples out;
-  if (r == 0) {
-    out.samples.positions = out.samples.directions = at::zeros({0, 3});
-    out.samples.ts = out.samples.dts = out.weights = out.opacity = out.depth = at::zeros({0});
-    out.samples.ray_offsets = at::zeros({1}, at::kLong);
-    return out;
-  }
-  out.samples.positions = at::cat(pos).contiguous();
-  out.samples.directions = at::cat(dir).contiguous();
-  out.samples.ts = at::cat(ts).contiguous();
-  out.samples.dts = at::cat(dts).contiguous();
-  out.weights = at::cat(weights).contiguous();
-  const at::Tensor count = at::cat(counts);
-  out.samples.ray_offsets = at::cat({at::zeros({1}, at::kLong), at::cumsum(count, 0)});
-  const at::Tensor ray_index = at::repeat_interleave(at::arange(r, at::kLong), count);
-  out.opacity = at::zeros({r}).index_add_(0, ray_index, out.weights);
-  out.depth = at::zeros({r}).index_add_(0, ray_index, out.weights * out.samples.ts);
-  return out;
+  return pack_weighted_samples(origins, dirs, at::cat(ts), at::cat(dts), at::cat(weights));
 }
 
 at::Tensor GpnerfModel::density(const at::Tensor& points) const {

@@ -8,6 +8,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/data/source_views.h"
+#include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
 
@@ -170,36 +171,20 @@ RayRenderOutput IbrModel::render(const at::Tensor& origins, const at::Tensor& di
 WeightedSamples IbrModel::render_weights(const at::Tensor& origins, const at::Tensor& dirs) const {
   at::NoGradGuard no_grad;
   const int64_t r = origins.size(0);
+  if (r == 0) return pack_weighted_samples(origins, dirs, at::zeros({0, 1}), at::zeros({0, 1}), at::zeros({0, 1}));
   const IbrSources src = sources_for_rays(origins, dirs);
-  std::vector<at::Tensor> pos, dir, ts, dts, weights, counts;
+  std::vector<at::Tensor> ts, dts, weights;
   for (int64_t begin = 0; begin < r; begin += kRayChunk) {
     const int64_t n = std::min(kRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame,
                                   m_network.config().unbounded_extent);
     const IbrRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), false, 0);
-    const at::Tensor keep = o.weights.ge(WeightedSamples::kMinSampleWeight);
-    const at::Tensor ray_dirs = rays.dirs.unsqueeze(1).expand_as(o.weights.unsqueeze(2).expand({n, o.ts.size(1), 3}));
-    const at::Tensor points = rays.origins.unsqueeze(1) + ray_dirs * o.ts.unsqueeze(2);
-    pos.push_back(points.index({keep}));
-    dir.push_back(ray_dirs.index({keep}));
-    ts.push_back(o.ts.index({keep}));
-    dts.push_back(o.dts.index({keep}));
-    weights.push_back(o.weights.index({keep}));
-    counts.push_back(keep.sum(1));
+    ts.push_back(o.ts);
+    dts.push_back(o.dts);
+    weights.push_back(o.weights);
   }
-  WeightedSamples out;
-  out.samples.positions = at::cat(pos).contiguous();
-  out.samples.directions = at::cat(dir).contiguous();
-  out.samples.ts = at::cat(ts).contiguous();
-  out.samples.dts = at::cat(dts).contiguous();
-  out.weights = at::cat(weights).contiguous();
-  const at::Tensor count = at::cat(counts);
-  out.samples.ray_offsets = at::cat({at::zeros({1}, at::kLong), at::cumsum(count, 0)});
   // Per-ray sums over the kept samples (consistent with `weights`, as WeightedSamples promises).
-  const at::Tensor ray_index = at::repeat_interleave(at::arange(r, at::kLong), count);
-  out.opacity = at::zeros({r}).index_add_(0, ray_index, out.weights);
-  out.depth = at::zeros({r}).index_add_(0, ray_index, out.weights * out.samples.ts);
-  return out;
+  return pack_weighted_samples(origins, dirs, at::cat(ts), at::cat(dts), at::cat(weights));
 }
 
 at::Tensor nearest_camera_dirs(const at::Tensor& points, const SourceCameraBatch& cameras) {
