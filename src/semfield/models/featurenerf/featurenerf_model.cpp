@@ -176,7 +176,7 @@ ChannelStats FeatureNerfModel::channel_stats(size_t scale) const {
 SemanticRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const at::Tensor& dirs) const {
   at::NoGradGuard no_grad;
   const int64_t r = origins.size(0);
-  const bool output = channels()[0] != m_network.config().feature_dim || m_network.config().descriptor == "output";
+  const bool output = m_network.config().descriptor == "output" && m_network.has_teacher_head();
   const FeatureNerfSources src = sources_for(origins, dirs);
   std::vector<at::Tensor> maps, opacity, depth, median;
   for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
