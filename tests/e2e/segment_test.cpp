@@ -206,7 +206,7 @@ TEST(TrainedSceneSegment, ClickTransferQueryEndToEnd) {
     r = run_cli("transfer --run " + quoted(run) + " --source r_0 --keypoints " + quoted(dir / "keypoints.json") + " --out " +
                 quoted(out / "err"));
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_THAT(r.output, HasSubstr("--views SPLIT and/or --points FILE"));
+    EXPECT_THAT(r.output, HasSubstr("and/or --points FILE as targets"));
     r = run_cli("query --run " + quoted(run) + " --text '  ' --out " + quoted(out / "err"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_THAT(r.output, HasSubstr("must not be empty"));
