@@ -18,6 +18,7 @@
 #include "semfield/data/synth/object_dataset.h"
 #include "semfield/models/featurenerf/featurenerf_model.h"
 #include "semfield/models/model_file.h"
+#include "semfield/pipeline/run_folder.h"
 #include "semfield/pipeline/transfer_benchmark.h"
 #include "semfield/train/corpus_trainer.h"
 #include "support/test_support.h"
@@ -242,6 +243,29 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
   r = test::run_cli("models --json --dir " + test::quoted(d / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("\"category\": \"chair\""), std::string::npos) << r.output;
+}
+
+TEST_F(FeatureNerfTrainingTest, FastViewMapsAgreeWithTheFullRender) {
+  // render_view (full render at 1/4 resolution, then samples near the surface) against render() of every pixel.
+  const ModelFile file = read_model_file(*s_dir / "run" / "model.safetensors");
+  FeatureNerfNetwork net(featurenerf_config_from_json(file.config, "model"));
+  net.load_state(file.weights, "model");
+  auto scene = std::make_shared<Scene>(load_scene(*s_dir / "test" / "instance_000"));
+  const FeatureNerfModel model(net, source_view_scene(scene, "r_3"), SceneFrame::from_scene(*scene),
+                               Eigen::Vector3f::Ones(), 1);
+  const Camera& camera = scene->split(Split::Train)[5]->camera;
+  const SemanticRenderOutput fast = model.render_view(camera);
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const SemanticSource& semantics = model;
+  const SemanticRenderOutput full = semantics.render(rays.origins, rays.directions);
+  const at::Tensor on = full.opacity.gt(0.5f).logical_and(fast.opacity.gt(0.5f));
+  ASSERT_GT(on.sum().item<int64_t>(), 20);
+  const double agree = full.opacity.gt(0.5f).eq(fast.opacity.gt(0.5f)).to(at::kFloat).mean().item<double>();
+  const double cos =
+      at::cosine_similarity(fast.maps[0].index({on}), full.maps[0].index({on}), 1).mean().item<double>();
+  std::printf("fast view map: opacity mask agreement %.3f, mean cosine on the object %.3f\n", agree, cos);
+  EXPECT_GT(agree, 0.98);  // measured 0.998
+  EXPECT_GT(cos, 0.98);    // measured 1.000
 }
 
 TEST_F(FeatureNerfTrainingTest, TrainsWithTheDinoKeysTeacher) {

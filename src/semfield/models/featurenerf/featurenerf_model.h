@@ -52,8 +52,9 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   /// A whole view's descriptor map, fast (the 2D tasks' path): the full coarse + fine render at 1/4 resolution finds
   /// where the object is and how deep; each full-resolution pixel whose 3 x 3 low-resolution neighbourhood holds
   /// surface is then rendered from kViewRefineSamples samples spanning that neighbourhood's depths (+- two coarse
-  /// intervals); other pixels are empty. Agrees with render() of the same rays to a cosine of ~0.99 on the object
-  /// (tests/unit/models/featurenerf_test.cpp) at ~1/4 of its samples. Views smaller than 16 pixels use render().
+  /// intervals); other pixels are empty. Agrees with render() of every pixel (a trained model, 32^2 views: the object
+  /// masks on 99.8 % of pixels, mean cosine 1.000 on the object; tests/unit/train/featurenerf_training_test.cpp) at
+  /// about a third of its samples. Views smaller than 16 pixels use render().
   SemanticRenderOutput render_view(const Camera& camera) const override;
   static constexpr int64_t kViewRefineSamples = 12;
   std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
