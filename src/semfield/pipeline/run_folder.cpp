@@ -196,7 +196,7 @@ AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
 std::shared_ptr<const Scene> source_view_scene(std::shared_ptr<const Scene> scene, const std::string& source_view) {
   if (source_view.empty()) return scene;
   const View* found = nullptr;
-  for (const Split split : {Split::Train, Split::Val, Split::Test})
+  for (const Split split : {Split::Train, Split::Val, Split::Test})  // a training view first
     for (const View* v : scene->split(split))
       if (!found && v->name == source_view) found = v;
   if (!found) {
@@ -206,8 +206,20 @@ std::shared_ptr<const Scene> source_view_scene(std::shared_ptr<const Scene> scen
     fail_usage("--source-view: no view named '{}' in {} (views: {}{})", source_view, scene->root.string(),
                fmt::join(names, ", "), scene->views.size() > names.size() ? ", ..." : "");
   }
-  auto sub = std::make_shared<Scene>(*scene);
-  sub->views.clear();
+  // Every field but the views (copying them first would copy every image of a large capture).
+  auto sub = std::make_shared<Scene>();
+  sub->root = scene->root;
+  sub->format = scene->format;
+  sub->instance_labels = scene->instance_labels;
+  sub->semantic_labels = scene->semantic_labels;
+  sub->normalization = scene->normalization;
+  sub->aabb = scene->aabb;
+  sub->unbounded = scene->unbounded;
+  sub->near = scene->near;
+  sub->far = scene->far;
+  sub->background = scene->background;
+  sub->bounds = scene->bounds;
+  sub->labels_error = scene->labels_error;
   sub->views.push_back(*found);
   sub->views.back().split = Split::Train;
   return sub;
