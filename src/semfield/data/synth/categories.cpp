@@ -1,6 +1,8 @@
 // The parametric categories: chair, table, mug, lamp and airplane built from primitives, their parts and keypoints.
 #include "semfield/data/synth/categories.h"
 
+#include "semfield/data/synth/synth_scene.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -16,27 +18,13 @@ namespace {
 
 using Vec3 = Eigen::Vector3d;
 
-Vec3 cat_hsv(double h, double s, double v) {
-  h = (h - std::floor(h)) * 6.0;
-  const int sector = static_cast<int>(h) % 6;
-  const double f = h - std::floor(h), p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
-  switch (sector) {
-    case 0: return {v, t, p};
-    case 1: return {q, v, p};
-    case 2: return {p, v, t};
-    case 3: return {p, q, v};
-    case 4: return {t, p, v};
-    default: return {v, p, q};
-  }
-}
-
 // A material with its own hue, value and pattern; `scale` is the object's size (patterns scale with it).
 Material cat_material(SynthRng& rng, double scale) {
   Material m;
   const double hue = rng.uniform(), s = rng.uniform(0.15, 0.85), v = rng.uniform(0.35, 0.95);
-  m.color_a = cat_hsv(hue, s, v);
-  m.color_b = rng.uniform() < 0.5 ? cat_hsv(hue + rng.uniform(-0.1, 0.1), 0.3 * s, std::min(1.0, v + 0.2))
-                                  : cat_hsv(hue, s, 0.45 * v);
+  m.color_a = hsv_to_rgb(hue, s, v);
+  m.color_b = rng.uniform() < 0.5 ? hsv_to_rgb(hue + rng.uniform(-0.1, 0.1), 0.3 * s, std::min(1.0, v + 0.2))
+                                  : hsv_to_rgb(hue, s, 0.45 * v);
   const double kind = rng.uniform();
   m.texture = kind < 0.4    ? TextureKind::Solid
               : kind < 0.55 ? TextureKind::Stripes

@@ -23,26 +23,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Camera objds_look_at(const Eigen::Vector3d& eye, int resolution) {
-  Camera camera;
-  auto& K = camera.intrinsics;
-  K.width = K.height = resolution;
-  K.fx = K.fy = 0.5 * resolution / std::tan(0.5 * kObjectFovDegrees * kDegree);
-  K.cx = K.cy = 0.5 * resolution;
-  const Eigen::Vector3d forward = (-eye).normalized();
-  const Eigen::Vector3d right = forward.cross(Eigen::Vector3d::UnitZ()).normalized();
-  const Eigen::Vector3d up = right.cross(forward);
-  camera.c2w.setIdentity();
-  camera.c2w.block<3, 1>(0, 0) = right;
-  camera.c2w.block<3, 1>(0, 1) = up;
-  camera.c2w.block<3, 1>(0, 2) = -forward;  // OpenGL: the camera looks down its -z axis
-  camera.c2w.block<3, 1>(0, 3) = eye;
-  return camera;
-}
-
-Eigen::Vector3d objds_orbit(double azimuth, double elevation) {
-  return kObjectCameraRadius * Eigen::Vector3d(std::cos(elevation) * std::cos(azimuth),
-                                               std::cos(elevation) * std::sin(azimuth), std::sin(elevation));
+Camera objds_camera(double azimuth, double elevation, int resolution) {
+  const Eigen::Vector3d origin = Eigen::Vector3d::Zero();
+  return synth::look_at_camera(synth::orbit_point(origin, kObjectCameraRadius, azimuth, elevation), origin, resolution,
+                               kObjectFovDegrees * kDegree);
 }
 
 // The dataset's cameras, from config.seed only.
@@ -54,8 +38,7 @@ void objds_cameras(const ObjectDatasetConfig& config, SynthScene* scene) {
   for (int i = 0; i < config.n_views; ++i) {
     const double t = (i + 0.5) / config.n_views;
     scene->train_cameras.push_back(
-        objds_look_at(objds_orbit(azimuth0 + i * golden_angle, std::asin(sin_lo + t * (sin_hi - sin_lo))),
-                      config.resolution));
+        objds_camera(azimuth0 + i * golden_angle, std::asin(sin_lo + t * (sin_hi - sin_lo)), config.resolution));
   }
   const int n_test = config.n_test_views();
   for (int j = 0; j < n_test; ++j) {
@@ -63,7 +46,7 @@ void objds_cameras(const ObjectDatasetConfig& config, SynthScene* scene) {
     const double elevation =
         (kObjectTestElevationMin + u * (kObjectTestElevationMax - kObjectTestElevationMin)) * kDegree;
     const double azimuth = azimuth0 + 0.5 * golden_angle + 2 * kPi * (j + 0.5) / n_test;
-    scene->test_cameras.push_back(objds_look_at(objds_orbit(azimuth, elevation), config.resolution));
+    scene->test_cameras.push_back(objds_camera(azimuth, elevation, config.resolution));
   }
 }
 

@@ -11,22 +11,15 @@
 
 namespace semfield {
 
+using synth::hsv_to_rgb;
+using synth::look_at_camera;
 using synth::Material;
+using synth::orbit_point;
 using synth::ShapeType;
 using synth::SynthRng;
 using synth::TextureKind;
 
-namespace {
-
-constexpr double kDeg = kDegree;
-constexpr double kFovX = 40.0 * kDeg;       // about a 50 mm lens on a full-frame sensor
-constexpr double kCameraRadius = 4.0;       // tabletop: camera distance to the look-at point
-constexpr double kOpenGroundRadius = 5.0, kOpenCameraRadius = 6.0;  // "open": ground and cameras past [-1.5, 1.5]^3
-constexpr double kMinElevation = 15.0 * kDeg, kMaxElevation = 65.0 * kDeg;
-constexpr double kTableRadius = 1.3, kTableThickness = 0.05;
-constexpr double kObjectGap = 0.04;         // free space between footprints and to the table edge
-constexpr int kObjectSegments = 64, kTableSegments = 128;
-constexpr int kMaxObjects = 20;
+namespace synth {
 
 Eigen::Vector3d hsv_to_rgb(double h, double s, double v) {
   h = (h - std::floor(h)) * 6.0;
@@ -41,6 +34,42 @@ Eigen::Vector3d hsv_to_rgb(double h, double s, double v) {
     default: return {v, p, q};
   }
 }
+
+Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int resolution, double fov_x) {
+  Camera camera;
+  auto& K = camera.intrinsics;
+  K.width = K.height = resolution;
+  K.fx = K.fy = 0.5 * resolution / std::tan(0.5 * fov_x);
+  K.cx = K.cy = 0.5 * resolution;
+  const Eigen::Vector3d forward = (target - eye).normalized();
+  const Eigen::Vector3d right = forward.cross(Eigen::Vector3d::UnitZ()).normalized();
+  const Eigen::Vector3d up = right.cross(forward);
+  camera.c2w.setIdentity();
+  camera.c2w.block<3, 1>(0, 0) = right;
+  camera.c2w.block<3, 1>(0, 1) = up;
+  camera.c2w.block<3, 1>(0, 2) = -forward;  // OpenGL: the camera looks down its -z axis
+  camera.c2w.block<3, 1>(0, 3) = eye;
+  return camera;
+}
+
+Eigen::Vector3d orbit_point(const Eigen::Vector3d& target, double radius, double azimuth, double elevation) {
+  return target + radius * Eigen::Vector3d(std::cos(elevation) * std::cos(azimuth),
+                                                  std::cos(elevation) * std::sin(azimuth), std::sin(elevation));
+}
+
+}  // namespace synth
+
+namespace {
+
+constexpr double kDeg = kDegree;
+constexpr double kFovX = 40.0 * kDeg;       // about a 50 mm lens on a full-frame sensor
+constexpr double kCameraRadius = 4.0;       // tabletop: camera distance to the look-at point
+constexpr double kOpenGroundRadius = 5.0, kOpenCameraRadius = 6.0;  // "open": ground and cameras past [-1.5, 1.5]^3
+constexpr double kMinElevation = 15.0 * kDeg, kMaxElevation = 65.0 * kDeg;
+constexpr double kTableRadius = 1.3, kTableThickness = 0.05;
+constexpr double kObjectGap = 0.04;         // free space between footprints and to the table edge
+constexpr int kObjectSegments = 64, kTableSegments = 128;
+constexpr int kMaxObjects = 20;
 
 template <typename T>
 void shuffle(std::vector<T>& items, SynthRng& rng) {
@@ -96,27 +125,6 @@ Material stem_material(SynthRng& rng) {
   return m;
 }
 
-Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int resolution) {
-  Camera camera;
-  auto& K = camera.intrinsics;
-  K.width = K.height = resolution;
-  K.fx = K.fy = 0.5 * resolution / std::tan(0.5 * kFovX);
-  K.cx = K.cy = 0.5 * resolution;
-  const Eigen::Vector3d forward = (target - eye).normalized();
-  const Eigen::Vector3d right = forward.cross(Eigen::Vector3d::UnitZ()).normalized();
-  const Eigen::Vector3d up = right.cross(forward);
-  camera.c2w.setIdentity();
-  camera.c2w.block<3, 1>(0, 0) = right;
-  camera.c2w.block<3, 1>(0, 1) = up;
-  camera.c2w.block<3, 1>(0, 2) = -forward;  // OpenGL: the camera looks down its -z axis
-  camera.c2w.block<3, 1>(0, 3) = eye;
-  return camera;
-}
-
-Eigen::Vector3d orbit_point(const Eigen::Vector3d& target, double radius, double azimuth, double elevation) {
-  return target + radius * Eigen::Vector3d(std::cos(elevation) * std::cos(azimuth),
-                                                  std::cos(elevation) * std::sin(azimuth), std::sin(elevation));
-}
 
 SynthObject make_object(int instance_id, std::string name, std::string class_name, int class_id,
                         const std::vector<synth::Primitive>& parts, int segments) {
@@ -279,7 +287,7 @@ SynthScene make_synth_scene(const SynthConfig& config) {
     const double t = (i + 0.5) / config.n_views;
     const double elevation = std::asin(sin_lo + t * (sin_hi - sin_lo));
     scene.train_cameras.push_back(look_at_camera(
-        orbit_point(scene.look_at, scene.camera_radius, azimuth0 + i * golden_angle, elevation), scene.look_at, config.resolution));
+        orbit_point(scene.look_at, scene.camera_radius, azimuth0 + i * golden_angle, elevation), scene.look_at, config.resolution, kFovX));
   }
   const int n_test = config.n_test_views();
   for (int j = 0; j < n_test; ++j) {
@@ -287,7 +295,7 @@ SynthScene make_synth_scene(const SynthConfig& config) {
     const double elevation = 20.0 * kDeg + u * 40.0 * kDeg;
     const double azimuth = azimuth0 + 0.5 * golden_angle + 2 * kPi * (j + 0.5) / n_test;
     scene.test_cameras.push_back(
-        look_at_camera(orbit_point(scene.look_at, scene.camera_radius, azimuth, elevation), scene.look_at, config.resolution));
+        look_at_camera(orbit_point(scene.look_at, scene.camera_radius, azimuth, elevation), scene.look_at, config.resolution, kFovX));
   }
   return scene;
 }

@@ -78,6 +78,16 @@ struct SynthScene {
   std::vector<Camera> test_cameras;       ///< a separate ring of positions
 };
 
+namespace synth {
+/// sRGB in [0,1] of a hue (any real; its fractional part), saturation and value in [0,1].
+Eigen::Vector3d hsv_to_rgb(double h, double s, double v);
+/// A square pinhole camera of `resolution` pixels and horizontal field of view `fov_x` (radians) at `eye` looking at
+/// `target` with the world z axis up (c2w in OpenGL axes).
+Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int resolution, double fov_x);
+/// The point at `radius` from `target` in direction (azimuth, elevation) about the world z axis (radians).
+Eigen::Vector3d orbit_point(const Eigen::Vector3d& target, double radius, double azimuth, double elevation);
+}  // namespace synth
+
 /// Semantic class names indexed by class id: "void", "ground", then shape_type_name of every ShapeType.
 std::vector<std::string> synth_class_names();
 
