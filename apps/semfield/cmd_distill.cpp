@@ -2,9 +2,12 @@
 #include "commands.h"
 #include "interrupt.h"
 #include "semfield/core/error.h"
+#include "semfield/core/json_reader.h"
 #include "semfield/core/log.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/segment/text_query.h"
+#include "semfield/teachers/clip_teacher.h"
 #include "semfield/teachers/teacher.h"
 #include "semfield/train/feature_trainer.h"
 
@@ -13,7 +16,7 @@ namespace semfield::cli {
 namespace {
 
 struct DistillArgs {
-  std::string run, teacher, name, data, config;
+  std::string run, teacher, name, data, config, laser = "auto", classes, text_embeddings;
   int64_t steps = -1;
   double time_budget = -1;
   int rays = -1;
@@ -22,6 +25,46 @@ struct DistillArgs {
   double label_noise = -1, label_keep = -1;
   uint64_t seed = 0;
 };
+
+// Laser's class list: --classes with --text-embeddings or the CLIP teacher's text tower, else the classes.json and
+// text_embeddings.npy that `semfield simulate-clip` (or a user) put beside precomputed maps (files:DIR).
+void laser_classes(const DistillArgs& args, const TeacherSpec& spec, const LaserConfig& laser, DistillOptions& options) {
+  namespace fs = std::filesystem;
+  if (args.classes.empty() && !args.text_embeddings.empty())
+    fail_usage("distill: --text-embeddings needs --classes (the names of its rows, in order)");
+  if (!args.classes.empty()) {
+    options.class_names = split_class_list(args.classes);
+    const auto n = static_cast<int64_t>(options.class_names.size());
+    if (!args.text_embeddings.empty()) {
+      options.class_text = read_text_embeddings(args.text_embeddings, n);
+    } else if (spec.kind == TeacherKind::Clip) {
+      const ClipTeacher clip(spec.arg);
+      options.class_text = clip.encode_text(options.class_names);
+      std::vector<std::string> repeated;
+      for (const std::string& name : options.class_names) repeated.push_back(repeat_text(name, laser.text_repeat));
+      options.class_text_augmented = clip.encode_text(repeated);
+    } else {
+      fail_usage("distill: --classes with teacher {} needs --text-embeddings EMB.npy (no CLIP text tower)", spec.to_string());
+    }
+    return;
+  }
+  if (spec.kind == TeacherKind::Files) {
+    const fs::path dir(spec.arg);
+    std::error_code ec;
+    if (fs::is_regular_file(dir / "classes.json", ec) && fs::is_regular_file(dir / "text_embeddings.npy", ec)) {
+      const JsonNode root = JsonNode::parse_file(dir / "classes.json");
+      const JsonNode list = root.at("classes");
+      for (size_t i = 0; i < list.size(); ++i) options.class_names.push_back(list.at(i).as_string());
+      if (options.class_names.empty()) list.fail("expected at least one class name");
+      options.class_text = read_text_embeddings(dir / "text_embeddings.npy",
+                                                static_cast<int64_t>(options.class_names.size()));
+      log::info("Laser: {} classes from {} and text_embeddings.npy", options.class_names.size(),
+                (dir / "classes.json").string());
+      return;
+    }
+  }
+  log::info("Laser: no class list (--classes): the label volume and the relevancy losses are off");
+}
 
 void run_distill(const DistillArgs& args) {
   DistillConfig config = args.config.empty() ? DistillConfig{} : load_distill_config(args.config);
@@ -38,6 +81,9 @@ void run_distill(const DistillArgs& args) {
   if (args.label_noise >= 0) config.label_noise = args.label_noise;
   if (args.label_keep >= 0) config.label_keep = args.label_keep;
   if (args.seed != 0) config.seed = args.seed;
+  if (args.laser == "on") config.laser.enabled = true;
+  else if (args.laser == "off") config.laser.enabled = false;
+  else if (teacher_spec.kind == TeacherKind::Clip && args.config.empty()) config.laser.enabled = true;
   // Re-validate the combined settings with the same rules as a config file.
   config = distill_config_from_json(to_json(config), "command line");
 
@@ -49,6 +95,9 @@ void run_distill(const DistillArgs& args) {
   options.config = config;
   options.name = args.name.empty() ? default_distill_name(teacher_spec) : args.name;
   options.run_dir = args.run;
+  if (config.laser.enabled) laser_classes(args, teacher_spec, config.laser, options);
+  else if (!args.classes.empty() || !args.text_embeddings.empty())
+    fail_usage("distill: --classes and --text-embeddings are for Laser's modules (--laser on)");
   DistillSummary summary;
   {
     const InterruptScope interrupt;
@@ -89,6 +138,14 @@ void add_distill_command(CLI::App& app) {
   cmd->add_option("--label-keep", args->label_keep, "Keep only this fraction of training label pixels (study)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", args->seed, "Random seed");
+  cmd->add_option("--laser", args->laser,
+                  "Laser's modules: on | off | auto (default: on for clip:PATH teachers without --config, else the "
+                  "config's laser.enabled)")
+      ->check(CLI::IsMember({"on", "off", "auto"}));
+  cmd->add_option("--classes", args->classes, "Laser: the scene's class list, comma-separated (a,b,c)");
+  cmd->add_option("--text-embeddings", args->text_embeddings,
+                  "Laser: .npy [classes, dim] text embeddings of --classes in order (default: the CLIP teacher's text "
+                  "tower; files:DIR reads DIR/classes.json + DIR/text_embeddings.npy when present)");
   cmd->callback([args] { run_distill(*args); });
 }
 

@@ -29,6 +29,7 @@ void add_models_command(CLI::App& app);
 void add_apply_command(CLI::App& app);
 void add_train_corpus_command(CLI::App& app);
 void add_simulate_segmenter_command(CLI::App& app);
+void add_simulate_clip_command(CLI::App& app);
 void add_label_points_command(CLI::App& app);
 
 /// The process's argv (main.cpp): what a launcher re-runs its workers with.

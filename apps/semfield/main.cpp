@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   semfield::cli::add_apply_command(app);
   semfield::cli::add_train_corpus_command(app);
   semfield::cli::add_simulate_segmenter_command(app);
+  semfield::cli::add_simulate_clip_command(app);
   semfield::cli::add_label_points_command(app);
 
   try {

@@ -21,6 +21,27 @@ void visit_field(FeatureFieldConfig& c, Visitor&& v) {
 }
 
 template <typename Visitor>
+void visit_laser(LaserConfig& c, Visitor&& v) {
+  v("enabled", c.enabled);
+  v("adapter", c.adapter);
+  v("adapter_hidden", c.adapter_hidden);
+  v("attention", c.attention);
+  v("attention_rank", c.attention_rank);
+  v("label_volume", c.label_volume);
+  v("label_rank", c.label_rank);
+  v("label_resolution", c.label_resolution);
+  v("text_augmentation", c.text_augmentation);
+  v("text_repeat", c.text_repeat);
+  v("temperature", c.temperature);
+  v("relevancy_weight", c.relevancy_weight);
+  v("self_weight", c.self_weight);
+  v("label_weight", c.label_weight);
+  v("cross_weight", c.cross_weight);
+  v("cross_start", c.cross_start);
+  v("module_lr_scale", c.module_lr_scale);
+}
+
+template <typename Visitor>
 void visit_distill(DistillConfig& c, Visitor&& v) {
   v("teacher", c.teacher);
   v("surface", c.surface);
@@ -75,6 +96,17 @@ void validate(const DistillConfig& c, const std::filesystem::path& origin) {
   check(c.label_noise >= 0 && c.label_noise <= 1, "label_noise", "expected in [0, 1]");
   check(c.label_keep > 0 && c.label_keep <= 1, "label_keep", "expected in (0, 1]");
   check(c.eval_interval >= 0, "eval_interval", "expected >= 0");
+  const LaserConfig& l = c.laser;
+  check(l.adapter_hidden >= 1, "laser.adapter_hidden", "expected >= 1");
+  check(l.attention_rank >= 1 && l.attention_rank <= 1024, "laser.attention_rank", "expected 1..1024");
+  check(l.label_rank >= 1 && l.label_rank <= 256, "laser.label_rank", "expected 1..256");
+  check(l.label_resolution >= 2 && l.label_resolution <= 1024, "laser.label_resolution", "expected 2..1024");
+  check(l.text_repeat >= 1 && l.text_repeat <= 8, "laser.text_repeat", "expected 1..8");
+  check(l.temperature > 0, "laser.temperature", "expected > 0");
+  check(l.relevancy_weight >= 0 && l.self_weight >= 0 && l.label_weight >= 0 && l.cross_weight >= 0, "laser",
+        "expected non-negative loss weights");
+  check(l.cross_start >= 0 && l.cross_start <= 1, "laser.cross_start", "expected in [0, 1]");
+  check(l.module_lr_scale > 0, "laser.module_lr_scale", "expected > 0");
 }
 
 }  // namespace
@@ -83,6 +115,7 @@ nlohmann::json to_json(const DistillConfig& config) {
   DistillConfig c = config;
   nlohmann::json out = json_sections::to_json(c, [](auto& s, auto&& v) { visit_distill(s, v); });
   out["field"] = json_sections::to_json(c.field, [](auto& s, auto&& v) { visit_field(s, v); });
+  out["laser"] = json_sections::to_json(c.laser, [](auto& s, auto&& v) { visit_laser(s, v); });
   return out;
 }
 
@@ -90,13 +123,14 @@ DistillConfig distill_config_from_json(const nlohmann::json& json, const std::fi
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   if (!root.is_object()) root.fail("expected a JSON object of distillation settings");
   DistillConfig c;
-  std::vector<std::string> allowed{"field"};
+  std::vector<std::string> allowed{"field", "laser"};
   visit_distill(c, [&](const char* name, auto&) { allowed.emplace_back(name); });
   root.reject_unknown_keys(allowed);
   visit_distill(c, [&](const char* name, auto& value) {
     if (auto child = root.find(name)) json_sections::read_value(*child, value);
   });
   if (auto n = root.find("field")) json_sections::from_json(*n, c.field, [](auto& s, auto&& v) { visit_field(s, v); });
+  if (auto n = root.find("laser")) json_sections::from_json(*n, c.laser, [](auto& s, auto&& v) { visit_laser(s, v); });
   validate(c, origin);
   return c;
 }

@@ -11,6 +11,28 @@
 
 namespace semfield {
 
+/// Laser's modules on a CLIP field (fields/laser_modules.h, docs/segmentation.md "Laser"); each can be switched off
+/// alone. Losses and schedule: train/feature_trainer.cpp.
+struct LaserConfig {
+  bool enabled = false;         ///< `distill --laser on|off` (default: on for clip:PATH teachers)
+  bool adapter = true;          ///< adapter + self-cross training on the CLIP side
+  int adapter_hidden = 64;
+  bool attention = true;        ///< low-rank transient query attention on the rendered features
+  int attention_rank = 48;      ///< E (the bank holds 3E queries); the code uses 48 or 64
+  bool label_volume = true;     ///< label volume: class logits as classification (needs the class list)
+  int label_rank = 16;          ///< components per axis of the vector-matrix volume
+  int label_resolution = 128;   ///< plane and line cells per axis
+  bool text_augmentation = true;  ///< repeated class names (with a CLIP text tower) and per-class standardisation
+  int text_repeat = 2;
+  double temperature = 0.1;     ///< softmax temperature of the class distributions
+  double relevancy_weight = 0.5;  ///< cross-entropy of the field's own class distribution against the targets
+  double self_weight = 1.0;     ///< adapter: stay close to the original tokens
+  double label_weight = 1.0;    ///< label volume's cross-entropy
+  double cross_weight = 0.5;    ///< cross phase: adapted tokens towards the field and the label volume
+  double cross_start = 0.53;    ///< fraction of the steps before the cross phase (the code: 8,000 of 15,000)
+  double module_lr_scale = 0.1; ///< learning rate of the adapter and attention relative to `lr`
+};
+
 struct DistillConfig {
   std::string teacher;            ///< teacher spec (teachers/teacher.h)
   FeatureFieldConfig field;       ///< field.channels come from the teacher
@@ -38,6 +60,8 @@ struct DistillConfig {
 
   int eval_interval = 0;          ///< evaluate held-out views every N steps; 0 = only at the end
   uint64_t seed = 0;
+
+  LaserConfig laser;
 };
 
 nlohmann::json to_json(const DistillConfig& config);

@@ -26,7 +26,7 @@ FeatureModel::FeatureModel(const FeatureFieldConfig& config, TeacherOutputKind k
 
 std::pair<at::Tensor, at::Tensor> FeatureModel::composite_latent(const at::Tensor& origins, const at::Tensor& dirs,
                                                                  bool train, at::Tensor* depth,
-                                                                 at::Tensor* median) const {
+                                                                 at::Tensor* median, at::Tensor* label_features) const {
   const WeightedSamples ws = m_radiance.render_weights(origins, dirs);
   const at::Tensor opacity = ws.opacity;
   const at::Tensor t = ws.depth / opacity.clamp_min(1e-6f);
@@ -36,16 +36,25 @@ std::pair<at::Tensor, at::Tensor> FeatureModel::composite_latent(const at::Tenso
     const at::Tensor xyz = m_radiance.to_unit_cube(points);
     return train ? const_cast<FeatureField&>(*m_field).encode_train(xyz) : m_field->encode(xyz);
   };
+  const LabelVolume* volume = m_laser ? m_laser->label_volume.get() : nullptr;
+  if (label_features != nullptr && volume == nullptr) *label_features = at::Tensor();
   if (m_surface) {
     // Eq. 7: one point per ray at the expected termination distance, weighted by the ray's opacity.
     const at::Tensor points = origins + dirs * t.unsqueeze(1);
+    if (label_features != nullptr && volume != nullptr)
+      *label_features = volume->forward(m_radiance.to_unit_cube(points)) * opacity.unsqueeze(1);
     return {encode(points) * opacity.unsqueeze(1), opacity};
   }
+  if (label_features != nullptr && volume != nullptr)
+    *label_features = composite_weighted(volume->forward(m_radiance.to_unit_cube(ws.samples.positions)), ws.weights,
+                                         ws.samples.ray_offsets);
   return {composite_weighted(encode(ws.samples.positions), ws.weights, ws.samples.ray_offsets), opacity};
 }
 
-at::Tensor FeatureModel::render_latent_train(const at::Tensor& origins, const at::Tensor& dirs) {
-  auto [latent, opacity] = composite_latent(origins, dirs, /*train=*/true, nullptr);
+at::Tensor FeatureModel::render_latent_train(const at::Tensor& origins, const at::Tensor& dirs,
+                                             at::Tensor* label_features, at::Tensor* opacity_out) {
+  auto [latent, opacity] = composite_latent(origins, dirs, /*train=*/true, nullptr, nullptr, label_features);
+  if (opacity_out != nullptr) *opacity_out = opacity;
   return m_field->with_background(latent, opacity);
 }
 
@@ -53,14 +62,17 @@ FeatureRenderOutput FeatureModel::render(const at::Tensor& origins, const at::Te
   at::NoGradGuard no_grad;
   const int64_t n = origins.size(0);
   std::vector<std::vector<at::Tensor>> maps(static_cast<size_t>(m_field->n_scales()));
-  std::vector<at::Tensor> latents, opacities, depths, medians;
+  std::vector<at::Tensor> latents, opacities, depths, medians, label_features;
+  const bool with_labels = m_laser && m_laser->label_volume;
   for (int64_t begin = 0; begin < n; begin += m_chunk_rays) {
     const int64_t len = std::min(m_chunk_rays, n - begin);
-    at::Tensor depth, median;
+    at::Tensor depth, median, labels;
     auto [latent, opacity] = composite_latent(origins.narrow(0, begin, len).contiguous(),
-                                              dirs.narrow(0, begin, len).contiguous(), false, &depth, &median);
+                                              dirs.narrow(0, begin, len).contiguous(), false, &depth, &median,
+                                              with_labels ? &labels : nullptr);
     latent = m_field->with_background(latent, opacity);
-    const std::vector<at::Tensor> decoded = m_field->decode(latent);
+    const std::vector<at::Tensor> decoded = decode_maps(latent);
+    if (with_labels) label_features.push_back(labels);
     for (size_t s = 0; s < decoded.size(); ++s) maps[s].push_back(decoded[s]);
     latents.push_back(latent);
     opacities.push_back(opacity);
@@ -81,7 +93,43 @@ FeatureRenderOutput FeatureModel::render(const at::Tensor& origins, const at::Te
   out.opacity = at::cat(opacities);
   out.depth = at::cat(depths);
   out.median_depth = at::cat(medians);
+  if (with_labels) out.label_features = at::cat(label_features);
   return out;
+}
+
+void FeatureModel::attach_laser(const LaserConfig& config, std::vector<std::string> class_names, at::Tensor class_text,
+                                uint64_t seed) {
+  if (m_kind != TeacherOutputKind::Features || m_field->n_scales() != 1)
+    fail_usage("Laser's modules need a one-scale feature field (a CLIP teacher), not {} scales of {}",
+               m_field->n_scales(), m_kind == TeacherOutputKind::Labels ? "labels" : "features");
+  const int64_t dim = m_field->config().channels.front();
+  auto parts = std::make_unique<LaserParts>();
+  if (config.adapter) parts->adapter = std::make_unique<ClipAdapter>(dim, config.adapter_hidden, seed);
+  if (config.attention) parts->attention = std::make_unique<TransientQueryAttention>(dim, config.attention_rank, seed);
+  if (class_text.defined()) {
+    if (class_text.dim() != 2 || class_text.size(1) != dim || class_text.size(0) != static_cast<int64_t>(class_names.size()))
+      fail_usage("Laser: class text embeddings {} do not match {} classes of width {}", describe_tensor(class_text),
+                 class_names.size(), dim);
+    parts->class_text = class_text.to(at::kFloat).contiguous();
+    if (config.label_volume)
+      parts->label_volume = std::make_unique<LabelVolume>(config.label_rank, config.label_resolution, dim, seed);
+  }
+  parts->class_names = std::move(class_names);
+  parts->text_augmentation = config.text_augmentation;
+  m_laser = std::move(parts);
+}
+
+std::vector<at::Tensor> FeatureModel::decode_maps(const at::Tensor& latent) const {
+  if (!m_laser || !m_laser->attention) return m_field->decode(latent);
+  const at::Tensor standardized = m_laser->attention->forward(m_field->decode_standardized(latent, 0));
+  return {standardized * m_field->std()[0] + m_field->mean()[0]};
+}
+
+at::Tensor FeatureModel::point_label_features(const at::Tensor& points) const {
+  at::NoGradGuard no_grad;
+  if (!m_laser || !m_laser->label_volume) fail_usage("this field has no label volume (distill with --laser on and a class list)");
+  if (points.dim() != 2 || points.size(1) != 3) fail_usage("points must be [N,3], got {}", describe_tensor(points));
+  return m_laser->label_volume->forward(m_radiance.to_unit_cube(points.to(at::kFloat).contiguous()));
 }
 
 ChannelStats FeatureModel::channel_stats(size_t scale) const {
@@ -92,7 +140,7 @@ ChannelStats FeatureModel::channel_stats(size_t scale) const {
 std::vector<at::Tensor> FeatureModel::point_outputs(const at::Tensor& points) const {
   at::NoGradGuard no_grad;
   if (points.dim() != 2 || points.size(1) != 3) fail_usage("points must be [N,3], got {}", describe_tensor(points));
-  return m_field->decode(m_field->encode(m_radiance.to_unit_cube(points.to(at::kFloat).contiguous())));
+  return decode_maps(m_field->encode(m_radiance.to_unit_cube(points.to(at::kFloat).contiguous())));
 }
 
 }  // namespace semfield

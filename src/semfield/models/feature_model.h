@@ -9,6 +9,8 @@
 #include <ATen/core/Tensor.h>
 
 #include "semfield/fields/feature_field.h"
+#include "semfield/fields/laser_modules.h"
+#include "semfield/models/distill_config.h"
 #include "semfield/models/scene_model.h"
 #include "semfield/models/semantic_source.h"
 #include "semfield/teachers/teacher.h"
@@ -22,6 +24,16 @@ using FeatureRenderOutput = SemanticRenderOutput;
 /// values[i] (values [S,D], weights [S], ray_offsets int64 [R+1]); differentiable w.r.t. values and weights.
 at::Tensor composite_weighted(const at::Tensor& values, const at::Tensor& weights, const at::Tensor& ray_offsets);
 
+/// Laser's modules attached to a CLIP field; any of them may be absent (switched off).
+struct LaserParts {
+  std::unique_ptr<ClipAdapter> adapter;
+  std::unique_ptr<TransientQueryAttention> attention;
+  std::unique_ptr<LabelVolume> label_volume;
+  std::vector<std::string> class_names;  ///< the class list the field was trained with (empty: none)
+  at::Tensor class_text;                 ///< [K, D] their text embeddings (plain names); undefined without classes
+  bool text_augmentation = true;         ///< per-class standardisation in class maps
+};
+
 class FeatureModel final : public SemanticSource {
  public:
   /// `radiance` must outlive this model; it is never modified.
@@ -30,7 +42,9 @@ class FeatureModel final : public SemanticSource {
 
   /// Differentiable composited latents [R, D] (background included) for a ray batch; gradients reach the
   /// heads through autograd and the grid through field().backward_grid().
-  at::Tensor render_latent_train(const at::Tensor& origins, const at::Tensor& dirs);
+  /// With Laser's label volume and `label_features` given, also its composited output [R, D] (differentiable).
+  at::Tensor render_latent_train(const at::Tensor& origins, const at::Tensor& dirs,
+                                 at::Tensor* label_features = nullptr, at::Tensor* opacity = nullptr);
   /// Inference in chunks: maps, latents, opacity and depth for rays [R,3].
   FeatureRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const override;
   /// Per-point outputs (decoded grid latents as if the point were opaque), points [N,3] in normalised scene
@@ -45,6 +59,17 @@ class FeatureModel final : public SemanticSource {
   ChannelStats channel_stats(size_t scale) const override;
   const SceneModel& scene_model() const override { return m_radiance; }
 
+  /// Attaches Laser's modules (features fields with one scale): adapter, attention and (with a class list) the label
+  /// volume, as `config` switches them. class_text [K, channels] or undefined.
+  void attach_laser(const LaserConfig& config, std::vector<std::string> class_names, at::Tensor class_text,
+                    uint64_t seed);
+  const LaserParts* laser() const { return m_laser.get(); }
+  LaserParts* laser() { return m_laser.get(); }
+  /// Decoded maps of composited latents [R, D] in the teacher's units, with Laser's attention when attached.
+  std::vector<at::Tensor> decode_maps(const at::Tensor& latent) const;
+  /// Laser's label volume at points [N,3] (normalised scene frame) taken as opaque: [N, D]; UsageError without one.
+  at::Tensor point_label_features(const at::Tensor& points) const;
+
   FeatureField& field() { return *m_field; }
   const FeatureField& field() const { return *m_field; }
   TeacherOutputKind kind() const { return m_kind; }
@@ -53,12 +78,14 @@ class FeatureModel final : public SemanticSource {
  private:
   // Composited latent (without background) and opacity from inference weights; `train` tracks gradients.
   std::pair<at::Tensor, at::Tensor> composite_latent(const at::Tensor& origins, const at::Tensor& dirs, bool train,
-                                                     at::Tensor* depth, at::Tensor* median = nullptr) const;
+                                                     at::Tensor* depth, at::Tensor* median = nullptr,
+                                                     at::Tensor* label_features = nullptr) const;
 
   std::unique_ptr<FeatureField> m_field;
   TeacherOutputKind m_kind;
   bool m_surface;
   const SceneModel& m_radiance;
+  std::unique_ptr<LaserParts> m_laser;
   int64_t m_chunk_rays = 1 << 15;
 };
 

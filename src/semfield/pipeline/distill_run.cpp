@@ -78,6 +78,16 @@ void save_distill_checkpoint(const DistillPaths& paths, const DistillConfig& con
                          {"step", state.step},
                          {"elapsed_seconds", state.elapsed_seconds}};
   for (const auto& [name, tensor] : model.field().state()) checkpoint.tensors["field." + name] = tensor;
+  if (const LaserParts* laser = model.laser()) {
+    checkpoint.metadata["laser_classes"] = laser->class_names;
+    if (laser->class_text.defined()) checkpoint.tensors["laser.class_text"] = laser->class_text;
+    if (laser->adapter)
+      for (const auto& [name, tensor] : laser->adapter->state()) checkpoint.tensors["laser.adapter." + name] = tensor;
+    if (laser->attention)
+      for (const auto& [name, tensor] : laser->attention->state()) checkpoint.tensors["laser.attention." + name] = tensor;
+    if (laser->label_volume)
+      for (const auto& [name, tensor] : laser->label_volume->state()) checkpoint.tensors["laser.labels." + name] = tensor;
+  }
   for (const auto& [name, tensor] : optimizer_state) checkpoint.tensors["optim." + name] = tensor;
   save_checkpoint(paths.checkpoint(), checkpoint);
 }
@@ -121,6 +131,26 @@ LoadedDistill load_distilled(const fs::path& run_dir, const std::string& name, c
     if (tensor_name.rfind("optim.", 0) == 0) out.optimizer_state[tensor_name.substr(6)] = tensor;
   }
   out.model->field().load_state(field_state, origin);
+  if (out.config.laser.enabled) {
+    std::vector<std::string> classes;
+    if (auto node = meta.find("laser_classes"))
+      for (size_t i = 0; i < node->size(); ++i) classes.push_back(node->at(i).as_string());
+    const auto text = checkpoint.tensors.find("laser.class_text");
+    if ((text == checkpoint.tensors.end()) != classes.empty())
+      fail_input(paths.checkpoint(), "laser_classes", "class names and class text embeddings must come together");
+    out.model->attach_laser(out.config.laser, classes, text == checkpoint.tensors.end() ? at::Tensor() : text->second,
+                            out.config.seed);
+    LaserParts& laser = *out.model->laser();
+    auto prefixed = [&](const std::string& prefix) {
+      TensorMap part;
+      for (const auto& [tensor_name, tensor] : checkpoint.tensors)
+        if (tensor_name.rfind(prefix, 0) == 0) part[tensor_name.substr(prefix.size())] = tensor;
+      return part;
+    };
+    if (laser.adapter) laser.adapter->load_state(prefixed("laser.adapter."), origin);
+    if (laser.attention) laser.attention->load_state(prefixed("laser.attention."), origin);
+    if (laser.label_volume) laser.label_volume->load_state(prefixed("laser.labels."), origin);
+  }
   const JsonNode grid = meta.at("map_grid");
   const JsonNode image = grid.at("image");
   out.grid.image_height = image.at(0).as_int();

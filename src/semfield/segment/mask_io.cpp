@@ -37,8 +37,9 @@ at::Tensor read_mask_png(const std::filesystem::path& path) {
   return mask;
 }
 
-void write_ids_png(const std::filesystem::path& path, const at::Tensor& ids) {
-  write_png(path, to_image(ids.clamp(0, 65535)), 16, ImageRange::Raw);
+void write_ids_png(const std::filesystem::path& path, const at::Tensor& ids, int bit_depth) {
+  SEMFIELD_ASSERT(bit_depth == 8 || bit_depth == 16, "id PNGs are 8 or 16-bit");
+  write_png(path, to_image(ids.clamp(0, bit_depth == 8 ? 255 : 65535)), bit_depth, ImageRange::Raw);
 }
 
 at::Tensor read_label_png(const std::filesystem::path& path, int width, int height) {

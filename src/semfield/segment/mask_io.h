@@ -14,8 +14,9 @@ namespace semfield {
 void write_mask_png(const std::filesystem::path& path, const at::Tensor& mask);
 /// Reads a mask PNG (any bit depth/channels; the first channel, > 0.5 of full scale is set) -> bool [H,W].
 at::Tensor read_mask_png(const std::filesystem::path& path);
-/// int64 ids [H,W] in [0, 65535] -> 16-bit gray PNG of the raw ids (negative ids are written as 0).
-void write_ids_png(const std::filesystem::path& path, const at::Tensor& ids);
+/// int64 ids [H,W] in [0, 65535] (8-bit: [0, 255]) -> 16 (or 8)-bit gray PNG of the raw ids (negative ids are written
+/// as 0, larger ones clamped).
+void write_ids_png(const std::filesystem::path& path, const at::Tensor& ids, int bit_depth = 16);
 /// A label file: a 1-channel 8/16-bit PNG of integer ids (0 = unlabelled) of exactly width x height pixels ->
 /// int64 [H,W]. InputError naming the file for another size, several channels, or no labelled pixel.
 at::Tensor read_label_png(const std::filesystem::path& path, int width, int height);

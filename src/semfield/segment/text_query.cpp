@@ -6,6 +6,10 @@
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/tensor_state.h"
+#include "semfield/fields/laser_modules.h"
+#include "semfield/io/array_torch.h"
+#include "semfield/io/npy.h"
 #include "semfield/pipeline/distill_run.h"
 
 namespace semfield {
@@ -15,6 +19,33 @@ namespace {
 at::Tensor normalised_rows(const at::Tensor& x) { return x / x.norm(2, -1, true).clamp_min(1e-8); }
 
 }  // namespace
+
+at::Tensor read_text_embeddings(const std::filesystem::path& path, int64_t n_classes) {
+  const at::Tensor t = array_to_tensor(read_npy(path));
+  if (t.dim() != 2 || !at::isFloatingType(t.scalar_type()))
+    fail_input(path, "", "expected a float array [classes, dim] of text embeddings, got {}", describe_tensor(t));
+  if (t.size(0) != n_classes)
+    fail_input(path, "", "holds {} text embeddings but {} classes were given (one row per class, in their order)",
+               t.size(0), n_classes);
+  if (!at::isfinite(t).all().item<bool>()) fail_input(path, "", "text embeddings must be finite");
+  return t.to(at::kFloat).contiguous();
+}
+
+std::vector<std::string> split_class_list(const std::string& text) {
+  std::vector<std::string> names;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string name = text.substr(begin, end - begin);
+    const size_t a = name.find_first_not_of(" \t"), b = name.find_last_not_of(" \t");
+    if (a == std::string::npos) fail_usage("class list '{}' has an empty name", text);
+    names.push_back(name.substr(a, b - a + 1));
+    begin = end + 1;
+  }
+  if (names.empty()) fail_usage("the class list is empty");
+  return names;
+}
 
 const std::vector<std::string>& canonical_negatives() {
   static const std::vector<std::string> negatives{"object", "things", "stuff", "texture"};
@@ -63,6 +94,22 @@ at::Tensor classify_features(const at::Tensor& features, const at::Tensor& texts
                              bool standardise) {
   const at::Tensor scores = at::matmul(normalised_rows(texts.to(at::kFloat)), normalised_rows(features.to(at::kFloat)).t());
   return (standardise ? standardise_rows(scores, valid) : scores).argmax(0);
+}
+
+at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& label_features, const LabelVolume* volume,
+                                   const at::Tensor& texts_plain, const at::Tensor& texts, const at::Tensor& valid,
+                                   bool standardise) {
+  at::NoGradGuard guard;
+  const int64_t h = valid.size(0), w = valid.size(1);
+  const at::Tensor v = valid.reshape(-1).to(at::kBool);
+  at::Tensor classes;
+  if (volume != nullptr && label_features.defined()) {
+    const at::Tensor flat = label_features.reshape({label_features.size(0), -1}).t();
+    classes = volume->logits(flat, texts_plain).argmax(1);
+  } else {
+    classes = classify_features(features.reshape({features.size(0), -1}).t(), texts, v, standardise);
+  }
+  return at::where(v, classes, at::full_like(classes, -1)).view({h, w}).contiguous();
 }
 
 TextQuery::TextQuery(std::shared_ptr<const foundation::ClipModel> clip, TextQueryOptions options)

@@ -3,6 +3,7 @@
 // standardisation of the relevancy maps before the arg-max).
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,24 @@ at::Tensor standardise_rows(const at::Tensor& scores, const at::Tensor& valid = 
 /// standardise_rows when `standardise`. int64 [N].
 at::Tensor classify_features(const at::Tensor& features, const at::Tensor& texts, const at::Tensor& valid,
                              bool standardise = true);
+
+/// Text embeddings of a class list from an .npy [K, D] (float of any width), in the order of the list: InputError
+/// naming the file for a malformed array or a row count other than `n_classes`.
+at::Tensor read_text_embeddings(const std::filesystem::path& path, int64_t n_classes);
+
+/// Splits a comma-separated class list ("chair,table lamp,cup") into trimmed names; UsageError for an empty name or
+/// list.
+std::vector<std::string> split_class_list(const std::string& text);
+
+class LabelVolume;
+
+/// Laser's class map of one rendered view, [H,W] int64 with the index of the winning text (0..K-1) and -1 where
+/// `valid` [H,W] is false. With a label volume and its rendered features label_features [D,H,W]: the arg-max of its
+/// logits against texts_plain [K,D]; otherwise the cosines of features [E,H,W] with texts [K,E] (repeated names when
+/// text augmentation is on), each class's map standardised over the valid pixels when `standardise`.
+at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& label_features, const LabelVolume* volume,
+                                   const at::Tensor& texts_plain, const at::Tensor& texts, const at::Tensor& valid,
+                                   bool standardise);
 
 struct TextQueryOptions {
   int repeat = 2;             ///< text repetition for the class map (Laser uses 2; 1 switches it off)

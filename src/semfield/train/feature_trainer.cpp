@@ -19,6 +19,7 @@
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/view_renderer.h"
+#include "semfield/segment/text_query.h"
 #include "semfield/train/adam.h"
 #include "semfield/train/camera_augmentation.h"
 #include "semfield/train/feature_cache.h"
@@ -99,8 +100,66 @@ at::Tensor soft_cross_entropy(const at::Tensor& logits, const at::Tensor& probs)
   return per_ray.masked_select(labelled).mean();
 }
 
+at::Tensor rows_normalised(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-8f); }
+
+// Cross-entropy of logits [R,K] against a (detached) distribution [R,K], mean over rows.
+at::Tensor distribution_cross_entropy(const at::Tensor& logits, const at::Tensor& target) {
+  return -(target * at::log_softmax(logits, 1)).sum(1).mean();
+}
+
 at::Tensor cosine_matrix(const at::Tensor& a, const at::Tensor& b) {
   return at::matmul(a / a.norm(2, {1}, true).clamp_min(1e-8f), (b / b.norm(2, {1}, true).clamp_min(1e-8f)).t());
+}
+
+// Laser's losses for one batch (rays hitting the scene, opacity >= 0.5, carry the class terms):
+//  - the field renders the adapted tokens (MSE in standardised units; the attention applied to its output);
+//  - adapter self-consistency: adapted tokens stay close to the original ones (cosine), weight 1 in the self phase and
+//    0.3 in the cross phase (the code's split);
+//  - class targets P: softmax over the class list of the adapted tokens' cosines with the (augmented) class texts, each
+//    class standardised over the batch (text augmentation), at temperature tau; the field's own class distribution
+//    (relevancy) and the label volume's logits learn P by cross-entropy;
+//  - cross phase (after cross_start of the steps): the adapted tokens move towards the field's rendering and their
+//    class distribution towards the label volume's, which is consistent across views (its targets come from every view).
+at::Tensor laser_loss(FeatureModel& model, const LaserConfig& lc, const at::Tensor& latent,
+                      const at::Tensor& label_features, const at::Tensor& opacity, const at::Tensor& target_std,
+                      const at::Tensor& text_plain, const at::Tensor& text_augmented, bool cross_phase) {
+  LaserParts& lp = *model.laser();
+  FeatureField& field = model.field();
+  const int64_t n = target_std.size(0);
+  at::Tensor pred = field.decode_standardized(latent.narrow(0, 0, n), 0);
+  if (lp.attention) pred = lp.attention->forward_train(pred);
+  const at::Tensor adapted = lp.adapter ? lp.adapter->forward(target_std) : target_std;
+  at::Tensor loss = at::mse_loss(pred, adapted.detach());
+  if (lp.adapter) {
+    const at::Tensor self = 1 - at::cosine_similarity(adapted, target_std, 1).mean();
+    loss = loss + lc.self_weight * (cross_phase ? 0.3 : 1.0) * self;
+    if (cross_phase) loss = loss + lc.cross_weight * (1 - at::cosine_similarity(adapted, pred.detach(), 1).mean());
+  }
+  if (!text_plain.defined()) return loss;
+  const at::Tensor hit = opacity.narrow(0, 0, n).ge(0.5f);
+  if (hit.sum().item<int64_t>() < 2) return loss;
+  const at::Tensor mean = field.mean()[0], std = field.std()[0];
+  const double inv_tau = 1.0 / lc.temperature;
+  const at::Tensor adapted_raw = adapted.index({hit}) * std + mean;
+  at::Tensor targets;
+  {
+    at::NoGradGuard guard;
+    at::Tensor z = at::matmul(rows_normalised(adapted_raw), text_augmented.t());  // [H,K]
+    if (lc.text_augmentation) z = standardise_rows(z.t()).t();
+    targets = at::softmax(z * inv_tau, 1);
+  }
+  const at::Tensor pred_raw = pred.index({hit}) * std + mean;
+  loss = loss + lc.relevancy_weight *
+                    distribution_cross_entropy(at::matmul(rows_normalised(pred_raw), text_plain.t()) * inv_tau, targets);
+  if (lp.label_volume) {
+    const at::Tensor logits = lp.label_volume->logits(label_features.narrow(0, 0, n).index({hit}), text_plain);
+    loss = loss + lc.label_weight * distribution_cross_entropy(logits, targets);
+    if (cross_phase && lp.adapter)
+      loss = loss + lc.cross_weight * distribution_cross_entropy(
+                                          at::matmul(rows_normalised(adapted_raw), text_plain.t()) * inv_tau,
+                                          at::softmax(logits, 1).detach());
+  }
+  return loss;
 }
 
 }  // namespace
@@ -178,6 +237,50 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
   };
   DenseAdam adam(model.field().dense_parameters());
 
+  // Laser's modules (fields/laser_modules.h): attached before training, their own Adam (the volume's planes and lines
+  // at the field's rate, the networks at module_lr_scale of it).
+  const LaserConfig& lc = config.laser;
+  std::unique_ptr<DenseAdam> laser_adam;
+  at::Tensor text_plain, text_augmented;
+  if (lc.enabled) {
+    if (labels || n_scales != 1)
+      fail_usage("--laser on needs a one-scale feature teacher (CLIP, or CLIP-like files:DIR), not {}", teacher.spec());
+    at::Tensor class_text = options.class_text;
+    if (class_text.defined() && class_text.size(1) != config.field.channels[0])
+      fail_usage("the class text embeddings have {} channels but the teacher's maps {}", class_text.size(1),
+                 config.field.channels[0]);
+    model.attach_laser(lc, options.class_names, class_text, config.seed);
+    LaserParts& lp = *model.laser();
+    std::vector<at::Tensor> params;
+    std::vector<double> scales;
+    auto add = [&](const std::vector<at::Tensor>& ps, double scale) {
+      for (const at::Tensor& p : ps) params.push_back(p), scales.push_back(scale);
+    };
+    if (lp.adapter) add(lp.adapter->parameters(), lc.module_lr_scale);
+    if (lp.attention) add(lp.attention->parameters(), lc.module_lr_scale);
+    if (lp.label_volume) {
+      add(lp.label_volume->grid_parameters(), 1.0);
+      add(lp.label_volume->network_parameters(), lc.module_lr_scale);
+    }
+    if (!params.empty()) {
+      laser_adam = std::make_unique<DenseAdam>(params);
+      laser_adam->set_lr_scales(scales);
+    }
+    if (lp.class_text.defined()) {
+      text_plain = rows_normalised(lp.class_text);
+      text_augmented = lc.text_augmentation && options.class_text_augmented.defined()
+                           ? rows_normalised(options.class_text_augmented.to(at::kFloat))
+                           : text_plain;
+    }
+    log::info("Laser: adapter {}, attention {}, label volume {}, text augmentation {}, {} classes{}",
+              lp.adapter ? "on" : "off", lp.attention ? fmt::format("rank {}", lc.attention_rank) : "off",
+              lp.label_volume ? fmt::format("rank {} at {}", lc.label_rank, lc.label_resolution) : "off",
+              lc.text_augmentation ? (text_augmented.defined() && !text_augmented.is_same(text_plain)
+                                          ? "repeat + standardise" : "standardise")
+                                   : "off",
+              lp.class_names.size(), lp.class_names.empty() ? " (no class list: label volume and relevancy off)" : "");
+  }
+
   const bool augment = config.camera_augmentation && teacher.runs_on_images() && config.augment_probability > 0;
   if (config.camera_augmentation && !teacher.runs_on_images())
     log::info("camera augmentation off: teacher {} cannot run on rendered views", teacher.spec());
@@ -251,10 +354,16 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
         origins.push_back(b.origins);
         dirs.push_back(b.dirs);
       }
-    const at::Tensor latent = model.render_latent_train(at::cat(origins), at::cat(dirs));
+    at::Tensor label_features, opacity;
+    const at::Tensor latent = model.render_latent_train(at::cat(origins), at::cat(dirs), &label_features, &opacity);
     at::Tensor loss = at::zeros({});
     int64_t offset = 0;
-    for (size_t s = 0; s < n_scales; ++s) {
+    if (lc.enabled) {
+      loss = laser_loss(model, lc, latent, label_features, opacity, standardize(batches[0].targets, 0), text_plain,
+                        text_augmented, step >= static_cast<int64_t>(lc.cross_start * static_cast<double>(config.steps)));
+      offset = batches[0].origins.size(0);
+    }
+    for (size_t s = lc.enabled ? n_scales : 0; s < n_scales; ++s) {
       const int64_t n = batches[s].origins.size(0);
       const at::Tensor pred = model.field().decode_standardized(latent.narrow(0, offset, n), s);
       offset += n;
@@ -278,6 +387,7 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
     model.field().backward_grid();
     model.field().step_grid(hyper);
     adam.step(hyper);
+    if (laser_adam) laser_adam->step(hyper);
     const double l = loss.item<double>();
     loss_ema = step == 0 ? l : 0.95 * loss_ema + 0.05 * l;
 

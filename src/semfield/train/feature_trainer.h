@@ -23,6 +23,11 @@ struct DistillOptions {
   std::filesystem::path run_dir;
   bool show_progress = true;
   const std::atomic<bool>* stop_requested = nullptr;  ///< set (e.g. by SIGINT) to save and stop early
+  /// Laser (config.laser.enabled): the scene's class list and the text embeddings [K, D] of the plain names and, when
+  /// a CLIP text tower is at hand, of the repeated names (text augmentation; undefined: the plain ones). Without a
+  /// class list the class-dependent parts (label volume, relevancy losses) are off.
+  std::vector<std::string> class_names;
+  at::Tensor class_text, class_text_augmented;
 };
 
 struct DistillSummary {
