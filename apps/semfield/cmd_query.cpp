@@ -1,6 +1,7 @@
 // `semfield query`: text queries on a CLIP-distilled field — LERF relevancy maps per phrase and, for several
 // phrases, a per-pixel class map with Laser's text augmentation.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -32,7 +33,7 @@ namespace {
 
 struct QueryArgs {
   std::vector<std::string> texts, negatives;
-  std::string run, out, field, views, view, classes, text_embeddings, points, standardise = "auto";
+  std::string run, out, field, views, view, classes, text_embeddings, points, standardise = "auto", label_volume = "on";
   int repeat = 2, max_side = 256;
   bool no_standardise = false, gt = false;
 };
@@ -65,7 +66,7 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
   const std::vector<std::string> names = split_class_list(args.classes);
   const auto n_classes = static_cast<int64_t>(names.size());
   if (n_classes > 255) fail_usage("query: at most 255 classes fit an 8-bit class map, got {}", n_classes);
-  const std::string field_name = choose_field(args.run, args.field, FieldUse::Query);
+  const std::string field_name = choose_field(args.run, args.field, FieldUse::Classes);
   const LoadedDistill field = load_distilled(args.run, field_name, *run.model);
   const LaserParts* laser = field.model->laser();
   if (field.model->has_classes())
@@ -106,15 +107,18 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
     augmented = TextQuery::for_field(field).encode(repeated);
   }
   const bool standardise = args.standardise == "on" || (args.standardise == "auto" && text_augmentation);
-  const LabelVolume* volume = laser != nullptr ? laser->label_volume.get() : nullptr;
+  const LabelVolume* volume = laser != nullptr && args.label_volume == "on" ? laser->label_volume.get() : nullptr;
 
   const fs::path out(args.out);
   std::optional<Scene> scene;
   if (args.gt) scene.emplace(load_run_scene(run, ""));
   ClassMapScorer scorer(n_classes);
+  double total_seconds = 0;
+  fs::create_directories(out / "colour");
   nlohmann::json views = nlohmann::json::object();
   for (const CameraRecord* camera : cameras) {
     const int64_t h = camera->camera.intrinsics.height, w = camera->camera.intrinsics.width;
+    const auto start = std::chrono::steady_clock::now();
     const SegmentView view =
         render_field_view(*field.model, working_camera(camera->camera, args.max_side), camera->name, 0);
     const at::Tensor classes = resample_nearest(
@@ -122,9 +126,11 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
                                 standardise),
         h, w);
     const at::Tensor ids = classes + 1;  // 0 = nothing
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    total_seconds += seconds;
     write_ids_png(out / (camera->name + ".png"), ids, 8);
     write_png(out / "colour" / (camera->name + ".png"), colorize_labels(ids));
-    nlohmann::json entry = nlohmann::json::object();
+    nlohmann::json entry = {{"seconds", seconds}};
     const at::Tensor counts = at::bincount(ids.reshape(-1), {}, n_classes + 1).narrow(0, 1, n_classes).contiguous();
     entry["pixels_per_class"] = std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + n_classes);
     if (scene) {
@@ -139,6 +145,7 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
   nlohmann::json summary = {{"run", args.run}, {"field", field_name}, {"classes", names}, {"text_embeddings", text_source},
                             {"laser", laser != nullptr}, {"label_volume", volume != nullptr},
                             {"standardise", standardise}, {"repeat", augmented.is_same(plain) ? 1 : args.repeat},
+                            {"seconds_per_view", cameras.empty() ? 0.0 : total_seconds / static_cast<double>(cameras.size())},
                             {"views", views}};
   if (!args.points.empty()) {
     const at::Tensor world = array_to_tensor(read_npy(args.points)).to(at::kFloat);
@@ -240,6 +247,10 @@ void add_query_command(CLI::App& app) {
   cmd->add_option("--standardise", args->standardise,
                   "With --classes: per-class standardisation on | off | auto (auto: as the field's Laser text augmentation)")
       ->check(CLI::IsMember({"on", "off", "auto"}));
+  cmd->add_option("--label-volume", args->label_volume,
+                  "With --classes: on = classify with the field's Laser label volume when it has one; off = with the "
+                  "rendered features (ablation)")
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--views", args->views, "Views of this split (train | val | test; default test)");
   cmd->add_option("--view", args->view, "One view instead: image stem (r_12) or split:index (test:0)");
   cmd->add_option("--field", args->field, "The CLIP field to use (default: the run's first CLIP field)");

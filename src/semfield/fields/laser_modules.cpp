@@ -125,6 +125,14 @@ LabelVolume::LabelVolume(int64_t rank, int64_t resolution, int64_t dim, uint64_t
 }
 
 at::Tensor LabelVolume::forward(const at::Tensor& unit_points) const {
+  return at::addmm(m_bias, values(unit_points), m_basis);
+}
+
+at::Tensor LabelVolume::project(const at::Tensor& values, const at::Tensor& opacity) const {
+  return at::matmul(values, m_basis) + opacity.unsqueeze(1) * m_bias.unsqueeze(0);
+}
+
+at::Tensor LabelVolume::values(const at::Tensor& unit_points) const {
   const int64_t s = unit_points.size(0);
   const at::Tensor c = unit_points.to(at::kFloat) * 2 - 1;  // [-1,1]
   const at::Tensor x = c.select(1, 0), y = c.select(1, 1), z = c.select(1, 2);
@@ -138,8 +146,7 @@ at::Tensor LabelVolume::forward(const at::Tensor& unit_points) const {
   // grid_sample: mode 0 bilinear, padding 1 border, align_corners.
   const at::Tensor p = at::grid_sampler_2d(m_planes, plane_grid, 0, 1, true);                   // [3,R,S,1]
   const at::Tensor l = at::grid_sampler_2d(m_lines.unsqueeze(3), line_grid, 0, 1, true);       // [3,R,S,1]
-  const at::Tensor values = (p * l).squeeze(3).permute({2, 0, 1}).reshape({s, 3 * m_rank});    // [S,3R]
-  return at::addmm(m_bias, values, m_basis);
+  return (p * l).squeeze(3).permute({2, 0, 1}).reshape({s, 3 * m_rank});  // [S,3R]
 }
 
 at::Tensor LabelVolume::logits(const at::Tensor& features, const at::Tensor& texts) const {

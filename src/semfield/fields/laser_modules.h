@@ -66,8 +66,13 @@ class TransientQueryAttention {
 class LabelVolume {
  public:
   LabelVolume(int64_t rank, int64_t resolution, int64_t dim, uint64_t seed);
-  /// Points [S,3] in the unit cube -> [S, D] (differentiable).
+  /// Points [S,3] in the unit cube -> [S, D] (differentiable): project(values(points), 1).
   at::Tensor forward(const at::Tensor& unit_points) const;
+  /// The volume's 3R values at points [S,3] in the unit cube (composite these along rays, then project: the map to
+  /// the text space is linear, so that costs one [3R x D] product per ray instead of per sample).
+  at::Tensor values(const at::Tensor& unit_points) const;
+  /// Composited values [R, 3R] with the rays' opacity [R] -> [R, D] (the bias weighted by the opacity).
+  at::Tensor project(const at::Tensor& values, const at::Tensor& opacity) const;
   /// Class logits of composited volume features [R,D] against text embeddings [K,D]: scale * cosine.
   at::Tensor logits(const at::Tensor& features, const at::Tensor& texts) const;
   std::vector<at::Tensor> grid_parameters() const { return {m_planes, m_lines}; }

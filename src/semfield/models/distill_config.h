@@ -21,7 +21,7 @@ struct LaserConfig {
   int attention_rank = 48;      ///< E (the bank holds 3E queries); the code uses 48 or 64
   bool label_volume = true;     ///< label volume: class logits as classification (needs the class list)
   int label_rank = 16;          ///< components per axis of the vector-matrix volume
-  int label_resolution = 128;   ///< plane and line cells per axis
+  int label_resolution = 64;    ///< plane and line cells per axis
   bool text_augmentation = true;  ///< repeated class names (with a CLIP text tower) and per-class standardisation
   int text_repeat = 2;
   double temperature = 0.1;     ///< softmax temperature of the class distributions

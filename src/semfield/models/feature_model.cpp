@@ -42,12 +42,22 @@ std::pair<at::Tensor, at::Tensor> FeatureModel::composite_latent(const at::Tenso
     // Eq. 7: one point per ray at the expected termination distance, weighted by the ray's opacity.
     const at::Tensor points = origins + dirs * t.unsqueeze(1);
     if (label_features != nullptr && volume != nullptr)
-      *label_features = volume->forward(m_radiance.to_unit_cube(points)) * opacity.unsqueeze(1);
+      *label_features = volume->project(volume->values(m_radiance.to_unit_cube(points)) * opacity.unsqueeze(1), opacity);
     return {encode(points) * opacity.unsqueeze(1), opacity};
   }
-  if (label_features != nullptr && volume != nullptr)
-    *label_features = composite_weighted(volume->forward(m_radiance.to_unit_cube(ws.samples.positions)), ws.weights,
-                                         ws.samples.ray_offsets);
+  if (label_features != nullptr && volume != nullptr) {
+    // Only samples that carry weight reach the volume (the density is frozen, so the rest add nothing): a ray's
+    // samples past its surface or in empty space are most of them.
+    const int64_t n_rays = ws.samples.ray_offsets.size(0) - 1, n_samples = ws.weights.size(0);
+    const at::Tensor counts = ws.samples.ray_offsets.narrow(0, 1, n_rays) - ws.samples.ray_offsets.narrow(0, 0, n_rays);
+    const at::Tensor ray_index = at::repeat_interleave(at::arange(n_rays, at::kLong), counts, 0, n_samples);
+    const at::Tensor keep = at::nonzero(ws.weights.gt(1e-4f)).squeeze(1);
+    const at::Tensor values = volume->values(m_radiance.to_unit_cube(ws.samples.positions.index_select(0, keep)));
+    const at::Tensor composited =
+        at::zeros({n_rays, values.size(1)}, values.options())
+            .index_add(0, ray_index.index_select(0, keep), values * ws.weights.index_select(0, keep).unsqueeze(1));
+    *label_features = volume->project(composited, opacity);
+  }
   return {composite_weighted(encode(ws.samples.positions), ws.weights, ws.samples.ray_offsets), opacity};
 }
 

@@ -24,15 +24,20 @@ std::string choose_field(const std::filesystem::path& run_dir, const std::string
   if (names.empty())
     fail_usage("run {} has no distilled fields: run `semfield distill --run {} --teacher SPEC` first", run_dir.string(),
                run_dir.string());
-  std::vector<std::string> sam, labels, clip, other;
+  std::vector<std::string> sam, labels, clip, other, laser, files;
   for (const std::string& name : names) {
     const std::filesystem::path config = distill_paths(run_dir, name).config();
     TeacherSpec teacher;
+    bool laser_on = false;
     try {
-      teacher = TeacherSpec::parse(load_distill_config(config).teacher);
+      const DistillConfig c = load_distill_config(config);
+      laser_on = c.laser.enabled;
+      teacher = TeacherSpec::parse(c.teacher);
     } catch (const UsageError& e) {
       fail_input(config, "teacher", "{}", e.what());
     }
+    if (laser_on) laser.push_back(name);
+    if (teacher.kind == TeacherKind::Files) files.push_back(name);
     switch (teacher.kind) {
       case TeacherKind::Sam: sam.push_back(name); break;
       case TeacherKind::Labels: labels.push_back(name); break;
@@ -51,6 +56,12 @@ std::string choose_field(const std::filesystem::path& run_dir, const std::string
       if (!clip.empty()) return clip.front();
       fail_usage("run {} has no CLIP field (it has: {}): text queries need one, e.g. `semfield distill --run {} "
                  "--teacher clip:PATH`",
+                 run_dir.string(), joined(names), run_dir.string());
+    case FieldUse::Classes:
+      for (const auto* group : {&laser, &clip, &files})
+        if (!group->empty()) return group->front();
+      fail_usage("run {} has no CLIP or CLIP-like field (it has: {}): class maps need one, e.g. `semfield distill --run "
+                 "{} --teacher clip:PATH` or `--teacher files:DIR --laser on` with precomputed CLIP-like maps",
                  run_dir.string(), joined(names), run_dir.string());
     case FieldUse::Transfer:
       for (const auto* group : {&other, &clip, &sam})

@@ -12,6 +12,7 @@ namespace semfield {
 enum class FieldUse {
   Segment,   ///< any field; by default a SAM field, else a label field, else another feature field
   Query,     ///< a CLIP field
+  Classes,   ///< class maps: a Laser field, else a CLIP field, else precomputed (files:DIR) CLIP-like features
   Transfer,  ///< a feature field (not labels); by default the first non-SAM one, else a SAM field
 };
 

@@ -67,7 +67,11 @@ ScaleTargets build_targets(const std::vector<std::vector<at::Tensor>>& maps, con
 }
 
 // `n` cells drawn uniformly from all views of one scale (or from view `only_view` when >= 0).
-CellBatch sample_cells(const ScaleTargets& t, int64_t n, std::mt19937_64& rng, int64_t only_view = -1) {
+// `jitter`: the ray goes through a uniformly random point of the cell instead of its centre (a token stands for its
+// whole patch; Laser's coarse CLIP tokens then reach every surface point, not only those seen through patch centres).
+CellBatch sample_cells(const ScaleTargets& t, int64_t n, std::mt19937_64& rng, int64_t only_view = -1,
+                       bool jitter = false) {
+  std::uniform_real_distribution<float> offset(0.0f, 1.0f);
   const int64_t begin = only_view >= 0 ? t.offsets[only_view] : 0;
   const int64_t end = only_view >= 0 ? t.offsets[only_view + 1] : t.offsets.back();
   std::uniform_int_distribution<int64_t> pick(begin, end - 1);
@@ -82,8 +86,9 @@ CellBatch sample_cells(const ScaleTargets& t, int64_t n, std::mt19937_64& rng, i
     const int64_t w = t.cameras[v].intrinsics.width;
     ip[i] = cell;
     vp[i] = v;
-    up[2 * i] = static_cast<float>(local % w) + 0.5f;  // cell centre: the map-geometry contract of teacher.h
-    up[2 * i + 1] = static_cast<float>(local / w) + 0.5f;
+    // cell centre: the map-geometry contract of teacher.h
+    up[2 * i] = static_cast<float>(local % w) + (jitter ? offset(rng) : 0.5f);
+    up[2 * i + 1] = static_cast<float>(local / w) + (jitter ? offset(rng) : 0.5f);
   }
   const kernels::Rays rays = kernels::generate_rays(t.camera_batch, view_ids, uv);
   return {rays.origins, rays.directions, t.cells.index_select(0, index)};
@@ -335,10 +340,10 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
       const AugmentedView& view = augmented_view();
       for (size_t s = 0; s < n_scales; ++s) {
         ScaleTargets single = build_targets({view.maps}, {view.camera}, s);
-        batches.push_back(sample_cells(single, rays_per_scale, rng));
+        batches.push_back(sample_cells(single, rays_per_scale, rng, -1, lc.enabled));
       }
     } else {
-      for (size_t s = 0; s < n_scales; ++s) batches.push_back(sample_cells(targets[s], rays_per_scale, rng));
+      for (size_t s = 0; s < n_scales; ++s) batches.push_back(sample_cells(targets[s], rays_per_scale, rng, -1, lc.enabled));
     }
     // Cross-scale correlation (Eq. 9-11): cosine-similarity maps between scales within one training view.
     std::vector<CellBatch> cross;
