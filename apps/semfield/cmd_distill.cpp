@@ -37,7 +37,7 @@ void laser_classes(const DistillArgs& args, const TeacherSpec& spec, const Laser
     const auto n = static_cast<int64_t>(options.class_names.size());
     if (!args.text_embeddings.empty()) {
       options.class_text = read_text_embeddings(args.text_embeddings, n);
-    } else if (spec.kind == TeacherKind::Clip) {
+    } else if (spec.is_clip()) {
       const ClipTeacher clip(spec.arg);
       options.class_text = clip.encode_text(options.class_names);
       std::vector<std::string> repeated;
@@ -83,7 +83,7 @@ void run_distill(const DistillArgs& args) {
   if (args.seed != 0) config.seed = args.seed;
   if (args.laser == "on") config.laser.enabled = true;
   else if (args.laser == "off") config.laser.enabled = false;
-  else if (teacher_spec.kind == TeacherKind::Clip && args.config.empty()) config.laser.enabled = true;
+  else if (teacher_spec.is_clip() && args.config.empty()) config.laser.enabled = true;
   // Re-validate the combined settings with the same rules as a config file.
   config = distill_config_from_json(to_json(config), "command line");
 
@@ -121,7 +121,7 @@ void add_distill_command(CLI::App& app) {
       "distill", "Distill a 2D teacher (features or labels) into a field rendered with a trained run's density");
   cmd->add_option("--run", args->run, "Run folder written by `semfield train`")->required();
   cmd->add_option("--teacher", args->teacher,
-                  "descriptor | labels:semantic | labels:instance | labels:DIR | files:DIR | sam:PATH | clip:PATH | "
+                  "descriptor | labels:semantic | labels:instance | labels:DIR | files:DIR | sam:PATH | clip:PATH | sclip:PATH | "
                   "dino:PATH");
   cmd->add_option("--name", args->name, "Name of the field inside the run (default from the teacher)");
   cmd->add_option("--data", args->data, "Dataset folder (default: the run's)");

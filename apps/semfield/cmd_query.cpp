@@ -74,7 +74,7 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
   // Text embeddings: the file, the field's own class list (by name), or the CLIP teacher's text tower.
   at::Tensor plain, augmented;
   std::string text_source;
-  const bool clip_tower = field.teacher.kind == TeacherKind::Clip;
+  const bool clip_tower = field.teacher.is_clip();
   bool from_field = laser != nullptr && laser->class_text.defined();
   if (from_field)
     for (const std::string& n : names)

@@ -57,7 +57,7 @@ TeacherSpec foundation_spec(const std::string& text) {
 void run_teacher(const TeacherArgs& args) {
   const TeacherSpec spec = foundation_spec(args.model);
   if (args.image.empty() && args.texts.empty()) fail_usage("give --image and/or --text");
-  if (!args.texts.empty() && spec.kind != TeacherKind::Clip)
+  if (!args.texts.empty() && !spec.is_clip())
     fail_usage("--text needs a clip: model, got '{}'", args.model);
   const std::filesystem::path out(args.out);
   const std::string ext = out.extension().string();

@@ -84,7 +84,8 @@ at::Tensor ClipModel::position_table(int64_t grid_h, int64_t grid_w) const {
   return at::cat({m_visual_pos.narrow(0, 0, 1), resized.permute({0, 2, 3, 1}).reshape({grid_h * grid_w, w})}, 0);
 }
 
-ClipImageOutput ClipModel::encode_image(const at::Tensor& images, bool dense, bool keep_intermediates) const {
+ClipImageOutput ClipModel::encode_image(const at::Tensor& images, bool dense, bool keep_intermediates,
+                                        ClipDense dense_mode) const {
   const int64_t p = m_config.vision_patch_size, vw = m_config.vision_width;
   if (images.dim() != 4 || images.size(1) != 3 || images.size(2) % p != 0 || images.size(3) % p != 0 ||
       images.size(2) == 0 || images.size(3) == 0)
@@ -114,7 +115,26 @@ ClipImageOutput ClipModel::encode_image(const at::Tensor& images, bool dense, bo
   }
   out.embedding = at::matmul(at::layer_norm(x.select(1, 0), {vw}, m_ln_post_w, m_ln_post_b, m_config.layer_norm_eps),
                              m_visual_proj);
-  if (dense) {
+  if (dense && dense_mode == ClipDense::Sclip) {
+    // SCLIP (Wang et al. 2024) as Laser uses it: the last block's attention replaced by the sum of the query-query
+    // and key-key softmaxes (per head, scale 1/sqrt(head dim)) applied to the values; residual and MLP kept.
+    const PreNormBlockWeights& w = m_visual_blocks.back();
+    const int64_t heads = m_config.vision_heads, dh = vw / heads, n = last_input.size(1);
+    const at::Tensor y = at::layer_norm(last_input, {vw}, w.norm1_weight, w.norm1_bias, m_config.layer_norm_eps);
+    const at::Tensor qkv = at::linear(y, w.qkv_weight, w.qkv_bias).view({b, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+    const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];  // [B, heads, N, dh]
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+    const at::Tensor attention = at::softmax(at::matmul(q, q.transpose(-1, -2)) * scale, -1) +
+                                 at::softmax(at::matmul(k, k.transpose(-1, -2)) * scale, -1);
+    const at::Tensor mixed = at::matmul(attention, v).permute({0, 2, 1, 3}).reshape({b, n, vw});
+    at::Tensor z = last_input + at::linear(mixed, w.proj_weight, w.proj_bias);
+    at::Tensor hidden = at::linear(at::layer_norm(z, {vw}, w.norm2_weight, w.norm2_bias, m_config.layer_norm_eps),
+                                   w.fc1_weight, w.fc1_bias);
+    hidden = m_config.quick_gelu ? hidden * at::sigmoid(1.702 * hidden) : at::gelu(hidden);
+    z = z + at::linear(hidden, w.fc2_weight, w.fc2_bias);
+    out.dense = at::matmul(at::layer_norm(z.narrow(1, 1, n - 1), {vw}, m_ln_post_w, m_ln_post_b, m_config.layer_norm_eps),
+                           m_visual_proj);
+  } else if (dense) {
     // MaskCLIP: the last block's value path alone (no residual, no MLP, no token mixing), per patch token.
     const PreNormBlockWeights& w = m_visual_blocks.back();
     const at::Tensor y = at::layer_norm(last_input.narrow(1, 1, last_input.size(1) - 1), {vw}, w.norm1_weight,

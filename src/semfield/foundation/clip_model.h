@@ -15,6 +15,13 @@
 
 namespace semfield::foundation {
 
+/// How dense per-patch features are made from the last block.
+enum class ClipDense {
+  MaskClip,  ///< the last block's value path alone (no residual, MLP or token mixing): MaskCLIP
+  Sclip,     ///< SCLIP's correlative self-attention in the last block: softmax(s q q^T) + softmax(s k k^T) over v,
+             ///< residual and MLP kept, then ln_post and the projection on every patch token (Laser's variant)
+};
+
 struct ClipImageOutput {
   at::Tensor embedding;            ///< [B, E] ln_post(CLS) @ proj (not normalised)
   at::Tensor dense;                ///< [B, h*w, E] MaskCLIP features of the patches (if requested)
@@ -45,7 +52,8 @@ class ClipModel {
   /// images [B, 3, H, W] normalised, H and W multiples of the patch size. A patch grid other than the
   /// checkpoint's uses a bicubically resized position table (align_corners=False; not in the reference, which
   /// only runs at its own resolution). `dense` adds the MaskCLIP patch features.
-  ClipImageOutput encode_image(const at::Tensor& images, bool dense = false, bool keep_intermediates = false) const;
+  ClipImageOutput encode_image(const at::Tensor& images, bool dense = false, bool keep_intermediates = false,
+                               ClipDense dense_mode = ClipDense::MaskClip) const;
   /// tokens [N, context_length] int64 (ClipTokenizer::tokenize).
   ClipTextOutput encode_text(const at::Tensor& tokens, bool keep_intermediates = false) const;
   /// exp(logit_scale) * cos(image_i, text_j): [B, N]

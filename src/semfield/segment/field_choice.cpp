@@ -41,7 +41,8 @@ std::string choose_field(const std::filesystem::path& run_dir, const std::string
     switch (teacher.kind) {
       case TeacherKind::Sam: sam.push_back(name); break;
       case TeacherKind::Labels: labels.push_back(name); break;
-      case TeacherKind::Clip: clip.push_back(name); break;
+      case TeacherKind::Clip:
+      case TeacherKind::Sclip: clip.push_back(name); break;
       case TeacherKind::Files:
       case TeacherKind::Descriptor:
       case TeacherKind::Dino: other.push_back(name); break;

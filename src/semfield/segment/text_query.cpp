@@ -119,7 +119,7 @@ TextQuery::TextQuery(std::shared_ptr<const foundation::ClipModel> clip, TextQuer
 }
 
 TextQuery TextQuery::for_field(const LoadedDistill& field, TextQueryOptions options) {
-  if (field.teacher.kind != TeacherKind::Clip)
+  if (!field.teacher.is_clip())
     fail_usage("field '{}' was distilled from '{}': text queries need a field distilled from a CLIP teacher "
                "(semfield distill --teacher clip:PATH)",
                field.name, field.teacher.to_string());

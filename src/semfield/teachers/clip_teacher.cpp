@@ -18,7 +18,8 @@ std::pair<int64_t, int64_t> aspect_grid(int64_t image_height, int64_t image_widt
   return image_height <= image_width ? std::make_pair(short_cells, long_cells) : std::make_pair(long_cells, short_cells);
 }
 
-ClipTeacher::ClipTeacher(const std::string& path) : m_path(path), m_model(foundation::ClipModel::load(path)) {}
+ClipTeacher::ClipTeacher(const std::string& path, foundation::ClipDense dense)
+    : m_path(path), m_dense(dense), m_model(foundation::ClipModel::load(path)) {}
 
 std::vector<std::pair<int64_t, int64_t>> ClipTeacher::map_sizes(int64_t image_height, int64_t image_width) const {
   return {aspect_grid(image_height, image_width, m_model.config().grid())};
@@ -30,7 +31,7 @@ std::vector<at::Tensor> ClipTeacher::compute(const TeacherInput& input) const {
   const auto [gh, gw] = aspect_grid(rgb.size(0), rgb.size(1), m_model.config().grid());
   const int64_t p = m_model.config().vision_patch_size;
   const at::Tensor resized = foundation::pil_resize(rgb, gh * p, gw * p, foundation::PilFilter::Bicubic);
-  const foundation::ClipImageOutput out = m_model.encode_image(m_model.normalize(resized.to(at::kFloat) / 255.0f), true);
+  const foundation::ClipImageOutput out = m_model.encode_image(m_model.normalize(resized.to(at::kFloat) / 255.0f), true, false, m_dense);
   return {out.dense[0].t().reshape({-1, gh, gw}).contiguous()};
 }
 
@@ -40,6 +41,8 @@ at::Tensor ClipTeacher::encode_text(const std::vector<std::string>& texts) const
   return m_model.encode_text(tokens).embedding;
 }
 
-std::unique_ptr<Teacher> make_clip_teacher(const std::string& path) { return std::make_unique<ClipTeacher>(path); }
+std::unique_ptr<Teacher> make_clip_teacher(const std::string& path, foundation::ClipDense dense) {
+  return std::make_unique<ClipTeacher>(path, dense);
+}
 
 }  // namespace semfield

@@ -18,9 +18,12 @@ namespace semfield {
 /// MaskCLIP value-path feature of each patch, [embed_dim, gh, gw], not normalised (compare by cosine).
 class ClipTeacher final : public Teacher {
  public:
-  explicit ClipTeacher(const std::string& path);
+  /// `dense`: MaskCLIP tokens (clip:PATH) or SCLIP's (sclip:PATH).
+  explicit ClipTeacher(const std::string& path, foundation::ClipDense dense = foundation::ClipDense::MaskClip);
 
-  std::string spec() const override { return TeacherSpec{TeacherKind::Clip, m_path}.to_string(); }
+  std::string spec() const override {
+    return TeacherSpec{m_dense == foundation::ClipDense::Sclip ? TeacherKind::Sclip : TeacherKind::Clip, m_path}.to_string();
+  }
   TeacherOutputKind output_kind() const override { return TeacherOutputKind::Features; }
   std::vector<int64_t> channels() const override { return {m_model.config().embed_dim}; }
   std::vector<std::pair<int64_t, int64_t>> map_sizes(int64_t image_height, int64_t image_width) const override;
@@ -33,6 +36,7 @@ class ClipTeacher final : public Teacher {
 
  private:
   std::string m_path;
+  foundation::ClipDense m_dense;
   foundation::ClipModel m_model;
 };
 
@@ -40,6 +44,7 @@ class ClipTeacher final : public Teacher {
 /// round(short_cells * long / short) (at least 1).
 std::pair<int64_t, int64_t> aspect_grid(int64_t image_height, int64_t image_width, int64_t short_cells);
 
-std::unique_ptr<Teacher> make_clip_teacher(const std::string& path);
+std::unique_ptr<Teacher> make_clip_teacher(const std::string& path,
+                                           foundation::ClipDense dense = foundation::ClipDense::MaskClip);
 
 }  // namespace semfield

@@ -14,12 +14,13 @@ std::unique_ptr<Teacher> make_foundation_teacher(const TeacherSpec& spec) {
   switch (spec.kind) {
     case TeacherKind::Sam: return make_sam_teacher(spec.arg);
     case TeacherKind::Clip: return make_clip_teacher(spec.arg);
+    case TeacherKind::Sclip: return make_clip_teacher(spec.arg, foundation::ClipDense::Sclip);
     case TeacherKind::Dino: return make_dino_teacher(spec.arg);
     case TeacherKind::Labels:
     case TeacherKind::Files:
     case TeacherKind::Descriptor: break;
   }
-  fail_usage("teacher '{}' is not a foundation model (sam:PATH, clip:PATH or dino:PATH)", spec.to_string());
+  fail_usage("teacher '{}' is not a foundation model (sam:PATH, clip:PATH, sclip:PATH or dino:PATH)", spec.to_string());
 }
 
 std::unique_ptr<Teacher> make_teacher(const TeacherSpec& spec, const Scene& scene,
@@ -30,6 +31,7 @@ std::unique_ptr<Teacher> make_teacher(const TeacherSpec& spec, const Scene& scen
     case TeacherKind::Files: return std::make_unique<FileTeacher>(spec.arg, scene);
     case TeacherKind::Sam:
     case TeacherKind::Clip:
+    case TeacherKind::Sclip:
     case TeacherKind::Dino: return make_foundation_teacher(spec);
   }
   SEMFIELD_ASSERT(false, "unhandled teacher kind");

@@ -20,6 +20,7 @@ constexpr TeacherKindEntry kTeacherKinds[] = {
     {TeacherKind::Files, "files", "files:DIR"},
     {TeacherKind::Sam, "sam", "sam:PATH"},
     {TeacherKind::Clip, "clip", "clip:PATH"},
+    {TeacherKind::Sclip, "sclip", "sclip:PATH"},
     {TeacherKind::Dino, "dino", "dino:PATH"},
 };
 
@@ -64,7 +65,7 @@ TeacherSpec TeacherSpec::parse(const std::string& text) {
 }
 
 bool TeacherSpec::is_foundation_model() const {
-  return kind == TeacherKind::Sam || kind == TeacherKind::Clip || kind == TeacherKind::Dino;
+  return kind == TeacherKind::Sam || kind == TeacherKind::Clip || kind == TeacherKind::Sclip || kind == TeacherKind::Dino;
 }
 
 }  // namespace semfield

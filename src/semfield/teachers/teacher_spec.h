@@ -12,7 +12,8 @@ enum class TeacherKind {
   Files,       ///< "files:DIR": precomputed maps
   Descriptor,  ///< "descriptor": the built-in weight-free descriptor (takes no argument)
   Sam,         ///< "sam:PATH"
-  Clip,        ///< "clip:PATH"
+  Clip,        ///< "clip:PATH" (MaskCLIP dense tokens)
+  Sclip,       ///< "sclip:PATH" (the same CLIP weights, SCLIP's correlative self-attention: Laser's dense tokens)
   Dino,        ///< "dino:PATH"
 };
 
@@ -36,6 +37,8 @@ struct TeacherSpec {
   /// Whether the teacher is a foundation model (sam, clip, dino: `arg` is its weights), which runs on any image
   /// without a scene.
   bool is_foundation_model() const;
+  /// Whether the teacher is CLIP (clip or sclip: `arg` is CLIP weights with a text tower).
+  bool is_clip() const { return kind == TeacherKind::Clip || kind == TeacherKind::Sclip; }
 
   bool operator==(const TeacherSpec& other) const { return kind == other.kind && arg == other.arg; }
   bool operator!=(const TeacherSpec& other) const { return !(*this == other); }

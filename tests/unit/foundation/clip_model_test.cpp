@@ -6,6 +6,8 @@
 
 #include "golden_util.h"
 #include "semfield/foundation/clip_model.h"
+#include <map>
+
 #include "semfield/foundation/pil_resize.h"
 #include "semfield/io/image.h"
 
@@ -109,3 +111,49 @@ TEST(ClipModel, DenseFeaturesAtAnotherGrid) {
 }
 
 }  // namespace
+
+namespace semfield::foundation {
+namespace {
+
+// SCLIP's dense tokens (Laser's variant) against a plain per-head reference written from the formula with the
+// checkpoint's named tensors: last block = x + out_proj(sum over heads of [softmax(s q q^T) + softmax(s k k^T)] v),
+// then + MLP(ln_2(.)), ln_post and the projection on the patch tokens.
+TEST(ClipModel, SclipDenseTokensMatchAPlainReference) {
+  REQUIRE_CLIP_WEIGHTS();
+  at::InferenceMode guard;
+  const ClipModel& model = golden_clip();
+  const ClipConfig& c = model.config();
+  const at::Tensor input = model.preprocess(golden_image_uint8("clip", "image_224.png"));
+  const ClipImageOutput sclip = model.encode_image(input, true, true, ClipDense::Sclip);
+  const ClipImageOutput mask = model.encode_image(input, true, false, ClipDense::MaskClip);
+  std::map<std::string, at::Tensor> w;
+  for (const auto& [name, tensor] : model.weights().entries()) w[name] = tensor;
+  const std::string b = "visual.transformer.resblocks." + std::to_string(c.vision_layers - 1) + ".";
+  const int64_t width = c.vision_width, heads = c.vision_heads, dh = width / heads;
+  const at::Tensor x = sclip.blocks[sclip.blocks.size() - 2][0];  // the last block's input [N, width]
+  const at::Tensor y = at::layer_norm(x, {width}, w[b + "ln_1.weight"], w[b + "ln_1.bias"], c.layer_norm_eps);
+  const at::Tensor qkv = at::linear(y, w[b + "attn.in_proj_weight"], w[b + "attn.in_proj_bias"]);
+  std::vector<at::Tensor> per_head;
+  for (int64_t h = 0; h < heads; ++h) {
+    const at::Tensor q = qkv.narrow(1, h * dh, dh), k = qkv.narrow(1, width + h * dh, dh),
+                     v = qkv.narrow(1, 2 * width + h * dh, dh);
+    const double s = 1.0 / std::sqrt(static_cast<double>(dh));
+    per_head.push_back(at::matmul(at::softmax(at::matmul(q, q.t()) * s, 1) + at::softmax(at::matmul(k, k.t()) * s, 1), v));
+  }
+  at::Tensor z = x + at::linear(at::cat(per_head, 1), w[b + "attn.out_proj.weight"], w[b + "attn.out_proj.bias"]);
+  at::Tensor hidden = at::linear(at::layer_norm(z, {width}, w[b + "ln_2.weight"], w[b + "ln_2.bias"], c.layer_norm_eps),
+                                 w[b + "mlp.c_fc.weight"], w[b + "mlp.c_fc.bias"]);
+  hidden = c.quick_gelu ? hidden * at::sigmoid(1.702 * hidden) : at::gelu(hidden);
+  z = z + at::linear(hidden, w[b + "mlp.c_proj.weight"], w[b + "mlp.c_proj.bias"]);
+  const at::Tensor patches = z.narrow(0, 1, z.size(0) - 1);
+  const at::Tensor reference =
+      at::matmul(at::layer_norm(patches, {width}, w["visual.ln_post.weight"], w["visual.ln_post.bias"], c.layer_norm_eps),
+                 w["visual.proj"]);
+  ASSERT_EQ(sclip.dense.sizes(), mask.dense.sizes());
+  EXPECT_LT((sclip.dense[0] - reference).abs().max().item<double>(), 2e-5 * reference.abs().max().item<double>() + 1e-6);
+  // It is not MaskCLIP's value path.
+  EXPECT_GT((sclip.dense - mask.dense).abs().max().item<double>(), 1e-2 * mask.dense.abs().max().item<double>());
+}
+
+}  // namespace
+}  // namespace semfield::foundation

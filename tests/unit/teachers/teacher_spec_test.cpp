@@ -51,7 +51,12 @@ TEST(TeacherSpec, KindNamesAndFoundationModels) {
   EXPECT_STREQ(teacher_kind_name(TeacherKind::Sam), "sam");
   EXPECT_STREQ(teacher_kind_name(TeacherKind::Clip), "clip");
   EXPECT_STREQ(teacher_kind_name(TeacherKind::Dino), "dino");
+  EXPECT_STREQ(teacher_kind_name(TeacherKind::Sclip), "sclip");
   EXPECT_TRUE(TeacherSpec::parse("clip:x").is_foundation_model());
+  EXPECT_TRUE(TeacherSpec::parse("sclip:x").is_foundation_model());
+  EXPECT_TRUE(TeacherSpec::parse("sclip:x").is_clip());
+  EXPECT_TRUE(TeacherSpec::parse("clip:x").is_clip());
+  EXPECT_FALSE(TeacherSpec::parse("dino:x").is_clip());
   EXPECT_TRUE(TeacherSpec::parse("dino:x").is_foundation_model());
   EXPECT_TRUE(TeacherSpec::parse("sam:x").is_foundation_model());
   EXPECT_FALSE(TeacherSpec::parse("files:x").is_foundation_model());
@@ -65,7 +70,7 @@ TEST(TeacherSpec, KindNamesAndFoundationModels) {
 TEST(TeacherSpec, BadSpecsNameTheTextAndWhatIsValid) {
   EXPECT_EQ(error_of([] { TeacherSpec::parse("mae:x"); }),
             "unknown teacher 'mae:x'; valid: descriptor, labels:semantic, labels:instance, labels:DIR, files:DIR, "
-            "sam:PATH, clip:PATH, dino:PATH");
+            "sam:PATH, clip:PATH, sclip:PATH, dino:PATH");
   EXPECT_THAT(error_of([] { TeacherSpec::parse(""); }), HasSubstr("unknown teacher ''"));
   EXPECT_THAT(error_of([] { TeacherSpec::parse("Descriptor"); }), HasSubstr("unknown teacher 'Descriptor'"));
   EXPECT_EQ(error_of([] { TeacherSpec::parse("files"); }), "teacher 'files' needs a path: files:PATH");
@@ -84,7 +89,7 @@ TEST(TeacherSpec, BadSpecsNameTheTextAndWhatIsValid) {
 
 TEST(TeacherSpec, OnlyFoundationModelsAreMadeWithoutAScene) {
   EXPECT_EQ(error_of([] { make_foundation_teacher(TeacherSpec::parse("files:maps")); }),
-            "teacher 'files:maps' is not a foundation model (sam:PATH, clip:PATH or dino:PATH)");
+            "teacher 'files:maps' is not a foundation model (sam:PATH, clip:PATH, sclip:PATH or dino:PATH)");
   EXPECT_THAT(error_of([] { make_foundation_teacher(TeacherSpec::parse("descriptor")); }),
               HasSubstr("is not a foundation model"));
 }
