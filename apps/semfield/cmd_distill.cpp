@@ -1,4 +1,6 @@
 // `semfield distill`: lift a 2D teacher (features or labels) into a field on top of a trained run.
+#include <cstdlib>
+
 #include "commands.h"
 #include "interrupt.h"
 #include "semfield/core/error.h"
@@ -8,6 +10,7 @@
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/segment/text_query.h"
 #include "semfield/teachers/clip_teacher.h"
+#include "semfield/teachers/teacher_cache.h"
 #include "semfield/teachers/teacher.h"
 #include "semfield/train/feature_trainer.h"
 
@@ -16,7 +19,7 @@ namespace semfield::cli {
 namespace {
 
 struct DistillArgs {
-  std::string run, teacher, name, data, config, laser = "auto", classes, text_embeddings;
+  std::string run, teacher, name, data, config, laser = "auto", classes, text_embeddings, teacher_cache;
   int64_t steps = -1;
   double time_budget = -1;
   int rays = -1;
@@ -90,7 +93,16 @@ void run_distill(const DistillArgs& args) {
   const LoadedRun loaded = load_run(args.run);
   const Scene scene = load_run_scene(loaded, args.data);
   const LabelDegradation degradation{config.label_noise, config.label_keep, config.seed};
-  const std::unique_ptr<Teacher> teacher = make_teacher(teacher_spec, scene, degradation);
+  std::unique_ptr<Teacher> teacher = make_teacher(teacher_spec, scene, degradation);
+  std::string cache_dir = args.teacher_cache;
+  if (cache_dir.empty())
+    if (const char* env = std::getenv("SEMFIELD_TEACHER_CACHE")) cache_dir = env;
+  const CachedTeacher* cached = nullptr;
+  if (!cache_dir.empty() && teacher_spec.is_foundation_model()) {
+    auto wrapped = std::make_unique<CachedTeacher>(std::move(teacher), cache_dir, teacher_spec.arg);
+    cached = wrapped.get();
+    teacher = std::move(wrapped);
+  }
   DistillOptions options;
   options.config = config;
   options.name = args.name.empty() ? default_distill_name(teacher_spec) : args.name;
@@ -111,6 +123,9 @@ void run_distill(const DistillArgs& args) {
   if (r.miou) std::printf(", held-out mIoU %.4f accuracy %.4f", *r.miou, r.accuracy.value_or(0));
   std::printf("\n");
   if (summary.interrupted) std::printf("interrupted: checkpoint saved\n");
+  if (cached != nullptr)
+    std::printf("teacher cache %s: %lld maps read, %lld computed\n", cache_dir.c_str(),
+                static_cast<long long>(cached->hits()), static_cast<long long>(cached->misses()));
 }
 
 }  // namespace
@@ -138,6 +153,9 @@ void add_distill_command(CLI::App& app) {
   cmd->add_option("--label-keep", args->label_keep, "Keep only this fraction of training label pixels (study)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", args->seed, "Random seed");
+  cmd->add_option("--teacher-cache", args->teacher_cache,
+                  "Foundation-model teachers: keep their maps in this folder, keyed by image, model and settings, and "
+                  "read them back next time (default: $SEMFIELD_TEACHER_CACHE; none when unset)");
   cmd->add_option("--laser", args->laser,
                   "Laser's modules: on | off | auto (default: on for clip:PATH teachers without --config, else the "
                   "config's laser.enabled)")
