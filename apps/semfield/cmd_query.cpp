@@ -119,11 +119,12 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
   for (const CameraRecord* camera : cameras) {
     const int64_t h = camera->camera.intrinsics.height, w = camera->camera.intrinsics.width;
     const auto start = std::chrono::steady_clock::now();
-    const SegmentView view =
-        render_field_view(*field.model, working_camera(camera->camera, args.max_side), camera->name, 0);
+    // The rendered rows as they come (no [C,H,W] transpose of 512-channel maps: that copy cost more than the render).
+    const Camera working = working_camera(camera->camera, args.max_side);
+    const SemanticRenderOutput rendered = field.model->render_view(working);
+    const at::Tensor valid = rendered.opacity.view({working.intrinsics.height, working.intrinsics.width}) >= 0.5f;
     const at::Tensor classes = resample_nearest(
-        open_vocabulary_classes(view.maps, view.label_features, volume, plain, augmented, view.opacity >= 0.5f,
-                                standardise),
+        open_vocabulary_classes(rendered.maps[0], rendered.label_features, volume, plain, augmented, valid, standardise),
         h, w);
     const at::Tensor ids = classes + 1;  // 0 = nothing
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

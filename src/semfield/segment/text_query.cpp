@@ -104,10 +104,9 @@ at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor&
   const at::Tensor v = valid.reshape(-1).to(at::kBool);
   at::Tensor classes;
   if (volume != nullptr && label_features.defined()) {
-    const at::Tensor flat = label_features.reshape({label_features.size(0), -1}).t();
-    classes = volume->logits(flat, texts_plain).argmax(1);
+    classes = volume->logits(label_features, texts_plain).argmax(1);
   } else {
-    classes = classify_features(features.reshape({features.size(0), -1}).t(), texts, v, standardise);
+    classes = classify_features(features, texts, v, standardise);
   }
   return at::where(v, classes, at::full_like(classes, -1)).view({h, w}).contiguous();
 }

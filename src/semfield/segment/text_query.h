@@ -50,9 +50,10 @@ std::vector<std::string> split_class_list(const std::string& text);
 class LabelVolume;
 
 /// Laser's class map of one rendered view, [H,W] int64 with the index of the winning text (0..K-1) and -1 where
-/// `valid` [H,W] is false. With a label volume and its rendered features label_features [D,H,W]: the arg-max of its
-/// logits against texts_plain [K,D]; otherwise the cosines of features [E,H,W] with texts [K,E] (repeated names when
-/// text augmentation is on), each class's map standardised over the valid pixels when `standardise`.
+/// `valid` [H,W] is false. Rendered values are row-major per pixel (as SemanticRenderOutput gives them, no transpose):
+/// with a label volume and its rendered features label_features [H*W, D], the arg-max of its logits against
+/// texts_plain [K,D]; otherwise the cosines of features [H*W, E] with texts [K,E] (repeated names when text
+/// augmentation is on), each class's map standardised over the valid pixels when `standardise`.
 at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& label_features, const LabelVolume* volume,
                                    const at::Tensor& texts_plain, const at::Tensor& texts, const at::Tensor& valid,
                                    bool standardise);
