@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "semfield/core/file_util.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/image.h"
 #include "semfield/io/npy.h"
@@ -38,8 +39,11 @@ TEST(LaserEndToEnd, ClassMapsBeatTheRawTeacherAndBadInputsFailClearly) {
   EXPECT_TRUE(fs::exists(clip / "text_embeddings.npy"));
   EXPECT_TRUE(fs::exists(clip / "r_0.npy"));
 
-  // Laser reads the class list and text embeddings beside the maps. 300 steps of 1,024 rays.
-  r = run_cli("distill --run " + quoted(run) + " --teacher files:" + quoted(clip) +
+  // Laser reads the class list and text embeddings beside the maps. Every module on (the defaults switch the adapter,
+  // attention and label volume off), 300 steps of 1,024 rays.
+  const fs::path all_modules = dir.path() / "laser_all.json";
+  semfield::write_file_atomic(all_modules, R"({"laser": {"enabled": true, "adapter": true, "attention": true, "label_volume": true}})");
+  r = run_cli("distill --run " + quoted(run) + " --teacher files:" + quoted(clip) + " --config " + quoted(all_modules) +
               " --laser on --steps 300 --rays 1024 --name laser");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("label volume rank"));
@@ -68,6 +72,21 @@ TEST(LaserEndToEnd, ClassMapsBeatTheRawTeacherAndBadInputsFailClearly) {
   ASSERT_EQ(labels.numel(), 2);
   EXPECT_GE(labels.min().item<int64_t>(), 1);
   EXPECT_LE(labels.max().item<int64_t>(), n_classes);
+
+  // The default Laser (text augmentation only) through the same query path.
+  r = run_cli("distill --run " + quoted(run) + " --teacher files:" + quoted(clip) +
+              " --laser on --steps 300 --rays 1024 --name laser-default");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_cli("query --run " + quoted(run) + " --field laser-default --classes '" + classes + "' --views test --gt --out " +
+              quoted(dir.path() / "classes-default"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto default_summary = read_json(dir.path() / "classes-default" / "query.json");
+  const double default_miou = default_summary["score"]["miou"].get<double>();
+  std::printf("default Laser (text augmentation): mIoU %.3f\n", default_miou);
+  EXPECT_FALSE(default_summary["label_volume"].get<bool>());
+  // Measured 0.865.
+  EXPECT_GT(default_miou, 0.78) << default_summary.dump();
+  EXPECT_GT(default_miou, teacher_miou + 0.3);
 
   // Errors name what is wrong.
   r = run_cli("query --run " + quoted(run) + " --classes sofa,lamp --views test --out " + quoted(dir.path() / "x"));

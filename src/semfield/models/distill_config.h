@@ -11,15 +11,18 @@
 
 namespace semfield {
 
-/// Laser's modules on a CLIP field (fields/laser_modules.h, docs/segmentation.md "Laser"); each can be switched off
-/// alone. Losses and schedule: train/feature_trainer.cpp.
+/// Laser's modules on a CLIP field (fields/laser_modules.h, docs/segmentation.md "Laser"); each can be switched on or
+/// off alone. Losses and schedule: train/feature_trainer.cpp. Defaults: what measured best on held-out generated
+/// scenes with the simulated teacher (BENCHMARKS.md, "Laser"): text augmentation on; the adapter, the attention and
+/// the label volume off (alone or together they scored below text augmentation alone there) - switch them on to use
+/// them.
 struct LaserConfig {
   bool enabled = false;         ///< `distill --laser on|off` (default: on for clip:PATH teachers)
-  bool adapter = true;          ///< adapter + self-cross training on the CLIP side
+  bool adapter = false;         ///< adapter + self-cross training on the CLIP side
   int adapter_hidden = 64;
-  bool attention = true;        ///< low-rank transient query attention on the rendered features
+  bool attention = false;       ///< low-rank transient query attention on the rendered features
   int attention_rank = 48;      ///< E (the bank holds 3E queries); the code uses 48 or 64
-  bool label_volume = true;     ///< label volume: class logits as classification (needs the class list)
+  bool label_volume = false;    ///< label volume: class logits as classification (needs the class list)
   int label_rank = 16;          ///< components per axis of the vector-matrix volume
   int label_resolution = 64;    ///< plane and line cells per axis
   bool text_augmentation = true;  ///< repeated class names (with a CLIP text tower) and per-class standardisation
