@@ -168,6 +168,15 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
   }
   if (scene) {
     const ClassMapScore score = scorer.result();
+    if (score.pairs == 0)
+      fail_usage("query --gt: no pixel of the scene's semantic maps belongs to one of --classes (classes are matched to "
+                 "labels.json by name; the scene names {})",
+                 [&] {
+                   std::string names_text;
+                   for (const auto& [id, label] : scene->semantic_labels)
+                     if (id > 0) names_text += (names_text.empty() ? "" : ", ") + label.name;
+                   return names_text.empty() ? std::string("none") : names_text;
+                 }());
     summary["score"] = score.to_json();
     std::printf("3D-OVS scores over %lld views: mIoU %.4f, accuracy %.4f\n", static_cast<long long>(score.views),
                 score.miou, score.accuracy);

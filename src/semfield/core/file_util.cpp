@@ -19,7 +19,17 @@ std::vector<uint8_t> read_file_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_input(path, "", "cannot open for reading");
   in.seekg(0, std::ios::end);
-  const auto size = static_cast<size_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  if (end < 0) {
+    // Not seekable (a pipe, e.g. the shell's <(...)): read to the end.
+    in.clear();
+    std::vector<uint8_t> streamed;
+    char buffer[65536];
+    while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0)
+      streamed.insert(streamed.end(), buffer, buffer + in.gcount());
+    return streamed;
+  }
+  const auto size = static_cast<size_t>(end);
   in.seekg(0, std::ios::beg);
   std::vector<uint8_t> bytes(size);
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
