@@ -20,6 +20,7 @@
 #include "semfield/segment/mask_io.h"
 #include "semfield/segment/segment_view.h"
 #include "semfield/segment/text_query.h"
+#include "semfield/teachers/simulated_segmenter.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/image.h"
 #include "semfield/io/npy.h"
@@ -43,15 +44,15 @@ struct QueryArgs {
 at::Tensor query_truth(const Scene& scene, const std::string& view_name, const std::vector<std::string>& names) {
   for (const View& v : scene.views) {
     if (v.name != view_name || !v.semantic) continue;
-    const Image& image = *v.semantic;
-    at::Tensor out = at::zeros({image.height, image.width}, at::kLong);
+    const LabelMap ids = label_map_from_image(*v.semantic);
+    at::Tensor out = at::zeros({ids.height, ids.width}, at::kLong);
     int64_t* p = out.data_ptr<int64_t>();
     std::map<int, int64_t> index;
     for (const auto& [id, label] : scene.semantic_labels)
       for (size_t k = 0; k < names.size(); ++k)
         if (label.name == names[k]) index[id] = static_cast<int64_t>(k) + 1;
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      const auto it = index.find(static_cast<int>(std::lround(image.pixels[static_cast<size_t>(i) * image.channels])));
+    for (size_t i = 0; i < ids.ids.size(); ++i) {
+      const auto it = index.find(ids.ids[i]);
       p[i] = it == index.end() ? 0 : it->second;
     }
     return out;
@@ -88,23 +89,28 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
       rows.push_back(std::find(laser->class_names.begin(), laser->class_names.end(), n) - laser->class_names.begin());
     plain = laser->class_text.index_select(0, at::tensor(rows, at::kLong));
     text_source = "the field's class list";
-  } else if (clip_tower) {
-    plain = TextQuery::for_field(field).encode(names);
+  }
+  const bool text_augmentation = laser != nullptr && laser->text_augmentation;
+  const bool repeat_names = clip_tower && text_augmentation && args.repeat > 1 && args.text_embeddings.empty();
+  // The CLIP text tower, loaded once, when the plain or the repeated names need it.
+  std::optional<TextQuery> tower;
+  if (clip_tower && (!plain.defined() || repeat_names)) tower.emplace(TextQuery::for_field(field));
+  if (!plain.defined()) {
+    if (!tower)
+      fail_usage("query --classes: field '{}' was distilled from {}, which has no text tower, and its class list does "
+                 "not hold every class; give --text-embeddings EMB.npy [{}, dim]",
+                 field_name, field.teacher.to_string(), n_classes);
+    plain = tower->encode(names);
     text_source = field.teacher.arg;
-  } else {
-    fail_usage("query --classes: field '{}' was distilled from {}, which has no text tower, and its class list does not "
-               "hold every class; give --text-embeddings EMB.npy [{}, dim]",
-               field_name, field.teacher.to_string(), n_classes);
   }
   const int64_t dim = field.model->channels().front();
   if (plain.size(1) != dim)
     fail_usage("query --classes: text embeddings have {} channels but field '{}' has {}", plain.size(1), field_name, dim);
-  const bool text_augmentation = laser != nullptr && laser->text_augmentation;
   augmented = plain;
-  if (clip_tower && text_augmentation && args.repeat > 1 && args.text_embeddings.empty()) {
+  if (repeat_names) {
     std::vector<std::string> repeated;
     for (const std::string& n : names) repeated.push_back(repeat_text(n, args.repeat));
-    augmented = TextQuery::for_field(field).encode(repeated);
+    augmented = tower->encode(repeated);
   }
   const bool standardise = args.standardise == "on" || (args.standardise == "auto" && text_augmentation);
   const LabelVolume* volume = laser != nullptr && args.label_volume == "on" ? laser->label_volume.get() : nullptr;

@@ -20,6 +20,7 @@
 #include "semfield/segment/text_query.h"
 #include "semfield/teachers/simulated_clip.h"
 #include "semfield/teachers/simulated_dino.h"
+#include "semfield/teachers/simulated_segmenter.h"
 
 namespace semfield::cli {
 
@@ -32,11 +33,8 @@ struct SimulateClipArgs {
 };
 
 at::Tensor sc_semantic_tensor(const Image& image) {
-  at::Tensor t = at::empty({image.height, image.width}, at::kLong);
-  int64_t* p = t.data_ptr<int64_t>();
-  for (int64_t i = 0; i < static_cast<int64_t>(image.height) * image.width; ++i)
-    p[i] = static_cast<int64_t>(std::lround(image.pixels[static_cast<size_t>(i) * image.channels]));
-  return t;
+  const LabelMap m = label_map_from_image(image);
+  return at::tensor(m.ids, at::kInt).view({m.height, m.width}).to(at::kLong);
 }
 
 void run_simulate_clip(const SimulateClipArgs& args) {
