@@ -30,6 +30,7 @@
 #include "semfield/pipeline/feature_evaluator.h"
 #include "semfield/train/apply.h"
 #include "semfield/train/feature_trainer.h"
+#include "semfield/train/pixel_sampler.h"
 #include "semfield/train/trainer.h"
 
 namespace semfield::cli {
@@ -193,6 +194,7 @@ void run_demo(const DemoArgs& args) {
   // than the default 2^18 (sized for 800x800 captures) and converges faster in wall-clock time.
   options.spec.config.train.target_samples = 1 << 16;
   options.run_dir = run_dir;
+  options.image_memory_bytes = default_image_memory_cap();
   const TrainSummary summary = train_radiance_field(scene, options);
 
   std::printf("== 4/8 rendering an orbit\n");

@@ -25,6 +25,9 @@ void add_synth_command(CLI::App& app) {
   auto* views = cmd->add_option("--views", config->n_views, "Training views; test views = max(4, views/5) (default 50 with --category)")
       ->capture_default_str();
   cmd->add_option("--res", config->resolution, "Image width and height in pixels, 8..4096")->capture_default_str();
+  auto* height = cmd->add_option("--height", config->height,
+                                 "Image height in pixels, 8..4096, when it differs from --res (the width): "
+                                 "3840 with --height 2160 is a 4K capture");
   cmd->add_option("--seed", config->seed, "Random seed; the same seed gives byte-identical files")
       ->capture_default_str();
   auto* scenes = cmd->add_option("--scenes", config->n_scenes, "Number of scenes; scene k uses seed + k")->capture_default_str();
@@ -36,19 +39,19 @@ void add_synth_command(CLI::App& app) {
                   "(out/instance_000..; parts, keypoints, same cameras for every instance)");
   cmd->add_option("--instances", *instances, "With --category: number of instances; instance k uses seed + k")
       ->capture_default_str();
-  cmd->callback([config, out, category, instances, cmd, preset, objects, views, scenes, vary] {
+  cmd->callback([config, out, category, instances, cmd, preset, objects, views, scenes, vary, height] {
     if (category->empty()) {
       if (cmd->count("--instances") > 0) fail_usage("synth: --instances needs --category");
       write_synth_dataset(*config, *out, [](const SynthSummary& s) {
         std::printf("%s\n", fmt::format("{}: seed {}, {} objects ({}), {} train + {} test views at {}x{}, {:.2f} s",
                                         s.dir.string(), s.seed, s.n_objects, fmt::join(s.object_names, ", "),
-                                        s.n_train, s.n_test, s.resolution, s.resolution, s.seconds)
+                                        s.n_train, s.n_test, s.resolution, s.height, s.seconds)
                                 .c_str());
         std::fflush(stdout);
       });
       return;
     }
-    for (const CLI::Option* option : {preset, objects, scenes, vary})
+    for (const CLI::Option* option : {preset, objects, scenes, vary, height})
       if (option->count() > 0)
         fail_usage("synth: {} does not apply to --category datasets (use --instances, --views, --res, --seed)",
                    option->get_name());

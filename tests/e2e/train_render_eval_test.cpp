@@ -108,6 +108,36 @@ TEST(TrainedSceneTrain, RenderEvalResumeAndCorruption) {
   }
 }
 
+// A capture larger than a (tiny) image-memory cap trains from a rotating subset of its views without exceeding the
+// cap, evaluates its test views decoded one at a time, and still learns the scene.
+TEST(LongTrainCommand, TrainsUnderAnImageMemoryCap) {
+  semfield::test::TempDir dir;
+  const fs::path scene = dir / "scene", run = dir / "run";
+  CommandResult r = run_cli("synth --out '" + scene.string() + "' --views 16 --res 48 --seed 4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const int64_t view_bytes = 48 * 48 * 4, cap = 4 * view_bytes + 100;  // room for 4 of the 16 views
+  r = run_cli("--threads 2 train --data '" + scene.string() + "' --out '" + run.string() +
+              "' --steps 200 --eval-interval 0 --image-memory " + std::to_string(cap / 1e9));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("a rotating subset of 4 views (at most 36.9 kB), 1 replaced every 10 steps"));
+  std::ifstream in(run / "eval" / "metrics.json");
+  const auto metrics = nlohmann::json::parse(in);
+  EXPECT_EQ(metrics["image_memory"]["views"].get<int>(), 16);
+  EXPECT_EQ(metrics["image_memory"]["resident_views"].get<int>(), 4);
+  EXPECT_GT(metrics["image_memory"]["peak_bytes"].get<int64_t>(), 0);
+  EXPECT_LE(metrics["image_memory"]["peak_bytes"].get<int64_t>(), cap);
+  // Measured 27.08 dB on the test views, against 27.87 dB with every view resident and 17.65 dB when the subset
+  // rotated ten times slower (every 100 steps: 6 of the 16 views seen).
+  EXPECT_GT(metrics["psnr"].get<double>(), 25.0);
+  // A cap below one view is refused with the way out.
+  r = run_cli("train --data '" + scene.string() + "' --out '" + (dir / "run2").string() + "' --image-memory 0.000001");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("smaller than one training view"));
+  r = run_cli("train --data '" + scene.string() + "' --out '" + (dir / "run2").string() + "' --image-memory lots");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("--image-memory"));
+}
+
 TEST(TrainCommand, BadInputsExitNonZeroWithAMessage) {
   semfield::test::TempDir dir;
   auto r = run_cli("train --data '" + (dir / "missing").string() + "' --out '" + (dir / "run").string() + "'");

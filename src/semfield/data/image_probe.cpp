@@ -54,6 +54,22 @@ ImageSize probe_jpeg(std::ifstream& in, const std::filesystem::path& path) {
   fail_input(path, "", "truncated or malformed JPEG: no frame header found");
 }
 
+// Walks the chunks after IHDR (length, type, data, CRC) up to the image data, looking for tRNS (read_image
+// expands a palette with tRNS to RGBA). A malformed chain counts as no transparency: decoding reports it.
+bool png_palette_has_transparency(std::ifstream& in) {
+  in.seekg(8 + 8 + 13 + 4);  // signature, IHDR length + type, IHDR data, CRC
+  for (int chunks = 0; chunks < 10000; ++chunks) {
+    std::array<uint8_t, 8> chunk{};
+    if (!in.read(reinterpret_cast<char*>(chunk.data()), chunk.size())) return false;
+    const std::string type(chunk.begin() + 4, chunk.end());
+    if (type == "tRNS") return true;
+    if (type == "IDAT" || type == "IEND") return false;
+    in.seekg(static_cast<std::streamoff>(big_endian(chunk.data(), 4)) + 4, std::ios::cur);
+    if (!in) return false;
+  }
+  return false;
+}
+
 }  // namespace
 
 ImageSize probe_image_size(const std::filesystem::path& path) {
@@ -67,7 +83,14 @@ ImageSize probe_image_size(const std::filesystem::path& path) {
     // The first chunk must be IHDR: length(4) "IHDR" width(4) height(4), big-endian.
     if (got < 24 || std::string(head.begin() + 12, head.begin() + 16) != "IHDR")
       fail_input(path, "", "truncated or malformed PNG: no IHDR header");
-    return checked(path, big_endian(head.data() + 16, 4), big_endian(head.data() + 20, 4));
+    ImageSize size = checked(path, big_endian(head.data() + 16, 4), big_endian(head.data() + 20, 4));
+    std::array<uint8_t, 5> rest{};  // bit depth, colour type, compression, filter, interlace
+    if (!in.read(reinterpret_cast<char*>(rest.data()), rest.size()))
+      fail_input(path, "", "truncated or malformed PNG: short IHDR header");
+    const int colour_type = rest[1];
+    size.alpha = colour_type == 4 || colour_type == 6;
+    if (colour_type == 3) size.alpha = png_palette_has_transparency(in);
+    return size;
   }
   if (got >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) {
     in.clear();

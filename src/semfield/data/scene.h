@@ -34,6 +34,12 @@ struct View {
   /// Files of the extras the format declares for this view (empty = none); recorded even when the
   /// pixels are not loaded (LoadOptions::load_images/load_extras false), so `info` can count them.
   std::filesystem::path depth_path, mask_path, instance_path, semantic_path;
+  /// Whether the image file has alpha, for views loaded without pixels (LoadOptions::load_images false):
+  /// read from its header.
+  bool alpha_on_disk = false;
+
+  /// Whether the colour has (or, not loaded, will have) an alpha channel.
+  bool has_alpha() const { return rgb.empty() ? alpha_on_disk : rgb.channels == 4; }
 };
 
 /// An entry of labels.json: what an instance or class id means.
@@ -135,7 +141,9 @@ struct LoadOptions {
   int downscale = 1;                          ///< integer image downscale factor (>= 1)
   std::optional<Eigen::Vector3d> background;  ///< composite RGBA onto this colour (else keep alpha)
   SplitRule split_rule;
-  bool load_images = true;                    ///< false: cameras and metadata only (fast `info`)
+  /// false: cameras and metadata only (fast `info`; training, which decodes views on demand with
+  /// load_view_colour into its 8-bit image store)
+  bool load_images = true;
   bool load_extras = true;                    ///< masks, depth, instance and semantic maps
   /// With load_images false: decode every image and extra map (in parallel) with the checks loading
   /// does, keep no pixels, and list each file that fails in Scene::unreadable instead of throwing.
@@ -154,6 +162,12 @@ struct LoadOptions {
 /// default, or visible content lies outside the box the file gives. A labels.json that does not parse
 /// is ignored with a warning (Scene::labels_error).
 Scene load_scene(const std::filesystem::path& path, const LoadOptions& options = {});
+
+/// Decodes the colour image of a view of a scene loaded without pixels exactly as load_scene would have
+/// with `options` (to RGB or RGBA, composited over options.background, downscaled): what training's image
+/// store and evaluation use to decode views on demand. InputError naming the file when it cannot be
+/// decoded or its size disagrees with the view's camera.
+Image load_view_colour(const View& view, const LoadOptions& options);
 
 /// Whether `path` is a folder load_scene would try as a scene (by the files format detection looks for; nothing
 /// is parsed): what corpora (data/corpus.h) count as their scenes.

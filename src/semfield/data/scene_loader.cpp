@@ -175,6 +175,18 @@ void check_image_size(const FrameRecord& frame, int width, int height) {
 
 }  // namespace
 
+Image load_view_colour(const View& view, const LoadOptions& options) {
+  if (options.downscale < 1) fail_usage("downscale factor must be >= 1, got {}", options.downscale);
+  Image rgb = to_colour(read_image(view.image_path, ImageRange::Unit));
+  if (options.background && rgb.channels == 4) rgb = composite(rgb, *options.background);
+  rgb = downscale_colour(std::move(rgb), options.downscale);
+  const Intrinsics& k = view.camera.intrinsics;
+  if (rgb.width != k.width || rgb.height != k.height)
+    fail_input(view.image_path, "", "image is {}x{} after downscaling by {} but its camera is {}x{}", rgb.width,
+               rgb.height, options.downscale, k.width, k.height);
+  return rgb;
+}
+
 Scene load_scene(const fs::path& path, const LoadOptions& options) {
   if (options.downscale < 1) fail_usage("downscale factor must be >= 1, got {}", options.downscale);
   if (options.background && !options.background->allFinite())
@@ -277,6 +289,8 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     } else if (!options.verify_files) {
       const ImageSize size = probe_image_size(frame.image_path);
       check_image_size(frame, size.width, size.height);
+      view.alpha_on_disk = size.alpha;
+      if (options.background && size.alpha) scene.background = options.background;  // composited on decoding
       if (options.load_extras) check_extras_exist(frame);
     }
     scene.views.push_back(std::move(view));
@@ -309,7 +323,11 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
           verify_extras(frame, K.width, K.height, depth_to_scene, &problems[i], sampled ? &full_depth : nullptr);
         else if (sampled)
           full_depth = depth_for_bounds(frame);
-        if (sampled && !rgb.empty()) sample(i, to_colour(std::move(rgb)), &full_depth);
+        if (!rgb.empty()) {
+          rgb = to_colour(std::move(rgb));
+          scene.views[i].alpha_on_disk = rgb.channels == 4;
+          if (sampled) sample(i, rgb, &full_depth);
+        }
         if (checking) {
           const std::lock_guard<std::mutex> lock(progress_mutex);
           checking->update(++checked);

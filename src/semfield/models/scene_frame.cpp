@@ -11,7 +11,7 @@ SceneFrame SceneFrame::from_scene(const Scene& scene) {
   frame.aabb_max = scene.aabb.max().cast<float>();
   frame.unbounded = scene.unbounded;
   frame.normalization = scene.normalization;
-  for (const auto& view : scene.views) frame.has_alpha = frame.has_alpha || view.rgb.channels == 4;
+  for (const auto& view : scene.views) frame.has_alpha = frame.has_alpha || view.has_alpha();
   return frame;
 }
 

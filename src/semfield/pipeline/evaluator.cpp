@@ -18,18 +18,23 @@ nlohmann::json EvalResult::to_json() const {
 
 EvalResult evaluate(const SceneModel& model, const std::vector<const View*>& views,
                     const Eigen::Vector3f& background, const std::filesystem::path& render_dir,
-                    bool show_progress) {
+                    bool show_progress, const LoadOptions* reload) {
   EvalResult result;
   std::unique_ptr<ProgressBar> bar;
   if (show_progress) bar = std::make_unique<ProgressBar>("eval", static_cast<int64_t>(views.size()), "view");
   for (const View* view : views) {
-    if (view->rgb.empty()) fail_input(view->image_path, "", "image not loaded");
+    Image decoded;
+    if (view->rgb.empty()) {
+      if (!reload) fail_input(view->image_path, "", "image not loaded");
+      decoded = load_view_colour(*view, *reload);
+    }
+    const Image& colour = view->rgb.empty() ? decoded : view->rgb;
     const Intrinsics& k = view->camera.intrinsics;
-    if (view->rgb.width != k.width || view->rgb.height != k.height)
-      fail_input(view->image_path, "", "image is {}x{} but its camera is {}x{}", view->rgb.width,
-                 view->rgb.height, k.width, k.height);
+    if (colour.width != k.width || colour.height != k.height)
+      fail_input(view->image_path, "", "image is {}x{} but its camera is {}x{}", colour.width, colour.height,
+                 k.width, k.height);
     const RenderedView rendered = render_view(model, view->camera, background);
-    const Image gt = composite_over(view->rgb, background);
+    const Image gt = composite_over(colour, background);
     ViewMetrics m;
     m.name = view->name;
     m.psnr = psnr(rendered.rgb, gt);

@@ -28,9 +28,11 @@ struct EvalResult {
 
 /// Renders each view with `model` and compares with its image composited over `background`. When
 /// `render_dir` is non-empty, writes <name>.png (render), <name>_gt.png and <name>_depth.png there.
-/// Views whose size differs from their camera's are an InputError.
+/// Views whose size differs from their camera's are an InputError. Views without pixels (a scene loaded
+/// without images) are decoded one at a time with load_view_colour(view, *reload) when `reload` is given
+/// (memory: one image at a time), and are an InputError otherwise.
 EvalResult evaluate(const SceneModel& model, const std::vector<const View*>& views,
                     const Eigen::Vector3f& background, const std::filesystem::path& render_dir = {},
-                    bool show_progress = true);
+                    bool show_progress = true, const LoadOptions* reload = nullptr);
 
 }  // namespace semfield

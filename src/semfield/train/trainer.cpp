@@ -45,7 +45,6 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
   const auto train_views = scene.split(Split::Train);
   const auto test_views = scene.split(Split::Test);
   if (train_views.empty()) fail_input(scene.root, "", "the scene has no training views");
-  const PixelSampler sampler(train_views);
   const SceneFrame frame = SceneFrame::from_scene(scene);
   const std::vector<CameraRecord> cameras = camera_records(scene);
   const Eigen::Vector3f eval_background = parse_background(config.render.background);
@@ -64,6 +63,15 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
   } else {
     model = std::make_unique<RadianceModel>(config, frame);
   }
+  PixelSamplerOptions store;
+  store.memory_cap_bytes = options.image_memory_bytes;
+  store.rotate_every = options.image_rotation_steps;
+  store.seed = tc.seed;
+  store.start_step = progress.step;
+  store.reload = &options.reload;
+  store.show_progress = options.show_progress;
+  PixelSampler sampler(train_views, store);
+  log::info("training images: {}", sampler.plan().describe());
   DenseAdam mlp_adam(model->field().mlp_parameters());
   if (options.resume) mlp_adam.load_state(optimizer_state, "mlp.", run.checkpoint().string());
 
@@ -92,6 +100,7 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
     kernels::AdamHyper hyper{loop.exponential_lr(tc.lr, tc.lr_final_fraction), tc.beta1, tc.beta2, tc.eps, 0.0};
 
     if (step % tc.grid_update_interval == 0) model->update_occupancy(step);
+    sampler.advance(step);
 
     const uint64_t seed = tc.seed * 1000003ull + static_cast<uint64_t>(step);
     const RayBatch batch = sampler.sample(n_rays, seed);
@@ -130,7 +139,7 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
       loop.pause([&] {
         std::vector<const View*> subset(test_views.begin(),
                                         test_views.begin() + std::min<size_t>(test_views.size(), tc.eval_views));
-        const EvalResult r = evaluate(*model, subset, eval_background, {}, false);
+        const EvalResult r = evaluate(*model, subset, eval_background, {}, false, &options.reload);
         loop.log({{"test_psnr", r.psnr}, {"test_ssim", r.ssim}, {"test_views", subset.size()}});
         log::info("step {}: test psnr {:.2f} ssim {:.4f} ({} views)", loop.step(), r.psnr, r.ssim, subset.size());
       });
@@ -147,10 +156,13 @@ TrainSummary train_radiance_field(const Scene& scene, const TrainOptions& option
             summary.interrupted ? " (interrupted)" : "", run.checkpoint().string());
 
   if (!test_views.empty() && !summary.interrupted) {
-    summary.final_eval = evaluate(*model, test_views, eval_background, run.eval_dir(), options.show_progress);
+    summary.final_eval =
+        evaluate(*model, test_views, eval_background, run.eval_dir(), options.show_progress, &options.reload);
     nlohmann::json metrics = summary.final_eval.to_json();
     metrics["step"] = progress.step;
     metrics["train_seconds"] = progress.elapsed_seconds;
+    metrics["image_memory"] = sampler.plan().to_json();
+    metrics["image_memory"]["peak_bytes"] = sampler.peak_bytes();
     write_file_atomic(run.eval_dir() / "metrics.json", metrics.dump(2) + "\n");
     loop.log({{"test_psnr", summary.final_eval.psnr},
               {"test_ssim", summary.final_eval.ssim},

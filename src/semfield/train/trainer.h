@@ -17,6 +17,13 @@ struct TrainOptions {
   bool resume = false;                ///< continue from RUN/checkpoint.ckpt
   bool show_progress = true;
   const std::atomic<bool>* stop_requested = nullptr;  ///< set (e.g. by SIGINT) to save and stop early
+  /// Training pixels are held as 8-bit RGBA under this many bytes (0 = no cap); beyond it a rotating subset of
+  /// the views is resident (train/pixel_sampler.h, docs/memory.md).
+  int64_t image_memory_bytes = 0;
+  int64_t image_rotation_steps = 0;  ///< steps between rotations of the resident subset; 0 = auto
+  /// How views loaded without pixels (load_scene with load_images false) are decoded, for training and
+  /// evaluation: the scene's own load options.
+  LoadOptions reload;
 };
 
 struct TrainSummary {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/file_util.h"
+#include "semfield/io/image.h"
 #include "support/test_support.h"
 #include "unit/data/scene_test_util.h"
 
@@ -21,6 +22,33 @@ TEST(ImageProbe, PngSize) {
   const ImageSize size = probe_image_size(dir / "a.png");
   EXPECT_EQ(size.width, 13);
   EXPECT_EQ(size.height, 7);
+}
+
+TEST(ImageProbe, AlphaAgreesWithDecoding) {
+  TempDir dir;
+  for (const int channels : {1, 2, 3, 4}) {
+    const std::filesystem::path path = dir / ("c" + std::to_string(channels) + ".png");
+    write_png(path, Image(5, 4, channels, 0.5f), 8);
+    const bool decoded_alpha = read_image(path).channels % 2 == 0;  // gray+alpha or RGBA
+    EXPECT_EQ(probe_image_size(path).alpha, decoded_alpha) << channels;
+  }
+  // Palette PNGs (CRCs are not read): alpha exactly when a tRNS chunk comes before the image data.
+  const auto palette_png = [&](bool transparency) {
+    std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n',
+                              0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 2, 0, 0, 0, 3, 8, 3, 0, 0, 0, 0, 0, 0, 0,
+                              0, 0, 0, 6, 'P', 'L', 'T', 'E', 255, 0, 0, 0, 255, 0, 0, 0, 0, 0};
+    if (transparency) b.insert(b.end(), {0, 0, 0, 1, 't', 'R', 'N', 'S', 0, 0, 0, 0, 0});
+    b.insert(b.end(), {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0, 0, 0, 0});
+    return b;
+  };
+  for (const bool transparency : {false, true}) {
+    const std::vector<uint8_t> bytes = palette_png(transparency);
+    write_file_atomic(dir / "p.png", bytes.data(), bytes.size());
+    const ImageSize size = probe_image_size(dir / "p.png");
+    EXPECT_EQ(size.width, 2);
+    EXPECT_EQ(size.height, 3);
+    EXPECT_EQ(size.alpha, transparency);
+  }
 }
 
 TEST(ImageProbe, JpegSizeSkipsSegmentsBeforeTheFrameHeader) {

@@ -35,12 +35,15 @@ Eigen::Vector3d hsv_to_rgb(double h, double s, double v) {
   }
 }
 
-Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int resolution, double fov_x) {
+Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int resolution, double fov_x,
+                      int height) {
   Camera camera;
   auto& K = camera.intrinsics;
-  K.width = K.height = resolution;
+  K.width = resolution;
+  K.height = height > 0 ? height : resolution;
   K.fx = K.fy = 0.5 * resolution / std::tan(0.5 * fov_x);
-  K.cx = K.cy = 0.5 * resolution;
+  K.cx = 0.5 * K.width;
+  K.cy = 0.5 * K.height;
   const Eigen::Vector3d forward = (target - eye).normalized();
   const Eigen::Vector3d right = forward.cross(Eigen::Vector3d::UnitZ()).normalized();
   const Eigen::Vector3d up = right.cross(forward);
@@ -153,6 +156,7 @@ void SynthConfig::validate() const {
     fail_usage("--objects: expected 1..{}, got {}", kMaxObjects, n_objects);
   if (n_views < 1) fail_usage("--views: expected at least 1, got {}", n_views);
   if (resolution < 8 || resolution > 4096) fail_usage("--res: expected 8..4096, got {}", resolution);
+  if (height != 0 && (height < 8 || height > 4096)) fail_usage("--height: expected 8..4096, got {}", height);
   if (n_scenes < 1) fail_usage("--scenes: expected at least 1, got {}", n_scenes);
 }
 
@@ -287,7 +291,7 @@ SynthScene make_synth_scene(const SynthConfig& config) {
     const double t = (i + 0.5) / config.n_views;
     const double elevation = std::asin(sin_lo + t * (sin_hi - sin_lo));
     scene.train_cameras.push_back(look_at_camera(
-        orbit_point(scene.look_at, scene.camera_radius, azimuth0 + i * golden_angle, elevation), scene.look_at, config.resolution, kFovX));
+        orbit_point(scene.look_at, scene.camera_radius, azimuth0 + i * golden_angle, elevation), scene.look_at, config.resolution, kFovX, config.height));
   }
   const int n_test = config.n_test_views();
   for (int j = 0; j < n_test; ++j) {
@@ -295,7 +299,7 @@ SynthScene make_synth_scene(const SynthConfig& config) {
     const double elevation = 20.0 * kDeg + u * 40.0 * kDeg;
     const double azimuth = azimuth0 + 0.5 * golden_angle + 2 * kPi * (j + 0.5) / n_test;
     scene.test_cameras.push_back(
-        look_at_camera(orbit_point(scene.look_at, scene.camera_radius, azimuth, elevation), scene.look_at, config.resolution, kFovX));
+        look_at_camera(orbit_point(scene.look_at, scene.camera_radius, azimuth, elevation), scene.look_at, config.resolution, kFovX, config.height));
   }
   return scene;
 }
@@ -322,6 +326,7 @@ nlohmann::json synth_scene_to_json(const SynthScene& scene) {
                    {"vary", scene.config.vary},
                    {"views", scene.config.n_views},          {"test_views", scene.config.n_test_views()},
                    {"res", scene.config.resolution},         {"seed", scene.config.seed}};
+  if (scene.config.height > 0) out["config"]["height"] = scene.config.height;
   out["table"] = {{"shape", "disc"}, {"radius", scene.table_radius}, {"thickness", kTableThickness},
                   {"top_z", 0.0}};
   out["light"] = {{"type", "directional"},

@@ -27,7 +27,8 @@ struct SynthConfig {
   std::string preset = "tabletop";
   int n_objects = 5;                ///< objects on the table, 1..20
   int n_views = 40;                 ///< training views (>= 1); test views: n_test_views()
-  int resolution = 128;             ///< square image side in pixels, 8..4096
+  int resolution = 128;             ///< image width in pixels, 8..4096 (and height unless `height` is set)
+  int height = 0;                   ///< image height in pixels, 8..4096; 0 = square (the horizontal fov stays)
   uint64_t seed = 0;                ///< same seed -> byte-identical output
   int n_scenes = 1;                 ///< >= 1; scene k uses seed + k (see write_synth_dataset)
   /// Vary each scene beyond what its seed already varies (classes, textures, colours, placement, light direction):
@@ -81,9 +82,11 @@ struct SynthScene {
 namespace synth {
 /// sRGB in [0,1] of a hue (any real; its fractional part), saturation and value in [0,1].
 Eigen::Vector3d hsv_to_rgb(double h, double s, double v);
-/// A square pinhole camera of `resolution` pixels and horizontal field of view `fov_x` (radians) at `eye` looking at
+/// A pinhole camera of `resolution` x `height` pixels (square when height is 0), square pixels and horizontal field
+/// of view `fov_x` (radians) at `eye` looking at
 /// `target` with the world z axis up (c2w in OpenGL axes).
-Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int resolution, double fov_x);
+Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target, int resolution, double fov_x,
+                      int height = 0);
 /// The point at `radius` from `target` in direction (azimuth, elevation) about the world z axis (radians).
 Eigen::Vector3d orbit_point(const Eigen::Vector3d& target, double radius, double azimuth, double elevation);
 }  // namespace synth

@@ -78,6 +78,7 @@ SynthSummary write_synth_scene(const SynthConfig& config, const fs::path& dir) {
   summary.n_train = static_cast<int>(scene.train_cameras.size());
   summary.n_test = static_cast<int>(scene.test_cameras.size());
   summary.resolution = config.resolution;
+  summary.height = config.height > 0 ? config.height : config.resolution;
   for (size_t k = 1; k < scene.objects.size(); ++k) summary.object_names.push_back(scene.objects[k].name);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;

@@ -29,7 +29,7 @@ namespace semfield {
 struct SynthSummary {
   std::filesystem::path dir;
   uint64_t seed = 0;
-  int n_objects = 0, n_train = 0, n_test = 0, resolution = 0;
+  int n_objects = 0, n_train = 0, n_test = 0, resolution = 0, height = 0;  ///< image width (resolution) and height
   std::vector<std::string> object_names;
   double seconds = 0.0;  ///< wall time of generation, rendering and writing
 };
