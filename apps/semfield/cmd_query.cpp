@@ -158,10 +158,7 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
     const at::Tensor world = array_to_tensor(read_npy(args.points)).to(at::kFloat);
     if (world.dim() != 2 || world.size(1) != 3 || !at::isfinite(world).all().item<bool>())
       fail_input(args.points, "", "expected finite points [N, 3] (world coordinates), got {}", describe_tensor(world));
-    const Normalization& nz = run.model->frame().normalization;
-    const at::Tensor points = world * static_cast<float>(nz.scale) +
-                              at::tensor({static_cast<float>(nz.offset.x()), static_cast<float>(nz.offset.y()),
-                                          static_cast<float>(nz.offset.z())});
+    const at::Tensor points = world_to_normalised(world, run);
     at::Tensor point_classes;
     if (volume != nullptr) {
       point_classes = volume->logits(field.model->point_label_features(points), plain).argmax(1);

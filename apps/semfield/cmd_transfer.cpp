@@ -154,12 +154,7 @@ std::vector<const CameraRecord*> target_cameras(const std::vector<CameraRecord>&
   return out;
 }
 
-// World (transforms-file) coordinates [N,3] <-> a run's normalised frame.
-at::Tensor world_to_normalised(const at::Tensor& p, const LoadedRun& run) {
-  const Normalization& n = run.model->frame().normalization;
-  return p * static_cast<float>(n.scale) +
-         at::tensor({static_cast<float>(n.offset.x()), static_cast<float>(n.offset.y()), static_cast<float>(n.offset.z())});
-}
+// A run's normalised frame -> world (transforms-file) coordinates (the other way: world_to_normalised).
 Eigen::Vector3d normalised_to_world(const Eigen::Vector3d& p, const LoadedRun& run) {
   return run.model->frame().normalization.invert(p);
 }

@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include <ATen/ATen.h>
+
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
 #include "semfield/core/json_reader.h"
@@ -320,6 +322,13 @@ Scene load_run_scene(const LoadedRun& run, const fs::path& data) {
   // Folders are normalised by their own loader; express them in the run's frame.
   renormalize_scene(scene, run.model->frame().normalization);
   return scene;
+}
+
+at::Tensor world_to_normalised(const at::Tensor& points, const LoadedRun& run) {
+  const Normalization& n = run.model->frame().normalization;
+  return points * static_cast<float>(n.scale) + at::tensor({static_cast<float>(n.offset.x()),
+                                                            static_cast<float>(n.offset.y()),
+                                                            static_cast<float>(n.offset.z())});
 }
 
 }  // namespace semfield

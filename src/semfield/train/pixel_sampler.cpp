@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 #include <memory>
@@ -52,6 +53,13 @@ at::Tensor quantise_rgba(const Image& image) {
   }
   return out;
 }
+
+// k / 255 by division, as read_image computes it: an 8-bit file's pixels come back bit-identical.
+const std::array<float, 256> kUnitLevels = [] {
+  std::array<float, 256> levels{};
+  for (int k = 0; k < 256; ++k) levels[static_cast<size_t>(k)] = static_cast<float>(k) / 255.0f;
+  return levels;
+}();
 
 }  // namespace
 
@@ -222,7 +230,7 @@ RayBatch PixelSampler::sample(int64_t n, uint64_t seed) const {
     uvp[2 * i] = static_cast<float>(local % w) + j[2 * i];
     uvp[2 * i + 1] = static_cast<float>(local / w) + j[2 * i + 1];
     const uint8_t* px = m_slots[slot].rgba.data_ptr<uint8_t>() + local * 4;
-    for (int c = 0; c < 4; ++c) colour[4 * i + c] = static_cast<float>(px[c]) * (1.0f / 255.0f);
+    for (int c = 0; c < 4; ++c) colour[4 * i + c] = kUnitLevels[px[c]];
   }
   const kernels::Rays rays = kernels::generate_rays(m_cameras, view_ids, uv);
   return {rays.origins, rays.directions, rgba};

@@ -56,11 +56,11 @@ TEST(PixelSampler, SampledColoursAreTheFilesPixelsOnTheRaysThroughThem) {
   const auto o = batch.origins.accessor<float, 2>();
   const auto d = batch.directions.accessor<float, 2>();
   for (int64_t i = 0; i < 400; ++i) {
-    // Exactly the file's 8-bit values.
+    // Exactly the file's 8-bit values, as read_image gives them (k / 255.0f, bit for bit).
     const int x = static_cast<int>(std::lround(rgba[i][0] * 255.0f)), y = static_cast<int>(std::lround(rgba[i][1] * 255.0f));
-    ASSERT_NEAR(rgba[i][0] * 255.0f, x, 1e-3);
-    ASSERT_NEAR(rgba[i][1] * 255.0f, y, 1e-3);
-    ASSERT_NEAR(rgba[i][2], 128.0f / 255.0f, 1e-6);
+    ASSERT_EQ(rgba[i][0], static_cast<float>(x) / 255.0f);
+    ASSERT_EQ(rgba[i][1], static_cast<float>(y) / 255.0f);
+    ASSERT_EQ(rgba[i][2], 128.0f / 255.0f);
     ASSERT_FLOAT_EQ(rgba[i][3], x == 0 && y == 0 ? 0.0f : 1.0f);
     // The ray leaves the camera of some view through that pixel (within the pixel: jittered inside it).
     bool found = false;
