@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <memory>
@@ -82,7 +83,9 @@ nlohmann::json ImageMemoryPlan::to_json() const {
           {"resident_views", resident_views},
           {"resident_bytes_max", resident_bytes_max},
           {"rotate_every", rotate_every},
-          {"rotate_views", rotate_views}};
+          {"rotate_views", rotate_views},
+          {"load_seconds", load_seconds},
+          {"rotation_seconds", rotation_seconds}};
 }
 
 int64_t default_image_memory_cap() {
@@ -138,7 +141,9 @@ PixelSampler::PixelSampler(const std::vector<const View*>& views, const PixelSam
     std::shuffle(m_order.begin(), m_order.end(), rng);
   }
   m_rotation = m_plan.rotating() ? options.start_step / m_plan.rotate_every : 0;
+  const auto start = std::chrono::steady_clock::now();
   load(window(m_rotation), options.show_progress);
+  m_plan.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::vector<int> PixelSampler::window(int64_t rotation) const {
@@ -196,7 +201,9 @@ bool PixelSampler::advance(int64_t step) {
   const int64_t rotation = step / m_plan.rotate_every;
   if (rotation == m_rotation) return false;
   m_rotation = rotation;
+  const auto start = std::chrono::steady_clock::now();
   load(window(rotation), false);
+  m_plan.rotation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log::debug("image store: rotation {} at step {}: {} views resident ({})", rotation, step, m_slots.size(),
              store_bytes_text(resident_bytes()));
   return true;

@@ -50,6 +50,8 @@ struct ImageMemoryPlan {
   int64_t resident_views = 0;         ///< views in memory at once
   int64_t resident_bytes_max = 0;     ///< upper bound of the store's bytes at any time
   int64_t rotate_every = 0, rotate_views = 0;  ///< 0 when every view is resident
+  double load_seconds = 0;      ///< decoding the first resident views
+  double rotation_seconds = 0;  ///< decoding arrivals at rotations, so far
   bool rotating() const { return rotate_views > 0; }
   /// One line: "120 views, 9.95 Gpx: 8-bit store 39.8 GB (float: 159 GB); cap 12 GB: ...".
   std::string describe() const;
