@@ -65,6 +65,7 @@ TEST(SynthScene, ValidationNamesTheOption) {
   EXPECT_THAT(with([](SynthConfig& c) { c.resolution = 7; }), HasSubstr("--res: expected 8..4096, got 7"));
   EXPECT_THAT(with([](SynthConfig& c) { c.resolution = 4097; }), HasSubstr("--res"));
   EXPECT_THAT(with([](SynthConfig& c) { c.n_scenes = 0; }), HasSubstr("--scenes: expected at least 1, got 0"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.height = 5; }), HasSubstr("--height: expected 8..4096, got 5"));
   EXPECT_THAT(with([](SynthConfig& c) { c.preset = "kitchen"; }),
               HasSubstr("--preset: unknown preset 'kitchen' (available: tabletop, open)"));
   SynthConfig bad;
@@ -160,6 +161,27 @@ TEST(SynthScene, CamerasOrbitTheLookAtPoint) {
 }
 
 }  // namespace
+
+TEST(SynthScene, NonSquareImagesKeepTheHorizontalFieldOfViewAndTheCentredPrincipalRay) {
+  SynthConfig config = small_config(4);
+  config.resolution = 64;
+  config.height = 36;
+  const SynthScene scene = make_synth_scene(config);
+  const SynthScene square = make_synth_scene(small_config(4));
+  for (size_t i = 0; i < scene.train_cameras.size(); ++i) {
+    const auto& K = scene.train_cameras[i].intrinsics;
+    EXPECT_EQ(K.width, 64);
+    EXPECT_EQ(K.height, 36);
+    EXPECT_DOUBLE_EQ(K.fx, K.fy);
+    EXPECT_DOUBLE_EQ(K.cx, 32.0);
+    EXPECT_DOUBLE_EQ(K.cy, 18.0);
+    EXPECT_NEAR(2 * std::atan(0.5 * K.width / K.fx), scene.fov_x, 1e-12);
+    // The same poses as the square scene of the seed: only the image changes.
+    EXPECT_TRUE(scene.train_cameras[i].c2w.isApprox(square.train_cameras[i].c2w, 1e-12));
+  }
+  EXPECT_EQ(semfield::synth_scene_to_json(scene)["config"]["height"].get<int>(), 36);
+  EXPECT_FALSE(semfield::synth_scene_to_json(square)["config"].contains("height"));
+}
 
 TEST(SynthScene, OpenPresetPutsGroundAndCamerasBeyondTheBoxAndKeepsTheObjectsInside) {
   SynthConfig config = small_config(5);
