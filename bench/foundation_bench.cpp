@@ -12,6 +12,7 @@
 #include "semfield/foundation/clip_model.h"
 #include "semfield/foundation/dino_model.h"
 #include "semfield/foundation/sam_model.h"
+#include "semfield/kernels/caching_allocator.h"
 
 namespace {
 
@@ -101,6 +102,7 @@ BENCHMARK(BM_DinoVitS8At224)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRe
 
 int main(int argc, char** argv) {
   semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
+  semfield::kernels::install_caching_cpu_allocator();  // as the CLI: large buffers are reused, not re-faulted
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

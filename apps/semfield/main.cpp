@@ -8,6 +8,7 @@
 #include "semfield/core/log.h"
 #include "semfield/core/parallel.h"
 #include "semfield/core/thread_waits.h"
+#include "semfield/foundation/transformer_ops.h"
 #include "semfield/kernels/caching_allocator.h"
 
 #include <ATen/Parallel.h>
@@ -33,8 +34,17 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Worker threads for kernels and LibTorch (default: all cores)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--log-level", log_level, "debug | info | warn | error | off");
+  std::string precision = "fp32";
+  app.add_option("--encoder-precision", precision,
+                 "Arithmetic of the SAM / CLIP / DINO encoders' linear layers: fp32 (default, golden-exact) or bf16 "
+                 "(~2x faster where the CPU has AVX512-BF16; ~1 % of the output range off, docs/foundation_models.md)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   app.parse_complete_callback([&] {
     semfield::set_log_level(log_level);
+    semfield::foundation::set_foundation_precision(semfield::foundation::parse_precision(precision));
+    if (precision == "bf16" && !semfield::foundation::cpu_has_bf16())
+      semfield::log::warn("--encoder-precision bf16: this CPU has no AVX512-BF16, so bf16 products are emulated "
+                         "and slower than fp32");
     at::set_num_threads(threads);
     semfield::set_parallel_threads(threads);
     // Training and rendering reuse the same large buffers every step; see caching_allocator.h.

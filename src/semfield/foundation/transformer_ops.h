@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <string>
 
 #include <ATen/core/Tensor.h>
 
@@ -15,6 +15,8 @@ enum class Activation {
   Relu,
 };
 at::Tensor activate(const at::Tensor& x, Activation activation);
+/// In place (the MLP's hidden layer is a block's largest tensor).
+at::Tensor activate_(at::Tensor& x, Activation activation);
 
 /// SAM's LayerNorm2d over the channels of x [B,C,H,W]: (x - mean_c) / sqrt(var_c + eps) * w[c] + b[c],
 /// with the biased variance, as the reference computes it.
@@ -25,22 +27,60 @@ at::Tensor layer_norm_2d(const at::Tensor& x, const at::Tensor& weight, const at
 /// decoder divides the logits.
 enum class ScaleMode { MultiplyQuery, DivideQuery, MultiplyLogits, DivideLogits };
 
-/// Adds a bias to a chunk of logits [BH, rows, Nk] whose first query row is `row0` (SAM's relative positions).
-using LogitBias = std::function<void(at::Tensor& logits, int64_t row0)>;
-
 struct AttentionOptions {
   ScaleMode scale_mode = ScaleMode::MultiplyQuery;
   double scale = 1.0;       ///< the multiplier (Multiply*) or the divisor (Divide*)
   at::Tensor mask;          ///< optional additive [Nq, Nk] mask (CLIP's causal mask: -inf above the diagonal)
-  LogitBias bias;           ///< optional per-chunk bias
+  /// Optional decomposed relative-position terms (SAM): rel_h [BH, Nq, H] and rel_w [BH, Nq, W] with H * W = Nk;
+  /// the logit of query i and key (kh, kw) gains rel_h[., i, kh] + rel_w[., i, kw].
+  at::Tensor rel_h, rel_w;
   at::Tensor* probabilities = nullptr;  ///< if set, receives the softmax [BH, Nq, Nk]
 };
 
-/// softmax(q k^T * scale + mask + bias) v for q [BH, Nq, D], k [BH, Nk, D], v [BH, Nk, Dv] -> [BH, Nq, Dv].
-/// Query rows are processed in chunks so the logits stay within a few tens of MB (SAM's global attention
-/// over 4096 tokens would otherwise need 64 MB per head).
+/// softmax(q k^T * scale + mask + rel) v for q [BH, Nq, D], k [BH, Nk, D], v [BH, Nk, Dv] -> [BH, Nq, Dv].
+/// Query rows are processed in chunks so the logits stay within a bounded buffer (SAM's global attention over
+/// 4096 tokens would otherwise need 64 MB per head). The products run as batched GEMMs into buffers allocated once
+/// per call, and scale, mask, relative terms and the softmax are one fused pass (kernels/attention_softmax.h);
+/// `SEMFIELD_FUSED_ATTENTION=0` selects the LibTorch-op reference below instead.
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         const AttentionOptions& options);
+/// The same with one LibTorch op per step (the reference the fused path is tested against).
+at::Tensor scaled_dot_product_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                  const AttentionOptions& options);
+
+/// Arithmetic of the foundation models' linear layers. BFloat16 rounds activations and weights to bf16 and
+/// multiplies them with oneDNN's bf16 GEMM (AVX512-BF16: ~4x the float32 rate on the development VM), accumulating
+/// in float32; LayerNorms, softmax, residuals and the attention products stay float32. Opt-in: float32 is the
+/// default and the golden-checked path; docs/foundation_models.md states bf16's measured error.
+enum class Precision { Float32, BFloat16 };
+Precision parse_precision(const std::string& text);  ///< "fp32" | "float32" | "bf16" | "bfloat16"; UsageError
+const char* precision_name(Precision precision);      ///< "fp32" | "bf16"
+/// Whether this CPU has native bf16 dot products (AVX512_BF16). Elsewhere bf16 still works but is emulated and slow.
+bool cpu_has_bf16();
+/// The precision foundation-model forward passes use (process-wide; Float32 unless set).
+Precision foundation_precision();
+void set_foundation_precision(Precision precision);
+/// Sets the precision for a scope and restores the previous one.
+class ScopedFoundationPrecision {
+ public:
+  explicit ScopedFoundationPrecision(Precision precision) : m_saved(foundation_precision()) {
+    set_foundation_precision(precision);
+  }
+  ~ScopedFoundationPrecision() { set_foundation_precision(m_saved); }
+  ScopedFoundationPrecision(const ScopedFoundationPrecision&) = delete;
+  ScopedFoundationPrecision& operator=(const ScopedFoundationPrecision&) = delete;
+
+ private:
+  Precision m_saved;
+};
+
+/// at::linear in the current precision: float32 in and out. In BFloat16 the weight's bf16 copy is made once and
+/// cached (keyed by the weight tensor and its version, dropped when the weight is freed).
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
+/// fc2(act(fc1(x))) in the current precision (in bf16 the hidden layer stays bf16); float32 out.
+at::Tensor mlp(const at::Tensor& x, const at::Tensor& fc1_weight, const at::Tensor& fc1_bias,
+               const at::Tensor& fc2_weight, const at::Tensor& fc2_bias, Activation activation);
 
 /// Self-attention with a packed [3C, C] projection whose rows are [q; k; v], heads contiguous within each
 /// (timm/DINO `qkv`, SAM `qkv`, nn.MultiheadAttention `in_proj_weight`): x [B,N,C] -> [B,N,C] after `proj`.

@@ -9,6 +9,7 @@
 #include "semfield/core/crc32.h"
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
+#include "semfield/foundation/transformer_ops.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/safetensors.h"
 
@@ -39,7 +40,10 @@ uint32_t tc_fingerprint(const fs::path& weights, uint32_t seed) {
 
 CachedTeacher::CachedTeacher(std::unique_ptr<Teacher> inner, fs::path directory, const fs::path& weights)
     : m_inner(std::move(inner)), m_directory(std::move(directory)) {
-  const std::string spec = m_inner->spec();
+  std::string spec = m_inner->spec();
+  // bf16 encoders give other maps: their own entries (fp32 keys are unchanged, so existing caches stay valid).
+  if (foundation::foundation_precision() != foundation::Precision::Float32)
+    spec += std::string("|") + foundation::precision_name(foundation::foundation_precision());
   m_model_key = tc_fingerprint(weights, crc32(spec.data(), spec.size()));
   fs::create_directories(m_directory);
 }

@@ -1,6 +1,8 @@
 // `semfield teacher`: writes a teacher's maps as .npy / .safetensors and rejects bad requests with one line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "semfield/io/npy.h"
@@ -35,6 +37,30 @@ TEST(TeacherCommand, WritesDinoPatchFeatures) {
   const SafetensorsFile file = read_safetensors(dir / "f.safetensors");
   ASSERT_TRUE(file.tensors.count("scale0"));
   EXPECT_EQ(file.tensors.at("scale0").shape, (std::vector<int64_t>{96, 28, 28}));
+}
+
+TEST(TeacherCommand, Bf16EncoderPrecisionStaysCloseToFp32) {
+  REQUIRE_CLI();
+  TempDir dir;
+  const std::string args = "teacher --model dino:" + (kDino / "dino_weights.safetensors").string() + " --image " +
+                           (kDino / "image_224.png").string() + " --out ";
+  const auto fp32 = run_cli(args + (dir / "f32.npy").string());
+  ASSERT_EQ(fp32.exit_code, 0) << fp32.output;
+  const auto bf16 = run_cli("--encoder-precision bf16 " + args + (dir / "bf16.npy").string());
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.output;
+  const Array a = read_npy(dir / "f32.npy"), b = read_npy(dir / "bf16.npy");
+  ASSERT_EQ(a.shape, b.shape);
+  const std::vector<float> av = a.to_float(), bv = b.to_float();
+  double max_ref = 0.0, max_diff = 0.0;
+  for (size_t i = 0; i < av.size(); ++i) {
+    max_ref = std::max(max_ref, std::abs(static_cast<double>(av[i])));
+    max_diff = std::max(max_diff, std::abs(static_cast<double>(av[i]) - bv[i]));
+  }
+  EXPECT_GT(max_diff, 0.0);                // bf16 did run
+  EXPECT_LT(max_diff, 0.0085 * max_ref);  // the golden bound of Bf16Precision.DinoTokensNearTheGolden
+  const auto bad = run_cli("--encoder-precision fp16 " + args + (dir / "x.npy").string());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--encoder-precision"), std::string::npos) << bad.output;
 }
 
 TEST(TeacherCommand, BadRequestsFailWithOneLine) {
