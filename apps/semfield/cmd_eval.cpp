@@ -173,11 +173,13 @@ void run_eval(const EvalArgs& args) {
   const LoadedRun loaded = load_run(args.run);
   const RunPaths run{args.run};
   const std::filesystem::path data = args.data.empty() ? loaded.spec.data : std::filesystem::path(args.data);
-  const Scene scene = load_run_scene(loaded, data);
   const Split split = parse_split(args.split);
+  // Only the scored split is decoded: a large capture's training images never take memory here.
+  Scene scene = load_run_scene(loaded, data, split);
   auto views = scene.split(split);
   if (views.empty()) {
     // A folder holding only held-out frames may put them in any split: evaluate all of them.
+    scene = load_run_scene(loaded, data);
     for (const auto& v : scene.views) views.push_back(&v);
   }
   if (views.empty()) fail_input(data, "", "no views to evaluate");

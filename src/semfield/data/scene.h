@@ -145,6 +145,10 @@ struct LoadOptions {
   /// load_view_colour into its 8-bit image store)
   bool load_images = true;
   bool load_extras = true;                    ///< masks, depth, instance and semantic maps
+  /// With load_images: decode pixels and extras only for the views of this split; the others load as with
+  /// load_images false (headers only, decodable later with load_view_colour). `eval` decodes just the split it
+  /// scores, so a large capture's training views never take memory there. The scene (frame, bounds) is the same.
+  std::optional<Split> pixels_only_for;
   /// With load_images false: decode every image and extra map (in parallel) with the checks loading
   /// does, keep no pixels, and list each file that fails in Scene::unreadable instead of throwing.
   /// Without it only image headers are read (a truncated PNG passes).

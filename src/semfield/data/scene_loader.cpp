@@ -269,7 +269,8 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     view.camera.c2w = frame.camera.c2w;
     view.camera.c2w.block<3, 1>(0, 3) = framing.normalization.apply(frame.camera.origin());
 
-    if (options.load_images) {
+    const bool decode = options.load_images && (!options.pixels_only_for || splits[i] == *options.pixels_only_for);
+    if (decode) {
       Image rgb = read_image(frame.image_path, ImageRange::Unit);
       check_image_size(frame, rgb.width, rgb.height);
       rgb = to_colour(std::move(rgb));
@@ -286,7 +287,7 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
         scene.background = options.background;
       }
       view.rgb = downscale_colour(std::move(rgb), options.downscale);
-    } else if (!options.verify_files) {
+    } else if (options.load_images || !options.verify_files) {
       const ImageSize size = probe_image_size(frame.image_path);
       check_image_size(frame, size.width, size.height);
       view.alpha_on_disk = size.alpha;
@@ -336,10 +337,12 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     });
     if (checking) checking->finish();
     for (auto& list : problems) scene.unreadable.insert(scene.unreadable.end(), list.begin(), list.end());
-  } else if (!options.load_images && infer) {
-    // Headers only: decode just the frames bounds inference samples. A file that fails is no evidence
-    // (loading it for training reports it).
-    const std::vector<size_t> frames = bounds_sample_frames(n);
+  } else if (infer && (!options.load_images || options.pixels_only_for)) {
+    // Headers only (for some or all views): decode just the frames bounds inference samples that were not decoded
+    // above. A file that fails is no evidence (loading it for training reports it).
+    std::vector<size_t> frames;
+    for (const size_t i : bounds_sample_frames(n))
+      if (!samples[static_cast<size_t>(sample_slot[i])]) frames.push_back(i);
     parallel_for(0, static_cast<int64_t>(frames.size()), 1, [&](int64_t begin, int64_t end) {
       for (int64_t k = begin; k < end; ++k) {
         const size_t i = frames[static_cast<size_t>(k)];

@@ -314,8 +314,9 @@ Eigen::Vector3f parse_background(const std::string& text) {
   fail_usage("background '{}': expected white, black or r,g,b with components in [0,1]", text);
 }
 
-Scene load_run_scene(const LoadedRun& run, const fs::path& data) {
+Scene load_run_scene(const LoadedRun& run, const fs::path& data, std::optional<Split> pixels_only_for) {
   LoadOptions load;
+  load.pixels_only_for = pixels_only_for;
   load.downscale = run.spec.downscale;
   load.split_rule = SplitRule::parse(run.spec.split_rule);
   Scene scene = load_scene(data.empty() ? run.spec.data : data, load);

@@ -114,8 +114,10 @@ RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what);
 std::vector<CameraRecord> camera_records(const Scene& scene);
 
 /// Loads the run's dataset (or `data`, other views of the same scene) with the run's load options, its
-/// cameras expressed in the run's normalised frame.
-Scene load_run_scene(const LoadedRun& run, const std::filesystem::path& data = {});
+/// cameras expressed in the run's normalised frame. With `pixels_only_for`, only that split's views get pixels and
+/// extras (LoadOptions::pixels_only_for).
+Scene load_run_scene(const LoadedRun& run, const std::filesystem::path& data = {},
+                     std::optional<Split> pixels_only_for = std::nullopt);
 /// Finds a camera by image stem ("r_12") or "split:index"; UsageError listing a few names otherwise.
 const CameraRecord& find_camera(const std::vector<CameraRecord>& cameras, const std::string& name);
 
