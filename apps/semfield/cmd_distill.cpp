@@ -91,7 +91,12 @@ void run_distill(const DistillArgs& args) {
   config = distill_config_from_json(to_json(config), "command line");
 
   const LoadedRun loaded = load_run(args.run);
-  const Scene scene = load_run_scene(loaded, args.data);
+  // A foundation-model teacher needs only each training view's colour, once: those views are decoded one at a time
+  // for the teacher pass (teacher_image), so a large capture's images never all sit in memory as floats. Other
+  // teachers (labels, files, descriptors) read per-view extras and load everything.
+  const Scene scene = load_run_scene(loaded, args.data,
+                                     teacher_spec.is_foundation_model() ? std::optional<Split>(Split::Test)
+                                                                        : std::nullopt);
   const LabelDegradation degradation{config.label_noise, config.label_keep, config.seed};
   std::unique_ptr<Teacher> teacher = make_teacher(teacher_spec, scene, degradation);
   std::string cache_dir = args.teacher_cache;

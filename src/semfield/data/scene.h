@@ -37,6 +37,8 @@ struct View {
   /// Whether the image file has alpha, for views loaded without pixels (LoadOptions::load_images false):
   /// read from its header.
   bool alpha_on_disk = false;
+  /// The factor its pixels are (or, not loaded, will be) downscaled by from the file (LoadOptions::downscale).
+  int downscale = 1;
 
   /// Whether the colour has (or, not loaded, will have) an alpha channel.
   bool has_alpha() const { return rgb.empty() ? alpha_on_disk : rgb.channels == 4; }

@@ -167,7 +167,14 @@ nlohmann::json PointLabelScores::to_json() const {
 }
 
 at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background) {
-  const Image rgb = composite_over(view.rgb, background);
+  Image decoded;
+  if (view.rgb.empty()) {
+    // Loaded without pixels (distill decodes each training view only for its teacher pass).
+    LoadOptions load;
+    load.downscale = view.downscale;
+    decoded = load_view_colour(view, load);
+  }
+  const Image rgb = composite_over(view.rgb.empty() ? decoded : view.rgb, background);
   if (rgb.channels != 3) fail_input(view.image_path, "", "expected an RGB or RGBA image, found {} channels", rgb.channels);
   at::Tensor t = at::empty({rgb.height, rgb.width, 3});
   std::memcpy(t.data_ptr<float>(), rgb.pixels.data(), rgb.pixels.size() * sizeof(float));

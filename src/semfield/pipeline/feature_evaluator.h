@@ -94,7 +94,8 @@ PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teach
                                        const std::vector<const View*>& views, int stride = 2,
                                        const ClassMatch* match = nullptr);
 
-/// An RGB view composited over `background` as the [H,W,3] tensor teachers take.
+/// An RGB view composited over `background` as the [H,W,3] tensor teachers take; a view loaded without pixels is
+/// decoded from its file (at its load downscale).
 at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background);
 
 }  // namespace semfield

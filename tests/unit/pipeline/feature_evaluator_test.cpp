@@ -131,3 +131,35 @@ TEST(InstanceAp, HandComputedPrecisionRecallOverViews) {
 
 }  // namespace
 }  // namespace semfield
+
+#include "semfield/data/scene.h"
+#include "support/small_scenes.h"
+#include "support/test_support.h"
+
+namespace semfield {
+namespace {
+
+TEST(TeacherImage, AViewLoadedWithoutPixelsIsDecodedAsTheFullLoadHasIt) {
+  // distill loads only the test split's pixels for a foundation-model teacher and decodes each training view for
+  // its teacher pass: the teacher must see the same image either way (downscale and background included).
+  test::TempDir dir;
+  const auto root = test::write_small_scenes(dir.path() / "scene", 1, 6, 32, 5);
+  for (const int downscale : {1, 2}) {
+    LoadOptions full, partial;
+    full.downscale = partial.downscale = downscale;
+    partial.pixels_only_for = Split::Test;
+    const Scene a = load_scene(root, full), b = load_scene(root, partial);
+    ASSERT_EQ(a.views.size(), b.views.size());
+    int decoded_on_demand = 0;
+    for (size_t i = 0; i < a.views.size(); ++i) {
+      if (b.views[i].rgb.empty()) ++decoded_on_demand;
+      const Eigen::Vector3f white(1, 1, 1);
+      EXPECT_TRUE(at::equal(teacher_image(a.views[i], white), teacher_image(b.views[i], white)))
+          << a.views[i].name << " downscale " << downscale;
+    }
+    EXPECT_GT(decoded_on_demand, 0);
+  }
+}
+
+}  // namespace
+}  // namespace semfield
