@@ -14,11 +14,7 @@
 
 namespace semfield {
 
-namespace {
-
 at::Tensor normalised_rows(const at::Tensor& x) { return x / x.norm(2, -1, true).clamp_min(1e-8); }
-
-}  // namespace
 
 at::Tensor read_text_embeddings(const std::filesystem::path& path, int64_t n_classes) {
   const at::Tensor t = array_to_tensor(read_npy(path));

@@ -16,6 +16,10 @@ namespace semfield {
 
 struct LoadedDistill;
 
+/// Each row of x (the last dimension) scaled to unit length (rows of norm < 1e-8 are divided by 1e-8): cosine
+/// comparisons of features and text embeddings, in the query and in Laser's training losses.
+at::Tensor normalised_rows(const at::Tensor& x);
+
 /// LERF's canonical negative phrases: "object", "things", "stuff", "texture".
 const std::vector<std::string>& canonical_negatives();
 

@@ -105,8 +105,6 @@ at::Tensor soft_cross_entropy(const at::Tensor& logits, const at::Tensor& probs)
   return per_ray.masked_select(labelled).mean();
 }
 
-at::Tensor rows_normalised(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-8f); }
-
 // Cross-entropy of logits [R,K] against a (detached) distribution [R,K], mean over rows.
 at::Tensor distribution_cross_entropy(const at::Tensor& logits, const at::Tensor& target) {
   return -(target * at::log_softmax(logits, 1)).sum(1).mean();
@@ -149,19 +147,19 @@ at::Tensor laser_loss(FeatureModel& model, const LaserConfig& lc, const at::Tens
   at::Tensor targets;
   {
     at::NoGradGuard guard;
-    at::Tensor z = at::matmul(rows_normalised(adapted_raw), text_augmented.t());  // [H,K]
+    at::Tensor z = at::matmul(normalised_rows(adapted_raw), text_augmented.t());  // [H,K]
     if (lc.text_augmentation) z = standardise_rows(z.t()).t();
     targets = at::softmax(z * inv_tau, 1);
   }
   const at::Tensor pred_raw = pred.index({hit}) * std + mean;
   loss = loss + lc.relevancy_weight *
-                    distribution_cross_entropy(at::matmul(rows_normalised(pred_raw), text_plain.t()) * inv_tau, targets);
+                    distribution_cross_entropy(at::matmul(normalised_rows(pred_raw), text_plain.t()) * inv_tau, targets);
   if (lp.label_volume) {
     const at::Tensor logits = lp.label_volume->logits(label_features.narrow(0, 0, n).index({hit}), text_plain);
     loss = loss + lc.label_weight * distribution_cross_entropy(logits, targets);
     if (cross_phase && lp.adapter)
       loss = loss + lc.cross_weight * distribution_cross_entropy(
-                                          at::matmul(rows_normalised(adapted_raw), text_plain.t()) * inv_tau,
+                                          at::matmul(normalised_rows(adapted_raw), text_plain.t()) * inv_tau,
                                           at::softmax(logits, 1).detach());
   }
   return loss;
@@ -272,9 +270,9 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
       laser_adam->set_lr_scales(scales);
     }
     if (lp.class_text.defined()) {
-      text_plain = rows_normalised(lp.class_text);
+      text_plain = normalised_rows(lp.class_text);
       text_augmented = lc.text_augmentation && options.class_text_augmented.defined()
-                           ? rows_normalised(options.class_text_augmented.to(at::kFloat))
+                           ? normalised_rows(options.class_text_augmented.to(at::kFloat))
                            : text_plain;
     }
     log::info("Laser: adapter {}, attention {}, label volume {}, text augmentation {}, {} classes{}",
