@@ -6,6 +6,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
+#include "semfield/core/log.h"
 #include "semfield/data/scene.h"
 
 namespace semfield {
@@ -17,9 +18,25 @@ Corpus load_corpus(const fs::path& root, const CorpusOptions& options) {
   if (!fs::is_directory(root, ec)) fail_input(root, "", "corpus folder not found");
   if (options.val_every < 0) fail_usage("corpus: val_every must be >= 0, got {}", options.val_every);
   std::vector<CorpusScene> scenes;
-  for (const auto& entry : fs::directory_iterator(root, ec))
-    if (is_scene_folder(entry.path())) scenes.push_back({entry.path().filename().string(), entry.path()});
+  std::vector<std::string> skipped;  // sub-folders that are not scenes (e.g. one whose generation was cut short)
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (is_scene_folder(entry.path())) {
+      scenes.push_back({name, entry.path()});
+    } else if (entry.is_directory() && !name.empty() && name[0] != '.') {
+      skipped.push_back(name);
+    }
+  }
   if (ec) fail_input(root, "", "cannot list the folder: {}", ec.message());
+  if (!skipped.empty()) {
+    std::sort(skipped.begin(), skipped.end());
+    std::string listed;
+    for (size_t i = 0; i < std::min<size_t>(skipped.size(), 5); ++i) listed += (i ? ", " : "") + skipped[i];
+    if (skipped.size() > 5) listed += fmt::format(", ... ({} in all)", skipped.size());
+    log::warn("corpus {}: {} sub-folder(s) hold no scene and are left out: {} (a scene folder has transforms*.json, "
+              "a COLMAP model or poses_bounds.npy; an interrupted `semfield synth` leaves such a folder)",
+              root.string(), skipped.size(), listed);
+  }
   std::sort(scenes.begin(), scenes.end(), [](const CorpusScene& a, const CorpusScene& b) { return a.name < b.name; });
   if (scenes.empty())
     fail_input(root, "", "no scene folders in this corpus (expected folders that load_scene reads, e.g. the "

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/error.h"
+#include "scene_test_util.h"
 #include "support/test_support.h"
 
 namespace semfield {
@@ -29,8 +30,14 @@ TEST(Corpus, ScenesSortedAndEveryTenthFromTheLastHeldOut) {
   test::TempDir tmp;
   for (int i = 11; i >= 0; --i) fake_scene(tmp.path() / fmt::format("scene_{:03d}", i));
   fs::create_directories(tmp.path() / "not_a_scene");
+  fs::create_directories(tmp.path() / ".cache");
   test::write_text(tmp.path() / "README.txt", "notes");
+  test::LogCapture log;
   const Corpus corpus = load_corpus(tmp.path());
+  // A sub-folder without a scene (an interrupted synth leaves one) is left out with a warning naming it; hidden
+  // folders and files are not mentioned.
+  EXPECT_THAT(log.text(), HasSubstr("1 sub-folder(s) hold no scene and are left out: not_a_scene"));
+  EXPECT_THAT(log.text(), ::testing::Not(HasSubstr(".cache")));
   EXPECT_EQ(corpus.train.size() + corpus.val.size(), 12u);
   EXPECT_EQ(names(corpus.val), (std::vector<std::string>{"scene_001", "scene_011"}));
   EXPECT_EQ(corpus.train.front().name, "scene_000");
