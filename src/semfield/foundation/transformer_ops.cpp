@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <unordered_map>
-#include <cstdlib>
-#include <string>
 
 #include <ATen/ATen.h>
 
@@ -167,7 +167,8 @@ at::Tensor bf16_copy(const at::Tensor& weight) {
   if (it != g_bf16_copies.end() && !it->second.source.expired() && it->second.data == weight.data_ptr() &&
       it->second.version == version_of(weight))
     return it->second.copy;
-  for (auto e = g_bf16_copies.begin(); e != g_bf16_copies.end();) e = e->second.source.expired() ? g_bf16_copies.erase(e) : std::next(e);
+  for (auto e = g_bf16_copies.begin(); e != g_bf16_copies.end();)
+    e = e->second.source.expired() ? g_bf16_copies.erase(e) : std::next(e);
   at::Tensor copy;
   {
     at::InferenceMode guard;
@@ -217,7 +218,12 @@ at::Tensor mlp(const at::Tensor& x, const at::Tensor& fc1_weight, const at::Tens
   }
   {
     OpScope op("mlp activation");
-    activate_(h, activation);  // in place: the hidden layer is the block's largest tensor
+    // In place (the hidden layer is the block's largest tensor) unless autograd needs the pre-activation.
+    if (h.requires_grad()) {
+      h = activate(h, activation);
+    } else {
+      activate_(h, activation);
+    }
   }
   OpScope op("mlp fc2", 2.0 * static_cast<double>(rows * in * hidden));
   return bf16 ? linear_bf16(h, fc2_weight, fc2_bias).to(at::kFloat) : at::linear(h, fc2_weight, fc2_bias);
