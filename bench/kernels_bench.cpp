@@ -19,6 +19,7 @@
 #include "semfield/kernels/composite.h"
 #include "semfield/kernels/fused_mlp.h"
 #include "semfield/kernels/hash_grid.h"
+#include "semfield/kernels/label_volume.h"
 #include "semfield/kernels/max_dot.h"
 #include "semfield/kernels/sparse_adam.h"
 
@@ -194,6 +195,24 @@ void BM_MaxDot(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MaxDot)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+
+// Laser's label volume at one chunk of a 256^2 class map: 32,768 rays of ~17 weighted samples (rank 16, 64 cells),
+// fused kernel (1) against grid_sampler_2d + index_add (0).
+void BM_LabelVolumeComposite(benchmark::State& state) {
+  at::manual_seed(0);
+  const int64_t rays = 32768, per_ray = 17;
+  const at::Tensor planes = at::randn({3, 16, 64, 64}), lines = at::randn({3, 16, 64});
+  const at::Tensor points = at::rand({rays * per_ray, 3}), weights = at::rand({rays * per_ray});
+  const at::Tensor offsets = at::arange(rays + 1, at::kLong) * per_ray;
+  for (auto _ : state) {
+    const at::Tensor out =
+        state.range(0) ? semfield::kernels::composite_label_values(planes, lines, points, weights, offsets, 1e-4f)
+                       : semfield::kernels::composite_label_values_reference(planes, lines, points, weights, offsets,
+                                                                             1e-4f);
+    benchmark::DoNotOptimize(out.data_ptr<float>());
+  }
+}
+BENCHMARK(BM_LabelVolumeComposite)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 
 BENCHMARK(BM_RadianceMlps)
     ->ArgNames({"fused", "backward"})

@@ -25,6 +25,7 @@
 #include "semfield/io/image.h"
 #include "semfield/io/npy.h"
 #include "semfield/core/tensor_state.h"
+#include "semfield/kernels/ray_generation.h"
 #include "semfield/pipeline/class_map_eval.h"
 #include "semfield/render/colormap.h"
 
@@ -58,6 +59,10 @@ at::Tensor query_truth(const Scene& scene, const std::string& view_name, const s
     return out;
   }
   return {};
+}
+
+at::Tensor valid_pixels(const at::Tensor& opacity, const Camera& camera) {
+  return opacity.view({camera.intrinsics.height, camera.intrinsics.width}) >= 0.5f;
 }
 
 // `--classes`: one class map per view (8-bit PNG named like the view: 1-based index of the winning class, 0 =
@@ -127,11 +132,18 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
     const auto start = std::chrono::steady_clock::now();
     // The rendered rows as they come (no [C,H,W] transpose of 512-channel maps: that copy cost more than the render).
     const Camera working = working_camera(camera->camera, args.max_side);
-    const SemanticRenderOutput rendered = field.model->render_view(working);
-    const at::Tensor valid = rendered.opacity.view({working.intrinsics.height, working.intrinsics.width}) >= 0.5f;
-    const at::Tensor classes = resample_nearest(
-        open_vocabulary_classes(rendered.maps[0], rendered.label_features, volume, plain, augmented, valid, standardise),
-        h, w);
+    // With the label volume the classes come from its rendered output alone: the feature field is not evaluated.
+    at::Tensor classes;
+    if (volume != nullptr) {
+      const kernels::Rays rays = kernels::generate_image_rays(working);
+      const auto [values, opacity] = field.model->render_label_values(rays.origins, rays.directions);
+      classes = label_volume_classes(*volume, values, opacity, plain, valid_pixels(opacity, working));
+    } else {
+      const SemanticRenderOutput rendered = field.model->render_view(working);
+      classes = open_vocabulary_classes(rendered.maps[0], {}, nullptr, plain, augmented,
+                                        valid_pixels(rendered.opacity, working), standardise);
+    }
+    classes = resample_nearest(classes, h, w);
     const at::Tensor ids = classes + 1;  // 0 = nothing
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     total_seconds += seconds;

@@ -8,6 +8,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/splitmix64.h"
+#include "semfield/kernels/label_volume.h"
 
 namespace semfield {
 
@@ -133,26 +134,32 @@ at::Tensor LabelVolume::project(const at::Tensor& values, const at::Tensor& opac
 }
 
 at::Tensor LabelVolume::values(const at::Tensor& unit_points) const {
-  const int64_t s = unit_points.size(0);
-  const at::Tensor c = unit_points.to(at::kFloat) * 2 - 1;  // [-1,1]
-  const at::Tensor x = c.select(1, 0), y = c.select(1, 1), z = c.select(1, 2);
-  // Plane i's (width, height) coordinates and line i's coordinate: xy|z, xz|y, yz|x.
-  const at::Tensor plane_grid = at::stack({at::stack({x, y}, 1), at::stack({x, z}, 1), at::stack({y, z}, 1)})
-                                    .view({3, s, 1, 2});
-  const at::Tensor line_grid =
-      at::stack({at::stack({at::zeros_like(z), z}, 1), at::stack({at::zeros_like(y), y}, 1),
-                 at::stack({at::zeros_like(x), x}, 1)})
-          .view({3, s, 1, 2});
-  // grid_sample: mode 0 bilinear, padding 1 border, align_corners.
-  const at::Tensor p = at::grid_sampler_2d(m_planes, plane_grid, 0, 1, true);                   // [3,R,S,1]
-  const at::Tensor l = at::grid_sampler_2d(m_lines.unsqueeze(3), line_grid, 0, 1, true);       // [3,R,S,1]
-  return (p * l).squeeze(3).permute({2, 0, 1}).reshape({s, 3 * m_rank});  // [S,3R]
+  return kernels::sample_label_volume(m_planes, m_lines, unit_points);
 }
 
 at::Tensor LabelVolume::logits(const at::Tensor& features, const at::Tensor& texts) const {
   const at::Tensor f = features / features.norm(2, 1, true).clamp_min(1e-6f);
   const at::Tensor t = texts.to(at::kFloat) / texts.to(at::kFloat).norm(2, 1, true).clamp_min(1e-6f);
   return at::exp(m_log_scale) * at::matmul(f, t.t());
+}
+
+at::Tensor LabelVolume::composite(const at::Tensor& unit_points, const at::Tensor& weights, const at::Tensor& ray_offsets,
+                                  float min_weight) const {
+  if (at::GradMode::is_enabled() && (m_planes.requires_grad() || m_lines.requires_grad()))
+    return kernels::composite_label_values_reference(m_planes, m_lines, unit_points, weights, ray_offsets, min_weight);
+  return kernels::composite_label_values(m_planes.detach(), m_lines.detach(), unit_points.to(at::kFloat).contiguous(),
+                                         weights.to(at::kFloat).contiguous(), ray_offsets, min_weight);
+}
+
+at::Tensor LabelVolume::logits_of_values(const at::Tensor& values, const at::Tensor& opacity,
+                                         const at::Tensor& texts) const {
+  at::NoGradGuard guard;
+  const at::Tensor a = at::cat({m_basis, m_bias.unsqueeze(0)});                      // [3R+1, D]
+  const at::Tensor u = at::cat({values.to(at::kFloat), opacity.to(at::kFloat).unsqueeze(1)}, 1);  // [N, 3R+1]
+  const at::Tensor t = texts.to(at::kFloat) / texts.to(at::kFloat).norm(2, 1, true).clamp_min(1e-6f);
+  const at::Tensor dots = at::matmul(u, at::matmul(a, t.t()));                      // [N, K]
+  const at::Tensor norms = (at::matmul(u, at::matmul(a, a.t())) * u).sum(1, true).clamp_min(0).sqrt();
+  return at::exp(m_log_scale) * dots / norms.clamp_min(1e-6f);
 }
 
 TensorMap LabelVolume::state() const {

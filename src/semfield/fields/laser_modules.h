@@ -71,10 +71,19 @@ class LabelVolume {
   /// The volume's 3R values at points [S,3] in the unit cube (composite these along rays, then project: the map to
   /// the text space is linear, so that costs one [3R x D] product per ray instead of per sample).
   at::Tensor values(const at::Tensor& unit_points) const;
+  /// values() at the samples of packed rays (unit_points [S,3], weights [S], ray_offsets [N+1]) composited per ray over
+  /// the samples weighing more than min_weight: [N, 3R]. With gradients enabled and the volume trainable, through
+  /// LibTorch (differentiable); otherwise the fused kernel (kernels/label_volume.h).
+  at::Tensor composite(const at::Tensor& unit_points, const at::Tensor& weights, const at::Tensor& ray_offsets,
+                       float min_weight) const;
   /// Composited values [R, 3R] with the rays' opacity [R] -> [R, D] (the bias weighted by the opacity).
   at::Tensor project(const at::Tensor& values, const at::Tensor& opacity) const;
   /// Class logits of composited volume features [R,D] against text embeddings [K,D]: scale * cosine.
   at::Tensor logits(const at::Tensor& features, const at::Tensor& texts) const;
+  /// logits(project(values, opacity), texts) without the [R, D] features (inference): the projection is linear, so
+  /// the dot products are values' against the [3R+1, K] projected texts and the norms come from the [3R+1]^2 Gram
+  /// matrix of the basis and bias.
+  at::Tensor logits_of_values(const at::Tensor& values, const at::Tensor& opacity, const at::Tensor& texts) const;
   std::vector<at::Tensor> grid_parameters() const { return {m_planes, m_lines}; }
   std::vector<at::Tensor> network_parameters() const { return {m_basis, m_bias, m_log_scale}; }
   int64_t rank() const { return m_rank; }

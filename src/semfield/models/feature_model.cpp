@@ -8,6 +8,11 @@
 
 namespace semfield {
 
+namespace {
+// Samples lighter than this add nothing visible to a ray's label features and are skipped.
+constexpr float kLabelMinWeight = 1e-4f;
+}  // namespace
+
 at::Tensor composite_weighted(const at::Tensor& values, const at::Tensor& weights, const at::Tensor& ray_offsets) {
   const int64_t n_rays = ray_offsets.size(0) - 1, n_samples = values.size(0);
   if (values.dim() != 2 || weights.dim() != 1 || weights.size(0) != n_samples || n_rays < 0 ||
@@ -36,29 +41,33 @@ std::pair<at::Tensor, at::Tensor> FeatureModel::composite_latent(const at::Tenso
     const at::Tensor xyz = m_radiance.to_unit_cube(points);
     return train ? const_cast<FeatureField&>(*m_field).encode_train(xyz) : m_field->encode(xyz);
   };
-  const LabelVolume* volume = m_laser ? m_laser->label_volume.get() : nullptr;
-  if (label_features != nullptr && volume == nullptr) *label_features = at::Tensor();
+  if (label_features != nullptr) {
+    const LabelVolume* volume = m_laser ? m_laser->label_volume.get() : nullptr;
+    *label_features =
+        volume != nullptr ? volume->project(composite_label_values(*volume, ws, origins, dirs), opacity) : at::Tensor();
+  }
   if (m_surface) {
     // Eq. 7: one point per ray at the expected termination distance, weighted by the ray's opacity.
     const at::Tensor points = origins + dirs * t.unsqueeze(1);
-    if (label_features != nullptr && volume != nullptr)
-      *label_features = volume->project(volume->values(m_radiance.to_unit_cube(points)) * opacity.unsqueeze(1), opacity);
     return {encode(points) * opacity.unsqueeze(1), opacity};
   }
-  if (label_features != nullptr && volume != nullptr) {
-    // Only samples that carry weight reach the volume (the density is frozen, so the rest add nothing): a ray's
-    // samples past its surface or in empty space are most of them.
-    const int64_t n_rays = ws.samples.ray_offsets.size(0) - 1, n_samples = ws.weights.size(0);
-    const at::Tensor counts = ws.samples.ray_offsets.narrow(0, 1, n_rays) - ws.samples.ray_offsets.narrow(0, 0, n_rays);
-    const at::Tensor ray_index = at::repeat_interleave(at::arange(n_rays, at::kLong), counts, 0, n_samples);
-    const at::Tensor keep = at::nonzero(ws.weights.gt(1e-4f)).squeeze(1);
-    const at::Tensor values = volume->values(m_radiance.to_unit_cube(ws.samples.positions.index_select(0, keep)));
-    const at::Tensor composited =
-        at::zeros({n_rays, values.size(1)}, values.options())
-            .index_add(0, ray_index.index_select(0, keep), values * ws.weights.index_select(0, keep).unsqueeze(1));
-    *label_features = volume->project(composited, opacity);
-  }
   return {composite_weighted(encode(ws.samples.positions), ws.weights, ws.samples.ray_offsets), opacity};
+}
+
+at::Tensor FeatureModel::composite_label_values(const LabelVolume& volume, const WeightedSamples& ws,
+                                                 const at::Tensor& origins, const at::Tensor& dirs) const {
+  const at::Tensor& opacity = ws.opacity;
+  if (m_surface) {
+    // One point per ray at the expected termination distance, as the feature path (Eq. 7).
+    const at::Tensor t = ws.depth / opacity.clamp_min(1e-6f);
+    const at::Tensor points = origins + dirs * t.unsqueeze(1);
+    return volume.values(m_radiance.to_unit_cube(points)) * opacity.unsqueeze(1);
+  }
+  // Only samples that carry weight reach the volume (the density is frozen, so the rest add nothing): a ray's
+  // samples past its surface or in empty space are most of them.
+  const at::Tensor composited = volume.composite(m_radiance.to_unit_cube(ws.samples.positions), ws.weights,
+                                                 ws.samples.ray_offsets, kLabelMinWeight);
+  return composited;
 }
 
 at::Tensor FeatureModel::render_latent_train(const at::Tensor& origins, const at::Tensor& dirs,
@@ -140,6 +149,25 @@ at::Tensor FeatureModel::point_label_features(const at::Tensor& points) const {
   if (!m_laser || !m_laser->label_volume) fail_usage("this field has no label volume (distill with --laser on and a class list)");
   if (points.dim() != 2 || points.size(1) != 3) fail_usage("points must be [N,3], got {}", describe_tensor(points));
   return m_laser->label_volume->forward(m_radiance.to_unit_cube(points.to(at::kFloat).contiguous()));
+}
+
+std::pair<at::Tensor, at::Tensor> FeatureModel::render_label_values(const at::Tensor& origins,
+                                                                     const at::Tensor& dirs) const {
+  at::NoGradGuard no_grad;
+  if (!m_laser || !m_laser->label_volume) fail_usage("this field has no label volume (distill with --laser on and a class list)");
+  if (origins.dim() != 2 || origins.size(1) != 3 || dirs.sizes() != origins.sizes())
+    fail_usage("rays must be origins and directions [R,3], got {} and {}", describe_tensor(origins), describe_tensor(dirs));
+  const int64_t n = origins.size(0);
+  std::vector<at::Tensor> values, opacities;
+  for (int64_t begin = 0; begin < n; begin += m_chunk_rays) {
+    const int64_t len = std::min(m_chunk_rays, n - begin);
+    const at::Tensor o = origins.narrow(0, begin, len).contiguous(), d = dirs.narrow(0, begin, len).contiguous();
+    const WeightedSamples ws = m_radiance.render_weights(o, d);
+    values.push_back(composite_label_values(*m_laser->label_volume, ws, o, d));
+    opacities.push_back(ws.opacity);
+  }
+  if (n == 0) return {at::zeros({0, 3 * m_laser->label_volume->rank()}), at::zeros({0})};
+  return {at::cat(values), at::cat(opacities)};
 }
 
 ChannelStats FeatureModel::channel_stats(size_t scale) const {

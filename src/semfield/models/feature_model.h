@@ -69,6 +69,10 @@ class FeatureModel final : public SemanticSource {
   std::vector<at::Tensor> decode_maps(const at::Tensor& latent) const;
   /// Laser's label volume at points [N,3] (normalised scene frame) taken as opaque: [N, D]; UsageError without one.
   at::Tensor point_label_features(const at::Tensor& points) const;
+  /// Laser's label volume rendered alone for rays [R,3] (inference, in chunks): its composited values [R, 3R] (before
+  /// the linear map to the text space; LabelVolume::logits_of_values classifies them) and the opacity [R] - what
+  /// classification with the volume needs, without the feature field's encode and decode. UsageError without one.
+  std::pair<at::Tensor, at::Tensor> render_label_values(const at::Tensor& origins, const at::Tensor& dirs) const;
 
   FeatureField& field() { return *m_field; }
   const FeatureField& field() const { return *m_field; }
@@ -80,6 +84,10 @@ class FeatureModel final : public SemanticSource {
   std::pair<at::Tensor, at::Tensor> composite_latent(const at::Tensor& origins, const at::Tensor& dirs, bool train,
                                                      at::Tensor* depth, at::Tensor* median = nullptr,
                                                      at::Tensor* label_features = nullptr) const;
+
+  // Laser's label volume composited along the rays of `ws` (the same weights as the feature path) -> values [R, 3R].
+  at::Tensor composite_label_values(const LabelVolume& volume, const WeightedSamples& ws, const at::Tensor& origins,
+                                      const at::Tensor& dirs) const;
 
   std::unique_ptr<FeatureField> m_field;
   TeacherOutputKind m_kind;

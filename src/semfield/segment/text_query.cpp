@@ -107,6 +107,15 @@ at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor&
   return at::where(v, classes, at::full_like(classes, -1)).view({h, w}).contiguous();
 }
 
+at::Tensor label_volume_classes(const LabelVolume& volume, const at::Tensor& values, const at::Tensor& opacity,
+                                const at::Tensor& texts_plain, const at::Tensor& valid) {
+  at::NoGradGuard guard;
+  const int64_t h = valid.size(0), w = valid.size(1);
+  const at::Tensor v = valid.reshape(-1).to(at::kBool);
+  const at::Tensor classes = volume.logits_of_values(values, opacity, texts_plain).argmax(1);
+  return at::where(v, classes, at::full_like(classes, -1)).view({h, w}).contiguous();
+}
+
 TextQuery::TextQuery(std::shared_ptr<const foundation::ClipModel> clip, TextQueryOptions options)
     : m_clip(std::move(clip)), m_options(std::move(options)) {
   if (m_options.repeat < 1) fail_usage("text repetition must be at least 1, got {}", m_options.repeat);

@@ -61,6 +61,10 @@ class LabelVolume;
 at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& label_features, const LabelVolume* volume,
                                    const at::Tensor& texts_plain, const at::Tensor& texts, const at::Tensor& valid,
                                    bool standardise);
+/// The same with the label volume's composited values [H*W, 3R] and opacity [H*W] (FeatureModel::render_label_values):
+/// the arg-max of LabelVolume::logits_of_values against texts_plain [K,D], -1 where `valid` [H,W] is false.
+at::Tensor label_volume_classes(const LabelVolume& volume, const at::Tensor& values, const at::Tensor& opacity,
+                                const at::Tensor& texts_plain, const at::Tensor& valid);
 
 struct TextQueryOptions {
   int repeat = 2;             ///< text repetition for the class map (Laser uses 2; 1 switches it off)

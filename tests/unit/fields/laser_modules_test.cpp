@@ -102,6 +102,38 @@ TEST(LaserLabelVolume, LogitsAreScaledCosinesAndItLearnsASplitOfSpace) {
   EXPECT_TRUE(at::allclose(copy.forward(p), volume.forward(p)));
 }
 
+TEST(LaserLabelVolume, ClassifiesFromCompositedValuesAsFromProjectedFeatures) {
+  // Inference classifies rays from their composited 3R values (no [rays, D] features): the logits equal those of the
+  // projected features, and the fused composite equals the differentiable one (the path training takes).
+  torch::manual_seed(6);
+  const int64_t d = 32;
+  LabelVolume volume(5, 12, d, 9);
+  {
+    at::NoGradGuard guard;
+    for (const at::Tensor& p : volume.network_parameters()) p.add_(at::randn_like(p) * 0.3);  // a non-zero bias
+  }
+  const at::Tensor counts = at::randint(0, 9, {200}, at::kLong);
+  const at::Tensor offsets = at::cat({at::zeros({1}, at::kLong), counts.cumsum(0)});
+  const int64_t s = offsets[200].item<int64_t>();
+  const at::Tensor points = at::rand({s, 3}), weights = at::rand({s}) * 0.3;
+  const at::Tensor trained = volume.composite(points, weights, offsets, 1e-4f);  // gradients on: LibTorch's path
+  EXPECT_TRUE(trained.requires_grad());
+  at::Tensor fused;
+  {
+    at::NoGradGuard guard;
+    fused = volume.composite(points, weights, offsets, 1e-4f);
+  }
+  EXPECT_FALSE(fused.requires_grad());
+  EXPECT_TRUE(at::allclose(fused, trained.detach(), 1e-4, 1e-5));
+  const at::Tensor opacity = at::rand({200});
+  const at::Tensor texts = at::randn({6, d});
+  const at::Tensor want = volume.logits(volume.project(fused, opacity), texts).detach();
+  const at::Tensor got = volume.logits_of_values(fused, opacity, texts);
+  EXPECT_TRUE(at::allclose(got, want, 1e-3, 1e-4)) << (got - want).abs().max().item<double>();
+  const at::Tensor valid = at::ones({10, 20}, at::kBool);
+  EXPECT_TRUE(label_volume_classes(volume, fused, opacity, texts, valid).reshape(-1).equal(want.argmax(1)));
+}
+
 TEST(LaserTextAugmentation, StandardisationUndoesAClassThatScoresHighEverywhere) {
   // Known answer: three classes on 300 pixels (100 each); class 2's text scores +0.3 on every pixel (CLIP's
   // per-prompt bias). The plain arg-max gives class 2 everywhere; per-class standardisation recovers the truth.
