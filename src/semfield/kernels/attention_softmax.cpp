@@ -22,31 +22,8 @@ namespace {
 constexpr int64_t kSoftmaxGrain = 8;   // rows per parallel chunk (a row is 196 .. 4096 floats)
 constexpr int64_t kNormGrain = 64;     // rows per parallel chunk of the LayerNorm
 
-// x[0..n) = x * scale + add[0..n) (add may be null), returning the maximum.
-inline float scale_add_max(int64_t n, float* x, float scale, const float* add) {
-  int64_t i = 0;
-  float best = -std::numeric_limits<float>::infinity();
-#ifdef __AVX512F__
-  const __m512 vs = _mm512_set1_ps(scale);
-  __m512 vmax = _mm512_set1_ps(best);
-  for (; i + 16 <= n; i += 16) {
-    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vs);
-    if (add != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(add + i));
-    _mm512_storeu_ps(x + i, v);
-    vmax = _mm512_max_ps(vmax, v);
-  }
-  best = _mm512_reduce_max_ps(vmax);
-#endif
-  for (; i < n; ++i) {
-    float v = x[i] * scale;
-    if (add != nullptr) v += add[i];
-    x[i] = v;
-    best = std::max(best, v);
-  }
-  return best;
-}
-
-// x[0..w) = x * scale + add[0..w) (add may be null) + a + rw[0..w), returning max(best, the new values).
+// x[0..w) = x * scale + add[0..w) (add may be null) + a + rw[0..w) (rw may be null: no relative-position term; with
+// a = 0 the sum is then exactly x * scale + add), returning max(best, the new values).
 inline float scale_add_rel_max(int64_t w, float* x, float scale, const float* add, float a, const float* rw,
                                float best) {
   int64_t i = 0;
@@ -54,7 +31,8 @@ inline float scale_add_rel_max(int64_t w, float* x, float scale, const float* ad
   const __m512 va = _mm512_set1_ps(a), vs = _mm512_set1_ps(scale);
   __m512 vmax = _mm512_set1_ps(best);
   for (; i + 16 <= w; i += 16) {
-    __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), vs, _mm512_add_ps(va, _mm512_loadu_ps(rw + i)));
+    const __m512 bias = rw != nullptr ? _mm512_add_ps(va, _mm512_loadu_ps(rw + i)) : va;
+    __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), vs, bias);
     if (add != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(add + i));
     _mm512_storeu_ps(x + i, v);
     vmax = _mm512_max_ps(vmax, v);
@@ -62,7 +40,7 @@ inline float scale_add_rel_max(int64_t w, float* x, float scale, const float* ad
   best = _mm512_reduce_max_ps(vmax);
 #endif
   for (; i < w; ++i) {
-    float v = x[i] * scale + (a + rw[i]);
+    float v = x[i] * scale + (rw != nullptr ? a + rw[i] : a);
     if (add != nullptr) v += add[i];
     x[i] = v;
     best = std::max(best, v);
@@ -167,7 +145,7 @@ void biased_softmax_rows_(at::Tensor& logits, double scale, const at::Tensor& ma
           best = scale_add_rel_max(ww, x + kh * ww, s, mask_row != nullptr ? mask_row + kh * ww : nullptr, rh[kh],
                                    rw, best);
       } else {
-        best = scale_add_max(n, x, s, mask_row);
+        best = scale_add_rel_max(n, x, s, mask_row, 0.0f, nullptr, best);
       }
       const float sum = detail::exp_shift_sum(n, x, best);
       detail::scale_to(n, 1.0f / sum, x, x);

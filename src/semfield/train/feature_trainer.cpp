@@ -111,7 +111,7 @@ at::Tensor distribution_cross_entropy(const at::Tensor& logits, const at::Tensor
 }
 
 at::Tensor cosine_matrix(const at::Tensor& a, const at::Tensor& b) {
-  return at::matmul(a / a.norm(2, {1}, true).clamp_min(1e-8f), (b / b.norm(2, {1}, true).clamp_min(1e-8f)).t());
+  return at::matmul(normalised_rows(a), normalised_rows(b).t());
 }
 
 // Laser's losses for one batch (rays hitting the scene, opacity >= 0.5, carry the class terms):
