@@ -71,32 +71,25 @@ at::Tensor SamImageEncoder::attention(const Block& blk, const at::Tensor& x) con
   // x [B, H, W, C] (B = images x windows)
   const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
   const int64_t heads = m_config.num_heads, hd = c / heads, n = h * w;
-  at::Tensor q, k, v;
-  {
-    OpScope op("qkv linear", 2.0 * static_cast<double>(b * n * c * 3 * c));
-    const at::Tensor qkv = linear(x, blk.qkv_w, blk.qkv_b).view({b, n, 3, heads, hd}).permute({2, 0, 3, 1, 4});
-    q = qkv[0].reshape({b * heads, n, hd});
-    k = qkv[1].reshape({b * heads, n, hd});
-    v = qkv[2].reshape({b * heads, n, hd});
-  }
   AttentionOptions options;
   options.scale_mode = ScaleMode::MultiplyQuery;
   options.scale = std::pow(static_cast<double>(hd), -0.5);
-  if (m_config.use_rel_pos) {
-    OpScope op("rel-pos terms");
-    // add_decomposed_rel_pos with the unscaled q: rel_h[b,qh,qw,kh] = q[b,qh,qw,:] . Rh[qh,kh,:], likewise w.
-    // As einsum, the query row (qh or qw) is the batch of one GEMM whose rows are every (head, other coordinate):
-    // tall products instead of the thousands of 14 x 64 x 14 ones a broadcast matmul makes (5x faster in ViT-H).
-    const at::Tensor rh = sam_relative_positions(h, h, blk.rel_pos_h);
-    const at::Tensor rw = sam_relative_positions(w, w, blk.rel_pos_w);
-    const at::Tensor r_q = q.view({b * heads, h, w, hd});
-    options.rel_h = at::einsum("bhwc,hkc->bhwk", {r_q, rh}).reshape({b * heads, n, h});
-    options.rel_w = at::einsum("bhwc,wkc->bhwk", {r_q, rw}).reshape({b * heads, n, w});
-  }
-  const at::Tensor o = scaled_dot_product_attention(q, k, v, options);
-  OpScope op("proj linear", 2.0 * static_cast<double>(b * n * c * c));
-  const at::Tensor merged = o.view({b, heads, h, w, hd}).permute({0, 2, 3, 1, 4}).reshape({b, h, w, c});
-  return linear(merged, blk.proj_w, blk.proj_b);
+  QueryTerms rel_pos;
+  if (m_config.use_rel_pos)
+    rel_pos = [&](const at::Tensor& q, AttentionOptions& o) {
+      OpScope op("rel-pos terms");
+      // add_decomposed_rel_pos with the unscaled q: rel_h[b,qh,qw,kh] = q[b,qh,qw,:] . Rh[qh,kh,:], likewise w.
+      // As einsum, the query row (qh or qw) is the batch of one GEMM whose rows are every (head, other coordinate):
+      // tall products instead of the thousands of 14 x 64 x 14 ones a broadcast matmul makes (5x faster in ViT-H).
+      const at::Tensor rh = sam_relative_positions(h, h, blk.rel_pos_h);
+      const at::Tensor rw = sam_relative_positions(w, w, blk.rel_pos_w);
+      const at::Tensor r_q = q.view({b * heads, h, w, hd});
+      o.rel_h = at::einsum("bhwc,hkc->bhwk", {r_q, rh}).reshape({b * heads, n, h});
+      o.rel_w = at::einsum("bhwc,wkc->bhwk", {r_q, rw}).reshape({b * heads, n, w});
+    };
+  return multi_head_self_attention(x.reshape({b, n, c}), blk.qkv_w, blk.qkv_b, blk.proj_w, blk.proj_b, heads,
+                                   std::move(options), rel_pos)
+      .view({b, h, w, c});
 }
 
 at::Tensor SamImageEncoder::block_forward(const Block& blk, const at::Tensor& x) const {

@@ -231,7 +231,7 @@ at::Tensor mlp(const at::Tensor& x, const at::Tensor& fc1_weight, const at::Tens
 
 at::Tensor multi_head_self_attention(const at::Tensor& x, const at::Tensor& qkv_weight, const at::Tensor& qkv_bias,
                                      const at::Tensor& proj_weight, const at::Tensor& proj_bias, int64_t heads,
-                                     AttentionOptions options) {
+                                     AttentionOptions options, const QueryTerms& query_terms) {
   const int64_t b = x.size(0), n = x.size(1), c = x.size(2);
   const int64_t head_dim = c / heads;
   at::Tensor q, k, v;
@@ -243,6 +243,7 @@ at::Tensor multi_head_self_attention(const at::Tensor& x, const at::Tensor& qkv_
     k = qkv[1].reshape({b * heads, n, head_dim});
     v = qkv[2].reshape({b * heads, n, head_dim});
   }
+  if (query_terms) query_terms(q, options);
   const at::Tensor o = scaled_dot_product_attention(q, k, v, options);
   OpScope op("proj linear", 2.0 * static_cast<double>(b * n * c * c));
   const at::Tensor merged = o.view({b, heads, n, head_dim}).permute({0, 2, 1, 3}).reshape({b, n, c});

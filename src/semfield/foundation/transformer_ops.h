@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <ATen/core/Tensor.h>
@@ -82,11 +83,15 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 at::Tensor mlp(const at::Tensor& x, const at::Tensor& fc1_weight, const at::Tensor& fc1_bias,
                const at::Tensor& fc2_weight, const at::Tensor& fc2_bias, Activation activation);
 
+/// Terms that depend on the queries (SAM's decomposed relative positions): called with the heads' unscaled queries
+/// [B*heads, N, head_dim] before the attention, it may set `options`' additive terms.
+using QueryTerms = std::function<void(const at::Tensor& q, AttentionOptions& options)>;
+
 /// Self-attention with a packed [3C, C] projection whose rows are [q; k; v], heads contiguous within each
 /// (timm/DINO `qkv`, SAM `qkv`, nn.MultiheadAttention `in_proj_weight`): x [B,N,C] -> [B,N,C] after `proj`.
 at::Tensor multi_head_self_attention(const at::Tensor& x, const at::Tensor& qkv_weight, const at::Tensor& qkv_bias,
                                      const at::Tensor& proj_weight, const at::Tensor& proj_bias, int64_t heads,
-                                     AttentionOptions options);
+                                     AttentionOptions options, const QueryTerms& query_terms = {});
 
 /// A pre-norm ViT block, as DINO and CLIP share it: x + attn(ln1(x)), then + fc2(act(fc1(ln2(x)))).
 struct PreNormBlockWeights {
