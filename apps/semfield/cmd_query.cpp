@@ -140,8 +140,8 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
       classes = label_volume_classes(*volume, values, opacity, plain, valid_pixels(opacity, working));
     } else {
       const SemanticRenderOutput rendered = field.model->render_view(working);
-      classes = open_vocabulary_classes(rendered.maps[0], {}, nullptr, plain, augmented,
-                                        valid_pixels(rendered.opacity, working), standardise);
+      classes = open_vocabulary_classes(rendered.maps[0], augmented, valid_pixels(rendered.opacity, working),
+                                        standardise);
     }
     classes = resample_nearest(classes, h, w);
     const at::Tensor ids = classes + 1;  // 0 = nothing

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -22,7 +21,7 @@ struct AxisTap {
 };
 
 // grid_sampler_2d's unnormalisation with align_corners and border padding, for a unit coordinate u: g = 2u - 1,
-// x = (g + 1) / 2 * (G - 1), clipped to [0, G - 1] .
+// x = (g + 1) / 2 * (G - 1), clipped to [0, G - 1].
 inline AxisTap axis_tap(float u, int64_t cells) {
   const float g = u * 2.0f - 1.0f;
   float x = (g + 1.0f) / 2.0f * static_cast<float>(cells - 1);
@@ -76,7 +75,6 @@ at::Tensor composite_label_values(const at::Tensor& planes, const at::Tensor& li
   constexpr int kWidthAxis[3] = {0, 0, 1}, kHeightAxis[3] = {1, 2, 2}, kLineAxis[3] = {2, 1, 0};
 
   parallel_for(0, N, kRaysPerTask, [&](int64_t begin, int64_t end) {
-    std::vector<float> plane_value(static_cast<size_t>(R));
     for (int64_t n = begin; n < end; ++n) {
       float* __restrict acc = O + n * 3 * R;
       for (int64_t s = off[n]; s < off[n + 1]; ++s) {

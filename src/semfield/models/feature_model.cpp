@@ -81,17 +81,14 @@ FeatureRenderOutput FeatureModel::render(const at::Tensor& origins, const at::Te
   at::NoGradGuard no_grad;
   const int64_t n = origins.size(0);
   std::vector<std::vector<at::Tensor>> maps(static_cast<size_t>(m_field->n_scales()));
-  std::vector<at::Tensor> latents, opacities, depths, medians, label_features;
-  const bool with_labels = m_laser && m_laser->label_volume;
+  std::vector<at::Tensor> latents, opacities, depths, medians;
   for (int64_t begin = 0; begin < n; begin += m_chunk_rays) {
     const int64_t len = std::min(m_chunk_rays, n - begin);
-    at::Tensor depth, median, labels;
+    at::Tensor depth, median;
     auto [latent, opacity] = composite_latent(origins.narrow(0, begin, len).contiguous(),
-                                              dirs.narrow(0, begin, len).contiguous(), false, &depth, &median,
-                                              with_labels ? &labels : nullptr);
+                                              dirs.narrow(0, begin, len).contiguous(), false, &depth, &median);
     latent = m_field->with_background(latent, opacity);
     const std::vector<at::Tensor> decoded = decode_maps(latent);
-    if (with_labels) label_features.push_back(labels);
     for (size_t s = 0; s < decoded.size(); ++s) maps[s].push_back(decoded[s]);
     latents.push_back(latent);
     opacities.push_back(opacity);
@@ -112,7 +109,6 @@ FeatureRenderOutput FeatureModel::render(const at::Tensor& origins, const at::Te
   out.opacity = at::cat(opacities);
   out.depth = at::cat(depths);
   out.median_depth = at::cat(medians);
-  if (with_labels) out.label_features = at::cat(label_features);
   return out;
 }
 

@@ -32,9 +32,6 @@ struct SemanticRenderOutput {
   /// [R, D] the composited latent the maps are decoded from, for sources that have one (FeatureModel: background
   /// included); undefined otherwise.
   at::Tensor latent;
-  /// [R, D_text] Laser's label volume composited along the rays (compare by cosine with class text embeddings);
-  /// undefined for sources without one.
-  at::Tensor label_features;
 };
 
 /// Per-channel statistics of one scale's outputs over the maps the source learned from: similarity measures

@@ -32,7 +32,6 @@ SegmentView render_field_view(const SemanticSource& source, const Camera& camera
   view.camera = camera;
   view.maps = out.maps[scale].view({h, w, -1}).permute({2, 0, 1}).contiguous();
   view.opacity = out.opacity.view({h, w}).contiguous();
-  if (out.label_features.defined()) view.label_features = out.label_features.view({h, w, -1}).permute({2, 0, 1}).contiguous();
   view.depth = ray_distance_to_z_depth(out.median_depth, rays.directions, out.opacity, camera.forward()).view({h, w});
   view.render_seconds = seconds_since(start);
   return view;

@@ -21,7 +21,6 @@ struct SegmentView {
   /// opacity < 0.5
   at::Tensor depth;
   at::Tensor opacity;   ///< [H,W] float32 in [0,1]
-  at::Tensor label_features;  ///< [D,H,W] Laser's label volume rendered (SemanticRenderOutput::label_features), or undefined
   double render_seconds = 0;
 
   int width() const { return camera.intrinsics.width; }

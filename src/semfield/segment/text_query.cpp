@@ -92,18 +92,12 @@ at::Tensor classify_features(const at::Tensor& features, const at::Tensor& texts
   return (standardise ? standardise_rows(scores, valid) : scores).argmax(0);
 }
 
-at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& label_features, const LabelVolume* volume,
-                                   const at::Tensor& texts_plain, const at::Tensor& texts, const at::Tensor& valid,
+at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& texts, const at::Tensor& valid,
                                    bool standardise) {
   at::NoGradGuard guard;
   const int64_t h = valid.size(0), w = valid.size(1);
   const at::Tensor v = valid.reshape(-1).to(at::kBool);
-  at::Tensor classes;
-  if (volume != nullptr && label_features.defined()) {
-    classes = volume->logits(label_features, texts_plain).argmax(1);
-  } else {
-    classes = classify_features(features, texts, v, standardise);
-  }
+  const at::Tensor classes = classify_features(features, texts, v, standardise);
   return at::where(v, classes, at::full_like(classes, -1)).view({h, w}).contiguous();
 }
 

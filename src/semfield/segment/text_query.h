@@ -54,14 +54,12 @@ std::vector<std::string> split_class_list(const std::string& text);
 class LabelVolume;
 
 /// Laser's class map of one rendered view, [H,W] int64 with the index of the winning text (0..K-1) and -1 where
-/// `valid` [H,W] is false. Rendered values are row-major per pixel (as SemanticRenderOutput gives them, no transpose):
-/// with a label volume and its rendered features label_features [H*W, D], the arg-max of its logits against
-/// texts_plain [K,D]; otherwise the cosines of features [H*W, E] with texts [K,E] (repeated names when text
-/// augmentation is on), each class's map standardised over the valid pixels when `standardise`.
-at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& label_features, const LabelVolume* volume,
-                                   const at::Tensor& texts_plain, const at::Tensor& texts, const at::Tensor& valid,
+/// `valid` [H,W] is false: the cosines of features [H*W, E] (row-major per pixel, as SemanticRenderOutput gives them,
+/// no transpose) with texts [K,E] (repeated names when text augmentation is on), each class's map standardised over
+/// the valid pixels when `standardise`.
+at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& texts, const at::Tensor& valid,
                                    bool standardise);
-/// The same with the label volume's composited values [H*W, 3R] and opacity [H*W] (FeatureModel::render_label_values):
+/// The class map of a field with a Laser label volume, from the volume's composited values [H*W, 3R] and opacity [H*W] (FeatureModel::render_label_values):
 /// the arg-max of LabelVolume::logits_of_values against texts_plain [K,D], -1 where `valid` [H,W] is false.
 at::Tensor label_volume_classes(const LabelVolume& volume, const at::Tensor& values, const at::Tensor& opacity,
                                 const at::Tensor& texts_plain, const at::Tensor& valid);

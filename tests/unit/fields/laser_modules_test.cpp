@@ -147,8 +147,8 @@ TEST(LaserTextAugmentation, StandardisationUndoesAClassThatScoresHighEverywhere)
   const at::Tensor texts = at::eye(3);
   const at::Tensor features = at::one_hot(truth, 3).to(at::kFloat) * 0.3f + texts[2].unsqueeze(0) * 0.6f + 0.2f;
   const at::Tensor valid = at::ones({1, 300}, at::kBool);
-  const at::Tensor plain = open_vocabulary_classes(features, {}, nullptr, texts, texts, valid, false);
-  const at::Tensor standard = open_vocabulary_classes(features, {}, nullptr, texts, texts, valid, true);
+  const at::Tensor plain = open_vocabulary_classes(features, texts, valid, false);
+  const at::Tensor standard = open_vocabulary_classes(features, texts, valid, true);
   EXPECT_EQ(plain.eq(2).sum().item<int64_t>(), 300);
   EXPECT_TRUE(standard.reshape(-1).equal(truth));
 }
