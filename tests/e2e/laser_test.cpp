@@ -57,8 +57,9 @@ TEST(LaserEndToEnd, ClassMapsBeatTheRawTeacherAndBadInputsFailClearly) {
   const auto summary = read_json(out / "query.json");
   const double miou = summary["score"]["miou"].get<double>();
   std::printf("Laser class maps on the fixture's test views: mIoU %.3f; raw teacher arg-max %.3f\n", miou, teacher_miou);
-  // Measured: Laser 0.787, the plain field (--laser off, same steps) 0.336, the raw teacher 0.290.
-  EXPECT_GT(miou, 0.70) << summary.dump();
+  // Measured: Laser 0.827 (0.787 with the code's class targets from the adapted tokens), the plain field (--laser off,
+  // same steps) 0.336, the raw teacher 0.290.
+  EXPECT_GT(miou, 0.76) << summary.dump();
   EXPECT_GT(miou, teacher_miou + 0.3);
   EXPECT_TRUE(summary["label_volume"].get<bool>());
   // One 8-bit map per test view, named like it, holding 0..K.

@@ -39,6 +39,7 @@ void visit_laser(LaserConfig& c, Visitor&& v) {
   v("cross_weight", c.cross_weight);
   v("cross_start", c.cross_start);
   v("module_lr_scale", c.module_lr_scale);
+  v("adapted_class_targets", c.adapted_class_targets);
 }
 
 template <typename Visitor>

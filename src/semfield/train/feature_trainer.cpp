@@ -118,9 +118,11 @@ at::Tensor cosine_matrix(const at::Tensor& a, const at::Tensor& b) {
 //  - the field renders the adapted tokens (MSE in standardised units; the attention applied to its output);
 //  - adapter self-consistency: adapted tokens stay close to the original ones (cosine), weight 1 in the self phase and
 //    0.3 in the cross phase (the code's split);
-//  - class targets P: softmax over the class list of the adapted tokens' cosines with the (augmented) class texts, each
-//    class standardised over the batch (text augmentation), at temperature tau; the field's own class distribution
-//    (relevancy) and the label volume's logits learn P by cross-entropy;
+//  - class targets P: softmax over the class list of the original tokens' cosines with the (augmented) class texts,
+//    each class standardised over the batch (text augmentation), at temperature tau; the field's own class
+//    distribution (relevancy) and the label volume's logits learn P by cross-entropy. (The released code takes P from
+//    the adapted tokens - `adapted_class_targets` - but in the cross phase those move towards the field's rendering
+//    and the label volume's answers, so the field would learn its own answers back: a self-training loop.)
 //  - cross phase (after cross_start of the steps): the adapted tokens move towards the field's rendering and their
 //    class distribution towards the label volume's, which is consistent across views (its targets come from every view).
 at::Tensor laser_loss(FeatureModel& model, const LaserConfig& lc, const at::Tensor& latent,
@@ -147,7 +149,8 @@ at::Tensor laser_loss(FeatureModel& model, const LaserConfig& lc, const at::Tens
   at::Tensor targets;
   {
     at::NoGradGuard guard;
-    at::Tensor z = at::matmul(normalised_rows(adapted_raw), text_augmented.t());  // [H,K]
+    const at::Tensor tokens = lc.adapted_class_targets ? adapted_raw : target_std.index({hit}) * std + mean;
+    at::Tensor z = at::matmul(normalised_rows(tokens), text_augmented.t());  // [H,K]
     if (lc.text_augmentation) z = standardise_rows(z.t()).t();
     targets = at::softmax(z * inv_tau, 1);
   }

@@ -18,10 +18,17 @@ TEST(DistillConfig, RoundTripsEveryField) {
   c.steps = 123;
   c.cache_reuse = 0.5;
   c.field.head_hidden = 32;
+  c.laser.adapted_class_targets = true;
   const DistillConfig back = distill_config_from_json(to_json(c), "x.json");
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_EQ(back.field.head_hidden, 32);
   EXPECT_TRUE(back.surface);
+  EXPECT_TRUE(back.laser.adapted_class_targets);
+  // A Laser config written before a key existed reads with that key's default (class targets from the original
+  // tokens).
+  const DistillConfig old = distill_config_from_json({{"laser", {{"enabled", true}, {"adapter", true}}}}, "old.json");
+  EXPECT_TRUE(old.laser.adapter);
+  EXPECT_FALSE(old.laser.adapted_class_targets);
 }
 
 TEST(DistillConfig, ErrorsNameTheKey) {
