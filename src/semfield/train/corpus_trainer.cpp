@@ -270,8 +270,8 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   const Corpus corpus = load_corpus(options.corpus, corpus_options);
   if (corpus.train.empty()) fail_input(options.corpus, "", "the corpus has no training scenes");
   const bool show = options.show_progress && main_rank;
-  const std::string name = options.name.empty() ? fs::absolute(run.root).lexically_normal().filename().string()
-                                                : options.name;
+  std::string name = options.name.empty() ? fs::absolute(run.root).lexically_normal().filename().string()
+                                          : options.name;
 
   // A resumed run continues the checkpoint's model (its config, not the command line's).
   std::optional<Checkpoint> resumed;
@@ -291,6 +291,11 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
                  fmt::format("the checkpoint holds a model of type {}, not {}", meta.at("model_type").as_string(),
                              options.model_type));
     model_config = meta.at("model_config").raw();
+    // Without --name a resumed run keeps the name it was started with (not the folder's, which may be a copy's).
+    if (const auto started = meta.find("options"); options.name.empty() && started) {
+      const std::string started_name = started->string_or("name", "");
+      if (!started_name.empty()) name = started_name;
+    }
     progress.step = meta.at("step").as_int();
     progress.elapsed_seconds = meta.at("elapsed_seconds").as_double();
   }
@@ -338,9 +343,11 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     Checkpoint ckpt;
     ckpt.kind = kCorpusCheckpointKind;
     const LoopProgress p = progress;
+    nlohmann::json saved_options = options_json(options);
+    saved_options["name"] = name;  // the effective name, so a later --resume keeps it
     ckpt.metadata = {{"model_type", options.model_type},
                      {"model_config", model->config_json()},
-                     {"options", options_json(options)},
+                     {"options", saved_options},
                      {"step", p.step},
                      {"elapsed_seconds", p.elapsed_seconds}};
     for (const auto& [key, tensor] : model->state()) ckpt.tensors["model." + key] = tensor;

@@ -64,6 +64,7 @@ TEST(CorpusTrainer, ValidationPsnrRisesOnAnUnseenSceneAndResumeContinues) {
   o.steps = 300;
   o.eval_interval = 100;
   o.checkpoint_interval = 150;
+  o.name = "tiny-ibr";
   const CorpusTrainSummary summary = train_corpus(o);
   EXPECT_EQ(summary.steps, 300);
   const auto val = progress_lines(tmp / "run", "val_psnr");
@@ -82,9 +83,14 @@ TEST(CorpusTrainer, ValidationPsnrRisesOnAnUnseenSceneAndResumeContinues) {
   o.resume = true;
   o.model_config = nlohmann::json::object();  // a resumed run continues the checkpoint's model, whatever this says
   o.eval_interval = 0;
+  o.name.clear();  // without --name the resumed run keeps its name (not the folder's, "run")
   const CorpusTrainSummary more = train_corpus(o);
   EXPECT_EQ(more.steps, 20);
   EXPECT_EQ(read_model_file(tmp / "run" / "model.safetensors").info["steps"], 320);
+  EXPECT_EQ(read_model_file(tmp / "run" / "model.safetensors").name, "tiny-ibr");
+  o.steps = 330;  // and a second resume still does (the checkpoint keeps the effective name)
+  train_corpus(o);
+  EXPECT_EQ(read_model_file(tmp / "run" / "model.safetensors").name, "tiny-ibr");
 }
 
 TEST(CorpusTrainer, BadOptionsAreUsageErrors) {
