@@ -65,9 +65,8 @@ at::Tensor FeatureModel::composite_label_values(const LabelVolume& volume, const
   }
   // Only samples that carry weight reach the volume (the density is frozen, so the rest add nothing): a ray's
   // samples past its surface or in empty space are most of them.
-  const at::Tensor composited = volume.composite(m_radiance.to_unit_cube(ws.samples.positions), ws.weights,
-                                                 ws.samples.ray_offsets, kLabelMinWeight);
-  return composited;
+  return volume.composite(m_radiance.to_unit_cube(ws.samples.positions), ws.weights, ws.samples.ray_offsets,
+                          kLabelMinWeight);
 }
 
 at::Tensor FeatureModel::render_latent_train(const at::Tensor& origins, const at::Tensor& dirs,

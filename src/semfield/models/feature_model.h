@@ -87,7 +87,7 @@ class FeatureModel final : public SemanticSource {
 
   // Laser's label volume composited along the rays of `ws` (the same weights as the feature path) -> values [R, 3R].
   at::Tensor composite_label_values(const LabelVolume& volume, const WeightedSamples& ws, const at::Tensor& origins,
-                                      const at::Tensor& dirs) const;
+                                    const at::Tensor& dirs) const;
 
   std::unique_ptr<FeatureField> m_field;
   TeacherOutputKind m_kind;

@@ -59,8 +59,9 @@ class LabelVolume;
 /// the valid pixels when `standardise`.
 at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& texts, const at::Tensor& valid,
                                    bool standardise);
-/// The class map of a field with a Laser label volume, from the volume's composited values [H*W, 3R] and opacity [H*W] (FeatureModel::render_label_values):
-/// the arg-max of LabelVolume::logits_of_values against texts_plain [K,D], -1 where `valid` [H,W] is false.
+/// The class map of a field with a Laser label volume, from the volume's composited values [H*W, 3R] and opacity
+/// [H*W] (FeatureModel::render_label_values): the arg-max of LabelVolume::logits_of_values against texts_plain [K,D],
+/// -1 where `valid` [H,W] is false.
 at::Tensor label_volume_classes(const LabelVolume& volume, const at::Tensor& values, const at::Tensor& opacity,
                                 const at::Tensor& texts_plain, const at::Tensor& valid);
 
