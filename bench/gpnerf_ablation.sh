@@ -12,6 +12,9 @@ set -euo pipefail
 work=$1 corpus=$2 init=$3 steps=$4 n=$5
 bin=${SEMFIELD_BIN:-build/semfield}
 mkdir -p "$work/ablation"
+# Every row starts from the same weights: a copy of INIT taken once (INIT may be replaced while the rows train).
+[[ -f "$work/ablation/init.safetensors" ]] || cp "$init" "$work/ablation/init.safetensors"
+init="$work/ablation/init.safetensors"
 last=$(printf "scene_%03d" $((n - 1)))
 [[ -d "$work/unseen/$last" ]] || "$bin" synth --out "$work/unseen" --scenes "$n" --vary --views 40 --res 128 --seed 900000 >/dev/null 2>&1
 rows=(
