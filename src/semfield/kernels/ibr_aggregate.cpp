@@ -12,6 +12,7 @@
 #include "semfield/kernels/kernel_checks.h"
 #include "semfield/kernels/simd_ops.h"
 #include "semfield/kernels/small_gemm.h"
+#include "semfield/kernels/fused_layers.h"
 
 // GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "may be used uninitialized" once
 // inlined (a false positive in the system header; see simd_ops.h).
@@ -21,165 +22,19 @@ namespace semfield::kernels {
 
 namespace {
 
+using detail::apply_layer;
+using detail::bilinear_taps;
+using detail::Layer;
+using detail::MapView;
+using detail::masked_softmax;
+using detail::padded16;
+using detail::run_net;
+using detail::sample_taps;
+using detail::softplus;
+using detail::widest;
+
 constexpr int64_t kBlockSamples = 32;  // samples per block: V x 32 rows of <= 32 floats per buffer, ~200 KB at 8 views
 constexpr int64_t kRayDiff = 4;        // target minus source direction (3) and their cosine (1)
-
-int64_t padded16(int64_t n) { return (n + 15) / 16 * 16; }
-
-/// One linear layer as the kernels read it: its first `full` (a multiple of 16) output columns through the register
-/// tiles (wt = W^T [in, full]); the last out - full (< 16) columns as dot products with W's rows (rest).
-struct Layer {
-  int64_t in = 0, out = 0, full = 0;
-  std::vector<float> wt, rest, bias;
-};
-
-Layer pack_layer(const char* name, const at::Tensor& weight, const at::Tensor* bias) {
-  detail::check_dtype("ibr_points_forward", name, weight, at::kFloat);
-  detail::check_dim("ibr_points_forward", name, weight, 2);
-  const at::Tensor w = weight.detach().contiguous();
-  Layer l;
-  l.out = w.size(0);
-  l.in = w.size(1);
-  l.full = l.out / 16 * 16;
-  const float* p = w.data_ptr<float>();
-  l.wt.assign(static_cast<size_t>(l.in * l.full), 0.0f);
-  for (int64_t r = 0; r < l.full; ++r)
-    for (int64_t c = 0; c < l.in; ++c) l.wt[static_cast<size_t>(c * l.full + r)] = p[r * l.in + c];
-  l.rest.assign(p + l.full * l.in, p + l.out * l.in);
-  if (bias != nullptr && bias->defined()) {
-    TORCH_CHECK(bias->numel() == l.out, "ibr_points_forward: the bias of ", name, " must have ", l.out,
-                " elements, got ", bias->numel());
-    const at::Tensor b = bias->detach().to(at::kFloat).contiguous();
-    l.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + l.out);
-  }
-  return l;
-}
-
-std::vector<Layer> pack_net(const char* name, const SmallMlpWeights& net) {
-  TORCH_CHECK(!net.weights.empty(), "ibr_points_forward: ", name, " has no layers");
-  TORCH_CHECK(net.biases.empty() || net.biases.size() == net.weights.size(), "ibr_points_forward: ", name,
-              " needs one bias per layer or none");
-  std::vector<Layer> layers;
-  for (size_t i = 0; i < net.weights.size(); ++i) {
-    const std::string layer = std::string(name) + ".weight" + std::to_string(i);
-    layers.push_back(pack_layer(layer.c_str(), net.weights[i], net.biases.empty() ? nullptr : &net.biases[i]));
-    TORCH_CHECK(i == 0 || layers[i].in == layers[i - 1].out, "ibr_points_forward: ", layer, " takes ", layers[i].in,
-                " inputs but the layer before gives ", layers[i - 1].out);
-  }
-  return layers;
-}
-
-/// C[r, 0:out) = A[r, 0:in) W^T (+ bias) for r < rows (row strides lda, ldc), ReLU when asked.
-void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc, bool relu) {
-  const bool has_bias = !l.bias.empty();
-  if (l.full > 0) detail::gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, false, relu && !has_bias);
-  if (l.full == l.out && !has_bias) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* a = A + r * lda;
-    float* c = C + r * ldc;
-    for (int64_t j = l.full; j < l.out; ++j) c[j] = detail::dot(l.in, a, l.rest.data() + (j - l.full) * l.in);
-    if (has_bias)
-      for (int64_t j = 0; j < l.out; ++j) c[j] += l.bias[static_cast<size_t>(j)];
-    if (relu)
-      for (int64_t j = has_bias ? 0 : l.full; j < l.out; ++j) c[j] = std::max(c[j], 0.0f);
-  }
-}
-
-/// A network of layers with ReLU between them (and after the last when relu_last), through two scratch buffers of
-/// rows x widest(padded) floats.
-void run_net(const std::vector<Layer>& net, const float* A, int64_t lda, int64_t rows, float* out, int64_t ldo,
-             bool relu_last, float* scratch0, float* scratch1) {
-  const float* h = A;
-  int64_t ld = lda;
-  for (size_t i = 0; i < net.size(); ++i) {
-    const bool last = i + 1 == net.size();
-    float* dst = last ? out : (i % 2 == 0 ? scratch0 : scratch1);
-    const int64_t ldd = last ? ldo : padded16(net[i].out);
-    apply_layer(net[i], h, ld, rows, dst, ldd, !last || relu_last);
-    h = dst;
-    ld = ldd;
-  }
-}
-
-int64_t widest(const std::vector<Layer>& net) {
-  int64_t w = 16;
-  for (const Layer& l : net) w = std::max(w, padded16(l.out));
-  return w;
-}
-
-/// One view's map in the fused gather's (gather_project.h) semantics: grid_sampler, bilinear, zero padding,
-/// align_corners = false; the map [h,w,C] covers the image [0,W] x [0,H].
-struct MapView {
-  const float* data;
-  int64_t w, h, C;
-  float W, H;
-};
-
-/// The 4 taps of a bilinear sample: element offsets into the map and weights (0, at offset 0, for a tap outside it).
-struct Taps {
-  int64_t offset[4];
-  float weight[4];
-};
-
-/// The taps of `m` at image pixel coordinate (u, v).
-inline Taps bilinear_taps(const MapView& m, float u, float v) {
-  Taps t{{0, 0, 0, 0}, {0.0f, 0.0f, 0.0f, 0.0f}};
-  const float gx = (u / m.W) * 2.0f - 1.0f, gy = (v / m.H) * 2.0f - 1.0f;
-  const float x = (gx + 1.0f) * (static_cast<float>(m.w) * 0.5f) - 0.5f;
-  const float y = (gy + 1.0f) * (static_cast<float>(m.h) * 0.5f) - 0.5f;
-  if (!(x >= -1.0f && x <= static_cast<float>(m.w) && y >= -1.0f && y <= static_cast<float>(m.h))) return t;
-  const float x0f = std::floor(x), y0f = std::floor(y);
-  const int64_t x0 = static_cast<int64_t>(x0f), y0 = static_cast<int64_t>(y0f);
-  const float fx = x - x0f, fy = y - y0f;
-  const bool in_x0 = x0 >= 0, in_x1 = x0 + 1 < m.w, in_y0 = y0 >= 0, in_y1 = y0 + 1 < m.h;
-  const int64_t base = (y0 * m.w + x0) * m.C;
-  if (in_y0 && in_x0) t.offset[0] = base, t.weight[0] = (1.0f - fy) * (1.0f - fx);
-  if (in_y0 && in_x1) t.offset[1] = base + m.C, t.weight[1] = (1.0f - fy) * fx;
-  if (in_y1 && in_x0) t.offset[2] = base + m.w * m.C, t.weight[2] = fy * (1.0f - fx);
-  if (in_y1 && in_x1) t.offset[3] = base + (m.w + 1) * m.C, t.weight[3] = fy * fx;
-  return t;
-}
-
-/// out[0:C) = the taps' weighted sum; C a compile-time constant where it is known, so the loop is straight vector code.
-template <int C>
-inline void sample_taps_fixed(const float* data, const Taps& t, float* out) {
-  const float* p0 = data + t.offset[0];
-  const float* p1 = data + t.offset[1];
-  const float* p2 = data + t.offset[2];
-  const float* p3 = data + t.offset[3];
-  for (int c = 0; c < C; ++c)
-    out[c] = t.weight[0] * p0[c] + t.weight[1] * p1[c] + t.weight[2] * p2[c] + t.weight[3] * p3[c];
-}
-
-inline void sample_taps(const MapView& m, const Taps& t, float* out) {
-  switch (m.C) {
-    case 3: sample_taps_fixed<3>(m.data, t, out); return;
-    case 8: sample_taps_fixed<8>(m.data, t, out); return;
-    case 16: sample_taps_fixed<16>(m.data, t, out); return;
-    case 32: sample_taps_fixed<32>(m.data, t, out); return;
-    default:
-      for (int64_t c = 0; c < m.C; ++c)
-        out[c] = t.weight[0] * m.data[t.offset[0] + c] + t.weight[1] * m.data[t.offset[1] + c] +
-                 t.weight[2] * m.data[t.offset[2] + c] + t.weight[3] * m.data[t.offset[3] + c];
-  }
-}
-
-/// Softmax over the valid views of one sample's logits[v * l_stride] (valid[v * v_stride]) into w[v * w_stride]:
-/// 0 for invalid views, all 0 when none is valid (IbrNetwork's masked_view_softmax).
-inline void masked_softmax(const float* logits, int64_t l_stride, const uint8_t* valid, int64_t v_stride, int64_t V,
-                           float* w, int64_t w_stride) {
-  float top = -std::numeric_limits<float>::infinity();
-  for (int64_t v = 0; v < V; ++v)
-    if (valid[v * v_stride]) top = std::max(top, logits[v * l_stride]);
-  float sum = 0.0f;
-  for (int64_t v = 0; v < V; ++v) {
-    const float e = valid[v * v_stride] ? std::exp(logits[v * l_stride] - top) : 0.0f;
-    w[v * w_stride] = e;
-    sum += e;
-  }
-  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-  for (int64_t v = 0; v < V; ++v) w[v * w_stride] *= inv;
-}
 
 /// [mean, variance] (out[0:F), out[F:2F)) over views of x[v * row_stride + 0:F) with weights w[v * w_stride].
 /// F a compile-time constant keeps the sums in registers (the runtime-F loop stalled on its own stores).
@@ -226,7 +81,6 @@ inline void weighted_mean_var(const float* x, int64_t row_stride, const float* w
   }
 }
 
-inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
 }  // namespace
 
@@ -251,13 +105,13 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
               features_hwc.sizes());
   const int64_t C = features_hwc.size(3);
 
-  const std::vector<Layer> view = pack_net("view", weights.view);
-  const Layer mix_view = pack_layer("mix_view", weights.mix_view, nullptr);
-  const Layer mix_stats = pack_layer("mix_stats", weights.mix_stats, &weights.mix_bias);
-  const std::vector<Layer> view2 = pack_net("view2", weights.view2);
-  const std::vector<Layer> point = pack_net("point", weights.point);
-  const std::vector<Layer> sigma = pack_net("sigma", weights.sigma);
-  const std::vector<Layer> colour = pack_net("colour", weights.colour);
+  const std::vector<Layer> view = detail::pack_net(op, "view", weights.view);
+  const Layer mix_view = detail::pack_layer(op, "mix_view", weights.mix_view, nullptr);
+  const Layer mix_stats = detail::pack_layer(op, "mix_stats", weights.mix_stats, &weights.mix_bias);
+  const std::vector<Layer> view2 = detail::pack_net(op, "view2", weights.view2);
+  const std::vector<Layer> point = detail::pack_net(op, "point", weights.point);
+  const std::vector<Layer> sigma = detail::pack_net(op, "sigma", weights.sigma);
+  const std::vector<Layer> colour = detail::pack_net(op, "colour", weights.colour);
   const int64_t H = mix_view.out, G = view2.back().out - 1, D = point.back().out;
   const int64_t x_width = C + 3 + kRayDiff + 1, c_width = G + kRayDiff + 1;
   TORCH_CHECK(view.front().in == x_width && view.back().out == H && mix_view.in == H && mix_stats.in == 2 * H &&
@@ -455,9 +309,9 @@ at::Tensor ibr_ray_density_forward(const at::Tensor& z_in, const at::Tensor& t_r
   const int64_t R = z_in.size(0), S = z_in.size(1), D = z_in.size(2), P = 2 * weights.positional_freqs;
   TORCH_CHECK(t_rel_in.sizes() == at::IntArrayRef({R, S}) && valid_in.sizes() == at::IntArrayRef({R, S}), op,
               ": t_rel and valid must be [", R, ", ", S, "], got ", t_rel_in.sizes(), " and ", valid_in.sizes());
-  const std::vector<Layer> query = pack_net("query", weights.query), key = pack_net("key", weights.key);
-  const std::vector<Layer> value = pack_net("value", weights.value), out_net = pack_net("out", weights.out);
-  const std::vector<Layer> sigma = pack_net("sigma", weights.sigma);
+  const std::vector<Layer> query = detail::pack_net(op, "query", weights.query), key = detail::pack_net(op, "key", weights.key);
+  const std::vector<Layer> value = detail::pack_net(op, "value", weights.value), out_net = detail::pack_net(op, "out", weights.out);
+  const std::vector<Layer> sigma = detail::pack_net(op, "sigma", weights.sigma);
   TORCH_CHECK(query.front().in == D + P && key.front().in == D + P && query.back().out == D && key.back().out == D &&
                   value.front().in == D && value.back().out == D && out_net.front().in == D &&
                   out_net.back().out == D && sigma.front().in == D && sigma.back().out == 1,

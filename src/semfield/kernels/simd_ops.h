@@ -87,6 +87,33 @@ inline float dot(int64_t n, const float* x, const float* y) {
 }
 
 
+/// sum_i x[i]
+inline float sum_of(int64_t n, const float* x) {
+#ifdef __AVX512F__
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  return _mm512_reduce_add_ps(acc);
+#else
+  float acc = 0.f;
+  for (int64_t i = 0; i < n; ++i) acc += x[i];
+  return acc;
+#endif
+}
+
+/// max_i x[i] (-inf for n = 0)
+inline float max_of(int64_t n, const float* x) {
+#ifdef __AVX512F__
+  const __m512 lowest = _mm512_set1_ps(-INFINITY);
+  __m512 acc = lowest;
+  for (int64_t i = 0; i < n; i += 16) acc = _mm512_max_ps(acc, _mm512_mask_loadu_ps(lowest, tail_mask(n - i), x + i));
+  return _mm512_reduce_max_ps(acc);
+#else
+  float acc = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) acc = std::max(acc, x[i]);
+  return acc;
+#endif
+}
+
 /// exp of a float with the Cephes polynomial (relative error < 2e-7; below -87.3 it gives 0, above 88.7 it saturates
 /// at exp(88.7)): the vector version's scalar twin, for tails and builds without AVX-512.
 inline float exp_approx(float x) {

@@ -2,6 +2,7 @@
 // A_FAT / A_RAT), the gradient block on both semantic paths, the S_novel fusion, Eq. 13's masks and loss, class ids by
 // name, the perception head's shapes, config and registry.
 #include <cmath>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -97,6 +98,115 @@ TEST(GpnerfAttention, EachLayersSemanticsReuseExactlyThatLayersAttention) {
   const at::Tensor total = out.view_attention[0].sum(0);
   EXPECT_NEAR(total.max().item<float>(), 1.0f, 1e-4f);
   EXPECT_TRUE(at::allclose(out.ray_attention_maps[0].sum(-1), at::ones({r, h, s}), 1e-4, 1e-5));
+}
+
+/// The network with every bias, LayerNorm and the point head's weights drawn away from their initial values (zero
+/// biases and unit norms would hide a bias or a norm the fused kernels drop).
+GpnerfNetwork perturbed_network(const GpnerfConfig& c, uint64_t seed) {
+  GpnerfNetwork net(c);
+  at::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (const auto& [name, t] : net.named_parameters()) {
+    if (name.rfind("transformer.", 0) != 0) continue;
+    if (name.find("bias") != std::string::npos) t.uniform_(-0.3, 0.3, gen);
+    if (name.find("norm.weight") != std::string::npos) t.uniform_(0.5, 1.5, gen);
+  }
+  return net;
+}
+
+/// A render through the fused kernels (no gradient) against the same render through the LibTorch path (parameters
+/// requiring grad keep it), with some rays missing the box and samples outside every source view.
+void expect_fused_render_matches(const GpnerfConfig& c) {
+  const GpnerfNetwork net = perturbed_network(c, 23);
+  ToyScene toy = toy_scene(24);
+  // Rays 0-1 miss the box (the background path), ray 2 runs far outside the sources' frusta.
+  toy.rays.near[0] = toy.rays.far[0] = 0.0f;
+  toy.rays.near[1] = toy.rays.far[1] = 0.0f;
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const at::Tensor bg = at::full({24, 3}, 0.25f);
+  const GpnerfRenderOutput fused = net.render(toy.rays, src, bg, false, 0);
+  GpnerfRenderOutput ref;
+  {
+    at::AutoGradMode grad(true);  // parameters require grad: the reference path
+    ref = net.render(toy.rays, src, bg, false, 0);
+  }
+  EXPECT_FALSE(fused.point_semantic.defined());
+  ASSERT_TRUE(ref.point_semantic.defined());
+  for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", fused.rgb, ref.rgb},
+                                   {"semantic", fused.semantic, ref.semantic},
+                                   {"rgb_point", fused.rgb_point, ref.rgb_point},
+                                   {"rgb_point_fine", fused.rgb_point_fine, ref.rgb_point_fine},
+                                   {"opacity", fused.opacity, ref.opacity},
+                                   {"depth", fused.depth, ref.depth},
+                                   {"weights", fused.weights, ref.weights},
+                                   {"ts", fused.ts, ref.ts}}) {
+    const at::Tensor d = b.detach();
+    EXPECT_TRUE(at::allclose(a, d, 2e-4, 2e-5)) << name << ": " << (a - d).abs().max().item<float>();
+  }
+  EXPECT_TRUE(at::equal(fused.valid, ref.valid));
+  // The checks see both seen and unseen samples and non-trivial semantics.
+  EXPECT_GT(ref.valid.sum().item<int64_t>(), 0);
+  EXPECT_LT(ref.valid.sum().item<int64_t>(), ref.valid.numel());
+  EXPECT_GT(ref.semantic.detach().std().item<float>(), 1e-3f);
+}
+
+TEST(GpnerfFused, RenderMatchesReferenceSmallWidths) { expect_fused_render_matches(tiny_gpnerf_config()); }
+
+TEST(GpnerfFused, RenderMatchesReferenceDefaultWidths) {
+  GpnerfConfig c;  // W 32, D 64, 4 heads, 32 + 32 samples
+  c.classes = synth_class_names();
+  c.source_views = 3;
+  expect_fused_render_matches(c);
+}
+
+TEST(GpnerfFused, RenderMatchesReferenceWithMlpColourAndOddSampleCount) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.colour = "mlp";
+  c.n_fine = 19;
+  c.layers = 3;
+  expect_fused_render_matches(c);
+}
+
+TEST(GpnerfFused, PointDensityMatchesReference) {
+  const GpnerfNetwork net = perturbed_network(tiny_gpnerf_config(), 29);
+  const ToyScene toy = toy_scene(1);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  const at::Tensor points = at::rand({77, 3}, gen) * 3.0f - 1.5f;  // 77: not a multiple of the 32-sample blocks
+  at::Tensor dirs = at::randn({77, 3}, gen);
+  dirs = dirs / dirs.norm(2, 1, true);
+  const auto [sigma, rgb] = net.point_density(points, dirs, src);
+  at::Tensor ref_sigma, ref_rgb;
+  {
+    at::AutoGradMode grad(true);
+    std::tie(ref_sigma, ref_rgb) = net.point_density(points, dirs, src);
+  }
+  EXPECT_TRUE(at::allclose(sigma, ref_sigma.detach(), 2e-4, 2e-5)) << (sigma - ref_sigma).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(rgb, ref_rgb.detach(), 2e-4, 2e-5)) << (rgb - ref_rgb).abs().max().item<float>();
+  EXPECT_GT(sigma.gt(0).sum().item<int64_t>(), 0);
+  EXPECT_GT(sigma.eq(0).sum().item<int64_t>(), 0);  // points no view sees: no density
+}
+
+TEST(GpnerfFused, MisuseIsReportedNamingTheArgument) {
+  const GpnerfNetwork net(tiny_gpnerf_config());
+  const ToyScene toy = toy_scene(2);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const kernels::GpnerfSourceMaps maps{&src.cameras, src.colours, src.rgb, src.semantic};
+  const at::Tensor pos = at::zeros({2, 4, 3}), dirs = at::zeros({2, 3});
+  auto error_of = [&](const at::Tensor& p, const at::Tensor& e) -> std::string {
+    try {
+      kernels::gpnerf_rays_forward(p, dirs, e, maps, net.transformer_weights());
+    } catch (const c10::Error& err) {
+      return err.what_without_backtrace();
+    }
+    return "<no error>";
+  };
+  EXPECT_NE(error_of(pos, at::zeros({2, 4, 5})).find("encoding channels"), std::string::npos);
+  EXPECT_NE(error_of(pos.to(at::kDouble), at::zeros({2, 4, 11})).find("positions"), std::string::npos);
+  EXPECT_NE(error_of(at::zeros({2, 3}), at::zeros({2, 4, 11})).find("positions"), std::string::npos);
 }
 
 /// Gradients of `loss` reach the pyramid (F_sem only: block4, fpn) of the extractor.

@@ -2,6 +2,8 @@
 #include "semfield/models/gpnerf/gpnerf_network.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -29,6 +31,17 @@ at::Tensor gp_position_encoding(const at::Tensor& t_rel, const at::Tensor& dirs)
   parts.push_back(dirs);
   return at::cat(parts, -1);
 }
+
+// SEMFIELD_FUSED_GPNERF=0 runs inference through the LibTorch path instead of the fused kernels (for benchmarks).
+bool fused_gpnerf_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("SEMFIELD_FUSED_GPNERF");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled;
+}
+
+kernels::SmallMlpWeights gp_small(const Mlp& mlp) { return {mlp.weights(), mlp.biases()}; }
 
 at::Tensor gp_param(at::Tensor t) { return t.set_requires_grad(true); }
 
@@ -199,8 +212,43 @@ std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_head(const at::Tensor& q1
   return {sigma, at::sigmoid(h.narrow(1, 1, 3))};
 }
 
+kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
+  kernels::GpnerfTransformerWeights w;
+  w.rgbfeat = gp_small(m_rgbfeat);
+  for (const ViewLayer& v : m_view)
+    w.view.push_back({v.norm_w, v.norm_b, v.ff_norm_w, v.ff_norm_b, v.wq, v.wk, v.wv, gp_small(v.pos_fc),
+                      gp_small(v.attn_fc), gp_small(v.out_fc), gp_small(v.ff)});
+  for (const RayLayer& r : m_ray)
+    w.ray.push_back({r.norm_w, r.norm_b, r.ff_norm_w, r.ff_norm_b, r.wq, r.wk, r.wv, gp_small(r.out_fc), gp_small(r.ff)});
+  for (const Mlp& p : m_position) w.position.push_back(gp_small(p));
+  w.point = gp_small(m_point);
+  w.final_norm_w = m_final_norm_w;
+  w.final_norm_b = m_final_norm_b;
+  w.rgb = gp_small(m_rgb);
+  w.blend = m_config.colour != "mlp";
+  w.heads = m_config.heads;
+  return w;
+}
+
+bool GpnerfNetwork::use_fused(std::initializer_list<const at::Tensor*> inputs) const {
+  if (!fused_gpnerf_enabled()) return false;
+  for (const at::Tensor* t : inputs)
+    if (t->defined() && (!t->device().is_cpu() || t->scalar_type() != at::kFloat)) return false;
+  if (!at::GradMode::is_enabled()) return true;
+  for (const at::Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return false;
+  for (const at::Tensor& p : parameters())
+    if (p.requires_grad()) return false;
+  return true;
+}
+
 std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_density(const at::Tensor& positions, const at::Tensor& dirs,
                                                                const GpnerfSources& sources) const {
+  if (use_fused({&positions, &dirs, &sources.colours, &sources.rgb})) {
+    const kernels::GpnerfSourceMaps maps{&sources.cameras, sources.colours, sources.rgb, at::Tensor()};
+    kernels::GpnerfPointsForward f = kernels::gpnerf_points_forward(positions, dirs, maps, transformer_weights());
+    return {f.sigma, f.rgb};
+  }
   const Gathered g = gather(positions, dirs, sources, false);
   const at::Tensor q1 = view_layer(m_view[0], initial_query(g), g).first;
   return point_head(q1, g.seen);
@@ -208,8 +256,8 @@ std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_density(const at::Tensor&
 
 GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSources& sources,
                                          const at::Tensor& background, bool train, uint64_t seed, bool record) const {
-  const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine, w = m_config.width,
-                d = m_config.extractor.semantic_channels, nh = m_config.heads;
+  const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine,
+                d = m_config.extractor.semantic_channels;
   const auto opts = rays.origins.options();
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);
   const at::Tensor hit = span.gt(1e-6f);
@@ -237,10 +285,11 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
     out.ts = out.ts.index_copy(0, idx, o.ts);
     out.dts = out.dts.index_copy(0, idx, o.dts);
     out.weights = out.weights.index_copy(0, idx, o.weights);
-    out.ray_attention = out.ray_attention.index_copy(0, idx, o.ray_attention);
+    out.ray_attention = o.ray_attention.defined() ? out.ray_attention.index_copy(0, idx, o.ray_attention) : at::Tensor();
     out.valid = out.valid.index_copy(0, idx, o.valid);
     out.semantic = out.semantic.index_copy(0, idx, o.semantic);
-    out.point_semantic = out.point_semantic.index_copy(0, idx, o.point_semantic);
+    out.point_semantic =
+        o.point_semantic.defined() ? out.point_semantic.index_copy(0, idx, o.point_semantic) : at::Tensor();
     out.n_samples = o.n_samples;
     if (record) {
       out.view_attention = std::move(o.view_attention);
@@ -268,15 +317,48 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
 
   // Every layer over importance samples from the proposal.
   const at::Tensor t_fine = sample_pdf(edges, cc.weights, sf, train ? &gen : nullptr);
-  const int64_t n = r * sf, per_head = d / nh;
+  const int64_t n = r * sf;
   const at::Tensor dirs_f = sample_dirs(sf);
-  const Gathered g = gather(positions(t_fine), dirs_f, sources, true);
-  const at::Tensor valid = g.seen.view({r, sf});
   const at::Tensor pe =
       gp_position_encoding(relative_t(t_fine, rays.near, span).reshape({n, 1}), dirs_f);
+  at::Tensor sigma_f, rgb_pf, valid;
+  if (!record && use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic})) {
+    const kernels::GpnerfSourceMaps maps{&sources.cameras, sources.colours, sources.rgb, sources.semantic};
+    const kernels::GpnerfRaysForward f = kernels::gpnerf_rays_forward(
+        positions(t_fine).view({r, sf, 3}), rays.dirs.contiguous(), pe.view({r, sf, -1}), maps, transformer_weights());
+    out.rgb = f.rgb;
+    out.semantic = m_adaptor.forward(f.semantic);
+    sigma_f = f.sigma.reshape({n});
+    rgb_pf = f.rgb_point.reshape({n, 3});
+    valid = f.valid;
+  } else {
+    render_transformers(rays, sources, t_fine, pe, record, out, sigma_f, rgb_pf, valid);
+  }
+  const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
+  const SampleComposite cf = composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
+  out.rgb_point_fine = cf.rgb;
+  out.opacity = cf.opacity;
+  out.depth = cf.depth;
+  out.weights = cf.weights;
+  out.ts = t_fine;
+  out.dts = dts_f;
+  out.valid = valid;
+  out.n_samples = r * (sc + sf);
+  return out;
+}
+
+void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
+                                        const at::Tensor& pe, bool record, GpnerfRenderOutput& out, at::Tensor& sigma_f,
+                                        at::Tensor& rgb_pf, at::Tensor& valid) const {
+  const int64_t r = rays.origins.size(0), sf = m_config.n_fine, w = m_config.width,
+                d = m_config.extractor.semantic_channels, nh = m_config.heads, n = r * sf, per_head = d / nh;
+  const auto opts = rays.origins.options();
+  const at::Tensor positions = (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_fine.unsqueeze(2)).reshape({-1, 3});
+  const at::Tensor dirs_f = rays.dirs.unsqueeze(1).expand({r, sf, 3}).reshape({n, 3});
+  const Gathered g = gather(positions, dirs_f, sources, true);
+  valid = g.seen.view({r, sf});
   at::Tensor q = initial_query(g);
-  at::Tensor field_sum = at::zeros({n, d}, opts), ray_sum = at::zeros({r, sf, d}, opts), sigma_f, rgb_pf, last_ray,
-             last_view;
+  at::Tensor field_sum = at::zeros({n, d}, opts), ray_sum = at::zeros({r, sf, d}, opts), last_ray, last_view;
   for (int l = 0; l < m_config.layers; ++l) {
     auto [q_view, a_fat] = view_layer(m_view[static_cast<size_t>(l)], q, g);
     q = q_view;
@@ -316,17 +398,6 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   out.semantic = m_adaptor.forward(ray_sum.mean(1));
   out.point_semantic = field_sum.view({r, sf, d});
   out.ray_attention = last_ray.mean(1).mean(1);
-  const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
-  const SampleComposite cf = composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
-  out.rgb_point_fine = cf.rgb;
-  out.opacity = cf.opacity;
-  out.depth = cf.depth;
-  out.weights = cf.weights;
-  out.ts = t_fine;
-  out.dts = dts_f;
-  out.valid = valid;
-  out.n_samples = r * (sc + sf);
-  return out;
 }
 
 at::Tensor GpnerfNetwork::decode(const at::Tensor& maps) const { return head_forward(m_head, maps); }

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,7 @@
 #include "semfield/encoders/resnet_fpn.h"
 #include "semfield/fields/mlp.h"
 #include "semfield/kernels/gather_project.h"
+#include "semfield/kernels/gpnerf_forward.h"
 #include "semfield/models/gpnerf/gpnerf_config.h"
 #include "semfield/models/ibr/ibr_network.h"
 
@@ -66,8 +68,9 @@ struct GpnerfRenderOutput {
   at::Tensor ts, dts, weights;  ///< [R,S] fine samples, their interval lengths and the proposal's weights there
   at::Tensor valid;             ///< [R,S] bool: fine samples some reference view sees
   at::Tensor semantic;          ///< [R,D] S_sem(r)
-  at::Tensor point_semantic;    ///< [R,S,D] the semantic field f_sem at the fine samples
-  at::Tensor ray_attention;     ///< [R,S] the last ray transformer's attention to each sample (mean over heads, queries)
+  at::Tensor point_semantic;    ///< [R,S,D] the semantic field f_sem at the fine samples (undefined when fused)
+  at::Tensor ray_attention;     ///< [R,S] the last ray transformer's attention to each sample (mean over heads, queries;
+                                ///< undefined when fused)
   int64_t n_samples = 0;
   /// With `record`: per layer the view attention A_FAT [V,N,W] (N = R*S), the ray attention A_RAT [R,H,S,S], the
   /// layer's semantic field f_l [N,D] and rendered semantics s_l [R,S,D] (for tests of the reuse).
@@ -91,12 +94,16 @@ class GpnerfNetwork {
   at::Tensor novel_semantics(const at::Tensor& images) const;
 
   /// Renders rays (near/far from the scene box: ibr_rays) over background [R,3]. train: stratified jitter and random
-  /// importance samples from `seed`, else deterministic.
+  /// importance samples from `seed`, else deterministic. Without a gradient (and without `record`) the transformers run
+  /// through the fused kernels (kernels/gpnerf_forward.h), which leave point_semantic and ray_attention undefined.
   GpnerfRenderOutput render(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
                             bool train, uint64_t seed, bool record = false) const;
   /// The proposal's density [N] and colour [N,3] at points seen along dirs [N,3] (first view transformer + point head).
   std::pair<at::Tensor, at::Tensor> point_density(const at::Tensor& positions, const at::Tensor& dirs,
                                                   const GpnerfSources& sources) const;
+
+  /// The transformers' weights as the fused inference kernels read them (kernels/gpnerf_forward.h).
+  kernels::GpnerfTransformerWeights transformer_weights() const;
 
   /// The context-aware perception head: semantic feature maps [B,D,H,W] -> class logits [B,K,H,W].
   at::Tensor decode(const at::Tensor& maps) const;
@@ -143,6 +150,14 @@ class GpnerfNetwork {
   std::pair<at::Tensor, at::Tensor> ray_layer(const RayLayer& layer, const at::Tensor& q, const at::Tensor& valid) const;
   /// Density [N] and colour [N,3] from the first view transformer's output.
   std::pair<at::Tensor, at::Tensor> point_head(const at::Tensor& q1, const at::Tensor& seen) const;
+  /// render's LibTorch pass over the fine samples t_fine [R,S] (pe their position encoding): colour and semantics
+  /// into out, the point head's density and colour [N], [N,3] and the samples' visibility [R,S].
+  void render_transformers(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
+                           const at::Tensor& pe, bool record, GpnerfRenderOutput& out, at::Tensor& sigma_f,
+                           at::Tensor& rgb_pf, at::Tensor& valid) const;
+  /// Whether inference may take the fused kernels: CPU float32 inputs, no gradient wanted (SEMFIELD_FUSED_GPNERF=0
+  /// keeps the LibTorch path).
+  bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
 
   GpnerfConfig m_config;
   ResNetFpn m_extractor;

@@ -1,0 +1,182 @@
+// The fused CPU inference kernels' shared parts (ibr_aggregate.cpp, gpnerf_forward.cpp): small linear layers packed
+// for the register-tiled GEMM (small_gemm.h), networks of them, bilinear taps in the fused gather's semantics
+// (gather_project.h) and a masked softmax over views. Private to src/semfield/kernels.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "semfield/kernels/ibr_aggregate.h"
+#include "semfield/kernels/kernel_checks.h"
+#include "semfield/kernels/simd_ops.h"
+#include "semfield/kernels/small_gemm.h"
+
+namespace semfield::kernels::detail {
+
+inline int64_t padded16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/// One linear layer as the kernels read it: its first `full` (a multiple of 16) output columns through the register
+/// tiles (wt = W^T [in, full]); the last out - full (< 16) columns as dot products with W's rows (rest).
+struct Layer {
+  int64_t in = 0, out = 0, full = 0;
+  std::vector<float> wt, rest, bias;
+};
+
+inline Layer pack_layer(const char* op, const char* name, const at::Tensor& weight, const at::Tensor* bias) {
+  check_dtype(op, name, weight, at::kFloat);
+  check_dim(op, name, weight, 2);
+  const at::Tensor w = weight.detach().contiguous();
+  Layer l;
+  l.out = w.size(0);
+  l.in = w.size(1);
+  l.full = l.out / 16 * 16;
+  const float* p = w.data_ptr<float>();
+  l.wt.assign(static_cast<size_t>(l.in * l.full), 0.0f);
+  for (int64_t r = 0; r < l.full; ++r)
+    for (int64_t c = 0; c < l.in; ++c) l.wt[static_cast<size_t>(c * l.full + r)] = p[r * l.in + c];
+  l.rest.assign(p + l.full * l.in, p + l.out * l.in);
+  if (bias != nullptr && bias->defined()) {
+    TORCH_CHECK(bias->numel() == l.out, op, ": the bias of ", name, " must have ", l.out,
+                " elements, got ", bias->numel());
+    const at::Tensor b = bias->detach().to(at::kFloat).contiguous();
+    l.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + l.out);
+  }
+  return l;
+}
+
+inline std::vector<Layer> pack_net(const char* op, const char* name, const SmallMlpWeights& net) {
+  TORCH_CHECK(!net.weights.empty(), op, ": ", name, " has no layers");
+  TORCH_CHECK(net.biases.empty() || net.biases.size() == net.weights.size(), op, ": ", name,
+              " needs one bias per layer or none");
+  std::vector<Layer> layers;
+  for (size_t i = 0; i < net.weights.size(); ++i) {
+    const std::string layer = std::string(name) + ".weight" + std::to_string(i);
+    layers.push_back(pack_layer(op, layer.c_str(), net.weights[i], net.biases.empty() ? nullptr : &net.biases[i]));
+    TORCH_CHECK(i == 0 || layers[i].in == layers[i - 1].out, op, ": ", layer, " takes ", layers[i].in,
+                " inputs but the layer before gives ", layers[i - 1].out);
+  }
+  return layers;
+}
+
+/// C[r, 0:out) = A[r, 0:in) W^T (+ bias) for r < rows (row strides lda, ldc), ReLU when asked.
+inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc, bool relu) {
+  const bool has_bias = !l.bias.empty();
+  if (l.full > 0) gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, false, relu && !has_bias);
+  if (l.full == l.out && !has_bias) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = A + r * lda;
+    float* c = C + r * ldc;
+    for (int64_t j = l.full; j < l.out; ++j) c[j] = dot(l.in, a, l.rest.data() + (j - l.full) * l.in);
+    if (has_bias)
+      for (int64_t j = 0; j < l.out; ++j) c[j] += l.bias[static_cast<size_t>(j)];
+    if (relu)
+      for (int64_t j = has_bias ? 0 : l.full; j < l.out; ++j) c[j] = std::max(c[j], 0.0f);
+  }
+}
+
+/// A network of layers with ReLU between them (and after the last when relu_last), through two scratch buffers of
+/// rows x widest(padded) floats.
+inline void run_net(const std::vector<Layer>& net, const float* A, int64_t lda, int64_t rows, float* out, int64_t ldo,
+             bool relu_last, float* scratch0, float* scratch1) {
+  const float* h = A;
+  int64_t ld = lda;
+  for (size_t i = 0; i < net.size(); ++i) {
+    const bool last = i + 1 == net.size();
+    float* dst = last ? out : (i % 2 == 0 ? scratch0 : scratch1);
+    const int64_t ldd = last ? ldo : padded16(net[i].out);
+    apply_layer(net[i], h, ld, rows, dst, ldd, !last || relu_last);
+    h = dst;
+    ld = ldd;
+  }
+}
+
+inline int64_t widest(const std::vector<Layer>& net) {
+  int64_t w = 16;
+  for (const Layer& l : net) w = std::max(w, padded16(l.out));
+  return w;
+}
+
+/// One view's map in the fused gather's (gather_project.h) semantics: grid_sampler, bilinear, zero padding,
+/// align_corners = false; the map [h,w,C] covers the image [0,W] x [0,H].
+struct MapView {
+  const float* data;
+  int64_t w, h, C;
+  float W, H;
+};
+
+/// The 4 taps of a bilinear sample: element offsets into the map and weights (0, at offset 0, for a tap outside it).
+struct Taps {
+  int64_t offset[4];
+  float weight[4];
+};
+
+/// The taps of `m` at image pixel coordinate (u, v).
+inline Taps bilinear_taps(const MapView& m, float u, float v) {
+  Taps t{{0, 0, 0, 0}, {0.0f, 0.0f, 0.0f, 0.0f}};
+  const float gx = (u / m.W) * 2.0f - 1.0f, gy = (v / m.H) * 2.0f - 1.0f;
+  const float x = (gx + 1.0f) * (static_cast<float>(m.w) * 0.5f) - 0.5f;
+  const float y = (gy + 1.0f) * (static_cast<float>(m.h) * 0.5f) - 0.5f;
+  if (!(x >= -1.0f && x <= static_cast<float>(m.w) && y >= -1.0f && y <= static_cast<float>(m.h))) return t;
+  const float x0f = std::floor(x), y0f = std::floor(y);
+  const int64_t x0 = static_cast<int64_t>(x0f), y0 = static_cast<int64_t>(y0f);
+  const float fx = x - x0f, fy = y - y0f;
+  const bool in_x0 = x0 >= 0, in_x1 = x0 + 1 < m.w, in_y0 = y0 >= 0, in_y1 = y0 + 1 < m.h;
+  const int64_t base = (y0 * m.w + x0) * m.C;
+  if (in_y0 && in_x0) t.offset[0] = base, t.weight[0] = (1.0f - fy) * (1.0f - fx);
+  if (in_y0 && in_x1) t.offset[1] = base + m.C, t.weight[1] = (1.0f - fy) * fx;
+  if (in_y1 && in_x0) t.offset[2] = base + m.w * m.C, t.weight[2] = fy * (1.0f - fx);
+  if (in_y1 && in_x1) t.offset[3] = base + (m.w + 1) * m.C, t.weight[3] = fy * fx;
+  return t;
+}
+
+/// out[0:C) = the taps' weighted sum; C a compile-time constant where it is known, so the loop is straight vector code.
+template <int C>
+inline void sample_taps_fixed(const float* data, const Taps& t, float* out) {
+  const float* p0 = data + t.offset[0];
+  const float* p1 = data + t.offset[1];
+  const float* p2 = data + t.offset[2];
+  const float* p3 = data + t.offset[3];
+  for (int c = 0; c < C; ++c)
+    out[c] = t.weight[0] * p0[c] + t.weight[1] * p1[c] + t.weight[2] * p2[c] + t.weight[3] * p3[c];
+}
+
+inline void sample_taps(const MapView& m, const Taps& t, float* out) {
+  switch (m.C) {
+    case 3: sample_taps_fixed<3>(m.data, t, out); return;
+    case 8: sample_taps_fixed<8>(m.data, t, out); return;
+    case 16: sample_taps_fixed<16>(m.data, t, out); return;
+    case 32: sample_taps_fixed<32>(m.data, t, out); return;
+    case 64: sample_taps_fixed<64>(m.data, t, out); return;
+    default:
+      for (int64_t c = 0; c < m.C; ++c)
+        out[c] = t.weight[0] * m.data[t.offset[0] + c] + t.weight[1] * m.data[t.offset[1] + c] +
+                 t.weight[2] * m.data[t.offset[2] + c] + t.weight[3] * m.data[t.offset[3] + c];
+  }
+}
+
+/// Softmax over the valid views of one sample's logits[v * l_stride] (valid[v * v_stride]) into w[v * w_stride]:
+/// 0 for invalid views, all 0 when none is valid (IbrNetwork's masked_view_softmax).
+inline void masked_softmax(const float* logits, int64_t l_stride, const uint8_t* valid, int64_t v_stride, int64_t V,
+                           float* w, int64_t w_stride) {
+  float top = -std::numeric_limits<float>::infinity();
+  for (int64_t v = 0; v < V; ++v)
+    if (valid[v * v_stride]) top = std::max(top, logits[v * l_stride]);
+  float sum = 0.0f;
+  for (int64_t v = 0; v < V; ++v) {
+    const float e = valid[v * v_stride] ? std::exp(logits[v * l_stride] - top) : 0.0f;
+    w[v * w_stride] = e;
+    sum += e;
+  }
+  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+  for (int64_t v = 0; v < V; ++v) w[v * w_stride] *= inv;
+}
+
+inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+
+}  // namespace semfield::kernels::detail

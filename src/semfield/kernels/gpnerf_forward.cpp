@@ -1,0 +1,676 @@
+// Fused inference of GP-NeRF's transformers: see gpnerf_forward.h.
+#include "semfield/kernels/gpnerf_forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <ATen/ATen.h>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "semfield/core/parallel.h"
+#include "semfield/kernels/fused_layers.h"
+
+// GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "(may be) used uninitialized" once
+// inlined (a false positive in the system header; see simd_ops.h): here through exp_shift_sum's reduction.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace semfield::kernels {
+
+namespace {
+
+using detail::apply_layer;
+using detail::bilinear_taps;
+using detail::Layer;
+using detail::MapView;
+using detail::padded16;
+using detail::run_net;
+using detail::sample_taps;
+using detail::softplus;
+using detail::widest;
+
+constexpr const char* kGpOp = "gpnerf_forward";
+constexpr float kGpNormEps = 1e-6f;     // the transformers' LayerNorms
+constexpr float kGpMasked = -1e9f;      // masked_fill value of the reference's ray attention and colour pooling
+constexpr int64_t kGpPointBlock = 32;   // samples per block of gpnerf_points_forward
+
+std::vector<float> gp_floats(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+at::Tensor gp_double(const at::Tensor& t) { return t.detach().to(at::kDouble); }
+
+/// y = LayerNorm(x) per row over W channels (eps kGpNormEps); y may not alias x.
+void gp_norm_rows(const float* x, int64_t ldx, int64_t rows, int64_t W, const float* w, const float* b, float* y,
+                  int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * ldx;
+    float* yr = y + r * ldy;
+    const float mean = detail::sum_of(W, xr) / static_cast<float>(W);
+    for (int64_t c = 0; c < W; ++c) yr[c] = xr[c] - mean;
+    const float inv = 1.0f / std::sqrt(detail::dot(W, yr, yr) / static_cast<float>(W) + kGpNormEps);
+    for (int64_t c = 0; c < W; ++c) yr[c] = yr[c] * inv * w[c] + b[c];
+  }
+}
+
+/// Eq. 5 for one view: f[d] += a[d / rep] s[d] for d < W rep (each attention channel covers rep consecutive semantic
+/// channels); `expanded` is scratch of W rep floats.
+void gp_pool_semantics(const float* a, const float* s, int64_t W, int64_t rep, float* expanded, float* f) {
+#ifdef __AVX512F__
+  if (rep == 2 && W % 16 == 0) {  // the default widths (W 32, D 64): each lane of a twice, by permutes
+    const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+    for (int64_t c = 0; c < W; c += 16) {
+      const __m512 va = _mm512_loadu_ps(a + c);
+      float* fd = f + 2 * c;
+      const float* sd = s + 2 * c;
+      _mm512_storeu_ps(fd, _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, va), _mm512_loadu_ps(sd), _mm512_loadu_ps(fd)));
+      _mm512_storeu_ps(fd + 16, _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, va), _mm512_loadu_ps(sd + 16),
+                                                _mm512_loadu_ps(fd + 16)));
+    }
+    return;
+  }
+#endif
+  const float* ar = a;
+  if (rep > 1) {
+    for (int64_t c = 0; c < W; ++c)
+      for (int64_t r = 0; r < rep; ++r) expanded[c * rep + r] = a[c];
+    ar = expanded;
+  }
+  for (int64_t d = 0; d < W * rep; ++d) f[d] += ar[d] * s[d];
+}
+
+float gp_sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+/// Softmax of row[0:n) in place (max-shifted).
+void gp_softmax_row(float* row, int64_t n) {
+  const float sum = detail::exp_shift_sum(n, row, detail::max_of(n, row));
+  detail::scale_to(n, 1.0f / sum, row, row);
+}
+
+struct GpViewPacked {
+  std::vector<float> norm_w, norm_b, ff_norm_w, ff_norm_b;
+  std::vector<float> p1, p1b;  ///< pos_fc's first layer [P,4], [P]
+  std::vector<float> aq, ap;   ///< A1 Wq [A,W], A1 P2 [A,P]
+  Layer a2, p2, out_fc;        ///< attn_fc's and pos_fc's second layers, out_fc
+  std::vector<Layer> ff;
+};
+
+struct GpRayPacked {
+  std::vector<float> norm_w, norm_b, ff_norm_w, ff_norm_b;
+  Layer qkv, out_fc;  ///< [Wq; Wk; Wv] -> 3W columns
+  std::vector<Layer> ff;
+};
+
+/// The weights as the blocks read them, for the first `layers` layers.
+struct GpPacked {
+  int64_t C = 0, W = 0, D = 0, L = 0, A = 0, P = 0, E = 0, heads = 1;
+  Layer r1;   ///< the key MLP's first layer [C + 3] -> W (ReLU)
+  Layer big;  ///< hidden h -> [k (W) | each layer's values (W) | each layer's attention terms (A)]
+  std::vector<GpViewPacked> view;
+  std::vector<GpRayPacked> ray;
+  std::vector<std::vector<Layer>> position;
+  std::vector<Layer> point, rgb;
+  std::vector<float> final_norm_w, final_norm_b;
+  bool blend = true;
+  int64_t value_offset(int64_t l) const { return W + l * W; }
+  int64_t attention_offset(int64_t l) const { return W + L * W + l * A; }
+};
+
+void gp_check_mlp(const char* name, const SmallMlpWeights& m, size_t layers) {
+  TORCH_CHECK(m.weights.size() == layers && m.biases.size() == layers, kGpOp, ": ", name, " must have ", layers,
+              " layers with biases, got ", m.weights.size(), " weights and ", m.biases.size(), " biases");
+}
+
+GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, int64_t D, bool rays) {
+  GpPacked p;
+  gp_check_mlp("rgbfeat", w.rgbfeat, 2);
+  TORCH_CHECK(layers >= 1 && static_cast<int64_t>(w.view.size()) >= layers &&
+                  (!rays || static_cast<int64_t>(w.ray.size()) >= layers),
+              kGpOp, ": ", layers, " layers asked, the weights have ", w.view.size(), " view and ", w.ray.size(),
+              " ray transformers");
+  const at::Tensor R1 = w.rgbfeat.weights[0], R2 = gp_double(w.rgbfeat.weights[1]),
+                   r2 = gp_double(w.rgbfeat.biases[1]);
+  p.C = C;
+  p.D = D;
+  p.W = R2.size(0);
+  p.L = layers;
+  p.heads = w.heads;
+  p.blend = w.blend;
+  TORCH_CHECK(R1.dim() == 2 && R1.size(1) == C + 3, kGpOp, ": rgbfeat takes ", R1.size(1), " inputs, the sources give ",
+              C, " feature channels + 3 colours");
+  p.r1 = detail::pack_layer(kGpOp, "rgbfeat.weight0", R1, &w.rgbfeat.biases[0]);
+  std::vector<at::Tensor> big_rows{R2}, big_bias{r2}, attn_rows, attn_bias;
+  for (int64_t l = 0; l < layers; ++l) {
+    const GpnerfViewLayerWeights& v = w.view[static_cast<size_t>(l)];
+    const std::string name = "view" + std::to_string(l);
+    gp_check_mlp((name + ".pos_fc").c_str(), v.pos_fc, 2);
+    gp_check_mlp((name + ".attn_fc").c_str(), v.attn_fc, 2);
+    gp_check_mlp((name + ".out_fc").c_str(), v.out_fc, 1);
+    for (const at::Tensor* t : {&v.wq, &v.wk, &v.wv})
+      TORCH_CHECK(t->dim() == 2 && t->size(0) == p.W && t->size(1) == p.W, kGpOp, ": ", name,
+                  "'s query / key / value maps must be [W,W] with W = ", p.W, ", got ", t->sizes());
+    const at::Tensor A1 = gp_double(v.attn_fc.weights[0]), b1 = gp_double(v.attn_fc.biases[0]);
+    const at::Tensor P1 = v.pos_fc.weights[0], P2 = gp_double(v.pos_fc.weights[1]),
+                     p2 = gp_double(v.pos_fc.biases[1]);
+    TORCH_CHECK(A1.size(1) == p.W && P1.size(1) == 4 && P2.size(0) == p.W, kGpOp, ": ", name,
+                "'s attn_fc must take W = ", p.W, " channels and pos_fc map 4 -> W");
+    p.A = A1.size(0);
+    p.P = P1.size(0);
+    const at::Tensor AK = A1.mm(gp_double(v.wk));
+    big_rows.push_back(gp_double(v.wv).mm(R2));
+    big_bias.push_back(gp_double(v.wv).mv(r2));
+    attn_rows.push_back(AK.mm(R2));
+    attn_bias.push_back(AK.mv(r2) + A1.mv(p2) + b1);
+    GpViewPacked vp;
+    vp.norm_w = gp_floats(v.norm_w);
+    vp.norm_b = gp_floats(v.norm_b);
+    vp.ff_norm_w = gp_floats(v.ff_norm_w);
+    vp.ff_norm_b = gp_floats(v.ff_norm_b);
+    vp.p1 = gp_floats(P1);
+    vp.p1b = gp_floats(v.pos_fc.biases[0]);
+    vp.aq = gp_floats(A1.mm(gp_double(v.wq)));
+    vp.ap = gp_floats(A1.mm(P2));
+    vp.a2 = detail::pack_layer(kGpOp, (name + ".attn_fc.weight1").c_str(), v.attn_fc.weights[1], &v.attn_fc.biases[1]);
+    vp.p2 = detail::pack_layer(kGpOp, (name + ".pos_fc.weight1").c_str(), v.pos_fc.weights[1], &v.pos_fc.biases[1]);
+    vp.out_fc = detail::pack_layer(kGpOp, (name + ".out_fc").c_str(), v.out_fc.weights[0], &v.out_fc.biases[0]);
+    vp.ff = detail::pack_net(kGpOp, (name + ".ff").c_str(), v.ff);
+    TORCH_CHECK(vp.a2.in == p.A && vp.a2.out == p.W && vp.p2.in == p.P && vp.out_fc.in == p.W &&
+                    vp.out_fc.out == p.W && vp.ff.front().in == p.W && vp.ff.back().out == p.W,
+                kGpOp, ": ", name, "'s layers do not fit together");
+    p.view.push_back(std::move(vp));
+    if (rays) {
+      const GpnerfRayLayerWeights& r = w.ray[static_cast<size_t>(l)];
+      const std::string rn = "ray" + std::to_string(l);
+      gp_check_mlp((rn + ".out_fc").c_str(), r.out_fc, 1);
+      GpRayPacked rp;
+      rp.norm_w = gp_floats(r.norm_w);
+      rp.norm_b = gp_floats(r.norm_b);
+      rp.ff_norm_w = gp_floats(r.ff_norm_w);
+      rp.ff_norm_b = gp_floats(r.ff_norm_b);
+      rp.qkv = detail::pack_layer(kGpOp, (rn + ".qkv").c_str(), at::cat({r.wq, r.wk, r.wv}).to(at::kFloat), nullptr);
+      rp.out_fc = detail::pack_layer(kGpOp, (rn + ".out_fc").c_str(), r.out_fc.weights[0], &r.out_fc.biases[0]);
+      rp.ff = detail::pack_net(kGpOp, (rn + ".ff").c_str(), r.ff);
+      TORCH_CHECK(rp.qkv.in == p.W && rp.qkv.out == 3 * p.W && rp.out_fc.in == p.W && rp.out_fc.out == p.W &&
+                      rp.ff.front().in == p.W && rp.ff.back().out == p.W,
+                  kGpOp, ": ", rn, "'s layers do not fit together");
+      p.ray.push_back(std::move(rp));
+      if (l % 2 == 0) {
+        TORCH_CHECK(static_cast<int64_t>(w.position.size()) > l / 2, kGpOp, ": position MLP ", l / 2, " missing");
+        p.position.push_back(detail::pack_net(kGpOp, ("position" + std::to_string(l / 2)).c_str(),
+                                              w.position[static_cast<size_t>(l / 2)]));
+        TORCH_CHECK(p.position.back().back().out == p.W && p.position.back().front().in > p.W, kGpOp,
+                    ": position MLP ", l / 2, " must map [q, encoding] -> W");
+        p.E = p.position.back().front().in - p.W;
+      }
+    }
+  }
+  for (const at::Tensor& t : attn_rows) big_rows.push_back(t);
+  for (const at::Tensor& t : attn_bias) big_bias.push_back(t);
+  const at::Tensor big_w = at::cat(big_rows).to(at::kFloat), big_b = at::cat(big_bias).to(at::kFloat);
+  p.big = detail::pack_layer(kGpOp, "folded keys", big_w, &big_b);
+  p.point = detail::pack_net(kGpOp, "point", w.point);
+  TORCH_CHECK(p.point.front().in == p.W && p.point.back().out == 4, kGpOp, ": the point head must map W -> 4");
+  if (rays) {
+    TORCH_CHECK(p.heads >= 1 && p.W % p.heads == 0 && D % p.heads == 0 && D % p.W == 0, kGpOp, ": ", p.heads,
+                " heads must divide W = ", p.W, " and D = ", D, ", and W must divide D");
+    p.rgb = detail::pack_net(kGpOp, "rgb", w.rgb);
+    TORCH_CHECK(p.rgb.front().in == p.W && p.rgb.back().out == (p.blend ? 1 : 3), kGpOp,
+                ": the colour layer must map W -> ", p.blend ? 1 : 3);
+    p.final_norm_w = gp_floats(w.final_norm_w);
+    p.final_norm_b = gp_floats(w.final_norm_b);
+  }
+  return p;
+}
+
+/// The maps and cameras as the gathers read them.
+struct GpMaps {
+  std::vector<MapView> colour, rgb, semantic;
+  at::Tensor w2c, intr, origins, colours, features, semantics;  // contiguous float copies (kept alive)
+  int64_t V = 0;
+};
+
+GpMaps gp_maps(const GpnerfSourceMaps& s, bool with_semantics) {
+  TORCH_CHECK(s.cameras != nullptr, kGpOp, ": no source cameras");
+  detail::check_dtype(kGpOp, "colours", s.colours, at::kFloat);
+  detail::check_dtype(kGpOp, "rgb", s.rgb, at::kFloat);
+  detail::check_dim(kGpOp, "colours", s.colours, 4);
+  detail::check_dim(kGpOp, "rgb", s.rgb, 4);
+  detail::require_cpu(kGpOp, {{"colours", &s.colours}, {"rgb", &s.rgb}, {"semantic", &s.semantic}});
+  GpMaps m;
+  m.V = s.cameras->size();
+  TORCH_CHECK(m.V > 0 && s.colours.size(0) == m.V && s.rgb.size(0) == m.V && s.colours.size(3) == 3, kGpOp, ": ", m.V,
+              " cameras need colours [V,H,W,3] and features [V,h,w,C], got ", s.colours.sizes(), " and ",
+              s.rgb.sizes());
+  if (with_semantics) {
+    detail::check_dtype(kGpOp, "semantic", s.semantic, at::kFloat);
+    detail::check_dim(kGpOp, "semantic", s.semantic, 4);
+    TORCH_CHECK(s.semantic.size(0) == m.V, kGpOp, ": semantic maps of ", s.semantic.size(0), " views for ", m.V,
+                " cameras");
+    m.semantics = s.semantic.detach().contiguous();
+  }
+  m.w2c = s.cameras->w2c.detach().to(at::kFloat).contiguous();
+  m.intr = s.cameras->intrinsics.detach().to(at::kFloat).contiguous();
+  m.origins = s.cameras->origins.detach().to(at::kFloat).contiguous();
+  const at::Tensor sizes = s.cameras->sizes.detach().to(at::kFloat).contiguous();
+  m.colours = s.colours.detach().contiguous();
+  m.features = s.rgb.detach().contiguous();
+  for (int64_t v = 0; v < m.V; ++v) {
+    const float W = sizes.data_ptr<float>()[2 * v], H = sizes.data_ptr<float>()[2 * v + 1];
+    m.colour.push_back({m.colours.data_ptr<float>() + v * m.colours.stride(0), m.colours.size(2), m.colours.size(1), 3,
+                        W, H});
+    m.rgb.push_back({m.features.data_ptr<float>() + v * m.features.stride(0), m.features.size(2), m.features.size(1),
+                     m.features.size(3), W, H});
+    if (with_semantics)
+      m.semantic.push_back({m.semantics.data_ptr<float>() + v * m.semantics.stride(0), m.semantics.size(2),
+                            m.semantics.size(1), m.semantics.size(3), W, H});
+  }
+  return m;
+}
+
+/// Buffers and the steps of one block of nb samples (rows = V x nb, view-major: row = v * nb + i).
+class GpBlock {
+ public:
+  GpBlock(const GpPacked& p, const GpMaps& m, int64_t max_nb, bool rays)
+      : p_(p), m_(m), V_(m.V), Wp_(padded16(p.W)), bigp_(padded16(p.big.out)), Sp_(padded16(max_nb)) {
+    const int64_t rows = V_ * max_nb;
+    int64_t scratch = std::max<int64_t>(widest(p.point), Wp_);
+    for (const GpViewPacked& v : p.view) scratch = std::max(scratch, widest(v.ff));
+    for (const GpRayPacked& r : p.ray) scratch = std::max(scratch, widest(r.ff));
+    for (const auto& pos : p.position) scratch = std::max(scratch, widest(pos));
+    if (rays) scratch = std::max(scratch, widest(p.rgb));
+    auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n), 0.0f); };
+    x_ = buf(rows * (p.C + 3));
+    valid_.assign(static_cast<size_t>(rows), 0);
+    p4_ = buf(rows * 4);
+    h_ = buf(rows * Wp_);
+    big_ = buf(rows * bigp_);
+    hp_ = buf(rows * p.L * p.P);
+    hl_ = buf(rows * p.A);
+    att_ = buf(rows * Wp_);
+    pos_ = buf(rows * Wp_);
+    q_ = buf(max_nb * Wp_);
+    xn_ = buf(max_nb * Wp_);
+    agg_ = buf(max_nb * Wp_);
+    tmp_ = buf(max_nb * Wp_);
+    s0_ = buf(std::max(rows, max_nb) * scratch);
+    s1_ = buf(s0_.size());
+    aq_ = buf(max_nb * p.A);
+    seen_.assign(static_cast<size_t>(max_nb), 0);
+    head_ = buf(max_nb * 16);
+    if (rays) {
+      sem_ = buf(rows * p.D);
+      field_ = buf(max_nb * p.D);
+      expanded_ = buf(p.D);
+      qkv_ = buf(max_nb * padded16(3 * p.W));
+      qe_ = buf(max_nb * (p.W + p.E));
+      kt_ = buf(p.W * Sp_);
+      scores_ = buf(max_nb * Sp_);
+      vmask_ = buf(Sp_ * Wp_);
+      mixed_ = buf(max_nb * Wp_);
+      abar_ = buf(p.heads * Sp_);
+      wblend_ = buf(rows);
+    }
+  }
+
+  /// Projection and gathers of samples positions[i], directions dirs[i * dir_stride] (i < nb).
+  void gather(const float* positions, const float* dirs, int64_t dir_stride, int64_t nb, bool semantics) {
+    nb_ = nb;
+    const float* cam = m_.w2c.data_ptr<float>();
+    const float* K = m_.intr.data_ptr<float>();
+    const float* org = m_.origins.data_ptr<float>();
+    const int64_t xw = p_.C + 3;
+    for (int64_t v = 0; v < V_; ++v) {
+      const float* P = cam + 12 * v;
+      const float fx = K[4 * v], fy = K[4 * v + 1], cx = K[4 * v + 2], cy = K[4 * v + 3];
+      const MapView& cm = m_.colour[static_cast<size_t>(v)];
+      const MapView& fm = m_.rgb[static_cast<size_t>(v)];
+      const float* o = org + 3 * v;
+      for (int64_t i = 0; i < nb; ++i) {
+        const int64_t row = v * nb + i;
+        const float* pt = positions + 3 * i;
+        const float* d = dirs + dir_stride * i;
+        const float xc = P[0] * pt[0] + P[1] * pt[1] + P[2] * pt[2] + P[3];
+        const float yc = P[4] * pt[0] + P[5] * pt[1] + P[6] * pt[2] + P[7];
+        const float zc = P[8] * pt[0] + P[9] * pt[1] + P[10] * pt[2] + P[11];
+        const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
+        const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
+        valid_[static_cast<size_t>(row)] = zc > 1e-6f && u >= 0.0f && u <= cm.W && vv >= 0.0f && vv <= cm.H;
+        float* xr = x_.data() + row * xw;
+        sample_taps(fm, bilinear_taps(fm, u, vv), xr);
+        sample_taps(cm, bilinear_taps(cm, u, vv), xr + p_.C);
+        if (semantics) {
+          const MapView& sm = m_.semantic[static_cast<size_t>(v)];
+          sample_taps(sm, bilinear_taps(sm, u, vv), sem_.data() + row * p_.D);
+        }
+        const float tx = pt[0] - o[0], ty = pt[1] - o[1], tz = pt[2] - o[2];
+        const float inv = 1.0f / std::max(std::sqrt(tx * tx + ty * ty + tz * tz), 1e-6f);
+        const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
+        float* r = p4_.data() + 4 * row;
+        r[0] = d[0] - sx;
+        r[1] = d[1] - sy;
+        r[2] = d[2] - sz;
+        r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
+      }
+    }
+  }
+
+  /// The keys, every layer's values and attention terms; q0 (max over the valid views' keys); pos_fc's hidden layer.
+  void keys() {
+    const int64_t rows = V_ * nb_, W = p_.W;
+    apply_layer(p_.r1, x_.data(), p_.C + 3, rows, h_.data(), Wp_, true);
+    apply_layer(p_.big, h_.data(), Wp_, rows, big_.data(), bigp_, false);
+    for (int64_t i = 0; i < nb_; ++i) {
+      float* q = q_.data() + i * Wp_;
+      bool any = false;
+      for (int64_t v = 0; v < V_; ++v) {
+        if (!valid_[static_cast<size_t>(v * nb_ + i)]) continue;
+        const float* k = big_.data() + (v * nb_ + i) * bigp_;
+        if (!any)
+          std::copy(k, k + W, q);
+        else
+          for (int64_t c = 0; c < W; ++c) q[c] = std::max(q[c], k[c]);
+        any = true;
+      }
+      if (!any) std::fill(q, q + W, 0.0f);
+      seen_[static_cast<size_t>(i)] = any;
+    }
+    const int64_t LP = p_.L * p_.P;
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* r = p4_.data() + 4 * row;
+      float* hp = hp_.data() + row * LP;
+      for (int64_t l = 0; l < p_.L; ++l) {
+        const GpViewPacked& v = p_.view[static_cast<size_t>(l)];
+        for (int64_t j = 0; j < p_.P; ++j) {
+          const float* w = v.p1.data() + 4 * j;
+          hp[l * p_.P + j] = std::max(v.p1b[static_cast<size_t>(j)] + w[0] * r[0] + w[1] * r[1] + w[2] * r[2] + w[3] * r[3], 0.0f);
+        }
+      }
+    }
+  }
+
+  /// View transformer l on q; with `field` the layer's semantic field f_l into field_; with `blend` the mean over
+  /// channels of its attention into wblend_.
+  void view_layer(int64_t l, bool field, bool blend) {
+    const GpViewPacked& v = p_.view[static_cast<size_t>(l)];
+    const int64_t rows = V_ * nb_, W = p_.W, A = p_.A, LP = p_.L * p_.P, ao = p_.attention_offset(l),
+                  vo = p_.value_offset(l);
+    gp_norm_rows(q_.data(), Wp_, nb_, W, v.norm_w.data(), v.norm_b.data(), xn_.data(), Wp_);
+    for (int64_t i = 0; i < nb_; ++i)
+      for (int64_t a = 0; a < A; ++a)
+        aq_[static_cast<size_t>(i * A + a)] = detail::dot(W, v.aq.data() + a * W, xn_.data() + i * Wp_);
+    for (int64_t u = 0; u < V_; ++u)
+      for (int64_t i = 0; i < nb_; ++i) {
+        const int64_t row = u * nb_ + i;
+        const float* hp = hp_.data() + row * LP + l * p_.P;
+        const float* term = big_.data() + row * bigp_ + ao;
+        const float* aq = aq_.data() + i * A;
+        float* hl = hl_.data() + row * A;
+        for (int64_t a = 0; a < A; ++a) {
+          float s = term[a] - aq[a];
+          for (int64_t j = 0; j < p_.P; ++j) s += v.ap[static_cast<size_t>(a * p_.P + j)] * hp[j];
+          hl[a] = std::max(s, 0.0f);
+        }
+      }
+    apply_layer(v.a2, hl_.data(), A, rows, att_.data(), Wp_, false);                  // logits
+    apply_layer(v.p2, hp_.data() + l * p_.P, LP, rows, pos_.data(), Wp_, false);     // pos_fc(p)
+    const int64_t rep = field ? p_.D / W : 1;
+    for (int64_t i = 0; i < nb_; ++i) {
+      float* agg = agg_.data() + i * Wp_;
+      std::fill(agg, agg + W, 0.0f);
+      float* f = field ? field_.data() + i * p_.D : nullptr;
+      if (f != nullptr) std::fill(f, f + p_.D, 0.0f);
+      if (!seen_[static_cast<size_t>(i)]) {  // no view sees the sample: no attention, nothing pooled
+        for (int64_t u = 0; u < V_; ++u) {
+          std::fill(att_.data() + (u * nb_ + i) * Wp_, att_.data() + (u * nb_ + i) * Wp_ + W, 0.0f);
+          if (blend) wblend_[static_cast<size_t>(u * nb_ + i)] = 0.0f;
+        }
+        continue;
+      }
+      // Softmax over the valid views, per channel.
+      float* top = tmp_.data() + i * Wp_;
+      std::fill(top, top + W, -std::numeric_limits<float>::infinity());
+      for (int64_t u = 0; u < V_; ++u) {
+        if (!valid_[static_cast<size_t>(u * nb_ + i)]) continue;
+        const float* lg = att_.data() + (u * nb_ + i) * Wp_;
+        for (int64_t c = 0; c < W; ++c) top[c] = std::max(top[c], lg[c]);
+      }
+      float* sum = xn_.data() + i * Wp_;  // the LayerNorm's output is read above: free to reuse
+      std::fill(sum, sum + W, 0.0f);
+      for (int64_t u = 0; u < V_; ++u) {
+        float* a = att_.data() + (u * nb_ + i) * Wp_;
+        if (!valid_[static_cast<size_t>(u * nb_ + i)]) {
+          std::fill(a, a + W, 0.0f);
+          continue;
+        }
+        for (int64_t c = 0; c < W; ++c) a[c] -= top[c];
+        detail::exp_inplace(W, a);
+        for (int64_t c = 0; c < W; ++c) sum[c] += a[c];
+      }
+      for (int64_t c = 0; c < W; ++c) sum[c] = 1.0f / sum[c];
+      for (int64_t u = 0; u < V_; ++u) {
+        const int64_t row = u * nb_ + i;
+        if (!valid_[static_cast<size_t>(row)]) {
+          if (blend) wblend_[static_cast<size_t>(row)] = 0.0f;
+          continue;
+        }
+        float* a = att_.data() + row * Wp_;
+        const float* val = big_.data() + row * bigp_ + vo;
+        const float* ps = pos_.data() + row * Wp_;
+        for (int64_t c = 0; c < W; ++c) {
+          a[c] *= sum[c];
+          agg[c] += a[c] * (val[c] + ps[c]);
+        }
+        if (blend) wblend_[static_cast<size_t>(row)] = detail::sum_of(W, a) / static_cast<float>(W);
+        if (f != nullptr) {
+          // Eq. 5: each attention channel covers rep consecutive semantic channels.
+          gp_pool_semantics(a, sem_.data() + row * p_.D, W, rep, expanded_.data(), f);
+        }
+      }
+    }
+    // q += out_fc(agg); q += ff(LN(q)).
+    apply_layer(v.out_fc, agg_.data(), Wp_, nb_, tmp_.data(), Wp_, false);
+    add_rows(tmp_.data());
+    gp_norm_rows(q_.data(), Wp_, nb_, W, v.ff_norm_w.data(), v.ff_norm_b.data(), xn_.data(), Wp_);
+    run_net(v.ff, xn_.data(), Wp_, nb_, tmp_.data(), Wp_, false, s0_.data(), s1_.data());
+    add_rows(tmp_.data());
+  }
+
+  /// The point head on q: density (0 where unseen) and colour of sample i into sigma[i], rgb[3 i].
+  void point_head(float* sigma, float* rgb) {
+    run_net(p_.point, q_.data(), Wp_, nb_, head_.data(), 16, false, s0_.data(), s1_.data());
+    for (int64_t i = 0; i < nb_; ++i) {
+      const float* h = head_.data() + i * 16;
+      sigma[i] = seen_[static_cast<size_t>(i)] ? softplus(h[0]) : 0.0f;
+      for (int k = 0; k < 3; ++k) rgb[3 * i + k] = gp_sigmoid(h[1 + k]);
+    }
+  }
+
+  /// q = position MLP([q, encoding]) (encoding rows enc[i * E]).
+  void position(int64_t l, const float* enc) {
+    const int64_t W = p_.W, E = p_.E;
+    for (int64_t i = 0; i < nb_; ++i) {
+      std::copy(q_.data() + i * Wp_, q_.data() + i * Wp_ + W, qe_.data() + i * (W + E));
+      std::copy(enc + i * E, enc + (i + 1) * E, qe_.data() + i * (W + E) + W);
+    }
+    run_net(p_.position[static_cast<size_t>(l / 2)], qe_.data(), W + E, nb_, q_.data(), Wp_, false, s0_.data(),
+            s1_.data());
+  }
+
+  /// Ray transformer l over the block's nb samples (one ray), adding its rendered semantics' mean over the samples
+  /// (Eq. 7 with field_) to semantic[0:D).
+  void ray_layer(int64_t l, float* semantic) {
+    const GpRayPacked& r = p_.ray[static_cast<size_t>(l)];
+    const int64_t S = nb_, W = p_.W, H = p_.heads, dh = W / H, ph = p_.D / H, ld3 = padded16(3 * W);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    gp_norm_rows(q_.data(), Wp_, S, W, r.norm_w.data(), r.norm_b.data(), xn_.data(), Wp_);
+    apply_layer(r.qkv, xn_.data(), Wp_, S, qkv_.data(), ld3, false);
+    std::fill(mixed_.data(), mixed_.data() + S * Wp_, 0.0f);
+    for (int64_t h = 0; h < H; ++h) {
+      // scores = Q_h K_h^T / sqrt(dh); keys no view sees masked (-1e9, as the reference), padding columns excluded.
+      for (int64_t j = 0; j < dh; ++j)
+        for (int64_t t = 0; t < S; ++t) kt_[static_cast<size_t>(j * Sp_ + t)] = qkv_[static_cast<size_t>(t * ld3 + W + h * dh + j)];
+      detail::gemm(qkv_.data() + h * dh, ld3, 1, S, dh, kt_.data(), Sp_, Sp_, scores_.data(), Sp_, false, false);
+      float* abar = abar_.data() + h * Sp_;
+      std::fill(abar, abar + Sp_, 0.0f);
+      for (int64_t s = 0; s < S; ++s) {
+        float* row = scores_.data() + s * Sp_;
+        for (int64_t t = 0; t < S; ++t) row[t] = seen_[static_cast<size_t>(t)] ? row[t] * scale : kGpMasked;
+        for (int64_t t = S; t < Sp_; ++t) row[t] = -1e30f;
+        gp_softmax_row(row, Sp_);
+        detail::axpy(Sp_, 1.0f / static_cast<float>(S), row, abar);
+      }
+      // mixed[:, head h] = A_h V_h through the 16-column panels covering the head (other heads' columns zeroed).
+      const int64_t c0 = h * dh, c1 = c0 + dh, p0 = c0 / 16 * 16, p1 = std::min(padded16(c1), Wp_);
+      for (int64_t t = 0; t < S; ++t)
+        for (int64_t c = p0; c < p1; ++c)
+          vmask_[static_cast<size_t>(t * Wp_ + c)] = c >= c0 && c < c1 ? qkv_[static_cast<size_t>(t * ld3 + 2 * W + c)] : 0.0f;
+      detail::gemm(scores_.data(), Sp_, 1, S, Sp_, vmask_.data() + p0, Wp_, p1 - p0, mixed_.data() + p0, Wp_, true,
+                   false);
+      // Eq. 7's mean over the queries: sum_t abar[t] f_l[t] over the head's semantic channels.
+      for (int64_t t = 0; t < S; ++t) detail::axpy(ph, abar[t], field_.data() + t * p_.D + h * ph, semantic + h * ph);
+    }
+    apply_layer(r.out_fc, mixed_.data(), Wp_, S, tmp_.data(), Wp_, false);
+    add_rows(tmp_.data());
+    gp_norm_rows(q_.data(), Wp_, S, W, r.ff_norm_w.data(), r.ff_norm_b.data(), xn_.data(), Wp_);
+    run_net(r.ff, xn_.data(), Wp_, S, tmp_.data(), Wp_, false, s0_.data(), s1_.data());
+    add_rows(tmp_.data());
+  }
+
+  /// The ray's colour (the block is one ray) into rgb[0:3).
+  void colour(float* rgb) {
+    const int64_t S = nb_, W = p_.W;
+    gp_norm_rows(q_.data(), Wp_, S, W, p_.final_norm_w.data(), p_.final_norm_b.data(), xn_.data(), Wp_);
+    if (!p_.blend) {
+      float* mean = tmp_.data();
+      std::fill(mean, mean + W, 0.0f);
+      for (int64_t s = 0; s < S; ++s) detail::axpy(W, 1.0f / static_cast<float>(S), xn_.data() + s * Wp_, mean);
+      run_net(p_.rgb, mean, Wp_, 1, head_.data(), 16, false, s0_.data(), s1_.data());
+      for (int k = 0; k < 3; ++k) rgb[k] = gp_sigmoid(head_[static_cast<size_t>(k)]);
+      return;
+    }
+    run_net(p_.rgb, xn_.data(), Wp_, S, head_.data(), 16, false, s0_.data(), s1_.data());
+    float* score = tmp_.data();
+    for (int64_t s = 0; s < S; ++s) score[s] = seen_[static_cast<size_t>(s)] ? head_[static_cast<size_t>(s * 16)] : kGpMasked;
+    gp_softmax_row(score, S);
+    float out[3] = {0.0f, 0.0f, 0.0f};
+    for (int64_t s = 0; s < S; ++s) {
+      float blend[3] = {0.0f, 0.0f, 0.0f};
+      for (int64_t v = 0; v < V_; ++v) {
+        const int64_t row = v * S + s;
+        const float w = wblend_[static_cast<size_t>(row)];
+        const float* c = x_.data() + row * (p_.C + 3) + p_.C;
+        for (int k = 0; k < 3; ++k) blend[k] += w * c[k];
+      }
+      for (int k = 0; k < 3; ++k) out[k] += score[s] * blend[k];
+    }
+    std::copy(out, out + 3, rgb);
+  }
+
+  bool seen(int64_t i) const { return seen_[static_cast<size_t>(i)] != 0; }
+
+ private:
+  void add_rows(const float* d) {
+    for (int64_t i = 0; i < nb_; ++i) detail::axpy(p_.W, 1.0f, d + i * Wp_, q_.data() + i * Wp_);
+  }
+
+  const GpPacked& p_;
+  const GpMaps& m_;
+  int64_t V_, Wp_, bigp_, Sp_, nb_ = 0;
+  std::vector<float> x_, p4_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
+  std::vector<float> sem_, field_, expanded_, qkv_, qe_, kt_, scores_, vmask_, mixed_, abar_, wblend_;
+  std::vector<uint8_t> valid_, seen_;
+};
+
+}  // namespace
+
+GpnerfPointsForward gpnerf_points_forward(const at::Tensor& positions, const at::Tensor& dirs,
+                                          const GpnerfSourceMaps& sources, const GpnerfTransformerWeights& weights) {
+  detail::check_dtype(kGpOp, "positions", positions, at::kFloat);
+  detail::check_dtype(kGpOp, "dirs", dirs, at::kFloat);
+  detail::require_cpu(kGpOp, {{"positions", &positions}, {"dirs", &dirs}});
+  TORCH_CHECK(positions.dim() == 2 && positions.size(1) == 3 && dirs.sizes() == positions.sizes(), kGpOp,
+              ": positions and dirs must both be [N,3], got ", positions.sizes(), " and ", dirs.sizes());
+  const GpMaps maps = gp_maps(sources, false);
+  const GpPacked packed = gp_pack(weights, 1, sources.rgb.size(3), 0, false);
+  const int64_t N = positions.size(0);
+  const at::Tensor pos = positions.contiguous(), dir = dirs.contiguous();
+  GpnerfPointsForward out;
+  out.sigma = at::empty({N}, pos.options());
+  out.rgb = at::empty({N, 3}, pos.options());
+  const float* pp = pos.data_ptr<float>();
+  const float* dp = dir.data_ptr<float>();
+  float* sp = out.sigma.data_ptr<float>();
+  float* rp = out.rgb.data_ptr<float>();
+  const int64_t n_blocks = (N + kGpPointBlock - 1) / kGpPointBlock;
+  parallel_for(0, n_blocks, 16, [&](int64_t b0, int64_t b1) {
+    GpBlock block(packed, maps, kGpPointBlock, false);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t first = b * kGpPointBlock, nb = std::min(kGpPointBlock, N - first);
+      block.gather(pp + 3 * first, dp + 3 * first, 3, nb, false);
+      block.keys();
+      block.view_layer(0, false, false);
+      block.point_head(sp + first, rp + 3 * first);
+    }
+  });
+  return out;
+}
+
+GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Tensor& dirs, const at::Tensor& encoding,
+                                      const GpnerfSourceMaps& sources, const GpnerfTransformerWeights& weights) {
+  for (const auto& [name, t] : {std::pair<const char*, const at::Tensor*>{"positions", &positions},
+                                {"dirs", &dirs}, {"encoding", &encoding}})
+    detail::check_dtype(kGpOp, name, *t, at::kFloat);
+  detail::require_cpu(kGpOp, {{"positions", &positions}, {"dirs", &dirs}, {"encoding", &encoding}});
+  detail::check_dim(kGpOp, "positions", positions, 3);
+  const int64_t R = positions.size(0), S = positions.size(1);
+  TORCH_CHECK(positions.size(2) == 3 && dirs.sizes() == at::IntArrayRef({R, 3}) && encoding.dim() == 3 &&
+                  encoding.size(0) == R && encoding.size(1) == S && S > 0,
+              kGpOp, ": expected positions [R,S,3], dirs [R,3] and encoding [R,S,E], got ", positions.sizes(), ", ",
+              dirs.sizes(), " and ", encoding.sizes());
+  const GpMaps maps = gp_maps(sources, true);
+  const int64_t D = sources.semantic.size(3), L = static_cast<int64_t>(weights.view.size());
+  const GpPacked packed = gp_pack(weights, L, sources.rgb.size(3), D, true);
+  TORCH_CHECK(encoding.size(2) == packed.E, kGpOp, ": the position MLPs take ", packed.E, " encoding channels, got ",
+              encoding.size(2));
+  const at::Tensor pos = positions.contiguous(), dir = dirs.contiguous(), enc = encoding.contiguous();
+  GpnerfRaysForward out;
+  const auto f = pos.options();
+  out.rgb = at::empty({R, 3}, f);
+  out.semantic = at::zeros({R, D}, f);
+  out.sigma = at::empty({R, S}, f);
+  out.rgb_point = at::empty({R, S, 3}, f);
+  out.valid = at::empty({R, S}, f.dtype(at::kBool));
+  const float* pp = pos.data_ptr<float>();
+  const float* dp = dir.data_ptr<float>();
+  const float* ep = enc.data_ptr<float>();
+  float* rgb = out.rgb.data_ptr<float>();
+  float* sem = out.semantic.data_ptr<float>();
+  float* sig = out.sigma.data_ptr<float>();
+  float* rpt = out.rgb_point.data_ptr<float>();
+  bool* val = out.valid.data_ptr<bool>();
+  parallel_for(0, R, 8, [&](int64_t r0, int64_t r1) {
+    GpBlock block(packed, maps, S, true);
+    for (int64_t r = r0; r < r1; ++r) {
+      block.gather(pp + 3 * S * r, dp + 3 * r, 0, S, true);
+      block.keys();
+      for (int64_t s = 0; s < S; ++s) val[r * S + s] = block.seen(s);
+      for (int64_t l = 0; l < L; ++l) {
+        block.view_layer(l, true, l + 1 == L);
+        if (l == 0) block.point_head(sig + r * S, rpt + 3 * S * r);
+        if (l % 2 == 0) block.position(l, ep + r * S * packed.E);
+        block.ray_layer(l, sem + r * D);
+      }
+      block.colour(rgb + 3 * r);
+    }
+  });
+  return out;
+}
+
+}  // namespace semfield::kernels
