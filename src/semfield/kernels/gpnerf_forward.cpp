@@ -312,6 +312,7 @@ class GpBlock {
       qe_ = buf(max_nb * (p.W + p.E));
       kt_ = buf(p.W * Sp_);
       scores_ = buf(max_nb * Sp_);
+      mask_ = buf(Sp_);
       vmask_ = buf(Sp_ * Wp_);
       mixed_ = buf(max_nb * Wp_);
       abar_ = buf(p.heads * Sp_);
@@ -512,17 +513,23 @@ class GpBlock {
     gp_norm_rows(q_.data(), Wp_, S, W, r.norm_w.data(), r.norm_b.data(), xn_.data(), Wp_);
     apply_layer(r.qkv, xn_.data(), Wp_, S, qkv_.data(), ld3, false);
     std::fill(mixed_.data(), mixed_.data() + S * Wp_, 0.0f);
+    for (int64_t t = 0; t < Sp_; ++t)
+      mask_[static_cast<size_t>(t)] = t >= S ? -1e30f : seen_[static_cast<size_t>(t)] ? 0.0f : kGpMasked;
     for (int64_t h = 0; h < H; ++h) {
-      // scores = Q_h K_h^T / sqrt(dh); keys no view sees masked (-1e9, as the reference), padding columns excluded.
-      for (int64_t j = 0; j < dh; ++j)
-        for (int64_t t = 0; t < S; ++t) kt_[static_cast<size_t>(j * Sp_ + t)] = qkv_[static_cast<size_t>(t * ld3 + W + h * dh + j)];
-      detail::gemm(qkv_.data() + h * dh, ld3, 1, S, dh, kt_.data(), Sp_, Sp_, scores_.data(), Sp_, false, false);
+      // scores = Q_h K_h^T / sqrt(dh); keys no view sees masked (-1e9, as the reference), padding columns excluded:
+      // each row starts as the mask row (0, -1e9 or -1e30) and the GEMM adds Q_h (K_h / sqrt(dh))^T, whose masked
+      // columns are 0, so a masked logit is exactly -1e9.
+      for (int64_t j = 0; j < dh; ++j) {
+        float* kt = kt_.data() + j * Sp_;
+        const float* k = qkv_.data() + W + h * dh + j;
+        for (int64_t t = 0; t < S; ++t) kt[t] = seen_[static_cast<size_t>(t)] ? k[t * ld3] * scale : 0.0f;
+      }
+      for (int64_t s2 = 0; s2 < S; ++s2) std::copy(mask_.begin(), mask_.end(), scores_.begin() + s2 * Sp_);
+      detail::gemm(qkv_.data() + h * dh, ld3, 1, S, dh, kt_.data(), Sp_, Sp_, scores_.data(), Sp_, true, false);
       float* abar = abar_.data() + h * Sp_;
-      std::fill(abar, abar + Sp_, 0.0f);
-      for (int64_t s = 0; s < S; ++s) {
-        float* row = scores_.data() + s * Sp_;
-        for (int64_t t = 0; t < S; ++t) row[t] = seen_[static_cast<size_t>(t)] ? row[t] * scale : kGpMasked;
-        for (int64_t t = S; t < Sp_; ++t) row[t] = -1e30f;
+      detail::fill_zero(Sp_, abar);
+      for (int64_t s2 = 0; s2 < S; ++s2) {
+        float* row = scores_.data() + s2 * Sp_;
         gp_softmax_row(row, Sp_);
         detail::axpy(Sp_, 1.0f / static_cast<float>(S), row, abar);
       }
@@ -584,7 +591,7 @@ class GpBlock {
   const GpMaps& m_;
   int64_t V_, Wp_, bigp_, Sp_, nb_ = 0;
   std::vector<float> x_, p4_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
-  std::vector<float> sem_, field_, expanded_, qkv_, qe_, kt_, scores_, vmask_, mixed_, abar_, wblend_;
+  std::vector<float> sem_, field_, expanded_, mask_, qkv_, qe_, kt_, scores_, vmask_, mixed_, abar_, wblend_;
   std::vector<uint8_t> valid_, seen_;
 };
 
@@ -655,7 +662,7 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
   float* sig = out.sigma.data_ptr<float>();
   float* rpt = out.rgb_point.data_ptr<float>();
   bool* val = out.valid.data_ptr<bool>();
-  parallel_for(0, R, 8, [&](int64_t r0, int64_t r1) {
+  parallel_for(0, R, 32, [&](int64_t r0, int64_t r1) {
     GpBlock block(packed, maps, S, true);
     for (int64_t r = r0; r < r1; ++r) {
       block.gather(pp + 3 * S * r, dp + 3 * r, 0, S, true);

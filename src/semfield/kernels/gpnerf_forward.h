@@ -15,7 +15,8 @@
 //     queries (mean_s A[s, t]), an S-vector per head, instead of the [S, S] x [S, D] product per layer;
 //   - the semantic field of each sample (f_sem, training's depth-guided loss) and the recorded attention maps are not
 //     formed: inference does not read them.
-// bench/kernels_bench BM_GpnerfRays and `semfield render` on a 256^2 view measure it; BENCHMARKS.md has the figures.
+// bench/gpnerf_bench BM_GpnerfRenderView (fused against the LibTorch path) and `semfield render` on a 256^2 view
+// measure it; BENCHMARKS.md ("GP-NeRF") has the figures.
 //
 // Forward only: training differentiates GpnerfNetwork's LibTorch path, which stays the reference these kernels are
 // tested against (tests/unit/kernels/gpnerf_forward_test.cpp). GpnerfNetwork takes them when no gradient is needed

@@ -119,11 +119,26 @@ GpnerfNetwork perturbed_network(const GpnerfConfig& c, uint64_t seed) {
 void expect_fused_render_matches(const GpnerfConfig& c) {
   const GpnerfNetwork net = perturbed_network(c, 23);
   ToyScene toy = toy_scene(24);
-  // Rays 0-1 miss the box (the background path), ray 2 runs far outside the sources' frusta.
-  toy.rays.near[0] = toy.rays.far[0] = 0.0f;
-  toy.rays.near[1] = toy.rays.far[1] = 0.0f;
   at::NoGradGuard no_grad;
   const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  // Rays 0-1 miss the box (the background path); ray 2 is a short segment inside the box that no source view sees
+  // (every key of its ray attention masked): the first point of a seeded draw whose segment towards the target
+  // camera projects into no view.
+  toy.rays.near[0] = toy.rays.far[0] = 0.0f;
+  toy.rays.near[1] = toy.rays.far[1] = 0.0f;
+  {
+    const at::Tensor o = toy.rays.origins[2];
+    const at::Tensor points = at::rand({4000, 3}, at::make_generator<at::CPUGeneratorImpl>(9)) * 1.9f - 0.95f;
+    const at::Tensor dist = (points - o).norm(2, 1, true);
+    const at::Tensor back = points - (points - o) / dist * 0.1f;
+    const at::Tensor unseen = project_points(points, src.cameras).valid.any(0).logical_not() &
+                              project_points(back, src.cameras).valid.any(0).logical_not();
+    ASSERT_TRUE(unseen.any().item<bool>());
+    const int64_t k = at::nonzero(unseen)[0][0].item<int64_t>();
+    toy.rays.dirs[2] = (points[k] - o) / dist[k];
+    toy.rays.far[2] = dist[k][0];
+    toy.rays.near[2] = dist[k][0] - 0.1f;
+  }
   const at::Tensor bg = at::full({24, 3}, 0.25f);
   const GpnerfRenderOutput fused = net.render(toy.rays, src, bg, false, 0);
   GpnerfRenderOutput ref;
@@ -149,6 +164,7 @@ void expect_fused_render_matches(const GpnerfConfig& c) {
   EXPECT_GT(ref.valid.sum().item<int64_t>(), 0);
   EXPECT_LT(ref.valid.sum().item<int64_t>(), ref.valid.numel());
   EXPECT_GT(ref.semantic.detach().std().item<float>(), 1e-3f);
+  EXPECT_FALSE(ref.valid[2].any().item<bool>());
 }
 
 TEST(GpnerfFused, RenderMatchesReferenceSmallWidths) { expect_fused_render_matches(tiny_gpnerf_config()); }
