@@ -92,22 +92,25 @@ at::Tensor classify_features(const at::Tensor& features, const at::Tensor& texts
   return (standardise ? standardise_rows(scores, valid) : scores).argmax(0);
 }
 
+namespace {
+/// Per-pixel classes [H*W] as a [H,W] map with -1 where valid [H,W] is false.
+at::Tensor masked_class_map(const at::Tensor& classes, const at::Tensor& valid_flat, const at::Tensor& valid) {
+  return at::where(valid_flat, classes, at::full_like(classes, -1)).view({valid.size(0), valid.size(1)}).contiguous();
+}
+}  // namespace
+
 at::Tensor open_vocabulary_classes(const at::Tensor& features, const at::Tensor& texts, const at::Tensor& valid,
                                    bool standardise) {
   at::NoGradGuard guard;
-  const int64_t h = valid.size(0), w = valid.size(1);
   const at::Tensor v = valid.reshape(-1).to(at::kBool);
-  const at::Tensor classes = classify_features(features, texts, v, standardise);
-  return at::where(v, classes, at::full_like(classes, -1)).view({h, w}).contiguous();
+  return masked_class_map(classify_features(features, texts, v, standardise), v, valid);
 }
 
 at::Tensor label_volume_classes(const LabelVolume& volume, const at::Tensor& values, const at::Tensor& opacity,
                                 const at::Tensor& texts_plain, const at::Tensor& valid) {
   at::NoGradGuard guard;
-  const int64_t h = valid.size(0), w = valid.size(1);
   const at::Tensor v = valid.reshape(-1).to(at::kBool);
-  const at::Tensor classes = volume.logits_of_values(values, opacity, texts_plain).argmax(1);
-  return at::where(v, classes, at::full_like(classes, -1)).view({h, w}).contiguous();
+  return masked_class_map(volume.logits_of_values(values, opacity, texts_plain).argmax(1), v, valid);
 }
 
 TextQuery::TextQuery(std::shared_ptr<const foundation::ClipModel> clip, TextQueryOptions options)
