@@ -25,14 +25,10 @@ struct PackedShape {
 
 PackedShape check_packed(const char* op, const at::Tensor& sigmas, const at::Tensor& values, const at::Tensor& dts,
                          const at::Tensor& ts, const at::Tensor& ray_offsets) {
-  detail::check_dtype(op, "sigmas", sigmas, at::kFloat);
-  detail::check_dtype(op, "values", values, at::kFloat);
-  detail::check_dtype(op, "dts", dts, at::kFloat);
-  detail::check_dtype(op, "ts", ts, at::kFloat);
-  detail::check_dim(op, "sigmas", sigmas, 1);
-  detail::check_dim(op, "values", values, 2);
-  detail::check_dim(op, "dts", dts, 1);
-  detail::check_dim(op, "ts", ts, 1);
+  detail::check_float(op, "sigmas", sigmas, 1);
+  detail::check_float(op, "values", values, 2);
+  detail::check_float(op, "dts", dts, 1);
+  detail::check_float(op, "ts", ts, 1);
   const int64_t S = sigmas.size(0);
   detail::check_size(op, "values", values, 0, S, "S, the length of sigmas");
   TORCH_CHECK(values.size(1) >= 1, op, ": values must have at least one channel, got shape ", values.sizes());

@@ -17,12 +17,9 @@ namespace {
 /// Validates the packed inputs; returns R.
 int64_t check_inputs(const char* op, const at::Tensor& weights, const at::Tensor& midpoints, const at::Tensor& widths,
                      const at::Tensor& ray_offsets) {
-  detail::check_dtype(op, "weights", weights, at::kFloat);
-  detail::check_dtype(op, "midpoints", midpoints, at::kFloat);
-  detail::check_dtype(op, "widths", widths, at::kFloat);
-  detail::check_dim(op, "weights", weights, 1);
-  detail::check_dim(op, "midpoints", midpoints, 1);
-  detail::check_dim(op, "widths", widths, 1);
+  detail::check_float(op, "weights", weights, 1);
+  detail::check_float(op, "midpoints", midpoints, 1);
+  detail::check_float(op, "widths", widths, 1);
   const int64_t S = weights.size(0);
   detail::check_size(op, "midpoints", midpoints, 0, S, "S, the length of weights");
   detail::check_size(op, "widths", widths, 0, S, "S, the length of weights");

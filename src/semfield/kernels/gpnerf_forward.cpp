@@ -238,10 +238,8 @@ struct GpMaps {
 
 GpMaps gp_maps(const GpnerfSourceMaps& s, bool with_semantics) {
   TORCH_CHECK(s.cameras != nullptr, kGpOp, ": no source cameras");
-  detail::check_dtype(kGpOp, "colours", s.colours, at::kFloat);
-  detail::check_dtype(kGpOp, "rgb", s.rgb, at::kFloat);
-  detail::check_dim(kGpOp, "colours", s.colours, 4);
-  detail::check_dim(kGpOp, "rgb", s.rgb, 4);
+  detail::check_float(kGpOp, "colours", s.colours, 4);
+  detail::check_float(kGpOp, "rgb", s.rgb, 4);
   detail::require_cpu(kGpOp, {{"colours", &s.colours}, {"rgb", &s.rgb}, {"semantic", &s.semantic}});
   GpMaps m;
   m.V = s.cameras->size();
@@ -249,8 +247,7 @@ GpMaps gp_maps(const GpnerfSourceMaps& s, bool with_semantics) {
               " cameras need colours [V,H,W,3] and features [V,h,w,C], got ", s.colours.sizes(), " and ",
               s.rgb.sizes());
   if (with_semantics) {
-    detail::check_dtype(kGpOp, "semantic", s.semantic, at::kFloat);
-    detail::check_dim(kGpOp, "semantic", s.semantic, 4);
+    detail::check_float(kGpOp, "semantic", s.semantic, 4);
     TORCH_CHECK(s.semantic.size(0) == m.V, kGpOp, ": semantic maps of ", s.semantic.size(0), " views for ", m.V,
                 " cameras");
     m.semantics = s.semantic.detach().contiguous();

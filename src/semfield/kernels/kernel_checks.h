@@ -38,6 +38,12 @@ inline void check_dim(const char* op, const char* name, const at::Tensor& t, int
 }
 
 /// Checks size(d) == expected; `what` names the expected quantity (e.g. "N (rows of xyz)").
+/// A float32 tensor of `dim` dimensions (check_dtype + check_dim: the common case of the kernels' arguments).
+inline void check_float(const char* op, const char* name, const at::Tensor& t, int64_t dim) {
+  check_dtype(op, name, t, at::kFloat);
+  check_dim(op, name, t, dim);
+}
+
 inline void check_size(const char* op, const char* name, const at::Tensor& t, int64_t d, int64_t expected,
                        const char* what) {
   TORCH_CHECK(t.size(d) == expected, op, ": ", name, " has shape ", t.sizes(), ", but dimension ", d,

@@ -39,14 +39,10 @@ at::Tensor composite_label_values(const at::Tensor& planes, const at::Tensor& li
   constexpr const char* op = "composite_label_values";
   detail::require_cpu(op, {{"planes", &planes}, {"lines", &lines}, {"unit_points", &unit_points},
                            {"weights", &weights}});
-  detail::check_dtype(op, "planes", planes, at::kFloat);
-  detail::check_dtype(op, "lines", lines, at::kFloat);
-  detail::check_dtype(op, "unit_points", unit_points, at::kFloat);
-  detail::check_dtype(op, "weights", weights, at::kFloat);
-  detail::check_dim(op, "planes", planes, 4);
-  detail::check_dim(op, "lines", lines, 3);
-  detail::check_dim(op, "unit_points", unit_points, 2);
-  detail::check_dim(op, "weights", weights, 1);
+  detail::check_float(op, "planes", planes, 4);
+  detail::check_float(op, "lines", lines, 3);
+  detail::check_float(op, "unit_points", unit_points, 2);
+  detail::check_float(op, "weights", weights, 1);
   detail::check_size(op, "planes", planes, 0, 3, "three planes");
   const int64_t R = planes.size(1), G = planes.size(2);
   detail::check_size(op, "planes", planes, 3, G, "square planes");
