@@ -67,16 +67,20 @@ inline std::vector<Layer> pack_net(const char* op, const char* name, const Small
 /// C[r, 0:out) = A[r, 0:in) W^T (+ bias) for r < rows (row strides lda, ldc), ReLU when asked.
 inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc, bool relu) {
   const bool has_bias = !l.bias.empty();
-  if (l.full > 0) gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, false, relu && !has_bias);
-  if (l.full == l.out && !has_bias) return;
+  if (l.full > 0) {
+    // The bias is the accumulators' starting value: no second pass over C for it (nor for the ReLU).
+    if (has_bias)
+      for (int64_t r = 0; r < rows; ++r) std::copy(l.bias.begin(), l.bias.begin() + l.full, C + r * ldc);
+    gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, has_bias, relu);
+  }
+  if (l.full == l.out) return;
   for (int64_t r = 0; r < rows; ++r) {
     const float* a = A + r * lda;
     float* c = C + r * ldc;
-    for (int64_t j = l.full; j < l.out; ++j) c[j] = dot(l.in, a, l.rest.data() + (j - l.full) * l.in);
-    if (has_bias)
-      for (int64_t j = 0; j < l.out; ++j) c[j] += l.bias[static_cast<size_t>(j)];
-    if (relu)
-      for (int64_t j = has_bias ? 0 : l.full; j < l.out; ++j) c[j] = std::max(c[j], 0.0f);
+    for (int64_t j = l.full; j < l.out; ++j) {
+      const float v = dot(l.in, a, l.rest.data() + (j - l.full) * l.in) + (has_bias ? l.bias[static_cast<size_t>(j)] : 0.0f);
+      c[j] = relu ? std::max(v, 0.0f) : v;
+    }
   }
 }
 
