@@ -45,8 +45,10 @@ void BM_GpnerfRenderView(benchmark::State& state) {
   frame.aabb_max = Eigen::Vector3f::Constant(1);
   const int64_t n = int64_t{side} * side;
   const Camera target = gp_orbit_camera(0.9, side);
-  const at::Tensor origins = at::tensor({float(target.origin().x()), float(target.origin().y()),
-                                         float(target.origin().z())}).expand({n, 3}).contiguous();
+  const at::Tensor origins =
+      at::tensor({float(target.origin().x()), float(target.origin().y()), float(target.origin().z())})
+          .expand({n, 3})
+          .contiguous();
   at::Tensor dirs = -origins + 0.3f * (at::rand({n, 3}) - 0.5f);
   dirs = dirs / dirs.norm(2, 1, true);
   const IbrRays rays = ibr_rays(origins, dirs, frame, 4.0);

@@ -78,7 +78,8 @@ inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t row
     const float* a = A + r * lda;
     float* c = C + r * ldc;
     for (int64_t j = l.full; j < l.out; ++j) {
-      const float v = dot(l.in, a, l.rest.data() + (j - l.full) * l.in) + (has_bias ? l.bias[static_cast<size_t>(j)] : 0.0f);
+      const float v =
+          dot(l.in, a, l.rest.data() + (j - l.full) * l.in) + (has_bias ? l.bias[static_cast<size_t>(j)] : 0.0f);
       c[j] = relu ? std::max(v, 0.0f) : v;
     }
   }

@@ -35,9 +35,9 @@ using detail::softplus;
 using detail::widest;
 
 constexpr const char* kGpOp = "gpnerf_forward";
-constexpr float kGpNormEps = 1e-6f;     // the transformers' LayerNorms
-constexpr float kGpMasked = -1e9f;      // masked_fill value of the reference's ray attention and colour pooling
-constexpr int64_t kGpPointBlock = 32;   // samples per block of gpnerf_points_forward
+constexpr float kGpNormEps = 1e-6f;    // the transformers' LayerNorms
+constexpr float kGpMasked = -1e9f;     // masked_fill value of the reference's ray attention and colour pooling
+constexpr int64_t kGpPointBlock = 32;  // samples per block of gpnerf_points_forward
 
 std::vector<float> gp_floats(const at::Tensor& t) {
   const at::Tensor c = t.detach().to(at::kFloat).contiguous();
@@ -71,8 +71,8 @@ void gp_pool_semantics(const float* a, const float* s, int64_t W, int64_t rep, f
       float* fd = f + 2 * c;
       const float* sd = s + 2 * c;
       _mm512_storeu_ps(fd, _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, va), _mm512_loadu_ps(sd), _mm512_loadu_ps(fd)));
-      _mm512_storeu_ps(fd + 16, _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, va), _mm512_loadu_ps(sd + 16),
-                                                _mm512_loadu_ps(fd + 16)));
+      _mm512_storeu_ps(
+          fd + 16, _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, va), _mm512_loadu_ps(sd + 16), _mm512_loadu_ps(fd + 16)));
     }
     return;
   }
@@ -135,8 +135,7 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
                   (!rays || static_cast<int64_t>(w.ray.size()) >= layers),
               kGpOp, ": ", layers, " layers asked, the weights have ", w.view.size(), " view and ", w.ray.size(),
               " ray transformers");
-  const at::Tensor R1 = w.rgbfeat.weights[0], R2 = gp_double(w.rgbfeat.weights[1]),
-                   r2 = gp_double(w.rgbfeat.biases[1]);
+  const at::Tensor R1 = w.rgbfeat.weights[0], R2 = gp_double(w.rgbfeat.weights[1]), r2 = gp_double(w.rgbfeat.biases[1]);
   p.C = C;
   p.D = D;
   p.W = R2.size(0);
@@ -157,8 +156,7 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
       TORCH_CHECK(t->dim() == 2 && t->size(0) == p.W && t->size(1) == p.W, kGpOp, ": ", name,
                   "'s query / key / value maps must be [W,W] with W = ", p.W, ", got ", t->sizes());
     const at::Tensor A1 = gp_double(v.attn_fc.weights[0]), b1 = gp_double(v.attn_fc.biases[0]);
-    const at::Tensor P1 = v.pos_fc.weights[0], P2 = gp_double(v.pos_fc.weights[1]),
-                     p2 = gp_double(v.pos_fc.biases[1]);
+    const at::Tensor P1 = v.pos_fc.weights[0], P2 = gp_double(v.pos_fc.weights[1]), p2 = gp_double(v.pos_fc.biases[1]);
     TORCH_CHECK(A1.size(1) == p.W && P1.size(1) == 4 && P2.size(0) == p.W, kGpOp, ": ", name,
                 "'s attn_fc must take W = ", p.W, " channels and pos_fc map 4 -> W");
     p.A = A1.size(0);
@@ -181,8 +179,8 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
     vp.p2 = detail::pack_layer(kGpOp, (name + ".pos_fc.weight1").c_str(), v.pos_fc.weights[1], &v.pos_fc.biases[1]);
     vp.out_fc = detail::pack_layer(kGpOp, (name + ".out_fc").c_str(), v.out_fc.weights[0], &v.out_fc.biases[0]);
     vp.ff = detail::pack_net(kGpOp, (name + ".ff").c_str(), v.ff);
-    TORCH_CHECK(vp.a2.in == p.A && vp.a2.out == p.W && vp.p2.in == p.P && vp.out_fc.in == p.W &&
-                    vp.out_fc.out == p.W && vp.ff.front().in == p.W && vp.ff.back().out == p.W,
+    TORCH_CHECK(vp.a2.in == p.A && vp.a2.out == p.W && vp.p2.in == p.P && vp.out_fc.in == p.W && vp.out_fc.out == p.W &&
+                    vp.ff.front().in == p.W && vp.ff.back().out == p.W,
                 kGpOp, ": ", name, "'s layers do not fit together");
     p.view.push_back(std::move(vp));
     if (rays) {
@@ -205,8 +203,8 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
         TORCH_CHECK(static_cast<int64_t>(w.position.size()) > l / 2, kGpOp, ": position MLP ", l / 2, " missing");
         p.position.push_back(detail::pack_net(kGpOp, ("position" + std::to_string(l / 2)).c_str(),
                                               w.position[static_cast<size_t>(l / 2)]));
-        TORCH_CHECK(p.position.back().back().out == p.W && p.position.back().front().in > p.W, kGpOp,
-                    ": position MLP ", l / 2, " must map [q, encoding] -> W");
+        TORCH_CHECK(p.position.back().back().out == p.W && p.position.back().front().in > p.W, kGpOp, ": position MLP ",
+                    l / 2, " must map [q, encoding] -> W");
         p.E = p.position.back().front().in - p.W;
       }
     }
@@ -260,8 +258,8 @@ GpMaps gp_maps(const GpnerfSourceMaps& s, bool with_semantics) {
   m.features = s.rgb.detach().contiguous();
   for (int64_t v = 0; v < m.V; ++v) {
     const float W = sizes.data_ptr<float>()[2 * v], H = sizes.data_ptr<float>()[2 * v + 1];
-    m.colour.push_back({m.colours.data_ptr<float>() + v * m.colours.stride(0), m.colours.size(2), m.colours.size(1), 3,
-                        W, H});
+    m.colour.push_back(
+        {m.colours.data_ptr<float>() + v * m.colours.stride(0), m.colours.size(2), m.colours.size(1), 3, W, H});
     m.rgb.push_back({m.features.data_ptr<float>() + v * m.features.stride(0), m.features.size(2), m.features.size(1),
                      m.features.size(3), W, H});
     if (with_semantics)
@@ -387,7 +385,8 @@ class GpBlock {
         const GpViewPacked& v = p_.view[static_cast<size_t>(l)];
         for (int64_t j = 0; j < p_.P; ++j) {
           const float* w = v.p1.data() + 4 * j;
-          hp[l * p_.P + j] = std::max(v.p1b[static_cast<size_t>(j)] + w[0] * r[0] + w[1] * r[1] + w[2] * r[2] + w[3] * r[3], 0.0f);
+          hp[l * p_.P + j] =
+              std::max(v.p1b[static_cast<size_t>(j)] + w[0] * r[0] + w[1] * r[1] + w[2] * r[2] + w[3] * r[3], 0.0f);
         }
       }
     }
@@ -403,6 +402,14 @@ class GpBlock {
     for (int64_t i = 0; i < nb_; ++i)
       for (int64_t a = 0; a < A; ++a)
         aq_[static_cast<size_t>(i * A + a)] = detail::dot(W, v.aq.data() + a * W, xn_.data() + i * Wp_);
+#ifdef __AVX512F__
+    // The default width: the attention in registers.
+    if (W == 32 && p_.A <= 16 && (!field || p_.D == W || p_.D == 2 * W)) {
+      view_attention_registers<2>(v, l, field, blend);
+      finish_view_layer(v);
+      return;
+    }
+#endif
     for (int64_t u = 0; u < V_; ++u)
       for (int64_t i = 0; i < nb_; ++i) {
         const int64_t row = u * nb_ + i;
@@ -416,8 +423,8 @@ class GpBlock {
           hl[a] = std::max(s, 0.0f);
         }
       }
-    apply_layer(v.a2, hl_.data(), A, rows, att_.data(), Wp_, false);                  // logits
-    apply_layer(v.p2, hp_.data() + l * p_.P, LP, rows, pos_.data(), Wp_, false);     // pos_fc(p)
+    apply_layer(v.a2, hl_.data(), A, rows, att_.data(), Wp_, false);              // logits
+    apply_layer(v.p2, hp_.data() + l * p_.P, LP, rows, pos_.data(), Wp_, false);  // pos_fc(p)
     const int64_t rep = field ? p_.D / W : 1;
     for (int64_t i = 0; i < nb_; ++i) {
       float* agg = agg_.data() + i * Wp_;
@@ -472,13 +479,127 @@ class GpBlock {
         }
       }
     }
-    // q += out_fc(agg); q += ff(LN(q)).
+    finish_view_layer(v);
+  }
+
+  /// q += out_fc(agg); q += ff(LN(q)).
+  void finish_view_layer(const GpViewPacked& v) {
     apply_layer(v.out_fc, agg_.data(), Wp_, nb_, tmp_.data(), Wp_, false);
     add_rows(tmp_.data());
-    gp_norm_rows(q_.data(), Wp_, nb_, W, v.ff_norm_w.data(), v.ff_norm_b.data(), xn_.data(), Wp_);
+    gp_norm_rows(q_.data(), Wp_, nb_, p_.W, v.ff_norm_w.data(), v.ff_norm_b.data(), xn_.data(), Wp_);
     run_net(v.ff, xn_.data(), Wp_, nb_, tmp_.data(), Wp_, false, s0_.data(), s1_.data());
     add_rows(tmp_.data());
   }
+
+#ifdef __AVX512F__
+  /// view_layer's attention for W = 16 NC: per sample, the views' hidden attention terms, logits, softmax over the
+  /// views, positions, the pooled values agg_ (and the field_ of D = W or 2W channels, and wblend_) with the
+  /// per-sample vectors in registers and each view's logits and positions formed where they are used (the generic
+  /// path makes [V x nb, W] passes for each). The same arithmetic up to the order of float additions.
+  template <int NC>
+  void view_attention_registers(const GpViewPacked& v, int64_t l, bool field, bool blend) {
+    constexpr int64_t W = 16 * NC;
+    const int64_t A = p_.A, P = p_.P, LP = p_.L * p_.P, ao = p_.attention_offset(l), vo = p_.value_offset(l);
+    const int64_t rep = field ? p_.D / W : 1;
+    const float* A2 = v.a2.wt.data();  // [A, W]: column a of attn_fc's second layer
+    const float* P2 = v.p2.wt.data();  // [P, W]
+    __m512 a2b[NC], p2b[NC];
+    for (int c = 0; c < NC; ++c) {
+      a2b[c] = _mm512_loadu_ps(v.a2.bias.data() + 16 * c);
+      p2b[c] = _mm512_loadu_ps(v.p2.bias.data() + 16 * c);
+    }
+    const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+    const float inv_w = 1.0f / static_cast<float>(W);
+    float hl[16];
+    for (int64_t i = 0; i < nb_; ++i) {
+      float* agg = agg_.data() + i * Wp_;
+      float* f = field ? field_.data() + i * p_.D : nullptr;
+      if (!seen_[static_cast<size_t>(i)]) {  // no view sees the sample: nothing pooled
+        std::fill(agg, agg + W, 0.0f);
+        if (f != nullptr) std::fill(f, f + p_.D, 0.0f);
+        if (blend)
+          for (int64_t u = 0; u < V_; ++u) wblend_[static_cast<size_t>(u * nb_ + i)] = 0.0f;
+        continue;
+      }
+      const float* aq = aq_.data() + i * A;
+      // Logits of the valid views (kept in att_) and their maximum per channel.
+      __m512 top[NC];
+      for (int c = 0; c < NC; ++c) top[c] = _mm512_set1_ps(-INFINITY);
+      for (int64_t u = 0; u < V_; ++u) {
+        const int64_t row = u * nb_ + i;
+        if (!valid_[static_cast<size_t>(row)]) continue;
+        const float* hp = hp_.data() + row * LP + l * P;
+        const float* term = big_.data() + row * bigp_ + ao;
+        for (int64_t a = 0; a < A; ++a) {
+          float t = term[a] - aq[a];
+          for (int64_t j = 0; j < P; ++j) t += v.ap[static_cast<size_t>(a * P + j)] * hp[j];
+          hl[a] = std::max(t, 0.0f);
+        }
+        float* lg = att_.data() + row * Wp_;
+        for (int c = 0; c < NC; ++c) {
+          __m512 x = a2b[c];
+          for (int64_t a = 0; a < A; ++a)
+            x = _mm512_fmadd_ps(_mm512_set1_ps(hl[a]), _mm512_loadu_ps(A2 + a * W + 16 * c), x);
+          _mm512_storeu_ps(lg + 16 * c, x);
+          top[c] = _mm512_max_ps(top[c], x);
+        }
+      }
+      // Softmax numerators and their sums.
+      __m512 sum[NC];
+      for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_ps();
+      for (int64_t u = 0; u < V_; ++u) {
+        const int64_t row = u * nb_ + i;
+        if (!valid_[static_cast<size_t>(row)]) continue;
+        float* lg = att_.data() + row * Wp_;
+        for (int c = 0; c < NC; ++c) {
+          const __m512 e = detail::exp_ps(_mm512_sub_ps(_mm512_loadu_ps(lg + 16 * c), top[c]));
+          _mm512_storeu_ps(lg + 16 * c, e);
+          sum[c] = _mm512_add_ps(sum[c], e);
+        }
+      }
+      __m512 inv[NC], ag[NC], fs[2 * NC];
+      for (int c = 0; c < NC; ++c) {
+        inv[c] = _mm512_div_ps(_mm512_set1_ps(1.0f), sum[c]);
+        ag[c] = fs[2 * c] = fs[2 * c + 1] = _mm512_setzero_ps();
+      }
+      // Attention, positions, pooled values and semantics.
+      for (int64_t u = 0; u < V_; ++u) {
+        const int64_t row = u * nb_ + i;
+        if (!valid_[static_cast<size_t>(row)]) {
+          if (blend) wblend_[static_cast<size_t>(row)] = 0.0f;
+          continue;
+        }
+        const float* hp = hp_.data() + row * LP + l * P;
+        const float* lg = att_.data() + row * Wp_;
+        const float* val = big_.data() + row * bigp_ + vo;
+        const float* sem = f != nullptr ? sem_.data() + row * p_.D : nullptr;
+        __m512 total = _mm512_setzero_ps();
+        for (int c = 0; c < NC; ++c) {
+          const __m512 a = _mm512_mul_ps(_mm512_loadu_ps(lg + 16 * c), inv[c]);
+          __m512 pos = p2b[c];
+          for (int64_t j = 0; j < P; ++j)
+            pos = _mm512_fmadd_ps(_mm512_set1_ps(hp[j]), _mm512_loadu_ps(P2 + j * W + 16 * c), pos);
+          ag[c] = _mm512_fmadd_ps(a, _mm512_add_ps(_mm512_loadu_ps(val + 16 * c), pos), ag[c]);
+          if (sem != nullptr) {
+            if (rep == 2) {
+              fs[2 * c] = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, a), _mm512_loadu_ps(sem + 32 * c), fs[2 * c]);
+              fs[2 * c + 1] =
+                  _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, a), _mm512_loadu_ps(sem + 32 * c + 16), fs[2 * c + 1]);
+            } else {
+              fs[c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(sem + 16 * c), fs[c]);
+            }
+          }
+          total = _mm512_add_ps(total, a);
+        }
+        if (blend) wblend_[static_cast<size_t>(row)] = _mm512_reduce_add_ps(total) * inv_w;
+      }
+      for (int c = 0; c < NC; ++c) _mm512_storeu_ps(agg + 16 * c, ag[c]);
+      if (f != nullptr)
+        for (int c = 0; c < NC * rep; ++c) _mm512_storeu_ps(f + 16 * c, fs[c]);
+    }
+  }
+#endif
 
   /// The point head on q: density (0 where unseen) and colour of sample i into sigma[i], rgb[3 i].
   void point_head(float* sigma, float* rgb) {
@@ -534,7 +655,8 @@ class GpBlock {
       const int64_t c0 = h * dh, c1 = c0 + dh, p0 = c0 / 16 * 16, p1 = std::min(padded16(c1), Wp_);
       for (int64_t t = 0; t < S; ++t)
         for (int64_t c = p0; c < p1; ++c)
-          vmask_[static_cast<size_t>(t * Wp_ + c)] = c >= c0 && c < c1 ? qkv_[static_cast<size_t>(t * ld3 + 2 * W + c)] : 0.0f;
+          vmask_[static_cast<size_t>(t * Wp_ + c)] =
+              c >= c0 && c < c1 ? qkv_[static_cast<size_t>(t * ld3 + 2 * W + c)] : 0.0f;
       detail::gemm(scores_.data(), Sp_, 1, S, Sp_, vmask_.data() + p0, Wp_, p1 - p0, mixed_.data() + p0, Wp_, true,
                    false);
       // Eq. 7's mean over the queries: sum_t abar[t] f_l[t] over the head's semantic channels.
@@ -561,7 +683,8 @@ class GpBlock {
     }
     run_net(p_.rgb, xn_.data(), Wp_, S, head_.data(), 16, false, s0_.data(), s1_.data());
     float* score = tmp_.data();
-    for (int64_t s = 0; s < S; ++s) score[s] = seen_[static_cast<size_t>(s)] ? head_[static_cast<size_t>(s * 16)] : kGpMasked;
+    for (int64_t s = 0; s < S; ++s)
+      score[s] = seen_[static_cast<size_t>(s)] ? head_[static_cast<size_t>(s * 16)] : kGpMasked;
     gp_softmax_row(score, S);
     float out[3] = {0.0f, 0.0f, 0.0f};
     for (int64_t s = 0; s < S; ++s) {
@@ -628,8 +751,8 @@ GpnerfPointsForward gpnerf_points_forward(const at::Tensor& positions, const at:
 
 GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Tensor& dirs, const at::Tensor& encoding,
                                       const GpnerfSourceMaps& sources, const GpnerfTransformerWeights& weights) {
-  for (const auto& [name, t] : {std::pair<const char*, const at::Tensor*>{"positions", &positions},
-                                {"dirs", &dirs}, {"encoding", &encoding}})
+  for (const auto& [name, t] :
+       {std::pair<const char*, const at::Tensor*>{"positions", &positions}, {"dirs", &dirs}, {"encoding", &encoding}})
     detail::check_dtype(kGpOp, name, *t, at::kFloat);
   detail::require_cpu(kGpOp, {{"positions", &positions}, {"dirs", &dirs}, {"encoding", &encoding}});
   detail::check_dim(kGpOp, "positions", positions, 3);

@@ -54,9 +54,9 @@ struct GpnerfTransformerWeights {
   std::vector<SmallMlpWeights> position;     ///< one per even layer: [q W, encoding E] -> W -> W
   SmallMlpWeights point;                     ///< W -> W -> 4 (density logit, colour logits)
   at::Tensor final_norm_w, final_norm_b;
-  SmallMlpWeights rgb;                       ///< blend: W -> 1 (the samples' pooling score); else W -> 3
-  bool blend = true;                         ///< GpnerfConfig::colour == "blend"
-  int heads = 4;                             ///< ray-attention heads (they divide W and the semantic width D)
+  SmallMlpWeights rgb;  ///< blend: W -> 1 (the samples' pooling score); else W -> 3
+  bool blend = true;    ///< GpnerfConfig::colour == "blend"
+  int heads = 4;        ///< ray-attention heads (they divide W and the semantic width D)
 };
 
 /// The reference views as the network reads them: cameras (normalised scene frame) and channels-last maps.

@@ -309,8 +309,10 @@ at::Tensor ibr_ray_density_forward(const at::Tensor& z_in, const at::Tensor& t_r
   const int64_t R = z_in.size(0), S = z_in.size(1), D = z_in.size(2), P = 2 * weights.positional_freqs;
   TORCH_CHECK(t_rel_in.sizes() == at::IntArrayRef({R, S}) && valid_in.sizes() == at::IntArrayRef({R, S}), op,
               ": t_rel and valid must be [", R, ", ", S, "], got ", t_rel_in.sizes(), " and ", valid_in.sizes());
-  const std::vector<Layer> query = detail::pack_net(op, "query", weights.query), key = detail::pack_net(op, "key", weights.key);
-  const std::vector<Layer> value = detail::pack_net(op, "value", weights.value), out_net = detail::pack_net(op, "out", weights.out);
+  const std::vector<Layer> query = detail::pack_net(op, "query", weights.query);
+  const std::vector<Layer> key = detail::pack_net(op, "key", weights.key);
+  const std::vector<Layer> value = detail::pack_net(op, "value", weights.value);
+  const std::vector<Layer> out_net = detail::pack_net(op, "out", weights.out);
   const std::vector<Layer> sigma = detail::pack_net(op, "sigma", weights.sigma);
   TORCH_CHECK(query.front().in == D + P && key.front().in == D + P && query.back().out == D && key.back().out == D &&
                   value.front().in == D && value.back().out == D && out_net.front().in == D &&

@@ -219,7 +219,8 @@ kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
     w.view.push_back({v.norm_w, v.norm_b, v.ff_norm_w, v.ff_norm_b, v.wq, v.wk, v.wv, gp_small(v.pos_fc),
                       gp_small(v.attn_fc), gp_small(v.out_fc), gp_small(v.ff)});
   for (const RayLayer& r : m_ray)
-    w.ray.push_back({r.norm_w, r.norm_b, r.ff_norm_w, r.ff_norm_b, r.wq, r.wk, r.wv, gp_small(r.out_fc), gp_small(r.ff)});
+    w.ray.push_back(
+        {r.norm_w, r.norm_b, r.ff_norm_w, r.ff_norm_b, r.wq, r.wk, r.wv, gp_small(r.out_fc), gp_small(r.ff)});
   for (const Mlp& p : m_position) w.position.push_back(gp_small(p));
   w.point = gp_small(m_point);
   w.final_norm_w = m_final_norm_w;
@@ -285,7 +286,8 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
     out.ts = out.ts.index_copy(0, idx, o.ts);
     out.dts = out.dts.index_copy(0, idx, o.dts);
     out.weights = out.weights.index_copy(0, idx, o.weights);
-    out.ray_attention = o.ray_attention.defined() ? out.ray_attention.index_copy(0, idx, o.ray_attention) : at::Tensor();
+    out.ray_attention =
+        o.ray_attention.defined() ? out.ray_attention.index_copy(0, idx, o.ray_attention) : at::Tensor();
     out.valid = out.valid.index_copy(0, idx, o.valid);
     out.semantic = out.semantic.index_copy(0, idx, o.semantic);
     out.point_semantic =
@@ -353,7 +355,8 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
   const int64_t r = rays.origins.size(0), sf = m_config.n_fine, w = m_config.width,
                 d = m_config.extractor.semantic_channels, nh = m_config.heads, n = r * sf, per_head = d / nh;
   const auto opts = rays.origins.options();
-  const at::Tensor positions = (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_fine.unsqueeze(2)).reshape({-1, 3});
+  const at::Tensor positions =
+      (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_fine.unsqueeze(2)).reshape({-1, 3});
   const at::Tensor dirs_f = rays.dirs.unsqueeze(1).expand({r, sf, 3}).reshape({n, 3});
   const Gathered g = gather(positions, dirs_f, sources, true);
   valid = g.seen.view({r, sf});
