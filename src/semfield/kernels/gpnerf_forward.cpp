@@ -303,12 +303,12 @@ class GpBlock {
       sem_ = buf(rows * p.D);
       field_ = buf(max_nb * p.D);
       expanded_ = buf(p.D);
-      qkv_ = buf(max_nb * padded16(3 * p.W));
+      qkv_ = buf(max_nb * padded16(3 * p.W) + 16);  // + slack: a value panel may read 16 columns past a head
       qe_ = buf(max_nb * (p.W + p.E));
       kt_ = buf(p.W * Sp_);
       scores_ = buf(max_nb * Sp_);
       mask_ = buf(Sp_);
-      vmask_ = buf(Sp_ * Wp_);
+      panel_ = buf(max_nb * 16);
       mixed_ = buf(max_nb * Wp_);
       abar_ = buf(p.heads * Sp_);
       wblend_ = buf(rows);
@@ -630,7 +630,6 @@ class GpBlock {
     const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
     gp_norm_rows(q_.data(), Wp_, S, W, r.norm_w.data(), r.norm_b.data(), xn_.data(), Wp_);
     apply_layer(r.qkv, xn_.data(), Wp_, S, qkv_.data(), ld3, false);
-    std::fill(mixed_.data(), mixed_.data() + S * Wp_, 0.0f);
     for (int64_t t = 0; t < Sp_; ++t)
       mask_[static_cast<size_t>(t)] = t >= S ? -1e30f : seen_[static_cast<size_t>(t)] ? 0.0f : kGpMasked;
     for (int64_t h = 0; h < H; ++h) {
@@ -651,14 +650,16 @@ class GpBlock {
         gp_softmax_row(row, Sp_);
         detail::axpy(Sp_, 1.0f / static_cast<float>(S), row, abar);
       }
-      // mixed[:, head h] = A_h V_h through the 16-column panels covering the head (other heads' columns zeroed).
-      const int64_t c0 = h * dh, c1 = c0 + dh, p0 = c0 / 16 * 16, p1 = std::min(padded16(c1), Wp_);
-      for (int64_t t = 0; t < S; ++t)
-        for (int64_t c = p0; c < p1; ++c)
-          vmask_[static_cast<size_t>(t * Wp_ + c)] =
-              c >= c0 && c < c1 ? qkv_[static_cast<size_t>(t * ld3 + 2 * W + c)] : 0.0f;
-      detail::gemm(scores_.data(), Sp_, 1, S, Sp_, vmask_.data() + p0, Wp_, p1 - p0, mixed_.data() + p0, Wp_, true,
-                   false);
+      // mixed[:, head h] = A_h V_h, 16 columns at a time (a narrower head's panel goes through panel_ and only its
+      // columns are kept; the panel may read past the head's values into the next columns, or the buffer's slack).
+      for (int64_t cs = h * dh; cs < (h + 1) * dh; cs += 16) {
+        const int64_t width = std::min<int64_t>(16, (h + 1) * dh - cs);
+        float* dst = width == 16 ? mixed_.data() + cs : panel_.data();
+        const int64_t ldd = width == 16 ? Wp_ : 16;
+        detail::gemm(scores_.data(), Sp_, 1, S, S, qkv_.data() + 2 * W + cs, ld3, 16, dst, ldd, false, false);
+        if (width < 16)
+          for (int64_t t = 0; t < S; ++t) std::copy(dst + t * 16, dst + t * 16 + width, mixed_.data() + t * Wp_ + cs);
+      }
       // Eq. 7's mean over the queries: sum_t abar[t] f_l[t] over the head's semantic channels.
       for (int64_t t = 0; t < S; ++t) detail::axpy(ph, abar[t], field_.data() + t * p_.D + h * ph, semantic + h * ph);
     }
@@ -711,7 +712,7 @@ class GpBlock {
   const GpMaps& m_;
   int64_t V_, Wp_, bigp_, Sp_, nb_ = 0;
   std::vector<float> x_, p4_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
-  std::vector<float> sem_, field_, expanded_, mask_, qkv_, qe_, kt_, scores_, vmask_, mixed_, abar_, wblend_;
+  std::vector<float> sem_, field_, expanded_, mask_, qkv_, qe_, kt_, scores_, panel_, mixed_, abar_, wblend_;
   std::vector<uint8_t> valid_, seen_;
 };
 
