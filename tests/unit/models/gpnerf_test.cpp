@@ -148,6 +148,9 @@ void expect_fused_render_matches(const GpnerfConfig& c) {
   }
   EXPECT_FALSE(fused.point_semantic.defined());
   ASSERT_TRUE(ref.point_semantic.defined());
+  // A training render without a gradient (validation losses) keeps every output the losses read.
+  const GpnerfRenderOutput val = net.render(toy.rays, src, bg, true, 1);
+  EXPECT_TRUE(val.point_semantic.defined() && val.ray_attention.defined());
   for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", fused.rgb, ref.rgb},
                                    {"semantic", fused.semantic, ref.semantic},
                                    {"rgb_point", fused.rgb_point, ref.rgb_point},

@@ -324,7 +324,7 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   const at::Tensor pe =
       gp_position_encoding(relative_t(t_fine, rays.near, span).reshape({n, 1}), dirs_f);
   at::Tensor sigma_f, rgb_pf, valid;
-  if (!record && use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic})) {
+  if (!record && !train && use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic})) {
     const kernels::GpnerfSourceMaps maps{&sources.cameras, sources.colours, sources.rgb, sources.semantic};
     const kernels::GpnerfRaysForward f = kernels::gpnerf_rays_forward(
         positions(t_fine).view({r, sf, 3}), rays.dirs.contiguous(), pe.view({r, sf, -1}), maps, transformer_weights());

@@ -94,8 +94,9 @@ class GpnerfNetwork {
   at::Tensor novel_semantics(const at::Tensor& images) const;
 
   /// Renders rays (near/far from the scene box: ibr_rays) over background [R,3]. train: stratified jitter and random
-  /// importance samples from `seed`, else deterministic. Without a gradient (and without `record`) the transformers run
-  /// through the fused kernels (kernels/gpnerf_forward.h), which leave point_semantic and ray_attention undefined.
+  /// importance samples from `seed` and every output the losses read (also without a gradient: validation losses),
+  /// else deterministic. Inference (not train, not `record`, no gradient) runs the transformers through the fused
+  /// kernels (kernels/gpnerf_forward.h), which leave point_semantic and ray_attention undefined.
   GpnerfRenderOutput render(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
                             bool train, uint64_t seed, bool record = false) const;
   /// The proposal's density [N] and colour [N,3] at points seen along dirs [N,3] (first view transformer + point head).
