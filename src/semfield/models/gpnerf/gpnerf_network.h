@@ -69,8 +69,8 @@ struct GpnerfRenderOutput {
   at::Tensor valid;             ///< [R,S] bool: fine samples some reference view sees
   at::Tensor semantic;          ///< [R,D] S_sem(r)
   at::Tensor point_semantic;    ///< [R,S,D] the semantic field f_sem at the fine samples (undefined when fused)
-  at::Tensor ray_attention;     ///< [R,S] the last ray transformer's attention to each sample (mean over heads, queries;
-                                ///< undefined when fused)
+  at::Tensor ray_attention;     ///< [R,S] the last ray transformer's attention to each sample (mean over heads and
+                                ///< queries; undefined when fused)
   int64_t n_samples = 0;
   /// With `record`: per layer the view attention A_FAT [V,N,W] (N = R*S), the ray attention A_RAT [R,H,S,S], the
   /// layer's semantic field f_l [N,D] and rendered semantics s_l [R,S,D] (for tests of the reuse).
