@@ -3,49 +3,20 @@
 // (the "256x256 in <= 3 s" target). Figures in BENCHMARKS.md ("Generalizable models").
 // SEMFIELD_BENCH_THREADS sets the thread count (default 2).
 #include <ATen/ATen.h>
-#include <Eigen/Geometry>
 #include <benchmark/benchmark.h>
 
 #include "bench_main.h"
+#include "orbit_views.h"
 #include "semfield/models/ibr/ibr_model.h"
 
 namespace {
 
 using namespace semfield;
 
-Camera orbit_camera(double angle, int side) {
-  Camera c;
-  c.intrinsics.width = c.intrinsics.height = side;
-  c.intrinsics.fx = c.intrinsics.fy = 1.1 * side;
-  c.intrinsics.cx = c.intrinsics.cy = side / 2.0;
-  const Eigen::Vector3d eye(3 * std::cos(angle), 3 * std::sin(angle), 1.5);
-  const Eigen::Vector3d back = eye.normalized(), right = Eigen::Vector3d::UnitZ().cross(back).normalized();
-  c.c2w.block<3, 1>(0, 0) = right;
-  c.c2w.block<3, 1>(0, 1) = back.cross(right);
-  c.c2w.block<3, 1>(0, 2) = back;
-  c.c2w.block<3, 1>(0, 3) = eye;
-  return c;
-}
-
-struct Setup {
+/// The orbit scene with the default network.
+struct Setup : bench::OrbitViews {
   IbrNetwork net{IbrConfig{}};
-  std::vector<Camera> cams;
-  at::Tensor images;
-  SceneFrame frame;
-  explicit Setup(int side) {
-    for (int v = 0; v < 8; ++v) cams.push_back(orbit_camera(0.25 * v, side));
-    images = at::rand({8, 3, side, side});
-    frame.aabb_min = Eigen::Vector3f::Constant(-1);
-    frame.aabb_max = Eigen::Vector3f::Constant(1);
-  }
-  IbrRays rays(int64_t n, int side) const {
-    const Camera target = orbit_camera(0.9, side);
-    const at::Tensor origins = at::tensor({float(target.origin().x()), float(target.origin().y()),
-                                           float(target.origin().z())}).expand({n, 3}).contiguous();
-    at::Tensor dirs = -origins + 0.3f * (at::rand({n, 3}) - 0.5f);
-    dirs = dirs / dirs.norm(2, 1, true);
-    return ibr_rays(origins, dirs, frame, 4.0);
-  }
+  explicit Setup(int side) : OrbitViews(side) {}
 };
 
 void BM_IbrTrainStep(benchmark::State& state) {
