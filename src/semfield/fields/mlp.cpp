@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include "semfield/core/env.h"
 #include "semfield/kernels/fused_mlp.h"
 
 namespace semfield {
@@ -46,10 +47,7 @@ namespace {
 
 // SEMFIELD_FUSED_MLP=0 runs the plain LibTorch layers instead of the fused kernel (for benchmarks).
 bool fused_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("SEMFIELD_FUSED_MLP");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = env_switch_on("SEMFIELD_FUSED_MLP");
   return enabled;
 }
 

@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 
+#include "semfield/core/env.h"
 #include "semfield/core/error.h"
 #include "semfield/foundation/op_profile.h"
 #include "semfield/kernels/attention_softmax.h"
@@ -44,10 +45,7 @@ at::Tensor layer_norm_2d(const at::Tensor& x, const at::Tensor& weight, const at
 namespace {
 
 bool fused_attention_enabled() {
-  static const bool enabled = [] {
-    const char* env = std::getenv("SEMFIELD_FUSED_ATTENTION");
-    return env == nullptr || std::string(env) != "0";
-  }();
+  static const bool enabled = env_switch_on("SEMFIELD_FUSED_ATTENTION");
   return enabled;
 }
 

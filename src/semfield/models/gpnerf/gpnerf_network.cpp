@@ -2,13 +2,12 @@
 #include "semfield/models/gpnerf/gpnerf_network.h"
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "semfield/core/assignment.h"
+#include "semfield/core/env.h"
 #include "semfield/core/error.h"
 #include "semfield/models/ibr/ray_samples.h"
 
@@ -34,10 +33,7 @@ at::Tensor gp_position_encoding(const at::Tensor& t_rel, const at::Tensor& dirs)
 
 // SEMFIELD_FUSED_GPNERF=0 runs inference through the LibTorch path instead of the fused kernels (for benchmarks).
 bool fused_gpnerf_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("SEMFIELD_FUSED_GPNERF");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = env_switch_on("SEMFIELD_FUSED_GPNERF");
   return enabled;
 }
 

@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 
+#include "semfield/core/env.h"
 #include "semfield/core/error.h"
 #include "semfield/kernels/ibr_aggregate.h"
 
@@ -53,10 +54,7 @@ at::Tensor row(const at::Tensor& v) { return v.unsqueeze(1); }
 
 // SEMFIELD_FUSED_IBR=0 runs inference through the LibTorch path instead of the fused kernel (for benchmarks).
 bool fused_ibr_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("SEMFIELD_FUSED_IBR");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = env_switch_on("SEMFIELD_FUSED_IBR");
   return enabled;
 }
 
