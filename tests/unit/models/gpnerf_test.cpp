@@ -116,7 +116,8 @@ GpnerfNetwork perturbed_network(const GpnerfConfig& c, uint64_t seed) {
 
 /// A render through the fused kernels (no gradient) against the same render through the LibTorch path (parameters
 /// requiring grad keep it), with some rays missing the box and samples outside every source view.
-void expect_fused_render_matches(const GpnerfConfig& c) {
+void expect_fused_render_matches(GpnerfConfig c) {
+  c.fine_min_opacity = 0;  // every ray through the transformers (the skip has its own test)
   const GpnerfNetwork net = perturbed_network(c, 23);
   ToyScene toy = toy_scene(24);
   at::NoGradGuard no_grad;
@@ -185,6 +186,60 @@ TEST(GpnerfFused, RenderMatchesReferenceWithMlpColourAndOddSampleCount) {
   c.n_fine = 19;
   c.layers = 3;
   expect_fused_render_matches(c);
+}
+
+TEST(GpnerfNetwork, NearlyEmptyRaysSkipTheTransformersAtInference) {
+  // fine_min_opacity: at inference, rays whose proposal opacity is at most it show the proposal's colour and the
+  // semantics of nothing (those of a ray missing the box); the others are exactly what they are without the skip,
+  // and training renders never skip.
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.fine_min_opacity = 0;
+  const GpnerfNetwork all = perturbed_network(c, 23);
+  ToyScene toy = toy_scene(24);
+  toy.rays.near[0] = toy.rays.far[0] = 0.0f;  // misses the box
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = all.prepare(toy.cameras, toy.images);
+  const at::Tensor bg = at::full({24, 3}, 0.25f);
+  const GpnerfRenderOutput full = all.render(toy.rays, src, bg, false, 0);
+  auto with_threshold = [&](double t) {
+    GpnerfConfig ct = c;
+    ct.fine_min_opacity = t;
+    GpnerfNetwork net(ct);
+    net.load_state(all.state(), "test");
+    return net;
+  };
+  // Every ray skips below a threshold of 1: opacity is then the proposal's.
+  const at::Tensor coarse_opacity = with_threshold(1.0 - 1e-7).render(toy.rays, src, bg, false, 0).opacity;
+  const double median = coarse_opacity.narrow(0, 1, 23).median().item<double>();
+  const GpnerfNetwork skipping = with_threshold(median);
+  const GpnerfRenderOutput part = skipping.render(toy.rays, src, bg, false, 0);
+  at::Tensor skipped = coarse_opacity.le(median);
+  skipped[0] = false;  // the box-missing ray takes its own path
+  const int64_t n_skipped = skipped.sum().item<int64_t>();
+  ASSERT_GT(n_skipped, 5);
+  ASSERT_LT(n_skipped, 20);
+  const at::Tensor kept = skipped.logical_not();
+  EXPECT_TRUE(at::allclose(part.rgb.index({skipped}), full.rgb_point.index({skipped})));
+  EXPECT_TRUE(at::allclose(part.semantic.index({skipped}), full.semantic[0].unsqueeze(0).expand({n_skipped, -1})));
+  EXPECT_TRUE(at::allclose(part.opacity.index({skipped}), coarse_opacity.index({skipped})));
+  EXPECT_EQ(part.weights.index({skipped}).abs().sum().item<float>(), 0.0f);
+  EXPECT_FALSE(part.valid.index({skipped}).any().item<bool>());
+  for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", part.rgb, full.rgb},
+                                   {"semantic", part.semantic, full.semantic},
+                                   {"rgb_point", part.rgb_point, full.rgb_point},
+                                   {"opacity", part.opacity, full.opacity},
+                                   {"depth", part.depth, full.depth},
+                                   {"ts", part.ts, full.ts}}) {
+    EXPECT_TRUE(at::allclose(a.index({kept}), b.index({kept}), 1e-5, 1e-6)) << name;
+  }
+  EXPECT_TRUE(at::allclose(part.rgb_point, full.rgb_point));
+  EXPECT_EQ(part.n_samples, 23 * c.n_coarse + (23 - n_skipped) * c.n_fine);
+  EXPECT_EQ(full.n_samples, 23 * (c.n_coarse + c.n_fine));
+  // Training renders (random samples, every output the losses read) ignore the threshold.
+  const GpnerfRenderOutput train_all = all.render(toy.rays, src, bg, true, 3);
+  const GpnerfRenderOutput train_skip = skipping.render(toy.rays, src, bg, true, 3);
+  EXPECT_TRUE(at::equal(train_all.rgb, train_skip.rgb));
+  EXPECT_TRUE(at::equal(train_all.semantic, train_skip.semantic));
 }
 
 TEST(GpnerfFused, PointDensityMatchesReference) {
@@ -345,12 +400,14 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   c.head_input = "novel";
   c.loss.distill = 0.25;
   c.lr_scale.extractor = 5;
+  c.fine_min_opacity = 0.01;
   const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_THROW(gpnerf_config_from_json({{"widht", 8}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"loss", {{"rbg", 1}}}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"head_input", "both"}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"width", 12}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"fine_min_opacity", 1.0}}, "config.json"), InputError);
   // Defaults: the generator's classes, the paper's (Replica) loss weights.
   const GpnerfConfig d = gpnerf_config_from_json(nlohmann::json::object(), "config.json");
   EXPECT_EQ(d.classes, synth_class_names());

@@ -22,6 +22,8 @@ void GpnerfConfig::validate() const {
   if (n_coarse < 2 || n_fine < 1) fail_usage("gp-nerf config: n_coarse must be at least 2 and n_fine at least 1");
   if (source_views < 1) fail_usage("gp-nerf config: source_views must be at least 1");
   if (!(unbounded_extent >= 1)) fail_usage("gp-nerf config: unbounded_extent must be at least 1");
+  if (!(fine_min_opacity >= 0.0 && fine_min_opacity < 1.0))
+    fail_usage("gp-nerf config: fine_min_opacity = {} is out of range [0, 1)", fine_min_opacity);
   if (classes.size() < 2 || classes.size() > 255)
     fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
   if (colour != "blend" && colour != "mlp") fail_usage("gp-nerf config: colour = '{}' (expected blend or mlp)", colour);
@@ -50,6 +52,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"n_fine", c.n_fine},
           {"source_views", c.source_views},
           {"unbounded_extent", c.unbounded_extent},
+          {"fine_min_opacity", c.fine_min_opacity},
           {"classes", c.classes},
           {"joint_attention", c.joint_attention},
           {"gradient_block", c.gradient_block},
@@ -72,8 +75,9 @@ nlohmann::json to_json(const GpnerfConfig& c) {
 GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
-                            "source_views", "unbounded_extent", "classes", "joint_attention", "gradient_block",
-                            "head_input", "colour", "instance_slots", "depth_guided_np", "loss", "lr_scale", "seed"});
+                            "source_views", "unbounded_extent", "fine_min_opacity", "classes", "joint_attention",
+                            "gradient_block", "head_input", "colour", "instance_slots", "depth_guided_np", "loss",
+                            "lr_scale", "seed"});
   GpnerfConfig c;
   c.classes = synth_class_names();
   if (auto e = root.find("extractor")) {
@@ -92,6 +96,7 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);
+  c.fine_min_opacity = root.double_or("fine_min_opacity", c.fine_min_opacity);
   if (auto k = root.find("classes")) {
     if (!k->is_array()) k->fail("expected an array of class names");
     c.classes.clear();

@@ -49,6 +49,10 @@ struct GpnerfConfig {
   int n_fine = 32;           ///< "n_fine": importance samples per ray from the proposal, which the transformers render
   int source_views = 8;      ///< "source_views": reference views per target
   double unbounded_extent = 4.0;  ///< "unbounded_extent": as the ibr model's (models/ibr/ibr_config.h)
+  /// "fine_min_opacity": at inference (not in training), rays whose proposal reaches at most this opacity skip the
+  /// transformers and show what a ray missing the box shows: the proposal's colour (the background, nearly) and the
+  /// semantics of nothing. 0 = every ray through the transformers. BENCHMARKS.md ("GP-NeRF") measures the effect.
+  double fine_min_opacity = 1e-3;
   /// "classes": the class set by id (id 0 first), the training corpus's names (labels.json); the head predicts these.
   /// Default: the generator's (`semfield synth`).
   std::vector<std::string> classes;

@@ -251,6 +251,54 @@ std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_density(const at::Tensor&
   return point_head(q1, g.seen);
 }
 
+namespace {
+
+// The output of rays that take no transformer pass: they show `rgb` (the background, or the proposal's compositing
+// of a nearly empty ray) and the semantics of nothing, with empty fine slots at `t_slot`.
+GpnerfRenderOutput gp_empty_rays(const at::Tensor& rgb, const at::Tensor& t_slot, int64_t sf, const at::Tensor& none) {
+  const int64_t r = rgb.size(0), d = none.size(1);
+  const auto opts = rgb.options();
+  GpnerfRenderOutput out;
+  out.rgb = out.rgb_point = out.rgb_point_fine = rgb;
+  out.opacity = out.depth = at::zeros({r}, opts);
+  out.ts = t_slot.unsqueeze(1).expand({r, sf}).contiguous();
+  out.dts = out.weights = out.ray_attention = at::zeros({r, sf}, opts);
+  out.valid = at::zeros({r, sf}, opts.dtype(at::kBool));
+  out.semantic = none.expand({r, d}).contiguous();
+  out.point_semantic = at::zeros({r, sf, d}, opts);
+  return out;
+}
+
+// Rows `idx` of `full` replaced by the output `sub` of those rays rendered on their own.
+void gp_scatter_rays(GpnerfRenderOutput& full, GpnerfRenderOutput&& sub, const at::Tensor& idx, bool record) {
+  auto put = [&](at::Tensor& dst, const at::Tensor& src) { dst = src.defined() ? dst.index_copy(0, idx, src) : src; };
+  put(full.rgb, sub.rgb);
+  put(full.rgb_point, sub.rgb_point);
+  put(full.rgb_point_fine, sub.rgb_point_fine);
+  put(full.opacity, sub.opacity);
+  put(full.depth, sub.depth);
+  put(full.ts, sub.ts);
+  put(full.dts, sub.dts);
+  put(full.weights, sub.weights);
+  put(full.ray_attention, sub.ray_attention);
+  put(full.valid, sub.valid);
+  put(full.semantic, sub.semantic);
+  put(full.point_semantic, sub.point_semantic);
+  if (record) {
+    full.view_attention = std::move(sub.view_attention);
+    full.ray_attention_maps = std::move(sub.ray_attention_maps);
+    full.layer_field = std::move(sub.layer_field);
+    full.layer_ray = std::move(sub.layer_ray);
+  }
+}
+
+IbrRays gp_select_rays(const IbrRays& rays, const at::Tensor& idx) {
+  return {rays.origins.index_select(0, idx), rays.dirs.index_select(0, idx), rays.near.index_select(0, idx),
+          rays.far.index_select(0, idx)};
+}
+
+}  // namespace
+
 GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSources& sources,
                                          const at::Tensor& background, bool train, uint64_t seed, bool record) const {
   const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine,
@@ -261,69 +309,70 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   const int64_t n_hit = hit.sum().item<int64_t>();
   if (n_hit < r) {
     // Rays that miss the scene box show the background and the semantics of nothing (the adaptor of a zero field).
-    GpnerfRenderOutput out;
-    out.rgb = out.rgb_point = out.rgb_point_fine = background;
-    out.opacity = out.depth = at::zeros({r}, opts);
-    out.ts = rays.near.unsqueeze(1).expand({r, sf}).contiguous();
-    out.dts = out.weights = out.ray_attention = at::zeros({r, sf}, opts);
-    out.valid = at::zeros({r, sf}, opts.dtype(at::kBool));
-    out.semantic = m_adaptor.forward(at::zeros({1, d}, opts)).expand({r, d}).contiguous();
-    out.point_semantic = at::zeros({r, sf, d}, opts);
+    GpnerfRenderOutput out = gp_empty_rays(background, rays.near, sf, m_adaptor.forward(at::zeros({1, d}, opts)));
     if (n_hit == 0) return out;
     const at::Tensor idx = at::nonzero(hit).squeeze(1);
-    const IbrRays sub{rays.origins.index_select(0, idx), rays.dirs.index_select(0, idx), rays.near.index_select(0, idx),
-                      rays.far.index_select(0, idx)};
-    GpnerfRenderOutput o = render(sub, sources, background.index_select(0, idx), train, seed, record);
-    out.rgb = background.index_copy(0, idx, o.rgb);
-    out.rgb_point = background.index_copy(0, idx, o.rgb_point);
-    out.rgb_point_fine = background.index_copy(0, idx, o.rgb_point_fine);
-    out.opacity = out.opacity.index_copy(0, idx, o.opacity);
-    out.depth = out.depth.index_copy(0, idx, o.depth);
-    out.ts = out.ts.index_copy(0, idx, o.ts);
-    out.dts = out.dts.index_copy(0, idx, o.dts);
-    out.weights = out.weights.index_copy(0, idx, o.weights);
-    out.ray_attention =
-        o.ray_attention.defined() ? out.ray_attention.index_copy(0, idx, o.ray_attention) : at::Tensor();
-    out.valid = out.valid.index_copy(0, idx, o.valid);
-    out.semantic = out.semantic.index_copy(0, idx, o.semantic);
-    out.point_semantic =
-        o.point_semantic.defined() ? out.point_semantic.index_copy(0, idx, o.point_semantic) : at::Tensor();
+    GpnerfRenderOutput o =
+        render(gp_select_rays(rays, idx), sources, background.index_select(0, idx), train, seed, record);
     out.n_samples = o.n_samples;
-    if (record) {
-      out.view_attention = std::move(o.view_attention);
-      out.ray_attention_maps = std::move(o.ray_attention_maps);
-      out.layer_field = std::move(o.layer_field);
-      out.layer_ray = std::move(o.layer_ray);
-    }
+    gp_scatter_rays(out, std::move(o), idx, record);
     return out;
   }
 
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto positions = [&](const at::Tensor& ts) {
-    return (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * ts.unsqueeze(2)).reshape({-1, 3});
-  };
-  auto sample_dirs = [&](int64_t s) { return rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({r * s, 3}); };
-
   // Proposal: the first view transformer and the point head over stratified samples.
   at::Tensor edges;
   const at::Tensor t_coarse = stratified_samples(rays.near, rays.far, sc, train ? &gen : nullptr, &edges);
-  const auto [sigma_c, rgb_c] = point_density(positions(t_coarse), sample_dirs(sc), sources);
+  const at::Tensor positions_c =
+      (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_coarse.unsqueeze(2)).reshape({-1, 3});
+  const auto [sigma_c, rgb_c] =
+      point_density(positions_c, rays.dirs.unsqueeze(1).expand({r, sc, 3}).reshape({r * sc, 3}), sources);
   const SampleComposite cc = composite_samples(sigma_c.view({r, sc}), rgb_c.view({r, sc, 3}), t_coarse,
                                                sample_intervals(t_coarse, rays.near, rays.far), background);
+  // At inference, rays whose proposal is (nearly) empty skip the transformers (fine_min_opacity): their samples would
+  // spread evenly over empty space (the pdf of nothing is uniform).
+  if (!train && !record && m_config.fine_min_opacity > 0) {
+    const at::Tensor need = cc.opacity.gt(static_cast<float>(m_config.fine_min_opacity));
+    const int64_t n_need = need.sum().item<int64_t>();
+    if (n_need < r) {
+      GpnerfRenderOutput out = gp_empty_rays(cc.rgb, rays.far, sf, m_adaptor.forward(at::zeros({1, d}, opts)));
+      out.opacity = cc.opacity;
+      out.depth = cc.depth;
+      out.n_samples = r * sc + n_need * sf;
+      if (n_need == 0) return out;
+      const at::Tensor idx = at::nonzero(need).squeeze(1);
+      const IbrRays sub = gp_select_rays(rays, idx);
+      GpnerfRenderOutput o;
+      o.rgb_point = cc.rgb.index_select(0, idx);
+      render_fine(sub, sources, background.index_select(0, idx), edges.index_select(0, idx),
+                  cc.weights.index_select(0, idx), nullptr, false, o);
+      gp_scatter_rays(out, std::move(o), idx, false);
+      return out;
+    }
+  }
   GpnerfRenderOutput out;
   out.rgb_point = cc.rgb;
+  render_fine(rays, sources, background, edges, cc.weights, train ? &gen : nullptr, record, out);
+  out.n_samples = r * (sc + sf);
+  return out;
+}
 
-  // Every layer over importance samples from the proposal.
-  const at::Tensor t_fine = sample_pdf(edges, cc.weights, sf, train ? &gen : nullptr);
-  const int64_t n = r * sf;
-  const at::Tensor dirs_f = sample_dirs(sf);
-  const at::Tensor pe =
-      gp_position_encoding(relative_t(t_fine, rays.near, span).reshape({n, 1}), dirs_f);
+void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
+                                const at::Tensor& edges, const at::Tensor& coarse_weights, at::Generator* gen,
+                                bool record, GpnerfRenderOutput& out) const {
+  const int64_t r = rays.origins.size(0), sf = m_config.n_fine, n = r * sf;
+  const at::Tensor span = (rays.far - rays.near).clamp_min(0);
+  // Every layer over importance samples from the proposal (random with `gen`: training).
+  const at::Tensor t_fine = sample_pdf(edges, coarse_weights, sf, gen);
+  const at::Tensor dirs_f = rays.dirs.unsqueeze(1).expand({r, sf, 3}).reshape({n, 3});
+  const at::Tensor pe = gp_position_encoding(relative_t(t_fine, rays.near, span).reshape({n, 1}), dirs_f);
   at::Tensor sigma_f, rgb_pf, valid;
-  if (!record && !train && use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic})) {
+  if (!record && gen == nullptr &&
+      use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic})) {
     const kernels::GpnerfSourceMaps maps{&sources.cameras, sources.colours, sources.rgb, sources.semantic};
-    const kernels::GpnerfRaysForward f = kernels::gpnerf_rays_forward(
-        positions(t_fine).view({r, sf, 3}), rays.dirs.contiguous(), pe.view({r, sf, -1}), maps, transformer_weights());
+    const at::Tensor positions = rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_fine.unsqueeze(2);
+    const kernels::GpnerfRaysForward f =
+        kernels::gpnerf_rays_forward(positions, rays.dirs.contiguous(), pe.view({r, sf, -1}), maps, transformer_weights());
     out.rgb = f.rgb;
     out.semantic = m_adaptor.forward(f.semantic);
     sigma_f = f.sigma.reshape({n});
@@ -333,7 +382,8 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
     render_transformers(rays, sources, t_fine, pe, record, out, sigma_f, rgb_pf, valid);
   }
   const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
-  const SampleComposite cf = composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
+  const SampleComposite cf =
+      composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
   out.rgb_point_fine = cf.rgb;
   out.opacity = cf.opacity;
   out.depth = cf.depth;
@@ -341,8 +391,6 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   out.ts = t_fine;
   out.dts = dts_f;
   out.valid = valid;
-  out.n_samples = r * (sc + sf);
-  return out;
 }
 
 void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,

@@ -151,7 +151,12 @@ class GpnerfNetwork {
   std::pair<at::Tensor, at::Tensor> ray_layer(const RayLayer& layer, const at::Tensor& q, const at::Tensor& valid) const;
   /// Density [N] and colour [N,3] from the first view transformer's output.
   std::pair<at::Tensor, at::Tensor> point_head(const at::Tensor& q1, const at::Tensor& seen) const;
-  /// render's LibTorch pass over the fine samples t_fine [R,S] (pe their position encoding): colour and semantics
+  /// render's pass over importance samples from the proposal (edges [R,S+1], weights [R,S]; random with `gen`, i.e.
+  /// in training): every output but rgb_point and n_samples into out; the fused kernels without gen and record.
+  void render_fine(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
+                   const at::Tensor& edges, const at::Tensor& coarse_weights, at::Generator* gen, bool record,
+                   GpnerfRenderOutput& out) const;
+  /// render_fine's LibTorch pass over the fine samples t_fine [R,S] (pe their position encoding): colour and semantics
   /// into out, the point head's density and colour [N], [N,3] and the samples' visibility [R,S].
   void render_transformers(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
                            const at::Tensor& pe, bool record, GpnerfRenderOutput& out, at::Tensor& sigma_f,
