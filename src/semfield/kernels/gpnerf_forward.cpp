@@ -59,20 +59,28 @@ void gp_norm_rows(const float* x, int64_t ldx, int64_t rows, int64_t W, const fl
   }
 }
 
+#ifdef __AVX512F__
+/// f0, f1 += (a0 a0 a1 a1 ... a15 a15) * s[0..31]: 16 attention channels, each covering two consecutive semantic channels
+/// (the default widths, W 32 and D 64), repeated by permutes.
+inline void gp_fma_pairs(__m512 a, const float* s, __m512& f0, __m512& f1) {
+  const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+  f0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, a), _mm512_loadu_ps(s), f0);
+  f1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, a), _mm512_loadu_ps(s + 16), f1);
+}
+#endif
+
 /// Eq. 5 for one view: f[d] += a[d / rep] s[d] for d < W rep (each attention channel covers rep consecutive semantic
 /// channels); `expanded` is scratch of W rep floats.
 void gp_pool_semantics(const float* a, const float* s, int64_t W, int64_t rep, float* expanded, float* f) {
 #ifdef __AVX512F__
-  if (rep == 2 && W % 16 == 0) {  // the default widths (W 32, D 64): each lane of a twice, by permutes
-    const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-    const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+  if (rep == 2 && W % 16 == 0) {  // the default widths (W 32, D 64): each lane of a twice
     for (int64_t c = 0; c < W; c += 16) {
-      const __m512 va = _mm512_loadu_ps(a + c);
       float* fd = f + 2 * c;
-      const float* sd = s + 2 * c;
-      _mm512_storeu_ps(fd, _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, va), _mm512_loadu_ps(sd), _mm512_loadu_ps(fd)));
-      _mm512_storeu_ps(
-          fd + 16, _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, va), _mm512_loadu_ps(sd + 16), _mm512_loadu_ps(fd + 16)));
+      __m512 f0 = _mm512_loadu_ps(fd), f1 = _mm512_loadu_ps(fd + 16);
+      gp_fma_pairs(_mm512_loadu_ps(a + c), s + 2 * c, f0, f1);
+      _mm512_storeu_ps(fd, f0);
+      _mm512_storeu_ps(fd + 16, f1);
     }
     return;
   }
@@ -508,8 +516,6 @@ class GpBlock {
       a2b[c] = _mm512_loadu_ps(v.a2.bias.data() + 16 * c);
       p2b[c] = _mm512_loadu_ps(v.p2.bias.data() + 16 * c);
     }
-    const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-    const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
     const float inv_w = 1.0f / static_cast<float>(W);
     float hl[16];
     for (int64_t i = 0; i < nb_; ++i) {
@@ -583,9 +589,7 @@ class GpBlock {
           ag[c] = _mm512_fmadd_ps(a, _mm512_add_ps(_mm512_loadu_ps(val + 16 * c), pos), ag[c]);
           if (sem != nullptr) {
             if (rep == 2) {
-              fs[2 * c] = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, a), _mm512_loadu_ps(sem + 32 * c), fs[2 * c]);
-              fs[2 * c + 1] =
-                  _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, a), _mm512_loadu_ps(sem + 32 * c + 16), fs[2 * c + 1]);
+              gp_fma_pairs(a, sem + 32 * c, fs[2 * c], fs[2 * c + 1]);
             } else {
               fs[c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(sem + 16 * c), fs[c]);
             }
