@@ -9,10 +9,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <Eigen/Geometry>
 #include <benchmark/benchmark.h>
 
 #include "bench_main.h"
+#include "orbit_views.h"
 #include "semfield/core/thread_waits.h"
 #include "semfield/encoders/resunet.h"
 #include "semfield/kernels/caching_allocator.h"
@@ -43,20 +43,7 @@ void BM_ResUNet(benchmark::State& state) {
 // Eight 128x128 source cameras around the origin, looking at it.
 SourceCameraBatch bench_source_cameras(int64_t views, int64_t side) {
   std::vector<Camera> cameras;
-  for (int v = 0; v < views; ++v) {
-    Camera c;
-    c.intrinsics.width = c.intrinsics.height = static_cast<int>(side);
-    c.intrinsics.fx = c.intrinsics.fy = 150;
-    c.intrinsics.cx = c.intrinsics.cy = side / 2.0;
-    const double a = 0.3 * v;
-    const Eigen::Vector3d eye(3 * std::cos(a), 3 * std::sin(a), 1.5);
-    const Eigen::Vector3d back = eye.normalized(), right = Eigen::Vector3d::UnitZ().cross(back).normalized();
-    c.c2w.block<3, 1>(0, 0) = right;
-    c.c2w.block<3, 1>(0, 1) = back.cross(right);
-    c.c2w.block<3, 1>(0, 2) = back;
-    c.c2w.block<3, 1>(0, 3) = eye;
-    cameras.push_back(c);
-  }
+  for (int v = 0; v < views; ++v) cameras.push_back(bench::orbit_camera(0.3 * v, static_cast<int>(side), 150));
   return SourceCameraBatch::from_cameras(cameras);
 }
 

@@ -1,4 +1,4 @@
-// The scene the generalizable models' benchmarks render (ibr_model_bench, gpnerf_bench): 8 cameras on an orbit around
+// The scene the generalizable models' benchmarks render (ibr_model_bench, gpnerf_bench; ibr_bench's cameras): 8 cameras on an orbit around
 // the unit box, random source images, and target rays from a ninth orbit camera through the box.
 #pragma once
 
@@ -13,11 +13,12 @@
 
 namespace semfield::bench {
 
-/// A side x side camera at `angle` on a radius-3 orbit, 1.5 above the box, looking at the origin.
-inline Camera orbit_camera(double angle, int side) {
+/// A side x side camera at `angle` on a radius-3 orbit, 1.5 above the box, looking at the origin; focal length `focal`
+/// pixels (<= 0: 1.1 side).
+inline Camera orbit_camera(double angle, int side, double focal = 0) {
   Camera c;
   c.intrinsics.width = c.intrinsics.height = side;
-  c.intrinsics.fx = c.intrinsics.fy = 1.1 * side;
+  c.intrinsics.fx = c.intrinsics.fy = focal > 0 ? focal : 1.1 * side;
   c.intrinsics.cx = c.intrinsics.cy = side / 2.0;
   const Eigen::Vector3d eye(3 * std::cos(angle), 3 * std::sin(angle), 1.5);
   const Eigen::Vector3d back = eye.normalized(), right = Eigen::Vector3d::UnitZ().cross(back).normalized();
