@@ -27,6 +27,12 @@ struct SmallMlpWeights {
   std::vector<at::Tensor> weights, biases;
 };
 
+/// The weights of any network with `weights()` / `biases()` in that layout (fields/mlp.h's Mlp): shared handles.
+template <class Network>
+SmallMlpWeights small_mlp_weights(const Network& mlp) {
+  return {mlp.weights(), mlp.biases()};
+}
+
 /// The weights of IbrNetwork::points (shapes: C feature channels, H view hidden, G view features, D point features).
 struct IbrPointWeights {
   SmallMlpWeights view;          ///< [C + 3 colour + 4 ray difference + 1 constant] -> H, bias-free; ReLU after it

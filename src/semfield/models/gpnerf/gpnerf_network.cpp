@@ -37,8 +37,6 @@ bool fused_gpnerf_enabled() {
   return enabled;
 }
 
-kernels::SmallMlpWeights gp_small(const Mlp& mlp) { return {mlp.weights(), mlp.biases()}; }
-
 at::Tensor gp_param(at::Tensor t) { return t.set_requires_grad(true); }
 
 /// A linear map's weight [out,in] with PyTorch's default bound 1/sqrt(in) (the transformers' initialisation).
@@ -209,19 +207,20 @@ std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_head(const at::Tensor& q1
 }
 
 kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
+  using kernels::small_mlp_weights;
   kernels::GpnerfTransformerWeights w;
-  w.rgbfeat = gp_small(m_rgbfeat);
+  w.rgbfeat = small_mlp_weights(m_rgbfeat);
   for (const ViewLayer& v : m_view)
-    w.view.push_back({v.norm_w, v.norm_b, v.ff_norm_w, v.ff_norm_b, v.wq, v.wk, v.wv, gp_small(v.pos_fc),
-                      gp_small(v.attn_fc), gp_small(v.out_fc), gp_small(v.ff)});
+    w.view.push_back({v.norm_w, v.norm_b, v.ff_norm_w, v.ff_norm_b, v.wq, v.wk, v.wv, small_mlp_weights(v.pos_fc),
+                      small_mlp_weights(v.attn_fc), small_mlp_weights(v.out_fc), small_mlp_weights(v.ff)});
   for (const RayLayer& r : m_ray)
-    w.ray.push_back(
-        {r.norm_w, r.norm_b, r.ff_norm_w, r.ff_norm_b, r.wq, r.wk, r.wv, gp_small(r.out_fc), gp_small(r.ff)});
-  for (const Mlp& p : m_position) w.position.push_back(gp_small(p));
-  w.point = gp_small(m_point);
+    w.ray.push_back({r.norm_w, r.norm_b, r.ff_norm_w, r.ff_norm_b, r.wq, r.wk, r.wv, small_mlp_weights(r.out_fc),
+                     small_mlp_weights(r.ff)});
+  for (const Mlp& p : m_position) w.position.push_back(small_mlp_weights(p));
+  w.point = small_mlp_weights(m_point);
   w.final_norm_w = m_final_norm_w;
   w.final_norm_b = m_final_norm_b;
-  w.rgb = gp_small(m_rgb);
+  w.rgb = small_mlp_weights(m_rgb);
   w.blend = m_config.colour != "mlp";
   w.heads = m_config.heads;
   return w;

@@ -58,8 +58,6 @@ bool fused_ibr_enabled() {
   return enabled;
 }
 
-kernels::SmallMlpWeights small_mlp(const Mlp& mlp) { return {mlp.weights(), mlp.biases()}; }
-
 }  // namespace
 
 IbrNetwork::IbrNetwork(const IbrConfig& config) : m_config(config) {
@@ -110,14 +108,14 @@ IbrNetwork::PointOutput IbrNetwork::points(const at::Tensor& positions, const at
 
 kernels::IbrPointWeights IbrNetwork::point_weights() const {
   kernels::IbrPointWeights w;
-  w.view = small_mlp(m_view_mlp);
+  w.view = kernels::small_mlp_weights(m_view_mlp);
   w.mix_view = m_mix_view_weight;
   w.mix_stats = m_mix_stats_weight;
   w.mix_bias = m_mix_bias;
-  w.view2 = small_mlp(m_view_mlp2);
-  w.point = small_mlp(m_point_mlp);
-  w.sigma = small_mlp(m_sigma_point);
-  w.colour = small_mlp(m_colour_mlp);
+  w.view2 = kernels::small_mlp_weights(m_view_mlp2);
+  w.point = kernels::small_mlp_weights(m_point_mlp);
+  w.sigma = kernels::small_mlp_weights(m_sigma_point);
+  w.colour = kernels::small_mlp_weights(m_colour_mlp);
   return w;
 }
 
@@ -219,11 +217,11 @@ at::Tensor IbrNetwork::ray_density(const at::Tensor& z, const at::Tensor& t_rel,
 
 at::Tensor IbrNetwork::ray_density_fused(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const {
   kernels::IbrRayWeights w;
-  w.query = small_mlp(m_query);
-  w.key = small_mlp(m_key);
-  w.value = small_mlp(m_value);
-  w.out = small_mlp(m_attn_out);
-  w.sigma = small_mlp(m_sigma_ray);
+  w.query = kernels::small_mlp_weights(m_query);
+  w.key = kernels::small_mlp_weights(m_key);
+  w.value = kernels::small_mlp_weights(m_value);
+  w.out = kernels::small_mlp_weights(m_attn_out);
+  w.sigma = kernels::small_mlp_weights(m_sigma_ray);
   w.positional_freqs = kPositionalFreqs;
   return kernels::ibr_ray_density_forward(z, t_rel, valid.to(at::kBool), w);
 }
