@@ -11,7 +11,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/train/distributed.h"
 
 using namespace semfield;
@@ -37,7 +37,7 @@ double time_all_reduce(ProcessGroup& group, std::vector<at::Tensor>& tensors, in
 }  // namespace
 
 int main(int argc, char** argv) {
-  reexec_with_sleeping_thread_waits(argv);
+  reexec_with_runtime_settings(argv);
   const int nproc = argc > 1 ? std::max(1, std::atoi(argv[1])) : 2;
   const int iterations = argc > 2 ? std::max(1, std::atoi(argv[2])) : 20;
   try {

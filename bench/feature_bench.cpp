@@ -11,7 +11,7 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/models/feature_model.h"
@@ -83,7 +83,7 @@ BENCHMARK(BM_DescriptorTeacher)->Arg(256)->Arg(512)->Unit(benchmark::kMillisecon
 }  // namespace
 
 int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
+  semfield::reexec_with_runtime_settings(argv);  // as the CLI (runtime_settings.h)
   at::set_num_threads(2);
   semfield::set_parallel_threads(2);
   semfield::kernels::install_caching_cpu_allocator();

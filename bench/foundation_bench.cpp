@@ -8,7 +8,7 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/foundation/clip_model.h"
 #include "semfield/foundation/dino_model.h"
 #include "semfield/foundation/sam_model.h"
@@ -101,7 +101,7 @@ BENCHMARK(BM_DinoVitS8At224)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRe
 }  // namespace
 
 int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
+  semfield::reexec_with_runtime_settings(argv);  // as the CLI (runtime_settings.h)
   semfield::kernels::install_caching_cpu_allocator();  // as the CLI: large buffers are reused, not re-faulted
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

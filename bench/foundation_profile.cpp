@@ -18,7 +18,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/foundation/clip_model.h"
 #include "semfield/foundation/dino_model.h"
 #include "semfield/foundation/op_profile.h"
@@ -81,7 +81,7 @@ void print_profile(const std::string& name, double total_s, int runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);
+  semfield::reexec_with_runtime_settings(argv);
   std::string models = "sam_vit_b,clip,dino", precision = "fp32";
   int repeats = 2, threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {

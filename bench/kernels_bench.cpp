@@ -2,7 +2,7 @@
 // on 2 threads by default (SEMFIELD_BENCH_THREADS overrides). Run: build/bench/kernels_bench.
 // "Time" is wall time; "CPU" is the CPU time of the whole process (all threads), so on a machine shared
 // with other jobs CPU / threads estimates the uncontended wall time (idle worker threads sleep, as in the CLI:
-// thread_waits.h, so their spinning is not counted).
+// runtime_settings.h, so their spinning is not counted).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -14,7 +14,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_main.h"
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
 #include "semfield/kernels/fused_mlp.h"

@@ -19,7 +19,7 @@
 #include <ATen/Parallel.h>
 
 #include "semfield/models/radiance_model.h"
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/core/parallel.h"
@@ -167,7 +167,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
+  semfield::reexec_with_runtime_settings(argv);  // as the CLI (runtime_settings.h)
   if (argc < 3) {
     std::fprintf(stderr, "usage: mesh_bench SCENE RUN [--resolutions 128,256,384] [--thresholds 2.5,5,10,25,50,100] "
                          "[--quality-resolution 256] [--quality-threshold T] [--min-positive F] [--threads N] "

@@ -21,7 +21,7 @@
 
 #include "semfield/models/radiance_model.h"
 #include "semfield/core/parallel.h"
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/foundation/sam_model.h"
 #include "semfield/io/image.h"
 #include "semfield/kernels/caching_allocator.h"
@@ -304,7 +304,7 @@ int run_iou(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Measure what the CLI runs: its thread wait settings and its caching allocator (without it, fresh activations'
   // page faults are timed).
-  reexec_with_sleeping_thread_waits(argv);
+  reexec_with_runtime_settings(argv);
   kernels::install_caching_cpu_allocator();
   if (argc > 1 && std::strcmp(argv[1], "iou") == 0) {
     try {

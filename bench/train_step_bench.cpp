@@ -8,7 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/core/parallel.h"
 #include "semfield/data/scene.h"
 #include "semfield/fields/activations.h"
@@ -24,7 +24,7 @@ using namespace semfield;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);  // as the CLI: idle worker threads sleep
+  semfield::reexec_with_runtime_settings(argv);  // as the CLI (runtime_settings.h)
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s DATA_DIR [steps] [threads]\n", argv[0]);
     return 2;

@@ -7,7 +7,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/core/parallel.h"
-#include "semfield/core/thread_waits.h"
+#include "semfield/core/runtime_settings.h"
 #include "semfield/foundation/transformer_ops.h"
 #include "semfield/kernels/caching_allocator.h"
 
@@ -24,7 +24,7 @@ const std::vector<std::string>& command_line() { return g_command_line; }
 }  // namespace semfield::cli
 
 int main(int argc, char** argv) {
-  semfield::reexec_with_sleeping_thread_waits(argv);  // idle worker threads sleep: see thread_waits.h
+  semfield::reexec_with_runtime_settings(argv);  // idle threads sleep, BLAS kernels fit the CPU: runtime_settings.h
   semfield::cli::g_command_line.assign(argv, argv + argc);
   CLI::App app{"semfield: semantic radiance fields — reconstruct, segment and label 3D scenes on a CPU"};
   app.require_subcommand(1);
