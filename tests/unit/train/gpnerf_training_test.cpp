@@ -74,16 +74,10 @@ TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
   const Scene scene = load_scene(test::write_small_scenes(tmp / "scene", 1, 10, 32, 7400));
   const std::vector<CorpusExample> examples = {example_of(scene, 0, {1, 2, 3, 4}, 96, 1),
                                                example_of(scene, 5, {4, 6, 7, 8}, 96, 2)};
-  for (const std::string name : {"rgb", "point", "semantic", "distill", "depth_guided"}) {
+  // The term `name` over both examples before and after 30 Adam steps of a model trained with the losses `weights`.
+  const auto train = [&](const std::string& name, const GpnerfLossWeights& weights) {
     GpnerfConfig c = test::small_gpnerf_config();
-    c.loss = {0, 0, 0, 0, 0};
-    if (name == "rgb") c.loss.rgb = 1;
-    if (name == "point") c.loss.point = 1;
-    if (name == "semantic") c.loss.semantic = 1;
-    if (name == "distill") c.loss.distill = 1;
-    // The depth-guided loss trains the attention of the first view transformer, which the proposal shares: with the
-    // proposal's own loss off its samples wander and the term is chased over moving samples.
-    if (name == "depth_guided") c.loss.depth_guided = c.loss.point = 1;
+    c.loss = weights;
     const GpnerfCorpusModel model(c);
     auto measure = [&] {
       double sum = 0;
@@ -97,11 +91,33 @@ TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
       l.total.backward();
       adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
     }
-    const double after = measure();
+    return std::make_pair(before, measure());
+  };
+  // Thresholds: the largest ratio measured over OpenBLAS's Prescott, Haswell and SkylakeX kernels (which change the
+  // sums' order, and 30 steps at 3e-3 amplify that) was 0.66 for rgb / point / semantic and 0.85 for distill.
+  for (const std::string name : {"rgb", "point", "semantic", "distill"}) {
+    GpnerfLossWeights w{0, 0, 0, 0, 0};
+    if (name == "rgb") w.rgb = 1;
+    if (name == "point") w.point = 1;
+    if (name == "semantic") w.semantic = 1;
+    if (name == "distill") w.distill = 1;
+    const auto [before, after] = train(name, w);
     std::printf("%-12s %.4f -> %.4f\n", name.c_str(), before, after);
-    // The depth-guided term moves least: only the attention changes what a sample's field is made of (measured 8 %).
-    EXPECT_LT(after, (name == "depth_guided" ? 0.95 : 0.85) * before) << name << ": " << before << " -> " << after;
+    EXPECT_LT(after, (name == "distill" ? 0.92 : 0.8) * before) << name << ": " << before << " -> " << after;
   }
+  // The depth-guided loss trains the attention of the first view transformer, which the proposal shares: with the
+  // proposal's own loss off its samples wander, so it trains beside the point loss, and the samples it is measured on
+  // move with them. Against the same run without it (the term then rises: 1.046 -> 1.07), it lowers its term
+  // (measured: 0.96 / 0.90 / 0.89 of the control's with the three kernels) and ends below where it started.
+  GpnerfLossWeights with{0, 0, 0, 0, 0};
+  with.point = with.depth_guided = 1;
+  GpnerfLossWeights control{0, 0, 0, 0, 0};
+  control.point = 1;
+  const auto [before, after] = train("depth_guided", with);
+  const double after_control = train("depth_guided", control).second;
+  std::printf("depth_guided %.4f -> %.4f (without it: %.4f)\n", before, after, after_control);
+  EXPECT_LT(after, 0.98 * after_control);
+  EXPECT_LT(after, before);
 }
 
 TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersSemantics) {
