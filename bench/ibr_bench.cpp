@@ -13,7 +13,6 @@
 
 #include "bench_main.h"
 #include "orbit_views.h"
-#include "semfield/core/runtime_settings.h"
 #include "semfield/encoders/resunet.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/gather_project.h"

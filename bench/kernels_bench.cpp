@@ -14,7 +14,6 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_main.h"
-#include "semfield/core/runtime_settings.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
 #include "semfield/kernels/fused_mlp.h"

@@ -1,5 +1,6 @@
-// The scene the generalizable models' benchmarks render (ibr_model_bench, gpnerf_bench; ibr_bench's cameras): 8 cameras on an orbit around
-// the unit box, random source images, and target rays from a ninth orbit camera through the box.
+// The scene the generalizable models' benchmarks render (ibr_model_bench, gpnerf_bench; ibr_bench's cameras): 8
+// cameras on an orbit around the unit box, random source images, and target rays from a ninth orbit camera through
+// the box.
 #pragma once
 
 #include <cmath>

@@ -17,7 +17,6 @@
 
 #include "bench_main.h"
 #include "semfield/models/radiance_model.h"
-#include "semfield/core/runtime_settings.h"
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/caching_allocator.h"
 #include "semfield/kernels/composite.h"
