@@ -23,14 +23,15 @@ namespace semfield::kernels {
 namespace {
 
 using detail::apply_layer;
-using detail::bilinear_taps;
+using detail::bilinear_taps_block;
 using detail::Layer;
 using detail::MapView;
-using detail::masked_softmax;
+using detail::masked_softmax_views;
 using detail::padded16;
 using detail::run_net;
 using detail::sample_taps;
-using detail::softplus;
+using detail::softplus_inplace;
+using detail::Taps;
 using detail::widest;
 
 constexpr int64_t kBlockSamples = 32;  // samples per block: V x 32 rows of <= 32 floats per buffer, ~200 KB at 8 views
@@ -81,6 +82,46 @@ inline void weighted_mean_var(const float* x, int64_t row_stride, const float* w
   }
 }
 
+
+/// One source view's projection of a block of samples, structure of arrays: pixel (u, v), whether it lies in front
+/// of the camera and inside the image, the unit direction from the camera centre, its length and the ray difference
+/// [target dir - source dir, their cosine].
+struct IbrProjection {
+  float u[kBlockSamples], v[kBlockSamples], dist[kBlockSamples], src[3][kBlockSamples], rd[kRayDiff][kBlockSamples];
+  uint8_t ok[kBlockSamples];
+};
+
+// no-trapping-math: the comparisons and the guarded division stay scalar otherwise (see bilinear_taps_block).
+__attribute__((optimize("no-trapping-math"))) void ibr_project_block(const float* P, const float* K, const float* o,
+                                                                      float W, float H, const float* pp,
+                                                                      const float* dp, int64_t n,
+                                                                      IbrProjection& out) {
+  const float fx = K[0], fy = K[1], cx = K[2], cy = K[3];
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = pp + 3 * i;
+    const float* d = dp + 3 * i;
+    const float xc = P[0] * p[0] + P[1] * p[1] + P[2] * p[2] + P[3];
+    const float yc = P[4] * p[0] + P[5] * p[1] + P[6] * p[2] + P[7];
+    const float zc = P[8] * p[0] + P[9] * p[1] + P[10] * p[2] + P[11];
+    const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
+    const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
+    out.u[i] = u;
+    out.v[i] = vv;
+    out.ok[i] = (zc > 1e-6f) & (u >= 0.0f) & (u <= W) & (vv >= 0.0f) & (vv <= H);
+    const float tx = p[0] - o[0], ty = p[1] - o[1], tz = p[2] - o[2];
+    const float len = std::sqrt(tx * tx + ty * ty + tz * tz);
+    const float inv = 1.0f / std::max(len, 1e-6f);
+    const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
+    out.dist[i] = len;
+    out.src[0][i] = sx;
+    out.src[1][i] = sy;
+    out.src[2][i] = sz;
+    out.rd[0][i] = d[0] - sx;
+    out.rd[1][i] = d[1] - sy;
+    out.rd[2][i] = d[2] - sz;
+    out.rd[3][i] = d[0] * sx + d[1] * sy + d[2] * sz;
+  }
+}
 
 }  // namespace
 
@@ -186,49 +227,44 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
     std::vector<float> blend(static_cast<size_t>(max_rows)), w_uniform(static_cast<size_t>(max_rows));
     std::vector<float> stats(static_cast<size_t>(kBlockSamples * 2 * H)), per_sample(static_cast<size_t>(kBlockSamples * ldh));
     std::vector<float> pooled(static_cast<size_t>(kBlockSamples * 2 * G)), zb(static_cast<size_t>(kBlockSamples * ldd));
-    std::vector<float> sig(static_cast<size_t>(kBlockSamples * 16));
+    std::vector<float> sig(static_cast<size_t>(kBlockSamples * 16)), per_block(static_cast<size_t>(kBlockSamples));
+    IbrProjection proj;  // one view's projections of the block and their taps in both maps
+    int64_t f_off[4][kBlockSamples], c_off[4][kBlockSamples];
+    float f_wt[4][kBlockSamples], c_wt[4][kBlockSamples];
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t first = b * kBlockSamples, nb = std::min(kBlockSamples, N - first), rows = V * nb;
       // Projection, gathers and the per-view inputs [feature, colour, ray difference, 1].
       for (int64_t v = 0; v < V; ++v) {
-        const float* P = cam + 12 * v;
-        const float fx = K[4 * v], fy = K[4 * v + 1], cx = K[4 * v + 2], cy = K[4 * v + 3];
         const float W = colour_maps[static_cast<size_t>(v)].W, Hh = colour_maps[static_cast<size_t>(v)].H;
-        const float* o = org + 3 * v;
+        // Projection and the source direction, branch-free over the block (vectorised), then the taps, then the gathers.
+        ibr_project_block(cam + 12 * v, K + 4 * v, org + 3 * v, W, Hh, pp + 3 * first, dp + 3 * first, nb, proj);
+        const MapView& fm = feature_maps[static_cast<size_t>(v)];
+        const MapView& cm = colour_maps[static_cast<size_t>(v)];
+        bilinear_taps_block<kBlockSamples>(fm, proj.u, proj.v, nb, f_off, f_wt);
+        bilinear_taps_block<kBlockSamples>(cm, proj.u, proj.v, nb, c_off, c_wt);
         for (int64_t i = 0; i < nb; ++i) {
           const int64_t row = v * nb + i;
-          const float* p = pp + 3 * (first + i);
-          const float* d = dp + 3 * (first + i);
-          const float xc = P[0] * p[0] + P[1] * p[1] + P[2] * p[2] + P[3];
-          const float yc = P[4] * p[0] + P[5] * p[1] + P[6] * p[2] + P[7];
-          const float zc = P[8] * p[0] + P[9] * p[1] + P[10] * p[2] + P[11];
-          const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
-          const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
-          valid[static_cast<size_t>(row)] = zc > 1e-6f && u >= 0.0f && u <= W && vv >= 0.0f && vv <= Hh;
+          valid[static_cast<size_t>(row)] = proj.ok[i];
           float* xr = x.data() + row * x_width;
-          const MapView& fm = feature_maps[static_cast<size_t>(v)];
-          const MapView& cm = colour_maps[static_cast<size_t>(v)];
-          sample_taps(fm, bilinear_taps(fm, u, vv), xr);
-          sample_taps(cm, bilinear_taps(cm, u, vv), xr + C);
-          const float tx = p[0] - o[0], ty = p[1] - o[1], tz = p[2] - o[2];
-          const float inv = 1.0f / std::max(std::sqrt(tx * tx + ty * ty + tz * tz), 1e-6f);
-          const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
+          const Taps ft{{f_off[0][i], f_off[1][i], f_off[2][i], f_off[3][i]},
+                        {f_wt[0][i], f_wt[1][i], f_wt[2][i], f_wt[3][i]}};
+          const Taps ct{{c_off[0][i], c_off[1][i], c_off[2][i], c_off[3][i]},
+                        {c_wt[0][i], c_wt[1][i], c_wt[2][i], c_wt[3][i]}};
+          sample_taps(fm, ft, xr);
+          sample_taps(cm, ct, xr + C);
           float* r = xr + C + 3;
-          r[0] = d[0] - sx;
-          r[1] = d[1] - sy;
-          r[2] = d[2] - sz;
-          r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
+          for (int k = 0; k < kRayDiff; ++k) r[k] = proj.rd[k][i];
           r[kRayDiff] = 1.0f;
           if (view_outputs) {
             const int64_t at = v * N + first + i;
-            uvp[2 * at] = u;
-            uvp[2 * at + 1] = vv;
-            vvp[at] = valid[static_cast<size_t>(row)] ? 1.0f : 0.0f;
+            uvp[2 * at] = proj.u[i];
+            uvp[2 * at + 1] = proj.v[i];
+            vvp[at] = proj.ok[i] ? 1.0f : 0.0f;
             std::copy(r, r + kRayDiff, rdp + kRayDiff * at);
-            sdp[3 * at] = sx;
-            sdp[3 * at + 1] = sy;
-            sdp[3 * at + 2] = sz;
-            dsp[at] = std::sqrt(tx * tx + ty * ty + tz * tz);
+            sdp[3 * at] = proj.src[0][i];
+            sdp[3 * at + 1] = proj.src[1][i];
+            sdp[3 * at + 2] = proj.src[2][i];
+            dsp[at] = proj.dist[i];
           }
         }
       }
@@ -255,10 +291,9 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
         float* g = out2.data() + row * ldo2;
         for (int64_t j = 0; j < G; ++j) g[j] = std::max(g[j], 0.0f);
       }
-      for (int64_t i = 0; i < nb; ++i) {
-        masked_softmax(out2.data() + i * ldo2 + G, nb * ldo2, valid.data() + i, nb, V, vis.data() + i, nb);
+      masked_softmax_views(out2.data() + G, ldo2, valid.data(), V, nb, vis.data(), per_block.data());
+      for (int64_t i = 0; i < nb; ++i)
         weighted_mean_var(out2.data() + i * ldo2, nb * ldo2, vis.data() + i, nb, V, G, pooled.data() + i * 2 * G);
-      }
       if (view_outputs)
         for (int64_t v = 0; v < V; ++v)
           for (int64_t i = 0; i < nb; ++i) {
@@ -276,11 +311,13 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
         std::copy(xr, xr + kRayDiff + 1, c + G);
       }
       run_net(colour, cin.data(), c_width, rows, logit.data(), 16, false, s0.data(), s1.data());
+      masked_softmax_views(logit.data(), 16, valid.data(), V, nb, blend.data(), per_block.data());
+      for (int64_t i = 0; i < nb; ++i) sig[static_cast<size_t>(i)] = sig[static_cast<size_t>(i * 16)];
+      softplus_inplace(nb, sig.data(), per_block.data());
       for (int64_t i = 0; i < nb; ++i) {
         const int64_t n = first + i;
         bool seen = false;
         for (int64_t v = 0; v < V; ++v) seen = seen || valid[static_cast<size_t>(v * nb + i)];
-        masked_softmax(logit.data() + i * 16, nb * 16, valid.data() + i, nb, V, blend.data() + i, nb);
         float rgb[3] = {0.0f, 0.0f, 0.0f};
         for (int64_t v = 0; v < V; ++v) {
           const int64_t row = v * nb + i;
@@ -290,7 +327,7 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
         }
         std::copy(rgb, rgb + 3, rp + 3 * n);
         std::copy(zb.data() + i * ldd, zb.data() + i * ldd + D, zp + n * D);
-        sp[n] = seen ? softplus(sig[static_cast<size_t>(i * 16)]) : 0.0f;
+        sp[n] = seen ? sig[static_cast<size_t>(i)] : 0.0f;
         vp[n] = seen;
       }
     }
@@ -324,8 +361,7 @@ at::Tensor ibr_ray_density_forward(const at::Tensor& z_in, const at::Tensor& t_r
   const float* tp = t_rel.data_ptr<float>();
   const bool* vp = valid.data_ptr<bool>();
   float* dp = density.data_ptr<float>();
-  std::vector<float> freqs;
-  for (int k = 0; k < weights.positional_freqs; ++k) freqs.push_back(static_cast<float>(M_PI * std::pow(2.0, k)));
+  const int64_t F = weights.positional_freqs;  // sin / cos of t_rel at pi 2^f, f < F
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
 
   constexpr int64_t kRays = 8;  // rays per block: 8 x S rows
@@ -344,11 +380,16 @@ at::Tensor ibr_ray_density_forward(const at::Tensor& z_in, const at::Tensor& t_r
       for (int64_t row = 0; row < rows; ++row) {
         float* x = zq.data() + row * zq_width;
         std::copy(zp + (r0 * S + row) * D, zp + (r0 * S + row + 1) * D, x);
-        const float t = tp[r0 * S + row];
-        for (size_t f = 0; f < freqs.size(); ++f) {
-          const float a = t * freqs[f];
-          x[D + 2 * static_cast<int64_t>(f)] = std::sin(a);
-          x[D + 2 * static_cast<int64_t>(f) + 1] = std::cos(a);
+        // sin / cos of t pi 2^f: one sincos, then the double-angle formulas (the frequencies double; error ~1e-7
+        // 2^f, well inside the reference's tolerance) instead of a libm call per frequency.
+        const float a = tp[r0 * S + row] * static_cast<float>(M_PI);
+        float sn = std::sin(a), cs = std::cos(a);
+        for (int64_t f = 0; f < F; ++f) {
+          x[D + 2 * f] = sn;
+          x[D + 2 * f + 1] = cs;
+          const float s2 = 2.0f * sn * cs, c2 = (cs - sn) * (cs + sn);
+          sn = s2;
+          cs = c2;
         }
       }
       run_net(query, zq.data(), zq_width, rows, q.data(), Dp, false, s0.data(), s1.data());
@@ -393,8 +434,10 @@ at::Tensor ibr_ray_density_forward(const at::Tensor& z_in, const at::Tensor& t_r
         for (int64_t d = 0; d < D; ++d) orow[d] = std::max(orow[d] + zrow[d], 0.0f);
       }
       run_net(sigma, o.data(), Dp, rows, sig.data(), 16, false, s0.data(), s1.data());
+      for (int64_t row = 0; row < rows; ++row) sig[static_cast<size_t>(row)] = sig[static_cast<size_t>(row * 16)];
+      softplus_inplace(rows, sig.data(), o.data());
       for (int64_t row = 0; row < rows; ++row)
-        dp[r0 * S + row] = vp[r0 * S + row] ? softplus(sig[static_cast<size_t>(row * 16)]) : 0.0f;
+        dp[r0 * S + row] = vp[r0 * S + row] ? sig[static_cast<size_t>(row)] : 0.0f;
     }
   });
   return density;

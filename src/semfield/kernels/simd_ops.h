@@ -217,6 +217,30 @@ inline float exp_shift_sum(int64_t n, float* x, float shift) {
   return sum;
 }
 
+/// log1p(t) for t in [0, 1] as 2 atanh(t / (2 + t)) (the series in s = t / (2 + t) <= 1/3, to s^17: relative error
+/// < 3e-7): plain arithmetic the compiler vectorises, for softplus_inplace.
+inline float log1p_unit(float t) {
+  const float s = t / (2.0f + t), s2 = s * s;
+  float p = 1.0f / 17.0f;
+  p = p * s2 + 1.0f / 15.0f;
+  p = p * s2 + 1.0f / 13.0f;
+  p = p * s2 + 1.0f / 11.0f;
+  p = p * s2 + 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  p = p * s2 + 1.0f;
+  return 2.0f * s * p;
+}
+
+/// x[0..n) = softplus(x[0..n)) = max(x, 0) + log1p(exp(-|x|)), with exp_inplace's exp; `scratch` holds n floats.
+/// The fused kernels take one per sample (~5 M per 256x256 view), where std::log1p(std::exp(x)) did not vectorise.
+inline void softplus_inplace(int64_t n, float* x, float* scratch) {
+  for (int64_t i = 0; i < n; ++i) scratch[i] = -std::abs(x[i]);
+  exp_inplace(n, scratch);
+  for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f) + log1p_unit(scratch[i]);
+}
+
 }  // namespace semfield::kernels::detail
 
 #pragma GCC diagnostic pop

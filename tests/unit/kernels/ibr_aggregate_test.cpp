@@ -1,5 +1,6 @@
-// The fused IBR inference kernels' building blocks and misuse errors: the vectorised exp against std::exp, and the
-// kernels' checks of their inputs. Their results against the LibTorch network are tested in
+// The fused IBR inference kernels' building blocks and misuse errors: the vectorised exp against std::exp, softplus,
+// the block softmax and the block bilinear taps against their one-at-a-time forms, and the kernels' checks of their
+// inputs. Their results against the LibTorch network are tested in
 // tests/unit/models/ibr_model_test.cpp (IbrFused.*), where the network's weights live.
 #include "semfield/kernels/ibr_aggregate.h"
 
@@ -11,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "semfield/kernels/fused_layers.h"
 #include "semfield/kernels/simd_ops.h"
 
 namespace semfield::kernels {
@@ -40,6 +42,88 @@ TEST(SimdExp, MatchesStdExpOverTheFloatRange) {
   }
   EXPECT_LT(worst, 3e-7);
   EXPECT_EQ(y.back(), 1.0f);
+}
+
+TEST(SimdSoftplus, MatchesLog1pExp) {
+  // Every 1/32 from -100 to 100 (a tail after the 16-lane blocks): softplus = log1p(exp(x)), x itself above ~17.
+  std::vector<float> x;
+  for (int i = -3200; i <= 3205; ++i) x.push_back(static_cast<float>(i) / 32.0f);
+  std::vector<float> y = x, scratch(x.size());
+  detail::softplus_inplace(static_cast<int64_t>(y.size()), y.data(), scratch.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double ref = std::log1p(std::exp(static_cast<double>(x[i])));
+    if (x[i] < -87.3f) {
+      EXPECT_EQ(y[i], 0.0f) << x[i];  // exp_approx's range: below it the weight is 0 (ref < 1e-37)
+      continue;
+    }
+    EXPECT_NEAR(y[i], ref, 1e-6 * ref + 1e-30) << x[i];
+  }
+}
+
+TEST(FusedLayers, BlockSoftmaxMatchesOneSampleAtATime) {
+  // 8 views x 29 samples (not a multiple of 16), logits in a strided buffer, views valid at random; sample 0 has no
+  // valid view (all weights 0) and sample 1 one (weight 1).
+  constexpr int64_t V = 8, nb = 29, stride = 3;
+  std::vector<float> logits(static_cast<size_t>(V * nb * stride));
+  std::vector<uint8_t> valid(static_cast<size_t>(V * nb));
+  uint32_t state = 12345;
+  auto next = [&] { return (state = state * 1664525u + 1013904223u) >> 8; };
+  for (float& l : logits) l = static_cast<float>(next() % 20000) / 1000.0f - 10.0f;
+  for (auto& v : valid) v = next() % 3 != 0;
+  for (int64_t v = 0; v < V; ++v) valid[static_cast<size_t>(v * nb)] = 0;
+  for (int64_t v = 0; v < V; ++v) valid[static_cast<size_t>(v * nb + 1)] = v == 5;
+  std::vector<float> w(static_cast<size_t>(V * nb)), top(static_cast<size_t>(nb));
+  detail::masked_softmax_views(logits.data(), stride, valid.data(), V, nb, w.data(), top.data());
+  for (int64_t i = 0; i < nb; ++i) {
+    std::vector<float> ref(static_cast<size_t>(V));
+    detail::masked_softmax(logits.data() + i * stride, nb * stride, valid.data() + i, nb, V, ref.data(), 1);
+    float sum = 0;
+    for (int64_t v = 0; v < V; ++v) {
+      EXPECT_NEAR(w[static_cast<size_t>(v * nb + i)], ref[static_cast<size_t>(v)], 1e-6f) << i << " " << v;
+      sum += w[static_cast<size_t>(v * nb + i)];
+    }
+    EXPECT_NEAR(sum, i == 0 ? 0.0f : 1.0f, 1e-5f) << i;
+  }
+  EXPECT_EQ(w[static_cast<size_t>(5 * nb + 1)], 1.0f);
+}
+
+TEST(FusedLayers, BlockBilinearTapsMatchOnePointAtATime) {
+  // A 7 x 5 map of 3 channels covering a 28 x 20 image; points inside, on the borders, just outside (partial taps),
+  // far outside, NaN, and 45 points (two full blocks of 16 and a tail).
+  std::vector<float> data(7 * 5 * 3, 1.0f);
+  const detail::MapView m{data.data(), 7, 5, 3, 28.0f, 20.0f};
+  std::vector<float> u, v;
+  const float special[][2] = {{0.0f, 0.0f}, {28.0f, 20.0f}, {-1.0f, 3.0f}, {29.5f, 10.0f}, {14.0f, -3.9f},
+                              {1e6f, 5.0f}, {-1e6f, -1e6f}, {std::nanf(""), 4.0f}, {13.99f, 7.01f}};
+  for (const auto& p : special) {
+    u.push_back(p[0]);
+    v.push_back(p[1]);
+  }
+  for (int i = 0; static_cast<int>(u.size()) < 45; ++i) {
+    u.push_back(-4.0f + 0.77f * static_cast<float>(i));
+    v.push_back(-3.0f + 0.61f * static_cast<float>(i));
+  }
+  constexpr int kMax = 48;
+  int64_t offset[4][kMax];
+  float weight[4][kMax];
+  detail::bilinear_taps_block<kMax>(m, u.data(), v.data(), static_cast<int64_t>(u.size()), offset, weight);
+  for (size_t i = 0; i < u.size(); ++i) {
+    const detail::Taps t = detail::bilinear_taps(m, u[i], v[i]);
+    float total = 0;
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_NEAR(weight[k][i], t.weight[k], 1e-5f) << u[i] << ", " << v[i] << " tap " << k;
+      if (t.weight[k] > 1e-5f || weight[k][i] > 1e-5f) {
+        EXPECT_EQ(offset[k][i], t.offset[k]) << u[i] << ", " << v[i];
+      }
+      EXPECT_GE(offset[k][i], 0);
+      EXPECT_LT(offset[k][i], static_cast<int64_t>(data.size()));
+      total += weight[k][i];
+    }
+    if (i == 8) {
+      EXPECT_NEAR(total, 1.0f, 1e-5f);  // well inside: the four taps sum to 1
+    }
+  }
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(weight[k][7], 0.0f);  // NaN: no taps
 }
 
 TEST(IbrFusedKernels, ClearErrorsOnMisuse) {
