@@ -91,11 +91,10 @@ struct IbrProjection {
   uint8_t ok[kBlockSamples];
 };
 
-// no-trapping-math: the comparisons and the guarded division stay scalar otherwise (see bilinear_taps_block).
-__attribute__((optimize("no-trapping-math"))) void ibr_project_block(const float* P, const float* K, const float* o,
-                                                                      float W, float H, const float* pp,
-                                                                      const float* dp, int64_t n,
-                                                                      IbrProjection& out) {
+// A pass of its own (GCC keeps it scalar: the guarded division, sqrt's errno), so that the taps and gathers after it
+// run over ready coordinates.
+void ibr_project_block(const float* P, const float* K, const float* o, float W, float H, const float* pp,
+                       const float* dp, int64_t n, IbrProjection& out) {
   const float fx = K[0], fy = K[1], cx = K[2], cy = K[3];
   for (int64_t i = 0; i < n; ++i) {
     const float* p = pp + 3 * i;
@@ -236,7 +235,7 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
       // Projection, gathers and the per-view inputs [feature, colour, ray difference, 1].
       for (int64_t v = 0; v < V; ++v) {
         const float W = colour_maps[static_cast<size_t>(v)].W, Hh = colour_maps[static_cast<size_t>(v)].H;
-        // Projection and the source direction, branch-free over the block (vectorised), then the taps, then the gathers.
+        // The block's projections and source directions, then their taps (16 at a time), then the gathers.
         ibr_project_block(cam + 12 * v, K + 4 * v, org + 3 * v, W, Hh, pp + 3 * first, dp + 3 * first, nb, proj);
         const MapView& fm = feature_maps[static_cast<size_t>(v)];
         const MapView& cm = colour_maps[static_cast<size_t>(v)];
