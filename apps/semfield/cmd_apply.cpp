@@ -19,6 +19,7 @@ struct ApplyArgs {
   double finetune_budget = 0;
   double finetune_lr = FinetuneOptions{}.lr;
   int finetune_rays = FinetuneOptions{}.rays;
+  int finetune_source_pool = FinetuneOptions{}.source_pool;
   int downscale = 1;
   std::string split_rule = "auto";
   std::string background = "white";
@@ -42,6 +43,7 @@ void run_apply(const ApplyArgs& args) {
   options.finetune.time_budget = args.finetune_budget;
   options.finetune.lr = args.finetune_lr;
   options.finetune.rays = args.finetune_rays;
+  options.finetune.source_pool = args.finetune_source_pool;
   options.finetune.seed = args.seed;
   if (!args.finetune_config.empty()) {
     const bool file = std::filesystem::exists(args.finetune_config);
@@ -83,6 +85,11 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--finetune-rays", args->finetune_rays, "Target rays per fine-tuning step")
       ->capture_default_str()
       ->check(CLI::Range(16, 1 << 20));
+  cmd->add_option("--finetune-source-pool", args->finetune_source_pool,
+                  "Each fine-tuning step draws its source views from this many training views nearest the target "
+                  "(at least --source-views: by default exactly the nearest, as rendering picks them)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   cmd->add_option("--finetune-config", args->finetune_config,
                   "Config keys changed for fine-tuning (JSON text or file), e.g. '{\"instance_slots\": 16}' adds "
                   "GP-NeRF's instance head, trained on the scene's instance maps");
