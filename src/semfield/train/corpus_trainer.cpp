@@ -491,7 +491,8 @@ CorpusTrainSummary finetune_on_scene(CorpusModel& model, std::shared_ptr<Scene> 
   if (s.train.size() < 2) fail_input(s.scene->root, "", "fine-tuning needs at least 2 training views");
   const std::vector<LoadedScene> scenes = {s};
   const int source_views = std::min<int>(options.source_views, static_cast<int>(s.train.size()) - 1);
-  const int source_pool = std::min<int>(std::max(options.source_pool, source_views), static_cast<int>(s.train.size()) - 1);
+  const int source_pool =
+      std::min<int>(std::max(options.source_pool, source_views), static_cast<int>(s.train.size()) - 1);
   const ExampleSpec spec{options.rays, source_views, source_pool, options.seed,
                          model.label_inputs(), 0, model.target_views(), model.instance_targets()};
   const std::vector<at::Tensor> params = model.parameters();

@@ -126,6 +126,26 @@ TEST(FusedLayers, BlockBilinearTapsMatchOnePointAtATime) {
   for (int k = 0; k < 4; ++k) EXPECT_EQ(weight[k][7], 0.0f);  // NaN: no taps
 }
 
+TEST(FusedLayers, BilinearTapsOnTheFarEdgeStayInTheMap) {
+  // An 8 x 4 map covering an 8 x 4 image: u = 8.5 gives x = 8 = w exactly (and v = 4.5 y = 4 = h), which counts as
+  // inside; its taps at column / row 8 lie outside the map: weight 0, no offset past it (they read the next row, or
+  // past the last one, before the fix).
+  std::vector<float> data(8 * 4 * 3, 1.0f);
+  const detail::MapView m{data.data(), 8, 4, 3, 8.0f, 4.0f};
+  const float u[3] = {8.5f, 3.0f, 8.5f}, v[3] = {2.0f, 4.5f, 4.5f};
+  int64_t offset[4][16];
+  float weight[4][16];
+  detail::bilinear_taps_block<16>(m, u, v, 3, offset, weight);
+  for (int i = 0; i < 3; ++i) {
+    const detail::Taps t = detail::bilinear_taps(m, u[i], v[i]);
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_EQ(t.weight[k], 0.0f) << i << " tap " << k;
+      EXPECT_EQ(weight[k][i], 0.0f) << i << " tap " << k;
+      EXPECT_LT(offset[k][i], static_cast<int64_t>(data.size()));
+    }
+  }
+}
+
 TEST(IbrFusedKernels, ClearErrorsOnMisuse) {
   SourceCameraBatch cams;
   cams.w2c = at::zeros({2, 3, 4});
