@@ -236,26 +236,10 @@ inline void sample_taps(const MapView& m, const Taps& t, float* out) {
   }
 }
 
-/// Softmax over the valid views of one sample's logits[v * l_stride] (valid[v * v_stride]) into w[v * w_stride]:
-/// 0 for invalid views, all 0 when none is valid (IbrNetwork's masked_view_softmax).
-inline void masked_softmax(const float* logits, int64_t l_stride, const uint8_t* valid, int64_t v_stride, int64_t V,
-                           float* w, int64_t w_stride) {
-  float top = -std::numeric_limits<float>::infinity();
-  for (int64_t v = 0; v < V; ++v)
-    if (valid[v * v_stride]) top = std::max(top, logits[v * l_stride]);
-  float sum = 0.0f;
-  for (int64_t v = 0; v < V; ++v) {
-    const float e = valid[v * v_stride] ? std::exp(logits[v * l_stride] - top) : 0.0f;
-    w[v * w_stride] = e;
-    sum += e;
-  }
-  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-  for (int64_t v = 0; v < V; ++v) w[v * w_stride] *= inv;
-}
-
-/// masked_softmax of nb samples at once, view-major: sample i's logit of view v at logits[(v * nb + i) * l_stride],
-/// its validity valid[v * nb + i], its weight into w[v * nb + i]; the V x nb exps in one vector pass (one std::exp
-/// call per weight was ~3 % of a 256x256 IBR view). `top` holds nb floats.
+/// Softmax over the valid views of nb samples at once (IbrNetwork's masked_view_softmax: 0 for invalid views, all 0
+/// when none is valid), view-major: sample i's logit of view v at logits[(v * nb + i) * l_stride], its validity
+/// valid[v * nb + i], its weight into w[v * nb + i]; the V x nb exps in one vector pass (one std::exp call per weight,
+/// a sample at a time, was ~3 % of a 256x256 IBR view). `top` holds nb floats.
 inline void masked_softmax_views(const float* logits, int64_t l_stride, const uint8_t* valid, int64_t V, int64_t nb,
                                  float* w, float* top) {
   constexpr float kNone = -std::numeric_limits<float>::infinity();

@@ -1,6 +1,6 @@
 // The fused IBR inference kernels' building blocks and misuse errors: the vectorised exp against std::exp, softplus,
-// the block softmax and the block bilinear taps against their one-at-a-time forms, and the kernels' checks of their
-// inputs. Their results against the LibTorch network are tested in
+// the block softmax against a plain softmax, the block bilinear taps against their one-at-a-time form, and the
+// kernels' checks of their inputs. Their results against the LibTorch network are tested in
 // tests/unit/models/ibr_model_test.cpp (IbrFused.*), where the network's weights live.
 #include "semfield/kernels/ibr_aggregate.h"
 
@@ -60,7 +60,7 @@ TEST(SimdSoftplus, MatchesLog1pExp) {
   }
 }
 
-TEST(FusedLayers, BlockSoftmaxMatchesOneSampleAtATime) {
+TEST(FusedLayers, BlockSoftmaxMatchesSoftmaxOverValidViews) {
   // 8 views x 29 samples (not a multiple of 16), logits in a strided buffer, views valid at random; sample 0 has no
   // valid view (all weights 0) and sample 1 one (weight 1).
   constexpr int64_t V = 8, nb = 29, stride = 3;
@@ -75,8 +75,16 @@ TEST(FusedLayers, BlockSoftmaxMatchesOneSampleAtATime) {
   std::vector<float> w(static_cast<size_t>(V * nb)), top(static_cast<size_t>(nb));
   detail::masked_softmax_views(logits.data(), stride, valid.data(), V, nb, w.data(), top.data());
   for (int64_t i = 0; i < nb; ++i) {
-    std::vector<float> ref(static_cast<size_t>(V));
-    detail::masked_softmax(logits.data() + i * stride, nb * stride, valid.data() + i, nb, V, ref.data(), 1);
+    // The reference: softmax over the valid views in double precision, 0 elsewhere.
+    auto logit = [&](int64_t v) { return static_cast<double>(logits[static_cast<size_t>((v * nb + i) * stride)]); };
+    auto ok = [&](int64_t v) { return valid[static_cast<size_t>(v * nb + i)] != 0; };
+    double top_i = -1e300, total = 0;
+    for (int64_t v = 0; v < V; ++v)
+      if (ok(v)) top_i = std::max(top_i, logit(v));
+    std::vector<double> ref(static_cast<size_t>(V), 0.0);
+    for (int64_t v = 0; v < V; ++v)
+      if (ok(v)) total += ref[static_cast<size_t>(v)] = std::exp(logit(v) - top_i);
+    for (double& r : ref) r = total > 0 ? r / total : 0.0;
     float sum = 0;
     for (int64_t v = 0; v < V; ++v) {
       EXPECT_NEAR(w[static_cast<size_t>(v * nb + i)], ref[static_cast<size_t>(v)], 1e-6f) << i << " " << v;
