@@ -12,6 +12,7 @@
 
 #include <ATen/ATen.h>
 
+#include "semfield/kernels/bilinear_lanes.h"
 #include "semfield/kernels/ibr_aggregate.h"
 #include "semfield/kernels/kernel_checks.h"
 #include "semfield/kernels/simd_ops.h"
@@ -154,39 +155,20 @@ inline void bilinear_taps_block(const MapView& m, const float* u, const float* v
                                 float (*weight)[kMax]) {
   int64_t i = 0;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-  // 16 points at a time (GCC leaves the scalar loop below unvectorised). The same arithmetic, except that floor is the
-  // truncation of x + 1 >= 0 (x is clamped to [-1, w] first): taps equal to bilinear_taps' up to rounding.
-  const __m512 vW = _mm512_set1_ps(m.W), vH = _mm512_set1_ps(m.H);
-  const __m512 vw = _mm512_set1_ps(static_cast<float>(m.w)), vh = _mm512_set1_ps(static_cast<float>(m.h));
-  const __m512 hw = _mm512_set1_ps(static_cast<float>(m.w) * 0.5f), hh = _mm512_set1_ps(static_cast<float>(m.h) * 0.5f);
-  const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
-  const __m512 minus_one = _mm512_set1_ps(-1.0f);
-  const __m512i ione = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
-  const __m512i iw = _mm512_set1_epi32(static_cast<int32_t>(m.w)), ih = _mm512_set1_epi32(static_cast<int32_t>(m.h));
+  // 16 points at a time (GCC leaves the scalar loop below unvectorised), bilinear_lanes' arithmetic: the taps equal
+  // bilinear_taps' up to rounding.
   const __m512i vC = _mm512_set1_epi64(m.C), vrow = _mm512_set1_epi64(m.w * m.C);
+  const __m512 one = _mm512_set1_ps(1.0f);
   for (; i < n; i += 16) {
     const __mmask16 lanes = tail_mask(n - i);
-    const __m512 gx = _mm512_sub_ps(_mm512_mul_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(lanes, u + i), vW), two), one);
-    const __m512 gy = _mm512_sub_ps(_mm512_mul_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(lanes, v + i), vH), two), one);
-    const __m512 xr = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(gx, one), hw), half);
-    const __m512 yr = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(gy, one), hh), half);
-    // Ordered comparisons: false for NaN.
-    const __mmask16 inside = _mm512_cmp_ps_mask(xr, minus_one, _CMP_GE_OQ) & _mm512_cmp_ps_mask(xr, vw, _CMP_LE_OQ) &
-                             _mm512_cmp_ps_mask(yr, minus_one, _CMP_GE_OQ) & _mm512_cmp_ps_mask(yr, vh, _CMP_LE_OQ);
-    const __m512 x = _mm512_mask_blend_ps(inside, minus_one, xr), y = _mm512_mask_blend_ps(inside, minus_one, yr);
-    const __m512i x0 = _mm512_sub_epi32(_mm512_cvttps_epi32(_mm512_add_ps(x, one)), ione);
-    const __m512i y0 = _mm512_sub_epi32(_mm512_cvttps_epi32(_mm512_add_ps(y, one)), ione);
-    const __m512 fx = _mm512_sub_ps(x, _mm512_cvtepi32_ps(x0)), fy = _mm512_sub_ps(y, _mm512_cvtepi32_ps(y0));
-    const __mmask16 in_x0 = _mm512_cmpge_epi32_mask(x0, zero) & _mm512_cmplt_epi32_mask(x0, iw);
-    const __mmask16 in_y0 = _mm512_cmpge_epi32_mask(y0, zero) & _mm512_cmplt_epi32_mask(y0, ih);
-    const __mmask16 in_x1 = _mm512_cmplt_epi32_mask(_mm512_add_epi32(x0, ione), iw);
-    const __mmask16 in_y1 = _mm512_cmplt_epi32_mask(_mm512_add_epi32(y0, ione), ih);
-    const __mmask16 t[4] = {
-        static_cast<__mmask16>(inside & in_y0 & in_x0), static_cast<__mmask16>(inside & in_y0 & in_x1),
-        static_cast<__mmask16>(inside & in_y1 & in_x0), static_cast<__mmask16>(inside & in_y1 & in_x1)};
-    const __m512 ax = _mm512_sub_ps(one, fx), ay = _mm512_sub_ps(one, fy);
-    const __m512 wt[4] = {_mm512_mul_ps(ay, ax), _mm512_mul_ps(ay, fx), _mm512_mul_ps(fy, ax), _mm512_mul_ps(fy, fx)};
+    const BilinearLanes b = bilinear_lanes(_mm512_maskz_loadu_ps(lanes, u + i), _mm512_maskz_loadu_ps(lanes, v + i),
+                                           m.W, m.H, m.w, m.h, lanes);
+    const __mmask16* t = b.tap;
+    const __m512 ax = _mm512_sub_ps(one, b.fx), ay = _mm512_sub_ps(one, b.fy);
+    const __m512 wt[4] = {_mm512_mul_ps(ay, ax), _mm512_mul_ps(ay, b.fx), _mm512_mul_ps(b.fy, ax),
+                          _mm512_mul_ps(b.fy, b.fx)};
     for (int k = 0; k < 4; ++k) _mm512_mask_storeu_ps(weight[k] + i, lanes, _mm512_maskz_mov_ps(t[k], wt[k]));
+    const __m512i x0 = b.x0, y0 = b.y0;
     // Offsets in 64 bits, 8 lanes at a time: (y0 * w + x0) * C and its neighbours; 0 for taps outside the map.
     for (int h8 = 0; h8 < 2; ++h8) {
       const __m256i x0h = h8 == 0 ? _mm512_castsi512_si256(x0) : _mm512_extracti64x4_epi64(x0, 1);

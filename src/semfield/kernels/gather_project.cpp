@@ -13,6 +13,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/parallel.h"
+#include "semfield/kernels/bilinear_lanes.h"
 #include "semfield/kernels/kernel_checks.h"
 #include "semfield/kernels/simd_ops.h"
 
@@ -178,50 +179,32 @@ inline void fill_tap_block_f32(const float* uv, int64_t count, const GatherView<
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512 u = _mm512_permutex2var_ps(a, even, b), v = _mm512_permutex2var_ps(a, odd, b);
-  const __m512 one = _mm512_set1_ps(1.f), two = _mm512_set1_ps(2.f), half = _mm512_set1_ps(0.5f);
-  const __m512 gx = _mm512_sub_ps(_mm512_mul_ps(_mm512_div_ps(u, _mm512_set1_ps(view.W)), two), one);
-  const __m512 gy = _mm512_sub_ps(_mm512_mul_ps(_mm512_div_ps(v, _mm512_set1_ps(view.H)), two), one);
-  const __m512 x = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(gx, one), _mm512_set1_ps(view.half_w)), half);
-  const __m512 y = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(gy, one), _mm512_set1_ps(view.half_h)), half);
-  // Ordered comparisons: false for NaN.
-  const __m512 fw = _mm512_set1_ps(float(w)), fh = _mm512_set1_ps(float(h)), minus_one = _mm512_set1_ps(-1.f);
-  const __mmask16 some = lanes & _mm512_cmp_ps_mask(x, minus_one, _CMP_GE_OQ) & _mm512_cmp_ps_mask(x, fw, _CMP_LE_OQ) &
-                         _mm512_cmp_ps_mask(y, minus_one, _CMP_GE_OQ) & _mm512_cmp_ps_mask(y, fh, _CMP_LE_OQ);
+  const kernels::detail::BilinearLanes t = kernels::detail::bilinear_lanes(u, v, view.W, view.H, w, h, lanes);
   const __m512 max_finite = _mm512_set1_ps(std::numeric_limits<float>::max());
-  const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_abs_ps(x), max_finite, _CMP_LE_OQ) &
-                           _mm512_cmp_ps_mask(_mm512_abs_ps(y), max_finite, _CMP_LE_OQ);
-  // Lanes without taps compute on 0 so the conversions stay in range; their results are not read.
-  const __m512 xs = _mm512_maskz_mov_ps(some, x), ys = _mm512_maskz_mov_ps(some, y);
-  const __m512 x0f = _mm512_maskz_roundscale_ps(some, xs, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  const __m512 y0f = _mm512_maskz_roundscale_ps(some, ys, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  const __m512 fx = _mm512_sub_ps(xs, x0f), fy = _mm512_sub_ps(ys, y0f);
-  const __m512 ex = _mm512_sub_ps(one, fx), ey = _mm512_sub_ps(one, fy);
-  _mm512_storeu_ps(block.fx, fx);
-  _mm512_storeu_ps(block.fy, fy);
+  const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_abs_ps(t.x), max_finite, _CMP_LE_OQ) &
+                           _mm512_cmp_ps_mask(_mm512_abs_ps(t.y), max_finite, _CMP_LE_OQ);
+  const __m512 one = _mm512_set1_ps(1.f);
+  const __m512 ex = _mm512_sub_ps(one, t.fx), ey = _mm512_sub_ps(one, t.fy);
+  _mm512_storeu_ps(block.fx, t.fx);
+  _mm512_storeu_ps(block.fy, t.fy);
   _mm512_storeu_ps(block.weight[0], _mm512_mul_ps(ey, ex));
-  _mm512_storeu_ps(block.weight[1], _mm512_mul_ps(ey, fx));
-  _mm512_storeu_ps(block.weight[2], _mm512_mul_ps(fy, ex));
-  _mm512_storeu_ps(block.weight[3], _mm512_mul_ps(fy, fx));
-  const __m512i x0 = _mm512_maskz_cvttps_epi32(some, x0f), y0 = _mm512_maskz_cvttps_epi32(some, y0f);
-  const __m512i iw = _mm512_set1_epi32(int32_t(w)), ih = _mm512_set1_epi32(int32_t(h)), zero = _mm512_setzero_si512();
-  const __m512i x1 = _mm512_add_epi32(x0, _mm512_set1_epi32(1)), y1 = _mm512_add_epi32(y0, _mm512_set1_epi32(1));
-  const __mmask16 in_x0 = _mm512_cmpge_epi32_mask(x0, zero) & _mm512_cmplt_epi32_mask(x0, iw);
-  const __mmask16 in_x1 = _mm512_cmplt_epi32_mask(x1, iw);
-  const __mmask16 in_y0 = some & _mm512_cmpge_epi32_mask(y0, zero) & _mm512_cmplt_epi32_mask(y0, ih);
-  const __mmask16 in_y1 = some & _mm512_cmplt_epi32_mask(y1, ih);
-  const __m512i ic = _mm512_set1_epi32(int32_t(C)), minus = _mm512_set1_epi32(-1);
-  const __m512i base = _mm512_mullo_epi32(_mm512_add_epi32(_mm512_mullo_epi32(y0, iw), x0), ic);
+  _mm512_storeu_ps(block.weight[1], _mm512_mul_ps(ey, t.fx));
+  _mm512_storeu_ps(block.weight[2], _mm512_mul_ps(t.fy, ex));
+  _mm512_storeu_ps(block.weight[3], _mm512_mul_ps(t.fy, t.fx));
+  // Offsets in int32 (the caller checks that (h + 1) (w + 1) C fits), -1 for taps outside the map.
+  const __m512i iw = _mm512_set1_epi32(int32_t(w)), ic = _mm512_set1_epi32(int32_t(C)), minus = _mm512_set1_epi32(-1);
+  const __m512i base = _mm512_mullo_epi32(_mm512_add_epi32(_mm512_mullo_epi32(t.y0, iw), t.x0), ic);
   const __m512i row = _mm512_mullo_epi32(iw, ic);
-  const __m512i offsets[4] = {_mm512_mask_mov_epi32(minus, in_y0 & in_x0, base),
-                              _mm512_mask_mov_epi32(minus, in_y0 & in_x1, _mm512_add_epi32(base, ic)),
-                              _mm512_mask_mov_epi32(minus, in_y1 & in_x0, _mm512_add_epi32(base, row)),
-                              _mm512_mask_mov_epi32(minus, in_y1 & in_x1, _mm512_add_epi32(_mm512_add_epi32(base, row), ic))};
+  const __m512i offsets[4] = {_mm512_mask_mov_epi32(minus, t.tap[0], base),
+                              _mm512_mask_mov_epi32(minus, t.tap[1], _mm512_add_epi32(base, ic)),
+                              _mm512_mask_mov_epi32(minus, t.tap[2], _mm512_add_epi32(base, row)),
+                              _mm512_mask_mov_epi32(minus, t.tap[3], _mm512_add_epi32(_mm512_add_epi32(base, row), ic))};
   for (int k = 0; k < 4; ++k) {
     _mm512_storeu_si512(block.offset[k], _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_castsi512_si256(offsets[k])));
     _mm512_storeu_si512(block.offset[k] + 8,
                         _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, offsets[k], 1)));
   }
-  block.some = some;
+  block.some = t.inside;
   block.finite = finite;
 }
 #pragma GCC diagnostic pop
