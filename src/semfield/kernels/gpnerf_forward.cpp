@@ -25,7 +25,7 @@ namespace semfield::kernels {
 namespace {
 
 using detail::apply_layer;
-using detail::bilinear_taps;
+using detail::bilinear_taps_block;
 using detail::Layer;
 using detail::MapView;
 using detail::padded16;
@@ -38,6 +38,7 @@ constexpr const char* kGpOp = "gpnerf_forward";
 constexpr float kGpNormEps = 1e-6f;    // the transformers' LayerNorms
 constexpr float kGpMasked = -1e9f;     // masked_fill value of the reference's ray attention and colour pooling
 constexpr int64_t kGpPointBlock = 32;  // samples per block of gpnerf_points_forward
+constexpr int64_t kTapChunk = 64;      // samples per chunk of GpBlock::gather's projections and taps
 
 std::vector<float> gp_floats(const at::Tensor& t) {
   const at::Tensor c = t.detach().to(at::kFloat).contiguous();
@@ -336,32 +337,49 @@ class GpBlock {
       const MapView& cm = m_.colour[static_cast<size_t>(v)];
       const MapView& fm = m_.rgb[static_cast<size_t>(v)];
       const float* o = org + 3 * v;
-      for (int64_t i = 0; i < nb; ++i) {
-        const int64_t row = v * nb + i;
-        const float* pt = positions + 3 * i;
-        const float* d = dirs + dir_stride * i;
-        const float xc = P[0] * pt[0] + P[1] * pt[1] + P[2] * pt[2] + P[3];
-        const float yc = P[4] * pt[0] + P[5] * pt[1] + P[6] * pt[2] + P[7];
-        const float zc = P[8] * pt[0] + P[9] * pt[1] + P[10] * pt[2] + P[11];
-        const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
-        const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
-        valid_[static_cast<size_t>(row)] = zc > 1e-6f && u >= 0.0f && u <= cm.W && vv >= 0.0f && vv <= cm.H;
-        float* xr = x_.data() + row * xw;
-        sample_taps(fm, bilinear_taps(fm, u, vv), xr);
-        sample_taps(cm, bilinear_taps(cm, u, vv), xr + p_.C);
-        if (semantics) {
-          const MapView& sm = m_.semantic[static_cast<size_t>(v)];
-          sample_taps(sm, bilinear_taps(sm, u, vv), sem_.data() + row * p_.D);
+      // In chunks: the chunk's projections first, then each map's taps 16 at a time (bilinear_taps_block), then
+      // the gathers (the ibr kernel's order, ibr_aggregate.cpp).
+      for (int64_t i0 = 0; i0 < nb; i0 += kTapChunk) {
+        const int64_t n = std::min(kTapChunk, nb - i0);
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t i = i0 + j, row = v * nb + i;
+          const float* pt = positions + 3 * i;
+          const float* d = dirs + dir_stride * i;
+          const float xc = P[0] * pt[0] + P[1] * pt[1] + P[2] * pt[2] + P[3];
+          const float yc = P[4] * pt[0] + P[5] * pt[1] + P[6] * pt[2] + P[7];
+          const float zc = P[8] * pt[0] + P[9] * pt[1] + P[10] * pt[2] + P[11];
+          const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
+          const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
+          tap_u_[j] = u;
+          tap_v_[j] = vv;
+          valid_[static_cast<size_t>(row)] = zc > 1e-6f && u >= 0.0f && u <= cm.W && vv >= 0.0f && vv <= cm.H;
+          const float tx = pt[0] - o[0], ty = pt[1] - o[1], tz = pt[2] - o[2];
+          const float inv = 1.0f / std::max(std::sqrt(tx * tx + ty * ty + tz * tz), 1e-6f);
+          const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
+          float* r = p4_.data() + 4 * row;
+          r[0] = d[0] - sx;
+          r[1] = d[1] - sy;
+          r[2] = d[2] - sz;
+          r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
         }
-        const float tx = pt[0] - o[0], ty = pt[1] - o[1], tz = pt[2] - o[2];
-        const float inv = 1.0f / std::max(std::sqrt(tx * tx + ty * ty + tz * tz), 1e-6f);
-        const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
-        float* r = p4_.data() + 4 * row;
-        r[0] = d[0] - sx;
-        r[1] = d[1] - sy;
-        r[2] = d[2] - sz;
-        r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
+        gather_chunk(fm, n, x_.data() + (v * nb + i0) * xw, xw);
+        gather_chunk(cm, n, x_.data() + (v * nb + i0) * xw + p_.C, xw);
+        if (semantics)
+          gather_chunk(m_.semantic[static_cast<size_t>(v)], n, sem_.data() + (v * nb + i0) * p_.D, p_.D);
       }
+    }
+  }
+
+  /// Samples 0 .. n - 1 of the chunk in tap_u_ / tap_v_ gathered from `m` into out + j * stride.
+  void gather_chunk(const MapView& m, int64_t n, float* out, int64_t stride) {
+    bilinear_taps_block<kTapChunk>(m, tap_u_, tap_v_, n, tap_off_, tap_wt_);
+    for (int64_t j = 0; j < n; ++j) {
+      detail::Taps t;
+      for (int k = 0; k < 4; ++k) {
+        t.offset[k] = tap_off_[k][j];
+        t.weight[k] = tap_wt_[k][j];
+      }
+      sample_taps(m, t, out + j * stride);
     }
   }
 
@@ -718,6 +736,9 @@ class GpBlock {
   std::vector<float> x_, p4_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
   std::vector<float> sem_, field_, expanded_, mask_, qkv_, qe_, kt_, scores_, panel_, mixed_, abar_, wblend_;
   std::vector<uint8_t> valid_, seen_;
+  float tap_u_[kTapChunk], tap_v_[kTapChunk];
+  int64_t tap_off_[4][kTapChunk];
+  float tap_wt_[4][kTapChunk];
 };
 
 }  // namespace
