@@ -37,6 +37,13 @@ uint64_t simulated_teacher_key(const std::string& name) {
   return h;
 }
 
+double simulated_dino_auto_scale(const SimulatedDinoOptions& o) {
+  const double a = o.part_weight, b = o.position_weight;
+  const double energy = a * a + b * b + o.appearance_weight * o.appearance_weight +
+                        o.instance_noise * o.instance_noise * (a * a + b * b) + o.pixel_noise * o.pixel_noise * a * a;
+  return energy > 0 ? std::sqrt(static_cast<double>(o.dim) / energy) : 1.0;
+}
+
 at::Tensor simulated_dino_map(const at::Tensor& part_ids, const at::Tensor& canonical, uint64_t instance_key,
                               uint64_t view_key, const SimulatedDinoOptions& o, const at::Tensor& image) {
   SEMFIELD_ASSERT(part_ids.dim() == 2 && canonical.dim() == 3 && canonical.size(2) == 3 &&
@@ -105,7 +112,8 @@ at::Tensor simulated_dino_map(const at::Tensor& part_ids, const at::Tensor& cano
   const at::Tensor cy = at::clamp_max(at::arange(ch, at::kLong) * s + s / 2, h - 1);
   const at::Tensor cx = at::clamp_max(at::arange(cw, at::kLong) * s + s / 2, w - 1);
   const at::Tensor centre_fg = fg.view({h, w}).index_select(0, cy).index_select(1, cx);
-  cells = cells * centre_fg.unsqueeze(2).to(at::kFloat);
+  const double scale = o.scale > 0 ? o.scale : simulated_dino_auto_scale(o);
+  cells = cells * (centre_fg.unsqueeze(2).to(at::kFloat) * static_cast<float>(scale));
   return cells.permute({2, 0, 1}).contiguous();
 }
 

@@ -34,6 +34,11 @@ struct SimulatedDinoOptions {
   double instance_noise = 0.9;     ///< relative size of the per-instance deviations (part offsets + smooth field)
   double pixel_noise = 0.45;       ///< relative size of the per-view, per-cell noise
   double symmetry = 1.0;        ///< weight of |x| against x in the position code: left/right confusion
+  /// Multiplier of the whole map; 0 (the default) = simulated_dino_auto_scale: a per-channel RMS of ~1, the order of
+  /// DINO's keys, which the paper's lambda_distill = 0.25 was set against. It changes nothing the features' cosine
+  /// similarities measure, only their magnitude, and with it the distillation loss's share of a training loss with
+  /// fixed weights (docs/teachers.md). FeatureNeRF models trained before 2026-11-25 used 1 (RMS 0.18 at 64 channels).
+  double scale = 0.0;
   uint64_t seed = 0x0D1A0D1Aull;  ///< the teacher's own random codes (fixed: every instance shares them)
 };
 
@@ -45,6 +50,11 @@ struct SimulatedDinoOptions {
 at::Tensor simulated_dino_map(const at::Tensor& part_ids, const at::Tensor& canonical, uint64_t instance_key,
                               uint64_t view_key, const SimulatedDinoOptions& options = {},
                               const at::Tensor& image = {});
+
+/// The multiplier `scale` = 0 stands for: sqrt(dim / E||f||^2), where E||f||^2 is the sum of the squared weights of
+/// the map's independent unit-norm codes (part, position, appearance, the instance deviations, the pixel noise), so
+/// that the foreground's per-channel RMS is ~1 at any dim (measured 0.98 at 64 channels).
+double simulated_dino_auto_scale(const SimulatedDinoOptions& options);
 
 /// A stable key of a name (FNV-1a): instance keys from scene folder names.
 uint64_t simulated_teacher_key(const std::string& name);

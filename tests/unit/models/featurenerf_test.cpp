@@ -190,6 +190,38 @@ TEST(SimulatedDino, AgreesAcrossInstancesOnlyApproximatelyAndConfusesLeftWithRig
   EXPECT_GT(cos(a0, b0), cos(a0, c0) + 0.1);  // measured 0.52 vs 0.34: instances agree only approximately, but more than places do
 }
 
+TEST(SimulatedDino, ScaleMultipliesTheMapAndKeepsItsCosines) {
+  // A view of an object: three parts over a canonical box [-0.5, 0.5]^3, varied colours.
+  const int64_t h = 64, w = 64;
+  const at::Tensor yy = at::arange(h, at::kFloat).view({h, 1}).expand({h, w}) / h - 0.5f;
+  const at::Tensor xx = at::arange(w, at::kFloat).view({1, w}).expand({h, w}) / w - 0.5f;
+  const at::Tensor canonical = at::stack({xx, yy, 0.3f * (xx * yy).sin()}, 2);
+  at::Tensor parts = at::zeros({h, w}, at::kLong);
+  parts.narrow(0, 8, 16).narrow(1, 8, 48).fill_(1);
+  parts.narrow(0, 24, 16).narrow(1, 8, 48).fill_(2);
+  parts.narrow(0, 40, 16).narrow(1, 16, 32).fill_(3);
+  const at::Tensor image = at::stack({xx + 0.5f, yy + 0.5f, (xx + yy).abs()}, 0);
+  SimulatedDinoOptions o;
+  const auto rms_of = [](const at::Tensor& m) {
+    const at::Tensor fg = m.abs().sum(0).gt(0);
+    return m.permute({1, 2, 0}).index({fg}).pow(2).mean().sqrt().item<double>();
+  };
+  const at::Tensor d = simulated_dino_map(parts, canonical, 5, 6, o, image);
+  std::printf("default per-channel RMS over foreground cells: %.4f\n", rms_of(d));
+  EXPECT_NEAR(rms_of(d), 1.0, 0.1);  // measured 0.98: DINO's order of magnitude
+  o.dim = 16;                         // the same at another width
+  EXPECT_NEAR(rms_of(simulated_dino_map(parts, canonical, 5, 6, o, image)), 1.0, 0.1);
+  o.dim = 64;
+  o.scale = 1.0;
+  const at::Tensor a = simulated_dino_map(parts, canonical, 5, 6, o, image);
+  EXPECT_NEAR(rms_of(a), 0.18, 0.02);  // measured 0.182: ||f|| ~ 1.5 over 64 channels
+  o.scale = 5.0;
+  const at::Tensor b = simulated_dino_map(parts, canonical, 5, 6, o, image);
+  EXPECT_TRUE(at::allclose(b, a * 5.0f, 1e-5, 1e-5));
+  EXPECT_THROW(featurenerf_config_from_json({{"simulated_dino", {{"scale", -1.0}}}}, "x.json"), InputError);
+  EXPECT_EQ(featurenerf_config_from_json({{"simulated_dino", {{"scale", 5.0}}}}, "x.json").simulated.scale, 5.0);
+}
+
 TEST(FeatureNerfConfigTest, KeysAreCheckedAndTheRegistryKnowsTheType) {
   const FeatureNerfConfig c = featurenerf_config_from_json(nlohmann::json::object(), "x.json");
   EXPECT_EQ(c.feature_dim, 512);

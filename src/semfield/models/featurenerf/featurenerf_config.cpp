@@ -17,6 +17,8 @@ void FeatureNerfConfig::validate() const {
   if (source_views < 1) fail_usage("featurenerf config: source_views must be at least 1");
   if (rays < 1) fail_usage("featurenerf config: rays must be at least 1");
   if (!(background_rays >= 0 && background_rays <= 1)) fail_usage("featurenerf config: background_rays must be in [0, 1]");
+  if (!(simulated.scale >= 0 && simulated.scale <= 1000))
+    fail_usage("featurenerf config: simulated_dino.scale = {} is out of range [0 (automatic), 1000]", simulated.scale);
   if (teacher != "simulated-dino" && teacher != "none" && teacher.rfind("dino:", 0) != 0)
     fail_usage("featurenerf config: teacher = '{}' (expected simulated-dino, dino:PATH or none)", teacher);
   if (teacher == "none" && loss.distill > 0)
@@ -55,7 +57,8 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
             {"symmetry", c.simulated.symmetry},
             {"instance_noise", c.simulated.instance_noise},
             {"pixel_noise", c.simulated.pixel_noise},
-            {"position_weight", c.simulated.position_weight}}},
+            {"position_weight", c.simulated.position_weight},
+            {"scale", c.simulated.scale}}},
           {"loss", {{"rgb", c.loss.rgb}, {"distill", c.loss.distill}, {"coord", c.loss.coord}}},
           {"coord_loss", c.coord_loss},
           {"descriptor", c.descriptor},
@@ -97,13 +100,14 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   c.dino_block = static_cast<int>(root.int_or("dino_block", c.dino_block));
   if (auto s = root.find("simulated_dino")) {
     s->reject_unknown_keys({"part_weight", "appearance_weight", "symmetry", "instance_noise", "pixel_noise",
-                            "position_weight"});
+                            "position_weight", "scale"});
     c.simulated.part_weight = s->double_or("part_weight", c.simulated.part_weight);
     c.simulated.appearance_weight = s->double_or("appearance_weight", c.simulated.appearance_weight);
     c.simulated.symmetry = s->double_or("symmetry", c.simulated.symmetry);
     c.simulated.instance_noise = s->double_or("instance_noise", c.simulated.instance_noise);
     c.simulated.pixel_noise = s->double_or("pixel_noise", c.simulated.pixel_noise);
     c.simulated.position_weight = s->double_or("position_weight", c.simulated.position_weight);
+    c.simulated.scale = s->double_or("scale", c.simulated.scale);
   }
   if (c.teacher == "none") c.loss.distill = 0;
   if (auto l = root.find("loss")) {

@@ -45,7 +45,7 @@ struct FeatureNerfConfig {
   int teacher_dim = 64;                 ///< "teacher_dim": the teacher's channels (dino: 384; simulated: its dim)
   int dino_block = 9;                   ///< "dino_block": the block whose keys a dino:PATH teacher gives (0-based)
   /// "simulated_dino": {"part_weight", "position_weight", "appearance_weight", "instance_noise", "pixel_noise",
-  /// "symmetry"} of the simulated teacher (teachers/simulated_dino.h; the defaults are set in its options).
+  /// "symmetry", "scale"} of the simulated teacher (teachers/simulated_dino.h; the defaults are set in its options).
   SimulatedDinoOptions simulated;
   FeatureNerfLossWeights loss;          ///< "loss": {"rgb", "distill", "coord"}
   /// "coord_loss": "per_sample" (Eq. 8: every sample's regressed coordinate against its own) or "mean_residual" (the
