@@ -163,16 +163,14 @@ inline void bilinear_taps_block(const MapView& m, const float* u, const float* v
     const __mmask16 lanes = tail_mask(n - i);
     const BilinearLanes b = bilinear_lanes(_mm512_maskz_loadu_ps(lanes, u + i), _mm512_maskz_loadu_ps(lanes, v + i),
                                            m.W, m.H, m.w, m.h, lanes);
-    const __mmask16* t = b.tap;
     const __m512 ax = _mm512_sub_ps(one, b.fx), ay = _mm512_sub_ps(one, b.fy);
     const __m512 wt[4] = {_mm512_mul_ps(ay, ax), _mm512_mul_ps(ay, b.fx), _mm512_mul_ps(b.fy, ax),
                           _mm512_mul_ps(b.fy, b.fx)};
-    for (int k = 0; k < 4; ++k) _mm512_mask_storeu_ps(weight[k] + i, lanes, _mm512_maskz_mov_ps(t[k], wt[k]));
-    const __m512i x0 = b.x0, y0 = b.y0;
+    for (int k = 0; k < 4; ++k) _mm512_mask_storeu_ps(weight[k] + i, lanes, _mm512_maskz_mov_ps(b.tap[k], wt[k]));
     // Offsets in 64 bits, 8 lanes at a time: (y0 * w + x0) * C and its neighbours; 0 for taps outside the map.
     for (int h8 = 0; h8 < 2; ++h8) {
-      const __m256i x0h = h8 == 0 ? _mm512_castsi512_si256(x0) : _mm512_extracti64x4_epi64(x0, 1);
-      const __m256i y0h = h8 == 0 ? _mm512_castsi512_si256(y0) : _mm512_extracti64x4_epi64(y0, 1);
+      const __m256i x0h = h8 == 0 ? _mm512_castsi512_si256(b.x0) : _mm512_extracti64x4_epi64(b.x0, 1);
+      const __m256i y0h = h8 == 0 ? _mm512_castsi512_si256(b.y0) : _mm512_extracti64x4_epi64(b.y0, 1);
       const __m512i base = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_cvtepi32_epi64(y0h), vrow),
                                             _mm512_mullo_epi64(_mm512_cvtepi32_epi64(x0h), vC));
       const __m512i off[4] = {base, _mm512_add_epi64(base, vC), _mm512_add_epi64(base, vrow),
@@ -180,7 +178,7 @@ inline void bilinear_taps_block(const MapView& m, const float* u, const float* v
       const __mmask8 store = static_cast<__mmask8>(lanes >> (8 * h8));
       for (int k = 0; k < 4; ++k)
         _mm512_mask_storeu_epi64(offset[k] + i + 8 * h8, store,
-                                 _mm512_maskz_mov_epi64(static_cast<__mmask8>(t[k] >> (8 * h8)), off[k]));
+                                 _mm512_maskz_mov_epi64(static_cast<__mmask8>(b.tap[k] >> (8 * h8)), off[k]));
     }
   }
 #endif
@@ -215,6 +213,71 @@ inline void sample_taps(const MapView& m, const Taps& t, float* out) {
       for (int64_t c = 0; c < m.C; ++c)
         out[c] = t.weight[0] * m.data[t.offset[0] + c] + t.weight[1] * m.data[t.offset[1] + c] +
                  t.weight[2] * m.data[t.offset[2] + c] + t.weight[3] * m.data[t.offset[3] + c];
+  }
+}
+
+/// The taps of up to kMax points in one map (bilinear_taps_block's layout), and the gathers they drive.
+template <int kMax>
+struct TapBlock {
+  int64_t offset[4][kMax];
+  float weight[4][kMax];
+
+  /// The taps of `m` at pixels (u[i], v[i]), i < n.
+  void compute(const MapView& m, const float* u, const float* v, int64_t n) {
+    bilinear_taps_block<kMax>(m, u, v, n, offset, weight);
+  }
+  Taps at(int64_t i) const {
+    return Taps{{offset[0][i], offset[1][i], offset[2][i], offset[3][i]},
+                {weight[0][i], weight[1][i], weight[2][i], weight[3][i]}};
+  }
+  /// Point i's sample of `m` (the map the taps were computed in) into out + i * stride, i < n.
+  void gather(const MapView& m, int64_t n, float* out, int64_t stride) const {
+    for (int64_t i = 0; i < n; ++i) sample_taps(m, at(i), out + i * stride);
+  }
+};
+
+constexpr int kRayDiffWidth = 4;  // the ray difference: target minus source direction (3) and their cosine (1)
+
+/// One source view's projection of up to kMax samples, structure of arrays: pixel (u, v), whether the point lies in
+/// front of the camera and inside the image [0,W] x [0,H], the unit direction from the camera centre, its length
+/// and the ray difference [target dir - source dir, their cosine] (IBRNet's and GP-NeRF's view-direction input).
+template <int kMax>
+struct ProjectionBlock {
+  float u[kMax], v[kMax], dist[kMax], src[3][kMax], rd[kRayDiffWidth][kMax];
+  uint8_t ok[kMax];
+};
+
+/// Projects points p[i] = points + 3 i with target directions d[i] = dirs + dir_stride * i (i < n <= kMax) into the
+/// source view with world-to-camera P [3x4, row-major], intrinsics K [fx, fy, cx, cy] and centre o. A pass of its own
+/// (GCC keeps it scalar: the guarded division, sqrt's errno) so that the taps and gathers after it run over ready
+/// coordinates.
+template <int kMax>
+inline void project_block(const float* P, const float* K, const float* o, float W, float H, const float* points,
+                          const float* dirs, int64_t dir_stride, int64_t n, ProjectionBlock<kMax>& out) {
+  const float fx = K[0], fy = K[1], cx = K[2], cy = K[3];
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = points + 3 * i;
+    const float* d = dirs + dir_stride * i;
+    const float xc = P[0] * p[0] + P[1] * p[1] + P[2] * p[2] + P[3];
+    const float yc = P[4] * p[0] + P[5] * p[1] + P[6] * p[2] + P[7];
+    const float zc = P[8] * p[0] + P[9] * p[1] + P[10] * p[2] + P[11];
+    const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
+    const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
+    out.u[i] = u;
+    out.v[i] = vv;
+    out.ok[i] = (zc > 1e-6f) & (u >= 0.0f) & (u <= W) & (vv >= 0.0f) & (vv <= H);
+    const float tx = p[0] - o[0], ty = p[1] - o[1], tz = p[2] - o[2];
+    const float len = std::sqrt(tx * tx + ty * ty + tz * tz);
+    const float inv = 1.0f / std::max(len, 1e-6f);
+    const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
+    out.dist[i] = len;
+    out.src[0][i] = sx;
+    out.src[1][i] = sy;
+    out.src[2][i] = sz;
+    out.rd[0][i] = d[0] - sx;
+    out.rd[1][i] = d[1] - sy;
+    out.rd[2][i] = d[2] - sz;
+    out.rd[3][i] = d[0] * sx + d[1] * sy + d[2] * sz;
   }
 }
 

@@ -25,12 +25,11 @@ namespace semfield::kernels {
 namespace {
 
 using detail::apply_layer;
-using detail::bilinear_taps_block;
 using detail::Layer;
+using detail::project_block;
 using detail::MapView;
 using detail::padded16;
 using detail::run_net;
-using detail::sample_taps;
 using detail::softplus;
 using detail::widest;
 
@@ -332,35 +331,18 @@ class GpBlock {
     const float* org = m_.origins.data_ptr<float>();
     const int64_t xw = p_.C + 3;
     for (int64_t v = 0; v < V_; ++v) {
-      const float* P = cam + 12 * v;
-      const float fx = K[4 * v], fy = K[4 * v + 1], cx = K[4 * v + 2], cy = K[4 * v + 3];
       const MapView& cm = m_.colour[static_cast<size_t>(v)];
       const MapView& fm = m_.rgb[static_cast<size_t>(v)];
-      const float* o = org + 3 * v;
-      // In chunks: the chunk's projections first, then each map's taps 16 at a time (bilinear_taps_block), then
-      // the gathers (the ibr kernel's order, ibr_aggregate.cpp).
+      // In chunks: the chunk's projections first, then each map's taps 16 at a time, then the gathers (the ibr
+      // kernel's order and helpers, fused_layers.h).
       for (int64_t i0 = 0; i0 < nb; i0 += kTapChunk) {
         const int64_t n = std::min(kTapChunk, nb - i0);
+        project_block(cam + 12 * v, K + 4 * v, org + 3 * v, cm.W, cm.H, positions + 3 * i0, dirs + dir_stride * i0,
+                      dir_stride, n, proj_);
         for (int64_t j = 0; j < n; ++j) {
-          const int64_t i = i0 + j, row = v * nb + i;
-          const float* pt = positions + 3 * i;
-          const float* d = dirs + dir_stride * i;
-          const float xc = P[0] * pt[0] + P[1] * pt[1] + P[2] * pt[2] + P[3];
-          const float yc = P[4] * pt[0] + P[5] * pt[1] + P[6] * pt[2] + P[7];
-          const float zc = P[8] * pt[0] + P[9] * pt[1] + P[10] * pt[2] + P[11];
-          const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
-          const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
-          tap_u_[j] = u;
-          tap_v_[j] = vv;
-          valid_[static_cast<size_t>(row)] = zc > 1e-6f && u >= 0.0f && u <= cm.W && vv >= 0.0f && vv <= cm.H;
-          const float tx = pt[0] - o[0], ty = pt[1] - o[1], tz = pt[2] - o[2];
-          const float inv = 1.0f / std::max(std::sqrt(tx * tx + ty * ty + tz * tz), 1e-6f);
-          const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
-          float* r = p4_.data() + 4 * row;
-          r[0] = d[0] - sx;
-          r[1] = d[1] - sy;
-          r[2] = d[2] - sz;
-          r[3] = d[0] * sx + d[1] * sy + d[2] * sz;
+          const int64_t row = v * nb + i0 + j;
+          valid_[static_cast<size_t>(row)] = proj_.ok[j];
+          for (int k = 0; k < 4; ++k) p4_[static_cast<size_t>(4 * row + k)] = proj_.rd[k][j];
         }
         gather_chunk(fm, n, x_.data() + (v * nb + i0) * xw, xw);
         gather_chunk(cm, n, x_.data() + (v * nb + i0) * xw + p_.C, xw);
@@ -370,17 +352,10 @@ class GpBlock {
     }
   }
 
-  /// Samples 0 .. n - 1 of the chunk in tap_u_ / tap_v_ gathered from `m` into out + j * stride.
+  /// Samples 0 .. n - 1 of the chunk projected in proj_ gathered from `m` into out + j * stride.
   void gather_chunk(const MapView& m, int64_t n, float* out, int64_t stride) {
-    bilinear_taps_block<kTapChunk>(m, tap_u_, tap_v_, n, tap_off_, tap_wt_);
-    for (int64_t j = 0; j < n; ++j) {
-      detail::Taps t;
-      for (int k = 0; k < 4; ++k) {
-        t.offset[k] = tap_off_[k][j];
-        t.weight[k] = tap_wt_[k][j];
-      }
-      sample_taps(m, t, out + j * stride);
-    }
+    taps_.compute(m, proj_.u, proj_.v, n);
+    taps_.gather(m, n, out, stride);
   }
 
   /// The keys, every layer's values and attention terms; q0 (max over the valid views' keys); pos_fc's hidden layer.
@@ -736,9 +711,8 @@ class GpBlock {
   std::vector<float> x_, p4_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
   std::vector<float> sem_, field_, expanded_, mask_, qkv_, qe_, kt_, scores_, panel_, mixed_, abar_, wblend_;
   std::vector<uint8_t> valid_, seen_;
-  float tap_u_[kTapChunk], tap_v_[kTapChunk];
-  int64_t tap_off_[4][kTapChunk];
-  float tap_wt_[4][kTapChunk];
+  detail::ProjectionBlock<kTapChunk> proj_;  // one view's projections of a chunk
+  detail::TapBlock<kTapChunk> taps_;          // their taps in one map
 };
 
 }  // namespace

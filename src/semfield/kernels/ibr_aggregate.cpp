@@ -23,19 +23,20 @@ namespace semfield::kernels {
 namespace {
 
 using detail::apply_layer;
-using detail::bilinear_taps_block;
 using detail::Layer;
+using detail::project_block;
+using detail::ProjectionBlock;
 using detail::MapView;
 using detail::masked_softmax_views;
 using detail::padded16;
 using detail::run_net;
 using detail::sample_taps;
 using detail::softplus_inplace;
-using detail::Taps;
+using detail::TapBlock;
 using detail::widest;
 
 constexpr int64_t kBlockSamples = 32;  // samples per block: V x 32 rows of <= 32 floats per buffer, ~200 KB at 8 views
-constexpr int64_t kRayDiff = 4;        // target minus source direction (3) and their cosine (1)
+constexpr int64_t kRayDiff = detail::kRayDiffWidth;  // target minus source direction (3) and their cosine (1)
 
 /// [mean, variance] (out[0:F), out[F:2F)) over views of x[v * row_stride + 0:F) with weights w[v * w_stride].
 /// F a compile-time constant keeps the sums in registers (the runtime-F loop stalled on its own stores).
@@ -82,45 +83,6 @@ inline void weighted_mean_var(const float* x, int64_t row_stride, const float* w
   }
 }
 
-
-/// One source view's projection of a block of samples, structure of arrays: pixel (u, v), whether it lies in front
-/// of the camera and inside the image, the unit direction from the camera centre, its length and the ray difference
-/// [target dir - source dir, their cosine].
-struct IbrProjection {
-  float u[kBlockSamples], v[kBlockSamples], dist[kBlockSamples], src[3][kBlockSamples], rd[kRayDiff][kBlockSamples];
-  uint8_t ok[kBlockSamples];
-};
-
-// A pass of its own (GCC keeps it scalar: the guarded division, sqrt's errno), so that the taps and gathers after it
-// run over ready coordinates.
-void ibr_project_block(const float* P, const float* K, const float* o, float W, float H, const float* pp,
-                       const float* dp, int64_t n, IbrProjection& out) {
-  const float fx = K[0], fy = K[1], cx = K[2], cy = K[3];
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = pp + 3 * i;
-    const float* d = dp + 3 * i;
-    const float xc = P[0] * p[0] + P[1] * p[1] + P[2] * p[2] + P[3];
-    const float yc = P[4] * p[0] + P[5] * p[1] + P[6] * p[2] + P[7];
-    const float zc = P[8] * p[0] + P[9] * p[1] + P[10] * p[2] + P[11];
-    const float safe_z = std::abs(zc) > 1e-6f ? zc : 1e-6f;
-    const float u = fx * xc / safe_z + cx, vv = fy * yc / safe_z + cy;
-    out.u[i] = u;
-    out.v[i] = vv;
-    out.ok[i] = (zc > 1e-6f) & (u >= 0.0f) & (u <= W) & (vv >= 0.0f) & (vv <= H);
-    const float tx = p[0] - o[0], ty = p[1] - o[1], tz = p[2] - o[2];
-    const float len = std::sqrt(tx * tx + ty * ty + tz * tz);
-    const float inv = 1.0f / std::max(len, 1e-6f);
-    const float sx = tx * inv, sy = ty * inv, sz = tz * inv;
-    out.dist[i] = len;
-    out.src[0][i] = sx;
-    out.src[1][i] = sy;
-    out.src[2][i] = sz;
-    out.rd[0][i] = d[0] - sx;
-    out.rd[1][i] = d[1] - sy;
-    out.rd[2][i] = d[2] - sz;
-    out.rd[3][i] = d[0] * sx + d[1] * sy + d[2] * sz;
-  }
-}
 
 }  // namespace
 
@@ -227,30 +189,25 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
     std::vector<float> stats(static_cast<size_t>(kBlockSamples * 2 * H)), per_sample(static_cast<size_t>(kBlockSamples * ldh));
     std::vector<float> pooled(static_cast<size_t>(kBlockSamples * 2 * G)), zb(static_cast<size_t>(kBlockSamples * ldd));
     std::vector<float> sig(static_cast<size_t>(kBlockSamples * 16)), per_block(static_cast<size_t>(kBlockSamples));
-    IbrProjection proj;  // one view's projections of the block and their taps in both maps
-    int64_t f_off[4][kBlockSamples], c_off[4][kBlockSamples];
-    float f_wt[4][kBlockSamples], c_wt[4][kBlockSamples];
+    ProjectionBlock<kBlockSamples> proj;  // one view's projections of the block and their taps in both maps
+    TapBlock<kBlockSamples> ft, ct;
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t first = b * kBlockSamples, nb = std::min(kBlockSamples, N - first), rows = V * nb;
       // Projection, gathers and the per-view inputs [feature, colour, ray difference, 1].
       for (int64_t v = 0; v < V; ++v) {
         const float W = colour_maps[static_cast<size_t>(v)].W, Hh = colour_maps[static_cast<size_t>(v)].H;
         // The block's projections and source directions, then their taps (16 at a time), then the gathers.
-        ibr_project_block(cam + 12 * v, K + 4 * v, org + 3 * v, W, Hh, pp + 3 * first, dp + 3 * first, nb, proj);
+        project_block(cam + 12 * v, K + 4 * v, org + 3 * v, W, Hh, pp + 3 * first, dp + 3 * first, 3, nb, proj);
         const MapView& fm = feature_maps[static_cast<size_t>(v)];
         const MapView& cm = colour_maps[static_cast<size_t>(v)];
-        bilinear_taps_block<kBlockSamples>(fm, proj.u, proj.v, nb, f_off, f_wt);
-        bilinear_taps_block<kBlockSamples>(cm, proj.u, proj.v, nb, c_off, c_wt);
+        ft.compute(fm, proj.u, proj.v, nb);
+        ct.compute(cm, proj.u, proj.v, nb);
         for (int64_t i = 0; i < nb; ++i) {
           const int64_t row = v * nb + i;
           valid[static_cast<size_t>(row)] = proj.ok[i];
           float* xr = x.data() + row * x_width;
-          const Taps ft{{f_off[0][i], f_off[1][i], f_off[2][i], f_off[3][i]},
-                        {f_wt[0][i], f_wt[1][i], f_wt[2][i], f_wt[3][i]}};
-          const Taps ct{{c_off[0][i], c_off[1][i], c_off[2][i], c_off[3][i]},
-                        {c_wt[0][i], c_wt[1][i], c_wt[2][i], c_wt[3][i]}};
-          sample_taps(fm, ft, xr);
-          sample_taps(cm, ct, xr + C);
+          sample_taps(fm, ft.at(i), xr);
+          sample_taps(cm, ct.at(i), xr + C);
           float* r = xr + C + 3;
           for (int k = 0; k < kRayDiff; ++k) r[k] = proj.rd[k][i];
           r[kRayDiff] = 1.0f;

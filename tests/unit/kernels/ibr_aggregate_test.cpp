@@ -154,6 +154,48 @@ TEST(FusedLayers, BilinearTapsOnTheFarEdgeStayInTheMap) {
   }
 }
 
+
+TEST(FusedLayers, ProjectBlockAndTapBlockMatchTheirDefinitions) {
+  // A camera at (0, 0, -4) looking down +z (world-to-camera = a shift), f = 10, centre (8, 6), image 16 x 12; points
+  // with a direction stride of 4 (GP-NeRF's layout): in front and inside, behind, in front but outside the image.
+  const float P[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 4};
+  const float K[4] = {10, 10, 8, 6}, o[3] = {0, 0, -4};
+  const float pts[9] = {0.4f, -0.2f, 0.0f, 0.0f, 0.0f, -5.0f, 4.0f, 0.0f, 0.0f};
+  const float dirs[12] = {0, 0, 1, 9, 0.6f, 0, 0.8f, 9, 1, 0, 0, 9};
+  detail::ProjectionBlock<16> proj;
+  detail::project_block(P, K, o, 16.0f, 12.0f, pts, dirs, 4, 3, proj);
+  EXPECT_NEAR(proj.u[0], 10 * 0.4f / 4 + 8, 1e-5f);
+  EXPECT_NEAR(proj.v[0], 10 * -0.2f / 4 + 6, 1e-5f);
+  EXPECT_EQ(proj.ok[0], 1);
+  EXPECT_EQ(proj.ok[1], 0);  // behind the camera
+  EXPECT_EQ(proj.ok[2], 0);  // u = 18 > 16: outside the image
+  EXPECT_NEAR(proj.u[2], 10 * 4.0f / 4 + 8, 1e-5f);
+  const float len0 = std::sqrt(0.4f * 0.4f + 0.2f * 0.2f + 16.0f);
+  EXPECT_NEAR(proj.dist[0], len0, 1e-5f);
+  const float s0[3] = {0.4f / len0, -0.2f / len0, 4.0f / len0};
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_NEAR(proj.src[k][0], s0[k], 1e-6f);
+    EXPECT_NEAR(proj.rd[k][0], dirs[k] - s0[k], 1e-6f);
+  }
+  EXPECT_NEAR(proj.rd[3][0], s0[2], 1e-6f);                    // cosine with (0, 0, 1)
+  EXPECT_NEAR(proj.rd[3][1], 0.6f * 0 + 0.8f * -1.0f, 1e-6f);  // point 1: source direction (0, 0, -1)
+  // The taps of the projections in a 4 x 3 map over the image and the gathers they drive: bilinear_taps, sample_taps.
+  std::vector<float> data(4 * 3 * 2);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = 0.5f * static_cast<float>(i) - 3.0f;
+  const detail::MapView m{data.data(), 4, 3, 2, 16.0f, 12.0f};
+  detail::TapBlock<16> taps;
+  taps.compute(m, proj.u, proj.v, 3);
+  float out[3 * 5];
+  std::fill(out, out + 15, -99.0f);
+  taps.gather(m, 3, out, 5);
+  for (int i = 0; i < 3; ++i) {
+    const detail::Taps t = detail::bilinear_taps(m, proj.u[i], proj.v[i]);
+    float want[2];
+    detail::sample_taps(m, t, want);
+    for (int c = 0; c < 2; ++c) EXPECT_NEAR(out[5 * i + c], want[c], 1e-5f) << i;
+    EXPECT_EQ(out[5 * i + 2], -99.0f);  // the stride's gap is left alone
+  }
+}
 TEST(IbrFusedKernels, ClearErrorsOnMisuse) {
   SourceCameraBatch cams;
   cams.w2c = at::zeros({2, 3, 4});
