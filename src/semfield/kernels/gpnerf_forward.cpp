@@ -25,6 +25,8 @@ namespace semfield::kernels {
 namespace {
 
 using detail::apply_layer;
+using detail::kRayDiffWidth;
+static_assert(kRayDiffWidth == 4, "GpBlock::keys unrolls the ray difference's four terms");
 using detail::Layer;
 using detail::project_block;
 using detail::MapView;
@@ -165,7 +167,7 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
                   "'s query / key / value maps must be [W,W] with W = ", p.W, ", got ", t->sizes());
     const at::Tensor A1 = gp_double(v.attn_fc.weights[0]), b1 = gp_double(v.attn_fc.biases[0]);
     const at::Tensor P1 = v.pos_fc.weights[0], P2 = gp_double(v.pos_fc.weights[1]), p2 = gp_double(v.pos_fc.biases[1]);
-    TORCH_CHECK(A1.size(1) == p.W && P1.size(1) == 4 && P2.size(0) == p.W, kGpOp, ": ", name,
+    TORCH_CHECK(A1.size(1) == p.W && P1.size(1) == kRayDiffWidth && P2.size(0) == p.W, kGpOp, ": ", name,
                 "'s attn_fc must take W = ", p.W, " channels and pos_fc map 4 -> W");
     p.A = A1.size(0);
     p.P = P1.size(0);
@@ -291,7 +293,7 @@ class GpBlock {
     auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n), 0.0f); };
     x_ = buf(rows * (p.C + 3));
     valid_.assign(static_cast<size_t>(rows), 0);
-    p4_ = buf(rows * 4);
+    rd_ = buf(rows * kRayDiffWidth);
     h_ = buf(rows * Wp_);
     big_ = buf(rows * bigp_);
     hp_ = buf(rows * p.L * p.P);
@@ -342,7 +344,7 @@ class GpBlock {
         for (int64_t j = 0; j < n; ++j) {
           const int64_t row = v * nb + i0 + j;
           valid_[static_cast<size_t>(row)] = proj_.ok[j];
-          for (int k = 0; k < 4; ++k) p4_[static_cast<size_t>(4 * row + k)] = proj_.rd[k][j];
+          for (int k = 0; k < kRayDiffWidth; ++k) rd_[static_cast<size_t>(kRayDiffWidth * row + k)] = proj_.rd[k][j];
         }
         gather_chunk(fm, n, x_.data() + (v * nb + i0) * xw, xw);
         gather_chunk(cm, n, x_.data() + (v * nb + i0) * xw + p_.C, xw);
@@ -380,12 +382,12 @@ class GpBlock {
     }
     const int64_t LP = p_.L * p_.P;
     for (int64_t row = 0; row < rows; ++row) {
-      const float* r = p4_.data() + 4 * row;
+      const float* r = rd_.data() + kRayDiffWidth * row;
       float* hp = hp_.data() + row * LP;
       for (int64_t l = 0; l < p_.L; ++l) {
         const GpViewPacked& v = p_.view[static_cast<size_t>(l)];
         for (int64_t j = 0; j < p_.P; ++j) {
-          const float* w = v.p1.data() + 4 * j;
+          const float* w = v.p1.data() + kRayDiffWidth * j;
           hp[l * p_.P + j] =
               std::max(v.p1b[static_cast<size_t>(j)] + w[0] * r[0] + w[1] * r[1] + w[2] * r[2] + w[3] * r[3], 0.0f);
         }
@@ -708,7 +710,7 @@ class GpBlock {
   const GpPacked& p_;
   const GpMaps& m_;
   int64_t V_, Wp_, bigp_, Sp_, nb_ = 0;
-  std::vector<float> x_, p4_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
+  std::vector<float> x_, rd_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
   std::vector<float> sem_, field_, expanded_, mask_, qkv_, qe_, kt_, scores_, panel_, mixed_, abar_, wblend_;
   std::vector<uint8_t> valid_, seen_;
   detail::ProjectionBlock<kTapChunk> proj_;  // one view's projections of a chunk

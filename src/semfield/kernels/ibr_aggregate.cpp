@@ -189,7 +189,7 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
     std::vector<float> stats(static_cast<size_t>(kBlockSamples * 2 * H)), per_sample(static_cast<size_t>(kBlockSamples * ldh));
     std::vector<float> pooled(static_cast<size_t>(kBlockSamples * 2 * G)), zb(static_cast<size_t>(kBlockSamples * ldd));
     std::vector<float> sig(static_cast<size_t>(kBlockSamples * 16)), per_block(static_cast<size_t>(kBlockSamples));
-    ProjectionBlock<kBlockSamples> proj;  // one view's projections of the block and their taps in both maps
+    ProjectionBlock<kBlockSamples> proj;  // one view's projections of the block (its taps: ft, ct below)
     TapBlock<kBlockSamples> ft, ct;
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t first = b * kBlockSamples, nb = std::min(kBlockSamples, N - first), rows = V * nb;
