@@ -2,6 +2,8 @@
 // A_FAT / A_RAT), the gradient block on both semantic paths, the S_novel fusion, Eq. 13's masks and loss, class ids by
 // name, the perception head's shapes, config and registry.
 #include <cmath>
+#include <map>
+#include <string>
 #include <tuple>
 
 #include <ATen/ATen.h>
@@ -400,6 +402,7 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   c.head_input = "novel";
   c.loss.distill = 0.25;
   c.lr_scale.extractor = 5;
+  c.lr_scale.instance_head = 20;
   c.fine_min_opacity = 0.01;
   const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
   EXPECT_EQ(to_json(back), to_json(c));
@@ -425,6 +428,26 @@ TEST(GpnerfModelType, RegisteredImageConditionedAndStartsFromAnIbrEncoder) {
   EXPECT_TRUE(model->label_inputs().needed);
   EXPECT_FALSE(model->label_inputs().sources);
   EXPECT_EQ(model->lr_scales().size(), model->parameters().size());
+  {  // each part, the instance head included, gets its own learning-rate multiplier
+    GpnerfConfig ci = tiny_gpnerf_config();
+    ci.instance_slots = 4;
+    ci.lr_scale = {2.0, 3.0, 5.0, 7.0};
+    const auto m = create_trainable_model("gp-nerf", to_json(ci), "config.json");
+    const std::vector<double> scales = m->lr_scales();
+    const auto named = GpnerfNetwork(ci).named_parameters();
+    ASSERT_EQ(scales.size(), named.size());
+    std::map<double, int> seen;
+    for (size_t i = 0; i < named.size(); ++i) {
+      const std::string& name = named[i].first;
+      const double want = name.rfind("extractor.", 0) == 0       ? 2.0
+                          : name.rfind("head.", 0) == 0          ? 5.0
+                          : name.rfind("instance_head.", 0) == 0 ? 7.0
+                                                                 : 3.0;
+      EXPECT_DOUBLE_EQ(scales[i], want) << name;
+      ++seen[scales[i]];
+    }
+    EXPECT_EQ(seen.size(), 4u);  // all four parts present
+  }
   IbrConfig ibr = test::small_ibr_config();
   ibr.seed = 42;
   const IbrNetwork donor(ibr);

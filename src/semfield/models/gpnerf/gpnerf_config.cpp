@@ -33,7 +33,7 @@ void GpnerfConfig::validate() const {
   if (depth_guided_np < 0 || depth_guided_np > n_fine) fail_usage("gp-nerf config: depth_guided_np is out of range");
   for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided, loss.instance})
     if (!(w >= 0)) fail_usage("gp-nerf config: loss weights must be non-negative");
-  for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head})
+  for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head, lr_scale.instance_head})
     if (!(w >= 0 && w <= 1000)) fail_usage("gp-nerf config: lr_scale entries must be in [0, 1000]");
 }
 
@@ -68,7 +68,10 @@ nlohmann::json to_json(const GpnerfConfig& c) {
             {"depth_guided", c.loss.depth_guided},
             {"instance", c.loss.instance}}},
           {"lr_scale",
-           {{"extractor", c.lr_scale.extractor}, {"transformer", c.lr_scale.transformer}, {"head", c.lr_scale.head}}},
+           {{"extractor", c.lr_scale.extractor},
+            {"transformer", c.lr_scale.transformer},
+            {"head", c.lr_scale.head},
+            {"instance_head", c.lr_scale.instance_head}}},
           {"seed", c.seed}};
 }
 
@@ -118,10 +121,11 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
     c.loss.instance = l->double_or("instance", c.loss.instance);
   }
   if (auto l = root.find("lr_scale")) {
-    l->reject_unknown_keys({"extractor", "transformer", "head"});
+    l->reject_unknown_keys({"extractor", "transformer", "head", "instance_head"});
     c.lr_scale.extractor = l->double_or("extractor", c.lr_scale.extractor);
     c.lr_scale.transformer = l->double_or("transformer", c.lr_scale.transformer);
     c.lr_scale.head = l->double_or("head", c.lr_scale.head);
+    c.lr_scale.instance_head = l->double_or("instance_head", c.lr_scale.instance_head);
   }
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
   validate_config(origin, "", [&] { c.validate(); });

@@ -28,11 +28,12 @@ struct GpnerfLossWeights {
   double instance = 1.0;
 };
 
-/// Learning-rate multipliers of the three parts (of `train-corpus --lr`). The paper's are 5e-3 / 1e-5 / 5e-5 for
-/// 200k steps; at this machine's few thousand steps transformers at 1/500 of the extractor's rate barely move, so the
-/// default is one rate for all (BENCHMARKS.md, "GP-NeRF").
+/// Learning-rate multipliers of the parts (of `train-corpus --lr` and `apply --finetune-lr`). The paper's are 5e-3 /
+/// 1e-5 / 5e-5 for 200k steps; at this machine's few thousand steps transformers at 1/500 of the extractor's rate
+/// barely move, so the default is one rate for all (BENCHMARKS.md, "GP-NeRF"). "instance_head" is the instance
+/// head's own: a head usually fresh at fine-tuning, where the rest starts trained.
 struct GpnerfLrScale {
-  double extractor = 1.0, transformer = 1.0, head = 1.0;
+  double extractor = 1.0, transformer = 1.0, head = 1.0, instance_head = 1.0;
 };
 
 struct GpnerfConfig {
@@ -75,7 +76,7 @@ struct GpnerfConfig {
   int instance_slots = 0;
   int depth_guided_np = 2;   ///< "depth_guided_np": N_p of Eq. 13, in samples either side of the surface sample
   GpnerfLossWeights loss;    ///< "loss": {"rgb", "point", "semantic", "distill", "depth_guided", "instance"}
-  GpnerfLrScale lr_scale;    ///< "lr_scale": {"extractor", "transformer", "head"}
+  GpnerfLrScale lr_scale;    ///< "lr_scale": {"extractor", "transformer", "head", "instance_head"}
   uint64_t seed = 0;         ///< "seed": weight initialisation
 
   /// UsageError naming the first key out of range.

@@ -223,8 +223,12 @@ std::unique_ptr<CorpusModel> create_gpnerf_trainable(const nlohmann::json& confi
 std::vector<double> GpnerfCorpusModel::lr_scales() const {
   const GpnerfLrScale& s = m_network.config().lr_scale;
   std::vector<double> out;
+  auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
   for (const auto& [name, t] : m_network.named_parameters())
-    out.push_back(name.rfind("extractor.", 0) == 0 ? s.extractor : name.rfind("head.", 0) == 0 ? s.head : s.transformer);
+    out.push_back(starts(name, "extractor.")       ? s.extractor
+                  : starts(name, "head.")          ? s.head
+                  : starts(name, "instance_head.") ? s.instance_head
+                                                   : s.transformer);
   return out;
 }
 
