@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/strings.h"
 #include "semfield/data/synth/synth_scene.h"
 #include "semfield/models/gpnerf/gpnerf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
@@ -439,10 +440,10 @@ TEST(GpnerfModelType, RegisteredImageConditionedAndStartsFromAnIbrEncoder) {
     std::map<double, int> seen;
     for (size_t i = 0; i < named.size(); ++i) {
       const std::string& name = named[i].first;
-      const double want = name.rfind("extractor.", 0) == 0       ? 2.0
-                          : name.rfind("head.", 0) == 0          ? 5.0
-                          : name.rfind("instance_head.", 0) == 0 ? 7.0
-                                                                 : 3.0;
+      const double want = starts_with(name, "extractor.")       ? 2.0
+                          : starts_with(name, "head.")          ? 5.0
+                          : starts_with(name, "instance_head.") ? 7.0
+                                                                : 3.0;
       EXPECT_DOUBLE_EQ(scales[i], want) << name;
       ++seen[scales[i]];
     }

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/strings.h"
 #include "semfield/data/source_views.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/models/ibr/ibr_model.h"
@@ -223,12 +224,11 @@ std::unique_ptr<CorpusModel> create_gpnerf_trainable(const nlohmann::json& confi
 std::vector<double> GpnerfCorpusModel::lr_scales() const {
   const GpnerfLrScale& s = m_network.config().lr_scale;
   std::vector<double> out;
-  auto starts = [](const std::string& name, const char* prefix) { return name.rfind(prefix, 0) == 0; };
   for (const auto& [name, t] : m_network.named_parameters())
-    out.push_back(starts(name, "extractor.")       ? s.extractor
-                  : starts(name, "head.")          ? s.head
-                  : starts(name, "instance_head.") ? s.instance_head
-                                                   : s.transformer);
+    out.push_back(starts_with(name, "extractor.")       ? s.extractor
+                  : starts_with(name, "head.")          ? s.head
+                  : starts_with(name, "instance_head.") ? s.instance_head
+                                                        : s.transformer);
   return out;
 }
 
