@@ -524,24 +524,6 @@ std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters(
   return out;
 }
 
-namespace {
-std::vector<at::Tensor> gp_part(const std::vector<std::pair<std::string, at::Tensor>>& named, const char* prefix) {
-  std::vector<at::Tensor> out;
-  for (const auto& [name, t] : named)
-    if (name.rfind(prefix, 0) == 0) out.push_back(t);
-  return out;
-}
-}  // namespace
-
-std::vector<at::Tensor> GpnerfNetwork::extractor_parameters() const { return gp_part(named_parameters(), "extractor."); }
-std::vector<at::Tensor> GpnerfNetwork::transformer_parameters() const {
-  return gp_part(named_parameters(), "transformer.");
-}
-std::vector<at::Tensor> GpnerfNetwork::head_parameters() const {
-  std::vector<at::Tensor> out = gp_part(named_parameters(), "head.");
-  for (const at::Tensor& t : gp_part(named_parameters(), "instance_head.")) out.push_back(t);
-  return out;
-}
 std::vector<at::Tensor> GpnerfNetwork::parameters() const { return tensors_of(named_parameters()); }
 TensorMap GpnerfNetwork::state() const { return state_of(named_parameters()); }
 void GpnerfNetwork::load_state(const TensorMap& state, const std::string& origin) {

@@ -112,12 +112,9 @@ class GpnerfNetwork {
   at::Tensor decode_instances(const at::Tensor& maps) const;
   bool has_instances() const { return m_config.instance_slots > 0; }
 
-  /// Parameters by part (disjoint; their union is parameters()).
-  std::vector<at::Tensor> extractor_parameters() const;
-  std::vector<at::Tensor> transformer_parameters() const;
-  std::vector<at::Tensor> head_parameters() const;
   std::vector<at::Tensor> parameters() const;
-  /// "extractor.*", "transformer.*", "head.*" (and "instance_head.*").
+  /// "extractor.*", "transformer.*", "head.*" (and "instance_head.*"); the parts' learning-rate multipliers are
+  /// keyed on these prefixes (GpnerfCorpusModel::lr_scales).
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   TensorMap state() const;
   void load_state(const TensorMap& state, const std::string& origin);
