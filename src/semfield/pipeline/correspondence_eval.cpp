@@ -67,4 +67,19 @@ std::pair<at::Tensor, at::Tensor> cosine_nearest(const at::Tensor& queries, cons
   return {at::cat(index), at::cat(sim)};
 }
 
+std::pair<at::Tensor, at::Tensor> euclidean_nearest(const at::Tensor& queries, const at::Tensor& keys) {
+  SEMFIELD_ASSERT(queries.dim() == 2 && keys.dim() == 2 && queries.size(1) == keys.size(1) && keys.size(0) > 0,
+                  "euclidean_nearest: [Q,C] and [K,C] with K > 0 expected");
+  const at::Tensor q = queries.to(at::kFloat), k = keys.to(at::kFloat);
+  std::vector<at::Tensor> index, dist;
+  constexpr int64_t kChunk = 4096;
+  for (int64_t b = 0; b < q.size(0); b += kChunk) {
+    const auto best = at::min(at::cdist(q.narrow(0, b, std::min(kChunk, q.size(0) - b)), k), 1);
+    dist.push_back(std::get<0>(best));
+    index.push_back(std::get<1>(best));
+  }
+  if (index.empty()) return {at::zeros({0}, at::kLong), at::zeros({0})};
+  return {at::cat(index), at::cat(dist)};
+}
+
 }  // namespace semfield

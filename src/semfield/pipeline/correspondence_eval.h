@@ -42,4 +42,8 @@ std::vector<int64_t> present_parts(const at::Tensor& labels);
 /// L2-normalised first) -> [Q] int64, and the similarities [Q].
 std::pair<at::Tensor, at::Tensor> cosine_nearest(const at::Tensor& queries, const at::Tensor& keys);
 
+/// Euclidean nearest neighbours: for each query row [Q,C], the index of the closest key row [K,C] -> [Q] int64, and
+/// the distances [Q].
+std::pair<at::Tensor, at::Tensor> euclidean_nearest(const at::Tensor& queries, const at::Tensor& keys);
+
 }  // namespace semfield

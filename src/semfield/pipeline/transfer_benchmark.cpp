@@ -113,8 +113,10 @@ class TbFeatures {
     if (options.features == "model") {
       m_network = FeatureNerfNetwork(m_config);
       m_network.load_state(file.weights, options.model.string());
+    } else if (options.features == "canonical") {
+      // the ground truth's canonical coordinates: nothing to load
     } else if (options.features != "teacher") {
-      fail_usage("eval-transfer: --features must be model or teacher, not '{}'", options.features);
+      fail_usage("eval-transfer: --features must be model, teacher or canonical, not '{}'", options.features);
     } else if (m_config.teacher.rfind("dino:", 0) == 0) {
       m_dino = std::make_unique<foundation::DinoModel>(foundation::DinoModel::load(m_config.teacher.substr(5)));
     } else if (m_config.teacher != "simulated-dino") {
@@ -123,6 +125,12 @@ class TbFeatures {
     }
   }
   bool is_teacher() const { return m_options.features == "teacher"; }
+  /// The oracle: every pixel's / point's true canonical coordinate, matched by Euclidean distance.
+  bool is_canonical() const { return m_options.features == "canonical"; }
+  /// Nearest key row for each query row: cosine similarity for descriptors, distance for canonical coordinates.
+  std::pair<at::Tensor, at::Tensor> nearest(const at::Tensor& queries, const at::Tensor& keys) const {
+    return is_canonical() ? euclidean_nearest(queries, keys) : cosine_nearest(queries, keys);
+  }
   const FeatureNerfConfig& config() const { return m_config; }
   double render_seconds() const { return m_renders > 0 ? m_render_seconds / m_renders : 0.0; }
   int64_t renders() const { return m_renders; }
@@ -130,6 +138,7 @@ class TbFeatures {
   /// Descriptor map [H*W, C] of instance `in` conditioned on view `source`, seen from camera `view`.
   at::Tensor view_map(const TbInstance& in, const std::string& source, const std::string& view) {
     const View& target = *in.views.at(view);
+    if (is_canonical()) return canonical_points_from_depth(target.camera, depth_of(target), in.frame).reshape({-1, 3});
     if (is_teacher()) {
       SEMFIELD_ASSERT(source == view, "the teacher has no novel views");
       const at::Tensor map = teacher_map(in, source);  // [C,h,w]
@@ -145,6 +154,7 @@ class TbFeatures {
 
   /// Descriptors [N,C] at world points [N,3] of instance `in` conditioned on view `source`.
   at::Tensor point_features(const TbInstance& in, const std::string& source, const at::Tensor& world) {
+    if (is_canonical()) return world;  // the category's instances are canonically aligned: world = canonical frame
     const at::Tensor p = tb_to_normalised(world, in.frame);
     if (!is_teacher()) return model(in, source).point_outputs(p)[0];
     const View& v = *in.views.at(source);
@@ -166,13 +176,17 @@ class TbFeatures {
     }
     return *it->second;
   }
+  static at::Tensor depth_of(const View& v) {
+    if (!v.depth) fail_input(v.image_path, "depth_path", "view {} has no depth map", v.name);
+    const Image& d = *v.depth;
+    return at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone();
+  }
   at::Tensor teacher_map(const TbInstance& in, const std::string& source) const {
     const View& v = *in.views.at(source);
-    const Image& d = *v.depth;
-    const at::Tensor depth = at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone();
+    const at::Tensor depth = depth_of(v);
     if (m_dino) return featurenerf_dino_map(*m_dino, m_config, view_colours(v, Eigen::Vector3f::Ones()), depth.gt(0),
                                             m_config.teacher);
-    const at::Tensor parts = at::where(depth.gt(0), tb_parts(v), at::zeros({d.height, d.width}, at::kLong));
+    const at::Tensor parts = at::where(depth.gt(0), tb_parts(v), at::zeros(depth.sizes(), at::kLong));
     return simulated_dino_map(parts, canonical_points_from_depth(v.camera, depth, in.frame),
                               simulated_teacher_key(in.name), simulated_teacher_key(v.name), m_config.simulated,
                               view_colours(v, Eigen::Vector3f::Ones()));
@@ -190,12 +204,14 @@ class TbFeatures {
 struct TbScores {
   PckAccumulator pck;
   std::vector<double> mious;
+  int64_t snapped = 0;  ///< source keypoints read at the nearest foreground pixel (theirs was background)
   explicit TbScores(std::vector<double> thresholds) : pck(std::move(thresholds)) {}
   nlohmann::json json() const {
     double sum = 0;
     for (double m : mious) sum += m;
     return {{"pairs", static_cast<int64_t>(mious.size())},
             {"keypoints", pck.count()},
+            {"keypoints_snapped", snapped},
             {"pck_thresholds", pck.thresholds()},
             {"pck", pck.values()},
             {"part_miou", mious.empty() ? 0.0 : sum / static_cast<double>(mious.size())}};
@@ -231,7 +247,8 @@ void tb_blit(Image& dst, int x0, int y0, const Image& src) {
 /// One 2D pair: source (features, parts, keypoints) -> target. Returns the target's transferred part map [H,W].
 at::Tensor tb_score_2d(const at::Tensor& src_map, const at::Tensor& src_parts,
                        const std::map<std::string, TbKeypoint>& src_kp, const at::Tensor& tgt_map,
-                       const at::Tensor& tgt_parts, const std::map<std::string, TbKeypoint>& tgt_kp, TbScores& scores,
+                       const at::Tensor& tgt_parts, const std::map<std::string, TbKeypoint>& tgt_kp,
+                       const TbFeatures& features, TbScores& scores,
                        std::vector<std::pair<std::string, Eigen::Vector2d>>* predicted) {
   const int64_t h = tgt_parts.size(0), w = tgt_parts.size(1), sw = src_parts.size(1);
   const at::Tensor sfg = at::nonzero(src_parts.reshape({-1}).gt(0)).view({-1});
@@ -239,7 +256,7 @@ at::Tensor tb_score_2d(const at::Tensor& src_map, const at::Tensor& src_parts,
   at::Tensor transferred = at::zeros({h * w}, at::kLong);
   if (sfg.size(0) == 0 || tfg.size(0) == 0) return transferred.view({h, w});
   const at::Tensor sf = src_map.index_select(0, sfg), tf = tgt_map.index_select(0, tfg);
-  const auto [index, sim] = cosine_nearest(tf, sf);
+  const auto [index, sim] = features.nearest(tf, sf);
   transferred.index_copy_(0, tfg, src_parts.reshape({-1}).index_select(0, sfg).index_select(0, index));
   transferred = transferred.view({h, w});
   const double miou = pair_part_miou(transferred, tgt_parts, present_parts(src_parts));
@@ -250,8 +267,17 @@ at::Tensor tb_score_2d(const at::Tensor& src_map, const at::Tensor& src_parts,
     if (!s.visible || t == tgt_kp.end() || !t->second.visible) continue;
     const int64_t sx = std::clamp<int64_t>(std::lround(s.x), 0, sw - 1);
     const int64_t sy = std::clamp<int64_t>(std::lround(s.y), 0, src_parts.size(0) - 1);
-    const at::Tensor q = src_map.select(0, sy * sw + sx).unsqueeze(0);
-    const auto [ki, ks] = cosine_nearest(q, tf);
+    int64_t at_pixel = sy * sw + sx;
+    if (src_parts.reshape({-1})[at_pixel].item<int64_t>() == 0) {
+      // A visible keypoint lies on the object, but a tip or convex corner often rounds to a background pixel (about
+      // half of the chairs' keypoints at 128^2), where the teacher's map is zero (as the authors' DINO maps) and the
+      // oracle has no depth: every descriptor is read at the nearest foreground pixel of the source instead.
+      const at::Tensor dx = sfg.remainder(sw) - sx, dy = sfg.div(sw, "floor") - sy;
+      at_pixel = sfg[(dx * dx + dy * dy).argmin()].item<int64_t>();
+      ++scores.snapped;
+    }
+    const at::Tensor q = src_map.select(0, at_pixel).unsqueeze(0);
+    const auto [ki, ks] = features.nearest(q, tf);
     const int64_t p = tfg[ki[0].item<int64_t>()].item<int64_t>();
     const double px = static_cast<double>(p % w), py = static_cast<double>(p / w);
     scores.pck.add(std::hypot(px - t->second.x, py - t->second.y) * scale);
@@ -319,8 +345,9 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
   nlohmann::json result = {{"model", fs::absolute(o.model).lexically_normal().string()},
                            {"data", fs::absolute(o.data).lexically_normal().string()},
                            {"category", category.string_or("category", "")},
-                           {"features", o.features == "teacher" ? "teacher (" + features.config().teacher + ", 2D)"
-                                                                : "model (" + features.config().descriptor + ")"}};
+                           {"features", o.features == "teacher"     ? "teacher (" + features.config().teacher + ", 2D)"
+                                        : o.features == "canonical" ? "canonical (ground-truth coordinates, oracle)"
+                                                                    : "model (" + features.config().descriptor + ")"}};
   for (const std::string& setting : o.settings) {
     if (setting != "same-camera" && setting != "diff-camera" && setting != "novel-view" && setting != "3d")
       fail_usage("eval-transfer: unknown setting '{}' (same-camera, diff-camera, novel-view, 3d)", setting);
@@ -345,7 +372,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
         const at::Tensor sfg = at::nonzero(sl.gt(0)).view({-1});
         const at::Tensor sf = features.point_features(A, va, A.points.index_select(0, sfg));
         const at::Tensor tf = features.point_features(B, vb, B.points);
-        const auto [index, sim] = cosine_nearest(tf, sf);
+        const auto [index, sim] = features.nearest(tf, sf);
         const at::Tensor pred = sl.index_select(0, sfg).index_select(0, index);
         const double miou = pair_part_miou(pred, tl, present_parts(sl));
         if (miou >= 0) scores.mious.push_back(miou);
@@ -358,7 +385,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
           }
         if (!shared.empty()) {
           const at::Tensor q = features.point_features(A, va, at::tensor(xyz).view({-1, 3}));
-          const auto [ki, ks] = cosine_nearest(q, tf);
+          const auto [ki, ks] = features.nearest(q, tf);
           for (size_t i = 0; i < shared.size(); ++i) {
             const int64_t n = ki[static_cast<int64_t>(i)].item<int64_t>();
             const Eigen::Vector3d predicted(B.points[n][0].item<double>(), B.points[n][1].item<double>(),
@@ -382,7 +409,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
         };
         const auto skp = keypoints_of(A, va);
         const auto tkp = keypoints_of(B, vt);
-        const at::Tensor transferred = tb_score_2d(sm, sp, skp, tm, tp, tkp, scores, &predicted);
+        const at::Tensor transferred = tb_score_2d(sm, sp, skp, tm, tp, tkp, features, scores, &predicted);
         if (!o.out.empty() && pair < o.pictures)
           tb_picture(o.out / fmt::format("{}_{}.png", setting, pair), sv, sp, skp, tv, tp, tkp, transferred,
                      predicted, names);

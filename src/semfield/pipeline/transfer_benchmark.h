@@ -9,12 +9,17 @@
 //  - 3d             A and B each from their own view; A's labelled surface points / 3D keypoints go to B's points
 //                   (v_NeRF evaluated at the points directly, no rendering)
 // Correspondences are cosine nearest neighbours over the target's foreground (its ground-truth part map > 0, as the
-// authors' evaluation), keypoints read at their nearest pixel. PCK thresholds: 2.5 / 5 / 7.5 / 10 pixels at 128^2
-// (scaled with the resolution), 0.025 / 0.05 / 0.075 / 0.1 object units in 3D.
+// authors' evaluation). A keypoint is read at its nearest pixel — or, where that pixel is background (a tip or convex
+// corner rounded off the object), at the nearest foreground pixel of the source ("keypoints_snapped" counts them;
+// before 2026-11-26 they were read on the background, where the teacher's map is zero). PCK thresholds: 2.5 / 5 /
+// 7.5 / 10 pixels at 128^2 (scaled with the resolution), 0.025 / 0.05 / 0.075 / 0.1 object units in 3D.
 //
 // Features: a FeatureNeRF model's descriptor (its config's "descriptor"), or "teacher": the model's teacher's map of
 // each source image (the simulated DINO teacher, or DINO's keys for a dino:PATH teacher; bilinearly upsampled; 3D
-// points projected into the source image) — the 2D baseline, which has no novel views.
+// points projected into the source image) — the 2D baseline, which has no novel views; or "canonical": an oracle, not
+// a descriptor — every pixel's (from the view's depth map) and point's true coordinate in the category's canonical
+// frame, matched by Euclidean distance: the ceiling of transfer by canonical position alone, which is what L_coord
+// teaches (a part boundary that moves between instances is where it fails).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +35,7 @@ struct TransferBenchOptions {
   std::filesystem::path model;  ///< a FeatureNeRF model file (also for "teacher": its teacher options are used)
   std::filesystem::path data;   ///< a category dataset (category.json + instance folders)
   std::filesystem::path out;    ///< metrics.json and pictures; empty = none written
-  std::string features = "model";  ///< "model" | "teacher"
+  std::string features = "model";  ///< "model" | "teacher" | "canonical"
   std::vector<std::string> settings{"same-camera", "diff-camera", "novel-view", "3d"};
   int pairs = 40;       ///< pairs per setting
   int pictures = 3;     ///< pairs drawn per 2D setting

@@ -1,4 +1,5 @@
 // PCK and part co-segmentation scores against hand-computed cases; cosine nearest neighbours.
+#include <cmath>
 #include <limits>
 
 #include <ATen/ATen.h>
@@ -41,6 +42,18 @@ TEST(CorrespondenceEval, CosineNearestIgnoresScale) {
   EXPECT_EQ(index[1].item<int64_t>(), 1);
   EXPECT_EQ(index[2].item<int64_t>(), 2);
   EXPECT_NEAR(sim[2].item<float>(), 0.9997f, 1e-3f);
+}
+
+TEST(CorrespondenceEval, EuclideanNearestUsesDistanceNotDirection) {
+  // (1,0) and (2,0) point the same way as the query (3,0), so cosine similarity ties them; the distance does not.
+  const at::Tensor keys = at::tensor({1.0f, 0.0f, 2.0f, 0.0f, 0.0f, 1.0f}).view({3, 2});
+  const at::Tensor queries = at::tensor({3.0f, 0.0f, 0.9f, 0.2f, 0.1f, 0.7f}).view({3, 2});
+  const auto [index, dist] = euclidean_nearest(queries, keys);
+  EXPECT_EQ(index[0].item<int64_t>(), 1);
+  EXPECT_EQ(index[1].item<int64_t>(), 0);
+  EXPECT_EQ(index[2].item<int64_t>(), 2);
+  EXPECT_NEAR(dist[0].item<float>(), 1.0f, 1e-5f);
+  EXPECT_NEAR(dist[1].item<float>(), std::hypot(0.1f, 0.2f), 1e-5f);
 }
 
 }  // namespace
