@@ -5,7 +5,8 @@
 # `semfield synth --category CAT --instances N --seed 900000` (instances the models never saw, their own cameras):
 #  1. `semfield eval-transfer` per model: PCK and part mIoU, same camera / different cameras / novel view / 3D
 #     (PAIRS pairs each), and the mean seconds of one 128^2 descriptor map in a novel view (render_view);
-#  2. the teacher's 2D maps (`--features teacher`) with the first model's teacher options;
+#  2. the teacher's 2D maps (`--features teacher`) with the first model's teacher options, and the canonical-coordinate
+#     oracle (`--features canonical`: true canonical positions matched by distance, the ceiling of position alone);
 #  3. novel-view PSNR of each model: `apply --source-view r_0` on the first 6 instances, `eval` over their test views.
 # Writes WORK/<tag>/metrics.json (+ pictures) and WORK/summary.json; prints a table.
 # Usage: bash bench/featurenerf_tasks.sh WORK CATEGORY N PAIRS MODEL [MODEL...]
@@ -20,6 +21,8 @@ data="$work/${cat}_unseen"
 # Results already in WORK are kept (delete WORK/<tag> to recompute).
 [[ -f "$work/teacher/metrics.json" ]] ||
   "$bin" eval-transfer --model "$1" --data "$data" --features teacher --pairs "$pairs" --out "$work/teacher" >/dev/null 2>&1
+[[ -f "$work/oracle/metrics.json" ]] ||
+  "$bin" eval-transfer --model "$1" --data "$data" --features canonical --pairs "$pairs" --out "$work/oracle" >/dev/null 2>&1
 for m in "$@"; do
   tag=$(basename "$m" .safetensors)
   [[ -f "$work/$tag/metrics.json" ]] ||
@@ -42,7 +45,8 @@ done
 python3 - "$work" "$@" <<'PY'
 import json, sys, os
 work, models = sys.argv[1], sys.argv[2:]
-rows = [("teacher (2D)", json.load(open(f"{work}/teacher/metrics.json")))]
+rows = [("teacher (2D)", json.load(open(f"{work}/teacher/metrics.json"))),
+        ("oracle: true canonical coordinates", json.load(open(f"{work}/oracle/metrics.json")))]
 rows += [(os.path.basename(m).replace(".safetensors", ""), json.load(open(f"{work}/{os.path.basename(m).replace('.safetensors', '')}/metrics.json"))) for m in models]
 def cell(m, s, what):
     v = m.get(s)
