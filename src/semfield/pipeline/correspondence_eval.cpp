@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -50,36 +52,41 @@ double pair_part_miou(const at::Tensor& predicted, const at::Tensor& truth, cons
   return n > 0 ? sum / n : -1.0;
 }
 
-std::pair<at::Tensor, at::Tensor> cosine_nearest(const at::Tensor& queries, const at::Tensor& keys) {
+namespace {
+
+void check_rows(const char* what, const at::Tensor& queries, const at::Tensor& keys) {
   SEMFIELD_ASSERT(queries.dim() == 2 && keys.dim() == 2 && queries.size(1) == keys.size(1) && keys.size(0) > 0,
-                  "cosine_nearest: [Q,C] and [K,C] with K > 0 expected");
-  const at::Tensor q = queries / queries.norm(2, 1, true).clamp_min(1e-12f);
-  const at::Tensor k = keys / keys.norm(2, 1, true).clamp_min(1e-12f);
-  std::vector<at::Tensor> index, sim;
+                  std::string(what) + ": [Q,C] and [K,C] with K > 0 expected");
+}
+
+/// The best key for each of `n` queries: `best(begin, count)` gives (values, indices) of queries [begin, begin +
+/// count); chunks of 4,096 queries keep the score matrix at most [4096,K].
+template <typename Best>
+std::pair<at::Tensor, at::Tensor> best_in_chunks(int64_t n, Best best) {
+  std::vector<at::Tensor> index, value;
   constexpr int64_t kChunk = 4096;
-  for (int64_t b = 0; b < q.size(0); b += kChunk) {
-    const at::Tensor s = at::matmul(q.narrow(0, b, std::min(kChunk, q.size(0) - b)), k.t());
-    const auto best = at::max(s, 1);
-    sim.push_back(std::get<0>(best));
-    index.push_back(std::get<1>(best));
+  for (int64_t b = 0; b < n; b += kChunk) {
+    const auto [v, i] = best(b, std::min(kChunk, n - b));
+    value.push_back(v);
+    index.push_back(i);
   }
   if (index.empty()) return {at::zeros({0}, at::kLong), at::zeros({0})};
-  return {at::cat(index), at::cat(sim)};
+  return {at::cat(index), at::cat(value)};
+}
+
+}  // namespace
+
+std::pair<at::Tensor, at::Tensor> cosine_nearest(const at::Tensor& queries, const at::Tensor& keys) {
+  check_rows("cosine_nearest", queries, keys);
+  const at::Tensor q = queries / queries.norm(2, 1, true).clamp_min(1e-12f);
+  const at::Tensor kt = (keys / keys.norm(2, 1, true).clamp_min(1e-12f)).t();
+  return best_in_chunks(q.size(0), [&](int64_t b, int64_t n) { return at::max(at::matmul(q.narrow(0, b, n), kt), 1); });
 }
 
 std::pair<at::Tensor, at::Tensor> euclidean_nearest(const at::Tensor& queries, const at::Tensor& keys) {
-  SEMFIELD_ASSERT(queries.dim() == 2 && keys.dim() == 2 && queries.size(1) == keys.size(1) && keys.size(0) > 0,
-                  "euclidean_nearest: [Q,C] and [K,C] with K > 0 expected");
+  check_rows("euclidean_nearest", queries, keys);
   const at::Tensor q = queries.to(at::kFloat), k = keys.to(at::kFloat);
-  std::vector<at::Tensor> index, dist;
-  constexpr int64_t kChunk = 4096;
-  for (int64_t b = 0; b < q.size(0); b += kChunk) {
-    const auto best = at::min(at::cdist(q.narrow(0, b, std::min(kChunk, q.size(0) - b)), k), 1);
-    dist.push_back(std::get<0>(best));
-    index.push_back(std::get<1>(best));
-  }
-  if (index.empty()) return {at::zeros({0}, at::kLong), at::zeros({0})};
-  return {at::cat(index), at::cat(dist)};
+  return best_in_chunks(q.size(0), [&](int64_t b, int64_t n) { return at::min(at::cdist(q.narrow(0, b, n), k), 1); });
 }
 
 }  // namespace semfield
