@@ -20,6 +20,7 @@
 #include "semfield/data/scene.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/image.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/io/npy.h"
 #include "semfield/kernels/gather_project.h"
 #include "semfield/models/featurenerf/featurenerf_model.h"
@@ -178,8 +179,7 @@ class TbFeatures {
   }
   static at::Tensor depth_of(const View& v) {
     if (!v.depth) fail_input(v.image_path, "depth_path", "view {} has no depth map", v.name);
-    const Image& d = *v.depth;
-    return at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone();
+    return image_to_tensor(*v.depth);
   }
   at::Tensor teacher_map(const TbInstance& in, const std::string& source) const {
     const View& v = *in.views.at(source);

@@ -12,6 +12,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
 #include "semfield/core/log.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/mesh/selection_faces.h"
 #include "semfield/pipeline/view_renderer.h"
@@ -56,10 +57,6 @@ Image scalar_image(const at::Tensor& map) {
   Image image(static_cast<int>(m.size(1)), static_cast<int>(m.size(0)), 1);
   std::memcpy(image.pixels.data(), m.data_ptr<float>(), image.pixels.size() * sizeof(float));
   return image;
-}
-
-at::Tensor tensor_of(const Image& image) {
-  return at::from_blob(const_cast<float*>(image.pixels.data()), {image.height, image.width}, at::kFloat).clone();
 }
 
 nlohmann::json availability(const std::string& reason) {
@@ -191,8 +188,8 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
                                         : render_view(*m_run.model, camera, m_background);
   };
   auto from_view = [&](const RenderedView& view) {
-    frame.depth = tensor_of(view.depth);
-    frame.opacity = tensor_of(view.opacity);
+    frame.depth = image_to_tensor(view.depth);
+    frame.opacity = image_to_tensor(view.opacity);
   };
   switch (mode) {
     case RenderMode::Rgb: {

@@ -17,6 +17,7 @@
 #include "semfield/data/corpus.h"
 #include "semfield/data/source_views.h"
 #include "semfield/io/checkpoint.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/model_file.h"
@@ -195,10 +196,7 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
       }
     }
     if (options.instances) ex.target_instance_map = label_tensor(s.instances[static_cast<size_t>(target)]);
-    if (view.depth) {
-      const Image& d = *view.depth;
-      ex.target_depth_map = at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone();
-    }
+    if (view.depth) ex.target_depth_map = image_to_tensor(*view.depth);
   }
   ex.frame = s.frame;
   ex.scene_name = s.name;
@@ -210,8 +208,7 @@ CorpusExample make_example(const std::vector<LoadedScene>& scenes, const Example
       const View& g = *s.train[static_cast<size_t>(i)];
       ex.geometry_cameras.push_back(g.camera);
       geo_colours.push_back(view_colours(g, background));
-      const Image& d = *g.depth;
-      geo_depths.push_back(at::from_blob(const_cast<float*>(d.pixels.data()), {d.height, d.width}, at::kFloat).clone());
+      geo_depths.push_back(image_to_tensor(*g.depth));
     }
     ex.geometry_colours = at::stack(geo_colours);
     ex.geometry_depths = at::stack(geo_depths);
