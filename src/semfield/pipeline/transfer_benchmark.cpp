@@ -111,13 +111,14 @@ class TbFeatures {
     if (file.type != "featurenerf")
       fail_usage("eval-transfer: model {} is of type {}, not featurenerf", options.model.string(), file.type);
     m_config = featurenerf_config_from_json(file.config, options.model.string());
-    if (options.features == "model") {
+    if (options.features == "model" || options.features == "coordinate") {
       m_network = FeatureNerfNetwork(m_config);
       m_network.load_state(file.weights, options.model.string());
     } else if (options.features == "canonical") {
       // the ground truth's canonical coordinates: nothing to load
     } else if (options.features != "teacher") {
-      fail_usage("eval-transfer: --features must be model, teacher or canonical, not '{}'", options.features);
+      fail_usage("eval-transfer: --features must be model, coordinate, teacher or canonical, not '{}'",
+                 options.features);
     } else if (m_config.teacher.rfind("dino:", 0) == 0) {
       m_dino = std::make_unique<foundation::DinoModel>(foundation::DinoModel::load(m_config.teacher.substr(5)));
     } else if (m_config.teacher != "simulated-dino") {
@@ -128,9 +129,12 @@ class TbFeatures {
   bool is_teacher() const { return m_options.features == "teacher"; }
   /// The oracle: every pixel's / point's true canonical coordinate, matched by Euclidean distance.
   bool is_canonical() const { return m_options.features == "canonical"; }
-  /// Nearest key row for each query row: cosine similarity for descriptors, distance for canonical coordinates.
+  /// The model's coordinate head: regressed canonical coordinates, matched by distance as the oracle's true ones.
+  bool is_coordinate() const { return m_options.features == "coordinate"; }
+  /// Nearest key row for each query row: cosine similarity for descriptors, distance for canonical coordinates
+  /// (true or regressed).
   std::pair<at::Tensor, at::Tensor> nearest(const at::Tensor& queries, const at::Tensor& keys) const {
-    return is_canonical() ? euclidean_nearest(queries, keys) : cosine_nearest(queries, keys);
+    return is_canonical() || is_coordinate() ? euclidean_nearest(queries, keys) : cosine_nearest(queries, keys);
   }
   const FeatureNerfConfig& config() const { return m_config; }
   double render_seconds() const { return m_renders > 0 ? m_render_seconds / m_renders : 0.0; }
@@ -147,7 +151,7 @@ class TbFeatures {
       return at::upsample_bilinear2d(map.unsqueeze(0), {h, w}, false).squeeze(0).reshape({map.size(0), -1}).t();
     }
     const auto start = std::chrono::steady_clock::now();
-    const SemanticRenderOutput o = model(in, source).render_view(target.camera);
+    const SemanticRenderOutput o = model(in, source).render_view(target.camera, readout());
     m_render_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ++m_renders;
     return o.maps[0];
@@ -157,7 +161,7 @@ class TbFeatures {
   at::Tensor point_features(const TbInstance& in, const std::string& source, const at::Tensor& world) {
     if (is_canonical()) return world;  // the category's instances are canonically aligned: world = canonical frame
     const at::Tensor p = tb_to_normalised(world, in.frame);
-    if (!is_teacher()) return model(in, source).point_outputs(p)[0];
+    if (!is_teacher()) return model(in, source).point_readout(p, readout());
     const View& v = *in.views.at(source);
     const at::Tensor map = teacher_map(in, source);
     const SourceCameraBatch cams = SourceCameraBatch::from_cameras({v.camera});
@@ -166,6 +170,9 @@ class TbFeatures {
   }
 
  private:
+  FeatureNerfModel::Readout readout() const {
+    return is_coordinate() ? FeatureNerfModel::Readout::Coordinate : FeatureNerfModel::Readout::Descriptor;
+  }
   const FeatureNerfModel& model(const TbInstance& in, const std::string& source) {
     const std::string key = in.name + "/" + source;
     auto it = m_models.find(key);
@@ -347,6 +354,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
                            {"category", category.string_or("category", "")},
                            {"features", o.features == "teacher"     ? "teacher (" + features.config().teacher + ", 2D)"
                                         : o.features == "canonical" ? "canonical (ground-truth coordinates, oracle)"
+                                        : o.features == "coordinate" ? "coordinate (the model's regressed x̂)"
                                                                     : "model (" + features.config().descriptor + ")"}};
   for (const std::string& setting : o.settings) {
     if (setting != "same-camera" && setting != "diff-camera" && setting != "novel-view" && setting != "3d")

@@ -35,7 +35,7 @@ struct TransferBenchOptions {
   std::filesystem::path model;  ///< a FeatureNeRF model file (also for "teacher": its teacher options are used)
   std::filesystem::path data;   ///< a category dataset (category.json + instance folders)
   std::filesystem::path out;    ///< metrics.json and pictures; empty = none written
-  std::string features = "model";  ///< "model" | "teacher" | "canonical"
+  std::string features = "model";  ///< "model" | "coordinate" | "teacher" | "canonical"
   std::vector<std::string> settings{"same-camera", "diff-camera", "novel-view", "3d"};
   int pairs = 40;       ///< pairs per setting
   int pictures = 3;     ///< pairs drawn per 2D setting

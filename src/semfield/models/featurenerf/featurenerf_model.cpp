@@ -173,23 +173,36 @@ ChannelStats FeatureNerfModel::channel_stats(size_t scale) const {
   return {at::zeros({c}), at::ones({c})};
 }
 
+bool FeatureNerfModel::reads_output() const {
+  return m_network.config().descriptor == "output" && m_network.has_teacher_head();
+}
+
 SemanticRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const at::Tensor& dirs) const {
+  return render_rays(origins, dirs, Readout::Descriptor);
+}
+
+SemanticRenderOutput FeatureNerfModel::render_rays(const at::Tensor& origins, const at::Tensor& dirs,
+                                                   Readout readout) const {
   at::NoGradGuard no_grad;
   const int64_t r = origins.size(0);
-  const bool output = m_network.config().descriptor == "output" && m_network.has_teacher_head();
+  const bool coordinate = readout == Readout::Coordinate, output = !coordinate && reads_output();
+  const int64_t dim = coordinate ? 3 : channels()[0];
   const FeatureNerfSources src = sources_for(origins, dirs);
   std::vector<at::Tensor> maps, opacity, depth, median;
   for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
     const int64_t n = std::min(kFnRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame, kFnUnboundedExtent);
-    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr, !output);
-    maps.push_back(output ? o.feature : o.internal);
+    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr, !output && !coordinate);
+    if (coordinate)
+      maps.push_back((o.weights.unsqueeze(2) * o.coord).sum(1) / o.opacity.clamp_min(1e-6f).unsqueeze(1));
+    else
+      maps.push_back(output ? o.feature : o.internal);
     opacity.push_back(o.opacity);
     depth.push_back(at::where(o.opacity.gt(1e-6f), o.depth / o.opacity.clamp_min(1e-6f), at::zeros_like(o.depth)));
     median.push_back(median_depth(o.ts, o.weights));
   }
   SemanticRenderOutput out;
-  out.maps = {r > 0 ? at::cat(maps) : at::zeros({0, channels()[0]})};
+  out.maps = {r > 0 ? at::cat(maps) : at::zeros({0, dim})};
   out.opacity = r > 0 ? at::cat(opacity) : at::zeros({0});
   out.depth = r > 0 ? at::cat(depth) : at::zeros({0});
   out.median_depth = r > 0 ? at::cat(median) : at::zeros({0});
@@ -197,15 +210,19 @@ SemanticRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const a
 }
 
 SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera) const {
+  return render_view(camera, Readout::Descriptor);
+}
+
+SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout readout) const {
   at::NoGradGuard no_grad;
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   constexpr int kFactor = 4;
   if (std::min(h, w) < 4 * kFactor) {
     const kernels::Rays rays = kernels::generate_image_rays(camera);
-    return render(rays.origins, rays.directions);
+    return render_rays(rays.origins, rays.directions, readout);
   }
   const FeatureNerfConfig& c = m_network.config();
-  const bool output = c.descriptor == "output" && m_network.has_teacher_head();
+  const bool coordinate = readout == Readout::Coordinate, output = !coordinate && reads_output();
   // 1. The full render at 1/4 resolution: where the surface is.
   Camera low = camera;
   low.intrinsics = camera.intrinsics.downscaled(kFactor);
@@ -231,7 +248,7 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera) const {
   // 2. The candidates' short ray segments, composited.
   const kernels::Rays rays = kernels::generate_image_rays(camera);
   const IbrRays full = ibr_rays(rays.origins, rays.directions, m_frame, kFnUnboundedExtent);
-  const int64_t r = h * w, dim = channels()[0];
+  const int64_t r = h * w, dim = coordinate ? 3 : channels()[0];
   SemanticRenderOutput out;
   at::Tensor maps = at::zeros({r, dim}), opacity = at::zeros({r}), depth = at::zeros({r}), median = at::zeros({r});
   const at::Tensor interval = ((full.far - full.near) / static_cast<float>(c.n_coarse)).index_select(0, idx);
@@ -249,9 +266,11 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera) const {
     const at::Tensor dts = sample_intervals(ts, nr, fr);
     const SampleComposite comp = composite_samples(p.sigma.view({n, -1}), p.rgb.view({n, -1, 3}), ts, dts,
                                                    at::ones({n, 3}));
-    const at::Tensor f = output ? p.feature : p.internal;
+    const at::Tensor f = coordinate ? p.coord : output ? p.feature : p.internal;
     const at::Tensor rows = idx.narrow(0, begin, n);
-    maps.index_copy_(0, rows, (comp.weights.unsqueeze(2) * f.view({n, kViewRefineSamples, -1})).sum(1));
+    at::Tensor composited = (comp.weights.unsqueeze(2) * f.view({n, kViewRefineSamples, -1})).sum(1);
+    if (coordinate) composited = composited / comp.opacity.clamp_min(1e-6f).unsqueeze(1);
+    maps.index_copy_(0, rows, composited);
     opacity.index_copy_(0, rows, comp.opacity);
     depth.index_copy_(0, rows, at::where(comp.opacity.gt(1e-6f), comp.depth / comp.opacity.clamp_min(1e-6f),
                                          at::zeros_like(comp.depth)));
@@ -264,25 +283,31 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera) const {
   return out;
 }
 
-at::Tensor FeatureNerfModel::descriptor_at(const at::Tensor& points, const FeatureNerfSources& src) const {
-  const bool output = m_network.config().descriptor == "output" && m_network.has_teacher_head();
+at::Tensor FeatureNerfModel::readout_at(const at::Tensor& points, const FeatureNerfSources& src,
+                                        Readout readout) const {
+  const bool coordinate = readout == Readout::Coordinate, output = !coordinate && reads_output();
   // The direction of the first source camera's ray through each point (the authors' code: the source view's ray).
   const at::Tensor centre = src.cameras.origins.select(0, 0).unsqueeze(0);
   const at::Tensor offset = points - centre;
   const at::Tensor dirs = offset / offset.norm(2, 1, true).clamp_min(1e-9f);
-  const FeatureNerfPoints p = m_network.points(points, dirs, src, output);
-  return output ? p.feature : p.internal;
+  const FeatureNerfPoints p = m_network.points(points, dirs, src, output || coordinate);
+  return coordinate ? p.coord : output ? p.feature : p.internal;
 }
 
 std::vector<at::Tensor> FeatureNerfModel::point_outputs(const at::Tensor& points) const {
+  return {point_readout(points, Readout::Descriptor)};
+}
+
+at::Tensor FeatureNerfModel::point_readout(const at::Tensor& points, Readout readout) const {
   if (points.dim() != 2 || points.size(1) != 3)
     fail_usage("featurenerf: points must be [N, 3], got {} dimensions", points.dim());
   at::NoGradGuard no_grad;
   const FeatureNerfSources src = sources_of(m_spread);
   std::vector<at::Tensor> out;
   for (int64_t begin = 0; begin < points.size(0); begin += kFnPointChunk)
-    out.push_back(descriptor_at(points.narrow(0, begin, std::min(kFnPointChunk, points.size(0) - begin)), src));
-  return {out.empty() ? at::zeros({0, channels()[0]}) : at::cat(out)};
+    out.push_back(readout_at(points.narrow(0, begin, std::min(kFnPointChunk, points.size(0) - begin)), src, readout));
+  const int64_t dim = readout == Readout::Coordinate ? 3 : channels()[0];
+  return out.empty() ? at::zeros({0, dim}) : at::cat(out);
 }
 
 // ---- registry hooks ----

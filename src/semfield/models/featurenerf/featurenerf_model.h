@@ -60,6 +60,17 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
   const SceneModel& scene_model() const override { return *this; }
 
+  /// What a view or point readout returns: the descriptor (v_NeRF or v, by the config) or the coordinate head's
+  /// regressed canonical coordinate x̂ (world units of the scene's files: the canonical frame of a category's
+  /// instances), which eval-transfer --features coordinate matches by distance — how far the coordinate regression
+  /// alone carries the tasks, against the true-coordinate oracle.
+  enum class Readout { Descriptor, Coordinate };
+  /// render_view's fast path with a chosen readout; a view's coordinates are the expected x̂ along each ray divided
+  /// by its opacity (zero where the ray misses).
+  SemanticRenderOutput render_view(const Camera& camera, Readout readout) const;
+  /// The readout at points [N,3] (normalised frame), no grad.
+  at::Tensor point_readout(const at::Tensor& points, Readout readout) const;
+
   const FeatureNerfNetwork& network() const { return m_network; }
   /// The source views' names (the pool).
   std::vector<std::string> source_names() const;
@@ -68,8 +79,12 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   /// The sources for a batch of rays (all of the pool when it is small enough).
   FeatureNerfSources sources_for(const at::Tensor& origins, const at::Tensor& dirs) const;
   FeatureNerfSources sources_of(const std::vector<int>& indices) const;
-  /// The descriptor at points [N,3] (no grad): v_NeRF, or v along `dirs` from the sources' first camera.
-  at::Tensor descriptor_at(const at::Tensor& points, const FeatureNerfSources& sources) const;
+  /// The readout at points [N,3] (no grad): v_NeRF, or v along the sources' first camera's ray through each point,
+  /// or x̂.
+  at::Tensor readout_at(const at::Tensor& points, const FeatureNerfSources& sources, Readout readout) const;
+  /// The readout's rays, each rendered in full (render() and render_view's path for tiny views).
+  SemanticRenderOutput render_rays(const at::Tensor& origins, const at::Tensor& dirs, Readout readout) const;
+  bool reads_output() const;
 
   FeatureNerfNetwork m_network;
   std::shared_ptr<const Scene> m_scene;
