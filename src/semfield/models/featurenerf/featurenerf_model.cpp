@@ -177,6 +177,14 @@ bool FeatureNerfModel::reads_output() const {
   return m_network.config().descriptor == "output" && m_network.has_teacher_head();
 }
 
+int64_t FeatureNerfModel::readout_channels(Readout readout) const {
+  return readout == Readout::Coordinate ? 3 : channels()[0];
+}
+
+at::Tensor FeatureNerfModel::pick(const FeatureNerfPoints& p, Readout readout) const {
+  return readout == Readout::Coordinate ? p.coord : reads_output() ? p.feature : p.internal;
+}
+
 SemanticRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const at::Tensor& dirs) const {
   return render_rays(origins, dirs, Readout::Descriptor);
 }
@@ -186,7 +194,7 @@ SemanticRenderOutput FeatureNerfModel::render_rays(const at::Tensor& origins, co
   at::NoGradGuard no_grad;
   const int64_t r = origins.size(0);
   const bool coordinate = readout == Readout::Coordinate, output = !coordinate && reads_output();
-  const int64_t dim = coordinate ? 3 : channels()[0];
+  const int64_t dim = readout_channels(readout);
   const FeatureNerfSources src = sources_for(origins, dirs);
   std::vector<at::Tensor> maps, opacity, depth, median;
   for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
@@ -222,7 +230,7 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout
     return render_rays(rays.origins, rays.directions, readout);
   }
   const FeatureNerfConfig& c = m_network.config();
-  const bool coordinate = readout == Readout::Coordinate, output = !coordinate && reads_output();
+  const bool coordinate = readout == Readout::Coordinate;
   // 1. The full render at 1/4 resolution: where the surface is.
   Camera low = camera;
   low.intrinsics = camera.intrinsics.downscaled(kFactor);
@@ -248,7 +256,7 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout
   // 2. The candidates' short ray segments, composited.
   const kernels::Rays rays = kernels::generate_image_rays(camera);
   const IbrRays full = ibr_rays(rays.origins, rays.directions, m_frame, kFnUnboundedExtent);
-  const int64_t r = h * w, dim = coordinate ? 3 : channels()[0];
+  const int64_t r = h * w, dim = readout_channels(readout);
   SemanticRenderOutput out;
   at::Tensor maps = at::zeros({r, dim}), opacity = at::zeros({r}), depth = at::zeros({r}), median = at::zeros({r});
   const at::Tensor interval = ((full.far - full.near) / static_cast<float>(c.n_coarse)).index_select(0, idx);
@@ -266,7 +274,7 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout
     const at::Tensor dts = sample_intervals(ts, nr, fr);
     const SampleComposite comp = composite_samples(p.sigma.view({n, -1}), p.rgb.view({n, -1, 3}), ts, dts,
                                                    at::ones({n, 3}));
-    const at::Tensor f = coordinate ? p.coord : output ? p.feature : p.internal;
+    const at::Tensor f = pick(p, readout);
     const at::Tensor rows = idx.narrow(0, begin, n);
     at::Tensor composited = (comp.weights.unsqueeze(2) * f.view({n, kViewRefineSamples, -1})).sum(1);
     if (coordinate) composited = composited / comp.opacity.clamp_min(1e-6f).unsqueeze(1);
@@ -285,13 +293,12 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout
 
 at::Tensor FeatureNerfModel::readout_at(const at::Tensor& points, const FeatureNerfSources& src,
                                         Readout readout) const {
-  const bool coordinate = readout == Readout::Coordinate, output = !coordinate && reads_output();
   // The direction of the first source camera's ray through each point (the authors' code: the source view's ray).
   const at::Tensor centre = src.cameras.origins.select(0, 0).unsqueeze(0);
   const at::Tensor offset = points - centre;
   const at::Tensor dirs = offset / offset.norm(2, 1, true).clamp_min(1e-9f);
-  const FeatureNerfPoints p = m_network.points(points, dirs, src, output || coordinate);
-  return coordinate ? p.coord : output ? p.feature : p.internal;
+  const FeatureNerfPoints p = m_network.points(points, dirs, src, readout == Readout::Coordinate || reads_output());
+  return pick(p, readout);
 }
 
 std::vector<at::Tensor> FeatureNerfModel::point_outputs(const at::Tensor& points) const {
@@ -306,8 +313,7 @@ at::Tensor FeatureNerfModel::point_readout(const at::Tensor& points, Readout rea
   std::vector<at::Tensor> out;
   for (int64_t begin = 0; begin < points.size(0); begin += kFnPointChunk)
     out.push_back(readout_at(points.narrow(0, begin, std::min(kFnPointChunk, points.size(0) - begin)), src, readout));
-  const int64_t dim = readout == Readout::Coordinate ? 3 : channels()[0];
-  return out.empty() ? at::zeros({0, dim}) : at::cat(out);
+  return out.empty() ? at::zeros({0, readout_channels(readout)}) : at::cat(out);
 }
 
 // ---- registry hooks ----

@@ -84,7 +84,12 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   at::Tensor readout_at(const at::Tensor& points, const FeatureNerfSources& sources, Readout readout) const;
   /// The readout's rays, each rendered in full (render() and render_view's path for tiny views).
   SemanticRenderOutput render_rays(const at::Tensor& origins, const at::Tensor& dirs, Readout readout) const;
+  /// The config reads the distilled output v (not v_NeRF) as the descriptor.
   bool reads_output() const;
+  /// A readout's width: 3 for x̂, the descriptor's channels otherwise.
+  int64_t readout_channels(Readout readout) const;
+  /// The readout's per-sample tensor of `p` (its heads evaluated where it is v or x̂).
+  at::Tensor pick(const FeatureNerfPoints& p, Readout readout) const;
 
   FeatureNerfNetwork m_network;
   std::shared_ptr<const Scene> m_scene;
