@@ -33,10 +33,7 @@ void run_label_points(const LabelPointsArgs& args) {
   const SemanticSource& source = class_label_source(loaded, args.run, args.labels, field, "label-points --labels");
   // The scene's own (file) coordinates, as in its transforms file, unless --normalised: to the model's frame.
   at::Tensor points = raw;
-  if (!args.normalised) {
-    const Normalization& n = loaded.model->frame().normalization;
-    points = raw * n.scale + at::tensor({n.offset.x(), n.offset.y(), n.offset.z()}, at::kDouble);
-  }
+  if (!args.normalised) points = loaded.model->frame().to_normalised(raw);
   const at::Tensor logits = source.point_outputs(points.to(at::kFloat).contiguous()).front();
   const at::Tensor ids = logits.argmax(1).to(at::kInt);
   write_npy(args.out, tensor_to_array(ids));

@@ -170,7 +170,7 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
     const at::Tensor world = array_to_tensor(read_npy(args.points)).to(at::kFloat);
     if (world.dim() != 2 || world.size(1) != 3 || !at::isfinite(world).all().item<bool>())
       fail_input(args.points, "", "expected finite points [N, 3] (world coordinates), got {}", describe_tensor(world));
-    const at::Tensor points = world_to_normalised(world, run);
+    const at::Tensor points = run.model->frame().to_normalised(world);
     at::Tensor point_classes;
     if (volume != nullptr) {
       point_classes = volume->logits(field.model->point_label_features(points), plain).argmax(1);

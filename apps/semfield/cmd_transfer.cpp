@@ -154,7 +154,7 @@ std::vector<const CameraRecord*> target_cameras(const std::vector<CameraRecord>&
   return out;
 }
 
-// A run's normalised frame -> world (transforms-file) coordinates (the other way: world_to_normalised).
+// A run's normalised frame -> world (transforms-file) coordinates (the other way: SceneFrame::to_normalised).
 Eigen::Vector3d normalised_to_world(const Eigen::Vector3d& p, const LoadedRun& run) {
   return run.model->frame().normalization.invert(p);
 }
@@ -182,15 +182,15 @@ void run_transfer(const TransferArgs& args) {
   const SemanticSource& source_semantics = *source_side->semantics;
   const fs::path out(args.out);
   std::vector<const CameraRecord*> targets = target_cameras(target_side.run.cameras, args.views);
-  const at::Tensor points = args.points.empty() ? at::Tensor()
-                                                : world_to_normalised(read_points(args.points), target_side.run);
+  const SceneFrame& target_frame = target_side.run.model->frame();
+  const at::Tensor points = args.points.empty() ? at::Tensor() : target_frame.to_normalised(read_points(args.points));
   if (targets.empty() && !points.defined()) fail_usage("transfer: give --views SPLIT|V,.. and/or --points FILE as targets");
   nlohmann::json summary = {{"run", args.run}, {"field", target_side.field_name}};
   if (!args.from.empty()) summary["from"] = args.from;
 
   if (point_mode) {
     // 3D part transfer: every target point takes the label of its most similar labelled source point.
-    const at::Tensor src_points = world_to_normalised(read_points(args.source_points), source_side->run);
+    const at::Tensor src_points = source_side->run.model->frame().to_normalised(read_points(args.source_points));
     const at::Tensor src_labels = array_to_tensor(read_npy(args.source_point_labels)).to(at::kLong).reshape(-1);
     if (src_labels.size(0) != src_points.size(0))
       fail_input(args.source_point_labels, "", "{} labels for {} source points", src_labels.size(0), src_points.size(0));

@@ -1,6 +1,9 @@
 // SceneFrame construction and JSON round trip.
 #include "semfield/models/scene_frame.h"
 
+#include <ATen/ATen.h>
+
+#include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
 
 namespace semfield {
@@ -13,6 +16,23 @@ SceneFrame SceneFrame::from_scene(const Scene& scene) {
   frame.normalization = scene.normalization;
   for (const auto& view : scene.views) frame.has_alpha = frame.has_alpha || view.has_alpha();
   return frame;
+}
+
+namespace {
+
+at::Tensor frame_offset(const Normalization& n, const at::Tensor& like) {
+  SEMFIELD_ASSERT(like.dim() >= 1 && like.size(-1) == 3, "points must be [..., 3]");
+  return at::tensor({n.offset.x(), n.offset.y(), n.offset.z()}, at::kDouble).to(like.options());
+}
+
+}  // namespace
+
+at::Tensor SceneFrame::to_normalised(const at::Tensor& file_points) const {
+  return file_points * normalization.scale + frame_offset(normalization, file_points);
+}
+
+at::Tensor SceneFrame::to_file(const at::Tensor& normalised_points) const {
+  return (normalised_points - frame_offset(normalization, normalised_points)) / normalization.scale;
 }
 
 nlohmann::json SceneFrame::to_json() const {

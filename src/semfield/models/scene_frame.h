@@ -2,6 +2,7 @@
 // coordinates were normalised, so other views of the same scene can be mapped into the model's frame.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,11 @@ struct SceneFrame {
   bool has_alpha = false;       ///< training images were RGBA
 
   static SceneFrame from_scene(const Scene& scene);
+  /// Points in the scene's file (world) coordinates -> the normalised frame: Normalization::apply on every row of a
+  /// [..., 3] float tensor (on its device, differentiable).
+  at::Tensor to_normalised(const at::Tensor& file_points) const;
+  /// The normalised frame -> file coordinates: Normalization::invert on every row.
+  at::Tensor to_file(const at::Tensor& normalised_points) const;
   nlohmann::json to_json() const;
   /// Throws InputError(origin, "scene_frame.<key>", ...) for malformed metadata.
   static SceneFrame from_json(const nlohmann::json& json, const std::string& origin);

@@ -325,11 +325,4 @@ Scene load_run_scene(const LoadedRun& run, const fs::path& data, std::optional<S
   return scene;
 }
 
-at::Tensor world_to_normalised(const at::Tensor& points, const LoadedRun& run) {
-  const Normalization& n = run.model->frame().normalization;
-  return points * static_cast<float>(n.scale) + at::tensor({static_cast<float>(n.offset.x()),
-                                                            static_cast<float>(n.offset.y()),
-                                                            static_cast<float>(n.offset.z())});
-}
-
 }  // namespace semfield

@@ -121,10 +121,6 @@ Scene load_run_scene(const LoadedRun& run, const std::filesystem::path& data = {
 /// Finds a camera by image stem ("r_12") or "split:index"; UsageError listing a few names otherwise.
 const CameraRecord& find_camera(const std::vector<CameraRecord>& cameras, const std::string& name);
 
-/// Points [N,3] in the scene's own world frame (as in its transforms file) -> the run's normalised frame, where
-/// its model is evaluated.
-at::Tensor world_to_normalised(const at::Tensor& points, const LoadedRun& run);
-
 /// Parses "white" | "black" | "r,g,b" (components in [0,1]); UsageError otherwise.
 Eigen::Vector3f parse_background(const std::string& text);
 

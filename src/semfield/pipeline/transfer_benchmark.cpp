@@ -96,12 +96,6 @@ TbInstance tb_load_instance(const fs::path& dir) {
   return in;
 }
 
-at::Tensor tb_to_normalised(const at::Tensor& world, const SceneFrame& frame) {
-  const Eigen::Vector3d& o = frame.normalization.offset;
-  return world * static_cast<float>(frame.normalization.scale) +
-         at::tensor({static_cast<float>(o.x()), static_cast<float>(o.y()), static_cast<float>(o.z())});
-}
-
 /// Where features come from: a FeatureNeRF model conditioned on one view of an instance, or the teacher's map of that
 /// view.
 class TbFeatures {
@@ -160,7 +154,7 @@ class TbFeatures {
   /// Descriptors [N,C] at world points [N,3] of instance `in` conditioned on view `source`.
   at::Tensor point_features(const TbInstance& in, const std::string& source, const at::Tensor& world) {
     if (is_canonical()) return world;  // the category's instances are canonically aligned: world = canonical frame
-    const at::Tensor p = tb_to_normalised(world, in.frame);
+    const at::Tensor p = in.frame.to_normalised(world);
     if (!is_teacher()) return model(in, source).point_readout(p, readout());
     const View& v = *in.views.at(source);
     const at::Tensor map = teacher_map(in, source);

@@ -116,10 +116,7 @@ TEST(FeatureNerfLosses, TheCoordinateHeadLearnsTheSamplesCanonicalCoordinate) {
   const CorpusExample ex = fn_example(scene, "instance_000", 2, 5, 256, 1);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(9);
   const at::Tensor world = (at::rand({400, 3}, gen) - 0.5f) * 0.8f;  // inside the normalised object's box
-  const Eigen::Vector3d& off = frame.normalization.offset;
-  const at::Tensor normalised =
-      world * static_cast<float>(frame.normalization.scale) +
-      at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())});
+  const at::Tensor normalised = frame.to_normalised(world);
   const auto error = [&] {
     at::NoGradGuard no_grad;
     const FeatureNerfSources s =
@@ -321,9 +318,7 @@ TEST_F(FeatureNerfTrainingTest, TheCoordinateReadoutIsTheRegressedCanonicalPosit
   const at::Tensor world_px = canonical_points_from_depth(camera, image_to_tensor(*view.depth), frame).reshape({-1, 3});
   const at::Tensor fg = image_to_tensor(*view.depth).reshape({-1}).gt(0);
   const at::Tensor world = world_px.index({fg});
-  const Eigen::Vector3d& off = frame.normalization.offset;
-  const at::Tensor normalised = world * static_cast<float>(frame.normalization.scale) +
-      at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())});
+  const at::Tensor normalised = frame.to_normalised(world);
   const at::Tensor at_points = model.point_readout(normalised, FeatureNerfModel::Readout::Coordinate);
   ASSERT_EQ(at_points.sizes(), world.sizes());
   const double point_error = (at_points - world).norm(2, 1).mean().item<double>();
@@ -334,10 +329,8 @@ TEST_F(FeatureNerfTrainingTest, TheCoordinateReadoutIsTheRegressedCanonicalPosit
   ASSERT_GT(on.sum().item<int64_t>(), 20);
   const double view_error = (map.maps[0].index({on}) - world_px.index({on})).norm(2, 1).mean().item<double>();
   // The view's composited x̂ against x̂ read at the true surface points of those pixels: the two paths agree.
-  const at::Tensor px_points = model.point_readout(
-      world_px.index({on}) * static_cast<float>(frame.normalization.scale) +
-          at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())}),
-      FeatureNerfModel::Readout::Coordinate);
+  const at::Tensor px_points =
+      model.point_readout(frame.to_normalised(world_px.index({on})), FeatureNerfModel::Readout::Coordinate);
   const double paths = (map.maps[0].index({on}) - px_points).norm(2, 1).mean().item<double>();
   // The untrained network's x̂: the reference the trained one must beat.
   const ModelFile raw = read_model_file(*s_dir / "untrained.safetensors");

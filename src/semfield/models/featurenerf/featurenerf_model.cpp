@@ -31,10 +31,7 @@ at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& d
   const at::Tensor forward = at::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())});
   const at::Tensor z = depth.reshape({-1, 1}).to(at::kFloat);
   const at::Tensor cos = at::matmul(rays.directions, forward).clamp_min(1e-6f).unsqueeze(1);
-  const at::Tensor normalised = rays.origins + rays.directions * (z / cos);
-  const Eigen::Vector3d& off = frame.normalization.offset;
-  const at::Tensor offset = at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())});
-  const at::Tensor world = (normalised - offset) / static_cast<float>(frame.normalization.scale);
+  const at::Tensor world = frame.to_file(rays.origins + rays.directions * (z / cos));
   return (world * z.gt(0).to(at::kFloat)).view({h, w, 3});
 }
 
@@ -423,9 +420,7 @@ CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& ex, uint64_t seed) 
     loss = loss + static_cast<float>(c.loss.distill) * (at::mse_loss(o.feature, t) + at::mse_loss(o.feature_coarse, t));
   }
   if (c.loss.coord > 0) {
-    const Eigen::Vector3d& off = ex.frame.normalization.offset;
-    const at::Tensor offset = at::tensor({static_cast<float>(off.x()), static_cast<float>(off.y()), static_cast<float>(off.z())});
-    const at::Tensor world = (o.points.detach() - offset) / static_cast<float>(ex.frame.normalization.scale);
+    const at::Tensor world = ex.frame.to_file(o.points.detach());
     // Samples of rays that miss the box sit at one point: they carry no interval, and no loss.
     const at::Tensor live = o.dts.gt(0).to(at::kFloat).unsqueeze(2);
     at::Tensor coord;
