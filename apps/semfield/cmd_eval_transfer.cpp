@@ -20,8 +20,13 @@ void add_eval_transfer_command(CLI::App& app) {
   cmd->add_option("--out", options->out, "Folder for metrics.json and pictures of the first pairs");
   cmd->add_option("--features", options->features,
                   "model (the model's descriptor) | coordinate (the model's regressed canonical coordinates, matched by "
-                  "distance) | teacher (the simulated DINO teacher's 2D maps: the baseline) | canonical (an oracle: "
-                  "the true canonical coordinates, matched by distance)")
+                  "distance) | hybrid (both: the unit descriptor and the weighted coordinates, matched by distance) | "
+                  "teacher (the simulated DINO teacher's 2D maps: the baseline) | canonical (an oracle: the true "
+                  "canonical coordinates, matched by distance)")
+      ->capture_default_str();
+  cmd->add_option("--coordinate-weight", options->coordinate_weight,
+                  "hybrid: the weight w of the coordinates (object units) beside the unit descriptor")
+      ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
   cmd->add_option("--settings", *settings, "Comma-separated: same-camera, diff-camera, novel-view, 3d")
       ->capture_default_str();

@@ -105,13 +105,13 @@ class TbFeatures {
     if (file.type != "featurenerf")
       fail_usage("eval-transfer: model {} is of type {}, not featurenerf", options.model.string(), file.type);
     m_config = featurenerf_config_from_json(file.config, options.model.string());
-    if (options.features == "model" || options.features == "coordinate") {
+    if (options.features == "model" || options.features == "coordinate" || options.features == "hybrid") {
       m_network = FeatureNerfNetwork(m_config);
       m_network.load_state(file.weights, options.model.string());
     } else if (options.features == "canonical") {
       // the ground truth's canonical coordinates: nothing to load
     } else if (options.features != "teacher") {
-      fail_usage("eval-transfer: --features must be model, coordinate, teacher or canonical, not '{}'",
+      fail_usage("eval-transfer: --features must be model, coordinate, hybrid, teacher or canonical, not '{}'",
                  options.features);
     } else if (m_config.teacher.rfind("dino:", 0) == 0) {
       m_dino = std::make_unique<foundation::DinoModel>(foundation::DinoModel::load(m_config.teacher.substr(5)));
@@ -125,10 +125,14 @@ class TbFeatures {
   bool is_canonical() const { return m_options.features == "canonical"; }
   /// The model's coordinate head: regressed canonical coordinates, matched by distance as the oracle's true ones.
   bool is_coordinate() const { return m_options.features == "coordinate"; }
+  /// Both heads: [v / |v|, w x̂] matched by distance, so |v̂_a - v̂_b|^2 + w^2 |x̂_a - x̂_b|^2 is minimised — the
+  /// descriptor's nearest neighbour, kept near the regressed canonical position (w: --coordinate-weight).
+  bool is_hybrid() const { return m_options.features == "hybrid"; }
   /// Nearest key row for each query row: cosine similarity for descriptors, distance for canonical coordinates
-  /// (true or regressed).
+  /// (true or regressed) and the hybrid.
   std::pair<at::Tensor, at::Tensor> nearest(const at::Tensor& queries, const at::Tensor& keys) const {
-    return is_canonical() || is_coordinate() ? euclidean_nearest(queries, keys) : cosine_nearest(queries, keys);
+    return is_canonical() || is_coordinate() || is_hybrid() ? euclidean_nearest(queries, keys)
+                                                            : cosine_nearest(queries, keys);
   }
   const FeatureNerfConfig& config() const { return m_config; }
   double render_seconds() const { return m_renders > 0 ? m_render_seconds / m_renders : 0.0; }
@@ -148,14 +152,14 @@ class TbFeatures {
     const SemanticRenderOutput o = model(in, source).render_view(target.camera, readout());
     m_render_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ++m_renders;
-    return o.maps[0];
+    return hybrid_rows(o.maps[0]);
   }
 
   /// Descriptors [N,C] at world points [N,3] of instance `in` conditioned on view `source`.
   at::Tensor point_features(const TbInstance& in, const std::string& source, const at::Tensor& world) {
     if (is_canonical()) return world;  // the category's instances are canonically aligned: world = canonical frame
     const at::Tensor p = in.frame.to_normalised(world);
-    if (!is_teacher()) return model(in, source).point_readout(p, readout());
+    if (!is_teacher()) return hybrid_rows(model(in, source).point_readout(p, readout()));
     const View& v = *in.views.at(source);
     const at::Tensor map = teacher_map(in, source);
     const SourceCameraBatch cams = SourceCameraBatch::from_cameras({v.camera});
@@ -165,7 +169,17 @@ class TbFeatures {
 
  private:
   FeatureNerfModel::Readout readout() const {
-    return is_coordinate() ? FeatureNerfModel::Readout::Coordinate : FeatureNerfModel::Readout::Descriptor;
+    return is_coordinate() ? FeatureNerfModel::Readout::Coordinate
+           : is_hybrid()   ? FeatureNerfModel::Readout::Both
+                           : FeatureNerfModel::Readout::Descriptor;
+  }
+  /// The hybrid's rows [N, C+3] of Readout::Both -> [v / |v|, w x̂]; other readouts as they are.
+  at::Tensor hybrid_rows(const at::Tensor& rows) const {
+    if (!is_hybrid()) return rows;
+    const int64_t c = rows.size(1) - 3;
+    const at::Tensor v = rows.narrow(1, 0, c);
+    return at::cat({v / v.norm(2, 1, true).clamp_min(1e-12f),
+                    rows.narrow(1, c, 3) * static_cast<float>(m_options.coordinate_weight)}, 1);
   }
   const FeatureNerfModel& model(const TbInstance& in, const std::string& source) {
     const std::string key = in.name + "/" + source;
@@ -349,6 +363,9 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
                            {"features", o.features == "teacher"     ? "teacher (" + features.config().teacher + ", 2D)"
                                         : o.features == "canonical" ? "canonical (ground-truth coordinates, oracle)"
                                         : o.features == "coordinate" ? "coordinate (the model's regressed x̂)"
+                                        : o.features == "hybrid"
+                                            ? fmt::format("hybrid ({} with x̂ weighted {})", features.config().descriptor,
+                                                          o.coordinate_weight)
                                                                     : "model (" + features.config().descriptor + ")"}};
   for (const std::string& setting : o.settings) {
     if (setting != "same-camera" && setting != "diff-camera" && setting != "novel-view" && setting != "3d")

@@ -35,7 +35,8 @@ struct TransferBenchOptions {
   std::filesystem::path model;  ///< a FeatureNeRF model file (also for "teacher": its teacher options are used)
   std::filesystem::path data;   ///< a category dataset (category.json + instance folders)
   std::filesystem::path out;    ///< metrics.json and pictures; empty = none written
-  std::string features = "model";  ///< "model" | "coordinate" | "teacher" | "canonical"
+  std::string features = "model";  ///< "model" | "coordinate" | "hybrid" | "teacher" | "canonical"
+  double coordinate_weight = 2.0;  ///< "hybrid": w, the weight of x̂ (object units) beside the unit descriptor
   std::vector<std::string> settings{"same-camera", "diff-camera", "novel-view", "3d"};
   int pairs = 40;       ///< pairs per setting
   int pictures = 3;     ///< pairs drawn per 2D setting

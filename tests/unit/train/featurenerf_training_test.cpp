@@ -367,6 +367,55 @@ TEST_F(FeatureNerfTrainingTest, TheCoordinateReadoutIsTheRegressedCanonicalPosit
   EXPECT_GT(three, 0.42);
 }
 
+TEST_F(FeatureNerfTrainingTest, TheHybridReadoutIsBothHeadsAndSpansDescriptorToCoordinate) {
+  // Readout::Both is the descriptor's channels then x̂'s, on both view paths (the fast one, and full rays for views
+  // under 16 px) and at points.
+  const ModelFile file = read_model_file(*s_dir / "run" / "model.safetensors");
+  FeatureNerfNetwork net(featurenerf_config_from_json(file.config, "model"));
+  net.load_state(file.weights, "model");
+  auto scene = std::make_shared<Scene>(load_scene(*s_dir / "test" / "instance_001"));
+  const SceneFrame frame = SceneFrame::from_scene(*scene);
+  const FeatureNerfModel model(net, source_view_scene(scene, "r_3"), frame, Eigen::Vector3f::Ones(), 1);
+  using R = FeatureNerfModel::Readout;
+  const int64_t c = model.channels()[0];
+  Camera tiny = scene->split(Split::Train)[5]->camera;
+  tiny.intrinsics = tiny.intrinsics.downscaled(4);  // 8 px: render_view renders every ray in full
+  for (const Camera& camera : {scene->split(Split::Train)[5]->camera, tiny}) {
+    const at::Tensor both = model.render_view(camera, R::Both).maps[0];
+    ASSERT_EQ(both.size(1), c + 3);
+    EXPECT_TRUE(at::allclose(both.narrow(1, 0, c), model.render_view(camera, R::Descriptor).maps[0], 1e-4, 1e-5));
+    EXPECT_TRUE(at::allclose(both.narrow(1, c, 3), model.render_view(camera, R::Coordinate).maps[0], 1e-4, 1e-5));
+  }
+  const at::Tensor points = (at::rand({50, 3}, at::make_generator<at::CPUGeneratorImpl>(3)) - 0.5f) * 0.6f;
+  const at::Tensor both = model.point_readout(points, R::Both);
+  EXPECT_TRUE(at::allclose(both, at::cat({model.point_readout(points, R::Descriptor),
+                                          model.point_readout(points, R::Coordinate)}, 1), 1e-4, 1e-5));
+
+  // eval-transfer --features hybrid: weight 0 is the descriptor's cosine matching (distance between unit vectors),
+  // a large weight the coordinate readout's.
+  TransferBenchOptions o;
+  o.model = *s_dir / "run" / "model.safetensors";
+  o.data = *s_dir / "test";
+  o.settings = {"same-camera", "3d"};
+  o.pairs = 12;
+  o.show_progress = false;
+  const auto scores = [&](const std::string& features, double weight) {
+    o.features = features;
+    o.coordinate_weight = weight;
+    const nlohmann::json r = run_transfer_benchmark(o);
+    return std::make_pair(r["same-camera"]["part_miou"].get<double>(), r["3d"]["part_miou"].get<double>());
+  };
+  const auto descriptor = scores("model", 0), coordinate = scores("coordinate", 0);
+  const auto w0 = scores("hybrid", 0), w2 = scores("hybrid", 2), w1000 = scores("hybrid", 1000);
+  std::printf("part mIoU same camera / 3D: descriptor %.3f / %.3f, hybrid w=0 %.3f / %.3f, w=2 %.3f / %.3f, w=1000 "
+              "%.3f / %.3f, coordinate %.3f / %.3f\n", descriptor.first, descriptor.second, w0.first, w0.second,
+              w2.first, w2.second, w1000.first, w1000.second, coordinate.first, coordinate.second);
+  EXPECT_NEAR(w0.first, descriptor.first, 0.01);
+  EXPECT_NEAR(w0.second, descriptor.second, 0.01);
+  EXPECT_NEAR(w1000.first, coordinate.first, 0.01);
+  EXPECT_NEAR(w1000.second, coordinate.second, 0.01);
+}
+
 TEST_F(FeatureNerfTrainingTest, TrainsWithTheDinoKeysTeacher) {
   // The real teacher's path with the golden reduced DINO (96 channels, 3 blocks; random weights): the loss distils
   // its keys (computed once per view and cached) and falls.

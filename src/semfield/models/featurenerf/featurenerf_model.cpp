@@ -175,12 +175,36 @@ bool FeatureNerfModel::reads_output() const {
 }
 
 int64_t FeatureNerfModel::readout_channels(Readout readout) const {
-  return readout == Readout::Coordinate ? 3 : channels()[0];
+  switch (readout) {
+    case Readout::Descriptor: return channels()[0];
+    case Readout::Coordinate: return 3;
+    case Readout::Both: return channels()[0] + 3;
+  }
+  return 0;
 }
 
 at::Tensor FeatureNerfModel::pick(const FeatureNerfPoints& p, Readout readout) const {
-  return readout == Readout::Coordinate ? p.coord : reads_output() ? p.feature : p.internal;
+  const at::Tensor& descriptor = reads_output() ? p.feature : p.internal;
+  switch (readout) {
+    case Readout::Descriptor: return descriptor;
+    case Readout::Coordinate: return p.coord;
+    case Readout::Both: return at::cat({descriptor, p.coord}, 1);
+  }
+  return {};
 }
+
+namespace {
+
+/// A readout's composited rows [R, dim] -> what a view shows: x̂ columns (the last three, when the readout has them)
+/// are the expected x̂ given the ray hits, so they are divided by the opacity; descriptors stay as composited.
+at::Tensor fn_view_rows(at::Tensor composited, const at::Tensor& opacity, FeatureNerfModel::Readout readout) {
+  if (readout == FeatureNerfModel::Readout::Descriptor) return composited;
+  const int64_t d = composited.size(1);
+  composited.narrow(1, d - 3, 3).div_(opacity.clamp_min(1e-6f).unsqueeze(1));
+  return composited;
+}
+
+}  // namespace
 
 SemanticRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const at::Tensor& dirs) const {
   return render_rays(origins, dirs, Readout::Descriptor);
@@ -190,18 +214,21 @@ SemanticRenderOutput FeatureNerfModel::render_rays(const at::Tensor& origins, co
                                                    Readout readout) const {
   at::NoGradGuard no_grad;
   const int64_t r = origins.size(0);
-  const bool coordinate = readout == Readout::Coordinate, output = !coordinate && reads_output();
+  const bool coordinate = readout != Readout::Descriptor, output = reads_output();
+  const bool internal = !output && readout != Readout::Coordinate;
   const int64_t dim = readout_channels(readout);
   const FeatureNerfSources src = sources_for(origins, dirs);
   std::vector<at::Tensor> maps, opacity, depth, median;
   for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
     const int64_t n = std::min(kFnRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame, kFnUnboundedExtent);
-    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr, !output && !coordinate);
-    if (coordinate)
-      maps.push_back((o.weights.unsqueeze(2) * o.coord).sum(1) / o.opacity.clamp_min(1e-6f).unsqueeze(1));
-    else
-      maps.push_back(output ? o.feature : o.internal);
+    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr, internal);
+    const at::Tensor& descriptor = output ? o.feature : o.internal;
+    const at::Tensor coord = coordinate ? (o.weights.unsqueeze(2) * o.coord).sum(1) : at::Tensor();
+    const at::Tensor rows = readout == Readout::Descriptor ? descriptor
+                            : readout == Readout::Coordinate ? coord
+                                                             : at::cat({descriptor, coord}, 1);
+    maps.push_back(fn_view_rows(rows, o.opacity, readout));
     opacity.push_back(o.opacity);
     depth.push_back(at::where(o.opacity.gt(1e-6f), o.depth / o.opacity.clamp_min(1e-6f), at::zeros_like(o.depth)));
     median.push_back(median_depth(o.ts, o.weights));
@@ -227,7 +254,6 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout
     return render_rays(rays.origins, rays.directions, readout);
   }
   const FeatureNerfConfig& c = m_network.config();
-  const bool coordinate = readout == Readout::Coordinate;
   // 1. The full render at 1/4 resolution: where the surface is.
   Camera low = camera;
   low.intrinsics = camera.intrinsics.downscaled(kFactor);
@@ -273,9 +299,8 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout
                                                    at::ones({n, 3}));
     const at::Tensor f = pick(p, readout);
     const at::Tensor rows = idx.narrow(0, begin, n);
-    at::Tensor composited = (comp.weights.unsqueeze(2) * f.view({n, kViewRefineSamples, -1})).sum(1);
-    if (coordinate) composited = composited / comp.opacity.clamp_min(1e-6f).unsqueeze(1);
-    maps.index_copy_(0, rows, composited);
+    const at::Tensor composited = (comp.weights.unsqueeze(2) * f.view({n, kViewRefineSamples, -1})).sum(1);
+    maps.index_copy_(0, rows, fn_view_rows(composited, comp.opacity, readout));
     opacity.index_copy_(0, rows, comp.opacity);
     depth.index_copy_(0, rows, at::where(comp.opacity.gt(1e-6f), comp.depth / comp.opacity.clamp_min(1e-6f),
                                          at::zeros_like(comp.depth)));
@@ -294,7 +319,7 @@ at::Tensor FeatureNerfModel::readout_at(const at::Tensor& points, const FeatureN
   const at::Tensor centre = src.cameras.origins.select(0, 0).unsqueeze(0);
   const at::Tensor offset = points - centre;
   const at::Tensor dirs = offset / offset.norm(2, 1, true).clamp_min(1e-9f);
-  const FeatureNerfPoints p = m_network.points(points, dirs, src, readout == Readout::Coordinate || reads_output());
+  const FeatureNerfPoints p = m_network.points(points, dirs, src, readout != Readout::Descriptor || reads_output());
   return pick(p, readout);
 }
 

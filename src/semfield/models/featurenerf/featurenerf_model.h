@@ -63,8 +63,9 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   /// What a view or point readout returns: the descriptor (v_NeRF or v, by the config) or the coordinate head's
   /// regressed canonical coordinate x̂ (world units of the scene's files: the canonical frame of a category's
   /// instances), which eval-transfer --features coordinate matches by distance — how far the coordinate regression
-  /// alone carries the tasks, against the true-coordinate oracle.
-  enum class Readout { Descriptor, Coordinate };
+  /// alone carries the tasks, against the true-coordinate oracle; or both, the descriptor's channels then x̂'s three
+  /// (eval-transfer --features hybrid: v_NeRF's nearest neighbours kept near x̂).
+  enum class Readout { Descriptor, Coordinate, Both };
   /// render_view's fast path with a chosen readout; a view's coordinates are the expected x̂ along each ray divided
   /// by its opacity (zero where the ray misses).
   SemanticRenderOutput render_view(const Camera& camera, Readout readout) const;
@@ -86,7 +87,7 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   SemanticRenderOutput render_rays(const at::Tensor& origins, const at::Tensor& dirs, Readout readout) const;
   /// The config reads the distilled output v (not v_NeRF) as the descriptor.
   bool reads_output() const;
-  /// A readout's width: 3 for x̂, the descriptor's channels otherwise.
+  /// A readout's width: the descriptor's channels, 3 for x̂, or their sum.
   int64_t readout_channels(Readout readout) const;
   /// The readout's per-sample tensor of `p` (its heads evaluated where it is v or x̂).
   at::Tensor pick(const FeatureNerfPoints& p, Readout readout) const;
