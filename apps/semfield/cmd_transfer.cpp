@@ -33,6 +33,7 @@ namespace {
 struct TransferArgs {
   std::string run, from, source, labels, keypoints, views, points, source_points, source_point_labels, field, out;
   int max_side = 512;
+  double coordinate_weight = 0;  ///< > 0: canonical positions weighed beside the features (with_canonical_positions)
 };
 
 struct Keypoint {
@@ -64,6 +65,13 @@ at::Tensor point_unit_features(const SemanticSource& semantics, const at::Tensor
   const at::Tensor raw = semantics.point_outputs(points)[0];  // [N,C]
   const ChannelStats stats = semantics.channel_stats(0);
   return unit_features(raw.t().unsqueeze(2), stats.mean, stats.std).squeeze(2).t();
+}
+
+// --coordinate-weight: a side's unit rows or maps with its canonical positions (channels on `dim`) in `role`; as they
+// are at weight 0.
+at::Tensor with_positions(const at::Tensor& unit, const at::Tensor& positions, double weight, PositionRole role,
+                          int64_t dim) {
+  return weight > 0 ? with_canonical_positions(unit, positions, weight, role, dim) : unit;
 }
 
 // Points [N,3] as given (the scene's world frame).
@@ -134,6 +142,8 @@ void require_same_feature_space(const TransferSide& a, const TransferSide& b) {
   if (a.run.applied->model_type != b.run.applied->model_type)
     refuse(fmt::format("{} against {}", describe(a), describe(b)));
   if (a.semantics->channels() != b.semantics->channels()) refuse("different feature channels");
+  if (a.semantics->has_canonical_positions() != b.semantics->has_canonical_positions())
+    refuse("one regresses canonical positions, the other does not");
   if (!fs::equivalent(a.run.applied->model, b.run.applied->model) &&
       file_crc(a.run.applied->model) != file_crc(b.run.applied->model))
     refuse(fmt::format("{} against {}", describe(a), describe(b)));
@@ -180,6 +190,15 @@ void run_transfer(const TransferArgs& args) {
   }
   const SemanticSource& semantics = *target_side.semantics;
   const SemanticSource& source_semantics = *source_side->semantics;
+  const double w = args.coordinate_weight;
+  if (w > 0 && !semantics.has_canonical_positions())
+    fail_usage("transfer --coordinate-weight: the features of {} regress no canonical positions (only FeatureNeRF "
+               "models trained with the coordinate loss do)", args.run);
+  // Unit rows [N,C] of points, with their canonical positions when weighed.
+  const auto point_rows = [&](const SemanticSource& from, const at::Tensor& p, PositionRole role) {
+    const at::Tensor unit = point_unit_features(from, p);
+    return w > 0 ? with_positions(unit, from.point_canonical_positions(p), w, role, 1) : unit;
+  };
   const fs::path out(args.out);
   std::vector<const CameraRecord*> targets = target_cameras(target_side.run.cameras, args.views);
   const SceneFrame& target_frame = target_side.run.model->frame();
@@ -187,6 +206,7 @@ void run_transfer(const TransferArgs& args) {
   if (targets.empty() && !points.defined()) fail_usage("transfer: give --views SPLIT|V,.. and/or --points FILE as targets");
   nlohmann::json summary = {{"run", args.run}, {"field", target_side.field_name}};
   if (!args.from.empty()) summary["from"] = args.from;
+  if (w > 0) summary["coordinate_weight"] = w;
 
   if (point_mode) {
     // 3D part transfer: every target point takes the label of its most similar labelled source point.
@@ -197,9 +217,9 @@ void run_transfer(const TransferArgs& args) {
     const at::Tensor keep = src_labels.gt(0);
     if (!keep.any().item<bool>()) fail_input(args.source_point_labels, "", "no labelled source point (all are 0)");
     LabelledFeatures sources;
-    sources.features = point_unit_features(source_semantics, src_points.index({keep}));
+    sources.features = point_rows(source_semantics, src_points.index({keep}), PositionRole::Key);
     sources.labels = src_labels.index({keep});
-    const TransferredLabels t = transfer_labels(sources, point_unit_features(semantics, points), {});
+    const TransferredLabels t = transfer_labels(sources, point_rows(semantics, points, PositionRole::Query), {});
     write_npy(out / "points_labels.npy", tensor_to_array(t.labels));
     write_npy(out / "points_similarity.npy", tensor_to_array(t.similarity));
     summary["points"] = {{"count", points.size(0)}, {"source_points", sources.labels.size(0)},
@@ -217,13 +237,20 @@ void run_transfer(const TransferArgs& args) {
   std::vector<Keypoint> keypoints;
   if (!args.labels.empty()) labels = read_label_png(args.labels, sw, sh);
   else keypoints = read_keypoints(args.keypoints, sw, sh);
-  auto render = [&](const SemanticSource& from, const CameraRecord& c) {
+  // A view's unit feature maps [C,h,w], with its canonical positions in `role` when weighed.
+  auto render = [&](const SemanticSource& from, const CameraRecord& c, PositionRole role) {
     const ChannelStats stats = from.channel_stats(0);
-    SegmentView v = render_field_view(from, working_camera(c.camera, args.max_side), c.name, 0);
+    const Camera camera = working_camera(c.camera, args.max_side);
+    SegmentView v = render_field_view(from, camera, c.name, 0);
     v.maps = unit_features(v.maps, stats.mean, stats.std);
+    if (w > 0) {
+      const at::Tensor positions = from.render_canonical_positions(camera).t().reshape({3, v.height(), v.width()});
+      v.maps = with_positions(v.maps, positions, w, role, 0);
+    }
     return v;
   };
-  const SegmentView src = render(source_semantics, source);
+  // Labels: the source view's pixels are the neighbours (keys); keypoints: the target views' pixels are.
+  const SegmentView src = render(source_semantics, source, labels.defined() ? PositionRole::Key : PositionRole::Query);
 
   if (labels.defined()) {
     const LabelledFeatures sources =
@@ -233,7 +260,7 @@ void run_transfer(const TransferArgs& args) {
                  source.name);
     nlohmann::json views = nlohmann::json::object();
     for (const CameraRecord* target : targets) {
-      const SegmentView tv = render(semantics, *target);
+      const SegmentView tv = render(semantics, *target, PositionRole::Query);
       const int64_t c = tv.maps.size(0);
       const TransferredLabels t = transfer_labels(sources, tv.maps.reshape({c, -1}).t(), tv.opacity.reshape(-1) >= 0.5);
       const at::Tensor ids = resample_nearest(t.labels.view({tv.height(), tv.width()}),
@@ -245,7 +272,7 @@ void run_transfer(const TransferArgs& args) {
     }
     summary["views"] = views;
     if (points.defined()) {
-      const TransferredLabels t = transfer_labels(sources, point_unit_features(semantics, points), {});
+      const TransferredLabels t = transfer_labels(sources, point_rows(semantics, points, PositionRole::Query), {});
       write_npy(out / "points_labels.npy", tensor_to_array(t.labels));
       write_npy(out / "points_similarity.npy", tensor_to_array(t.similarity));
       summary["points"] = {{"count", points.size(0)}, {"labels", "points_labels.npy"}};
@@ -272,14 +299,14 @@ void run_transfer(const TransferArgs& args) {
     summary["keypoints"] = source_json;
     nlohmann::json views = nlohmann::json::object();
     for (const CameraRecord* target : targets) {
-      const SegmentView tv = render(semantics, *target);
+      const SegmentView tv = render(semantics, *target, PositionRole::Key);
       const TransferredKeypoints t = transfer_keypoints(queries, tv.maps, tv.opacity);
       nlohmann::json list = nlohmann::json::array();
       for (size_t i = 0; i < keypoints.size(); ++i) {
         const int64_t k = static_cast<int64_t>(i);
         const double similarity = t.similarity[k].item<double>();
         nlohmann::json entry = {{"name", keypoints[i].name}, {"similarity", similarity}};
-        if (similarity > -2) {
+        if (t.xy[k][0].item<float>() >= 0) {  // found (the similarity of weighed positions may fall below -2)
           const Eigen::Vector2d xy = to_image_pixel({t.xy[k][0].item<double>(), t.xy[k][1].item<double>()}, tv,
                                                     target->camera);
           entry["x"] = xy.x();
@@ -291,7 +318,7 @@ void run_transfer(const TransferArgs& args) {
     }
     summary["views"] = views;
     if (points.defined()) {
-      const auto [index, similarity] = nearest_features(queries, point_unit_features(semantics, points));
+      const auto [index, similarity] = best_dot(queries, point_rows(semantics, points, PositionRole::Key));
       const at::Tensor world = read_points(args.points);
       nlohmann::json list = nlohmann::json::array();
       for (size_t i = 0; i < keypoints.size(); ++i) {
@@ -333,6 +360,11 @@ void add_transfer_command(CLI::App& app) {
   cmd->add_option("--source-point-labels", args->source_point_labels,
                   "3D label transfer: the source points' label ids, .npy [N] integers, 0 = unlabelled");
   cmd->add_option("--field", args->field, "Feature field to compare (default: the first non-label, non-SAM field)");
+  cmd->add_option("--coordinate-weight", args->coordinate_weight,
+                  "Weigh canonical positions beside the features (FeatureNeRF models trained with the coordinate "
+                  "loss): nearest neighbours of |v1-v2|^2 + W^2 |x1-x2|^2 over unit features v and regressed canonical "
+                  "coordinates x (object units); similarities are then 1 - that / 2. 0: features alone (cosine)")
+      ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("--max-side", args->max_side, "Render features at most this many pixels on a side")
       ->check(CLI::Range(8, 4096));
   cmd->add_option("--out", args->out, "Output folder (docs/segmentation.md lists its files)")->required();

@@ -53,6 +53,14 @@ class SemanticSource {
   virtual bool has_instances() const { return false; }
   /// Instance logits [slots,H,W] of a camera's view; UsageError for a source without instances.
   virtual at::Tensor render_instances(const Camera& camera) const;
+  /// Whether the source also regresses where each point lies in a canonical frame shared by every scene its model
+  /// applies to (FeatureNeRF's trained coordinate head x̂: a category's instances are canonically aligned), so
+  /// transfer across scenes can weigh position beside the features (`transfer --coordinate-weight`).
+  virtual bool has_canonical_positions() const { return false; }
+  /// x̂ of every pixel of a camera's view [H*W, 3] (the expected x̂ along each ray given it hits; 0 where empty), and
+  /// at points [N,3] (normalised frame) -> [N,3]. UsageError for a source without canonical positions.
+  virtual at::Tensor render_canonical_positions(const Camera& camera) const;
+  virtual at::Tensor point_canonical_positions(const at::Tensor& points) const;
   /// Whether the outputs are class logits (one scale of K = channels()[0] classes; class k is label id k) rather
   /// than features.
   virtual bool has_classes() const = 0;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -75,7 +76,9 @@ TransferredKeypoints transfer_keypoints(const at::Tensor& queries, const at::Ten
   const at::Tensor opaque = opacity.reshape(-1) >= min_opacity;
   if (k == 0 || !opaque.any().item<bool>()) return out;
   const at::Tensor scores = at::matmul(queries.to(at::kFloat), unit.reshape({c, -1}));  // [K, H*W]
-  const at::Tensor masked = at::where(opaque.unsqueeze(0), scores, at::full_like(scores, -2.0f));
+  // Scores of with_canonical_positions' rows fall below -1: empty pixels are ruled out, not merely scored low.
+  const at::Tensor masked =
+      at::where(opaque.unsqueeze(0), scores, at::full_like(scores, -std::numeric_limits<float>::infinity()));
   const auto [best, arg] = masked.max(1);
   // Integer division: `arg / w` on int64 tensors is true division in LibTorch.
   out.xy = at::stack({(arg % w).to(at::kFloat), at::div(arg, w, "floor").to(at::kFloat)}, 1);
@@ -85,10 +88,27 @@ TransferredKeypoints transfer_keypoints(const at::Tensor& queries, const at::Ten
 
 std::pair<at::Tensor, at::Tensor> nearest_features(const at::Tensor& queries, const at::Tensor& candidates) {
   SEMFIELD_ASSERT(candidates.size(0) > 0, "nearest_features needs candidates");
-  const at::Tensor q = queries / queries.norm(2, 1, true).clamp_min(1e-8);
-  const at::Tensor c = candidates / candidates.norm(2, 1, true).clamp_min(1e-8);
-  const auto [best, arg] = at::matmul(q.to(at::kFloat), c.to(at::kFloat).t()).max(1);
+  return best_dot(queries / queries.norm(2, 1, true).clamp_min(1e-8),
+                  candidates / candidates.norm(2, 1, true).clamp_min(1e-8));
+}
+
+std::pair<at::Tensor, at::Tensor> best_dot(const at::Tensor& queries, const at::Tensor& candidates) {
+  SEMFIELD_ASSERT(candidates.size(0) > 0, "best_dot needs candidates");
+  const auto [best, arg] = at::matmul(queries.to(at::kFloat), candidates.to(at::kFloat).t()).max(1);
   return {arg, best};
+}
+
+at::Tensor with_canonical_positions(const at::Tensor& unit, const at::Tensor& positions, double weight,
+                                    PositionRole role, int64_t dim) {
+  SEMFIELD_ASSERT(dim >= 0 && dim < unit.dim() && positions.dim() == unit.dim() && positions.size(dim) == 3,
+                  "positions must have 3 channels along the features' channel dimension");
+  for (int64_t d = 0; d < unit.dim(); ++d)
+    SEMFIELD_ASSERT(d == dim || positions.size(d) == unit.size(d), "positions must match the features' other sizes");
+  const at::Tensor x = positions.to(at::kFloat) * static_cast<float>(weight);
+  const at::Tensor half_square = -0.5f * x.pow(2).sum(dim, true);  // -w^2 |x̂|^2 / 2
+  const at::Tensor one = at::ones_like(half_square);
+  return role == PositionRole::Query ? at::cat({unit.to(at::kFloat), x, half_square, one}, dim)
+                                     : at::cat({unit.to(at::kFloat), x, one, half_square}, dim);
 }
 
 }  // namespace semfield

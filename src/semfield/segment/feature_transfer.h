@@ -51,5 +51,19 @@ TransferredKeypoints transfer_keypoints(const at::Tensor& queries, const at::Ten
 /// For each query feature [K,C], the index of the most similar of candidate features [N,C] (3D keypoint transfer
 /// to candidate points) and that similarity: ([K] int64, [K] float).
 std::pair<at::Tensor, at::Tensor> nearest_features(const at::Tensor& queries, const at::Tensor& candidates);
+/// The same by the plain dot product of the rows as given (unit features, or with_canonical_positions' rows).
+std::pair<at::Tensor, at::Tensor> best_dot(const at::Tensor& queries, const at::Tensor& candidates);
+
+/// `transfer --coordinate-weight w`: a canonical position x̂ (a source's has_canonical_positions: FeatureNeRF's
+/// coordinate head) weighed beside each unit feature v̂, so that the dot product of a query row and a key row is
+///   v̂_q . v̂_k - (w^2 / 2) |x̂_q - x̂_k|^2  =  1 - (|v̂_q - v̂_k|^2 + w^2 |x̂_q - x̂_k|^2) / 2,
+/// the cosine at w = 0, lower the farther apart the two points are in the canonical frame: every function above
+/// then picks the nearest neighbour of the joint distance. Queries get the channels [v̂, w x̂, -w^2 |x̂|^2 / 2, 1],
+/// keys [v̂, w x̂, 1, -w^2 |x̂|^2 / 2] (keys: labelled sources of transfer_labels, target maps of
+/// transfer_keypoints, candidates of best_dot). Channels lie along `dim` of `unit` (0 for maps [C,H,W], 1 for rows
+/// [N,C]); `positions` has 3 there and the same other sizes.
+enum class PositionRole { Query, Key };
+at::Tensor with_canonical_positions(const at::Tensor& unit, const at::Tensor& positions, double weight,
+                                    PositionRole role, int64_t dim);
 
 }  // namespace semfield

@@ -2,6 +2,7 @@
 #include "semfield/segment/feature_transfer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include "semfield/segment/similarity_segmenter.h"
@@ -90,6 +91,47 @@ TEST(FeatureTransfer, NearestFeaturesForPoints) {
       nearest_features(torch::tensor({{0.1f, 3.0f}, {-5.0f, 0.2f}}), candidates);
   EXPECT_TRUE(nearest.first.equal(torch::tensor({1, 2}, at::kLong)));
   EXPECT_GT(nearest.second[0].item<float>(), 0.99f);
+}
+
+TEST(FeatureTransfer, CanonicalPositionsMakeTheDotProductTheJointDistance) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const at::Tensor vq = at::randn({4, 6}, gen), vk = at::randn({7, 6}, gen);
+  const at::Tensor uq = vq / vq.norm(2, 1, true), uk = vk / vk.norm(2, 1, true);
+  const at::Tensor xq = at::randn({4, 3}, gen), xk = at::randn({7, 3}, gen);
+  for (const double w : {0.0, 0.5, 3.0}) {
+    const at::Tensor q = with_canonical_positions(uq, xq, w, PositionRole::Query, 1);
+    const at::Tensor k = with_canonical_positions(uk, xk, w, PositionRole::Key, 1);
+    ASSERT_EQ(q.size(1), 6 + 5);
+    const at::Tensor dots = at::matmul(q, k.t());
+    const at::Tensor joint = at::cdist(uq, uk).pow(2) + w * w * at::cdist(xq, xk).pow(2);
+    EXPECT_TRUE(at::allclose(dots, 1 - joint / 2, 1e-4, 1e-4)) << "w " << w;
+    if (w == 0) EXPECT_TRUE(at::allclose(dots, at::matmul(uq, uk.t()), 1e-5, 1e-5));  // the cosine
+    // best_dot finds the joint nearest neighbour.
+    EXPECT_TRUE(best_dot(q, k).first.equal(std::get<1>(joint.min(1)))) << "w " << w;
+  }
+  // Maps [C,H,W] carry the channels on dim 0, and a far-away position can outweigh a perfect feature match.
+  at::Tensor maps = at::zeros({2, 1, 3});
+  maps[0].fill_(1.0f);
+  at::Tensor pos = at::zeros({3, 1, 3});
+  pos[0][0][0] = 5.0f;  // pixel 0: the same feature as the query, far from its position
+  maps[0][0][1] = 0.8f;
+  maps[1][0][1] = 0.6f;  // pixel 1: a cosine of 0.8, at the query's position
+  maps[0][0][2] = 0.0f;
+  maps[1][0][2] = 1.0f;  // pixel 2: a cosine of 0, at the query's position
+  const at::Tensor query = torch::tensor({{1.0f, 0.0f}});
+  const at::Tensor key_maps = with_canonical_positions(maps, pos, 1.0, PositionRole::Key, 0);
+  const at::Tensor q = with_canonical_positions(query, at::zeros({1, 3}), 1.0, PositionRole::Query, 1);
+  const TransferredKeypoints t = transfer_keypoints(q, key_maps, at::ones({1, 3}));
+  EXPECT_EQ(t.xy[0][0].item<float>(), 1.0f);
+  EXPECT_NEAR(t.similarity[0].item<float>(), 0.8f, 1e-5);
+  EXPECT_EQ(transfer_keypoints(query, maps, at::ones({1, 3})).xy[0][0].item<float>(), 0.0f);  // without positions
+  // Empty pixels are never chosen, however low the scores of the opaque ones.
+  at::Tensor opacity = at::ones({1, 3});
+  opacity[0][1] = 0.0f;
+  opacity[0][2] = 0.0f;
+  const TransferredKeypoints far = transfer_keypoints(q, key_maps, opacity);
+  EXPECT_EQ(far.xy[0][0].item<float>(), 0.0f);
+  EXPECT_LT(far.similarity[0].item<float>(), -2.0f);
 }
 
 }  // namespace

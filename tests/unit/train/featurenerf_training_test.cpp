@@ -268,6 +268,42 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
                     " --source r_3 --keypoints " + test::quoted(kp) + " --views r_3 --out " + test::quoted(d / "bad"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("different feature spaces"), std::string::npos) << r.output;
+  // Canonical positions weighed beside the features (--coordinate-weight): parts, keypoints and 3D points.
+  r = test::run_cli("transfer --run " + test::quoted(d / "run_instance_001") + " --from " +
+                    test::quoted(d / "run_instance_000") + " --source r_3 --labels " +
+                    test::quoted(d / "test" / "instance_000" / "train" / "r_3_semantic.png") +
+                    " --views r_5 --coordinate-weight 2 --points " +
+                    test::quoted(d / "test" / "instance_001" / "points.npy") + " --out " + test::quoted(d / "parts_w"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(test::read_json(d / "parts_w" / "labels.json").at("coordinate_weight"), 2.0);
+  EXPECT_TRUE(fs::exists(d / "parts_w" / "r_5.png"));
+  EXPECT_TRUE(fs::exists(d / "parts_w" / "points_labels.npy"));
+  r = test::run_cli("transfer --run " + test::quoted(d / "run_instance_001") + " --from " +
+                    test::quoted(d / "run_instance_000") + " --source r_3 --keypoints " + test::quoted(kp) +
+                    " --views r_5 --coordinate-weight 2 --out " + test::quoted(d / "kp_w"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const nlohmann::json& k : test::read_json(d / "kp_w" / "keypoints.json").at("views").at("r_5")) {
+    EXPECT_TRUE(k.contains("x")) << k.dump();
+    EXPECT_LE(k.at("similarity").get<double>(), 1.0 + 1e-5) << k.dump();
+  }
+  // A model trained without the coordinate loss has no canonical positions to weigh: refused, saying why.
+  {
+    FeatureNerfConfig c = small_featurenerf_config();
+    c.loss.coord = 0;
+    ModelFile file;
+    file.name = "nocoord";
+    file.type = "featurenerf";
+    file.config = to_json(c);
+    file.weights = FeatureNerfNetwork(c).state();
+    write_model_file(d / "nocoord.safetensors", file);
+  }
+  r = test::run_cli("apply --model " + test::quoted(d / "nocoord.safetensors") + " --data " +
+                    test::quoted(d / "test" / "instance_002") + " --source-view r_3 --out " + test::quoted(d / "run_nc"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = test::run_cli("transfer --run " + test::quoted(d / "run_nc") + " --source r_3 --keypoints " + test::quoted(kp) +
+                    " --views r_5 --coordinate-weight 1 --out " + test::quoted(d / "bad_w"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("regress no canonical positions"), std::string::npos) << r.output;
   // An unknown source view is named.
   r = test::run_cli("apply --model " + model + " --data " + test::quoted(d / "test" / "instance_002") +
                     " --source-view r_99 --out " + test::quoted(d / "run_x"));

@@ -323,6 +323,26 @@ at::Tensor FeatureNerfModel::readout_at(const at::Tensor& points, const FeatureN
   return pick(p, readout);
 }
 
+namespace {
+
+void require_coordinate_head(const FeatureNerfModel& model) {
+  if (!model.has_canonical_positions())
+    fail_usage("this FeatureNeRF model was trained without the coordinate loss (loss.coord 0): its coordinate head "
+               "regresses no canonical positions");
+}
+
+}  // namespace
+
+at::Tensor FeatureNerfModel::render_canonical_positions(const Camera& camera) const {
+  require_coordinate_head(*this);
+  return render_view(camera, Readout::Coordinate).maps[0];
+}
+
+at::Tensor FeatureNerfModel::point_canonical_positions(const at::Tensor& points) const {
+  require_coordinate_head(*this);
+  return point_readout(points, Readout::Coordinate);
+}
+
 std::vector<at::Tensor> FeatureNerfModel::point_outputs(const at::Tensor& points) const {
   return {point_readout(points, Readout::Descriptor)};
 }

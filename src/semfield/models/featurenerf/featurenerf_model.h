@@ -59,6 +59,10 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   static constexpr int64_t kViewRefineSamples = 12;
   std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
   const SceneModel& scene_model() const override { return *this; }
+  /// x̂ (Readout::Coordinate) when the model was trained with the coordinate loss (its head is untrained otherwise).
+  bool has_canonical_positions() const override { return m_network.config().loss.coord > 0; }
+  at::Tensor render_canonical_positions(const Camera& camera) const override;
+  at::Tensor point_canonical_positions(const at::Tensor& points) const override;
 
   /// What a view or point readout returns: the descriptor (v_NeRF or v, by the config) or the coordinate head's
   /// regressed canonical coordinate x̂ (world units of the scene's files: the canonical frame of a category's
