@@ -4,7 +4,9 @@
 # sets as bench/featurenerf_tasks.sh), PAIRS cross-instance pairs per category, with three descriptors on the same
 # pairs: the simulated DINO teacher's 2D map sampled at the points' projections (the baseline), the shipped model's
 # internal feature v_NeRF (the paper's descriptor) and its distilled output feature v (the same weights with
-# "descriptor": "output", bench/model_variant.py). Writes WORK/<descriptor>_<category>/metrics.json; prints a table.
+# "descriptor": "output", bench/model_variant.py), and the model's two heads together ("hybrid": v_NeRF with the
+# coordinate head's x̂ weighed beside it, `--features hybrid --coordinate-weight W`, W = $HYBRID_WEIGHT or 2).
+# Writes WORK/<descriptor>_<category>/metrics.json; prints a table.
 # Usage: bash bench/featurenerf_3d.sh WORK PAIRS [CATEGORY...]   (default: chair table mug lamp airplane)
 set -euo pipefail
 work=$1 pairs=$2
@@ -27,18 +29,19 @@ for c in "${cats[@]}"; do
   run teacher --model "models/featurenerf-$c.safetensors" --features teacher
   run internal --model "models/featurenerf-$c.safetensors"
   run output --model "$work/$c-output.safetensors"
+  run hybrid --model "models/featurenerf-$c.safetensors" --features hybrid --coordinate-weight "${HYBRID_WEIGHT:-2}"
 done
 python3 - "$work" "${cats[@]}" <<'PY'
 import json, sys
 work, cats = sys.argv[1], sys.argv[2:]
-print(f"{'category':10} {'part mIoU: teacher / v_NeRF / v':36} {'PCK@0.05 / @0.1: teacher / v_NeRF / v'}")
+print(f"{'category':10} {'part mIoU: teacher / v_NeRF / v / hybrid':44} {'PCK@0.05 / @0.1: teacher / v_NeRF / v / hybrid'}")
 sums = {}
 for c in cats:
-    m = {d: json.load(open(f"{work}/{d}_{c}/metrics.json"))["3d"] for d in ("teacher", "internal", "output")}
+    m = {d: json.load(open(f"{work}/{d}_{c}/metrics.json"))["3d"] for d in ("teacher", "internal", "output", "hybrid")}
     for d, s in m.items():
         sums.setdefault(d, []).append(s["part_miou"])
     miou = " / ".join(f"{m[d]['part_miou']:.3f}" for d in m)
     pck = "   ".join(f"{m[d]['pck'][1]:.3f} / {m[d]['pck'][3]:.3f}" for d in m)
-    print(f"{c:10} {miou:36} {pck}")
+    print(f"{c:10} {miou:44} {pck}")
 print(f"{'mean':10} " + " / ".join(f"{sum(v) / len(v):.3f}" for v in sums.values()))
 PY
