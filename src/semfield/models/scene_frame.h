@@ -18,7 +18,7 @@ struct SceneFrame {
 
   static SceneFrame from_scene(const Scene& scene);
   /// Points in the scene's file (world) coordinates -> the normalised frame: Normalization::apply on every row of a
-  /// [..., 3] float tensor (on its device, differentiable).
+  /// [..., 3] floating-point tensor (its dtype and device kept; differentiable).
   at::Tensor to_normalised(const at::Tensor& file_points) const;
   /// The normalised frame -> file coordinates: Normalization::invert on every row.
   at::Tensor to_file(const at::Tensor& normalised_points) const;

@@ -19,7 +19,8 @@
 // points projected into the source image) — the 2D baseline, which has no novel views; or "canonical": an oracle, not
 // a descriptor — every pixel's (from the view's depth map) and point's true coordinate in the category's canonical
 // frame, matched by Euclidean distance: the ceiling of transfer by canonical position alone, which is what L_coord
-// teaches (a part boundary that moves between instances is where it fails).
+// teaches (a part boundary that moves between instances is where it fails). "coordinate" matches the model's own
+// regressed x̂ the same way; "hybrid" both heads, [v / |v|, w x̂] by distance (coordinate_weight w).
 #pragma once
 
 #include <cstdint>

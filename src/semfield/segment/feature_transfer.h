@@ -1,6 +1,6 @@
 // Label and keypoint transfer by nearest neighbours in rendered feature space (FeatureNeRF section 3.4): labels
 // or keypoints given on a source view go to other views, and to arbitrary 3D points, by cosine similarity of the
-// field's features.
+// field's features (or, with canonical positions weighed beside them, by the joint distance: with_canonical_positions).
 #pragma once
 
 #include <cstdint>
@@ -40,7 +40,8 @@ TransferredLabels transfer_labels(const LabelledFeatures& source, const at::Tens
 
 /// Keypoints: for each query feature [K,C] (unit), the target pixel (opacity >= min_opacity) of unit features
 /// [C,H,W] with the highest cosine. xy [K,2] in the click convention (column, row of the pixel), similarity [K];
-/// in a view without opaque pixels every keypoint gets xy (-1, -1) and similarity -2 (below any cosine).
+/// in a view without opaque pixels every keypoint gets xy (-1, -1) — the "not found" marker — and similarity -2
+/// (below any cosine; with_canonical_positions' scores of found pixels may be lower still).
 struct TransferredKeypoints {
   at::Tensor xy;          ///< [K,2] float
   at::Tensor similarity;  ///< [K] float
