@@ -45,6 +45,15 @@ FeatureNerfConfig small_featurenerf_config() {
   return c;
 }
 
+/// The FeatureNeRF model in `model_file` applied to `scene`, conditioned on its view r_3 (as `apply --source-view r_3`).
+FeatureNerfModel model_on(const fs::path& model_file, const std::shared_ptr<const Scene>& scene) {
+  const ModelFile file = read_model_file(model_file);
+  FeatureNerfNetwork net(featurenerf_config_from_json(file.config, model_file.string()));
+  net.load_state(file.weights, model_file.string());
+  return FeatureNerfModel(std::move(net), source_view_scene(scene, "r_3"), SceneFrame::from_scene(*scene),
+                          Eigen::Vector3f::Ones(), 1);
+}
+
 fs::path write_chairs(const fs::path& out, int instances, uint64_t seed) {
   ObjectDatasetConfig c;
   c.category = synth::ObjectCategory::Chair;
@@ -317,12 +326,8 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
 
 TEST_F(FeatureNerfTrainingTest, FastViewMapsAgreeWithTheFullRender) {
   // render_view (full render at 1/4 resolution, then samples near the surface) against render() of every pixel.
-  const ModelFile file = read_model_file(*s_dir / "run" / "model.safetensors");
-  FeatureNerfNetwork net(featurenerf_config_from_json(file.config, "model"));
-  net.load_state(file.weights, "model");
   auto scene = std::make_shared<Scene>(load_scene(*s_dir / "test" / "instance_000"));
-  const FeatureNerfModel model(net, source_view_scene(scene, "r_3"), SceneFrame::from_scene(*scene),
-                               Eigen::Vector3f::Ones(), 1);
+  const FeatureNerfModel model = model_on(*s_dir / "run" / "model.safetensors", scene);
   const Camera& camera = scene->split(Split::Train)[5]->camera;
   const SemanticRenderOutput fast = model.render_view(camera);
   const kernels::Rays rays = kernels::generate_image_rays(camera);
@@ -341,12 +346,9 @@ TEST_F(FeatureNerfTrainingTest, FastViewMapsAgreeWithTheFullRender) {
 TEST_F(FeatureNerfTrainingTest, TheCoordinateReadoutIsTheRegressedCanonicalPosition) {
   // Readout::Coordinate: x̂ at points, and composited (divided by opacity) in views, in the canonical frame of the
   // category (world units of the files); eval-transfer --features coordinate matches it by distance.
-  const ModelFile file = read_model_file(*s_dir / "run" / "model.safetensors");
-  FeatureNerfNetwork net(featurenerf_config_from_json(file.config, "model"));
-  net.load_state(file.weights, "model");
   auto scene = std::make_shared<Scene>(load_scene(*s_dir / "test" / "instance_000"));
   const SceneFrame frame = SceneFrame::from_scene(*scene);
-  const FeatureNerfModel model(net, source_view_scene(scene, "r_3"), frame, Eigen::Vector3f::Ones(), 1);
+  const FeatureNerfModel model = model_on(*s_dir / "run" / "model.safetensors", scene);
   // Surface points of the unseen chair: their regressed coordinates against their true ones.
   const Camera& camera = scene->split(Split::Train)[3]->camera;  // the source view itself
   const View& view = *scene->split(Split::Train)[3];
@@ -369,10 +371,7 @@ TEST_F(FeatureNerfTrainingTest, TheCoordinateReadoutIsTheRegressedCanonicalPosit
       model.point_readout(frame.to_normalised(world_px.index({on})), FeatureNerfModel::Readout::Coordinate);
   const double paths = (map.maps[0].index({on}) - px_points).norm(2, 1).mean().item<double>();
   // The untrained network's x̂: the reference the trained one must beat.
-  const ModelFile raw = read_model_file(*s_dir / "untrained.safetensors");
-  FeatureNerfNetwork raw_net(featurenerf_config_from_json(raw.config, "untrained"));
-  raw_net.load_state(raw.weights, "untrained");
-  const FeatureNerfModel untrained(raw_net, source_view_scene(scene, "r_3"), frame, Eigen::Vector3f::Ones(), 1);
+  const FeatureNerfModel untrained = model_on(*s_dir / "untrained.safetensors", scene);
   const double untrained_error =
       (untrained.point_readout(normalised, FeatureNerfModel::Readout::Coordinate) - world).norm(2, 1).mean().item<double>();
   // The descriptor readout is unchanged by the new path: v_NeRF's width.
@@ -406,12 +405,8 @@ TEST_F(FeatureNerfTrainingTest, TheCoordinateReadoutIsTheRegressedCanonicalPosit
 TEST_F(FeatureNerfTrainingTest, TheHybridReadoutIsBothHeadsAndSpansDescriptorToCoordinate) {
   // Readout::Both is the descriptor's channels then x̂'s, on both view paths (the fast one, and full rays for views
   // under 16 px) and at points.
-  const ModelFile file = read_model_file(*s_dir / "run" / "model.safetensors");
-  FeatureNerfNetwork net(featurenerf_config_from_json(file.config, "model"));
-  net.load_state(file.weights, "model");
   auto scene = std::make_shared<Scene>(load_scene(*s_dir / "test" / "instance_001"));
-  const SceneFrame frame = SceneFrame::from_scene(*scene);
-  const FeatureNerfModel model(net, source_view_scene(scene, "r_3"), frame, Eigen::Vector3f::Ones(), 1);
+  const FeatureNerfModel model = model_on(*s_dir / "run" / "model.safetensors", scene);
   using R = FeatureNerfModel::Readout;
   const int64_t c = model.channels()[0];
   Camera tiny = scene->split(Split::Train)[5]->camera;
