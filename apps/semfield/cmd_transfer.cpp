@@ -33,7 +33,9 @@ namespace {
 struct TransferArgs {
   std::string run, from, source, labels, keypoints, views, points, source_points, source_point_labels, field, out;
   int max_side = 512;
-  double coordinate_weight = 0;  ///< > 0: canonical positions weighed beside the features (with_canonical_positions)
+  /// > 0: canonical positions weighed beside the features (with_canonical_positions); unset: the source's
+  /// default_position_weight (FeatureNeRF with a coordinate head: 2; else 0).
+  std::optional<double> coordinate_weight;
 };
 
 struct Keypoint {
@@ -60,18 +62,15 @@ std::vector<Keypoint> read_keypoints(const fs::path& path, int width, int height
   return out;
 }
 
-// Point features of normalised scene points [N,3] from the field, as unit vectors like the views'.
-at::Tensor point_unit_features(const SemanticSource& semantics, const at::Tensor& points) {
-  const at::Tensor raw = semantics.point_outputs(points)[0];  // [N,C]
+// A source's point features [N,C] (scale 0) as unit vectors like the views'.
+at::Tensor unit_point_features(const SemanticSource& semantics, const at::Tensor& raw) {
   const ChannelStats stats = semantics.channel_stats(0);
   return unit_features(raw.t().unsqueeze(2), stats.mean, stats.std).squeeze(2).t();
 }
 
-// --coordinate-weight: a side's unit rows or maps with its canonical positions (channels on `dim`) in `role`; as they
-// are at weight 0.
-at::Tensor with_positions(const at::Tensor& unit, const at::Tensor& positions, double weight, PositionRole role,
-                          int64_t dim) {
-  return weight > 0 ? with_canonical_positions(unit, positions, weight, role, dim) : unit;
+// Point features of normalised scene points [N,3] from the field, as unit vectors like the views'.
+at::Tensor point_unit_features(const SemanticSource& semantics, const at::Tensor& points) {
+  return unit_point_features(semantics, semantics.point_outputs(points)[0]);
 }
 
 // Points [N,3] as given (the scene's world frame).
@@ -190,14 +189,15 @@ void run_transfer(const TransferArgs& args) {
   }
   const SemanticSource& semantics = *target_side.semantics;
   const SemanticSource& source_semantics = *source_side->semantics;
-  const double w = args.coordinate_weight;
+  const double w = args.coordinate_weight.value_or(semantics.default_position_weight());
   if (w > 0 && !semantics.has_canonical_positions())
     fail_usage("transfer --coordinate-weight: the features of {} regress no canonical positions (only FeatureNeRF "
                "models trained with the coordinate loss do)", args.run);
   // Unit rows [N,C] of points, with their canonical positions when weighed.
   const auto point_rows = [&](const SemanticSource& from, const at::Tensor& p, PositionRole role) {
-    const at::Tensor unit = point_unit_features(from, p);
-    return w > 0 ? with_positions(unit, from.point_canonical_positions(p), w, role, 1) : unit;
+    if (w == 0) return point_unit_features(from, p);
+    const PointOutputs o = from.point_outputs_with_canonical_positions(p);
+    return with_canonical_positions(unit_point_features(from, o.maps[0]), o.canonical_positions, w, role, 1);
   };
   const fs::path out(args.out);
   std::vector<const CameraRecord*> targets = target_cameras(target_side.run.cameras, args.views);
@@ -206,7 +206,7 @@ void run_transfer(const TransferArgs& args) {
   if (targets.empty() && !points.defined()) fail_usage("transfer: give --views SPLIT|V,.. and/or --points FILE as targets");
   nlohmann::json summary = {{"run", args.run}, {"field", target_side.field_name}};
   if (!args.from.empty()) summary["from"] = args.from;
-  if (w > 0) summary["coordinate_weight"] = w;
+  if (semantics.has_canonical_positions()) summary["coordinate_weight"] = w;
 
   if (point_mode) {
     // 3D part transfer: every target point takes the label of its most similar labelled source point.
@@ -241,12 +241,15 @@ void run_transfer(const TransferArgs& args) {
   auto render = [&](const SemanticSource& from, const CameraRecord& c, PositionRole role) {
     const ChannelStats stats = from.channel_stats(0);
     const Camera camera = working_camera(c.camera, args.max_side);
-    SegmentView v = render_field_view(from, camera, c.name, 0);
-    v.maps = unit_features(v.maps, stats.mean, stats.std);
-    if (w > 0) {
-      const at::Tensor positions = from.render_canonical_positions(camera).t().reshape({3, v.height(), v.width()});
-      v.maps = with_positions(v.maps, positions, w, role, 0);
+    if (w == 0) {
+      SegmentView v = render_field_view(from, camera, c.name, 0);
+      v.maps = unit_features(v.maps, stats.mean, stats.std);
+      return v;
     }
+    const SemanticRenderOutput o = from.render_view_with_canonical_positions(camera);  // one pass, both heads
+    SegmentView v = field_view_of(o, camera, c.name, 0);
+    const at::Tensor positions = o.canonical_positions.t().reshape({3, v.height(), v.width()});
+    v.maps = with_canonical_positions(unit_features(v.maps, stats.mean, stats.std), positions, w, role, 0);
     return v;
   };
   // Labels: the source view's pixels are the neighbours (keys); keypoints: the target views' pixels are.
@@ -360,10 +363,12 @@ void add_transfer_command(CLI::App& app) {
   cmd->add_option("--source-point-labels", args->source_point_labels,
                   "3D label transfer: the source points' label ids, .npy [N] integers, 0 = unlabelled");
   cmd->add_option("--field", args->field, "Feature field to compare (default: the first non-label, non-SAM field)");
-  cmd->add_option("--coordinate-weight", args->coordinate_weight,
-                  "Weigh canonical positions beside the features (FeatureNeRF models trained with the coordinate "
-                  "loss): nearest neighbours of |v1-v2|^2 + W^2 |x1-x2|^2 over unit features v and regressed canonical "
-                  "coordinates x (object units); similarities are then 1 - that / 2. 0: features alone (cosine)")
+  cmd->add_option_function<double>(
+         "--coordinate-weight", [args](const double& w) { args->coordinate_weight = w; },
+         "Weigh canonical positions beside the features (FeatureNeRF models trained with the coordinate loss): "
+         "nearest neighbours of |v1-v2|^2 + W^2 |x1-x2|^2 over unit features v and regressed canonical coordinates x "
+         "(object units); similarities are then 1 - that / 2. 0: features alone (cosine; the paper's v_NeRF "
+         "protocol). Default: 2 for such models, else 0")
       ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("--max-side", args->max_side, "Render features at most this many pixels on a side")
       ->check(CLI::Range(8, 4096));

@@ -15,11 +15,11 @@ at::Tensor SemanticSource::render_instances(const Camera&) const {
   fail_usage("this semantic source segments no instances of its own");
 }
 
-at::Tensor SemanticSource::render_canonical_positions(const Camera&) const {
+SemanticRenderOutput SemanticSource::render_view_with_canonical_positions(const Camera&) const {
   fail_usage("this semantic source regresses no canonical positions");
 }
 
-at::Tensor SemanticSource::point_canonical_positions(const at::Tensor&) const {
+PointOutputs SemanticSource::point_outputs_with_canonical_positions(const at::Tensor&) const {
   fail_usage("this semantic source regresses no canonical positions");
 }
 

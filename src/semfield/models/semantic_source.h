@@ -32,6 +32,14 @@ struct SemanticRenderOutput {
   /// [R, D] the composited latent the maps are decoded from, for sources that have one (FeatureModel: background
   /// included); undefined otherwise.
   at::Tensor latent;
+  /// [R, 3] each ray's canonical position x̂ (render_view_with_canonical_positions); undefined otherwise.
+  at::Tensor canonical_positions;
+};
+
+/// A source's outputs at points with their canonical positions (point_outputs_with_canonical_positions).
+struct PointOutputs {
+  std::vector<at::Tensor> maps;    ///< per scale [N, C_s], as point_outputs
+  at::Tensor canonical_positions;  ///< [N, 3]
 };
 
 /// Per-channel statistics of one scale's outputs over the maps the source learned from: similarity measures
@@ -57,10 +65,13 @@ class SemanticSource {
   /// applies to (FeatureNeRF's trained coordinate head x̂: a category's instances are canonically aligned), so
   /// transfer across scenes can weigh position beside the features (`transfer --coordinate-weight`).
   virtual bool has_canonical_positions() const { return false; }
-  /// x̂ of every pixel of a camera's view [H*W, 3] (the expected x̂ along each ray given it hits; 0 where empty), and
-  /// at points [N,3] (normalised frame) -> [N,3]. UsageError for a source without canonical positions.
-  virtual at::Tensor render_canonical_positions(const Camera& camera) const;
-  virtual at::Tensor point_canonical_positions(const at::Tensor& points) const;
+  /// The weight `transfer` gives the canonical positions when the user names none: 0 for a source without them.
+  virtual double default_position_weight() const { return 0; }
+  /// render_view's outputs with x̂ of every pixel in `canonical_positions` [H*W, 3] (the expected x̂ along each ray
+  /// given it hits; 0 where empty), from the same pass; and point_outputs with x̂ at the points [N,3] (normalised
+  /// frame). UsageError for a source without canonical positions.
+  virtual SemanticRenderOutput render_view_with_canonical_positions(const Camera& camera) const;
+  virtual PointOutputs point_outputs_with_canonical_positions(const at::Tensor& points) const;
   /// Whether the outputs are class logits (one scale of K = channels()[0] classes; class k is label id k) rather
   /// than features.
   virtual bool has_classes() const = 0;

@@ -23,17 +23,23 @@ at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& direct
 SegmentView render_field_view(const SemanticSource& source, const Camera& camera, const std::string& name,
                               size_t scale) {
   const auto start = std::chrono::steady_clock::now();
+  SegmentView view = field_view_of(source.render_view(camera), camera, name, scale);
+  view.render_seconds = seconds_since(start);
+  return view;
+}
+
+SegmentView field_view_of(const SemanticRenderOutput& out, const Camera& camera, const std::string& name,
+                          size_t scale) {
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
-  const kernels::Rays rays = kernels::generate_image_rays(camera);
-  const SemanticRenderOutput out = source.render_view(camera);
   SEMFIELD_ASSERT(scale < out.maps.size(), "scale out of range");
+  SEMFIELD_ASSERT(out.opacity.numel() == h * w, "outputs of one ray per pixel of the view");
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
   SegmentView view;
   view.name = name;
   view.camera = camera;
   view.maps = out.maps[scale].view({h, w, -1}).permute({2, 0, 1}).contiguous();
   view.opacity = out.opacity.view({h, w}).contiguous();
   view.depth = ray_distance_to_z_depth(out.median_depth, rays.directions, out.opacity, camera.forward()).view({h, w});
-  view.render_seconds = seconds_since(start);
   return view;
 }
 

@@ -31,6 +31,10 @@ struct SegmentView {
 /// per pixel centre), with depth and opacity from the same compositing weights.
 SegmentView render_field_view(const SemanticSource& source, const Camera& camera, const std::string& name,
                               size_t scale = 0);
+/// The same view from outputs already rendered for every pixel of `camera` (row-major), e.g. by
+/// render_view_with_canonical_positions; render_seconds stays 0.
+SegmentView field_view_of(const SemanticRenderOutput& out, const Camera& camera, const std::string& name,
+                          size_t scale = 0);
 
 /// Depth and opacity only (density of the radiance model); `maps` stays undefined.
 SegmentView render_depth_view(const SceneModel& model, const Camera& camera, const std::string& name);

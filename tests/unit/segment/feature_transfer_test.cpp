@@ -105,7 +105,9 @@ TEST(FeatureTransfer, CanonicalPositionsMakeTheDotProductTheJointDistance) {
     const at::Tensor dots = at::matmul(q, k.t());
     const at::Tensor joint = at::cdist(uq, uk).pow(2) + w * w * at::cdist(xq, xk).pow(2);
     EXPECT_TRUE(at::allclose(dots, 1 - joint / 2, 1e-4, 1e-4)) << "w " << w;
-    if (w == 0) EXPECT_TRUE(at::allclose(dots, at::matmul(uq, uk.t()), 1e-5, 1e-5));  // the cosine
+    if (w == 0) {
+      EXPECT_TRUE(at::allclose(dots, at::matmul(uq, uk.t()), 1e-5, 1e-5));  // the cosine
+    }
     // best_dot finds the joint nearest neighbour.
     EXPECT_TRUE(best_dot(q, k).first.equal(std::get<1>(joint.min(1)))) << "w " << w;
   }

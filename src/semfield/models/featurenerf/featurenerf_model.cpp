@@ -333,14 +333,21 @@ void require_coordinate_head(const FeatureNerfModel& model) {
 
 }  // namespace
 
-at::Tensor FeatureNerfModel::render_canonical_positions(const Camera& camera) const {
+SemanticRenderOutput FeatureNerfModel::render_view_with_canonical_positions(const Camera& camera) const {
   require_coordinate_head(*this);
-  return render_view(camera, Readout::Coordinate).maps[0];
+  SemanticRenderOutput out = render_view(camera, Readout::Both);
+  const at::Tensor both = out.maps[0];
+  const int64_t c = both.size(1) - 3;
+  out.maps = {both.narrow(1, 0, c).contiguous()};
+  out.canonical_positions = both.narrow(1, c, 3).contiguous();
+  return out;
 }
 
-at::Tensor FeatureNerfModel::point_canonical_positions(const at::Tensor& points) const {
+PointOutputs FeatureNerfModel::point_outputs_with_canonical_positions(const at::Tensor& points) const {
   require_coordinate_head(*this);
-  return point_readout(points, Readout::Coordinate);
+  const at::Tensor both = point_readout(points, Readout::Both);
+  const int64_t c = both.size(1) - 3;
+  return {{both.narrow(1, 0, c).contiguous()}, both.narrow(1, c, 3).contiguous()};
 }
 
 std::vector<at::Tensor> FeatureNerfModel::point_outputs(const at::Tensor& points) const {

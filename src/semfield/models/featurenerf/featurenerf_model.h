@@ -59,10 +59,17 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
   static constexpr int64_t kViewRefineSamples = 12;
   std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
   const SceneModel& scene_model() const override { return *this; }
-  /// x̂ (Readout::Coordinate) when the model was trained with the coordinate loss (its head is untrained otherwise).
+  /// x̂ when the model was trained with the coordinate loss (its head is untrained otherwise), read in the same pass
+  /// as the descriptor (Readout::Both).
   bool has_canonical_positions() const override { return m_network.config().loss.coord > 0; }
-  at::Tensor render_canonical_positions(const Camera& camera) const override;
-  at::Tensor point_canonical_positions(const at::Tensor& points) const override;
+  /// kTransferPositionWeight when the model has canonical positions.
+  double default_position_weight() const override { return has_canonical_positions() ? kTransferPositionWeight : 0; }
+  /// The joint distance's weight of x̂ (object units) beside the unit descriptor that `transfer` uses by default:
+  /// chosen on a selection draw of unseen tables and mugs (W = 0 / 1 / 2 / 4 / inf) and better than v_NeRF alone on
+  /// the benchmark draw's mean in every task but same-camera keypoints (BENCHMARKS.md, "Both heads").
+  static constexpr double kTransferPositionWeight = 2.0;
+  SemanticRenderOutput render_view_with_canonical_positions(const Camera& camera) const override;
+  PointOutputs point_outputs_with_canonical_positions(const at::Tensor& points) const override;
 
   /// What a view or point readout returns: the descriptor (v_NeRF or v, by the config) or the coordinate head's
   /// regressed canonical coordinate x̂ (world units of the scene's files: the canonical frame of a category's
