@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A copy of a semfield model file with config keys overridden, for ablations of switches that need no retraining.
 
-  python3 bench/model_variant.py IN.safetensors OUT.safetensors '{"semantic_weights": "sdf"}'
+  python3 bench/model_variant.py IN.safetensors OUT.safetensors '{"semantic_weights": "sdf"}' [--keep-name]
 
 The weights are copied byte for byte; only the config in the file's __metadata__ changes (and its name gains the
-overrides). Standard library only.
+overrides, unless --keep-name: how a shipped model's config was given a key it lacked, e.g. "encode_size"). OUT may
+be IN. Standard library only.
 """
 import json
 import os
@@ -13,6 +14,8 @@ import sys
 
 
 def main(argv):
+    keep_name = "--keep-name" in argv
+    argv = [a for a in argv if a != "--keep-name"]
     if len(argv) != 4:
         sys.exit(__doc__)
     src, dst, overrides = argv[1], argv[2], json.loads(argv[3])
@@ -21,7 +24,8 @@ def main(argv):
     header = json.loads(data[8:8 + n])
     meta = json.loads(header["__metadata__"]["semfield"])
     meta["config"].update(overrides)
-    meta["name"] = meta.get("name", "model") + "-" + "-".join(f"{k}={v}" for k, v in overrides.items())
+    if not keep_name:
+        meta["name"] = meta.get("name", "model") + "-" + "-".join(f"{k}={v}" for k, v in overrides.items())
     header["__metadata__"]["semfield"] = json.dumps(meta)
     out = json.dumps(header).encode()
     out += b" " * ((8 - len(out) % 8) % 8)  # safetensors keeps the data 8-byte aligned

@@ -78,6 +78,8 @@ TEST(CorpusTrainer, ValidationPsnrRisesOnAnUnseenSceneAndResumeContinues) {
   EXPECT_EQ(model.type, "ibr");
   EXPECT_EQ(model.info["steps"], 300);
   EXPECT_EQ(model.info["trained_on"]["train_scenes"], 4);
+  // The corpus's images are 32 px: the model resamples source images of other sizes to that before its encoder.
+  EXPECT_EQ(model.config.at("encode_size"), 32);
 
   o.steps = 320;
   o.resume = true;

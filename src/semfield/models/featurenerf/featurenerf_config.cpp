@@ -15,6 +15,8 @@ void FeatureNerfConfig::validate() const {
   if (!(pe_base > 0)) fail_usage("featurenerf config: pe_base must be positive");
   if (n_coarse < 2 || n_fine < 0) fail_usage("featurenerf config: n_coarse must be at least 2, n_fine at least 0");
   if (source_views < 1) fail_usage("featurenerf config: source_views must be at least 1");
+  if (encode_size != 0 && (encode_size < 8 || encode_size > 4096))
+    fail_usage("featurenerf config: encode_size = {} (expected 0 = as the images are, or 8..4096 pixels)", encode_size);
   if (rays < 1) fail_usage("featurenerf config: rays must be at least 1");
   if (!(background_rays >= 0 && background_rays <= 1)) fail_usage("featurenerf config: background_rays must be in [0, 1]");
   if (!(simulated.scale >= 0 && simulated.scale <= 1000))
@@ -46,6 +48,7 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
           {"n_coarse", c.n_coarse},
           {"n_fine", c.n_fine},
           {"source_views", c.source_views},
+          {"encode_size", c.encode_size},
           {"rays", c.rays},
           {"background_rays", c.background_rays},
           {"teacher", c.teacher},
@@ -68,7 +71,7 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
 FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"category", "encoder", "width", "feature_dim", "pe_frequencies", "pe_base", "n_coarse",
-                            "n_fine", "source_views", "rays", "background_rays", "teacher", "teacher_dim",
+                            "n_fine", "source_views", "encode_size", "rays", "background_rays", "teacher", "teacher_dim",
                             "dino_block", "simulated_dino", "loss", "coord_loss", "descriptor", "seed"});
   FeatureNerfConfig c;
   c.category = root.string_or("category", c.category);
@@ -90,6 +93,7 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
+  c.encode_size = static_cast<int>(root.int_or("encode_size", c.encode_size));
   c.rays = static_cast<int>(root.int_or("rays", c.rays));
   c.background_rays = root.double_or("background_rays", c.background_rays);
   c.teacher = root.string_or("teacher", c.teacher);

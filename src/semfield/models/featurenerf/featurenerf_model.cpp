@@ -434,8 +434,15 @@ at::Tensor featurenerf_dino_map(const foundation::DinoModel& model, const Featur
   return dino_keys_map(model, rgb, foreground, config.dino_block);
 }
 
+nlohmann::json FeatureNerfCorpusModel::config_json() const {
+  FeatureNerfConfig c = m_network.config();
+  if (c.encode_size == 0) c.encode_size = static_cast<int>(m_seen_side.common());
+  return to_json(c);
+}
+
 CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& ex, uint64_t seed) const {
   const FeatureNerfConfig& c = m_network.config();
+  m_seen_side.observe(ex.source_colours);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   // The rays: foreground first (the trainer's pixels are in random order), at most background_rays of them elsewhere.
   const int64_t r_all = ex.origins.size(0);

@@ -18,6 +18,7 @@
 #include <Eigen/Core>
 
 #include "semfield/data/scene.h"
+#include "semfield/encoders/encoder_input.h"
 #include "semfield/foundation/dino_model.h"
 #include "semfield/models/corpus_model.h"
 #include "semfield/models/featurenerf/featurenerf_network.h"
@@ -132,7 +133,9 @@ class FeatureNerfCorpusModel final : public CorpusModel {
  public:
   explicit FeatureNerfCorpusModel(const FeatureNerfConfig& config) : m_network(config) {}
   std::string type() const override { return "featurenerf"; }
-  nlohmann::json config_json() const override { return to_json(m_network.config()); }
+  /// The config, with encode_size set to the training images' longest side when it was 0 and every example's source
+  /// images shared one (what a model applied to images of another size resamples them to).
+  nlohmann::json config_json() const override;
   std::vector<at::Tensor> parameters() const override { return m_network.parameters(); }
   TensorMap state() const override { return m_network.state(); }
   void load_state(const TensorMap& state, const std::string& origin) override { m_network.load_state(state, origin); }
@@ -148,6 +151,7 @@ class FeatureNerfCorpusModel final : public CorpusModel {
 
  private:
   FeatureNerfNetwork m_network;
+  mutable TrainingImageSide m_seen_side;  ///< of the source images loss() has seen
   // The dino:PATH teacher, loaded on first use, and its maps by "scene/view" (float16, up to kDinoCacheBytes).
   static constexpr int64_t kDinoCacheBytes = int64_t{4} << 30;
   mutable std::mutex m_teacher_mutex;

@@ -7,6 +7,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "semfield/core/error.h"
+#include "semfield/encoders/encoder_input.h"
 #include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
@@ -61,7 +62,7 @@ FeatureNerfSources FeatureNerfNetwork::sources(const at::Tensor& images, const s
                   "featurenerf: one image per source camera expected");
   FeatureNerfSources s;
   s.cameras = SourceCameraBatch::from_cameras(cameras);
-  const at::Tensor features = m_encoder.forward(images);
+  const at::Tensor features = m_encoder.forward(encoder_input(images, m_config.encode_size));
   s.injections = at::conv2d(features, m_inject_w, m_inject_b).permute({0, 2, 3, 1}).contiguous();
   s.world_scale = world_scale;
   return s;

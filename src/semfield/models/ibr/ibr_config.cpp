@@ -19,6 +19,7 @@ void IbrConfig::validate() const {
   check(n_coarse >= 2 && n_coarse <= 1024, "n_coarse", n_coarse);
   check(n_fine >= 0 && n_fine <= 1024, "n_fine", n_fine);
   check(source_views >= 1 && source_views <= 64, "source_views", source_views);
+  check(encode_size == 0 || (encode_size >= 8 && encode_size <= 4096), "encode_size", encode_size);
   if (!(unbounded_extent >= 1.0 && unbounded_extent <= 1000.0))
     fail_usage("ibr config: unbounded_extent = {} is out of range [1, 1000]", unbounded_extent);
   if (!(fine_min_opacity >= 0.0 && fine_min_opacity < 1.0))
@@ -33,6 +34,7 @@ nlohmann::json to_json(const IbrConfig& c) {
           {"n_coarse", c.n_coarse},
           {"n_fine", c.n_fine},
           {"source_views", c.source_views},
+          {"encode_size", c.encode_size},
           {"unbounded_extent", c.unbounded_extent},
           {"fine_min_opacity", c.fine_min_opacity},
           {"seed", c.seed}};
@@ -41,7 +43,7 @@ nlohmann::json to_json(const IbrConfig& c) {
 IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"encoder", "view_hidden", "view_features", "point_features", "n_coarse", "n_fine",
-                            "source_views", "unbounded_extent", "fine_min_opacity", "seed"});
+                            "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "seed"});
   IbrConfig c;
   if (auto enc = root.find("encoder")) {
     enc->reject_unknown_keys({"base_channels", "out_channels"});
@@ -54,6 +56,7 @@ IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem
   c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
+  c.encode_size = static_cast<int>(root.int_or("encode_size", c.encode_size));
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);
   c.fine_min_opacity = root.double_or("fine_min_opacity", c.fine_min_opacity);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));

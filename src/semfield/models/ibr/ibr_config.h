@@ -20,6 +20,9 @@ struct IbrConfig {
   int n_coarse = 32;         ///< "n_coarse": stratified samples per ray between the scene box's near and far
   int n_fine = 16;           ///< "n_fine": importance samples per ray drawn from the coarse weights
   int source_views = 8;      ///< "source_views": views a target is rendered from (nearest by pose)
+  /// "encode_size": the longest side source images are resampled to before the encoder (encoders/encoder_input.h);
+  /// 0: encoded as they are. Colours are still read from the images at their own resolution.
+  int encode_size = 0;
   /// "unbounded_extent": for scenes without a bounding box (SceneFrame::unbounded), rays are sampled inside the
   /// frame's box scaled by this factor (the same number of samples over a longer interval).
   double unbounded_extent = 4.0;

@@ -232,7 +232,14 @@ std::unique_ptr<CorpusModel> create_ibr_trainable(const nlohmann::json& config, 
   return std::make_unique<IbrCorpusModel>(ibr_config_from_json(config, origin));
 }
 
+nlohmann::json IbrCorpusModel::config_json() const {
+  IbrConfig c = m_network.config();
+  if (c.encode_size == 0) c.encode_size = static_cast<int>(m_seen_side.common());
+  return to_json(c);
+}
+
 CorpusLoss IbrCorpusModel::loss(const CorpusExample& example, uint64_t seed) const {
+  m_seen_side.observe(example.source_colours);
   const IbrSources sources = m_network.prepare(example.source_cameras, example.source_colours);
   const IbrRays rays = ibr_rays(example.origins, example.dirs, example.frame, m_network.config().unbounded_extent);
   const IbrRenderOutput out = m_network.render(rays, sources, example.background, true, seed);

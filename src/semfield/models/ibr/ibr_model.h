@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "semfield/data/scene.h"
+#include "semfield/encoders/encoder_input.h"
 #include "semfield/models/corpus_model.h"
 #include "semfield/models/ibr/ibr_network.h"
 #include "semfield/models/registry.h"
@@ -102,7 +103,8 @@ class IbrCorpusModel final : public CorpusModel {
   static constexpr double kPointLossWeight = 0.5;
   explicit IbrCorpusModel(const IbrConfig& config) : m_network(config) {}
   std::string type() const override { return "ibr"; }
-  nlohmann::json config_json() const override { return to_json(m_network.config()); }
+  /// The config, with encode_size set to the training images' longest side when it was 0 and they all shared one.
+  nlohmann::json config_json() const override;
   std::vector<at::Tensor> parameters() const override { return m_network.parameters(); }
   TensorMap state() const override { return m_network.state(); }
   void load_state(const TensorMap& state, const std::string& origin) override { m_network.load_state(state, origin); }
@@ -113,6 +115,7 @@ class IbrCorpusModel final : public CorpusModel {
 
  private:
   IbrNetwork m_network;
+  mutable TrainingImageSide m_seen_side;  ///< of the source images loss() has seen
 };
 
 }  // namespace semfield

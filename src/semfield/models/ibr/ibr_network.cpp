@@ -10,6 +10,7 @@
 
 #include "semfield/core/env.h"
 #include "semfield/core/error.h"
+#include "semfield/encoders/encoder_input.h"
 #include "semfield/kernels/ibr_aggregate.h"
 
 namespace semfield {
@@ -88,7 +89,9 @@ IbrNetwork::IbrNetwork(const IbrConfig& config) : m_config(config) {
   m_sigma_ray = Mlp(d, d, 1, 1, true);
 }
 
-at::Tensor IbrNetwork::encode(const at::Tensor& images) const { return m_encoder.forward(images); }
+at::Tensor IbrNetwork::encode(const at::Tensor& images) const {
+  return m_encoder.forward(encoder_input(images, m_config.encode_size));
+}
 
 IbrSources IbrNetwork::prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const {
   IbrSources s;
