@@ -146,6 +146,7 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   const ModelFile trained = read_model_file(tmp / "run" / "model.safetensors");
   EXPECT_EQ(trained.type, "gp-nerf");
   EXPECT_EQ(trained.info.at("steps").get<int64_t>(), 6);
+  EXPECT_EQ(trained.config.at("encode_size"), 32);  // the corpus's images: others are resampled to it
 
   const std::string model = (tmp / "run" / "model.safetensors").string();
   const std::string held_out = (tmp / "corpus" / "scene_002").string();

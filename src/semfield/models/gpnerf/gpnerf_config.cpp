@@ -21,6 +21,8 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: ff_hidden must be positive and head_channels a multiple of 8");
   if (n_coarse < 2 || n_fine < 1) fail_usage("gp-nerf config: n_coarse must be at least 2 and n_fine at least 1");
   if (source_views < 1) fail_usage("gp-nerf config: source_views must be at least 1");
+  if (encode_size != 0 && (encode_size < 8 || encode_size > 4096))
+    fail_usage("gp-nerf config: encode_size = {} (expected 0 = as the images are, or 8..4096 pixels)", encode_size);
   if (!(unbounded_extent >= 1)) fail_usage("gp-nerf config: unbounded_extent must be at least 1");
   if (!(fine_min_opacity >= 0.0 && fine_min_opacity < 1.0))
     fail_usage("gp-nerf config: fine_min_opacity = {} is out of range [0, 1)", fine_min_opacity);
@@ -51,6 +53,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"n_coarse", c.n_coarse},
           {"n_fine", c.n_fine},
           {"source_views", c.source_views},
+          {"encode_size", c.encode_size},
           {"unbounded_extent", c.unbounded_extent},
           {"fine_min_opacity", c.fine_min_opacity},
           {"classes", c.classes},
@@ -78,7 +81,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
 GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
-                            "source_views", "unbounded_extent", "fine_min_opacity", "classes", "joint_attention",
+                            "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "classes", "joint_attention",
                             "gradient_block", "head_input", "colour", "instance_slots", "depth_guided_np", "loss",
                             "lr_scale", "seed"});
   GpnerfConfig c;
@@ -98,6 +101,7 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
+  c.encode_size = static_cast<int>(root.int_or("encode_size", c.encode_size));
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);
   c.fine_min_opacity = root.double_or("fine_min_opacity", c.fine_min_opacity);
   if (auto k = root.find("classes")) {

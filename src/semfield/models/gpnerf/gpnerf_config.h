@@ -49,6 +49,9 @@ struct GpnerfConfig {
   int n_coarse = 32;         ///< "n_coarse": stratified proposal samples per ray (first view transformer + point head)
   int n_fine = 32;           ///< "n_fine": importance samples per ray from the proposal, which the transformers render
   int source_views = 8;      ///< "source_views": reference views per target
+  /// "encode_size": the longest side reference images are resampled to before the extractor
+  /// (encoders/encoder_input.h); 0: as they are. Training records its images' side.
+  int encode_size = 0;
   double unbounded_extent = 4.0;  ///< "unbounded_extent": as the ibr model's (models/ibr/ibr_config.h)
   /// "fine_min_opacity": at inference (not in training), rays whose proposal reaches at most this opacity skip the
   /// transformers and show what a ray missing the box shows: the proposal's colour (the background, nearly) and the

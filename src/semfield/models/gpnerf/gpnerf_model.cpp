@@ -44,7 +44,7 @@ const GpnerfModel::PoolFeatures& GpnerfModel::features(int index) const {
   PoolFeatures& slot = m_features[static_cast<size_t>(index)];
   if (!slot.rgb.defined()) {
     at::NoGradGuard no_grad;
-    const ResNetFpn::Output f = m_network.extractor().forward(m_colours[static_cast<size_t>(index)].unsqueeze(0));
+    const ResNetFpn::Output f = m_network.extract(m_colours[static_cast<size_t>(index)].unsqueeze(0));
     slot.rgb = f.rgb.squeeze(0).permute({1, 2, 0}).contiguous();
     slot.semantic = f.semantic.squeeze(0).permute({1, 2, 0}).contiguous();
   }
@@ -287,8 +287,15 @@ at::Tensor model_class_ids(const at::Tensor& ids, const std::vector<std::string>
   return at::where(l.ge(0), table.index_select(0, l.clamp_min(0).reshape({-1})).view(l.sizes()), at::full_like(l, -1));
 }
 
+nlohmann::json GpnerfCorpusModel::config_json() const {
+  GpnerfConfig c = m_network.config();
+  if (c.encode_size == 0) c.encode_size = static_cast<int>(m_seen_side.common());
+  return to_json(c);
+}
+
 GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) const {
   const GpnerfConfig& c = m_network.config();
+  m_seen_side.observe(ex.source_colours);
   if (!ex.target_image.defined() || !ex.ray_pixels.defined())
     fail_usage("gp-nerf trains on whole target views (the corpus trainer gives them: CorpusModel::target_views)");
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "semfield/data/scene.h"
+#include "semfield/encoders/encoder_input.h"
 #include "semfield/models/corpus_model.h"
 #include "semfield/models/gpnerf/gpnerf_network.h"
 #include "semfield/models/registry.h"
@@ -110,7 +111,8 @@ class GpnerfCorpusModel final : public CorpusModel {
  public:
   explicit GpnerfCorpusModel(const GpnerfConfig& config) : m_network(config) {}
   std::string type() const override { return "gp-nerf"; }
-  nlohmann::json config_json() const override { return to_json(m_network.config()); }
+  /// The config, with encode_size set to the training images' longest side when it was 0 and they all shared one.
+  nlohmann::json config_json() const override;
   std::vector<at::Tensor> parameters() const override { return m_network.parameters(); }
   std::vector<double> lr_scales() const override;
   TensorMap state() const override { return m_network.state(); }
@@ -130,6 +132,7 @@ class GpnerfCorpusModel final : public CorpusModel {
 
  private:
   GpnerfNetwork m_network;
+  mutable TrainingImageSide m_seen_side;  ///< of the reference images losses() has seen
 };
 
 /// The example's target ids [H,W] as the model's class ids: by name where the example's scene names its classes

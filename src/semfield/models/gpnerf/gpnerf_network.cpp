@@ -9,6 +9,7 @@
 #include "semfield/core/assignment.h"
 #include "semfield/core/env.h"
 #include "semfield/core/error.h"
+#include "semfield/encoders/encoder_input.h"
 #include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
@@ -126,10 +127,14 @@ GpnerfNetwork::Head GpnerfNetwork::make_head(uint64_t seed, int64_t outputs) con
   return head;
 }
 
+ResNetFpn::Output GpnerfNetwork::extract(const at::Tensor& images) const {
+  return m_extractor.forward(encoder_input(images, m_config.encode_size));
+}
+
 GpnerfSources GpnerfNetwork::prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const {
   GpnerfSources s;
   s.cameras = SourceCameraBatch::from_cameras(cameras).to(images.device());
-  const ResNetFpn::Output f = m_extractor.forward(images);
+  const ResNetFpn::Output f = extract(images);
   s.colours = images.permute({0, 2, 3, 1}).contiguous();
   s.rgb = f.rgb.permute({0, 2, 3, 1}).contiguous();
   s.semantic = f.semantic.permute({0, 2, 3, 1}).contiguous();
@@ -137,7 +142,7 @@ GpnerfSources GpnerfNetwork::prepare(const std::vector<Camera>& cameras, const a
 }
 
 at::Tensor GpnerfNetwork::novel_semantics(const at::Tensor& images) const {
-  const at::Tensor s = m_extractor.forward(images).semantic;
+  const at::Tensor s = extract(images).semantic;
   return at::upsample_bilinear2d(s, {images.size(2), images.size(3)}, /*align_corners=*/false);
 }
 
