@@ -313,6 +313,7 @@ void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::
       theirs.radiance_density = m_network.config().radiance_density;
       theirs.sdf_mask_sources = m_network.config().sdf_mask_sources;
       theirs.train_geometry_only = m_network.config().train_geometry_only;
+      theirs.radiance.encode_size = m_network.config().radiance.encode_size;  // input handling, not shape: ours kept
       if (to_json(theirs) != to_json(m_network.config()))
         fail_input(origin, "", "its gnesf config {} differs from this model's {} in more than the geometry volume",
                    config.dump(), to_json(m_network.config()).dump());
