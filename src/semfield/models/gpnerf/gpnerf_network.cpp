@@ -415,8 +415,11 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
     q = q_view;
     if (l == 0) std::tie(sigma_f, rgb_pf) = point_head(q, g.seen);
     const at::Tensor a_sem = m_config.joint_attention ? a_fat : a_fat.detach();
-    // Eq. 5 at this layer: the views' semantic features pooled with this layer's view attention.
-    const at::Tensor field = (g.semantic * a_sem.repeat_interleave(d / w, 2)).sum(0);  // [N,D]
+    // Eq. 5 at this layer: the views' semantic features pooled with this layer's view attention, its W channels
+    // repeated to cover D (channel c takes a[c / (D/W)]) by broadcasting over a [V,N,W,D/W] view of the features
+    // (repeat_interleave, an index_select along the innermost dimension, had been a quarter of a training step).
+    const at::Tensor field =
+        (g.semantic.reshape({g.semantic.size(0), n, w, d / w}) * a_sem.unsqueeze(3)).sum(0).reshape({n, d});  // [N,D]
     if (l % 2 == 0) q = m_position[static_cast<size_t>(l / 2)].forward(at::cat({q, pe}, -1));
     auto [q_ray, a_rat] = ray_layer(m_ray[static_cast<size_t>(l)], q.view({r, sf, w}), valid);
     q = q_ray.reshape({n, w});
