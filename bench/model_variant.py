@@ -4,13 +4,23 @@
   python3 bench/model_variant.py IN.safetensors OUT.safetensors '{"semantic_weights": "sdf"}' [--keep-name]
 
 The weights are copied byte for byte; only the config in the file's __metadata__ changes (and its name gains the
-overrides, unless --keep-name: how a shipped model's config was given a key it lacked, e.g. "encode_size"). OUT may
-be IN. Standard library only.
+overrides, unless --keep-name: how a shipped model's config was given a key it lacked, e.g. "encode_size"). Nested
+objects merge key by key ('{"radiance": {"encode_size": 128}}' keeps the radiance config's other keys). OUT may be
+IN. Standard library only.
 """
 import json
 import os
 import struct
 import sys
+
+
+def merge(config, overrides):
+    """Overrides `config` in place, recursing into objects present in both."""
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            merge(config[key], value)
+        else:
+            config[key] = value
 
 
 def main(argv):
@@ -23,7 +33,7 @@ def main(argv):
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
     meta = json.loads(header["__metadata__"]["semfield"])
-    meta["config"].update(overrides)
+    merge(meta["config"], overrides)
     if not keep_name:
         meta["name"] = meta.get("name", "model") + "-" + "-".join(f"{k}={v}" for k, v in overrides.items())
     header["__metadata__"]["semfield"] = json.dumps(meta)
