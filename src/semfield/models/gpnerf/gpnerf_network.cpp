@@ -417,7 +417,7 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
     const at::Tensor a_sem = m_config.joint_attention ? a_fat : a_fat.detach();
     // Eq. 5 at this layer: the views' semantic features pooled with this layer's view attention, its W channels
     // repeated to cover D (channel c takes a[c / (D/W)]) by broadcasting over a [V,N,W,D/W] view of the features
-    // (repeat_interleave, an index_select along the innermost dimension, had been a quarter of a training step).
+    // (repeat_interleave, an index_select along the innermost dimension, had taken 17-23 % of a training step).
     const at::Tensor field =
         (g.semantic.reshape({g.semantic.size(0), n, w, d / w}) * a_sem.unsqueeze(3)).sum(0).reshape({n, d});  // [N,D]
     if (l % 2 == 0) q = m_position[static_cast<size_t>(l / 2)].forward(at::cat({q, pe}, -1));
