@@ -12,6 +12,11 @@
 
 namespace semfield {
 
+/// Whether `longest_side` is a valid "encode_size" of a model config: 0 (images as they are) or 8..4096 pixels.
+constexpr bool valid_encode_size(int64_t longest_side) {
+  return longest_side == 0 || (longest_side >= 8 && longest_side <= 4096);
+}
+
 /// images [B,3,H,W] resampled (antialiased bilinear) so that the longest side is `longest_side`, aspect kept; as they
 /// are when longest_side is 0 or already theirs.
 at::Tensor encoder_input(const at::Tensor& images, int64_t longest_side);

@@ -3,6 +3,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
+#include "semfield/encoders/encoder_input.h"
 
 namespace semfield {
 
@@ -15,7 +16,7 @@ void FeatureNerfConfig::validate() const {
   if (!(pe_base > 0)) fail_usage("featurenerf config: pe_base must be positive");
   if (n_coarse < 2 || n_fine < 0) fail_usage("featurenerf config: n_coarse must be at least 2, n_fine at least 0");
   if (source_views < 1) fail_usage("featurenerf config: source_views must be at least 1");
-  if (encode_size != 0 && (encode_size < 8 || encode_size > 4096))
+  if (!valid_encode_size(encode_size))
     fail_usage("featurenerf config: encode_size = {} (expected 0 = as the images are, or 8..4096 pixels)", encode_size);
   if (rays < 1) fail_usage("featurenerf config: rays must be at least 1");
   if (!(background_rays >= 0 && background_rays <= 1)) fail_usage("featurenerf config: background_rays must be in [0, 1]");

@@ -3,6 +3,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
+#include "semfield/encoders/encoder_input.h"
 #include "semfield/data/synth/synth_scene.h"
 
 namespace semfield {
@@ -21,7 +22,7 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: ff_hidden must be positive and head_channels a multiple of 8");
   if (n_coarse < 2 || n_fine < 1) fail_usage("gp-nerf config: n_coarse must be at least 2 and n_fine at least 1");
   if (source_views < 1) fail_usage("gp-nerf config: source_views must be at least 1");
-  if (encode_size != 0 && (encode_size < 8 || encode_size > 4096))
+  if (!valid_encode_size(encode_size))
     fail_usage("gp-nerf config: encode_size = {} (expected 0 = as the images are, or 8..4096 pixels)", encode_size);
   if (!(unbounded_extent >= 1)) fail_usage("gp-nerf config: unbounded_extent must be at least 1");
   if (!(fine_min_opacity >= 0.0 && fine_min_opacity < 1.0))
@@ -81,9 +82,9 @@ nlohmann::json to_json(const GpnerfConfig& c) {
 GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
-                            "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "classes", "joint_attention",
-                            "gradient_block", "head_input", "colour", "instance_slots", "depth_guided_np", "loss",
-                            "lr_scale", "seed"});
+                            "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "classes",
+                            "joint_attention", "gradient_block", "head_input", "colour", "instance_slots",
+                            "depth_guided_np", "loss", "lr_scale", "seed"});
   GpnerfConfig c;
   c.classes = synth_class_names();
   if (auto e = root.find("extractor")) {

@@ -88,9 +88,9 @@ class GpnerfNetwork {
   const ResNetFpn& extractor() const { return m_extractor; }
   ResNetFpn& extractor() { return m_extractor; }
 
-  /// Reference views ready to render from: images [V,3,H,W] through the extractor (differentiable).
   /// The extractor's maps of images [V,3,H,W], resampled to encode_size first (encoders/encoder_input.h).
   ResNetFpn::Output extract(const at::Tensor& images) const;
+  /// Reference views ready to render from: images [V,3,H,W] through the extractor (differentiable).
   GpnerfSources prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const;
   /// S_novel: the extractor's semantic map of target images [B,3,H,W], upsampled to H x W: [B,D,H,W].
   at::Tensor novel_semantics(const at::Tensor& images) const;

@@ -3,6 +3,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
+#include "semfield/encoders/encoder_input.h"
 
 namespace semfield {
 
@@ -19,7 +20,7 @@ void IbrConfig::validate() const {
   check(n_coarse >= 2 && n_coarse <= 1024, "n_coarse", n_coarse);
   check(n_fine >= 0 && n_fine <= 1024, "n_fine", n_fine);
   check(source_views >= 1 && source_views <= 64, "source_views", source_views);
-  check(encode_size == 0 || (encode_size >= 8 && encode_size <= 4096), "encode_size", encode_size);
+  check(valid_encode_size(encode_size), "encode_size", encode_size);
   if (!(unbounded_extent >= 1.0 && unbounded_extent <= 1000.0))
     fail_usage("ibr config: unbounded_extent = {} is out of range [1, 1000]", unbounded_extent);
   if (!(fine_min_opacity >= 0.0 && fine_min_opacity < 1.0))
