@@ -19,8 +19,7 @@ mkdir -p "$work"
 tag=$(basename "$gp" .safetensors)
 last=$(printf "scene_%03d" $((n - 1)))
 [[ -d "$work/unseen/$last" ]] || "$bin" synth --out "$work/unseen" --scenes "$n" --vary --views 40 --res 128 --seed 900000 >/dev/null 2>&1
-# Seconds per view of the semantic pass of `render --semantic` (GP-NeRF's pass renders colour and semantics together;
-# the CLI's separate colour pass is not counted).
+# Seconds per view of `render --semantic`'s pass (GP-NeRF and GNeSF with maps render colour and semantics in one pass).
 timing() { "$bin" render --run "$1" ${2:---split test} --semantic --out "$1/renders" 2>/dev/null |
   python3 -c 'import re,sys; print(re.search(r"rendered semantics .*\(([0-9.]+) s per view\)", sys.stdin.read()).group(1))'; }
 for ((i = 0; i < n; i++)); do

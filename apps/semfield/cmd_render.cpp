@@ -1,4 +1,5 @@
 // `semfield render`: render dataset views or an orbit from a trained run to PNGs (and its distilled fields).
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -37,67 +38,91 @@ void write_classes(const SemanticSource& source, const std::filesystem::path& ou
   write_file_atomic(out / "classes.json", nlohmann::json({{"classes", classes}}).dump(2) + "\n");
 }
 
-// One semantic source's maps of every job: feature sources -> <view>_<name>_pca.png (+ raw maps at the teacher's
+// One semantic source's maps of each view: feature sources -> <view>_<name>_pca.png (+ raw maps at the teacher's
 // resolution, .npy, given its map grid); sources with classes -> <view>_<name>.png in class colours (+ raw ids,
 // 16-bit PNG).
 // With `semantic_ids` (--semantic; sources with classes): also <view>_semantic.png, the 8-bit class ids, and
 // <view>_semantic_color.png, and DIR/classes.json.
+class SemanticWriter {
+ public:
+  SemanticWriter(const SemanticSource& source, std::string name, const MapGrid* grid, const RenderArgs& args,
+                 bool semantic_ids)
+      : m_source(source), m_name(std::move(name)), m_grid(grid), m_args(args), m_out(args.out),
+        m_labels(source.has_classes()), m_semantic_ids(semantic_ids) {
+    if (m_semantic_ids) {
+      if (!m_labels) fail_usage("render --semantic: {} has no classes", m_name);
+      if (source.channels().front() > 256)
+        fail_usage("render --semantic writes 8-bit class ids; {} has {} classes", m_name, source.channels().front());
+      write_classes(source, m_out);
+    }
+  }
+
+  void write(const std::string& view_name, const Camera& camera, const RenderedFeatures& rendered) {
+    m_seconds += rendered.seconds;
+    ++m_views;
+    if (!m_labels) {
+      if (!m_pca) m_pca.emplace(rendered.maps.front());
+      write_png(m_out / (view_name + "_" + m_name + "_pca.png"), m_pca->apply(rendered.maps.front()));
+      if (m_args.raw && m_grid != nullptr) {
+        const auto sizes = m_grid->for_image(camera.intrinsics.height, camera.intrinsics.width);
+        for (size_t s = 0; s < sizes.size(); ++s) {
+          const RenderedFeatures map =
+              render_features(m_source, camera_for_map(camera, sizes[s].first, sizes[s].second));
+          const std::string suffix = sizes.size() > 1 ? fmt::format("_s{}", s) : "";
+          write_npy(m_out / (view_name + "_" + m_name + suffix + ".npy"), tensor_to_array(map.maps[s]));
+        }
+      }
+      return;
+    }
+    const at::Tensor ids = rendered.maps.front().argmax(0);
+    write_png(m_out / (view_name + "_" + m_name + ".png"), colorize_labels(ids));
+    // A model's own classes decoded from a rendered feature map (gp-nerf): that map's PCA too.
+    if (m_grid == nullptr && rendered.latent.defined()) {
+      if (!m_latent_pca) m_latent_pca.emplace(rendered.latent);
+      write_png(m_out / (view_name + "_" + m_name + "_features.png"), m_latent_pca->apply(rendered.latent));
+    }
+    if (m_semantic_ids || m_args.raw) {
+      Image id(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
+      const at::Tensor f = ids.to(at::kFloat).contiguous();
+      std::memcpy(id.pixels.data(), f.data_ptr<float>(), id.pixels.size() * sizeof(float));
+      if (m_semantic_ids) {
+        write_png(m_out / (view_name + "_semantic.png"), id, 8, ImageRange::Raw);
+        write_png(m_out / (view_name + "_semantic_color.png"), colorize_labels(ids));
+      }
+      if (m_args.raw) write_png(m_out / (view_name + "_" + m_name + "_ids.png"), id, 16, ImageRange::Raw);
+    }
+  }
+
+  /// The summary line (bench/ scripts read its seconds per view).
+  void finish(const char* how = "") const {
+    std::printf("rendered %s (%s%s) for %zu views (%.3f s per view)\n", m_name.c_str(), m_labels ? "labels" : "features",
+                how, m_views, m_seconds / static_cast<double>(std::max<size_t>(m_views, 1)));
+  }
+
+ private:
+  const SemanticSource& m_source;
+  std::string m_name;
+  const MapGrid* m_grid;
+  const RenderArgs& m_args;
+  std::filesystem::path m_out;
+  bool m_labels, m_semantic_ids;
+  std::optional<FeaturePca> m_pca, m_latent_pca;
+  double m_seconds = 0;
+  size_t m_views = 0;
+};
+
+// One semantic source's maps of every job (SemanticWriter), in a pass of their own.
 void render_semantics(const SemanticSource& source, const std::string& name, const MapGrid* grid,
                       const RenderArgs& args, const std::vector<std::pair<std::string, Camera>>& jobs,
                       bool semantic_ids = false) {
-  const std::filesystem::path out(args.out);
-  const bool labels = source.has_classes();
-  if (semantic_ids) {
-    if (!labels) fail_usage("render --semantic: {} has no classes", name);
-    if (source.channels().front() > 256)
-      fail_usage("render --semantic writes 8-bit class ids; {} has {} classes", name, source.channels().front());
-    write_classes(source, out);
-  }
-  std::optional<FeaturePca> pca, latent_pca;
+  SemanticWriter writer(source, name, grid, args, semantic_ids);
   ProgressBar bar("render " + name, static_cast<int64_t>(jobs.size()), "view");
-  double seconds = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const auto& [view_name, camera] = jobs[i];
-    const RenderedFeatures rendered = render_features(source, camera);
-    seconds += rendered.seconds;
-    if (labels) {
-      const at::Tensor ids = rendered.maps.front().argmax(0);
-      write_png(out / (view_name + "_" + name + ".png"), colorize_labels(ids));
-      // A model's own classes decoded from a rendered feature map (gp-nerf): that map's PCA too.
-      if (grid == nullptr && rendered.latent.defined()) {
-        if (!latent_pca) latent_pca.emplace(rendered.latent);
-        write_png(out / (view_name + "_" + name + "_features.png"), latent_pca->apply(rendered.latent));
-      }
-      if (semantic_ids) {
-        Image id8(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
-        const at::Tensor f = ids.to(at::kFloat).contiguous();
-        std::memcpy(id8.pixels.data(), f.data_ptr<float>(), id8.pixels.size() * sizeof(float));
-        write_png(out / (view_name + "_semantic.png"), id8, 8, ImageRange::Raw);
-        write_png(out / (view_name + "_semantic_color.png"), colorize_labels(ids));
-      }
-      if (args.raw) {
-        Image raw(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
-        const at::Tensor f = ids.to(at::kFloat).contiguous();
-        std::memcpy(raw.pixels.data(), f.data_ptr<float>(), raw.pixels.size() * sizeof(float));
-        write_png(out / (view_name + "_" + name + "_ids.png"), raw, 16, ImageRange::Raw);
-      }
-    } else {
-      if (!pca) pca.emplace(rendered.maps.front());
-      write_png(out / (view_name + "_" + name + "_pca.png"), pca->apply(rendered.maps.front()));
-      if (args.raw && grid != nullptr) {
-        const auto sizes = grid->for_image(camera.intrinsics.height, camera.intrinsics.width);
-        for (size_t s = 0; s < sizes.size(); ++s) {
-          const RenderedFeatures map = render_features(source, camera_for_map(camera, sizes[s].first, sizes[s].second));
-          const std::string suffix = sizes.size() > 1 ? fmt::format("_s{}", s) : "";
-          write_npy(out / (view_name + "_" + name + suffix + ".npy"), tensor_to_array(map.maps[s]));
-        }
-      }
-    }
+    writer.write(jobs[i].first, jobs[i].second, render_features(source, jobs[i].second));
     bar.update(static_cast<int64_t>(i + 1));
   }
   bar.finish();
-  std::printf("rendered %s (%s) for %zu views (%.3f s per view)\n", name.c_str(), labels ? "labels" : "features",
-              jobs.size(), seconds / static_cast<double>(jobs.size()));
+  writer.finish();
 }
 
 void render_distilled(const LoadedRun& loaded, const RenderArgs& args,
@@ -128,23 +153,37 @@ void run_render(const RenderArgs& args) {
     for (const Camera& cam : orbit_cameras(dataset, args.orbit)) jobs.emplace_back(fmt::format("orbit_{:03}", i++), cam);
   }
   const std::filesystem::path out(args.out);
-  ProgressBar bar("render", static_cast<int64_t>(jobs.size()), "view");
+  // A model that is its own semantic source (gnesf applied with 2D maps, gp-nerf): <view>_semantics.png (+ ids with
+  // --raw), and with --semantic the id maps and classes.json — from the colour pass itself where the model renders
+  // both at once (SemanticSource::renders_colour), else from a pass of their own after it.
+  const SemanticSource* own = run_semantic_source(loaded);
+  const bool joint = own != nullptr && own->renders_colour();
+  std::optional<SemanticWriter> own_writer;
+  if (joint) own_writer.emplace(*own, "semantics", nullptr, args, args.semantic);
+  ProgressBar bar(joint ? "render (colour + semantics)" : "render", static_cast<int64_t>(jobs.size()), "view");
   double seconds = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const RenderedView view = render_view(*loaded.model, jobs[i].second, background);
+    const auto& [view_name, camera] = jobs[i];
+    RenderedView view;
+    if (joint) {
+      RenderedFeatures rendered = render_features_with_colour(*own, camera, background);
+      view = std::move(*rendered.view);
+      own_writer->write(view_name, camera, rendered);
+    } else {
+      view = render_view(*loaded.model, camera, background);
+    }
     seconds += view.seconds;
-    write_png(out / (jobs[i].first + ".png"), view.rgb);
-    write_png(out / (jobs[i].first + "_depth.png"), apply_turbo(view.depth));
-    write_png(out / (jobs[i].first + "_opacity.png"), view.opacity);
+    write_png(out / (view_name + ".png"), view.rgb);
+    write_png(out / (view_name + "_depth.png"), apply_turbo(view.depth));
+    write_png(out / (view_name + "_opacity.png"), view.opacity);
     bar.update(static_cast<int64_t>(i + 1));
   }
   bar.finish();
-  std::printf("rendered %zu views to %s (%.3f s per view)\n", jobs.size(), out.c_str(), seconds / jobs.size());
-  // A model that is its own semantic source (gnesf applied with 2D maps, gp-nerf): <view>_semantics.png (+ ids with --raw),
-  // and with --semantic the id maps and classes.json.
-  const bool own = run_semantic_source(loaded) != nullptr;
-  if (own) render_semantics(*run_semantic_source(loaded), "semantics", nullptr, args, jobs, args.semantic);
-  if (args.semantic && !own) {
+  std::printf("rendered %zu views to %s (%.3f s per view%s)\n", jobs.size(), out.c_str(), seconds / jobs.size(),
+              joint ? ", colour and semantics in one pass" : "");
+  if (joint) own_writer->finish(", in the colour pass");
+  if (own != nullptr && !joint) render_semantics(*own, "semantics", nullptr, args, jobs, args.semantic);
+  if (args.semantic && own == nullptr) {
     // A per-scene run: its label field (--field NAME, else the first distilled field with classes).
     std::vector<std::string> names = args.fields.empty() ? list_distilled(args.run) : args.fields;
     std::optional<LoadedDistill> field;
@@ -159,7 +198,7 @@ void run_render(const RenderArgs& args) {
     render_semantics(*field->model, field->name, &field->grid, args, jobs, true);
   }
   // --field names what --semantic renders when it is all that was asked for; otherwise the fields' own pictures too.
-  if (args.features || (!args.fields.empty() && (own || !args.semantic))) render_distilled(loaded, args, jobs);
+  if (args.features || (!args.fields.empty() && (own != nullptr || !args.semantic))) render_distilled(loaded, args, jobs);
 }
 
 }  // namespace

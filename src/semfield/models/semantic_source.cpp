@@ -15,6 +15,10 @@ at::Tensor SemanticSource::render_instances(const Camera&) const {
   fail_usage("this semantic source segments no instances of its own");
 }
 
+SemanticRenderOutput SemanticSource::render_view_with_colour(const Camera&, const Eigen::Vector3f&) const {
+  fail_usage("this semantic source renders no colour of its own (render the scene model's view)");
+}
+
 SemanticRenderOutput SemanticSource::render_view_with_canonical_positions(const Camera&) const {
   fail_usage("this semantic source regresses no canonical positions");
 }

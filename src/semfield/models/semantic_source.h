@@ -34,6 +34,8 @@ struct SemanticRenderOutput {
   at::Tensor latent;
   /// [R, 3] each ray's canonical position x̂ (render_view_with_canonical_positions); undefined otherwise.
   at::Tensor canonical_positions;
+  /// [R, 3] each ray's colour over the given background (render_view_with_colour); undefined otherwise.
+  at::Tensor rgb;
 };
 
 /// A source's outputs at points with their canonical positions (point_outputs_with_canonical_positions).
@@ -90,6 +92,14 @@ class SemanticSource {
   /// renders the camera's rays; a source whose outputs depend on a view's context (GP-NeRF's perception head)
   /// overrides it.
   virtual SemanticRenderOutput render_view(const Camera& camera) const;
+  /// Whether render_view_with_colour is available: the source is the scene model of its run (gp-nerf; gnesf with 2D
+  /// maps) and its semantic pass computes the view's colour on the way.
+  virtual bool renders_colour() const { return false; }
+  /// render_view's outputs with the view's colour over `background` in `rgb` [H*W, 3] from the same pass — the
+  /// colour scene_model().render gives these rays over that background — for callers that want both (`semfield
+  /// render`, `eval`) without rendering the view twice. UsageError where renders_colour() is false.
+  virtual SemanticRenderOutput render_view_with_colour(const Camera& camera,
+                                                       const Eigen::Vector3f& background) const;
   /// Per-point outputs, per scale [N, C_s], at points [N,3] taken as if opaque (for a source with classes, the
   /// points' class logits). UsageError for points of another shape.
   virtual std::vector<at::Tensor> point_outputs(const at::Tensor& points) const = 0;

@@ -8,19 +8,39 @@
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/progress.h"
 #include "semfield/kernels/ray_generation.h"
 
 namespace semfield {
 
-RenderedFeatures render_features(const SemanticSource& source, const Camera& camera) {
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+RenderedFeatures features_of(const SemanticRenderOutput& out, const Camera& camera) {
   const int64_t w = camera.intrinsics.width, h = camera.intrinsics.height;
-  const SemanticRenderOutput out = source.render_view(camera);
   RenderedFeatures result;
   for (const at::Tensor& m : out.maps) result.maps.push_back(m.view({h, w, -1}).permute({2, 0, 1}).contiguous());
   result.opacity = out.opacity.view({h, w});
   if (out.latent.defined()) result.latent = out.latent.view({h, w, -1}).permute({2, 0, 1}).contiguous();
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace
+
+RenderedFeatures render_features(const SemanticSource& source, const Camera& camera) {
+  const auto start = std::chrono::steady_clock::now();
+  RenderedFeatures result = features_of(source.render_view(camera), camera);
+  result.seconds = seconds_since(start);
+  return result;
+}
+
+RenderedFeatures render_features_with_colour(const SemanticSource& source, const Camera& camera,
+                                             const Eigen::Vector3f& background) {
+  const auto start = std::chrono::steady_clock::now();
+  const SemanticRenderOutput out = source.render_view_with_colour(camera, background);
+  SEMFIELD_ASSERT(out.rgb.defined(), "render_view_with_colour gave no colour");
+  RenderedFeatures result = features_of(out, camera);
+  result.view = view_from_pixels(camera, out.rgb, out.opacity, out.depth);
+  result.seconds = result.view->seconds = seconds_since(start);
   return result;
 }
 

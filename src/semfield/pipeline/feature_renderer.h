@@ -2,13 +2,16 @@
 // a PCA view of features and colour-coded label maps.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <Eigen/Core>
 
 #include "semfield/geometry/camera.h"
 #include "semfield/io/image.h"
 #include "semfield/models/semantic_source.h"
+#include "semfield/pipeline/view_renderer.h"
 
 namespace semfield {
 
@@ -17,12 +20,18 @@ struct RenderedFeatures {
   at::Tensor opacity;            ///< [H, W]
   /// [D, H, W] the latent the maps are decoded from, when the source has one (SemanticRenderOutput::latent)
   at::Tensor latent;
+  /// The view's colour, depth and opacity pictures from the same pass (render_features_with_colour); empty otherwise.
+  std::optional<RenderedView> view;
   double seconds = 0;
 };
 
 /// Renders every scale at the camera's own resolution (resize its intrinsics to render at a teacher's map
 /// resolution: Intrinsics::resized).
 RenderedFeatures render_features(const SemanticSource& source, const Camera& camera);
+/// The same with the view's pictures over `background` in `view`, from one pass of a source that renders its own
+/// colour (SemanticSource::renders_colour; UsageError otherwise): what render_view and render_features give apart.
+RenderedFeatures render_features_with_colour(const SemanticSource& source, const Camera& camera,
+                                             const Eigen::Vector3f& background);
 
 /// The camera resized to a map of the teacher for an image of the camera's size (scale `scale`).
 Camera camera_for_map(const Camera& camera, int64_t map_height, int64_t map_width);

@@ -13,22 +13,15 @@
 
 namespace semfield {
 
-RenderedView render_view(const SceneModel& model, const Camera& camera, const Eigen::Vector3f& background) {
-  const auto start = std::chrono::steady_clock::now();
-  // The render parallelises itself; the few whole-view ops around it are cheaper single-threaded than
-  // waking LibTorch's OpenMP team (whose idle threads would then spin beside the render, see
-  // parallel_slices.h).
-  const SerialTorchScope serial;
+namespace {
+
+RenderedView pixels_to_view(const Camera& camera, const at::Tensor& dirs, const at::Tensor& rgb,
+                            const at::Tensor& opacity, const at::Tensor& distance) {
   const int w = camera.intrinsics.width, h = camera.intrinsics.height;
-  const kernels::Rays rays = kernels::generate_image_rays(camera);
-  const at::Tensor bg = at::tensor({background.x(), background.y(), background.z()});
-  const RayRenderOutput out = model.render(rays.origins, rays.directions, bg);
   // Ray distance -> z-depth: t * cos(angle between ray and viewing axis).
   const Eigen::Vector3f fwd = camera.forward().cast<float>();
-  const at::Tensor cosine = at::matmul(rays.directions, at::tensor({fwd.x(), fwd.y(), fwd.z()}));
-  const at::Tensor zdepth = at::where(out.opacity > 0.5f, out.depth / out.opacity.clamp_min(1e-6f) * cosine,
-                                      at::zeros_like(out.depth));
-
+  const at::Tensor cosine = at::matmul(dirs, at::tensor({fwd.x(), fwd.y(), fwd.z()}));
+  const at::Tensor zdepth = at::where(opacity > 0.5f, distance * cosine, at::zeros_like(distance));
   RenderedView view;
   auto to_image = [&](const at::Tensor& t, int channels) {
     Image img(w, h, channels);
@@ -36,12 +29,36 @@ RenderedView render_view(const SceneModel& model, const Camera& camera, const Ei
     std::memcpy(img.pixels.data(), c.data_ptr<float>(), img.pixels.size() * sizeof(float));
     return img;
   };
-  view.rgb = to_image(out.rgb.clamp(0.0f, 1.0f), 3);
+  view.rgb = to_image(rgb.clamp(0.0f, 1.0f), 3);
   view.depth = to_image(zdepth, 1);
-  view.opacity = to_image(out.opacity.clamp(0.0f, 1.0f), 1);
+  view.opacity = to_image(opacity.clamp(0.0f, 1.0f), 1);
+  return view;
+}
+
+}  // namespace
+
+RenderedView render_view(const SceneModel& model, const Camera& camera, const Eigen::Vector3f& background) {
+  const auto start = std::chrono::steady_clock::now();
+  // The render parallelises itself; the few whole-view ops around it are cheaper single-threaded than
+  // waking LibTorch's OpenMP team (whose idle threads would then spin beside the render, see
+  // parallel_slices.h).
+  const SerialTorchScope serial;
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  const at::Tensor bg = at::tensor({background.x(), background.y(), background.z()});
+  const RayRenderOutput out = model.render(rays.origins, rays.directions, bg);
+  RenderedView view =
+      pixels_to_view(camera, rays.directions, out.rgb, out.opacity, out.depth / out.opacity.clamp_min(1e-6f));
   view.n_samples = out.n_samples;
   view.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return view;
+}
+
+RenderedView view_from_pixels(const Camera& camera, const at::Tensor& rgb, const at::Tensor& opacity,
+                              const at::Tensor& distance) {
+  const int64_t r = static_cast<int64_t>(camera.intrinsics.width) * camera.intrinsics.height;
+  SEMFIELD_ASSERT(rgb.sizes().equals({r, 3}) && opacity.sizes().equals({r}) && distance.sizes().equals({r}),
+                  "view_from_pixels: outputs of another size than the camera's view");
+  return pixels_to_view(camera, kernels::generate_image_rays(camera).directions, rgb, opacity, distance);
 }
 
 std::vector<Camera> orbit_cameras(const std::vector<Camera>& dataset, int n) {

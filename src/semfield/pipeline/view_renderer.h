@@ -19,6 +19,12 @@ struct RenderedView {
 
 RenderedView render_view(const SceneModel& model, const Camera& camera, const Eigen::Vector3f& background);
 
+/// The pictures of a view rendered elsewhere (SemanticSource::render_view_with_colour), per pixel in row-major order
+/// (R = H * W): colour [R,3], opacity [R] and the expected ray distance given a hit [R] (Σ w t / opacity); depth as
+/// render_view's (z-depth where opacity > 0.5). `seconds` is left 0.
+RenderedView view_from_pixels(const Camera& camera, const at::Tensor& rgb, const at::Tensor& opacity,
+                              const at::Tensor& distance);
+
 /// `n` cameras on a circle around the vertical axis through the dataset cameras' look-at centre, at their
 /// mean distance and elevation, with the intrinsics of `reference`. "Up" is the mean camera up vector.
 std::vector<Camera> orbit_cameras(const std::vector<Camera>& dataset, int n);

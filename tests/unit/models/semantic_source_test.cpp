@@ -9,6 +9,7 @@
 #include "semfield/models/feature_model.h"
 #include "semfield/models/radiance_model.h"
 #include "support/small_models.h"
+#include "support/test_cameras.h"
 
 namespace semfield {
 namespace {
@@ -65,6 +66,11 @@ TEST(SemanticSource, FeatureFieldRendersThroughTheInterface) {
   EXPECT_EQ(at_points[0].sizes(), (at::IntArrayRef{7, 6}));
   EXPECT_EQ(at_points[1].sizes(), (at::IntArrayRef{7, 3}));
   EXPECT_THROW(source.point_outputs(at::zeros({7, 2})), UsageError);
+  // A field composited with another model's density renders no colour of its own: whole-view callers render the
+  // scene model's view for that.
+  EXPECT_FALSE(source.renders_colour());
+  EXPECT_THROW(source.render_view_with_colour(test::look_at({0, 0, -3}, {0, 0, 0}, 8), Eigen::Vector3f::Ones()),
+               UsageError);
 }
 
 TEST(SemanticSource, LabelFieldHasClasses) {

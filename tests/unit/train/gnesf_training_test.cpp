@@ -22,6 +22,7 @@
 #include "semfield/teachers/simulated_segmenter.h"
 #include "semfield/train/apply.h"
 #include "semfield/train/corpus_trainer.h"
+#include "support/colour_pass.h"
 #include "support/small_scenes.h"
 #include "support/test_support.h"
 
@@ -90,6 +91,8 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
   const Scene bound = load_run_scene(run);
   const auto truth_teacher = make_label_teacher("labels:semantic", bound);
   const auto tests = bound.split(Split::Test);
+  test::expect_colour_pass_matches_two_passes(*source, *run.model, tests.front()->camera,
+                                              Eigen::Vector3f(0.2f, 0.4f, 0.9f));
   const FeatureEvalResult r = evaluate_features(*source, *truth_teacher, tests, Eigen::Vector3f::Ones(), {}, "", false);
   ASSERT_TRUE(r.miou.has_value());
 
@@ -121,6 +124,7 @@ TEST(GnesfTraining, HeldOutSceneSegmentedFromNoisyMapsBeatsTheClassPrior) {
   const auto render = test::run_cli("render --run " + run_dir + " --split test --out " + (tmp / "renders").string() +
                                     " --raw --semantic");
   ASSERT_EQ(render.exit_code, 0) << render.output;
+  EXPECT_NE(render.output.find("colour and semantics in one pass"), std::string::npos) << render.output;
   // --semantic: 8-bit ids of the model's classes, a colour picture, classes.json with the maps' class names.
   EXPECT_EQ(read_image(tmp / "renders" / (tests.front()->name + "_semantic.png"), ImageRange::Raw).channels, 1);
   EXPECT_TRUE(std::filesystem::exists(tmp / "renders" / (tests.front()->name + "_semantic_color.png")));
@@ -258,6 +262,10 @@ TEST(GnesfTraining, GeometryVolumeLearnsTheTsdfAndServesLabelsAndRendering) {
     return load_run(apply.out);
   };
   const LoadedRun sdf_run = apply_switched("radiance_density", "sdf");
+  // Its colour comes from another pass than the semantics': `render` runs both.
+  EXPECT_FALSE(run_semantic_source(sdf_run)->renders_colour());
+  EXPECT_THROW(render_features_with_colour(*run_semantic_source(sdf_run), tests.front()->camera, Eigen::Vector3f::Ones()),
+               UsageError);
   const EvalResult sdf_eval = evaluate(*sdf_run.model, tests, Eigen::Vector3f::Ones(), {}, false);
   std::printf("held-out PSNR: ray attention %.2f, SDF density %.2f\n", ibr_eval.psnr, sdf_eval.psnr);
   EXPECT_GT(sdf_eval.psnr, 18.5);  // measured 20.1 with this 60-step, 32^3 volume (27.0 with the ray attention)

@@ -13,9 +13,11 @@
 #include "semfield/models/gpnerf/gpnerf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/model_file.h"
+#include "semfield/pipeline/run_folder.h"
 #include "semfield/teachers/label_teacher.h"
 #include "semfield/train/adam.h"
 #include "semfield/train/corpus_trainer.h"
+#include "support/colour_pass.h"
 #include "support/small_models.h"
 #include "support/small_scenes.h"
 #include "support/test_support.h"
@@ -156,8 +158,16 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   const auto render = test::run_cli("render --run " + (tmp / "applied").string() + " --split test --semantic --out " +
                                     (tmp / "renders").string());
   ASSERT_EQ(render.exit_code, 0) << render.output;
+  EXPECT_NE(render.output.find("colour and semantics in one pass"), std::string::npos) << render.output;
   const Scene scene = load_scene(held_out);
   const std::string first = scene.split(Split::Test).front()->name;
+  {
+    const LoadedRun run = load_run(tmp / "applied");
+    const SemanticSource* source = run_semantic_source(run);
+    ASSERT_NE(source, nullptr);
+    test::expect_colour_pass_matches_two_passes(*source, *run.model, scene.split(Split::Test).front()->camera,
+                                                Eigen::Vector3f(0.2f, 0.4f, 0.9f));
+  }
   const Image ids = read_image(tmp / "renders" / (first + "_semantic.png"), ImageRange::Raw);
   EXPECT_EQ(ids.channels, 1);
   EXPECT_EQ(ids.width, 32);

@@ -7,6 +7,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/data/labels.h"
+#include "semfield/kernels/ray_generation.h"
 #include "semfield/teachers/label_teacher.h"
 
 namespace semfield {
@@ -170,6 +171,25 @@ SemanticMaps GnesfModel::maps_of(const std::vector<int>& indices) const {
 }
 
 SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Tensor& dirs) const {
+  return render_semantics(origins, dirs, at::ones({3}), false);
+}
+
+bool GnesfModel::renders_colour() const {
+  // With SDF radiance the colour comes from another pass than the semantics' (render_sdf_radiance).
+  return has_maps() && m_network.config().radiance_density != "sdf";
+}
+
+SemanticRenderOutput GnesfModel::render_view_with_colour(const Camera& camera, const Eigen::Vector3f& background) const {
+  if (!renders_colour())
+    fail_usage("this gnesf run renders no colour with its semantics ({}): render the scene model's view",
+               has_maps() ? "its radiance density is the SDF's" : "it was applied without 2D maps");
+  const kernels::Rays rays = kernels::generate_image_rays(camera);
+  return render_semantics(rays.origins, rays.directions, at::tensor({background.x(), background.y(), background.z()}),
+                          true);
+}
+
+SemanticRenderOutput GnesfModel::render_semantics(const at::Tensor& origins, const at::Tensor& dirs,
+                                                  const at::Tensor& background, bool colour) const {
   require_maps("semantic rendering");
   at::NoGradGuard no_grad;
   const int64_t r = origins.size(0);
@@ -177,14 +197,15 @@ SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Ten
   const IbrSources src = m_ibr.sources(indices);
   const SemanticMaps maps = maps_of(indices);
   const SdfVolume* geometry = m_network.config().semantic_weights == "sdf" ? &sdf() : nullptr;
-  std::vector<at::Tensor> sem, opacity, depth, median;
+  std::vector<at::Tensor> sem, opacity, depth, median, rgb;
   for (int64_t begin = 0; begin < r; begin += kGnesfRayChunk) {
     const int64_t n = std::min(kGnesfRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_ibr.frame(),
                                   m_network.config().radiance.unbounded_extent);
-    const GnesfRenderOutput o =
-        m_network.render(rays, src, maps, at::ones({n, 3}), false, 0, kSemanticMinWeight, kSemanticSamples, geometry);
+    const GnesfRenderOutput o = m_network.render(rays, src, maps, background.reshape({1, 3}).expand({n, 3}), false, 0,
+                                                 kSemanticMinWeight, kSemanticSamples, geometry);
     sem.push_back(o.semantics);
+    if (colour) rgb.push_back(o.radiance.rgb);
     opacity.push_back(o.radiance.opacity);
     const at::Tensor op = o.radiance.opacity;
     depth.push_back(at::where(op.gt(0), o.radiance.depth / op.clamp_min(1e-12f), at::zeros_like(op)));
@@ -196,6 +217,7 @@ SemanticRenderOutput GnesfModel::render(const at::Tensor& origins, const at::Ten
   out.opacity = r == 0 ? at::zeros({0}) : at::cat(opacity);
   out.depth = r == 0 ? at::zeros({0}) : at::cat(depth);
   out.median_depth = r == 0 ? at::zeros({0}) : at::cat(median);
+  if (colour) out.rgb = r == 0 ? at::zeros({0, 3}) : at::cat(rgb);
   return out;
 }
 

@@ -60,6 +60,8 @@ class GnesfModel final : public SceneModel, public SemanticSource {
   std::vector<int64_t> channels() const override;
   ChannelStats channel_stats(size_t scale) const override;
   SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const override;
+  bool renders_colour() const override;
+  SemanticRenderOutput render_view_with_colour(const Camera& camera, const Eigen::Vector3f& background) const override;
   std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
   const SceneModel& scene_model() const override { return *this; }
 
@@ -79,6 +81,10 @@ class GnesfModel final : public SceneModel, public SemanticSource {
   RayRenderOutput render_sdf_radiance(const at::Tensor& origins, const at::Tensor& dirs,
                                       const at::Tensor& background) const;
   void require_maps(const char* what) const;
+  /// render's outputs over `background` [3] (the semantics do not depend on it), with the radiance's colour in `rgb`
+  /// when `colour`.
+  SemanticRenderOutput render_semantics(const at::Tensor& origins, const at::Tensor& dirs, const at::Tensor& background,
+                                        bool colour) const;
 
   GnesfNetwork m_network;
   IbrModel m_ibr;

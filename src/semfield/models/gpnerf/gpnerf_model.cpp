@@ -191,8 +191,10 @@ GpnerfView GpnerfModel::render_full(const Camera& camera, const Eigen::Vector3f&
   return out;
 }
 
-SemanticRenderOutput GpnerfModel::render_view(const Camera& camera) const {
-  const GpnerfView v = render_full(camera, m_background);
+namespace {
+
+// render_view's outputs of a whole view, per pixel in row-major order.
+SemanticRenderOutput gp_semantic_output(const GpnerfView& v) {
   SemanticRenderOutput out;
   out.maps = {v.logits.reshape({v.logits.size(0), -1}).t().contiguous()};
   out.opacity = v.opacity.reshape({-1});
@@ -200,6 +202,20 @@ SemanticRenderOutput GpnerfModel::render_view(const Camera& camera) const {
                         at::zeros_like(out.opacity));
   out.median_depth = v.median_depth.reshape({-1});
   out.latent = v.semantic.reshape({v.semantic.size(0), -1}).t().contiguous();
+  return out;
+}
+
+}  // namespace
+
+SemanticRenderOutput GpnerfModel::render_view(const Camera& camera) const {
+  return gp_semantic_output(render_full(camera, m_background));
+}
+
+SemanticRenderOutput GpnerfModel::render_view_with_colour(const Camera& camera,
+                                                          const Eigen::Vector3f& background) const {
+  const GpnerfView v = render_full(camera, background);
+  SemanticRenderOutput out = gp_semantic_output(v);
+  out.rgb = v.rgb.reshape({-1, 3});
   return out;
 }
 

@@ -63,6 +63,8 @@ class GpnerfModel final : public SceneModel, public SemanticSource {
   /// UsageError: the head needs a whole view (render_view).
   SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const override;
   SemanticRenderOutput render_view(const Camera& camera) const override;
+  bool renders_colour() const override { return true; }
+  SemanticRenderOutput render_view_with_colour(const Camera& camera, const Eigen::Vector3f& background) const override;
   /// UsageError: GP-NeRF labels 2D views.
   std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override;
   const SceneModel& scene_model() const override { return *this; }
