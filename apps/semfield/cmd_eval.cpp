@@ -1,4 +1,5 @@
 // `semfield eval`: PSNR/SSIM of a trained run on its test split or on other views of the same scene.
+#include <optional>
 #include <set>
 
 #include <ATen/ATen.h>
@@ -13,6 +14,7 @@
 #include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/instance_ap.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/pipeline/view_output_cache.h"
 #include "semfield/teachers/label_teacher.h"
 #include "semfield/teachers/teacher.h"
 
@@ -84,10 +86,10 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
 
 // A run whose model is itself a semantic source (gnesf applied with 2D maps): its semantic maps of the evaluated
 // views against their ground truth of kind --gt (default: the kind of its input maps when they are the dataset's).
-void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, const Scene& scene,
-                                const std::vector<const View*>& views, const Eigen::Vector3f& background,
-                                nlohmann::json& metrics) {
-  const SemanticSource* source = run_semantic_source(loaded);
+// `source`: the run's (run_semantic_source), or the ViewOutputCache that the colour pass filled.
+void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, const SemanticSource* source,
+                                const Scene& scene, const std::vector<const View*>& views,
+                                const Eigen::Vector3f& background, nlohmann::json& metrics) {
   if (source == nullptr) {
     if (dynamic_cast<const SemanticSource*>(loaded.model.get()) != nullptr && !args.gt.empty())
       fail_usage("--gt {}: this run has no 2D semantic maps to vote over (apply the model with --teacher labels:...)",
@@ -184,12 +186,21 @@ void run_eval(const EvalArgs& args) {
   }
   if (views.empty()) fail_input(data, "", "no views to evaluate");
   const Eigen::Vector3f background = parse_background(loaded.background);
+  const std::filesystem::path renders = args.no_images ? std::filesystem::path() : run.eval_dir() / "renders";
+  // A model that is its own semantic source and renders colour with its semantics (gp-nerf, gnesf with 2D maps): one
+  // pass per view, the semantics kept from the colour pass for their scores.
+  const SemanticSource* own = run_semantic_source(loaded);
+  std::optional<ViewOutputCache> cache;
+  if (own != nullptr && own->renders_colour() && own->has_classes()) cache.emplace(*own);
   const EvalResult result =
-      evaluate(*loaded.model, views, background, args.no_images ? std::filesystem::path() : run.eval_dir() / "renders");
+      cache ? evaluate([&](const Camera& camera) { return cache->render_colour(camera, background); }, views,
+                       background, renders)
+            : evaluate(*loaded.model, views, background, renders);
   nlohmann::json metrics = result.to_json();
   metrics["data"] = std::filesystem::absolute(data).lexically_normal().string();
   metrics["step"] = loaded.progress.step;
-  add_model_semantic_metrics(args, loaded, scene, views, background, metrics);
+  add_model_semantic_metrics(args, loaded, cache ? &*cache : own, scene, views, background, metrics);
+  if (cache) log::debug("eval: {} views' semantics from the colour pass, {} rendered again", cache->hits(), cache->misses());
   add_distilled_metrics(args, loaded, scene, views, background, metrics);
   write_file_atomic(run.eval_dir() / "metrics.json", metrics.dump(2) + "\n");
   for (const auto& v : result.views) std::printf("%-24s psnr %6.2f  ssim %.4f\n", v.name.c_str(), v.psnr, v.ssim);

@@ -37,7 +37,9 @@ inline void expect_colour_pass_matches_two_passes_at(const SemanticSource& sourc
     EXPECT_TRUE(at::allclose(joint.maps[s], semantics.maps[s], 1e-5, 1e-5)) << "scale " << s;
   EXPECT_TRUE(at::allclose(joint.opacity, semantics.opacity, 1e-5, 1e-5));
   EXPECT_EQ(joint.latent.defined(), semantics.latent.defined());
-  if (joint.latent.defined()) EXPECT_TRUE(at::allclose(joint.latent, semantics.latent, 1e-5, 1e-5));
+  if (joint.latent.defined()) {
+    EXPECT_TRUE(at::allclose(joint.latent, semantics.latent, 1e-5, 1e-5));
+  }
 }
 
 /// At `camera` (a view of the scene) and at the same camera turned to look away from it (its rays miss the scene:

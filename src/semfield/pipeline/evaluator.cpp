@@ -19,6 +19,13 @@ nlohmann::json EvalResult::to_json() const {
 EvalResult evaluate(const SceneModel& model, const std::vector<const View*>& views,
                     const Eigen::Vector3f& background, const std::filesystem::path& render_dir,
                     bool show_progress, const LoadOptions* reload) {
+  return evaluate([&](const Camera& camera) { return render_view(model, camera, background); }, views, background,
+                  render_dir, show_progress, reload);
+}
+
+EvalResult evaluate(const ViewRenderer& render, const std::vector<const View*>& views,
+                    const Eigen::Vector3f& background, const std::filesystem::path& render_dir,
+                    bool show_progress, const LoadOptions* reload) {
   EvalResult result;
   std::unique_ptr<ProgressBar> bar;
   if (show_progress) bar = std::make_unique<ProgressBar>("eval", static_cast<int64_t>(views.size()), "view");
@@ -33,7 +40,7 @@ EvalResult evaluate(const SceneModel& model, const std::vector<const View*>& vie
     if (colour.width != k.width || colour.height != k.height)
       fail_input(view->image_path, "", "image is {}x{} but its camera is {}x{}", colour.width, colour.height,
                  k.width, k.height);
-    const RenderedView rendered = render_view(model, view->camera, background);
+    const RenderedView rendered = render(view->camera);
     const Image gt = composite_over(colour, background);
     ViewMetrics m;
     m.name = view->name;

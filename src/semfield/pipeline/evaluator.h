@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include "semfield/data/scene.h"
 #include "semfield/models/scene_model.h"
+#include "semfield/pipeline/view_renderer.h"
 
 namespace semfield {
 
@@ -32,6 +34,14 @@ struct EvalResult {
 /// without images) are decoded one at a time with load_view_colour(view, *reload) when `reload` is given
 /// (memory: one image at a time), and are an InputError otherwise.
 EvalResult evaluate(const SceneModel& model, const std::vector<const View*>& views,
+                    const Eigen::Vector3f& background, const std::filesystem::path& render_dir = {},
+                    bool show_progress = true, const LoadOptions* reload = nullptr);
+
+/// A camera's colour, depth and opacity pictures (render_view of a model over the evaluation's background, or a pass
+/// that also renders the view's semantics: ViewOutputCache::render_colour).
+using ViewRenderer = std::function<RenderedView(const Camera&)>;
+/// The same with the views rendered by `render`.
+EvalResult evaluate(const ViewRenderer& render, const std::vector<const View*>& views,
                     const Eigen::Vector3f& background, const std::filesystem::path& render_dir = {},
                     bool show_progress = true, const LoadOptions* reload = nullptr);
 

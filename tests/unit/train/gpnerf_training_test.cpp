@@ -178,8 +178,14 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   EXPECT_EQ(classes.at("classes").size(), synth_class_names().size());
   EXPECT_EQ(classes.at("classes")[1].at("name"), "ground");
 
-  const auto eval = test::run_cli("eval --run " + (tmp / "applied").string() + " --gt semantic --no-images");
+  const auto eval =
+      test::run_cli("--log-level debug eval --run " + (tmp / "applied").string() + " --gt semantic --no-images");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  // One pass per view: the semantics scored are those of the pass that rendered the colour for PSNR.
+  const size_t tests = scene.split(Split::Test).size();
+  EXPECT_NE(eval.output.find(fmt::format("{} views' semantics from the colour pass, 0 rendered again", tests)),
+            std::string::npos)
+      << eval.output;
   const nlohmann::json metrics = test::read_json(tmp / "applied" / "eval" / "metrics.json");
   EXPECT_TRUE(metrics.contains("miou"));
   EXPECT_TRUE(metrics.contains("accuracy"));

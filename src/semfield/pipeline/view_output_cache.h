@@ -1,0 +1,77 @@
+// One pass for a view's colour and semantics where a caller needs them at different times: `semfield eval` scores
+// every view's colour (evaluate) before it scores their semantics (evaluate_features). A source that renders its own
+// colour (SemanticSource::renders_colour: gp-nerf, gnesf with 2D maps) is wrapped in a ViewOutputCache: the colour
+// pass goes through render_colour, which keeps each view's semantic outputs, and the semantic pass's render_view of
+// the same camera takes them back instead of rendering the view again.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <utility>
+
+#include <Eigen/Core>
+
+#include "semfield/models/semantic_source.h"
+#include "semfield/pipeline/view_renderer.h"
+
+namespace semfield {
+
+class ViewOutputCache final : public SemanticSource {
+ public:
+  /// `source` must render its own colour (UsageError otherwise) and outlive the cache. At most `max_bytes` of outputs
+  /// are kept (maps, opacity and depths; not the latent, which scores do not read): views past that are rendered again
+  /// when asked for.
+  explicit ViewOutputCache(const SemanticSource& source, int64_t max_bytes = int64_t{1} << 30);
+
+  /// The camera's colour, depth and opacity pictures over `background` (as render_view of the scene model gives
+  /// them), from a pass that keeps the view's semantic outputs for render_view of the same camera.
+  RenderedView render_colour(const Camera& camera, const Eigen::Vector3f& background);
+
+  /// Views whose kept outputs render_view returned, and views it rendered anew.
+  int64_t hits() const { return m_hits; }
+  int64_t misses() const { return m_misses; }
+
+  // SemanticSource: the wrapped source's, with render_view served from the kept outputs when the camera is one
+  // render_colour rendered (each kept view is served once, then dropped).
+  SemanticRenderOutput render_view(const Camera& camera) const override;
+  bool has_semantics() const override { return m_source.has_semantics(); }
+  bool labels_points() const override { return m_source.labels_points(); }
+  bool has_instances() const override { return m_source.has_instances(); }
+  at::Tensor render_instances(const Camera& camera) const override { return m_source.render_instances(camera); }
+  bool has_canonical_positions() const override { return m_source.has_canonical_positions(); }
+  double default_position_weight() const override { return m_source.default_position_weight(); }
+  SemanticRenderOutput render_view_with_canonical_positions(const Camera& camera) const override {
+    return m_source.render_view_with_canonical_positions(camera);
+  }
+  PointOutputs point_outputs_with_canonical_positions(const at::Tensor& points) const override {
+    return m_source.point_outputs_with_canonical_positions(points);
+  }
+  bool has_classes() const override { return m_source.has_classes(); }
+  std::vector<std::string> class_names() const override { return m_source.class_names(); }
+  std::vector<int64_t> channels() const override { return m_source.channels(); }
+  ChannelStats channel_stats(size_t scale) const override { return m_source.channel_stats(scale); }
+  SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const override {
+    return m_source.render(origins, dirs);
+  }
+  bool renders_colour() const override { return true; }
+  SemanticRenderOutput render_view_with_colour(const Camera& camera, const Eigen::Vector3f& background) const override {
+    return m_source.render_view_with_colour(camera, background);
+  }
+  std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override {
+    return m_source.point_outputs(points);
+  }
+  const SceneModel& scene_model() const override { return m_source.scene_model(); }
+
+ private:
+  const SemanticSource& m_source;
+  int64_t m_max_bytes;
+  mutable std::mutex m_mutex;
+  mutable std::deque<std::pair<Camera, SemanticRenderOutput>> m_kept;
+  mutable int64_t m_bytes = 0, m_hits = 0, m_misses = 0;
+};
+
+/// Whether two cameras render the same rays (intrinsics and pose equal).
+bool same_camera(const Camera& a, const Camera& b);
+
+}  // namespace semfield

@@ -1,0 +1,134 @@
+// ViewOutputCache: a view's semantics kept from its colour pass are served once to render_view of the same camera,
+// within the byte limit; everything else goes to the wrapped source.
+#include "semfield/pipeline/view_output_cache.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "semfield/core/error.h"
+#include "semfield/models/radiance_model.h"
+#include "support/small_models.h"
+#include "support/test_cameras.h"
+
+namespace semfield {
+namespace {
+
+// A source with classes whose outputs depend on the camera (its width and x position) and that counts its passes.
+class CountingSource final : public SemanticSource {
+ public:
+  explicit CountingSource(bool colour) : m_colour(colour), m_radiance(test::small_radiance_config(), SceneFrame{}) {}
+  mutable int semantic_passes = 0, colour_passes = 0;
+
+  bool has_classes() const override { return true; }
+  std::vector<std::string> class_names() const override { return {"a", "b"}; }
+  std::vector<int64_t> channels() const override { return {2}; }
+  ChannelStats channel_stats(size_t) const override { return {at::zeros({2}), at::ones({2})}; }
+  SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor&) const override {
+    return outputs(origins.size(0), 0.0f);
+  }
+  SemanticRenderOutput render_view(const Camera& camera) const override {
+    ++semantic_passes;
+    return outputs(static_cast<int64_t>(camera.intrinsics.width) * camera.intrinsics.height,
+                   static_cast<float>(camera.origin().x()));
+  }
+  bool renders_colour() const override { return m_colour; }
+  SemanticRenderOutput render_view_with_colour(const Camera& camera, const Eigen::Vector3f& background) const override {
+    ++colour_passes;
+    const int64_t r = static_cast<int64_t>(camera.intrinsics.width) * camera.intrinsics.height;
+    SemanticRenderOutput out = outputs(r, static_cast<float>(camera.origin().x()));
+    out.rgb = at::tensor({background.x(), background.y(), background.z()}).expand({r, 3}).contiguous();
+    out.latent = at::ones({r, 4});
+    return out;
+  }
+  std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override {
+    return {at::zeros({points.size(0), 2})};
+  }
+  const SceneModel& scene_model() const override { return m_radiance; }
+
+ private:
+  static SemanticRenderOutput outputs(int64_t r, float x) {
+    SemanticRenderOutput out;
+    out.maps = {at::arange(2 * r, at::kFloat).reshape({r, 2}) + x};
+    out.opacity = at::full({r}, 0.25f);
+    out.depth = out.median_depth = at::full({r}, 2.0f);
+    return out;
+  }
+  bool m_colour;
+  RadianceModel m_radiance;
+};
+
+TEST(ViewOutputCache, ServesEachColourPassViewsSemanticsOnceAndDelegatesTheRest) {
+  const CountingSource source(true);
+  ViewOutputCache cache(source);
+  const Camera a = test::look_at({1, 0, 0}, {0, 0, 0}, 8);
+  const Camera b = test::look_at({2, 0, 0}, {0, 0, 0}, 8);
+  const RenderedView view = cache.render_colour(a, Eigen::Vector3f(0.1f, 0.2f, 0.3f));
+  EXPECT_EQ(view.rgb.width, 8);
+  EXPECT_FLOAT_EQ(view.rgb.pixels[1], 0.2f);  // the colour over the background asked for
+  EXPECT_FLOAT_EQ(view.opacity.pixels[0], 0.25f);
+  EXPECT_FLOAT_EQ(view.depth.pixels[0], 0.0f);  // opacity 0.25 <= 0.5: no depth, as render_view
+  EXPECT_EQ(source.colour_passes, 1);
+
+  // The same camera: the kept outputs, no pass; the same values render_view gives.
+  const SemanticRenderOutput kept = cache.render_view(a);
+  EXPECT_EQ(source.semantic_passes, 0);
+  EXPECT_TRUE(kept.maps.front().equal(source.render_view(a).maps.front()));
+  EXPECT_TRUE(kept.opacity.equal(at::full({64}, 0.25f)));
+  EXPECT_FALSE(kept.rgb.defined());
+  EXPECT_FALSE(kept.latent.defined());
+  source.semantic_passes = 0;
+  // Served once; another camera, or the same pose at another size, goes to the source.
+  cache.render_view(a);
+  cache.render_view(b);
+  Camera a_small = a;
+  a_small.intrinsics = a.intrinsics.resized(4, 4);
+  cache.render_colour(a, Eigen::Vector3f::Ones());
+  cache.render_view(a_small);
+  EXPECT_EQ(source.semantic_passes, 3);
+  EXPECT_EQ(cache.hits(), 1);
+  EXPECT_EQ(cache.misses(), 3);
+  // Its resized twice back to the same size is the same camera (evaluate_features asks for camera_for_map of the view).
+  Camera a_again = a;
+  a_again.intrinsics = a.intrinsics.resized(8, 8);
+  EXPECT_TRUE(same_camera(a, a_again));
+  cache.render_view(a_again);
+  EXPECT_EQ(cache.hits(), 2);
+
+  // Everything else is the source's.
+  EXPECT_EQ(cache.class_names(), source.class_names());
+  EXPECT_EQ(cache.channels(), source.channels());
+  EXPECT_EQ(&cache.scene_model(), &source.scene_model());
+  EXPECT_FALSE(cache.has_instances());
+  EXPECT_THROW(cache.render_instances(a), UsageError);
+}
+
+TEST(ViewOutputCache, KeepsNoMoreThanItsByteLimitAndNeedsASourceThatRendersColour) {
+  const CountingSource source(true);
+  // One 8x8 view keeps 64 x (2 + 3) floats = 1,280 bytes: room for one.
+  ViewOutputCache cache(source, 1500);
+  const Camera a = test::look_at({1, 0, 0}, {0, 0, 0}, 8);
+  const Camera b = test::look_at({2, 0, 0}, {0, 0, 0}, 8);
+  cache.render_colour(a, Eigen::Vector3f::Ones());
+  cache.render_colour(b, Eigen::Vector3f::Ones());
+  cache.render_view(b);
+  cache.render_view(a);
+  EXPECT_EQ(cache.hits(), 1);
+  EXPECT_EQ(cache.misses(), 1);
+  EXPECT_EQ(source.semantic_passes, 1);
+  // Served views free their room.
+  cache.render_colour(b, Eigen::Vector3f::Ones());
+  cache.render_view(b);
+  EXPECT_EQ(cache.hits(), 2);
+
+  const CountingSource without(false);
+  EXPECT_THROW(ViewOutputCache{without}, UsageError);
+  Camera moved = a;
+  moved.c2w(0, 3) += 1e-9;
+  EXPECT_FALSE(same_camera(a, moved));
+  Camera distorted = a;
+  distorted.intrinsics.distortion.k1 = 0.01;
+  EXPECT_FALSE(same_camera(a, distorted));
+}
+
+}  // namespace
+}  // namespace semfield
