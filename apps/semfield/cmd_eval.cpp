@@ -84,6 +84,28 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
   metrics["distilled"] = distilled;
 }
 
+// What add_model_semantic_metrics scores for a model with classes: the 2D maps it votes over (gnesf; none for the
+// own classes of gp-nerf), and the kind of ground truth (--gt, else its default) its label maps are scored against —
+// "" when they are not: maps of another kind without --gt; or, with `instance_head`, gp-nerf's instances, scored from
+// its instance head instead.
+struct SemanticScoring {
+  std::optional<TeacherSpec> maps;
+  std::string gt;
+  bool instance_head = false;
+  bool scores_label_maps() const { return !gt.empty() && !instance_head; }
+};
+
+SemanticScoring semantic_scoring(const EvalArgs& args, const LoadedRun& loaded) {
+  SemanticScoring s;
+  const std::string maps_spec = loaded.applied ? loaded.applied->semantic_maps : std::string();
+  if (!maps_spec.empty()) s.maps = TeacherSpec::parse(maps_spec);
+  s.gt = args.gt;
+  if (s.gt.empty() && !s.maps) s.gt = "semantic";
+  s.instance_head = s.gt == "instance" && !s.maps;
+  if (s.gt.empty() && (s.maps->arg == "semantic" || s.maps->arg == "instance")) s.gt = s.maps->arg;
+  return s;
+}
+
 // A run whose model is itself a semantic source (gnesf applied with 2D maps): its semantic maps of the evaluated
 // views against their ground truth of kind --gt (default: the kind of its input maps when they are the dataset's).
 // `source`: the run's (run_semantic_source), or the ViewOutputCache that the colour pass filled.
@@ -103,13 +125,10 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                  "eval-transfer` (FeatureNeRF) or `transfer`", args.gt);
     return;
   }
-  // Models that vote over 2D maps (gnesf) name them; models with their own classes (gp-nerf) have none.
-  const std::string maps_spec = loaded.applied ? loaded.applied->semantic_maps : std::string();
-  const std::optional<TeacherSpec> maps =
-      maps_spec.empty() ? std::nullopt : std::optional<TeacherSpec>(TeacherSpec::parse(maps_spec));
-  std::string gt = args.gt;
-  if (gt.empty() && !maps) gt = "semantic";
-  if (gt == "instance" && !maps) {
+  const SemanticScoring scoring = semantic_scoring(args, loaded);
+  const std::optional<TeacherSpec>& maps = scoring.maps;
+  const std::string& gt = scoring.gt;
+  if (scoring.instance_head) {
     // A model with its own classes (gp-nerf): instances come from its instance head, scored by AP^0.75.
     if (!source->has_instances())
       fail_usage("--gt instance: the run's model segments its own semantic classes and has no instance head (fine-tune "
@@ -124,7 +143,6 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                 static_cast<long long>(ap.true_instances()));
     return;
   }
-  if (gt.empty() && (maps->arg == "semantic" || maps->arg == "instance")) gt = maps->arg;
   if (gt.empty()) {
     log::warn("the run's 2D maps come from {}: pass --gt semantic|instance to score its semantics against the "
               "views' ground truth", maps->to_string());
@@ -187,11 +205,13 @@ void run_eval(const EvalArgs& args) {
   if (views.empty()) fail_input(data, "", "no views to evaluate");
   const Eigen::Vector3f background = parse_background(loaded.background);
   const std::filesystem::path renders = args.no_images ? std::filesystem::path() : run.eval_dir() / "renders";
-  // A model that is its own semantic source and renders colour with its semantics (gp-nerf, gnesf with 2D maps): one
-  // pass per view, the semantics kept from the colour pass for their scores.
+  // A model that is its own semantic source and renders colour with its semantics (gp-nerf, gnesf with 2D maps), whose
+  // label maps will be scored: one pass per view, the semantics kept from the colour pass for their scores.
   const SemanticSource* own = run_semantic_source(loaded);
   std::optional<ViewOutputCache> cache;
-  if (own != nullptr && own->renders_colour() && own->has_classes()) cache.emplace(*own);
+  if (own != nullptr && own->renders_colour() && own->has_classes() &&
+      semantic_scoring(args, loaded).scores_label_maps())
+    cache.emplace(*own);
   const EvalResult result =
       cache ? evaluate([&](const Camera& camera) { return cache->render_colour(camera, background); }, views,
                        background, renders)
@@ -200,7 +220,8 @@ void run_eval(const EvalArgs& args) {
   metrics["data"] = std::filesystem::absolute(data).lexically_normal().string();
   metrics["step"] = loaded.progress.step;
   add_model_semantic_metrics(args, loaded, cache ? &*cache : own, scene, views, background, metrics);
-  if (cache) log::debug("eval: {} views' semantics from the colour pass, {} rendered again", cache->hits(), cache->misses());
+  if (cache)
+    log::debug("eval: {} views' semantics from the colour pass, {} rendered again", cache->hits(), cache->misses());
   add_distilled_metrics(args, loaded, scene, views, background, metrics);
   write_file_atomic(run.eval_dir() / "metrics.json", metrics.dump(2) + "\n");
   for (const auto& v : result.views) std::printf("%-24s psnr %6.2f  ssim %.4f\n", v.name.c_str(), v.psnr, v.ssim);

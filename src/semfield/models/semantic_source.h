@@ -97,7 +97,8 @@ class SemanticSource {
   virtual bool renders_colour() const { return false; }
   /// render_view's outputs with the view's colour over `background` in `rgb` [H*W, 3] from the same pass — the
   /// colour scene_model().render gives these rays over that background — for callers that want both (`semfield
-  /// render`, `eval` through pipeline/view_output_cache.h) without rendering the view twice. UsageError where renders_colour() is false.
+  /// render`, `eval` through pipeline/view_output_cache.h) without rendering the view twice. UsageError where
+  /// renders_colour() is false.
   virtual SemanticRenderOutput render_view_with_colour(const Camera& camera,
                                                        const Eigen::Vector3f& background) const;
   /// Per-point outputs, per scale [N, C_s], at points [N,3] taken as if opaque (for a source with classes, the

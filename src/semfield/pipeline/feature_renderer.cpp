@@ -37,9 +37,8 @@ RenderedFeatures render_features_with_colour(const SemanticSource& source, const
                                              const Eigen::Vector3f& background) {
   const auto start = std::chrono::steady_clock::now();
   const SemanticRenderOutput out = source.render_view_with_colour(camera, background);
-  SEMFIELD_ASSERT(out.rgb.defined(), "render_view_with_colour gave no colour");
   RenderedFeatures result = features_of(out, camera);
-  result.view = view_from_pixels(camera, out.rgb, out.opacity, out.depth);
+  result.view = view_from_colour_pass(camera, out);
   result.seconds = result.view->seconds = seconds_since(start);
   return result;
 }

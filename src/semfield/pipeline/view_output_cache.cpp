@@ -38,8 +38,7 @@ ViewOutputCache::ViewOutputCache(const SemanticSource& source, int64_t max_bytes
 RenderedView ViewOutputCache::render_colour(const Camera& camera, const Eigen::Vector3f& background) {
   const auto start = std::chrono::steady_clock::now();
   SemanticRenderOutput out = m_source.render_view_with_colour(camera, background);
-  SEMFIELD_ASSERT(out.rgb.defined(), "render_view_with_colour gave no colour");
-  RenderedView view = view_from_pixels(camera, out.rgb, out.opacity, out.depth);
+  RenderedView view = view_from_colour_pass(camera, out);
   view.seconds = seconds_since(start);
   out.rgb = at::Tensor();
   out.latent = at::Tensor();

@@ -53,12 +53,12 @@ RenderedView render_view(const SceneModel& model, const Camera& camera, const Ei
   return view;
 }
 
-RenderedView view_from_pixels(const Camera& camera, const at::Tensor& rgb, const at::Tensor& opacity,
-                              const at::Tensor& distance) {
+RenderedView view_from_colour_pass(const Camera& camera, const SemanticRenderOutput& out) {
   const int64_t r = static_cast<int64_t>(camera.intrinsics.width) * camera.intrinsics.height;
-  SEMFIELD_ASSERT(rgb.sizes().equals({r, 3}) && opacity.sizes().equals({r}) && distance.sizes().equals({r}),
-                  "view_from_pixels: outputs of another size than the camera's view");
-  return pixels_to_view(camera, kernels::generate_image_rays(camera).directions, rgb, opacity, distance);
+  SEMFIELD_ASSERT(out.rgb.defined(), "view_from_colour_pass: outputs without colour (not render_view_with_colour's)");
+  SEMFIELD_ASSERT(out.rgb.sizes().equals({r, 3}) && out.opacity.sizes().equals({r}) && out.depth.sizes().equals({r}),
+                  "view_from_colour_pass: outputs of another size than the camera's view");
+  return pixels_to_view(camera, kernels::generate_image_rays(camera).directions, out.rgb, out.opacity, out.depth);
 }
 
 std::vector<Camera> orbit_cameras(const std::vector<Camera>& dataset, int n) {

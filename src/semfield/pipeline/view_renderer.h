@@ -6,6 +6,7 @@
 #include "semfield/geometry/camera.h"
 #include "semfield/io/image.h"
 #include "semfield/models/scene_model.h"
+#include "semfield/models/semantic_source.h"
 
 namespace semfield {
 
@@ -19,11 +20,10 @@ struct RenderedView {
 
 RenderedView render_view(const SceneModel& model, const Camera& camera, const Eigen::Vector3f& background);
 
-/// The pictures of a view rendered elsewhere (SemanticSource::render_view_with_colour), per pixel in row-major order
-/// (R = H * W): colour [R,3], opacity [R] and the expected ray distance given a hit [R] (Σ w t / opacity); depth as
-/// render_view's (z-depth where opacity > 0.5). `seconds` is left 0.
-RenderedView view_from_pixels(const Camera& camera, const at::Tensor& rgb, const at::Tensor& opacity,
-                              const at::Tensor& distance);
+/// The pictures of a view from SemanticSource::render_view_with_colour's outputs of `camera` (its rgb, opacity and
+/// depth — the expected ray distance given a hit, Σ w t / opacity); depth as render_view's (z-depth where opacity >
+/// 0.5). `seconds` is left 0.
+RenderedView view_from_colour_pass(const Camera& camera, const SemanticRenderOutput& out);
 
 /// `n` cameras on a circle around the vertical axis through the dataset cameras' look-at centre, at their
 /// mean distance and elevation, with the intrinsics of `reference`. "Up" is the mean camera up vector.

@@ -230,8 +230,11 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
                                        "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}'");
   ASSERT_EQ(with_head.exit_code, 0) << with_head.output;
   EXPECT_EQ(read_model_file(tmp / "instances" / "weights.safetensors").config.at("instance_slots"), 6);
-  const auto ap = test::run_cli("eval --run " + (tmp / "instances").string() + " --gt instance --no-images");
+  const auto ap =
+      test::run_cli("--log-level debug eval --run " + (tmp / "instances").string() + " --gt instance --no-images");
   ASSERT_EQ(ap.exit_code, 0) << ap.output;
+  // Scored from the instance head's own pass: the colour pass keeps no semantics for it.
+  EXPECT_EQ(ap.output.find("semantics from the colour pass"), std::string::npos) << ap.output;
   const nlohmann::json ap_metrics = test::read_json(tmp / "instances" / "eval" / "metrics.json");
   EXPECT_GE(ap_metrics.at("ap75").get<double>(), 0.0);
   EXPECT_GT(ap_metrics.at("instances").at("true_instances").get<int64_t>(), 0);
