@@ -98,6 +98,10 @@ void add_train_corpus_command(CLI::App& app) {
   cmd->add_option("--steps", o.steps, "Total training steps");
   cmd->add_option("--time-budget", o.time_budget, "Stop after this many seconds of training (total over resumes)");
   cmd->add_option("--lr", o.lr, "Initial learning rate (exponential decay to a tenth)");
+  cmd->add_option("--ema", o.ema,
+                  "Keep an exponential moving average of the weights with this decay (e.g. 0.999; 0 = none): "
+                  "validation and model.safetensors use the average")
+      ->check(CLI::Range(0.0, 0.99999));
   cmd->add_option("--rays", o.rays, "Target rays per example")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--batch", o.batch, "Examples per step, over all ranks (a multiple of the rank count)")
       ->check(CLI::Range(1, 4096));

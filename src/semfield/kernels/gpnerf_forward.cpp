@@ -128,7 +128,7 @@ struct GpPacked {
   std::vector<std::vector<Layer>> position;
   std::vector<Layer> point, rgb;
   std::vector<float> final_norm_w, final_norm_b;
-  bool blend = true;
+  bool blend = true, alpha = false;
   int64_t value_offset(int64_t l) const { return W + l * W; }
   int64_t attention_offset(int64_t l) const { return W + L * W + l * A; }
 };
@@ -152,6 +152,7 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
   p.L = layers;
   p.heads = w.heads;
   p.blend = w.blend;
+  p.alpha = w.blend && w.alpha;
   TORCH_CHECK(R1.dim() == 2 && R1.size(1) == C + 3, kGpOp, ": rgbfeat takes ", R1.size(1), " inputs, the sources give ",
               C, " feature channels + 3 colours");
   p.r1 = detail::pack_layer(kGpOp, "rgbfeat.weight0", R1, &w.rgbfeat.biases[0]);
@@ -669,8 +670,9 @@ class GpBlock {
     add_rows(tmp_.data());
   }
 
-  /// The ray's colour (the block is one ray) into rgb[0:3).
-  void colour(float* rgb) {
+  /// The ray's colour (the block is one ray) into rgb[0:3); with alpha instead the samples' scores into score_out[0:S)
+  /// and their view-pooled colours into rgb_out[0:3S) (rgb unused).
+  void colour(float* rgb, float* score_out = nullptr, float* rgb_out = nullptr) {
     const int64_t S = nb_, W = p_.W;
     gp_norm_rows(q_.data(), Wp_, S, W, p_.final_norm_w.data(), p_.final_norm_b.data(), xn_.data(), Wp_);
     if (!p_.blend) {
@@ -682,6 +684,20 @@ class GpBlock {
       return;
     }
     run_net(p_.rgb, xn_.data(), Wp_, S, head_.data(), 16, false, s0_.data(), s1_.data());
+    if (p_.alpha) {
+      for (int64_t s = 0; s < S; ++s) {
+        score_out[s] = head_[static_cast<size_t>(s * 16)];
+        float blend[3] = {0.0f, 0.0f, 0.0f};
+        for (int64_t v = 0; v < V_; ++v) {
+          const int64_t row = v * S + s;
+          const float w = wblend_[static_cast<size_t>(row)];
+          const float* c = x_.data() + row * (p_.C + 3) + p_.C;
+          for (int k = 0; k < 3; ++k) blend[k] += w * c[k];
+        }
+        std::copy(blend, blend + 3, rgb_out + 3 * s);
+      }
+      return;
+    }
     float* score = tmp_.data();
     for (int64_t s = 0; s < S; ++s)
       score[s] = seen_[static_cast<size_t>(s)] ? head_[static_cast<size_t>(s * 16)] : kGpMasked;
@@ -771,7 +787,12 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
   const at::Tensor pos = positions.contiguous(), dir = dirs.contiguous(), enc = encoding.contiguous();
   GpnerfRaysForward out;
   const auto f = pos.options();
-  out.rgb = at::empty({R, 3}, f);
+  if (packed.alpha) {
+    out.sample_score = at::empty({R, S}, f);
+    out.sample_rgb = at::empty({R, S, 3}, f);
+  } else {
+    out.rgb = at::empty({R, 3}, f);
+  }
   out.semantic = at::zeros({R, D}, f);
   out.sigma = at::empty({R, S}, f);
   out.rgb_point = at::empty({R, S, 3}, f);
@@ -779,7 +800,9 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
   const float* pp = pos.data_ptr<float>();
   const float* dp = dir.data_ptr<float>();
   const float* ep = enc.data_ptr<float>();
-  float* rgb = out.rgb.data_ptr<float>();
+  float* rgb = packed.alpha ? nullptr : out.rgb.data_ptr<float>();
+  float* score = packed.alpha ? out.sample_score.data_ptr<float>() : nullptr;
+  float* srgb = packed.alpha ? out.sample_rgb.data_ptr<float>() : nullptr;
   float* sem = out.semantic.data_ptr<float>();
   float* sig = out.sigma.data_ptr<float>();
   float* rpt = out.rgb_point.data_ptr<float>();
@@ -796,7 +819,10 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
         if (l % 2 == 0) block.position(l, ep + r * S * packed.E);
         block.ray_layer(l, sem + r * D);
       }
-      block.colour(rgb + 3 * r);
+      if (packed.alpha)
+        block.colour(nullptr, score + r * S, srgb + 3 * S * r);
+      else
+        block.colour(rgb + 3 * r);
     }
   });
   return out;

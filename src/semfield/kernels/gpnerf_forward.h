@@ -54,8 +54,11 @@ struct GpnerfTransformerWeights {
   std::vector<SmallMlpWeights> position;     ///< one per even layer: [q W, encoding E] -> W -> W
   SmallMlpWeights point;                     ///< W -> W -> 4 (density logit, colour logits)
   at::Tensor final_norm_w, final_norm_b;
-  SmallMlpWeights rgb;  ///< blend: W -> 1 (the samples' pooling score); else W -> 3
-  bool blend = true;    ///< GpnerfConfig::colour == "blend"
+  SmallMlpWeights rgb;  ///< blend / alpha: W -> 1 (the samples' pooling score / opacity logit); else W -> 3
+  bool blend = true;    ///< GpnerfConfig::colour is "blend" or "alpha" (per-sample colours pooled by a W -> 1 score)
+  /// GpnerfConfig::colour == "alpha" (with blend): the rays forward returns the samples' scores and colours
+  /// (GpnerfRaysForward::sample_score / sample_rgb) for the caller's compositing instead of a colour
+  bool alpha = false;
   int heads = 4;        ///< ray-attention heads (they divide W and the semantic width D)
 };
 
@@ -78,7 +81,9 @@ GpnerfPointsForward gpnerf_points_forward(const at::Tensor& positions, const at:
                                           const GpnerfSourceMaps& sources, const GpnerfTransformerWeights& weights);
 
 struct GpnerfRaysForward {
-  at::Tensor rgb;        ///< [R,3] the transformers' colour
+  at::Tensor rgb;        ///< [R,3] the transformers' colour (undefined with alpha: the caller composites)
+  at::Tensor sample_score;  ///< alpha: [R,S] the colour layer's score per sample (its opacity logit); else undefined
+  at::Tensor sample_rgb;    ///< alpha: [R,S,3] the samples' colours pooled over the views; else undefined
   at::Tensor semantic;   ///< [R,D] mean over the samples of sum_l s_l (S_sem before the adaptor)
   at::Tensor sigma;      ///< [R,S] the point head's density after the first view transformer (0 where unseen)
   at::Tensor rgb_point;  ///< [R,S,3] its colour

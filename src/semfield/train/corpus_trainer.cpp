@@ -28,6 +28,7 @@
 #include "semfield/train/adam.h"
 #include "semfield/train/distributed.h"
 #include "semfield/train/training_loop.h"
+#include "semfield/train/weight_average.h"
 
 namespace semfield {
 
@@ -225,6 +226,7 @@ nlohmann::json options_json(const CorpusTrainOptions& o) {
           {"time_budget", o.time_budget},
           {"lr", o.lr},
           {"lr_final_fraction", o.lr_final_fraction},
+          {"ema", o.ema},
           {"rays", o.rays},
           {"batch", o.batch},
           {"source_views", o.source_views},
@@ -250,6 +252,7 @@ void CorpusTrainOptions::validate() const {
     fail_usage("--source-pool ({}) must be at least --source-views ({})", source_pool, source_views);
   if (!(lr > 0)) fail_usage("--lr must be positive");
   if (!(lr_final_fraction > 0 && lr_final_fraction <= 1)) fail_usage("lr_final_fraction must be in (0, 1]");
+  if (!(ema >= 0 && ema < 1)) fail_usage("--ema must be in [0, 1) (got {})", ema);
 }
 
 
@@ -275,12 +278,14 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   if (options.resume) resumed = load_checkpoint(run.checkpoint(), kCorpusCheckpointKind);
   nlohmann::json model_config = options.model_config;
   LoopProgress progress;
-  TensorMap resumed_weights, resumed_optim;
+  TensorMap resumed_weights, resumed_optim, resumed_ema;
+  int64_t ema_updates = 0;
   if (resumed) {
     const std::string origin = run.checkpoint().string();
     for (const auto& [key, tensor] : resumed->tensors) {
       if (key.rfind("model.", 0) == 0) resumed_weights[key.substr(6)] = tensor;
       if (key.rfind("optim.", 0) == 0) resumed_optim[key.substr(6)] = tensor;
+      if (key.rfind("ema.", 0) == 0) resumed_ema[key.substr(4)] = tensor;
     }
     const JsonNode meta = JsonNode::parse_text(resumed->metadata.dump(), origin + " (metadata)");
     if (meta.at("model_type").as_string() != options.model_type)
@@ -295,6 +300,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     }
     progress.step = meta.at("step").as_int();
     progress.elapsed_seconds = meta.at("elapsed_seconds").as_double();
+    if (!resumed_ema.empty()) ema_updates = meta.at("ema_updates").as_int();
   }
   std::unique_ptr<CorpusModel> model =
       create_trainable_model(options.model_type, model_config, run.config().string());
@@ -327,6 +333,18 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     for (const auto& p : params) handles.push_back(p.detach());
     group->broadcast(handles, 0);
   }
+  // The weights' moving average (rank 0 only: every rank holds the same weights, only rank 0 validates and saves).
+  WeightAverage average(main_rank ? options.ema : 0.0, params);
+  if (main_rank && !average.enabled() && !resumed_ema.empty())
+    log::warn("the checkpoint holds a weight average (--ema {}); without --ema this run drops it and saves the trained "
+              "weights", resumed->metadata.value("ema", 0.0));
+  if (average.enabled()) {
+    if (resumed_ema.empty()) {
+      if (resumed) log::info("--ema: the checkpoint holds no average; it starts from the step-{} weights", progress.step);
+    } else {
+      average.load(resumed_ema, ema_updates, run.checkpoint().string());
+    }
+  }
   if (main_rank) {
     fs::create_directories(run.root);
     nlohmann::json config = options_json(options);
@@ -349,7 +367,14 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
                      {"elapsed_seconds", p.elapsed_seconds}};
     for (const auto& [key, tensor] : model->state()) ckpt.tensors["model." + key] = tensor;
     for (const auto& [key, tensor] : adam.state("adam.")) ckpt.tensors["optim." + key] = tensor;
+    if (average.enabled()) {
+      ckpt.metadata["ema"] = average.decay();
+      ckpt.metadata["ema_updates"] = average.updates();
+      for (const auto& [key, tensor] : average.state()) ckpt.tensors["ema." + key] = tensor;
+    }
     save_checkpoint(run.checkpoint(), ckpt);
+    // The model file holds the average when there is one.
+    const WeightAverage::Swap swap = average.swap_in();
     ModelFile file;
     file.name = name;
     file.type = options.model_type;
@@ -365,10 +390,12 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
                  {"ranks", world},
                  {"val_psnr", last_val},
                  {"options", options_json(options)}};
+    if (average.enabled()) file.info["ema"] = {{"decay", average.decay()}, {"updates", average.updates()}};
     write_model_file(run.root / "model.safetensors", file);
   };
   auto validate = [&](TrainingLoop& loop) {
     if (!main_rank || val_scenes.empty()) return;
+    const WeightAverage::Swap swap = average.swap_in();  // validation measures what model.safetensors holds
     double psnr = 0, ssim = 0;
     int n = 0;
     for (const auto& s : val_scenes) {
@@ -450,6 +477,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     }
     kernels::AdamHyper hyper{loop.exponential_lr(options.lr, options.lr_final_fraction), 0.9, 0.999, 1e-8, 0.0};
     adam.step(hyper);
+    average.update();
     mse_ema = step == loop.first_step() ? step_mse : 0.95 * mse_ema + 0.05 * step_mse;
     const double psnr = mse_ema > 0 ? -10.0 * std::log10(mse_ema) : 0.0;
     loop.end_step(fmt::format("loss {:.4f} psnr {:.2f} val {:.2f} {:.2f} Msamples/s", loss_ema, psnr, last_val,

@@ -31,6 +31,11 @@ struct CorpusTrainOptions {
   double time_budget = 0;          ///< seconds; 0 = none
   double lr = 1e-3;
   double lr_final_fraction = 0.1;  ///< exponential decay to lr * this at the end
+  /// Decay of an exponential moving average of the parameters (0 = none), updated after every step with the rate
+  /// min(ema, (1 + n) / (10 + n)) at its n-th update (the usual warm-up, so early weights fade fast). Validation and
+  /// model.safetensors use the average; the checkpoint keeps the trained weights and the average ("ema.<i>") and a
+  /// resume continues both (a run resumed with --ema that had none starts its average from the current weights).
+  double ema = 0;
   int rays = 512;                  ///< target rays per example
   int batch = 1;                   ///< examples per step (global, over all ranks: a multiple of the world size)
   int source_views = 8;            ///< source views per example

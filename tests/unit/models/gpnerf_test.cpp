@@ -191,6 +191,41 @@ TEST(GpnerfFused, RenderMatchesReferenceWithMlpColourAndOddSampleCount) {
   expect_fused_render_matches(c);
 }
 
+TEST(GpnerfFused, RenderMatchesReferenceWithAlphaColour) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.colour = "alpha";
+  expect_fused_render_matches(c);
+  c = GpnerfConfig();
+  c.classes = synth_class_names();
+  c.source_views = 3;
+  c.colour = "alpha";
+  expect_fused_render_matches(c);
+}
+
+TEST(GpnerfNetwork, AlphaCompositeIsFrontToBackOverTheBackground) {
+  // Two rays of three samples: ray 0 with opacities 0.5, 0.5, (unseen: 0); ray 1 with a first sample nearly opaque.
+  const at::Tensor logit = at::log(at::tensor({0.5f, 0.5f, 0.9f, 0.999f, 0.5f, 0.5f}).view({2, 3}) /
+                                   (1 - at::tensor({0.5f, 0.5f, 0.9f, 0.999f, 0.5f, 0.5f}).view({2, 3})));
+  const at::Tensor colours = at::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f,  //
+                                         0.f, 0.f, 1.f, 1.f, 0.f, 0.f, 0.f, 1.f, 0.f})
+                                 .view({2, 3, 3});
+  const at::Tensor valid = at::tensor({1, 1, 0, 1, 1, 1}).view({2, 3}).to(at::kBool);
+  const at::Tensor bg = at::full({2, 3}, 0.2f);
+  const at::Tensor rgb = alpha_composite(logit, colours, valid, bg);
+  // Ray 0: 0.5 red + 0.25 green, 0.25 left for the background (the unseen third sample lets everything through).
+  const at::Tensor want0 = at::tensor({0.5f + 0.05f, 0.25f + 0.05f, 0.05f});
+  // Ray 1: 0.999 blue, then 0.0005 red, 0.00025 green, 0.00025 of the background.
+  const at::Tensor want1 = at::tensor({0.0005f + 0.00005f, 0.00025f + 0.00005f, 0.999f + 0.00005f});
+  EXPECT_TRUE(at::allclose(rgb[0], want0, 1e-5, 1e-6)) << rgb[0];
+  EXPECT_TRUE(at::allclose(rgb[1], want1, 1e-5, 1e-6)) << rgb[1];
+  // A gradient reaches every seen sample's score, and none the unseen one's.
+  const at::Tensor x = logit.clone().requires_grad_(true);
+  alpha_composite(x, colours, valid, bg).sum().backward();
+  EXPECT_EQ(x.grad()[0][2].item<float>(), 0.0f);
+  EXPECT_NE(x.grad()[0][0].item<float>(), 0.0f);
+  EXPECT_NE(x.grad()[1][1].item<float>(), 0.0f);
+}
+
 TEST(GpnerfNetwork, NearlyEmptyRaysSkipTheTransformersAtInference) {
   // fine_min_opacity: at inference, rays whose proposal opacity is at most it show the proposal's colour and the
   // semantics of nothing (those of a ray missing the box); the others are exactly what they are without the skip,

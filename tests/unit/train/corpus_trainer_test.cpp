@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/data/synth/synth_writer.h"
+#include "semfield/io/checkpoint.h"
 #include "semfield/models/ibr/ibr_config.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
@@ -93,6 +94,60 @@ TEST(CorpusTrainer, ValidationPsnrRisesOnAnUnseenSceneAndResumeContinues) {
   o.steps = 330;  // and a second resume still does (the checkpoint keeps the effective name)
   train_corpus(o);
   EXPECT_EQ(read_model_file(tmp / "run" / "model.safetensors").name, "tiny-ibr");
+}
+
+TEST(CorpusTrainer, WeightAverageIsWhatTheModelFileHoldsAndResumes) {
+  test::TempDir tmp;
+  const auto corpus = tiny_corpus(tmp);
+  CorpusTrainOptions o = tiny_options(corpus, tmp / "run");
+  o.steps = 30;
+  o.eval_interval = 0;
+  o.checkpoint_interval = 0;
+  o.ema = 0.9;
+  train_corpus(o);
+  auto read = [&] { return load_checkpoint(tmp / "run" / "checkpoint.ckpt"); };
+  Checkpoint ckpt = read();
+  EXPECT_EQ(ckpt.metadata["ema_updates"], 30);
+  EXPECT_DOUBLE_EQ(ckpt.metadata["ema"].get<double>(), 0.9);
+  // The model file holds the average, not the trained weights: every tensor of the file equals the checkpoint's
+  // average of the same shape-and-value parameter, and at least one differs from the trained weight.
+  const ModelFile model = read_model_file(tmp / "run" / "model.safetensors");
+  EXPECT_DOUBLE_EQ(model.info["ema"]["decay"].get<double>(), 0.9);
+  int averaged = 0, differs = 0;
+  for (const auto& [name, w] : model.weights) {
+    const at::Tensor trained = ckpt.tensors.at("model." + name);
+    bool in_average = false;
+    for (const auto& [key, t] : ckpt.tensors)
+      if (key.rfind("ema.", 0) == 0 && t.sizes().equals(w.sizes()) && at::equal(t, w)) in_average = true;
+    averaged += in_average;
+    differs += !at::equal(trained, w);
+  }
+  EXPECT_GT(averaged, 0);
+  EXPECT_GT(differs, 0);
+  size_t ema_tensors = 0;
+  for (const auto& [key, t] : ckpt.tensors) ema_tensors += key.rfind("ema.", 0) == 0;
+  EXPECT_EQ(averaged, static_cast<int>(ema_tensors));  // every parameter is averaged and stored
+  // A resume continues the average (its update count), not a fresh copy of the weights.
+  o.resume = true;
+  o.steps = 40;
+  train_corpus(o);
+  ckpt = read();
+  EXPECT_EQ(ckpt.metadata["ema_updates"], 40);
+  // A run without an average resumed with one starts it from the current weights.
+  CorpusTrainOptions plain = tiny_options(corpus, tmp / "plain");
+  plain.steps = 10;
+  plain.eval_interval = 0;
+  train_corpus(plain);
+  EXPECT_FALSE(load_checkpoint(tmp / "plain" / "checkpoint.ckpt").metadata.contains("ema_updates"));
+  plain.resume = true;
+  plain.steps = 15;
+  plain.ema = 0.99;
+  train_corpus(plain);
+  EXPECT_EQ(load_checkpoint(tmp / "plain" / "checkpoint.ckpt").metadata["ema_updates"], 5);
+  // Out of range: a usage error naming the option.
+  o = tiny_options(corpus, tmp / "bad");
+  o.ema = 1.0;
+  EXPECT_NE(test::error_of([&] { train_corpus(o); }).find("--ema"), std::string::npos);
 }
 
 TEST(CorpusTrainer, BadOptionsAreUsageErrors) {

@@ -29,7 +29,8 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: fine_min_opacity = {} is out of range [0, 1)", fine_min_opacity);
   if (classes.size() < 2 || classes.size() > 255)
     fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
-  if (colour != "blend" && colour != "mlp") fail_usage("gp-nerf config: colour = '{}' (expected blend or mlp)", colour);
+  if (colour != "blend" && colour != "alpha" && colour != "mlp")
+    fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha or mlp)", colour);
   if (head_input != "fused" && head_input != "novel")
     fail_usage("gp-nerf config: head_input = '{}' (expected fused or novel)", head_input);
   if (instance_slots < 0 || instance_slots > 255) fail_usage("gp-nerf config: instance_slots must be in [0, 255]");

@@ -71,8 +71,10 @@ struct GpnerfConfig {
   std::string head_input = "fused";
   /// "colour": how the ray's colour is formed: "blend" (default: the source colours pooled by the last view
   /// transformer's attention, then over the samples by an attention score on the ray transformer's output; IBRNet's
-  /// blend with GNT's attention) or "mlp" (GNT / the paper's Eq. 6: an MLP on the mean of the samples' features; slower
-  /// to train: BENCHMARKS.md, "GP-NeRF").
+  /// blend with GNT's attention), "alpha" (the same per-sample colours composited front to back over the background
+  /// with an opacity sigmoid(score) per sample: the ray stops at the first opaque sample instead of averaging the
+  /// colours of every sample near it, which ghosts textures seen at different depths) or "mlp" (GNT / the paper's
+  /// Eq. 6: an MLP on the mean of the samples' features; slower to train: BENCHMARKS.md, "GP-NeRF").
   std::string colour = "blend";
   /// "instance_slots": slots of the instance head (a second perception head on the same map; the paper defines no
   /// instance loss: DM-NeRF's), 0 = none. Instances are per scene: the head is trained by fine-tuning on a scene.

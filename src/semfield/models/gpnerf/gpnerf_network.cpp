@@ -227,6 +227,7 @@ kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
   w.final_norm_b = m_final_norm_b;
   w.rgb = small_mlp_weights(m_rgb);
   w.blend = m_config.colour != "mlp";
+  w.alpha = m_config.colour == "alpha";
   w.heads = m_config.heads;
   return w;
 }
@@ -295,6 +296,20 @@ void gp_scatter_rays(GpnerfRenderOutput& full, GpnerfRenderOutput&& sub, const a
     full.layer_ray = std::move(sub.layer_ray);
   }
 }
+
+}  // namespace
+
+at::Tensor alpha_composite(const at::Tensor& score, const at::Tensor& colours, const at::Tensor& valid,
+                           const at::Tensor& background) {
+  const at::Tensor alpha = at::sigmoid(score) * valid.to(score.scalar_type());
+  // Transmittance before each sample and past the last one: [R,S+1].
+  const at::Tensor transmittance = at::cumprod(at::cat({at::ones_like(alpha.narrow(1, 0, 1)), 1.0f - alpha}, 1), 1);
+  const int64_t s = alpha.size(1);
+  return ((alpha * transmittance.narrow(1, 0, s)).unsqueeze(2) * colours).sum(1) +
+         transmittance.narrow(1, s, 1) * background;
+}
+
+namespace {
 
 IbrRays gp_select_rays(const IbrRays& rays, const at::Tensor& idx) {
   return {rays.origins.index_select(0, idx), rays.dirs.index_select(0, idx), rays.near.index_select(0, idx),
@@ -370,7 +385,7 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
   const at::Tensor t_fine = sample_pdf(edges, coarse_weights, sf, gen);
   const at::Tensor dirs_f = rays.dirs.unsqueeze(1).expand({r, sf, 3}).reshape({n, 3});
   const at::Tensor pe = gp_position_encoding(relative_t(t_fine, rays.near, span).reshape({n, 1}), dirs_f);
-  at::Tensor sigma_f, rgb_pf, valid;
+  at::Tensor sigma_f, rgb_pf, valid, sample_score, sample_rgb;
   if (!record && gen == nullptr &&
       use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic})) {
     const kernels::GpnerfSourceMaps maps{&sources.cameras, sources.colours, sources.rgb, sources.semantic};
@@ -378,13 +393,16 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
     const kernels::GpnerfRaysForward f =
         kernels::gpnerf_rays_forward(positions, rays.dirs.contiguous(), pe.view({r, sf, -1}), maps, transformer_weights());
     out.rgb = f.rgb;
+    sample_score = f.sample_score;
+    sample_rgb = f.sample_rgb;
     out.semantic = m_adaptor.forward(f.semantic);
     sigma_f = f.sigma.reshape({n});
     rgb_pf = f.rgb_point.reshape({n, 3});
     valid = f.valid;
   } else {
-    render_transformers(rays, sources, t_fine, pe, record, out, sigma_f, rgb_pf, valid);
+    render_transformers(rays, sources, t_fine, pe, record, out, sigma_f, rgb_pf, valid, sample_score, sample_rgb);
   }
+  if (m_config.colour == "alpha") out.rgb = alpha_composite(sample_score, sample_rgb, valid, background);
   const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
   const SampleComposite cf =
       composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
@@ -399,7 +417,8 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
 
 void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
                                         const at::Tensor& pe, bool record, GpnerfRenderOutput& out, at::Tensor& sigma_f,
-                                        at::Tensor& rgb_pf, at::Tensor& valid) const {
+                                        at::Tensor& rgb_pf, at::Tensor& valid, at::Tensor& sample_score,
+                                        at::Tensor& sample_rgb) const {
   const int64_t r = rays.origins.size(0), sf = m_config.n_fine, w = m_config.width,
                 d = m_config.extractor.semantic_channels, nh = m_config.heads, n = r * sf, per_head = d / nh;
   const auto opts = rays.origins.options();
@@ -446,8 +465,13 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
     // The views' colours pooled by the last view attention (mean over its channels; sums to 1 over valid views),
     // then over the samples by a score on the ray transformer's output (samples no view sees take no part).
     const at::Tensor blend = (g.colours * last_view.mean(2, true)).sum(0).view({r, sf, 3});
-    const at::Tensor score = m_rgb.forward(h.reshape({n, w})).view({r, sf}).masked_fill(valid.logical_not(), -1e9);
-    out.rgb = (at::softmax(score, 1).unsqueeze(2) * blend).sum(1);
+    const at::Tensor score = m_rgb.forward(h.reshape({n, w})).view({r, sf});
+    if (m_config.colour == "alpha") {
+      sample_score = score;  // render_fine composites them over the background
+      sample_rgb = blend;
+    } else {
+      out.rgb = (at::softmax(score.masked_fill(valid.logical_not(), -1e9), 1).unsqueeze(2) * blend).sum(1);
+    }
   }
   out.semantic = m_adaptor.forward(ray_sum.mean(1));
   out.point_semantic = field_sum.view({r, sf, d});

@@ -14,7 +14,9 @@
 //               Reuse (Eq. 7): s_l = A_RAT,l f_l per head (the semantic channels split across the heads like q's)
 //   outputs     colour, "blend" (default): per sample the source colours pooled by the last layer's view attention
 //               (its mean over channels), then over the samples by alpha = softmax_s(score(LN(q))), an attention
-//               on the ray transformer's output; "mlp": C(r) = sigmoid(rgb_fc(mean_s LN(q))) (Eq. 6, GNT)
+//               on the ray transformer's output; "alpha": the same per-sample colours composited front to back
+//               with opacity sigmoid(score(LN(q))) over the background; "mlp": C(r) = sigmoid(rgb_fc(mean_s LN(q)))
+//               (Eq. 6, GNT)
 //               semantic field f_sem(x) = sum_l f_l(x); S_sem(r) = adaptor(mean_s sum_l s_l), the adaptor
 //               linear                                                                                   (Eq. 5, 7)
 //   head        Semantic-FPN (Eq. 3 family): the [D,H,W] map split into 4 channel groups resampled to 1, 1/2, 1/4,
@@ -156,10 +158,12 @@ class GpnerfNetwork {
                    const at::Tensor& edges, const at::Tensor& coarse_weights, at::Generator* gen, bool record,
                    GpnerfRenderOutput& out) const;
   /// render_fine's LibTorch pass over the fine samples t_fine [R,S] (pe their position encoding): colour and semantics
-  /// into out, the point head's density and colour [N], [N,3] and the samples' visibility [R,S].
+  /// into out, the point head's density and colour [N], [N,3] and the samples' visibility [R,S]; with the "alpha"
+  /// colour the samples' scores [R,S] and view-pooled colours [R,S,3] instead of out.rgb (render_fine composites).
   void render_transformers(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
                            const at::Tensor& pe, bool record, GpnerfRenderOutput& out, at::Tensor& sigma_f,
-                           at::Tensor& rgb_pf, at::Tensor& valid) const;
+                           at::Tensor& rgb_pf, at::Tensor& valid, at::Tensor& sample_score,
+                           at::Tensor& sample_rgb) const;
   /// Whether inference may take the fused kernels: CPU float32 inputs, no gradient wanted (SEMFIELD_FUSED_GPNERF=0
   /// keeps the LibTorch path).
   bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
@@ -197,6 +201,11 @@ at::Tensor cosine_embedding(const at::Tensor& a, const at::Tensor& b, const at::
 
 /// Eq. 13's positive samples [R,S]: within np samples of each ray's surface sample `index` [R] (int64).
 at::Tensor near_surface_mask(const at::Tensor& index, int64_t samples, int64_t np);
+
+/// The "alpha" colour: per-sample colours [R,S,3] composited front to back with opacity sigmoid(score) ([R,S]; 0 where
+/// `valid` [R,S] is false) over background [R,3] (what the last sample leaves through).
+at::Tensor alpha_composite(const at::Tensor& score, const at::Tensor& colours, const at::Tensor& valid,
+                           const at::Tensor& background);
 
 /// Fig. 3a: the map [D,H,W] with the pixels `pixels` [R] (flat indices, distinct) replaced by `rendered` [R,D].
 at::Tensor fuse_rendered(const at::Tensor& map, const at::Tensor& pixels, const at::Tensor& rendered);
