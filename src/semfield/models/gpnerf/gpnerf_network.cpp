@@ -302,8 +302,10 @@ void gp_scatter_rays(GpnerfRenderOutput& full, GpnerfRenderOutput&& sub, const a
 at::Tensor alpha_composite(const at::Tensor& score, const at::Tensor& colours, const at::Tensor& valid,
                            const at::Tensor& background) {
   const at::Tensor alpha = at::sigmoid(score) * valid.to(score.scalar_type());
-  // Transmittance before each sample and past the last one: [R,S+1].
-  const at::Tensor transmittance = at::cumprod(at::cat({at::ones_like(alpha.narrow(1, 0, 1)), 1.0f - alpha}, 1), 1);
+  // Transmittance before each sample and past the last one: [R,S+1] (+1e-10 as in composite_samples: every factor
+  // stays non-zero, also where the sigmoid saturates to 1).
+  const at::Tensor transmittance =
+      at::cumprod(at::cat({at::ones_like(alpha.narrow(1, 0, 1)), 1.0f - alpha + 1e-10f}, 1), 1);
   const int64_t s = alpha.size(1);
   return ((alpha * transmittance.narrow(1, 0, s)).unsqueeze(2) * colours).sum(1) +
          transmittance.narrow(1, s, 1) * background;
