@@ -687,14 +687,7 @@ class GpBlock {
     if (p_.alpha) {
       for (int64_t s = 0; s < S; ++s) {
         score_out[s] = head_[static_cast<size_t>(s * 16)];
-        float blend[3] = {0.0f, 0.0f, 0.0f};
-        for (int64_t v = 0; v < V_; ++v) {
-          const int64_t row = v * S + s;
-          const float w = wblend_[static_cast<size_t>(row)];
-          const float* c = x_.data() + row * (p_.C + 3) + p_.C;
-          for (int k = 0; k < 3; ++k) blend[k] += w * c[k];
-        }
-        std::copy(blend, blend + 3, rgb_out + 3 * s);
+        view_pooled_colour(s, rgb_out + 3 * s);
       }
       return;
     }
@@ -704,13 +697,8 @@ class GpBlock {
     gp_softmax_row(score, S);
     float out[3] = {0.0f, 0.0f, 0.0f};
     for (int64_t s = 0; s < S; ++s) {
-      float blend[3] = {0.0f, 0.0f, 0.0f};
-      for (int64_t v = 0; v < V_; ++v) {
-        const int64_t row = v * S + s;
-        const float w = wblend_[static_cast<size_t>(row)];
-        const float* c = x_.data() + row * (p_.C + 3) + p_.C;
-        for (int k = 0; k < 3; ++k) blend[k] += w * c[k];
-      }
+      float blend[3];
+      view_pooled_colour(s, blend);
       for (int k = 0; k < 3; ++k) out[k] += score[s] * blend[k];
     }
     std::copy(out, out + 3, rgb);
@@ -719,6 +707,17 @@ class GpBlock {
   bool seen(int64_t i) const { return seen_[static_cast<size_t>(i)] != 0; }
 
  private:
+  /// Sample s's source colours pooled by the last view attention's mean over channels (wblend_) into blend[0:3).
+  void view_pooled_colour(int64_t s, float* blend) const {
+    std::fill(blend, blend + 3, 0.0f);
+    for (int64_t v = 0; v < V_; ++v) {
+      const int64_t row = v * nb_ + s;
+      const float w = wblend_[static_cast<size_t>(row)];
+      const float* c = x_.data() + row * (p_.C + 3) + p_.C;
+      for (int k = 0; k < 3; ++k) blend[k] += w * c[k];
+    }
+  }
+
   void add_rows(const float* d) {
     for (int64_t i = 0; i < nb_; ++i) detail::axpy(p_.W, 1.0f, d + i * Wp_, q_.data() + i * Wp_);
   }
