@@ -34,12 +34,19 @@ void add_synth_command(CLI::App& app) {
   auto* vary = cmd->add_flag("--vary", config->vary,
                 "Vary each scene's object count (--objects is the maximum), camera distance and elevations and "
                 "lighting: corpora for generalizable models");
+  auto* style = cmd->add_option("--style", config->style,
+                  "Rendering style, same scene for the same seed: lambert (every corpus), or studio (a second "
+                  "renderer to check models on: gamma-correct light, soft shadows, a fill light, highlights)")
+      ->capture_default_str();
+  auto* novel = cmd->add_flag("--novel-shapes", config->novel_shapes,
+                              "About half the objects are shapes no corpus has (capsule, lamp, hoop, tower, rocket; "
+                              "class ids 10..14): for checking generalizable models on unseen shapes");
   cmd->add_option("--category", *category,
                   "Write a category dataset instead of tabletop scenes: chair, table, mug, lamp or airplane "
                   "(out/instance_000..; parts, keypoints, same cameras for every instance)");
   cmd->add_option("--instances", *instances, "With --category: number of instances; instance k uses seed + k")
       ->capture_default_str();
-  cmd->callback([config, out, category, instances, cmd, preset, objects, views, scenes, vary, height] {
+  cmd->callback([config, out, category, instances, cmd, preset, objects, views, scenes, vary, height, style, novel] {
     if (category->empty()) {
       if (cmd->count("--instances") > 0) fail_usage("synth: --instances needs --category");
       write_synth_dataset(*config, *out, [](const SynthSummary& s) {
@@ -51,9 +58,9 @@ void add_synth_command(CLI::App& app) {
       });
       return;
     }
-    for (const CLI::Option* option : {preset, objects, scenes, vary, height})
+    for (const CLI::Option* option : {preset, objects, scenes, vary, height, novel})
       if (option->count() > 0)
-        fail_usage("synth: {} does not apply to --category datasets (use --instances, --views, --res, --seed)",
+        fail_usage("synth: {} does not apply to --category datasets (use --instances, --views, --res, --seed, --style)",
                    option->get_name());
     ObjectDatasetConfig object_config;
     object_config.category = synth::parse_category(*category);
@@ -61,6 +68,7 @@ void add_synth_command(CLI::App& app) {
     if (views->count() > 0) object_config.n_views = config->n_views;
     object_config.resolution = config->resolution;
     object_config.seed = config->seed;
+    object_config.style = config->style;
     write_object_dataset(object_config, *out, [](const ObjectInstanceSummary& s) {
       std::printf("%s\n", fmt::format("{}: seed {}, {} primitives, {} keypoints ({:.1f} visible per view), {} train + "
                                       "{} test views at {}x{}, {:.2f} s",

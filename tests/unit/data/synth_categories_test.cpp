@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <set>
 
 #include "semfield/core/constants.h"
@@ -206,6 +208,31 @@ TEST(SynthCategories, ConfigErrorsNameTheOption) {
   config = {};
   config.resolution = 4;
   EXPECT_THAT(test::error_of([&] { config.validate(); }), HasSubstr("--res: expected 8..4096, got 4"));
+  config = {};
+  config.style = "eevee";
+  EXPECT_THAT(test::error_of([&] { config.validate(); }),
+              HasSubstr("--style: unknown style 'eevee' (available: lambert, studio)"));
+}
+
+TEST(SynthCategories, TheStudioStyleRendersTheSameInstanceAndPartsOtherwiseLit) {
+  ObjectDatasetConfig config;
+  config.category = ObjectCategory::Mug;
+  config.n_views = 6;
+  config.resolution = 48;
+  const ObjectInstance plain = make_object_instance(config, 1);
+  config.style = "studio";
+  const ObjectInstance studio = make_object_instance(config, 1);
+  EXPECT_EQ(studio.scene.config.style, "studio");
+  ASSERT_EQ(studio.scene.studio.specular.size(), studio.scene.objects.size());
+  EXPECT_GE(*std::min_element(studio.scene.studio.specular.begin(), studio.scene.studio.specular.end()), 0.05);
+  EXPECT_TRUE(plain.scene.light.direction.isApprox(studio.scene.light.direction, 0));
+  const SynthRender a = RayTracer(plain.scene).render(plain.scene.train_cameras[2]);
+  const SynthRender b = RayTracer(studio.scene).render(studio.scene.train_cameras[2]);
+  EXPECT_EQ(a.semantic.pixels, b.semantic.pixels);  // part ids
+  EXPECT_EQ(a.depth.pixels, b.depth.pixels);
+  double difference = 0;
+  for (size_t i = 0; i < a.rgba.pixels.size(); ++i) difference += std::abs(a.rgba.pixels[i] - b.rgba.pixels[i]);
+  EXPECT_GT(difference, 0.01 * static_cast<double>(a.rgba.pixels.size()) / 4);
 }
 
 TEST(SynthCategories, WritesADatasetWithSharedCamerasKeypointsAndSurfacePoints) {

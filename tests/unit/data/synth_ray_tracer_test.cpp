@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "semfield/core/constants.h"
+
 namespace {
 
 using namespace semfield;
@@ -160,6 +162,90 @@ TEST(SynthRayTracer, RenderedMapsAgreeWithEachOtherAndTheGeometry) {
   const SynthRender again = tracer.render(camera);
   EXPECT_EQ(render.rgba.pixels, again.rgba.pixels);
   EXPECT_EQ(render.depth.pixels, again.depth.pixels);
+}
+
+// The "studio" style on the same scene: gamma-correct key + fill + hemisphere light, soft shadows, highlights.
+SynthScene studio_sphere_scene() {
+  SynthScene scene = sphere_scene();
+  scene.config.style = "studio";
+  SynthScene::Studio& s = scene.studio;
+  s.key_colour = Eigen::Vector3d::Ones();
+  s.key_angle = 8.0 * kPi / 180;
+  s.fill_direction = Eigen::Vector3d(-1, 0, 1).normalized();
+  s.fill_colour = Eigen::Vector3d::Constant(0.2);
+  s.sky_colour = Eigen::Vector3d::Constant(0.2);
+  s.ground_colour = Eigen::Vector3d::Constant(0.05);
+  s.specular = {0.0, 0.5};
+  s.shininess = {8.0, 40.0};
+  return scene;
+}
+
+double srgb_of_linear(double x) { return std::pow(x, 1.0 / 2.2); }
+
+TEST(SynthRayTracer, StudioStyleIsGammaCorrectWithSoftShadowsFillAndHighlights) {
+  const SynthScene scene = studio_sphere_scene();
+  const RayTracer tracer(scene);
+  const double grey = std::pow(0.5, 2.2);  // the ground's albedo in linear units
+  // Sphere's top, seen from straight above: normal = key direction (every key ray within 8 degrees: cos >= 0.990),
+  // fill at 45 degrees, sky ambient; the highlight's half vector is the normal: + specular 0.5.
+  const Eigen::Vector3d down(0, 0, -1);
+  const auto top = tracer.trace({0, 0, 5}, down);
+  ASSERT_TRUE(top);
+  const Eigen::Vector3d lit = tracer.shade(*top, down, 7);
+  const Eigen::Vector3d albedo(std::pow(0.8, 2.2), std::pow(0.2, 2.2), std::pow(0.2, 2.2));
+  for (int c = 0; c < 3; ++c) {
+    const double base = 0.2 + 0.2 * std::sqrt(0.5);  // sky + fill
+    EXPECT_GE(lit[c], std::min(1.0, srgb_of_linear(albedo[c] * (base + 0.990) + 0.5 * 0.99)) - 1e-6);
+    EXPECT_LE(lit[c], std::min(1.0, srgb_of_linear(albedo[c] * (base + 1.0) + 0.5)) + 1e-6);
+  }
+  // The highlight is view-dependent: the same point seen at a grazing angle is darker than from above.
+  const Eigen::Vector3d graze = (top->point - Eigen::Vector3d(-3, 0, 0.75)).normalized();
+  const auto top_again = tracer.trace(top->point - 3 * graze, graze);
+  ASSERT_TRUE(top_again);
+  EXPECT_LT(tracer.shade(*top_again, graze, 7).sum(), lit.sum() - 0.2);
+  // Deep in the sphere's shadow (under its centre) no key ray reaches the ground: sky + fill only (no highlight).
+  const Eigen::Vector3d eye(2.0, 0.0, 1.0);
+  const Eigen::Vector3d to_umbra = (Eigen::Vector3d(0.0, 0, 0) - eye).normalized();
+  const auto umbra = tracer.trace(eye, to_umbra);
+  ASSERT_TRUE(umbra);
+  ASSERT_EQ(umbra->object_index, 0);
+  const double dark = srgb_of_linear(grey * (0.2 + 0.2 * std::sqrt(0.5)));
+  EXPECT_TRUE(tracer.shade(*umbra, to_umbra, 3).isApprox(Eigen::Vector3d::Constant(dark), 1e-6));
+  // Far from the sphere the ground is fully lit: every key ray arrives.
+  const Eigen::Vector3d to_open = (Eigen::Vector3d(1.0, 0, 0) - eye).normalized();
+  const auto open = tracer.trace(eye, to_open);
+  ASSERT_TRUE(open);
+  const double bright = tracer.shade(*open, to_open, 3).x();
+  EXPECT_GT(bright, srgb_of_linear(grey * (0.2 + 0.2 * std::sqrt(0.5) + 0.99)) - 1e-6);
+  // At the shadow's edge (the sphere's radius, 0.3, under a light 8 degrees wide: the penumbra spans
+  // 0.4 * tan(8 deg) = 0.056 either side) some key rays are blocked, some not: a value strictly between.
+  const Eigen::Vector3d to_edge = (Eigen::Vector3d(0.3, 0, 0) - eye).normalized();
+  const auto edge = tracer.trace(eye, to_edge);
+  ASSERT_TRUE(edge);
+  const double between = tracer.shade(*edge, to_edge, 3).x();
+  EXPECT_GT(between, dark + 0.02);
+  EXPECT_LT(between, bright - 0.02);
+  // The default style ignores the direction and sample arguments.
+  const SynthScene plain = sphere_scene();
+  const RayTracer plain_tracer(plain);
+  const auto p = plain_tracer.trace({0, 0, 5}, down);
+  EXPECT_TRUE(plain_tracer.shade(*p, down, 7).isApprox(plain_tracer.shade(*p), 1e-12));
+}
+
+TEST(SynthRayTracer, StudioStyleKeepsTheGroundTruthMapsAndIsDeterministic) {
+  const SynthScene plain = sphere_scene(), studio = studio_sphere_scene();
+  const RayTracer a(plain), b(studio);
+  const Camera camera = side_camera(48);
+  const SynthRender ra = a.render(camera), rb = b.render(camera), rb2 = b.render(camera);
+  EXPECT_EQ(ra.depth.pixels, rb.depth.pixels);
+  EXPECT_EQ(ra.instance.pixels, rb.instance.pixels);
+  EXPECT_EQ(ra.semantic.pixels, rb.semantic.pixels);
+  EXPECT_EQ(rb.rgba.pixels, rb2.rgba.pixels);
+  double difference = 0;
+  for (size_t i = 0; i < ra.rgba.pixels.size(); ++i) difference += std::abs(ra.rgba.pixels[i] - rb.rgba.pixels[i]);
+  EXPECT_GT(difference / static_cast<double>(ra.rgba.pixels.size()), 0.02);
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 48; ++x) EXPECT_EQ(ra.rgba.at(x, y, 3), rb.rgba.at(x, y, 3));
 }
 
 }  // namespace

@@ -68,6 +68,8 @@ TEST(SynthScene, ValidationNamesTheOption) {
   EXPECT_THAT(with([](SynthConfig& c) { c.height = 5; }), HasSubstr("--height: expected 8..4096, got 5"));
   EXPECT_THAT(with([](SynthConfig& c) { c.preset = "kitchen"; }),
               HasSubstr("--preset: unknown preset 'kitchen' (available: tabletop, open)"));
+  EXPECT_THAT(with([](SynthConfig& c) { c.style = "cycles"; }),
+              HasSubstr("--style: unknown style 'cycles' (available: lambert, studio)"));
   SynthConfig bad;
   bad.n_objects = 0;
   EXPECT_THROW(make_synth_scene(bad), UsageError);
@@ -243,4 +245,68 @@ TEST(SynthScene, VaryChangesCountCamerasAndLightButNotTheDefault) {
   EXPECT_GE(counts.size(), 4u);  // 4..8 objects: most counts appear over 24 seeds
   EXPECT_EQ(radii.size(), 24u);
   EXPECT_EQ(ambients.size(), 24u);
+}
+
+TEST(SynthScene, StudioStyleKeepsTheSceneAndAddsItsLights) {
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    SynthConfig config = small_config(seed, 6);
+    config.vary = true;
+    const SynthScene plain = make_synth_scene(config);
+    config.style = "studio";
+    const SynthScene studio = make_synth_scene(config);
+    // Same layout, textures, light direction and cameras: only the renderer differs.
+    EXPECT_EQ(synth_scene_to_json(plain)["objects"], synth_scene_to_json(studio)["objects"]);
+    EXPECT_TRUE(plain.light.direction.isApprox(studio.light.direction, 0));
+    ASSERT_EQ(plain.train_cameras.size(), studio.train_cameras.size());
+    for (size_t i = 0; i < plain.train_cameras.size(); ++i)
+      EXPECT_TRUE(plain.train_cameras[i].c2w.isApprox(studio.train_cameras[i].c2w, 0));
+    const SynthScene::Studio& s = studio.studio;
+    ASSERT_EQ(s.specular.size(), studio.objects.size());
+    ASSERT_EQ(s.shininess.size(), studio.objects.size());
+    for (size_t o = 0; o < s.specular.size(); ++o) {
+      EXPECT_GE(s.specular[o], o == 0 ? 0.02 : 0.05);
+      EXPECT_LE(s.specular[o], o == 0 ? 0.1 : 0.5);
+      EXPECT_GE(s.shininess[o], 4.0);
+      EXPECT_LE(s.shininess[o], 120.0 + 1e-9);
+    }
+    EXPECT_NEAR(s.fill_direction.norm(), 1.0, 1e-12);
+    EXPECT_LT(s.fill_direction.head<2>().dot(studio.light.direction.head<2>()), 0.0);  // from the other side
+    EXPECT_GT(s.key_angle, 0.0);
+    const nlohmann::json json = synth_scene_to_json(studio);
+    EXPECT_EQ(json["config"]["style"], "studio");
+    EXPECT_TRUE(json["light"].contains("studio"));
+    EXPECT_FALSE(synth_scene_to_json(plain)["config"].contains("style"));  // older scene.json files unchanged
+  }
+}
+
+TEST(SynthScene, NovelShapesAreHeldOutClassesThatRestOnTheTableWithinTheirFootprint) {
+  const auto all = semfield::synth_class_names(true);
+  ASSERT_EQ(all.size(), 15u);
+  EXPECT_EQ(std::vector<std::string>(all.begin(), all.begin() + 10), semfield::synth_class_names());
+  EXPECT_EQ(all[10], "capsule");
+  EXPECT_EQ(all[14], "rocket");
+  std::set<int> novel_seen;
+  for (uint64_t seed = 0; seed < 12; ++seed) {
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    SynthConfig config = small_config(seed, 8);
+    EXPECT_EQ(synth_scene_to_json(make_synth_scene(config))["config"].contains("novel_shapes"), false);
+    for (const auto& o : make_synth_scene(config).objects) EXPECT_LT(o.class_id, 10);  // off by default
+    config.novel_shapes = true;
+    const SynthScene scene = make_synth_scene(config);
+    EXPECT_EQ(synth_scene_to_json(scene)["config"]["novel_shapes"], true);
+    for (size_t k = 1; k < scene.objects.size(); ++k) {
+      const auto& o = scene.objects[k];
+      EXPECT_LT(o.class_id, 15);
+      EXPECT_EQ(o.class_name, all[static_cast<size_t>(o.class_id)]);
+      if (o.class_id >= 10) novel_seen.insert(o.class_id);
+      EXPECT_NEAR(o.bbox.min().z(), 0.0, 1e-6) << o.name;
+      EXPECT_GE(o.bbox.min().minCoeff(), -1.5);
+      EXPECT_LE(o.bbox.max().maxCoeff(), 1.5);
+      // Placement keeps footprints apart, so every surface point must lie within the footprint.
+      for (const auto& mesh : o.meshes)
+        for (const auto& v : mesh.positions)
+          EXPECT_LE((v.cast<double>().head<2>() - o.position).norm(), o.footprint + 1e-5) << o.name;
+    }
+  }
+  EXPECT_EQ(novel_seen.size(), 5u);  // every held-out shape appears over 12 scenes
 }

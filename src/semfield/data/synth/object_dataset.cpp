@@ -89,7 +89,7 @@ nlohmann::json objds_scene_json(const ObjectDatasetConfig& config, const ObjectI
     entry["instance_id"] = static_cast<int>(i) + 1;
     primitives.push_back(entry);
   }
-  return {{"generator", "semfield synth --category"},
+  nlohmann::json out = {{"generator", "semfield synth --category"},
           {"category", synth::category_name(config.category)},
           {"seed", instance.seed},
           {"dataset_seed", config.seed},
@@ -101,6 +101,11 @@ nlohmann::json objds_scene_json(const ObjectDatasetConfig& config, const ObjectI
             {"shadows", true}}},
           {"primitives", primitives},
           {"keypoints", objds_keypoints_3d(instance.object)}};
+  if (config.style == "studio") {  // absent for the default style: older scene.json files stay identical
+    out["style"] = "studio";
+    out["light"]["studio"] = synth::studio_lights_json(instance.scene);
+  }
+  return out;
 }
 
 // Samples uniformly by area over the tessellated meshes, dropping samples buried inside another primitive (where
@@ -160,6 +165,8 @@ void ObjectDatasetConfig::validate() const {
   if (n_views < 1) fail_usage("--views: expected at least 1, got {}", n_views);
   if (resolution < 8 || resolution > 4096) fail_usage("--res: expected 8..4096, got {}", resolution);
   if (n_points < 1) fail_usage("points per instance: expected at least 1, got {}", n_points);
+  if (style != "lambert" && style != "studio")
+    fail_usage("--style: unknown style '{}' (available: lambert, studio)", style);
 }
 
 ObjectInstance make_object_instance(const ObjectDatasetConfig& config, int index) {
@@ -199,6 +206,7 @@ ObjectInstance make_object_instance(const ObjectDatasetConfig& config, int index
                                           std::cos(elevation) * std::sin(azimuth), std::sin(elevation));
   scene.light.ambient = rng.uniform(0.2, 0.45);
   scene.light.diffuse = 1.0 - scene.light.ambient;
+  if (config.style == "studio") synth::draw_studio_lights(scene, instance.seed);
   objds_cameras(config, &scene);
   return instance;
 }

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <filesystem>
 #include <functional>
 #include <vector>
@@ -35,6 +36,9 @@ struct ObjectDatasetConfig {
   int resolution = 128;  ///< square image side, 8..4096
   uint64_t seed = 0;     ///< also the only seed of the camera layout
   int n_points = 4096;   ///< surface samples per instance (>= 1)
+  /// Rendering style, as SynthConfig::style: "lambert" (default, every training set) or "studio" (the second
+  /// renderer: same instances, cameras and ground truth; its lights from each instance's seed).
+  std::string style = "lambert";
 
   /// max(4, n_views / 5), as for the tabletop scenes.
   int n_test_views() const;

@@ -8,8 +8,10 @@
 #include <limits>
 #include <vector>
 
+#include "semfield/core/constants.h"
 #include "semfield/core/error.h"
 #include "semfield/core/parallel.h"
+#include "semfield/core/splitmix64.h"
 
 namespace semfield::synth {
 
@@ -150,15 +152,47 @@ std::optional<SynthHit> RayTracer::trace(const Eigen::Vector3d& origin, const Ei
   return hit;
 }
 
-Eigen::Vector3d RayTracer::shade(const SynthHit& hit) const {
+Eigen::Vector3d RayTracer::shade(const SynthHit& hit, const Eigen::Vector3d& direction, uint64_t sample) const {
   const SynthScene& scene = *m_impl->scene;
   const Primitive& part =
       scene.objects[static_cast<size_t>(hit.object_index)].parts[static_cast<size_t>(hit.part_index)];
   const Eigen::Vector3d albedo = texture_color(part.material, part.to_local(hit.point));
   const SynthLight& light = scene.light;
-  double lit = std::max(0.0, hit.normal.dot(light.direction));
-  if (lit > 0 && m_impl->occluded(hit.point + kShadowEpsilon * hit.geometric_normal, light.direction)) lit = 0;
-  return (albedo * (light.ambient + light.diffuse * lit)).cwiseMax(0.0).cwiseMin(1.0);
+  const Eigen::Vector3d shadow_origin = hit.point + kShadowEpsilon * hit.geometric_normal;
+  if (scene.config.style != "studio") {
+    double lit = std::max(0.0, hit.normal.dot(light.direction));
+    if (lit > 0 && m_impl->occluded(shadow_origin, light.direction)) lit = 0;
+    return (albedo * (light.ambient + light.diffuse * lit)).cwiseMax(0.0).cwiseMin(1.0);
+  }
+  // "studio": light is added in linear units (albedo decoded with gamma 2.2, the result encoded again).
+  const SynthScene::Studio& st = scene.studio;
+  const Eigen::Vector3d n = hit.normal;
+  const Eigen::Vector3d linear_albedo = albedo.array().max(0.0).pow(2.2).matrix();
+  // Key light: a disc of half-angle key_angle; kKeyRays shadow rays on a Vogel spiral over it, rotated per sample.
+  constexpr int kKeyRays = 6;
+  const Eigen::Vector3d& l = light.direction;
+  const Eigen::Vector3d a = (std::abs(l.x()) < 0.9 ? Eigen::Vector3d::UnitX() : Eigen::Vector3d::UnitY()).cross(l).normalized();
+  const Eigen::Vector3d b = l.cross(a);
+  const double rotation = 2.0 * kPi * static_cast<double>(splitmix64_finalize(sample) >> 11) * 0x1.0p-53;
+  double key = 0.0, key_visible = 0.0;
+  for (int i = 0; i < kKeyRays; ++i) {
+    const double radius = std::tan(st.key_angle) * std::sqrt((i + 0.5) / kKeyRays);
+    const double phi = rotation + i * kPi * (3.0 - std::sqrt(5.0));
+    const Eigen::Vector3d d = (l + radius * (std::cos(phi) * a + std::sin(phi) * b)).normalized();
+    const double cosine = n.dot(d);
+    if (cosine <= 0 || m_impl->occluded(shadow_origin, d)) continue;
+    key += cosine / kKeyRays;
+    key_visible += 1.0 / kKeyRays;
+  }
+  const double fill = std::max(0.0, n.dot(st.fill_direction));
+  const Eigen::Vector3d ambient = st.ground_colour + 0.5 * (n.z() + 1.0) * (st.sky_colour - st.ground_colour);
+  Eigen::Vector3d linear = linear_albedo.cwiseProduct(ambient + key * st.key_colour + fill * st.fill_colour);
+  if (direction.squaredNorm() > 0 && key_visible > 0) {
+    const Eigen::Vector3d h = (l - direction.normalized()).normalized();
+    const auto o = static_cast<size_t>(hit.object_index);
+    linear += st.specular[o] * std::pow(std::max(0.0, n.dot(h)), st.shininess[o]) * key_visible * st.key_colour;
+  }
+  return linear.array().max(0.0).pow(1.0 / 2.2).min(1.0).matrix();
 }
 
 SynthRender RayTracer::render(const Camera& camera) const {
@@ -190,14 +224,14 @@ SynthRender RayTracer::render(const Camera& camera) const {
           for (int sx = 0; sx < 2; ++sx) {
             const Ray ray = camera.pixel_to_ray(x + 0.25 + 0.5 * sx, y + 0.25 + 0.5 * sy);
             if (const auto hit = trace(ray.origin, ray.direction)) {
-              colour += shade(*hit);
+              colour += shade(*hit, ray.direction, (static_cast<uint64_t>(y) * width + x) * 4 + sy * 2 + sx);
               ++hits;
             }
           }
         // A centre hit that all four sub-samples miss (a sliver thinner than half a pixel) still counts as
         // one sample, so alpha stays > 0 wherever the id maps say there is a surface.
         if (hits == 0) {
-          colour = shade(*centre);
+          colour = shade(*centre, centre_ray.direction, (static_cast<uint64_t>(y) * width + x) * 4);
           hits = 1;
         }
         colour /= hits;

@@ -1,6 +1,7 @@
 // CPU ray tracer (Embree 3) for synthetic scenes: colour with hard shadows plus exact ground-truth maps.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -44,8 +45,11 @@ class RayTracer {
 
   /// Closest hit along origin + t * direction, t > 0; nullopt for a miss.
   std::optional<SynthHit> trace(const Eigen::Vector3d& origin, const Eigen::Vector3d& direction) const;
-  /// Shaded colour of a hit seen along `direction`: textured albedo x (ambient + diffuse x visibility).
-  Eigen::Vector3d shade(const SynthHit& hit) const;
+  /// Shaded colour of a hit: textured albedo x (ambient + diffuse x visibility) in the "lambert" style. The "studio"
+  /// style (SynthConfig::style) also needs the ray's unit `direction` (highlights) and a sample index `sample`, which
+  /// turns its soft-shadow rays (a fixed pattern over the key light's disc, rotated per sample).
+  Eigen::Vector3d shade(const SynthHit& hit, const Eigen::Vector3d& direction = Eigen::Vector3d::Zero(),
+                        uint64_t sample = 0) const;
   /// Renders the camera's full image and ground-truth maps (rays from Camera::pixel_to_ray).
   SynthRender render(const Camera& camera) const;
 

@@ -176,6 +176,11 @@ const char* shape_type_name(ShapeType type) {
     case ShapeType::Snowman: return "snowman";
     case ShapeType::Mushroom: return "mushroom";
     case ShapeType::Table: return "table";
+    case ShapeType::Capsule: return "capsule";
+    case ShapeType::Lamp: return "lamp";
+    case ShapeType::Hoop: return "hoop";
+    case ShapeType::Tower: return "tower";
+    case ShapeType::Rocket: return "rocket";
   }
   return "?";
 }
@@ -424,6 +429,65 @@ ShapeParts make_shape(ShapeType type, double size, const Material& primary, cons
               primary);
       out.footprint = std::hypot(hx, hy);
       out.height = height;
+      break;
+    }
+    // The held-out shapes (--novel-shapes).
+    case ShapeType::Capsule: {  // an upright pill: a cylinder between two half spheres
+      const double r = size * rng.uniform(0.4, 0.6), h = size * rng.uniform(0.6, 1.4);
+      add(PrimitiveKind::Sphere, {0, 0, r}, {r, r, r}, primary);
+      add(PrimitiveKind::Cylinder, {0, 0, r}, {r, r, h}, primary);
+      add(PrimitiveKind::Hemisphere, {0, 0, r + h}, {r, r, r}, primary);
+      out.footprint = r;
+      out.height = 2 * r + h;
+      break;
+    }
+    case ShapeType::Lamp: {  // a flat round base, a thin pole and a conical shade
+      const double base_r = size * rng.uniform(0.5, 0.7), base_h = 0.1 * size;
+      const double pole_r = 0.07 * size, pole_h = size * rng.uniform(0.9, 1.4);
+      const double shade_r = size * rng.uniform(0.55, 0.8), shade_h = size * rng.uniform(0.5, 0.8);
+      add(PrimitiveKind::Cylinder, {0, 0, 0}, {base_r, base_r, base_h}, secondary);
+      add(PrimitiveKind::Cylinder, {0, 0, base_h}, {pole_r, pole_r, pole_h}, secondary);
+      add(PrimitiveKind::Cone, {0, 0, base_h + pole_h - 0.3 * shade_h}, {shade_r, shade_r, shade_h}, primary);
+      out.footprint = std::max(base_r, shade_r);
+      out.height = base_h + pole_h + 0.7 * shade_h;
+      break;
+    }
+    case ShapeType::Hoop: {  // a ring standing on edge in a block
+      const double minor = size * rng.uniform(0.12, 0.18), major = size * rng.uniform(0.6, 0.8);
+      const double block = 0.25 * size;
+      add(PrimitiveKind::Box, {0, 0, block / 2}, {0.6 * major, 1.6 * minor, block / 2}, secondary);
+      add(PrimitiveKind::Torus, {0, 0, major + minor}, {major, minor, minor}, primary);
+      out.parts.back().pitch = kPi / 2;  // the ring's plane is vertical (local xz after the pitch)
+      out.footprint = major + minor;
+      out.height = 2 * (major + minor);
+      break;
+    }
+    case ShapeType::Tower: {  // three stacked blocks, each smaller and turned
+      double z = 0, half = size * rng.uniform(0.55, 0.7);
+      for (int level = 0; level < 3; ++level) {
+        const double hz = size * rng.uniform(0.18, 0.3);
+        add(PrimitiveKind::Box, {0, 0, z + hz}, {half, half, hz}, primary);
+        out.parts.back().yaw = level * rng.uniform(0.3, 0.6);
+        z += 2 * hz;
+        half *= rng.uniform(0.65, 0.8);
+      }
+      out.footprint = std::sqrt(2.0) * size * 0.7;
+      out.height = z;
+      break;
+    }
+    case ShapeType::Rocket: {  // a slim cylinder with a cone on top and a ring of fins (boxes)
+      const double r = size * rng.uniform(0.28, 0.38), h = size * rng.uniform(1.0, 1.5);
+      const double nose = size * rng.uniform(0.5, 0.8);
+      add(PrimitiveKind::Cylinder, {0, 0, 0}, {r, r, h}, primary);
+      add(PrimitiveKind::Cone, {0, 0, h}, {r, r, nose}, primary);
+      for (int k = 0; k < 3; ++k) {
+        const double a = 2 * kPi * k / 3;
+        add(PrimitiveKind::Box, {1.5 * r * std::cos(a), 1.5 * r * std::sin(a), 0.25 * h},
+            {0.5 * r, 0.06 * size, 0.25 * h}, secondary);
+        out.parts.back().yaw = a;
+      }
+      out.footprint = 2 * r + 0.06 * size;  // the fins' outer corners
+      out.height = h + nose;
       break;
     }
   }

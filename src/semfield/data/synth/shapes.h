@@ -87,9 +87,12 @@ TriangleMesh tessellate(const Primitive& primitive, int segments);
 Eigen::AlignedBox3d mesh_bounds(const TriangleMesh& mesh);
 
 /// The object classes the generator places on the table: simple primitives and composites of them.
-/// Their semantic class ids are 2 + the enum value (0 = void, 1 = ground).
-enum class ShapeType { Sphere, Box, Cylinder, Cone, Torus, Snowman, Mushroom, Table };
+/// Their semantic class ids are 2 + the enum value (0 = void, 1 = ground). The first kShapeTypeCount are the
+/// corpus's classes (every scene without --novel-shapes, and every shipped model's class set); the rest are the
+/// held-out shapes of `synth --novel-shapes` (SynthConfig::novel_shapes), which no corpus has.
+enum class ShapeType { Sphere, Box, Cylinder, Cone, Torus, Snowman, Mushroom, Table, Capsule, Lamp, Hoop, Tower, Rocket };
 constexpr int kShapeTypeCount = 8;
+constexpr int kAllShapeTypeCount = 13;
 const char* shape_type_name(ShapeType type);
 inline int shape_class_id(ShapeType type) { return 2 + static_cast<int>(type); }
 

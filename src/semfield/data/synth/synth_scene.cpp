@@ -158,13 +158,54 @@ void SynthConfig::validate() const {
   if (resolution < 8 || resolution > 4096) fail_usage("--res: expected 8..4096, got {}", resolution);
   if (height != 0 && (height < 8 || height > 4096)) fail_usage("--height: expected 8..4096, got {}", height);
   if (n_scenes < 1) fail_usage("--scenes: expected at least 1, got {}", n_scenes);
+  if (style != "lambert" && style != "studio")
+    fail_usage("--style: unknown style '{}' (available: lambert, studio)", style);
 }
 
-std::vector<std::string> synth_class_names() {
+std::vector<std::string> synth_class_names(bool with_novel) {
   std::vector<std::string> names = {"void", "ground"};
-  for (int t = 0; t < synth::kShapeTypeCount; ++t) names.emplace_back(shape_type_name(static_cast<ShapeType>(t)));
+  const int count = with_novel ? synth::kAllShapeTypeCount : synth::kShapeTypeCount;
+  for (int t = 0; t < count; ++t) names.emplace_back(shape_type_name(static_cast<ShapeType>(t)));
   return names;
 }
+
+namespace synth {
+void draw_studio_lights(SynthScene& scene, uint64_t seed) {
+  // Its own stream: the layout, textures and cameras stay those of the same seed in the default style.
+  SynthRng studio(splitmix64_finalize(seed ^ 0x57D10C0FFEE5EEDULL));
+  scene.config.style = "studio";
+  SynthScene::Studio& s = scene.studio;
+  const Eigen::Vector3d& key = scene.light.direction;
+  s.key_colour = Eigen::Vector3d(1.0, studio.uniform(0.88, 0.97), studio.uniform(0.72, 0.9)) * studio.uniform(0.85, 1.05);
+  s.key_angle = studio.uniform(4.0, 10.0) * kDeg;
+  const double fill_azimuth = std::atan2(key.y(), key.x()) + kPi + studio.uniform(-0.6, 0.6),
+               fill_elevation = studio.uniform(10, 35) * kDeg;
+  s.fill_direction = Eigen::Vector3d(std::cos(fill_elevation) * std::cos(fill_azimuth),
+                                     std::cos(fill_elevation) * std::sin(fill_azimuth), std::sin(fill_elevation));
+  s.fill_colour = Eigen::Vector3d(studio.uniform(0.7, 0.85), studio.uniform(0.85, 0.95), 1.0) * studio.uniform(0.15, 0.35);
+  s.sky_colour = Eigen::Vector3d(0.85, 0.92, 1.0) * studio.uniform(0.12, 0.25);
+  s.ground_colour = Eigen::Vector3d(1.0, 0.95, 0.85) * studio.uniform(0.04, 0.1);
+  s.specular.clear();
+  s.shininess.clear();
+  for (size_t o = 0; o < scene.objects.size(); ++o) {
+    const bool ground = o == 0 && scene.objects[o].class_name == "ground";
+    s.specular.push_back(ground ? studio.uniform(0.02, 0.1) : studio.uniform(0.05, 0.5));
+    s.shininess.push_back(ground ? studio.uniform(4, 16) : std::exp(studio.uniform(std::log(8.0), std::log(120.0))));
+  }
+}
+
+nlohmann::json studio_lights_json(const SynthScene& scene) {
+  const SynthScene::Studio& s = scene.studio;
+  return {{"key_colour", vec_json(s.key_colour)},
+          {"key_angle_degrees", s.key_angle / kDeg},
+          {"fill_direction", vec_json(s.fill_direction)},
+          {"fill_colour", vec_json(s.fill_colour)},
+          {"sky_colour", vec_json(s.sky_colour)},
+          {"ground_colour", vec_json(s.ground_colour)},
+          {"specular", s.specular},
+          {"shininess", s.shininess}};
+}
+}  // namespace synth
 
 SynthScene make_synth_scene(const SynthConfig& config) {
   config.validate();
@@ -212,6 +253,21 @@ SynthScene make_synth_scene(const SynthConfig& config) {
     shuffle(deck, rng);
     types.insert(types.end(), deck.begin(), deck.end());
   }
+  if (config.novel_shapes) {
+    // Its own stream: about half the objects become held-out shapes, dealt from their own shuffled deck.
+    SynthRng novel(splitmix64_finalize(config.seed ^ 0x0DDBA11C0FFEE123ULL));
+    std::vector<ShapeType> deck;
+    for (size_t k = 0; k < types.size(); ++k) {
+      if (novel.uniform() >= 0.5) continue;
+      if (deck.empty()) {
+        for (int t = synth::kShapeTypeCount; t < synth::kAllShapeTypeCount; ++t)
+          deck.push_back(static_cast<ShapeType>(t));
+        shuffle(deck, novel);
+      }
+      types[k] = deck.back();
+      deck.pop_back();
+    }
+  }
   while (static_cast<int>(textures.size()) < n) {
     std::vector<TextureKind> deck = {TextureKind::Solid, TextureKind::Checker, TextureKind::Stripes,
                                      TextureKind::Dots, TextureKind::Noise};
@@ -255,7 +311,7 @@ SynthScene make_synth_scene(const SynthConfig& config) {
     size *= 0.9;
   }
 
-  std::vector<int> per_class(synth::kShapeTypeCount, 0);
+  std::vector<int> per_class(synth::kAllShapeTypeCount, 0);
   for (int k = 0; k < n; ++k) {
     const Placement& placement = placements[static_cast<size_t>(k)];
     const ShapeType type = types[static_cast<size_t>(k)];
@@ -280,6 +336,7 @@ SynthScene make_synth_scene(const SynthConfig& config) {
   scene.light.direction = Eigen::Vector3d(std::cos(light_elevation) * std::cos(light_azimuth),
                                           std::cos(light_elevation) * std::sin(light_azimuth),
                                           std::sin(light_elevation));
+  if (config.style == "studio") synth::draw_studio_lights(scene, config.seed);
 
   // Training cameras: a golden-angle spiral, uniform in sin(elevation) so they cover the band of the
   // hemisphere evenly. Test cameras: an even ring with elevations from a golden-ratio sequence, offset in
@@ -327,6 +384,9 @@ nlohmann::json synth_scene_to_json(const SynthScene& scene) {
                    {"views", scene.config.n_views},          {"test_views", scene.config.n_test_views()},
                    {"res", scene.config.resolution},         {"seed", scene.config.seed}};
   if (scene.config.height > 0) out["config"]["height"] = scene.config.height;
+  // Absent at their defaults: older scene.json files stay identical.
+  if (scene.config.style != "lambert") out["config"]["style"] = scene.config.style;
+  if (scene.config.novel_shapes) out["config"]["novel_shapes"] = true;
   out["table"] = {{"shape", "disc"}, {"radius", scene.table_radius}, {"thickness", kTableThickness},
                   {"top_z", 0.0}};
   out["light"] = {{"type", "directional"},
@@ -334,6 +394,7 @@ nlohmann::json synth_scene_to_json(const SynthScene& scene) {
                   {"ambient", scene.light.ambient},
                   {"diffuse", scene.light.diffuse},
                   {"shadows", true}};
+  if (scene.config.style == "studio") out["light"]["studio"] = synth::studio_lights_json(scene);
   out["cameras"] = {{"look_at", vec_json(scene.look_at)},
                     {"radius", scene.camera_radius},
                     {"fov_x_degrees", scene.fov_x / kDeg},

@@ -36,6 +36,17 @@ struct SynthConfig {
   /// the elevation band of the cameras (from 5..25 degrees, 35..55 degrees wide) and the ambient/diffuse balance.
   /// For corpora that generalizable models learn from (`synth --scenes K --vary`).
   bool vary = false;
+  /// Rendering style (same geometry, textures, light direction and cameras for the same seed): "lambert" (default:
+  /// Lambert shading of the sRGB albedo, one sun with hard shadows, constant ambient: every corpus and benchmark scene)
+  /// or "studio" (a second renderer for checking models on images they were not trained on: linear-light shading
+  /// with an sRGB transfer curve, a warm key light with soft shadows, a cool unshadowed fill light, hemisphere
+  /// ambient and per-object Blinn-Phong highlights, which are view-dependent). docs/formats.md.
+  std::string style = "lambert";
+  /// Held-out shapes: each object, with probability 1/2 (its own stream), is one of the shapes no corpus has
+  /// (capsule, lamp, hoop, tower, rocket: class ids 10..14 after the corpus's 0..9), for checking generalizable models
+  /// on object shapes they never saw. The rest of the scene is drawn as without it, but the shapes' own draws shift
+  /// what follows, so the scene is not the same seed's plain scene with objects swapped.
+  bool novel_shapes = false;
 
   /// Test views: max(4, n_views / 5), on camera positions distinct from the training ones.
   int n_test_views() const;
@@ -73,6 +84,17 @@ struct SynthScene {
   double elevation_min = 0.0, elevation_max = 0.0;  ///< radians: the band of the training cameras
   std::vector<SynthObject> objects;       ///< objects[0] is the ground (instance 1), then instances 2..N+1
   SynthLight light;
+  /// "studio" style only (SynthConfig::style): its lights, and per object (index as `objects`) the Blinn-Phong
+  /// specular strength and exponent.
+  struct Studio {
+    Eigen::Vector3d key_colour = Eigen::Vector3d::Ones();
+    double key_angle = 0.0;  ///< radians: half-angle of the key light's disc as seen from the scene (soft shadows)
+    Eigen::Vector3d fill_direction = Eigen::Vector3d::UnitZ();
+    Eigen::Vector3d fill_colour = Eigen::Vector3d::Zero();
+    Eigen::Vector3d sky_colour = Eigen::Vector3d::Zero(), ground_colour = Eigen::Vector3d::Zero();
+    std::vector<double> specular, shininess;
+  };
+  Studio studio;
   double fov_x = 0.0;                     ///< horizontal field of view, radians
   Eigen::Vector3d look_at = Eigen::Vector3d::Zero();
   std::vector<Camera> train_cameras;      ///< c2w in OpenGL axes, on a golden-angle spiral
@@ -80,6 +102,12 @@ struct SynthScene {
 };
 
 namespace synth {
+/// The "studio" style's lights and per-object highlights (SynthScene::Studio) for a scene whose objects and sun
+/// direction are set, from a stream of `seed`'s own; sets scene.config.style. Objects named "ground" at index 0 get
+/// the ground's weaker, broader highlight.
+void draw_studio_lights(SynthScene& scene, uint64_t seed);
+/// scene.json's `light.studio`.
+nlohmann::json studio_lights_json(const SynthScene& scene);
 /// sRGB in [0,1] of a hue (any real; its fractional part), saturation and value in [0,1].
 Eigen::Vector3d hsv_to_rgb(double h, double s, double v);
 /// A pinhole camera of `resolution` x `height` pixels (square when height is 0), square pixels and horizontal field
@@ -91,8 +119,9 @@ Camera look_at_camera(const Eigen::Vector3d& eye, const Eigen::Vector3d& target,
 Eigen::Vector3d orbit_point(const Eigen::Vector3d& target, double radius, double azimuth, double elevation);
 }  // namespace synth
 
-/// Semantic class names indexed by class id: "void", "ground", then shape_type_name of every ShapeType.
-std::vector<std::string> synth_class_names();
+/// Semantic class names indexed by class id: "void", "ground", then shape_type_name of the corpus's ShapeTypes (the
+/// first kShapeTypeCount) or, with `with_novel`, of every ShapeType (labels.json of --novel-shapes scenes).
+std::vector<std::string> synth_class_names(bool with_novel = false);
 
 /// Builds the procedural description for config.seed: deterministic on every platform. Validates the
 /// config first (UsageError).

@@ -25,7 +25,7 @@ void write_json(const fs::path& path, const nlohmann::json& doc) { synth::write_
 
 nlohmann::json labels_json(const SynthScene& scene) {
   nlohmann::json classes = nlohmann::json::array();
-  const auto names = synth_class_names();
+  const auto names = synth_class_names(scene.config.novel_shapes);
   for (size_t id = 0; id < names.size(); ++id) classes.push_back({{"id", id}, {"name", names[id]}});
   nlohmann::json instances = nlohmann::json::array();
   for (const auto& object : scene.objects)
