@@ -218,7 +218,8 @@ TEST(SynthRayTracer, StudioStyleIsGammaCorrectWithSoftShadowsFillAndHighlights) 
   const double bright = tracer.shade(*open, to_open, 3).x();
   EXPECT_GT(bright, srgb_of_linear(grey * (0.2 + 0.2 * std::sqrt(0.5) + 0.99)) - 1e-6);
   // At the shadow's edge (the sphere's radius, 0.3, under a light 8 degrees wide: the penumbra spans
-  // 0.4 * tan(8 deg) = 0.056 either side) some key rays are blocked, some not: a value strictly between.
+  // 0.4 * tan(8 deg) = 0.056 either side) some key rays are blocked, some not: a value strictly
+  // between.
   const Eigen::Vector3d to_edge = (Eigen::Vector3d(0.3, 0, 0) - eye).normalized();
   const auto edge = tracer.trace(eye, to_edge);
   ASSERT_TRUE(edge);

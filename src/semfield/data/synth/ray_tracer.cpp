@@ -171,7 +171,8 @@ Eigen::Vector3d RayTracer::shade(const SynthHit& hit, const Eigen::Vector3d& dir
   // Key light: a disc of half-angle key_angle; kKeyRays shadow rays on a Vogel spiral over it, rotated per sample.
   constexpr int kKeyRays = 6;
   const Eigen::Vector3d& l = light.direction;
-  const Eigen::Vector3d a = (std::abs(l.x()) < 0.9 ? Eigen::Vector3d::UnitX() : Eigen::Vector3d::UnitY()).cross(l).normalized();
+  const Eigen::Vector3d a =
+      (std::abs(l.x()) < 0.9 ? Eigen::Vector3d::UnitX() : Eigen::Vector3d::UnitY()).cross(l).normalized();
   const Eigen::Vector3d b = l.cross(a);
   const double rotation = 2.0 * kPi * static_cast<double>(splitmix64_finalize(sample) >> 11) * 0x1.0p-53;
   double key = 0.0, key_visible = 0.0;

@@ -90,7 +90,10 @@ Eigen::AlignedBox3d mesh_bounds(const TriangleMesh& mesh);
 /// Their semantic class ids are 2 + the enum value (0 = void, 1 = ground). The first kShapeTypeCount are the
 /// corpus's classes (every scene without --novel-shapes, and every shipped model's class set); the rest are the
 /// held-out shapes of `synth --novel-shapes` (SynthConfig::novel_shapes), which no corpus has.
-enum class ShapeType { Sphere, Box, Cylinder, Cone, Torus, Snowman, Mushroom, Table, Capsule, Lamp, Hoop, Tower, Rocket };
+enum class ShapeType {
+  Sphere, Box, Cylinder, Cone, Torus, Snowman, Mushroom, Table,  // the corpus's
+  Capsule, Lamp, Hoop, Tower, Rocket                               // held out (--novel-shapes)
+};
 constexpr int kShapeTypeCount = 8;
 constexpr int kAllShapeTypeCount = 13;
 const char* shape_type_name(ShapeType type);

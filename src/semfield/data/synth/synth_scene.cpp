@@ -176,13 +176,15 @@ void draw_studio_lights(SynthScene& scene, uint64_t seed) {
   scene.config.style = "studio";
   SynthScene::Studio& s = scene.studio;
   const Eigen::Vector3d& key = scene.light.direction;
-  s.key_colour = Eigen::Vector3d(1.0, studio.uniform(0.88, 0.97), studio.uniform(0.72, 0.9)) * studio.uniform(0.85, 1.05);
+  s.key_colour =
+      Eigen::Vector3d(1.0, studio.uniform(0.88, 0.97), studio.uniform(0.72, 0.9)) * studio.uniform(0.85, 1.05);
   s.key_angle = studio.uniform(4.0, 10.0) * kDeg;
   const double fill_azimuth = std::atan2(key.y(), key.x()) + kPi + studio.uniform(-0.6, 0.6),
                fill_elevation = studio.uniform(10, 35) * kDeg;
   s.fill_direction = Eigen::Vector3d(std::cos(fill_elevation) * std::cos(fill_azimuth),
                                      std::cos(fill_elevation) * std::sin(fill_azimuth), std::sin(fill_elevation));
-  s.fill_colour = Eigen::Vector3d(studio.uniform(0.7, 0.85), studio.uniform(0.85, 0.95), 1.0) * studio.uniform(0.15, 0.35);
+  s.fill_colour =
+      Eigen::Vector3d(studio.uniform(0.7, 0.85), studio.uniform(0.85, 0.95), 1.0) * studio.uniform(0.15, 0.35);
   s.sky_colour = Eigen::Vector3d(0.85, 0.92, 1.0) * studio.uniform(0.12, 0.25);
   s.ground_colour = Eigen::Vector3d(1.0, 0.95, 0.85) * studio.uniform(0.04, 0.1);
   s.specular.clear();
