@@ -122,6 +122,53 @@ TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
   EXPECT_LT(after, before);
 }
 
+TEST(GpnerfTraining, RenderedHeadInputTrainsTheHeadAloneOnTheMapANovelViewGives) {
+  test::TempDir tmp;
+  const Scene scene = load_scene(test::write_small_scenes(tmp / "scene", 1, 10, 32, 7420));
+  const CorpusExample ex = example_of(scene, 0, {1, 2, 3, 4}, 96, 1);
+  GpnerfConfig c = test::small_gpnerf_config();
+  c.head_input = "rendered";
+  const GpnerfCorpusModel model(c);
+  // The map is the whole view rendered as at inference: the network's own render of every pixel, chunk by chunk.
+  const at::Tensor map = model.rendered_target_map(ex);
+  const int64_t h = ex.target_camera.intrinsics.height, w = ex.target_camera.intrinsics.width;
+  ASSERT_EQ(map.sizes(), (std::vector<int64_t>{c.extractor.semantic_channels, h, w}));
+  {
+    at::NoGradGuard no_grad;
+    const kernels::Rays rays = kernels::generate_image_rays(ex.target_camera);
+    const GpnerfSources src = model.network().prepare(ex.source_cameras, ex.source_colours);
+    const IbrRays ir = ibr_rays(rays.origins, rays.directions, ex.frame, c.unbounded_extent);
+    const at::Tensor direct = model.network().render(ir, src, at::ones({h * w, 3}), false, 0).semantic;
+    EXPECT_TRUE(at::allclose(map.permute({1, 2, 0}).reshape({h * w, -1}), direct, 1e-5, 1e-6));
+  }
+  // Only the heads get a gradient; the other losses are 0.
+  const GpnerfLosses l = model.losses(ex, 3);
+  EXPECT_EQ(l.rgb.item<double>(), 0.0);
+  EXPECT_EQ(l.distill.item<double>(), 0.0);
+  EXPECT_GT(l.semantic.item<double>(), 0.0);
+  l.total.backward();
+  int head = 0, other = 0;
+  for (const auto& [name, t] : model.network().named_parameters()) {
+    const bool has = t.grad().defined() && t.grad().abs().sum().item<double>() > 0;
+    if (name.rfind("head.", 0) == 0) head += has;
+    else other += has;
+  }
+  EXPECT_GT(head, 0);
+  EXPECT_EQ(other, 0);
+  // And the head's loss on that map falls when trained.
+  DenseAdam adam(model.parameters());
+  const double before = l.semantic.item<double>();
+  for (int step = 0; step < 20; ++step) {
+    model.losses(ex, 3).total.backward();
+    adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
+  }
+  EXPECT_LT(model.losses(ex, 3).semantic.item<double>(), 0.8 * before);
+  // The config key is checked.
+  GpnerfConfig bad = c;
+  bad.head_input = "both";
+  EXPECT_THROW(bad.validate(), UsageError);
+}
+
 TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersSemantics) {
   test::TempDir tmp;
   test::write_small_scenes(tmp / "corpus", 3, 12, 32, 7410);

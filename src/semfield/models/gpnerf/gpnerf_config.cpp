@@ -31,8 +31,8 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
   if (colour != "blend" && colour != "alpha" && colour != "mlp")
     fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha or mlp)", colour);
-  if (head_input != "fused" && head_input != "novel")
-    fail_usage("gp-nerf config: head_input = '{}' (expected fused or novel)", head_input);
+  if (head_input != "fused" && head_input != "novel" && head_input != "rendered")
+    fail_usage("gp-nerf config: head_input = '{}' (expected fused, novel or rendered)", head_input);
   if (instance_slots < 0 || instance_slots > 255) fail_usage("gp-nerf config: instance_slots must be in [0, 255]");
   if (depth_guided_np < 0 || depth_guided_np > n_fine) fail_usage("gp-nerf config: depth_guided_np is out of range");
   for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided, loss.instance})

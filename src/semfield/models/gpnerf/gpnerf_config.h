@@ -67,7 +67,11 @@ struct GpnerfConfig {
   /// path, so the distillation losses train the transformers, not the extractor (Table 4, ID 3 vs 4).
   bool gradient_block = true;
   /// "head_input": what the head decodes in training: "fused" (the paper's Fig. 3a: the rendered pixels of the semantic
-  /// map, the others filled from S_novel) or "novel" (the release's variant: S_novel alone).
+  /// map, the others filled from S_novel) or "novel" (the release's variant: S_novel alone), or "rendered": the whole
+  /// target view rendered as at inference (no gradient, deterministic samples, the fused kernels) — what the head
+  /// reads on a novel view. "rendered" trains the perception heads alone (nothing else gets a gradient; the rgb,
+  /// point and distillation losses are not computed): a stage after the joint training that fits the head to the
+  /// rendered maps instead of S_novel's (BENCHMARKS.md, "GP-NeRF", 2026-11-27 session 2).
   std::string head_input = "fused";
   /// "colour": how the ray's colour is formed: "blend" (default: the source colours pooled by the last view
   /// transformer's attention, then over the samples by an attention score on the ray transformer's output; IBRNet's

@@ -309,11 +309,52 @@ nlohmann::json GpnerfCorpusModel::config_json() const {
   return to_json(c);
 }
 
+at::Tensor GpnerfCorpusModel::rendered_target_map(const CorpusExample& ex) const {
+  at::NoGradGuard no_grad;
+  const GpnerfConfig& c = m_network.config();
+  const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
+  const kernels::Rays rays = kernels::generate_image_rays(ex.target_camera);
+  const int64_t r = rays.origins.size(0);
+  const at::Tensor bg = ex.background.narrow(0, 0, 1);
+  std::vector<at::Tensor> semantic;
+  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
+    const int64_t n = std::min(kGpRayChunk, r - begin);
+    const IbrRays ir =
+        ibr_rays(rays.origins.narrow(0, begin, n), rays.directions.narrow(0, begin, n), ex.frame, c.unbounded_extent);
+    semantic.push_back(m_network.render(ir, sources, bg.expand({n, 3}), false, 0).semantic);
+  }
+  return at::cat(semantic)
+      .view({ex.target_camera.intrinsics.height, ex.target_camera.intrinsics.width, -1})
+      .permute({2, 0, 1})
+      .contiguous();
+}
+
 GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) const {
   const GpnerfConfig& c = m_network.config();
   m_seen_side.observe(ex.source_colours);
   if (!ex.target_image.defined() || !ex.ray_pixels.defined())
     fail_usage("gp-nerf trains on whole target views (the corpus trainer gives them: CorpusModel::target_views)");
+  if (c.head_input == "rendered") {
+    // The heads alone, on the map a novel view gives them: every other loss 0 (with a graph, so backward runs).
+    const at::Tensor map = rendered_target_map(ex);
+    const at::Tensor logits = m_network.decode(map.unsqueeze(0));
+    const at::Tensor labels = ex.target_label_map.defined()
+                                  ? model_class_ids(ex.target_label_map, ex.label_names, c.classes)
+                                  : at::full({map.size(1), map.size(2)}, -1, at::kLong);
+    const at::Tensor zero = logits.sum() * 0.0f;
+    GpnerfLosses l;
+    l.rgb = l.point = l.distill = l.depth_guided = zero;
+    l.semantic = labels.ge(0).any().item<bool>()
+                     ? at::cross_entropy_loss(logits, labels.unsqueeze(0), {}, at::Reduction::Mean, -1)
+                     : zero;
+    l.instance = m_network.has_instances() && ex.target_instance_map.defined()
+                     ? instance_loss(m_network.decode_instances(map.unsqueeze(0)).squeeze(0).flatten(1),
+                                     ex.target_instance_map.reshape({-1}))
+                     : zero;
+    l.total = l.semantic * c.loss.semantic + l.instance * c.loss.instance;
+    l.samples = map.size(1) * map.size(2);
+    return l;
+  }
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
   const IbrRays rays = ibr_rays(ex.origins, ex.dirs, ex.frame, c.unbounded_extent);
   const GpnerfRenderOutput out = m_network.render(rays, sources, ex.background, true, seed);

@@ -128,6 +128,8 @@ class GpnerfCorpusModel final : public CorpusModel {
   CorpusLoss loss(const CorpusExample& example, uint64_t seed) const override;
   /// Every term of the loss (for tests and ablations).
   GpnerfLosses losses(const CorpusExample& example, uint64_t seed) const;
+  /// head_input "rendered": the target view's semantic map rendered whole without a gradient, [D,H,W].
+  at::Tensor rendered_target_map(const CorpusExample& example) const;
   std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
                                    const Eigen::Vector3f& background, int source_views) const override;
   const GpnerfNetwork& network() const { return m_network; }
