@@ -72,4 +72,20 @@ LabelSet read_labels(const std::filesystem::path& path) {
   return out;
 }
 
+std::string class_name_key(const std::string& name) {
+  std::string out;
+  bool gap = false;
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '-' || c == '_') {
+      gap = true;
+      continue;
+    }
+    if (gap && !out.empty()) out += '_';
+    gap = false;
+    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : static_cast<char>(c);
+  }
+  return out;
+}
+
 }  // namespace semfield

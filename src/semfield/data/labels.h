@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <map>
+#include <string>
 
 #include "semfield/data/scene.h"
 
@@ -20,5 +21,10 @@ struct LabelSet {
 /// class_id but no "class" takes the class's name. Duplicate ids, wrong types and non-finite numbers
 /// throw InputError naming the file and key path ("instances[2].bbox_max").
 LabelSet read_labels(const std::filesystem::path& path);
+
+/// The key class names are matched by across tools (eval --gt, a model's class set against a scene's labels.json):
+/// ASCII lower case, surrounding white space trimmed, runs of spaces, '-' and '_' as one '_' — so another tool's
+/// "Sphere", "sphere " or "Coffee-Table" meets "sphere" and "coffee_table". Nothing else (plurals, synonyms) is guessed.
+std::string class_name_key(const std::string& name);
 
 }  // namespace semfield

@@ -9,6 +9,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/progress.h"
+#include "semfield/data/labels.h"
 #include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/view_renderer.h"
 #include "semfield/teachers/label_teacher.h"
@@ -79,13 +80,14 @@ std::optional<ClassMatch> ClassMatch::by_name(const std::vector<std::string>& mo
   ClassMatch m;
   m.predicted_to_truth = at::full({static_cast<int64_t>(model.size())}, -1, at::kLong);
   m.truth_known = at::zeros({std::max<int64_t>(k_truth, 1)}, at::kBool);
+  // Names meet by class_name_key (case, surrounding space and separators ignored).
   std::map<std::string, int> truth_id;
   for (const auto& [id, name] : truth)
-    if (id >= 0) truth_id.emplace(name, id);
+    if (id >= 0) truth_id.emplace(class_name_key(name), id);
   std::set<std::string> model_names;
   for (size_t k = 0; k < model.size(); ++k) {
-    model_names.insert(model[k]);
-    const auto it = truth_id.find(model[k]);
+    model_names.insert(class_name_key(model[k]));
+    const auto it = truth_id.find(class_name_key(model[k]));
     if (it == truth_id.end()) {
       m.unknown.push_back(model[k]);
       continue;
@@ -94,7 +96,7 @@ std::optional<ClassMatch> ClassMatch::by_name(const std::vector<std::string>& mo
     m.truth_known[it->second] = true;
   }
   for (const auto& [id, name] : truth)
-    if (id >= 0 && present.count(id) > 0 && model_names.count(name) == 0) m.left_out.push_back(name);
+    if (id >= 0 && present.count(id) > 0 && model_names.count(class_name_key(name)) == 0) m.left_out.push_back(name);
   return m;
 }
 

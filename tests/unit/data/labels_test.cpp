@@ -18,6 +18,18 @@ using semfield::test::TempDir;
 using semfield::test::write_text;
 using ::testing::HasSubstr;
 
+TEST(Labels, ClassNameKeysIgnoreCaseSurroundingSpaceAndSeparators) {
+  EXPECT_EQ(class_name_key("sphere"), "sphere");
+  EXPECT_EQ(class_name_key("Sphere"), "sphere");
+  EXPECT_EQ(class_name_key("  CYLINDER\t"), "cylinder");
+  EXPECT_EQ(class_name_key("Coffee-Table"), "coffee_table");
+  EXPECT_EQ(class_name_key("coffee  table"), "coffee_table");
+  EXPECT_EQ(class_name_key("_coffee__table_"), "coffee_table");
+  EXPECT_EQ(class_name_key("chair2"), "chair2");
+  EXPECT_NE(class_name_key("spheres"), class_name_key("sphere"));  // no guessing beyond that
+  EXPECT_EQ(class_name_key(""), "");
+}
+
 TEST(Labels, ReadsClassesAndInstances) {
   TempDir dir;
   write_text(dir / "labels.json", R"({

@@ -412,6 +412,8 @@ TEST(GpnerfClasses, GroundTruthIdsMapToTheModelsClassesByName) {
   // The scene names its ids in another order and has a class the model does not know.
   const at::Tensor by_name = model_class_ids(ids, {"box", "void", "torus", "sphere"}, classes);
   EXPECT_TRUE(at::equal(by_name, at::tensor({-1, 3, 0, -1, 2, -1}, at::kLong)));
+  // Names spelt by another tool meet the model's ("Sphere", " BOX ").
+  EXPECT_TRUE(at::equal(model_class_ids(ids, {" BOX ", "Void", "Torus", "Sphere"}, classes), by_name));
   // Without names the ids are the model's.
   EXPECT_TRUE(at::equal(model_class_ids(ids, {}, classes), at::tensor({-1, 0, 1, 2, 3, -1}, at::kLong)));
 }

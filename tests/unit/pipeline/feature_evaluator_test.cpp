@@ -59,6 +59,13 @@ TEST(ClassMatch, ClassesMatchByNameAndUnknownOnesAreLeftOutOrWrong) {
   EXPECT_EQ(match->truth_classes(), 4);
   EXPECT_NEAR(*scores.accuracy(), 3.0 / 4.0, 1e-12);
   EXPECT_FALSE(ClassMatch::by_name({}, {{0, "void"}}, {0}).has_value());  // unnamed classes: ids as they are
+  // Another tool's spelling of the same names (case, spaces, separators) still matches; the lists keep its spelling.
+  const auto other = ClassMatch::by_name({"void", "ground", "coffee_table"},
+                                         {{0, "Void"}, {1, "Coffee Table"}, {2, " GROUND"}, {3, "Box"}}, {0, 1, 2, 3});
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->left_out, std::vector<std::string>{"Box"});
+  EXPECT_TRUE(other->unknown.empty());
+  EXPECT_TRUE(at::equal(other->predicted_to_truth, at::tensor({0, 2, 1}, at::kLong)));
 }
 
 TEST(FeaturePca, ProjectsTheMainVariationToColour) {

@@ -7,6 +7,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/strings.h"
+#include "semfield/data/labels.h"
 #include "semfield/data/source_views.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/models/ibr/ibr_model.h"
@@ -295,7 +296,9 @@ at::Tensor model_class_ids(const at::Tensor& ids, const std::vector<std::string>
       continue;
     }
     if (id >= static_cast<int64_t>(label_names.size()) || label_names[static_cast<size_t>(id)].empty()) continue;
-    const auto it = std::find(classes.begin(), classes.end(), label_names[static_cast<size_t>(id)]);
+    const std::string key = class_name_key(label_names[static_cast<size_t>(id)]);
+    const auto it = std::find_if(classes.begin(), classes.end(),
+                                 [&](const std::string& c) { return class_name_key(c) == key; });
     if (it != classes.end()) lut[static_cast<size_t>(id)] = it - classes.begin();
   }
   const at::Tensor table = at::tensor(lut, at::kLong);
