@@ -418,6 +418,26 @@ TEST(GpnerfClasses, GroundTruthIdsMapToTheModelsClassesByName) {
   EXPECT_TRUE(at::equal(model_class_ids(ids, {}, classes), at::tensor({-1, 0, 1, 2, 3, -1}, at::kLong)));
 }
 
+TEST(GpnerfHead, FlipAugmentationAveragesTheMapAndItsMirrorAtInference) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  at::NoGradGuard no_grad;
+  const at::Tensor maps = at::rand({1, c.extractor.semantic_channels, 12, 17});
+  const GpnerfNetwork plain(c);
+  EXPECT_TRUE(at::equal(plain.decode_view(maps), plain.decode(maps)));  // off by default
+  c.head_flip = true;
+  const GpnerfNetwork flip(c);  // same seed: same weights
+  const at::Tensor p = at::softmax(flip.decode(maps), 1), q = at::softmax(flip.decode(maps.flip({3})), 1).flip({3});
+  const at::Tensor expected = at::log(0.5f * (p + q));
+  const at::Tensor got = flip.decode_view(maps);
+  EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(at::exp(got).sum(1), at::ones({1, 12, 17}), 1e-5, 1e-6));  // log-probabilities
+  // Mirror-equivariant by construction: decoding the mirrored map gives the mirrored classes.
+  EXPECT_TRUE(at::allclose(flip.decode_view(maps.flip({3})), got.flip({3}), 1e-5, 1e-6));
+  EXPECT_FALSE(at::allclose(plain.decode(maps.flip({3})), plain.decode(maps).flip({3}), 1e-3, 1e-3));
+  // The key round-trips through the model file's config.
+  EXPECT_TRUE(gpnerf_config_from_json(to_json(c), "test").head_flip);
+}
+
 TEST(GpnerfHead, DecodesMapsOfAnySizeIntoClassLogitsOfTheSameSize) {
   const GpnerfConfig c = tiny_gpnerf_config();
   const GpnerfNetwork net(c);

@@ -62,6 +62,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"joint_attention", c.joint_attention},
           {"gradient_block", c.gradient_block},
           {"head_input", c.head_input},
+          {"head_flip", c.head_flip},
           {"colour", c.colour},
           {"instance_slots", c.instance_slots},
           {"depth_guided_np", c.depth_guided_np},
@@ -84,7 +85,7 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
                             "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "classes",
-                            "joint_attention", "gradient_block", "head_input", "colour", "instance_slots",
+                            "joint_attention", "gradient_block", "head_input", "head_flip", "colour", "instance_slots",
                             "depth_guided_np", "loss", "lr_scale", "seed"});
   GpnerfConfig c;
   c.classes = synth_class_names();
@@ -114,6 +115,7 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.joint_attention = root.bool_or("joint_attention", c.joint_attention);
   c.gradient_block = root.bool_or("gradient_block", c.gradient_block);
   c.head_input = root.string_or("head_input", c.head_input);
+  c.head_flip = root.bool_or("head_flip", c.head_flip);
   c.colour = root.string_or("colour", c.colour);
   c.instance_slots = static_cast<int>(root.int_or("instance_slots", c.instance_slots));
   c.depth_guided_np = static_cast<int>(root.int_or("depth_guided_np", c.depth_guided_np));

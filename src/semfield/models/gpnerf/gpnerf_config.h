@@ -73,6 +73,10 @@ struct GpnerfConfig {
   /// point and distillation losses are not computed): a stage after the joint training that fits the head to the
   /// rendered maps instead of S_novel's (BENCHMARKS.md, "GP-NeRF", 2026-11-27 session 2).
   std::string head_input = "fused";
+  /// "head_flip": at inference (not in training) the perception heads also decode the view's map mirrored left to
+  /// right, and the two class probabilities are averaged (flip test-time augmentation, as mmsegmentation's
+  /// Semantic-FPN configs offer). Costs one more head pass per view.
+  bool head_flip = false;
   /// "colour": how the ray's colour is formed: "blend" (default: the source colours pooled by the last view
   /// transformer's attention, then over the samples by an attention score on the ray transformer's output; IBRNet's
   /// blend with GNT's attention), "alpha" (the same per-sample colours composited front to back over the background

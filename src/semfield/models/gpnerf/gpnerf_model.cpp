@@ -184,7 +184,7 @@ GpnerfView GpnerfModel::render_full(const Camera& camera, const Eigen::Vector3f&
   GpnerfView out;
   out.rgb = at::cat(rgb).view({h, w, 3});
   out.semantic = at::cat(semantic).view({h, w, d}).permute({2, 0, 1}).contiguous();
-  out.logits = m_network.decode(out.semantic.unsqueeze(0)).squeeze(0);
+  out.logits = m_network.decode_view(out.semantic.unsqueeze(0)).squeeze(0);
   if (m_network.has_instances()) out.instance_logits = m_network.decode_instances(out.semantic.unsqueeze(0)).squeeze(0);
   out.opacity = at::cat(opacity).view({h, w});
   out.depth = at::cat(depth).view({h, w});

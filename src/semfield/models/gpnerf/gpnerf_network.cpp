@@ -482,6 +482,13 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
 
 at::Tensor GpnerfNetwork::decode(const at::Tensor& maps) const { return head_forward(m_head, maps); }
 
+at::Tensor GpnerfNetwork::decode_view(const at::Tensor& maps) const {
+  if (!m_config.head_flip) return decode(maps);
+  const at::Tensor p = at::softmax(decode(maps), 1);
+  const at::Tensor q = at::softmax(decode(maps.flip({3})), 1).flip({3});
+  return at::log((0.5f * (p + q)).clamp_min(1e-12f));
+}
+
 at::Tensor GpnerfNetwork::decode_instances(const at::Tensor& maps) const {
   SEMFIELD_ASSERT(has_instances(), "gp-nerf: the model has no instance head");
   return head_forward(m_instance_head, maps);

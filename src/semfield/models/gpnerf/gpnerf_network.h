@@ -112,6 +112,9 @@ class GpnerfNetwork {
 
   /// The context-aware perception head: semantic feature maps [B,D,H,W] -> class logits [B,K,H,W].
   at::Tensor decode(const at::Tensor& maps) const;
+  /// decode as inference runs it: with config.head_flip the log of the mean of the class probabilities of the map and
+  /// of its mirror image (mirrored back); else decode.
+  at::Tensor decode_view(const at::Tensor& maps) const;
   /// The instance head (config.instance_slots > 0): maps [B,D,H,W] -> slot logits [B,slots,H,W].
   at::Tensor decode_instances(const at::Tensor& maps) const;
   bool has_instances() const { return m_config.instance_slots > 0; }
