@@ -166,6 +166,14 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                         args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders",
                         "semantics", true, match ? &*match : nullptr);
   nlohmann::json entry = r.to_json();
+  // Per-class IoU under the truth's names (ids are the truth's: matched by name, or the same ids).
+  std::vector<std::string> named;
+  if (entry.contains("per_class"))
+    for (auto& c : entry["per_class"]) {
+      const auto it = truth_names.find(c["id"].get<int>());
+      c["name"] = it != truth_names.end() ? it->second : fmt::format("class_{}", c["id"].get<int>());
+      named.push_back(fmt::format("{} {:.3f}", c["name"].get<std::string>(), c["iou"].get<double>()));
+    }
   if (maps) entry["maps"] = maps->to_string();
   entry["gt"] = gt;
   if (match) {
@@ -185,6 +193,7 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
   if (r.miou) std::printf("  miou %.4f accuracy %.4f", *r.miou, r.accuracy.value_or(0));
   if (points.miou) std::printf("  3d miou %.4f (%lld surface points)", *points.miou, static_cast<long long>(points.points));
   std::printf("\n");
+  if (!named.empty()) std::printf("%-24s %s\n", "per-class IoU", fmt::format("{}", fmt::join(named, ", ")).c_str());
 }
 
 void run_eval(const EvalArgs& args) {

@@ -28,6 +28,20 @@ nlohmann::json FeatureEvalResult::to_json() const {
   if (miou) out["miou"] = *miou;
   if (accuracy) out["accuracy"] = *accuracy;
   if (miou) out["spurious_classes"] = spurious_classes;
+  if (!per_class.empty()) {
+    nlohmann::json classes = nlohmann::json::array();
+    for (const auto& c : per_class)
+      classes.push_back({{"id", c.id}, {"iou", c.iou}, {"pixels", c.pixels}, {"predicted", c.predicted}});
+    out["per_class"] = classes;
+  }
+  if (confusion.defined()) {  // truth (rows) x predicted (columns), pixel counts
+    const at::Tensor c = confusion.contiguous();
+    const int64_t k = c.size(0);
+    const int64_t* p = c.data_ptr<int64_t>();
+    nlohmann::json rows = nlohmann::json::array();
+    for (int64_t i = 0; i < k; ++i) rows.push_back(std::vector<int64_t>(p + i * k, p + (i + 1) * k));
+    out["confusion"] = rows;
+  }
   nlohmann::json list = nlohmann::json::array();
   for (const auto& v : views)
     list.push_back({{"name", v.name},
@@ -64,6 +78,17 @@ std::vector<int64_t> LabelScores::spurious_classes() const {
   const at::Tensor spurious = at::nonzero(m_confusion.sum(0).gt(0).logical_and(m_confusion.sum(1).eq(0))).reshape({-1});
   const int64_t* p = spurious.data_ptr<int64_t>();
   return std::vector<int64_t>(p, p + spurious.numel());
+}
+
+std::vector<LabelScores::ClassIou> LabelScores::per_class() const {
+  const at::Tensor truth = m_confusion.sum(1), predicted = m_confusion.sum(0), inter = m_confusion.diagonal();
+  std::vector<ClassIou> out;
+  for (int64_t k = 0; k < m_confusion.size(0); ++k) {
+    const int64_t t = truth[k].item<int64_t>(), p = predicted[k].item<int64_t>(), i = inter[k].item<int64_t>();
+    if (t == 0) continue;
+    out.push_back({k, static_cast<double>(i) / static_cast<double>(t + p - i), t, p});
+  }
+  return out;
 }
 
 std::optional<double> LabelScores::accuracy() const {
@@ -258,6 +283,8 @@ FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher&
     result.miou = total.miou();
     result.accuracy = total.accuracy();
     result.spurious_classes = total.spurious_classes();
+    result.per_class = total.per_class();
+    result.confusion = total.confusion().clone();
   }
   return result;
 }

@@ -24,15 +24,6 @@ struct FeatureViewMetrics {
   double render_seconds = 0;
 };
 
-struct FeatureEvalResult {
-  std::optional<double> feature_mse;  ///< mean over views the teacher has maps for
-  std::optional<double> miou;         ///< over all evaluated pixels (the classes the truth has: LabelScores)
-  std::optional<double> accuracy;     ///< labelled pixels predicted correctly
-  std::vector<int64_t> spurious_classes;  ///< predicted but absent from the truth (LabelScores::spurious_classes)
-  std::vector<FeatureViewMetrics> views;
-  nlohmann::json to_json() const;
-};
-
 /// Mean IoU and accuracy of predicted ids against truth ids (both [H,W] int64; truth -1 = ignored) accumulated
 /// over several maps: add() each pair, then read.
 class LabelScores {
@@ -47,9 +38,30 @@ class LabelScores {
   std::optional<double> accuracy() const;
   /// Classes predicted somewhere but absent from the truth, ascending.
   std::vector<int64_t> spurious_classes() const;
+  /// One class of the truth: its IoU, its labelled pixels and the pixels predicted as it.
+  struct ClassIou {
+    int64_t id = 0;
+    double iou = 0;
+    int64_t pixels = 0, predicted = 0;
+  };
+  /// Every class the truth has, ascending (the classes miou() averages).
+  std::vector<ClassIou> per_class() const;
+  /// [K,K] int64 pixel counts, truth x predicted.
+  const at::Tensor& confusion() const { return m_confusion; }
 
  private:
   at::Tensor m_confusion;  // [K,K] int64, truth x predicted
+};
+
+struct FeatureEvalResult {
+  std::optional<double> feature_mse;  ///< mean over views the teacher has maps for
+  std::optional<double> miou;         ///< over all evaluated pixels (the classes the truth has: LabelScores)
+  std::optional<double> accuracy;     ///< labelled pixels predicted correctly
+  std::vector<int64_t> spurious_classes;  ///< predicted but absent from the truth (LabelScores::spurious_classes)
+  std::vector<LabelScores::ClassIou> per_class;  ///< LabelScores::per_class over all evaluated pixels
+  at::Tensor confusion;                          ///< LabelScores::confusion over all evaluated pixels
+  std::vector<FeatureViewMetrics> views;
+  nlohmann::json to_json() const;
 };
 
 /// How a model's class ids map onto a ground truth's when both name their classes (labels.json): classes are the same
