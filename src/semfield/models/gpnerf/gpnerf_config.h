@@ -71,11 +71,13 @@ struct GpnerfConfig {
   /// target view rendered as at inference (no gradient, deterministic samples, the fused kernels) — what the head
   /// reads on a novel view. "rendered" trains the perception heads alone (nothing else gets a gradient; the rgb,
   /// point and distillation losses are not computed): a stage after the joint training that fits the head to the
-  /// rendered maps instead of S_novel's (BENCHMARKS.md, "GP-NeRF", 2026-11-27 session 2).
+  /// rendered maps instead of S_novel's. Measured on the shipped model: its validation loss falls but unseen scenes'
+  /// mIoU falls too (BENCHMARKS.md, "GP-NeRF", 2026-11-27 second session).
   std::string head_input = "fused";
   /// "head_flip": at inference (not in training) the perception heads also decode the view's map mirrored left to
   /// right, and the two class probabilities are averaged (flip test-time augmentation, as mmsegmentation's
-  /// Semantic-FPN configs offer). Costs one more head pass per view.
+  /// Semantic-FPN configs offer). Costs one more head pass per view; measured on the shipped model: 0.715 -> 0.703
+  /// mIoU on 12 unseen scenes (BENCHMARKS.md, "GP-NeRF", 2026-11-27 second session), hence off.
   bool head_flip = false;
   /// "colour": how the ray's colour is formed: "blend" (default: the source colours pooled by the last view
   /// transformer's attention, then over the samples by an attention score on the ray transformer's output; IBRNet's
