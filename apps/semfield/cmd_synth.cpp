@@ -60,8 +60,9 @@ void add_synth_command(CLI::App& app) {
     }
     for (const CLI::Option* option : {preset, objects, scenes, vary, height, novel})
       if (option->count() > 0)
-        fail_usage("synth: {} does not apply to --category datasets (use --instances, --views, --res, --seed, --style)",
-                   option->get_name());
+        fail_usage(
+            "synth: {} does not apply to --category datasets (use --instances, --views, --res, --seed, --style)",
+            option->get_name());
     ObjectDatasetConfig object_config;
     object_config.category = synth::parse_category(*category);
     object_config.n_instances = *instances;

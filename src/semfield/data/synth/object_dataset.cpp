@@ -90,17 +90,17 @@ nlohmann::json objds_scene_json(const ObjectDatasetConfig& config, const ObjectI
     primitives.push_back(entry);
   }
   nlohmann::json out = {{"generator", "semfield synth --category"},
-          {"category", synth::category_name(config.category)},
-          {"seed", instance.seed},
-          {"dataset_seed", config.seed},
-          {"light",
-           {{"type", "directional"},
-            {"direction", vec_json(scene.light.direction)},
-            {"ambient", scene.light.ambient},
-            {"diffuse", scene.light.diffuse},
-            {"shadows", true}}},
-          {"primitives", primitives},
-          {"keypoints", objds_keypoints_3d(instance.object)}};
+                        {"category", synth::category_name(config.category)},
+                        {"seed", instance.seed},
+                        {"dataset_seed", config.seed},
+                        {"light",
+                         {{"type", "directional"},
+                          {"direction", vec_json(scene.light.direction)},
+                          {"ambient", scene.light.ambient},
+                          {"diffuse", scene.light.diffuse},
+                          {"shadows", true}}},
+                        {"primitives", primitives},
+                        {"keypoints", objds_keypoints_3d(instance.object)}};
   if (config.style == "studio") {  // absent for the default style: older scene.json files stay identical
     out["style"] = "studio";
     out["light"]["studio"] = synth::studio_lights_json(instance.scene);

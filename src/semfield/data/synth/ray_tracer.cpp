@@ -188,9 +188,9 @@ Eigen::Vector3d RayTracer::shade(const SynthHit& hit, const Eigen::Vector3d& dir
   const double fill = std::max(0.0, n.dot(st.fill_direction));
   const Eigen::Vector3d ambient = st.ground_colour + 0.5 * (n.z() + 1.0) * (st.sky_colour - st.ground_colour);
   Eigen::Vector3d linear = linear_albedo.cwiseProduct(ambient + key * st.key_colour + fill * st.fill_colour);
-  if (direction.squaredNorm() > 0 && key_visible > 0) {
+  const auto o = static_cast<size_t>(hit.object_index);
+  if (direction.squaredNorm() > 0 && key_visible > 0 && o < st.specular.size() && o < st.shininess.size()) {
     const Eigen::Vector3d h = (l - direction.normalized()).normalized();
-    const auto o = static_cast<size_t>(hit.object_index);
     linear += st.specular[o] * std::pow(std::max(0.0, n.dot(h)), st.shininess[o]) * key_visible * st.key_colour;
   }
   return linear.array().max(0.0).pow(1.0 / 2.2).min(1.0).matrix();
