@@ -36,25 +36,6 @@ TEST(LabelScores, ClassesAbsentFromTheTruthAreNotAveraged) {
   scores.add(at::tensor({0, 1, 1, 2, 2}, at::kLong), at::tensor({1, 1, 1, 2, 2}, at::kLong));
   // class 1: I 2, U 3; class 2: I 2, U 2 -> (2/3 + 1) / 2; class 0 (IoU 0) is not in the mean.
   EXPECT_NEAR(*scores.miou(), (2.0 / 3.0 + 1.0) / 2.0, 1e-12);
-  // Per class: the classes the truth has (void, ground), with their pixels and predictions; the confusion matrix
-  // counts truth x predicted (the lamp predicted on a ground pixel lands in column 4).
-  const auto classes = scores.per_class();
-  ASSERT_EQ(classes.size(), 2u);
-  EXPECT_EQ(classes[0].id, 0);
-  EXPECT_NEAR(classes[0].iou, 1.0, 1e-12);
-  EXPECT_EQ(classes[1].id, 2);
-  EXPECT_NEAR(classes[1].iou, 2.0 / 3.0, 1e-12);
-  EXPECT_EQ(classes[1].pixels, 3);
-  EXPECT_EQ(classes[1].predicted, 2);
-  EXPECT_EQ(scores.confusion()[2][4].item<int64_t>(), 1);
-  FeatureEvalResult result;
-  result.miou = scores.miou();
-  result.per_class = classes;
-  result.confusion = scores.confusion();
-  const nlohmann::json json = result.to_json();
-  EXPECT_EQ(json["per_class"][1]["pixels"], 3);
-  EXPECT_EQ(json["confusion"][2][2], 2);
-  EXPECT_EQ(json["confusion"].size(), 5u);
   EXPECT_NEAR(*scores.accuracy(), 4.0 / 5.0, 1e-12);
   EXPECT_THAT(scores.spurious_classes(), ::testing::ElementsAre(0));
 }
@@ -75,6 +56,25 @@ TEST(ClassMatch, ClassesMatchByNameAndUnknownOnesAreLeftOutOrWrong) {
   scores.add(p, t);
   // ground: I 2, U 3; void: I 1, U 1 (the box pixel predicted void is not scored) -> (2/3 + 1) / 2.
   EXPECT_NEAR(*scores.miou(), (2.0 / 3.0 + 1.0) / 2.0, 1e-12);
+  // Per class: the classes the truth has (void, ground), with their pixels and predictions; the confusion matrix
+  // counts truth x predicted (the lamp predicted on a ground pixel lands in column 4).
+  const auto classes = scores.per_class();
+  ASSERT_EQ(classes.size(), 2u);
+  EXPECT_EQ(classes[0].id, 0);
+  EXPECT_NEAR(classes[0].iou, 1.0, 1e-12);
+  EXPECT_EQ(classes[1].id, 2);
+  EXPECT_NEAR(classes[1].iou, 2.0 / 3.0, 1e-12);
+  EXPECT_EQ(classes[1].pixels, 3);
+  EXPECT_EQ(classes[1].predicted, 2);
+  EXPECT_EQ(scores.confusion()[2][4].item<int64_t>(), 1);
+  FeatureEvalResult result;
+  result.miou = scores.miou();
+  result.per_class = classes;
+  result.confusion = scores.confusion();
+  const nlohmann::json json = result.to_json();
+  EXPECT_EQ(json["per_class"][1]["pixels"], 3);
+  EXPECT_EQ(json["confusion"][2][2], 2);
+  EXPECT_EQ(json["confusion"].size(), 5u);
   EXPECT_EQ(match->truth_classes(), 4);
   EXPECT_NEAR(*scores.accuracy(), 3.0 / 4.0, 1e-12);
   EXPECT_FALSE(ClassMatch::by_name({}, {{0, "void"}}, {0}).has_value());  // unnamed classes: ids as they are
