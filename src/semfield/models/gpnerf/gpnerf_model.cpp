@@ -20,6 +20,17 @@ namespace {
 constexpr int64_t kGpRayChunk = 1024;     // rays per network pass (memory: chunk x samples x views x width)
 constexpr int64_t kGpPointChunk = 32768;  // points per pass for density / radiance queries
 
+// Calls each(rays, begin, n) for the network's inputs of rays [begin, begin + n), kGpRayChunk rays at a time.
+template <typename F>
+void for_ray_chunks(const at::Tensor& origins, const at::Tensor& dirs, const SceneFrame& frame, double unbounded_extent,
+                    F&& each) {
+  const int64_t r = origins.size(0);
+  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
+    const int64_t n = std::min(kGpRayChunk, r - begin);
+    each(ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), frame, unbounded_extent), begin, n);
+  }
+}
+
 }  // namespace
 
 GpnerfModel::GpnerfModel(GpnerfNetwork network, std::shared_ptr<const Scene> scene, const SceneFrame& frame,
@@ -91,16 +102,14 @@ RayRenderOutput GpnerfModel::render(const at::Tensor& origins, const at::Tensor&
   }
   const GpnerfSources src = sources(source_indices_for_rays(origins, dirs));
   std::vector<at::Tensor> rgb, opacity, depth;
-  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
-    const int64_t n = std::min(kGpRayChunk, r - begin);
-    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame,
-                                  m_network.config().unbounded_extent);
-    const GpnerfRenderOutput o = m_network.render(rays, src, bg.narrow(0, begin, n), false, 0);
-    rgb.push_back(o.rgb);
-    opacity.push_back(o.opacity);
-    depth.push_back(o.depth);
-    out.n_samples += o.n_samples;
-  }
+  for_ray_chunks(origins, dirs, m_frame, m_network.config().unbounded_extent,
+                 [&](const IbrRays& rays, int64_t begin, int64_t n) {
+                   const GpnerfRenderOutput o = m_network.render(rays, src, bg.narrow(0, begin, n), false, 0);
+                   rgb.push_back(o.rgb);
+                   opacity.push_back(o.opacity);
+                   depth.push_back(o.depth);
+                   out.n_samples += o.n_samples;
+                 });
   out.rgb = at::cat(rgb);
   out.opacity = at::cat(opacity);
   out.depth = at::cat(depth);
@@ -113,15 +122,13 @@ WeightedSamples GpnerfModel::render_weights(const at::Tensor& origins, const at:
   if (r == 0) return pack_weighted_samples(origins, dirs, at::zeros({0, 1}), at::zeros({0, 1}), at::zeros({0, 1}));
   std::vector<at::Tensor> ts, dts, weights;
   const GpnerfSources src = sources(source_indices_for_rays(origins, dirs));
-  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
-    const int64_t n = std::min(kGpRayChunk, r - begin);
-    const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame,
-                                  m_network.config().unbounded_extent);
-    const GpnerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), false, 0);
-    ts.push_back(o.ts);
-    dts.push_back(o.dts);
-    weights.push_back(o.weights);
-  }
+  for_ray_chunks(origins, dirs, m_frame, m_network.config().unbounded_extent,
+                 [&](const IbrRays& rays, int64_t, int64_t n) {
+                   const GpnerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), false, 0);
+                   ts.push_back(o.ts);
+                   dts.push_back(o.dts);
+                   weights.push_back(o.weights);
+                 });
   return pack_weighted_samples(origins, dirs, at::cat(ts), at::cat(dts), at::cat(weights));
 }
 
@@ -164,23 +171,21 @@ std::vector<at::Tensor> GpnerfModel::point_outputs(const at::Tensor&) const {
 
 GpnerfView GpnerfModel::render_full(const Camera& camera, const Eigen::Vector3f& background) const {
   at::NoGradGuard no_grad;
-  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width, r = h * w,
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width,
                 d = m_network.config().extractor.semantic_channels;
   const kernels::Rays rays = kernels::generate_image_rays(camera);
   const GpnerfSources src = sources(source_indices_for_rays(rays.origins, rays.directions));
   const at::Tensor bg = at::tensor({background.x(), background.y(), background.z()}).reshape({1, 3});
   std::vector<at::Tensor> rgb, semantic, opacity, depth, median;
-  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
-    const int64_t n = std::min(kGpRayChunk, r - begin);
-    const IbrRays ir = ibr_rays(rays.origins.narrow(0, begin, n), rays.directions.narrow(0, begin, n), m_frame,
-                                m_network.config().unbounded_extent);
-    const GpnerfRenderOutput o = m_network.render(ir, src, bg.expand({n, 3}), false, 0);
-    rgb.push_back(o.rgb);
-    semantic.push_back(o.semantic);
-    opacity.push_back(o.opacity);
-    depth.push_back(o.depth);
-    median.push_back(median_depth(o.ts, o.weights));
-  }
+  for_ray_chunks(rays.origins, rays.directions, m_frame, m_network.config().unbounded_extent,
+                 [&](const IbrRays& ir, int64_t, int64_t n) {
+                   const GpnerfRenderOutput o = m_network.render(ir, src, bg.expand({n, 3}), false, 0);
+                   rgb.push_back(o.rgb);
+                   semantic.push_back(o.semantic);
+                   opacity.push_back(o.opacity);
+                   depth.push_back(o.depth);
+                   median.push_back(median_depth(o.ts, o.weights));
+                 });
   GpnerfView out;
   out.rgb = at::cat(rgb).view({h, w, 3});
   out.semantic = at::cat(semantic).view({h, w, d}).permute({2, 0, 1}).contiguous();
@@ -317,19 +322,31 @@ at::Tensor GpnerfCorpusModel::rendered_target_map(const CorpusExample& ex) const
   const GpnerfConfig& c = m_network.config();
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
   const kernels::Rays rays = kernels::generate_image_rays(ex.target_camera);
-  const int64_t r = rays.origins.size(0);
   const at::Tensor bg = ex.background.narrow(0, 0, 1);
   std::vector<at::Tensor> semantic;
-  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
-    const int64_t n = std::min(kGpRayChunk, r - begin);
-    const IbrRays ir =
-        ibr_rays(rays.origins.narrow(0, begin, n), rays.directions.narrow(0, begin, n), ex.frame, c.unbounded_extent);
-    semantic.push_back(m_network.render(ir, sources, bg.expand({n, 3}), false, 0).semantic);
-  }
+  for_ray_chunks(rays.origins, rays.directions, ex.frame, c.unbounded_extent,
+                 [&](const IbrRays& ir, int64_t, int64_t n) {
+                   semantic.push_back(m_network.render(ir, sources, bg.expand({n, 3}), false, 0).semantic);
+                 });
   return at::cat(semantic)
       .view({ex.target_camera.intrinsics.height, ex.target_camera.intrinsics.width, -1})
       .permute({2, 0, 1})
       .contiguous();
+}
+
+void GpnerfCorpusModel::head_losses(const CorpusExample& ex, const at::Tensor& map, GpnerfLosses& l) const {
+  const GpnerfConfig& c = m_network.config();
+  const at::Tensor logits = m_network.decode(map.unsqueeze(0));  // [1,K,H,W]
+  const at::Tensor labels = ex.target_label_map.defined()
+                                ? model_class_ids(ex.target_label_map, ex.label_names, c.classes)
+                                : at::full({map.size(1), map.size(2)}, -1, at::kLong);
+  l.semantic = labels.ge(0).any().item<bool>()
+                   ? at::cross_entropy_loss(logits, labels.unsqueeze(0), {}, at::Reduction::Mean, -1)
+                   : logits.sum() * 0.0f;
+  l.instance = m_network.has_instances() && ex.target_instance_map.defined()
+                   ? instance_loss(m_network.decode_instances(map.unsqueeze(0)).squeeze(0).flatten(1),
+                                   ex.target_instance_map.reshape({-1}))
+                   : logits.sum() * 0.0f;
 }
 
 GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) const {
@@ -340,20 +357,9 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
   if (c.head_input == "rendered") {
     // The heads alone, on the map a novel view gives them: every other loss 0 (with a graph, so backward runs).
     const at::Tensor map = rendered_target_map(ex);
-    const at::Tensor logits = m_network.decode(map.unsqueeze(0));
-    const at::Tensor labels = ex.target_label_map.defined()
-                                  ? model_class_ids(ex.target_label_map, ex.label_names, c.classes)
-                                  : at::full({map.size(1), map.size(2)}, -1, at::kLong);
-    const at::Tensor zero = logits.sum() * 0.0f;
     GpnerfLosses l;
-    l.rgb = l.point = l.distill = l.depth_guided = zero;
-    l.semantic = labels.ge(0).any().item<bool>()
-                     ? at::cross_entropy_loss(logits, labels.unsqueeze(0), {}, at::Reduction::Mean, -1)
-                     : zero;
-    l.instance = m_network.has_instances() && ex.target_instance_map.defined()
-                     ? instance_loss(m_network.decode_instances(map.unsqueeze(0)).squeeze(0).flatten(1),
-                                     ex.target_instance_map.reshape({-1}))
-                     : zero;
+    head_losses(ex, map, l);
+    l.rgb = l.point = l.distill = l.depth_guided = l.semantic * 0.0f;
     l.total = l.semantic * c.loss.semantic + l.instance * c.loss.instance;
     l.samples = map.size(1) * map.size(2);
     return l;
@@ -393,18 +399,7 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
   l.depth_guided = (per_sample * include.unsqueeze(1)).sum() / (include.sum() * static_cast<float>(s)).clamp_min(1.0f);
 
   // The perception head on the target view's map: rendered pixels fused into S_novel (Fig. 3a) or S_novel alone.
-  const at::Tensor map = c.head_input == "fused" ? fuse_rendered(novel, ex.ray_pixels, out.semantic) : novel;
-  const at::Tensor logits = m_network.decode(map.unsqueeze(0));  // [1,K,H,W]
-  const at::Tensor labels =
-      ex.target_label_map.defined() ? model_class_ids(ex.target_label_map, ex.label_names, c.classes)
-                                    : at::full({novel.size(1), novel.size(2)}, -1, at::kLong);
-  l.semantic = labels.ge(0).any().item<bool>()
-                   ? at::cross_entropy_loss(logits, labels.unsqueeze(0), {}, at::Reduction::Mean, -1)
-                   : logits.sum() * 0.0f;
-  l.instance = m_network.has_instances() && ex.target_instance_map.defined()
-                   ? instance_loss(m_network.decode_instances(map.unsqueeze(0)).squeeze(0).flatten(1),
-                                   ex.target_instance_map.reshape({-1}))
-                   : logits.sum() * 0.0f;
+  head_losses(ex, c.head_input == "fused" ? fuse_rendered(novel, ex.ray_pixels, out.semantic) : novel, l);
   const GpnerfLossWeights& w = c.loss;
   l.total = l.rgb * w.rgb + l.point * w.point + l.semantic * w.semantic + l.distill * w.distill +
             l.depth_guided * w.depth_guided + l.instance * w.instance;

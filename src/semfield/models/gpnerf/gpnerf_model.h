@@ -130,6 +130,9 @@ class GpnerfCorpusModel final : public CorpusModel {
   GpnerfLosses losses(const CorpusExample& example, uint64_t seed) const;
   /// head_input "rendered": the target view's semantic map rendered whole without a gradient, [D,H,W].
   at::Tensor rendered_target_map(const CorpusExample& example) const;
+  /// The perception heads' terms on the target view's map [D,H,W]: semantic cross-entropy over its labelled pixels
+  /// and, with an instance head, the instance loss (0 with a graph where there is nothing to score).
+  void head_losses(const CorpusExample& example, const at::Tensor& map, GpnerfLosses& l) const;
   std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
                                    const Eigen::Vector3f& background, int source_views) const override;
   const GpnerfNetwork& network() const { return m_network; }
