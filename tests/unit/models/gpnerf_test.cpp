@@ -461,12 +461,15 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   c.loss.distill = 0.25;
   c.lr_scale.extractor = 5;
   c.lr_scale.instance_head = 20;
+  c.lr_scale.backbone = 0;
   c.fine_min_opacity = 0.01;
   const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_THROW(gpnerf_config_from_json({{"widht", 8}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"loss", {{"rbg", 1}}}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"head_input", "both"}}, "config.json"), InputError);
+  EXPECT_EQ(gpnerf_config_from_json({{"head_input", "segmenter"}}, "config.json").head_input, "segmenter");
+  EXPECT_THROW(gpnerf_config_from_json({{"lr_scale", {{"backbone", -2}}}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"width", 12}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"fine_min_opacity", 1.0}}, "config.json"), InputError);
   // Defaults: the generator's classes, the paper's (Replica) loss weights.
@@ -505,6 +508,23 @@ TEST(GpnerfModelType, RegisteredImageConditionedAndStartsFromAnIbrEncoder) {
       ++seen[scales[i]];
     }
     EXPECT_EQ(seen.size(), 4u);  // all four parts present
+    // "backbone" 0 freezes the extractor's U-Net (F_rgb) alone; the pyramid keeps the extractor's multiplier.
+    ci.lr_scale.backbone = 0;
+    const std::vector<double> frozen =
+        create_trainable_model("gp-nerf", to_json(ci), "config.json")->lr_scales();
+    int backbone = 0, pyramid = 0;
+    for (size_t i = 0; i < named.size(); ++i) {
+      const std::string& name = named[i].first;
+      if (starts_with(name, "extractor.backbone.")) {
+        EXPECT_DOUBLE_EQ(frozen[i], 0.0) << name;
+        ++backbone;
+      } else {
+        EXPECT_DOUBLE_EQ(frozen[i], scales[i]) << name;
+        pyramid += starts_with(name, "extractor.");
+      }
+    }
+    EXPECT_GT(backbone, 0);
+    EXPECT_GT(pyramid, 0);
   }
   IbrConfig ibr = test::small_ibr_config();
   ibr.seed = 42;

@@ -169,6 +169,56 @@ TEST(GpnerfTraining, RenderedHeadInputTrainsTheHeadAloneOnTheMapANovelViewGives)
   EXPECT_THROW(bad.validate(), UsageError);
 }
 
+TEST(GpnerfTraining, SegmenterHeadInputTrainsTheExtractorAndHeadsOnTheTargetImageAlone) {
+  test::TempDir tmp;
+  const Scene scene = load_scene(test::write_small_scenes(tmp / "scene", 1, 10, 32, 7430));
+  const CorpusExample ex = example_of(scene, 0, {1, 2, 3, 4}, 96, 1);
+  GpnerfConfig c = test::small_gpnerf_config();
+  c.head_input = "segmenter";
+  const GpnerfCorpusModel model(c);
+  const at::Tensor labels = model_class_ids(ex.target_label_map, ex.label_names, c.classes);
+  // The loss is the head's cross-entropy on S_novel of the target image, mirrored with its labels by the seed's bit 7.
+  for (const uint64_t seed : {uint64_t{0}, uint64_t{128}}) {
+    const bool flip = seed == 128;
+    const GpnerfLosses l = model.losses(ex, seed);
+    EXPECT_EQ(l.rgb.item<double>(), 0.0);
+    EXPECT_EQ(l.point.item<double>(), 0.0);
+    EXPECT_EQ(l.distill.item<double>(), 0.0);
+    EXPECT_EQ(l.depth_guided.item<double>(), 0.0);
+    at::NoGradGuard no_grad;
+    const at::Tensor image = flip ? ex.target_image.flip({-1}) : ex.target_image;
+    const at::Tensor logits = model.network().decode(model.network().novel_semantics(image.unsqueeze(0)));
+    const at::Tensor want = at::cross_entropy_loss(logits, (flip ? labels.flip({-1}) : labels).unsqueeze(0), {},
+                                                   at::Reduction::Mean, -1);
+    EXPECT_NEAR(l.semantic.item<double>(), want.item<double>(), 1e-5) << "seed " << seed;
+  }
+  {  // the mirrored example is not the plain one (the scene is not symmetric)
+    const double a = model.losses(ex, 0).semantic.item<double>(), b = model.losses(ex, 128).semantic.item<double>();
+    EXPECT_GT(std::abs(a - b), 1e-6);
+  }
+  // The extractor and the heads get a gradient, the transformers none.
+  const GpnerfLosses l = model.losses(ex, 3);
+  l.total.backward();
+  int extractor = 0, head = 0, other = 0;
+  for (const auto& [name, t] : model.network().named_parameters()) {
+    const bool has = t.grad().defined() && t.grad().abs().sum().item<double>() > 0;
+    if (name.rfind("extractor.", 0) == 0) extractor += has;
+    else if (name.rfind("head.", 0) == 0) head += has;
+    else other += has;
+  }
+  EXPECT_GT(extractor, 0);
+  EXPECT_GT(head, 0);
+  EXPECT_EQ(other, 0);
+  // And the loss falls when trained.
+  DenseAdam adam(model.parameters());
+  const double before = l.semantic.item<double>();
+  for (int step = 0; step < 20; ++step) {
+    model.losses(ex, 3).total.backward();
+    adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
+  }
+  EXPECT_LT(model.losses(ex, 3).semantic.item<double>(), 0.8 * before);
+}
+
 TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersSemantics) {
   test::TempDir tmp;
   test::write_small_scenes(tmp / "corpus", 3, 12, 32, 7410);

@@ -31,14 +31,16 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
   if (colour != "blend" && colour != "alpha" && colour != "mlp")
     fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha or mlp)", colour);
-  if (head_input != "fused" && head_input != "novel" && head_input != "rendered")
-    fail_usage("gp-nerf config: head_input = '{}' (expected fused, novel or rendered)", head_input);
+  if (head_input != "fused" && head_input != "novel" && head_input != "rendered" && head_input != "segmenter")
+    fail_usage("gp-nerf config: head_input = '{}' (expected fused, novel, rendered or segmenter)", head_input);
   if (instance_slots < 0 || instance_slots > 255) fail_usage("gp-nerf config: instance_slots must be in [0, 255]");
   if (depth_guided_np < 0 || depth_guided_np > n_fine) fail_usage("gp-nerf config: depth_guided_np is out of range");
   for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided, loss.instance})
     if (!(w >= 0)) fail_usage("gp-nerf config: loss weights must be non-negative");
   for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head, lr_scale.instance_head})
     if (!(w >= 0 && w <= 1000)) fail_usage("gp-nerf config: lr_scale entries must be in [0, 1000]");
+  if (!(lr_scale.backbone == -1.0 || (lr_scale.backbone >= 0 && lr_scale.backbone <= 1000)))
+    fail_usage("gp-nerf config: lr_scale.backbone must be in [0, 1000], or -1 (as extractor)");
 }
 
 nlohmann::json to_json(const GpnerfConfig& c) {
@@ -77,7 +79,8 @@ nlohmann::json to_json(const GpnerfConfig& c) {
            {{"extractor", c.lr_scale.extractor},
             {"transformer", c.lr_scale.transformer},
             {"head", c.lr_scale.head},
-            {"instance_head", c.lr_scale.instance_head}}},
+            {"instance_head", c.lr_scale.instance_head},
+            {"backbone", c.lr_scale.backbone}}},
           {"seed", c.seed}};
 }
 
@@ -129,11 +132,12 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
     c.loss.instance = l->double_or("instance", c.loss.instance);
   }
   if (auto l = root.find("lr_scale")) {
-    l->reject_unknown_keys({"extractor", "transformer", "head", "instance_head"});
+    l->reject_unknown_keys({"extractor", "transformer", "head", "instance_head", "backbone"});
     c.lr_scale.extractor = l->double_or("extractor", c.lr_scale.extractor);
     c.lr_scale.transformer = l->double_or("transformer", c.lr_scale.transformer);
     c.lr_scale.head = l->double_or("head", c.lr_scale.head);
     c.lr_scale.instance_head = l->double_or("instance_head", c.lr_scale.instance_head);
+    c.lr_scale.backbone = l->double_or("backbone", c.lr_scale.backbone);
   }
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
   validate_config(origin, "", [&] { c.validate(); });

@@ -34,6 +34,10 @@ struct GpnerfLossWeights {
 /// head's own: a head usually fresh at fine-tuning, where the rest starts trained.
 struct GpnerfLrScale {
   double extractor = 1.0, transformer = 1.0, head = 1.0, instance_head = 1.0;
+  /// "backbone": the extractor's residual U-Net alone (what F_rgb and the pyramid's lower stages come from; the
+  /// transformers' keys read F_rgb), -1 = as "extractor". 0 with "extractor" > 0 trains the pyramid (block4 + FPN:
+  /// F_sem) without moving F_rgb.
+  double backbone = -1.0;
 };
 
 struct GpnerfConfig {
@@ -72,7 +76,11 @@ struct GpnerfConfig {
   /// reads on a novel view. "rendered" trains the perception heads alone (nothing else gets a gradient; the rgb,
   /// point and distillation losses are not computed): a stage after the joint training that fits the head to the
   /// rendered maps instead of S_novel's. Measured on the shipped model: its validation loss falls but unseen scenes'
-  /// mIoU falls too (BENCHMARKS.md, "GP-NeRF", 2026-11-27 second session).
+  /// mIoU falls too (BENCHMARKS.md, "GP-NeRF", 2026-11-27 second session). "segmenter": S_novel alone and nothing
+  /// rendered — the extractor and the heads trained as a 2D segmenter of the target image (the rgb, point and
+  /// distillation losses are 0 and not computed; a step costs the extractor and the head on one image): a stage that
+  /// trains the segmenter inside the model on many more images than the joint steps can afford. With "segmenter" the
+  /// target image and its maps are also mirrored left to right on every other example (by the example's seed).
   std::string head_input = "fused";
   /// "head_flip": at inference (not in training) the perception heads also decode the view's map mirrored left to
   /// right, and the two class probabilities are averaged (flip test-time augmentation, as mmsegmentation's

@@ -247,7 +247,8 @@ std::vector<double> GpnerfCorpusModel::lr_scales() const {
   const GpnerfLrScale& s = m_network.config().lr_scale;
   std::vector<double> out;
   for (const auto& [name, t] : m_network.named_parameters())
-    out.push_back(starts_with(name, "extractor.")       ? s.extractor
+    out.push_back(starts_with(name, "extractor.backbone.") && s.backbone >= 0 ? s.backbone
+                  : starts_with(name, "extractor.")     ? s.extractor
                   : starts_with(name, "head.")          ? s.head
                   : starts_with(name, "instance_head.") ? s.instance_head
                                                         : s.transformer);
@@ -362,6 +363,22 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
     l.rgb = l.point = l.distill = l.depth_guided = l.semantic * 0.0f;
     l.total = l.semantic * c.loss.semantic + l.instance * c.loss.instance;
     l.samples = map.size(1) * map.size(2);
+    return l;
+  }
+  if (c.head_input == "segmenter") {
+    // The extractor and the heads as a 2D segmenter of the target image, mirrored on every other example.
+    const bool flip = (seed >> 7) & 1;
+    const auto mirror = [&](const at::Tensor& t) { return flip && t.defined() ? t.flip({-1}).contiguous() : t; };
+    CorpusExample target;
+    target.target_label_map = mirror(ex.target_label_map);
+    target.target_instance_map = mirror(ex.target_instance_map);
+    target.label_names = ex.label_names;
+    const at::Tensor novel = m_network.novel_semantics(mirror(ex.target_image).unsqueeze(0)).squeeze(0);
+    GpnerfLosses l;
+    head_losses(target, novel, l);
+    l.rgb = l.point = l.distill = l.depth_guided = l.semantic * 0.0f;
+    l.total = l.semantic * c.loss.semantic + l.instance * c.loss.instance;
+    l.samples = novel.size(1) * novel.size(2);
     return l;
   }
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
