@@ -6,10 +6,9 @@
 //
 //   gpnerf_head_probe MODEL SCENE...     (MODEL: a gp-nerf .safetensors file; SCENE: generated scene folders)
 // Prints per scene the mIoU / accuracy over the test views (LabelScores, as eval: classes matched by name, the
-// classes the truth has), then the mean, per-class IoU over all scenes and the largest confusions.
+// classes the truth has), then their mean and the per-class IoU pooled over all scenes' pixels. Reference views are not
+// read: only the test views' images and semantic maps. Figures in BENCHMARKS.md ("GP-NeRF", 2026-11-27 third session).
 #include <cstdio>
-#include <map>
-#include <memory>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
