@@ -7,7 +7,8 @@
 //   gpnerf_head_probe MODEL SCENE...     (MODEL: a gp-nerf .safetensors file; SCENE: generated scene folders)
 // Prints per scene the mIoU / accuracy over the test views (LabelScores, as eval: classes matched by name, the
 // classes the truth has), then their mean and the per-class IoU pooled over all scenes' pixels. Reference views are not
-// read: only the test views' images and semantic maps. Figures in BENCHMARKS.md ("GP-NeRF", 2026-11-27 third session).
+// read: only the test views' images (RGBA over white, the trainer's default background) and semantic maps. Figures:
+// BENCHMARKS.md ("GP-NeRF on unseen scenes", 2026-11-27 third session).
 #include <cstdio>
 
 #include <ATen/ATen.h>
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
       for (const View* view : scene.split(Split::Test)) {
         if (!view->semantic) fail_input(view->image_path, "", "the view has no semantic map");
         const at::Tensor image = view_colours(*view, Eigen::Vector3f::Ones());  // [3,H,W]
-        const at::Tensor logits = net.decode(net.novel_semantics(image.unsqueeze(0)));
+        const at::Tensor logits = net.decode_view(net.novel_semantics(image.unsqueeze(0)));  // as inference
         const at::Tensor predicted = logits.squeeze(0).argmax(0);
         const at::Tensor truth =
             model_class_ids(image_to_tensor(*view->semantic).squeeze(-1).round().to(at::kLong), names, config.classes);

@@ -34,6 +34,8 @@ def main(argv):
         if i + 1 >= len(argv):
             sys.exit("--info needs a JSON object")
         info = json.loads(argv[i + 1])
+        if not isinstance(info, dict):
+            sys.exit("--info needs a JSON object")
         del argv[i:i + 2]
     name = None
     if "--name" in argv:

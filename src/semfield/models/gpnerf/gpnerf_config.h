@@ -80,7 +80,10 @@ struct GpnerfConfig {
   /// rendered — the extractor and the heads trained as a 2D segmenter of the target image (the rgb, point and
   /// distillation losses are 0 and not computed; a step costs the extractor and the head on one image): a stage that
   /// trains the segmenter inside the model on many more images than the joint steps can afford. With "segmenter" the
-  /// target image and its maps are also mirrored left to right on every other example (by the example's seed).
+  /// target image and its maps are also mirrored left to right on every other example (by the example's seed). A model
+  /// file written by a "rendered" or "segmenter" stage carries the value, and `apply --finetune-steps` trains with the
+  /// file's config: set it back first (bench/model_variant.py, as models/gp-nerf-synth.md does) or give
+  /// `--finetune-config '{"head_input": "fused"}'`.
   std::string head_input = "fused";
   /// "head_flip": at inference (not in training) the perception heads also decode the view's map mirrored left to
   /// right, and the two class probabilities are averaged (flip test-time augmentation, as mmsegmentation's
