@@ -2,6 +2,7 @@
 // the model goes through the engine's run folders (apply, fine-tuning from the generalized weights, render --semantic,
 // eval --gt by name) and refuses what it cannot do (3D point labels) with an error that says why.
 #include <fstream>
+#include <map>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -69,6 +70,26 @@ at::Tensor term(const GpnerfLosses& l, const std::string& name) {
   if (name == "semantic") return l.semantic;
   if (name == "distill") return l.distill;
   return l.depth_guided;
+}
+
+/// Parameters with a non-zero gradient, counted per part: "extractor", "head" and "other".
+std::map<std::string, int> parts_with_gradient(const GpnerfCorpusModel& model) {
+  std::map<std::string, int> count{{"extractor", 0}, {"head", 0}, {"other", 0}};
+  for (const auto& [name, t] : model.network().named_parameters()) {
+    const bool has = t.grad().defined() && t.grad().abs().sum().item<double>() > 0;
+    count[name.rfind("extractor.", 0) == 0 ? "extractor" : name.rfind("head.", 0) == 0 ? "head" : "other"] += has;
+  }
+  return count;
+}
+
+/// The semantic term of the example after 20 Adam steps on its total loss (3e-3, the same seed each step).
+double semantic_after_training(const GpnerfCorpusModel& model, const CorpusExample& ex, uint64_t seed) {
+  DenseAdam adam(model.parameters());
+  for (int step = 0; step < 20; ++step) {
+    model.losses(ex, seed).total.backward();
+    adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
+  }
+  return model.losses(ex, seed).semantic.item<double>();
 }
 
 TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
@@ -147,22 +168,11 @@ TEST(GpnerfTraining, RenderedHeadInputTrainsTheHeadAloneOnTheMapANovelViewGives)
   EXPECT_EQ(l.distill.item<double>(), 0.0);
   EXPECT_GT(l.semantic.item<double>(), 0.0);
   l.total.backward();
-  int head = 0, other = 0;
-  for (const auto& [name, t] : model.network().named_parameters()) {
-    const bool has = t.grad().defined() && t.grad().abs().sum().item<double>() > 0;
-    if (name.rfind("head.", 0) == 0) head += has;
-    else other += has;
-  }
-  EXPECT_GT(head, 0);
-  EXPECT_EQ(other, 0);
+  const std::map<std::string, int> graded = parts_with_gradient(model);
+  EXPECT_GT(graded.at("head"), 0);
+  EXPECT_EQ(graded.at("extractor") + graded.at("other"), 0);
   // And the head's loss on that map falls when trained.
-  DenseAdam adam(model.parameters());
-  const double before = l.semantic.item<double>();
-  for (int step = 0; step < 20; ++step) {
-    model.losses(ex, 3).total.backward();
-    adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
-  }
-  EXPECT_LT(model.losses(ex, 3).semantic.item<double>(), 0.8 * before);
+  EXPECT_LT(semantic_after_training(model, ex, 3), 0.8 * l.semantic.item<double>());
   // The config key is checked.
   GpnerfConfig bad = c;
   bad.head_input = "both";
@@ -199,24 +209,12 @@ TEST(GpnerfTraining, SegmenterHeadInputTrainsTheExtractorAndHeadsOnTheTargetImag
   // The extractor and the heads get a gradient, the transformers none.
   const GpnerfLosses l = model.losses(ex, 3);
   l.total.backward();
-  int extractor = 0, head = 0, other = 0;
-  for (const auto& [name, t] : model.network().named_parameters()) {
-    const bool has = t.grad().defined() && t.grad().abs().sum().item<double>() > 0;
-    if (name.rfind("extractor.", 0) == 0) extractor += has;
-    else if (name.rfind("head.", 0) == 0) head += has;
-    else other += has;
-  }
-  EXPECT_GT(extractor, 0);
-  EXPECT_GT(head, 0);
-  EXPECT_EQ(other, 0);
+  const std::map<std::string, int> graded = parts_with_gradient(model);
+  EXPECT_GT(graded.at("extractor"), 0);
+  EXPECT_GT(graded.at("head"), 0);
+  EXPECT_EQ(graded.at("other"), 0);
   // And the loss falls when trained.
-  DenseAdam adam(model.parameters());
-  const double before = l.semantic.item<double>();
-  for (int step = 0; step < 20; ++step) {
-    model.losses(ex, 3).total.backward();
-    adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
-  }
-  EXPECT_LT(model.losses(ex, 3).semantic.item<double>(), 0.8 * before);
+  EXPECT_LT(semantic_after_training(model, ex, 3), 0.8 * l.semantic.item<double>());
 }
 
 TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersSemantics) {

@@ -350,20 +350,24 @@ void GpnerfCorpusModel::head_losses(const CorpusExample& ex, const at::Tensor& m
                    : logits.sum() * 0.0f;
 }
 
+GpnerfLosses GpnerfCorpusModel::head_only_losses(const CorpusExample& ex, const at::Tensor& map) const {
+  const GpnerfLossWeights& w = m_network.config().loss;
+  GpnerfLosses l;
+  head_losses(ex, map, l);
+  l.rgb = l.point = l.distill = l.depth_guided = l.semantic * 0.0f;  // with a graph, so backward runs
+  l.total = l.semantic * w.semantic + l.instance * w.instance;
+  l.samples = map.size(1) * map.size(2);
+  return l;
+}
+
 GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) const {
   const GpnerfConfig& c = m_network.config();
   m_seen_side.observe(ex.source_colours);
   if (!ex.target_image.defined() || !ex.ray_pixels.defined())
     fail_usage("gp-nerf trains on whole target views (the corpus trainer gives them: CorpusModel::target_views)");
   if (c.head_input == "rendered") {
-    // The heads alone, on the map a novel view gives them: every other loss 0 (with a graph, so backward runs).
-    const at::Tensor map = rendered_target_map(ex);
-    GpnerfLosses l;
-    head_losses(ex, map, l);
-    l.rgb = l.point = l.distill = l.depth_guided = l.semantic * 0.0f;
-    l.total = l.semantic * c.loss.semantic + l.instance * c.loss.instance;
-    l.samples = map.size(1) * map.size(2);
-    return l;
+    // The heads alone, on the map a novel view gives them.
+    return head_only_losses(ex, rendered_target_map(ex));
   }
   if (c.head_input == "segmenter") {
     // The extractor and the heads as a 2D segmenter of the target image, mirrored on every other example.
@@ -373,13 +377,7 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
     target.target_label_map = mirror(ex.target_label_map);
     target.target_instance_map = mirror(ex.target_instance_map);
     target.label_names = ex.label_names;
-    const at::Tensor novel = m_network.novel_semantics(mirror(ex.target_image).unsqueeze(0)).squeeze(0);
-    GpnerfLosses l;
-    head_losses(target, novel, l);
-    l.rgb = l.point = l.distill = l.depth_guided = l.semantic * 0.0f;
-    l.total = l.semantic * c.loss.semantic + l.instance * c.loss.instance;
-    l.samples = novel.size(1) * novel.size(2);
-    return l;
+    return head_only_losses(target, m_network.novel_semantics(mirror(ex.target_image).unsqueeze(0)).squeeze(0));
   }
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
   const IbrRays rays = ibr_rays(ex.origins, ex.dirs, ex.frame, c.unbounded_extent);

@@ -133,6 +133,9 @@ class GpnerfCorpusModel final : public CorpusModel {
   /// The perception heads' terms on the target view's map [D,H,W]: semantic cross-entropy over its labelled pixels
   /// and, with an instance head, the instance loss (0 with a graph where there is nothing to score).
   void head_losses(const CorpusExample& example, const at::Tensor& map, GpnerfLosses& l) const;
+  /// The losses of a stage that trains the heads on `map` alone (head_input "rendered" and "segmenter"): head_losses,
+  /// the other terms 0 with a graph.
+  GpnerfLosses head_only_losses(const CorpusExample& example, const at::Tensor& map) const;
   std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
                                    const Eigen::Vector3f& background, int source_views) const override;
   const GpnerfNetwork& network() const { return m_network; }
