@@ -12,6 +12,7 @@
 #include "semfield/core/file_util.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/core/log.h"
+#include "semfield/core/memory_info.h"
 #include "semfield/core/progress.h"
 #include "semfield/core/splitmix64.h"
 #include "semfield/data/corpus.h"
@@ -97,6 +98,39 @@ LoadedScene load_corpus_scene(const CorpusScene& entry, const Eigen::Vector3f& b
                       need_instances);
 }
 
+/// The bytes a loaded scene holds in memory: its views' pixels (colour and the extras loaded) and the label maps.
+uint64_t loaded_scene_bytes(const LoadedScene& s) {
+  uint64_t bytes = 0;
+  const auto image = [&](const Image& i) { bytes += i.pixels.capacity() * sizeof(float); };
+  for (const View& v : s.scene->views) {
+    image(v.rgb);
+    for (const std::optional<Image>* extra : {&v.mask, &v.depth, &v.instance, &v.semantic})
+      if (*extra) image(**extra);
+  }
+  for (const std::vector<LabelMap>* maps : {&s.labels, &s.instances})
+    for (const LabelMap& m : *maps) bytes += m.ids.capacity() * sizeof(m.ids[0]);
+  return bytes;
+}
+
+/// After the first `loaded` of `entries` (holding `loaded_bytes`): fails when the rest cannot fit in the memory
+/// available now, warns when they would take most of it.
+void check_corpus_memory(const std::vector<CorpusScene>& entries, size_t loaded, uint64_t loaded_bytes,
+                         const char* what) {
+  const std::optional<uint64_t> available = available_memory_bytes();
+  if (!available || loaded == 0) return;
+  const MemoryProjection p = project_memory(loaded_bytes, loaded, entries.size(), *available);
+  const fs::path corpus = entries.front().path.parent_path();
+  const std::string summary = fmt::format(
+      "{} scenes ({}): the other {} need at least {} at the {:.1f} MB per scene of the first {} ({} available now); "
+      "every scene stays in memory while training", entries.size(), what, entries.size() - loaded,
+      format_memory(p.needed), static_cast<double>(loaded_bytes) / static_cast<double>(loaded) / 1e6, loaded,
+      format_memory(p.available));
+  if (p.exceeds())
+    fail_input(corpus, "", "{} — too much for this machine: train on fewer scenes or fewer views per scene "
+               "(`semfield synth --views`), or on a machine with more memory", summary);
+  if (p.tight()) log::warn("{}: {} — the training itself may not fit beside them", corpus.string(), summary);
+}
+
 std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, const Eigen::Vector3f& background,
                                      const char* what, bool show_progress, size_t min_train_views,
                                      const LabelInputs& label_inputs, bool need_depth = false,
@@ -104,13 +138,19 @@ std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, co
   std::vector<LoadedScene> out;
   std::unique_ptr<ProgressBar> bar;
   if (show_progress) bar = std::make_unique<ProgressBar>(what, static_cast<int64_t>(entries.size()), "scene");
+  // Every scene stays in memory for the whole run: after the first few, project what the rest will take and stop with
+  // a clear error if it cannot fit, rather than minutes later by the kernel's OOM killer with no message.
+  const size_t probe = std::min<size_t>(8, std::max<size_t>(1, entries.size() / 2));
+  uint64_t probe_bytes = 0;
   for (const auto& entry : entries) {
     LoadedScene s = load_corpus_scene(entry, background, label_inputs, need_depth, need_instances);
     if (s.train.size() < min_train_views)
       fail_input(entry.path, "", fmt::format("{} training views; corpus training needs at least {}",
                                              s.train.size(), min_train_views));
+    if (out.size() < probe) probe_bytes += loaded_scene_bytes(s);
     out.push_back(std::move(s));
     if (bar) bar->update(static_cast<int64_t>(out.size()));
+    if (out.size() == probe && probe < entries.size()) check_corpus_memory(entries, probe, probe_bytes, what);
   }
   if (bar) bar->finish();
   return out;

@@ -159,6 +159,30 @@ TEST(CorpusTrainer, BadOptionsAreUsageErrors) {
   EXPECT_NE(test::error_of([&] { train_corpus(o); }).find("none"), std::string::npos);
 }
 
+// A corpus too large for the memory available stops after its first scenes with an error naming the corpus and the
+// projected need, before the rest is loaded (not minutes later by the kernel's OOM killer); with enough, it trains.
+TEST(CorpusTrainer, ACorpusTooLargeForTheMemoryIsRefusedWhileLoading) {
+  test::TempDir tmp;
+  const std::filesystem::path corpus = tiny_corpus(tmp);
+  CorpusTrainOptions o = tiny_options(corpus, tmp / "run");
+  o.steps = 1;
+  o.eval_interval = 0;
+  // 4 training scenes of 12 views at 32^2: the first 2 are measured, the other 2 need ~0.2 MB.
+  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "100000", 1);
+  const std::string error = test::error_of([&] { train_corpus(o); });
+  ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
+  EXPECT_NE(error.find(corpus.string()), std::string::npos) << error;
+  EXPECT_NE(error.find("4 scenes"), std::string::npos) << error;
+  EXPECT_NE(error.find("too much for this machine"), std::string::npos) << error;
+  EXPECT_NE(error.find("0.1 MB available"), std::string::npos) << error;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "run" / "model.safetensors"));
+  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "100000000000", 1);
+  o.run_dir = tmp / "run2";
+  EXPECT_NO_THROW(train_corpus(o));
+  ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
+  EXPECT_TRUE(std::filesystem::exists(tmp / "run2" / "model.safetensors"));
+}
+
 // The distributed target: 2 ranks on loopback reach the parameters 1 rank reaches on the same global
 // batch (2 examples per step), within float tolerance (the ranks sum gradients in another order).
 TEST(CorpusTrainer, TwoGlooRanksMatchOneRankOnTheSameGlobalBatch) {
