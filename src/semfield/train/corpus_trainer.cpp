@@ -2,6 +2,7 @@
 #include "semfield/train/corpus_trainer.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <set>
@@ -118,13 +119,20 @@ void check_corpus_memory(const std::vector<CorpusScene>& entries, size_t loaded,
                          const char* what) {
   const std::optional<uint64_t> available = available_memory_bytes();
   if (!available || loaded == 0) return;
-  const MemoryProjection p = project_memory(loaded_bytes, loaded, entries.size(), *available);
+  // Every rank on this machine loads the whole corpus: LOCAL_WORLD_SIZE, set by --nproc's launcher and torchrun.
+  uint64_t ranks = 1;
+  if (const char* local = std::getenv("LOCAL_WORLD_SIZE"); local && *local) {
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(local, &end, 10);
+    if (end && *end == '\0' && n > 1) ranks = n;
+  }
+  const MemoryProjection p = project_memory(loaded_bytes * ranks, loaded, entries.size(), *available);
   const fs::path corpus = entries.front().path.parent_path();
   const std::string summary = fmt::format(
-      "{} scenes ({}): the other {} need at least {} at the {:.1f} MB per scene of the first {} ({} available now); "
+      "{} scenes ({}): the other {} need at least {} at the {:.1f} MB per scene of the first {}{} ({} available now); "
       "every scene stays in memory while training", entries.size(), what, entries.size() - loaded,
       format_memory(p.needed), static_cast<double>(loaded_bytes) / static_cast<double>(loaded) / 1e6, loaded,
-      format_memory(p.available));
+      ranks > 1 ? fmt::format(", times {} ranks on this machine", ranks) : std::string(), format_memory(p.available));
   if (p.exceeds())
     fail_input(corpus, "", "{} — too much for this machine: train on fewer scenes or fewer views per scene "
                "(`semfield synth --views`), or on a machine with more memory", summary);
