@@ -1,11 +1,9 @@
-// Available and resident memory (memory_info.h).
+// Available memory and the projection of a load (memory_info.h).
 #include "semfield/core/memory_info.h"
 
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -39,15 +37,6 @@ std::optional<uint64_t> available_memory_bytes() {
   std::stringstream text;
   text << in.rdbuf();
   return parse_meminfo_available(text.str());
-}
-
-std::optional<uint64_t> resident_memory_bytes() {
-  std::ifstream in("/proc/self/statm");
-  long long size = 0, resident = -1;
-  if (!in || !(in >> size >> resident) || resident < 0) return std::nullopt;
-  const long page = sysconf(_SC_PAGE_SIZE);
-  if (page <= 0) return std::nullopt;
-  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(page);
 }
 
 MemoryProjection project_memory(uint64_t loaded_bytes, size_t loaded, size_t total, uint64_t available) {

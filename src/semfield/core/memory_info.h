@@ -1,5 +1,5 @@
-// What memory the machine has left and what this process holds, and a projection of whether loading the rest of a
-// set of items (the scenes of a corpus) will fit: a clear error before the kernel's OOM killer ends the process.
+// What memory the machine has left, and a projection of whether loading the rest of a set of items (the scenes of a
+// corpus) will fit: a clear error before the kernel's OOM killer ends the process.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +17,8 @@ std::optional<uint64_t> available_memory_bytes();
 /// The value of `MemAvailable:` (kB) in the text of a /proc/meminfo, in bytes; nullopt if absent or malformed.
 std::optional<uint64_t> parse_meminfo_available(const std::string& meminfo);
 
-/// This process's resident set (/proc/self/statm) in bytes; nullopt where it cannot be read.
-std::optional<uint64_t> resident_memory_bytes();
-
-/// Loading `total` items of which `loaded` took `loaded_bytes` (resident growth): what the other `total - loaded`
-/// need at the same rate, against `available` bytes.
+/// Loading `total` items of which the first `loaded` hold `loaded_bytes`: what the other `total - loaded` need at the
+/// same rate, against `available` bytes.
 struct MemoryProjection {
   uint64_t needed = 0;     ///< bytes the items still to load are expected to take
   uint64_t available = 0;  ///< bytes available when measured

@@ -1,4 +1,4 @@
-// Available / resident memory and the projection that stops a corpus too large for the machine before it is loaded.
+// Available memory and the projection that stops a corpus too large for the machine before it is loaded.
 #include "semfield/core/memory_info.h"
 
 #include <cstdlib>
@@ -23,15 +23,13 @@ TEST(MemoryInfo, ReadsThisMachineAndTheOverride) {
   ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
   const auto available = available_memory_bytes();
   ASSERT_TRUE(available.has_value());  // Linux with /proc: the machines this project runs on
-  EXPECT_GT(*available, 0u);
-  const auto resident = resident_memory_bytes();
-  ASSERT_TRUE(resident.has_value());
-  EXPECT_GT(*resident, 1000000u);  // a test binary linked with LibTorch holds megabytes
+  EXPECT_GT(*available, 100'000'000u);  // a machine that runs the tests has more than 100 MB free
   ::setenv("SEMFIELD_AVAILABLE_MEMORY", "123456", 1);
   EXPECT_EQ(available_memory_bytes(), std::optional<uint64_t>(123456u));
-  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "12x", 1);  // not a number: the machine's figure
-  EXPECT_EQ(available_memory_bytes(), available.has_value() ? available_memory_bytes() : std::nullopt);
-  EXPECT_NE(available_memory_bytes(), std::optional<uint64_t>(12u));
+  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "12x", 1);  // not a number: the machine's own figure
+  const auto fallback = available_memory_bytes();
+  ASSERT_TRUE(fallback.has_value());
+  EXPECT_GT(*fallback, 100'000'000u);
   ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
 }
 
