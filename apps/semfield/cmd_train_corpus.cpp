@@ -57,6 +57,7 @@ void run_train_corpus(const TrainCorpusArgs& args) {
   }
   if (!args.init.empty()) options.init_model = resolve_model(args.init, default_models_dir());
   const DistributedOptions dist = distributed_options_from_env();
+  options.local_ranks = dist.local_world_size;
   std::unique_ptr<ProcessGroup> group;
   if (dist.world_size > 1) {
     group = std::make_unique<ProcessGroup>(dist);

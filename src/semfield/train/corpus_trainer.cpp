@@ -2,7 +2,6 @@
 #include "semfield/train/corpus_trainer.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <set>
@@ -114,19 +113,12 @@ uint64_t loaded_scene_bytes(const LoadedScene& s) {
 }
 
 /// After the first `loaded` of `entries` (holding `loaded_bytes`): fails when the rest cannot fit in the memory
-/// available now, warns when they would take most of it.
+/// available now, warns when they would take most of it. `ranks`: the ranks on this machine, each loading the corpus.
 void check_corpus_memory(const std::vector<CorpusScene>& entries, size_t loaded, uint64_t loaded_bytes,
-                         const char* what) {
+                         const char* what, int ranks) {
   const std::optional<uint64_t> available = available_memory_bytes();
   if (!available || loaded == 0) return;
-  // Every rank on this machine loads the whole corpus: LOCAL_WORLD_SIZE, set by --nproc's launcher and torchrun.
-  uint64_t ranks = 1;
-  if (const char* local = std::getenv("LOCAL_WORLD_SIZE"); local && *local) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(local, &end, 10);
-    if (end && *end == '\0' && n > 1) ranks = n;
-  }
-  const MemoryProjection p = project_memory(loaded_bytes * ranks, loaded, entries.size(), *available);
+  const MemoryProjection p = project_memory(loaded_bytes * static_cast<uint64_t>(ranks), loaded, entries.size(), *available);
   const fs::path corpus = entries.front().path.parent_path();
   const std::string summary = fmt::format(
       "{} scenes ({}): the other {} need at least {} at the {:.1f} MB per scene of the first {}{} ({} available now); "
@@ -140,7 +132,7 @@ void check_corpus_memory(const std::vector<CorpusScene>& entries, size_t loaded,
 }
 
 std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, const Eigen::Vector3f& background,
-                                     const char* what, bool show_progress, size_t min_train_views,
+                                     const char* what, bool show_progress, size_t min_train_views, int ranks,
                                      const LabelInputs& label_inputs, bool need_depth = false,
                                      bool need_instances = false) {
   std::vector<LoadedScene> out;
@@ -158,7 +150,7 @@ std::vector<LoadedScene> load_scenes(const std::vector<CorpusScene>& entries, co
     if (out.size() < probe) probe_bytes += loaded_scene_bytes(s);
     out.push_back(std::move(s));
     if (bar) bar->update(static_cast<int64_t>(out.size()));
-    if (out.size() == probe && probe < entries.size()) check_corpus_memory(entries, probe, probe_bytes, what);
+    if (out.size() == probe && probe < entries.size()) check_corpus_memory(entries, probe, probe_bytes, what, ranks);
   }
   if (bar) bar->finish();
   return out;
@@ -301,6 +293,7 @@ void CorpusTrainOptions::validate() const {
   if (!(lr > 0)) fail_usage("--lr must be positive");
   if (!(lr_final_fraction > 0 && lr_final_fraction <= 1)) fail_usage("lr_final_fraction must be in (0, 1]");
   if (!(ema >= 0 && ema < 1)) fail_usage("--ema must be in [0, 1) (got {})", ema);
+  if (local_ranks < 1) fail_usage("local_ranks must be at least 1 (got {})", local_ranks);
 }
 
 
@@ -360,12 +353,12 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   const LabelInputs label_inputs = model->label_inputs();
   const std::vector<LoadedScene> scenes =
       load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1,
-                  label_inputs, model->geometry_views() > 0, model->instance_targets());
+                  options.local_ranks, label_inputs, model->geometry_views() > 0, model->instance_targets());
   std::vector<CorpusScene> val_entries(corpus.val.begin(),
                                        corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
   const std::vector<LoadedScene> val_scenes =
-      main_rank ? load_scenes(val_entries, background, "load val", show, 1, label_inputs, model->geometry_views() > 0,
-                              model->instance_targets())
+      main_rank ? load_scenes(val_entries, background, "load val", show, 1, 1, label_inputs,
+                              model->geometry_views() > 0, model->instance_targets())
                 : std::vector<LoadedScene>{};
   const std::vector<at::Tensor> params = model->parameters();
   DenseAdam adam(params);

@@ -51,6 +51,9 @@ struct CorpusTrainOptions {
   /// gnesf model's radiance network). Empty = a fresh initialisation.
   std::filesystem::path init_model;
   bool resume = false;
+  /// Ranks of the job on this machine (DistributedOptions::local_world_size): each holds the whole corpus, which the
+  /// memory check counts.
+  int local_ranks = 1;
   bool show_progress = true;
   const std::atomic<bool>* stop_requested = nullptr;
 

@@ -120,6 +120,7 @@ DistributedOptions distributed_options_from_env(const std::map<std::string, std:
   options.master_port = distributed_env_int(env, "MASTER_PORT", options.master_port, 1, 65535);
   options.world_size = distributed_env_int(env, "WORLD_SIZE", options.world_size, 1, 1 << 20);
   options.rank = distributed_env_int(env, "RANK", options.rank, 0, 1 << 20);
+  options.local_world_size = distributed_env_int(env, "LOCAL_WORLD_SIZE", options.local_world_size, 1, 1 << 20);
   if (options.rank >= options.world_size)
     fail_usage("environment variable RANK: {} is out of range for WORLD_SIZE {} (expected 0..{})", options.rank,
                options.world_size, options.world_size - 1);
@@ -129,7 +130,7 @@ DistributedOptions distributed_options_from_env(const std::map<std::string, std:
 
 DistributedOptions distributed_options_from_env() {
   std::map<std::string, std::string> env;
-  for (const char* name : {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "GLOO_SOCKET_IFNAME"})
+  for (const char* name : {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_WORLD_SIZE", "GLOO_SOCKET_IFNAME"})
     if (const char* value = std::getenv(name)) env[name] = value;
   return distributed_options_from_env(env);
 }

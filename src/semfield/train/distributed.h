@@ -34,6 +34,7 @@ struct DistributedOptions {
   int master_port = 29500;
   int world_size = 1;  ///< number of processes (ranks), >= 1
   int rank = 0;        ///< this process, 0 .. world_size-1
+  int local_world_size = 1;  ///< ranks on this process's machine (LOCAL_WORLD_SIZE; what they share, e.g. memory)
   /// Bound on the rendezvous (all ranks joining) and on each collective; past it the call throws instead of hanging.
   std::chrono::seconds timeout{300};
   /// Network interface(s) Gloo sends on ("eth0", or several comma-separated); empty: the one that the address
@@ -41,7 +42,7 @@ struct DistributedOptions {
   std::string interface;
 };
 
-/// The options torchrun's environment describes: MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK and
+/// The options torchrun's environment describes: MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_WORLD_SIZE and
 /// GLOO_SOCKET_IFNAME (-> interface); LOCAL_RANK is ignored (one process per rank, CPU). A variable that is unset
 /// or empty keeps its default, so a plain run is world size 1. Throws UsageError naming the variable for a value
 /// that is not an integer in range, and for RANK >= WORLD_SIZE.

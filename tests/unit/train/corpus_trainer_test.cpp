@@ -177,12 +177,12 @@ TEST(CorpusTrainer, ACorpusTooLargeForTheMemoryIsRefusedWhileLoading) {
   EXPECT_NE(error.find("0.1 MB available"), std::string::npos) << error;
   EXPECT_EQ(error.find("ranks"), std::string::npos) << error;
   EXPECT_FALSE(std::filesystem::exists(tmp / "run" / "model.safetensors"));
-  // Every rank on the machine holds its own copy: enough memory for one is not enough for 100 (LOCAL_WORLD_SIZE, as
-  // --nproc's launcher and torchrun set it; the other distributed variables unset, so this process trains alone).
+  // Every rank on the machine holds its own copy: enough memory for one is not enough for 100 (local_ranks: the
+  // CLI's LOCAL_WORLD_SIZE, as --nproc's launcher and torchrun set it).
   ::setenv("SEMFIELD_AVAILABLE_MEMORY", "20000000", 1);
-  ::setenv("LOCAL_WORLD_SIZE", "100", 1);
+  o.local_ranks = 100;
   const std::string ranks_error = test::error_of([&] { train_corpus(o); });
-  ::unsetenv("LOCAL_WORLD_SIZE");
+  o.local_ranks = 1;
   EXPECT_NE(ranks_error.find("times 100 ranks on this machine"), std::string::npos) << ranks_error;
   ::setenv("SEMFIELD_AVAILABLE_MEMORY", "100000000000", 1);
   o.run_dir = tmp / "run2";

@@ -225,11 +225,13 @@ TEST(DistributedEnv, ReadsTorchrunVariables) {
                                                              {"WORLD_SIZE", "4"},
                                                              {"RANK", "3"},
                                                              {"LOCAL_RANK", "1"},
+                                                             {"LOCAL_WORLD_SIZE", "2"},
                                                              {"GLOO_SOCKET_IFNAME", "eth1"}});
   EXPECT_EQ(o.master_addr, "10.0.0.5");
   EXPECT_EQ(o.master_port, 29611);
   EXPECT_EQ(o.world_size, 4);
   EXPECT_EQ(o.rank, 3);
+  EXPECT_EQ(o.local_world_size, 2);
   EXPECT_EQ(o.interface, "eth1");
 }
 
@@ -237,6 +239,7 @@ TEST(DistributedEnv, MissingVariablesMeanOneProcess) {
   const DistributedOptions o = distributed_options_from_env(std::map<std::string, std::string>{});
   EXPECT_EQ(o.world_size, 1);
   EXPECT_EQ(o.rank, 0);
+  EXPECT_EQ(o.local_world_size, 1);
   EXPECT_EQ(o.master_addr, "127.0.0.1");
   EXPECT_EQ(o.master_port, 29500);
   EXPECT_TRUE(o.interface.empty());
@@ -255,6 +258,8 @@ TEST(DistributedEnv, MalformedValuesNameTheVariable) {
             "environment variable RANK: expected an integer in 0..1048576, got '1x'");
   EXPECT_EQ(error({{"WORLD_SIZE", "2"}, {"RANK", "-1"}}),
             "environment variable RANK: expected an integer in 0..1048576, got '-1'");
+  EXPECT_EQ(error({{"LOCAL_WORLD_SIZE", "0"}}),
+            "environment variable LOCAL_WORLD_SIZE: expected an integer in 1..1048576, got '0'");
   EXPECT_EQ(error({{"MASTER_PORT", "70000"}}),
             "environment variable MASTER_PORT: expected an integer in 1..65535, got '70000'");
   EXPECT_EQ(error({{"WORLD_SIZE", "2"}, {"RANK", "2"}}),
