@@ -129,6 +129,7 @@ struct GpPacked {
   std::vector<Layer> point, rgb;
   std::vector<float> final_norm_w, final_norm_b;
   bool blend = true, alpha = false;
+  std::vector<Layer> blend_mlp;  ///< learned blend weights (empty: the attention's mean)
   int64_t value_offset(int64_t l) const { return W + l * W; }
   int64_t attention_offset(int64_t l) const { return W + L * W + l * A; }
 };
@@ -232,6 +233,12 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
     p.rgb = detail::pack_net(kGpOp, "rgb", w.rgb);
     TORCH_CHECK(p.rgb.front().in == p.W && p.rgb.back().out == (p.blend ? 1 : 3), kGpOp,
                 ": the colour layer must map W -> ", p.blend ? 1 : 3);
+    if (!w.blend_weights.weights.empty()) {
+      TORCH_CHECK(p.blend, kGpOp, ": learned blend weights need the blend or alpha colour");
+      p.blend_mlp = detail::pack_net(kGpOp, "blend", w.blend_weights);
+      TORCH_CHECK(p.blend_mlp.front().in == p.W + kRayDiffWidth && p.blend_mlp.back().out == 1, kGpOp,
+                  ": the blend weights' MLP must map W + ", kRayDiffWidth, " -> 1");
+    }
     p.final_norm_w = gp_floats(w.final_norm_w);
     p.final_norm_b = gp_floats(w.final_norm_b);
   }
@@ -291,6 +298,7 @@ class GpBlock {
     for (const GpRayPacked& r : p.ray) scratch = std::max(scratch, widest(r.ff));
     for (const auto& pos : p.position) scratch = std::max(scratch, widest(pos));
     if (rays) scratch = std::max(scratch, widest(p.rgb));
+    if (!p.blend_mlp.empty()) scratch = std::max(scratch, widest(p.blend_mlp));
     auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n), 0.0f); };
     x_ = buf(rows * (p.C + 3));
     valid_.assign(static_cast<size_t>(rows), 0);
@@ -323,6 +331,10 @@ class GpBlock {
       mixed_ = buf(max_nb * Wp_);
       abar_ = buf(p.heads * Sp_);
       wblend_ = buf(rows);
+      if (!p.blend_mlp.empty()) {
+        blend_in_ = buf(rows * padded16(p.W + kRayDiffWidth));
+        blend_m_ = buf(rows);
+      }
     }
   }
 
@@ -410,6 +422,7 @@ class GpBlock {
     // The default width: the attention in registers.
     if (W == 32 && p_.A <= 16 && (!field || p_.D == W || p_.D == 2 * W)) {
       view_attention_registers<2>(v, l, field, blend);
+      if (blend) learned_blend();
       finish_view_layer(v);
       return;
     }
@@ -428,6 +441,8 @@ class GpBlock {
         }
       }
     apply_layer(v.a2, hl_.data(), A, rows, att_.data(), Wp_, false);              // logits
+    if (blend)
+      for (int64_t row = 0; row < rows; ++row) keep_blend_input(row, att_.data() + row * Wp_);
     apply_layer(v.p2, hp_.data() + l * p_.P, LP, rows, pos_.data(), Wp_, false);  // pos_fc(p)
     const int64_t rep = field ? p_.D / W : 1;
     for (int64_t i = 0; i < nb_; ++i) {
@@ -483,7 +498,42 @@ class GpBlock {
         }
       }
     }
+    if (blend) learned_blend();
     finish_view_layer(v);
+  }
+
+  /// With learned blend weights: row's attention logits (W) and ray difference (4), the input of the blend MLP.
+  void keep_blend_input(int64_t row, const float* logits) {
+    if (p_.blend_mlp.empty()) return;
+    const int64_t W = p_.W, bi = padded16(W + kRayDiffWidth);
+    float* in = blend_in_.data() + row * bi;
+    std::copy(logits, logits + W, in);
+    std::copy(rd_.data() + kRayDiffWidth * row, rd_.data() + kRayDiffWidth * (row + 1), in + W);
+  }
+
+  /// With learned blend weights: wblend_ (the attention's mean over channels, 0 for invalid views) times exp(m_v)
+  /// and renormalised over the views, m = the blend MLP of the inputs kept by keep_blend_input.
+  void learned_blend() {
+    if (p_.blend_mlp.empty()) return;
+    const int64_t rows = V_ * nb_, bi = padded16(p_.W + kRayDiffWidth);
+    run_net(p_.blend_mlp, blend_in_.data(), bi, rows, blend_m_.data(), 1, false, s0_.data(), s1_.data());
+    for (int64_t i = 0; i < nb_; ++i) {
+      float top = -std::numeric_limits<float>::infinity();
+      for (int64_t u = 0; u < V_; ++u) {
+        const int64_t row = u * nb_ + i;
+        if (wblend_[static_cast<size_t>(row)] > 0.0f) top = std::max(top, blend_m_[static_cast<size_t>(row)]);
+      }
+      if (!(top > -std::numeric_limits<float>::infinity())) continue;  // no view weighs: nothing to renormalise
+      float sum = 0.0f;
+      for (int64_t u = 0; u < V_; ++u) {
+        const int64_t row = u * nb_ + i;
+        float& w = wblend_[static_cast<size_t>(row)];
+        if (w > 0.0f) w *= std::exp(blend_m_[static_cast<size_t>(row)] - top);
+        sum += w;
+      }
+      const float inv = 1.0f / sum;
+      for (int64_t u = 0; u < V_; ++u) wblend_[static_cast<size_t>(u * nb_ + i)] *= inv;
+    }
   }
 
   /// q += out_fc(agg); q += ff(LN(q)).
@@ -546,6 +596,7 @@ class GpBlock {
           _mm512_storeu_ps(lg + 16 * c, x);
           top[c] = _mm512_max_ps(top[c], x);
         }
+        if (blend) keep_blend_input(row, lg);
       }
       // Softmax numerators and their sums.
       __m512 sum[NC];
@@ -727,6 +778,7 @@ class GpBlock {
   int64_t V_, Wp_, bigp_, Sp_, nb_ = 0;
   std::vector<float> x_, rd_, h_, big_, hp_, hl_, att_, pos_, q_, xn_, agg_, tmp_, s0_, s1_, aq_, head_;
   std::vector<float> sem_, field_, expanded_, mask_, qkv_, qe_, kt_, scores_, panel_, mixed_, abar_, wblend_;
+  std::vector<float> blend_in_, blend_m_;  ///< learned blend weights: the MLP's inputs [rows, W + 4 padded], outputs
   std::vector<uint8_t> valid_, seen_;
   detail::ProjectionBlock<kTapChunk> proj_;  // one view's projections of a chunk
   detail::TapBlock<kTapChunk> taps_;          // their taps in one map

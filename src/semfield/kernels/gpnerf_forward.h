@@ -60,6 +60,10 @@ struct GpnerfTransformerWeights {
   /// (GpnerfRaysForward::sample_score / sample_rgb) for the caller's compositing instead of a colour
   bool alpha = false;
   int heads = 4;        ///< ray-attention heads (they divide W and the semantic width D)
+  /// GpnerfConfig::blend_weights "learned" (with blend): [the last view layer's attention logits (W), the view's ray
+  /// difference (4)] -> H -> 1, the log-factor m_v of each view's colour weight (mean attention x exp(m_v),
+  /// renormalised over the views); no layers = the attention's mean alone
+  SmallMlpWeights blend_weights;
 };
 
 /// The reference views as the network reads them: cameras (normalised scene frame) and channels-last maps.

@@ -113,6 +113,8 @@ GpnerfNetwork perturbed_network(const GpnerfConfig& c, uint64_t seed) {
     if (name.rfind("transformer.", 0) != 0) continue;
     if (name.find("bias") != std::string::npos) t.uniform_(-0.3, 0.3, gen);
     if (name.find("norm.weight") != std::string::npos) t.uniform_(0.5, 1.5, gen);
+    // the learned blend weights' output layer starts at zero (the attention's weights): make it weigh
+    if (name == "transformer.blend.weight1") t.uniform_(-1.0, 1.0, gen);
   }
   return net;
 }
@@ -200,6 +202,58 @@ TEST(GpnerfFused, RenderMatchesReferenceWithAlphaColour) {
   c.source_views = 3;
   c.colour = "alpha";
   expect_fused_render_matches(c);
+}
+
+TEST(GpnerfFused, RenderMatchesReferenceWithLearnedBlendWeights) {
+  for (const char* colour : {"blend", "alpha"}) {
+    GpnerfConfig c = tiny_gpnerf_config();
+    c.colour = colour;
+    c.blend_weights = "learned";
+    expect_fused_render_matches(c);
+    c = GpnerfConfig();  // W 32: the attention in registers
+    c.classes = synth_class_names();
+    c.source_views = 3;
+    c.colour = colour;
+    c.blend_weights = "learned";
+    expect_fused_render_matches(c);
+  }
+}
+
+TEST(GpnerfNetwork, LearnedBlendWeightsStartAsTheAttentionsAndThenReweighTheViews) {
+  // A "learned" network initialised from an "attention" one renders the same colours (the MLP's output layer is zero:
+  // every view's factor exp(0) = 1); once that layer weighs, the colours change, and the weights still sum to one
+  // over the views (a constant colour in every source view stays that colour).
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.fine_min_opacity = 0;
+  const GpnerfNetwork attention = perturbed_network(c, 31);
+  GpnerfConfig cl = c;
+  cl.blend_weights = "learned";
+  GpnerfCorpusModel learned(cl);
+  learned.initialise_from("gp-nerf", to_json(c), attention.state(), "attention.safetensors");
+  ToyScene toy = toy_scene(16);
+  at::NoGradGuard no_grad;
+  const at::Tensor bg = at::full({16, 3}, 0.25f);
+  const at::Tensor a = attention.render(toy.rays, attention.prepare(toy.cameras, toy.images), bg, false, 0).rgb;
+  const GpnerfNetwork& net = learned.network();
+  const at::Tensor b = net.render(toy.rays, net.prepare(toy.cameras, toy.images), bg, false, 0).rgb;
+  EXPECT_TRUE(at::allclose(a, b, 1e-5, 1e-6)) << (a - b).abs().max().item<float>();
+  for (const auto& [name, t] : net.named_parameters())
+    if (name == "transformer.blend.weight1") t.uniform_(-1.0, 1.0, at::make_generator<at::CPUGeneratorImpl>(3));
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const GpnerfRenderOutput moved = net.render(toy.rays, src, bg, false, 0);
+  EXPECT_GT((moved.rgb - a).abs().max().item<float>(), 1e-3f);
+  GpnerfSources flat = src;
+  flat.colours = at::full_like(src.colours, 0.6f);
+  GpnerfRenderOutput grey;
+  {
+    at::AutoGradMode grad(true);  // the reference path, which returns the samples' colours with the blend colour
+    grey = net.render(toy.rays, flat, bg, false, 0);
+  }
+  // per sample: the views' weights sum to 1 where a view sees it, so every seen sample's blend is 0.6
+  const at::Tensor seen = grey.valid.unsqueeze(2).expand_as(grey.sample_rgb);
+  ASSERT_GT(seen.sum().item<int64_t>(), 0);
+  EXPECT_TRUE(at::allclose(grey.sample_rgb.detach().masked_select(seen), at::full({seen.sum().item<int64_t>()}, 0.6f),
+                           1e-5, 1e-6));
 }
 
 TEST(GpnerfNetwork, AlphaCompositeIsFrontToBackOverTheBackground) {
@@ -472,6 +526,16 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   EXPECT_THROW(gpnerf_config_from_json({{"lr_scale", {{"backbone", -2}}}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"width", 12}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"fine_min_opacity", 1.0}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"blend_weights", "mlp"}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"blend_weights", "learned"}, {"colour", "mlp"}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"loss", {{"surface_rgb", -1}}}}, "config.json"), InputError);
+  {
+    GpnerfConfig l = c;
+    l.blend_weights = "learned";
+    l.loss.surface_rgb = 2;
+    l.loss.surface_pool = 0.1;
+    EXPECT_EQ(to_json(gpnerf_config_from_json(to_json(l), "config.json")), to_json(l));
+  }
   // Defaults: the generator's classes, the paper's (Replica) loss weights.
   const GpnerfConfig d = gpnerf_config_from_json(nlohmann::json::object(), "config.json");
   EXPECT_EQ(d.classes, synth_class_names());

@@ -31,11 +31,16 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
   if (colour != "blend" && colour != "alpha" && colour != "mlp")
     fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha or mlp)", colour);
+  if (blend_weights != "attention" && blend_weights != "learned")
+    fail_usage("gp-nerf config: blend_weights = '{}' (expected attention or learned)", blend_weights);
+  if (blend_weights == "learned" && colour == "mlp")
+    fail_usage("gp-nerf config: blend_weights 'learned' weighs the views' colours of the blend or alpha colour, not mlp");
   if (head_input != "fused" && head_input != "novel" && head_input != "rendered" && head_input != "segmenter")
     fail_usage("gp-nerf config: head_input = '{}' (expected fused, novel, rendered or segmenter)", head_input);
   if (instance_slots < 0 || instance_slots > 255) fail_usage("gp-nerf config: instance_slots must be in [0, 255]");
   if (depth_guided_np < 0 || depth_guided_np > n_fine) fail_usage("gp-nerf config: depth_guided_np is out of range");
-  for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided, loss.instance})
+  for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided, loss.instance, loss.surface_rgb,
+                   loss.surface_pool})
     if (!(w >= 0)) fail_usage("gp-nerf config: loss weights must be non-negative");
   for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head, lr_scale.instance_head})
     if (!(w >= 0 && w <= 1000)) fail_usage("gp-nerf config: lr_scale entries must be in [0, 1000]");
@@ -66,6 +71,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"head_input", c.head_input},
           {"head_flip", c.head_flip},
           {"colour", c.colour},
+          {"blend_weights", c.blend_weights},
           {"instance_slots", c.instance_slots},
           {"depth_guided_np", c.depth_guided_np},
           {"loss",
@@ -74,6 +80,8 @@ nlohmann::json to_json(const GpnerfConfig& c) {
             {"semantic", c.loss.semantic},
             {"distill", c.loss.distill},
             {"depth_guided", c.loss.depth_guided},
+            {"surface_rgb", c.loss.surface_rgb},
+            {"surface_pool", c.loss.surface_pool},
             {"instance", c.loss.instance}}},
           {"lr_scale",
            {{"extractor", c.lr_scale.extractor},
@@ -88,8 +96,8 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
                             "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "classes",
-                            "joint_attention", "gradient_block", "head_input", "head_flip", "colour", "instance_slots",
-                            "depth_guided_np", "loss", "lr_scale", "seed"});
+                            "joint_attention", "gradient_block", "head_input", "head_flip", "colour", "blend_weights",
+                            "instance_slots", "depth_guided_np", "loss", "lr_scale", "seed"});
   GpnerfConfig c;
   c.classes = synth_class_names();
   if (auto e = root.find("extractor")) {
@@ -120,15 +128,19 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.head_input = root.string_or("head_input", c.head_input);
   c.head_flip = root.bool_or("head_flip", c.head_flip);
   c.colour = root.string_or("colour", c.colour);
+  c.blend_weights = root.string_or("blend_weights", c.blend_weights);
   c.instance_slots = static_cast<int>(root.int_or("instance_slots", c.instance_slots));
   c.depth_guided_np = static_cast<int>(root.int_or("depth_guided_np", c.depth_guided_np));
   if (auto l = root.find("loss")) {
-    l->reject_unknown_keys({"rgb", "point", "semantic", "distill", "depth_guided", "instance"});
+    l->reject_unknown_keys(
+        {"rgb", "point", "semantic", "distill", "depth_guided", "instance", "surface_rgb", "surface_pool"});
     c.loss.rgb = l->double_or("rgb", c.loss.rgb);
     c.loss.point = l->double_or("point", c.loss.point);
     c.loss.semantic = l->double_or("semantic", c.loss.semantic);
     c.loss.distill = l->double_or("distill", c.loss.distill);
     c.loss.depth_guided = l->double_or("depth_guided", c.loss.depth_guided);
+    c.loss.surface_rgb = l->double_or("surface_rgb", c.loss.surface_rgb);
+    c.loss.surface_pool = l->double_or("surface_pool", c.loss.surface_pool);
     c.loss.instance = l->double_or("instance", c.loss.instance);
   }
   if (auto l = root.find("lr_scale")) {

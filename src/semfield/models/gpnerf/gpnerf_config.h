@@ -26,6 +26,13 @@ struct GpnerfLossWeights {
   /// "instance": DM-NeRF's instance loss of the instance head (Hungarian matching of slots to the target view's
   /// instances, binary cross-entropy + soft IoU), with "instance_slots" > 0 and instance maps in the scene
   double instance = 1.0;
+  /// Not in the paper; where the scene has depth maps (the generator writes them), else 0. "surface_rgb": the
+  /// squared error of the view-blended colour of the fine sample nearest the depth map's surface (the colour a blend
+  /// that knew which views see the surface would give); "surface_pool": -log of the colour pooling's mass within
+  /// "depth_guided_np" samples of that sample. Both teach the colour where the surface is, which the photometric loss
+  /// alone leaves to the pooling to find (BENCHMARKS.md, "GP-NeRF", 2026-11-27 fourth session). 0 = off (default).
+  double surface_rgb = 0.0;
+  double surface_pool = 0.0;
 };
 
 /// Learning-rate multipliers of the parts (of `train-corpus --lr` and `apply --finetune-lr`). The paper's are 5e-3 /
@@ -98,6 +105,14 @@ struct GpnerfConfig {
   /// Eq. 6: an MLP on the mean of the samples' features; slower to train). BENCHMARKS.md ("GP-NeRF", 2026-11-27):
   /// alpha fine-tuned 1,200 steps from the shipped blend model scores no better (PSNR 25.84 vs 26.02 dB).
   std::string colour = "blend";
+  /// "blend_weights": the views' weights of a sample's colour with the "blend" and "alpha" colours: "attention"
+  /// (default: the last view transformer's attention, its mean over channels) or "learned": that mean reweighted by
+  /// exp(m_v) and renormalised over the views, m_v = MLP([the last view layer's attention logits of view v, its
+  /// direction difference and cosine]) (W + 4 -> 16 -> 1, the last layer zero at initialisation, so a model
+  /// initialised from an "attention" one starts with its colours). The attention is trained for the features it
+  /// pools; the learnt factor lets the colour weigh the views it can see from (IBRNet's blend weights) without
+  /// moving it. BENCHMARKS.md ("GP-NeRF", 2026-11-27 fourth session) measures it.
+  std::string blend_weights = "attention";
   /// "instance_slots": slots of the instance head (a second perception head on the same map; the paper defines no
   /// instance loss: DM-NeRF's), 0 = none. Instances are per scene: the head is trained by fine-tuning on a scene.
   int instance_slots = 0;

@@ -281,10 +281,11 @@ void GpnerfCorpusModel::initialise_from(const std::string& type, const nlohmann:
   if (type != "gp-nerf")
     fail_input(origin, "", "a model of type {} cannot initialise one of type gp-nerf (ibr or gp-nerf can)", type);
   // Another gp-nerf model with the same architecture (its switches and loss weights may differ: ablations); an
-  // instance head it lacks keeps its initialisation.
+  // instance head or learned blend weights it lacks keep their initialisation.
   std::vector<std::pair<std::string, at::Tensor>> named;
   for (auto& [name, t] : m_network.named_parameters())
-    if (name.rfind("instance_head.", 0) != 0 || weights.count(name)) named.emplace_back(name, t);
+    if ((name.rfind("instance_head.", 0) != 0 && name.rfind("transformer.blend.", 0) != 0) || weights.count(name))
+      named.emplace_back(name, t);
   restore_tensors(weights, named, origin);
 }
 
@@ -354,7 +355,7 @@ GpnerfLosses GpnerfCorpusModel::head_only_losses(const CorpusExample& ex, const 
   const GpnerfLossWeights& w = m_network.config().loss;
   GpnerfLosses l;
   head_losses(ex, map, l);
-  l.rgb = l.point = l.distill = l.depth_guided = l.semantic * 0.0f;  // with a graph, so backward runs
+  l.rgb = l.point = l.distill = l.depth_guided = l.surface_rgb = l.surface_pool = l.semantic * 0.0f;  // with a graph
   l.total = l.semantic * w.semantic + l.instance * w.instance;
   l.samples = map.size(1) * map.size(2);
   return l;
@@ -413,11 +414,29 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
   const at::Tensor per_sample = cosine_embedding(out.point_semantic, teacher.unsqueeze(1), positive);  // [R,S]
   l.depth_guided = (per_sample * include.unsqueeze(1)).sum() / (include.sum() * static_cast<float>(s)).clamp_min(1.0f);
 
+  // The colour at the surface (not in the paper; with depth maps only): the blend of the sample nearest the surface
+  // against the pixel, and the pooling's mass near that sample.
+  l.surface_rgb = l.surface_pool = l.rgb * 0.0f;
+  if (ex.target_depth_map.defined() && out.sample_rgb.defined() && (c.loss.surface_rgb > 0 || c.loss.surface_pool > 0)) {
+    const at::Tensor rays_in = include * out.valid.gather(1, index.unsqueeze(1)).squeeze(1).to(at::kFloat);  // [R]
+    const at::Tensor n_in = rays_in.sum().clamp_min(1.0f);
+    if (c.loss.surface_rgb > 0) {
+      const at::Tensor at_surface = out.sample_rgb.gather(1, index.view({r, 1, 1}).expand({r, 1, 3})).squeeze(1);
+      l.surface_rgb = ((at_surface - ex.target).pow(2).mean(1) * rays_in).sum() / n_in;
+    }
+    if (c.loss.surface_pool > 0 && out.sample_score.defined()) {
+      const at::Tensor pool = at::softmax(out.sample_score.masked_fill(out.valid.logical_not(), -1e9), 1);
+      const at::Tensor near = (pool * positive.to(pool.scalar_type())).sum(1);
+      l.surface_pool = (-at::log(near.clamp_min(1e-6f)) * rays_in).sum() / n_in;
+    }
+  }
+
   // The perception head on the target view's map: rendered pixels fused into S_novel (Fig. 3a) or S_novel alone.
   head_losses(ex, c.head_input == "fused" ? fuse_rendered(novel, ex.ray_pixels, out.semantic) : novel, l);
   const GpnerfLossWeights& w = c.loss;
   l.total = l.rgb * w.rgb + l.point * w.point + l.semantic * w.semantic + l.distill * w.distill +
-            l.depth_guided * w.depth_guided + l.instance * w.instance;
+            l.depth_guided * w.depth_guided + l.instance * w.instance + l.surface_rgb * w.surface_rgb +
+            l.surface_pool * w.surface_pool;
   return l;
 }
 

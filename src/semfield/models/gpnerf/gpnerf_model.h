@@ -100,7 +100,7 @@ std::unique_ptr<CorpusModel> create_gpnerf_trainable(const nlohmann::json& confi
 
 /// The losses of one GP-NeRF training example (Eq. 8-13), unweighted.
 struct GpnerfLosses {
-  at::Tensor rgb, point, semantic, distill, depth_guided, instance, total;
+  at::Tensor rgb, point, semantic, distill, depth_guided, instance, surface_rgb, surface_pool, total;
   double mse = 0;
   int64_t samples = 0;
 };

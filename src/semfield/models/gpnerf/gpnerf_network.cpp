@@ -18,6 +18,7 @@ namespace {
 
 constexpr int kGpPositionFreqs = 4;       // sin/cos of t along the ray at 1, 2, 4, 8 pi
 constexpr int kGpPositionChannels = 2 * kGpPositionFreqs + 3;  // + the view direction
+constexpr int kGpBlendHidden = 16;                              // hidden width of the "learned" blend weights' MLP
 constexpr int kGpHeadGroups = 4;
 
 /// [N,1] relative positions and [N,3] directions -> [N, kGpPositionChannels].
@@ -100,6 +101,11 @@ GpnerfNetwork::GpnerfNetwork(const GpnerfConfig& config) : m_config(config) {
   m_final_norm_w = gp_param(at::ones({w}));
   m_final_norm_b = gp_param(at::zeros({w}));
   m_rgb = gp_mlp(w, w, 0, config.colour == "mlp" ? 3 : 1);
+  if (config.blend_weights == "learned") {
+    m_blend = gp_mlp(w + 4, kGpBlendHidden, 1, 1);
+    at::NoGradGuard no_grad;
+    m_blend.parameters()[2].zero_();  // the output layer: exp(0) = 1 leaves the attention's weights as they are
+  }
   m_adaptor = gp_mlp(d, d, 0, d);
   m_head = make_head(static_cast<uint64_t>(config.seed) + 11, classes());
   if (config.instance_slots > 0) m_instance_head = make_head(static_cast<uint64_t>(config.seed) + 13, config.instance_slots);
@@ -174,7 +180,7 @@ at::Tensor GpnerfNetwork::initial_query(const Gathered& g) {
 }
 
 std::pair<at::Tensor, at::Tensor> GpnerfNetwork::view_layer(const ViewLayer& layer, const at::Tensor& q,
-                                                            const Gathered& g) const {
+                                                            const Gathered& g, at::Tensor* logits_out) const {
   const int64_t v = g.k.size(0), n = g.k.size(1), w = m_config.width;
   const at::Tensor x = gp_layer_norm(q, layer.norm_w, layer.norm_b);
   const at::Tensor qq = at::matmul(x, layer.wq.t());     // [N,W]
@@ -183,6 +189,7 @@ std::pair<at::Tensor, at::Tensor> GpnerfNetwork::view_layer(const ViewLayer& lay
   const at::Tensor pos = layer.pos_fc.forward(g.pos.reshape({v * n, 4})).reshape({v, n, w});
   const at::Tensor logits = layer.attn_fc.forward((kk - qq.unsqueeze(0) + pos).reshape({v * n, w})).reshape({v, n, w});
   const at::Tensor attention = masked_view_softmax(logits, g.valid);  // per channel, over the views
+  if (logits_out) *logits_out = logits;
   at::Tensor out = q + layer.out_fc.forward(((vv + pos) * attention).sum(0));
   out = out + layer.ff.forward(gp_layer_norm(out, layer.ff_norm_w, layer.ff_norm_b));
   return {out, attention};
@@ -226,6 +233,7 @@ kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
   w.final_norm_w = m_final_norm_w;
   w.final_norm_b = m_final_norm_b;
   w.rgb = small_mlp_weights(m_rgb);
+  if (m_config.blend_weights == "learned") w.blend_weights = small_mlp_weights(m_blend);
   w.blend = m_config.colour != "mlp";
   w.alpha = m_config.colour == "alpha";
   w.heads = m_config.heads;
@@ -271,6 +279,8 @@ GpnerfRenderOutput gp_empty_rays(const at::Tensor& rgb, const at::Tensor& t_slot
   out.valid = at::zeros({r, sf}, opts.dtype(at::kBool));
   out.semantic = none.expand({r, d}).contiguous();
   out.point_semantic = at::zeros({r, sf, d}, opts);
+  out.sample_rgb = at::zeros({r, sf, 3}, opts);
+  out.sample_score = at::zeros({r, sf}, opts);
   return out;
 }
 
@@ -289,6 +299,8 @@ void gp_scatter_rays(GpnerfRenderOutput& full, GpnerfRenderOutput&& sub, const a
   put(full.valid, sub.valid);
   put(full.semantic, sub.semantic);
   put(full.point_semantic, sub.point_semantic);
+  put(full.sample_rgb, sub.sample_rgb);
+  put(full.sample_score, sub.sample_score);
   if (record) {
     full.view_attention = std::move(sub.view_attention);
     full.ray_attention_maps = std::move(sub.ray_attention_maps);
@@ -415,6 +427,8 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
   out.ts = t_fine;
   out.dts = dts_f;
   out.valid = valid;
+  out.sample_rgb = sample_rgb;
+  out.sample_score = sample_score;
 }
 
 void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
@@ -430,9 +444,11 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
   const Gathered g = gather(positions, dirs_f, sources, true);
   valid = g.seen.view({r, sf});
   at::Tensor q = initial_query(g);
-  at::Tensor field_sum = at::zeros({n, d}, opts), ray_sum = at::zeros({r, sf, d}, opts), last_ray, last_view;
+  at::Tensor field_sum = at::zeros({n, d}, opts), ray_sum = at::zeros({r, sf, d}, opts), last_ray, last_view,
+             last_logits;
   for (int l = 0; l < m_config.layers; ++l) {
-    auto [q_view, a_fat] = view_layer(m_view[static_cast<size_t>(l)], q, g);
+    auto [q_view, a_fat] = view_layer(m_view[static_cast<size_t>(l)], q, g,
+                                      l + 1 == m_config.layers ? &last_logits : nullptr);
     q = q_view;
     if (l == 0) std::tie(sigma_f, rgb_pf) = point_head(q, g.seen);
     const at::Tensor a_sem = m_config.joint_attention ? a_fat : a_fat.detach();
@@ -466,18 +482,28 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
   } else {
     // The views' colours pooled by the last view attention (mean over its channels; sums to 1 over valid views),
     // then over the samples by a score on the ray transformer's output (samples no view sees take no part).
-    const at::Tensor blend = (g.colours * last_view.mean(2, true)).sum(0).view({r, sf, 3});
+    const at::Tensor blend = (g.colours * colour_weights(last_view, last_logits, g)).sum(0).view({r, sf, 3});
     const at::Tensor score = m_rgb.forward(h.reshape({n, w})).view({r, sf});
-    if (m_config.colour == "alpha") {
-      sample_score = score;  // render_fine composites them over the background
-      sample_rgb = blend;
-    } else {
+    if (m_config.colour != "alpha") {
       out.rgb = (at::softmax(score.masked_fill(valid.logical_not(), -1e9), 1).unsqueeze(2) * blend).sum(1);
     }
+    sample_score = score;
+    sample_rgb = blend;
   }
   out.semantic = m_adaptor.forward(ray_sum.mean(1));
   out.point_semantic = field_sum.view({r, sf, d});
   out.ray_attention = last_ray.mean(1).mean(1);
+}
+
+at::Tensor GpnerfNetwork::colour_weights(const at::Tensor& attention, const at::Tensor& logits,
+                                         const Gathered& g) const {
+  const at::Tensor mean = attention.mean(2, true);  // [V,N,1], sums to 1 over the valid views
+  if (m_config.blend_weights != "learned") return mean;
+  const int64_t v = logits.size(0), n = logits.size(1), w = m_config.width;
+  const at::Tensor m = m_blend.forward(at::cat({logits, g.pos}, 2).reshape({v * n, w + 4})).view({v, n, 1});
+  // mean_v exp(m_v) / sum_u mean_u exp(m_u), as a softmax over the views of m_v + log(mean_v) (invalid views: 0)
+  const at::Tensor z = (m + at::log(mean.clamp_min(1e-30f))).masked_fill(g.valid.le(0), -1e9);
+  return at::softmax(z, 0) * g.valid;
 }
 
 at::Tensor GpnerfNetwork::decode(const at::Tensor& maps) const { return head_forward(m_head, maps); }
@@ -549,6 +575,7 @@ std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters(
   out.emplace_back("transformer.final_norm.weight", m_final_norm_w);
   out.emplace_back("transformer.final_norm.bias", m_final_norm_b);
   gp_add_mlp(out, "transformer.rgb", m_rgb);
+  if (m_config.blend_weights == "learned") gp_add_mlp(out, "transformer.blend", m_blend);
   gp_add_mlp(out, "transformer.adaptor", m_adaptor);
   auto add_head = [&](const std::string& prefix, const Head& head) {
     for (size_t i = 0; i < head.convs.size(); ++i)

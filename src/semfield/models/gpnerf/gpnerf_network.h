@@ -73,6 +73,9 @@ struct GpnerfRenderOutput {
   at::Tensor point_semantic;    ///< [R,S,D] the semantic field f_sem at the fine samples (undefined when fused)
   at::Tensor ray_attention;     ///< [R,S] the last ray transformer's attention to each sample (mean over heads and
                                 ///< queries; undefined when fused)
+  at::Tensor sample_rgb;        ///< [R,S,3] per fine sample the views' colours blended (blend_weights)
+  at::Tensor sample_score;      ///< [R,S] the colour's per-sample score; both undefined with the "mlp" colour, and
+                                ///< from the fused kernels with the "blend" colour
   int64_t n_samples = 0;
   /// With `record`: per layer the view attention A_FAT [V,N,W] (N = R*S), the ray attention A_RAT [R,H,S,S], the
   /// layer's semantic field f_l [N,D] and rendered semantics s_l [R,S,D] (for tests of the reuse).
@@ -149,8 +152,12 @@ class GpnerfNetwork {
                   bool with_semantics) const;
   /// q0: the max over valid views of the keys [N,W] (0 for a sample no view sees).
   static at::Tensor initial_query(const Gathered& g);
-  /// One view transformer: q [N,W] -> q', attention [V,N,W].
-  std::pair<at::Tensor, at::Tensor> view_layer(const ViewLayer& layer, const at::Tensor& q, const Gathered& g) const;
+  /// One view transformer: q [N,W] -> q', attention [V,N,W] (with `logits` also its logits before the softmax).
+  std::pair<at::Tensor, at::Tensor> view_layer(const ViewLayer& layer, const at::Tensor& q, const Gathered& g,
+                                               at::Tensor* logits = nullptr) const;
+  /// A sample's weights of the views' colours [V,N,1] from the last view layer's attention [V,N,W] and logits:
+  /// the attention's mean over channels, with "learned" blend weights reweighted by exp(m_blend) and renormalised.
+  at::Tensor colour_weights(const at::Tensor& attention, const at::Tensor& logits, const Gathered& g) const;
   /// One ray transformer: q [R,S,W], key mask [R,S] -> q', attention [R,H,S,S].
   std::pair<at::Tensor, at::Tensor> ray_layer(const RayLayer& layer, const at::Tensor& q, const at::Tensor& valid) const;
   /// Density [N] and colour [N,3] from the first view transformer's output.
@@ -180,6 +187,7 @@ class GpnerfNetwork {
   Mlp m_point;                       ///< W -> W -> 4 (density logit, colour)
   at::Tensor m_final_norm_w, m_final_norm_b;
   Mlp m_rgb;                         ///< "mlp": W -> 3; "blend": W -> 1 (the samples' pooling score)
+  Mlp m_blend;                       ///< "learned" blend weights: [logits_v, pos_v] (W + 4) -> 16 -> 1
   Mlp m_adaptor;                     ///< D -> D (linear)
   /// A Semantic-FPN head: per channel group, its conv stages and GroupNorms; a 1x1 predictor.
   struct Head {
