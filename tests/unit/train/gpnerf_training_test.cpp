@@ -69,6 +69,8 @@ at::Tensor term(const GpnerfLosses& l, const std::string& name) {
   if (name == "point") return l.point;
   if (name == "semantic") return l.semantic;
   if (name == "distill") return l.distill;
+  if (name == "surface_rgb") return l.surface_rgb;
+  if (name == "surface_pool") return l.surface_pool;
   return l.depth_guided;
 }
 
@@ -98,9 +100,11 @@ TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
   const std::vector<CorpusExample> examples = {example_of(scene, 0, {1, 2, 3, 4}, 96, 1),
                                                example_of(scene, 5, {4, 6, 7, 8}, 96, 2)};
   // The term `name` over both examples before and after 30 Adam steps of a model trained with the losses `weights`.
-  const auto train = [&](const std::string& name, const GpnerfLossWeights& weights) {
+  const auto train = [&](const std::string& name, const GpnerfLossWeights& weights,
+                         const std::string& blend_weights = "attention") {
     GpnerfConfig c = test::small_gpnerf_config();
     c.loss = weights;
+    c.blend_weights = blend_weights;
     const GpnerfCorpusModel model(c);
     auto measure = [&] {
       double sum = 0;
@@ -141,9 +145,19 @@ TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
   std::printf("depth_guided %.4f -> %.4f (without it: %.4f)\n", before, after, after_control);
   EXPECT_LT(after, 0.98 * after_control);
   EXPECT_LT(after, before);
+  // The surface colour terms (not in the paper), with the learned blend weights they were made for. Measured with the
+  // SkylakeX / Haswell / Prescott kernels: 0.45 / 0.50 / 0.38 of the start (surface_rgb), 0.23 / 0.23 / 0.24
+  // (surface_pool).
+  for (const std::string name : {"surface_rgb", "surface_pool"}) {
+    GpnerfLossWeights w{0, 0, 0, 0, 0};
+    (name == "surface_rgb" ? w.surface_rgb : w.surface_pool) = 1;
+    const auto [b, a] = train(name, w, "learned");
+    std::printf("%-12s %.4f -> %.4f\n", name.c_str(), b, a);
+    EXPECT_LT(a, (name == "surface_rgb" ? 0.6 : 0.3) * b) << name << ": " << b << " -> " << a;
+  }
 }
 
-TEST(GpnerfTraining, SurfaceColourLossesReadTheDepthMapsSampleAndFallWhenOptimised) {
+TEST(GpnerfTraining, SurfaceColourLossesReadTheDepthMapsSurfaceSample) {
   test::TempDir tmp;
   const Scene scene = load_scene(test::write_small_scenes(tmp / "scene", 1, 10, 32, 7410));
   const CorpusExample ex = example_of(scene, 0, {1, 2, 3, 4}, 96, 1);
@@ -187,32 +201,6 @@ TEST(GpnerfTraining, SurfaceColourLossesReadTheDepthMapsSampleAndFallWhenOptimis
   const GpnerfLosses n = model.losses(no_depth, 5);
   EXPECT_EQ(n.surface_rgb.item<double>(), 0.0);
   EXPECT_EQ(n.surface_pool.item<double>(), 0.0);
-  // Each falls when optimised alone (measured at the training steps' two seeds).
-  for (const bool rgb : {true, false}) {
-    GpnerfConfig alone = c;
-    alone.loss.surface_rgb = rgb ? 1 : 0;
-    alone.loss.surface_pool = rgb ? 0 : 1;
-    const GpnerfCorpusModel m(alone);
-    const auto measure = [&] {
-      double sum = 0;
-      for (uint64_t seed : {100, 101}) {
-        const GpnerfLosses x = m.losses(ex, seed);
-        sum += (rgb ? x.surface_rgb : x.surface_pool).item<double>();
-      }
-      return sum;
-    };
-    const double before = measure();
-    DenseAdam adam(m.parameters());
-    for (int step = 0; step < 30; ++step) {
-      m.losses(ex, 100 + step % 2).total.backward();
-      adam.step({3e-3, 0.9, 0.999, 1e-8, 0.0});
-    }
-    const double after = measure();
-    std::printf("%s %.4f -> %.4f\n", rgb ? "surface_rgb" : "surface_pool", before, after);
-    // measured with OpenBLAS's SkylakeX, Haswell and Prescott kernels: 0.76 / 0.78 / 0.67 of the start (surface_rgb),
-    // 0.22 / 0.19 / 0.35 (surface_pool)
-    EXPECT_LT(after, (rgb ? 0.85 : 0.5) * before) << (rgb ? "surface_rgb" : "surface_pool");
-  }
 }
 
 TEST(GpnerfTraining, RenderedHeadInputTrainsTheHeadAloneOnTheMapANovelViewGives) {
