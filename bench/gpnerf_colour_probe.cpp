@@ -75,9 +75,6 @@ int main(int argc, char** argv) {
         const GpnerfSources src = net.prepare(sc, at::stack(si));
         const at::Tensor truth = view_colours(*view, Eigen::Vector3f::Ones()).permute({1, 2, 0}).reshape({-1, 3});
         const at::Tensor z = image_to_tensor(*view->depth).reshape({-1});
-        const Eigen::Vector3d f = view->camera.forward();
-        const at::Tensor axis =
-            at::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())});
         const int64_t r = rays.origins.size(0);
         for (int64_t b = 0; b < r; b += 1024) {
           const int64_t n = std::min<int64_t>(1024, r - b);
@@ -90,7 +87,7 @@ int main(int argc, char** argv) {
           const at::Tensor surf = zz.gt(0);
           const int64_t ns = surf.sum().item<int64_t>();
           if (ns == 0 || !out.sample_rgb.defined()) continue;
-          const at::Tensor t = zz / at::matmul(d, axis).clamp_min(1e-6f);
+          const at::Tensor t = kernels::ray_distance_from_z(view->camera, d, zz);
           const at::Tensor index = (out.ts - t.unsqueeze(1)).abs().argmin(1);  // [n]
           const at::Tensor oracle =
               out.sample_rgb.gather(1, index.view({n, 1, 1}).expand({n, 1, 3})).squeeze(1);  // [n,3]

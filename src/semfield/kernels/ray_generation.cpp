@@ -314,4 +314,24 @@ Rays generate_image_rays(const Camera& camera) {
   return rays;
 }
 
+namespace {
+
+// cos(angle between each unit ray and the camera's viewing axis), shaped like `like` ([R] or [R,1]).
+at::Tensor axis_cosine(const Camera& camera, const at::Tensor& directions, const at::Tensor& like) {
+  const Eigen::Vector3d f = camera.forward();
+  const at::Tensor axis = torch::tensor(
+      {static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())}, at::kFloat);
+  return at::matmul(directions.to(at::kFloat), axis).view(like.sizes());
+}
+
+}  // namespace
+
+at::Tensor ray_distance_from_z(const Camera& camera, const at::Tensor& directions, const at::Tensor& z) {
+  return z / axis_cosine(camera, directions, z).clamp_min(1e-6f);
+}
+
+at::Tensor z_from_ray_distance(const Camera& camera, const at::Tensor& directions, const at::Tensor& t) {
+  return t * axis_cosine(camera, directions, t);
+}
+
 }  // namespace semfield::kernels

@@ -30,4 +30,11 @@ Rays generate_rays(const CameraBatch& cameras, const at::Tensor& view_ids, const
 /// All pixel-centre rays of one camera, row-major ([H*W] rays).
 Rays generate_image_rays(const Camera& camera);
 
+/// z-depth (along `camera`'s viewing axis, as depth maps store it) -> distance along the unit rays `directions` [R,3]
+/// of that camera: t = z / cos(angle between ray and axis), the cosine clamped at 1e-6. z: [R] (or [R,1]: the result
+/// has z's shape).
+at::Tensor ray_distance_from_z(const Camera& camera, const at::Tensor& directions, const at::Tensor& z);
+/// The inverse: distance t along the unit rays -> z-depth, t * cos (same shapes).
+at::Tensor z_from_ray_distance(const Camera& camera, const at::Tensor& directions, const at::Tensor& t);
+
 }  // namespace semfield::kernels

@@ -58,10 +58,7 @@ RenderedView MeshPreview::render(const Camera& camera, const Eigen::Vector3f& ba
     const kernels::Rays rays = kernels::generate_image_rays(camera);
     const at::Tensor origins = rays.origins.index_select(0, hits);
     const at::Tensor dirs = rays.directions.index_select(0, hits);
-    // z-depth -> distance along the unit ray.
-    const Eigen::Vector3f fwd = camera.forward().cast<float>();
-    const at::Tensor cosine = at::matmul(dirs, at::tensor({fwd.x(), fwd.y(), fwd.z()})).clamp_min(1e-6f);
-    const at::Tensor t_hit = zdepth.index_select(0, hits) / cosine;
+    const at::Tensor t_hit = kernels::ray_distance_from_z(camera, dirs, zdepth.index_select(0, hits));
 
     const int k = samples > 0 ? samples : m_options.samples;
     const float span = static_cast<float>((m_options.behind + m_options.beyond) * spacing);

@@ -18,10 +18,8 @@ namespace {
 RenderedView pixels_to_view(const Camera& camera, const at::Tensor& dirs, const at::Tensor& rgb,
                             const at::Tensor& opacity, const at::Tensor& distance) {
   const int w = camera.intrinsics.width, h = camera.intrinsics.height;
-  // Ray distance -> z-depth: t * cos(angle between ray and viewing axis).
-  const Eigen::Vector3f fwd = camera.forward().cast<float>();
-  const at::Tensor cosine = at::matmul(dirs, at::tensor({fwd.x(), fwd.y(), fwd.z()}));
-  const at::Tensor zdepth = at::where(opacity > 0.5f, distance * cosine, at::zeros_like(distance));
+  const at::Tensor zdepth =
+      at::where(opacity > 0.5f, kernels::z_from_ray_distance(camera, dirs, distance), at::zeros_like(distance));
   RenderedView view;
   auto to_image = [&](const at::Tensor& t, int channels) {
     Image img(w, h, channels);

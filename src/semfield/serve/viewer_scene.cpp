@@ -70,11 +70,9 @@ at::Tensor selection_at_surface(const Selection& selection, const Camera& camera
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   SEMFIELD_ASSERT(depth.dim() == 2 && depth.size(0) == h && depth.size(1) == w, "depth must match the camera");
   const kernels::Rays rays = kernels::generate_image_rays(camera);
-  const Eigen::Vector3f f = camera.forward().cast<float>();
-  // z-depth -> distance along each unit ray: t = z / cos(angle to the viewing axis).
-  const at::Tensor cosine = at::matmul(rays.directions, at::tensor({f.x(), f.y(), f.z()})).clamp_min(1e-6f);
   const at::Tensor z = depth.reshape({-1}).to(at::kFloat);
-  const at::Tensor points = rays.origins + rays.directions * (z / cosine).unsqueeze(1);
+  const at::Tensor t = kernels::ray_distance_from_z(camera, rays.directions, z);
+  const at::Tensor points = rays.origins + rays.directions * t.unsqueeze(1);
   const at::Tensor surface = (opacity.reshape({-1}) >= 0.5f) & (z > 0);
   return (selection.contains(points).to(at::kBool) & surface).reshape({h, w});
 }

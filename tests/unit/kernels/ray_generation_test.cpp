@@ -152,6 +152,33 @@ TEST(RayGeneration, ImageRaysAreRowMajorPixelCentresOfUnitLength) {
   }
 }
 
+TEST(RayGeneration, ZDepthAndRayDistanceConvertBothWays) {
+  // Points in front of the camera: their z-depth (along the viewing axis) and their distance along the unit ray.
+  const Camera cam = make_camera(CameraModel::Pinhole, 1);
+  const Eigen::Vector3d origin = cam.c2w.block<3, 1>(0, 3);
+  const std::vector<Eigen::Vector3d> local = {{0.0, 0.0, -2.0}, {0.7, -0.4, -1.5}, {-1.9, 1.2, -0.8}, {3.0, 0.1, -0.5}};
+  const int64_t n = static_cast<int64_t>(local.size());
+  at::Tensor dirs = torch::empty({n, 3}), z = torch::empty({n}), t = torch::empty({n});
+  for (int64_t i = 0; i < n; ++i) {
+    const Eigen::Vector3d p = origin + cam.c2w.block<3, 3>(0, 0) * local[static_cast<size_t>(i)];
+    const Eigen::Vector3d d = (p - origin).normalized();
+    for (int k = 0; k < 3; ++k) dirs[i][k] = d[k];
+    z[i] = -local[static_cast<size_t>(i)].z();  // OpenGL axes: the camera looks along -z
+    t[i] = (p - origin).norm();
+  }
+  EXPECT_TRUE(torch::allclose(semfield::kernels::ray_distance_from_z(cam, dirs, z), t, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(semfield::kernels::z_from_ray_distance(cam, dirs, t), z, 1e-5, 1e-5));
+  // [R,1] in, [R,1] out.
+  const at::Tensor t2 = semfield::kernels::ray_distance_from_z(cam, dirs, z.view({n, 1}));
+  EXPECT_EQ(t2.sizes(), at::IntArrayRef({n, 1}));
+  EXPECT_TRUE(torch::allclose(t2.view({n}), t, 1e-5, 1e-5));
+  // A ray at right angles to the axis: a finite distance (the cosine is clamped), no division by zero.
+  const Eigen::Vector3d side = cam.c2w.block<3, 3>(0, 0) * Eigen::Vector3d(1.0, 0.0, 0.0);
+  const at::Tensor perpendicular = torch::tensor({float(side.x()), float(side.y()), float(side.z())}).view({1, 3});
+  const at::Tensor far = semfield::kernels::ray_distance_from_z(cam, perpendicular, torch::ones({1}));
+  EXPECT_TRUE(torch::isfinite(far).all().item<bool>());
+}
+
 TEST(RayGeneration, EmptyBatchesBadIdsAndThreadCounts) {
   const std::vector<Camera> cameras = {make_camera(CameraModel::OpenCV, 0),
                                        make_camera(CameraModel::Pinhole, 1)};

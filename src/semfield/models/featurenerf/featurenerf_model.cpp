@@ -27,11 +27,9 @@ at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& d
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
   SEMFIELD_ASSERT(depth.dim() == 2 && depth.size(0) == h && depth.size(1) == w, "depth map does not fit the camera");
   const kernels::Rays rays = kernels::generate_image_rays(camera);
-  const Eigen::Vector3d f = camera.forward();
-  const at::Tensor forward = at::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())});
   const at::Tensor z = depth.reshape({-1, 1}).to(at::kFloat);
-  const at::Tensor cos = at::matmul(rays.directions, forward).clamp_min(1e-6f).unsqueeze(1);
-  const at::Tensor world = frame.to_file(rays.origins + rays.directions * (z / cos));
+  const at::Tensor t = kernels::ray_distance_from_z(camera, rays.directions, z);
+  const at::Tensor world = frame.to_file(rays.origins + rays.directions * t);
   return (world * z.gt(0).to(at::kFloat)).view({h, w, 3});
 }
 

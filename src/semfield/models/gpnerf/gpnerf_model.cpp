@@ -401,9 +401,7 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
   at::Tensor index, include;
   if (ex.target_depth_map.defined()) {
     const at::Tensor z = ex.target_depth_map.reshape({-1}).index_select(0, ex.ray_pixels);
-    const Eigen::Vector3d f = ex.target_camera.forward();
-    const at::Tensor axis = at::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())});
-    const at::Tensor t = z / at::matmul(ex.dirs, axis).clamp_min(1e-6f);
+    const at::Tensor t = kernels::ray_distance_from_z(ex.target_camera, ex.dirs, z);
     index = (out.ts - t.unsqueeze(1)).abs().argmin(1);
     include = z.gt(0).to(at::kFloat);
   } else {
