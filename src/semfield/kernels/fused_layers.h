@@ -73,12 +73,9 @@ inline std::vector<Layer> pack_net(const char* op, const char* name, const Small
 /// C[r, 0:out) = A[r, 0:in) W^T (+ bias) for r < rows (row strides lda, ldc), ReLU when asked.
 inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc, bool relu) {
   const bool has_bias = !l.bias.empty();
-  if (l.full > 0) {
-    // The bias is the accumulators' starting value: no second pass over C for it (nor for the ReLU).
-    if (has_bias)
-      for (int64_t r = 0; r < rows; ++r) std::copy(l.bias.begin(), l.bias.begin() + l.full, C + r * ldc);
-    gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, has_bias, relu);
-  }
+  // The bias is the accumulators' starting value: no pass over C for it (nor for the ReLU).
+  if (l.full > 0)
+    gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, false, relu, has_bias ? l.bias.data() : nullptr);
   if (l.full == l.out) return;
   for (int64_t r = 0; r < rows; ++r) {
     const float* a = A + r * lda;

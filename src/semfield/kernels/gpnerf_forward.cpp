@@ -420,8 +420,14 @@ class GpBlock {
         aq_[static_cast<size_t>(i * A + a)] = detail::dot(W, v.aq.data() + a * W, xn_.data() + i * Wp_);
 #ifdef __AVX512F__
     // The default width: the attention in registers.
-    if (W == 32 && p_.A <= 16 && (!field || p_.D == W || p_.D == 2 * W)) {
-      view_attention_registers<2>(v, l, field, blend);
+    // The default width (W 32, so A = P = W / 8 = 4) with the hidden widths fixed at compile time: unrolled, the
+    // accumulators stay in registers (with run-time bounds GCC kept them on the stack, a store-to-load chain through
+    // every view: the render's largest hot spot).
+    if (W == 32 && p_.A == 4 && p_.P == 4 && (!field || p_.D == W || p_.D == 2 * W)) {
+      if (field && p_.D == 2 * W)
+        view_attention_registers<2, 2, 4, 4>(v, l, field, blend);
+      else
+        view_attention_registers<2, 1, 4, 4>(v, l, field, blend);
       if (blend) learned_blend();
       finish_view_layer(v);
       return;
@@ -549,12 +555,13 @@ class GpBlock {
   /// view_layer's attention for W = 16 NC: per sample, the views' hidden attention terms, logits, softmax over the
   /// views, positions, the pooled values agg_ (and the field_ of D = W or 2W channels, and wblend_) with the
   /// per-sample vectors in registers and each view's logits and positions formed where they are used (the generic
-  /// path makes [V x nb, W] passes for each). The same arithmetic up to the order of float additions.
-  template <int NC>
+  /// path makes [V x nb, W] passes for each). The same arithmetic up to the order of float additions. REP: semantic
+  /// channels per attention channel (D = REP W); A, P: the attention's and positions' hidden widths (the weights').
+  template <int NC, int REP, int A, int P>
   void view_attention_registers(const GpViewPacked& v, int64_t l, bool field, bool blend) {
     constexpr int64_t W = 16 * NC;
-    const int64_t A = p_.A, P = p_.P, LP = p_.L * p_.P, ao = p_.attention_offset(l), vo = p_.value_offset(l);
-    const int64_t rep = field ? p_.D / W : 1;
+    static_assert(A <= 16, "the hidden attention terms are kept in a 16-float array");
+    const int64_t LP = p_.L * p_.P, ao = p_.attention_offset(l), vo = p_.value_offset(l);
     const float* A2 = v.a2.wt.data();  // [A, W]: column a of attn_fc's second layer
     const float* P2 = v.p2.wt.data();  // [P, W]
     __m512 a2b[NC], p2b[NC];
@@ -611,11 +618,12 @@ class GpBlock {
           sum[c] = _mm512_add_ps(sum[c], e);
         }
       }
-      __m512 inv[NC], ag[NC], fs[2 * NC];
+      __m512 inv[NC], ag[NC], fs[REP * NC];
       for (int c = 0; c < NC; ++c) {
         inv[c] = _mm512_div_ps(_mm512_set1_ps(1.0f), sum[c]);
-        ag[c] = fs[2 * c] = fs[2 * c + 1] = _mm512_setzero_ps();
+        ag[c] = _mm512_setzero_ps();
       }
+      for (int c = 0; c < REP * NC; ++c) fs[c] = _mm512_setzero_ps();
       // Attention, positions, pooled values and semantics.
       for (int64_t u = 0; u < V_; ++u) {
         const int64_t row = u * nb_ + i;
@@ -635,7 +643,7 @@ class GpBlock {
             pos = _mm512_fmadd_ps(_mm512_set1_ps(hp[j]), _mm512_loadu_ps(P2 + j * W + 16 * c), pos);
           ag[c] = _mm512_fmadd_ps(a, _mm512_add_ps(_mm512_loadu_ps(val + 16 * c), pos), ag[c]);
           if (sem != nullptr) {
-            if (rep == 2) {
+            if constexpr (REP == 2) {
               gp_fma_pairs(a, sem + 32 * c, fs[2 * c], fs[2 * c + 1]);
             } else {
               fs[c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(sem + 16 * c), fs[c]);
@@ -647,7 +655,7 @@ class GpBlock {
       }
       for (int c = 0; c < NC; ++c) _mm512_storeu_ps(agg + 16 * c, ag[c]);
       if (f != nullptr)
-        for (int c = 0; c < NC * rep; ++c) _mm512_storeu_ps(f + 16 * c, fs[c]);
+        for (int c = 0; c < REP * NC; ++c) _mm512_storeu_ps(f + 16 * c, fs[c]);
     }
   }
 #endif

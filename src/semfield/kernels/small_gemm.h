@@ -18,14 +18,18 @@ namespace semfield::kernels::detail {
 
 // C[m, 0:n) (+)= sum_k A(m, k) * B[k * ldb + 0:n) for m < M, with A(m, k) = A[m * a_row + k * a_col] and n a
 // multiple of 16. Strided A serves both x W^T (a_row = row stride, a_col = 1) and the weight gradient
-// G^T H (a_row = 1, a_col = row stride of G). `relu` clamps what is stored at 0.
+// G^T H (a_row = 1, a_col = row stride of G). `relu` clamps what is stored at 0. With `bias` (n floats, not with
+// `accumulate`) C = bias + A B: the accumulators start at the bias (no pass over C to put it there first).
 #ifdef __AVX512F__
 template <int NC, int R>
 inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb, float* C,
-                      int64_t ldc, bool accumulate, bool relu) {
+                      int64_t ldc, bool accumulate, bool relu, const float* bias) {
   __m512 acc[R][NC];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NC; ++c) acc[r][c] = accumulate ? _mm512_loadu_ps(C + r * ldc + 16 * c) : _mm512_setzero_ps();
+    for (int c = 0; c < NC; ++c)
+      acc[r][c] = bias != nullptr ? _mm512_loadu_ps(bias + 16 * c)
+                  : accumulate    ? _mm512_loadu_ps(C + r * ldc + 16 * c)
+                                  : _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     __m512 b[NC];
     for (int c = 0; c < NC; ++c) b[c] = _mm512_loadu_ps(B + k * ldb + 16 * c);
@@ -41,12 +45,13 @@ inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, c
 
 template <int NC>
 inline void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B,
-                         int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu) {
+                         int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
   constexpr int R = NC <= 2 ? 8 : 6;  // R x NC accumulators + NC loads within the 32 zmm registers
   int64_t m = 0;
   for (; m + R <= M; m += R)
-    gemm_tile<NC, R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
-  for (; m < M; ++m) gemm_tile<NC, 1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
+    gemm_tile<NC, R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
+  for (; m < M; ++m)
+    gemm_tile<NC, 1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 // The same tiling for CPUs (or VMs) without AVX-512: 8-float ymm lanes, a 16-column panel, R rows — the classic 6x16
@@ -54,10 +59,13 @@ inline void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M
 // scalar loop below made a training step ~10x slower on such a machine.
 template <int R>
 inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb,
-                           float* C, int64_t ldc, bool accumulate, bool relu) {
+                           float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < 2; ++c) acc[r][c] = accumulate ? _mm256_loadu_ps(C + r * ldc + 8 * c) : _mm256_setzero_ps();
+    for (int c = 0; c < 2; ++c)
+      acc[r][c] = bias != nullptr ? _mm256_loadu_ps(bias + 8 * c)
+                  : accumulate    ? _mm256_loadu_ps(C + r * ldc + 8 * c)
+                                  : _mm256_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m256 b0 = _mm256_loadu_ps(B + k * ldb), b1 = _mm256_loadu_ps(B + k * ldb + 8);
     for (int r = 0; r < R; ++r) {
@@ -74,32 +82,36 @@ inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t
 
 // One 16-column panel of C (N is always a multiple of 16: the packed weights are padded).
 inline void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B,
-                              int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu) {
+                              int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
   constexpr int R = 6;
   int64_t m = 0;
   for (; m + R <= M; m += R)
-    gemm_tile_avx2<R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
-  for (; m < M; ++m) gemm_tile_avx2<1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu);
+    gemm_tile_avx2<R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
+  for (; m < M; ++m)
+    gemm_tile_avx2<1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
 }
 #endif
 
 inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
-                 int64_t N, float* C, int64_t ldc, bool accumulate, bool relu) {
+                 int64_t N, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias = nullptr) {
 #ifdef __AVX512F__
   for (int64_t j = 0; j < N; j += 64) {
+    const float* bj = bias != nullptr ? bias + j : nullptr;
     switch (std::min<int64_t>(4, (N - j) / 16)) {
-      case 1: gemm_columns<1>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
-      case 2: gemm_columns<2>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
-      case 3: gemm_columns<3>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
-      default: gemm_columns<4>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu); break;
+      case 1: gemm_columns<1>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu, bj); break;
+      case 2: gemm_columns<2>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu, bj); break;
+      case 3: gemm_columns<3>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu, bj); break;
+      default: gemm_columns<4>(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu, bj); break;
     }
   }
 #elif defined(__AVX2__) && defined(__FMA__)
-  for (int64_t j = 0; j < N; j += 16) gemm_columns_avx2(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu);
+  for (int64_t j = 0; j < N; j += 16)
+    gemm_columns_avx2(A, a_row, a_col, M, K, B + j, ldb, C + j, ldc, accumulate, relu,
+                      bias != nullptr ? bias + j : nullptr);
 #else
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
-      float s = accumulate ? C[m * ldc + n] : 0.0f;
+      float s = bias != nullptr ? bias[n] : accumulate ? C[m * ldc + n] : 0.0f;
       for (int64_t k = 0; k < K; ++k) s += A[m * a_row + k * a_col] * B[k * ldb + n];
       C[m * ldc + n] = relu ? std::max(s, 0.0f) : s;
     }

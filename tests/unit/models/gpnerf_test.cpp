@@ -183,6 +183,8 @@ TEST(GpnerfFused, RenderMatchesReferenceDefaultWidths) {
   c.classes = synth_class_names();
   c.source_views = 3;
   expect_fused_render_matches(c);
+  c.extractor.semantic_channels = 32;  // D = W: one semantic channel per attention channel
+  expect_fused_render_matches(c);
 }
 
 TEST(GpnerfFused, RenderMatchesReferenceWithMlpColourAndOddSampleCount) {
