@@ -3,6 +3,7 @@
 // against ("GP-NeRF", "Generalizable models": multiply-adds per view / this rate) — a VM's vCPUs may run at half
 // width (Zen 4 splits a 512-bit FMA in two) or share a physical core, which a CPU's nominal figures do not show.
 //   fma_peak [THREADS] [SECONDS]     (defaults: 2 threads, 1 s per measurement)
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>

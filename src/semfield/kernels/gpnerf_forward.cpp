@@ -419,7 +419,6 @@ class GpBlock {
       for (int64_t a = 0; a < A; ++a)
         aq_[static_cast<size_t>(i * A + a)] = detail::dot(W, v.aq.data() + a * W, xn_.data() + i * Wp_);
 #ifdef __AVX512F__
-    // The default width: the attention in registers.
     // The default width (W 32, so A = P = W / 8 = 4) with the hidden widths fixed at compile time: unrolled, the
     // accumulators stay in registers (with run-time bounds GCC kept them on the stack, a store-to-load chain through
     // every view: the render's largest hot spot).
