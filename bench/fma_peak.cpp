@@ -49,7 +49,9 @@ inline float vsum(Vec a) { return a; }
 constexpr const char* kIsa = "scalar";
 #endif
 
-constexpr int kChains = 16;          // independent accumulators: more than latency x pipes on current cores
+// Independent accumulators: more than latency x pipes on current cores, and within the register file with the two
+// constants (16 ymm registers with AVX2: more chains would spill one to the stack and slow it).
+constexpr int kChains = kLanes == 8 ? 12 : 16;
 constexpr int64_t kInner = 1 << 16;  // FMA rounds between clock reads
 
 // Multiply-adds (lanes) per second of one thread running for `seconds`; `sink` keeps the result alive.
@@ -73,11 +75,17 @@ double one_thread(double seconds, std::atomic<float>& sink) {
 }
 
 double measure(int threads, double seconds) {
-  std::atomic<float> sink{0};
+  std::atomic<float> sink{0};  // racy read-modify-write: only keeps the results alive
+  std::atomic<int> ready{0};
   std::vector<double> rate(static_cast<size_t>(threads), 0.0);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] { rate[static_cast<size_t>(t)] = one_thread(seconds, sink); });
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < threads) {  // start together, so the runs overlap
+      }
+      rate[static_cast<size_t>(t)] = one_thread(seconds, sink);
+    });
   for (std::thread& th : pool) th.join();
   double total = 0;
   for (double r : rate) total += r;

@@ -319,8 +319,9 @@ namespace {
 // cos(angle between each unit ray and the camera's viewing axis), shaped like `like` ([R] or [R,1]).
 at::Tensor axis_cosine(const Camera& camera, const at::Tensor& directions, const at::Tensor& like) {
   const Eigen::Vector3d f = camera.forward();
-  const at::Tensor axis = torch::tensor(
-      {static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())}, at::kFloat);
+  const at::Tensor axis =
+      torch::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())}, at::kFloat)
+          .to(directions.device());
   return at::matmul(directions.to(at::kFloat), axis).view(like.sizes());
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -18,8 +19,8 @@ namespace semfield::kernels::detail {
 
 // C[m, 0:n) (+)= sum_k A(m, k) * B[k * ldb + 0:n) for m < M, with A(m, k) = A[m * a_row + k * a_col] and n a
 // multiple of 16. Strided A serves both x W^T (a_row = row stride, a_col = 1) and the weight gradient
-// G^T H (a_row = 1, a_col = row stride of G). `relu` clamps what is stored at 0. With `bias` (n floats, not with
-// `accumulate`) C = bias + A B: the accumulators start at the bias (no pass over C to put it there first).
+// G^T H (a_row = 1, a_col = row stride of G). `relu` clamps what is stored at 0. With `bias` (n floats) C = bias + A B:
+// the accumulators start at the bias (no pass over C to put it there first); `accumulate` must then be false.
 #ifdef __AVX512F__
 template <int NC, int R>
 inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb, float* C,
@@ -94,6 +95,7 @@ inline void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int6
 
 inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B, int64_t ldb,
                  int64_t N, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias = nullptr) {
+  assert(bias == nullptr || !accumulate);
 #ifdef __AVX512F__
   for (int64_t j = 0; j < N; j += 64) {
     const float* bj = bias != nullptr ? bias + j : nullptr;

@@ -51,7 +51,7 @@ struct RenderedFrame {
 };
 
 /// Pixels [H,W] bool whose surface point (camera ray at the rendered z-depth, opacity >= 0.5) lies in the
-/// selection (Selection::membership > 0.5).
+/// selection (Selection::contains: a selected voxel).
 at::Tensor selection_at_surface(const Selection& selection, const Camera& camera, const at::Tensor& depth,
                                 const at::Tensor& opacity);
 

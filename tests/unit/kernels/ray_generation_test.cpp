@@ -172,11 +172,21 @@ TEST(RayGeneration, ZDepthAndRayDistanceConvertBothWays) {
   const at::Tensor t2 = semfield::kernels::ray_distance_from_z(cam, dirs, z.view({n, 1}));
   EXPECT_EQ(t2.sizes(), at::IntArrayRef({n, 1}));
   EXPECT_TRUE(torch::allclose(t2.view({n}), t, 1e-5, 1e-5));
-  // A ray at right angles to the axis: a finite distance (the cosine is clamped), no division by zero.
-  const Eigen::Vector3d side = cam.c2w.block<3, 3>(0, 0) * Eigen::Vector3d(1.0, 0.0, 0.0);
-  const at::Tensor perpendicular = torch::tensor({float(side.x()), float(side.y()), float(side.z())}).view({1, 3});
-  const at::Tensor far = semfield::kernels::ray_distance_from_z(cam, perpendicular, torch::ones({1}));
-  EXPECT_TRUE(torch::isfinite(far).all().item<bool>());
+  const at::Tensor z2 = semfield::kernels::z_from_ray_distance(cam, dirs, t.view({n, 1}));
+  EXPECT_EQ(z2.sizes(), at::IntArrayRef({n, 1}));
+  EXPECT_TRUE(torch::allclose(z2.view({n}), z, 1e-5, 1e-5));
+  // Rays at right angles to the axis and slightly behind it: the cosine is clamped at 1e-6, so z = 1 gives 1e6 (no
+  // division by zero, no negative distance).
+  at::Tensor sideways = torch::empty({2, 3});
+  const Eigen::Vector3d right = cam.c2w.block<3, 3>(0, 0) * Eigen::Vector3d(1.0, 0.0, 0.0);
+  const Eigen::Vector3d behind = cam.c2w.block<3, 3>(0, 0) * Eigen::Vector3d(1.0, 0.0, 0.01).normalized();
+  for (int k = 0; k < 3; ++k) {
+    sideways[0][k] = right[k];
+    sideways[1][k] = behind[k];
+  }
+  const at::Tensor far = semfield::kernels::ray_distance_from_z(cam, sideways, torch::ones({2}));
+  EXPECT_NEAR(far[0].item<float>(), 1e6f, 1.0f);
+  EXPECT_NEAR(far[1].item<float>(), 1e6f, 1.0f);
 }
 
 TEST(RayGeneration, EmptyBatchesBadIdsAndThreadCounts) {

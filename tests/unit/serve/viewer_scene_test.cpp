@@ -47,8 +47,8 @@ TEST(ViewerScene, SelectionAtSurfaceLiftsEachPixelToItsRenderedZDepth) {
         continue;
       }
       if (std::abs(y) > 1.2) continue;
-      // Off the axis the ray runs at up to 37 degrees to it: read as a distance, the z-depth would put the point up
-      // to 0.4 above the plane, out of the slab.
+      // Off the axis the checked rays run at up to ~43 degrees to it: read as a distance, the z-depth would put the
+      // point up to ~0.5 above the plane, out of the slab.
       if (x > 0.4 && x < 1.6) {
         EXPECT_TRUE(on) << "pixel " << u << "," << v << " (x " << x << ")";
         ++checked_in;
