@@ -51,6 +51,22 @@ at::Tensor gp_double(const at::Tensor& t) { return t.detach().to(at::kDouble); }
 /// y = LayerNorm(x) per row over W channels (eps kGpNormEps); y may not alias x.
 void gp_norm_rows(const float* x, int64_t ldx, int64_t rows, int64_t W, const float* w, const float* b, float* y,
                   int64_t ldy) {
+#ifdef __AVX512F__
+  if (W == 32) {  // the default width: a row in two registers, one pass
+    const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), b0 = _mm512_loadu_ps(b),
+                 b1 = _mm512_loadu_ps(b + 16);
+    for (int64_t r = 0; r < rows; ++r) {
+      const __m512 x0 = _mm512_loadu_ps(x + r * ldx), x1 = _mm512_loadu_ps(x + r * ldx + 16);
+      const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(x0, x1)) / 32.0f);
+      const __m512 d0 = _mm512_sub_ps(x0, mean), d1 = _mm512_sub_ps(x1, mean);
+      const float var = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_mul_ps(d0, d0), _mm512_mul_ps(d1, d1))) / 32.0f;
+      const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(var + kGpNormEps));
+      _mm512_storeu_ps(y + r * ldy, _mm512_fmadd_ps(_mm512_mul_ps(d0, inv), w0, b0));
+      _mm512_storeu_ps(y + r * ldy + 16, _mm512_fmadd_ps(_mm512_mul_ps(d1, inv), w1, b1));
+    }
+    return;
+  }
+#endif
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * ldx;
     float* yr = y + r * ldy;
@@ -130,6 +146,9 @@ struct GpPacked {
   std::vector<float> final_norm_w, final_norm_b;
   bool blend = true, alpha = false;
   std::vector<Layer> blend_mlp;  ///< learned blend weights (empty: the attention's mean)
+  /// Every layer's pos_fc first layer as one [4, 16] block (unit l P + j of ray-difference term k at hp_w[16 k + l P +
+  /// j], zero past L P) and its biases [16], when L P <= 16: the keys' hidden position units in one register.
+  std::vector<float> hp_w, hp_b;
   int64_t value_offset(int64_t l) const { return W + l * W; }
   int64_t attention_offset(int64_t l) const { return W + L * W + l * A; }
 };
@@ -220,6 +239,17 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
         p.E = p.position.back().front().in - p.W;
       }
     }
+  }
+  if (p.L * p.P <= 16) {
+    p.hp_w.assign(16 * kRayDiffWidth, 0.0f);
+    p.hp_b.assign(16, 0.0f);
+    for (int64_t l = 0; l < layers; ++l)
+      for (int64_t j = 0; j < p.P; ++j) {
+        const GpViewPacked& vp = p.view[static_cast<size_t>(l)];
+        p.hp_b[static_cast<size_t>(l * p.P + j)] = vp.p1b[static_cast<size_t>(j)];
+        for (int64_t k = 0; k < kRayDiffWidth; ++k)
+          p.hp_w[static_cast<size_t>(16 * k + l * p.P + j)] = vp.p1[static_cast<size_t>(kRayDiffWidth * j + k)];
+      }
   }
   for (const at::Tensor& t : attn_rows) big_rows.push_back(t);
   for (const at::Tensor& t : attn_bias) big_bias.push_back(t);
@@ -394,6 +424,19 @@ class GpBlock {
       seen_[static_cast<size_t>(i)] = any;
     }
     const int64_t LP = p_.L * p_.P;
+#ifdef __AVX512F__
+    if (LP <= 16) {  // every layer's pos_fc hidden units of a row in one register (the default: 4 layers x 4)
+      const __mmask16 m = detail::tail_mask(LP);
+      for (int64_t row = 0; row < rows; ++row) {
+        const float* r = rd_.data() + kRayDiffWidth * row;
+        __m512 h = _mm512_maskz_loadu_ps(m, p_.hp_b.data());
+        for (int k = 0; k < kRayDiffWidth; ++k)
+          h = _mm512_fmadd_ps(_mm512_set1_ps(r[k]), _mm512_maskz_loadu_ps(m, p_.hp_w.data() + 16 * k), h);
+        _mm512_mask_storeu_ps(hp_.data() + row * LP, m, _mm512_max_ps(h, _mm512_setzero_ps()));
+      }
+      return;
+    }
+#endif
     for (int64_t row = 0; row < rows; ++row) {
       const float* r = rd_.data() + kRayDiffWidth * row;
       float* hp = hp_.data() + row * LP;
