@@ -13,10 +13,8 @@
 namespace semfield {
 
 at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& directions, const at::Tensor& opacity,
-                                   const Eigen::Vector3d& forward) {
-  const at::Tensor axis = at::tensor({static_cast<float>(forward.x()), static_cast<float>(forward.y()),
-                                      static_cast<float>(forward.z())});
-  const at::Tensor z = t * at::matmul(directions, axis);
+                                   const Camera& camera) {
+  const at::Tensor z = kernels::z_from_ray_distance(camera, directions, t);
   return at::where(opacity >= 0.5f, z, at::zeros_like(z));
 }
 
@@ -39,7 +37,7 @@ SegmentView field_view_of(const SemanticRenderOutput& out, const Camera& camera,
   view.camera = camera;
   view.maps = out.maps[scale].view({h, w, -1}).permute({2, 0, 1}).contiguous();
   view.opacity = out.opacity.view({h, w}).contiguous();
-  view.depth = ray_distance_to_z_depth(out.median_depth, rays.directions, out.opacity, camera.forward()).view({h, w});
+  view.depth = ray_distance_to_z_depth(out.median_depth, rays.directions, out.opacity, camera).view({h, w});
   return view;
 }
 
@@ -53,7 +51,7 @@ SegmentView render_depth_view(const SceneModel& model, const Camera& camera, con
   view.name = name;
   view.camera = camera;
   view.opacity = samples.opacity.view({h, w}).contiguous();
-  view.depth = ray_distance_to_z_depth(t, rays.directions, samples.opacity, camera.forward()).view({h, w});
+  view.depth = ray_distance_to_z_depth(t, rays.directions, samples.opacity, camera).view({h, w});
   view.render_seconds = seconds_since(start);
   return view;
 }

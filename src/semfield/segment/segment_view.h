@@ -39,9 +39,9 @@ SegmentView field_view_of(const SemanticRenderOutput& out, const Camera& camera,
 /// Depth and opacity only (density of the radiance model); `maps` stays undefined.
 SegmentView render_depth_view(const SceneModel& model, const Camera& camera, const std::string& name);
 
-/// Ray distance t [R] (normalised units) -> z-depth [R] for unit ray directions [R,3] of a camera
-/// looking along `forward`; rays with opacity < 0.5 get 0.
+/// Ray distance t [R] (normalised units) -> z-depth [R] for unit ray directions [R,3] of `camera`
+/// (kernels::z_from_ray_distance); rays with opacity < 0.5 get 0.
 at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& directions, const at::Tensor& opacity,
-                                   const Eigen::Vector3d& forward);
+                                   const Camera& camera);
 
 }  // namespace semfield

@@ -176,9 +176,8 @@ TEST(GpnerfTraining, SurfaceColourLossesReadTheDepthMapsSurfaceSample) {
     const GpnerfRenderOutput out = net.render(ibr_rays(ex.origins, ex.dirs, ex.frame, c.unbounded_extent),
                                               net.prepare(ex.source_cameras, ex.source_colours), ex.background, true, 5);
     const at::Tensor z = ex.target_depth_map.reshape({-1}).index_select(0, ex.ray_pixels);
-    const Eigen::Vector3d f = ex.target_camera.forward();
-    const at::Tensor axis = at::tensor({static_cast<float>(f.x()), static_cast<float>(f.y()), static_cast<float>(f.z())});
-    const at::Tensor index = (out.ts - (z / at::matmul(ex.dirs, axis)).unsqueeze(1)).abs().argmin(1);
+    const at::Tensor t = kernels::ray_distance_from_z(ex.target_camera, ex.dirs, z);
+    const at::Tensor index = (out.ts - t.unsqueeze(1)).abs().argmin(1);
     double rgb = 0, pool = 0;
     int counted = 0;
     for (int64_t r = 0; r < index.size(0); ++r) {
