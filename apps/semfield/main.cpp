@@ -10,6 +10,7 @@
 #include "semfield/core/runtime_settings.h"
 #include "semfield/foundation/transformer_ops.h"
 #include "semfield/kernels/caching_allocator.h"
+#include "semfield/kernels/layer_precision.h"
 
 #include <ATen/Parallel.h>
 
@@ -39,12 +40,22 @@ int main(int argc, char** argv) {
                  "Arithmetic of the SAM / CLIP / DINO encoders' linear layers: fp32 (default, golden-exact) or bf16 "
                  "(~2x faster where the CPU has AVX512-BF16; ~1 % of the output range off, docs/foundation_models.md)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
+  std::string layer_precision = "fp32";
+  app.add_option("--layer-precision", layer_precision,
+                 "Arithmetic of the generalizable models' fused inference layers (ibr, gnesf, gp-nerf: the linear "
+                 "layers, not attention products or training): fp32 (default) or bf16 (inputs and weights rounded to "
+                 "bfloat16; faster where the CPU has AVX512-BF16, emulated elsewhere; docs/generalizable.md)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   app.parse_complete_callback([&] {
     semfield::set_log_level(log_level);
     semfield::foundation::set_foundation_precision(semfield::foundation::parse_precision(precision));
     if (precision == "bf16" && !semfield::foundation::cpu_has_bf16())
       semfield::log::warn("--encoder-precision bf16: this CPU has no AVX512-BF16, so bf16 products are emulated "
                          "and slower than fp32");
+    semfield::kernels::set_fused_layer_precision(semfield::kernels::parse_layer_precision(layer_precision.c_str()));
+    if (layer_precision == "bf16" && !semfield::kernels::native_bf16_layers())
+      semfield::log::warn("--layer-precision bf16: this build has no AVX512-BF16 (or the CPU lacks it), so bf16 "
+                         "layers are emulated and slower than fp32");
     at::set_num_threads(threads);
     semfield::set_parallel_threads(threads);
     // Training and rendering reuse the same large buffers every step; see caching_allocator.h.

@@ -15,6 +15,7 @@
 #include "semfield/kernels/bilinear_lanes.h"
 #include "semfield/kernels/ibr_aggregate.h"
 #include "semfield/kernels/kernel_checks.h"
+#include "semfield/kernels/layer_precision.h"
 #include "semfield/kernels/simd_ops.h"
 #include "semfield/kernels/small_gemm.h"
 
@@ -29,10 +30,32 @@ inline int64_t padded16(int64_t n) { return (n + 15) / 16 * 16; }
 
 /// One linear layer as the kernels read it: its first `full` (a multiple of 16) output columns through the register
 /// tiles (wt = W^T [in, full]); the last out - full (< 16) columns as dot products with W's rows (rest).
+/// With bf16 (layer_precision.h) the tiles' weights and inputs are rounded to bfloat16: where the build has
+/// AVX512-BF16 the tiles read wt2, wt rounded as k-pairs (gemm_bf16's layout), else wt_rounded (float). wt itself
+/// stays as it was (kernels that read it directly, outside the tiles, keep float weights), and so do the last
+/// columns (rest).
 struct Layer {
   int64_t in = 0, out = 0, full = 0;
   std::vector<float> wt, rest, bias;
+  bool bf16 = false;
+  std::vector<float> wt_rounded;
+  std::vector<uint16_t> wt2;
 };
+
+/// Switches a packed layer's tiles to bf16 arithmetic (see Layer).
+inline void make_bf16(Layer& l) {
+  l.bf16 = true;
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+  const int64_t pairs = (l.in + 1) / 2;
+  l.wt2.assign(static_cast<size_t>(pairs * l.full * 2), 0);
+  for (int64_t k = 0; k < l.in; ++k)
+    for (int64_t n = 0; n < l.full; ++n)
+      l.wt2[static_cast<size_t>(((k / 2) * l.full + n) * 2 + (k % 2))] = bf16_bits(l.wt[static_cast<size_t>(k * l.full + n)]);
+#else
+  l.wt_rounded.resize(l.wt.size());
+  std::transform(l.wt.begin(), l.wt.end(), l.wt_rounded.begin(), round_to_bf16);
+#endif
+}
 
 inline Layer pack_layer(const char* op, const char* name, const at::Tensor& weight, const at::Tensor* bias) {
   check_dtype(op, name, weight, at::kFloat);
@@ -53,6 +76,7 @@ inline Layer pack_layer(const char* op, const char* name, const at::Tensor& weig
     const at::Tensor b = bias->detach().to(at::kFloat).contiguous();
     l.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + l.out);
   }
+  if (fused_layer_precision() == LayerPrecision::BFloat16) make_bf16(l);
   return l;
 }
 
@@ -74,8 +98,27 @@ inline std::vector<Layer> pack_net(const char* op, const char* name, const Small
 inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc, bool relu) {
   const bool has_bias = !l.bias.empty();
   // The bias is the accumulators' starting value: no pass over C for it (nor for the ReLU).
-  if (l.full > 0)
+  if (l.full > 0 && l.bf16) {
+    // The inputs rounded to bf16 once per call (a pass of rows x in floats against the tiles' rows x in x full
+    // multiply-adds), into a per-thread buffer the calls reuse.
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+    thread_local std::vector<uint32_t> pairs_buffer;
+    const int64_t pairs = (l.in + 1) / 2;
+    if (static_cast<int64_t>(pairs_buffer.size()) < rows * pairs) pairs_buffer.resize(static_cast<size_t>(rows * pairs));
+    to_bf16_pairs(A, lda, rows, l.in, pairs_buffer.data(), pairs);
+    gemm_bf16(pairs_buffer.data(), pairs, rows, pairs, l.wt2.data(), l.full, l.full, C, ldc, relu,
+              has_bias ? l.bias.data() : nullptr);
+#else
+    thread_local std::vector<float> rounded;
+    if (static_cast<int64_t>(rounded.size()) < rows * l.in) rounded.resize(static_cast<size_t>(rows * l.in));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < l.in; ++k) rounded[static_cast<size_t>(r * l.in + k)] = round_to_bf16(A[r * lda + k]);
+    gemm(rounded.data(), l.in, 1, rows, l.in, l.wt_rounded.data(), l.full, l.full, C, ldc, false, relu,
+         has_bias ? l.bias.data() : nullptr);
+#endif
+  } else if (l.full > 0) {
     gemm(A, lda, 1, rows, l.in, l.wt.data(), l.full, l.full, C, ldc, false, relu, has_bias ? l.bias.data() : nullptr);
+  }
   if (l.full == l.out) return;
   for (int64_t r = 0; r < rows; ++r) {
     const float* a = A + r * lda;

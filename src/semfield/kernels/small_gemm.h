@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -119,6 +120,97 @@ inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_
     }
 #endif
 }
+
+/// x rounded to the nearest bfloat16 (ties to even), as a float: the emulated bf16 layers' rounding of inputs and
+/// weights, and the conversion the AVX512-BF16 path makes (vcvtne2ps2bf16). NaN stays NaN.
+inline float round_to_bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0) return x;  // NaN: keep it one
+  bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+/// The upper 16 bits of round_to_bf16(x): its bfloat16 encoding.
+inline uint16_t bf16_bits(float x) {
+  const float r = round_to_bf16(x);
+  uint32_t bits;
+  std::memcpy(&bits, &r, sizeof bits);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+// bf16 GEMM on AVX512-BF16's dot-product instruction: C[m, 0:n) = (bias +) sum_k A(m, k) B(k, 0:n) with A and B in
+// bfloat16, as pairs along k. A: row m's pair p = (A(m, 2p), A(m, 2p + 1)) is the 32-bit word A2[m * a_row + p].
+// B: pair p of column n at B2[(p * ldb + n) * 2 + {0, 1}] (ldb columns, a multiple of 16): one 512-bit load holds 16
+// columns' pairs. vdpbf16ps adds both products of a pair to each float lane, so a tile does half the instructions of
+// the float one for the same k (twice the multiply-adds per cycle where the instruction is full width).
+template <int NC, int R>
+inline void gemm_tile_bf16(const uint32_t* A2, int64_t a_row, int64_t pairs, const uint16_t* B2, int64_t ldb,
+                           float* C, int64_t ldc, bool relu, const float* bias) {
+  __m512 acc[R][NC];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) acc[r][c] = bias != nullptr ? _mm512_loadu_ps(bias + 16 * c) : _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    __m512bh b[NC];
+    for (int c = 0; c < NC; ++c) b[c] = (__m512bh)_mm512_loadu_si512(B2 + (p * ldb + 16 * c) * 2);
+    for (int r = 0; r < R; ++r) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(A2[r * a_row + p]));
+      for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, b[c]);
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(C + r * ldc + 16 * c, relu ? _mm512_max_ps(acc[r][c], zero) : acc[r][c]);
+}
+
+template <int NC>
+inline void gemm_columns_bf16(const uint32_t* A2, int64_t a_row, int64_t M, int64_t pairs, const uint16_t* B2,
+                              int64_t ldb, float* C, int64_t ldc, bool relu, const float* bias) {
+  constexpr int R = NC <= 2 ? 8 : 6;
+  int64_t m = 0;
+  for (; m + R <= M; m += R)
+    gemm_tile_bf16<NC, R>(A2 + m * a_row, a_row, pairs, B2, ldb, C + m * ldc, ldc, relu, bias);
+  for (; m < M; ++m) gemm_tile_bf16<NC, 1>(A2 + m * a_row, a_row, pairs, B2, ldb, C + m * ldc, ldc, relu, bias);
+}
+
+/// C[M, N) = (bias +) A2 B2 over `pairs` k-pairs, layouts as gemm_tile_bf16; N a multiple of 16.
+inline void gemm_bf16(const uint32_t* A2, int64_t a_row, int64_t M, int64_t pairs, const uint16_t* B2, int64_t ldb,
+                      int64_t N, float* C, int64_t ldc, bool relu, const float* bias) {
+  for (int64_t j = 0; j < N; j += 64) {
+    const float* bj = bias != nullptr ? bias + j : nullptr;
+    const uint16_t* b = B2 + 2 * j;
+    switch (std::min<int64_t>(4, (N - j) / 16)) {
+      case 1: gemm_columns_bf16<1>(A2, a_row, M, pairs, b, ldb, C + j, ldc, relu, bj); break;
+      case 2: gemm_columns_bf16<2>(A2, a_row, M, pairs, b, ldb, C + j, ldc, relu, bj); break;
+      case 3: gemm_columns_bf16<3>(A2, a_row, M, pairs, b, ldb, C + j, ldc, relu, bj); break;
+      default: gemm_columns_bf16<4>(A2, a_row, M, pairs, b, ldb, C + j, ldc, relu, bj); break;
+    }
+  }
+}
+
+/// Row r < rows of A (row stride lda, K floats) as bf16 pairs into A2 (row stride `pairs` words, the odd K's last
+/// pair padded with 0), rounding to nearest even as round_to_bf16.
+inline void to_bf16_pairs(const float* A, int64_t lda, int64_t rows, int64_t K, uint32_t* A2, int64_t pairs) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = A + r * lda;
+    uint16_t* out = reinterpret_cast<uint16_t*>(A2 + r * pairs);
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32)
+      _mm512_storeu_si512(out + k, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(a + k)));
+    if (k < K) {
+      const int64_t left = K - k;
+      const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+      const __mmask16 hi = left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1u);
+      const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a + k + 16), _mm512_maskz_loadu_ps(lo, a + k));
+      const int64_t words = 2 * pairs - k;  // to the end of the padded row
+      const __mmask32 store = words >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1ull << words) - 1ull);
+      _mm512_mask_storeu_epi16(out + k, store, (__m512i)v);
+    }
+  }
+}
+#endif
 
 }  // namespace semfield::kernels::detail
 

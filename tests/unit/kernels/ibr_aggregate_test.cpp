@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/kernels/fused_layers.h"
+#include "semfield/kernels/layer_precision.h"
 #include "semfield/kernels/simd_ops.h"
 
 namespace semfield::kernels {
@@ -93,6 +94,87 @@ TEST(FusedLayers, BlockSoftmaxMatchesSoftmaxOverValidViews) {
     EXPECT_NEAR(sum, i == 0 ? 0.0f : 1.0f, 1e-5f) << i;
   }
   EXPECT_EQ(w[static_cast<size_t>(5 * nb + 1)], 1.0f);
+}
+
+TEST(FusedLayers, Bf16RoundingIsToNearestEven) {
+  EXPECT_EQ(detail::round_to_bf16(1.0f), 1.0f);
+  EXPECT_EQ(detail::round_to_bf16(-2.5f), -2.5f);
+  // bf16 keeps 8 significant bits: 1 + 2^-8 is halfway between 1 and 1 + 2^-7, and ties go to the even neighbour (1);
+  // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6 (even): up.
+  EXPECT_EQ(detail::round_to_bf16(1.0f + std::ldexp(1.0f, -8)), 1.0f);
+  EXPECT_EQ(detail::round_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)), 1.0f + std::ldexp(1.0f, -6));
+  EXPECT_EQ(detail::round_to_bf16(1.0f + std::ldexp(1.0f, -8) + std::ldexp(1.0f, -20)), 1.0f + std::ldexp(1.0f, -7));
+  EXPECT_EQ(detail::round_to_bf16(-(1.0f + std::ldexp(1.0f, -9))), -1.0f);
+  EXPECT_TRUE(std::isnan(detail::round_to_bf16(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(detail::round_to_bf16(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(detail::bf16_bits(1.0f), 0x3f80);
+  EXPECT_EQ(detail::bf16_bits(-2.0f), 0xc000);
+  // LibTorch's float -> bfloat16 conversion agrees on random values.
+  const at::Tensor x = at::randn({4096}, at::make_generator<at::CPUGeneratorImpl>(3)) * 50.0f;
+  const at::Tensor ref = x.to(at::kBFloat16).to(at::kFloat);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    ASSERT_EQ(detail::round_to_bf16(x[i].item<float>()), ref[i].item<float>()) << x[i].item<float>();
+}
+
+TEST(FusedLayers, Bf16LayersEqualFloatLayersOfBf16RoundedInputsAndWeights) {
+  // Widths that exercise every path: odd inputs (a padded last pair), one input, inputs past one 32-float conversion
+  // block, panels of 1-4 x 16 columns, more than one 64-column panel, and last columns (out % 16) that stay float;
+  // rows not a multiple of the 6- and 8-row tiles, read from a strided buffer.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(17);
+  for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{
+           {19, 32}, {1, 16}, {32, 176}, {33, 48}, {64, 64}, {7, 20}, {70, 100}}) {
+    const int64_t rows = 23, lda = in + 5, ldc = detail::padded16(out) + 16;
+    const at::Tensor w = at::randn({out, in}, gen), b = at::randn({out}, gen);
+    const at::Tensor a = at::randn({rows, lda}, gen);
+    detail::Layer fp32;
+    detail::Layer bf16;
+    {
+      ScopedLayerPrecision scoped(LayerPrecision::Float32);
+      fp32 = detail::pack_layer("test", "w", w, &b);
+    }
+    {
+      ScopedLayerPrecision scoped(LayerPrecision::BFloat16);
+      bf16 = detail::pack_layer("test", "w", w, &b);
+    }
+    EXPECT_FALSE(fp32.bf16);
+    ASSERT_TRUE(bf16.bf16);
+    for (const bool relu : {false, true}) {
+      std::vector<float> c32(static_cast<size_t>(rows * ldc), -7.0f), c16(c32);
+      detail::apply_layer(fp32, a.data_ptr<float>(), lda, rows, c32.data(), ldc, relu);
+      detail::apply_layer(bf16, a.data_ptr<float>(), lda, rows, c16.data(), ldc, relu);
+      const at::Tensor x = a.narrow(1, 0, in);
+      auto rounded = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kDouble); };
+      // The reference in double: tiles of bf16-rounded inputs and weights; the last out % 16 columns in float.
+      const int64_t full = out / 16 * 16;
+      at::Tensor ref = x.to(at::kDouble).mm(w.to(at::kDouble).t()) + b.to(at::kDouble);
+      if (full > 0)
+        ref.narrow(1, 0, full).copy_(rounded(x).mm(rounded(w.narrow(0, 0, full)).t()) + b.narrow(0, 0, full).to(at::kDouble));
+      if (relu) ref = ref.clamp_min(0);
+      const at::Tensor plain = x.to(at::kDouble).mm(w.to(at::kDouble).t()) + b.to(at::kDouble);
+      double bf16_vs_float = 0;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < ldc; ++j) {
+          const float v16 = c16[static_cast<size_t>(r * ldc + j)], v32 = c32[static_cast<size_t>(r * ldc + j)];
+          if (j >= out) {  // nothing written past the layer's columns
+            ASSERT_EQ(v16, -7.0f);
+            continue;
+          }
+          const double want = ref[r][j].item<double>();
+          ASSERT_NEAR(v16, want, 1e-5 * (1 + std::abs(want))) << in << " -> " << out << " row " << r << " col " << j;
+          ASSERT_NEAR(v32, relu ? std::max(plain[r][j].item<double>(), 0.0) : plain[r][j].item<double>(),
+                      1e-5 * (1 + std::abs(want)));
+          if (j < full) {
+            bf16_vs_float = std::max(bf16_vs_float, std::abs(double(v16) - double(v32)));
+          } else {
+            ASSERT_EQ(v16, v32);  // the last columns stay float
+          }
+        }
+      // The tiles really are rounded (unit inputs over ~in terms: differences of order 2^-8 sqrt(in)).
+      if (full > 0) {
+        EXPECT_GT(bf16_vs_float, 1e-4) << in << " -> " << out;
+      }
+    }
+  }
 }
 
 TEST(FusedLayers, BlockBilinearTapsMatchOnePointAtATime) {

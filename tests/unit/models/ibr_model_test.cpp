@@ -6,6 +6,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/parallel.h"
+#include "semfield/kernels/layer_precision.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
@@ -224,6 +225,27 @@ TEST(IbrFused, RenderMatchesReference) {
     ref_rgb = net.render(rays, src, bg, false, 0).rgb.detach();
   }
   EXPECT_TRUE(at::allclose(fused.rgb, ref_rgb, 1e-4, 1e-5)) << (fused.rgb - ref_rgb).abs().max().item<float>();
+}
+
+TEST(IbrFused, Bf16LayersRenderCloseToTheFloatRender) {
+  // `--layer-precision bf16`: the kernel's linear layers in bfloat16 (inputs and weights rounded, float sums) change
+  // the render by a little — and do change it (the layers really run in bf16).
+  const IbrNetwork net(IbrConfig{});
+  at::NoGradGuard no_grad;
+  const IbrSources src = ibr_test_sources(net, at::rand({3, 3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(5)));
+  const IbrRays rays = ibr_test_rays(40);
+  const at::Tensor bg = at::full({40, 3}, 0.5f);
+  const at::Tensor fp32 = net.render(rays, src, bg, false, 0).rgb;
+  at::Tensor bf16;
+  {
+    kernels::ScopedLayerPrecision scoped(kernels::LayerPrecision::BFloat16);
+    bf16 = net.render(rays, src, bg, false, 0).rgb;
+  }
+  const float diff = (bf16 - fp32).abs().max().item<float>();
+  EXPECT_LT(diff, 2e-3f) << diff;  // measured 2.7e-4 (colours in [0, 1])
+  EXPECT_GT(diff, 0.0f);
+  // The setting is restored after the scope: the float render again, bit for bit.
+  EXPECT_TRUE(at::equal(net.render(rays, src, bg, false, 0).rgb, fp32));
 }
 
 TEST(IbrNetwork, NearlyEmptyRaysSkipTheFinePassAtInference) {

@@ -1,0 +1,39 @@
+// The arithmetic of the fused inference kernels' linear layers (fused_layers.h: the image-conditioned model's
+// aggregation, GP-NeRF's transformers; not their attention products, gathers or softmaxes, and never training).
+//   fp32  (default): float products and sums; the kernels match the LibTorch reference path to float rounding.
+//   bf16: each layer's inputs and weights rounded to bfloat16 (8 significant bits), products summed in float. Where
+//         the CPU has AVX512-BF16 (and the build targets it: -march=native) the layers run on its dot-product
+//         instruction, two products per float lane and instruction, ~2x the float multiply-adds per cycle; elsewhere
+//         the same rounding is emulated (the same results to float rounding, no faster).
+#pragma once
+
+namespace semfield::kernels {
+
+enum class LayerPrecision { Float32, BFloat16 };
+
+/// Read when a kernel packs its weights (each call); set once by the program (`semfield --layer-precision`).
+LayerPrecision fused_layer_precision();
+void set_fused_layer_precision(LayerPrecision precision);
+
+/// "fp32" / "bf16" <-> the enum; parse_layer_precision throws std::invalid_argument naming the text otherwise.
+LayerPrecision parse_layer_precision(const char* text);
+const char* layer_precision_name(LayerPrecision precision);
+
+/// Whether this build runs bf16 layers on the CPU's dot-product instruction (AVX512-BF16) rather than emulating them.
+bool native_bf16_layers();
+
+/// Sets the precision for a scope (tests, benchmarks) and restores the previous one after it.
+class ScopedLayerPrecision {
+ public:
+  explicit ScopedLayerPrecision(LayerPrecision precision) : m_saved(fused_layer_precision()) {
+    set_fused_layer_precision(precision);
+  }
+  ~ScopedLayerPrecision() { set_fused_layer_precision(m_saved); }
+  ScopedLayerPrecision(const ScopedLayerPrecision&) = delete;
+  ScopedLayerPrecision& operator=(const ScopedLayerPrecision&) = delete;
+
+ private:
+  LayerPrecision m_saved;
+};
+
+}  // namespace semfield::kernels
