@@ -745,12 +745,7 @@ class GpBlock {
       for (int64_t s2 = 0; s2 < S; ++s2) std::copy(mask_.begin(), mask_.end(), scores_.begin() + s2 * Sp_);
       detail::gemm(qkv_.data() + h * dh, ld3, 1, S, dh, kt_.data(), Sp_, Sp_, scores_.data(), Sp_, true, false);
       float* abar = abar_.data() + h * Sp_;
-      detail::fill_zero(Sp_, abar);
-      for (int64_t s2 = 0; s2 < S; ++s2) {
-        float* row = scores_.data() + s2 * Sp_;
-        gp_softmax_row(row, Sp_);
-        detail::axpy(Sp_, 1.0f / static_cast<float>(S), row, abar);
-      }
+      softmax_rows_and_mean(S, abar);
       // mixed[:, head h] = A_h V_h, 16 columns at a time (a narrower head's panel goes through panel_ and only its
       // columns are kept; the panel may read past the head's values into the next columns, or the buffer's slack).
       for (int64_t cs = h * dh; cs < (h + 1) * dh; cs += 16) {
@@ -762,6 +757,15 @@ class GpBlock {
           for (int64_t t = 0; t < S; ++t) std::copy(dst + t * 16, dst + t * 16 + width, mixed_.data() + t * Wp_ + cs);
       }
       // Eq. 7's mean over the queries: sum_t abar[t] f_l[t] over the head's semantic channels.
+#ifdef __AVX512F__
+      if (ph == 16) {  // the default widths (D 64, 4 heads): the head's sum in a register, not through memory
+        __m512 acc = _mm512_loadu_ps(semantic + h * ph);
+        for (int64_t t = 0; t < S; ++t)
+          acc = _mm512_fmadd_ps(_mm512_set1_ps(abar[t]), _mm512_loadu_ps(field_.data() + t * p_.D + h * ph), acc);
+        _mm512_storeu_ps(semantic + h * ph, acc);
+        continue;
+      }
+#endif
       for (int64_t t = 0; t < S; ++t) detail::axpy(ph, abar[t], field_.data() + t * p_.D + h * ph, semantic + h * ph);
     }
     apply_layer(r.out_fc, mixed_.data(), Wp_, S, tmp_.data(), Wp_, false);
@@ -769,6 +773,38 @@ class GpBlock {
     gp_norm_rows(q_.data(), Wp_, S, W, r.ff_norm_w.data(), r.ff_norm_b.data(), xn_.data(), Wp_);
     run_net(r.ff, xn_.data(), Wp_, S, tmp_.data(), Wp_, false, s0_.data(), s1_.data());
     add_rows(tmp_.data());
+  }
+
+  /// Softmax of scores_'s first S rows (Sp_ wide) in place, and their mean into abar[0:Sp_).
+  void softmax_rows_and_mean(int64_t S, float* abar) {
+    const float inv_s = 1.0f / static_cast<float>(S);
+#ifdef __AVX512F__
+    if (Sp_ == 32) {  // up to 32 samples (the default 32 + padding): a row in two registers, the mean in two more
+      __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+      const __m512 scale = _mm512_set1_ps(inv_s);
+      for (int64_t s2 = 0; s2 < S; ++s2) {
+        float* row = scores_.data() + s2 * Sp_;
+        const __m512 x0 = _mm512_loadu_ps(row), x1 = _mm512_loadu_ps(row + 16);
+        const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(x0, x1)));
+        const __m512 e0 = detail::exp_ps(_mm512_sub_ps(x0, top)), e1 = detail::exp_ps(_mm512_sub_ps(x1, top));
+        const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_add_ps(e0, e1)));
+        const __m512 p0 = _mm512_mul_ps(e0, inv), p1 = _mm512_mul_ps(e1, inv);
+        _mm512_storeu_ps(row, p0);
+        _mm512_storeu_ps(row + 16, p1);
+        m0 = _mm512_fmadd_ps(p0, scale, m0);
+        m1 = _mm512_fmadd_ps(p1, scale, m1);
+      }
+      _mm512_storeu_ps(abar, m0);
+      _mm512_storeu_ps(abar + 16, m1);
+      return;
+    }
+#endif
+    detail::fill_zero(Sp_, abar);
+    for (int64_t s2 = 0; s2 < S; ++s2) {
+      float* row = scores_.data() + s2 * Sp_;
+      gp_softmax_row(row, Sp_);
+      detail::axpy(Sp_, inv_s, row, abar);
+    }
   }
 
   /// The ray's colour (the block is one ray) into rgb[0:3); with alpha instead the samples' scores into score_out[0:S)
