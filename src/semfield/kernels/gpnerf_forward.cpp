@@ -735,15 +735,15 @@ class GpBlock {
       mask_[static_cast<size_t>(t)] = t >= S ? -1e30f : seen_[static_cast<size_t>(t)] ? 0.0f : kGpMasked;
     for (int64_t h = 0; h < H; ++h) {
       // scores = Q_h K_h^T / sqrt(dh); keys no view sees masked (-1e9, as the reference), padding columns excluded:
-      // each row starts as the mask row (0, -1e9 or -1e30) and the GEMM adds Q_h (K_h / sqrt(dh))^T, whose masked
-      // columns are 0, so a masked logit is exactly -1e9.
+      // each row's accumulators start at the mask row (0, -1e9 or -1e30: the GEMM's bias) and add Q_h (K_h /
+      // sqrt(dh))^T, whose masked columns are 0, so a masked logit is exactly -1e9.
       for (int64_t j = 0; j < dh; ++j) {
         float* kt = kt_.data() + j * Sp_;
         const float* k = qkv_.data() + W + h * dh + j;
         for (int64_t t = 0; t < S; ++t) kt[t] = seen_[static_cast<size_t>(t)] ? k[t * ld3] * scale : 0.0f;
       }
-      for (int64_t s2 = 0; s2 < S; ++s2) std::copy(mask_.begin(), mask_.end(), scores_.begin() + s2 * Sp_);
-      detail::gemm(qkv_.data() + h * dh, ld3, 1, S, dh, kt_.data(), Sp_, Sp_, scores_.data(), Sp_, true, false);
+      detail::gemm(qkv_.data() + h * dh, ld3, 1, S, dh, kt_.data(), Sp_, Sp_, scores_.data(), Sp_, false, false,
+                   mask_.data());
       float* abar = abar_.data() + h * Sp_;
       softmax_rows_and_mean(S, abar);
       // mixed[:, head h] = A_h V_h, 16 columns at a time (a narrower head's panel goes through panel_ and only its
