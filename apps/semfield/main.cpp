@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
                          "and slower than fp32");
     semfield::kernels::set_fused_layer_precision(semfield::kernels::parse_layer_precision(layer_precision.c_str()));
     if (layer_precision == "bf16" && !semfield::kernels::native_bf16_layers())
-      semfield::log::warn("--layer-precision bf16: this build has no AVX512-BF16 (or the CPU lacks it), so bf16 "
-                         "layers are emulated and slower than fp32");
+      semfield::log::warn("--layer-precision bf16: this build has no AVX512-BF16 (it targets the CPU it was built on), "
+                         "so bf16 layers are emulated and slower than fp32");
     at::set_num_threads(threads);
     semfield::set_parallel_threads(threads);
     // Training and rendering reuse the same large buffers every step; see caching_allocator.h.

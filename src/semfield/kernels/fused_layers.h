@@ -57,7 +57,9 @@ inline void make_bf16(Layer& l) {
 #endif
 }
 
-inline Layer pack_layer(const char* op, const char* name, const at::Tensor& weight, const at::Tensor* bias) {
+/// With `allow_bf16` false the layer stays float whatever the precision (layers some kernel reads outside the tiles).
+inline Layer pack_layer(const char* op, const char* name, const at::Tensor& weight, const at::Tensor* bias,
+                        bool allow_bf16 = true) {
   check_dtype(op, name, weight, at::kFloat);
   check_dim(op, name, weight, 2);
   const at::Tensor w = weight.detach().contiguous();
@@ -76,7 +78,7 @@ inline Layer pack_layer(const char* op, const char* name, const at::Tensor& weig
     const at::Tensor b = bias->detach().to(at::kFloat).contiguous();
     l.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + l.out);
   }
-  if (fused_layer_precision() == LayerPrecision::BFloat16) make_bf16(l);
+  if (allow_bf16 && fused_layer_precision() == LayerPrecision::BFloat16) make_bf16(l);
   return l;
 }
 
@@ -102,6 +104,7 @@ inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t row
     // The inputs rounded to bf16 once per call (a pass of rows x in floats against the tiles' rows x in x full
     // multiply-adds), into a per-thread buffer the calls reuse.
 #if defined(__AVX512BF16__) && defined(__AVX512F__)
+    assert(!l.wt2.empty());  // packed by make_bf16 with the same instruction set as this call
     thread_local std::vector<uint32_t> pairs_buffer;
     const int64_t pairs = (l.in + 1) / 2;
     if (static_cast<int64_t>(pairs_buffer.size()) < rows * pairs) pairs_buffer.resize(static_cast<size_t>(rows * pairs));
@@ -109,6 +112,7 @@ inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t row
     gemm_bf16(pairs_buffer.data(), pairs, rows, pairs, l.wt2.data(), l.full, l.full, C, ldc, relu,
               has_bias ? l.bias.data() : nullptr);
 #else
+    assert(!l.wt_rounded.empty());
     thread_local std::vector<float> rounded;
     if (static_cast<int64_t>(rounded.size()) < rows * l.in) rounded.resize(static_cast<size_t>(rows * l.in));
     for (int64_t r = 0; r < rows; ++r)

@@ -206,8 +206,12 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
     vp.p1b = gp_floats(v.pos_fc.biases[0]);
     vp.aq = gp_floats(A1.mm(gp_double(v.wq)));
     vp.ap = gp_floats(A1.mm(P2));
-    vp.a2 = detail::pack_layer(kGpOp, (name + ".attn_fc.weight1").c_str(), v.attn_fc.weights[1], &v.attn_fc.biases[1]);
-    vp.p2 = detail::pack_layer(kGpOp, (name + ".pos_fc.weight1").c_str(), v.pos_fc.weights[1], &v.pos_fc.biases[1]);
+    // The view attention's second layers stay float in either precision: the default widths' register path reads
+    // their weights directly, and the generic path must compute the same function.
+    vp.a2 = detail::pack_layer(kGpOp, (name + ".attn_fc.weight1").c_str(), v.attn_fc.weights[1], &v.attn_fc.biases[1],
+                               false);
+    vp.p2 = detail::pack_layer(kGpOp, (name + ".pos_fc.weight1").c_str(), v.pos_fc.weights[1], &v.pos_fc.biases[1],
+                               false);
     vp.out_fc = detail::pack_layer(kGpOp, (name + ".out_fc").c_str(), v.out_fc.weights[0], &v.out_fc.biases[0]);
     vp.ff = detail::pack_net(kGpOp, (name + ".ff").c_str(), v.ff);
     TORCH_CHECK(vp.a2.in == p.A && vp.a2.out == p.W && vp.p2.in == p.P && vp.out_fc.in == p.W && vp.out_fc.out == p.W &&

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -122,7 +123,8 @@ inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_
 }
 
 /// x rounded to the nearest bfloat16 (ties to even), as a float: the emulated bf16 layers' rounding of inputs and
-/// weights, and the conversion the AVX512-BF16 path makes (vcvtne2ps2bf16). NaN stays NaN.
+/// weights. The AVX512-BF16 path's conversion (vcvtne2ps2bf16) rounds the same way except that it flushes subnormal
+/// floats (below 1.2e-38) to zero — no difference the layers' sums can show. NaN stays NaN.
 inline float round_to_bf16(float x) {
   uint32_t bits;
   std::memcpy(&bits, &x, sizeof bits);
@@ -132,11 +134,12 @@ inline float round_to_bf16(float x) {
   return x;
 }
 
-/// The upper 16 bits of round_to_bf16(x): its bfloat16 encoding.
+/// The upper 16 bits of round_to_bf16(x): its bfloat16 encoding (a NaN made quiet, so it stays a NaN).
 inline uint16_t bf16_bits(float x) {
   const float r = round_to_bf16(x);
   uint32_t bits;
   std::memcpy(&bits, &r, sizeof bits);
+  if (std::isnan(r)) return static_cast<uint16_t>((bits >> 16) | 0x0040u);
   return static_cast<uint16_t>(bits >> 16);
 }
 
@@ -191,7 +194,7 @@ inline void gemm_bf16(const uint32_t* A2, int64_t a_row, int64_t M, int64_t pair
 }
 
 /// Row r < rows of A (row stride lda, K floats) as bf16 pairs into A2 (row stride `pairs` words, the odd K's last
-/// pair padded with 0), rounding to nearest even as round_to_bf16.
+/// pair padded with 0), rounding to nearest even (round_to_bf16 but for subnormals, flushed to 0 here).
 inline void to_bf16_pairs(const float* A, int64_t lda, int64_t rows, int64_t K, uint32_t* A2, int64_t pairs) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* a = A + r * lda;
@@ -203,7 +206,8 @@ inline void to_bf16_pairs(const float* A, int64_t lda, int64_t rows, int64_t K, 
       const int64_t left = K - k;
       const __mmask16 lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
       const __mmask16 hi = left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1u);
-      const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a + k + 16), _mm512_maskz_loadu_ps(lo, a + k));
+      const __m512 upper = left > 16 ? _mm512_maskz_loadu_ps(hi, a + k + 16) : _mm512_setzero_ps();
+      const __m512bh v = _mm512_cvtne2ps_pbh(upper, _mm512_maskz_loadu_ps(lo, a + k));
       const int64_t words = 2 * pairs - k;  // to the end of the padded row
       const __mmask32 store = words >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1ull << words) - 1ull);
       _mm512_mask_storeu_epi16(out + k, store, (__m512i)v);

@@ -118,11 +118,12 @@ TEST(FusedLayers, Bf16RoundingIsToNearestEven) {
 
 TEST(FusedLayers, Bf16LayersEqualFloatLayersOfBf16RoundedInputsAndWeights) {
   // Widths that exercise every path: odd inputs (a padded last pair), one input, inputs past one 32-float conversion
-  // block, panels of 1-4 x 16 columns, more than one 64-column panel, and last columns (out % 16) that stay float;
+  // block and 16-float tails, panels of 1-4 x 16 columns, more than one 64-column panel, last columns (out % 16) that
+  // stay float, and a layer of fewer than 16 outputs (no tile at all);
   // rows not a multiple of the 6- and 8-row tiles, read from a strided buffer.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(17);
   for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{
-           {19, 32}, {1, 16}, {32, 176}, {33, 48}, {64, 64}, {7, 20}, {70, 100}}) {
+           {19, 32}, {1, 16}, {32, 176}, {33, 48}, {64, 64}, {7, 20}, {70, 100}, {16, 32}, {48, 16}, {5, 3}}) {
     const int64_t rows = 23, lda = in + 5, ldc = detail::padded16(out) + 16;
     const at::Tensor w = at::randn({out, in}, gen), b = at::randn({out}, gen);
     const at::Tensor a = at::randn({rows, lda}, gen);
@@ -161,8 +162,8 @@ TEST(FusedLayers, Bf16LayersEqualFloatLayersOfBf16RoundedInputsAndWeights) {
           }
           const double want = ref[r][j].item<double>();
           ASSERT_NEAR(v16, want, 1e-5 * (1 + std::abs(want))) << in << " -> " << out << " row " << r << " col " << j;
-          ASSERT_NEAR(v32, relu ? std::max(plain[r][j].item<double>(), 0.0) : plain[r][j].item<double>(),
-                      1e-5 * (1 + std::abs(want)));
+          const double want32 = relu ? std::max(plain[r][j].item<double>(), 0.0) : plain[r][j].item<double>();
+          ASSERT_NEAR(v32, want32, 1e-5 * (1 + std::abs(want32)));
           if (j < full) {
             bf16_vs_float = std::max(bf16_vs_float, std::abs(double(v16) - double(v32)));
           } else {

@@ -91,6 +91,7 @@ TEST(AppliedRun, Bf16LayerPrecisionFromTheCommandLine) {
     psnr[i] = test::read_json(run / "eval" / "metrics.json")["psnr"].get<double>();
   }
   EXPECT_NEAR(psnr[1], psnr[0], 0.05);
+  EXPECT_NE(psnr[1], psnr[0]);  // the option reached the kernels
   const auto bad = test::run_cli("--layer-precision fp16 eval --run " + test::quoted(run) + " --no-images");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("--layer-precision"), std::string::npos) << bad.output;
