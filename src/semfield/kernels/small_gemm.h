@@ -1,11 +1,12 @@
-// A register-tiled small GEMM for the fused CPU kernels (fused_mlp.cpp, ibr_aggregate.cpp): narrow matrices
-// (tens of columns) a block of rows at a time, with the accumulators in registers. Private to src/semfield/kernels.
+// A register-tiled small GEMM for the fused CPU kernels (fused_mlp.cpp, ibr_aggregate.cpp, gpnerf_forward.cpp):
+// narrow matrices (tens of columns) a block of rows at a time, with the accumulators in registers; in float, and in
+// bfloat16 pairs on AVX512-BF16 (gemm_bf16, for layer_precision.h's bf16 layers). Private to src/semfield/kernels.
 #pragma once
 
 #include <algorithm>
 #include <cassert>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
