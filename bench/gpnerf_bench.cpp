@@ -2,6 +2,7 @@
 // the reference views through the extractor, every ray through the transformers in 1,024-ray chunks (as
 // GpnerfModel::render_full) and the perception head over the rendered semantic map. Arg 1: 1 = the fused inference
 // kernels (kernels/gpnerf_forward.h), 0 = the LibTorch path (GpnerfNetwork::render with `record`, which keeps it).
+// Arg 2: 1 = the fused kernels' linear layers in bf16 (`--layer-precision bf16`, kernels/layer_precision.h).
 // Default config, seeded weights, random source images. Figures in BENCHMARKS.md ("GP-NeRF").
 // SEMFIELD_BENCH_THREADS sets the thread count (default 2).
 #include <ATen/ATen.h>
@@ -10,6 +11,7 @@
 #include "bench_main.h"
 #include "orbit_views.h"
 #include "semfield/data/synth/synth_scene.h"
+#include "semfield/kernels/layer_precision.h"
 #include "semfield/models/gpnerf/gpnerf_network.h"
 
 namespace {
@@ -19,6 +21,8 @@ using namespace semfield;
 void BM_GpnerfRenderView(benchmark::State& state) {
   const int side = static_cast<int>(state.range(0));
   const bool fused = state.range(1) != 0;
+  const kernels::ScopedLayerPrecision precision(state.range(2) != 0 ? kernels::LayerPrecision::BFloat16
+                                                                   : kernels::LayerPrecision::Float32);
   GpnerfConfig config;
   config.classes = synth_class_names();
   // Every ray through the transformers: seeded weights give an arbitrary proposal, so the empty-ray skip is measured on
@@ -47,9 +51,10 @@ void BM_GpnerfRenderView(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_GpnerfRenderView)
-    ->Args({128, 1})
-    ->Args({128, 0})
-    ->Args({256, 1})
+    ->Args({128, 1, 0})
+    ->Args({128, 0, 0})
+    ->Args({256, 1, 0})
+    ->Args({256, 1, 1})
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime()
