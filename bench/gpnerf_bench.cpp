@@ -21,8 +21,8 @@ using namespace semfield;
 void BM_GpnerfRenderView(benchmark::State& state) {
   const int side = static_cast<int>(state.range(0));
   const bool fused = state.range(1) != 0;
-  const kernels::ScopedLayerPrecision precision(state.range(2) != 0 ? kernels::LayerPrecision::BFloat16
-                                                                   : kernels::LayerPrecision::Float32);
+  const kernels::ScopedLayerPrecision precision(state.range(2) != 0 ? Precision::BFloat16
+                                                                   : Precision::Float32);
   GpnerfConfig config;
   config.classes = synth_class_names();
   // Every ray through the transformers: seeded weights give an arbitrary proposal, so the empty-ray skip is measured on

@@ -48,11 +48,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "bf16"}));
   app.parse_complete_callback([&] {
     semfield::set_log_level(log_level);
-    semfield::foundation::set_foundation_precision(semfield::foundation::parse_precision(precision));
+    semfield::foundation::set_foundation_precision(semfield::parse_precision(precision));
     if (precision == "bf16" && !semfield::foundation::cpu_has_bf16())
       semfield::log::warn("--encoder-precision bf16: this CPU has no AVX512-BF16, so bf16 products are emulated "
                          "and slower than fp32");
-    semfield::kernels::set_fused_layer_precision(semfield::kernels::parse_layer_precision(layer_precision.c_str()));
+    semfield::kernels::set_fused_layer_precision(semfield::parse_precision(layer_precision));
     if (layer_precision == "bf16" && !semfield::kernels::native_bf16_layers())
       semfield::log::warn("--layer-precision bf16: this build has no AVX512-BF16 (it targets the CPU it was built on), "
                          "so bf16 layers are emulated and slower than fp32");

@@ -125,14 +125,6 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q_in, const at::Tensor
   return out;
 }
 
-Precision parse_precision(const std::string& text) {
-  if (text == "fp32" || text == "float32") return Precision::Float32;
-  if (text == "bf16" || text == "bfloat16") return Precision::BFloat16;
-  fail_usage("unknown precision '{}': expected fp32 or bf16", text);
-}
-
-const char* precision_name(Precision precision) { return precision == Precision::BFloat16 ? "bf16" : "fp32"; }
-
 bool cpu_has_bf16() {
 #if defined(__x86_64__) || defined(__i386__)
   static const bool has = __builtin_cpu_supports("avx512bf16");

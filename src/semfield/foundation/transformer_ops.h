@@ -8,6 +8,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "semfield/core/precision.h"
+
 namespace semfield::foundation {
 
 enum class Activation {
@@ -52,28 +54,18 @@ at::Tensor scaled_dot_product_attention_reference(const at::Tensor& q, const at:
 /// Arithmetic of the foundation models' linear layers. BFloat16 rounds activations and weights to bf16 and
 /// multiplies them with oneDNN's bf16 GEMM (AVX512-BF16: ~4x the float32 rate on the development VM), accumulating
 /// in float32; LayerNorms, softmax, residuals and the attention products stay float32. Opt-in: float32 is the
-/// default and the golden-checked path; docs/foundation_models.md states bf16's measured error.
-enum class Precision { Float32, BFloat16 };
-Precision parse_precision(const std::string& text);  ///< "fp32" | "float32" | "bf16" | "bfloat16"; UsageError
-const char* precision_name(Precision precision);      ///< "fp32" | "bf16"
+/// default and the golden-checked path; docs/foundation_models.md states bf16's measured error. (The enum, its
+/// parsing and the scope guard are core/precision.h's, shared with the fused kernels' layer precision.)
+using semfield::parse_precision;
+using semfield::Precision;
+using semfield::precision_name;
 /// Whether this CPU has native bf16 dot products (AVX512_BF16). Elsewhere bf16 still works but is emulated and slow.
 bool cpu_has_bf16();
 /// The precision foundation-model forward passes use (process-wide; Float32 unless set).
 Precision foundation_precision();
 void set_foundation_precision(Precision precision);
 /// Sets the precision for a scope and restores the previous one.
-class ScopedFoundationPrecision {
- public:
-  explicit ScopedFoundationPrecision(Precision precision) : m_saved(foundation_precision()) {
-    set_foundation_precision(precision);
-  }
-  ~ScopedFoundationPrecision() { set_foundation_precision(m_saved); }
-  ScopedFoundationPrecision(const ScopedFoundationPrecision&) = delete;
-  ScopedFoundationPrecision& operator=(const ScopedFoundationPrecision&) = delete;
-
- private:
-  Precision m_saved;
-};
+using ScopedFoundationPrecision = ScopedPrecision<&foundation_precision, &set_foundation_precision>;
 
 /// at::linear in the current precision: float32 in and out. In BFloat16 the weight's bf16 copy is made once and
 /// cached (keyed by the weight tensor and its version, dropped when the weight is freed).

@@ -78,7 +78,7 @@ inline Layer pack_layer(const char* op, const char* name, const at::Tensor& weig
     const at::Tensor b = bias->detach().to(at::kFloat).contiguous();
     l.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + l.out);
   }
-  if (allow_bf16 && fused_layer_precision() == LayerPrecision::BFloat16) make_bf16(l);
+  if (allow_bf16 && fused_layer_precision() == Precision::BFloat16) make_bf16(l);
   return l;
 }
 

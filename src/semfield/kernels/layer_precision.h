@@ -8,33 +8,18 @@
 //         the same rounding is emulated (the same results to float rounding, no faster).
 #pragma once
 
+#include "semfield/core/precision.h"
+
 namespace semfield::kernels {
 
-enum class LayerPrecision { Float32, BFloat16 };
-
 /// Read when a kernel packs its weights (each call); set once by the program (`semfield --layer-precision`).
-LayerPrecision fused_layer_precision();
-void set_fused_layer_precision(LayerPrecision precision);
-
-/// "fp32" / "bf16" <-> the enum; parse_layer_precision throws std::invalid_argument naming the text otherwise.
-LayerPrecision parse_layer_precision(const char* text);
-const char* layer_precision_name(LayerPrecision precision);
+Precision fused_layer_precision();
+void set_fused_layer_precision(Precision precision);
 
 /// Whether this build runs bf16 layers on the CPU's dot-product instruction (AVX512-BF16) rather than emulating them.
 bool native_bf16_layers();
 
 /// Sets the precision for a scope (tests, benchmarks) and restores the previous one after it.
-class ScopedLayerPrecision {
- public:
-  explicit ScopedLayerPrecision(LayerPrecision precision) : m_saved(fused_layer_precision()) {
-    set_fused_layer_precision(precision);
-  }
-  ~ScopedLayerPrecision() { set_fused_layer_precision(m_saved); }
-  ScopedLayerPrecision(const ScopedLayerPrecision&) = delete;
-  ScopedLayerPrecision& operator=(const ScopedLayerPrecision&) = delete;
-
- private:
-  LayerPrecision m_saved;
-};
+using ScopedLayerPrecision = ScopedPrecision<&fused_layer_precision, &set_fused_layer_precision>;
 
 }  // namespace semfield::kernels

@@ -130,11 +130,11 @@ TEST(FusedLayers, Bf16LayersEqualFloatLayersOfBf16RoundedInputsAndWeights) {
     detail::Layer fp32;
     detail::Layer bf16;
     {
-      ScopedLayerPrecision scoped(LayerPrecision::Float32);
+      ScopedLayerPrecision scoped(Precision::Float32);
       fp32 = detail::pack_layer("test", "w", w, &b);
     }
     {
-      ScopedLayerPrecision scoped(LayerPrecision::BFloat16);
+      ScopedLayerPrecision scoped(Precision::BFloat16);
       bf16 = detail::pack_layer("test", "w", w, &b);
     }
     EXPECT_FALSE(fp32.bf16);

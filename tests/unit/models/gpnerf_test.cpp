@@ -200,7 +200,7 @@ void expect_bf16_render_close(GpnerfConfig c, float rgb_bound, float semantic_bo
   const GpnerfRenderOutput fp32 = net.render(toy.rays, src, bg, false, 0);
   GpnerfRenderOutput bf16;
   {
-    kernels::ScopedLayerPrecision scoped(kernels::LayerPrecision::BFloat16);
+    kernels::ScopedLayerPrecision scoped(Precision::BFloat16);
     bf16 = net.render(toy.rays, src, bg, false, 0);
   }
   for (const auto& [name, a, b, bound] :

@@ -238,7 +238,7 @@ TEST(IbrFused, Bf16LayersRenderCloseToTheFloatRender) {
   const at::Tensor fp32 = net.render(rays, src, bg, false, 0).rgb;
   at::Tensor bf16;
   {
-    kernels::ScopedLayerPrecision scoped(kernels::LayerPrecision::BFloat16);
+    kernels::ScopedLayerPrecision scoped(Precision::BFloat16);
     bf16 = net.render(rays, src, bg, false, 0).rgb;
   }
   const float diff = (bf16 - fp32).abs().max().item<float>();
