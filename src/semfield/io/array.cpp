@@ -180,13 +180,4 @@ uint16_t float_to_half(float f) {
   return static_cast<uint16_t>(sign | m);
 }
 
-float bf16_to_float(uint16_t b) { return bits_float(static_cast<uint32_t>(b) << 16); }
-
-uint16_t float_to_bf16(float f) {
-  const uint32_t x = float_bits(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x0040u);  // keep nan quiet
-  // Round to nearest even; overflow past the largest bf16 carries into the infinity pattern.
-  return static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
-
 }  // namespace semfield

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "semfield/io/bfloat16.h"
+
 namespace semfield {
 
 enum class DType { F32, F16, BF16, F64, U8, I8, U16, I16, I32, I64, Bool };
@@ -30,10 +32,8 @@ struct Array {
   static Array zeros(DType dtype, std::vector<int64_t> shape);
 };
 
-/// IEEE half / bfloat16 conversions (round to nearest even).
+/// IEEE half conversions (round to nearest even); bfloat16's are in bfloat16.h.
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);
-float bf16_to_float(uint16_t b);
-uint16_t float_to_bf16(float f);
 
 }  // namespace semfield

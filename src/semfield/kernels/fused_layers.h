@@ -50,7 +50,8 @@ inline void make_bf16(Layer& l) {
   l.wt2.assign(static_cast<size_t>(pairs * l.full * 2), 0);
   for (int64_t k = 0; k < l.in; ++k)
     for (int64_t n = 0; n < l.full; ++n)
-      l.wt2[static_cast<size_t>(((k / 2) * l.full + n) * 2 + (k % 2))] = bf16_bits(l.wt[static_cast<size_t>(k * l.full + n)]);
+      l.wt2[static_cast<size_t>(((k / 2) * l.full + n) * 2 + (k % 2))] =
+          float_to_bf16(l.wt[static_cast<size_t>(k * l.full + n)]);
 #else
   l.wt_rounded.resize(l.wt.size());
   std::transform(l.wt.begin(), l.wt.end(), l.wt_rounded.begin(), round_to_bf16);
@@ -107,7 +108,8 @@ inline void apply_layer(const Layer& l, const float* A, int64_t lda, int64_t row
     assert(!l.wt2.empty());  // packed by make_bf16 with the same instruction set as this call
     thread_local std::vector<uint32_t> pairs_buffer;
     const int64_t pairs = (l.in + 1) / 2;
-    if (static_cast<int64_t>(pairs_buffer.size()) < rows * pairs) pairs_buffer.resize(static_cast<size_t>(rows * pairs));
+    if (static_cast<int64_t>(pairs_buffer.size()) < rows * pairs)
+      pairs_buffer.resize(static_cast<size_t>(rows * pairs));
     to_bf16_pairs(A, lda, rows, l.in, pairs_buffer.data(), pairs);
     gemm_bf16(pairs_buffer.data(), pairs, rows, pairs, l.wt2.data(), l.full, l.full, C, ldc, relu,
               has_bias ? l.bias.data() : nullptr);

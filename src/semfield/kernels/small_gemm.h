@@ -5,13 +5,13 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
+
+#include "semfield/io/bfloat16.h"
 
 // GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "may be used uninitialized"
 // once inlined (a false positive in the system header; see simd_ops.h).
@@ -123,26 +123,10 @@ inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_
 #endif
 }
 
-/// x rounded to the nearest bfloat16 (ties to even), as a float: the emulated bf16 layers' rounding of inputs and
-/// weights. The AVX512-BF16 path's conversion (vcvtne2ps2bf16) rounds the same way except that it flushes subnormal
-/// floats (below 1.2e-38) to zero — no difference the layers' sums can show. NaN stays NaN.
-inline float round_to_bf16(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0) return x;  // NaN: keep it one
-  bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
-  std::memcpy(&x, &bits, sizeof x);
-  return x;
-}
-
-/// The upper 16 bits of round_to_bf16(x): its bfloat16 encoding (a NaN made quiet, so it stays a NaN).
-inline uint16_t bf16_bits(float x) {
-  const float r = round_to_bf16(x);
-  uint32_t bits;
-  std::memcpy(&bits, &r, sizeof bits);
-  if (std::isnan(r)) return static_cast<uint16_t>((bits >> 16) | 0x0040u);
-  return static_cast<uint16_t>(bits >> 16);
-}
+/// x rounded to the nearest bfloat16 (ties to even; io/bfloat16.h), as a float: the emulated bf16 layers' rounding of
+/// inputs and weights. The AVX512-BF16 path's conversion (vcvtne2ps2bf16) rounds the same way except that it flushes
+/// subnormal floats (below 1.2e-38) to zero — no difference the layers' sums can show. NaN stays NaN.
+inline float round_to_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }
 
 #if defined(__AVX512BF16__) && defined(__AVX512F__)
 // bf16 GEMM on AVX512-BF16's dot-product instruction: C[m, 0:n) = (bias +) sum_k A(m, k) B(k, 0:n) with A and B in
@@ -166,7 +150,8 @@ inline void gemm_tile_bf16(const uint32_t* A2, int64_t a_row, int64_t pairs, con
   }
   const __m512 zero = _mm512_setzero_ps();
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(C + r * ldc + 16 * c, relu ? _mm512_max_ps(acc[r][c], zero) : acc[r][c]);
+    for (int c = 0; c < NC; ++c)
+      _mm512_storeu_ps(C + r * ldc + 16 * c, relu ? _mm512_max_ps(acc[r][c], zero) : acc[r][c]);
 }
 
 template <int NC>

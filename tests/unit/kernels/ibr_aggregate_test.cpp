@@ -107,8 +107,8 @@ TEST(FusedLayers, Bf16RoundingIsToNearestEven) {
   EXPECT_EQ(detail::round_to_bf16(-(1.0f + std::ldexp(1.0f, -9))), -1.0f);
   EXPECT_TRUE(std::isnan(detail::round_to_bf16(std::numeric_limits<float>::quiet_NaN())));
   EXPECT_EQ(detail::round_to_bf16(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
-  EXPECT_EQ(detail::bf16_bits(1.0f), 0x3f80);
-  EXPECT_EQ(detail::bf16_bits(-2.0f), 0xc000);
+  EXPECT_EQ(float_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(float_to_bf16(-2.0f), 0xc000);
   // LibTorch's float -> bfloat16 conversion agrees on random values.
   const at::Tensor x = at::randn({4096}, at::make_generator<at::CPUGeneratorImpl>(3)) * 50.0f;
   const at::Tensor ref = x.to(at::kBFloat16).to(at::kFloat);
