@@ -25,6 +25,7 @@ struct ApplyArgs {
   std::string background = "white";
   std::string teacher;
   std::string finetune_config;
+  std::string model_config;
   uint64_t seed = 0;
 };
 
@@ -45,17 +46,21 @@ void run_apply(const ApplyArgs& args) {
   options.finetune.rays = args.finetune_rays;
   options.finetune.source_pool = args.finetune_source_pool;
   options.finetune.seed = args.seed;
-  if (!args.finetune_config.empty()) {
-    const bool file = std::filesystem::exists(args.finetune_config);
-    const std::string text = file ? read_file_text(args.finetune_config) : args.finetune_config;
+  // A JSON object given as text or as a file.
+  auto json_object = [](const std::string& arg, const char* option) {
+    const bool file = std::filesystem::exists(arg);
+    const std::string text = file ? read_file_text(arg) : arg;
+    nlohmann::json j;
     try {
-      options.finetune_config = nlohmann::json::parse(text);
+      j = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-      fail_input(file ? args.finetune_config : std::string("--finetune-config"), "", std::string("not JSON: ") + e.what());
+      fail_input(file ? arg : std::string(option), "", std::string("not JSON: ") + e.what());
     }
-    if (!options.finetune_config.is_object())
-      fail_usage("--finetune-config must be a JSON object of the model type's config keys");
-  }
+    if (!j.is_object()) fail_usage("{} must be a JSON object of the model type's config keys", option);
+    return j;
+  };
+  if (!args.finetune_config.empty()) options.finetune_config = json_object(args.finetune_config, "--finetune-config");
+  if (!args.model_config.empty()) options.model_config = json_object(args.model_config, "--model-config");
   const InterruptScope interrupt;
   options.finetune.stop_requested = interrupt.flag();
   const ApplyResult result = apply_model(options);
@@ -93,6 +98,10 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--finetune-config", args->finetune_config,
                   "Config keys changed for fine-tuning (JSON text or file), e.g. '{\"instance_slots\": 16}' adds "
                   "GP-NeRF's instance head, trained on the scene's instance maps");
+  cmd->add_option("--model-config", args->model_config,
+                  "Config keys replacing the model's in this run's renders (JSON text or file), e.g. "
+                  "'{\"n_coarse_render\": 32, \"n_fine_render\": 32}' renders gp-nerf-synth with the sample "
+                  "counts it was trained with");
   cmd->add_option("--teacher", args->teacher,
                   "Models voting over 2D semantic maps (gnesf): the source views' maps, labels:semantic | "
                   "labels:instance | labels:DIR (ids PNG or .npy ids / probabilities named like the images)");

@@ -111,7 +111,7 @@ namespace {
 
 constexpr const char* kAppliedKeys[] = {"model",      "model_name",   "model_type",     "data",       "downscale",
                                         "split_rule", "background",   "source_views",   "finetune_steps",
-                                        "scene_frame", "semantic_maps", "source_view"};
+                                        "scene_frame", "semantic_maps", "source_view", "model_config"};
 
 LoadedRun load_applied_run(const RunPaths& run) {
   LoadedRun loaded;
@@ -140,6 +140,10 @@ LoadedRun load_applied_run(const RunPaths& run) {
     binding.weights = std::move(file.weights);
   }
   binding.origin = finetuned ? run.weights().string() : spec.model.string();
+  if (!spec.model_config.empty()) {
+    binding.config.update(spec.model_config);
+    binding.origin += " with " + run.config().string() + "'s model_config";
+  }
   binding.frame = spec.frame;
   binding.scene = source_view_scene(scene, spec.source_view);
   binding.background = parse_background(spec.background);
@@ -166,6 +170,7 @@ void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
                                {"scene_frame", spec.frame.to_json()}};
   if (!spec.semantic_maps.empty()) json["semantic_maps"] = spec.semantic_maps;
   if (!spec.source_view.empty()) json["source_view"] = spec.source_view;
+  if (!spec.model_config.empty()) json["model_config"] = spec.model_config;
   write_file_atomic(run.config(), json.dump(2) + "\n");
 }
 
@@ -192,6 +197,10 @@ AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
   spec.frame = SceneFrame::from_json(root.at("scene_frame").raw(), run.config().string());
   spec.semantic_maps = root.string_or("semantic_maps", "");
   spec.source_view = root.string_or("source_view", "");
+  if (const auto mc = root.find("model_config")) {
+    if (!mc->is_object()) mc->fail("expected an object of the model type's config keys");
+    spec.model_config = mc->raw();
+  }
   return spec;
 }
 

@@ -64,6 +64,9 @@ struct AppliedRunSpec {
   /// The one view the model is conditioned on (`apply --source-view`: an image stem, a training view first): the pool
   /// of source views is that view alone. Empty: every training view.
   std::string source_view;
+  /// `apply --model-config`: top-level config keys replacing the model's each time the run is loaded (inference
+  /// settings such as gp-nerf's "n_fine_render" or "fine_min_opacity"); empty = the model's config as it is.
+  nlohmann::json model_config = nlohmann::json::object();
 };
 
 /// The scene a model applied with `source_view` is conditioned on: a copy of `scene` whose only view is that one (as a

@@ -15,7 +15,7 @@ namespace semfield {
 
 ApplyResult apply_model(const ApplyOptions& options) {
   const FinetuneOptions& ft = options.finetune;
-  ModelFile file = read_model_file(options.model, /*weights=*/ft.steps > 0);
+  ModelFile file = read_model_file(options.model, /*weights=*/ft.steps > 0 || !options.model_config.empty());
   const ModelType& type = find_model_type(file.type);
   if (!type.image_conditioned)
     fail_usage("model {} is of type {}, which is trained per scene (`semfield train`), not applied", file.name,
@@ -68,6 +68,17 @@ ApplyResult apply_model(const ApplyOptions& options) {
   if (type.semantic_maps && ft.steps > 0)
     fail_usage("fine-tuning a {} model on a scene needs that scene's ground-truth semantics; it is not supported",
                file.type);
+  if (!options.model_config.empty()) {
+    if (!options.model_config.is_object())
+      fail_usage("--model-config must be a JSON object of the model type's config keys");
+    nlohmann::json config = file.config;
+    config.update(options.finetune_config);
+    config.update(options.model_config);
+    // Unknown keys and bad values fail here, named; so do keys that change the weights' shapes (e.g. a width).
+    const std::unique_ptr<CorpusModel> check = create_trainable_model(file.type, config, "--model-config");
+    if (options.finetune_config.empty()) check->load_state(file.weights, "--model-config");
+    spec.model_config = options.model_config;
+  }
   const RunPaths run{options.out};
   std::filesystem::create_directories(run.root);
   if (ft.steps > 0) {

@@ -25,6 +25,9 @@ struct ApplyOptions {
   /// Condition the model on this one view only (an image stem; FeatureNeRF's single input image); empty = every
   /// training view. UsageError listing names when the scene has no such view.
   std::string source_view;
+  /// Config keys replacing the model's whenever the run is loaded (render, eval, segment, serve; top-level keys, after
+  /// fine-tuning); checked by the model type here. Empty = none.
+  nlohmann::json model_config = nlohmann::json::object();
   /// Fine-tuning on the scene first when finetune.steps > 0 (its background and source views follow the options
   /// above). No fine-tuning by default.
   /// Config keys changed for fine-tuning (merged into the model's config; the type checks them); empty = none.

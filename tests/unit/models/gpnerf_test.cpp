@@ -372,6 +372,48 @@ TEST(GpnerfNetwork, NearlyEmptyRaysSkipTheTransformersAtInference) {
   EXPECT_TRUE(at::equal(train_all.semantic, train_skip.semantic));
 }
 
+TEST(GpnerfNetwork, InferenceTakesTheRenderSampleCountsAndTrainingItsOwn) {
+  // n_coarse_render / n_fine_render: an inference render is exactly that of the same weights configured with those
+  // counts (the samples' spacing follows the count); training renders keep n_coarse / n_fine; 0 = the training counts.
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.n_coarse = 10;
+  c.n_fine = 6;
+  c.fine_min_opacity = 0;
+  const GpnerfNetwork base = perturbed_network(c, 29);
+  auto with = [&](int coarse, int fine, int coarse_render, int fine_render) {
+    GpnerfConfig x = c;
+    x.n_coarse = coarse;
+    x.n_fine = fine;
+    x.n_coarse_render = coarse_render;
+    x.n_fine_render = fine_render;
+    GpnerfNetwork net(x);
+    net.load_state(base.state(), "test");
+    return net;
+  };
+  const ToyScene toy = toy_scene(12);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = base.prepare(toy.cameras, toy.images);
+  const at::Tensor bg = at::full({12, 3}, 0.5f);
+  const GpnerfNetwork fewer = with(10, 6, 7, 4), trained_so = with(7, 4, 0, 0);
+  const GpnerfRenderOutput a = fewer.render(toy.rays, src, bg, false, 0), b = trained_so.render(toy.rays, src, bg, false, 0);
+  ASSERT_EQ(a.ts.size(1), 4);
+  EXPECT_EQ(a.n_samples, 12 * (7 + 4));
+  for (const auto& [name, x, y] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", a.rgb, b.rgb},
+                                   {"semantic", a.semantic, b.semantic},
+                                   {"rgb_point", a.rgb_point, b.rgb_point},
+                                   {"opacity", a.opacity, b.opacity},
+                                   {"ts", a.ts, b.ts}})
+    EXPECT_TRUE(at::allclose(x, y, 1e-5, 1e-6)) << name;
+  const GpnerfRenderOutput full = base.render(toy.rays, src, bg, false, 0);
+  EXPECT_EQ(full.ts.size(1), 6);
+  EXPECT_FALSE(at::allclose(full.rgb, a.rgb, 1e-5, 1e-6));  // fewer samples: another (close) render
+  // Training renders ignore the render counts.
+  const GpnerfRenderOutput ta = fewer.render(toy.rays, src, bg, true, 3), tb = base.render(toy.rays, src, bg, true, 3);
+  EXPECT_EQ(ta.ts.size(1), 6);
+  EXPECT_TRUE(at::equal(ta.rgb, tb.rgb));
+  EXPECT_TRUE(at::equal(ta.semantic, tb.semantic));
+}
+
 TEST(GpnerfFused, PointDensityMatchesReference) {
   const GpnerfNetwork net = perturbed_network(tiny_gpnerf_config(), 29);
   const ToyScene toy = toy_scene(1);
@@ -555,6 +597,8 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   c.lr_scale.instance_head = 20;
   c.lr_scale.backbone = 0;
   c.fine_min_opacity = 0.01;
+  c.n_coarse_render = 5;
+  c.n_fine_render = 3;
   const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_THROW(gpnerf_config_from_json({{"widht", 8}}, "config.json"), InputError);
@@ -564,6 +608,8 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   EXPECT_THROW(gpnerf_config_from_json({{"lr_scale", {{"backbone", -2}}}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"width", 12}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"fine_min_opacity", 1.0}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"n_coarse_render", 1}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"n_fine_render", -1}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"blend_weights", "mlp"}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"blend_weights", "learned"}, {"colour", "mlp"}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"loss", {{"surface_rgb", -1}}}}, "config.json"), InputError);

@@ -97,6 +97,33 @@ TEST(AppliedRun, Bf16LayerPrecisionFromTheCommandLine) {
   EXPECT_NE(bad.output.find("--layer-precision"), std::string::npos) << bad.output;
 }
 
+TEST(AppliedRun, ModelConfigOverridesTheModelsKeysInTheRunsRenders) {
+  // `apply --model-config`: kept in RUN/config.json and merged over the model's config each time the run is loaded;
+  // keys the model type does not know, or a value it refuses, fail at apply time naming them.
+  AppliedFixture f;
+  const auto plain = f.tmp / "plain", more = f.tmp / "more";
+  const std::string base = "apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
+                           " --source-views 3 --out ";
+  ASSERT_EQ(test::run_cli(base + test::quoted(plain)).exit_code, 0);
+  const auto applied = test::run_cli(base + test::quoted(more) + " --model-config '{\"n_coarse\": 12, \"n_fine\": 6}'");
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  EXPECT_EQ(test::read_json(more / "config.json")["model_config"], (nlohmann::json{{"n_coarse", 12}, {"n_fine", 6}}));
+  EXPECT_FALSE(test::read_json(plain / "config.json").contains("model_config"));
+  // The same weights under the changed config.
+  const LoadedRun a = load_run(plain), b = load_run(more);
+  EXPECT_EQ(a.model->config_json()["n_coarse"], 8);
+  EXPECT_EQ(b.model->config_json()["n_coarse"], 12);
+  EXPECT_EQ(b.model->config_json()["n_fine"], 6);
+  EXPECT_EQ(b.model->config_json()["view_hidden"], a.model->config_json()["view_hidden"]);
+  const auto sa = a.model->state(), sb = b.model->state();
+  for (const auto& [name, t] : sa) EXPECT_TRUE(at::equal(t, sb.at(name))) << name;
+  for (const char* bad : {"'{\"n_coarsee\": 12}'", "'{\"n_coarse\": 1}'", "'{\"view_hidden\": 24}'", "'[12]'"}) {
+    const auto r = test::run_cli(base + test::quoted(f.tmp / "bad") + " --model-config " + bad);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.output.find("--model-config"), std::string::npos) << r.output;
+  }
+}
+
 TEST(AppliedRun, FineTuningWritesTheRunsOwnWeights) {
   AppliedFixture f;
   const auto run = f.tmp / "run";

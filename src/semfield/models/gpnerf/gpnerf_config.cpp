@@ -21,6 +21,9 @@ void GpnerfConfig::validate() const {
   if (ff_hidden < 1 || head_channels < 8 || head_channels % 8 != 0)
     fail_usage("gp-nerf config: ff_hidden must be positive and head_channels a multiple of 8");
   if (n_coarse < 2 || n_fine < 1) fail_usage("gp-nerf config: n_coarse must be at least 2 and n_fine at least 1");
+  if ((n_coarse_render != 0 && n_coarse_render < 2) || n_fine_render < 0)
+    fail_usage("gp-nerf config: n_coarse_render must be 0 (= n_coarse) or at least 2, n_fine_render 0 (= n_fine) or "
+               "at least 1 (got {} and {})", n_coarse_render, n_fine_render);
   if (source_views < 1) fail_usage("gp-nerf config: source_views must be at least 1");
   if (!valid_encode_size(encode_size))
     fail_usage("gp-nerf config: encode_size = {} (expected 0 = as the images are, or 8..4096 pixels)", encode_size);
@@ -61,6 +64,8 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"head_channels", c.head_channels},
           {"n_coarse", c.n_coarse},
           {"n_fine", c.n_fine},
+          {"n_coarse_render", c.n_coarse_render},
+          {"n_fine_render", c.n_fine_render},
           {"source_views", c.source_views},
           {"encode_size", c.encode_size},
           {"unbounded_extent", c.unbounded_extent},
@@ -95,9 +100,10 @@ nlohmann::json to_json(const GpnerfConfig& c) {
 GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
-                            "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "classes",
-                            "joint_attention", "gradient_block", "head_input", "head_flip", "colour", "blend_weights",
-                            "instance_slots", "depth_guided_np", "loss", "lr_scale", "seed"});
+                            "n_coarse_render", "n_fine_render", "source_views", "encode_size", "unbounded_extent",
+                            "fine_min_opacity", "classes", "joint_attention", "gradient_block", "head_input",
+                            "head_flip", "colour", "blend_weights", "instance_slots", "depth_guided_np", "loss",
+                            "lr_scale", "seed"});
   GpnerfConfig c;
   c.classes = synth_class_names();
   if (auto e = root.find("extractor")) {
@@ -114,6 +120,8 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.head_channels = static_cast<int>(root.int_or("head_channels", c.head_channels));
   c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
+  c.n_coarse_render = static_cast<int>(root.int_or("n_coarse_render", c.n_coarse_render));
+  c.n_fine_render = static_cast<int>(root.int_or("n_fine_render", c.n_fine_render));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
   c.encode_size = static_cast<int>(root.int_or("encode_size", c.encode_size));
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);

@@ -334,7 +334,11 @@ IbrRays gp_select_rays(const IbrRays& rays, const at::Tensor& idx) {
 
 GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSources& sources,
                                          const at::Tensor& background, bool train, uint64_t seed, bool record) const {
-  const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine,
+  // Inference may take fewer samples per ray than training (config n_coarse_render / n_fine_render).
+  const bool inference = !train && !record;
+  const int64_t r = rays.origins.size(0),
+                sc = inference && m_config.n_coarse_render > 0 ? m_config.n_coarse_render : m_config.n_coarse,
+                sf = inference && m_config.n_fine_render > 0 ? m_config.n_fine_render : m_config.n_fine,
                 d = m_config.extractor.semantic_channels;
   const auto opts = rays.origins.options();
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);
@@ -378,22 +382,22 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
       GpnerfRenderOutput o;
       o.rgb_point = cc.rgb.index_select(0, idx);
       render_fine(sub, sources, background.index_select(0, idx), edges.index_select(0, idx),
-                  cc.weights.index_select(0, idx), nullptr, false, o);
+                  cc.weights.index_select(0, idx), sf, nullptr, false, o);
       gp_scatter_rays(out, std::move(o), idx, false);
       return out;
     }
   }
   GpnerfRenderOutput out;
   out.rgb_point = cc.rgb;
-  render_fine(rays, sources, background, edges, cc.weights, train ? &gen : nullptr, record, out);
+  render_fine(rays, sources, background, edges, cc.weights, sf, train ? &gen : nullptr, record, out);
   out.n_samples = r * (sc + sf);
   return out;
 }
 
 void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
-                                const at::Tensor& edges, const at::Tensor& coarse_weights, at::Generator* gen,
-                                bool record, GpnerfRenderOutput& out) const {
-  const int64_t r = rays.origins.size(0), sf = m_config.n_fine, n = r * sf;
+                                const at::Tensor& edges, const at::Tensor& coarse_weights, int64_t sf,
+                                at::Generator* gen, bool record, GpnerfRenderOutput& out) const {
+  const int64_t r = rays.origins.size(0), n = r * sf;
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);
   // Every layer over importance samples from the proposal (random with `gen`: training).
   const at::Tensor t_fine = sample_pdf(edges, coarse_weights, sf, gen);
@@ -435,7 +439,7 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
                                         const at::Tensor& pe, bool record, GpnerfRenderOutput& out, at::Tensor& sigma_f,
                                         at::Tensor& rgb_pf, at::Tensor& valid, at::Tensor& sample_score,
                                         at::Tensor& sample_rgb) const {
-  const int64_t r = rays.origins.size(0), sf = m_config.n_fine, w = m_config.width,
+  const int64_t r = rays.origins.size(0), sf = t_fine.size(1), w = m_config.width,
                 d = m_config.extractor.semantic_channels, nh = m_config.heads, n = r * sf, per_head = d / nh;
   const auto opts = rays.origins.options();
   const at::Tensor positions =

@@ -164,9 +164,10 @@ class GpnerfNetwork {
   std::pair<at::Tensor, at::Tensor> point_head(const at::Tensor& q1, const at::Tensor& seen) const;
   /// render's pass over importance samples from the proposal (edges [R,S+1], weights [R,S]; random with `gen`, i.e.
   /// in training): every output but rgb_point and n_samples into out; the fused kernels without gen and record.
+  /// sf: importance samples per ray.
   void render_fine(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
-                   const at::Tensor& edges, const at::Tensor& coarse_weights, at::Generator* gen, bool record,
-                   GpnerfRenderOutput& out) const;
+                   const at::Tensor& edges, const at::Tensor& coarse_weights, int64_t sf, at::Generator* gen,
+                   bool record, GpnerfRenderOutput& out) const;
   /// render_fine's LibTorch pass over the fine samples t_fine [R,S] (pe their position encoding): colour and semantics
   /// into out, the point head's density and colour [N], [N,3] and the samples' visibility [R,S]; with the "alpha"
   /// colour the samples' scores [R,S] and view-pooled colours [R,S,3] instead of out.rgb (render_fine composites).
