@@ -140,6 +140,9 @@ void require_same_feature_space(const TransferSide& a, const TransferSide& b) {
     refuse("a fine-tuned model is its own network");
   if (a.run.applied->model_type != b.run.applied->model_type)
     refuse(fmt::format("{} against {}", describe(a), describe(b)));
+  if (a.run.applied->model_config != b.run.applied->model_config)
+    refuse(fmt::format("applied with different --model-config: {} against {}", a.run.applied->model_config.dump(),
+                       b.run.applied->model_config.dump()));
   if (a.semantics->channels() != b.semantics->channels()) refuse("different feature channels");
   if (a.semantics->has_canonical_positions() != b.semantics->has_canonical_positions())
     refuse("one regresses canonical positions, the other does not");

@@ -13,6 +13,24 @@
 
 namespace semfield {
 
+namespace {
+
+// `--model-config` over `config`: the type must accept the keys and values and, with `weights`, still take exactly
+// those weights (a key that changes a shape, or removes a part whose weights would then be dropped unused, is refused).
+void check_model_config(const std::string& type, nlohmann::json config, const nlohmann::json& overrides,
+                        const TensorMap* weights) {
+  config.update(overrides);
+  const std::unique_ptr<CorpusModel> model = create_trainable_model(type, config, "--model-config");
+  if (weights == nullptr) return;
+  model->load_state(*weights, "--model-config");
+  const TensorMap state = model->state();
+  for (const auto& [name, t] : *weights)
+    if (state.count(name) == 0)
+      fail_usage("--model-config: the model would no longer use its weight {} (the keys remove a part of it)", name);
+}
+
+}  // namespace
+
 ApplyResult apply_model(const ApplyOptions& options) {
   const FinetuneOptions& ft = options.finetune;
   ModelFile file = read_model_file(options.model, /*weights=*/ft.steps > 0 || !options.model_config.empty());
@@ -71,12 +89,12 @@ ApplyResult apply_model(const ApplyOptions& options) {
   if (!options.model_config.empty()) {
     if (!options.model_config.is_object())
       fail_usage("--model-config must be a JSON object of the model type's config keys");
+    // Before any fine-tuning: unknown keys and bad values, and (without --finetune-config, whose changes the weights
+    // may not fit yet) the weights; after fine-tuning, the fine-tuned weights again below.
     nlohmann::json config = file.config;
     config.update(options.finetune_config);
-    config.update(options.model_config);
-    // Unknown keys and bad values fail here, named; so do keys that change the weights' shapes (e.g. a width).
-    const std::unique_ptr<CorpusModel> check = create_trainable_model(file.type, config, "--model-config");
-    if (options.finetune_config.empty()) check->load_state(file.weights, "--model-config");
+    check_model_config(file.type, config, options.model_config,
+                       options.finetune_config.empty() ? &file.weights : nullptr);
     spec.model_config = options.model_config;
   }
   const RunPaths run{options.out};
@@ -105,6 +123,8 @@ ApplyResult apply_model(const ApplyOptions& options) {
                   {"scene", std::filesystem::absolute(options.data).lexically_normal().string()},
                   {"steps", result.finetune.steps},
                   {"seconds", result.finetune.seconds}};
+    if (!options.model_config.empty())
+      check_model_config(file.type, tuned.config, options.model_config, &tuned.weights);
     write_model_file(run.weights(), tuned);
     log::info("fine-tuned {} steps in {:.1f} s", result.finetune.steps, result.finetune.seconds);
   } else {

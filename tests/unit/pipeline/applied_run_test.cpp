@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/data/synth/synth_writer.h"
+#include "semfield/models/gpnerf/gpnerf_config.h"
 #include "semfield/models/ibr/ibr_config.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
@@ -122,6 +123,37 @@ TEST(AppliedRun, ModelConfigOverridesTheModelsKeysInTheRunsRenders) {
     EXPECT_NE(r.exit_code, 0) << bad;
     EXPECT_NE(r.output.find("--model-config"), std::string::npos) << r.output;
   }
+}
+
+TEST(AppliedRun, ModelConfigAfterFineTuningAndKeysThatWouldDropWeights) {
+  AppliedFixture f;
+  // A fine-tuned run: the keys replace the fine-tuned file's config when the run is loaded, over its own weights.
+  const auto run = f.tmp / "tuned";
+  const auto applied = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
+                                     " --out " + test::quoted(run) + " --finetune-steps 2 --finetune-rays 64" +
+                                     " --model-config '{\"n_coarse\": 12}'");
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  const LoadedRun loaded = load_run(run);
+  EXPECT_EQ(loaded.model->config_json()["n_coarse"], 12);
+  const ModelFile tuned = read_model_file(run / "weights.safetensors");
+  EXPECT_EQ(tuned.config["n_coarse"], 8);  // fine-tuning itself kept the model's config
+  const auto state = loaded.model->state();
+  for (const auto& [name, t] : tuned.weights) EXPECT_TRUE(at::equal(t, state.at(name))) << name;
+  // A key that removes a part of the network (here GP-NeRF's instance head) would drop its weights unused: refused.
+  GpnerfConfig gc = test::small_gpnerf_config();
+  gc.instance_slots = 4;
+  const auto gp = create_trainable_model("gp-nerf", to_json(gc), "test");
+  ModelFile m;
+  m.name = "tiny-gp";
+  m.type = "gp-nerf";
+  m.config = gp->config_json();
+  m.weights = gp->state();
+  write_model_file(f.models / "tiny-gp.safetensors", m);
+  const auto dropped = test::run_cli("apply --model " + test::quoted(f.models / "tiny-gp.safetensors") + " --data " +
+                                     test::quoted(f.scene) + " --out " + test::quoted(f.tmp / "gp") +
+                                     " --model-config '{\"instance_slots\": 0}'");
+  EXPECT_NE(dropped.exit_code, 0);
+  EXPECT_NE(dropped.output.find("instance_head"), std::string::npos) << dropped.output;
 }
 
 TEST(AppliedRun, FineTuningWritesTheRunsOwnWeights) {

@@ -60,7 +60,8 @@ struct GpnerfConfig {
   int n_coarse = 32;         ///< "n_coarse": stratified proposal samples per ray (first view transformer + point head)
   int n_fine = 32;           ///< "n_fine": importance samples per ray from the proposal, which the transformers render
   /// "n_coarse_render", "n_fine_render": the same at inference (apply, render, eval, segment, serve, validation
-  /// renders; not training or fine-tuning steps); 0 = n_coarse / n_fine. Fewer samples trade a little quality for
+  /// renders, and the whole-view maps of the "rendered" head stage, which are rendered as at inference; not training or
+  /// fine-tuning steps' rays); 0 = n_coarse / n_fine. Fewer samples trade a little quality for
   /// time: BENCHMARKS.md ("GP-NeRF") measures 24 / 24 for the shipped model (trained with 32 / 32).
   int n_coarse_render = 0;
   int n_fine_render = 0;
