@@ -123,7 +123,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
                   {"scene", std::filesystem::absolute(options.data).lexically_normal().string()},
                   {"steps", result.finetune.steps},
                   {"seconds", result.finetune.seconds}};
-    if (!options.model_config.empty())
+    if (!options.model_config.empty() && !options.finetune_config.empty())  // the weights unchecked above
       check_model_config(file.type, tuned.config, options.model_config, &tuned.weights);
     write_model_file(run.weights(), tuned);
     log::info("fine-tuned {} steps in {:.1f} s", result.finetune.steps, result.finetune.seconds);

@@ -395,7 +395,8 @@ TEST(GpnerfNetwork, InferenceTakesTheRenderSampleCountsAndTrainingItsOwn) {
   const GpnerfSources src = base.prepare(toy.cameras, toy.images);
   const at::Tensor bg = at::full({12, 3}, 0.5f);
   const GpnerfNetwork fewer = with(10, 6, 7, 4), trained_so = with(7, 4, 0, 0);
-  const GpnerfRenderOutput a = fewer.render(toy.rays, src, bg, false, 0), b = trained_so.render(toy.rays, src, bg, false, 0);
+  const GpnerfRenderOutput a = fewer.render(toy.rays, src, bg, false, 0);
+  const GpnerfRenderOutput b = trained_so.render(toy.rays, src, bg, false, 0);
   ASSERT_EQ(a.ts.size(1), 4);
   EXPECT_EQ(a.n_samples, 12 * (7 + 4));
   for (const auto& [name, x, y] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", a.rgb, b.rgb},

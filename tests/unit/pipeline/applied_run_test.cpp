@@ -139,6 +139,13 @@ TEST(AppliedRun, ModelConfigAfterFineTuningAndKeysThatWouldDropWeights) {
   EXPECT_EQ(tuned.config["n_coarse"], 8);  // fine-tuning itself kept the model's config
   const auto state = loaded.model->state();
   for (const auto& [name, t] : tuned.weights) EXPECT_TRUE(at::equal(t, state.at(name))) << name;
+  // With --finetune-config the weights are checked against the keys once fine-tuned: a shape they change is refused.
+  const auto reshaped = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
+                                      " --out " + test::quoted(f.tmp / "tuned2") +
+                                      " --finetune-steps 2 --finetune-rays 64 --finetune-config '{\"n_fine\": 4}'" +
+                                      " --model-config '{\"view_hidden\": 24}'");
+  EXPECT_NE(reshaped.exit_code, 0);
+  EXPECT_NE(reshaped.output.find("--model-config"), std::string::npos) << reshaped.output;
   // A key that removes a part of the network (here GP-NeRF's instance head) would drop its weights unused: refused.
   GpnerfConfig gc = test::small_gpnerf_config();
   gc.instance_slots = 4;
