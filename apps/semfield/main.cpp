@@ -58,6 +58,24 @@ int main(int argc, char** argv) {
                          "so bf16 layers are emulated and slower than fp32");
     at::set_num_threads(threads);
     semfield::set_parallel_threads(threads);
+    // Native bf16 is not faster everywhere: some CPUs with AVX512-BF16 (the Intel Xeon VMs without AMX) run its dot
+    // product below their float FMA rate. A few milliseconds of measurement, only when bf16 is asked for, say so.
+    if (precision == "bf16" && semfield::foundation::cpu_has_bf16()) {
+      const semfield::PrecisionRates r = semfield::foundation::measure_linear_rates();
+      if (semfield::bf16_is_slower(r))
+        semfield::log::warn(
+            "--encoder-precision bf16: on this CPU bf16 linear layers are slower than fp32 (measured {:.0f} vs "
+            "{:.0f} G multiply-adds/s), so fp32, the exact path, is also the faster one here",
+            r.bf16, r.fp32);
+    }
+    if (layer_precision == "bf16" && semfield::kernels::native_bf16_layers()) {
+      const semfield::PrecisionRates r = semfield::kernels::measure_layer_rates();
+      if (semfield::bf16_is_slower(r))
+        semfield::log::warn(
+            "--layer-precision bf16: on this CPU the bf16 dot product runs below the float rate (measured {:.0f} vs "
+            "{:.0f} G multiply-adds/s per thread), so fp32, the exact path, is also the faster one here",
+            r.bf16, r.fp32);
+    }
     // Training and rendering reuse the same large buffers every step; see caching_allocator.h.
     semfield::kernels::install_caching_cpu_allocator();
     at::set_num_interop_threads(1);

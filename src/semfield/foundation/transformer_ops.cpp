@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -132,6 +133,27 @@ bool cpu_has_bf16() {
 #else
   return false;
 #endif
+}
+
+PrecisionRates measure_linear_rates() {
+  at::InferenceMode guard;
+  const at::Tensor x = at::full({256, 768}, 0.5f), w = at::full({768, 768}, 0.01f), b = at::zeros({768});
+  const double macs = 256.0 * 768.0 * 768.0;
+  auto best = [&](const at::Tensor& xi, const at::Tensor& wi, const at::Tensor& bi) {
+    at::linear(xi, wi, bi);  // warm-up (and oneDNN's first-call set-up)
+    double rate = 0.0;
+    for (int t = 0; t < 3; ++t) {
+      const auto start = std::chrono::steady_clock::now();
+      at::linear(xi, wi, bi);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (s > 0.0) rate = std::max(rate, macs / s / 1e9);
+    }
+    return rate;
+  };
+  PrecisionRates rates;
+  rates.fp32 = best(x, w, b);
+  rates.bf16 = best(x.to(at::kBFloat16), w.to(at::kBFloat16), b.to(at::kBFloat16));
+  return rates;
 }
 
 namespace {

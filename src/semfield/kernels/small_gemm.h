@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -13,10 +14,11 @@
 
 #include "semfield/io/bfloat16.h"
 
-// GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "may be used uninitialized"
-// once inlined (a false positive in the system header; see simd_ops.h).
+// GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "(may be) used uninitialized"
+// once inlined (a false positive in the system header; see simd_ops.h): here through the tiles' ReLU.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace semfield::kernels::detail {
 
@@ -24,27 +26,88 @@ namespace semfield::kernels::detail {
 // multiple of 16. Strided A serves both x W^T (a_row = row stride, a_col = 1) and the weight gradient
 // G^T H (a_row = 1, a_col = row stride of G). `relu` clamps what is stored at 0. With `bias` (n floats) C = bias + A B:
 // the accumulators start at the bias (no pass over C to put it there first); `accumulate` must then be false.
+
+// How a tile's accumulators start: at 0, at the bias, or at C (accumulate).
+enum class TileInit { Zero, Bias, Accumulate };
+
+template <TileInit V>
+using InitConstant = std::integral_constant<TileInit, V>;
+template <bool V>
+using BoolConstant = std::integral_constant<bool, V>;
+
+// Calls f(init, relu, unit_col) with the three as compile-time constants (std::integral_constant): the tiles take
+// their start, their ReLU and whether A's columns are contiguous (a_col 1: x W^T) as template arguments. With them
+// read at run time GCC kept a tile's accumulators in a stack array, stored and reloaded at each end of the k loop
+// (most of the tile's overhead at the kernels' K = 32; measured ~5-10 % of a 6 x 64 tile on an Intel Xeon).
+template <typename F>
+inline void dispatch_tile_mode(TileInit init, bool relu, bool unit_col, F&& f) {
+  auto with_init = [&](auto relu_c, auto unit_c) {
+    switch (init) {
+      case TileInit::Bias: f(InitConstant<TileInit::Bias>{}, relu_c, unit_c); break;
+      case TileInit::Accumulate: f(InitConstant<TileInit::Accumulate>{}, relu_c, unit_c); break;
+      default: f(InitConstant<TileInit::Zero>{}, relu_c, unit_c); break;
+    }
+  };
+  auto with_relu = [&](auto unit_c) {
+    if (relu)
+      with_init(BoolConstant<true>{}, unit_c);
+    else
+      with_init(BoolConstant<false>{}, unit_c);
+  };
+  if (unit_col)
+    with_relu(BoolConstant<true>{});
+  else
+    with_relu(BoolConstant<false>{});
+}
+
+// A tile with K = 0: C[r, 0:n) is its start (bias, C or 0), ReLU'd when asked (the tiles' loops run at least once).
+inline void tile_without_products(int rows, int n, float* C, int64_t ldc, bool accumulate, bool relu,
+                                  const float* bias) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < n; ++c) {
+      const float v = bias != nullptr ? bias[c] : accumulate ? C[r * ldc + c] : 0.0f;
+      C[r * ldc + c] = relu ? std::max(v, 0.0f) : v;
+    }
+}
+
 #ifdef __AVX512F__
-template <int NC, int R>
-inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb, float* C,
-                      int64_t ldc, bool accumulate, bool relu, const float* bias) {
+template <int NC, int R, TileInit INIT, bool RELU, bool UNIT_COL>
+inline void gemm_tile_fixed(const float* A, int64_t a_row, int64_t a_col_, int64_t K, const float* B, int64_t ldb,
+                            float* C, int64_t ldc, const float* bias) {
+  const int64_t a_col = UNIT_COL ? 1 : a_col_;
   __m512 acc[R][NC];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < NC; ++c)
-      acc[r][c] = bias != nullptr ? _mm512_loadu_ps(bias + 16 * c)
-                  : accumulate    ? _mm512_loadu_ps(C + r * ldc + 16 * c)
-                                  : _mm512_setzero_ps();
-  for (int64_t k = 0; k < K; ++k) {
+      acc[r][c] = INIT == TileInit::Bias         ? _mm512_loadu_ps(bias + 16 * c)
+                  : INIT == TileInit::Accumulate ? _mm512_loadu_ps(C + r * ldc + 16 * c)
+                                                 : _mm512_setzero_ps();
+  // A do-while (K >= 1, checked by gemm_tile): with a zero-trip path GCC kept the accumulators in memory too.
+  int64_t k = 0;
+  do {
     __m512 b[NC];
     for (int c = 0; c < NC; ++c) b[c] = _mm512_loadu_ps(B + k * ldb + 16 * c);
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(A[r * a_row + k * a_col]);
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
     }
-  }
-  const __m512 zero = _mm512_setzero_ps();
+  } while (++k < K);
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(C + r * ldc + 16 * c, relu ? _mm512_max_ps(acc[r][c], zero) : acc[r][c]);
+    for (int c = 0; c < NC; ++c)
+      _mm512_storeu_ps(C + r * ldc + 16 * c, RELU ? _mm512_max_ps(acc[r][c], _mm512_setzero_ps()) : acc[r][c]);
+}
+
+template <int NC, int R>
+inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb, float* C,
+                      int64_t ldc, bool accumulate, bool relu, const float* bias) {
+  if (K < 1) {
+    tile_without_products(R, 16 * NC, C, ldc, accumulate, relu, bias);
+    return;
+  }
+  const TileInit init = bias != nullptr ? TileInit::Bias : accumulate ? TileInit::Accumulate : TileInit::Zero;
+  dispatch_tile_mode(init, relu, a_col == 1, [&](auto init_c, auto relu_c, auto unit_c) {
+    gemm_tile_fixed<NC, R, decltype(init_c)::value, decltype(relu_c)::value, decltype(unit_c)::value>(
+        A, a_row, a_col, K, B, ldb, C, ldc, bias);
+  });
 }
 
 template <int NC>
@@ -134,24 +197,40 @@ inline float round_to_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }
 // B: pair p of column n at B2[(p * ldb + n) * 2 + {0, 1}] (ldb columns, a multiple of 16): one 512-bit load holds 16
 // columns' pairs. vdpbf16ps adds both products of a pair to each float lane, so a tile does half the instructions of
 // the float one for the same k (twice the multiply-adds per cycle where the instruction is full width).
-template <int NC, int R>
-inline void gemm_tile_bf16(const uint32_t* A2, int64_t a_row, int64_t pairs, const uint16_t* B2, int64_t ldb,
-                           float* C, int64_t ldc, bool relu, const float* bias) {
+template <int NC, int R, TileInit INIT, bool RELU>
+inline void gemm_tile_bf16_fixed(const uint32_t* A2, int64_t a_row, int64_t pairs, const uint16_t* B2, int64_t ldb,
+                                 float* C, int64_t ldc, const float* bias) {
   __m512 acc[R][NC];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NC; ++c) acc[r][c] = bias != nullptr ? _mm512_loadu_ps(bias + 16 * c) : _mm512_setzero_ps();
-  for (int64_t p = 0; p < pairs; ++p) {
+    for (int c = 0; c < NC; ++c)
+      acc[r][c] = INIT == TileInit::Bias ? _mm512_loadu_ps(bias + 16 * c) : _mm512_setzero_ps();
+  int64_t p = 0;  // pairs >= 1 (see gemm_tile_fixed)
+  do {
     __m512bh b[NC];
     for (int c = 0; c < NC; ++c) b[c] = (__m512bh)_mm512_loadu_si512(B2 + (p * ldb + 16 * c) * 2);
     for (int r = 0; r < R; ++r) {
       const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(A2[r * a_row + p]));
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, b[c]);
     }
-  }
-  const __m512 zero = _mm512_setzero_ps();
+  } while (++p < pairs);
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < NC; ++c)
-      _mm512_storeu_ps(C + r * ldc + 16 * c, relu ? _mm512_max_ps(acc[r][c], zero) : acc[r][c]);
+      _mm512_storeu_ps(C + r * ldc + 16 * c, RELU ? _mm512_max_ps(acc[r][c], _mm512_setzero_ps()) : acc[r][c]);
+}
+
+template <int NC, int R>
+inline void gemm_tile_bf16(const uint32_t* A2, int64_t a_row, int64_t pairs, const uint16_t* B2, int64_t ldb,
+                           float* C, int64_t ldc, bool relu, const float* bias) {
+  if (pairs < 1) {
+    tile_without_products(R, 16 * NC, C, ldc, false, relu, bias);
+    return;
+  }
+  dispatch_tile_mode(bias != nullptr ? TileInit::Bias : TileInit::Zero, relu, true,
+                     [&](auto init_c, auto relu_c, auto /*unit_c*/) {
+                       if constexpr (decltype(init_c)::value != TileInit::Accumulate)
+                         gemm_tile_bf16_fixed<NC, R, decltype(init_c)::value, decltype(relu_c)::value>(
+                             A2, a_row, pairs, B2, ldb, C, ldc, bias);
+                     });
 }
 
 template <int NC>

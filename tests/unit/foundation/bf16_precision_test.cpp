@@ -94,4 +94,11 @@ TEST(Bf16Precision, DinoTokensNearTheGolden) {
   EXPECT_LT(attention.relative, 0.02);  // measured 0.0134
 }
 
+// The rate probe behind the CLI's "bf16 is slower here" warning for --encoder-precision: both precisions measured.
+TEST(Bf16Precision, LinearRateProbeMeasuresBothPrecisions) {
+  const PrecisionRates rates = measure_linear_rates();
+  EXPECT_GT(rates.fp32, 0.0);
+  EXPECT_GT(rates.bf16, 0.0);
+}
+
 }  // namespace
