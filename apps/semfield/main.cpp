@@ -38,13 +38,15 @@ int main(int argc, char** argv) {
   std::string precision = "fp32";
   app.add_option("--encoder-precision", precision,
                  "Arithmetic of the SAM / CLIP / DINO encoders' linear layers: fp32 (default, golden-exact) or bf16 "
-                 "(~2x faster where the CPU has AVX512-BF16; ~1 % of the output range off, docs/foundation_models.md)")
+                 "(~2x faster where the CPU's AVX512-BF16 is fast, e.g. AMD Zen 4; slower on Intel Xeons without "
+                 "AMX, where the CLI warns; ~1 % of the output range off, docs/foundation_models.md)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   std::string layer_precision = "fp32";
   app.add_option("--layer-precision", layer_precision,
                  "Arithmetic of the generalizable models' fused inference layers (ibr, gnesf, gp-nerf: the linear "
                  "layers, not attention products or training): fp32 (default) or bf16 (inputs and weights rounded to "
-                 "bfloat16; faster where the CPU has AVX512-BF16, emulated elsewhere; docs/generalizable.md)")
+                 "bfloat16; faster where the CPU's AVX512-BF16 is fast, e.g. AMD Zen 4; slower on Intel Xeons "
+                 "without AMX, where the CLI warns; emulated without AVX512-BF16; docs/generalizable.md)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   app.parse_complete_callback([&] {
     semfield::set_log_level(log_level);

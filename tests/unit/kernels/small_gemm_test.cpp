@@ -81,9 +81,11 @@ TEST(SmallGemm, Bf16PairsMatchADoubleLoopOnRoundedInputs) {
             std::vector<uint16_t> B2(static_cast<size_t>(slots * N * 2), 0);
             for (int64_t k = 0; k < K; ++k)
               for (int64_t n = 0; n < N; ++n)
-                B2[static_cast<size_t>(((k / 2) * N + n) * 2 + k % 2)] = float_to_bf16(B[static_cast<size_t>(k * N + n)]);
+                B2[static_cast<size_t>(((k / 2) * N + n) * 2 + k % 2)] =
+                    float_to_bf16(B[static_cast<size_t>(k * N + n)]);
             std::vector<float> C(static_cast<size_t>(M * N), 123.0f);
-            gemm_bf16(A2.data(), pairs, M, pairs, B2.data(), N, N, C.data(), N, relu, with_bias ? bias.data() : nullptr);
+            gemm_bf16(A2.data(), pairs, M, pairs, B2.data(), N, N, C.data(), N, relu,
+                      with_bias ? bias.data() : nullptr);
             for (int64_t m = 0; m < M; ++m)
               for (int64_t n = 0; n < N; ++n) {
                 double s = with_bias ? bias[static_cast<size_t>(n)] : 0.0;
