@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--layer-precision", layer_precision,
                  "Arithmetic of the generalizable models' fused inference layers (ibr, gnesf, gp-nerf: the linear "
                  "layers, not attention products or training): fp32 (default) or bf16 (inputs and weights rounded to "
-                 "bfloat16; faster where the CPU's AVX512-BF16 is fast, e.g. AMD Zen 4; slower on Intel Xeons "
-                 "without AMX, where the CLI warns; emulated without AVX512-BF16; docs/generalizable.md)")
+                 "bfloat16; faster where the CPU's AVX512-BF16 is fast, e.g. AMD Zen 4; slower on Intel Xeons whose "
+                 "bf16 dot product runs at half their float rate, e.g. Emerald Rapids, where the CLI warns; emulated "
+                 "without AVX512-BF16; docs/generalizable.md)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   app.parse_complete_callback([&] {
     semfield::set_log_level(log_level);
@@ -60,8 +61,9 @@ int main(int argc, char** argv) {
                          "so bf16 layers are emulated and slower than fp32");
     at::set_num_threads(threads);
     semfield::set_parallel_threads(threads);
-    // Native bf16 is not faster everywhere: some CPUs with AVX512-BF16 (the Intel Xeon VMs without AMX) run its dot
-    // product below their float FMA rate. A few milliseconds of measurement, only when bf16 is asked for, say so.
+    // Native bf16 is not faster everywhere: some CPUs with AVX512-BF16 (the Intel Emerald Rapids VMs) run its dot
+    // product below their float FMA rate, and oneDNN's bf16 GEMM with it where no AMX is exposed. A measurement
+    // (~5 ms for the layers, ~50 ms for the encoders' GEMM), only when bf16 is asked for, says so.
     if (precision == "bf16" && semfield::foundation::cpu_has_bf16()) {
       const semfield::PrecisionRates r = semfield::foundation::measure_linear_rates();
       if (semfield::bf16_is_slower(r))

@@ -20,7 +20,7 @@ struct PrecisionRates {
 };
 
 /// Whether bf16 is measurably slower than fp32 (by more than 5 %): some CPUs with AVX512-BF16 run its dot product at
-/// a lower rate than their float FMAs (BENCHMARKS.md: the Intel Xeon VMs without AMX), so asking for bf16 there costs
+/// a lower rate than their float FMAs (BENCHMARKS.md: the Intel Emerald Rapids VMs), so asking for bf16 there costs
 /// both speed and precision.
 inline bool bf16_is_slower(const PrecisionRates& rates) { return rates.bf16 < 0.95 * rates.fp32; }
 

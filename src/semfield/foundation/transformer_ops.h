@@ -61,8 +61,8 @@ using semfield::Precision;
 using semfield::precision_name;
 /// Whether this CPU has native bf16 dot products (AVX512_BF16). Elsewhere bf16 still works but is emulated and slow.
 bool cpu_has_bf16();
-/// at::linear's rate in float32 and in bf16 with LibTorch's threads ([256, 768] x [768, 768]^T, best of 3 after a
-/// warm-up; ~20 ms): what the encoders' linear layers get in either precision on this machine.
+/// at::linear's rate in float32 and in bf16 with LibTorch's threads ([512, 768] x [768, 768]^T, alternately, best of 5
+/// after a warm-up; ~50 ms): what the encoders' linear layers get in either precision on this machine.
 PrecisionRates measure_linear_rates();
 /// The precision foundation-model forward passes use (process-wide; Float32 unless set).
 Precision foundation_precision();

@@ -61,12 +61,13 @@ inline void dispatch_tile_mode(TileInit init, bool relu, bool unit_col, F&& f) {
 }
 
 // A tile with K = 0: C[r, 0:n) is its start (bias, C or 0), ReLU'd when asked (the tiles' loops run at least once).
+// The ReLU as the tiles' max_ps(x, 0) computes it: 0 for NaN and for -0.
 inline void tile_without_products(int rows, int n, float* C, int64_t ldc, bool accumulate, bool relu,
                                   const float* bias) {
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < n; ++c) {
       const float v = bias != nullptr ? bias[c] : accumulate ? C[r * ldc + c] : 0.0f;
-      C[r * ldc + c] = relu ? std::max(v, 0.0f) : v;
+      C[r * ldc + c] = relu ? (v > 0.0f ? v : 0.0f) : v;
     }
 }
 
@@ -181,7 +182,7 @@ inline void gemm(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_
     for (int64_t n = 0; n < N; ++n) {
       float s = bias != nullptr ? bias[n] : accumulate ? C[m * ldc + n] : 0.0f;
       for (int64_t k = 0; k < K; ++k) s += A[m * a_row + k * a_col] * B[k * ldb + n];
-      C[m * ldc + n] = relu ? std::max(s, 0.0f) : s;
+      C[m * ldc + n] = relu ? (s > 0.0f ? s : 0.0f) : s;  // the tiles' ReLU: NaN and -0 to +0
     }
 #endif
 }

@@ -2,12 +2,16 @@
 // every mode its tiles are specialised for: accumulators starting at 0, at the bias or at C; with and without ReLU;
 // A read row-major (x W^T) or strided (the weight gradient's G^T H); row counts around the tile heights (6 and 8),
 // column counts covering each panel width (16-64) and K = 0 (no products: C is its start). Columns past N are never
-// written. On AVX512-BF16 builds the bf16 pair GEMM likewise, against the same loop on bf16-rounded inputs.
+// written. Where the tiles use FMA (AVX-512, AVX2 + FMA) each output is a chain of fused multiply-adds in ascending k
+// from its start, so a float loop of std::fma in that order must match it bit for bit; the scalar fallback is
+// compared with a tolerance. On AVX512-BF16 builds the bf16 pair GEMM too, against a double loop on rounded inputs.
 #include "semfield/kernels/small_gemm.h"
 
 #include "semfield/kernels/layer_precision.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -25,7 +29,7 @@ std::vector<float> normal(size_t n, std::mt19937& gen) {
   return v;
 }
 
-TEST(SmallGemm, EveryModeMatchesADoubleLoop) {
+TEST(SmallGemm, EveryModeMatchesAnFmaLoopBitForBit) {
   std::mt19937 gen(7);
   int checked = 0;
   for (const int64_t M : {1, 5, 6, 7, 8, 13, 24})
@@ -48,12 +52,22 @@ TEST(SmallGemm, EveryModeMatchesADoubleLoop) {
                                        (relu ? " relu" : "") + (strided ? " strided" : "");
               for (int64_t m = 0; m < M; ++m) {
                 for (int64_t n = 0; n < N; ++n) {
-                  double s = b != nullptr ? b[n] : mode == 2 ? C0[static_cast<size_t>(m * ldc + n)] : 0.0;
+                  const float start = b != nullptr ? b[n] : mode == 2 ? C0[static_cast<size_t>(m * ldc + n)] : 0.0f;
+                  const float got = C[static_cast<size_t>(m * ldc + n)];
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+                  float f = start;
+                  for (int64_t k = 0; k < K; ++k)
+                    f = std::fma(A[static_cast<size_t>(m * a_row + k * a_col)], B[static_cast<size_t>(k * N + n)], f);
+                  if (relu) f = f > 0.0f ? f : 0.0f;
+                  ASSERT_EQ(got, f) << what << " at (" << m << ", " << n << ")";
+#else
+                  double s = start;
                   for (int64_t k = 0; k < K; ++k)
                     s += static_cast<double>(A[static_cast<size_t>(m * a_row + k * a_col)]) *
                          B[static_cast<size_t>(k * N + n)];
                   if (relu) s = std::max(s, 0.0);
-                  ASSERT_NEAR(C[static_cast<size_t>(m * ldc + n)], s, 2e-5 * (1.0 + std::fabs(s))) << what;
+                  ASSERT_NEAR(got, s, 2e-5 * (1.0 + std::fabs(s))) << what;
+#endif
                 }
                 for (int64_t n = N; n < ldc; ++n)
                   ASSERT_EQ(C[static_cast<size_t>(m * ldc + n)], C0[static_cast<size_t>(m * ldc + n)])
@@ -62,6 +76,24 @@ TEST(SmallGemm, EveryModeMatchesADoubleLoop) {
               ++checked;
             }
   EXPECT_EQ(checked, 7 * 5 * 6 * 3 * 2 * 2);
+}
+
+// K = 0 with ReLU: the start stored as the tiles' max(x, 0) stores it — NaN and -0 become +0, as with K > 0.
+TEST(SmallGemm, NoProductsReluOfNanAndNegativeZeroIsZero) {
+  std::vector<float> bias(32, 1.5f);
+  bias[0] = std::numeric_limits<float>::quiet_NaN();
+  bias[1] = -0.0f;
+  bias[2] = -2.0f;
+  std::vector<float> C(7 * 32, 9.0f);
+  const float a = 1.0f, w = 1.0f;
+  gemm(&a, 1, 1, 7, 0, &w, 32, 32, C.data(), 32, false, true, bias.data());
+  for (int64_t m = 0; m < 7; ++m) {
+    for (int64_t n = 0; n < 3; ++n) {
+      EXPECT_EQ(C[static_cast<size_t>(m * 32 + n)], 0.0f) << "row " << m << " column " << n;
+      EXPECT_FALSE(std::signbit(C[static_cast<size_t>(m * 32 + n)])) << "row " << m << " column " << n;
+    }
+    EXPECT_EQ(C[static_cast<size_t>(m * 32 + 3)], 1.5f);
+  }
 }
 
 #if defined(__AVX512BF16__) && defined(__AVX512F__)
