@@ -22,6 +22,16 @@ std::vector<std::string> g_command_line;
 
 const std::vector<std::string>& command_line() { return g_command_line; }
 
+namespace {
+/// Warns, with both measured rates, where bf16 is measurably slower than fp32 on this CPU (core/precision.h).
+void warn_if_bf16_slower(const char* option, const char* finding, const PrecisionRates& rates, const char* unit) {
+  if (!bf16_is_slower(rates)) return;
+  log::warn("{} bf16: on this CPU {} (measured {:.0f} vs {:.0f} {}), so fp32, the exact path, is also the faster one "
+            "here",
+            option, finding, rates.bf16, rates.fp32, unit);
+}
+}  // namespace
+
 }  // namespace semfield::cli
 
 int main(int argc, char** argv) {
@@ -64,22 +74,12 @@ int main(int argc, char** argv) {
     // Native bf16 is not faster everywhere: some CPUs with AVX512-BF16 (the Intel Emerald Rapids VMs) run its dot
     // product below their float FMA rate, and oneDNN's bf16 GEMM with it where no AMX is exposed. A measurement
     // (~5 ms for the layers, ~50 ms for the encoders' GEMM), only when bf16 is asked for, says so.
-    if (precision == "bf16" && semfield::foundation::cpu_has_bf16()) {
-      const semfield::PrecisionRates r = semfield::foundation::measure_linear_rates();
-      if (semfield::bf16_is_slower(r))
-        semfield::log::warn(
-            "--encoder-precision bf16: on this CPU bf16 linear layers are slower than fp32 (measured {:.0f} vs "
-            "{:.0f} G multiply-adds/s), so fp32, the exact path, is also the faster one here",
-            r.bf16, r.fp32);
-    }
-    if (layer_precision == "bf16" && semfield::kernels::native_bf16_layers()) {
-      const semfield::PrecisionRates r = semfield::kernels::measure_layer_rates();
-      if (semfield::bf16_is_slower(r))
-        semfield::log::warn(
-            "--layer-precision bf16: on this CPU the bf16 dot product runs below the float rate (measured {:.0f} vs "
-            "{:.0f} G multiply-adds/s per thread), so fp32, the exact path, is also the faster one here",
-            r.bf16, r.fp32);
-    }
+    if (precision == "bf16" && semfield::foundation::cpu_has_bf16())
+      semfield::cli::warn_if_bf16_slower("--encoder-precision", "bf16 linear layers are slower than fp32",
+                                         semfield::foundation::measure_linear_rates(), "G multiply-adds/s");
+    if (layer_precision == "bf16" && semfield::kernels::native_bf16_layers())
+      semfield::cli::warn_if_bf16_slower("--layer-precision", "the bf16 dot product runs below the float rate",
+                                         semfield::kernels::measure_layer_rates(), "G multiply-adds/s per thread");
     // Training and rendering reuse the same large buffers every step; see caching_allocator.h.
     semfield::kernels::install_caching_cpu_allocator();
     at::set_num_interop_threads(1);

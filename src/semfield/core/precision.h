@@ -3,6 +3,8 @@
 // inference kernels' (kernels/layer_precision.h, `--layer-precision`).
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 namespace semfield {
@@ -23,6 +25,27 @@ struct PrecisionRates {
 /// a lower rate than their float FMAs (BENCHMARKS.md: the Intel Emerald Rapids VMs), so asking for bf16 there costs
 /// both speed and precision.
 inline bool bf16_is_slower(const PrecisionRates& rates) { return rates.bf16 < 0.95 * rates.fp32; }
+
+/// Times `fp32` and `bf16` (each one unit of the same work, `macs` multiply-adds) after a warm-up call of each,
+/// alternating them `trials` times and keeping each one's best rate (G multiply-adds/s): a VM's speed drifts, and
+/// alternating keeps one phase from favouring either precision.
+template <typename Fp32, typename Bf16>
+PrecisionRates measure_precision_rates(double macs, int trials, Fp32&& fp32, Bf16&& bf16) {
+  auto rate = [macs](auto&& call) {
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return s > 0.0 ? macs / s / 1e9 : 0.0;
+  };
+  fp32();  // warm the caches (and oneDNN's first-call set-up)
+  bf16();
+  PrecisionRates rates;
+  for (int t = 0; t < trials; ++t) {
+    rates.fp32 = std::max(rates.fp32, rate(fp32));
+    rates.bf16 = std::max(rates.bf16, rate(bf16));
+  }
+  return rates;
+}
 
 /// Sets a process-wide precision (read by Get, written by Set) for a scope and restores the previous one after it.
 template <Precision (*Get)(), void (*Set)(Precision)>

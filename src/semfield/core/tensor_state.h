@@ -28,5 +28,8 @@ std::vector<at::Tensor> tensors_of(const NamedTensors& named);
 TensorMap state_of(const NamedTensors& named);
 /// restore_tensor for every entry of `named` (a module's load_state()).
 void restore_tensors(const TensorMap& state, const NamedTensors& named, const std::string& origin);
+/// Moves every tensor of `named` to `device` in place: the handles, and so the module members they share, then hold
+/// their data there (requires_grad kept; a module's to(device)). Gradients already accumulated are dropped.
+void move_tensors_to(const NamedTensors& named, const at::Device& device);
 
 }  // namespace semfield

@@ -46,4 +46,13 @@ void restore_tensors(const TensorMap& state, const NamedTensors& named, const st
   }
 }
 
+void move_tensors_to(const NamedTensors& named, const at::Device& device) {
+  for (const auto& [name, t] : named) {
+    if (!t.defined() || t.device() == device) continue;
+    at::Tensor handle = t;  // a shared handle: set_data changes the tensor every copy of it refers to
+    if (handle.grad().defined()) handle.mutable_grad() = at::Tensor();
+    handle.set_data(t.detach().to(device));
+  }
+}
+
 }  // namespace semfield

@@ -34,12 +34,12 @@ ClipConfig ClipConfig::preset(const std::string& name) {
 ClipConfig clip_config_for(const TensorMap& tensors, const std::optional<std::filesystem::path>& config_json,
                            const std::filesystem::path& origin) {
   ClipConfig c;
-  const at::Tensor& conv = require_tensor(tensors, "visual.conv1.weight", origin, "the image tower width and patch");
+  const at::Tensor conv = require_tensor(tensors, "visual.conv1.weight", origin, "the image tower width and patch");
   if (conv.dim() != 4) fail_input(origin, "visual.conv1.weight", "expected a 4-d convolution weight, got {}", describe_tensor(conv));
   c.vision_width = conv.size(0);
   c.vision_patch_size = conv.size(3);
   c.vision_layers = count_indexed(tensors, "visual.transformer.resblocks.");
-  const at::Tensor& vpos = require_tensor(tensors, "visual.positional_embedding", origin, "the image resolution");
+  const at::Tensor vpos = require_tensor(tensors, "visual.positional_embedding", origin, "the image resolution");
   const auto grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(vpos.size(0) - 1))));
   c.image_resolution = grid * c.vision_patch_size;
   c.embed_dim = require_tensor(tensors, "text_projection", origin, "the joint embedding width").size(-1);

@@ -32,13 +32,13 @@ DinoConfig DinoConfig::preset(const std::string& name) {
 DinoConfig dino_config_for(const TensorMap& tensors, const std::optional<std::filesystem::path>& config_json,
                            const std::filesystem::path& origin) {
   DinoConfig c;
-  const at::Tensor& proj = require_tensor(tensors, "patch_embed.proj.weight", origin, "the patch size and width");
+  const at::Tensor proj = require_tensor(tensors, "patch_embed.proj.weight", origin, "the patch size and width");
   if (proj.dim() != 4) fail_input(origin, "patch_embed.proj.weight", "expected a 4-d convolution weight, got {}", describe_tensor(proj));
   c.embed_dim = proj.size(0);
   c.patch_size = proj.size(2);
   c.depth = count_indexed(tensors, "blocks.");
   c.num_heads = std::max<int64_t>(1, c.embed_dim / 64);
-  const at::Tensor& pos = require_tensor(tensors, "pos_embed", origin, "the position grid");
+  const at::Tensor pos = require_tensor(tensors, "pos_embed", origin, "the position grid");
   if (pos.dim() == 3) {
     const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(pos.size(1) - 1))));
     c.img_size = side * c.patch_size;

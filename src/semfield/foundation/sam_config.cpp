@@ -122,7 +122,7 @@ void apply_hf(SamConfig& c, const JsonNode& j) {
 SamConfig sam_config_for(const TensorMap& tensors, const std::optional<std::filesystem::path>& config_json,
                          const std::filesystem::path& origin) {
   SamConfig c;
-  const at::Tensor& proj = require_tensor(tensors, "image_encoder.patch_embed.proj.weight", origin, "the encoder width");
+  const at::Tensor proj = require_tensor(tensors, "image_encoder.patch_embed.proj.weight", origin, "the encoder width");
   if (proj.dim() != 4)
     fail_input(origin, "image_encoder.patch_embed.proj.weight", "expected a 4-d convolution weight, got {}", describe_tensor(proj));
   c.embed_dim = proj.size(0);

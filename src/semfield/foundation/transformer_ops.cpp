@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -144,21 +143,7 @@ PrecisionRates measure_linear_rates() {
   const at::Tensor wb = w.to(at::kBFloat16), bb = b.to(at::kBFloat16);
   auto fp32 = [&] { return at::linear(x, w, b); };
   auto bf16 = [&] { return at::linear(x.to(at::kBFloat16), wb, bb).to(at::kFloat); };
-  auto rate = [&](auto&& call) {
-    const auto start = std::chrono::steady_clock::now();
-    call();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return s > 0.0 ? macs / s / 1e9 : 0.0;
-  };
-  fp32();  // warm-up (and oneDNN's first-call set-up)
-  bf16();
-  // The two alternate, best of 5 each: a VM's speed drifts, and alternating keeps one phase from favouring either.
-  PrecisionRates rates;
-  for (int t = 0; t < 5; ++t) {
-    rates.fp32 = std::max(rates.fp32, rate(fp32));
-    rates.bf16 = std::max(rates.bf16, rate(bf16));
-  }
-  return rates;
+  return measure_precision_rates(macs, 5, fp32, bf16);
 }
 
 namespace {

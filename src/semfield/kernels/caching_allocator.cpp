@@ -10,6 +10,8 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
 
+#include "semfield/kernels/torch_compat.h"
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -22,9 +24,9 @@ constexpr size_t kLargeBlock = size_t(1) << 20;  // below this, glibc's heap alr
 constexpr size_t kHugePage = size_t(2) << 20;
 constexpr size_t kSmallAlignment = 64;           // what LibTorch's default CPU allocator guarantees
 
-class CachingCpuAllocator final : public c10::Allocator {
+class CachingCpuAllocator final : public detail::PortableCpuAllocator {
  public:
-  c10::DataPtr allocate(size_t nbytes) const override {
+  c10::DataPtr allocate_bytes(size_t nbytes) const override {
     if (nbytes < kLargeBlock) {
       void* data = nullptr;
       if (nbytes > 0 && posix_memalign(&data, kSmallAlignment, nbytes) != 0) data = nullptr;

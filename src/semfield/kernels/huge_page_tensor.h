@@ -13,17 +13,19 @@
 #include <ATen/EmptyTensor.h>
 #include <c10/core/Allocator.h>
 
+#include "semfield/kernels/torch_compat.h"
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
 
 namespace semfield::kernels::detail {
 
-class HugePageAllocator final : public c10::Allocator {
+class HugePageAllocator final : public PortableCpuAllocator {
  public:
   static constexpr size_t kHugePage = size_t(2) << 20;
 
-  c10::DataPtr allocate(size_t nbytes) const override {
+  c10::DataPtr allocate_bytes(size_t nbytes) const override {
     if (nbytes == 0) return {nullptr, nullptr, &release, c10::Device(c10::DeviceType::CPU)};
     const size_t size = (nbytes + kHugePage - 1) / kHugePage * kHugePage;
     void* data = std::aligned_alloc(kHugePage, size);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -27,22 +26,6 @@ bool native_bf16_layers() {
 #endif
 }
 
-namespace {
-// Best rate of `trials` timings of `calls` calls of f, in G multiply-adds/s.
-template <typename F>
-double best_rate(double macs_per_call, int calls, int trials, F&& f) {
-  f();  // warm the caches
-  double best = 0.0;
-  for (int t = 0; t < trials; ++t) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int c = 0; c < calls; ++c) f();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (s > 0.0) best = std::max(best, macs_per_call * calls / s / 1e9);
-  }
-  return best;
-}
-}  // namespace
-
 PrecisionRates measure_layer_rates() {
   // The sizes read at run time, as the kernels' are: with them constant GCC specialised the GEMM's remainder loops
   // and warned about iterations that cannot happen (-Waggressive-loop-optimizations).
@@ -51,21 +34,27 @@ PrecisionRates measure_layer_rates() {
   constexpr int kCalls = 200, kTrials = 5;
   std::vector<float> a(static_cast<size_t>(M * K), 0.5f), b(static_cast<size_t>(K * N), 0.01f),
       c(static_cast<size_t>(M * N)), bias(static_cast<size_t>(N), 0.1f);
-  PrecisionRates rates;
-  const double macs = static_cast<double>(M * K * N);
-  rates.fp32 = best_rate(macs, kCalls, kTrials, [&] {
-    detail::gemm(a.data(), K, 1, M, K, b.data(), N, N, c.data(), N, false, true, bias.data());
-  });
+  const double macs = static_cast<double>(M * K * N) * kCalls;
+  auto fp32 = [&] {
+    for (int i = 0; i < kCalls; ++i)
+      detail::gemm(a.data(), K, 1, M, K, b.data(), N, N, c.data(), N, false, true, bias.data());
+  };
 #if defined(__AVX512BF16__) && defined(__AVX512F__)
   const int64_t pairs = K / 2;
   std::vector<uint32_t> a2(static_cast<size_t>(M * pairs));
   std::vector<uint16_t> b2(static_cast<size_t>(pairs * N * 2), 0x3c23);  // bf16 0.00995
-  rates.bf16 = best_rate(macs, kCalls, kTrials, [&] {  // with the inputs' conversion, as apply_layer pays it
-    detail::to_bf16_pairs(a.data(), K, M, K, a2.data(), pairs);
-    detail::gemm_bf16(a2.data(), pairs, M, pairs, b2.data(), N, N, c.data(), N, true, bias.data());
-  });
-#endif
+  auto bf16 = [&] {
+    for (int i = 0; i < kCalls; ++i) {  // with the inputs' conversion, as apply_layer pays it
+      detail::to_bf16_pairs(a.data(), K, M, K, a2.data(), pairs);
+      detail::gemm_bf16(a2.data(), pairs, M, pairs, b2.data(), N, N, c.data(), N, true, bias.data());
+    }
+  };
+  return measure_precision_rates(macs, kTrials, fp32, bf16);
+#else
+  PrecisionRates rates = measure_precision_rates(macs, kTrials, fp32, [] {});
+  rates.bf16 = 0.0;  // no native bf16 layers in this build
   return rates;
+#endif
 }
 
 }  // namespace semfield::kernels

@@ -545,6 +545,8 @@ at::Tensor GpnerfNetwork::head_forward(const Head& head, const at::Tensor& maps)
   return head.predictor.forward(sum);
 }
 
+void GpnerfNetwork::to(const at::Device& device) { move_tensors_to(named_parameters(), device); }
+
 std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& [name, t] : m_extractor.named_parameters()) out.emplace_back("extractor." + name, t);

@@ -123,6 +123,9 @@ class GpnerfNetwork {
   bool has_instances() const { return m_config.instance_slots > 0; }
 
   std::vector<at::Tensor> parameters() const;
+  /// Moves the weights to `device` (a GPU, on a CUDA build of LibTorch): prepare, render and training steps then run
+  /// there through the LibTorch paths (the fused kernels are CPU-only); tests/unit/models/device_test.cpp.
+  void to(const at::Device& device);
   /// "extractor.*", "transformer.*", "head.*" (and "instance_head.*"); the parts' learning-rate multipliers are
   /// keyed on these prefixes (GpnerfCorpusModel::lr_scales).
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;

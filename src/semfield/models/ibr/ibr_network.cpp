@@ -95,7 +95,7 @@ at::Tensor IbrNetwork::encode(const at::Tensor& images) const {
 
 IbrSources IbrNetwork::prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const {
   IbrSources s;
-  s.cameras = SourceCameraBatch::from_cameras(cameras);
+  s.cameras = SourceCameraBatch::from_cameras(cameras).to(images.device());
   s.colours = images.permute({0, 2, 3, 1}).contiguous();
   s.features = encode(images).permute({0, 2, 3, 1}).contiguous();
   return s;
@@ -281,7 +281,7 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
   // Coarse: one sample per bin of sc equal bins between near and far.
   const at::Tensor bins = at::arange(sc + 1, opts) / static_cast<float>(sc);                   // [sc+1]
   const at::Tensor edges = row(rays.near) + row(span) * bins.unsqueeze(0);                      // [R,sc+1]
-  const at::Tensor offset = train ? at::rand({r, sc}, gen, opts) : at::full({r, sc}, 0.5f, opts);
+  const at::Tensor offset = train ? seeded_uniform({r, sc}, gen, opts) : at::full({r, sc}, 0.5f, opts);
   const at::Tensor t_coarse = edges.narrow(1, 0, sc) + offset * row(span) / static_cast<float>(sc);
   // Samples ts [n,S] along the rays `origins`, `dirs` [n,3] (all rays, or those the fine pass takes).
   auto evaluate = [&](const at::Tensor& origins, const at::Tensor& dirs, const at::Tensor& hits, const at::Tensor& ts) {
@@ -355,6 +355,8 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
   out.n_samples = hit.sum().item<int64_t>() * sc + pick(hit).sum().item<int64_t>() * sf;
   return out;
 }
+
+void IbrNetwork::to(const at::Device& device) { move_tensors_to(named_parameters(), device); }
 
 std::vector<std::pair<std::string, at::Tensor>> IbrNetwork::named_parameters() const {
   std::vector<std::pair<std::string, at::Tensor>> out;

@@ -130,6 +130,9 @@ class IbrNetwork {
 
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   std::vector<at::Tensor> parameters() const;
+  /// Moves the weights to `device` (a GPU, on a CUDA build of LibTorch): prepare, render and training steps then run
+  /// there through the LibTorch paths (the fused kernels are CPU-only); tests/unit/models/device_test.cpp.
+  void to(const at::Device& device);
   TensorMap state() const;
   /// InputError(origin, name) for a missing or mismatched tensor.
   void load_state(const TensorMap& state, const std::string& origin);

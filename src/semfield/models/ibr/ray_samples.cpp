@@ -34,6 +34,11 @@ SampleComposite composite_samples(const at::Tensor& sigma, const at::Tensor& rgb
   return out;
 }
 
+at::Tensor seeded_uniform(at::IntArrayRef sizes, at::Generator& generator, const at::TensorOptions& options) {
+  const at::Tensor u = at::rand(sizes, generator, options.device(at::kCPU));
+  return options.device().is_cpu() ? u : u.to(options.device());
+}
+
 at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_t n, at::Generator* generator) {
   const at::Tensor w = weights.detach() + 1e-5f;
   const at::Tensor pdf = w / w.sum(1, true);
@@ -41,7 +46,7 @@ at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_
   at::Tensor u;
   const int64_t r = weights.size(0);
   if (generator) {
-    u = std::get<0>(at::sort(at::rand({r, n}, *generator, weights.options()), 1));
+    u = std::get<0>(at::sort(seeded_uniform({r, n}, *generator, weights.options()), 1));
   } else {
     u = ((at::arange(n, weights.options()) + 0.5f) / static_cast<float>(n)).expand({r, n});
   }
@@ -61,7 +66,7 @@ at::Tensor stratified_samples(const at::Tensor& near, const at::Tensor& far, int
   const at::Tensor span = (far - near).clamp_min(0).unsqueeze(1);
   const at::Tensor bins = at::arange(n + 1, opts) / static_cast<float>(n);
   const at::Tensor e = near.unsqueeze(1) + span * bins.unsqueeze(0);  // [R,n+1]
-  const at::Tensor offset = generator ? at::rand({r, n}, *generator, opts) : at::full({r, n}, 0.5f, opts);
+  const at::Tensor offset = generator ? seeded_uniform({r, n}, *generator, opts) : at::full({r, n}, 0.5f, opts);
   if (edges) *edges = e;
   return e.narrow(1, 0, n) + offset * span / static_cast<float>(n);
 }

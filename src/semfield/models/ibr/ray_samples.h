@@ -30,6 +30,10 @@ struct SampleComposite {
 SampleComposite composite_samples(const at::Tensor& sigma, const at::Tensor& rgb, const at::Tensor& ts,
                                   const at::Tensor& dts, const at::Tensor& background);
 
+/// Uniform numbers in [0, 1) of shape `sizes` drawn from a CPU generator and placed on options' device: a seeded
+/// training render draws the same numbers on every device (a CPU generator cannot fill a CUDA tensor).
+at::Tensor seeded_uniform(at::IntArrayRef sizes, at::Generator& generator, const at::TensorOptions& options);
+
 /// Inverse-CDF samples [R,n] from per-bin weights [R,B] over bins with edges [R,B+1]; deterministic (evenly spaced
 /// quantiles) unless a generator is given. No gradient.
 at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_t n, at::Generator* generator);

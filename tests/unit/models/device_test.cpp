@@ -1,0 +1,221 @@
+// The image-conditioned networks (IBR, GP-NeRF) on another device against the CPU: the device-agnostic plumbing
+// (to(device), sources and cameras on the images' device, seeded training samples drawn on the CPU) and the LibTorch
+// paths they take there. The device under test is SEMFIELD_TEST_DEVICE ("cuda", "cuda:1"), else the first GPU of a
+// CUDA build of LibTorch (scripts/cuda_check.sh builds one and runs these on a GPU machine); on a CPU-only build the
+// GPU cases are skipped with that message.
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <gtest/gtest.h>
+
+#include "semfield/core/tensor_state.h"
+#include "semfield/models/gpnerf/gpnerf_network.h"
+#include "semfield/models/ibr/ibr_network.h"
+#include "semfield/models/ibr/ray_samples.h"
+#include "support/small_models.h"
+#include "support/test_cameras.h"
+#include "support/test_support.h"
+
+namespace semfield {
+namespace {
+
+/// SEMFIELD_TEST_DEVICE when set (a device that does not exist then fails the tests), else the first CUDA device.
+std::optional<at::Device> device_under_test() {
+  if (const char* name = std::getenv("SEMFIELD_TEST_DEVICE"); name != nullptr && *name != '\0') {
+    const at::Device device(name);  // "cuda" means its first device, as tensors placed there report it
+    return device.is_cpu() || device.has_index() ? device : at::Device(device.type(), 0);
+  }
+  if (at::hasCUDA()) return at::Device(at::kCUDA, 0);
+  return std::nullopt;
+}
+
+#define SEMFIELD_REQUIRE_DEVICE(device)                                                                              \
+  const std::optional<at::Device> device##_found = device_under_test();                                            \
+  if (!device##_found)                                                                                             \
+    GTEST_SKIP() << "no GPU: this LibTorch has no CUDA device (scripts/cuda_check.sh runs these on a GPU machine)"; \
+  const at::Device device = *device##_found;                                                                       \
+  /* Full float32 products on the GPU (cuDNN's convolutions default to TF32): the CPU is the reference. */         \
+  at::globalContext().setAllowTF32CuDNN(false);                                                                    \
+  at::globalContext().setAllowTF32CuBLAS(false)
+
+Camera ring_camera(double angle, int side) {
+  return test::look_at(Eigen::Vector3d(3.0 * std::cos(angle), 3.0 * std::sin(angle), 1.0), Eigen::Vector3d::Zero(),
+                       side, side, 1.2 * side);
+}
+
+std::vector<Camera> ring_cameras(int n, int side) {
+  std::vector<Camera> out;
+  for (int i = 0; i < n; ++i) out.push_back(ring_camera(0.4 * i, side));
+  return out;
+}
+
+/// n rays from a camera between the source views through the box [-1, 1]^3, and one that misses it.
+IbrRays toy_rays(int64_t n) {
+  const Eigen::Vector3d o = ring_camera(0.3, 16).origin();
+  std::vector<float> origins, dirs;
+  for (int64_t i = 0; i < n; ++i) {
+    const Eigen::Vector3d aim(0.4 * std::sin(0.7 * static_cast<double>(i)), 0.4 * std::cos(1.3 * static_cast<double>(i)),
+                              0.2 * std::sin(0.3 * static_cast<double>(i)));
+    const Eigen::Vector3d d = i == 0 ? Eigen::Vector3d(0, 0, 1) : Eigen::Vector3d((aim - o).normalized());
+    const Eigen::Vector3d origin = i == 0 ? Eigen::Vector3d(0, 0, 10) : o;
+    for (int k = 0; k < 3; ++k) {
+      origins.push_back(static_cast<float>(origin[k]));
+      dirs.push_back(static_cast<float>(d[k]));
+    }
+  }
+  IbrRays rays;
+  rays.origins = at::tensor(origins).view({n, 3});
+  rays.dirs = at::tensor(dirs).view({n, 3});
+  std::tie(rays.near, rays.far) =
+      ray_box_bounds(rays.origins, rays.dirs, Eigen::Vector3f::Constant(-1), Eigen::Vector3f::Constant(1), 1.0f);
+  return rays;
+}
+
+IbrRays rays_on(const IbrRays& rays, const at::Device& device) {
+  return {rays.origins.to(device), rays.dirs.to(device), rays.near.to(device), rays.far.to(device)};
+}
+
+/// max |a - b| <= rel * max |b| + abs: the device's result `a` (any device) against the CPU's `b`.
+void expect_near(const std::string& what, const at::Tensor& a, const at::Tensor& b, double rel, double abs = 1e-6) {
+  ASSERT_TRUE(a.defined() && b.defined()) << what;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  const at::Tensor x = a.detach().to(at::kCPU).to(at::kDouble), y = b.detach().to(at::kCPU).to(at::kDouble);
+  const double diff = (x - y).abs().max().item<double>(), scale = y.abs().max().item<double>();
+  EXPECT_LE(diff, rel * scale + abs) << what << ": max |device - cpu| " << diff << ", max |cpu| " << scale;
+}
+
+/// Every parameter's gradient on the device against the CPU's; some must be non-zero.
+template <typename Network>
+void expect_same_gradients(const Network& on_device, const Network& on_cpu, double rel) {
+  const auto a = on_device.named_parameters(), b = on_cpu.named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  int64_t nonzero = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first);
+    if (!b[i].second.grad().defined()) {
+      EXPECT_FALSE(a[i].second.grad().defined()) << a[i].first;
+      continue;
+    }
+    const at::Tensor& cpu_grad = b[i].second.grad();
+    expect_near("grad " + a[i].first, a[i].second.grad(), cpu_grad, rel, 1e-7);
+    nonzero += cpu_grad.abs().max().item<float>() > 0 ? 1 : 0;
+  }
+  EXPECT_GT(nonzero, static_cast<int64_t>(a.size()) / 2);
+}
+
+TEST(DeviceSamples, SeededTrainingSamplesAreTheSameNumbersOnEveryDevice) {
+  // A CPU generator's numbers, moved: the meta device (shapes only) stands in for a GPU on a CPU-only build.
+  at::Generator a = at::make_generator<at::CPUGeneratorImpl>(3), b = at::make_generator<at::CPUGeneratorImpl>(3);
+  const at::Tensor on_meta = seeded_uniform({4, 5}, a, at::TensorOptions().device(at::kMeta));
+  EXPECT_TRUE(on_meta.is_meta());
+  EXPECT_EQ(on_meta.sizes(), (std::vector<int64_t>{4, 5}));
+  const at::Tensor on_cpu = seeded_uniform({4, 5}, b, at::TensorOptions());
+  EXPECT_TRUE(at::equal(on_cpu, at::rand({4, 5}, at::make_generator<at::CPUGeneratorImpl>(3))));
+  // Moving to the device the weights are on already changes nothing (the same tensors, still trainable).
+  IbrNetwork ibr(test::small_ibr_config());
+  const auto before = ibr.named_parameters();
+  ibr.to(at::kCPU);
+  const auto after = ibr.named_parameters();
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_TRUE(after[i].second.is_same(before[i].second)) << after[i].first;
+    EXPECT_TRUE(after[i].second.requires_grad()) << after[i].first;
+  }
+}
+
+TEST(DeviceIbr, RenderAndTrainingGradientsMatchTheCpu) {
+  SEMFIELD_REQUIRE_DEVICE(device);
+  const IbrConfig config = test::small_ibr_config();
+  IbrNetwork cpu(config), dev(config);
+  const auto handles = dev.named_parameters();
+  dev.to(device);
+  // Moved in place: the handles taken before share the module's tensors, which stay trainable.
+  for (const auto& [name, t] : handles) {
+    ASSERT_EQ(t.device(), device) << name;
+    EXPECT_TRUE(t.requires_grad()) << name;
+  }
+  const std::vector<Camera> cams = ring_cameras(3, 16);
+  const at::Tensor images = at::rand({3, 3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(1));
+  const IbrRays rays = toy_rays(40);
+  const at::Tensor bg = at::full({40, 3}, 0.25f);
+  {
+    // Inference: the CPU's fused kernels against the device's LibTorch path.
+    at::NoGradGuard no_grad;
+    const IbrRenderOutput c = cpu.render(rays, cpu.prepare(cams, images), bg, false, 1);
+    const IbrRenderOutput d = dev.render(rays_on(rays, device), dev.prepare(cams, images.to(device)), bg.to(device), false, 1);
+    EXPECT_EQ(d.rgb.device(), device);
+    expect_near("rgb", d.rgb, c.rgb, 1e-4);
+    expect_near("opacity", d.opacity, c.opacity, 1e-4);
+    expect_near("depth", d.depth, c.depth, 1e-4);
+    expect_near("weights", d.weights, c.weights, 1e-4);
+    EXPECT_GT(c.opacity.max().item<float>(), 0.0f);
+  }
+  // A training step's loss and gradients (stratified jitter and random importance samples from the same seed).
+  const at::Tensor target = at::rand({40, 3}, at::make_generator<at::CPUGeneratorImpl>(2));
+  auto loss_of = [&](const IbrNetwork& net, const at::Device& on) {
+    const IbrRenderOutput o = net.render(rays_on(rays, on), net.prepare(cams, images.to(on)), bg.to(on), true, 7);
+    return (o.rgb - target.to(on)).square().mean() + 0.5 * (o.rgb_coarse - target.to(on)).square().mean() +
+           0.1 * o.depth.mean();
+  };
+  const at::Tensor lc = loss_of(cpu, at::kCPU), ld = loss_of(dev, device);
+  expect_near("loss", ld, lc, 1e-5);
+  lc.backward();
+  ld.backward();
+  expect_same_gradients(dev, cpu, 2e-3);
+}
+
+TEST(DeviceGpnerf, RenderHeadsAndTrainingGradientsMatchTheCpu) {
+  SEMFIELD_REQUIRE_DEVICE(device);
+  GpnerfConfig config = test::small_gpnerf_config();
+  config.n_fine = 6;
+  config.source_views = 3;
+  config.instance_slots = 3;
+  GpnerfNetwork cpu(config), dev(config);
+  dev.to(device);
+  for (const auto& [name, t] : dev.named_parameters()) ASSERT_EQ(t.device(), device) << name;
+  const std::vector<Camera> cams = ring_cameras(3, 32);
+  const at::Tensor images = at::rand({3, 3, 32, 32}, at::make_generator<at::CPUGeneratorImpl>(5));
+  const IbrRays rays = toy_rays(24);
+  const at::Tensor bg = at::full({24, 3}, 0.25f);
+  {
+    at::NoGradGuard no_grad;
+    const GpnerfRenderOutput c = cpu.render(rays, cpu.prepare(cams, images), bg, false, 0);
+    const GpnerfRenderOutput d = dev.render(rays_on(rays, device), dev.prepare(cams, images.to(device)), bg.to(device), false, 0);
+    EXPECT_EQ(d.semantic.device(), device);
+    for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", d.rgb, c.rgb},
+                                     {"semantic", d.semantic, c.semantic},
+                                     {"rgb_point", d.rgb_point, c.rgb_point},
+                                     {"opacity", d.opacity, c.opacity},
+                                     {"depth", d.depth, c.depth}})
+      expect_near(name, a, b, 2e-4);
+    EXPECT_TRUE(at::equal(d.valid.to(at::kCPU), c.valid));
+    EXPECT_GT(c.semantic.std().item<float>(), 1e-3f);
+  }
+  // A training step: the render's colour and semantics, S_novel, the perception and instance heads.
+  const at::Tensor target = at::rand({24, 3}, at::make_generator<at::CPUGeneratorImpl>(6));
+  const at::Tensor maps = at::randn({1, config.extractor.semantic_channels, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(7));
+  auto loss_of = [&](const GpnerfNetwork& net, const at::Device& on) {
+    const GpnerfRenderOutput o = net.render(rays_on(rays, on), net.prepare(cams, images.to(on)), bg.to(on), true, 9);
+    const at::Tensor novel = net.novel_semantics(images.narrow(0, 0, 1).to(on));
+    const at::Tensor logits = net.decode(maps.to(on) + 0.1 * novel.mean());
+    const at::Tensor slots = net.decode_instances(maps.to(on));
+    return (o.rgb - target.to(on)).square().mean() + (o.rgb_point - target.to(on)).square().mean() +
+           o.semantic.square().mean() + o.point_semantic.square().mean() + 0.01 * o.depth.mean() +
+           at::log_softmax(logits, 1).select(1, 0).mean().neg() + at::softmax(slots, 1).select(1, 1).mean();
+  };
+  const at::Tensor lc = loss_of(cpu, at::kCPU), ld = loss_of(dev, device);
+  expect_near("loss", ld, lc, 1e-5);
+  lc.backward();
+  ld.backward();
+  expect_same_gradients(dev, cpu, 2e-3);
+}
+
+}  // namespace
+}  // namespace semfield
