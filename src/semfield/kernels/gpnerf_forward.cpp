@@ -102,6 +102,19 @@ void gp_pool_semantics(const float* a, const float* s, int64_t W, int64_t rep, f
     }
     return;
   }
+#elif defined(__AVX2__) && defined(__FMA__)
+  if (rep == 2 && W % 8 == 0) {  // the same 8 lanes at a time: (a0 a0 a1 a1 a2 a2 a3 a3), (a4 a4 ... a7 a7)
+    const __m256i lo = _mm256_set_epi32(3, 3, 2, 2, 1, 1, 0, 0), hi = _mm256_set_epi32(7, 7, 6, 6, 5, 5, 4, 4);
+    for (int64_t c = 0; c < W; c += 8) {
+      const __m256 av = _mm256_loadu_ps(a + c);
+      float* fd = f + 2 * c;
+      const float* sd = s + 2 * c;
+      _mm256_storeu_ps(fd, _mm256_fmadd_ps(_mm256_permutevar8x32_ps(av, lo), _mm256_loadu_ps(sd), _mm256_loadu_ps(fd)));
+      _mm256_storeu_ps(fd + 8,
+                       _mm256_fmadd_ps(_mm256_permutevar8x32_ps(av, hi), _mm256_loadu_ps(sd + 8), _mm256_loadu_ps(fd + 8)));
+    }
+    return;
+  }
 #endif
   const float* ar = a;
   if (rep > 1) {

@@ -1,4 +1,5 @@
-// Short float loops the kernels run over a channel vector (AVX-512 with masked tails; scalar otherwise).
+// Short float loops the kernels run over a channel vector (AVX-512 with masked tails; AVX2 + FMA 8 lanes at a time
+// with a scalar tail; scalar otherwise).
 // Private to src/semfield/kernels.
 #pragma once
 
@@ -21,6 +22,20 @@ namespace semfield::kernels::detail {
 inline __mmask16 tail_mask(int64_t remaining) {
   return remaining >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << remaining) - 1u);
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+#define SEMFIELD_SIMD_AVX2 1
+/// The sum of 8 lanes.
+inline float hsum256(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+/// The maximum of 8 lanes.
+inline float hmax256(__m256 v) {
+  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
+}
 #endif
 
 /// y[0..n) += a * x[0..n)
@@ -35,7 +50,13 @@ inline void axpy(int64_t n, float a, const float* x, float* y) {
     _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
   }
 #else
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+  int64_t i = 0;
+#ifdef SEMFIELD_SIMD_AVX2
+  const __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < n; ++i) y[i] += a * x[i];
 #endif
 }
 
@@ -50,7 +71,12 @@ inline void scale_to(int64_t n, float a, const float* x, float* y) {
     _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, x + i)));
   }
 #else
-  for (int64_t i = 0; i < n; ++i) y[i] = a * x[i];
+  int64_t i = 0;
+#ifdef SEMFIELD_SIMD_AVX2
+  const __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(x + i)));
+#endif
+  for (; i < n; ++i) y[i] = a * x[i];
 #endif
 }
 
@@ -61,7 +87,11 @@ inline void fill_zero(int64_t n, float* y) {
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_setzero_ps());
   if (i < n) _mm512_mask_storeu_ps(y + i, tail_mask(n - i), _mm512_setzero_ps());
 #else
-  for (int64_t i = 0; i < n; ++i) y[i] = 0.f;
+  int64_t i = 0;
+#ifdef SEMFIELD_SIMD_AVX2
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_setzero_ps());
+#endif
+  for (; i < n; ++i) y[i] = 0.f;
 #endif
 }
 
@@ -80,8 +110,21 @@ inline float dot(int64_t n, const float* x, const float* y) {
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 #else
+  int64_t i = 0;
   float acc = 0.f;
-  for (int64_t i = 0; i < n; ++i) acc += x[i] * y[i];
+#ifdef SEMFIELD_SIMD_AVX2
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+  }
+  if (i + 8 <= n) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+    i += 8;
+  }
+  acc = hsum256(_mm256_add_ps(acc0, acc1));
+#endif
+  for (; i < n; ++i) acc += x[i] * y[i];
   return acc;
 #endif
 }
@@ -94,8 +137,14 @@ inline float sum_of(int64_t n, const float* x) {
   for (int64_t i = 0; i < n; i += 16) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
   return _mm512_reduce_add_ps(acc);
 #else
+  int64_t i = 0;
   float acc = 0.f;
-  for (int64_t i = 0; i < n; ++i) acc += x[i];
+#ifdef SEMFIELD_SIMD_AVX2
+  __m256 v = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) v = _mm256_add_ps(v, _mm256_loadu_ps(x + i));
+  acc = hsum256(v);
+#endif
+  for (; i < n; ++i) acc += x[i];
   return acc;
 #endif
 }
@@ -108,8 +157,14 @@ inline float max_of(int64_t n, const float* x) {
   for (int64_t i = 0; i < n; i += 16) acc = _mm512_max_ps(acc, _mm512_mask_loadu_ps(lowest, tail_mask(n - i), x + i));
   return _mm512_reduce_max_ps(acc);
 #else
+  int64_t i = 0;
   float acc = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) acc = std::max(acc, x[i]);
+#ifdef SEMFIELD_SIMD_AVX2
+  __m256 v = _mm256_set1_ps(-INFINITY);
+  for (; i + 8 <= n; i += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(x + i));
+  acc = hmax256(v);
+#endif
+  for (; i < n; ++i) acc = std::max(acc, x[i]);
   return acc;
 #endif
 }
