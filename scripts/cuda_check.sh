@@ -88,17 +88,21 @@ note "build of ${targets[*]}: rc $rc ($(($(date +%s) - start)) s, $(grep -c 'err
 if [ $rc -ne 0 ]; then grep -B2 -A6 'error:' "$out/build.log" | head -150; exit $rc; fi
 
 failed=0
-# The device tests first: they must run, not skip.
+# The device tests first: they must run, not skip (none found in the modules asked for is a failure).
+device_tests=0
 for m in $modules; do
   bin="build-cuda/tests/test_$m"
   if "$bin" --gtest_list_tests --gtest_filter='Device*' | grep -q '^  '; then
     start=$(date +%s)
+    device_tests=1
     SEMFIELD_TEST_DEVICE=${SEMFIELD_TEST_DEVICE:-cuda} "$bin" --gtest_filter='Device*' >"$out/device_$m.log" 2>&1
     rc=$?
+    grep -q '^\[  SKIPPED \]' "$out/device_$m.log" && { rc=1; note "device tests of $m skipped: no GPU seen"; }
     note "device tests of $m: rc $rc ($(($(date +%s) - start)) s): $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/device_$m.log" | tr '\n' ' ')"
     [ $rc -ne 0 ] && { failed=1; grep -B3 -A12 'Failure\|what()' "$out/device_$m.log" | head -80; }
   fi
 done
+[ "$device_tests" -eq 1 ] || { note "no device tests in: $modules (tests/unit/models has them)"; failed=1; }
 # The modules' other tests (their CPU paths) under this LibTorch. A test that crashes the binary is run again alone
 # under a debugger (cuda-gdb debugs CPU code too) for its backtrace, and the rest go on without it.
 debugger=$(command -v gdb || command -v cuda-gdb || true)
@@ -113,8 +117,9 @@ for m in $modules; do
     [ $rc -ne 0 ] && { failed=1; grep -E '^\[  FAILED' "$log" | head -40; }
     [ $rc -lt 128 ] || [ $rc -eq 137 ] && break
     crashed=$(grep '^\[ RUN      \]' "$log" | tail -1 | awk '{print $4}')
+    [ -n "$crashed" ] || { note "crashed before any test ran"; break; }
     note "crashed in $crashed"
-    if [ -n "$debugger" ] && [ -n "$crashed" ]; then
+    if [ -n "$debugger" ]; then
       timeout "${DEBUG_TIMEOUT:-120}" "$debugger" -batch -ex run -ex bt -ex 'info threads' --args "build-cuda/tests/test_$m" \
         --gtest_filter="$crashed" >"$out/crash_${m}_$attempt.log" 2>&1
       grep -E '^#[0-9]+ ' "$out/crash_${m}_$attempt.log" | head -30 | tee -a "$summary"

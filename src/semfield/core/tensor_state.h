@@ -29,7 +29,9 @@ TensorMap state_of(const NamedTensors& named);
 /// restore_tensor for every entry of `named` (a module's load_state()).
 void restore_tensors(const TensorMap& state, const NamedTensors& named, const std::string& origin);
 /// Moves every tensor of `named` to `device` in place: the handles, and so the module members they share, then hold
-/// their data there (requires_grad kept; a module's to(device)). Gradients already accumulated are dropped.
+/// their data there (requires_grad kept; a module's to(device)). Gradients of the tensors moved are dropped; tensors
+/// already on `device` (a device without an index matches any of its type) are left as they are. An optimizer's state
+/// is not moved: move a module before making its optimizer.
 void move_tensors_to(const NamedTensors& named, const at::Device& device);
 
 }  // namespace semfield

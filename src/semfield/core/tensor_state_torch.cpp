@@ -48,7 +48,8 @@ void restore_tensors(const TensorMap& state, const NamedTensors& named, const st
 
 void move_tensors_to(const NamedTensors& named, const at::Device& device) {
   for (const auto& [name, t] : named) {
-    if (!t.defined() || t.device() == device) continue;
+    // Already there: the same type, and the same index where one is named ("cuda" is whichever GPU holds it).
+    if (!t.defined() || (t.device().type() == device.type() && (!device.has_index() || t.device() == device))) continue;
     at::Tensor handle = t;  // a shared handle: set_data changes the tensor every copy of it refers to
     if (handle.grad().defined()) handle.mutable_grad() = at::Tensor();
     handle.set_data(t.detach().to(device));

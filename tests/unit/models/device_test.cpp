@@ -169,6 +169,17 @@ TEST(DeviceIbr, RenderAndTrainingGradientsMatchTheCpu) {
   lc.backward();
   ld.backward();
   expect_same_gradients(dev, cpu, 2e-3);
+  // Moving to the device the weights are on (named without an index: whichever of its kind holds them) moves nothing
+  // and keeps the gradients.
+  auto with_grads = [&] {
+    int64_t n = 0;
+    for (const auto& [name, t] : dev.named_parameters()) n += t.grad().defined() ? 1 : 0;
+    return n;
+  };
+  const int64_t before = with_grads();
+  EXPECT_GT(before, 0);
+  dev.to(at::Device(device.type()));
+  EXPECT_EQ(with_grads(), before);
 }
 
 TEST(DeviceGpnerf, RenderHeadsAndTrainingGradientsMatchTheCpu) {

@@ -1,0 +1,52 @@
+// kernels/simd_ops.h's AVX2 + FMA path, compiled without AVX-512 whatever the build machine has, so that an AVX-512
+// CI machine tests the loops that AVX2-only CPUs run (tests/CMakeLists.txt: its own executable, linking no semfield
+// library, since the header's inline helpers compiled for another instruction set must not meet the library's).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "semfield/kernels/simd_ops.h"
+#include "unit/kernels/simd_ops_cases.h"
+
+namespace semfield::kernels {
+namespace {
+
+TEST(SimdOpsAvx2, ThisBinaryTakesTheAvx2Path) {
+#if defined(__AVX512F__) || !defined(SEMFIELD_SIMD_AVX2)
+  FAIL() << "built with AVX-512 or without AVX2 + FMA: the AVX2 path is not what this test checks";
+#endif
+}
+
+TEST(SimdOpsAvx2, ChannelLoopsMatchDoubleLoopsAtEveryLengthAndTail) { test::check_channel_loops(); }
+
+TEST(SimdOpsAvx2, ExpMatchesStdExpAcrossTheRange) {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 88.0f; v += 0.0137f) x.push_back(v);
+  std::vector<float> y = x;
+  detail::exp_inplace(static_cast<int64_t>(y.size()), y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double ref = std::exp(static_cast<double>(x[i]));
+    if (x[i] < -87.3f) {
+      EXPECT_EQ(y[i], 0.0f) << x[i];
+    } else {
+      EXPECT_NEAR(y[i], ref, 3e-7 * ref) << "exp(" << x[i] << ")";
+    }
+  }
+  // A softmax's numerators and their sum, over inputs whose sum stays a finite float.
+  x.resize(static_cast<size_t>(std::count_if(x.begin(), x.end(), [](float v) { return v <= 20.0f; })));
+  std::vector<float> z = x;
+  const float sum = detail::exp_shift_sum(static_cast<int64_t>(z.size()), z.data(), 1.0f);
+  double total = 0.0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double shifted = x[i] - 1.0f < -87.3f ? 0.0 : std::exp(static_cast<double>(x[i] - 1.0f));
+    EXPECT_NEAR(z[i], shifted, 3e-7 * shifted + 1e-30) << "exp(" << x[i] << " - 1)";
+    total += z[i];
+  }
+  EXPECT_NEAR(sum, total, 1e-5 * total);
+}
+
+}  // namespace
+}  // namespace semfield::kernels
