@@ -99,7 +99,7 @@ TEST(GpnerfTraining, EachLossFallsWhenOptimisedAlone) {
   const Scene scene = load_scene(test::write_small_scenes(tmp / "scene", 1, 10, 32, 7400));
   const std::vector<CorpusExample> examples = {example_of(scene, 0, {1, 2, 3, 4}, 96, 1),
                                                example_of(scene, 5, {4, 6, 7, 8}, 96, 2)};
-  // The term `name` over both examples before and after 30 Adam steps of a model trained with the losses `weights`.
+  // The term `name` over both examples before and after `steps` Adam steps of a model trained with the losses `weights`.
   const auto train = [&](const std::string& name, const GpnerfLossWeights& weights,
                          const std::string& blend_weights = "attention", int steps = 30) {
     GpnerfConfig c = test::small_gpnerf_config();
