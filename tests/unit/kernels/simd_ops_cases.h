@@ -48,4 +48,20 @@ inline void check_channel_loops() {
     }
 }
 
+/// exp_inplace against std::exp over [-100, 88] (0 below -87.3, relative error < 3e-7 above).
+inline void check_exp_inplace() {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 88.0f; v += 0.0137f) x.push_back(v);
+  std::vector<float> y = x;
+  detail::exp_inplace(static_cast<int64_t>(y.size()), y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double ref = std::exp(static_cast<double>(x[i]));
+    if (x[i] < -87.3f) {
+      EXPECT_EQ(y[i], 0.0f) << x[i];
+    } else {
+      EXPECT_NEAR(y[i], ref, 3e-7 * ref) << "exp(" << x[i] << ")";
+    }
+  }
+}
+
 }  // namespace semfield::kernels::test
