@@ -21,6 +21,11 @@ TEST(SimdOpsAvx2, ThisBinaryTakesTheAvx2Path) {
 
 TEST(SimdOpsAvx2, ChannelLoopsMatchDoubleLoopsAtEveryLengthAndTail) { test::check_channel_loops(); }
 
+TEST(SimdOpsAvx2, LanesAreEightWideAndMatchScalarArithmetic) {
+  static_assert(detail::Lanes::kN == 8, "the AVX2 vector has 8 float lanes");
+  test::check_lanes();
+}
+
 TEST(SimdOpsAvx2, ExpMatchesStdExpAcrossTheRange) {
   test::check_exp_inplace();
   std::vector<float> x;

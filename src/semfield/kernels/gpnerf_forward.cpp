@@ -8,12 +8,9 @@
 
 #include <ATen/ATen.h>
 
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
-
 #include "semfield/core/parallel.h"
 #include "semfield/kernels/fused_layers.h"
+#include "semfield/kernels/simd_ops.h"
 
 // GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() seeds as "(may be) used uninitialized" once
 // inlined (a false positive in the system header; see simd_ops.h): here through exp_shift_sum's reduction.
@@ -51,18 +48,29 @@ at::Tensor gp_double(const at::Tensor& t) { return t.detach().to(at::kDouble); }
 /// y = LayerNorm(x) per row over W channels (eps kGpNormEps); y may not alias x.
 void gp_norm_rows(const float* x, int64_t ldx, int64_t rows, int64_t W, const float* w, const float* b, float* y,
                   int64_t ldy) {
-#ifdef __AVX512F__
-  if (W == 32) {  // the default width: a row in two registers, one pass
-    const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), b0 = _mm512_loadu_ps(b),
-                 b1 = _mm512_loadu_ps(b + 16);
+#ifdef SEMFIELD_SIMD_LANES
+  using L = detail::Lanes;
+  if (W == 32) {  // the default width: a row in 32 / kN registers, one pass
+    constexpr int NR = 32 / L::kN;
+    L::V wv[NR], bv[NR];
+    for (int k = 0; k < NR; ++k) {
+      wv[k] = L::load(w + k * L::kN);
+      bv[k] = L::load(b + k * L::kN);
+    }
     for (int64_t r = 0; r < rows; ++r) {
-      const __m512 x0 = _mm512_loadu_ps(x + r * ldx), x1 = _mm512_loadu_ps(x + r * ldx + 16);
-      const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(x0, x1)) / 32.0f);
-      const __m512 d0 = _mm512_sub_ps(x0, mean), d1 = _mm512_sub_ps(x1, mean);
-      const float var = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_mul_ps(d0, d0), _mm512_mul_ps(d1, d1))) / 32.0f;
-      const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt(var + kGpNormEps));
-      _mm512_storeu_ps(y + r * ldy, _mm512_fmadd_ps(_mm512_mul_ps(d0, inv), w0, b0));
-      _mm512_storeu_ps(y + r * ldy + 16, _mm512_fmadd_ps(_mm512_mul_ps(d1, inv), w1, b1));
+      L::V d[NR], total = L::zero();
+      for (int k = 0; k < NR; ++k) {
+        d[k] = L::load(x + r * ldx + k * L::kN);
+        total = L::add(total, d[k]);
+      }
+      const L::V mean = L::set1(L::hsum(total) / 32.0f);
+      L::V squares = L::zero();
+      for (int k = 0; k < NR; ++k) {
+        d[k] = L::sub(d[k], mean);
+        squares = L::fmadd(d[k], d[k], squares);
+      }
+      const L::V inv = L::set1(1.0f / std::sqrt(L::hsum(squares) / 32.0f + kGpNormEps));
+      for (int k = 0; k < NR; ++k) L::store(y + r * ldy + k * L::kN, L::fmadd(L::mul(d[k], inv), wv[k], bv[k]));
     }
     return;
   }
@@ -77,41 +85,18 @@ void gp_norm_rows(const float* x, int64_t ldx, int64_t rows, int64_t W, const fl
   }
 }
 
-#ifdef __AVX512F__
-/// f0, f1 += (a0 a0 a1 a1 ... a15 a15) * s[0..31]: 16 attention channels, each covering two consecutive semantic channels
-/// (the default widths, W 32 and D 64), repeated by permutes.
-inline void gp_fma_pairs(__m512 a, const float* s, __m512& f0, __m512& f1) {
-  const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-  const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
-  f0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, a), _mm512_loadu_ps(s), f0);
-  f1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, a), _mm512_loadu_ps(s + 16), f1);
-}
-#endif
-
 /// Eq. 5 for one view: f[d] += a[d / rep] s[d] for d < W rep (each attention channel covers rep consecutive semantic
 /// channels); `expanded` is scratch of W rep floats.
 void gp_pool_semantics(const float* a, const float* s, int64_t W, int64_t rep, float* expanded, float* f) {
-#ifdef __AVX512F__
-  if (rep == 2 && W % 16 == 0) {  // the default widths (W 32, D 64): each lane of a twice
-    for (int64_t c = 0; c < W; c += 16) {
+#ifdef SEMFIELD_SIMD_LANES
+  using L = detail::Lanes;
+  if (rep == 2 && W % L::kN == 0) {  // the default widths (W 32, D 64): each lane of a twice, by permutes
+    for (int64_t c = 0; c < W; c += L::kN) {
       float* fd = f + 2 * c;
-      __m512 f0 = _mm512_loadu_ps(fd), f1 = _mm512_loadu_ps(fd + 16);
-      gp_fma_pairs(_mm512_loadu_ps(a + c), s + 2 * c, f0, f1);
-      _mm512_storeu_ps(fd, f0);
-      _mm512_storeu_ps(fd + 16, f1);
-    }
-    return;
-  }
-#elif defined(__AVX2__) && defined(__FMA__)
-  if (rep == 2 && W % 8 == 0) {  // the same 8 lanes at a time: (a0 a0 a1 a1 a2 a2 a3 a3), (a4 a4 ... a7 a7)
-    const __m256i lo = _mm256_set_epi32(3, 3, 2, 2, 1, 1, 0, 0), hi = _mm256_set_epi32(7, 7, 6, 6, 5, 5, 4, 4);
-    for (int64_t c = 0; c < W; c += 8) {
-      const __m256 av = _mm256_loadu_ps(a + c);
-      float* fd = f + 2 * c;
-      const float* sd = s + 2 * c;
-      _mm256_storeu_ps(fd, _mm256_fmadd_ps(_mm256_permutevar8x32_ps(av, lo), _mm256_loadu_ps(sd), _mm256_loadu_ps(fd)));
-      _mm256_storeu_ps(fd + 8,
-                       _mm256_fmadd_ps(_mm256_permutevar8x32_ps(av, hi), _mm256_loadu_ps(sd + 8), _mm256_loadu_ps(fd + 8)));
+      L::V f0 = L::load(fd), f1 = L::load(fd + L::kN);
+      L::fma_pairs(L::load(a + c), s + 2 * c, f0, f1);
+      L::store(fd, f0);
+      L::store(fd + L::kN, f1);
     }
     return;
   }
@@ -453,6 +438,19 @@ class GpBlock {
       }
       return;
     }
+#elif defined(SEMFIELD_SIMD_LANES)
+    if (LP == 16) {  // the default (4 layers x 4) in two 8-lane registers (hp_w, hp_b are 16 wide)
+      using L = detail::Lanes;
+      for (int64_t row = 0; row < rows; ++row) {
+        const float* r = rd_.data() + kRayDiffWidth * row;
+        for (int half = 0; half < 16; half += L::kN) {
+          L::V h = L::load(p_.hp_b.data() + half);
+          for (int k = 0; k < kRayDiffWidth; ++k) h = L::fmadd(L::set1(r[k]), L::load(p_.hp_w.data() + 16 * k + half), h);
+          L::store(hp_.data() + row * LP + half, L::max(h, L::zero()));
+        }
+      }
+      return;
+    }
 #endif
     for (int64_t row = 0; row < rows; ++row) {
       const float* r = rd_.data() + kRayDiffWidth * row;
@@ -478,15 +476,15 @@ class GpBlock {
     for (int64_t i = 0; i < nb_; ++i)
       for (int64_t a = 0; a < A; ++a)
         aq_[static_cast<size_t>(i * A + a)] = detail::dot(W, v.aq.data() + a * W, xn_.data() + i * Wp_);
-#ifdef __AVX512F__
+#ifdef SEMFIELD_SIMD_LANES
     // The default width (W 32, so A = P = W / 8 = 4) with the hidden widths fixed at compile time: unrolled, the
     // accumulators stay in registers (with run-time bounds GCC kept them on the stack, a store-to-load chain through
     // every view: the render's largest hot spot).
     if (W == 32 && p_.A == 4 && p_.P == 4 && (!field || p_.D == W || p_.D == 2 * W)) {
       if (field && p_.D == 2 * W)
-        view_attention_registers<2, 2, 4, 4>(v, l, field, blend);
+        view_attention_registers<32 / detail::Lanes::kN, 2, 4, 4>(v, l, field, blend);
       else
-        view_attention_registers<2, 1, 4, 4>(v, l, field, blend);
+        view_attention_registers<32 / detail::Lanes::kN, 1, 4, 4>(v, l, field, blend);
       if (blend) learned_blend();
       finish_view_layer(v);
       return;
@@ -610,23 +608,27 @@ class GpBlock {
     add_rows(tmp_.data());
   }
 
-#ifdef __AVX512F__
-  /// view_layer's attention for W = 16 NC: per sample, the views' hidden attention terms, logits, softmax over the
-  /// views, positions, the pooled values agg_ (and the field_ of D = W or 2W channels, and wblend_) with the
-  /// per-sample vectors in registers and each view's logits and positions formed where they are used (the generic
-  /// path makes [V x nb, W] passes for each). The same arithmetic up to the order of float additions. REP: semantic
-  /// channels per attention channel (D = REP W); A, P: the attention's and positions' hidden widths (the weights').
+#ifdef SEMFIELD_SIMD_LANES
+  /// view_layer's attention for W = kN NC (kN the vector's lanes: 16 with AVX-512, 8 with AVX2): per sample, the
+  /// views' hidden attention terms, logits, softmax over the views, positions, the pooled values agg_ (and the field_
+  /// of D = W or 2W channels, and wblend_) with the per-sample vectors in registers and each view's logits and
+  /// positions formed where they are used (the generic path makes [V x nb, W] passes for each). The same arithmetic up
+  /// to the order of float additions. REP: semantic channels per attention channel (D = REP W); A, P: the attention's
+  /// and positions' hidden widths (the weights').
   template <int NC, int REP, int A, int P>
   void view_attention_registers(const GpViewPacked& v, int64_t l, bool field, bool blend) {
-    constexpr int64_t W = 16 * NC;
+    using L = detail::Lanes;
+    using V = L::V;
+    constexpr int N = L::kN;
+    constexpr int64_t W = N * NC;
     static_assert(A <= 16, "the hidden attention terms are kept in a 16-float array");
     const int64_t LP = p_.L * p_.P, ao = p_.attention_offset(l), vo = p_.value_offset(l);
     const float* A2 = v.a2.wt.data();  // [A, W]: column a of attn_fc's second layer
     const float* P2 = v.p2.wt.data();  // [P, W]
-    __m512 a2b[NC], p2b[NC];
+    V a2b[NC], p2b[NC];
     for (int c = 0; c < NC; ++c) {
-      a2b[c] = _mm512_loadu_ps(v.a2.bias.data() + 16 * c);
-      p2b[c] = _mm512_loadu_ps(v.p2.bias.data() + 16 * c);
+      a2b[c] = L::load(v.a2.bias.data() + N * c);
+      p2b[c] = L::load(v.p2.bias.data() + N * c);
     }
     const float inv_w = 1.0f / static_cast<float>(W);
     float hl[16];
@@ -642,8 +644,8 @@ class GpBlock {
       }
       const float* aq = aq_.data() + i * A;
       // Logits of the valid views (kept in att_) and their maximum per channel.
-      __m512 top[NC];
-      for (int c = 0; c < NC; ++c) top[c] = _mm512_set1_ps(-INFINITY);
+      V top[NC];
+      for (int c = 0; c < NC; ++c) top[c] = L::set1(-INFINITY);
       for (int64_t u = 0; u < V_; ++u) {
         const int64_t row = u * nb_ + i;
         if (!valid_[static_cast<size_t>(row)]) continue;
@@ -656,33 +658,32 @@ class GpBlock {
         }
         float* lg = att_.data() + row * Wp_;
         for (int c = 0; c < NC; ++c) {
-          __m512 x = a2b[c];
-          for (int64_t a = 0; a < A; ++a)
-            x = _mm512_fmadd_ps(_mm512_set1_ps(hl[a]), _mm512_loadu_ps(A2 + a * W + 16 * c), x);
-          _mm512_storeu_ps(lg + 16 * c, x);
-          top[c] = _mm512_max_ps(top[c], x);
+          V x = a2b[c];
+          for (int64_t a = 0; a < A; ++a) x = L::fmadd(L::set1(hl[a]), L::load(A2 + a * W + N * c), x);
+          L::store(lg + N * c, x);
+          top[c] = L::max(top[c], x);
         }
         if (blend) keep_blend_input(row, lg);
       }
       // Softmax numerators and their sums.
-      __m512 sum[NC];
-      for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_ps();
+      V sum[NC];
+      for (int c = 0; c < NC; ++c) sum[c] = L::zero();
       for (int64_t u = 0; u < V_; ++u) {
         const int64_t row = u * nb_ + i;
         if (!valid_[static_cast<size_t>(row)]) continue;
         float* lg = att_.data() + row * Wp_;
         for (int c = 0; c < NC; ++c) {
-          const __m512 e = detail::exp_ps(_mm512_sub_ps(_mm512_loadu_ps(lg + 16 * c), top[c]));
-          _mm512_storeu_ps(lg + 16 * c, e);
-          sum[c] = _mm512_add_ps(sum[c], e);
+          const V e = L::exp(L::sub(L::load(lg + N * c), top[c]));
+          L::store(lg + N * c, e);
+          sum[c] = L::add(sum[c], e);
         }
       }
-      __m512 inv[NC], ag[NC], fs[REP * NC];
+      V inv[NC], ag[NC], fs[REP * NC];
       for (int c = 0; c < NC; ++c) {
-        inv[c] = _mm512_div_ps(_mm512_set1_ps(1.0f), sum[c]);
-        ag[c] = _mm512_setzero_ps();
+        inv[c] = L::div(L::set1(1.0f), sum[c]);
+        ag[c] = L::zero();
       }
-      for (int c = 0; c < REP * NC; ++c) fs[c] = _mm512_setzero_ps();
+      for (int c = 0; c < REP * NC; ++c) fs[c] = L::zero();
       // Attention, positions, pooled values and semantics.
       for (int64_t u = 0; u < V_; ++u) {
         const int64_t row = u * nb_ + i;
@@ -694,27 +695,26 @@ class GpBlock {
         const float* lg = att_.data() + row * Wp_;
         const float* val = big_.data() + row * bigp_ + vo;
         const float* sem = f != nullptr ? sem_.data() + row * p_.D : nullptr;
-        __m512 total = _mm512_setzero_ps();
+        V total = L::zero();
         for (int c = 0; c < NC; ++c) {
-          const __m512 a = _mm512_mul_ps(_mm512_loadu_ps(lg + 16 * c), inv[c]);
-          __m512 pos = p2b[c];
-          for (int64_t j = 0; j < P; ++j)
-            pos = _mm512_fmadd_ps(_mm512_set1_ps(hp[j]), _mm512_loadu_ps(P2 + j * W + 16 * c), pos);
-          ag[c] = _mm512_fmadd_ps(a, _mm512_add_ps(_mm512_loadu_ps(val + 16 * c), pos), ag[c]);
+          const V a = L::mul(L::load(lg + N * c), inv[c]);
+          V pos = p2b[c];
+          for (int64_t j = 0; j < P; ++j) pos = L::fmadd(L::set1(hp[j]), L::load(P2 + j * W + N * c), pos);
+          ag[c] = L::fmadd(a, L::add(L::load(val + N * c), pos), ag[c]);
           if (sem != nullptr) {
             if constexpr (REP == 2) {
-              gp_fma_pairs(a, sem + 32 * c, fs[2 * c], fs[2 * c + 1]);
+              L::fma_pairs(a, sem + 2 * N * c, fs[2 * c], fs[2 * c + 1]);
             } else {
-              fs[c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(sem + 16 * c), fs[c]);
+              fs[c] = L::fmadd(a, L::load(sem + N * c), fs[c]);
             }
           }
-          total = _mm512_add_ps(total, a);
+          total = L::add(total, a);
         }
-        if (blend) wblend_[static_cast<size_t>(row)] = _mm512_reduce_add_ps(total) * inv_w;
+        if (blend) wblend_[static_cast<size_t>(row)] = L::hsum(total) * inv_w;
       }
-      for (int c = 0; c < NC; ++c) _mm512_storeu_ps(agg + 16 * c, ag[c]);
+      for (int c = 0; c < NC; ++c) L::store(agg + N * c, ag[c]);
       if (f != nullptr)
-        for (int c = 0; c < REP * NC; ++c) _mm512_storeu_ps(f + 16 * c, fs[c]);
+        for (int c = 0; c < REP * NC; ++c) L::store(f + N * c, fs[c]);
     }
   }
 #endif
@@ -774,12 +774,18 @@ class GpBlock {
           for (int64_t t = 0; t < S; ++t) std::copy(dst + t * 16, dst + t * 16 + width, mixed_.data() + t * Wp_ + cs);
       }
       // Eq. 7's mean over the queries: sum_t abar[t] f_l[t] over the head's semantic channels.
-#ifdef __AVX512F__
-      if (ph == 16) {  // the default widths (D 64, 4 heads): the head's sum in a register, not through memory
-        __m512 acc = _mm512_loadu_ps(semantic + h * ph);
-        for (int64_t t = 0; t < S; ++t)
-          acc = _mm512_fmadd_ps(_mm512_set1_ps(abar[t]), _mm512_loadu_ps(field_.data() + t * p_.D + h * ph), acc);
-        _mm512_storeu_ps(semantic + h * ph, acc);
+#ifdef SEMFIELD_SIMD_LANES
+      if (ph == 16) {  // the default widths (D 64, 4 heads): the head's sum in registers, not through memory
+        using L = detail::Lanes;
+        constexpr int NR = 16 / L::kN;
+        L::V acc[NR];
+        for (int k = 0; k < NR; ++k) acc[k] = L::load(semantic + h * ph + k * L::kN);
+        for (int64_t t = 0; t < S; ++t) {
+          const L::V at = L::set1(abar[t]);
+          const float* ft = field_.data() + t * p_.D + h * ph;
+          for (int k = 0; k < NR; ++k) acc[k] = L::fmadd(at, L::load(ft + k * L::kN), acc[k]);
+        }
+        for (int k = 0; k < NR; ++k) L::store(semantic + h * ph + k * L::kN, acc[k]);
         continue;
       }
 #endif
@@ -795,24 +801,35 @@ class GpBlock {
   /// Softmax of scores_'s first S rows (Sp_ wide) in place, and their mean into abar[0:Sp_).
   void softmax_rows_and_mean(int64_t S, float* abar) {
     const float inv_s = 1.0f / static_cast<float>(S);
-#ifdef __AVX512F__
-    if (Sp_ == 32) {  // up to 32 samples (the default 32 + padding): a row in two registers, the mean in two more
-      __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
-      const __m512 scale = _mm512_set1_ps(inv_s);
+#ifdef SEMFIELD_SIMD_LANES
+    if (Sp_ == 32) {  // up to 32 samples (the default 32 + padding): a row in 32 / kN registers, the mean in as many
+      using L = detail::Lanes;
+      constexpr int NR = 32 / L::kN;
+      L::V mean[NR];
+      for (int k = 0; k < NR; ++k) mean[k] = L::zero();
+      const L::V scale = L::set1(inv_s);
       for (int64_t s2 = 0; s2 < S; ++s2) {
         float* row = scores_.data() + s2 * Sp_;
-        const __m512 x0 = _mm512_loadu_ps(row), x1 = _mm512_loadu_ps(row + 16);
-        const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(x0, x1)));
-        const __m512 e0 = detail::exp_ps(_mm512_sub_ps(x0, top)), e1 = detail::exp_ps(_mm512_sub_ps(x1, top));
-        const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_add_ps(e0, e1)));
-        const __m512 p0 = _mm512_mul_ps(e0, inv), p1 = _mm512_mul_ps(e1, inv);
-        _mm512_storeu_ps(row, p0);
-        _mm512_storeu_ps(row + 16, p1);
-        m0 = _mm512_fmadd_ps(p0, scale, m0);
-        m1 = _mm512_fmadd_ps(p1, scale, m1);
+        L::V x[NR];
+        L::V most = L::set1(-INFINITY);
+        for (int k = 0; k < NR; ++k) {
+          x[k] = L::load(row + k * L::kN);
+          most = L::max(most, x[k]);
+        }
+        const L::V top = L::set1(L::hmax(most));
+        L::V total = L::zero();
+        for (int k = 0; k < NR; ++k) {
+          x[k] = L::exp(L::sub(x[k], top));
+          total = L::add(total, x[k]);
+        }
+        const L::V inv = L::set1(1.0f / L::hsum(total));
+        for (int k = 0; k < NR; ++k) {
+          const L::V p = L::mul(x[k], inv);
+          L::store(row + k * L::kN, p);
+          mean[k] = L::fmadd(p, scale, mean[k]);
+        }
       }
-      _mm512_storeu_ps(abar, m0);
-      _mm512_storeu_ps(abar + 16, m1);
+      for (int k = 0; k < NR; ++k) L::store(abar + k * L::kN, mean[k]);
       return;
     }
 #endif

@@ -296,6 +296,62 @@ inline void softplus_inplace(int64_t n, float* x, float* scratch) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f) + log1p_unit(scratch[i]);
 }
 
+#if defined(__AVX512F__) || defined(SEMFIELD_SIMD_AVX2)
+#define SEMFIELD_SIMD_LANES 1
+/// The build's float vector, one interface for AVX-512 (16 lanes) and AVX2 + FMA (8 lanes): kernels whose widths are
+/// multiples of kN keep per-channel vectors in kN-lane registers written once for both instruction sets (gpnerf_forward's
+/// register-resident paths). Loads and stores are unaligned.
+struct Lanes {
+#ifdef __AVX512F__
+  using V = __m512;
+  static constexpr int kN = 16;
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V zero() { return _mm512_setzero_ps(); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V exp(V v) { return exp_ps(v); }
+  static float hsum(V v) { return _mm512_reduce_add_ps(v); }
+  static float hmax(V v) { return _mm512_reduce_max_ps(v); }
+  /// f0 += (a0 a0 a1 a1 ... a7 a7) * s[0:16), f1 += (a8 a8 ... a15 a15) * s[16:32): each lane of a covers two
+  /// consecutive channels of s.
+  static void fma_pairs(V a, const float* s, V& f0, V& f1) {
+    const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+    f0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, a), _mm512_loadu_ps(s), f0);
+    f1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, a), _mm512_loadu_ps(s + 16), f1);
+  }
+#else
+  using V = __m256;
+  static constexpr int kN = 8;
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V zero() { return _mm256_setzero_ps(); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V exp(V v) { return exp_ps(v); }
+  static float hsum(V v) { return hsum256(v); }
+  static float hmax(V v) { return hmax256(v); }
+  /// f0 += (a0 a0 a1 a1 a2 a2 a3 a3) * s[0:8), f1 += (a4 a4 ... a7 a7) * s[8:16).
+  static void fma_pairs(V a, const float* s, V& f0, V& f1) {
+    const __m256i lo = _mm256_set_epi32(3, 3, 2, 2, 1, 1, 0, 0), hi = _mm256_set_epi32(7, 7, 6, 6, 5, 5, 4, 4);
+    f0 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(a, lo), _mm256_loadu_ps(s), f0);
+    f1 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(a, hi), _mm256_loadu_ps(s + 8), f1);
+  }
+#endif
+};
+#endif
+
 }  // namespace semfield::kernels::detail
 
 #pragma GCC diagnostic pop

@@ -29,6 +29,14 @@ TEST(ExpInplace, MatchesStdExpAcrossTheRange) { test::check_exp_inplace(); }
 // The channel-vector loops as this build compiled them (tests/simd/ checks the AVX2 path on any x86-64 machine).
 TEST(SimdOps, ChannelLoopsMatchDoubleLoopsAtEveryLengthAndTail) { test::check_channel_loops(); }
 
+TEST(SimdOps, LanesMatchScalarArithmetic) {
+#ifdef SEMFIELD_SIMD_LANES
+  test::check_lanes();
+#else
+  GTEST_SKIP() << "this build has no vector lanes (neither AVX-512 nor AVX2 + FMA): the kernels take their scalar paths";
+#endif
+}
+
 TEST(BiasedSoftmaxRows, MatchesReferenceWithEveryTerm) {
   at::manual_seed(11);
   for (const int64_t h : {1, 5, 14, 17}) {

@@ -64,4 +64,54 @@ inline void check_exp_inplace() {
   }
 }
 
+#ifdef SEMFIELD_SIMD_LANES
+/// detail::Lanes (the build's float vector) against scalar arithmetic: each operation on kN lanes, the reductions, and
+/// fma_pairs' repetition of each lane over two consecutive channels.
+inline void check_lanes() {
+  using L = detail::Lanes;
+  constexpr int N = L::kN;
+  float a[N], b[N], c[N], s[2 * N], f[2 * N], out[2 * N];
+  for (int i = 0; i < N; ++i) {
+    a[i] = std::sin(0.7f * static_cast<float>(i)) * 2.0f;
+    b[i] = std::cos(0.3f * static_cast<float>(i)) + 1.5f;
+    c[i] = 0.1f * static_cast<float>(i) - 0.4f;
+  }
+  for (int i = 0; i < 2 * N; ++i) {
+    s[i] = std::cos(0.9f * static_cast<float>(i));
+    f[i] = 0.05f * static_cast<float>(i);
+  }
+  const L::V va = L::load(a), vb = L::load(b), vc = L::load(c);
+  const auto lanes = [&](L::V v) {
+    L::store(out, v);
+    return std::vector<float>(out, out + N);
+  };
+  const std::vector<float> sum = lanes(L::add(va, vb)), diff = lanes(L::sub(va, vb)), prod = lanes(L::mul(va, vb)),
+                           quot = lanes(L::div(va, vb)), most = lanes(L::max(va, vc)),
+                           fused = lanes(L::fmadd(va, vb, vc)), ex = lanes(L::exp(va)), one = lanes(L::set1(1.5f)),
+                           none = lanes(L::zero());
+  double total = 0.0;
+  float top = -INFINITY;
+  for (int i = 0; i < N; ++i) {
+    EXPECT_EQ(sum[i], a[i] + b[i]) << i;
+    EXPECT_EQ(diff[i], a[i] - b[i]) << i;
+    EXPECT_EQ(prod[i], a[i] * b[i]) << i;
+    EXPECT_EQ(quot[i], a[i] / b[i]) << i;
+    EXPECT_EQ(most[i], std::max(a[i], c[i])) << i;
+    EXPECT_EQ(fused[i], std::fma(a[i], b[i], c[i])) << i;
+    EXPECT_NEAR(ex[i], std::exp(static_cast<double>(a[i])), 3e-7 * std::exp(static_cast<double>(a[i]))) << i;
+    EXPECT_EQ(one[i], 1.5f);
+    EXPECT_EQ(none[i], 0.0f);
+    total += a[i];
+    top = std::max(top, a[i]);
+  }
+  EXPECT_NEAR(L::hsum(va), total, 1e-5 * (1.0 + std::abs(total)));
+  EXPECT_EQ(L::hmax(va), top);
+  L::V f0 = L::load(f), f1 = L::load(f + N);
+  L::fma_pairs(va, s, f0, f1);
+  L::store(out, f0);
+  L::store(out + N, f1);
+  for (int d = 0; d < 2 * N; ++d) EXPECT_EQ(out[d], std::fma(a[d / 2], s[d], f[d])) << "fma_pairs channel " << d;
+}
+#endif
+
 }  // namespace semfield::kernels::test
