@@ -111,6 +111,18 @@ inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, c
   });
 }
 
+/// rows (< H + 1) rows of C in one tile of that height.
+template <int NC, int H>
+inline void gemm_last_rows(int64_t rows, const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B,
+                           int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
+  if constexpr (H >= 1) {
+    if (rows == H)
+      gemm_tile<NC, H>(A, a_row, a_col, K, B, ldb, C, ldc, accumulate, relu, bias);
+    else
+      gemm_last_rows<NC, H - 1>(rows, A, a_row, a_col, K, B, ldb, C, ldc, accumulate, relu, bias);
+  }
+}
+
 template <int NC>
 inline void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B,
                          int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
@@ -118,8 +130,8 @@ inline void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M
   int64_t m = 0;
   for (; m + R <= M; m += R)
     gemm_tile<NC, R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
-  for (; m < M; ++m)
-    gemm_tile<NC, 1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
+  // The last M mod R rows in one tile of that height (one-row tiles wait on each FMA's latency: ~4x the time per row).
+  gemm_last_rows<NC, R - 1>(M - m, A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 // The same tiling for CPUs (or VMs) without AVX-512: 8-float ymm lanes, a 16-column panel, R rows — the classic 6x16
@@ -148,6 +160,18 @@ inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t
       _mm256_storeu_ps(C + r * ldc + 8 * c, relu ? _mm256_max_ps(acc[r][c], zero) : acc[r][c]);
 }
 
+/// rows (< H + 1) rows of C in one tile of that height.
+template <int H>
+inline void gemm_last_rows_avx2(int64_t rows, const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B,
+                                int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
+  if constexpr (H >= 1) {
+    if (rows == H)
+      gemm_tile_avx2<H>(A, a_row, a_col, K, B, ldb, C, ldc, accumulate, relu, bias);
+    else
+      gemm_last_rows_avx2<H - 1>(rows, A, a_row, a_col, K, B, ldb, C, ldc, accumulate, relu, bias);
+  }
+}
+
 // One 16-column panel of C (N is always a multiple of 16: the packed weights are padded).
 inline void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t M, int64_t K, const float* B,
                               int64_t ldb, float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
@@ -155,8 +179,8 @@ inline void gemm_columns_avx2(const float* A, int64_t a_row, int64_t a_col, int6
   int64_t m = 0;
   for (; m + R <= M; m += R)
     gemm_tile_avx2<R>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
-  for (; m < M; ++m)
-    gemm_tile_avx2<1>(A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
+  // The last M mod 6 rows in one tile of that height (one-row tiles wait on each FMA's latency: ~4x the time per row).
+  gemm_last_rows_avx2<R - 1>(M - m, A + m * a_row, a_row, a_col, K, B, ldb, C + m * ldc, ldc, accumulate, relu, bias);
 }
 #endif
 

@@ -85,8 +85,9 @@ TEST(SmallGemm, NoProductsReluOfNanAndNegativeZeroIsZero) {
   bias[1] = -0.0f;
   bias[2] = -2.0f;
   std::vector<float> C(7 * 32, 9.0f);
-  const float a = 1.0f, w = 1.0f;
-  gemm(&a, 1, 1, 7, 0, &w, 32, 32, C.data(), 32, false, true, bias.data());
+  const std::vector<float> a(7, 1.0f);  // one (unread) entry per row: the row pointers stay inside it
+  const float w = 1.0f;
+  gemm(a.data(), 1, 1, 7, 0, &w, 32, 32, C.data(), 32, false, true, bias.data());
   for (int64_t m = 0; m < 7; ++m) {
     for (int64_t n = 0; n < 3; ++n) {
       EXPECT_EQ(C[static_cast<size_t>(m * 32 + n)], 0.0f) << "row " << m << " column " << n;

@@ -2,7 +2,10 @@
 // says; the fine pass composites coarse + fine samples sorted, reusing the coarse outputs; rendered descriptors are
 // the weighted sums of v_NeRF; the coordinate target is the sample's canonical (world) coordinate; the simulated DINO
 // teacher's resolution, background, cross-instance agreement and left/right confusion; config and registry.
+#include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -119,6 +122,59 @@ TEST(FeatureNerfNetwork, PointsAreEncodedInTheSourceCameraFrameInWorldUnits) {
   const at::Tensor d = at::zeros({30, 3}).select(1, 0).fill_(1.0f).unsqueeze(1).expand({30, 3}).contiguous();
   const FeatureNerfPoints pa = net.points(world, d, a, false), pb = net.points(world * 0.5f, d, b, false);
   EXPECT_TRUE(at::allclose(pa.internal, pb.internal, 1e-4, 1e-4));
+}
+
+/// The fused kernel (no gradient wanted) against the LibTorch path (parameters requiring grad): every output, with and
+/// without heads, on points inside and outside the source views (their injections zero-padded).
+void expect_fused_points_match(const FeatureNerfConfig& config, int views, double scale) {
+  const FeatureNerfNetwork net(config);
+  FeatureNerfSources src;
+  {
+    at::NoGradGuard no_grad;
+    src = fn_sources(net, views, scale);
+  }
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(21);
+  const at::Tensor x = (at::rand({77, 3}, gen) - 0.5f) * 3.0f;  // 77: a full block of 48 samples and a tail
+  at::Tensor d = at::randn({77, 3}, gen);
+  d = d / d.norm(2, 1, true);
+  for (const bool heads : {true, false}) {
+    FeatureNerfPoints fused, ref;
+    {
+      at::NoGradGuard no_grad;
+      fused = net.points(x, d, src, heads);
+    }
+    ref = net.points(x, d, src, heads);
+    ASSERT_TRUE(ref.internal.requires_grad()) << "the reference path must be the differentiable one";
+    std::vector<std::tuple<const char*, at::Tensor, at::Tensor>> outputs{{"internal", fused.internal, ref.internal}};
+    if (heads) {
+      outputs.insert(outputs.end(), {{"sigma", fused.sigma, ref.sigma},
+                                     {"coord", fused.coord, ref.coord},
+                                     {"rgb", fused.rgb, ref.rgb},
+                                     {"feature", fused.feature, ref.feature}});
+    } else {
+      EXPECT_FALSE(fused.sigma.defined());
+    }
+    for (const auto& [name, a, b] : outputs) {
+      ASSERT_TRUE(a.defined()) << name;
+      const at::Tensor r = b.detach();
+      ASSERT_EQ(a.sizes(), r.sizes()) << name;
+      const float scale_of = r.abs().max().item<float>();
+      EXPECT_LT((a - r).abs().max().item<float>(), 2e-4f * std::max(scale_of, 1.0f))
+          << name << " (heads " << heads << ", " << views << " views, scale " << scale << ")";
+    }
+  }
+}
+
+TEST(FeatureNerfNetwork, FusedPointsMatchTheLibTorchPath) {
+  // The tiny widths (rest columns outside the register tiles) and the shipped ones (width 256, v_NeRF 512, a 64-d
+  // teacher head), one and two source views, a scene normalisation that is not 1.
+  expect_fused_points_match(tiny_featurenerf_config(), 1, 1.0);
+  expect_fused_points_match(tiny_featurenerf_config(), 2, 0.7);
+  FeatureNerfConfig shipped;
+  shipped.encoder.channels = {8, 8, 8, 8};  // the encoder only makes the injections: kept small
+  shipped.encoder.blocks = {1, 1, 1};
+  expect_fused_points_match(shipped, 1, 1.3);
+  expect_fused_points_match(shipped, 2, 1.0);
 }
 
 TEST(FeatureNerf, CanonicalPointsFromDepthInvertTheSceneNormalisation) {

@@ -16,7 +16,7 @@ namespace semfield {
 
 namespace {
 
-constexpr int64_t kFnRayChunk = 2048;     // rays per network pass
+constexpr int64_t kFnRayChunk = 512;     // rays per network pass
 constexpr int64_t kFnPointChunk = 32768;  // points per pass for point queries
 constexpr double kFnUnboundedExtent = 4.0;
 

@@ -6,8 +6,10 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "semfield/core/env.h"
 #include "semfield/core/error.h"
 #include "semfield/encoders/encoder_input.h"
+#include "semfield/kernels/featurenerf_forward.h"
 #include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
@@ -19,6 +21,12 @@ at::Tensor fn_linear(int64_t out, int64_t in, at::Generator& generator) {
   return ((at::rand({out, in}, generator, at::kFloat) * 2.0f - 1.0f) *
           static_cast<float>(1.0 / std::sqrt(static_cast<double>(in))))
       .set_requires_grad(true);
+}
+
+// SEMFIELD_FUSED_FEATURENERF=0 runs inference through the LibTorch path instead of the fused kernel (for benchmarks).
+bool fused_featurenerf_enabled() {
+  static const bool enabled = env_switch_on("SEMFIELD_FUSED_FEATURENERF");
+  return enabled;
 }
 
 at::Tensor fn_zeros(int64_t n) { return at::zeros({n}, at::kFloat).set_requires_grad(true); }
@@ -68,8 +76,49 @@ FeatureNerfSources FeatureNerfNetwork::sources(const at::Tensor& images, const s
   return s;
 }
 
+bool FeatureNerfNetwork::use_fused(std::initializer_list<const at::Tensor*> inputs) const {
+  if (!fused_featurenerf_enabled()) return false;
+  for (const at::Tensor* t : inputs)
+    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat) return false;
+  if (!at::GradMode::is_enabled()) return true;
+  for (const at::Tensor* t : inputs)
+    if (t->requires_grad()) return false;
+  for (const at::Tensor& p : parameters())
+    if (p.requires_grad()) return false;
+  return true;
+}
+
 FeatureNerfPoints FeatureNerfNetwork::points(const at::Tensor& x, const at::Tensor& dirs,
                                              const FeatureNerfSources& sources, bool heads) const {
+  if (use_fused({&x, &dirs, &sources.injections})) return points_fused(x, dirs, sources, heads);
+  return points_reference(x, dirs, sources, heads);
+}
+
+FeatureNerfPoints FeatureNerfNetwork::points_fused(const at::Tensor& x, const at::Tensor& dirs,
+                                                   const FeatureNerfSources& sources, bool heads) const {
+  kernels::FeatureNerfPointWeights w;
+  w.lin_w = m_lin_w;
+  w.lin_b = m_lin_b;
+  w.head_w = m_head_w;
+  w.head_b = m_head_b;
+  w.view_w = m_view_w;
+  w.view_b = m_view_b;
+  w.pe_frequencies = m_config.pe_frequencies;
+  w.pe_base = m_config.pe_base;
+  w.world_scale = sources.world_scale;
+  kernels::FeatureNerfPointsForward f =
+      kernels::featurenerf_points_forward(x, dirs, sources.cameras, sources.injections, w, heads);
+  FeatureNerfPoints out;
+  out.internal = f.internal;
+  out.sigma = f.sigma;
+  out.coord = f.coord;
+  out.rgb = f.rgb;
+  if (has_teacher_head()) out.feature = f.feature;
+  return out;
+}
+
+FeatureNerfPoints FeatureNerfNetwork::points_reference(const at::Tensor& x, const at::Tensor& dirs,
+                                                       const FeatureNerfSources& sources, bool heads) const {
   const int64_t n = x.size(0), w = m_config.width;
   const Projection proj = project_points(x, sources.cameras);
   const at::Tensor z = gather_bilinear(sources.injections, proj.uv, sources.cameras.sizes);  // [V,N,3W]

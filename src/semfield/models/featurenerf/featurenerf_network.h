@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,6 +88,14 @@ class FeatureNerfNetwork {
   void load_state(const TensorMap& state, const std::string& origin);
 
  private:
+  /// points() through the fused CPU kernel (kernels/featurenerf_forward.h) or LibTorch ops (the reference, and the
+  /// path training differentiates); use_fused: CPU float32 inputs, no gradient wanted, SEMFIELD_FUSED_FEATURENERF on.
+  FeatureNerfPoints points_fused(const at::Tensor& x, const at::Tensor& dirs, const FeatureNerfSources& sources,
+                                 bool heads) const;
+  FeatureNerfPoints points_reference(const at::Tensor& x, const at::Tensor& dirs, const FeatureNerfSources& sources,
+                                     bool heads) const;
+  bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
+
   FeatureNerfConfig m_config;
   PixelEncoder m_encoder;
   at::Tensor m_inject_w, m_inject_b;           ///< [3W, C, 1, 1], [3W]
