@@ -16,7 +16,9 @@ namespace semfield {
 
 namespace {
 
-constexpr int64_t kFnRayChunk = 512;     // rays per network pass
+// Rays per network pass: 512 x 48 samples keeps each pass's [N, 512] descriptors at ~50 MB (2,048 rays: ~200 MB of
+// fresh pages per pass, ~5 % of a 128² map; BENCHMARKS.md "FeatureNeRF on unseen chairs").
+constexpr int64_t kFnRayChunk = 512;
 constexpr int64_t kFnPointChunk = 32768;  // points per pass for point queries
 constexpr double kFnUnboundedExtent = 4.0;
 

@@ -79,10 +79,10 @@ FeatureNerfSources FeatureNerfNetwork::sources(const at::Tensor& images, const s
 bool FeatureNerfNetwork::use_fused(std::initializer_list<const at::Tensor*> inputs) const {
   if (!fused_featurenerf_enabled()) return false;
   for (const at::Tensor* t : inputs)
-    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat) return false;
+    if (t->defined() && (!t->device().is_cpu() || t->scalar_type() != at::kFloat)) return false;
   if (!at::GradMode::is_enabled()) return true;
   for (const at::Tensor* t : inputs)
-    if (t->requires_grad()) return false;
+    if (t->defined() && t->requires_grad()) return false;
   for (const at::Tensor& p : parameters())
     if (p.requires_grad()) return false;
   return true;
