@@ -21,7 +21,9 @@ using detail::MapView;
 using detail::padded16;
 
 constexpr const char* kFnOp = "featurenerf_points_forward";
-constexpr int64_t kFnBlock = 48;  // samples per block (a multiple of the GEMM tiles' 6 and 8 rows): ~200 KB of buffers
+// Samples per block: a multiple of the GEMM tiles' 6 and 8 rows; ~420 KB of buffers at the shipped widths (W 256,
+// F 512).
+constexpr int64_t kFnBlock = 48;
 
 /// h[r, 0:W) = max(h[r, 0:W) + z[r, 0:W), 0) for r < rows.
 void add_relu(float* h, int64_t ldh, const float* z, int64_t ldz, int64_t rows, int64_t W) {
@@ -122,7 +124,8 @@ FeatureNerfPointsForward featurenerf_points_forward(const at::Tensor& x, const a
       for (int64_t v = 0; v < V; ++v) {
         const float* P = cam + 12 * v;
         const MapView& m = views[static_cast<size_t>(v)];
-        // The view's injections at the points' projections (grid_sampler's bilinear taps, zero outside the map).
+        // The view's injections at the points' projections (grid_sampler's bilinear taps, zero outside the map; the
+        // points stand in for project_block's target directions, whose ray differences are not read here).
         detail::project_block(P, K + 4 * v, org + 3 * v, m.W, m.H, pts, pts, 3, nb, proj);
         taps.compute(m, proj.u, proj.v, nb);
         taps.gather(m, nb, z.data(), 3 * W);

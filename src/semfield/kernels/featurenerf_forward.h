@@ -6,12 +6,13 @@
 //
 // Why: through LibTorch ops a 2,048-ray chunk of 12 samples made [N, 768] gathers and several [N, 256] activations
 // (~75 MB and ~25 MB each), and a 128² novel-view descriptor map ran at ~30 % of the FMA peak on an AVX2-only VM
-// (1.06-1.26 s per map against the 1 s; BENCHMARKS.md "FeatureNeRF"). Here 32 samples go through everything
+// (1.06-1.26 s per map against the 1 s; BENCHMARKS.md "FeatureNeRF"). Here 48 samples go through everything
 // with the GEMMs in register tiles (small_gemm.h).
 //
 // Forward only: training differentiates FeatureNerfNetwork's LibTorch path, which stays the reference this kernel is
-// tested against (tests/unit/models/featurenerf_test.cpp). FeatureNerfNetwork takes it when no gradient is needed on
-// CPU float32 tensors (SEMFIELD_FUSED_FEATURENERF=0 keeps the LibTorch path, for benchmarks).
+// tested against in fp32 (tests/unit/models/featurenerf_test.cpp; with `--layer-precision bf16` its layers round like
+// the other fused kernels', layer_precision.h). FeatureNerfNetwork takes it when no gradient is needed on CPU float32
+// tensors (SEMFIELD_FUSED_FEATURENERF=0 keeps the LibTorch path, for benchmarks).
 #pragma once
 
 #include <vector>

@@ -145,7 +145,8 @@ struct GpPacked {
   bool blend = true, alpha = false;
   std::vector<Layer> blend_mlp;  ///< learned blend weights (empty: the attention's mean)
   /// Every layer's pos_fc first layer as one [4, 16] block (unit l P + j of ray-difference term k at hp_w[16 k + l P +
-  /// j], zero past L P) and its biases [16], when L P <= 16: the keys' hidden position units in one register.
+  /// j], zero past L P) and its biases [16], when L P <= 16: the keys' hidden position units in one AVX-512 register
+  /// (two AVX2 registers when L P = 16).
   std::vector<float> hp_w, hp_b;
   int64_t value_offset(int64_t l) const { return W + l * W; }
   int64_t attention_offset(int64_t l) const { return W + L * W + l * A; }
@@ -445,7 +446,8 @@ class GpBlock {
         const float* r = rd_.data() + kRayDiffWidth * row;
         for (int half = 0; half < 16; half += L::kN) {
           L::V h = L::load(p_.hp_b.data() + half);
-          for (int k = 0; k < kRayDiffWidth; ++k) h = L::fmadd(L::set1(r[k]), L::load(p_.hp_w.data() + 16 * k + half), h);
+          for (int k = 0; k < kRayDiffWidth; ++k)
+            h = L::fmadd(L::set1(r[k]), L::load(p_.hp_w.data() + 16 * k + half), h);
           L::store(hp_.data() + row * LP + half, L::max(h, L::zero()));
         }
       }

@@ -1,6 +1,6 @@
 // The arithmetic of the fused inference kernels' linear layers (fused_layers.h: the image-conditioned model's
-// aggregation, GP-NeRF's transformers; not their attention products, gathers, softmaxes or LayerNorms, nor GP-NeRF's
-// view-attention MLP, nor a layer's last out % 16 columns, and never training).
+// aggregation, GP-NeRF's transformers, FeatureNeRF's per-point network; not their attention products, gathers,
+// softmaxes or LayerNorms, nor GP-NeRF's view-attention MLP, nor a layer's last out % 16 columns, and never training).
 //   fp32  (default): float products and sums; the kernels match the LibTorch reference path to float rounding.
 //   bf16: each layer's inputs and weights rounded to bfloat16 (8 significant bits), products summed in float. Where
 //         the CPU has AVX512-BF16 (and the build targets it: -march=native) the layers run on its dot-product

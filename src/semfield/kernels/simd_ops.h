@@ -299,8 +299,8 @@ inline void softplus_inplace(int64_t n, float* x, float* scratch) {
 #if defined(__AVX512F__) || defined(SEMFIELD_SIMD_AVX2)
 #define SEMFIELD_SIMD_LANES 1
 /// The build's float vector, one interface for AVX-512 (16 lanes) and AVX2 + FMA (8 lanes): kernels whose widths are
-/// multiples of kN keep per-channel vectors in kN-lane registers written once for both instruction sets (gpnerf_forward's
-/// register-resident paths). Loads and stores are unaligned.
+/// multiples of kN keep per-channel vectors in kN-lane registers written once for both instruction sets
+/// (gpnerf_forward's register-resident paths). Loads and stores are unaligned.
 struct Lanes {
 #ifdef __AVX512F__
   using V = __m512;

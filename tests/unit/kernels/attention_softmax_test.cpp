@@ -33,7 +33,8 @@ TEST(SimdOps, LanesMatchScalarArithmetic) {
 #ifdef SEMFIELD_SIMD_LANES
   test::check_lanes();
 #else
-  GTEST_SKIP() << "this build has no vector lanes (neither AVX-512 nor AVX2 + FMA): the kernels take their scalar paths";
+  GTEST_SKIP() << "this build has no vector lanes (neither AVX-512 nor AVX2 + FMA): the kernels take their scalar "
+                  "paths";
 #endif
 }
 

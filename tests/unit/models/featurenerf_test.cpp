@@ -11,6 +11,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include "semfield/core/env.h"
 #include "semfield/core/error.h"
 #include "semfield/foundation/dino_model.h"
 #include "semfield/kernels/ray_generation.h"
@@ -133,9 +134,11 @@ void expect_fused_points_match(const FeatureNerfConfig& config, int views, doubl
     at::NoGradGuard no_grad;
     src = fn_sources(net, views, scale);
   }
+  ASSERT_TRUE(env_switch_on("SEMFIELD_FUSED_FEATURENERF")) << "SEMFIELD_FUSED_FEATURENERF=0: the fused path is off";
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(21);
-  const at::Tensor x = (at::rand({77, 3}, gen) - 0.5f) * 3.0f;  // 77: a full block of 48 samples and a tail
-  at::Tensor d = at::randn({77, 3}, gen);
+  // 461 points: 9 full blocks of 48 samples and a tail, over more than one parallel task (8 blocks each).
+  const at::Tensor x = (at::rand({461, 3}, gen) - 0.5f) * 3.0f;
+  at::Tensor d = at::randn({461, 3}, gen);
   d = d / d.norm(2, 1, true);
   for (const bool heads : {true, false}) {
     FeatureNerfPoints fused, ref;
