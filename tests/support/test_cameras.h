@@ -34,4 +34,11 @@ inline Camera look_at(const Eigen::Vector3d& eye, const Eigen::Vector3d& target,
   return look_at(eye, target, size, size, focal);
 }
 
+/// A side x side camera on a circle of radius 3 at height 1 around world z, `angle` radians along it, looking at the
+/// origin with focal length 1.2 side: the small generalizable networks' source and target cameras (models tests).
+inline Camera orbit_camera(double angle, int side = 32) {
+  return look_at(Eigen::Vector3d(3.0 * std::cos(angle), 3.0 * std::sin(angle), 1.0), Eigen::Vector3d::Zero(), side,
+                 side, 1.2 * side);
+}
+
 }  // namespace semfield::test

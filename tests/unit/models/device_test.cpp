@@ -45,20 +45,15 @@ std::optional<at::Device> device_under_test() {
   at::globalContext().setAllowTF32CuDNN(false);                                                                    \
   at::globalContext().setAllowTF32CuBLAS(false)
 
-Camera ring_camera(double angle, int side) {
-  return test::look_at(Eigen::Vector3d(3.0 * std::cos(angle), 3.0 * std::sin(angle), 1.0), Eigen::Vector3d::Zero(),
-                       side, side, 1.2 * side);
-}
-
 std::vector<Camera> ring_cameras(int n, int side) {
   std::vector<Camera> out;
-  for (int i = 0; i < n; ++i) out.push_back(ring_camera(0.4 * i, side));
+  for (int i = 0; i < n; ++i) out.push_back(test::orbit_camera(0.4 * i, side));
   return out;
 }
 
 /// n rays from a camera between the source views through the box [-1, 1]^3, and one that misses it.
 IbrRays toy_rays(int64_t n) {
-  const Eigen::Vector3d o = ring_camera(0.3, 16).origin();
+  const Eigen::Vector3d o = test::orbit_camera(0.3, 16).origin();
   std::vector<float> origins, dirs;
   for (int64_t i = 0; i < n; ++i) {
     const Eigen::Vector3d aim(0.4 * std::sin(0.7 * static_cast<double>(i)), 0.4 * std::cos(1.3 * static_cast<double>(i)),

@@ -37,20 +37,15 @@ FeatureNerfConfig tiny_featurenerf_config() {
   return c;
 }
 
-Camera fn_ring_camera(double angle, int side = 32) {
-  return test::look_at(Eigen::Vector3d(3.0 * std::cos(angle), 3.0 * std::sin(angle), 1.0), Eigen::Vector3d::Zero(),
-                       side, side, 1.2 * side);
-}
-
 FeatureNerfSources fn_sources(const FeatureNerfNetwork& net, int views = 1, double scale = 1.0) {
   std::vector<Camera> cams;
-  for (int i = 0; i < views; ++i) cams.push_back(fn_ring_camera(0.5 * i));
+  for (int i = 0; i < views; ++i) cams.push_back(test::orbit_camera(0.5 * i));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
   return net.sources(at::rand({views, 3, 32, 32}, gen), cams, scale);
 }
 
 IbrRays fn_rays(int64_t r) {
-  const Camera target = fn_ring_camera(0.25);
+  const Camera target = test::orbit_camera(0.25);
   const Eigen::Vector3d o = target.origin();
   std::vector<float> origins, dirs;
   for (int64_t i = 0; i < r; ++i) {
@@ -113,7 +108,7 @@ TEST(FeatureNerfNetwork, PointsAreEncodedInTheSourceCameraFrameInWorldUnits) {
   // coordinates and hence v_NeRF are unchanged.
   at::NoGradGuard no_grad;
   const FeatureNerfNetwork net(tiny_featurenerf_config());
-  const Camera cam = fn_ring_camera(0.0);
+  const Camera cam = test::orbit_camera(0.0);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(4);
   const at::Tensor image = at::rand({1, 3, 32, 32}, gen);
   const at::Tensor world = at::rand({30, 3}, gen) - 0.5f;
@@ -181,7 +176,7 @@ TEST(FeatureNerfNetwork, FusedPointsMatchTheLibTorchPath) {
 }
 
 TEST(FeatureNerf, CanonicalPointsFromDepthInvertTheSceneNormalisation) {
-  const Camera cam = fn_ring_camera(0.3, 16);
+  const Camera cam = test::orbit_camera(0.3, 16);
   SceneFrame frame;
   frame.normalization.scale = 0.5;
   frame.normalization.offset = Eigen::Vector3d(0.1, -0.2, 0.3);

@@ -25,11 +25,6 @@ GnesfConfig small_gnesf_config(GnesfVote vote = GnesfVote::Probability) {
   return c;
 }
 
-Camera gnesf_test_camera(double angle, int side) {
-  return test::look_at(Eigen::Vector3d(3.0 * std::cos(angle), 3.0 * std::sin(angle), 1.0), Eigen::Vector3d::Zero(),
-                       side, side, 1.2 * side);
-}
-
 /// Per-view features of n samples in v views, filled with seeded values, projections at pixel centres of side x side
 /// maps, `valid` as given.
 IbrViewFeatures toy_features(const GnesfConfig& c, int64_t v, int64_t n, const at::Tensor& valid, int side) {
@@ -77,8 +72,8 @@ TEST(GnesfVote, PointSemanticsBlendTheViewsMapsAtTheProjections) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
   const SemanticMaps maps{at::softmax(at::randn({v, side, side, k}, gen), -1).contiguous()};
   const SourceCameraBatch cams = SourceCameraBatch::from_cameras(
-      {gnesf_test_camera(0, side), gnesf_test_camera(0.3, side), gnesf_test_camera(0.6, side),
-       gnesf_test_camera(0.9, side)});
+      {test::orbit_camera(0, side), test::orbit_camera(0.3, side), test::orbit_camera(0.6, side),
+       test::orbit_camera(0.9, side)});
   for (GnesfVote vote : {GnesfVote::Probability, GnesfVote::Logit}) {
     const GnesfNetwork net(small_gnesf_config(vote));
     const IbrViewFeatures f = toy_features(net.config(), v, n, valid, side);
@@ -108,11 +103,11 @@ TEST(GnesfVote, LabelSetsOfAnySizeAreVotedOnAlike) {
   const int side = 16;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(9);
   std::vector<Camera> cams;
-  for (int i = 0; i < 3; ++i) cams.push_back(gnesf_test_camera(0.4 * i, side));
+  for (int i = 0; i < 3; ++i) cams.push_back(test::orbit_camera(0.4 * i, side));
   const IbrSources sources = net.radiance().prepare(cams, at::rand({3, 3, side, side}, gen));
   const at::Tensor ids = at::randint(-1, 4, {3, side, side}, gen);
   const at::Tensor renamed = at::where(ids.ge(0), ids * 3 + 2, ids);
-  const Camera target = gnesf_test_camera(0.5, side);
+  const Camera target = test::orbit_camera(0.5, side);
   const at::Tensor origin = at::tensor({float(target.origin().x()), float(target.origin().y()), float(target.origin().z())});
   at::Tensor dirs = -origin.expand({64, 3}) + 0.5f * (at::rand({64, 3}, gen) - 0.5f);
   dirs = dirs / dirs.norm(2, 1, true);

@@ -31,11 +31,6 @@ GpnerfConfig tiny_gpnerf_config() {
   return c;
 }
 
-Camera ring_camera(double angle, int side = 32) {
-  return test::look_at(Eigen::Vector3d(3.0 * std::cos(angle), 3.0 * std::sin(angle), 1.0), Eigen::Vector3d::Zero(),
-                       side, side, 1.2 * side);
-}
-
 struct ToyScene {
   std::vector<Camera> cameras;
   at::Tensor images;  ///< [V,3,32,32]
@@ -45,10 +40,10 @@ struct ToyScene {
 /// Three source cameras around the origin with seeded images, and `r` rays from a fourth camera through the box.
 ToyScene toy_scene(int64_t r) {
   ToyScene s;
-  for (int i = 0; i < 3; ++i) s.cameras.push_back(ring_camera(0.4 * i));
+  for (int i = 0; i < 3; ++i) s.cameras.push_back(test::orbit_camera(0.4 * i));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
   s.images = at::rand({3, 3, 32, 32}, gen);
-  const Camera target = ring_camera(0.2);
+  const Camera target = test::orbit_camera(0.2);
   const Eigen::Vector3d o = target.origin();
   std::vector<float> origins, dirs;
   for (int64_t i = 0; i < r; ++i) {

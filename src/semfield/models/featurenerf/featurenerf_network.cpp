@@ -10,6 +10,7 @@
 #include "semfield/core/error.h"
 #include "semfield/encoders/encoder_input.h"
 #include "semfield/kernels/featurenerf_forward.h"
+#include "semfield/models/fused_inference.h"
 #include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
@@ -77,15 +78,7 @@ FeatureNerfSources FeatureNerfNetwork::sources(const at::Tensor& images, const s
 }
 
 bool FeatureNerfNetwork::use_fused(std::initializer_list<const at::Tensor*> inputs) const {
-  if (!fused_featurenerf_enabled()) return false;
-  for (const at::Tensor* t : inputs)
-    if (t->defined() && (!t->device().is_cpu() || t->scalar_type() != at::kFloat)) return false;
-  if (!at::GradMode::is_enabled()) return true;
-  for (const at::Tensor* t : inputs)
-    if (t->defined() && t->requires_grad()) return false;
-  for (const at::Tensor& p : parameters())
-    if (p.requires_grad()) return false;
-  return true;
+  return fused_inference_applies(fused_featurenerf_enabled(), inputs, parameters());
 }
 
 FeatureNerfPoints FeatureNerfNetwork::points(const at::Tensor& x, const at::Tensor& dirs,

@@ -89,7 +89,7 @@ class FeatureNerfNetwork {
 
  private:
   /// points() through the fused CPU kernel (kernels/featurenerf_forward.h) or LibTorch ops (the reference, and the
-  /// path training differentiates); use_fused: CPU float32 inputs, no gradient wanted, SEMFIELD_FUSED_FEATURENERF on.
+  /// path training differentiates); use_fused: models/fused_inference.h, SEMFIELD_FUSED_FEATURENERF=0 keeps LibTorch.
   FeatureNerfPoints points_fused(const at::Tensor& x, const at::Tensor& dirs, const FeatureNerfSources& sources,
                                  bool heads) const;
   FeatureNerfPoints points_reference(const at::Tensor& x, const at::Tensor& dirs, const FeatureNerfSources& sources,

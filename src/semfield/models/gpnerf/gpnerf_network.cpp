@@ -10,6 +10,7 @@
 #include "semfield/core/env.h"
 #include "semfield/core/error.h"
 #include "semfield/encoders/encoder_input.h"
+#include "semfield/models/fused_inference.h"
 #include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
@@ -241,15 +242,7 @@ kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
 }
 
 bool GpnerfNetwork::use_fused(std::initializer_list<const at::Tensor*> inputs) const {
-  if (!fused_gpnerf_enabled()) return false;
-  for (const at::Tensor* t : inputs)
-    if (t->defined() && (!t->device().is_cpu() || t->scalar_type() != at::kFloat)) return false;
-  if (!at::GradMode::is_enabled()) return true;
-  for (const at::Tensor* t : inputs)
-    if (t->defined() && t->requires_grad()) return false;
-  for (const at::Tensor& p : parameters())
-    if (p.requires_grad()) return false;
-  return true;
+  return fused_inference_applies(fused_gpnerf_enabled(), inputs, parameters());
 }
 
 std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_density(const at::Tensor& positions, const at::Tensor& dirs,

@@ -178,7 +178,7 @@ class GpnerfNetwork {
                            const at::Tensor& pe, bool record, GpnerfRenderOutput& out, at::Tensor& sigma_f,
                            at::Tensor& rgb_pf, at::Tensor& valid, at::Tensor& sample_score,
                            at::Tensor& sample_rgb) const;
-  /// Whether inference may take the fused kernels: CPU float32 inputs, no gradient wanted (SEMFIELD_FUSED_GPNERF=0
+  /// Whether inference on `inputs` may take the fused kernels (models/fused_inference.h; SEMFIELD_FUSED_GPNERF=0
   /// keeps the LibTorch path).
   bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
 

@@ -12,6 +12,7 @@
 #include "semfield/core/error.h"
 #include "semfield/encoders/encoder_input.h"
 #include "semfield/kernels/ibr_aggregate.h"
+#include "semfield/models/fused_inference.h"
 
 namespace semfield {
 
@@ -203,15 +204,7 @@ IbrNetwork::PointOutput IbrNetwork::points_reference(const at::Tensor& positions
 }
 
 bool IbrNetwork::use_fused(std::initializer_list<const at::Tensor*> inputs) const {
-  if (!fused_ibr_enabled()) return false;
-  for (const at::Tensor* t : inputs)
-    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat) return false;
-  if (!at::GradMode::is_enabled()) return true;
-  for (const at::Tensor* t : inputs)
-    if (t->requires_grad()) return false;
-  for (const at::Tensor& p : parameters())
-    if (p.requires_grad()) return false;
-  return true;
+  return fused_inference_applies(fused_ibr_enabled(), inputs, parameters());
 }
 
 at::Tensor IbrNetwork::ray_density(const at::Tensor& z, const at::Tensor& t_rel, const at::Tensor& valid) const {

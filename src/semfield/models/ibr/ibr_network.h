@@ -139,8 +139,8 @@ class IbrNetwork {
 
  private:
   kernels::IbrPointWeights point_weights() const;
-  /// Whether inference on `inputs` may take the fused kernels: CPU float32, fused kernels enabled (SEMFIELD_FUSED_IBR
-  /// is not 0), and no gradient needed (grad mode off, or neither an input nor a parameter requires one).
+  /// Whether inference on `inputs` may take the fused kernels (models/fused_inference.h; SEMFIELD_FUSED_IBR=0 keeps
+  /// the LibTorch path).
   bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
 
   IbrConfig m_config;
