@@ -72,7 +72,7 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
   const std::vector<std::string> names = split_class_list(args.classes);
   const auto n_classes = static_cast<int64_t>(names.size());
   if (n_classes > 255) fail_usage("query: at most 255 classes fit an 8-bit class map, got {}", n_classes);
-  const std::string field_name = choose_field(args.run, args.field, FieldUse::Classes);
+  const std::string field_name = choose_semantics(args.run, run, args.field, FieldUse::Classes);
   const LoadedDistill field = load_distilled(args.run, field_name, *run.model);
   const LaserParts* laser = field.model->laser();
   if (field.model->has_classes())
@@ -215,7 +215,7 @@ void run_query(const QueryArgs& args) {
   else cameras = split_cameras(run.cameras, args.views.empty() ? "test" : args.views);
   if (!args.classes.empty()) return run_class_query(args, run, cameras);
 
-  const std::string field_name = choose_field(args.run, args.field, FieldUse::Query);
+  const std::string field_name = choose_semantics(args.run, run, args.field, FieldUse::Query);
   const LoadedDistill field = load_distilled(args.run, field_name, *run.model);
   TextQueryOptions options;
   options.repeat = args.repeat;

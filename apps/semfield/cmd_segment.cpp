@@ -42,8 +42,8 @@ void run_segment(const SegmentArgs& args) {
   std::vector<const CameraRecord*> follow;
   if (!args.views.empty()) follow = split_cameras(run.cameras, args.views);
 
-  const std::string field_name = choose_field(args.run, args.field, FieldUse::Segment);
-  const LoadedDistill field = load_distilled(args.run, field_name, *run.model);
+  const RunSemantics field = load_semantics(args.run, run, args.field, FieldUse::Segment);
+  const std::string& field_name = field.name;
   const std::unique_ptr<Segmenter> segmenter = make_segmenter(field, args.method);
   SessionOptions options;
   options.selection_resolution = args.resolution;
@@ -51,7 +51,7 @@ void run_segment(const SegmentArgs& args) {
 
   nlohmann::json summary = {{"run", args.run},
                             {"field", field_name},
-                            {"teacher", field.config.teacher},
+                            {"teacher", field.origin()},
                             {"method", segmenter->method()},
                             {"view", prompted.name}};
   const SegmentView view = segmenter->prepare(prompted.camera, prompted.name);
@@ -104,12 +104,16 @@ void add_segment_command(CLI::App& app) {
   auto args = std::make_shared<SegmentArgs>();
   CLI::App* cmd = app.add_subcommand(
       "segment", "Segment an object by clicks or a box in one view, follow it into other views, save its 3D selection");
-  cmd->add_option("--run", args->run, "Run folder written by `semfield train` (with a distilled field)")->required();
+  cmd->add_option("--run", args->run,
+                  "Run folder: `semfield train` + `distill`, or `semfield apply` of a model with semantics (gp-nerf...)")
+      ->required();
   cmd->add_option("--view", args->view, "The prompted view: image stem (r_12) or split:index (test:0)")->required();
   cmd->add_option("--click", args->clicks, "Positive click x,y in pixels (column, row; repeatable)");
   cmd->add_option("--negative", args->negatives, "Negative click x,y (repeatable)");
   cmd->add_option("--box", args->box, "Box x0,y0,x1,y1 in pixels (inclusive)");
-  cmd->add_option("--field", args->field, "Distilled field to use (default: a SAM field, else labels, else features)");
+  cmd->add_option("--field", args->field,
+                  "Distilled field to use, or `semantics` for the run model's own (default: a SAM field, else labels, "
+                  "else features; the model's own when the run has no distilled field)");
   cmd->add_option("--method", args->method, "auto | similarity (the weight-free method on any feature field)");
   cmd->add_option("--views", args->views, "Also write masks for every view of this split (train | val | test)");
   cmd->add_option("--resolution", args->resolution, "Voxels along the longest side of the 3D selection")

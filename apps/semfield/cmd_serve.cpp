@@ -53,14 +53,16 @@ void add_serve_command(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "Interactive web viewer of a trained run: render modes, click to "
                                               "segment, text queries, mesh export");
-  cmd->add_option("--run", args->run, "Run folder written by `semfield train`")->required();
+  cmd->add_option("--run", args->run, "Run folder written by `semfield train` or `semfield apply`")->required();
   cmd->add_option("--port", args->server.port, "TCP port (0 = any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   cmd->add_option("--host", args->server.host,
                   "Address to listen on (default loopback only; forward it with ssh -L 7007:localhost:7007)")
       ->capture_default_str();
-  cmd->add_option("--field", args->viewer.field, "Distilled field to segment with (default: as `semfield segment`)");
+  cmd->add_option("--field", args->viewer.field,
+                  "Distilled field to segment with, or `semantics` for the run model's own (default: as `semfield "
+                  "segment`)");
   cmd->add_option("--method", args->viewer.method, "auto | similarity (as `semfield segment`)");
   cmd->add_option("--sessions", args->viewer.max_sessions, "Browser tabs kept at once (least recently used dropped)")
       ->check(CLI::Range(1, 64))

@@ -101,17 +101,13 @@ struct TransferSide {
 void open_side(TransferSide& side, const std::string& dir, const std::string& field) {
   side.dir = dir;
   side.run = load_run(dir);
-  const SemanticSource* own = run_semantic_source(side.run);
-  if ((field.empty() || field == "semantics") && own != nullptr && !own->has_classes()) {
-    side.semantics = own;
-    side.field_name = "semantics";
-    return;
-  }
-  side.field_name = choose_field(dir, field, FieldUse::Transfer);
-  side.field.emplace(load_distilled(dir, side.field_name, *side.run.model));
-  side.semantics = side.field->model.get();
+  RunSemantics semantics = load_semantics(dir, side.run, field, FieldUse::Transfer);
+  side.field_name = semantics.name;
+  side.semantics = semantics.source;
+  side.field = std::move(semantics.field);  // the source lives on the heap: side.semantics stays valid
   if (side.semantics->has_classes())
-    fail_usage("transfer: field '{}' holds labels; transfer compares features (use a feature field)", side.field_name);
+    fail_usage("transfer: {} holds labels; transfer compares features (use a feature field)",
+               side.field ? fmt::format("field '{}'", side.field_name) : std::string("the run model's own semantics"));
 }
 
 uint32_t file_crc(const fs::path& path) {
@@ -365,7 +361,9 @@ void add_transfer_command(CLI::App& app) {
                   "3D label transfer: labelled source points, .npy [N,3] in the --from (or --run) scene's world frame");
   cmd->add_option("--source-point-labels", args->source_point_labels,
                   "3D label transfer: the source points' label ids, .npy [N] integers, 0 = unlabelled");
-  cmd->add_option("--field", args->field, "Feature field to compare (default: the first non-label, non-SAM field)");
+  cmd->add_option("--field", args->field,
+                  "Feature field to compare, or `semantics` for the run model's own (default: the model's own features "
+                  "(FeatureNeRF), else the first non-label, non-SAM field)");
   cmd->add_option_function<double>(
          "--coordinate-weight", [args](const double& w) { args->coordinate_weight = w; },
          "Weigh canonical positions beside the features (FeatureNeRF models trained with the coordinate loss): "

@@ -7,6 +7,7 @@
 
 #include "semfield/fields/feature_field.h"
 #include "semfield/data/synth/synth_scene.h"
+#include "semfield/models/featurenerf/featurenerf_config.h"
 #include "semfield/models/gpnerf/gpnerf_config.h"
 #include "semfield/models/ibr/ibr_config.h"
 #include "semfield/models/radiance_config.h"
@@ -59,6 +60,20 @@ inline GpnerfConfig small_gpnerf_config() {
   c.n_fine = 8;
   c.source_views = 4;
   c.classes = synth_class_names();
+  return c;
+}
+
+/// A FeatureNeRF config of width 16 (encoder 8 channels per stage, 24-d v_NeRF, 6-d teacher head), 8 + 4 samples.
+inline FeatureNerfConfig small_featurenerf_config() {
+  FeatureNerfConfig c;
+  c.encoder.channels = {8, 8, 8, 8};
+  c.encoder.blocks = {1, 1, 1};
+  c.width = 16;
+  c.feature_dim = 24;
+  c.pe_frequencies = 2;
+  c.n_coarse = 8;
+  c.n_fine = 4;
+  c.teacher_dim = c.simulated.dim = 6;
   return c;
 }
 

@@ -181,17 +181,25 @@ nlohmann::json class_counts_json(const SemanticSource& source, const at::Tensor&
 const SemanticSource& class_label_source(const LoadedRun& run, const std::filesystem::path& run_dir,
                                          const std::string& name, std::optional<LoadedDistill>& holder,
                                          const std::string& what) {
-  if (name == "semantics") {
+  if (name == kModelSemantics) {
     const SemanticSource* own = run_semantic_source(run);
     if (own == nullptr)
       fail_usage("{} semantics: the run's model has no semantics (a gnesf model applied with --teacher labels:..., a "
                  "gp-nerf model); "
                  "for a distilled label field give its name", what);
+    if (!own->has_classes())
+      fail_usage("{} semantics: the run's model ({}) renders features, not classes; give a label field's name", what,
+                 own->scene_model().type());
     return *own;
   }
   holder.emplace(load_distilled(run_dir, name, *run.model));
   if (!holder->model->has_classes()) fail_usage("{} {}: a feature field has no classes", what, name);
   return *holder->model;
+}
+
+std::string RunSemantics::origin() const {
+  if (field) return field->config.teacher;
+  return "model:" + (source != nullptr ? source->scene_model().type() : std::string("none"));
 }
 
 }  // namespace semfield

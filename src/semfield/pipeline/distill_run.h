@@ -66,14 +66,29 @@ struct LoadedDistill {
 LoadedDistill load_distilled(const std::filesystem::path& run_dir, const std::string& name,
                              const SceneModel& radiance);
 
-struct LoadedRun;
-/// A run's source of class labels by name: "semantics" — the run's own model (a gnesf model applied with 2D maps) —
-/// or a distilled label field's name (loaded into `holder`, which must outlive the result). UsageError, starting with
-/// `what`, for a run without semantics or a feature field.
+/// The name commands give a run model's own semantics (run_semantic_source: GP-NeRF's classes, GNeSF's votes,
+/// FeatureNeRF's descriptors) beside the run's distilled fields: `--field semantics`, `--labels semantics`. No new
+/// distilled field may take it (distill_field refuses it; a field of that name from before is read where the run's
+/// model has no semantics of its own).
+inline constexpr const char* kModelSemantics = "semantics";
+
+/// A run's semantics as a command reads them: one of its distilled fields (loaded here) or its model's own.
+struct RunSemantics {
+  std::string name;                    ///< the field's name, or kModelSemantics
+  std::optional<LoadedDistill> field;  ///< the distilled field; unset for the model's own semantics
+  const SemanticSource* source = nullptr;  ///< field->model, or the run's model (which must outlive this)
+  /// What the semantics were learnt from, for summaries: the field's teacher spec, or "model:<type>" (gp-nerf...).
+  std::string origin() const;
+};
+
 /// Per-class counts of labels `ids` (int, [N]) given by `source`, in labels.json's schema:
 /// {"classes": [{"id", "name" (when the source names its classes), count_key: count}]}, classes of count 0 left out.
 nlohmann::json class_counts_json(const SemanticSource& source, const at::Tensor& ids, const std::string& count_key);
 
+struct LoadedRun;
+/// A run's source of class labels by name: kModelSemantics — the run's own model (a gnesf model applied with 2D maps,
+/// a gp-nerf model) — or a distilled label field's name (loaded into `holder`, which must outlive the result).
+/// UsageError, starting with `what`, for a run without semantics, a model or field of features rather than classes.
 const SemanticSource& class_label_source(const LoadedRun& run, const std::filesystem::path& run_dir,
                                          const std::string& name, std::optional<LoadedDistill>& holder,
                                          const std::string& what);

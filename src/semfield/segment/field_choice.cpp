@@ -1,6 +1,8 @@
 // Default field and split selection for the segmentation commands.
 #include "semfield/segment/field_choice.h"
 
+#include <algorithm>
+
 #include "semfield/core/error.h"
 #include "semfield/models/distill_config.h"
 #include "semfield/pipeline/distill_run.h"
@@ -72,6 +74,43 @@ std::string choose_field(const std::filesystem::path& run_dir, const std::string
                  run_dir.string(), joined(names), run_dir.string());
   }
   return names.front();
+}
+
+std::string choose_semantics(const std::filesystem::path& run_dir, const LoadedRun& run, const std::string& requested,
+                             FieldUse use) {
+  const SemanticSource* own = run_semantic_source(run);
+  const bool needs_clip = use == FieldUse::Query || use == FieldUse::Classes;
+  if (requested == kModelSemantics) {
+    const std::vector<std::string> names = list_distilled(run_dir);
+    if (own == nullptr && std::find(names.begin(), names.end(), requested) != names.end())
+      return requested;  // a distilled field named so before the name was the model's
+    if (own == nullptr)
+      fail_usage("run {}'s model ({}) has no semantics of its own (gp-nerf, gnesf applied with 2D maps and featurenerf "
+                 "models have): give a distilled field's name",
+                 run_dir.string(), run.model ? run.model->type() : std::string("none"));
+    if (needs_clip)
+      fail_usage("run {}: text queries and class maps need a CLIP field, not the model's own semantics",
+                 run_dir.string());
+    return kModelSemantics;
+  }
+  if (requested.empty() && own != nullptr) {
+    if (use == FieldUse::Segment && list_distilled(run_dir).empty()) return kModelSemantics;
+    if (use == FieldUse::Transfer && !own->has_classes()) return kModelSemantics;
+  }
+  return choose_field(run_dir, requested, use);
+}
+
+RunSemantics load_semantics(const std::filesystem::path& run_dir, const LoadedRun& run, const std::string& requested,
+                            FieldUse use) {
+  RunSemantics out;
+  out.name = choose_semantics(run_dir, run, requested, use);
+  if (out.name == kModelSemantics) {
+    out.source = run_semantic_source(run);
+  } else {
+    out.field.emplace(load_distilled(run_dir, out.name, *run.model));
+    out.source = out.field->model.get();
+  }
+  return out;
 }
 
 std::vector<const CameraRecord*> split_cameras(const std::vector<CameraRecord>& cameras, const std::string& split) {

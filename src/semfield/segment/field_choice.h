@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
 
 namespace semfield {
@@ -21,6 +22,18 @@ enum class FieldUse {
 /// preference). UsageError when the run has no distilled field, or none fit (naming the fields it has and the
 /// `semfield distill` call that would add one).
 std::string choose_field(const std::filesystem::path& run_dir, const std::string& requested, FieldUse use);
+
+/// choose_field over the run model's own semantics as well (kModelSemantics, pipeline/distill_run.h): `requested`
+/// kModelSemantics picks them (UsageError when the run's model has none, or for Query / Classes, which need CLIP
+/// features). With nothing requested — Segment: the model's own when the run has no distilled field (a distilled
+/// field was made on purpose: it wins); Transfer: the model's own features first (FeatureNeRF), not its classes.
+/// Otherwise choose_field's choice.
+std::string choose_semantics(const std::filesystem::path& run_dir, const LoadedRun& run, const std::string& requested,
+                             FieldUse use);
+/// choose_semantics' choice, loaded: the distilled field, or the run's model as its own source (`run` must outlive
+/// the result).
+RunSemantics load_semantics(const std::filesystem::path& run_dir, const LoadedRun& run, const std::string& requested,
+                            FieldUse use);
 
 /// The run's cameras of a split ("train", "val", "test"); UsageError for an unknown split name or an empty split.
 std::vector<const CameraRecord*> split_cameras(const std::vector<CameraRecord>& cameras, const std::string& split);

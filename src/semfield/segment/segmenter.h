@@ -13,6 +13,8 @@
 namespace semfield {
 
 struct LoadedDistill;
+struct RunSemantics;
+class SemanticSource;
 
 /// A segmenter renders each view once (prepare), turns prompts on a view into a mask (segment), and remembers
 /// what it needs to find the same object again in other views (follow). Masks are bool [H,W] at the view's
@@ -39,5 +41,11 @@ class Segmenter {
 /// feature-similarity. `method` may force "similarity" (any feature field, including SAM's) or be "auto".
 /// UsageError for an unknown method or one the field cannot run.
 std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std::string& method = "auto");
+/// The method for a source without a teacher of its own, such as a run model's own semantics (GP-NeRF's classes,
+/// FeatureNeRF's descriptors): label-class with classes, else feature-similarity. `name` names it in errors.
+std::unique_ptr<Segmenter> make_segmenter(const SemanticSource& source, const std::string& name,
+                                          const std::string& method = "auto");
+/// The method for a run's semantics (field_choice.h load_semantics): its distilled field's, or its model's own.
+std::unique_ptr<Segmenter> make_segmenter(const RunSemantics& semantics, const std::string& method = "auto");
 
 }  // namespace semfield

@@ -1,4 +1,4 @@
-// Picks the segmentation method for a distilled field (segmenter.h).
+// Picks the segmentation method for a distilled field or a run model's own semantics (segmenter.h).
 #include <memory>
 
 #include "semfield/core/error.h"
@@ -10,21 +10,40 @@
 
 namespace semfield {
 
-std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std::string& method) {
+namespace {
+
+void check_method(const std::string& method) {
   if (method != "auto" && method != "similarity")
     fail_usage("unknown segmentation method '{}' (expected auto or similarity)", method);
-  const SemanticSource& source = *field.model;
+}
+
+}  // namespace
+
+std::unique_ptr<Segmenter> make_segmenter(const SemanticSource& source, const std::string& name,
+                                          const std::string& method) {
+  check_method(method);
   if (source.has_classes()) {
     if (method == "similarity")
-      fail_usage("field '{}' holds labels ({}): the similarity method needs a feature field", field.name,
-                 field.teacher.to_string());
+      fail_usage("{} holds labels: the similarity method needs features", name);
     return std::make_unique<LabelSegmenter>(source);
   }
-  if (method == "auto" && field.teacher.kind == TeacherKind::Sam) {
-    auto sam = std::make_shared<const foundation::SamModel>(foundation::SamModel::load(field.teacher.arg));
-    return std::make_unique<SamSegmenter>(source, std::move(sam));
-  }
   return std::make_unique<SimilaritySegmenter>(source);
+}
+
+std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std::string& method) {
+  check_method(method);
+  if (method == "auto" && field.teacher.kind == TeacherKind::Sam && !field.model->has_classes()) {
+    auto sam = std::make_shared<const foundation::SamModel>(foundation::SamModel::load(field.teacher.arg));
+    return std::make_unique<SamSegmenter>(*field.model, std::move(sam));
+  }
+  return make_segmenter(*field.model, fmt::format("field '{}' ({})", field.name, field.teacher.to_string()), method);
+}
+
+std::unique_ptr<Segmenter> make_segmenter(const RunSemantics& semantics, const std::string& method) {
+  if (semantics.field) return make_segmenter(*semantics.field, method);
+  SEMFIELD_ASSERT(semantics.source != nullptr, "run semantics without a source");
+  return make_segmenter(*semantics.source, fmt::format("the run model's own semantics ({})", semantics.origin()),
+                        method);
 }
 
 }  // namespace semfield

@@ -91,16 +91,28 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
   m_fields.reserve(names.size());
   for (const std::string& name : names) m_fields.push_back(load_distilled(options.run, name, *m_run.model));
 
+  // The run model's own semantics (gp-nerf, gnesf applied with 2D maps, featurenerf), beside any distilled field.
+  const SemanticSource* own = run_semantic_source(m_run);
+  const std::string own_name = fmt::format("the run model's own semantics (model:{})", m_run.model->type());
   std::string segment_method;
   try {
-    const std::string name = choose_field(options.run, options.field, FieldUse::Segment);
-    m_segment_field = field_named(name);
-    if (m_segment_field == nullptr) fail_usage("serve: the run has no distilled field named {}", name);
-    // Fail now for a method the field cannot run (or SAM weights that are gone), not at the first click.
-    segment_method = make_segmenter(*m_segment_field, options.method)->method();
+    m_segment_name = choose_semantics(options.run, m_run, options.field, FieldUse::Segment);
+    if (m_segment_name == kModelSemantics) {
+      m_segment_source = own;
+      m_segment_origin = own_name;
+      segment_method = make_segmenter(*own, own_name, options.method)->method();
+    } else {
+      m_segment_field = field_named(m_segment_name);
+      if (m_segment_field == nullptr) fail_usage("serve: the run has no distilled field named {}", m_segment_name);
+      m_segment_source = m_segment_field->model.get();
+      // Fail now for a method the field cannot run (or SAM weights that are gone), not at the first click.
+      segment_method = make_segmenter(*m_segment_field, options.method)->method();
+    }
   } catch (const Error& e) {
     if (!options.field.empty() || options.method != "auto") throw;
+    m_segment_name.clear();
     m_segment_field = nullptr;
+    m_segment_source = nullptr;
     m_segment_error = e.what();
   }
   for (const LoadedDistill& field : m_fields) {
@@ -108,6 +120,8 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
     if (source.has_classes() && m_label_source == nullptr) m_label_source = &source;
     if (!source.has_classes() && m_pca_source == nullptr) m_pca_source = &source;
   }
+  if (own != nullptr && own->has_classes() && m_label_source == nullptr) m_label_source = own;
+  if (own != nullptr && !own->has_classes() && m_pca_source == nullptr) m_pca_source = own;
   if (m_pca_source == nullptr) m_pca_source = m_label_source;  // a PCA of class logits still separates classes
   try {
     m_query_field = field_named(choose_field(options.run, "", FieldUse::Query));
@@ -122,13 +136,15 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
     cameras.push_back({{"name", record.name}, {"split", split_name(record.split)},
                        {"camera", view_camera_json(record.camera)}});
   const Eigen::Vector3d centre = look_at_centre(m_run.cameras), up = mean_up(m_run.cameras);
-  const std::string no_fields = "the run has no distilled field (run `semfield distill` first)";
+  const std::string no_fields =
+      "the run has no distilled field (run `semfield distill` first) and its model no semantics of its own";
   nlohmann::json modes = {
       {"rgb", availability("")},
       {"depth", availability("")},
       {"pca", availability(m_pca_source ? "" : no_fields)},
       {"labels", availability(m_label_source ? "" : "the run has no label field (distill one with "
-                                                   "`semfield distill --teacher labels:semantic`)")},
+                                                   "`semfield distill --teacher labels:semantic`) and its model no "
+                                                   "classes of its own")},
       {"relevancy", availability(m_query_error)}};
   m_info = {{"run", options.run.filename().string()},
             {"cameras", cameras},
@@ -137,7 +153,7 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
             {"modes", modes},
             {"fields", names},
             {"segment", availability(m_segment_error)},
-            {"segment_field", m_segment_field ? m_segment_field->name : ""},
+            {"segment_field", m_segment_name},
             {"text_query", availability(m_query_error)},
             {"query_field", m_query_field ? m_query_field->name : ""}};
   m_info["segment_method"] = segment_method;
@@ -248,8 +264,11 @@ at::Tensor ViewerScene::relevancy(const Camera& camera, const std::string& text)
 }
 
 Segmenter& ViewerScene::session_segmenter(ViewerSession& session) {
-  if (m_segment_field == nullptr) fail_usage("{}", m_segment_error);
-  if (!session.segmenter) session.segmenter = make_segmenter(*m_segment_field, m_options.method);
+  if (m_segment_source == nullptr) fail_usage("{}", m_segment_error);
+  if (!session.segmenter)
+    session.segmenter = m_segment_field != nullptr
+                            ? make_segmenter(*m_segment_field, m_options.method)
+                            : make_segmenter(*m_segment_source, m_segment_origin, m_options.method);
   return *session.segmenter;
 }
 

@@ -28,7 +28,7 @@ namespace semfield {
 
 struct ViewerOptions {
   std::filesystem::path run;
-  std::string field;              ///< field to segment with ("" = choose_field(FieldUse::Segment))
+  std::string field;              ///< field to segment with ("" = choose_semantics(FieldUse::Segment))
   std::string method = "auto";    ///< segmenter method (make_segmenter)
   int selection_resolution = 128; ///< voxels along the longest side of a session's 3D selection
   int mesh_resolution = 128;      ///< density grid samples along the longest side for mesh export
@@ -118,9 +118,15 @@ class ViewerScene {
   std::unique_ptr<MeshPreview> m_preview;
   Eigen::Vector3f m_background;
   std::vector<LoadedDistill> m_fields;
+  /// What clicks segment with (field_choice.h choose_semantics): a distilled field, or the run model's own
+  /// semantics (m_segment_field null, m_segment_source the model).
+  std::string m_segment_name, m_segment_origin;  ///< m_segment_origin: the model's own semantics, named for errors
   const LoadedDistill* m_segment_field = nullptr;
-  const SemanticSource* m_label_source = nullptr;  ///< the first source with classes (labels mode)
-  const SemanticSource* m_pca_source = nullptr;    ///< the first feature source, else m_label_source (pca mode)
+  const SemanticSource* m_segment_source = nullptr;
+  /// The first distilled source with classes, else the model's own classes (labels mode).
+  const SemanticSource* m_label_source = nullptr;
+  /// The first distilled feature source, else the model's own features, else m_label_source (pca mode).
+  const SemanticSource* m_pca_source = nullptr;
   const LoadedDistill* m_query_field = nullptr;
   std::string m_segment_error, m_query_error;
   std::optional<TextQuery> m_query;

@@ -184,6 +184,9 @@ int auto_finest_resolution(const std::vector<std::pair<int64_t, int64_t>>& map_s
 DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Teacher& teacher,
                              const DistillOptions& options) {
   DistillConfig config = options.config;
+  if (options.name == kModelSemantics)
+    fail_usage("distill: '{}' names the run model's own semantics beside its fields; give the field another --name",
+               options.name);
   const DistillPaths paths = distill_paths(options.run_dir, options.name);
   fs::create_directories(paths.root);
   const auto train_views = scene.split(Split::Train);

@@ -18,24 +18,12 @@
 #include "semfield/models/featurenerf/featurenerf_model.h"
 #include "semfield/models/registry.h"
 #include "semfield/teachers/simulated_dino.h"
+#include "support/small_models.h"
 #include "support/test_cameras.h"
 #include "support/test_support.h"
 
 namespace semfield {
 namespace {
-
-FeatureNerfConfig tiny_featurenerf_config() {
-  FeatureNerfConfig c;
-  c.encoder.channels = {8, 8, 8, 8};
-  c.encoder.blocks = {1, 1, 1};
-  c.width = 16;
-  c.feature_dim = 24;
-  c.pe_frequencies = 2;
-  c.n_coarse = 8;
-  c.n_fine = 4;
-  c.teacher_dim = c.simulated.dim = 6;
-  return c;
-}
 
 FeatureNerfSources fn_sources(const FeatureNerfNetwork& net, int views = 1, double scale = 1.0) {
   std::vector<Camera> cams;
@@ -66,7 +54,7 @@ IbrRays fn_rays(int64_t r) {
 
 TEST(FeatureNerfNetwork, InternalFeatureDensityAndCoordinateDoNotDependOnTheViewDirection) {
   at::NoGradGuard no_grad;
-  const FeatureNerfNetwork net(tiny_featurenerf_config());
+  const FeatureNerfNetwork net(test::small_featurenerf_config());
   const FeatureNerfSources src = fn_sources(net, 2);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(11);
   const at::Tensor x = at::rand({50, 3}, gen) - 0.5f;
@@ -86,7 +74,7 @@ TEST(FeatureNerfNetwork, InternalFeatureDensityAndCoordinateDoNotDependOnTheView
 
 TEST(FeatureNerfNetwork, FinePassCompositesCoarseAndFineSamplesSortedAndTheDescriptorIsTheirWeightedSum) {
   at::NoGradGuard no_grad;
-  const FeatureNerfNetwork net(tiny_featurenerf_config());
+  const FeatureNerfNetwork net(test::small_featurenerf_config());
   const FeatureNerfSources src = fn_sources(net);
   const IbrRays rays = fn_rays(20);
   const FeatureNerfRenderOutput o = net.render(rays, src, at::ones({20, 3}), nullptr, true);
@@ -107,7 +95,7 @@ TEST(FeatureNerfNetwork, PointsAreEncodedInTheSourceCameraFrameInWorldUnits) {
   // The same object seen from the same camera, with the scene's normalisation scaled: the world-unit camera-frame
   // coordinates and hence v_NeRF are unchanged.
   at::NoGradGuard no_grad;
-  const FeatureNerfNetwork net(tiny_featurenerf_config());
+  const FeatureNerfNetwork net(test::small_featurenerf_config());
   const Camera cam = test::orbit_camera(0.0);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(4);
   const at::Tensor image = at::rand({1, 3, 32, 32}, gen);
@@ -166,8 +154,8 @@ void expect_fused_points_match(const FeatureNerfConfig& config, int views, doubl
 TEST(FeatureNerfNetwork, FusedPointsMatchTheLibTorchPath) {
   // The tiny widths (rest columns outside the register tiles) and the shipped ones (width 256, v_NeRF 512, a 64-d
   // teacher head), one and two source views, a scene normalisation that is not 1.
-  expect_fused_points_match(tiny_featurenerf_config(), 1, 1.0);
-  expect_fused_points_match(tiny_featurenerf_config(), 2, 0.7);
+  expect_fused_points_match(test::small_featurenerf_config(), 1, 1.0);
+  expect_fused_points_match(test::small_featurenerf_config(), 2, 0.7);
   FeatureNerfConfig shipped;
   shipped.encoder.channels = {8, 8, 8, 8};  // the encoder only makes the injections: kept small
   shipped.encoder.blocks = {1, 1, 1};
@@ -288,7 +276,7 @@ TEST(FeatureNerfConfigTest, KeysAreCheckedAndTheRegistryKnowsTheType) {
   EXPECT_THROW(featurenerf_config_from_json({{"descriptor", "middle"}}, "x.json"), InputError);
   const ModelType& type = find_model_type("featurenerf");
   EXPECT_TRUE(type.image_conditioned);
-  const auto model = create_trainable_model("featurenerf", to_json(tiny_featurenerf_config()), "x.json");
+  const auto model = create_trainable_model("featurenerf", to_json(test::small_featurenerf_config()), "x.json");
   EXPECT_EQ(model->type(), "featurenerf");
   EXPECT_TRUE(model->target_views());
 }
@@ -309,7 +297,7 @@ TEST(FeatureNerfDinoTeacher, KeysOfTheConfiguredBlockAtTwiceTheResolutionZeroOnT
   const at::Tensor rgb = at::rand({3, 32, 32}, gen);
   at::Tensor fg = at::zeros({32, 32}, at::kBool);
   fg.narrow(0, 8, 16).narrow(1, 8, 16).fill_(true);
-  FeatureNerfConfig c = tiny_featurenerf_config();
+  FeatureNerfConfig c = test::small_featurenerf_config();
   c.teacher = "dino:" + weights.string();
   c.teacher_dim = 96;
   c.dino_block = 1;

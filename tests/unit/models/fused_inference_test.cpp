@@ -29,6 +29,13 @@ TEST(FusedInference, OtherDtypesKeepTheLibTorchPath) {
   }
 }
 
+TEST(FusedInference, InputsOffTheCpuKeepTheLibTorchPath) {
+  // A tensor on the meta device stands for any other device (a CUDA build's inputs) without one.
+  const at::Tensor a = at::ones({4, 3}), elsewhere = at::empty({4, 3}, at::TensorOptions().device(at::kMeta));
+  at::NoGradGuard no_grad;
+  EXPECT_FALSE(fused_inference_applies(true, {&a, &elsewhere}, frozen_parameters()));
+}
+
 TEST(FusedInference, UndefinedInputsAreSkipped) {
   const at::Tensor a = at::ones({4, 3}), none;
   EXPECT_TRUE(fused_inference_applies(true, {&a, &none}, frozen_parameters()));

@@ -1,14 +1,25 @@
 // Applied runs: a generalizable model bound to an unseen scene (`semfield apply`) is a run folder that load_run,
-// eval, render and mesh read exactly like a per-scene run; `semfield models` lists model files.
+// eval, render, mesh, segment and the viewer read exactly like a per-scene run; `semfield models` lists model files.
+#include <string>
+#include <tuple>
+#include <vector>
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "semfield/core/error.h"
 #include "semfield/data/synth/synth_writer.h"
+#include "semfield/io/array_torch.h"
+#include "semfield/io/npy.h"
 #include "semfield/models/gpnerf/gpnerf_config.h"
 #include "semfield/models/ibr/ibr_config.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
+#include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/segment/field_choice.h"
+#include "semfield/segment/segmenter.h"
+#include "semfield/serve/viewer_scene.h"
 #include "support/small_models.h"
 #include "support/test_support.h"
 
@@ -180,6 +191,124 @@ TEST(AppliedRun, FineTuningWritesTheRunsOwnWeights) {
   EXPECT_EQ(loaded.progress.step, 3);
   const auto state = loaded.model->state();
   for (const auto& [name, t] : tuned.weights) EXPECT_TRUE(at::equal(t, state.at(name))) << name;
+}
+
+/// `name`.safetensors in `dir`: an untrained model of `type` with `config`.
+std::filesystem::path write_untrained(const std::filesystem::path& dir, const std::string& name,
+                                      const std::string& type, const nlohmann::json& config) {
+  const auto trainable = create_trainable_model(type, config, "test");
+  ModelFile m;
+  m.name = name;
+  m.type = type;
+  m.config = trainable->config_json();
+  m.weights = trainable->state();
+  const std::filesystem::path path = dir / (name + ".safetensors");
+  write_model_file(path, m);
+  return path;
+}
+
+/// The viewer of run `dir` without its preview meshes.
+ViewerScene viewer_of(const std::filesystem::path& dir, const std::string& field = "") {
+  ViewerOptions options;
+  options.run = dir;
+  options.field = field;
+  options.preview_resolution = 0;
+  return ViewerScene(options);
+}
+
+// A model with semantics of its own (GP-NeRF's classes, FeatureNeRF's descriptors) is what `segment`, `transfer`
+// and the viewer's labels / PCA modes and clicks read on its applied run, under the name "semantics", when the run has
+// no distilled field; a model without (IBR) says so.
+TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
+  AppliedFixture f;
+  const auto gp_model = write_untrained(f.models, "tiny-gp", "gp-nerf", to_json(test::small_gpnerf_config()));
+  const auto fn_model =
+      write_untrained(f.models, "tiny-fn", "featurenerf", to_json(test::small_featurenerf_config()));
+  const auto gp = f.tmp / "gp", fn = f.tmp / "fn", ibr = f.tmp / "ibr";
+  for (const auto& [model, run, extra] : {std::tuple{gp_model, gp, std::string(" --source-views 4")},
+                                          std::tuple{fn_model, fn, std::string(" --source-view r_0")},
+                                          std::tuple{f.model, ibr, std::string(" --source-views 4")}}) {
+    const auto applied = test::run_cli("apply --model " + test::quoted(model) + " --data " + test::quoted(f.scene) +
+                                       " --out " + test::quoted(run) + extra);
+    ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  }
+
+  // GP-NeRF: classes -> the label-class segmenter; its prepared view holds one class id per pixel.
+  const LoadedRun gp_run = load_run(gp);
+  EXPECT_EQ(choose_semantics(gp, gp_run, "", FieldUse::Segment), kModelSemantics);
+  const RunSemantics gp_semantics = load_semantics(gp, gp_run, "", FieldUse::Segment);
+  EXPECT_FALSE(gp_semantics.field.has_value());
+  ASSERT_EQ(gp_semantics.source, run_semantic_source(gp_run));
+  EXPECT_EQ(gp_semantics.origin(), "model:gp-nerf");
+  const auto segmenter = make_segmenter(gp_semantics);
+  EXPECT_EQ(segmenter->method(), "label-class");
+  const Camera& camera = gp_run.cameras.front().camera;
+  const SegmentView view = segmenter->prepare(camera, "v");
+  EXPECT_EQ(view.maps.sizes().vec(),
+            (std::vector<int64_t>{1, camera.intrinsics.height, camera.intrinsics.width}));
+  EXPECT_THROW(make_segmenter(gp_semantics, "similarity"), UsageError);  // classes are no features
+
+  ViewerScene gp_viewer = viewer_of(gp);
+  EXPECT_TRUE(gp_viewer.info()["modes"]["labels"]["available"].get<bool>());
+  EXPECT_TRUE(gp_viewer.info()["modes"]["pca"]["available"].get<bool>());  // a PCA of the class logits
+  EXPECT_TRUE(gp_viewer.info()["segment"]["available"].get<bool>()) << gp_viewer.info().dump();
+  EXPECT_EQ(gp_viewer.info()["segment_field"], "semantics");
+  EXPECT_EQ(gp_viewer.info()["segment_method"], "label-class");
+  const RenderedFrame labels = gp_viewer.render(RenderMode::Labels, camera, "", false, false);
+  EXPECT_EQ(labels.image.width, camera.intrinsics.width);
+  EXPECT_EQ(labels.image.height, camera.intrinsics.height);
+
+  // FeatureNeRF: descriptors -> feature similarity, the PCA mode, no labels mode; transfer compares them too.
+  const LoadedRun fn_run = load_run(fn);
+  const RunSemantics fn_semantics = load_semantics(fn, fn_run, kModelSemantics, FieldUse::Segment);
+  EXPECT_EQ(make_segmenter(fn_semantics)->method(), "feature-similarity");
+  EXPECT_EQ(choose_semantics(fn, fn_run, "", FieldUse::Transfer), kModelSemantics);
+  ViewerScene fn_viewer = viewer_of(fn);
+  EXPECT_TRUE(fn_viewer.info()["modes"]["pca"]["available"].get<bool>());
+  EXPECT_FALSE(fn_viewer.info()["modes"]["labels"]["available"].get<bool>());
+  EXPECT_EQ(fn_viewer.info()["segment_method"], "feature-similarity");
+  const RenderedFrame pca = fn_viewer.render(RenderMode::Pca, camera, "", false, false);
+  EXPECT_EQ(pca.image.width, camera.intrinsics.width);
+  // Text queries need a CLIP field, whatever the model has.
+  EXPECT_THROW(choose_semantics(fn, fn_run, kModelSemantics, FieldUse::Query), UsageError);
+
+  // IBR renders radiance only: asking for its semantics names the model type; the viewer offers no semantic mode.
+  const auto asked = test::run_cli("segment --run " + test::quoted(ibr) + " --view r_0 --click 5,5 --field semantics" +
+                                   " --out " + test::quoted(f.tmp / "seg"));
+  EXPECT_NE(asked.exit_code, 0);
+  EXPECT_NE(asked.output.find("no semantics of its own"), std::string::npos) << asked.output;
+  EXPECT_NE(asked.output.find("(ibr)"), std::string::npos) << asked.output;
+  ViewerScene ibr_viewer = viewer_of(ibr);
+  EXPECT_FALSE(ibr_viewer.info()["modes"]["labels"]["available"].get<bool>());
+  EXPECT_FALSE(ibr_viewer.info()["segment"]["available"].get<bool>());
+  EXPECT_THROW(viewer_of(ibr, "semantics"), UsageError);  // a field the user named must exist
+
+  // Text queries read CLIP fields only, whatever the model has.
+  const auto query = test::run_cli("query --run " + test::quoted(fn) + " --text chair --field semantics --out " +
+                                   test::quoted(f.tmp / "q"));
+  EXPECT_NE(query.exit_code, 0);
+  EXPECT_NE(query.output.find("need a CLIP field"), std::string::npos) << query.output;
+  // Class labels of points and mesh vertices need classes, not FeatureNeRF's descriptor.
+  write_npy(f.tmp / "points.npy", tensor_to_array(at::zeros({2, 3}, at::kDouble)));
+  const auto points = test::run_cli("label-points --run " + test::quoted(fn) + " --points " +
+                                    test::quoted(f.tmp / "points.npy") + " --out " + test::quoted(f.tmp / "p.npy"));
+  EXPECT_NE(points.exit_code, 0);
+  EXPECT_NE(points.output.find("renders features, not classes"), std::string::npos) << points.output;
+
+  // A field distilled onto the run was made on purpose: it is what clicks segment with by default, and
+  // `--field semantics` still picks the model's own. The name itself is the model's: no new field may take it.
+  const auto distilled = test::run_cli("distill --run " + test::quoted(gp) +
+                                       " --teacher labels:semantic --steps 2 --rays 64 --eval-interval 0");
+  ASSERT_EQ(distilled.exit_code, 0) << distilled.output;
+  const LoadedRun gp_again = load_run(gp);
+  EXPECT_EQ(choose_semantics(gp, gp_again, "", FieldUse::Segment), "labels-semantic");
+  EXPECT_EQ(choose_semantics(gp, gp_again, kModelSemantics, FieldUse::Segment), kModelSemantics);
+  EXPECT_EQ(viewer_of(gp).info()["segment_field"], "labels-semantic");
+  EXPECT_EQ(viewer_of(gp, kModelSemantics).info()["segment_field"], kModelSemantics);
+  const auto named = test::run_cli("distill --run " + test::quoted(gp) +
+                                   " --teacher labels:semantic --steps 2 --rays 64 --eval-interval 0 --name semantics");
+  EXPECT_NE(named.exit_code, 0);
+  EXPECT_NE(named.output.find("own semantics"), std::string::npos) << named.output;
 }
 
 TEST(AppliedRun, ClearErrors) {
