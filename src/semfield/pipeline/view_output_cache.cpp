@@ -15,9 +15,21 @@ namespace {
 int64_t output_bytes(const SemanticRenderOutput& out) {
   int64_t bytes = 0;
   for (const at::Tensor& m : out.maps) bytes += m.numel() * static_cast<int64_t>(m.element_size());
-  for (const at::Tensor* t : {&out.opacity, &out.depth, &out.median_depth})
+  for (const at::Tensor* t : {&out.opacity, &out.depth, &out.median_depth, &out.canonical_positions})
     if (t->defined()) bytes += t->numel() * static_cast<int64_t>(t->element_size());
   return bytes;
+}
+
+/// A deep copy: what the cache serves more than once is never the storage a caller got (or may change in place).
+SemanticRenderOutput cloned(const SemanticRenderOutput& out) {
+  SemanticRenderOutput copy;
+  for (const at::Tensor& m : out.maps) copy.maps.push_back(m.clone());
+  const auto clone = [](const at::Tensor& t) { return t.defined() ? t.clone() : at::Tensor(); };
+  copy.opacity = clone(out.opacity);
+  copy.depth = clone(out.depth);
+  copy.median_depth = clone(out.median_depth);
+  copy.canonical_positions = clone(out.canonical_positions);
+  return copy;
 }
 
 }  // namespace
@@ -31,8 +43,34 @@ bool same_camera(const Camera& a, const Camera& b) {
 }
 
 ViewOutputCache::ViewOutputCache(const SemanticSource& source, int64_t max_bytes)
-    : m_source(source), m_max_bytes(max_bytes) {
-  if (!source.renders_colour()) fail_usage("this semantic source renders no colour of its own to share a pass with");
+    : ViewOutputCache(source, ViewCachePolicy{max_bytes, false}) {}
+
+ViewOutputCache::ViewOutputCache(const SemanticSource& source, const ViewCachePolicy& policy)
+    : m_source(source), m_policy(policy) {
+  if (!policy.recent && !source.renders_colour())
+    fail_usage("this semantic source renders no colour of its own to share a pass with");
+}
+
+void ViewOutputCache::keep(const Camera& camera, SemanticRenderOutput out) const {
+  out.rgb = at::Tensor();
+  out.latent = at::Tensor();
+  const int64_t bytes = output_bytes(out);
+  if (m_policy.recent) {
+    for (auto it = m_kept.begin(); it != m_kept.end(); ++it)
+      if (same_camera(it->first, camera)) {
+        m_bytes -= output_bytes(it->second);
+        m_kept.erase(it);
+        break;
+      }
+    while (!m_kept.empty() && m_bytes + bytes > m_policy.max_bytes) {  // the least recently used first
+      m_bytes -= output_bytes(m_kept.front().second);
+      m_kept.pop_front();
+    }
+  }
+  if (m_bytes + bytes <= m_policy.max_bytes) {
+    m_kept.emplace_back(camera, std::move(out));
+    m_bytes += bytes;
+  }
 }
 
 RenderedView ViewOutputCache::render_colour(const Camera& camera, const Eigen::Vector3f& background) {
@@ -40,14 +78,8 @@ RenderedView ViewOutputCache::render_colour(const Camera& camera, const Eigen::V
   SemanticRenderOutput out = m_source.render_view_with_colour(camera, background);
   RenderedView view = view_from_colour_pass(camera, out);
   view.seconds = seconds_since(start);
-  out.rgb = at::Tensor();
-  out.latent = at::Tensor();
-  const int64_t bytes = output_bytes(out);
   std::lock_guard<std::mutex> lock(m_mutex);
-  if (m_bytes + bytes <= m_max_bytes) {
-    m_kept.emplace_back(camera, std::move(out));
-    m_bytes += bytes;
-  }
+  keep(camera, std::move(out));
   return view;
 }
 
@@ -56,15 +88,27 @@ SemanticRenderOutput ViewOutputCache::render_view(const Camera& camera) const {
     std::lock_guard<std::mutex> lock(m_mutex);
     for (auto it = m_kept.begin(); it != m_kept.end(); ++it)
       if (same_camera(it->first, camera)) {
+        ++m_hits;
+        if (m_policy.recent) {  // served again later: a copy, and the view becomes the most recently used
+          SemanticRenderOutput out = cloned(it->second);
+          std::pair<Camera, SemanticRenderOutput> entry = std::move(*it);
+          m_kept.erase(it);
+          m_kept.push_back(std::move(entry));
+          return out;
+        }
         SemanticRenderOutput out = std::move(it->second);
         m_bytes -= output_bytes(out);
         m_kept.erase(it);
-        ++m_hits;
         return out;
       }
     ++m_misses;
   }
-  return m_source.render_view(camera);
+  SemanticRenderOutput out = m_source.render_view(camera);
+  if (m_policy.recent) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    keep(camera, cloned(out));
+  }
+  return out;
 }
 
 }  // namespace semfield

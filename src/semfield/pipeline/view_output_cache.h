@@ -2,7 +2,9 @@
 // every view's colour (evaluate) before it scores their semantics (evaluate_features). A source that renders its own
 // colour (SemanticSource::renders_colour: gp-nerf, gnesf with 2D maps) is wrapped in a ViewOutputCache: the colour
 // pass goes through render_colour, which keeps each view's semantic outputs, and the semantic pass's render_view of
-// the same camera takes them back instead of rendering the view again.
+// the same camera takes them back instead of rendering the view again. With ViewCachePolicy::recent (the viewer) it
+// also keeps what render_view renders, the most recent views within its byte limit, and serves them as often as
+// asked: a mode's frame and the clicks on that view then render it once.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +19,24 @@
 
 namespace semfield {
 
+/// What a ViewOutputCache keeps. At most `max_bytes` of outputs (maps, opacity and depths; not the latent, which
+/// scores and pictures do not read).
+struct ViewCachePolicy {
+  int64_t max_bytes = int64_t{1} << 30;
+  /// false (eval): only render_colour's passes are kept, none past max_bytes, and each is served once, then dropped
+  /// (every view is scored once). true (the viewer): render_view's own renders are kept too, each served as often as
+  /// asked, the least recently used dropped past max_bytes.
+  bool recent = false;
+  /// The viewer's: the last views' outputs, up to `max_bytes`.
+  static ViewCachePolicy recent_views(int64_t max_bytes) { return {max_bytes, true}; }
+};
+
 class ViewOutputCache final : public SemanticSource {
  public:
-  /// `source` must render its own colour (UsageError otherwise) and outlive the cache. At most `max_bytes` of outputs
-  /// are kept (maps, opacity and depths; not the latent, which scores do not read): views past that are rendered again
-  /// when asked for.
+  /// `source` must outlive the cache and, under the eval policy (whose views come from render_colour only), render
+  /// its own colour (UsageError otherwise).
   explicit ViewOutputCache(const SemanticSource& source, int64_t max_bytes = int64_t{1} << 30);
+  ViewOutputCache(const SemanticSource& source, const ViewCachePolicy& policy);
 
   /// The camera's colour, depth and opacity pictures over `background` (as render_view of the scene model gives
   /// them), from a pass that keeps the view's semantic outputs for render_view of the same camera.
@@ -32,8 +46,8 @@ class ViewOutputCache final : public SemanticSource {
   int64_t hits() const { return m_hits; }
   int64_t misses() const { return m_misses; }
 
-  // SemanticSource: the wrapped source's, with render_view served from the kept outputs when the camera is one
-  // render_colour rendered (each kept view is served once, then dropped).
+  // SemanticSource: the wrapped source's, with render_view served from the kept outputs when the camera is a kept
+  // view's (the policy says which views are kept and for how long).
   SemanticRenderOutput render_view(const Camera& camera) const override;
   bool has_semantics() const override { return m_source.has_semantics(); }
   bool labels_points() const override { return m_source.labels_points(); }
@@ -54,7 +68,7 @@ class ViewOutputCache final : public SemanticSource {
   SemanticRenderOutput render(const at::Tensor& origins, const at::Tensor& dirs) const override {
     return m_source.render(origins, dirs);
   }
-  bool renders_colour() const override { return true; }
+  bool renders_colour() const override { return m_source.renders_colour(); }
   SemanticRenderOutput render_view_with_colour(const Camera& camera, const Eigen::Vector3f& background) const override {
     return m_source.render_view_with_colour(camera, background);
   }
@@ -64,8 +78,11 @@ class ViewOutputCache final : public SemanticSource {
   const SceneModel& scene_model() const override { return m_source.scene_model(); }
 
  private:
+  /// Keeps `out` for `camera` (its latent and colour dropped) under the policy; the caller holds m_mutex.
+  void keep(const Camera& camera, SemanticRenderOutput out) const;
+
   const SemanticSource& m_source;
-  int64_t m_max_bytes;
+  ViewCachePolicy m_policy;
   mutable std::mutex m_mutex;
   mutable std::deque<std::pair<Camera, SemanticRenderOutput>> m_kept;
   mutable int64_t m_bytes = 0, m_hits = 0, m_misses = 0;

@@ -15,6 +15,7 @@
 #include "semfield/io/image_torch.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/mesh/selection_faces.h"
+#include "semfield/pipeline/view_output_cache.h"
 #include "semfield/pipeline/view_renderer.h"
 #include "semfield/render/colormap.h"
 #include "semfield/segment/field_choice.h"
@@ -91,8 +92,14 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
   m_fields.reserve(names.size());
   for (const std::string& name : names) m_fields.push_back(load_distilled(options.run, name, *m_run.model));
 
-  // The run model's own semantics (gp-nerf, gnesf applied with 2D maps, featurenerf), beside any distilled field.
+  // The run model's own semantics (gp-nerf, gnesf applied with 2D maps, featurenerf), beside any distilled field:
+  // through a cache of its last views, so a labels / PCA frame and the clicks on that view render it once (a
+  // generalizable model's view takes seconds).
   const SemanticSource* own = run_semantic_source(m_run);
+  if (own != nullptr) {
+    m_own_cache = std::make_unique<ViewOutputCache>(*own, ViewCachePolicy::recent_views(int64_t{512} << 20));
+    own = m_own_cache.get();
+  }
   const std::string own_name = fmt::format("the run model's own semantics (model:{})", m_run.model->type());
   std::string segment_method;
   try {

@@ -26,6 +26,8 @@
 
 namespace semfield {
 
+class ViewOutputCache;
+
 struct ViewerOptions {
   std::filesystem::path run;
   std::string field;              ///< field to segment with ("" = choose_semantics(FieldUse::Segment))
@@ -103,6 +105,9 @@ class ViewerScene {
   std::vector<uint8_t> object_mesh(const ViewerSession& session, MeshFormat format);
 
   const SceneModel& radiance() const { return *m_run.model; }
+  /// The cache the run model's own semantics are read through (null for a run whose model has none): its hits are
+  /// views a mode's frame or a click took from an earlier render of the same camera.
+  const ViewOutputCache* own_semantics_cache() const { return m_own_cache.get(); }
 
  private:
   struct QueryMaps {
@@ -118,6 +123,7 @@ class ViewerScene {
   std::unique_ptr<MeshPreview> m_preview;
   Eigen::Vector3f m_background;
   std::vector<LoadedDistill> m_fields;
+  std::unique_ptr<ViewOutputCache> m_own_cache;  ///< the run model's own semantics, its last views kept
   /// What clicks segment with (field_choice.h choose_semantics): a distilled field, or the run model's own
   /// semantics (m_segment_field null, m_segment_source the model).
   std::string m_segment_name, m_segment_origin;  ///< m_segment_origin: the model's own semantics, named for errors

@@ -17,6 +17,7 @@
 #include "semfield/models/registry.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/pipeline/view_output_cache.h"
 #include "semfield/segment/field_choice.h"
 #include "semfield/segment/segmenter.h"
 #include "semfield/serve/viewer_scene.h"
@@ -257,6 +258,14 @@ TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
   const RenderedFrame labels = gp_viewer.render(RenderMode::Labels, camera, "", false, false);
   EXPECT_EQ(labels.image.width, camera.intrinsics.width);
   EXPECT_EQ(labels.image.height, camera.intrinsics.height);
+  // Preparing clicks on the view just shown (the page's /api/prepare) takes its semantics from that frame's render
+  // instead of rendering the view again.
+  ASSERT_NE(gp_viewer.own_semantics_cache(), nullptr);
+  EXPECT_EQ(gp_viewer.own_semantics_cache()->misses(), 1);
+  ViewerSession session("tab");
+  gp_viewer.prepare(session, camera);
+  EXPECT_EQ(gp_viewer.own_semantics_cache()->hits(), 1);
+  EXPECT_EQ(gp_viewer.own_semantics_cache()->misses(), 1);
 
   // FeatureNeRF: descriptors -> feature similarity, the PCA mode, no labels mode; transfer compares them too.
   const LoadedRun fn_run = load_run(fn);

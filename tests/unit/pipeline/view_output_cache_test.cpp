@@ -122,12 +122,51 @@ TEST(ViewOutputCache, KeepsNoMoreThanItsByteLimitAndNeedsASourceThatRendersColou
 
   const CountingSource without(false);
   EXPECT_THROW(ViewOutputCache{without}, UsageError);
+  EXPECT_NO_THROW(ViewOutputCache(without, ViewCachePolicy::recent_views(1500)));  // fills itself from render_view
   Camera moved = a;
   moved.c2w(0, 3) += 1e-9;
   EXPECT_FALSE(same_camera(a, moved));
   Camera distorted = a;
   distorted.intrinsics.distortion.k1 = 0.01;
   EXPECT_FALSE(same_camera(a, distorted));
+}
+
+// The viewer's policy: render_view's own renders are kept and served as often as asked, as deep copies, the least
+// recently used dropped past the byte limit; a source without colour of its own is fine.
+TEST(ViewOutputCache, RecentViewsAreServedRepeatedlyLeastRecentlyUsedDroppedFirst) {
+  const CountingSource source(false);
+  // One 8x8 view keeps 64 x (2 + 3) floats = 1,280 bytes: room for two within 3,000.
+  ViewOutputCache cache(source, ViewCachePolicy::recent_views(3000));
+  EXPECT_FALSE(cache.renders_colour());
+  const Camera a = test::look_at({1, 0, 0}, {0, 0, 0}, 8);
+  const Camera b = test::look_at({2, 0, 0}, {0, 0, 0}, 8);
+  const Camera c = test::look_at({3, 0, 0}, {0, 0, 0}, 8);
+  const SemanticRenderOutput first = cache.render_view(a);
+  SemanticRenderOutput again = cache.render_view(a);
+  EXPECT_EQ(source.semantic_passes, 1);
+  EXPECT_TRUE(at::equal(again.maps[0], first.maps[0]));
+  EXPECT_TRUE(at::equal(again.median_depth, first.median_depth));
+  // A copy: changing what was served changes neither the kept view nor what the first caller got.
+  again.maps[0].fill_(-1.0f);
+  EXPECT_TRUE(at::equal(cache.render_view(a).maps[0], first.maps[0]));
+  EXPECT_EQ(source.semantic_passes, 1);
+  EXPECT_EQ(cache.hits(), 2);
+  cache.render_view(b);  // a, b kept; a was used before b
+  cache.render_view(a);  // a becomes the most recent
+  cache.render_view(c);  // no room for three: b, the least recently used, goes
+  EXPECT_EQ(source.semantic_passes, 3);
+  cache.render_view(a);
+  cache.render_view(c);
+  EXPECT_EQ(source.semantic_passes, 3);
+  cache.render_view(b);
+  EXPECT_EQ(source.semantic_passes, 4);
+  EXPECT_EQ(cache.misses(), 4);
+  // A view larger than the limit is served but not kept.
+  ViewOutputCache tiny(source, ViewCachePolicy::recent_views(100));
+  tiny.render_view(a);
+  tiny.render_view(a);
+  EXPECT_EQ(tiny.hits(), 0);
+  EXPECT_EQ(source.semantic_passes, 6);
 }
 
 }  // namespace
