@@ -91,6 +91,29 @@ TEST(FeatureNerfNetwork, FinePassCompositesCoarseAndFineSamplesSortedAndTheDescr
   EXPECT_TRUE(at::allclose(o.opacity, o.weights.sum(1), 1e-5, 1e-6));
 }
 
+TEST(FeatureNerfNetwork, AColourOnlyRenderIsTheFullRendersColourWithoutTheRest) {
+  at::NoGradGuard no_grad;
+  const FeatureNerfNetwork net(test::small_featurenerf_config());
+  const FeatureNerfSources src = fn_sources(net);
+  const IbrRays rays = fn_rays(20);
+  const at::Tensor background = at::full({20, 3}, 0.5f);
+  const FeatureNerfRenderOutput full = net.render(rays, src, background, nullptr);
+  const FeatureNerfRenderOutput colour = net.render(rays, src, background, nullptr, false, true);
+  for (const auto& [name, a, b] : {std::tuple{"rgb", &full.rgb, &colour.rgb},
+                                   std::tuple{"rgb_coarse", &full.rgb_coarse, &colour.rgb_coarse},
+                                   std::tuple{"opacity", &full.opacity, &colour.opacity},
+                                   std::tuple{"depth", &full.depth, &colour.depth},
+                                   std::tuple{"ts", &full.ts, &colour.ts}, std::tuple{"dts", &full.dts, &colour.dts},
+                                   std::tuple{"weights", &full.weights, &colour.weights}}) {
+    ASSERT_TRUE(b->defined()) << name;
+    EXPECT_TRUE(at::equal(*a, *b)) << name;
+  }
+  EXPECT_EQ(colour.n_samples, full.n_samples);
+  ASSERT_TRUE(full.feature.defined() && full.coord.defined() && full.points.defined());
+  EXPECT_FALSE(colour.feature.defined() || colour.feature_coarse.defined() || colour.coord.defined() ||
+               colour.points.defined() || colour.internal.defined());
+}
+
 TEST(FeatureNerfNetwork, PointsAreEncodedInTheSourceCameraFrameInWorldUnits) {
   // The same object seen from the same camera, with the scene's normalisation scaled: the world-unit camera-frame
   // coordinates and hence v_NeRF are unchanged.

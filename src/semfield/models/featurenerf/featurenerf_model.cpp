@@ -101,7 +101,7 @@ RayRenderOutput FeatureNerfModel::render(const at::Tensor& origins, const at::Te
   for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
     const int64_t n = std::min(kFnRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame, kFnUnboundedExtent);
-    const FeatureNerfRenderOutput o = m_network.render(rays, src, bg.narrow(0, begin, n), nullptr);
+    const FeatureNerfRenderOutput o = m_network.render(rays, src, bg.narrow(0, begin, n), nullptr, false, true);
     rgb.push_back(o.rgb);
     opacity.push_back(o.opacity);
     depth.push_back(o.depth);
@@ -122,7 +122,7 @@ WeightedSamples FeatureNerfModel::render_weights(const at::Tensor& origins, cons
   for (int64_t begin = 0; begin < r; begin += kFnRayChunk) {
     const int64_t n = std::min(kFnRayChunk, r - begin);
     const IbrRays rays = ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), m_frame, kFnUnboundedExtent);
-    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr);
+    const FeatureNerfRenderOutput o = m_network.render(rays, src, at::ones({n, 3}), nullptr, false, true);
     ts.push_back(o.ts);
     dts.push_back(o.dts);
     weights.push_back(o.weights);
@@ -261,7 +261,7 @@ SemanticRenderOutput FeatureNerfModel::render_view(const Camera& camera, Readout
   const kernels::Rays low_rays = kernels::generate_image_rays(low);
   const FeatureNerfSources src = sources_for(low_rays.origins, low_rays.directions);
   const IbrRays lr = ibr_rays(low_rays.origins, low_rays.directions, m_frame, kFnUnboundedExtent);
-  const FeatureNerfRenderOutput lo = m_network.render(lr, src, at::ones({lh * lw, 3}), nullptr);
+  const FeatureNerfRenderOutput lo = m_network.render(lr, src, at::ones({lh * lw, 3}), nullptr, false, true);
   const at::Tensor surface = lo.opacity.gt(0.05f);
   const at::Tensor med = median_depth(lo.ts, lo.weights);
   const float big = 1e30f;

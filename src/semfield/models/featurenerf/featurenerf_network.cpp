@@ -141,7 +141,8 @@ FeatureNerfPoints FeatureNerfNetwork::points_reference(const at::Tensor& x, cons
 
 FeatureNerfRenderOutput FeatureNerfNetwork::render(const IbrRays& rays, const FeatureNerfSources& sources,
                                                    const at::Tensor& background, at::Generator* generator,
-                                                   bool want_internal) const {
+                                                   bool want_internal, bool colour_only) const {
+  SEMFIELD_ASSERT(!(want_internal && colour_only), "featurenerf render: internal features of a colour-only render");
   const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine;
   FeatureNerfRenderOutput out;
   const auto run = [&](const at::Tensor& ts) {
@@ -162,7 +163,7 @@ FeatureNerfRenderOutput FeatureNerfNetwork::render(const IbrRays& rays, const Fe
   const SampleComposite comp_c =
       composite_samples(pc.sigma.view({r, sc}), pc.rgb.view({r, sc, 3}), ts_c, dts_c, background);
   out.rgb_coarse = comp_c.rgb;
-  const int64_t dt = has_teacher_head() ? m_config.teacher_dim : 0;
+  const int64_t dt = has_teacher_head() && !colour_only ? m_config.teacher_dim : 0;
   if (dt > 0) out.feature_coarse = composite_feature(comp_c.weights, pc.feature.view({r, sc, dt}));
   at::Tensor ts = ts_c, pts = pts_c;
   FeatureNerfPoints all = pc;
@@ -178,12 +179,14 @@ FeatureNerfRenderOutput FeatureNerfNetwork::render(const IbrRays& rays, const Fe
       const at::Tensor cat = at::cat({a.view({r, sc, c}), b.view({r, sf, c})}, 1);
       return at::gather(cat, 1, order.unsqueeze(2).expand({r, s, c})).reshape({r * s, c});
     };
-    pts = gather(pts_c, pts_f, 3).view({r, s, 3});
-    all.internal = gather(pc.internal, pf.internal, m_config.feature_dim);
     all.sigma = gather(pc.sigma, pf.sigma, 1).view({-1});
     all.rgb = gather(pc.rgb, pf.rgb, 3);
-    all.coord = gather(pc.coord, pf.coord, 3);
-    if (dt > 0) all.feature = gather(pc.feature, pf.feature, dt);
+    if (!colour_only) {
+      pts = gather(pts_c, pts_f, 3).view({r, s, 3});
+      all.internal = gather(pc.internal, pf.internal, m_config.feature_dim);
+      all.coord = gather(pc.coord, pf.coord, 3);
+      if (dt > 0) all.feature = gather(pc.feature, pf.feature, dt);
+    }
   }
   const int64_t s = ts.size(1);
   out.ts = ts;
@@ -196,6 +199,7 @@ FeatureNerfRenderOutput FeatureNerfNetwork::render(const IbrRays& rays, const Fe
   out.weights = comp.weights;
   if (dt > 0) out.feature = composite_feature(comp.weights, all.feature.view({r, s, dt}));
   if (want_internal) out.internal = composite_feature(comp.weights, all.internal.view({r, s, m_config.feature_dim}));
+  if (colour_only) return out;
   out.points = pts;
   out.coord = all.coord.view({r, s, 3});
   return out;

@@ -78,9 +78,10 @@ class FeatureNerfNetwork {
   FeatureNerfPoints points(const at::Tensor& x, const at::Tensor& dirs, const FeatureNerfSources& sources,
                            bool heads = true) const;
   /// Renders rays; `generator` draws stratified offsets and importance samples (deterministic midpoints and quantiles
-  /// without one).
+  /// without one). `colour_only`: rgb, opacity, depth, ts / dts / weights only — no features, coordinates or sample
+  /// positions gathered or composited (a colour view; ~10 % of its time went to those).
   FeatureNerfRenderOutput render(const IbrRays& rays, const FeatureNerfSources& sources, const at::Tensor& background,
-                                 at::Generator* generator, bool want_internal = false) const;
+                                 at::Generator* generator, bool want_internal = false, bool colour_only = false) const;
 
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   std::vector<at::Tensor> parameters() const;
