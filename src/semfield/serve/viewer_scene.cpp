@@ -206,7 +206,7 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
   RenderedFrame frame;
   auto render_rgb = [&] {
     return preview && previewable(mode) ? m_preview->render(camera, m_background, coarse ? 2 : 0, coarse)
-                                        : render_view(*m_run.model, camera, m_background);
+                                        : exact_view(camera);
   };
   auto from_view = [&](const RenderedView& view) {
     frame.depth = image_to_tensor(view.depth);
@@ -254,6 +254,20 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
     }
   }
   SEMFIELD_ASSERT(false, "unhandled render mode");
+}
+
+RenderedView ViewerScene::exact_view(const Camera& camera) {
+  const std::string key = camera_key(camera);
+  if (!m_last_view || m_last_view_key != key) {
+    m_last_view.reset();
+    // A model that renders its semantics in its colour pass (gp-nerf, gnesf with 2D maps): one pass for both, the
+    // semantics kept for the labels / PCA modes and the clicks on this view.
+    m_last_view = m_own_cache != nullptr && m_own_cache->renders_colour()
+                      ? m_own_cache->render_colour(camera, m_background)
+                      : render_view(*m_run.model, camera, m_background);
+    m_last_view_key = key;
+  }
+  return *m_last_view;
 }
 
 ViewerScene::QueryMaps ViewerScene::query_maps(const Camera& camera, const std::string& text) {

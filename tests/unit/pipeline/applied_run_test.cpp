@@ -266,6 +266,14 @@ TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
   gp_viewer.prepare(session, camera);
   EXPECT_EQ(gp_viewer.own_semantics_cache()->hits(), 1);
   EXPECT_EQ(gp_viewer.own_semantics_cache()->misses(), 1);
+  // GP-NeRF renders its semantics in its colour pass: an RGB frame keeps them for the labels frame of that camera.
+  const Camera& other = gp_run.cameras.back().camera;
+  const RenderedFrame rgb = gp_viewer.render(RenderMode::Rgb, other, "", false, false);
+  const RenderedFrame depth = gp_viewer.render(RenderMode::Depth, other, "", false, false);
+  EXPECT_TRUE(at::equal(rgb.depth, depth.depth));
+  gp_viewer.render(RenderMode::Labels, other, "", false, false);
+  EXPECT_EQ(gp_viewer.own_semantics_cache()->hits(), 2);
+  EXPECT_EQ(gp_viewer.own_semantics_cache()->misses(), 1);
 
   // FeatureNeRF: descriptors -> feature similarity, the PCA mode, no labels mode; transfer compares them too.
   const LoadedRun fn_run = load_run(fn);
