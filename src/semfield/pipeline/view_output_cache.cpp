@@ -55,6 +55,7 @@ void ViewOutputCache::keep(const Camera& camera, SemanticRenderOutput out) const
   out.rgb = at::Tensor();
   out.latent = at::Tensor();
   const int64_t bytes = output_bytes(out);
+  if (bytes > m_policy.max_bytes) return;  // never fits: keep what is kept
   if (m_policy.recent) {
     for (auto it = m_kept.begin(); it != m_kept.end(); ++it)
       if (same_camera(it->first, camera)) {
@@ -79,6 +80,7 @@ RenderedView ViewOutputCache::render_colour(const Camera& camera, const Eigen::V
   RenderedView view = view_from_colour_pass(camera, out);
   view.seconds = seconds_since(start);
   std::lock_guard<std::mutex> lock(m_mutex);
+  ++m_colour_passes;
   keep(camera, std::move(out));
   return view;
 }
@@ -104,7 +106,7 @@ SemanticRenderOutput ViewOutputCache::render_view(const Camera& camera) const {
     ++m_misses;
   }
   SemanticRenderOutput out = m_source.render_view(camera);
-  if (m_policy.recent) {
+  if (m_policy.recent && output_bytes(out) <= m_policy.max_bytes) {  // no copy of a view that never fits
     std::lock_guard<std::mutex> lock(m_mutex);
     keep(camera, cloned(out));
   }

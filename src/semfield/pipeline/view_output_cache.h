@@ -19,8 +19,9 @@
 
 namespace semfield {
 
-/// What a ViewOutputCache keeps. At most `max_bytes` of outputs (maps, opacity and depths; not the latent, which
-/// scores and pictures do not read).
+/// What a ViewOutputCache keeps. At most `max_bytes` of outputs (maps, opacity and depths; not the latent or the
+/// colour, which scores, pictures and segmenters do not read: a kept view is served without them); a view larger than
+/// that is never kept and evicts nothing.
 struct ViewCachePolicy {
   int64_t max_bytes = int64_t{1} << 30;
   /// false (eval): only render_colour's passes are kept, none past max_bytes, and each is served once, then dropped
@@ -42,9 +43,11 @@ class ViewOutputCache final : public SemanticSource {
   /// them), from a pass that keeps the view's semantic outputs for render_view of the same camera.
   RenderedView render_colour(const Camera& camera, const Eigen::Vector3f& background);
 
-  /// Views whose kept outputs render_view returned, and views it rendered anew.
+  /// Views whose kept outputs render_view returned, views it rendered anew, and render_colour's passes (read without
+  /// the lock: for a caller that serialises its calls, as the viewer and eval do, or after them).
   int64_t hits() const { return m_hits; }
   int64_t misses() const { return m_misses; }
+  int64_t colour_passes() const { return m_colour_passes; }
 
   // SemanticSource: the wrapped source's, with render_view served from the kept outputs when the camera is a kept
   // view's (the policy says which views are kept and for how long).
@@ -85,7 +88,7 @@ class ViewOutputCache final : public SemanticSource {
   ViewCachePolicy m_policy;
   mutable std::mutex m_mutex;
   mutable std::deque<std::pair<Camera, SemanticRenderOutput>> m_kept;
-  mutable int64_t m_bytes = 0, m_hits = 0, m_misses = 0;
+  mutable int64_t m_bytes = 0, m_hits = 0, m_misses = 0, m_colour_passes = 0;
 };
 
 /// Whether two cameras render the same rays (intrinsics and pose equal).

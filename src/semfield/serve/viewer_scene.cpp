@@ -226,6 +226,7 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
       return frame;
     }
     case RenderMode::Pca: {
+      m_semantics_asked = true;
       if (m_pca_source == nullptr) fail_usage("pca mode: {}", m_info["modes"]["pca"]["reason"].get<std::string>());
       const SegmentView view = render_field_view(*m_pca_source, camera, "viewer", 0);
       // Fitted on the first view asked for, then kept, so colours stay put while the camera moves.
@@ -236,6 +237,7 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
       return frame;
     }
     case RenderMode::Labels: {
+      m_semantics_asked = true;
       if (m_label_source == nullptr)
         fail_usage("labels mode: {}", m_info["modes"]["labels"]["reason"].get<std::string>());
       const SegmentView view = render_field_view(*m_label_source, camera, "viewer", 0);
@@ -260,9 +262,10 @@ RenderedView ViewerScene::exact_view(const Camera& camera) {
   const std::string key = camera_key(camera);
   if (!m_last_view || m_last_view_key != key) {
     m_last_view.reset();
-    // A model that renders its semantics in its colour pass (gp-nerf, gnesf with 2D maps): one pass for both, the
-    // semantics kept for the labels / PCA modes and the clicks on this view.
-    m_last_view = m_own_cache != nullptr && m_own_cache->renders_colour()
+    // A model that renders its semantics in its colour pass (gp-nerf, gnesf with 2D maps), once the page has asked
+    // for semantics: one pass for both, the semantics kept for the labels / PCA modes and the clicks on this view.
+    // (Not before: GNeSF's vote costs seconds a view that a user who only looks at colour should not pay.)
+    m_last_view = m_semantics_asked && m_own_cache != nullptr && m_own_cache->renders_colour()
                       ? m_own_cache->render_colour(camera, m_background)
                       : render_view(*m_run.model, camera, m_background);
     m_last_view_key = key;
@@ -294,6 +297,7 @@ Segmenter& ViewerScene::session_segmenter(ViewerSession& session) {
 }
 
 const SegmentView& ViewerScene::prepared_view(ViewerSession& session, const Camera& camera) {
+  m_semantics_asked = true;
   const std::string key = camera_key(camera);
   if (!session.prepared || session.prepared_key != key) {
     Segmenter& segmenter = session_segmenter(session);

@@ -115,7 +115,7 @@ class ViewerScene {
   };
   QueryMaps query_maps(const Camera& camera, const std::string& text);
   /// The volume-rendered colour, depth and opacity of a camera, the last one kept (RGB then depth of one still camera
-  /// render it once).
+  /// render it once; after semantics were asked for, through the model's joint pass where it has one).
   RenderedView exact_view(const Camera& camera);
   const SegmentView& prepared_view(ViewerSession& session, const Camera& camera);
   Segmenter& session_segmenter(ViewerSession& session);
@@ -129,6 +129,7 @@ class ViewerScene {
   std::unique_ptr<ViewOutputCache> m_own_cache;  ///< the run model's own semantics, its last views kept
   std::optional<RenderedView> m_last_view;       ///< exact_view's last view, of the camera m_last_view_key names
   std::string m_last_view_key;
+  bool m_semantics_asked = false;  ///< a labels / PCA frame or a click came: exact views keep the model's semantics
   /// What clicks segment with (field_choice.h choose_semantics): a distilled field, or the run model's own
   /// semantics (m_segment_field null, m_segment_source the model).
   std::string m_segment_name, m_segment_origin;  ///< m_segment_origin: the model's own semantics, named for errors

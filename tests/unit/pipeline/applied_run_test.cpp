@@ -266,14 +266,21 @@ TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
   gp_viewer.prepare(session, camera);
   EXPECT_EQ(gp_viewer.own_semantics_cache()->hits(), 1);
   EXPECT_EQ(gp_viewer.own_semantics_cache()->misses(), 1);
-  // GP-NeRF renders its semantics in its colour pass: an RGB frame keeps them for the labels frame of that camera.
+  // GP-NeRF renders its semantics in its colour pass: once semantics were asked for (above), an RGB frame is that
+  // pass and keeps them for the labels frame of the camera; its depth frame is the same render.
   const Camera& other = gp_run.cameras.back().camera;
+  EXPECT_EQ(gp_viewer.own_semantics_cache()->colour_passes(), 0);
   const RenderedFrame rgb = gp_viewer.render(RenderMode::Rgb, other, "", false, false);
   const RenderedFrame depth = gp_viewer.render(RenderMode::Depth, other, "", false, false);
+  EXPECT_EQ(gp_viewer.own_semantics_cache()->colour_passes(), 1);
   EXPECT_TRUE(at::equal(rgb.depth, depth.depth));
   gp_viewer.render(RenderMode::Labels, other, "", false, false);
   EXPECT_EQ(gp_viewer.own_semantics_cache()->hits(), 2);
   EXPECT_EQ(gp_viewer.own_semantics_cache()->misses(), 1);
+  // Before any semantics are asked for, RGB frames are the colour render alone.
+  ViewerScene fresh = viewer_of(gp);
+  fresh.render(RenderMode::Rgb, other, "", false, false);
+  EXPECT_EQ(fresh.own_semantics_cache()->colour_passes(), 0);
 
   // FeatureNeRF: descriptors -> feature similarity, the PCA mode, no labels mode; transfer compares them too.
   const LoadedRun fn_run = load_run(fn);

@@ -161,12 +161,40 @@ TEST(ViewOutputCache, RecentViewsAreServedRepeatedlyLeastRecentlyUsedDroppedFirs
   cache.render_view(b);
   EXPECT_EQ(source.semantic_passes, 4);
   EXPECT_EQ(cache.misses(), 4);
-  // A view larger than the limit is served but not kept.
+  // A view larger than the limit is served but not kept, and evicts nothing.
   ViewOutputCache tiny(source, ViewCachePolicy::recent_views(100));
   tiny.render_view(a);
   tiny.render_view(a);
   EXPECT_EQ(tiny.hits(), 0);
   EXPECT_EQ(source.semantic_passes, 6);
+  const Camera big = test::look_at({4, 0, 0}, {0, 0, 0}, 16);  // 4 x 1,280 bytes
+  cache.render_view(big);  // c and b, kept now, stay
+  cache.render_view(b);
+  cache.render_view(c);
+  EXPECT_EQ(source.semantic_passes, 7);
+}
+
+// What a miss returns is the caller's: changing it leaves the kept copy as rendered. A colour pass of a kept camera
+// replaces its entry (the bytes counted once).
+TEST(ViewOutputCache, RecentViewsKeepTheirOwnCopyAndAColourPassReplacesAKeptView) {
+  const CountingSource source(true);
+  ViewOutputCache cache(source, ViewCachePolicy::recent_views(2600));  // two 8x8 views
+  const Camera a = test::look_at({1, 0, 0}, {0, 0, 0}, 8);
+  const Camera b = test::look_at({2, 0, 0}, {0, 0, 0}, 8);
+  SemanticRenderOutput first = cache.render_view(a);
+  const at::Tensor rendered = first.maps[0].clone();
+  first.maps[0].fill_(-1.0f);
+  first.opacity.fill_(-1.0f);
+  const SemanticRenderOutput again = cache.render_view(a);
+  EXPECT_TRUE(at::equal(again.maps[0], rendered));
+  EXPECT_FALSE(at::equal(again.opacity, first.opacity));
+  cache.render_colour(a, Eigen::Vector3f::Ones());  // replaces a's entry: still room for b beside it
+  EXPECT_EQ(cache.colour_passes(), 1);
+  cache.render_view(b);
+  cache.render_view(a);
+  cache.render_view(b);
+  EXPECT_EQ(source.semantic_passes, 2);  // a once, b once
+  EXPECT_EQ(cache.hits(), 3);
 }
 
 }  // namespace
