@@ -2,6 +2,7 @@
 // render and evaluate, lift its instance labels into a 3D label field, then select one object with a click and
 // export its mesh; then the shipped generalizable model renders the same scene, which it never saw, from its photos
 // alone (no per-scene training), and the shipped GNeSF model segments it from its views' 2D semantic maps.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -36,6 +37,10 @@
 namespace semfield::cli {
 
 namespace {
+
+// Step floors under the demo's time budgets (a busy machine would otherwise leave a field too coarse to use).
+constexpr int64_t kDemoMinTrainSteps = 200;
+constexpr int64_t kDemoMinDistillSteps = 30;
 
 struct DemoArgs {
   std::string out = "demo_out";
@@ -195,7 +200,21 @@ void run_demo(const DemoArgs& args) {
   options.spec.config.train.target_samples = 1 << 16;
   options.run_dir = run_dir;
   options.image_memory_bytes = default_image_memory_cap();
-  const TrainSummary summary = train_radiance_field(scene, options);
+  TrainSummary summary = train_radiance_field(scene, options);
+  // A busy machine can spend the budget on a few dozen steps, too few for a surface to click on and mesh (step 6):
+  // train on to a floor of steps then, without the budget (262 steps fit the 90 s on an idle 2-core Zen 3 VM).
+  const int64_t min_steps = std::min<int64_t>(kDemoMinTrainSteps, args.steps);
+  if (summary.steps < min_steps) {
+    std::printf("   only %lld steps in %.0f s (a busy machine?): training on to %lld steps\n",
+                static_cast<long long>(summary.steps), summary.seconds, static_cast<long long>(min_steps));
+    options.resume = true;
+    options.spec.config.train.steps = min_steps;
+    options.spec.config.train.time_budget = 0;
+    const TrainSummary first = summary;
+    summary = train_radiance_field(scene, options);
+    summary.steps += first.steps;  // the resumed run reports its own part
+    summary.seconds += first.seconds;
+  }
 
   std::printf("== 4/8 rendering an orbit\n");
   const LoadedRun loaded = load_run(run_dir);
@@ -215,7 +234,14 @@ void run_demo(const DemoArgs& args) {
   distill.name = default_distill_name(instances);
   distill.run_dir = run_dir;
   const std::unique_ptr<Teacher> teacher = make_teacher(instances, scene);
-  const DistillSummary labels = distill_field(scene, loaded, *teacher, distill);
+  DistillSummary labels = distill_field(scene, loaded, *teacher, distill);
+  if (labels.steps < kDemoMinDistillSteps) {  // as above (79 steps fit the 40 s on that idle VM): again, by steps
+    std::printf("   only %lld steps in %.0f s (a busy machine?): distilling again for %lld steps\n",
+                static_cast<long long>(labels.steps), labels.seconds, static_cast<long long>(kDemoMinDistillSteps));
+    distill.config.steps = kDemoMinDistillSteps;
+    distill.config.time_budget = 0;
+    labels = distill_field(scene, loaded, *teacher, distill);
+  }
   const LoadedDistill field = load_distilled(run_dir, distill.name, *loaded.model);
   for (size_t i = 0; i < orbit.size(); ++i) {
     const RenderedFeatures rendered = render_features(*field.model, orbit[i]);
