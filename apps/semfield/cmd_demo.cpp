@@ -202,7 +202,7 @@ void run_demo(const DemoArgs& args) {
   options.image_memory_bytes = default_image_memory_cap();
   TrainSummary summary = train_radiance_field(scene, options);
   // A busy machine can spend the budget on a few dozen steps, too few for a surface to click on and mesh (step 6):
-  // train on to a floor of steps then, without the budget (262 steps fit the 90 s on an idle 2-core Zen 3 VM).
+  // train on to a floor of steps then, without the budget (an idle 2-core Zen 3 VM fits 260-500 steps in the 90 s).
   const int64_t min_steps = std::min<int64_t>(kDemoMinTrainSteps, args.steps);
   if (summary.steps < min_steps) {
     std::printf("   only %lld steps in %.0f s (a busy machine?): training on to %lld steps\n",
@@ -235,7 +235,7 @@ void run_demo(const DemoArgs& args) {
   distill.run_dir = run_dir;
   const std::unique_ptr<Teacher> teacher = make_teacher(instances, scene);
   DistillSummary labels = distill_field(scene, loaded, *teacher, distill);
-  if (labels.steps < kDemoMinDistillSteps) {  // as above (79 steps fit the 40 s on that idle VM): again, by steps
+  if (labels.steps < kDemoMinDistillSteps) {  // as above (80-230 steps fit the 40 s on that VM): again, by steps
     std::printf("   only %lld steps in %.0f s (a busy machine?): distilling again for %lld steps\n",
                 static_cast<long long>(labels.steps), labels.seconds, static_cast<long long>(kDemoMinDistillSteps));
     distill.config.steps = kDemoMinDistillSteps;
