@@ -1,4 +1,4 @@
-// kernels/simd_ops.h's AVX2 + FMA path, compiled without AVX-512 whatever the build machine has, so that an AVX-512
+// kernels/simd_ops.h's and kernels/tap_blocks.h's AVX2 + FMA paths, compiled without AVX-512 whatever the build machine has, so that an AVX-512
 // CI machine tests the loops that AVX2-only CPUs run (tests/CMakeLists.txt: its own executable, linking no semfield
 // library, since the header's inline helpers compiled for another instruction set must not meet the library's).
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "semfield/kernels/simd_ops.h"
 #include "unit/kernels/simd_ops_cases.h"
+#include "unit/kernels/tap_blocks_cases.h"
 
 namespace semfield::kernels {
 namespace {
@@ -41,6 +42,10 @@ TEST(SimdOpsAvx2, ExpMatchesStdExpAcrossTheRange) {
   }
   EXPECT_NEAR(sum, total, 1e-5 * total);
 }
+
+TEST(TapBlocksAvx2, BilinearTapsOfEightLanesMatchThePointByPointTaps) { test::check_tap_blocks(); }
+
+TEST(TapBlocksAvx2, ProjectionsOfEightLanesMatchTheScalarLoop) { test::check_projection_blocks(); }
 
 }  // namespace
 }  // namespace semfield::kernels

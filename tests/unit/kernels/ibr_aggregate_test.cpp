@@ -15,6 +15,7 @@
 #include "semfield/kernels/fused_layers.h"
 #include "semfield/kernels/layer_precision.h"
 #include "semfield/kernels/simd_ops.h"
+#include "tap_blocks_cases.h"
 
 namespace semfield::kernels {
 namespace {
@@ -60,6 +61,10 @@ TEST(SimdSoftplus, MatchesLog1pExp) {
     EXPECT_NEAR(y[i], ref, 1e-6 * ref + 1e-30) << x[i];
   }
 }
+
+TEST(TapBlocks, BilinearTapsOfABlockMatchThePointByPointTaps) { test::check_tap_blocks(); }
+
+TEST(TapBlocks, ProjectionsOfABlockMatchTheScalarLoop) { test::check_projection_blocks(); }
 
 TEST(FusedLayers, BlockSoftmaxMatchesSoftmaxOverValidViews) {
   // 8 views x 29 samples (not a multiple of 16), logits in a strided buffer, views valid at random; sample 0 has no

@@ -49,6 +49,44 @@ TEST(IbrConfig, JsonRoundTripAndUnknownKeys) {
             std::string::npos);
   EXPECT_NE(test::error_of([] { ibr_config_from_json({{"n_coarse", 1}}, "cfg.json"); }).find("n_coarse"),
             std::string::npos);
+  EXPECT_NE(test::error_of([] { ibr_config_from_json({{"n_coarse_render", 1}}, "cfg.json"); }).find("n_coarse_render"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([] { ibr_config_from_json({{"n_fine_render", -1}}, "cfg.json"); }).find("n_fine_render"),
+            std::string::npos);
+  // Files written before the inference sample counts existed read as 0: the training counts.
+  nlohmann::json old = to_json(c);
+  old.erase("n_coarse_render");
+  old.erase("n_fine_render");
+  EXPECT_EQ(ibr_config_from_json(old, "cfg.json").n_coarse_render, 0);
+}
+
+TEST(IbrNetwork, InferenceTakesTheRenderSampleCountsTrainingItsOwn) {
+  // n_coarse_render / n_fine_render: a render at inference takes them; a training render keeps n_coarse / n_fine;
+  // the weights are the same network either way.
+  IbrConfig config = small_ibr_config();
+  config.fine_min_opacity = 0;
+  const IbrNetwork trained(config);
+  IbrConfig fewer = config;
+  fewer.n_coarse_render = config.n_coarse - 2;
+  fewer.n_fine_render = config.n_fine + 1;
+  IbrNetwork renderer(fewer);
+  renderer.load_state(trained.state(), "test");
+  IbrConfig as_trained_with_fewer = config;  // a network trained with the render counts: what inference must equal
+  as_trained_with_fewer.n_coarse = fewer.n_coarse_render;
+  as_trained_with_fewer.n_fine = fewer.n_fine_render;
+  IbrNetwork reference(as_trained_with_fewer);
+  reference.load_state(trained.state(), "test");
+  at::NoGradGuard no_grad;
+  const IbrSources src = ibr_test_sources(trained, at::rand({3, 3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(4)));
+  const IbrRays rays = ibr_test_rays(16);
+  const at::Tensor bg = at::full({16, 3}, 0.5f);
+  const IbrRenderOutput inference = renderer.render(rays, src, bg, false, 0);
+  EXPECT_EQ(inference.ts.size(1), fewer.n_coarse_render + fewer.n_fine_render);
+  EXPECT_TRUE(at::equal(inference.rgb, reference.render(rays, src, bg, false, 0).rgb));
+  EXPECT_FALSE(at::allclose(inference.rgb, trained.render(rays, src, bg, false, 0).rgb));
+  const IbrRenderOutput training = renderer.render(rays, src, bg, true, 1);
+  EXPECT_EQ(training.ts.size(1), config.n_coarse + config.n_fine);
+  EXPECT_TRUE(at::equal(training.rgb, trained.render(rays, src, bg, true, 1).rgb));
 }
 
 TEST(IbrRayBounds, EnterAndLeaveTheBox) {

@@ -19,6 +19,9 @@ void IbrConfig::validate() const {
   check(point_features >= 2 && point_features <= 512, "point_features", point_features);
   check(n_coarse >= 2 && n_coarse <= 1024, "n_coarse", n_coarse);
   check(n_fine >= 0 && n_fine <= 1024, "n_fine", n_fine);
+  check(n_coarse_render == 0 || (n_coarse_render >= 2 && n_coarse_render <= 1024), "n_coarse_render",
+        n_coarse_render);
+  check(n_fine_render >= 0 && n_fine_render <= 1024, "n_fine_render", n_fine_render);
   check(source_views >= 1 && source_views <= 64, "source_views", source_views);
   check(valid_encode_size(encode_size), "encode_size", encode_size);
   if (!(unbounded_extent >= 1.0 && unbounded_extent <= 1000.0))
@@ -34,6 +37,8 @@ nlohmann::json to_json(const IbrConfig& c) {
           {"point_features", c.point_features},
           {"n_coarse", c.n_coarse},
           {"n_fine", c.n_fine},
+          {"n_coarse_render", c.n_coarse_render},
+          {"n_fine_render", c.n_fine_render},
           {"source_views", c.source_views},
           {"encode_size", c.encode_size},
           {"unbounded_extent", c.unbounded_extent},
@@ -44,7 +49,7 @@ nlohmann::json to_json(const IbrConfig& c) {
 IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"encoder", "view_hidden", "view_features", "point_features", "n_coarse", "n_fine",
-                            "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "seed"});
+                            "n_coarse_render", "n_fine_render", "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "seed"});
   IbrConfig c;
   if (auto enc = root.find("encoder")) {
     enc->reject_unknown_keys({"base_channels", "out_channels"});
@@ -56,6 +61,8 @@ IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem
   c.point_features = static_cast<int>(root.int_or("point_features", c.point_features));
   c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
+  c.n_coarse_render = static_cast<int>(root.int_or("n_coarse_render", c.n_coarse_render));
+  c.n_fine_render = static_cast<int>(root.int_or("n_fine_render", c.n_fine_render));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
   c.encode_size = static_cast<int>(root.int_or("encode_size", c.encode_size));
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);

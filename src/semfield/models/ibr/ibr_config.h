@@ -19,6 +19,12 @@ struct IbrConfig {
   int point_features = 16;   ///< "point_features": per-sample features the ray attention runs on (D)
   int n_coarse = 32;         ///< "n_coarse": stratified samples per ray between the scene box's near and far
   int n_fine = 16;           ///< "n_fine": importance samples per ray drawn from the coarse weights
+  /// "n_coarse_render", "n_fine_render": the same at inference (apply, render, eval, segment, serve, validation
+  /// renders; not training or fine-tuning steps' rays); 0 = n_coarse / n_fine. Fewer samples trade a little quality
+  /// for time: BENCHMARKS.md ("Generalizable models") measures 24 coarse samples for the shipped ibr-synth (trained
+  /// with 32 + 16), as gp-nerf-synth renders with fewer than it was trained with.
+  int n_coarse_render = 0;
+  int n_fine_render = 0;
   int source_views = 8;      ///< "source_views": views a target is rendered from (nearest by pose)
   /// "encode_size": the longest side source images are resampled to before the encoder (encoders/encoder_input.h);
   /// 0: encoded as they are. Colours are still read from the images at their own resolution.

@@ -239,7 +239,10 @@ at::Tensor IbrNetwork::ray_density_reference(const at::Tensor& z, const at::Tens
 
 IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& sources, const at::Tensor& background,
                                    bool train, uint64_t seed) const {
-  const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine;
+  // Inference may take fewer samples per ray than training (config n_coarse_render / n_fine_render).
+  const int64_t r = rays.origins.size(0),
+                sc = !train && m_config.n_coarse_render > 0 ? m_config.n_coarse_render : m_config.n_coarse,
+                sf = !train && m_config.n_fine_render > 0 ? m_config.n_fine_render : m_config.n_fine;
   const auto opts = rays.origins.options();
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);
