@@ -112,7 +112,7 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
   const std::vector<Layer> view2 = detail::pack_net(op, "view2", weights.view2);
   const std::vector<Layer> point = detail::pack_net(op, "point", weights.point);
   const std::vector<Layer> sigma = detail::pack_net(op, "sigma", weights.sigma);
-  const std::vector<Layer> colour = detail::pack_net(op, "colour", weights.colour);
+  std::vector<Layer> colour = detail::pack_net(op, "colour", weights.colour);
   const int64_t H = mix_view.out, G = view2.back().out - 1, D = point.back().out;
   const int64_t x_width = C + 3 + kRayDiff + 1, c_width = G + kRayDiff + 1;
   TORCH_CHECK(view.front().in == x_width && view.back().out == H && mix_view.in == H && mix_stats.in == 2 * H &&
@@ -121,6 +121,16 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
                   colour.back().out == 1,
               op, ": the weights do not fit together (", C, " feature channels)");
 
+  // The colour blend's first layer reads its input [g, ray difference, 1] in place, from the rows view2 wrote: g,
+  // the visibility logit, then (written after view2) the ray difference and 1 in the row's padding columns. Its packed
+  // weights get a zero input row for the logit (copying each row's 21 inputs out was ~2 % of a 256x256 view).
+  {
+    const at::Tensor w0 = weights.colour.weights.front().detach().to(at::kFloat);
+    const at::Tensor skip_logit =
+        at::cat({w0.narrow(1, 0, G), at::zeros({w0.size(0), 1}, w0.options()), w0.narrow(1, G, kRayDiff + 1)}, 1);
+    colour.front() = detail::pack_layer(op, "colour.weight0", skip_logit,
+                                        weights.colour.biases.empty() ? nullptr : &weights.colour.biases.front());
+  }
   const at::Tensor pos = positions.contiguous(), dir = dirs.contiguous();
   const at::Tensor w2c = cameras.w2c.detach().to(at::kFloat).contiguous();
   const at::Tensor intr = cameras.intrinsics.detach().to(at::kFloat).contiguous();
@@ -170,7 +180,7 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
   }
 
   const int64_t max_rows = V * kBlockSamples;
-  const int64_t ldh = padded16(H), ldo2 = padded16(G + 1), ldd = padded16(D);
+  const int64_t ldh = padded16(H), ldo2 = padded16(G + 1 + kRayDiff + 1), ldd = padded16(D);
   const int64_t scratch_width =
       std::max({widest(view), widest(view2), widest(point), widest(sigma), widest(colour), ldh});
   const int64_t n_blocks = (N + kBlockSamples - 1) / kBlockSamples;
@@ -183,7 +193,7 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
     std::vector<float> s0(static_cast<size_t>(max_rows * scratch_width)), s1(s0.size());
     std::vector<float> hv(static_cast<size_t>(max_rows * ldh)), mixed(hv.size());
     std::vector<float> out2(static_cast<size_t>(max_rows * ldo2)), vis(static_cast<size_t>(max_rows));
-    std::vector<float> cin(static_cast<size_t>(max_rows * c_width)), logit(static_cast<size_t>(max_rows * 16));
+    std::vector<float> logit(static_cast<size_t>(max_rows * 16));
     std::vector<float> blend(static_cast<size_t>(max_rows)), w_uniform(static_cast<size_t>(max_rows));
     std::vector<float> stats(static_cast<size_t>(kBlockSamples * 2 * H)), per_sample(static_cast<size_t>(kBlockSamples * ldh));
     std::vector<float> pooled(static_cast<size_t>(kBlockSamples * 2 * G)), zb(static_cast<size_t>(kBlockSamples * ldd));
@@ -258,14 +268,15 @@ IbrPointsForward ibr_points_forward(const at::Tensor& positions, const at::Tenso
           }
       run_net(point, pooled.data(), 2 * G, nb, zb.data(), ldd, true, s0.data(), s1.data());
       run_net(sigma, zb.data(), ldd, nb, sig.data(), 16, false, s0.data(), s1.data());
-      // Colour: a blend logit per view from [g, ray difference, 1], softmax over the valid views.
+      // Colour: a blend logit per view from [g, ray difference, 1] (the view2 rows, the logit's column skipped),
+      // softmax over the valid views.
       for (int64_t row = 0; row < rows; ++row) {
-        float* c = cin.data() + row * c_width;
-        std::copy(out2.data() + row * ldo2, out2.data() + row * ldo2 + G, c);
         const float* xr = x.data() + row * x_width + C + 3;  // ray difference and the constant 1
-        std::copy(xr, xr + kRayDiff + 1, c + G);
+        float* o2 = out2.data() + row * ldo2;
+        o2[G] = 0.0f;  // the logit, read above; 0 so that its zero weight meets a finite value
+        std::copy(xr, xr + kRayDiff + 1, o2 + G + 1);
       }
-      run_net(colour, cin.data(), c_width, rows, logit.data(), 16, false, s0.data(), s1.data());
+      run_net(colour, out2.data(), ldo2, rows, logit.data(), 16, false, s0.data(), s1.data());
       masked_softmax_views(logit.data(), 16, valid.data(), V, nb, blend.data(), per_block.data());
       for (int64_t i = 0; i < nb; ++i) sig[static_cast<size_t>(i)] = sig[static_cast<size_t>(i * 16)];
       softplus_inplace(nb, sig.data(), per_block.data());
