@@ -345,11 +345,12 @@ void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::
   }
   if (type != "ibr") return CorpusModel::initialise_from(type, config, weights, origin);
   IbrConfig theirs = ibr_config_from_json(config, origin);
-  // encode_size is how source images are fed to the encoder, and the inference sample counts how its renders sample
-  // rays, not the network's shape: this model keeps its own.
+  // encode_size is how source images are fed to the encoder, and the inference sample counts and fine-pass skip how
+  // its renders sample rays, not the network's shape: this model keeps its own.
   theirs.encode_size = m_network.config().radiance.encode_size;
   theirs.n_coarse_render = m_network.config().radiance.n_coarse_render;
   theirs.n_fine_render = m_network.config().radiance.n_fine_render;
+  theirs.fine_min_opacity = m_network.config().radiance.fine_min_opacity;
   if (to_json(theirs) != to_json(m_network.config().radiance))
     fail_input(origin, "", "its ibr config {} differs from this gnesf model's radiance config {}",
                to_json(theirs).dump(), to_json(m_network.config().radiance).dump());
