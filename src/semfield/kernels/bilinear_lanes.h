@@ -1,6 +1,6 @@
 // The bilinear taps of 16 points at once (AVX-512), in grid_sampler's semantics (bilinear, zero padding,
 // align_corners = false): the one vector routine behind the training gather's taps (gather_project.cpp,
-// fill_tap_block_f32) and the fused inference kernels' (fused_layers.h, bilinear_taps_block), which differ only in the
+// fill_tap_block_f32) and the fused inference kernels' (tap_blocks.h, bilinear_taps_block), which differ only in the
 // layout they store them in. Private to src/semfield/kernels.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The fused CPU inference kernels' projections of sample blocks into source views and their bilinear taps and
-// gathers (ibr_aggregate.cpp, featurenerf_forward.cpp, through fused_layers.h): vector code over 8 lanes with AVX2 and
+// gathers (ibr_aggregate.cpp, gpnerf_forward.cpp, featurenerf_forward.cpp, through fused_layers.h): vector code over 8 lanes with AVX2 and
 // 16 with AVX-512, a scalar loop for the rest. No ATen, so that tests/simd/ can check the AVX2 branches on any x86-64
 // machine. Private to src/semfield/kernels.
 #pragma once
@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "semfield/kernels/bilinear_lanes.h"
 #include "semfield/kernels/simd_ops.h"
@@ -95,9 +96,11 @@ inline void bilinear_taps_block(const MapView& m, const float* u, const float* v
   const __m256 hw = _mm256_set1_ps(static_cast<float>(m.w) * 0.5f), hh = _mm256_set1_ps(static_cast<float>(m.h) * 0.5f);
   const __m256i iw = _mm256_set1_epi32(static_cast<int32_t>(m.w)), ih = _mm256_set1_epi32(static_cast<int32_t>(m.h));
   const __m256i ione = _mm256_set1_epi32(1), iminus_one = _mm256_set1_epi32(-1);
-  // Offsets in 64 bits: y0 (w C) + x0 C with 32-bit factors (w C < 2^31 for any map a float index can address).
+  // Offsets in 64 bits: y0 (w C) + x0 C from 32-bit factors (_mm256_mul_epi32); a map with w C >= 2^31 takes the
+  // scalar loop.
   const __m256i vC = _mm256_set1_epi64x(m.C), vrow = _mm256_set1_epi64x(m.w * m.C);
-  for (; i + 8 <= n; i += 8) {
+  const bool narrow = m.w * m.C <= std::numeric_limits<int32_t>::max();
+  for (; narrow && i + 8 <= n; i += 8) {
     const __m256 gx = _mm256_sub_ps(_mm256_mul_ps(_mm256_div_ps(_mm256_loadu_ps(u + i), vW), two), one);
     const __m256 gy = _mm256_sub_ps(_mm256_mul_ps(_mm256_div_ps(_mm256_loadu_ps(v + i), vH), two), one);
     const __m256 x = _mm256_sub_ps(_mm256_mul_ps(_mm256_add_ps(gx, one), hw), half);
@@ -271,7 +274,8 @@ inline void project_block(const float* P, const float* K, const float* o, float 
       const __m256 tx = _mm256_sub_ps(px, o0), ty = _mm256_sub_ps(py, o1), tz = _mm256_sub_ps(pz, o2);
       const __m256 len =
           _mm256_sqrt_ps(_mm256_fmadd_ps(tx, tx, _mm256_fmadd_ps(ty, ty, _mm256_mul_ps(tz, tz))));
-      const __m256 inv = _mm256_div_ps(one, _mm256_max_ps(len, eps));
+      // max(eps, len) returns len when len is NaN, as std::max(len, 1e-6f) does.
+      const __m256 inv = _mm256_div_ps(one, _mm256_max_ps(eps, len));
       const __m256 sx = _mm256_mul_ps(tx, inv), sy = _mm256_mul_ps(ty, inv), sz = _mm256_mul_ps(tz, inv);
       const __m256 dx = _mm256_load_ps(c[3]), dy = _mm256_load_ps(c[4]), dz = _mm256_load_ps(c[5]);
       _mm256_storeu_ps(out.dist + i, len);

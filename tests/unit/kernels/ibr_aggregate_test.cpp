@@ -267,21 +267,25 @@ TEST(FusedLayers, ProjectBlockAndTapBlockMatchTheirDefinitions) {
   }
   EXPECT_NEAR(proj.rd[3][0], s0[2], 1e-6f);                    // cosine with (0, 0, 1)
   EXPECT_NEAR(proj.rd[3][1], 0.6f * 0 + 0.8f * -1.0f, 1e-6f);  // point 1: source direction (0, 0, -1)
-  // The taps of the projections in a 4 x 3 map over the image and the gathers they drive: bilinear_taps, sample_taps.
-  std::vector<float> data(4 * 3 * 2);
-  for (size_t i = 0; i < data.size(); ++i) data[i] = 0.5f * static_cast<float>(i) - 3.0f;
-  const detail::MapView m{data.data(), 4, 3, 2, 16.0f, 12.0f};
-  detail::TapBlock<16> taps;
-  taps.compute(m, proj.u, proj.v, 3);
-  float out[3 * 5];
-  std::fill(out, out + 15, -99.0f);
-  taps.gather(m, 3, out, 5);
-  for (int i = 0; i < 3; ++i) {
-    const detail::Taps t = detail::bilinear_taps(m, proj.u[i], proj.v[i]);
-    float want[2];
-    detail::sample_taps(m, t, want);
-    for (int c = 0; c < 2; ++c) EXPECT_NEAR(out[5 * i + c], want[c], 1e-5f) << i;
-    EXPECT_EQ(out[5 * i + 2], -99.0f);  // the stride's gap is left alone
+  // The taps of the projections in a 4 x 3 map over the image and the gathers they drive: bilinear_taps, sample_taps;
+  // channel counts of the generic loop (2) and of the specialised ones (3, 16).
+  for (const int64_t C : {int64_t{2}, int64_t{3}, int64_t{16}}) {
+    std::vector<float> data(static_cast<size_t>(4 * 3 * C));
+    for (size_t i = 0; i < data.size(); ++i) data[i] = 0.5f * static_cast<float>(i) - 3.0f;
+    const detail::MapView m{data.data(), 4, 3, C, 16.0f, 12.0f};
+    detail::TapBlock<16> taps;
+    taps.compute(m, proj.u, proj.v, 3);
+    const int64_t stride = C + 3;
+    std::vector<float> out(static_cast<size_t>(3 * stride), -99.0f);
+    taps.gather(m, 3, out.data(), stride);
+    for (int64_t i = 0; i < 3; ++i) {
+      const detail::Taps t = detail::bilinear_taps(m, proj.u[i], proj.v[i]);
+      std::vector<float> want(static_cast<size_t>(C));
+      detail::sample_taps(m, t, want.data());
+      for (int64_t c = 0; c < C; ++c) EXPECT_NEAR(out[static_cast<size_t>(stride * i + c)], want[c], 1e-5f) << C << " " << i;
+      for (int64_t c = C; c < stride; ++c)
+        EXPECT_EQ(out[static_cast<size_t>(stride * i + c)], -99.0f);  // the stride's gap is left alone
+    }
   }
 }
 TEST(IbrFusedKernels, ClearErrorsOnMisuse) {

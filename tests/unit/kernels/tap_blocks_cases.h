@@ -41,9 +41,13 @@ inline void check_tap_blocks() {
         u[i] = -20.0f + unit(rng) * (m.W + 40.0f);
         v[i] = -20.0f + unit(rng) * (m.H + 40.0f);
       }
+      // Pixels whose map coordinate is exactly w or -1 (the last points with taps): u = (w + 0.5) W / w, -0.5 W / w.
+      const float at_w = (static_cast<float>(w) + 0.5f) * m.W / static_cast<float>(w);
+      const float at_minus_one = -0.5f * m.W / static_cast<float>(w);
       const float special[][2] = {{0.0f, 0.0f}, {m.W, m.H}, {m.W, 0.0f}, {0.0f, m.H}, {nan, 3.0f},
-                                  {3.0f, nan},  {inf, 1.0f}, {-inf, 1.0f}, {1.0f, 1e30f}, {m.W * 0.5f, m.H * 0.5f}};
-      for (int64_t i = 0; i < n && i < 10; ++i) {
+                                  {3.0f, nan},  {inf, 1.0f}, {-inf, 1.0f}, {1.0f, 1e30f}, {m.W * 0.5f, m.H * 0.5f},
+                                  {at_w, 10.0f}, {at_minus_one, 10.0f}};
+      for (int64_t i = 0; i < n && i < 12; ++i) {
         u[(i * 7) % n] = special[i][0];
         v[(i * 7) % n] = special[i][1];
       }
@@ -52,10 +56,14 @@ inline void check_tap_blocks() {
       for (int64_t i = 0; i < n; ++i) {
         const Taps t = bilinear_taps(m, u[i], v[i]);
         const Taps b = block.at(i);
+        // Offsets where the tap carries weight (a weight within rounding of 0 may fall either side of an edge when
+        // the compiler contracts the scalar arithmetic into FMAs differently).
         for (int k = 0; k < 4; ++k) {
-          EXPECT_EQ(b.offset[k], t.offset[k]) << "map " << w << "x" << h << ", point " << i << " of " << n << " ("
-                                              << u[i] << ", " << v[i] << "), tap " << k;
-          EXPECT_NEAR(b.weight[k], t.weight[k], 1e-6f) << "point " << i << " of " << n << ", tap " << k;
+          if (t.weight[k] > 1e-5f) {
+            EXPECT_EQ(b.offset[k], t.offset[k]) << "map " << w << "x" << h << ", point " << i << " of " << n << " ("
+                                                << u[i] << ", " << v[i] << "), tap " << k;
+          }
+          EXPECT_NEAR(b.weight[k], t.weight[k], 1e-5f) << "point " << i << " of " << n << ", tap " << k;
         }
       }
     }
@@ -78,6 +86,7 @@ inline void check_projection_blocks() {
       for (int64_t i = 0; i < 3 * n; ++i) pts[i] = coord(rng);
       if (n > 3) pts[3 * 3 + 2] = -3.0f;  // a point in the camera's plane: behind it for the projection, not visible
       if (n > 5) pts[3 * 5 + 2] = -4.0f;  // a point behind the camera
+      if (n > 9) pts[3 * 9] = std::numeric_limits<float>::quiet_NaN();  // NaN in, NaN out, never visible
       for (int64_t i = 0; i < n; ++i) {
         const float d[3] = {coord(rng), coord(rng), coord(rng) + 2.0f};
         const float len = std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
@@ -88,6 +97,11 @@ inline void check_projection_blocks() {
       for (int64_t i = 0; i < n; ++i) {
         project_block(P, K, o, 64.0f, 48.0f, pts.data() + 3 * i, dirs.data() + dir_stride * i, dir_stride, 1, one);
         const float tol_uv = 1e-4f * (1.0f + std::abs(one.u[0]) + std::abs(one.v[0]));
+        if (std::isnan(one.u[0])) {  // both paths: NaN pixel and directions, not visible
+          EXPECT_TRUE(std::isnan(block.u[i]) && std::isnan(block.src[0][i]) && std::isnan(one.src[0][0]));
+          EXPECT_EQ(block.ok[i], 0);
+          continue;
+        }
         EXPECT_NEAR(block.u[i], one.u[0], tol_uv) << "point " << i << " of " << n;
         EXPECT_NEAR(block.v[i], one.v[0], tol_uv) << "point " << i << " of " << n;
         const bool near_edge = std::abs(one.u[0]) < 1e-3f || std::abs(one.u[0] - 64.0f) < 1e-3f ||

@@ -184,6 +184,13 @@ TEST(GnesfModelType, RegisteredAndInitialisedFromAnIbrModel) {
   const IbrNetwork trained(other_seed);
   model->initialise_from("ibr", to_json(test::small_ibr_config()), trained.state(), "ibr.safetensors");
   EXPECT_TRUE(at::equal(model->state().at("radiance.view_mlp.weight0"), trained.state().at("view_mlp.weight0")));
+  // A file that renders with other inference settings (as ibr-synth does) fits: they are not the network's shape.
+  IbrConfig renders_differently = test::small_ibr_config();
+  renders_differently.n_coarse_render = 3;
+  renders_differently.n_fine_render = 2;
+  renders_differently.fine_min_opacity = 0.01;
+  renders_differently.encode_size = 128;
+  model->initialise_from("ibr", to_json(renders_differently), trained.state(), "ibr.safetensors");
   IbrConfig wider = test::small_ibr_config();
   wider.view_hidden = 32;
   EXPECT_NE(test::error_of([&] { model->initialise_from("ibr", to_json(wider), trained.state(), "ibr.safetensors"); })

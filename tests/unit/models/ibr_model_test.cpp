@@ -43,7 +43,11 @@ IbrRays ibr_test_rays(int64_t n) {
 TEST(IbrConfig, JsonRoundTripAndUnknownKeys) {
   IbrConfig c = small_ibr_config();
   c.seed = 42;
+  c.n_coarse_render = 6;
+  c.n_fine_render = 3;
   const IbrConfig back = ibr_config_from_json(to_json(c), "cfg.json");
+  EXPECT_EQ(back.n_coarse_render, 6);
+  EXPECT_EQ(back.n_fine_render, 3);
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_NE(test::error_of([] { ibr_config_from_json({{"n_corase", 3}}, "cfg.json"); }).find("n_corase"),
             std::string::npos);
@@ -58,6 +62,35 @@ TEST(IbrConfig, JsonRoundTripAndUnknownKeys) {
   old.erase("n_coarse_render");
   old.erase("n_fine_render");
   EXPECT_EQ(ibr_config_from_json(old, "cfg.json").n_coarse_render, 0);
+  EXPECT_EQ(ibr_config_from_json(old, "cfg.json").n_fine_render, 0);
+}
+
+TEST(IbrCorpusModel, InitialisesFromAFileThatDiffersOnlyInItsInferenceSettings) {
+  // train-corpus --init: a file rendering with other sample counts, fine-pass skip or encoder input size, or written
+  // before those keys existed, still fits; another network shape does not.
+  const IbrConfig config = small_ibr_config();
+  auto model = create_trainable_model("ibr", to_json(config), "cfg");
+  IbrConfig donor_config = config;
+  donor_config.seed = 9;
+  const IbrNetwork donor(donor_config);
+  IbrConfig renders_differently = config;
+  renders_differently.n_coarse_render = 3;
+  renders_differently.fine_min_opacity = 0.01;
+  renders_differently.encode_size = 128;
+  model->initialise_from("ibr", to_json(renders_differently), donor.state(), "ibr.safetensors");
+  EXPECT_TRUE(at::equal(model->state().at("view_mlp.weight0"), donor.state().at("view_mlp.weight0")));
+  EXPECT_EQ(model->config_json().at("n_coarse_render"), 0);  // the model being trained keeps its own
+  nlohmann::json older = to_json(config);
+  older.erase("n_coarse_render");
+  older.erase("n_fine_render");
+  model->initialise_from("ibr", older, donor.state(), "older.safetensors");
+  IbrConfig wider = config;
+  wider.view_hidden = config.view_hidden * 2;
+  EXPECT_NE(test::error_of([&] { model->initialise_from("ibr", to_json(wider), donor.state(), "wide.safetensors"); })
+                .find("wide.safetensors"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { model->initialise_from("hashgrid", {}, {}, "h.safetensors"); }).find("hashgrid"),
+            std::string::npos);
 }
 
 TEST(IbrNetwork, InferenceTakesTheRenderSampleCountsTrainingItsOwn) {

@@ -335,7 +335,8 @@ void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::
       theirs.radiance_density = m_network.config().radiance_density;
       theirs.sdf_mask_sources = m_network.config().sdf_mask_sources;
       theirs.train_geometry_only = m_network.config().train_geometry_only;
-      theirs.radiance.encode_size = m_network.config().radiance.encode_size;  // input handling, not shape: ours kept
+      // Input handling and inference sampling, not shape: ours kept.
+      theirs.radiance = with_inference_settings_of(theirs.radiance, m_network.config().radiance);
       if (to_json(theirs) != to_json(m_network.config()))
         fail_input(origin, "", "its gnesf config {} differs from this model's {} in more than the geometry volume",
                    config.dump(), to_json(m_network.config()).dump());
@@ -344,13 +345,10 @@ void GnesfCorpusModel::initialise_from(const std::string& type, const nlohmann::
     }
   }
   if (type != "ibr") return CorpusModel::initialise_from(type, config, weights, origin);
-  IbrConfig theirs = ibr_config_from_json(config, origin);
-  // encode_size is how source images are fed to the encoder, and the inference sample counts and fine-pass skip how
-  // its renders sample rays, not the network's shape: this model keeps its own.
-  theirs.encode_size = m_network.config().radiance.encode_size;
-  theirs.n_coarse_render = m_network.config().radiance.n_coarse_render;
-  theirs.n_fine_render = m_network.config().radiance.n_fine_render;
-  theirs.fine_min_opacity = m_network.config().radiance.fine_min_opacity;
+  // How source images are fed to the encoder and how renders sample rays are not the network's shape: this model
+  // keeps its own.
+  const IbrConfig theirs =
+      with_inference_settings_of(ibr_config_from_json(config, origin), m_network.config().radiance);
   if (to_json(theirs) != to_json(m_network.config().radiance))
     fail_input(origin, "", "its ibr config {} differs from this gnesf model's radiance config {}",
                to_json(theirs).dump(), to_json(m_network.config().radiance).dump());

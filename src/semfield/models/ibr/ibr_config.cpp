@@ -30,6 +30,14 @@ void IbrConfig::validate() const {
     fail_usage("ibr config: fine_min_opacity = {} is out of range [0, 1)", fine_min_opacity);
 }
 
+IbrConfig with_inference_settings_of(IbrConfig theirs, const IbrConfig& ours) {
+  theirs.encode_size = ours.encode_size;
+  theirs.n_coarse_render = ours.n_coarse_render;
+  theirs.n_fine_render = ours.n_fine_render;
+  theirs.fine_min_opacity = ours.fine_min_opacity;
+  return theirs;
+}
+
 nlohmann::json to_json(const IbrConfig& c) {
   return {{"encoder", {{"base_channels", c.encoder.base_channels}, {"out_channels", c.encoder.out_channels}}},
           {"view_hidden", c.view_hidden},

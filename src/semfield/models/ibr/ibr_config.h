@@ -43,6 +43,12 @@ struct IbrConfig {
 };
 
 nlohmann::json to_json(const IbrConfig& config);
+
+/// `theirs` with `ours`' inference and input settings (encode_size, n_coarse_render, n_fine_render, fine_min_opacity):
+/// how a model file's config is compared with a model being trained from its weights (`train-corpus --init`), where
+/// only the network's shape and training sampling must agree — a file that renders with other settings, or was written
+/// before such a key existed, still fits.
+IbrConfig with_inference_settings_of(IbrConfig theirs, const IbrConfig& ours);
 /// Throws InputError(origin, key) for unknown keys or malformed values.
 IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin);
 

@@ -238,6 +238,16 @@ nlohmann::json IbrCorpusModel::config_json() const {
   return to_json(c);
 }
 
+void IbrCorpusModel::initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
+                                     const std::string& origin) {
+  if (type != this->type()) return CorpusModel::initialise_from(type, config, weights, origin);
+  const IbrConfig theirs = with_inference_settings_of(ibr_config_from_json(config, origin), m_network.config());
+  if (to_json(theirs) != to_json(m_network.config()))
+    fail_input(origin, "", "its ibr config {} differs from the one being trained {} in more than its inference settings",
+               config.dump(), to_json(m_network.config()).dump());
+  load_state(weights, origin);
+}
+
 CorpusLoss IbrCorpusModel::loss(const CorpusExample& example, uint64_t seed) const {
   m_seen_side.observe(example.source_colours);
   const IbrSources sources = m_network.prepare(example.source_cameras, example.source_colours);

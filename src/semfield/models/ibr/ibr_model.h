@@ -108,6 +108,10 @@ class IbrCorpusModel final : public CorpusModel {
   std::vector<at::Tensor> parameters() const override { return m_network.parameters(); }
   TensorMap state() const override { return m_network.state(); }
   void load_state(const TensorMap& state, const std::string& origin) override { m_network.load_state(state, origin); }
+  /// From an ibr model file whose config differs from this one's at most in its inference and input settings
+  /// (with_inference_settings_of): this model keeps its own.
+  void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
+                       const std::string& origin) override;
   CorpusLoss loss(const CorpusExample& example, uint64_t seed) const override;
   std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
                                    const Eigen::Vector3f& background, int source_views) const override;
