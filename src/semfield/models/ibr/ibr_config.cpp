@@ -57,7 +57,8 @@ nlohmann::json to_json(const IbrConfig& c) {
 IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"encoder", "view_hidden", "view_features", "point_features", "n_coarse", "n_fine",
-                            "n_coarse_render", "n_fine_render", "source_views", "encode_size", "unbounded_extent", "fine_min_opacity", "seed"});
+                            "n_coarse_render", "n_fine_render", "source_views", "encode_size", "unbounded_extent",
+                            "fine_min_opacity", "seed"});
   IbrConfig c;
   if (auto enc = root.find("encoder")) {
     enc->reject_unknown_keys({"base_channels", "out_channels"});

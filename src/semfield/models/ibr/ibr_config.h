@@ -49,6 +49,7 @@ nlohmann::json to_json(const IbrConfig& config);
 /// only the network's shape and training sampling must agree — a file that renders with other settings, or was written
 /// before such a key existed, still fits.
 IbrConfig with_inference_settings_of(IbrConfig theirs, const IbrConfig& ours);
+
 /// Throws InputError(origin, key) for unknown keys or malformed values.
 IbrConfig ibr_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin);
 
