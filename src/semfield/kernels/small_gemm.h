@@ -137,27 +137,45 @@ inline void gemm_columns(const float* A, int64_t a_row, int64_t a_col, int64_t M
 // The same tiling for CPUs (or VMs) without AVX-512: 8-float ymm lanes, a 16-column panel, R rows — the classic 6x16
 // micro-kernel shape (12 accumulators, 2 loads and one broadcast within the 16 ymm registers). Without it the
 // scalar loop below made a training step ~10x slower on such a machine.
-template <int R>
-inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb,
-                           float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
+template <int R, TileInit INIT, bool RELU, bool UNIT_COL>
+inline void gemm_tile_avx2_fixed(const float* A, int64_t a_row, int64_t a_col_, int64_t K, const float* B,
+                                 int64_t ldb, float* C, int64_t ldc, const float* bias) {
+  const int64_t a_col = UNIT_COL ? 1 : a_col_;
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < 2; ++c)
-      acc[r][c] = bias != nullptr ? _mm256_loadu_ps(bias + 8 * c)
-                  : accumulate    ? _mm256_loadu_ps(C + r * ldc + 8 * c)
-                                  : _mm256_setzero_ps();
-  for (int64_t k = 0; k < K; ++k) {
+      acc[r][c] = INIT == TileInit::Bias         ? _mm256_loadu_ps(bias + 8 * c)
+                  : INIT == TileInit::Accumulate ? _mm256_loadu_ps(C + r * ldc + 8 * c)
+                                                 : _mm256_setzero_ps();
+  int64_t k = 0;  // K >= 1 (gemm_tile_avx2): a do-while, as gemm_tile_fixed
+  do {
     const __m256 b0 = _mm256_loadu_ps(B + k * ldb), b1 = _mm256_loadu_ps(B + k * ldb + 8);
     for (int r = 0; r < R; ++r) {
       const __m256 a = _mm256_set1_ps(A[r * a_row + k * a_col]);
       acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
     }
-  }
-  const __m256 zero = _mm256_setzero_ps();
+  } while (++k < K);
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < 2; ++c)
-      _mm256_storeu_ps(C + r * ldc + 8 * c, relu ? _mm256_max_ps(acc[r][c], zero) : acc[r][c]);
+      _mm256_storeu_ps(C + r * ldc + 8 * c, RELU ? _mm256_max_ps(acc[r][c], _mm256_setzero_ps()) : acc[r][c]);
+}
+
+// The tile's start, ReLU and A's unit column stride as template arguments, as the AVX-512 tile has them: with them read
+// at run time GCC 12 kept the 12 accumulators in a stack array around the k loop (12 stores and 12 loads at each end;
+// perf annotate on an AVX2-only Zen 3, where this tile was ~30 % of a 256x256 IBR view).
+template <int R>
+inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb,
+                           float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
+  if (K < 1) {
+    tile_without_products(R, 16, C, ldc, accumulate, relu, bias);
+    return;
+  }
+  const TileInit init = bias != nullptr ? TileInit::Bias : accumulate ? TileInit::Accumulate : TileInit::Zero;
+  dispatch_tile_mode(init, relu, a_col == 1, [&](auto init_c, auto relu_c, auto unit_c) {
+    gemm_tile_avx2_fixed<R, decltype(init_c)::value, decltype(relu_c)::value, decltype(unit_c)::value>(
+        A, a_row, a_col, K, B, ldb, C, ldc, bias);
+  });
 }
 
 /// rows (< H + 1) rows of C in one tile of that height.
