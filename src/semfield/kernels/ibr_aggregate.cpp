@@ -42,6 +42,34 @@ constexpr int64_t kRayDiff = detail::kRayDiffWidth;  // target minus source dire
 template <int F>
 inline void weighted_mean_var_fixed(const float* x, int64_t row_stride, const float* w, int64_t w_stride, int64_t V,
                                     float* out) {
+#ifdef SEMFIELD_SIMD_LANES
+  using L = detail::Lanes;
+  if constexpr (F % L::kN == 0) {
+    // The sums in F / kN vector registers. GCC compiled the scalar loops below with a `rep stos` zeroing of the arrays
+    // and partly scalar sums: ~8 % of a 256x256 view on an AVX2-only Zen 3 (perf annotate) for ~3 % of its arithmetic.
+    constexpr int NR = F / L::kN;
+    L::V mean[NR], var[NR];
+    for (int c = 0; c < NR; ++c) mean[c] = var[c] = L::zero();
+    for (int64_t v = 0; v < V; ++v) {
+      const L::V wv = L::set1(w[v * w_stride]);
+      const float* xv = x + v * row_stride;
+      for (int c = 0; c < NR; ++c) mean[c] = L::fmadd(wv, L::load(xv + c * L::kN), mean[c]);
+    }
+    for (int64_t v = 0; v < V; ++v) {
+      const L::V wv = L::set1(w[v * w_stride]);
+      const float* xv = x + v * row_stride;
+      for (int c = 0; c < NR; ++c) {
+        const L::V d = L::sub(L::load(xv + c * L::kN), mean[c]);
+        var[c] = L::fmadd(L::mul(wv, d), d, var[c]);
+      }
+    }
+    for (int c = 0; c < NR; ++c) {
+      L::store(out + c * L::kN, mean[c]);
+      L::store(out + F + c * L::kN, var[c]);
+    }
+    return;
+  }
+#endif
   float mean[F] = {}, var[F] = {};
   for (int64_t v = 0; v < V; ++v) {
     const float wv = w[v * w_stride];
