@@ -330,8 +330,8 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   // Inference may take fewer samples per ray than training (config n_coarse_render / n_fine_render).
   const bool inference = !train && !record;
   const int64_t r = rays.origins.size(0),
-                sc = inference && m_config.n_coarse_render > 0 ? m_config.n_coarse_render : m_config.n_coarse,
-                sf = inference && m_config.n_fine_render > 0 ? m_config.n_fine_render : m_config.n_fine,
+                sc = pass_samples(inference, m_config.n_coarse_render, m_config.n_coarse),
+                sf = pass_samples(inference, m_config.n_fine_render, m_config.n_fine),
                 d = m_config.extractor.semantic_channels;
   const auto opts = rays.origins.options();
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);

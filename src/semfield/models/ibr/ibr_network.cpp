@@ -241,8 +241,8 @@ IbrRenderOutput IbrNetwork::render(const IbrRays& rays, const IbrSources& source
                                    bool train, uint64_t seed) const {
   // Inference may take fewer samples per ray than training (config n_coarse_render / n_fine_render).
   const int64_t r = rays.origins.size(0),
-                sc = !train && m_config.n_coarse_render > 0 ? m_config.n_coarse_render : m_config.n_coarse,
-                sf = !train && m_config.n_fine_render > 0 ? m_config.n_fine_render : m_config.n_fine;
+                sc = pass_samples(!train, m_config.n_coarse_render, m_config.n_coarse),
+                sf = pass_samples(!train, m_config.n_fine_render, m_config.n_fine);
   const auto opts = rays.origins.options();
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);

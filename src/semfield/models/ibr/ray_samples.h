@@ -3,6 +3,8 @@
 // Shapes: R rays, S samples per ray, V views, N samples.
 #pragma once
 
+#include <cstdint>
+
 #include <ATen/core/Tensor.h>
 #include <ATen/core/Generator.h>
 
@@ -37,6 +39,13 @@ at::Tensor seeded_uniform(at::IntArrayRef sizes, at::Generator& generator, const
 /// Inverse-CDF samples [R,n] from per-bin weights [R,B] over bins with edges [R,B+1]; deterministic (evenly spaced
 /// quantiles) unless a generator is given. No gradient.
 at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_t n, at::Generator* generator);
+
+/// Samples per ray of a pass: at inference the config's render count where it sets one (n_coarse_render /
+/// n_fine_render; 0 means the training count), in training the training count. The ibr and gp-nerf networks share
+/// this rule.
+inline int64_t pass_samples(bool inference, int render_count, int training_count) {
+  return inference && render_count > 0 ? render_count : training_count;
+}
 
 /// Stratified samples [R,n] between near and far ([R] each): one per bin of n equal bins, at a uniform random offset
 /// within it when a generator is given, else at its midpoint; their bin edges [R,n+1] in `edges` when not null.
