@@ -38,7 +38,8 @@ constexpr int64_t kBlockSamples = 32;  // samples per block: V x 32 rows of <= 3
 constexpr int64_t kRayDiff = detail::kRayDiffWidth;  // target minus source direction (3) and their cosine (1)
 
 /// [mean, variance] (out[0:F), out[F:2F)) over views of x[v * row_stride + 0:F) with weights w[v * w_stride].
-/// F a compile-time constant keeps the sums in registers (the runtime-F loop stalled on its own stores).
+/// F a compile-time constant (the runtime-F loop stalled on its own stores); where F is a multiple of the vector
+/// width the sums sit in F / kN vector registers, else (F = 8 with AVX-512, builds without SIMD) in the scalar loops.
 template <int F>
 inline void weighted_mean_var_fixed(const float* x, int64_t row_stride, const float* w, int64_t w_stride, int64_t V,
                                     float* out) {

@@ -279,10 +279,18 @@ TEST(FusedLayers, ProjectBlockAndTapBlockMatchTheirDefinitions) {
     std::vector<float> out(static_cast<size_t>(3 * stride), -99.0f);
     taps.gather(m, 3, out.data(), stride);
     for (int64_t i = 0; i < 3; ++i) {
+      // The taps' weighted sum written out here (gather and sample_taps share sample_taps_fixed: checking one
+      // against the other could not fail).
       const detail::Taps t = detail::bilinear_taps(m, proj.u[i], proj.v[i]);
-      std::vector<float> want(static_cast<size_t>(C));
-      detail::sample_taps(m, t, want.data());
-      for (int64_t c = 0; c < C; ++c) EXPECT_NEAR(out[static_cast<size_t>(stride * i + c)], want[c], 1e-5f) << C << " " << i;
+      std::vector<float> want(static_cast<size_t>(C), 0.0f), single(static_cast<size_t>(C));
+      for (int k = 0; k < 4; ++k)
+        for (int64_t c = 0; c < C; ++c)
+          want[static_cast<size_t>(c)] += t.weight[k] * data[static_cast<size_t>(t.offset[k] + c)];
+      detail::sample_taps(m, t, single.data());
+      for (int64_t c = 0; c < C; ++c) {
+        EXPECT_NEAR(out[static_cast<size_t>(stride * i + c)], want[c], 1e-5f) << C << " " << i;
+        EXPECT_NEAR(single[static_cast<size_t>(c)], want[c], 1e-5f) << C << " " << i;
+      }
       for (int64_t c = C; c < stride; ++c)
         EXPECT_EQ(out[static_cast<size_t>(stride * i + c)], -99.0f);  // the stride's gap is left alone
     }

@@ -41,8 +41,8 @@ at::Tensor seeded_uniform(at::IntArrayRef sizes, at::Generator& generator, const
 at::Tensor sample_pdf(const at::Tensor& edges, const at::Tensor& weights, int64_t n, at::Generator* generator);
 
 /// Samples per ray of a pass: at inference the config's render count where it sets one (n_coarse_render /
-/// n_fine_render; 0 means the training count), in training the training count. The ibr and gp-nerf networks share
-/// this rule.
+/// n_fine_render; 0 means the training count), otherwise (training, and gp-nerf's recorded passes) the training
+/// count. The ibr and gp-nerf networks share this rule.
 inline int64_t pass_samples(bool inference, int render_count, int training_count) {
   return inference && render_count > 0 ? render_count : training_count;
 }
