@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs dependencies (scripts/setup.sh) and builds semfield in ./build (Release, Ninja, ccache).
-#   scripts/build.sh                 the CLI only (build/semfield): what scripts/demo.sh runs
+#   scripts/build.sh                 the CLI only (build/semfield launcher + build/semfield-cli): what demo.sh runs
 #   scripts/build.sh --tests         everything: the CLI, tests, benchmarks (scripts/test.sh)
 # SEMFIELD_BUILD_DIR picks another folder; SEMFIELD_CMAKE_ARGS adds configure options (docs/building.md).
 set -euo pipefail
@@ -25,5 +25,5 @@ else
   # same folder turns them on and reuses the library.
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMFIELD_BUILD_TESTS=OFF -DSEMFIELD_BUILD_BENCH=OFF \
     ${SEMFIELD_CMAKE_ARGS:-} >/dev/null
-  cmake --build "$BUILD_DIR" -j "$(nproc)" --target semfield_cli
+  cmake --build "$BUILD_DIR" -j "$(nproc)" --target semfield_launcher
 fi

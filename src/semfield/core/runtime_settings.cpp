@@ -64,15 +64,19 @@ bool cpu_has_avx2_fma() {
 #endif
 }
 
-void reexec_with_runtime_settings(char** argv) {
+bool set_runtime_settings(const std::string& blas_core) {
   bool set = false;
   for (const auto& [name, value] : {std::pair{"OMP_WAIT_POLICY", "PASSIVE"}, std::pair{"OPENBLAS_THREAD_TIMEOUT", "4"}})
     if (std::getenv(name) == nullptr && setenv(name, value, 1) == 0) set = true;
   if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-    const std::string core = openblas_coretype_override(openblas_core_name(), cpu_has_avx512(), cpu_has_avx2_fma());
+    const std::string core = openblas_coretype_override(blas_core, cpu_has_avx512(), cpu_has_avx2_fma());
     if (!core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) set = true;
   }
-  if (set) execv("/proc/self/exe", argv);  // returns only on failure
+  return set;
+}
+
+void reexec_with_runtime_settings(char** argv) {
+  if (set_runtime_settings(openblas_core_name())) execv("/proc/self/exe", argv);  // returns only on failure
 }
 
 }  // namespace semfield

@@ -16,8 +16,14 @@ namespace semfield {
 ///   OPENBLAS_CORETYPE         only where OpenBLAS does not know the CPU and would fall back to its generic SSE3
 ///                             kernels (openblas_coretype_override): Debian 12's OpenBLAS 0.3.21 runs "Prescott" GEMMs
 ///                             on an Intel Emerald Rapids (family 6, model 207), 4x slower than its AVX-512 ones.
-/// A dedicated machine may prefer OMP_WAIT_POLICY=ACTIVE.
+/// A dedicated machine may prefer OMP_WAIT_POLICY=ACTIVE. The `semfield` command is a launcher
+/// (apps/launcher/semfield_launcher.cpp) that sets them before the CLI (`semfield-cli`) and LibTorch load, so the
+/// CLI's call finds nothing to set and does not re-execute (loading LibTorch twice cost ~0.8 s per command).
 void reexec_with_runtime_settings(char** argv);
+
+/// The settings above, each unless the environment has it already, OPENBLAS_CORETYPE from `blas_core` (the core
+/// OpenBLAS chose, "" when unknown or not OpenBLAS); true when any was set.
+bool set_runtime_settings(const std::string& blas_core);
 
 /// The OPENBLAS_CORETYPE to force, or "" to keep OpenBLAS's choice: given the core OpenBLAS chose (`current`, its
 /// openblas_get_corename(): "Prescott", "SkylakeX", ...) and what the CPU and OS support, "SkylakeX" where AVX-512
