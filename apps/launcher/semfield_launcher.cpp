@@ -20,11 +20,7 @@ namespace {
 // discards it. Where this answer differs from what the CLI finds (mixed BLAS alternatives), the CLI re-executes once.
 std::string blas_core() {
   void* blas = dlopen("libblas.so.3", RTLD_LAZY | RTLD_LOCAL);
-  if (blas == nullptr) return "";
-  using CoreName = char* (*)();
-  const auto fn = reinterpret_cast<CoreName>(dlsym(blas, "openblas_get_corename"));
-  const char* name = fn != nullptr ? fn() : nullptr;
-  return name != nullptr ? std::string(name) : std::string();
+  return blas != nullptr ? semfield::openblas_core_name(blas) : std::string();
 }
 
 // The folder this launcher lies in: from /proc/self/exe, else from argv[0] when it names a path (no /proc in a bare

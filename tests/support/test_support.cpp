@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 #include "semfield/core/error.h"
 
@@ -55,6 +56,25 @@ CommandResult run_cli(const std::string& args) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
+
+ScopedEnv::ScopedEnv(std::string name, const std::optional<std::string>& value) : m_name(std::move(name)) {
+  if (const char* v = std::getenv(m_name.c_str())) m_saved = std::string(v);
+  if (value)
+    set(*value);
+  else
+    unset();
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (m_saved)
+    set(*m_saved);
+  else
+    unset();
+}
+
+void ScopedEnv::set(const std::string& value) { ::setenv(m_name.c_str(), value.c_str(), 1); }
+
+void ScopedEnv::unset() { ::unsetenv(m_name.c_str()); }
 
 std::string error_of(const std::function<void()>& f) {
   try {

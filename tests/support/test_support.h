@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,23 @@ class TempDir {
 
  private:
   std::filesystem::path m_path;
+};
+
+/// An environment variable set (a value) or unset (std::nullopt) for the scope's lifetime, then restored to what it
+/// was before, however the test ends; set() / unset() change it again within the scope. Processes the test launches
+/// inherit it.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  void set(const std::string& value);
+  void unset();
+
+ private:
+  std::string m_name;
+  std::optional<std::string> m_saved;
 };
 
 /// Writes text to a file (creating folders).

@@ -38,9 +38,10 @@ std::string openblas_coretype_override(const std::string& current, bool avx512, 
   return "";
 }
 
-std::string openblas_core_name() {
+std::string openblas_core_name(void* library) {
   using CoreName = char* (*)();
-  const auto fn = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  void* where = library != nullptr ? library : RTLD_DEFAULT;
+  const auto fn = reinterpret_cast<CoreName>(dlsym(where, "openblas_get_corename"));
   const char* name = fn ? fn() : nullptr;
   return name ? std::string(name) : std::string();
 }

@@ -31,8 +31,9 @@ bool set_runtime_settings(const std::string& blas_core);
 /// chose no AVX2 core; "" for a core it already matched well, for an unknown name and on other CPUs.
 std::string openblas_coretype_override(const std::string& current, bool avx512, bool avx2_fma);
 
-/// The core OpenBLAS runs in this process ("" when LibTorch's BLAS is not OpenBLAS), for logs and tests.
-std::string openblas_core_name();
+/// The core OpenBLAS runs in this process ("" when LibTorch's BLAS is not OpenBLAS), for logs and tests; with a
+/// dlopen handle, the core of that library and its dependencies (the launcher's question to libblas.so.3).
+std::string openblas_core_name(void* library = nullptr);
 
 /// Whether this CPU and OS can run AVX-512 (F, CD, BW, DQ, VL) / AVX2 + FMA code.
 bool cpu_has_avx512();

@@ -71,6 +71,19 @@ inline void tile_without_products(int rows, int n, float* C, int64_t ldc, bool a
     }
 }
 
+// Every tile's entry (fp32 AVX-512, fp32 AVX2, bf16): the K = 0 case (the tiles' do-while loops run at least once),
+// then `tile(init, relu, unit_col)` with the three as compile-time constants (dispatch_tile_mode).
+template <typename Tile>
+inline void run_tile(int rows, int n, int64_t K, bool unit_col, float* C, int64_t ldc, bool accumulate, bool relu,
+                     const float* bias, Tile&& tile) {
+  if (K < 1) {
+    tile_without_products(rows, n, C, ldc, accumulate, relu, bias);
+    return;
+  }
+  const TileInit init = bias != nullptr ? TileInit::Bias : accumulate ? TileInit::Accumulate : TileInit::Zero;
+  dispatch_tile_mode(init, relu, unit_col, tile);
+}
+
 #ifdef __AVX512F__
 template <int NC, int R, TileInit INIT, bool RELU, bool UNIT_COL>
 inline void gemm_tile_fixed(const float* A, int64_t a_row, int64_t a_col_, int64_t K, const float* B, int64_t ldb,
@@ -82,7 +95,7 @@ inline void gemm_tile_fixed(const float* A, int64_t a_row, int64_t a_col_, int64
       acc[r][c] = INIT == TileInit::Bias         ? _mm512_loadu_ps(bias + 16 * c)
                   : INIT == TileInit::Accumulate ? _mm512_loadu_ps(C + r * ldc + 16 * c)
                                                  : _mm512_setzero_ps();
-  // A do-while (K >= 1, checked by gemm_tile): with a zero-trip path GCC kept the accumulators in memory too.
+  // A do-while (K >= 1, checked by run_tile): with a zero-trip path GCC kept the accumulators in memory too.
   int64_t k = 0;
   do {
     __m512 b[NC];
@@ -100,12 +113,7 @@ inline void gemm_tile_fixed(const float* A, int64_t a_row, int64_t a_col_, int64
 template <int NC, int R>
 inline void gemm_tile(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb, float* C,
                       int64_t ldc, bool accumulate, bool relu, const float* bias) {
-  if (K < 1) {
-    tile_without_products(R, 16 * NC, C, ldc, accumulate, relu, bias);
-    return;
-  }
-  const TileInit init = bias != nullptr ? TileInit::Bias : accumulate ? TileInit::Accumulate : TileInit::Zero;
-  dispatch_tile_mode(init, relu, a_col == 1, [&](auto init_c, auto relu_c, auto unit_c) {
+  run_tile(R, 16 * NC, K, a_col == 1, C, ldc, accumulate, relu, bias, [&](auto init_c, auto relu_c, auto unit_c) {
     gemm_tile_fixed<NC, R, decltype(init_c)::value, decltype(relu_c)::value, decltype(unit_c)::value>(
         A, a_row, a_col, K, B, ldb, C, ldc, bias);
   });
@@ -147,7 +155,7 @@ inline void gemm_tile_avx2_fixed(const float* A, int64_t a_row, int64_t a_col_, 
       acc[r][c] = INIT == TileInit::Bias         ? _mm256_loadu_ps(bias + 8 * c)
                   : INIT == TileInit::Accumulate ? _mm256_loadu_ps(C + r * ldc + 8 * c)
                                                  : _mm256_setzero_ps();
-  int64_t k = 0;  // K >= 1 (gemm_tile_avx2): a do-while, as gemm_tile_fixed
+  int64_t k = 0;  // K >= 1 (run_tile): a do-while, as gemm_tile_fixed
   do {
     const __m256 b0 = _mm256_loadu_ps(B + k * ldb), b1 = _mm256_loadu_ps(B + k * ldb + 8);
     for (int r = 0; r < R; ++r) {
@@ -167,12 +175,7 @@ inline void gemm_tile_avx2_fixed(const float* A, int64_t a_row, int64_t a_col_, 
 template <int R>
 inline void gemm_tile_avx2(const float* A, int64_t a_row, int64_t a_col, int64_t K, const float* B, int64_t ldb,
                            float* C, int64_t ldc, bool accumulate, bool relu, const float* bias) {
-  if (K < 1) {
-    tile_without_products(R, 16, C, ldc, accumulate, relu, bias);
-    return;
-  }
-  const TileInit init = bias != nullptr ? TileInit::Bias : accumulate ? TileInit::Accumulate : TileInit::Zero;
-  dispatch_tile_mode(init, relu, a_col == 1, [&](auto init_c, auto relu_c, auto unit_c) {
+  run_tile(R, 16, K, a_col == 1, C, ldc, accumulate, relu, bias, [&](auto init_c, auto relu_c, auto unit_c) {
     gemm_tile_avx2_fixed<R, decltype(init_c)::value, decltype(relu_c)::value, decltype(unit_c)::value>(
         A, a_row, a_col, K, B, ldb, C, ldc, bias);
   });
@@ -247,7 +250,7 @@ inline void gemm_tile_bf16_fixed(const uint32_t* A2, int64_t a_row, int64_t pair
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < NC; ++c)
       acc[r][c] = INIT == TileInit::Bias ? _mm512_loadu_ps(bias + 16 * c) : _mm512_setzero_ps();
-  int64_t p = 0;  // pairs >= 1 (see gemm_tile_fixed)
+  int64_t p = 0;  // pairs >= 1 (run_tile; see gemm_tile_fixed)
   do {
     __m512bh b[NC];
     for (int c = 0; c < NC; ++c) b[c] = (__m512bh)_mm512_loadu_si512(B2 + (p * ldb + 16 * c) * 2);
@@ -264,16 +267,11 @@ inline void gemm_tile_bf16_fixed(const uint32_t* A2, int64_t a_row, int64_t pair
 template <int NC, int R>
 inline void gemm_tile_bf16(const uint32_t* A2, int64_t a_row, int64_t pairs, const uint16_t* B2, int64_t ldb,
                            float* C, int64_t ldc, bool relu, const float* bias) {
-  if (pairs < 1) {
-    tile_without_products(R, 16 * NC, C, ldc, false, relu, bias);
-    return;
-  }
-  dispatch_tile_mode(bias != nullptr ? TileInit::Bias : TileInit::Zero, relu, true,
-                     [&](auto init_c, auto relu_c, auto /*unit_c*/) {
-                       if constexpr (decltype(init_c)::value != TileInit::Accumulate)
-                         gemm_tile_bf16_fixed<NC, R, decltype(init_c)::value, decltype(relu_c)::value>(
-                             A2, a_row, pairs, B2, ldb, C, ldc, bias);
-                     });
+  run_tile(R, 16 * NC, pairs, true, C, ldc, false, relu, bias, [&](auto init_c, auto relu_c, auto /*unit_c*/) {
+    if constexpr (decltype(init_c)::value != TileInit::Accumulate)  // never: accumulate is false
+      gemm_tile_bf16_fixed<NC, R, decltype(init_c)::value, decltype(relu_c)::value>(A2, a_row, pairs, B2, ldb, C,
+                                                                                      ldc, bias);
+  });
 }
 
 template <int NC>

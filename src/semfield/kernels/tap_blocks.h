@@ -1,7 +1,7 @@
 // The fused CPU inference kernels' projections of sample blocks into source views and their bilinear taps and
-// gathers (ibr_aggregate.cpp, gpnerf_forward.cpp, featurenerf_forward.cpp, through fused_layers.h): vector code over 8 lanes with AVX2 and
-// 16 with AVX-512, a scalar loop for the rest. No ATen, so that tests/simd/ can check the AVX2 branches on any x86-64
-// machine. Private to src/semfield/kernels.
+// gathers (ibr_aggregate.cpp, gpnerf_forward.cpp, featurenerf_forward.cpp, through fused_layers.h): vector code over 8
+// lanes with AVX2 and 16 with AVX-512, a scalar loop for the rest. No ATen, so that tests/simd/ can check the AVX2
+// branches on any x86-64 machine. Private to src/semfield/kernels.
 #pragma once
 
 #include <algorithm>

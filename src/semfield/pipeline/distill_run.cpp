@@ -197,6 +197,10 @@ const SemanticSource& class_label_source(const LoadedRun& run, const std::filesy
   return *holder->model;
 }
 
+std::string model_semantics_description(const std::string& model_type) {
+  return fmt::format("the run model's own semantics (model:{})", model_type);
+}
+
 std::string RunSemantics::origin() const {
   if (field) return field->config.teacher;
   return "model:" + (source != nullptr ? source->scene_model().type() : std::string("none"));

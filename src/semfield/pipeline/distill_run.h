@@ -81,6 +81,10 @@ struct RunSemantics {
   std::string origin() const;
 };
 
+/// How messages name a run model's own semantics: "the run model's own semantics (model:<type>)", <type> the model's
+/// SceneModel::type() (as RunSemantics::origin() gives it).
+std::string model_semantics_description(const std::string& model_type);
+
 /// Per-class counts of labels `ids` (int, [N]) given by `source`, in labels.json's schema:
 /// {"classes": [{"id", "name" (when the source names its classes), count_key: count}]}, classes of count 0 left out.
 nlohmann::json class_counts_json(const SemanticSource& source, const at::Tensor& ids, const std::string& count_key);

@@ -42,7 +42,7 @@ std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std:
 std::unique_ptr<Segmenter> make_segmenter(const RunSemantics& semantics, const std::string& method) {
   if (semantics.field) return make_segmenter(*semantics.field, method);
   SEMFIELD_ASSERT(semantics.source != nullptr, "run semantics without a source");
-  return make_segmenter(*semantics.source, fmt::format("the run model's own semantics ({})", semantics.origin()),
+  return make_segmenter(*semantics.source, model_semantics_description(semantics.source->scene_model().type()),
                         method);
 }
 

@@ -100,7 +100,7 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
     m_own_cache = std::make_unique<ViewOutputCache>(*own, ViewCachePolicy::recent_views(int64_t{512} << 20));
     own = m_own_cache.get();
   }
-  const std::string own_name = fmt::format("the run model's own semantics (model:{})", m_run.model->type());
+  const std::string own_name = model_semantics_description(m_run.model->type());
   std::string segment_method;
   try {
     m_segment_name = choose_semantics(options.run, m_run, options.field, FieldUse::Segment);

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 namespace semfield {
 namespace {
 
@@ -20,17 +22,16 @@ TEST(MemoryInfo, ParsesMemAvailableInKilobytes) {
 }
 
 TEST(MemoryInfo, ReadsThisMachineAndTheOverride) {
-  ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
+  test::ScopedEnv memory("SEMFIELD_AVAILABLE_MEMORY", std::nullopt);
   const auto available = available_memory_bytes();
   ASSERT_TRUE(available.has_value());  // Linux with /proc: the machines this project runs on
   EXPECT_GT(*available, 100'000'000u);  // a machine that runs the tests has more than 100 MB free
-  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "123456", 1);
+  memory.set("123456");
   EXPECT_EQ(available_memory_bytes(), std::optional<uint64_t>(123456u));
-  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "12x", 1);  // not a number: the machine's own figure
+  memory.set("12x");  // not a number: the machine's own figure
   const auto fallback = available_memory_bytes();
   ASSERT_TRUE(fallback.has_value());
   EXPECT_GT(*fallback, 100'000'000u);
-  ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
 }
 
 TEST(MemoryInfo, ProjectsTheRestAtTheRateOfTheFirst) {

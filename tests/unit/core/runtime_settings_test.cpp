@@ -4,10 +4,10 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <gtest/gtest.h>
+
+#include "support/test_support.h"
 
 namespace semfield {
 namespace {
@@ -35,29 +35,6 @@ TEST(OpenblasCoretype, AGoodOrUnknownChoiceIsKept) {
   EXPECT_EQ(openblas_coretype_override("", true, true), "");
 }
 
-// The environment variables the test changes, restored however it ends.
-class SavedEnvironment {
- public:
-  explicit SavedEnvironment(std::vector<std::string> names) : names_(std::move(names)) {
-    for (const std::string& n : names_) {
-      const char* v = std::getenv(n.c_str());
-      saved_.push_back(v != nullptr ? std::optional<std::string>(v) : std::nullopt);
-    }
-  }
-  ~SavedEnvironment() {
-    for (size_t i = 0; i < names_.size(); ++i) {
-      if (saved_[i])
-        setenv(names_[i].c_str(), saved_[i]->c_str(), 1);
-      else
-        unsetenv(names_[i].c_str());
-    }
-  }
-
- private:
-  std::vector<std::string> names_;
-  std::vector<std::optional<std::string>> saved_;
-};
-
 std::string env_or_empty(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? std::string(v) : std::string();
@@ -65,10 +42,9 @@ std::string env_or_empty(const char* name) {
 
 // The launcher's and the CLI's shared step: each setting is set only where the environment lacks it.
 TEST(RuntimeSettings, SetsWhatTheEnvironmentLacksAndKeepsTheUsersChoice) {
-  const SavedEnvironment saved({"OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_CORETYPE"});
-  setenv("OMP_WAIT_POLICY", "ACTIVE", 1);  // the user's choice
-  unsetenv("OPENBLAS_THREAD_TIMEOUT");
-  unsetenv("OPENBLAS_CORETYPE");
+  const test::ScopedEnv wait_policy("OMP_WAIT_POLICY", "ACTIVE");  // the user's choice
+  const test::ScopedEnv thread_timeout("OPENBLAS_THREAD_TIMEOUT", std::nullopt);
+  test::ScopedEnv coretype("OPENBLAS_CORETYPE", std::nullopt);
   EXPECT_TRUE(set_runtime_settings("Prescott"));
   EXPECT_EQ(env_or_empty("OMP_WAIT_POLICY"), "ACTIVE");
   EXPECT_EQ(env_or_empty("OPENBLAS_THREAD_TIMEOUT"), "4");
@@ -76,7 +52,7 @@ TEST(RuntimeSettings, SetsWhatTheEnvironmentLacksAndKeepsTheUsersChoice) {
             openblas_coretype_override("Prescott", cpu_has_avx512(), cpu_has_avx2_fma()));
   EXPECT_FALSE(set_runtime_settings("Prescott"));  // nothing left to set: the CLI does not re-execute
   // A core the user forced stays, whatever OpenBLAS chose.
-  setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+  coretype.set("Prescott");
   EXPECT_FALSE(set_runtime_settings("Prescott"));
   EXPECT_EQ(env_or_empty("OPENBLAS_CORETYPE"), "Prescott");
 }

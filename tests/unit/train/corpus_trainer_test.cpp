@@ -168,9 +168,8 @@ TEST(CorpusTrainer, ACorpusTooLargeForTheMemoryIsRefusedWhileLoading) {
   o.steps = 1;
   o.eval_interval = 0;
   // 4 training scenes of 12 views at 32^2: the first 2 are measured, the other 2 need ~0.2 MB.
-  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "100000", 1);
+  test::ScopedEnv memory("SEMFIELD_AVAILABLE_MEMORY", "100000");
   const std::string error = test::error_of([&] { train_corpus(o); });
-  ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
   EXPECT_NE(error.find(corpus.string()), std::string::npos) << error;
   EXPECT_NE(error.find("4 scenes"), std::string::npos) << error;
   EXPECT_NE(error.find("too much for this machine"), std::string::npos) << error;
@@ -179,15 +178,14 @@ TEST(CorpusTrainer, ACorpusTooLargeForTheMemoryIsRefusedWhileLoading) {
   EXPECT_FALSE(std::filesystem::exists(tmp / "run" / "model.safetensors"));
   // Every rank on the machine holds its own copy: enough memory for one is not enough for 100 (local_ranks: the
   // CLI's LOCAL_WORLD_SIZE, as --nproc's launcher and torchrun set it).
-  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "20000000", 1);
+  memory.set("20000000");
   o.local_ranks = 100;
   const std::string ranks_error = test::error_of([&] { train_corpus(o); });
   o.local_ranks = 1;
   EXPECT_NE(ranks_error.find("times 100 ranks on this machine"), std::string::npos) << ranks_error;
-  ::setenv("SEMFIELD_AVAILABLE_MEMORY", "100000000000", 1);
+  memory.set("100000000000");
   o.run_dir = tmp / "run2";
   EXPECT_NO_THROW(train_corpus(o));
-  ::unsetenv("SEMFIELD_AVAILABLE_MEMORY");
   EXPECT_TRUE(std::filesystem::exists(tmp / "run2" / "model.safetensors"));
 }
 

@@ -27,18 +27,6 @@ constexpr const char* kWorkerOutVariable = "SEMFIELD_DISTRIBUTED_TEST_OUT";
 constexpr std::chrono::seconds kWorkerTimeout{60};  // each collective / rendezvous in a worker
 constexpr std::chrono::seconds kJobTimeout{120};    // a whole two-rank job
 
-/// Sets an environment variable for the scope's lifetime (the launched workers inherit it).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : m_name(name) { ::setenv(name, value.c_str(), 1); }
-  ~ScopedEnv() { ::unsetenv(m_name); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* m_name;
-};
-
 // ---------------------------------------------------------------------------------------------------------------
 // The model of the equivalence test: y = W2 tanh(W1 x + b1) + b2, x [n, 4] -> y [n, 2], 16 hidden units.
 
@@ -212,7 +200,7 @@ const ::testing::Environment* const g_distributed_worker_environment = [] {
 
 /// Runs a two-rank job of this binary in `role`; returns the launcher's status.
 int run_two_rank_job(const std::string& role) {
-  ScopedEnv worker(kWorkerRoleVariable, role);
+  const test::ScopedEnv worker(kWorkerRoleVariable, role);
   // The filter only keeps the workers' gtest banner short: they exit in the environment's SetUp.
   return launch_local_workers(2, {"distributed_test_worker", "--gtest_filter=DistributedEnv.*"}, 0, kJobTimeout);
 }
@@ -340,7 +328,7 @@ TEST(DistributedTwoRanks, SameParametersAsOneRankOnTheGlobalBatch) {
   // One process on the 64 samples vs two ranks on 32 each with averaged gradients: the mean of the two half-batch
   // mean gradients is the full-batch mean gradient, so both reach the same parameters up to float rounding.
   test::TempDir dir;
-  ScopedEnv out(kWorkerOutVariable, dir.path().string());
+  const test::ScopedEnv out(kWorkerOutVariable, dir.path().string());
   ASSERT_EQ(run_two_rank_job("train"), 0);
   ProcessGroup single(DistributedOptions{});
   const at::Tensor reference = train_tiny_mlp(single);
