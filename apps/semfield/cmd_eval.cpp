@@ -215,11 +215,13 @@ void run_eval(const EvalArgs& args) {
   const Eigen::Vector3f background = parse_background(loaded.background);
   const std::filesystem::path renders = args.no_images ? std::filesystem::path() : run.eval_dir() / "renders";
   // A model that is its own semantic source and renders colour with its semantics (gp-nerf, gnesf with 2D maps), whose
-  // label maps will be scored: one pass per view, the semantics kept from the colour pass for their scores.
+  // label maps or instances (gp-nerf's instance head, decoded in the same pass) will be scored: one pass per view, the
+  // semantics kept from the colour pass for their scores.
   const SemanticSource* own = run_semantic_source(loaded);
+  const SemanticScoring scoring = semantic_scoring(args, loaded);
   std::optional<ViewOutputCache> cache;
   if (own != nullptr && own->renders_colour() && own->has_classes() &&
-      semantic_scoring(args, loaded).scores_label_maps())
+      (scoring.scores_label_maps() || (scoring.instance_head && own->has_instances())))
     cache.emplace(*own);
   const EvalResult result =
       cache ? evaluate([&](const Camera& camera) { return cache->render_colour(camera, background); }, views,

@@ -11,8 +11,11 @@ SemanticRenderOutput SemanticSource::render_view(const Camera& camera) const {
   return render(rays.origins, rays.directions);
 }
 
-at::Tensor SemanticSource::render_instances(const Camera&) const {
-  fail_usage("this semantic source segments no instances of its own");
+at::Tensor SemanticSource::render_instances(const Camera& camera) const {
+  if (!has_instances()) fail_usage("this semantic source segments no instances of its own");
+  const SemanticRenderOutput out = render_view(camera);
+  SEMFIELD_ASSERT(out.instances.defined() && out.instances.dim() == 2, "render_view gave no instance logits");
+  return out.instances.t().reshape({out.instances.size(1), camera.intrinsics.height, camera.intrinsics.width});
 }
 
 SemanticRenderOutput SemanticSource::render_view_with_colour(const Camera&, const Eigen::Vector3f&) const {

@@ -36,6 +36,9 @@ struct SemanticRenderOutput {
   at::Tensor canonical_positions;
   /// [R, 3] each ray's colour over the given background (render_view_with_colour); undefined otherwise.
   at::Tensor rgb;
+  /// [R, slots] instance logits of a whole view's pixels, for a source with instances of its own (has_instances:
+  /// GP-NeRF's instance head, decoded in the same pass as the classes); undefined otherwise.
+  at::Tensor instances;
 };
 
 /// A source's outputs at points with their canonical positions (point_outputs_with_canonical_positions).
@@ -61,7 +64,8 @@ class SemanticSource {
   virtual bool labels_points() const { return true; }
   /// Whether the source segments instances of its own (GP-NeRF's instance head), apart from its classes.
   virtual bool has_instances() const { return false; }
-  /// Instance logits [slots,H,W] of a camera's view; UsageError for a source without instances.
+  /// Instance logits [slots,H,W] of a camera's view; UsageError for a source without instances. The default reads
+  /// render_view(camera).instances (a cache's render_view serves a view it keeps).
   virtual at::Tensor render_instances(const Camera& camera) const;
   /// Whether the source also regresses where each point lies in a canonical frame shared by every scene its model
   /// applies to (FeatureNeRF's trained coordinate head x̂: a category's instances are canonically aligned), so

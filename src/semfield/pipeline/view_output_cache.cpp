@@ -15,7 +15,7 @@ namespace {
 int64_t output_bytes(const SemanticRenderOutput& out) {
   int64_t bytes = 0;
   for (const at::Tensor& m : out.maps) bytes += m.numel() * static_cast<int64_t>(m.element_size());
-  for (const at::Tensor* t : {&out.opacity, &out.depth, &out.median_depth, &out.canonical_positions})
+  for (const at::Tensor* t : {&out.opacity, &out.depth, &out.median_depth, &out.canonical_positions, &out.instances})
     if (t->defined()) bytes += t->numel() * static_cast<int64_t>(t->element_size());
   return bytes;
 }
@@ -29,6 +29,7 @@ SemanticRenderOutput cloned(const SemanticRenderOutput& out) {
   copy.depth = clone(out.depth);
   copy.median_depth = clone(out.median_depth);
   copy.canonical_positions = clone(out.canonical_positions);
+  copy.instances = clone(out.instances);
   return copy;
 }
 

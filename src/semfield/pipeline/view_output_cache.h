@@ -19,9 +19,9 @@
 
 namespace semfield {
 
-/// What a ViewOutputCache keeps. At most `max_bytes` of outputs (maps, opacity and depths; not the latent or the
-/// colour, which scores, pictures and segmenters do not read: a kept view is served without them); a view larger than
-/// that is never kept and evicts nothing.
+/// What a ViewOutputCache keeps. At most `max_bytes` of outputs (maps, instance logits, opacity and depths; not the
+/// latent or the colour, which scores, pictures and segmenters do not read: a kept view is served without them); a view
+/// larger than that is never kept and evicts nothing.
 struct ViewCachePolicy {
   int64_t max_bytes = int64_t{1} << 30;
   /// false (eval): only render_colour's passes are kept, none past max_bytes, and each is served once, then dropped
@@ -55,7 +55,7 @@ class ViewOutputCache final : public SemanticSource {
   bool has_semantics() const override { return m_source.has_semantics(); }
   bool labels_points() const override { return m_source.labels_points(); }
   bool has_instances() const override { return m_source.has_instances(); }
-  at::Tensor render_instances(const Camera& camera) const override { return m_source.render_instances(camera); }
+  // render_instances: SemanticSource's, from this cache's render_view (a kept view's instance logits).
   bool has_canonical_positions() const override { return m_source.has_canonical_positions(); }
   double default_position_weight() const override { return m_source.default_position_weight(); }
   SemanticRenderOutput render_view_with_canonical_positions(const Camera& camera) const override {

@@ -1,6 +1,7 @@
 // Class-of-the-click segmentation for label fields.
 #include "semfield/segment/label_segmenter.h"
 
+#include <chrono>
 #include <map>
 
 #include <ATen/ATen.h>
@@ -12,7 +13,8 @@ namespace semfield {
 
 namespace {
 
-at::Tensor ids_of(const SegmentView& view) { return view.maps[0].to(at::kLong); }
+// The ids a click selects among: the classes, or the instance slots (channel 1) where prepare rendered them.
+at::Tensor ids_of(const SegmentView& view) { return view.maps[view.maps.size(0) - 1].to(at::kLong); }
 
 }  // namespace
 
@@ -49,13 +51,22 @@ at::Tensor class_mask(const at::Tensor& ids, const std::set<int64_t>& classes) {
   return mask;
 }
 
-LabelSegmenter::LabelSegmenter(const SemanticSource& source) : m_source(source) {
+LabelSegmenter::LabelSegmenter(const SemanticSource& source)
+    : m_source(source), m_instances(source.has_classes() && source.has_instances()) {
   if (!source.has_classes()) fail_usage("the label-class segmenter needs a label field");
 }
 
 SegmentView LabelSegmenter::prepare(const Camera& camera, const std::string& name) const {
-  SegmentView view = render_field_view(m_source, camera, name, 0);
+  const auto start = std::chrono::steady_clock::now();
+  const SemanticRenderOutput out = m_source.render_view(camera);
+  SegmentView view = field_view_of(out, camera, name, 0);
   view.maps = view.maps.argmax(0, true).to(at::kFloat);
+  if (m_instances) {
+    SEMFIELD_ASSERT(out.instances.defined(), "a source with instances rendered a view without instance logits");
+    const at::Tensor slots = out.instances.argmax(1).to(at::kFloat).view({1, view.height(), view.width()});
+    view.maps = at::cat({view.maps, slots}, 0);
+  }
+  view.render_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return view;
 }
 

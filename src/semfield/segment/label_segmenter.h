@@ -1,5 +1,6 @@
 // The segmenter for label fields: a click selects the class the field renders at the clicked pixel, so the mask
-// in every view is that class's region (for instance labels, the clicked object).
+// in every view is that class's region (for instance labels, the clicked object). A source with instances of its own
+// (GP-NeRF's instance head) selects the clicked instance instead: one object, not every object of its class.
 #pragma once
 
 #include <set>
@@ -21,18 +22,23 @@ class LabelSegmenter final : public Segmenter {
   /// `source` (one with classes: a label field) must outlive the segmenter; UsageError for one without.
   explicit LabelSegmenter(const SemanticSource& source);
 
-  std::string method() const override { return "label-class"; }
-  /// maps = class ids [1,H,W] (as float) of the arg-max of the rendered logits.
+  /// "label-class", or "label-instance" for a source with instances (SemanticSource::has_instances).
+  std::string method() const override { return m_instances ? "label-instance" : "label-class"; }
+  /// maps = class ids [1,H,W] (as float) of the arg-max of the rendered logits; with instances, [2,H,W]: the class
+  /// ids and the instance slots (arg-max of the instance logits, same pass).
   SegmentView prepare(const Camera& camera, const std::string& name) const override;
-  /// The prompted classes' region, restricted to the box when one is given.
+  /// The prompted classes' (instances') region, restricted to the box when one is given.
   at::Tensor segment(const SegmentView& view, const Prompts& prompts) override;
-  /// The remembered classes' region (the object's class is the same in every view: no clicks needed).
+  /// The remembered classes' (instances') region: a scene's class ids, and a fine-tuned instance head's slots, are the
+  /// same in every view, so no clicks are needed.
   at::Tensor follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const override;
 
+  /// The ids selected by the last segment(): classes, or instance slots for a source with instances.
   const std::set<int64_t>& classes() const { return m_classes; }
 
  private:
   const SemanticSource& m_source;
+  bool m_instances = false;
   std::set<int64_t> m_classes;
 };
 

@@ -23,7 +23,7 @@ class Segmenter {
  public:
   virtual ~Segmenter() = default;
 
-  /// "sam-decoder", "label-class" or "feature-similarity".
+  /// "sam-decoder", "label-class", "label-instance" or "feature-similarity".
   virtual std::string method() const = 0;
   /// Renders what the method reads for a camera view, plus its depth and opacity.
   virtual SegmentView prepare(const Camera& camera, const std::string& name) const = 0;
@@ -42,7 +42,8 @@ class Segmenter {
 /// UsageError for an unknown method or one the field cannot run.
 std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std::string& method = "auto");
 /// The method for a source without a teacher of its own, such as a run model's own semantics (GP-NeRF's classes,
-/// FeatureNeRF's descriptors): label-class with classes, else feature-similarity. `name` names it in errors.
+/// FeatureNeRF's descriptors): label-class with classes (label-instance with instances of its own: GP-NeRF's instance
+/// head), else feature-similarity. `name` names it in errors.
 std::unique_ptr<Segmenter> make_segmenter(const SemanticSource& source, const std::string& name,
                                           const std::string& method = "auto");
 /// The method for a run's semantics (field_choice.h load_semantics): its distilled field's, or its model's own.

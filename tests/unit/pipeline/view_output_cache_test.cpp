@@ -13,12 +13,15 @@
 namespace semfield {
 namespace {
 
-// A source with classes whose outputs depend on the camera (its width and x position) and that counts its passes.
+// A source with classes (and, when asked, 3 instance slots) whose outputs depend on the camera (its width and x
+// position) and that counts its passes.
 class CountingSource final : public SemanticSource {
  public:
-  explicit CountingSource(bool colour) : m_colour(colour), m_radiance(test::small_radiance_config(), SceneFrame{}) {}
+  explicit CountingSource(bool colour, bool instances = false)
+      : m_colour(colour), m_instances(instances), m_radiance(test::small_radiance_config(), SceneFrame{}) {}
   mutable int semantic_passes = 0, colour_passes = 0;
 
+  bool has_instances() const override { return m_instances; }
   bool has_classes() const override { return true; }
   std::vector<std::string> class_names() const override { return {"a", "b"}; }
   std::vector<int64_t> channels() const override { return {2}; }
@@ -28,14 +31,17 @@ class CountingSource final : public SemanticSource {
   }
   SemanticRenderOutput render_view(const Camera& camera) const override {
     ++semantic_passes;
-    return outputs(static_cast<int64_t>(camera.intrinsics.width) * camera.intrinsics.height,
-                   static_cast<float>(camera.origin().x()));
+    const int64_t r = static_cast<int64_t>(camera.intrinsics.width) * camera.intrinsics.height;
+    SemanticRenderOutput out = outputs(r, static_cast<float>(camera.origin().x()));
+    if (m_instances) out.instances = instance_logits(r);
+    return out;
   }
   bool renders_colour() const override { return m_colour; }
   SemanticRenderOutput render_view_with_colour(const Camera& camera, const Eigen::Vector3f& background) const override {
     ++colour_passes;
     const int64_t r = static_cast<int64_t>(camera.intrinsics.width) * camera.intrinsics.height;
     SemanticRenderOutput out = outputs(r, static_cast<float>(camera.origin().x()));
+    if (m_instances) out.instances = instance_logits(r);
     out.rgb = at::tensor({background.x(), background.y(), background.z()}).expand({r, 3}).contiguous();
     out.latent = at::ones({r, 4});
     return out;
@@ -53,7 +59,8 @@ class CountingSource final : public SemanticSource {
     out.depth = out.median_depth = at::full({r}, 2.0f);
     return out;
   }
-  bool m_colour;
+  static at::Tensor instance_logits(int64_t r) { return at::arange(3 * r, at::kFloat).reshape({r, 3}); }
+  bool m_colour, m_instances;
   RadianceModel m_radiance;
 };
 
@@ -129,6 +136,25 @@ TEST(ViewOutputCache, KeepsNoMoreThanItsByteLimitAndNeedsASourceThatRendersColou
   Camera distorted = a;
   distorted.intrinsics.distortion.k1 = 0.01;
   EXPECT_FALSE(same_camera(a, distorted));
+}
+
+// Instance logits (GP-NeRF's instance head, decoded in the colour pass) are kept with the view: render_instances of a
+// kept camera renders nothing, and returns the pass's logits as [slots,H,W].
+TEST(ViewOutputCache, ServesAKeptViewsInstanceLogits) {
+  const CountingSource source(true, true);
+  ViewOutputCache cache(source);
+  const Camera a = test::look_at({1, 0, 0}, {0, 0, 0}, 8);
+  cache.render_colour(a, Eigen::Vector3f::Ones());
+  ASSERT_TRUE(cache.has_instances());
+  const at::Tensor logits = cache.render_instances(a);
+  EXPECT_EQ(source.semantic_passes, 0);
+  EXPECT_EQ(cache.hits(), 1);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{3, 8, 8}));
+  EXPECT_FLOAT_EQ(logits[1][0][2].item<float>(), 3.0f * 2 + 1);  // pixel (row 0, column 2), slot 1
+  EXPECT_FLOAT_EQ(logits[2][1][0].item<float>(), 3.0f * 8 + 2);  // pixel (row 1, column 0), slot 2
+  // Another camera: one pass of the source, the same layout.
+  EXPECT_TRUE(at::equal(cache.render_instances(test::look_at({2, 0, 0}, {0, 0, 0}, 8)), logits));
+  EXPECT_EQ(source.semantic_passes, 1);
 }
 
 // The viewer's policy: render_view's own renders are kept and served as often as asked, as deep copies, the least

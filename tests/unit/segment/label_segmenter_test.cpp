@@ -4,6 +4,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "semfield/models/radiance_model.h"
+#include "support/small_models.h"
+#include "support/test_cameras.h"
+
 namespace semfield {
 namespace {
 
@@ -32,6 +36,78 @@ TEST(LabelSegmenter, ClicksPickClassesNegativesRemoveThem) {
   EXPECT_EQ(prompted_classes(ids, opacity, box), (std::set<int64_t>{1}));
   box.box = Eigen::Vector4d(5, 2, 6, 3);
   EXPECT_EQ(prompted_classes(ids, opacity, box), (std::set<int64_t>{3}));
+}
+
+// A 6x8 view of two objects of one class (1) on the ground (class 2), and, with instances, their slots: 0 and 1 for
+// the objects, 2 for the ground. The objects swap places in a camera whose x position is negative (another view).
+class TwoObjectsSource final : public SemanticSource {
+ public:
+  explicit TwoObjectsSource(bool instances)
+      : m_instances(instances), m_radiance(test::small_radiance_config(), SceneFrame{}) {}
+  bool has_instances() const override { return m_instances; }
+  bool has_classes() const override { return true; }
+  std::vector<std::string> class_names() const override { return {"void", "chair", "ground"}; }
+  std::vector<int64_t> channels() const override { return {3}; }
+  ChannelStats channel_stats(size_t) const override { return {at::zeros({3}), at::ones({3})}; }
+  SemanticRenderOutput render(const at::Tensor&, const at::Tensor&) const override {
+    throw std::logic_error("whole views only");
+  }
+  SemanticRenderOutput render_view(const Camera& camera) const override {
+    const bool swapped = camera.origin().x() < 0;
+    at::Tensor classes = at::full({6, 8}, 2, at::kLong), slots = at::full({6, 8}, 2, at::kLong);
+    classes.slice(0, 0, 3).slice(1, 0, 3).fill_(1);
+    classes.slice(0, 0, 3).slice(1, 5, 8).fill_(1);
+    slots.slice(0, 0, 3).slice(1, 0, 3).fill_(swapped ? 1 : 0);
+    slots.slice(0, 0, 3).slice(1, 5, 8).fill_(swapped ? 0 : 1);
+    SemanticRenderOutput out;
+    out.maps = {at::one_hot(classes.reshape({-1}), 3).to(at::kFloat)};
+    if (m_instances) out.instances = at::one_hot(slots.reshape({-1}), 3).to(at::kFloat);
+    out.opacity = at::ones({48});
+    out.depth = out.median_depth = at::full({48}, 2.0f);
+    return out;
+  }
+  std::vector<at::Tensor> point_outputs(const at::Tensor& points) const override {
+    return {at::zeros({points.size(0), 3})};
+  }
+  const SceneModel& scene_model() const override { return m_radiance; }
+
+ private:
+  bool m_instances;
+  RadianceModel m_radiance;
+};
+
+// A source with instances of its own (GP-NeRF's instance head) selects the clicked object, and follows its slot into
+// another view; without instances the click selects every object of the class.
+TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
+  const Camera front = test::look_at({3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
+  const Camera back = test::look_at({-3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
+  Prompts click;
+  click.positive = {{1.5, 1.5}};  // on the left object
+  at::Tensor left = at::zeros({6, 8}, at::kBool), right = at::zeros({6, 8}, at::kBool);
+  left.slice(0, 0, 3).slice(1, 0, 3).fill_(true);
+  right.slice(0, 0, 3).slice(1, 5, 8).fill_(true);
+
+  const TwoObjectsSource with(true);
+  LabelSegmenter instances(with);
+  EXPECT_EQ(instances.method(), "label-instance");
+  const SegmentView view = instances.prepare(front, "front");
+  ASSERT_EQ(view.maps.size(0), 2);  // classes and slots
+  EXPECT_TRUE(at::equal(instances.segment(view, click), left));
+  EXPECT_EQ(instances.classes(), (std::set<int64_t>{0}));
+  // In the other view the object is on the right: its slot, not its place or its class, is followed.
+  EXPECT_TRUE(at::equal(instances.follow(instances.prepare(back, "back"), {}, at::Tensor()), right));
+  // A box alone takes its most frequent slot.
+  Prompts box;
+  box.box = Eigen::Vector4d(5, 0, 8, 3);
+  EXPECT_TRUE(at::equal(instances.segment(view, box), right));
+
+  const TwoObjectsSource without(false);
+  LabelSegmenter classes(without);
+  EXPECT_EQ(classes.method(), "label-class");
+  const SegmentView class_view = classes.prepare(front, "front");
+  EXPECT_EQ(class_view.maps.size(0), 1);
+  EXPECT_TRUE(at::equal(classes.segment(class_view, click), left | right));
+  EXPECT_EQ(classes.classes(), (std::set<int64_t>{1}));
 }
 
 }  // namespace

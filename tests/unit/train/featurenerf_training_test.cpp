@@ -25,6 +25,7 @@
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/pipeline/transfer_benchmark.h"
 #include "semfield/train/corpus_trainer.h"
+#include "support/small_models.h"
 #include "support/test_support.h"
 
 namespace semfield {
@@ -32,11 +33,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-FeatureNerfConfig small_featurenerf_config() {
-  FeatureNerfConfig c;
+/// test::small_featurenerf_config() widened so that a few hundred steps learn transfer beyond chance (the tiny category
+/// below), for chairs.
+FeatureNerfConfig learning_featurenerf_config() {
+  FeatureNerfConfig c = test::small_featurenerf_config();
   c.category = "chair";
   c.encoder.channels = {16, 16, 32, 32};
-  c.encoder.blocks = {1, 1, 1};
   c.width = 64;
   c.feature_dim = 64;
   c.pe_frequencies = 4;
@@ -120,7 +122,7 @@ TEST(FeatureNerfLosses, TheCoordinateHeadLearnsTheSamplesCanonicalCoordinate) {
   const Scene scene = load_scene(tmp / "chairs" / "instance_000");
   const SceneFrame frame = SceneFrame::from_scene(scene);
   ASSERT_GT(std::abs(frame.normalization.scale - 1.0), 0.05);
-  FeatureNerfConfig c = small_featurenerf_config();
+  FeatureNerfConfig c = learning_featurenerf_config();
   c.loss = {0, 0, 1};
   c.rays = 64;
   const FeatureNerfCorpusModel model(c);
@@ -158,7 +160,7 @@ class FeatureNerfTrainingTest : public ::testing::Test {
     o.corpus = *s_dir / "train";
     o.run_dir = *s_dir / "run";
     o.model_type = "featurenerf";
-    o.model_config = to_json(small_featurenerf_config());
+    o.model_config = to_json(learning_featurenerf_config());
     o.val_every = 0;
     o.val_scenes = 0;
     o.eval_interval = 0;
@@ -172,11 +174,11 @@ class FeatureNerfTrainingTest : public ::testing::Test {
     o.show_progress = false;
     train_corpus(o);
     // The same network untrained: the reference the trained one must beat.
-    const FeatureNerfNetwork untrained(small_featurenerf_config());
+    const FeatureNerfNetwork untrained(learning_featurenerf_config());
     ModelFile file;
     file.name = "untrained";
     file.type = "featurenerf";
-    file.config = to_json(small_featurenerf_config());
+    file.config = to_json(learning_featurenerf_config());
     file.weights = untrained.state();
     write_model_file(*s_dir / "untrained.safetensors", file);
   }
@@ -324,7 +326,7 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
   }
   // A model trained without the coordinate loss has no canonical positions to weigh: refused, saying why.
   {
-    FeatureNerfConfig c = small_featurenerf_config();
+    FeatureNerfConfig c = learning_featurenerf_config();
     c.loss.coord = 0;
     ModelFile file;
     file.name = "nocoord";
@@ -543,7 +545,7 @@ TEST_F(FeatureNerfTrainingTest, TrainsWithTheDinoKeysTeacher) {
   // its keys (computed once per view and cached) and falls.
   const fs::path weights = test::shared_dir() / "golden" / "dino" / "dino_weights.safetensors";
   SEMFIELD_REQUIRE_SHARED_FILE(weights);
-  FeatureNerfConfig c = small_featurenerf_config();
+  FeatureNerfConfig c = learning_featurenerf_config();
   c.teacher = "dino:" + weights.string();
   c.teacher_dim = 96;
   c.dino_block = 2;

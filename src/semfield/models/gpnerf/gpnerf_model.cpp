@@ -208,6 +208,8 @@ SemanticRenderOutput gp_semantic_output(const GpnerfView& v) {
                         at::zeros_like(out.opacity));
   out.median_depth = v.median_depth.reshape({-1});
   out.latent = v.semantic.reshape({v.semantic.size(0), -1}).t().contiguous();
+  if (v.instance_logits.defined())
+    out.instances = v.instance_logits.reshape({v.instance_logits.size(0), -1}).t().contiguous();
   return out;
 }
 
@@ -229,7 +231,7 @@ at::Tensor GpnerfModel::render_instances(const Camera& camera) const {
   if (!m_network.has_instances())
     fail_usage("this gp-nerf model has no instance head (fine-tune one on the scene: apply --finetune-steps K "
                "--finetune-config '{{\"instance_slots\": 16}}')");
-  return render_full(camera, m_background).instance_logits;
+  return SemanticSource::render_instances(camera);  // from render_view: one pass with the classes
 }
 
 std::unique_ptr<SceneModel> create_gpnerf_model(const ModelBinding& binding) {
