@@ -221,8 +221,11 @@ void run_eval(const EvalArgs& args) {
   const SemanticScoring scoring = semantic_scoring(args, loaded);
   std::optional<ViewOutputCache> cache;
   if (own != nullptr && own->renders_colour() && own->has_classes() &&
-      (scoring.scores_label_maps() || (scoring.instance_head && own->has_instances())))
-    cache.emplace(*own);
+      (scoring.scores_label_maps() || (scoring.instance_head && own->has_instances()))) {
+    ViewCachePolicy policy;
+    policy.keep_instances = scoring.instance_head;
+    cache.emplace(*own, policy);
+  }
   const EvalResult result =
       cache ? evaluate([&](const Camera& camera) { return cache->render_colour(camera, background); }, views,
                        background, renders)

@@ -55,6 +55,7 @@ ViewOutputCache::ViewOutputCache(const SemanticSource& source, const ViewCachePo
 void ViewOutputCache::keep(const Camera& camera, SemanticRenderOutput out) const {
   out.rgb = at::Tensor();
   out.latent = at::Tensor();
+  if (!m_policy.keep_instances) out.instances = at::Tensor();
   const int64_t bytes = output_bytes(out);
   if (bytes > m_policy.max_bytes) return;  // never fits: keep what is kept
   if (m_policy.recent) {
@@ -84,6 +85,11 @@ RenderedView ViewOutputCache::render_colour(const Camera& camera, const Eigen::V
   ++m_colour_passes;
   keep(camera, std::move(out));
   return view;
+}
+
+at::Tensor ViewOutputCache::render_instances(const Camera& camera) const {
+  if (!m_source.has_instances()) return m_source.render_instances(camera);  // its error, saying how to get them
+  return SemanticSource::render_instances(camera);
 }
 
 SemanticRenderOutput ViewOutputCache::render_view(const Camera& camera) const {

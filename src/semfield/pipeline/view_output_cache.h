@@ -28,6 +28,9 @@ struct ViewCachePolicy {
   /// (every view is scored once). true (the viewer): render_view's own renders are kept too, each served as often as
   /// asked, the least recently used dropped past max_bytes.
   bool recent = false;
+  /// Whether a kept view keeps its instance logits (SemanticRenderOutput::instances): eval drops them unless it scores
+  /// instances (a gp-nerf run with an instance head: [R, slots] floats beside [R, classes]).
+  bool keep_instances = true;
   /// The viewer's: the last views' outputs, up to `max_bytes`.
   static ViewCachePolicy recent_views(int64_t max_bytes) { return {max_bytes, true}; }
 };
@@ -55,7 +58,9 @@ class ViewOutputCache final : public SemanticSource {
   bool has_semantics() const override { return m_source.has_semantics(); }
   bool labels_points() const override { return m_source.labels_points(); }
   bool has_instances() const override { return m_source.has_instances(); }
-  // render_instances: SemanticSource's, from this cache's render_view (a kept view's instance logits).
+  /// SemanticSource's, from this cache's render_view (a kept view's instance logits); the source's own error where it
+  /// has no instances.
+  at::Tensor render_instances(const Camera& camera) const override;
   bool has_canonical_positions() const override { return m_source.has_canonical_positions(); }
   double default_position_weight() const override { return m_source.default_position_weight(); }
   SemanticRenderOutput render_view_with_canonical_positions(const Camera& camera) const override {

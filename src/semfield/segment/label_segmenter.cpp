@@ -1,12 +1,12 @@
-// Class-of-the-click segmentation for label fields.
+// Class-of-the-click (instance-of-the-click) segmentation for label fields and sources with classes.
 #include "semfield/segment/label_segmenter.h"
 
-#include <chrono>
 #include <map>
 
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/progress.h"
 #include "semfield/segment/similarity_segmenter.h"
 
 namespace semfield {
@@ -51,8 +51,7 @@ at::Tensor class_mask(const at::Tensor& ids, const std::set<int64_t>& classes) {
   return mask;
 }
 
-LabelSegmenter::LabelSegmenter(const SemanticSource& source)
-    : m_source(source), m_instances(source.has_classes() && source.has_instances()) {
+LabelSegmenter::LabelSegmenter(const SemanticSource& source) : m_source(source), m_instances(source.has_instances()) {
   if (!source.has_classes()) fail_usage("the label-class segmenter needs a label field");
 }
 
@@ -60,26 +59,35 @@ SegmentView LabelSegmenter::prepare(const Camera& camera, const std::string& nam
   const auto start = std::chrono::steady_clock::now();
   const SemanticRenderOutput out = m_source.render_view(camera);
   SegmentView view = field_view_of(out, camera, name, 0);
+  view.render_seconds = seconds_since(start);
   view.maps = view.maps.argmax(0, true).to(at::kFloat);
   if (m_instances) {
     SEMFIELD_ASSERT(out.instances.defined(), "a source with instances rendered a view without instance logits");
     const at::Tensor slots = out.instances.argmax(1).to(at::kFloat).view({1, view.height(), view.width()});
     view.maps = at::cat({view.maps, slots}, 0);
   }
-  view.render_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return view;
 }
 
 at::Tensor LabelSegmenter::segment(const SegmentView& view, const Prompts& prompts) {
   const at::Tensor ids = ids_of(view);
-  m_classes = prompted_classes(ids, view.opacity, prompts);
-  at::Tensor mask = class_mask(ids, m_classes);
+  m_selected = prompted_classes(ids, view.opacity, prompts);
+  at::Tensor mask = class_mask(ids, m_selected);
   if (prompts.box) mask &= box_mask(*prompts.box, view.width(), view.height());
   return mask;
 }
 
-at::Tensor LabelSegmenter::follow(const SegmentView& view, const Prompts& /*prompts*/, const at::Tensor& /*seed*/) const {
-  return class_mask(ids_of(view), m_classes);
+at::Tensor LabelSegmenter::follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const {
+  const at::Tensor ids = ids_of(view);
+  if (!m_instances || m_selected.empty()) return class_mask(ids, m_selected);
+  Prompts clicks = prompts;
+  clicks.box.reset();
+  std::set<int64_t> slots = prompted_classes(ids, view.opacity, clicks);
+  if (slots.empty() && seed.defined()) {
+    const at::Tensor under = ids.index({seed.to(at::kBool) & (view.opacity >= 0.5)});
+    if (under.numel() > 0) slots.insert(at::bincount(under).argmax().item<int64_t>());
+  }
+  return class_mask(ids, slots.empty() ? m_selected : slots);
 }
 
 }  // namespace semfield

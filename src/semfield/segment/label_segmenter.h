@@ -10,8 +10,8 @@
 namespace semfield {
 
 /// Classes chosen by prompts on class ids [H,W] int64: the classes under the positive clicks that hit a surface
-/// (opacity >= min_opacity: a click on empty space selects nothing) minus those under the negative clicks; a box without clicks adds the most frequent class among the box's opaque pixels (ties:
-/// the smallest id).
+/// (opacity >= min_opacity: a click on empty space selects nothing) minus those under the negative clicks; a box
+/// without clicks adds the most frequent class among the box's opaque pixels (ties: the smallest id).
 std::set<int64_t> prompted_classes(const at::Tensor& ids, const at::Tensor& opacity, const Prompts& prompts,
                                    double min_opacity = 0.5);
 /// bool [H,W]: pixels whose id is in `classes`.
@@ -29,17 +29,19 @@ class LabelSegmenter final : public Segmenter {
   SegmentView prepare(const Camera& camera, const std::string& name) const override;
   /// The prompted classes' (instances') region, restricted to the box when one is given.
   at::Tensor segment(const SegmentView& view, const Prompts& prompts) override;
-  /// The remembered classes' (instances') region: a scene's class ids, and a fine-tuned instance head's slots, are the
-  /// same in every view, so no clicks are needed.
+  /// Classes: the remembered classes' region (a class id is the same in every view: no clicks needed). Instances:
+  /// the head's loss matches slots to objects per view, so a slot need not name the same object in every view; the
+  /// object is found again where it lies: the slots under the re-projected clicks, else the slot covering most of the
+  /// 3D selection's opaque pixels (`seed`), else the remembered slots.
   at::Tensor follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const override;
 
   /// The ids selected by the last segment(): classes, or instance slots for a source with instances.
-  const std::set<int64_t>& classes() const { return m_classes; }
+  const std::set<int64_t>& selected_ids() const { return m_selected; }
 
  private:
   const SemanticSource& m_source;
   bool m_instances = false;
-  std::set<int64_t> m_classes;
+  std::set<int64_t> m_selected;
 };
 
 }  // namespace semfield

@@ -143,18 +143,28 @@ TEST(ViewOutputCache, KeepsNoMoreThanItsByteLimitAndNeedsASourceThatRendersColou
 TEST(ViewOutputCache, ServesAKeptViewsInstanceLogits) {
   const CountingSource source(true, true);
   ViewOutputCache cache(source);
-  const Camera a = test::look_at({1, 0, 0}, {0, 0, 0}, 8);
+  const Camera a = test::look_at({1, 0, 0}, {0, 0, 0}, 8, 6, 8.0);  // 8 wide, 6 high
   cache.render_colour(a, Eigen::Vector3f::Ones());
   ASSERT_TRUE(cache.has_instances());
   const at::Tensor logits = cache.render_instances(a);
   EXPECT_EQ(source.semantic_passes, 0);
   EXPECT_EQ(cache.hits(), 1);
-  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{3, 8, 8}));
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{3, 6, 8}));
   EXPECT_FLOAT_EQ(logits[1][0][2].item<float>(), 3.0f * 2 + 1);  // pixel (row 0, column 2), slot 1
   EXPECT_FLOAT_EQ(logits[2][1][0].item<float>(), 3.0f * 8 + 2);  // pixel (row 1, column 0), slot 2
+  EXPECT_FLOAT_EQ(logits[0][5][7].item<float>(), 3.0f * 47);     // the last pixel, slot 0
   // Another camera: one pass of the source, the same layout.
-  EXPECT_TRUE(at::equal(cache.render_instances(test::look_at({2, 0, 0}, {0, 0, 0}, 8)), logits));
+  EXPECT_TRUE(at::equal(cache.render_instances(test::look_at({2, 0, 0}, {0, 0, 0}, 8, 6, 8.0)), logits));
   EXPECT_EQ(source.semantic_passes, 1);
+  // eval scoring classes only keeps no instance logits.
+  ViewCachePolicy classes_only;
+  classes_only.keep_instances = false;
+  ViewOutputCache lean(source, classes_only);
+  lean.render_colour(a, Eigen::Vector3f::Ones());
+  const SemanticRenderOutput kept = lean.render_view(a);
+  EXPECT_EQ(lean.hits(), 1);
+  EXPECT_FALSE(kept.instances.defined());
+  EXPECT_TRUE(kept.maps[0].defined());
 }
 
 // The viewer's policy: render_view's own renders are kept and served as often as asked, as deep copies, the least

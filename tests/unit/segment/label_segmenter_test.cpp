@@ -38,12 +38,14 @@ TEST(LabelSegmenter, ClicksPickClassesNegativesRemoveThem) {
   EXPECT_EQ(prompted_classes(ids, opacity, box), (std::set<int64_t>{3}));
 }
 
-// A 6x8 view of two objects of one class (1) on the ground (class 2), and, with instances, their slots: 0 and 1 for
-// the objects, 2 for the ground. The objects swap places in a camera whose x position is negative (another view).
+// A 6x8 view of two objects of one class (1) on the ground (class 2), and, with instances, their slots (2 for the
+// ground). Object A lies on the left, B on the right; a camera whose x position is negative sees them swapped (another
+// view). A's slot is 0 and B's 1 in every view, or, `permuted`, the other way round in the second view (the head's loss
+// matches slots to objects per view, so nothing makes them agree across views).
 class TwoObjectsSource final : public SemanticSource {
  public:
-  explicit TwoObjectsSource(bool instances)
-      : m_instances(instances), m_radiance(test::small_radiance_config(), SceneFrame{}) {}
+  TwoObjectsSource(bool instances, bool permuted = false)
+      : m_instances(instances), m_permuted(permuted), m_radiance(test::small_radiance_config(), SceneFrame{}) {}
   bool has_instances() const override { return m_instances; }
   bool has_classes() const override { return true; }
   std::vector<std::string> class_names() const override { return {"void", "chair", "ground"}; }
@@ -53,12 +55,13 @@ class TwoObjectsSource final : public SemanticSource {
     throw std::logic_error("whole views only");
   }
   SemanticRenderOutput render_view(const Camera& camera) const override {
-    const bool swapped = camera.origin().x() < 0;
+    const bool second = camera.origin().x() < 0;
+    const int64_t a_slot = second && m_permuted ? 1 : 0;
     at::Tensor classes = at::full({6, 8}, 2, at::kLong), slots = at::full({6, 8}, 2, at::kLong);
     classes.slice(0, 0, 3).slice(1, 0, 3).fill_(1);
     classes.slice(0, 0, 3).slice(1, 5, 8).fill_(1);
-    slots.slice(0, 0, 3).slice(1, 0, 3).fill_(swapped ? 1 : 0);
-    slots.slice(0, 0, 3).slice(1, 5, 8).fill_(swapped ? 0 : 1);
+    slots.slice(0, 0, 3).slice(1, 0, 3).fill_(second ? 1 - a_slot : a_slot);
+    slots.slice(0, 0, 3).slice(1, 5, 8).fill_(second ? a_slot : 1 - a_slot);
     SemanticRenderOutput out;
     out.maps = {at::one_hot(classes.reshape({-1}), 3).to(at::kFloat)};
     if (m_instances) out.instances = at::one_hot(slots.reshape({-1}), 3).to(at::kFloat);
@@ -72,20 +75,23 @@ class TwoObjectsSource final : public SemanticSource {
   const SceneModel& scene_model() const override { return m_radiance; }
 
  private:
-  bool m_instances;
+  bool m_instances, m_permuted;
   RadianceModel m_radiance;
 };
 
-// A source with instances of its own (GP-NeRF's instance head) selects the clicked object, and follows its slot into
-// another view; without instances the click selects every object of the class.
+// A source with instances of its own (GP-NeRF's instance head) selects the clicked object and finds it again in
+// another view, where its slot may differ: under the re-projected clicks, else under the 3D selection, else by the
+// remembered slot. Without instances the click selects every object of the class.
 TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   const Camera front = test::look_at({3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
   const Camera back = test::look_at({-3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
   Prompts click;
-  click.positive = {{1.5, 1.5}};  // on the left object
+  click.positive = {{1.5, 1.5}};  // on A, on the left in the first view
   at::Tensor left = at::zeros({6, 8}, at::kBool), right = at::zeros({6, 8}, at::kBool);
   left.slice(0, 0, 3).slice(1, 0, 3).fill_(true);
   right.slice(0, 0, 3).slice(1, 5, 8).fill_(true);
+  Prompts reprojected;  // A's click seen from the back: on the right
+  reprojected.positive = {{6.5, 1.5}};
 
   const TwoObjectsSource with(true);
   LabelSegmenter instances(with);
@@ -93,9 +99,24 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   const SegmentView view = instances.prepare(front, "front");
   ASSERT_EQ(view.maps.size(0), 2);  // classes and slots
   EXPECT_TRUE(at::equal(instances.segment(view, click), left));
-  EXPECT_EQ(instances.classes(), (std::set<int64_t>{0}));
-  // In the other view the object is on the right: its slot, not its place or its class, is followed.
-  EXPECT_TRUE(at::equal(instances.follow(instances.prepare(back, "back"), {}, at::Tensor()), right));
+  EXPECT_EQ(instances.selected_ids(), (std::set<int64_t>{0}));
+  const SegmentView back_view = instances.prepare(back, "back");
+  EXPECT_TRUE(at::equal(instances.follow(back_view, {}, at::Tensor()), right));  // the remembered slot
+  EXPECT_TRUE(at::equal(instances.follow(back_view, reprojected, at::Tensor()), right));
+
+  // Slots that differ between the views: the remembered slot names B there; the clicks, or the 3D selection's pixels,
+  // find A.
+  const TwoObjectsSource permuted(true, true);
+  LabelSegmenter moving(permuted);
+  EXPECT_TRUE(at::equal(moving.segment(moving.prepare(front, "front"), click), left));
+  const SegmentView permuted_back = moving.prepare(back, "back");
+  EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, at::Tensor()), left));  // B: only the slot to go by
+  EXPECT_TRUE(at::equal(moving.follow(permuted_back, reprojected, at::Tensor()), right));
+  at::Tensor seed = right.clone();
+  seed[0][5] = false;  // most of A's pixels, and a ground pixel
+  seed[4][5] = true;
+  EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, seed), right));
+
   // A box alone takes its most frequent slot.
   Prompts box;
   box.box = Eigen::Vector4d(5, 0, 8, 3);
@@ -107,7 +128,8 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   const SegmentView class_view = classes.prepare(front, "front");
   EXPECT_EQ(class_view.maps.size(0), 1);
   EXPECT_TRUE(at::equal(classes.segment(class_view, click), left | right));
-  EXPECT_EQ(classes.classes(), (std::set<int64_t>{1}));
+  EXPECT_EQ(classes.selected_ids(), (std::set<int64_t>{1}));
+  EXPECT_TRUE(at::equal(classes.follow(classes.prepare(back, "back"), {}, at::Tensor()), left | right));
 }
 
 }  // namespace

@@ -391,12 +391,14 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
       test::run_cli("--log-level debug eval --run " + (tmp / "instances").string() + " --gt instance --no-images");
   ASSERT_EQ(ap.exit_code, 0) << ap.output;
   // Scored from the colour pass's outputs: the instance head is decoded in the same pass, no view rendered twice.
-  EXPECT_NE(ap.output.find("semantics from the colour pass, 0 rendered again"), std::string::npos) << ap.output;
+  EXPECT_NE(ap.output.find(fmt::format("{} views' semantics from the colour pass, 0 rendered again", tests)),
+            std::string::npos)
+      << ap.output;
   const nlohmann::json ap_metrics = test::read_json(tmp / "instances" / "eval" / "metrics.json");
   EXPECT_GE(ap_metrics.at("ap75").get<double>(), 0.0);
   EXPECT_GT(ap_metrics.at("instances").at("true_instances").get<int64_t>(), 0);
-  // A click on the run selects by the instance head's slots, not by class (this 2-step model's opacity may leave the
-  // click on empty space: either message names the method).
+  // The run's segmenter is label-instance (this 2-step model's opacity may leave the click on empty space: either
+  // message names the method; label_segmenter_test checks what it selects).
   const auto click = test::run_cli("segment --run " + (tmp / "instances").string() +
                                    " --view test:0 --click 4,4 --out " + (tmp / "clicked").string());
   EXPECT_NE(click.output.find("label-instance"), std::string::npos) << click.output;
