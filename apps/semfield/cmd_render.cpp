@@ -42,7 +42,9 @@ void write_classes(const SemanticSource& source, const std::filesystem::path& ou
 // resolution, .npy, given its map grid); sources with classes -> <view>_<name>.png in class colours (+ raw ids,
 // 16-bit PNG).
 // With `semantic_ids` (--semantic; sources with classes): also <view>_semantic.png, the 8-bit class ids, and
-// <view>_semantic_color.png, and DIR/classes.json.
+// <view>_semantic_color.png, and DIR/classes.json; for a source with instances of its own (a gp-nerf run fine-tuned
+// with an instance head) <view>_instance.png, 8-bit: 0 where the view is empty (opacity < 0.5), else the instance
+// head's slot + 1, and <view>_instance_color.png.
 class SemanticWriter {
  public:
   SemanticWriter(const SemanticSource& source, std::string name, const MapGrid* grid, const RenderArgs& args,
@@ -90,6 +92,15 @@ class SemanticWriter {
         write_png(m_out / (view_name + "_semantic_color.png"), colorize_labels(ids));
       }
       if (m_args.raw) write_png(m_out / (view_name + "_" + m_name + "_ids.png"), id, 16, ImageRange::Raw);
+    }
+    if (m_semantic_ids && rendered.instances.defined()) {
+      const at::Tensor slots =
+          at::where(rendered.opacity >= 0.5f, rendered.instances.argmax(0) + 1, at::zeros({}, at::kLong));
+      Image id(static_cast<int>(slots.size(1)), static_cast<int>(slots.size(0)), 1);
+      const at::Tensor f = slots.to(at::kFloat).contiguous();
+      std::memcpy(id.pixels.data(), f.data_ptr<float>(), id.pixels.size() * sizeof(float));
+      write_png(m_out / (view_name + "_instance.png"), id, 8, ImageRange::Raw);
+      write_png(m_out / (view_name + "_instance_color.png"), colorize_labels(slots));
     }
   }
 

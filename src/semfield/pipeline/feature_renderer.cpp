@@ -21,6 +21,7 @@ RenderedFeatures features_of(const SemanticRenderOutput& out, const Camera& came
   for (const at::Tensor& m : out.maps) result.maps.push_back(m.view({h, w, -1}).permute({2, 0, 1}).contiguous());
   result.opacity = out.opacity.view({h, w});
   if (out.latent.defined()) result.latent = out.latent.view({h, w, -1}).permute({2, 0, 1}).contiguous();
+  if (out.instances.defined()) result.instances = out.instances.view({h, w, -1}).permute({2, 0, 1}).contiguous();
   return result;
 }
 

@@ -20,6 +20,8 @@ struct RenderedFeatures {
   at::Tensor opacity;            ///< [H, W]
   /// [D, H, W] the latent the maps are decoded from, when the source has one (SemanticRenderOutput::latent)
   at::Tensor latent;
+  /// [slots, H, W] instance logits, when the source has instances of its own (SemanticRenderOutput::instances)
+  at::Tensor instances;
   /// The view's colour, depth and opacity pictures from the same pass (render_features_with_colour); empty otherwise.
   std::optional<RenderedView> view;
   double seconds = 0;

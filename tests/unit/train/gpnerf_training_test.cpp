@@ -397,6 +397,26 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   const nlohmann::json ap_metrics = test::read_json(tmp / "instances" / "eval" / "metrics.json");
   EXPECT_GE(ap_metrics.at("ap75").get<double>(), 0.0);
   EXPECT_GT(ap_metrics.at("instances").at("true_instances").get<int64_t>(), 0);
+  // render --semantic writes the instance head's slots (+ 1; 0 where the view is empty) beside the classes.
+  const auto instance_render = test::run_cli("render --run " + (tmp / "instances").string() +
+                                             " --split test --semantic --out " + (tmp / "instance_renders").string());
+  ASSERT_EQ(instance_render.exit_code, 0) << instance_render.output;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "renders" / (first + "_instance.png")));  // the run without a head
+  {
+    const Image slots = read_image(tmp / "instance_renders" / (first + "_instance.png"), ImageRange::Raw);
+    ASSERT_EQ(slots.channels, 1);
+    const LoadedRun run = load_run(tmp / "instances");
+    const SemanticSource* source = run_semantic_source(run);
+    ASSERT_NE(source, nullptr);
+    const Camera& camera = scene.split(Split::Test).front()->camera;
+    const at::Tensor opacity = source->render_view(camera).opacity.view({slots.height, slots.width});
+    const at::Tensor expected =
+        at::where(opacity >= 0.5f, source->render_instances(camera).argmax(0) + 1, at::zeros({}, at::kLong));
+    const at::Tensor written =
+        at::from_blob(const_cast<float*>(slots.pixels.data()), {slots.height, slots.width}).to(at::kLong);
+    EXPECT_TRUE(at::equal(written, expected));
+    EXPECT_TRUE(std::filesystem::exists(tmp / "instance_renders" / (first + "_instance_color.png")));
+  }
   // The run's segmenter is label-instance (this 2-step model's opacity may leave the click on empty space: either
   // message names the method; label_segmenter_test checks what it selects).
   const auto click = test::run_cli("segment --run " + (tmp / "instances").string() +
