@@ -13,8 +13,16 @@ namespace semfield {
 
 namespace {
 
-// The ids a click selects among: the classes, or the instance slots (channel 1) where prepare rendered them.
-at::Tensor ids_of(const SegmentView& view) { return view.maps[view.maps.size(0) - 1].to(at::kLong); }
+// Instance slots per class in the combined ids below (slots < 256: gp-nerf's config bound).
+constexpr int64_t kSlotsPerClass = 256;
+
+// The ids a click selects among: the classes, or, where prepare rendered instance slots (channel 1), the pair (class,
+// slot) as class * 256 + slot — a selected instance is its slot's pixels *of the clicked class*, so a head that has
+// not learnt to tell objects apart (one slot over the ground and every object) selects no more than the class.
+at::Tensor ids_of(const SegmentView& view) {
+  const at::Tensor classes = view.maps[0].to(at::kLong);
+  return view.maps.size(0) == 1 ? classes : classes * kSlotsPerClass + view.maps[1].to(at::kLong);
+}
 
 }  // namespace
 
@@ -51,7 +59,8 @@ at::Tensor class_mask(const at::Tensor& ids, const std::set<int64_t>& classes) {
   return mask;
 }
 
-LabelSegmenter::LabelSegmenter(const SemanticSource& source) : m_source(source), m_instances(source.has_instances()) {
+LabelSegmenter::LabelSegmenter(const SemanticSource& source, bool instances)
+    : m_source(source), m_instances(instances && source.has_instances()) {
   if (!source.has_classes()) fail_usage("the label-class segmenter needs a label field");
 }
 

@@ -19,15 +19,17 @@ at::Tensor class_mask(const at::Tensor& ids, const std::set<int64_t>& classes);
 
 class LabelSegmenter final : public Segmenter {
  public:
-  /// `source` (one with classes: a label field) must outlive the segmenter; UsageError for one without.
-  explicit LabelSegmenter(const SemanticSource& source);
+  /// `source` (one with classes: a label field) must outlive the segmenter; UsageError for one without. With
+  /// `instances` false a source with instances is segmented by class too (`--method class`).
+  explicit LabelSegmenter(const SemanticSource& source, bool instances = true);
 
   /// "label-class", or "label-instance" for a source with instances (SemanticSource::has_instances).
   std::string method() const override { return m_instances ? "label-instance" : "label-class"; }
   /// maps = class ids [1,H,W] (as float) of the arg-max of the rendered logits; with instances, [2,H,W]: the class
   /// ids and the instance slots (arg-max of the instance logits, same pass).
   SegmentView prepare(const Camera& camera, const std::string& name) const override;
-  /// The prompted classes' (instances') region, restricted to the box when one is given.
+  /// The prompted classes' (instances': their slot's pixels of the clicked class) region, restricted to the box when
+  /// one is given.
   at::Tensor segment(const SegmentView& view, const Prompts& prompts) override;
   /// Classes: the remembered classes' region (a class id is the same in every view: no clicks needed). Instances:
   /// the head's loss matches slots to objects per view, so a slot need not name the same object in every view; the
@@ -35,7 +37,8 @@ class LabelSegmenter final : public Segmenter {
   /// 3D selection's opaque pixels (`seed`), else the remembered slots.
   at::Tensor follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const override;
 
-  /// The ids selected by the last segment(): classes, or instance slots for a source with instances.
+  /// The ids selected by the last segment(): classes, or for a source with instances (class, slot) pairs as
+  /// class * 256 + slot.
   const std::set<int64_t>& selected_ids() const { return m_selected; }
 
  private:

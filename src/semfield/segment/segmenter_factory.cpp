@@ -13,8 +13,8 @@ namespace semfield {
 namespace {
 
 void check_method(const std::string& method) {
-  if (method != "auto" && method != "similarity")
-    fail_usage("unknown segmentation method '{}' (expected auto or similarity)", method);
+  if (method != "auto" && method != "similarity" && method != "class")
+    fail_usage("unknown segmentation method '{}' (expected auto, similarity or class)", method);
 }
 
 }  // namespace
@@ -25,8 +25,9 @@ std::unique_ptr<Segmenter> make_segmenter(const SemanticSource& source, const st
   if (source.has_classes()) {
     if (method == "similarity")
       fail_usage("{} holds labels: the similarity method needs features", name);
-    return std::make_unique<LabelSegmenter>(source);
+    return std::make_unique<LabelSegmenter>(source, method != "class");
   }
+  if (method == "class") fail_usage("{} holds features: the class method needs labels", name);
   return std::make_unique<SimilaritySegmenter>(source);
 }
 

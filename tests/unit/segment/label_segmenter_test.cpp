@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "semfield/core/error.h"
 #include "semfield/models/radiance_model.h"
 #include "support/small_models.h"
 #include "support/test_cameras.h"
@@ -44,8 +45,9 @@ TEST(LabelSegmenter, ClicksPickClassesNegativesRemoveThem) {
 // matches slots to objects per view, so nothing makes them agree across views).
 class TwoObjectsSource final : public SemanticSource {
  public:
-  TwoObjectsSource(bool instances, bool permuted = false)
-      : m_instances(instances), m_permuted(permuted), m_radiance(test::small_radiance_config(), SceneFrame{}) {}
+  TwoObjectsSource(bool instances, bool permuted = false, bool one_slot = false)
+      : m_instances(instances), m_permuted(permuted), m_one_slot(one_slot),
+        m_radiance(test::small_radiance_config(), SceneFrame{}) {}
   bool has_instances() const override { return m_instances; }
   bool has_classes() const override { return true; }
   std::vector<std::string> class_names() const override { return {"void", "chair", "ground"}; }
@@ -64,6 +66,7 @@ class TwoObjectsSource final : public SemanticSource {
     slots.slice(0, 0, 3).slice(1, 5, 8).fill_(second ? a_slot : 1 - a_slot);
     SemanticRenderOutput out;
     out.maps = {at::one_hot(classes.reshape({-1}), 3).to(at::kFloat)};
+    if (m_one_slot) slots.fill_(0);  // a head that tells nothing apart
     if (m_instances) out.instances = at::one_hot(slots.reshape({-1}), 3).to(at::kFloat);
     out.opacity = at::ones({48});
     out.depth = out.median_depth = at::full({48}, 2.0f);
@@ -75,13 +78,13 @@ class TwoObjectsSource final : public SemanticSource {
   const SceneModel& scene_model() const override { return m_radiance; }
 
  private:
-  bool m_instances, m_permuted;
+  bool m_instances, m_permuted, m_one_slot;
   RadianceModel m_radiance;
 };
 
-// A source with instances of its own (GP-NeRF's instance head) selects the clicked object and finds it again in
-// another view, where its slot may differ: under the re-projected clicks, else under the 3D selection, else by the
-// remembered slot. Without instances the click selects every object of the class.
+// A source with instances of its own (GP-NeRF's instance head) selects the clicked object (its slot's pixels of its
+// class) and finds it again in another view, where its slot may differ: under the re-projected clicks, else under the
+// 3D selection, else by the remembered slot. Without instances the click selects every object of the class.
 TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   const Camera front = test::look_at({3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
   const Camera back = test::look_at({-3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
@@ -99,7 +102,7 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   const SegmentView view = instances.prepare(front, "front");
   ASSERT_EQ(view.maps.size(0), 2);  // classes and slots
   EXPECT_TRUE(at::equal(instances.segment(view, click), left));
-  EXPECT_EQ(instances.selected_ids(), (std::set<int64_t>{0}));
+  EXPECT_EQ(instances.selected_ids(), (std::set<int64_t>{1 * 256 + 0}));  // class 1, slot 0
   const SegmentView back_view = instances.prepare(back, "back");
   EXPECT_TRUE(at::equal(instances.follow(back_view, {}, at::Tensor()), right));  // the remembered slot
   EXPECT_TRUE(at::equal(instances.follow(back_view, reprojected, at::Tensor()), right));
@@ -117,6 +120,11 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   seed[4][5] = true;
   EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, seed), right));
 
+  // A head with one slot over everything selects the clicked object's class, not the ground with it.
+  const TwoObjectsSource weak(true, false, true);
+  LabelSegmenter untrained(weak);
+  EXPECT_TRUE(at::equal(untrained.segment(untrained.prepare(front, "front"), click), left | right));
+
   // A box alone takes its most frequent slot.
   Prompts box;
   box.box = Eigen::Vector4d(5, 0, 8, 3);
@@ -130,6 +138,14 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   EXPECT_TRUE(at::equal(classes.segment(class_view, click), left | right));
   EXPECT_EQ(classes.selected_ids(), (std::set<int64_t>{1}));
   EXPECT_TRUE(at::equal(classes.follow(classes.prepare(back, "back"), {}, at::Tensor()), left | right));
+
+  // The method's choice: instances by default, the class with `--method class`.
+  EXPECT_EQ(make_segmenter(with, "test")->method(), "label-instance");
+  const std::unique_ptr<Segmenter> by_class = make_segmenter(with, "test", "class");
+  EXPECT_EQ(by_class->method(), "label-class");
+  EXPECT_TRUE(at::equal(by_class->segment(by_class->prepare(front, "front"), click), left | right));
+  EXPECT_THROW(make_segmenter(with, "test", "similarity"), UsageError);
+  EXPECT_THROW(make_segmenter(with, "test", "instance"), UsageError);
 }
 
 }  // namespace
