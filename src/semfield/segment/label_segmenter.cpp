@@ -89,14 +89,21 @@ at::Tensor LabelSegmenter::segment(const SegmentView& view, const Prompts& promp
 at::Tensor LabelSegmenter::follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const {
   const at::Tensor ids = ids_of(view);
   if (!m_instances || m_selected.empty()) return class_mask(ids, m_selected);
+  // Classes agree across views, slots need not: only pairs of the selected classes are candidates (a re-projected
+  // click or a selection that spills onto the ground does not select the ground).
+  std::set<int64_t> classes;
+  for (const int64_t id : m_selected) classes.insert(id / kSlotsPerClass);
+  const at::Tensor of_classes = class_mask(ids.div(kSlotsPerClass, "floor"), classes) & (view.opacity >= 0.5);
   Prompts clicks = prompts;
   clicks.box.reset();
-  std::set<int64_t> slots = prompted_classes(ids, view.opacity, clicks);
-  if (slots.empty() && seed.defined()) {
-    const at::Tensor under = ids.index({seed.to(at::kBool) & (view.opacity >= 0.5)});
-    if (under.numel() > 0) slots.insert(at::bincount(under).argmax().item<int64_t>());
+  std::set<int64_t> pairs;
+  for (const int64_t id : prompted_classes(ids, view.opacity, clicks))
+    if (classes.count(id / kSlotsPerClass) != 0) pairs.insert(id);
+  if (pairs.empty() && seed.defined()) {
+    const at::Tensor under = ids.index({seed.to(at::kBool) & of_classes});
+    if (under.numel() > 0) pairs.insert(at::bincount(under).argmax().item<int64_t>());
   }
-  return class_mask(ids, slots.empty() ? m_selected : slots);
+  return class_mask(ids, pairs.empty() ? m_selected : pairs);
 }
 
 }  // namespace semfield

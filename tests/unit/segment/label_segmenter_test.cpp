@@ -119,6 +119,14 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   seed[0][5] = false;  // most of A's pixels, and a ground pixel
   seed[4][5] = true;
   EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, seed), right));
+  // Neither a click re-projected onto the ground nor a selection mostly over the ground selects the ground.
+  Prompts on_ground;
+  on_ground.positive = {{3.5, 4.5}};
+  EXPECT_TRUE(at::equal(moving.follow(permuted_back, on_ground, at::Tensor()), left));  // the remembered slot
+  at::Tensor spilled = at::zeros({6, 8}, at::kBool);
+  spilled.slice(0, 2, 6).fill_(true);  // the ground, and one row of each object
+  spilled.slice(0, 2, 3).slice(1, 0, 3).fill_(false);
+  EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, spilled), right));
 
   // A head with one slot over everything selects the clicked object's class, not the ground with it.
   const TwoObjectsSource weak(true, false, true);
