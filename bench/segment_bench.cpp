@@ -6,13 +6,15 @@
 // times rendering a 512 x 512 view of that run's field and a click on it.
 //
 // `segment_bench iou RUN SCENE FIELD [FIELD...]` instead runs the IoU protocol (click_benchmark.h) on a
-// generated scene and prints per-object and mean IoU over the held-out views; bench/segment_iou.sh drives it. With
+// generated scene and prints per-object and mean IoU over the held-out views; bench/segment_iou.sh drives it (FIELD
+// `semantics`: the run model's own, e.g. a gp-nerf run's instance head; `semantics@class`: its classes). With
 // SEMFIELD_IOU_DUMP=DIR it also writes, per field, object and view, DIR/<field>/<object>_<view>.png: the view's image
 // dimmed, correct pixels green, wrongly selected red, missed blue (the prompted view's name ends in "_prompted").
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -28,6 +30,7 @@
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/segment/click_benchmark.h"
+#include "semfield/segment/field_choice.h"
 #include "semfield/segment/label_segmenter.h"
 #include "semfield/segment/sam_segmenter.h"
 #include "semfield/segment/similarity_segmenter.h"
@@ -243,7 +246,8 @@ void write_mask_comparison(const std::filesystem::path& path, const View& view, 
 
 int run_iou(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: segment_bench iou RUN SCENE FIELD[@no-beneath|@no-plane] [FIELD...]\n");
+    std::fprintf(stderr, "usage: segment_bench iou RUN SCENE FIELD[@no-beneath|@no-plane] [FIELD...] (FIELD "
+                         "`semantics[@class]`: the run model's own)\n");
     return 2;
   }
   set_threads();
@@ -255,10 +259,23 @@ int run_iou(int argc, char** argv) {
     // FIELD@VARIANT: an ablation of the similarity segmenter (no-beneath, no-plane) on the same field.
     const std::string spec = argv[f];
     const size_t at = spec.find('@');
-    const LoadedDistill field = load_distilled(argv[2], spec.substr(0, at), *run.model);
+    // `semantics`: the run model's own (gp-nerf's classes, label-instance with an instance head); @class: label-class.
+    std::optional<RunSemantics> own;
+    std::optional<LoadedDistill> field;
+    if (spec.substr(0, at) == kModelSemantics)
+      own.emplace(load_semantics(argv[2], run, kModelSemantics, FieldUse::Segment));
+    else
+      field.emplace(load_distilled(argv[2], spec.substr(0, at), *run.model));
     std::unique_ptr<Segmenter> segmenter;
-    if (at == std::string::npos) {
-      segmenter = make_segmenter(field);
+    if (own) {
+      const std::string variant = at == std::string::npos ? "auto" : spec.substr(at + 1);
+      if (variant != "auto" && variant != "class") {
+        std::fprintf(stderr, "unknown variant '%s' of semantics (expected class)\n", variant.c_str());
+        return 2;
+      }
+      segmenter = make_segmenter(*own, variant);
+    } else if (at == std::string::npos) {
+      segmenter = make_segmenter(*field);
     } else {
       SimilarityOptions options;
       const std::string variant = spec.substr(at + 1);
@@ -270,7 +287,7 @@ int run_iou(int argc, char** argv) {
         std::fprintf(stderr, "unknown variant '%s' (expected no-beneath or no-plane)\n", variant.c_str());
         return 2;
       }
-      segmenter = std::make_unique<SimilaritySegmenter>(*field.model, options);
+      segmenter = std::make_unique<SimilaritySegmenter>(*field->model, options);
     }
     double sum = 0;
     for (const int64_t id : objects) {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/log.h"
 #include "semfield/core/progress.h"
 #include "semfield/segment/similarity_segmenter.h"
 
@@ -22,6 +23,13 @@ constexpr int64_t kSlotsPerClass = 256;
 at::Tensor ids_of(const SegmentView& view) {
   const at::Tensor classes = view.maps[0].to(at::kLong);
   return view.maps.size(0) == 1 ? classes : classes * kSlotsPerClass + view.maps[1].to(at::kLong);
+}
+
+// "c/s c/s": the (class, slot) pairs of combined ids, for the debug log.
+std::string pairs_text(const std::set<int64_t>& ids) {
+  std::string text;
+  for (const int64_t id : ids) text += fmt::format(" {}/{}", id / kSlotsPerClass, id % kSlotsPerClass);
+  return text;
 }
 
 }  // namespace
@@ -81,6 +89,8 @@ SegmentView LabelSegmenter::prepare(const Camera& camera, const std::string& nam
 at::Tensor LabelSegmenter::segment(const SegmentView& view, const Prompts& prompts) {
   const at::Tensor ids = ids_of(view);
   m_selected = prompted_classes(ids, view.opacity, prompts);
+  if (m_instances && spdlog::should_log(spdlog::level::debug))
+    log::debug("label-instance in {}: class/slot{}", view.name, pairs_text(m_selected));
   at::Tensor mask = class_mask(ids, m_selected);
   if (prompts.box) mask &= box_mask(*prompts.box, view.width(), view.height());
   return mask;
@@ -89,21 +99,35 @@ at::Tensor LabelSegmenter::segment(const SegmentView& view, const Prompts& promp
 at::Tensor LabelSegmenter::follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const {
   const at::Tensor ids = ids_of(view);
   if (!m_instances || m_selected.empty()) return class_mask(ids, m_selected);
-  // Classes agree across views, slots need not: only pairs of the selected classes are candidates (a re-projected
-  // click or a selection that spills onto the ground does not select the ground).
-  std::set<int64_t> classes;
-  for (const int64_t id : m_selected) classes.insert(id / kSlotsPerClass);
-  const at::Tensor of_classes = class_mask(ids.div(kSlotsPerClass, "floor"), classes) & (view.opacity >= 0.5);
-  Prompts clicks = prompts;
-  clicks.box.reset();
+  // A fine-tuned head gives an object one slot in every view (its rendered features are the same object's), so the
+  // remembered (class, slot) pairs come first: GP-NeRF's depth, which lifts clicks and selections to 3D, is less
+  // reliable than its slots. Where they are absent (the object hidden, or a head whose slots differ between views):
+  // the pairs under the re-projected clicks, else the pair covering most of the 3D selection's opaque pixels, of the
+  // selected classes only (classes agree across views; a click or selection spilling onto the ground does not select
+  // the ground).
+  const at::Tensor opaque = view.opacity >= 0.5;
+  const at::Tensor remembered = class_mask(ids, m_selected);
   std::set<int64_t> pairs;
-  for (const int64_t id : prompted_classes(ids, view.opacity, clicks))
-    if (classes.count(id / kSlotsPerClass) != 0) pairs.insert(id);
-  if (pairs.empty() && seed.defined()) {
-    const at::Tensor under = ids.index({seed.to(at::kBool) & of_classes});
-    if (under.numel() > 0) pairs.insert(at::bincount(under).argmax().item<int64_t>());
+  const char* how = "remembered slots";
+  if (!(remembered & opaque).any().item<bool>()) {
+    std::set<int64_t> classes;
+    for (const int64_t id : m_selected) classes.insert(id / kSlotsPerClass);
+    Prompts clicks = prompts;
+    clicks.box.reset();
+    how = "re-projected clicks";
+    for (const int64_t id : prompted_classes(ids, view.opacity, clicks))
+      if (classes.count(id / kSlotsPerClass) != 0) pairs.insert(id);
+    if (pairs.empty() && seed.defined()) {
+      how = "3D selection";
+      const at::Tensor of_classes = class_mask(ids.div(kSlotsPerClass, "floor"), classes) & opaque;
+      const at::Tensor under = ids.index({seed.to(at::kBool) & of_classes});
+      if (under.numel() > 0) pairs.insert(at::bincount(under).argmax().item<int64_t>());
+    }
   }
-  return class_mask(ids, pairs.empty() ? m_selected : pairs);
+  if (spdlog::should_log(spdlog::level::debug))
+    log::debug("label-instance follow into {}: class/slot{} from the {}", view.name,
+               pairs_text(pairs.empty() ? m_selected : pairs), pairs.empty() ? "remembered slots" : how);
+  return pairs.empty() ? remembered : class_mask(ids, pairs);
 }
 
 }  // namespace semfield

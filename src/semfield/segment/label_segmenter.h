@@ -31,10 +31,10 @@ class LabelSegmenter final : public Segmenter {
   /// The prompted classes' (instances': their slot's pixels of the clicked class) region, restricted to the box when
   /// one is given.
   at::Tensor segment(const SegmentView& view, const Prompts& prompts) override;
-  /// Classes: the remembered classes' region (a class id is the same in every view: no clicks needed). Instances:
-  /// the head's loss matches slots to objects per view, so a slot need not name the same object in every view; the
-  /// object is found again where it lies: the slots under the re-projected clicks, else the slot covering most of the
-  /// 3D selection's opaque pixels (`seed`), else the remembered slots.
+  /// Classes: the remembered classes' region (a class id is the same in every view: no clicks needed). Instances: the
+  /// remembered (class, slot) pairs' region (a fine-tuned head keeps an object's slot from view to view); where they
+  /// are absent, the pairs of the selected classes under the re-projected clicks, else the one covering most of the
+  /// 3D selection's opaque pixels (`seed`).
   at::Tensor follow(const SegmentView& view, const Prompts& prompts, const at::Tensor& seed) const override;
 
   /// The ids selected by the last segment(): classes, or for a source with instances (class, slot) pairs as

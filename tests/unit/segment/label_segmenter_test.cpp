@@ -1,6 +1,8 @@
 // Class-of-the-click selection for label fields.
 #include "semfield/segment/label_segmenter.h"
 
+#include <array>
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -39,14 +41,13 @@ TEST(LabelSegmenter, ClicksPickClassesNegativesRemoveThem) {
   EXPECT_EQ(prompted_classes(ids, opacity, box), (std::set<int64_t>{3}));
 }
 
-// A 6x8 view of two objects of one class (1) on the ground (class 2), and, with instances, their slots (2 for the
-// ground). Object A lies on the left, B on the right; a camera whose x position is negative sees them swapped (another
-// view). A's slot is 0 and B's 1 in every view, or, `permuted`, the other way round in the second view (the head's loss
-// matches slots to objects per view, so nothing makes them agree across views).
+// A 6x8 view of two objects of one class (1) on the ground (class 2), and, with instances, their slots among 4 (2 for
+// the ground). Object A lies on the left, B on the right; a camera whose x position is negative sees them swapped (the
+// second view). A's slot is 0 and B's 1 in the first view; in the second view `second` = {A's, B's}.
 class TwoObjectsSource final : public SemanticSource {
  public:
-  TwoObjectsSource(bool instances, bool permuted = false, bool one_slot = false)
-      : m_instances(instances), m_permuted(permuted), m_one_slot(one_slot),
+  explicit TwoObjectsSource(bool instances, std::array<int64_t, 2> second = {0, 1}, bool one_slot = false)
+      : m_instances(instances), m_second(second), m_one_slot(one_slot),
         m_radiance(test::small_radiance_config(), SceneFrame{}) {}
   bool has_instances() const override { return m_instances; }
   bool has_classes() const override { return true; }
@@ -58,16 +59,16 @@ class TwoObjectsSource final : public SemanticSource {
   }
   SemanticRenderOutput render_view(const Camera& camera) const override {
     const bool second = camera.origin().x() < 0;
-    const int64_t a_slot = second && m_permuted ? 1 : 0;
+    const int64_t a_slot = second ? m_second[0] : 0, b_slot = second ? m_second[1] : 1;
     at::Tensor classes = at::full({6, 8}, 2, at::kLong), slots = at::full({6, 8}, 2, at::kLong);
     classes.slice(0, 0, 3).slice(1, 0, 3).fill_(1);
     classes.slice(0, 0, 3).slice(1, 5, 8).fill_(1);
-    slots.slice(0, 0, 3).slice(1, 0, 3).fill_(second ? 1 - a_slot : a_slot);
-    slots.slice(0, 0, 3).slice(1, 5, 8).fill_(second ? a_slot : 1 - a_slot);
+    slots.slice(0, 0, 3).slice(1, 0, 3).fill_(second ? b_slot : a_slot);
+    slots.slice(0, 0, 3).slice(1, 5, 8).fill_(second ? a_slot : b_slot);
+    if (m_one_slot) slots.fill_(0);  // a head that tells nothing apart
     SemanticRenderOutput out;
     out.maps = {at::one_hot(classes.reshape({-1}), 3).to(at::kFloat)};
-    if (m_one_slot) slots.fill_(0);  // a head that tells nothing apart
-    if (m_instances) out.instances = at::one_hot(slots.reshape({-1}), 3).to(at::kFloat);
+    if (m_instances) out.instances = at::one_hot(slots.reshape({-1}), 4).to(at::kFloat);
     out.opacity = at::ones({48});
     out.depth = out.median_depth = at::full({48}, 2.0f);
     return out;
@@ -78,13 +79,15 @@ class TwoObjectsSource final : public SemanticSource {
   const SceneModel& scene_model() const override { return m_radiance; }
 
  private:
-  bool m_instances, m_permuted, m_one_slot;
+  bool m_instances;
+  std::array<int64_t, 2> m_second;
+  bool m_one_slot;
   RadianceModel m_radiance;
 };
 
 // A source with instances of its own (GP-NeRF's instance head) selects the clicked object (its slot's pixels of its
-// class) and finds it again in another view, where its slot may differ: under the re-projected clicks, else under the
-// 3D selection, else by the remembered slot. Without instances the click selects every object of the class.
+// class) and finds it again in another view by its slot; where that slot is absent, under the re-projected clicks,
+// else under the 3D selection. Without instances the click selects every object of the class.
 TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   const Camera front = test::look_at({3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
   const Camera back = test::look_at({-3, 0, 0}, {0, 0, 0}, 8, 6, 8.0);
@@ -104,32 +107,33 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   EXPECT_TRUE(at::equal(instances.segment(view, click), left));
   EXPECT_EQ(instances.selected_ids(), (std::set<int64_t>{1 * 256 + 0}));  // class 1, slot 0
   const SegmentView back_view = instances.prepare(back, "back");
-  EXPECT_TRUE(at::equal(instances.follow(back_view, {}, at::Tensor()), right));  // the remembered slot
-  EXPECT_TRUE(at::equal(instances.follow(back_view, reprojected, at::Tensor()), right));
+  EXPECT_TRUE(at::equal(instances.follow(back_view, {}, at::Tensor()), right));  // A's slot, wherever A lies
+  Prompts misplaced;  // a click lifted with a poor depth lands on B: the slot still wins
+  misplaced.positive = {{1.5, 1.5}};
+  EXPECT_TRUE(at::equal(instances.follow(back_view, misplaced, left), right));
 
-  // Slots that differ between the views: the remembered slot names B there; the clicks, or the 3D selection's pixels,
-  // find A.
-  const TwoObjectsSource permuted(true, true);
-  LabelSegmenter moving(permuted);
+  // A's slot absent from the second view (a head whose slots differ between views, here A 3 and B 1): the clicks, or
+  // the 3D selection's pixels, find A; neither a click on the ground nor a selection mostly over it selects the ground.
+  const TwoObjectsSource renamed(true, {3, 1});
+  LabelSegmenter moving(renamed);
   EXPECT_TRUE(at::equal(moving.segment(moving.prepare(front, "front"), click), left));
-  const SegmentView permuted_back = moving.prepare(back, "back");
-  EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, at::Tensor()), left));  // B: only the slot to go by
-  EXPECT_TRUE(at::equal(moving.follow(permuted_back, reprojected, at::Tensor()), right));
+  const SegmentView renamed_back = moving.prepare(back, "back");
+  EXPECT_FALSE(moving.follow(renamed_back, {}, at::Tensor()).any().item<bool>());  // nothing to go by
+  EXPECT_TRUE(at::equal(moving.follow(renamed_back, reprojected, at::Tensor()), right));
   at::Tensor seed = right.clone();
   seed[0][5] = false;  // most of A's pixels, and a ground pixel
   seed[4][5] = true;
-  EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, seed), right));
-  // Neither a click re-projected onto the ground nor a selection mostly over the ground selects the ground.
+  EXPECT_TRUE(at::equal(moving.follow(renamed_back, {}, seed), right));
   Prompts on_ground;
   on_ground.positive = {{3.5, 4.5}};
-  EXPECT_TRUE(at::equal(moving.follow(permuted_back, on_ground, at::Tensor()), left));  // the remembered slot
+  EXPECT_FALSE(moving.follow(renamed_back, on_ground, at::Tensor()).any().item<bool>());
   at::Tensor spilled = at::zeros({6, 8}, at::kBool);
   spilled.slice(0, 2, 6).fill_(true);  // the ground, and one row of each object
   spilled.slice(0, 2, 3).slice(1, 0, 3).fill_(false);
-  EXPECT_TRUE(at::equal(moving.follow(permuted_back, {}, spilled), right));
+  EXPECT_TRUE(at::equal(moving.follow(renamed_back, {}, spilled), right));
 
   // A head with one slot over everything selects the clicked object's class, not the ground with it.
-  const TwoObjectsSource weak(true, false, true);
+  const TwoObjectsSource weak(true, {0, 1}, true);
   LabelSegmenter untrained(weak);
   EXPECT_TRUE(at::equal(untrained.segment(untrained.prepare(front, "front"), click), left | right));
 
