@@ -108,9 +108,10 @@ SemanticScoring semantic_scoring(const EvalArgs& args, const LoadedRun& loaded) 
 
 // A run whose model is itself a semantic source (gnesf applied with 2D maps): its semantic maps of the evaluated
 // views against their ground truth of kind --gt (default: the kind of its input maps when they are the dataset's).
-// `source`: the run's (run_semantic_source), or the ViewOutputCache that the colour pass filled.
-void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, const SemanticSource* source,
-                                const Scene& scene, const std::vector<const View*>& views,
+// `source`: the run's (run_semantic_source), or the ViewOutputCache that the colour pass filled; `scoring`:
+// semantic_scoring(args, loaded).
+void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, const SemanticScoring& scoring,
+                                const SemanticSource* source, const Scene& scene, const std::vector<const View*>& views,
                                 const Eigen::Vector3f& background, nlohmann::json& metrics) {
   if (source == nullptr) {
     if (dynamic_cast<const SemanticSource*>(loaded.model.get()) != nullptr && !args.gt.empty())
@@ -125,7 +126,6 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                  "eval-transfer` (FeatureNeRF) or `transfer`", args.gt);
     return;
   }
-  const SemanticScoring scoring = semantic_scoring(args, loaded);
   const std::optional<TeacherSpec>& maps = scoring.maps;
   const std::string& gt = scoring.gt;
   if (scoring.instance_head) {
@@ -233,7 +233,7 @@ void run_eval(const EvalArgs& args) {
   nlohmann::json metrics = result.to_json();
   metrics["data"] = std::filesystem::absolute(data).lexically_normal().string();
   metrics["step"] = loaded.progress.step;
-  add_model_semantic_metrics(args, loaded, cache ? &*cache : own, scene, views, background, metrics);
+  add_model_semantic_metrics(args, loaded, scoring, cache ? &*cache : own, scene, views, background, metrics);
   if (cache)
     log::debug("eval: {} views' semantics from the colour pass, {} rendered again", cache->hits(), cache->misses());
   add_distilled_metrics(args, loaded, scene, views, background, metrics);

@@ -1,6 +1,5 @@
 // `semfield render`: render dataset views or an orbit from a trained run to PNGs (and its distilled fields).
 #include <algorithm>
-#include <cstring>
 #include <optional>
 
 #include "commands.h"
@@ -9,6 +8,7 @@
 #include "semfield/core/log.h"
 #include "semfield/core/progress.h"
 #include "semfield/io/array_torch.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/io/npy.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/feature_renderer.h"
@@ -84,9 +84,7 @@ class SemanticWriter {
       write_png(m_out / (view_name + "_" + m_name + "_features.png"), m_latent_pca->apply(rendered.latent));
     }
     if (m_semantic_ids || m_args.raw) {
-      Image id(static_cast<int>(ids.size(1)), static_cast<int>(ids.size(0)), 1);
-      const at::Tensor f = ids.to(at::kFloat).contiguous();
-      std::memcpy(id.pixels.data(), f.data_ptr<float>(), id.pixels.size() * sizeof(float));
+      const Image id = tensor_to_image(ids);
       if (m_semantic_ids) {
         write_png(m_out / (view_name + "_semantic.png"), id, 8, ImageRange::Raw);
         write_png(m_out / (view_name + "_semantic_color.png"), colorize_labels(ids));
@@ -96,10 +94,7 @@ class SemanticWriter {
     if (m_semantic_ids && rendered.instances.defined()) {
       const at::Tensor slots =
           at::where(rendered.opacity >= 0.5f, rendered.instances.argmax(0) + 1, at::zeros({}, at::kLong));
-      Image id(static_cast<int>(slots.size(1)), static_cast<int>(slots.size(0)), 1);
-      const at::Tensor f = slots.to(at::kFloat).contiguous();
-      std::memcpy(id.pixels.data(), f.data_ptr<float>(), id.pixels.size() * sizeof(float));
-      write_png(m_out / (view_name + "_instance.png"), id, 8, ImageRange::Raw);
+      write_png(m_out / (view_name + "_instance.png"), tensor_to_image(slots), 8, ImageRange::Raw);
       write_png(m_out / (view_name + "_instance_color.png"), colorize_labels(slots));
     }
   }

@@ -1,9 +1,10 @@
-// Image -> at::Tensor copy.
+// Image <-> at::Tensor copies.
 #include "semfield/io/image_torch.h"
 
 #include <ATen/ATen.h>
 
 #include <cstring>
+#include <string>
 
 #include "semfield/core/error.h"
 
@@ -17,6 +18,16 @@ at::Tensor image_to_tensor(const Image& image) {
                                        : at::empty({image.height, image.width, image.channels}, at::kFloat);
   std::memcpy(out.data_ptr<float>(), image.pixels.data(), image.pixels.size() * sizeof(float));
   return out;
+}
+
+Image tensor_to_image(const at::Tensor& tensor) {
+  if (tensor.dim() != 2 && tensor.dim() != 3)
+    throw UsageError("tensor_to_image: expected [H, W] or [H, W, C], got " + std::to_string(tensor.dim()) +
+                     " dimensions");
+  const at::Tensor f = tensor.to(at::kCPU, at::kFloat).contiguous();
+  Image image(static_cast<int>(f.size(1)), static_cast<int>(f.size(0)), f.dim() == 3 ? static_cast<int>(f.size(2)) : 1);
+  std::memcpy(image.pixels.data(), f.data_ptr<float>(), image.pixels.size() * sizeof(float));
+  return image;
 }
 
 }  // namespace semfield

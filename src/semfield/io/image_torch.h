@@ -1,4 +1,4 @@
-// Bridge from the plain host Image (io/image.h) to LibTorch tensors; copies.
+// Bridge between the plain host Image (io/image.h) and LibTorch tensors; both ways copy.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,5 +11,9 @@ namespace semfield {
 /// ids, masks), [H, W, C] otherwise. The tensor owns its memory, so it outlives `image`. An empty image
 /// is a UsageError.
 at::Tensor image_to_tensor(const Image& image);
+
+/// A new Image holding a tensor's values as floats (any dtype and device; integer ids stay exact up to 2^24):
+/// [H, W] -> one channel, [H, W, C] -> C channels. Any other shape is a UsageError.
+Image tensor_to_image(const at::Tensor& tensor);
 
 }  // namespace semfield

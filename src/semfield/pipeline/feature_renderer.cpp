@@ -3,12 +3,12 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
 #include "semfield/core/progress.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/kernels/ray_generation.h"
 
 namespace semfield {
@@ -76,10 +76,8 @@ Image FeaturePca::apply(const at::Tensor& features) const {
   const int64_t h = features.size(1), w = features.size(2);
   const at::Tensor x = features.reshape({features.size(0), -1}).t().to(at::kFloat);
   const at::Tensor rgb =
-      ((at::matmul(x - m_mean, m_components) - m_low) / (m_high - m_low).clamp_min(1e-8f)).clamp(0.0f, 1.0f).contiguous();
-  Image image(static_cast<int>(w), static_cast<int>(h), 3);
-  std::memcpy(image.pixels.data(), rgb.data_ptr<float>(), image.pixels.size() * sizeof(float));
-  return image;
+      ((at::matmul(x - m_mean, m_components) - m_low) / (m_high - m_low).clamp_min(1e-8f)).clamp(0.0f, 1.0f);
+  return tensor_to_image(rgb.reshape({h, w, 3}));
 }
 
 Eigen::Vector3f label_color(int64_t id) {

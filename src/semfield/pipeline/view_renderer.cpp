@@ -8,6 +8,7 @@
 #include <Eigen/Geometry>
 
 #include "semfield/core/error.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/render/parallel_slices.h"
 
@@ -21,15 +22,9 @@ RenderedView pixels_to_view(const Camera& camera, const at::Tensor& dirs, const 
   const at::Tensor zdepth =
       at::where(opacity > 0.5f, kernels::z_from_ray_distance(camera, dirs, distance), at::zeros_like(distance));
   RenderedView view;
-  auto to_image = [&](const at::Tensor& t, int channels) {
-    Image img(w, h, channels);
-    const at::Tensor c = t.contiguous();
-    std::memcpy(img.pixels.data(), c.data_ptr<float>(), img.pixels.size() * sizeof(float));
-    return img;
-  };
-  view.rgb = to_image(rgb.clamp(0.0f, 1.0f), 3);
-  view.depth = to_image(zdepth, 1);
-  view.opacity = to_image(opacity.clamp(0.0f, 1.0f), 1);
+  view.rgb = tensor_to_image(rgb.clamp(0.0f, 1.0f).reshape({h, w, 3}));
+  view.depth = tensor_to_image(zdepth.reshape({h, w}));
+  view.opacity = tensor_to_image(opacity.clamp(0.0f, 1.0f).reshape({h, w}));
   return view;
 }
 

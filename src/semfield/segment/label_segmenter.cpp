@@ -7,7 +7,6 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
-#include "semfield/core/progress.h"
 #include "semfield/segment/similarity_segmenter.h"
 
 namespace semfield {
@@ -73,10 +72,8 @@ LabelSegmenter::LabelSegmenter(const SemanticSource& source, bool instances)
 }
 
 SegmentView LabelSegmenter::prepare(const Camera& camera, const std::string& name) const {
-  const auto start = std::chrono::steady_clock::now();
-  const SemanticRenderOutput out = m_source.render_view(camera);
-  SegmentView view = field_view_of(out, camera, name, 0);
-  view.render_seconds = seconds_since(start);
+  SemanticRenderOutput out;
+  SegmentView view = render_field_view(m_source, camera, name, 0, &out);
   view.maps = view.maps.argmax(0, true).to(at::kFloat);
   if (m_instances) {
     SEMFIELD_ASSERT(out.instances.defined(), "a source with instances rendered a view without instance logits");
@@ -114,19 +111,22 @@ at::Tensor LabelSegmenter::follow(const SegmentView& view, const Prompts& prompt
     for (const int64_t id : m_selected) classes.insert(id / kSlotsPerClass);
     Prompts clicks = prompts;
     clicks.box.reset();
-    how = "re-projected clicks";
     for (const int64_t id : prompted_classes(ids, view.opacity, clicks))
       if (classes.count(id / kSlotsPerClass) != 0) pairs.insert(id);
-    if (pairs.empty() && seed.defined()) {
-      how = "3D selection";
+    if (!pairs.empty()) {
+      how = "re-projected clicks";
+    } else if (seed.defined()) {
       const at::Tensor of_classes = class_mask(ids.div(kSlotsPerClass, "floor"), classes) & opaque;
       const at::Tensor under = ids.index({seed.to(at::kBool) & of_classes});
-      if (under.numel() > 0) pairs.insert(at::bincount(under).argmax().item<int64_t>());
+      if (under.numel() > 0) {
+        pairs.insert(at::bincount(under).argmax().item<int64_t>());
+        how = "3D selection";
+      }
     }
   }
   if (spdlog::should_log(spdlog::level::debug))
     log::debug("label-instance follow into {}: class/slot{} from the {}", view.name,
-               pairs_text(pairs.empty() ? m_selected : pairs), pairs.empty() ? "remembered slots" : how);
+               pairs_text(pairs.empty() ? m_selected : pairs), how);
   return pairs.empty() ? remembered : class_mask(ids, pairs);
 }
 

@@ -2,6 +2,7 @@
 #include "semfield/segment/segment_view.h"
 
 #include <chrono>
+#include <utility>
 
 #include <ATen/ATen.h>
 
@@ -19,10 +20,12 @@ at::Tensor ray_distance_to_z_depth(const at::Tensor& t, const at::Tensor& direct
 }
 
 SegmentView render_field_view(const SemanticSource& source, const Camera& camera, const std::string& name,
-                              size_t scale) {
+                              size_t scale, SemanticRenderOutput* outputs) {
   const auto start = std::chrono::steady_clock::now();
-  SegmentView view = field_view_of(source.render_view(camera), camera, name, scale);
+  SemanticRenderOutput rendered = source.render_view(camera);
+  SegmentView view = field_view_of(rendered, camera, name, scale);
   view.render_seconds = seconds_since(start);
+  if (outputs != nullptr) *outputs = std::move(rendered);
   return view;
 }
 

@@ -28,9 +28,10 @@ struct SegmentView {
 };
 
 /// Renders scale `scale` of a semantic source (features or class logits) at the camera's own resolution (one ray
-/// per pixel centre), with depth and opacity from the same compositing weights.
+/// per pixel centre), with depth and opacity from the same compositing weights. `outputs`, where given, receives the
+/// rendered outputs themselves (e.g. a source's instance logits).
 SegmentView render_field_view(const SemanticSource& source, const Camera& camera, const std::string& name,
-                              size_t scale = 0);
+                              size_t scale = 0, SemanticRenderOutput* outputs = nullptr);
 /// The same view from outputs already rendered for every pixel of `camera` (row-major), e.g. by
 /// render_view_with_canonical_positions; render_seconds stays 0.
 SegmentView field_view_of(const SemanticRenderOutput& out, const Camera& camera, const std::string& name,

@@ -3,7 +3,6 @@
 #include "semfield/serve/viewer_scene.h"
 
 #include <atomic>
-#include <cstring>
 
 #include <ATen/ATen.h>
 #include <Eigen/Dense>
@@ -51,13 +50,6 @@ Eigen::Vector3d mean_up(const std::vector<CameraRecord>& cameras) {
   Eigen::Vector3d up = Eigen::Vector3d::Zero();
   for (const CameraRecord& record : cameras) up += record.camera.c2w.block<3, 1>(0, 1);
   return up.norm() > 1e-9 ? up.normalized() : Eigen::Vector3d(0, 0, 1);
-}
-
-Image scalar_image(const at::Tensor& map) {
-  const at::Tensor m = map.to(at::kFloat).contiguous();
-  Image image(static_cast<int>(m.size(1)), static_cast<int>(m.size(0)), 1);
-  std::memcpy(image.pixels.data(), m.data_ptr<float>(), image.pixels.size() * sizeof(float));
-  return image;
 }
 
 nlohmann::json availability(const std::string& reason) {
@@ -249,7 +241,7 @@ RenderedFrame ViewerScene::render(RenderMode mode, const Camera& camera, const s
     case RenderMode::Relevancy: {
       if (text.empty()) fail_usage("relevancy mode: type a text query first");
       const QueryMaps maps = query_maps(camera, text);
-      frame.image = apply_turbo(scalar_image(maps.relevancy), 0.0f, 1.0f, false);
+      frame.image = apply_turbo(tensor_to_image(maps.relevancy), 0.0f, 1.0f, false);
       frame.depth = maps.depth;
       frame.opacity = maps.opacity;
       return frame;

@@ -1,4 +1,4 @@
-// Tests for the Image -> at::Tensor bridge: shapes per channel count, values at (y, x, c), ownership, empty input.
+// Tests for the Image <-> at::Tensor bridge: shapes per channel count, values at (y, x, c), ownership, bad input.
 #include "semfield/io/image_torch.h"
 
 #include <gtest/gtest.h>
@@ -35,3 +35,24 @@ TEST(ImageTorch, MultiChannelImageKeepsItsChannelAxisLast) {
 }
 
 TEST(ImageTorch, EmptyImageIsAUsageError) { EXPECT_THROW(image_to_tensor(Image()), UsageError); }
+
+TEST(ImageTorch, TensorBecomesAnImageOfItsShapeAndValues) {
+  // Integer ids (a transposed, non-contiguous view) keep their values exactly; [H, W] is one channel.
+  const at::Tensor ids = at::arange(6, at::kLong).reshape({3, 2}).t();  // [[0, 2, 4], [1, 3, 5]]
+  const Image id = tensor_to_image(ids);
+  ASSERT_EQ(id.width, 3);
+  ASSERT_EQ(id.height, 2);
+  ASSERT_EQ(id.channels, 1);
+  EXPECT_FLOAT_EQ(id.at(2, 0), 4.0f);
+  EXPECT_FLOAT_EQ(id.at(0, 1), 1.0f);
+  // [H, W, C] round-trips through image_to_tensor.
+  const at::Tensor rgb = at::rand({4, 5, 3});
+  const Image image = tensor_to_image(rgb);
+  ASSERT_EQ(image.channels, 3);
+  EXPECT_TRUE(at::equal(image_to_tensor(image), rgb));
+}
+
+TEST(ImageTorch, TensorOfAnotherRankIsAUsageError) {
+  EXPECT_THROW(tensor_to_image(at::zeros({2})), UsageError);
+  EXPECT_THROW(tensor_to_image(at::zeros({1, 2, 2, 3})), UsageError);
+}
