@@ -44,7 +44,7 @@ void run_segment(const SegmentArgs& args) {
 
   const RunSemantics field = load_semantics(args.run, run, args.field, FieldUse::Segment);
   const std::string& field_name = field.name;
-  const std::unique_ptr<Segmenter> segmenter = make_segmenter(field, args.method);
+  const std::unique_ptr<Segmenter> segmenter = make_segmenter(field, segment_method_for(run, field.name, args.method));
   SessionOptions options;
   options.selection_resolution = args.resolution;
   SegmentSession session(*segmenter, *run.model, options);
@@ -116,7 +116,8 @@ void add_segment_command(CLI::App& app) {
                   "else features; the model's own when the run has no distilled field)");
   cmd->add_option("--method", args->method,
                   "auto | similarity (the weight-free method on any feature field) | class (a gp-nerf run with an "
-                  "instance head: select the clicked class, not the instance)");
+                  "instance head: select the clicked class, not the instance) | instance (the clicked instance, even "
+                  "where the head scored below AP@0.75 0.5 at apply time, when auto selects classes)");
   cmd->add_option("--views", args->views, "Also write masks for every view of this split (train | val | test)");
   cmd->add_option("--resolution", args->resolution, "Voxels along the longest side of the 3D selection")
       ->check(CLI::Range(8, 1024));

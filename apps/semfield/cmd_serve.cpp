@@ -63,7 +63,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--field", args->viewer.field,
                   "Distilled field to segment with, or `semantics` for the run model's own (default: as `semfield "
                   "segment`)");
-  cmd->add_option("--method", args->viewer.method, "auto | similarity | class (as `semfield segment`)");
+  cmd->add_option("--method", args->viewer.method, "auto | similarity | class | instance (as `semfield segment`)");
   cmd->add_option("--sessions", args->viewer.max_sessions, "Browser tabs kept at once (least recently used dropped)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

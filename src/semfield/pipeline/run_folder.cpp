@@ -111,7 +111,8 @@ namespace {
 
 constexpr const char* kAppliedKeys[] = {"model",      "model_name",   "model_type",     "data",       "downscale",
                                         "split_rule", "background",   "source_views",   "finetune_steps",
-                                        "scene_frame", "semantic_maps", "source_view", "model_config"};
+                                        "scene_frame", "semantic_maps", "source_view", "model_config",
+                                        "instance_head"};
 
 LoadedRun load_applied_run(const RunPaths& run) {
   LoadedRun loaded;
@@ -171,6 +172,11 @@ void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
   if (!spec.semantic_maps.empty()) json["semantic_maps"] = spec.semantic_maps;
   if (!spec.source_view.empty()) json["source_view"] = spec.source_view;
   if (!spec.model_config.empty()) json["model_config"] = spec.model_config;
+  if (spec.instance_head)
+    json["instance_head"] = {{"ap75", spec.instance_head->ap75},
+                             {"views", spec.instance_head->views},
+                             {"split", spec.instance_head->split},
+                             {"true_instances", spec.instance_head->true_instances}};
   write_file_atomic(run.config(), json.dump(2) + "\n");
 }
 
@@ -200,6 +206,16 @@ AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
   if (const auto mc = root.find("model_config")) {
     if (!mc->is_object()) mc->fail("expected an object of the model type's config keys");
     spec.model_config = mc->raw();
+  }
+  if (const auto ih = root.find("instance_head")) {
+    ih->reject_unknown_keys({"ap75", "views", "split", "true_instances"});
+    InstanceHeadCheck check;
+    check.ap75 = ih->at("ap75").as_double();
+    check.views = static_cast<int>(ih->int_or("views", 0));
+    check.split = ih->string_or("split", "");
+    check.true_instances = ih->int_or("true_instances", 0);
+    if (!(check.ap75 >= 0.0 && check.ap75 <= 1.0)) ih->at("ap75").fail("expected an AP in [0, 1]");
+    spec.instance_head = check;
   }
   return spec;
 }

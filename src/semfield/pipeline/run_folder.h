@@ -48,6 +48,20 @@ struct RunPaths {
 };
 
 /// An applied run's config.json: a model file bound to a scene.
+/// After fine-tuning with an instance head (gp-nerf): the head measured on some of the scene's labelled views — whether
+/// it tells the scene's objects apart, which decides what a click selects (segmenter.h segment_method_for).
+struct InstanceHeadCheck {
+  double ap75 = 0;             ///< AP@0.75 of the head's instance maps against the views' ground-truth instances
+  int views = 0;               ///< views measured
+  std::string split;           ///< their split: "test" where those views are labelled, else "train"
+  int64_t true_instances = 0;  ///< ground-truth instances over those views
+};
+/// Below this AP@0.75 a click on the run selects classes, not instances (segmenter.h segment_method_for). Between what
+/// was measured (BENCHMARKS.md, GP-NeRF instances): a head fine-tuned 300 steps scored 0.07 (one slot over most objects;
+/// instance clicks 0.28 IoU on a cone where class clicks gave 0.47), one fine-tuned 600 steps 0.86 (instance clicks
+/// 0.82 against 0.65).
+constexpr double kInstanceHeadMinAp = 0.5;
+
 struct AppliedRunSpec {
   std::filesystem::path data;           ///< the scene folder
   int downscale = 1;
@@ -67,6 +81,7 @@ struct AppliedRunSpec {
   /// `apply --model-config`: top-level config keys replacing the model's each time the run is loaded (inference
   /// settings such as gp-nerf's "n_fine_render" or "fine_min_opacity"); empty = the model's config as it is.
   nlohmann::json model_config = nlohmann::json::object();
+  std::optional<InstanceHeadCheck> instance_head;  ///< set by apply after fine-tuning an instance head
 };
 
 /// The scene a model applied with `source_view` is conditioned on: a copy of `scene` whose only view is that one (as a

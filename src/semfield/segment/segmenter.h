@@ -43,10 +43,17 @@ class Segmenter {
 std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std::string& method = "auto");
 /// The method for a source without a teacher of its own, such as a run model's own semantics (GP-NeRF's classes,
 /// FeatureNeRF's descriptors): label-class with classes (label-instance with instances of its own: GP-NeRF's instance
-/// head; `method` "class" keeps label-class), else feature-similarity. `name` names it in errors.
+/// head; `method` "class" keeps label-class, "instance" requires the head), else feature-similarity. `name` names it in errors.
 std::unique_ptr<Segmenter> make_segmenter(const SemanticSource& source, const std::string& name,
                                           const std::string& method = "auto");
 /// The method for a run's semantics (field_choice.h load_semantics): its distilled field's, or its model's own.
 std::unique_ptr<Segmenter> make_segmenter(const RunSemantics& semantics, const std::string& method = "auto");
+
+struct LoadedRun;
+/// The method a run's clicks use for its semantics named `semantics_name` (kModelSemantics: the model's own): `method`
+/// as asked, except "auto" on a run whose instance head apply measured below kInstanceHeadMinAp (run_folder.h
+/// InstanceHeadCheck): "class", with a warning saying so once per call — such a head (one slot over several objects)
+/// selects less than the clicked object's class would. UsageError for an unknown method.
+std::string segment_method_for(const LoadedRun& run, const std::string& semantics_name, const std::string& method);
 
 }  // namespace semfield

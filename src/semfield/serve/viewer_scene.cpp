@@ -99,7 +99,8 @@ ViewerScene::ViewerScene(const ViewerOptions& options) : m_options(options), m_r
     if (m_segment_name == kModelSemantics) {
       m_segment_source = own;
       m_segment_origin = own_name;
-      segment_method = make_segmenter(*own, own_name, options.method)->method();
+      m_options.method = segment_method_for(m_run, m_segment_name, options.method);  // every session's clicks
+      segment_method = make_segmenter(*own, own_name, m_options.method)->method();
     } else {
       m_segment_field = field_named(m_segment_name);
       if (m_segment_field == nullptr) fail_usage("serve: the run has no distilled field named {}", m_segment_name);

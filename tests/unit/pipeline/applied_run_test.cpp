@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/file_util.h"
 #include "semfield/data/synth/synth_writer.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/npy.h"
@@ -333,6 +334,38 @@ TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
                                    " --teacher labels:semantic --steps 2 --rays 64 --eval-interval 0 --name semantics");
   EXPECT_NE(named.exit_code, 0);
   EXPECT_NE(named.output.find("own semantics"), std::string::npos) << named.output;
+}
+
+TEST(AppliedRun, InstanceHeadCheckRoundTripsAndBadValuesAreNamed) {
+  test::TempDir tmp;
+  const RunPaths run{tmp.path() / "run"};
+  std::filesystem::create_directories(run.root);
+  AppliedRunSpec spec;
+  spec.model = tmp.path() / "model.safetensors";
+  spec.data = tmp.path() / "scene";
+  write_applied_run_spec(run, spec);
+  EXPECT_FALSE(read_applied_run_spec(run).instance_head.has_value());
+  spec.instance_head = InstanceHeadCheck{0.625, 4, "test", 37};
+  write_applied_run_spec(run, spec);
+  const AppliedRunSpec back = read_applied_run_spec(run);
+  ASSERT_TRUE(back.instance_head.has_value());
+  EXPECT_DOUBLE_EQ(back.instance_head->ap75, 0.625);
+  EXPECT_EQ(back.instance_head->views, 4);
+  EXPECT_EQ(back.instance_head->split, "test");
+  EXPECT_EQ(back.instance_head->true_instances, 37);
+  // Another tool's or a hand-edited config: an AP outside [0, 1] or an unknown key is an error naming it.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{{"ap75", 1.5}, {"recall", 0.5}}) {
+    nlohmann::json json = test::read_json(run.config());
+    json["instance_head"][key] = value;
+    write_file_atomic(run.config(), json.dump(2));
+    try {
+      read_applied_run_spec(run);
+      ADD_FAILURE() << key << " accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+    write_applied_run_spec(run, spec);
+  }
 }
 
 TEST(AppliedRun, ClearErrors) {

@@ -8,6 +8,9 @@
 
 #include "semfield/core/error.h"
 #include "semfield/models/radiance_model.h"
+#include "semfield/pipeline/distill_run.h"
+#include "semfield/pipeline/run_folder.h"
+#include "semfield/segment/segmenter.h"
 #include "support/small_models.h"
 #include "support/test_cameras.h"
 
@@ -151,13 +154,37 @@ TEST(LabelSegmenter, WithInstancesAClickSelectsOneObjectNotItsClass) {
   EXPECT_EQ(classes.selected_ids(), (std::set<int64_t>{1}));
   EXPECT_TRUE(at::equal(classes.follow(classes.prepare(back, "back"), {}, at::Tensor()), left | right));
 
-  // The method's choice: instances by default, the class with `--method class`.
+  // The method's choice: instances by default, the class with `--method class`, instances required with `instance`.
   EXPECT_EQ(make_segmenter(with, "test")->method(), "label-instance");
   const std::unique_ptr<Segmenter> by_class = make_segmenter(with, "test", "class");
   EXPECT_EQ(by_class->method(), "label-class");
   EXPECT_TRUE(at::equal(by_class->segment(by_class->prepare(front, "front"), click), left | right));
+  EXPECT_EQ(make_segmenter(with, "test", "instance")->method(), "label-instance");
+  EXPECT_THROW(make_segmenter(without, "test", "instance"), UsageError);  // no instance head
   EXPECT_THROW(make_segmenter(with, "test", "similarity"), UsageError);
-  EXPECT_THROW(make_segmenter(with, "test", "instance"), UsageError);
+  EXPECT_THROW(make_segmenter(with, "test", "instances"), UsageError);
+}
+
+TEST(LabelSegmenter, AutoSelectsClassesWhereApplyMeasuredAWeakInstanceHead) {
+  LoadedRun run;
+  // A per-scene run, an applied run without a check (no instance head, or applied before the check existed): as asked.
+  EXPECT_EQ(segment_method_for(run, kModelSemantics, "auto"), "auto");
+  run.applied = AppliedRunSpec{};
+  EXPECT_EQ(segment_method_for(run, kModelSemantics, "auto"), "auto");
+  // A head that tells the objects apart: auto (instances).
+  run.applied->instance_head = InstanceHeadCheck{0.86, 4, "test", 40};
+  EXPECT_EQ(segment_method_for(run, kModelSemantics, "auto"), "auto");
+  // One that does not (one slot over several objects): classes, unless instances are asked for.
+  run.applied->instance_head = InstanceHeadCheck{0.07, 4, "test", 40};
+  EXPECT_EQ(segment_method_for(run, kModelSemantics, "auto"), "class");
+  EXPECT_EQ(segment_method_for(run, kModelSemantics, "instance"), "instance");
+  EXPECT_EQ(segment_method_for(run, kModelSemantics, "class"), "class");
+  run.applied->instance_head->ap75 = kInstanceHeadMinAp;  // the bound itself is enough
+  EXPECT_EQ(segment_method_for(run, kModelSemantics, "auto"), "auto");
+  // A distilled field of the same run: its own method, whatever the model's head scored.
+  run.applied->instance_head->ap75 = 0.0;
+  EXPECT_EQ(segment_method_for(run, "labels", "auto"), "auto");
+  EXPECT_THROW(segment_method_for(run, kModelSemantics, "instances"), UsageError);
 }
 
 }  // namespace

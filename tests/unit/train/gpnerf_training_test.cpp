@@ -397,6 +397,25 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   const nlohmann::json ap_metrics = test::read_json(tmp / "instances" / "eval" / "metrics.json");
   EXPECT_GE(ap_metrics.at("ap75").get<double>(), 0.0);
   EXPECT_GT(ap_metrics.at("instances").at("true_instances").get<int64_t>(), 0);
+  // apply measured the fresh head on the scene's labelled test views (all of them here: at most 4) and kept it in the
+  // run's config: the same AP as eval's over the same views. A 2-step head is below kInstanceHeadMinAp, so apply says
+  // clicks will select classes.
+  {
+    ASSERT_LE(tests, 4u);
+    const AppliedRunSpec spec = read_applied_run_spec(RunPaths{tmp / "instances"});
+    ASSERT_TRUE(spec.instance_head.has_value());
+    EXPECT_EQ(spec.instance_head->split, "test");
+    EXPECT_EQ(spec.instance_head->views, static_cast<int>(tests));
+    EXPECT_EQ(spec.instance_head->true_instances, ap_metrics.at("instances").at("true_instances").get<int64_t>());
+    EXPECT_NEAR(spec.instance_head->ap75, ap_metrics.at("ap75").get<double>(), 1e-6);
+    EXPECT_NE(with_head.output.find(fmt::format("instance head: AP@0.75 {:.3f} on {} test views", spec.instance_head->ap75,
+                                                tests)),
+              std::string::npos)
+        << with_head.output;
+    ASSERT_LT(spec.instance_head->ap75, kInstanceHeadMinAp);
+    EXPECT_NE(with_head.output.find("clicks on this run select classes"), std::string::npos) << with_head.output;
+    EXPECT_FALSE(read_applied_run_spec(RunPaths{tmp / "tuned"}).instance_head.has_value());  // no head, no check
+  }
   // render --semantic writes the instance head's slots (+ 1; 0 where the view is empty) beside the classes.
   const auto instance_render = test::run_cli("render --run " + (tmp / "instances").string() +
                                              " --split test --semantic --out " + (tmp / "instance_renders").string());
@@ -417,11 +436,22 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
     EXPECT_TRUE(at::equal(written, expected));
     EXPECT_TRUE(std::filesystem::exists(tmp / "instance_renders" / (first + "_instance_color.png")));
   }
-  // The run's segmenter is label-instance (this 2-step model's opacity may leave the click on empty space: either
-  // message names the method; label_segmenter_test checks what it selects).
+  // Clicks on the run select classes (label-class: its head scored below kInstanceHeadMinAp at apply time), instances
+  // with --method instance (this 2-step model's opacity may leave the click on empty space: either message names the
+  // method; label_segmenter_test checks what each selects).
   const auto click = test::run_cli("segment --run " + (tmp / "instances").string() +
                                    " --view test:0 --click 4,4 --out " + (tmp / "clicked").string());
-  EXPECT_NE(click.output.find("label-instance"), std::string::npos) << click.output;
+  EXPECT_NE(click.output.find("label-class"), std::string::npos) << click.output;
+  EXPECT_NE(click.output.find("clicks select classes"), std::string::npos) << click.output;
+  const auto instance_click = test::run_cli("segment --run " + (tmp / "instances").string() +
+                                            " --view test:0 --click 4,4 --method instance --out " +
+                                            (tmp / "clicked_instance").string());
+  EXPECT_NE(instance_click.output.find("label-instance"), std::string::npos) << instance_click.output;
+  const auto no_instances = test::run_cli("segment --run " + (tmp / "applied").string() +
+                                          " --view test:0 --click 4,4 --method instance --out " +
+                                          (tmp / "clicked_none").string());
+  EXPECT_NE(no_instances.exit_code, 0);
+  EXPECT_NE(no_instances.output.find("no instance head"), std::string::npos) << no_instances.output;
   const auto bad = test::run_cli("apply --model " + model + " --data " + held_out + " --out " + (tmp / "bad").string() +
                                  " --finetune-steps 1 --finetune-config '{\"instance_slot\": 6}'");
   EXPECT_NE(bad.exit_code, 0);
