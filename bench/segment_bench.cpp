@@ -259,7 +259,9 @@ int run_iou(int argc, char** argv) {
     // FIELD@VARIANT: an ablation of the similarity segmenter (no-beneath, no-plane) on the same field.
     const std::string spec = argv[f];
     const size_t at = spec.find('@');
-    // `semantics`: the run model's own (gp-nerf's classes, label-instance with an instance head); @class: label-class.
+    // `semantics`: the run model's own, with the method `semfield segment` takes (gp-nerf with an instance head:
+    // label-instance, or label-class where apply measured the head below kInstanceHeadMinAp); @class: label-class;
+    // @instance: label-instance.
     std::optional<RunSemantics> own;
     std::optional<LoadedDistill> field;
     if (spec.substr(0, at) == kModelSemantics)
@@ -269,11 +271,11 @@ int run_iou(int argc, char** argv) {
     std::unique_ptr<Segmenter> segmenter;
     if (own) {
       const std::string variant = at == std::string::npos ? "auto" : spec.substr(at + 1);
-      if (variant != "auto" && variant != "class") {
-        std::fprintf(stderr, "unknown variant '%s' of semantics (expected class)\n", variant.c_str());
+      if (variant != "auto" && variant != "class" && variant != "instance") {
+        std::fprintf(stderr, "unknown variant '%s' of semantics (expected class or instance)\n", variant.c_str());
         return 2;
       }
-      segmenter = make_segmenter(*own, variant);
+      segmenter = make_segmenter(*own, segment_method_for(run, kModelSemantics, variant));
     } else if (at == std::string::npos) {
       segmenter = make_segmenter(*field);
     } else {

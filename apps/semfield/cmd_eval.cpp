@@ -133,9 +133,8 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
     if (!source->has_instances())
       fail_usage("--gt instance: the run's model segments its own semantic classes and has no instance head (fine-tune "
                  "one: apply --finetune-steps K --finetune-config '{{\"instance_slots\": 16}}')");
-    const std::unique_ptr<LabelTeacher> truth = make_label_teacher("labels:instance", scene);
-    InstanceAp ap(0.75);
-    for (const View* v : views) ap.add_logits(source->render_instances(v->camera), truth->label_ids(*v));
+    const InstanceAp ap =
+        score_instance_head(*source, *make_label_teacher("labels:instance", scene), views);
     metrics["ap75"] = ap.ap();
     metrics["instances"] = {{"ap75", ap.ap()}, {"true_instances", ap.true_instances()},
                             {"predictions", ap.predictions()}, {"gt", "instance"}};

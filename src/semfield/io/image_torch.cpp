@@ -24,6 +24,7 @@ Image tensor_to_image(const at::Tensor& tensor) {
   if (tensor.dim() != 2 && tensor.dim() != 3)
     throw UsageError("tensor_to_image: expected [H, W] or [H, W, C], got " + std::to_string(tensor.dim()) +
                      " dimensions");
+  if (tensor.numel() == 0) throw UsageError("tensor_to_image: the tensor is empty");
   const at::Tensor f = tensor.to(at::kCPU, at::kFloat).contiguous();
   Image image(static_cast<int>(f.size(1)), static_cast<int>(f.size(0)), f.dim() == 3 ? static_cast<int>(f.size(2)) : 1);
   std::memcpy(image.pixels.data(), f.data_ptr<float>(), image.pixels.size() * sizeof(float));

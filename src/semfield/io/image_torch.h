@@ -13,7 +13,7 @@ namespace semfield {
 at::Tensor image_to_tensor(const Image& image);
 
 /// A new Image holding a tensor's values as floats (any dtype and device; integer ids stay exact up to 2^24):
-/// [H, W] -> one channel, [H, W, C] -> C channels. Any other shape is a UsageError.
+/// [H, W] -> one channel, [H, W, C] -> C channels. Any other shape, or an empty tensor, is a UsageError.
 Image tensor_to_image(const at::Tensor& tensor);
 
 }  // namespace semfield

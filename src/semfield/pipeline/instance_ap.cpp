@@ -6,6 +6,9 @@
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/data/scene.h"
+#include "semfield/models/semantic_source.h"
+#include "semfield/teachers/label_teacher.h"
 
 namespace semfield {
 
@@ -70,6 +73,13 @@ double InstanceAp::ap() const {
     ap += (recall[i] - last_recall) * precision[i];
     last_recall = recall[i];
   }
+  return ap;
+}
+
+InstanceAp score_instance_head(const SemanticSource& source, const LabelTeacher& truth,
+                               const std::vector<const View*>& views, double iou_threshold) {
+  InstanceAp ap(iou_threshold);
+  for (const View* v : views) ap.add_logits(source.render_instances(v->camera), truth.label_ids(*v));
   return ap;
 }
 

@@ -36,4 +36,13 @@ class InstanceAp {
   std::vector<Prediction> m_predictions;
 };
 
+class SemanticSource;
+class LabelTeacher;
+struct View;
+/// A source's instance head (SemanticSource::render_instances, one view at a time) scored over `views` against the
+/// ground-truth instance ids of `truth` (a labels:instance teacher): what `eval --gt instance` and apply's measure of a
+/// fine-tuned head report.
+InstanceAp score_instance_head(const SemanticSource& source, const LabelTeacher& truth,
+                               const std::vector<const View*>& views, double iou_threshold = 0.75);
+
 }  // namespace semfield

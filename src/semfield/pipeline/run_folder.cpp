@@ -176,7 +176,8 @@ void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
     json["instance_head"] = {{"ap75", spec.instance_head->ap75},
                              {"views", spec.instance_head->views},
                              {"split", spec.instance_head->split},
-                             {"true_instances", spec.instance_head->true_instances}};
+                             {"true_instances", spec.instance_head->true_instances},
+                             {"predictions", spec.instance_head->predictions}};
   write_file_atomic(run.config(), json.dump(2) + "\n");
 }
 
@@ -208,13 +209,17 @@ AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
     spec.model_config = mc->raw();
   }
   if (const auto ih = root.find("instance_head")) {
-    ih->reject_unknown_keys({"ap75", "views", "split", "true_instances"});
+    ih->reject_unknown_keys({"ap75", "views", "split", "true_instances", "predictions"});
     InstanceHeadCheck check;
     check.ap75 = ih->at("ap75").as_double();
     check.views = static_cast<int>(ih->int_or("views", 0));
     check.split = ih->string_or("split", "");
     check.true_instances = ih->int_or("true_instances", 0);
+    check.predictions = ih->int_or("predictions", 0);
     if (!(check.ap75 >= 0.0 && check.ap75 <= 1.0)) ih->at("ap75").fail("expected an AP in [0, 1]");
+    if (check.views < 0) ih->at("views").fail("expected a count of views");
+    if (check.split != "test" && check.split != "train" && !check.split.empty())
+      ih->at("split").fail("expected test or train");
     spec.instance_head = check;
   }
   return spec;

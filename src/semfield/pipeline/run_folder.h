@@ -47,7 +47,6 @@ struct RunPaths {
   std::filesystem::path weights() const { return root / "weights.safetensors"; }  ///< applied runs, fine-tuned
 };
 
-/// An applied run's config.json: a model file bound to a scene.
 /// After fine-tuning with an instance head (gp-nerf): the head measured on some of the scene's labelled views — whether
 /// it tells the scene's objects apart, which decides what a click selects (segmenter.h segment_method_for).
 struct InstanceHeadCheck {
@@ -55,6 +54,7 @@ struct InstanceHeadCheck {
   int views = 0;               ///< views measured
   std::string split;           ///< their split: "test" where those views are labelled, else "train"
   int64_t true_instances = 0;  ///< ground-truth instances over those views
+  int64_t predictions = 0;     ///< instances the head predicted over those views
 };
 /// Below this AP@0.75 a click on the run selects classes, not instances (segmenter.h segment_method_for). Between what
 /// was measured (BENCHMARKS.md, GP-NeRF instances): a head fine-tuned 300 steps scored 0.07 (one slot over most objects;
@@ -62,6 +62,7 @@ struct InstanceHeadCheck {
 /// 0.82 against 0.65).
 constexpr double kInstanceHeadMinAp = 0.5;
 
+/// An applied run's config.json: a model file bound to a scene.
 struct AppliedRunSpec {
   std::filesystem::path data;           ///< the scene folder
   int downscale = 1;

@@ -8,6 +8,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/io/image.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/render/colormap.h"
 
 namespace semfield {
@@ -15,11 +16,8 @@ namespace semfield {
 namespace {
 
 Image to_image(const at::Tensor& values) {
-  const at::Tensor v = values.to(at::kFloat).contiguous();
-  SEMFIELD_ASSERT(v.dim() == 2, "expected [H,W]");
-  Image image(static_cast<int>(v.size(1)), static_cast<int>(v.size(0)), 1);
-  std::copy(v.data_ptr<float>(), v.data_ptr<float>() + v.numel(), image.pixels.begin());
-  return image;
+  SEMFIELD_ASSERT(values.dim() == 2, "expected [H,W]");
+  return tensor_to_image(values);
 }
 
 }  // namespace

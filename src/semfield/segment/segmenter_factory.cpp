@@ -25,8 +25,8 @@ std::unique_ptr<Segmenter> make_segmenter(const SemanticSource& source, const st
                                           const std::string& method) {
   check_method(method);
   if (method == "instance" && !source.has_instances())
-    fail_usage("{} has no instance head: the instance method needs one (a gp-nerf run fine-tuned with "
-               "--finetune-config '{{\"instance_slots\": 16}}')", name);
+    fail_usage("{} has no instance head: the instance method needs one (fine-tune one on the scene: apply "
+               "--finetune-steps K --finetune-config '{{\"instance_slots\": 16}}')", name);
   if (source.has_classes()) {
     if (method == "similarity")
       fail_usage("{} holds labels: the similarity method needs features", name);

@@ -11,6 +11,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/render/colormap.h"
 #include "semfield/serve/base64.h"
 #include "semfield/serve/http.h"
@@ -70,10 +71,7 @@ std::vector<uint8_t> overlay_png(const at::Tensor& mask) {
 }
 
 std::vector<uint8_t> mask_png(const at::Tensor& mask) {
-  const at::Tensor m = mask.to(at::kFloat).contiguous();
-  Image image(static_cast<int>(m.size(1)), static_cast<int>(m.size(0)), 1);
-  std::copy(m.data_ptr<float>(), m.data_ptr<float>() + m.numel(), image.pixels.begin());
-  return encode_png(image, 8, ImageRange::Unit, "mask");
+  return encode_png(tensor_to_image(mask), 8, ImageRange::Unit, "mask");
 }
 
 std::string data_url(const std::vector<uint8_t>& png) { return "data:image/png;base64," + base64_encode(png); }
@@ -210,9 +208,7 @@ void ViewerServer::Impl::query(const httplib::Request& req, httplib::Response& r
     relevancy = scene.relevancy(camera, text);
     session->text = text;
   }
-  Image image(camera.intrinsics.width, camera.intrinsics.height, 1);
-  const at::Tensor r = relevancy.contiguous();
-  std::copy(r.data_ptr<float>(), r.data_ptr<float>() + r.numel(), image.pixels.begin());
+  const Image image = tensor_to_image(relevancy.reshape({camera.intrinsics.height, camera.intrinsics.width}));
   const at::Tensor hits = relevancy > 0.5f;
   reply_json(res, {{"image", data_url(encode_png(apply_turbo(image, 0.0f, 1.0f, false), 8, ImageRange::Unit,
                                                  "relevancy"))},

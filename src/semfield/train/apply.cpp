@@ -2,16 +2,19 @@
 #include "semfield/train/apply.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
+#include "semfield/core/progress.h"
 #include "semfield/data/scene.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
 #include "semfield/models/semantic_source.h"
 #include "semfield/pipeline/instance_ap.h"
+#include "semfield/pipeline/run_folder.h"
 #include "semfield/teachers/label_teacher.h"
 
 namespace semfield {
@@ -32,35 +35,34 @@ void check_model_config(const std::string& type, nlohmann::json config, const nl
       fail_usage("--model-config: the model would no longer use its weight {} (the keys remove a part of it)", name);
 }
 
-// Views the instance head is measured on after fine-tuning (spread over the split): a few seconds of rendering.
-constexpr size_t kInstanceCheckViews = 4;
+// Views an instance head is measured on after fine-tuning (spread over the split).
+constexpr size_t kInstanceHeadViews = 4;
 
-// A fine-tuned instance head measured on the scene: AP@0.75 of its instance maps on up to kInstanceCheckViews views
-// with ground-truth instance maps — test views where the scene labels them (held out from fine-tuning), else
-// training views (whose own image is then among the sources: an optimistic figure). Unset for a model without an
-// instance head or a scene without such views.
-std::optional<InstanceHeadCheck> check_instance_head(const CorpusModel& model, std::shared_ptr<const Scene> scene,
-                                                     const SceneFrame& frame, const Eigen::Vector3f& background,
-                                                     int source_views) {
-  if (!model.instance_targets()) return std::nullopt;
-  const std::unique_ptr<SceneModel> bound = model.bind(scene, frame, background, source_views);
-  const auto* source = dynamic_cast<const SemanticSource*>(bound.get());
+// A fine-tuned instance head measured on the run as written (its model config, source views and frame, as every later
+// command loads it): AP@0.75 of its instance maps on up to kInstanceHeadViews views with ground-truth instance maps —
+// test views where the scene labels them (held out from fine-tuning), else training views (whose own image is then
+// among the sources: an optimistic figure). Unset for a run without an instance head or views with instance maps.
+std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
+  const auto start = std::chrono::steady_clock::now();
+  const LoadedRun loaded = load_run(run.root);
+  const SemanticSource* source = run_semantic_source(loaded);
   if (source == nullptr || !source->has_instances()) return std::nullopt;
-  const std::unique_ptr<LabelTeacher> truth = make_label_teacher("labels:instance", *scene);
+  const Scene scene = load_run_scene(loaded);
+  const std::unique_ptr<LabelTeacher> truth = make_label_teacher("labels:instance", scene);
   for (const Split split : {Split::Test, Split::Train}) {
     std::vector<const View*> labelled;
-    for (const View* view : scene->split(split))
+    for (const View* view : scene.split(split))
       if (truth->covers(*view)) labelled.push_back(view);
     if (labelled.empty()) continue;
-    const size_t n = std::min(kInstanceCheckViews, labelled.size());
-    at::NoGradGuard no_grad;
-    InstanceAp ap(0.75);
-    for (size_t i = 0; i < n; ++i) {
-      const View& view = *labelled[i * labelled.size() / n];
-      ap.add_logits(source->render_instances(view.camera), truth->label_ids(view));
-    }
-    return InstanceHeadCheck{ap.ap(), static_cast<int>(n), split == Split::Test ? "test" : "train",
-                             ap.true_instances()};
+    std::vector<const View*> views;
+    const size_t n = std::min(kInstanceHeadViews, labelled.size());
+    for (size_t i = 0; i < n; ++i) views.push_back(labelled[i * labelled.size() / n]);
+    const InstanceAp ap = score_instance_head(*source, *truth, views);
+    const InstanceHeadCheck check{ap.ap(), static_cast<int>(n), split == Split::Test ? "test" : "train",
+                                  ap.true_instances(), ap.predictions()};
+    log::info("instance head: AP@0.75 {:.3f} on {} {} views ({} instances, {} predicted; {:.1f} s)", check.ap75,
+              check.views, check.split, check.true_instances, check.predictions, seconds_since(start));
+    return check;
   }
   return std::nullopt;
 }
@@ -163,16 +165,19 @@ ApplyResult apply_model(const ApplyOptions& options) {
       check_model_config(file.type, tuned.config, options.model_config, &tuned.weights);
     write_model_file(run.weights(), tuned);
     log::info("fine-tuned {} steps in {:.1f} s", result.finetune.steps, result.finetune.seconds);
-    spec.instance_head = check_instance_head(*model, scene, spec.frame, parse_background(options.background),
-                                             options.source_views);
-    if (spec.instance_head) {
-      const InstanceHeadCheck& c = *spec.instance_head;
-      log::info("instance head: AP@0.75 {:.3f} on {} {} views ({} instances)", c.ap75, c.views, c.split,
-                c.true_instances);
-      if (c.ap75 < kInstanceHeadMinAp)
+    if (model->instance_targets()) {
+      // Measured on the run as written (then written again with the figure); a failure to measure leaves the run
+      // usable without it (clicks then select instances), and says why.
+      write_applied_run_spec(run, spec);
+      try {
+        spec.instance_head = measure_instance_head(run);
+      } catch (const Error& e) {
+        log::warn("the instance head could not be measured on the scene's labelled views: {}", e.what());
+      }
+      if (spec.instance_head && spec.instance_head->ap75 < kInstanceHeadMinAp)
         log::warn("the instance head does not yet tell the scene's objects apart (AP@0.75 {:.3f} < {}): clicks on this "
                   "run select classes (`--method instance` forces instances); fine-tune longer for instances",
-                  c.ap75, kInstanceHeadMinAp);
+                  spec.instance_head->ap75, kInstanceHeadMinAp);
     }
   } else {
     std::error_code ec;

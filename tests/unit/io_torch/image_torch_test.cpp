@@ -52,7 +52,8 @@ TEST(ImageTorch, TensorBecomesAnImageOfItsShapeAndValues) {
   EXPECT_TRUE(at::equal(image_to_tensor(image), rgb));
 }
 
-TEST(ImageTorch, TensorOfAnotherRankIsAUsageError) {
+TEST(ImageTorch, TensorOfAnotherRankOrEmptyIsAUsageError) {
   EXPECT_THROW(tensor_to_image(at::zeros({2})), UsageError);
+  EXPECT_THROW(tensor_to_image(at::zeros({0, 3})), UsageError);
   EXPECT_THROW(tensor_to_image(at::zeros({1, 2, 2, 3})), UsageError);
 }

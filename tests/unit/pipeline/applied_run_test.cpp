@@ -283,6 +283,21 @@ TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
   fresh.render(RenderMode::Rgb, other, "", false, false);
   EXPECT_EQ(fresh.own_semantics_cache()->colour_passes(), 0);
 
+  // With an instance head: the viewer's clicks select instances, classes where apply measured the head below
+  // kInstanceHeadMinAp (RUN/config.json "instance_head", as `semfield segment` reads it).
+  nlohmann::json with_head = to_json(test::small_gpnerf_config());
+  with_head["instance_slots"] = 4;
+  const auto gpi_model = write_untrained(f.models, "tiny-gp-instances", "gp-nerf", with_head);
+  const auto gpi = f.tmp / "gpi";
+  const auto applied_gpi = test::run_cli("apply --model " + test::quoted(gpi_model) + " --data " +
+                                         test::quoted(f.scene) + " --out " + test::quoted(gpi) + " --source-views 4");
+  ASSERT_EQ(applied_gpi.exit_code, 0) << applied_gpi.output;
+  EXPECT_EQ(viewer_of(gpi).info()["segment_method"], "label-instance");
+  AppliedRunSpec gpi_spec = read_applied_run_spec(RunPaths{gpi});
+  gpi_spec.instance_head = InstanceHeadCheck{0.1, 4, "test", 8, 3};
+  write_applied_run_spec(RunPaths{gpi}, gpi_spec);
+  EXPECT_EQ(viewer_of(gpi).info()["segment_method"], "label-class");
+
   // FeatureNeRF: descriptors -> feature similarity, the PCA mode, no labels mode; transfer compares them too.
   const LoadedRun fn_run = load_run(fn);
   const RunSemantics fn_semantics = load_semantics(fn, fn_run, kModelSemantics, FieldUse::Segment);
@@ -345,7 +360,7 @@ TEST(AppliedRun, InstanceHeadCheckRoundTripsAndBadValuesAreNamed) {
   spec.data = tmp.path() / "scene";
   write_applied_run_spec(run, spec);
   EXPECT_FALSE(read_applied_run_spec(run).instance_head.has_value());
-  spec.instance_head = InstanceHeadCheck{0.625, 4, "test", 37};
+  spec.instance_head = InstanceHeadCheck{0.625, 4, "test", 37, 41};
   write_applied_run_spec(run, spec);
   const AppliedRunSpec back = read_applied_run_spec(run);
   ASSERT_TRUE(back.instance_head.has_value());
@@ -353,8 +368,11 @@ TEST(AppliedRun, InstanceHeadCheckRoundTripsAndBadValuesAreNamed) {
   EXPECT_EQ(back.instance_head->views, 4);
   EXPECT_EQ(back.instance_head->split, "test");
   EXPECT_EQ(back.instance_head->true_instances, 37);
-  // Another tool's or a hand-edited config: an AP outside [0, 1] or an unknown key is an error naming it.
-  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{{"ap75", 1.5}, {"recall", 0.5}}) {
+  EXPECT_EQ(back.instance_head->predictions, 41);
+  // Another tool's or a hand-edited config: an AP outside [0, 1], a negative count, another split or an unknown key is
+  // an error naming it.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"ap75", 1.5}, {"views", -1}, {"split", "val"}, {"recall", 0.5}}) {
     nlohmann::json json = test::read_json(run.config());
     json["instance_head"][key] = value;
     write_file_atomic(run.config(), json.dump(2));
