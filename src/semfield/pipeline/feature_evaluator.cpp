@@ -1,7 +1,6 @@
 // Feature/label field evaluation.
 #include "semfield/pipeline/feature_evaluator.h"
 
-#include <cstring>
 #include <set>
 #include <tuple>
 
@@ -10,6 +9,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/progress.h"
 #include "semfield/data/labels.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/view_renderer.h"
 #include "semfield/teachers/label_teacher.h"
@@ -203,9 +203,7 @@ at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background) {
   }
   const Image rgb = composite_over(view.rgb.empty() ? decoded : view.rgb, background);
   if (rgb.channels != 3) fail_input(view.image_path, "", "expected an RGB or RGBA image, found {} channels", rgb.channels);
-  at::Tensor t = at::empty({rgb.height, rgb.width, 3});
-  std::memcpy(t.data_ptr<float>(), rgb.pixels.data(), rgb.pixels.size() * sizeof(float));
-  return t;
+  return image_to_tensor(rgb);
 }
 
 FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher& teacher,

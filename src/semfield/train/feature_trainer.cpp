@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cmath>
 #include <fstream>
 #include <optional>
@@ -16,6 +15,7 @@
 #include "semfield/core/log.h"
 #include "semfield/core/progress.h"
 #include "semfield/core/tensor_state.h"
+#include "semfield/io/image_torch.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/view_renderer.h"
@@ -308,9 +308,7 @@ DistillSummary distill_field(const Scene& scene, const LoadedRun& run, const Tea
     AugmentedView view;
     view.camera = random_interpolated_camera(cameras, rng, config.augment_max_side);
     const RenderedView rendered = render_view(*run.model, view.camera, background);
-    at::Tensor rgb = at::empty({rendered.rgb.height, rendered.rgb.width, 3});
-    std::memcpy(rgb.data_ptr<float>(), rendered.rgb.pixels.data(), rendered.rgb.pixels.size() * sizeof(float));
-    view.maps = teacher.compute({rgb, nullptr});
+    view.maps = teacher.compute({image_to_tensor(rendered.rgb), nullptr});
     summary.augment_seconds += seconds_since(start);
     ++summary.augmented_fresh;
     if (config.cache) {
