@@ -115,10 +115,10 @@ void add_segment_command(CLI::App& app) {
                   "Distilled field to use, or `semantics` for the run model's own (default: a SAM field, else labels, "
                   "else features; the model's own when the run has no distilled field)");
   cmd->add_option("--method", args->method,
-                  fmt::format("auto | similarity (the weight-free method on any feature field) | class (a gp-nerf run with "
-                              "an instance head: select the clicked class, not the instance) | instance (the clicked "
-                              "instance, even where the head scored below AP@0.75 {} at apply time, when auto selects "
-                              "classes)",
+                  fmt::format("auto | similarity (the weight-free method on any feature field) | class (a gp-nerf run "
+                              "with an instance head: select the clicked class, not the instance) | instance (the "
+                              "clicked instance, even where the head scored below AP@0.75 {} at apply time, when auto "
+                              "selects classes)",
                               kInstanceHeadMinAp));
   cmd->add_option("--views", args->views, "Also write masks for every view of this split (train | val | test)");
   cmd->add_option("--resolution", args->resolution, "Voxels along the longest side of the 3D selection")

@@ -43,7 +43,8 @@ class Segmenter {
 std::unique_ptr<Segmenter> make_segmenter(const LoadedDistill& field, const std::string& method = "auto");
 /// The method for a source without a teacher of its own, such as a run model's own semantics (GP-NeRF's classes,
 /// FeatureNeRF's descriptors): label-class with classes (label-instance with instances of its own: GP-NeRF's instance
-/// head; `method` "class" keeps label-class, "instance" requires the head), else feature-similarity. `name` names it in errors.
+/// head; `method` "class" keeps label-class, "instance" requires the head), else feature-similarity. `name` names it
+/// in errors.
 std::unique_ptr<Segmenter> make_segmenter(const SemanticSource& source, const std::string& name,
                                           const std::string& method = "auto");
 /// The method for a run's semantics (field_choice.h load_semantics): its distilled field's, or its model's own.

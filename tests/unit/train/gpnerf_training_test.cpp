@@ -409,8 +409,8 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
     EXPECT_EQ(spec.instance_head->true_instances, ap_metrics.at("instances").at("true_instances").get<int64_t>());
     EXPECT_EQ(spec.instance_head->predictions, ap_metrics.at("instances").at("predictions").get<int64_t>());
     EXPECT_NEAR(spec.instance_head->ap75, ap_metrics.at("ap75").get<double>(), 1e-6);
-    EXPECT_NE(with_head.output.find(fmt::format("instance head: AP@0.75 {:.3f} on {} test views", spec.instance_head->ap75,
-                                                tests)),
+    EXPECT_NE(with_head.output.find(
+                  fmt::format("instance head: AP@0.75 {:.3f} on {} test views", spec.instance_head->ap75, tests)),
               std::string::npos)
         << with_head.output;
     ASSERT_LT(spec.instance_head->ap75, kInstanceHeadMinAp);
