@@ -47,7 +47,10 @@ std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
   const LoadedRun loaded = load_run(run.root);
   const SemanticSource* source = run_semantic_source(loaded);
   if (source == nullptr || !source->has_instances()) return std::nullopt;
-  const Scene scene = load_run_scene(loaded);
+  // The scene the run's model was bound to (loaded once; load_run_scene would decode it again).
+  const std::shared_ptr<const Scene> bound =
+      loaded.scene != nullptr ? loaded.scene : std::make_shared<const Scene>(load_run_scene(loaded));
+  const Scene& scene = *bound;
   const std::unique_ptr<LabelTeacher> truth = make_label_teacher("labels:instance", scene);
   for (const Split split : {Split::Test, Split::Train}) {
     std::vector<const View*> labelled;

@@ -183,6 +183,18 @@ TEST(GpnerfFused, RenderMatchesReferenceDefaultWidths) {
   expect_fused_render_matches(c);
 }
 
+TEST(GpnerfFused, RenderMatchesReferenceWithOtherFineSampleCounts) {
+  // The ray attention's softmax rows in registers for every padded width: 16 (gp-nerf-synth's render), 48, 64.
+  for (const int fine : {16, 13, 40, 64}) {
+    GpnerfConfig c;
+    c.classes = synth_class_names();
+    c.source_views = 3;
+    c.n_fine = fine;
+    SCOPED_TRACE(fine);
+    expect_fused_render_matches(c);
+  }
+}
+
 /// `--layer-precision bf16`: colour, semantics and density near the float kernel's (which matches the reference,
 /// above), and not equal to them (the layers really run in bf16).
 void expect_bf16_render_close(GpnerfConfig c, float rgb_bound, float semantic_bound, float opacity_bound) {

@@ -73,6 +73,15 @@ TEST(AppliedRun, ApplyEvalRenderAndMeshThroughTheCli) {
   ASSERT_TRUE(loaded.applied.has_value());
   EXPECT_EQ(loaded.applied->source_views, 4);
   EXPECT_EQ(loaded.cameras.size(), 10u + 4u);
+  // The scene the model was bound to, as load_run_scene loads it (the run's frame, every split's pixels).
+  ASSERT_NE(loaded.scene, nullptr);
+  const Scene again = load_run_scene(loaded);
+  ASSERT_EQ(loaded.scene->views.size(), again.views.size());
+  for (size_t i = 0; i < again.views.size(); ++i) {
+    EXPECT_EQ(loaded.scene->views[i].name, again.views[i].name);
+    EXPECT_TRUE(loaded.scene->views[i].camera.c2w.isApprox(again.views[i].camera.c2w)) << again.views[i].name;
+    EXPECT_FALSE(loaded.scene->views[i].rgb.empty()) << again.views[i].name;
+  }
 
   const auto eval = test::run_cli("eval --run " + test::quoted(run) + " --no-images");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
