@@ -803,8 +803,10 @@ class GpBlock {
   /// Softmax of scores_'s first S rows (Sp_ wide) in place, and their mean into abar[0:Sp_).
   void softmax_rows_and_mean(int64_t S, float* abar) {
 #ifdef SEMFIELD_SIMD_LANES
-    // Up to 64 samples (the render's 16 or 24 and training's 32, + padding): a row in Sp_ / kN registers. Without
-    // this the 16-sample render went through a scalar softmax per row (3.4 % of a 256x256 view on an AVX2 Zen 3).
+    // Padded widths of 1-4, 6 or 8 vectors (AVX2: 16-64 samples; AVX-512: 16-64, 96, 128; the render's 16 or 24 and
+    // training's 32 among them): a row held in NR vectors (AVX2's 8 x 2 for 64 samples exceed its 16 registers and
+    // spill some, still ahead of the scalar loop). Before, the 16-sample render took a scalar softmax per row (3.4 %
+    // of a 256x256 view on an AVX2 Zen 3).
     switch (Sp_ / detail::Lanes::kN) {
       case 1: return softmax_rows_and_mean_registers<1>(S, abar);
       case 2: return softmax_rows_and_mean_registers<2>(S, abar);

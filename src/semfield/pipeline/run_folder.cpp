@@ -152,7 +152,7 @@ LoadedRun load_applied_run(const RunPaths& run) {
   binding.semantic_maps = spec.semantic_maps;
   loaded.model = create_model(file.type, binding);
   loaded.cameras = camera_records(*scene);
-  loaded.scene = scene;
+  if (spec.source_view.empty()) loaded.scene = scene;  // the model holds it already: no extra memory
   loaded.progress.step = spec.finetune_steps;
   return loaded;
 }

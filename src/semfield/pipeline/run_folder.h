@@ -111,8 +111,9 @@ struct LoadedRun {
   std::unique_ptr<SceneModel> model;  ///< built by the model registry from the run's model type
   std::string background = "white";   ///< the run's background ("white" | "black" | "r,g,b")
   std::optional<AppliedRunSpec> applied;  ///< set for applied runs
-  /// Applied runs: the scene the model was bound to, in the run's frame with every split's pixels and extras (what
-  /// load_run_scene would load again); null for per-scene runs.
+  /// Applied runs: the scene the run was applied to, in the run's frame with every split's pixels and extras (what
+  /// load_run_scene would load again; the model renders from its training views). Null for per-scene runs and for
+  /// `--source-view` runs, whose model keeps only its one view (a large capture's other images are not held).
   std::shared_ptr<const Scene> scene;
   std::vector<CameraRecord> cameras;
   TrainProgress progress;

@@ -47,7 +47,7 @@ std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
   const LoadedRun loaded = load_run(run.root);
   const SemanticSource* source = run_semantic_source(loaded);
   if (source == nullptr || !source->has_instances()) return std::nullopt;
-  // The scene the run's model was bound to (loaded once; load_run_scene would decode it again).
+  // The scene the run was applied to, as load_run held it (else, with --source-view, loaded again).
   const std::shared_ptr<const Scene> bound =
       loaded.scene != nullptr ? loaded.scene : std::make_shared<const Scene>(load_run_scene(loaded));
   const Scene& scene = *bound;

@@ -184,8 +184,9 @@ TEST(GpnerfFused, RenderMatchesReferenceDefaultWidths) {
 }
 
 TEST(GpnerfFused, RenderMatchesReferenceWithOtherFineSampleCounts) {
-  // The ray attention's softmax rows in registers for every padded width: 16 (gp-nerf-synth's render), 48, 64.
-  for (const int fine : {16, 13, 40, 64}) {
+  // The ray attention's softmax rows in registers for every padded width: 16 (gp-nerf-synth's render), 48, 64; 96
+  // and 128 (AVX-512: in registers; AVX2: the scalar loop).
+  for (const int fine : {16, 13, 40, 64, 96, 128}) {
     GpnerfConfig c;
     c.classes = synth_class_names();
     c.source_views = 3;

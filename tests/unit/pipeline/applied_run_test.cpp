@@ -78,10 +78,17 @@ TEST(AppliedRun, ApplyEvalRenderAndMeshThroughTheCli) {
   const Scene again = load_run_scene(loaded);
   ASSERT_EQ(loaded.scene->views.size(), again.views.size());
   for (size_t i = 0; i < again.views.size(); ++i) {
-    EXPECT_EQ(loaded.scene->views[i].name, again.views[i].name);
-    EXPECT_TRUE(loaded.scene->views[i].camera.c2w.isApprox(again.views[i].camera.c2w)) << again.views[i].name;
-    EXPECT_FALSE(loaded.scene->views[i].rgb.empty()) << again.views[i].name;
+    const View &held = loaded.scene->views[i], &v = again.views[i];
+    EXPECT_EQ(held.name, v.name);
+    EXPECT_EQ(held.split, v.split) << v.name;
+    EXPECT_TRUE(held.camera.c2w.isApprox(v.camera.c2w)) << v.name;
+    EXPECT_FALSE(held.rgb.empty()) << v.name;
+    // The extras (measure_instance_head reads the instance maps of test and training views).
+    EXPECT_EQ(held.instance.has_value(), v.instance.has_value()) << v.name;
+    EXPECT_EQ(held.semantic.has_value(), v.semantic.has_value()) << v.name;
+    EXPECT_EQ(held.depth.has_value(), v.depth.has_value()) << v.name;
   }
+  EXPECT_TRUE(again.views.front().instance.has_value());  // the fixture's scene has instance maps
 
   const auto eval = test::run_cli("eval --run " + test::quoted(run) + " --no-images");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
@@ -309,6 +316,7 @@ TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
 
   // FeatureNeRF: descriptors -> feature similarity, the PCA mode, no labels mode; transfer compares them too.
   const LoadedRun fn_run = load_run(fn);
+  EXPECT_EQ(fn_run.scene, nullptr);  // --source-view: the model keeps its one view, the run holds no other image
   const RunSemantics fn_semantics = load_semantics(fn, fn_run, kModelSemantics, FieldUse::Segment);
   EXPECT_EQ(make_segmenter(fn_semantics)->method(), "feature-similarity");
   EXPECT_EQ(choose_semantics(fn, fn_run, "", FieldUse::Transfer), kModelSemantics);
