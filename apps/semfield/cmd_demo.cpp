@@ -107,7 +107,8 @@ UnseenSemanticsResult run_unseen_semantics_step(const DemoArgs& args, const std:
   options.semantic_maps = TeacherSpec{TeacherKind::Labels, maps.string()}.to_string();
   apply_model(options);
   const LoadedRun loaded = load_run(run.root);
-  const Scene normalised = load_run_scene(loaded);
+  const std::shared_ptr<const Scene> held = run_scene(loaded);  // the scene load_run holds: not loaded again
+  const Scene& normalised = *held;
   const std::unique_ptr<Teacher> truth_teacher = make_teacher(TeacherSpec{TeacherKind::Labels, "semantic"}, normalised);
   const FeatureEvalResult eval = evaluate_features(*run_semantic_source(loaded), *truth_teacher,
                                                    normalised.split(Split::Test), parse_background(loaded.background),
@@ -148,7 +149,8 @@ UnseenResult run_unseen_step(const DemoArgs& args, const std::filesystem::path& 
   options.out = run.root;
   apply_model(options);
   const LoadedRun loaded = load_run(run.root);
-  const Scene normalised = load_run_scene(loaded);
+  const std::shared_ptr<const Scene> held = run_scene(loaded);  // the scene load_run holds: not loaded again
+  const Scene& normalised = *held;
   result.eval = evaluate(*loaded.model, normalised.split(Split::Test), parse_background(loaded.background),
                          run.eval_dir(), true);
   result.seconds = seconds_since(start);

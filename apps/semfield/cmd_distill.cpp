@@ -94,9 +94,9 @@ void run_distill(const DistillArgs& args) {
   // A foundation-model teacher needs only each training view's colour, once: those views are decoded one at a time
   // for the teacher pass (teacher_image), so a large capture's images never all sit in memory as floats. Other
   // teachers (labels, files, descriptors) read per-view extras and load everything.
-  const Scene scene = load_run_scene(loaded, args.data,
-                                     teacher_spec.is_foundation_model() ? std::optional<Split>(Split::Test)
-                                                                        : std::nullopt);
+  const std::shared_ptr<const Scene> held = run_scene(
+      loaded, args.data, teacher_spec.is_foundation_model() ? std::optional<Split>(Split::Test) : std::nullopt);
+  const Scene& scene = *held;
   const LabelDegradation degradation{config.label_noise, config.label_keep, config.seed};
   std::unique_ptr<Teacher> teacher = make_teacher(teacher_spec, scene, degradation);
   std::string cache_dir = args.teacher_cache;

@@ -202,14 +202,16 @@ void run_eval(const EvalArgs& args) {
   const RunPaths run{args.run};
   const std::filesystem::path data = args.data.empty() ? loaded.spec.data : std::filesystem::path(args.data);
   const Split split = parse_split(args.split);
-  // Only the scored split is decoded: a large capture's training images never take memory here.
-  Scene scene = load_run_scene(loaded, data, split);
-  auto views = scene.split(split);
+  // Only the scored split is decoded (a large capture's training images never take memory here), or an applied run's
+  // scene is used as load_run holds it.
+  std::shared_ptr<const Scene> held = run_scene(loaded, data, split);
+  auto views = held->split(split);
   if (views.empty()) {
     // A folder holding only held-out frames may put them in any split: evaluate all of them.
-    scene = load_run_scene(loaded, data);
-    for (const auto& v : scene.views) views.push_back(&v);
+    held = run_scene(loaded, data);
+    for (const auto& v : held->views) views.push_back(&v);
   }
+  const Scene& scene = *held;
   if (views.empty()) fail_input(data, "", "no views to evaluate");
   const Eigen::Vector3f background = parse_background(loaded.background);
   const std::filesystem::path renders = args.no_images ? std::filesystem::path() : run.eval_dir() / "renders";

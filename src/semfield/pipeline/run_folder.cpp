@@ -356,4 +356,15 @@ Scene load_run_scene(const LoadedRun& run, const fs::path& data, std::optional<S
   return scene;
 }
 
+std::shared_ptr<const Scene> run_scene(const LoadedRun& run, const fs::path& data, std::optional<Split> pixels_only_for) {
+  if (run.scene != nullptr) {
+    if (data.empty()) return run.scene;
+    std::error_code ec1, ec2;
+    const fs::path asked = fs::weakly_canonical(data, ec1);
+    const fs::path own = fs::weakly_canonical(run.spec.data, ec2);
+    if (!ec1 && !ec2 && asked == own) return run.scene;
+  }
+  return std::make_shared<const Scene>(load_run_scene(run, data, pixels_only_for));
+}
+
 }  // namespace semfield

@@ -48,8 +48,7 @@ std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
   const SemanticSource* source = run_semantic_source(loaded);
   if (source == nullptr || !source->has_instances()) return std::nullopt;
   // The scene the run was applied to, as load_run held it (else, with --source-view, loaded again).
-  const std::shared_ptr<const Scene> bound =
-      loaded.scene != nullptr ? loaded.scene : std::make_shared<const Scene>(load_run_scene(loaded));
+  const std::shared_ptr<const Scene> bound = run_scene(loaded);
   const Scene& scene = *bound;
   const std::unique_ptr<LabelTeacher> truth = make_label_teacher("labels:instance", scene);
   for (const Split split : {Split::Test, Split::Train}) {

@@ -89,6 +89,19 @@ TEST(AppliedRun, ApplyEvalRenderAndMeshThroughTheCli) {
     EXPECT_EQ(held.depth.has_value(), v.depth.has_value()) << v.name;
   }
   EXPECT_TRUE(again.views.front().instance.has_value());  // the fixture's scene has instance maps
+  // run_scene (eval, distill, the demo, apply's measure) hands out the held scene for the run's own data folder, however
+  // it is spelled and whatever split it asks pixels for, and loads any other folder.
+  EXPECT_EQ(run_scene(loaded).get(), loaded.scene.get());
+  EXPECT_EQ(run_scene(loaded, f.scene / "." / "", Split::Test).get(), loaded.scene.get());
+  const auto copy = f.tmp / "copy";
+  std::filesystem::copy(f.scene, copy, std::filesystem::copy_options::recursive);
+  const std::shared_ptr<const Scene> other = run_scene(loaded, copy, Split::Test);
+  EXPECT_NE(other.get(), loaded.scene.get());
+  ASSERT_EQ(other->views.size(), again.views.size());
+  for (size_t i = 0; i < again.views.size(); ++i) {
+    EXPECT_TRUE(other->views[i].camera.c2w.isApprox(again.views[i].camera.c2w)) << again.views[i].name;
+    EXPECT_EQ(other->views[i].rgb.empty(), other->views[i].split != Split::Test) << again.views[i].name;
+  }
 
   const auto eval = test::run_cli("eval --run " + test::quoted(run) + " --no-images");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
@@ -317,6 +330,10 @@ TEST(AppliedRun, SegmentAndTheViewerReadTheModelsOwnSemantics) {
   // FeatureNeRF: descriptors -> feature similarity, the PCA mode, no labels mode; transfer compares them too.
   const LoadedRun fn_run = load_run(fn);
   EXPECT_EQ(fn_run.scene, nullptr);  // --source-view: the model keeps its one view, the run holds no other image
+  const std::shared_ptr<const Scene> fn_scene = run_scene(fn_run);  // so run_scene loads the whole scene
+  ASSERT_NE(fn_scene, nullptr);
+  EXPECT_GT(fn_scene->views.size(), 1u);
+  EXPECT_FALSE(fn_scene->views.back().rgb.empty());
   const RunSemantics fn_semantics = load_semantics(fn, fn_run, kModelSemantics, FieldUse::Segment);
   EXPECT_EQ(make_segmenter(fn_semantics)->method(), "feature-similarity");
   EXPECT_EQ(choose_semantics(fn, fn_run, "", FieldUse::Transfer), kModelSemantics);
