@@ -16,6 +16,7 @@ struct ApplyArgs {
   int source_views = 0;
   std::string source_view;
   int64_t finetune_steps = 0;
+  int64_t finetune_head_steps = 0;
   double finetune_budget = 0;
   double finetune_lr = FinetuneOptions{}.lr;
   int finetune_rays = FinetuneOptions{}.rays;
@@ -46,6 +47,7 @@ void run_apply(const ApplyArgs& args) {
   options.finetune.rays = args.finetune_rays;
   options.finetune.source_pool = args.finetune_source_pool;
   options.finetune.seed = args.seed;
+  options.finetune_head_steps = args.finetune_head_steps;
   // A JSON object given as text or as a file.
   auto json_object = [](const std::string& arg, const char* option) {
     const bool file = std::filesystem::exists(arg);
@@ -82,6 +84,11 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--source-views", args->source_views, "Source views per rendered view (default: the model's)")
       ->check(CLI::Range(1, 64));
   cmd->add_option("--finetune-steps", args->finetune_steps, "Fine-tune on the scene's views for this many steps")
+      ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
+  cmd->add_option("--finetune-head-steps", args->finetune_head_steps,
+                  "After fine-tuning, this many steps training the model's heads alone on the maps it renders of the "
+                  "scene's training views, as a novel view gives them (gp-nerf: its perception heads; instance AP and "
+                  "mIoU of thin parts, BENCHMARKS.md)")
       ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
   cmd->add_option("--finetune-budget", args->finetune_budget, "... or until this many seconds (with the steps)");
   cmd->add_option("--finetune-lr", args->finetune_lr, "Fine-tuning learning rate (Adam; decays to half)")

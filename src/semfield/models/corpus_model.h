@@ -92,6 +92,10 @@ class CorpusModel {
   /// `origin` when the weights do not fit.
   virtual void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
                                const std::string& origin);
+  /// The config of a stage that trains only the model's output heads, on the outputs it renders for a whole view as at
+  /// inference (`apply --finetune-head-steps`: after fine-tuning, the heads fitted to the scene's rendered maps instead
+  /// of what training showed them); null when the type has no such stage.
+  virtual nlohmann::json head_stage_config() const { return nullptr; }
   /// The training loss of one example; `seed` drives its random samples.
   virtual CorpusLoss loss(const CorpusExample& example, uint64_t seed) const = 0;
   /// A scene model rendering `scene` (train split = source views, cameras in `frame`) with the current weights

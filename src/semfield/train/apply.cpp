@@ -123,6 +123,9 @@ ApplyResult apply_model(const ApplyOptions& options) {
   }
   if (!options.finetune_config.empty() && ft.steps == 0)
     fail_usage("--finetune-config changes the model for fine-tuning: give --finetune-steps too");
+  if (options.finetune_head_steps < 0) fail_usage("--finetune-head-steps must be >= 0");
+  if (options.finetune_head_steps > 0 && ft.steps == 0)
+    fail_usage("--finetune-head-steps trains the heads after fine-tuning: give --finetune-steps too");
   if (type.semantic_maps && ft.steps > 0)
     fail_usage("fine-tuning a {} model on a scene needs that scene's ground-truth semantics; it is not supported",
                file.type);
@@ -148,6 +151,9 @@ ApplyResult apply_model(const ApplyOptions& options) {
       model->load_state(file.weights, options.model.string());
     else
       model->initialise_from(file.type, file.config, file.weights, options.model.string());
+    if (options.finetune_head_steps > 0 && model->head_stage_config().is_null())
+      fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
+                 file.name, file.type);
     FinetuneOptions tune = ft;
     tune.background = options.background;
     if (options.source_views > 0) tune.source_views = options.source_views;
@@ -157,16 +163,39 @@ ApplyResult apply_model(const ApplyOptions& options) {
     ModelFile tuned;
     tuned.name = file.name + "+finetuned";
     tuned.type = file.type;
-    tuned.config = model->config_json();
+    tuned.config = model->config_json();  // the fine-tuning's: a head stage changes weights, not the model
     tuned.weights = model->state();
+    const bool interrupted = ft.stop_requested != nullptr && ft.stop_requested->load();
+    if (options.finetune_head_steps > 0 && !interrupted) {
+      // The heads fitted to what they decode on a novel view: the maps the fine-tuned model renders of the scene's
+      // training views (each rendered from its nearest other views, the target never among its own sources).
+      std::unique_ptr<CorpusModel> heads =
+          create_trainable_model(file.type, model->head_stage_config(), options.model.string());
+      heads->load_state(tuned.weights, options.model.string());
+      FinetuneOptions stage = tune;
+      stage.steps = options.finetune_head_steps;
+      stage.time_budget = 0;
+      stage.seed = tune.seed + 1;
+      log::info("head stage: {} steps of the heads alone on the rendered maps of the scene's training views",
+                stage.steps);
+      result.head_stage = finetune_on_scene(*heads, scene, spec.frame, stage);
+      tuned.weights = heads->state();
+    }
     tuned.info = {{"finetuned_from", spec.model.string()},
                   {"scene", std::filesystem::absolute(options.data).lexically_normal().string()},
                   {"steps", result.finetune.steps},
                   {"seconds", result.finetune.seconds}};
+    if (result.head_stage.steps > 0) {
+      tuned.info["head_steps"] = result.head_stage.steps;
+      tuned.info["head_seconds"] = result.head_stage.seconds;
+    }
     if (!options.model_config.empty() && !options.finetune_config.empty())  // the weights unchecked above
       check_model_config(file.type, tuned.config, options.model_config, &tuned.weights);
     write_model_file(run.weights(), tuned);
-    log::info("fine-tuned {} steps in {:.1f} s", result.finetune.steps, result.finetune.seconds);
+    log::info("fine-tuned {} steps in {:.1f} s{}", result.finetune.steps, result.finetune.seconds,
+              result.head_stage.steps > 0 ? fmt::format(", then the heads {} steps in {:.1f} s",
+                                                        result.head_stage.steps, result.head_stage.seconds)
+                                          : std::string());
     if (model->instance_targets()) {
       // Measured on the run as written (then written again with the figure); a failure to measure leaves the run
       // usable without it (clicks then select instances), and says why.

@@ -37,12 +37,18 @@ struct ApplyOptions {
     none.steps = 0;
     return none;
   }();
+  /// After fine-tuning (finetune.steps > 0), this many steps of the model's head stage
+  /// (CorpusModel::head_stage_config: gp-nerf's perception heads alone, fitted to the maps it renders of the scene's
+  /// training views, as a novel view gives them), with the fine-tuning's options otherwise (no time budget). The
+  /// weights file keeps the fine-tuning's config. UsageError for a type without one or without finetune.steps.
+  int64_t finetune_head_steps = 0;
 };
 
 struct ApplyResult {
   AppliedRunSpec spec;           ///< what RUN/config.json now holds
   std::string model_name, model_type;
   CorpusTrainSummary finetune;   ///< steps == 0 without fine-tuning
+  CorpusTrainSummary head_stage; ///< steps == 0 without finetune_head_steps
 };
 
 /// Writes the run folder: RUN/config.json naming the model and the scene binding, and RUN/weights.safetensors after

@@ -118,6 +118,18 @@ TEST(AppliedRun, ApplyEvalRenderAndMeshThroughTheCli) {
   EXPECT_TRUE(mesh.exit_code == 0 || mesh.output.find("no surface") != std::string::npos) << mesh.output;
 }
 
+TEST(AppliedRun, HeadStageIsRefusedForAModelWithoutOne) {
+  // apply --finetune-head-steps needs a model type with a head stage (CorpusModel::head_stage_config): ibr has none,
+  // and says so before any fine-tuning step.
+  AppliedFixture f;
+  const auto refused = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
+                                     " --out " + test::quoted(f.tmp / "run") +
+                                     " --source-views 4 --finetune-steps 2 --finetune-head-steps 2");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("has no head stage"), std::string::npos) << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(f.tmp / "run" / "weights.safetensors"));
+}
+
 TEST(AppliedRun, Bf16LayerPrecisionFromTheCommandLine) {
   // `--layer-precision bf16` reaches the fused kernels through any subcommand and scores within a hair of fp32;
   // anything but fp32 / bf16 is refused naming the option.

@@ -386,7 +386,39 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
                                        (tmp / "instances").string() + " --source-views 4 --finetune-steps 2 " +
                                        "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}'");
   ASSERT_EQ(with_head.exit_code, 0) << with_head.output;
-  EXPECT_EQ(read_model_file(tmp / "instances" / "weights.safetensors").config.at("instance_slots"), 6);
+  const ModelFile instances_file = read_model_file(tmp / "instances" / "weights.safetensors");
+  EXPECT_EQ(instances_file.config.at("instance_slots"), 6);
+  // --finetune-head-steps: after the same fine-tuning, the perception heads alone trained on the rendered maps of the
+  // training views: the heads' weights move, nothing else does, and the file keeps the fine-tuning's config.
+  const auto head_stage = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
+                                        (tmp / "head_stage").string() + " --source-views 4 --finetune-steps 2 " +
+                                        "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}' " +
+                                        "--finetune-head-steps 2");
+  ASSERT_EQ(head_stage.exit_code, 0) << head_stage.output;
+  EXPECT_NE(head_stage.output.find("then the heads 2 steps"), std::string::npos) << head_stage.output;
+  {
+    const ModelFile staged = read_model_file(tmp / "head_stage" / "weights.safetensors");
+    EXPECT_EQ(staged.info.at("steps").get<int64_t>(), 2);
+    EXPECT_EQ(staged.info.at("head_steps").get<int64_t>(), 2);
+    EXPECT_FALSE(instances_file.info.contains("head_steps"));
+    EXPECT_EQ(staged.config, instances_file.config);
+    EXPECT_EQ(staged.config.at("head_input"), "fused");
+    ASSERT_EQ(staged.weights.size(), instances_file.weights.size());
+    int heads_moved = 0, others = 0;
+    for (const auto& [name, t] : staged.weights) {
+      const bool head = name.rfind("head.", 0) == 0 || name.rfind("instance_head.", 0) == 0;
+      const bool same = at::equal(t, instances_file.weights.at(name));
+      if (head) heads_moved += same ? 0 : 1;
+      else if (!same) ADD_FAILURE() << name << " changed in the head stage";
+      others += head ? 0 : 1;
+    }
+    EXPECT_GT(heads_moved, 2);
+    EXPECT_GT(others, 10);
+  }
+  const auto no_steps = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
+                                      (tmp / "no_steps").string() + " --finetune-head-steps 2");
+  EXPECT_NE(no_steps.exit_code, 0);
+  EXPECT_NE(no_steps.output.find("give --finetune-steps too"), std::string::npos) << no_steps.output;
   const auto ap =
       test::run_cli("--log-level debug eval --run " + (tmp / "instances").string() + " --gt instance --no-images");
   ASSERT_EQ(ap.exit_code, 0) << ap.output;

@@ -321,6 +321,12 @@ nlohmann::json GpnerfCorpusModel::config_json() const {
   return to_json(c);
 }
 
+nlohmann::json GpnerfCorpusModel::head_stage_config() const {
+  nlohmann::json config = config_json();
+  config["head_input"] = "rendered";
+  return config;
+}
+
 at::Tensor GpnerfCorpusModel::rendered_target_map(const CorpusExample& ex) const {
   at::NoGradGuard no_grad;
   const GpnerfConfig& c = m_network.config();

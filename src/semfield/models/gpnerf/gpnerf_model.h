@@ -122,6 +122,9 @@ class GpnerfCorpusModel final : public CorpusModel {
   LabelInputs label_inputs() const override;
   bool target_views() const override { return true; }
   bool instance_targets() const override { return m_network.has_instances(); }
+  /// This config with head_input "rendered": the perception heads (classes and instances) alone, on the target view's
+  /// map rendered whole as at inference.
+  nlohmann::json head_stage_config() const override;
   /// Also takes an ibr model whose encoder has the extractor's backbone config: the backbone starts from it.
   void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
                        const std::string& origin) override;
