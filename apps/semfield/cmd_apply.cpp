@@ -16,7 +16,7 @@ struct ApplyArgs {
   int source_views = 0;
   std::string source_view;
   int64_t finetune_steps = 0;
-  int64_t finetune_head_steps = 0;
+  int64_t finetune_head_steps = -1;
   double finetune_budget = 0;
   double finetune_lr = FinetuneOptions{}.lr;
   int finetune_rays = FinetuneOptions{}.rays;
@@ -88,7 +88,8 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--finetune-head-steps", args->finetune_head_steps,
                   "After fine-tuning, this many steps training the model's heads alone on the maps it renders of the "
                   "scene's training views, as a novel view gives them (gp-nerf: its perception heads; instance AP and "
-                  "mIoU of thin parts, BENCHMARKS.md)")
+                  "mIoU of thin parts, BENCHMARKS.md); default: half of --finetune-steps for models with heads, 0 = "
+                  "none")
       ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
   cmd->add_option("--finetune-budget", args->finetune_budget, "... or until this many seconds (with the steps)");
   cmd->add_option("--finetune-lr", args->finetune_lr, "Fine-tuning learning rate (Adam; decays to half)")

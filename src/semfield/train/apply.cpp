@@ -123,7 +123,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
   }
   if (!options.finetune_config.empty() && ft.steps == 0)
     fail_usage("--finetune-config changes the model for fine-tuning: give --finetune-steps too");
-  if (options.finetune_head_steps < 0) fail_usage("--finetune-head-steps must be >= 0");
+  if (options.finetune_head_steps < -1) fail_usage("--finetune-head-steps must be >= 0 (or -1: half the fine-tuning's)");
   if (options.finetune_head_steps > 0 && ft.steps == 0)
     fail_usage("--finetune-head-steps trains the heads after fine-tuning: give --finetune-steps too");
   if (type.semantic_maps && ft.steps > 0)
@@ -151,9 +151,12 @@ ApplyResult apply_model(const ApplyOptions& options) {
       model->load_state(file.weights, options.model.string());
     else
       model->initialise_from(file.type, file.config, file.weights, options.model.string());
-    if (options.finetune_head_steps > 0 && model->head_stage_config().is_null())
+    const bool head_stage = !model->head_stage_config().is_null();
+    if (options.finetune_head_steps > 0 && !head_stage)
       fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
                  file.name, file.type);
+    const int64_t head_steps =
+        options.finetune_head_steps >= 0 ? options.finetune_head_steps : head_stage ? (ft.steps + 1) / 2 : 0;
     FinetuneOptions tune = ft;
     tune.background = options.background;
     if (options.source_views > 0) tune.source_views = options.source_views;
@@ -166,14 +169,14 @@ ApplyResult apply_model(const ApplyOptions& options) {
     tuned.config = model->config_json();  // the fine-tuning's: a head stage changes weights, not the model
     tuned.weights = model->state();
     const bool interrupted = ft.stop_requested != nullptr && ft.stop_requested->load();
-    if (options.finetune_head_steps > 0 && !interrupted) {
+    if (head_steps > 0 && !interrupted) {
       // The heads fitted to what they decode on a novel view: the maps the fine-tuned model renders of the scene's
       // training views (each rendered from its nearest other views, the target never among its own sources).
       std::unique_ptr<CorpusModel> heads =
           create_trainable_model(file.type, model->head_stage_config(), options.model.string());
       heads->load_state(tuned.weights, options.model.string());
       FinetuneOptions stage = tune;
-      stage.steps = options.finetune_head_steps;
+      stage.steps = head_steps;
       stage.time_budget = 0;
       stage.seed = tune.seed + 1;
       log::info("head stage: {} steps of the heads alone on the rendered maps of the scene's training views",

@@ -388,26 +388,28 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   ASSERT_EQ(with_head.exit_code, 0) << with_head.output;
   const ModelFile instances_file = read_model_file(tmp / "instances" / "weights.safetensors");
   EXPECT_EQ(instances_file.config.at("instance_slots"), 6);
-  // --finetune-head-steps: after the same fine-tuning, the perception heads alone trained on the rendered maps of the
-  // training views: the heads' weights move, nothing else does, and the file keeps the fine-tuning's config.
-  const auto head_stage = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
-                                        (tmp / "head_stage").string() + " --source-views 4 --finetune-steps 2 " +
-                                        "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}' " +
-                                        "--finetune-head-steps 2");
-  ASSERT_EQ(head_stage.exit_code, 0) << head_stage.output;
-  EXPECT_NE(head_stage.output.find("then the heads 2 steps"), std::string::npos) << head_stage.output;
+  // The head stage (--finetune-head-steps, by default half the fine-tuning's steps): after the same fine-tuning, the
+  // perception heads alone trained on the rendered maps of the training views: the heads' weights move, nothing else
+  // does, and the file keeps the fine-tuning's config. `--finetune-head-steps 0` leaves it out.
+  EXPECT_NE(with_head.output.find("then the heads 1 steps"), std::string::npos) << with_head.output;
+  const auto no_stage = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
+                                      (tmp / "no_stage").string() + " --source-views 4 --finetune-steps 2 " +
+                                      "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}' " +
+                                      "--finetune-head-steps 0");
+  ASSERT_EQ(no_stage.exit_code, 0) << no_stage.output;
+  EXPECT_EQ(no_stage.output.find("then the heads"), std::string::npos) << no_stage.output;
   {
-    const ModelFile staged = read_model_file(tmp / "head_stage" / "weights.safetensors");
-    EXPECT_EQ(staged.info.at("steps").get<int64_t>(), 2);
-    EXPECT_EQ(staged.info.at("head_steps").get<int64_t>(), 2);
-    EXPECT_FALSE(instances_file.info.contains("head_steps"));
-    EXPECT_EQ(staged.config, instances_file.config);
-    EXPECT_EQ(staged.config.at("head_input"), "fused");
-    ASSERT_EQ(staged.weights.size(), instances_file.weights.size());
+    const ModelFile plain = read_model_file(tmp / "no_stage" / "weights.safetensors");
+    EXPECT_EQ(instances_file.info.at("steps").get<int64_t>(), 2);
+    EXPECT_EQ(instances_file.info.at("head_steps").get<int64_t>(), 1);
+    EXPECT_FALSE(plain.info.contains("head_steps"));
+    EXPECT_EQ(plain.config, instances_file.config);
+    EXPECT_EQ(instances_file.config.at("head_input"), "fused");
+    ASSERT_EQ(plain.weights.size(), instances_file.weights.size());
     int heads_moved = 0, others = 0;
-    for (const auto& [name, t] : staged.weights) {
+    for (const auto& [name, t] : instances_file.weights) {
       const bool head = name.rfind("head.", 0) == 0 || name.rfind("instance_head.", 0) == 0;
-      const bool same = at::equal(t, instances_file.weights.at(name));
+      const bool same = at::equal(t, plain.weights.at(name));
       if (head) heads_moved += same ? 0 : 1;
       else if (!same) ADD_FAILURE() << name << " changed in the head stage";
       others += head ? 0 : 1;
