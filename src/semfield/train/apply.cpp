@@ -155,13 +155,15 @@ ApplyResult apply_model(const ApplyOptions& options) {
     if (options.finetune_head_steps > 0 && !head_stage)
       fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
                  file.name, file.type);
-    const int64_t head_steps =
-        options.finetune_head_steps >= 0 ? options.finetune_head_steps : head_stage ? (ft.steps + 1) / 2 : 0;
     FinetuneOptions tune = ft;
     tune.background = options.background;
     if (options.source_views > 0) tune.source_views = options.source_views;
     tune.source_pool = std::max(tune.source_pool, tune.source_views);
     result.finetune = finetune_on_scene(*model, scene, spec.frame, tune);
+    // By default half the steps fine-tuning took (a time budget may have stopped it early).
+    const int64_t head_steps = options.finetune_head_steps >= 0 ? options.finetune_head_steps
+                               : head_stage                     ? (result.finetune.steps + 1) / 2
+                                                                : 0;
     spec.finetune_steps = result.finetune.steps;
     ModelFile tuned;
     tuned.name = file.name + "+finetuned";
@@ -171,9 +173,11 @@ ApplyResult apply_model(const ApplyOptions& options) {
     const bool interrupted = ft.stop_requested != nullptr && ft.stop_requested->load();
     if (head_steps > 0 && !interrupted) {
       // The heads fitted to what they decode on a novel view: the maps the fine-tuned model renders of the scene's
-      // training views (each rendered from its nearest other views, the target never among its own sources).
-      std::unique_ptr<CorpusModel> heads =
-          create_trainable_model(file.type, model->head_stage_config(), options.model.string());
+      // training views (each rendered from its nearest other views, the target never among its own sources), with the
+      // run's --model-config (sample counts) as its renders will have it.
+      nlohmann::json head_config = model->head_stage_config();
+      head_config.update(options.model_config);
+      std::unique_ptr<CorpusModel> heads = create_trainable_model(file.type, head_config, options.model.string());
       heads->load_state(tuned.weights, options.model.string());
       FinetuneOptions stage = tune;
       stage.steps = head_steps;

@@ -40,8 +40,8 @@ struct ApplyOptions {
   /// After fine-tuning (finetune.steps > 0), this many steps of the model's head stage
   /// (CorpusModel::head_stage_config: gp-nerf's perception heads alone, fitted to the maps it renders of the scene's
   /// training views, as a novel view gives them), with the fine-tuning's options otherwise (no time budget). The
-  /// weights file keeps the fine-tuning's config. -1 (default): half the fine-tuning's steps for a type with a head
-  /// stage, else none; 0: none. A count > 0 is a UsageError for a type without one or without finetune.steps.
+  /// weights file keeps the fine-tuning's config. -1 (default): half the steps fine-tuning took, for a type with a
+  /// head stage, else none; 0: none. A count > 0 is a UsageError for a type without one or without finetune.steps.
   int64_t finetune_head_steps = -1;
 };
 
