@@ -356,7 +356,8 @@ Scene load_run_scene(const LoadedRun& run, const fs::path& data, std::optional<S
   return scene;
 }
 
-std::shared_ptr<const Scene> run_scene(const LoadedRun& run, const fs::path& data, std::optional<Split> pixels_only_for) {
+std::shared_ptr<const Scene> run_scene(const LoadedRun& run, const fs::path& data,
+                                       std::optional<Split> pixels_only_for) {
   if (run.scene != nullptr) {
     if (data.empty()) return run.scene;
     std::error_code ec1, ec2;

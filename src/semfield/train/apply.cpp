@@ -123,7 +123,8 @@ ApplyResult apply_model(const ApplyOptions& options) {
   }
   if (!options.finetune_config.empty() && ft.steps == 0)
     fail_usage("--finetune-config changes the model for fine-tuning: give --finetune-steps too");
-  if (options.finetune_head_steps < -1) fail_usage("--finetune-head-steps must be >= 0 (or -1: half the fine-tuning's)");
+  if (options.finetune_head_steps < -1)
+    fail_usage("--finetune-head-steps must be >= 0 (or -1: half the fine-tuning's)");
   if (options.finetune_head_steps > 0 && ft.steps == 0)
     fail_usage("--finetune-head-steps trains the heads after fine-tuning: give --finetune-steps too");
   if (type.semantic_maps && ft.steps > 0)

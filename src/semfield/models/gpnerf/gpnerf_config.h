@@ -85,18 +85,19 @@ struct GpnerfConfig {
   bool gradient_block = true;
   /// "head_input": what the head decodes in training: "fused" (the paper's Fig. 3a: the rendered pixels of the semantic
   /// map, the others filled from S_novel) or "novel" (the release's variant: S_novel alone), or "rendered": the whole
-  /// target view rendered as at inference (no gradient, deterministic samples, the fused kernels) — what the head
-  /// reads on a novel view. "rendered" trains the perception heads alone (nothing else gets a gradient; the rgb,
-  /// point and distillation losses are not computed): a stage after the joint training that fits the head to the
-  /// rendered maps instead of S_novel's. Measured on the shipped model: its validation loss falls but unseen scenes'
-  /// mIoU falls too (BENCHMARKS.md, "GP-NeRF", 2026-11-27 second session). "segmenter": S_novel alone and nothing
-  /// rendered — the extractor and the heads trained as a 2D segmenter of the target image (the rgb, point and
-  /// distillation losses are 0 and not computed; a step costs the extractor and the head on one image): a stage that
-  /// trains the segmenter inside the model on many more images than the joint steps can afford. With "segmenter" the
-  /// target image and its maps are also mirrored left to right on every other example (by the example's seed). A model
-  /// file written by a "rendered" or "segmenter" stage carries the value, and `apply --finetune-steps` trains with the
-  /// file's config: set it back first (bench/model_variant.py, as models/gp-nerf-synth.md does) or give
-  /// `--finetune-config '{"head_input": "fused"}'`.
+  /// target view rendered as at inference (no gradient, deterministic samples, the fused kernels) — what the head reads
+  /// on a novel view. "rendered" trains the perception heads alone (nothing else gets a gradient; the rgb, point and
+  /// distillation losses are not computed): a stage after the joint training that fits the head to the rendered maps
+  /// instead of S_novel's. Measured on the shipped model: its validation loss falls but unseen scenes' mIoU falls too
+  /// (BENCHMARKS.md, "GP-NeRF", 2026-11-27 second session); per scene after fine-tuning it is apply's head stage
+  /// (`--finetune-head-steps`), where it raises mIoU and instance AP. "segmenter": S_novel alone and nothing rendered —
+  /// the extractor and the heads trained as a 2D segmenter of the target image (the rgb, point and distillation losses
+  /// are 0 and not computed; a step costs the extractor and the head on one image): a stage that trains the segmenter
+  /// inside the model on many more images than the joint steps can afford. With "segmenter" the target image and its
+  /// maps are also mirrored left to right on every other example (by the example's seed). A model file written by a
+  /// "rendered" or "segmenter" stage carries the value, and `apply --finetune-steps` trains with the file's config: set
+  /// it back first (bench/model_variant.py, as models/gp-nerf-synth.md does) or give `--finetune-config '{"head_input":
+  /// "fused"}'`.
   std::string head_input = "fused";
   /// "head_flip": at inference (not in training) the perception heads also decode the view's map mirrored left to
   /// right, and the two class probabilities are averaged (flip test-time augmentation, as mmsegmentation's
