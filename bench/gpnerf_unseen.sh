@@ -4,7 +4,9 @@
 # 900000.., 128^2, 40 source views, 8 test views):
 #  1. GP-NeRF generalized: `semfield apply` (no per-scene training, no 2D maps of the scene) + `eval --gt semantic`:
 #     novel-view mIoU / accuracy over the classes both know (by name), PSNR; seconds per view of `render --semantic`;
-#  2. GP-NeRF fine-tuned: `apply --finetune-steps FT` on the scene's own train-view labels, the same evaluation;
+#  2. GP-NeRF fine-tuned: `apply --finetune-steps FT` on the scene's own train-view labels, the same evaluation (since
+#     2026-11-29 apply's default head stage follows: FT/2 steps of the heads alone; HEAD_STEPS=0 leaves it out, as
+#     the figures before that date);
 #  3. GNeSF and its predict-directly baseline (MODELS given as GNESF and DIRECT; "-" skips) with the simulated 2D
 #     segmenter's maps at mIoU 0.75 (a measuring instrument: teachers/simulated_segmenter.h);
 #  4. per-scene label fields (`semfield train` TRAIN s + `distill --teacher labels:semantic` TRAIN s, the ground-truth
@@ -28,7 +30,8 @@ for ((i = 0; i < n; i++)); do
   "$bin" eval --run "$work/gp_${tag}_$s" --gt semantic --no-images >/dev/null 2>&1
   [[ $i == 0 ]] && timing "$work/gp_${tag}_$s" > "$work/gp_${tag}.seconds_per_view"
   if [[ "$ft" != 0 ]]; then
-    "$bin" apply --model "$gp" --data "$work/unseen/$s" --out "$work/gpft_${tag}_$s" --finetune-steps "$ft" >/dev/null 2>&1
+    "$bin" apply --model "$gp" --data "$work/unseen/$s" --out "$work/gpft_${tag}_$s" --finetune-steps "$ft" \
+      ${HEAD_STEPS:+--finetune-head-steps "$HEAD_STEPS"} >/dev/null 2>&1
     "$bin" eval --run "$work/gpft_${tag}_$s" --gt semantic --no-images >/dev/null 2>&1
   fi
   for m in "$gnesf" "$direct"; do

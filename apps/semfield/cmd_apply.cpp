@@ -88,10 +88,12 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--finetune-head-steps", args->finetune_head_steps,
                   "After fine-tuning, this many steps training the model's heads alone on the maps it renders of the "
                   "scene's training views, as a novel view gives them (gp-nerf: its perception heads; instance AP and "
-                  "mIoU of thin parts, BENCHMARKS.md); default: half of --finetune-steps for models with heads, 0 = "
-                  "none")
+                  "mIoU of thin parts, BENCHMARKS.md); default: half the fine-tuning steps taken (fewer for views "
+                  "over 128x128 pixels) for models with heads, none with --finetune-budget; 0 = none")
       ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
-  cmd->add_option("--finetune-budget", args->finetune_budget, "... or until this many seconds (with the steps)");
+  cmd->add_option("--finetune-budget", args->finetune_budget,
+                  "... or until this many seconds (with the steps; no default head stage then: an explicit "
+                  "--finetune-head-steps runs after the budget)");
   cmd->add_option("--finetune-lr", args->finetune_lr, "Fine-tuning learning rate (Adam; decays to half)")
       ->capture_default_str()
       ->check(CLI::Range(1e-7, 1.0));

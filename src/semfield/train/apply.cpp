@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <optional>
 
@@ -70,6 +71,13 @@ std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
 }
 
 }  // namespace
+
+int64_t default_head_steps(int64_t finetune_steps_taken, int64_t view_pixels) {
+  if (finetune_steps_taken <= 0) return 0;
+  constexpr double kReferencePixels = 128.0 * 128.0;
+  const double scale = view_pixels > kReferencePixels ? kReferencePixels / static_cast<double>(view_pixels) : 1.0;
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(0.5 * static_cast<double>(finetune_steps_taken) * scale)));
+}
 
 ApplyResult apply_model(const ApplyOptions& options) {
   const FinetuneOptions& ft = options.finetune;
@@ -161,23 +169,33 @@ ApplyResult apply_model(const ApplyOptions& options) {
     if (options.source_views > 0) tune.source_views = options.source_views;
     tune.source_pool = std::max(tune.source_pool, tune.source_views);
     result.finetune = finetune_on_scene(*model, scene, spec.frame, tune);
-    // By default half the steps fine-tuning took (a time budget may have stopped it early).
-    const int64_t head_steps = options.finetune_head_steps >= 0 ? options.finetune_head_steps
-                               : head_stage                     ? (result.finetune.steps + 1) / 2
-                                                                : 0;
+    int64_t head_steps = options.finetune_head_steps;
+    if (head_steps < 0) {
+      int64_t pixels = 0;  // the largest training view's: a head step renders one whole
+      for (const View* view : scene->split(Split::Train))
+        pixels = std::max(pixels, static_cast<int64_t>(view->camera.intrinsics.width) * view->camera.intrinsics.height);
+      head_steps = head_stage && ft.time_budget <= 0 ? default_head_steps(result.finetune.steps, pixels) : 0;
+    }
     spec.finetune_steps = result.finetune.steps;
     ModelFile tuned;
     tuned.name = file.name + "+finetuned";
     tuned.type = file.type;
     tuned.config = model->config_json();  // the fine-tuning's: a head stage changes weights, not the model
     tuned.weights = model->state();
+    if (!options.model_config.empty() && !options.finetune_config.empty())  // the weights unchecked above
+      check_model_config(file.type, tuned.config, options.model_config, &tuned.weights);
     const bool interrupted = ft.stop_requested != nullptr && ft.stop_requested->load();
     if (head_steps > 0 && !interrupted) {
       // The heads fitted to what they decode on a novel view: the maps the fine-tuned model renders of the scene's
       // training views (each rendered from its nearest other views, the target never among its own sources), with the
       // run's --model-config (sample counts) as its renders will have it.
-      nlohmann::json head_config = model->head_stage_config();
+      // The keys the stage sets (gp-nerf's head_input) win over --model-config's.
+      const nlohmann::json stage_config = model->head_stage_config();
+      const nlohmann::json tuned_config = model->config_json();
+      nlohmann::json head_config = stage_config;
       head_config.update(options.model_config);
+      for (const auto& [key, value] : stage_config.items())
+        if (!tuned_config.contains(key) || tuned_config.at(key) != value) head_config[key] = value;
       std::unique_ptr<CorpusModel> heads = create_trainable_model(file.type, head_config, options.model.string());
       heads->load_state(tuned.weights, options.model.string());
       FinetuneOptions stage = tune;
@@ -197,8 +215,6 @@ ApplyResult apply_model(const ApplyOptions& options) {
       tuned.info["head_steps"] = result.head_stage.steps;
       tuned.info["head_seconds"] = result.head_stage.seconds;
     }
-    if (!options.model_config.empty() && !options.finetune_config.empty())  // the weights unchecked above
-      check_model_config(file.type, tuned.config, options.model_config, &tuned.weights);
     write_model_file(run.weights(), tuned);
     log::info("fine-tuned {} steps in {:.1f} s{}", result.finetune.steps, result.finetune.seconds,
               result.head_stage.steps > 0 ? fmt::format(", then the heads {} steps in {:.1f} s",

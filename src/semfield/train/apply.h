@@ -40,10 +40,16 @@ struct ApplyOptions {
   /// After fine-tuning (finetune.steps > 0), this many steps of the model's head stage
   /// (CorpusModel::head_stage_config: gp-nerf's perception heads alone, fitted to the maps it renders of the scene's
   /// training views, as a novel view gives them), with the fine-tuning's options otherwise (no time budget). The
-  /// weights file keeps the fine-tuning's config. -1 (default): half the steps fine-tuning took, for a type with a
-  /// head stage, else none; 0: none. A count > 0 is a UsageError for a type without one or without finetune.steps.
+  /// weights file keeps the fine-tuning's config. -1 (default): default_head_steps for a type with a head stage and
+  /// fine-tuning bounded by steps alone (with finetune.time_budget: none, so the budget bounds apply's time); 0: none.
+  /// A count > 0 is a UsageError for a type without one or without finetune.steps.
   int64_t finetune_head_steps = -1;
 };
+
+/// The head stage's default length: half the fine-tuning steps taken, for training views of up to 128² pixels; for
+/// larger views fewer in proportion to their pixels (a head step renders a whole view), so that the stage costs about
+/// what it costs at 128² (a quarter of the fine-tuning's time there, BENCHMARKS.md); at least 1 when steps > 0.
+int64_t default_head_steps(int64_t finetune_steps_taken, int64_t view_pixels);
 
 struct ApplyResult {
   AppliedRunSpec spec;           ///< what RUN/config.json now holds

@@ -17,6 +17,7 @@
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/teachers/label_teacher.h"
 #include "semfield/train/adam.h"
+#include "semfield/train/apply.h"
 #include "semfield/train/corpus_trainer.h"
 #include "support/colour_pass.h"
 #include "support/small_models.h"
@@ -241,6 +242,18 @@ TEST(GpnerfTraining, RenderedHeadInputTrainsTheHeadAloneOnTheMapANovelViewGives)
   EXPECT_THROW(bad.validate(), UsageError);
 }
 
+TEST(GpnerfTraining, DefaultHeadStageIsHalfTheFinetuningAtMost128SquaredPixelsPerView) {
+  // apply's default head stage: half the steps fine-tuning took; views over 128² pixels get fewer in proportion to
+  // their pixels (a step renders one whole view); never 0 after fine-tuning, 0 without.
+  EXPECT_EQ(default_head_steps(500, 128 * 128), 250);
+  EXPECT_EQ(default_head_steps(201, 64 * 64), 101);
+  EXPECT_EQ(default_head_steps(2, 32 * 32), 1);
+  EXPECT_EQ(default_head_steps(400, 256 * 256), 50);
+  EXPECT_EQ(default_head_steps(400, 800 * 800), 6);  // 200 * 16384 / 640000 = 5.12, rounded up
+  EXPECT_EQ(default_head_steps(10, 3840 * 2160), 1);
+  EXPECT_EQ(default_head_steps(0, 128 * 128), 0);
+}
+
 TEST(GpnerfTraining, SegmenterHeadInputTrainsTheExtractorAndHeadsOnTheTargetImageAlone) {
   test::TempDir tmp;
   const Scene scene = load_scene(test::write_small_scenes(tmp / "scene", 1, 10, 32, 7430));
@@ -382,7 +395,7 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   const auto no_head = test::run_cli("eval --run " + (tmp / "applied").string() + " --gt instance --no-images");
   EXPECT_NE(no_head.exit_code, 0);
   EXPECT_NE(no_head.output.find("instance_slots"), std::string::npos) << no_head.output;
-  const auto with_head = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
+  const auto with_head = test::run_cli("--threads 1 apply --model " + model + " --data " + held_out + " --out " +
                                        (tmp / "instances").string() + " --source-views 4 --finetune-steps 2 " +
                                        "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}'");
   ASSERT_EQ(with_head.exit_code, 0) << with_head.output;
@@ -390,14 +403,22 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   EXPECT_EQ(instances_file.config.at("instance_slots"), 6);
   // The head stage (--finetune-head-steps, by default half the fine-tuning's steps): after the same fine-tuning, the
   // perception heads alone trained on the rendered maps of the training views: the heads' weights move, nothing else
-  // does, and the file keeps the fine-tuning's config. `--finetune-head-steps 0` leaves it out.
+  // does, and the file keeps the fine-tuning's config. `--finetune-head-steps 0` leaves it out. (Both runs on one
+  // thread: the fine-tuning steps are then bit-identical.)
   EXPECT_NE(with_head.output.find("then the heads 1 steps"), std::string::npos) << with_head.output;
-  const auto no_stage = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
+  const auto no_stage = test::run_cli("--threads 1 apply --model " + model + " --data " + held_out + " --out " +
                                       (tmp / "no_stage").string() + " --source-views 4 --finetune-steps 2 " +
                                       "--finetune-rays 64 --finetune-config '{\"instance_slots\": 6}' " +
                                       "--finetune-head-steps 0");
   ASSERT_EQ(no_stage.exit_code, 0) << no_stage.output;
   EXPECT_EQ(no_stage.output.find("then the heads"), std::string::npos) << no_stage.output;
+  // With --finetune-budget the default is no head stage (the budget bounds apply's time).
+  const auto budget = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
+                                    (tmp / "budget").string() + " --source-views 4 --finetune-steps 2 " +
+                                    "--finetune-budget 600 --finetune-rays 64");
+  ASSERT_EQ(budget.exit_code, 0) << budget.output;
+  EXPECT_EQ(budget.output.find("then the heads"), std::string::npos) << budget.output;
+  EXPECT_FALSE(read_model_file(tmp / "budget" / "weights.safetensors").info.contains("head_steps"));
   {
     const ModelFile plain = read_model_file(tmp / "no_stage" / "weights.safetensors");
     EXPECT_EQ(instances_file.info.at("steps").get<int64_t>(), 2);
