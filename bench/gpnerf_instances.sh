@@ -21,6 +21,7 @@ head_steps=${HEAD_STEPS:-0}
 mkdir -p "$work"
 "$bin" synth --out "$work/scene" --objects "$objects" --seed "$seed" >/dev/null
 "$bin" --threads 2 apply --model "$model" --data "$work/scene" --out "$work/run" --finetune-steps "$steps" \
-  --finetune-head-steps "$head_steps" --finetune-config "$config" 2>&1 | tr '\r' '\n' | grep -E "^applied|instance head" | sed 's/^\[semfield\] //'
+  --finetune-head-steps "$head_steps" --finetune-config "$config" 2>&1 | tr '\r' '\n' |
+  grep -E "^applied|instance head" | sed 's/^\[semfield\] //'
 "$bin" --threads 2 eval --run "$work/run" --gt instance --no-images 2>/dev/null | grep -E "^instances|^mean over"
 "$bench" iou "$work/run" "$work/scene" semantics@instance semantics@class
