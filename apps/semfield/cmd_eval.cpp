@@ -136,10 +136,23 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
     const InstanceAp ap =
         score_instance_head(*source, *make_label_teacher("labels:instance", scene), views);
     metrics["ap75"] = ap.ap();
+    // The true instances no prediction matched at 0.75, with the best IoU any prediction reached: where AP is lost.
+    nlohmann::json missed = nlohmann::json::array();
+    std::vector<std::string> missed_text;
+    for (const InstanceAp::TrueInstance& t : ap.true_instance_list()) {
+      if (t.matched) continue;
+      const auto label = scene.instance_labels.find(static_cast<int>(t.id));
+      const std::string name = label != scene.instance_labels.end() ? label->second.name : fmt::format("id {}", t.id);
+      const std::string& view = views[static_cast<size_t>(t.view)]->name;
+      missed.push_back({{"view", view}, {"id", t.id}, {"name", name}, {"pixels", t.pixels}, {"best_iou", t.best_iou}});
+      missed_text.push_back(fmt::format("{} {} (IoU {:.2f}, {} px)", view, name, t.best_iou, t.pixels));
+    }
     metrics["instances"] = {{"ap75", ap.ap()}, {"true_instances", ap.true_instances()},
-                            {"predictions", ap.predictions()}, {"gt", "instance"}};
+                            {"predictions", ap.predictions()}, {"gt", "instance"}, {"missed", missed}};
     std::printf("%-24s instance head vs gt instance  AP@0.75 %.4f (%lld instances)\n", "instances", ap.ap(),
                 static_cast<long long>(ap.true_instances()));
+    if (!missed_text.empty())
+      std::printf("%-24s %s\n", "missed at IoU 0.75", fmt::format("{}", fmt::join(missed_text, ", ")).c_str());
     return;
   }
   if (gt.empty()) {

@@ -22,6 +22,14 @@ void InstanceAp::add_view(const at::Tensor& predicted, const at::Tensor& confide
   const at::Tensor gt_ids = std::get<0>(at::_unique(gt.masked_select(labelled)));
   const int64_t np = pred_ids.numel(), ng = gt_ids.numel();
   m_true += ng;
+  const int64_t view = m_views++;
+  const size_t first = m_instances.size();
+  if (ng > 0) {
+    const at::Tensor ids = gt_ids.contiguous();
+    const at::Tensor counts = gt.unsqueeze(0).eq(gt_ids.unsqueeze(1)).sum(1).contiguous();
+    for (int64_t j = 0; j < ng; ++j)
+      m_instances.push_back({view, ids.data_ptr<int64_t>()[j], counts.data_ptr<int64_t>()[j], 0.0, false});
+  }
   if (np == 0) return;
   // Masks over the labelled pixels (unlabelled pixels count for neither side).
   const at::Tensor p_masks = pred.unsqueeze(0).eq(pred_ids.unsqueeze(1)).logical_and(labelled.unsqueeze(0)).to(at::kFloat);
@@ -48,6 +56,11 @@ void InstanceAp::add_view(const at::Tensor& predicted, const at::Tensor& confide
     const bool tp = best >= 0 && best_iou >= m_threshold;
     if (tp) matched[static_cast<size_t>(best)] = 1;
     m_predictions.push_back({sp[i], tp});
+  }
+  for (int64_t j = 0; j < ng; ++j) {
+    TrueInstance& t = m_instances[first + static_cast<size_t>(j)];
+    t.matched = matched[static_cast<size_t>(j)] != 0;
+    for (int64_t i = 0; i < np; ++i) t.best_iou = std::max(t.best_iou, static_cast<double>(ip[i * ng + j]));
   }
 }
 

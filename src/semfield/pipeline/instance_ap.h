@@ -26,6 +26,17 @@ class InstanceAp {
   int64_t true_instances() const { return m_true; }
   int64_t predictions() const { return static_cast<int64_t>(m_predictions.size()); }
 
+  /// One true instance of one view, as the matching left it: what a report of the missed instances lists.
+  struct TrueInstance {
+    int64_t view;      ///< the view's index, in the order views were added
+    int64_t id;        ///< its ground-truth id
+    int64_t pixels;    ///< its labelled pixels
+    double best_iou;   ///< the highest IoU any prediction of its view reaches with it (matched or not)
+    bool matched;      ///< a prediction took it as a true positive
+  };
+  /// Every true instance added, in the order of views and ids.
+  const std::vector<TrueInstance>& true_instance_list() const { return m_instances; }
+
  private:
   struct Prediction {
     double score;
@@ -33,7 +44,9 @@ class InstanceAp {
   };
   double m_threshold;
   int64_t m_true = 0;
+  int64_t m_views = 0;
   std::vector<Prediction> m_predictions;
+  std::vector<TrueInstance> m_instances;
 };
 
 class SemanticSource;

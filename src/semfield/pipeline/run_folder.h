@@ -142,8 +142,9 @@ std::vector<CameraRecord> camera_records(const Scene& scene);
 Scene load_run_scene(const LoadedRun& run, const std::filesystem::path& data = {},
                      std::optional<Split> pixels_only_for = std::nullopt);
 /// The run's scene as load_run_scene(run, data, pixels_only_for) loads it, without loading it again where the run
-/// holds it already: an applied run's LoadedRun::scene when `data` is empty or names the run's own data folder (that
-/// scene has every split's pixels, a superset of what pixels_only_for asks). Otherwise loaded.
+/// holds it already: an applied run's LoadedRun::scene when `data` is empty or names the run's own data folder (by any
+/// path, link or mount: the same folder on disk; that scene has every split's pixels, a superset of what
+/// pixels_only_for asks). Otherwise loaded.
 std::shared_ptr<const Scene> run_scene(const LoadedRun& run, const std::filesystem::path& data = {},
                                        std::optional<Split> pixels_only_for = std::nullopt);
 /// Finds a camera by image stem ("r_12") or "split:index"; UsageError listing a few names otherwise.

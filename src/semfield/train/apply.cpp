@@ -149,21 +149,25 @@ ApplyResult apply_model(const ApplyOptions& options) {
                        options.finetune_config.empty() ? &file.weights : nullptr);
     spec.model_config = options.model_config;
   }
+  nlohmann::json finetune_config = file.config;
+  if (!options.finetune_config.empty()) finetune_config.update(options.finetune_config);
+  std::unique_ptr<CorpusModel> model;
+  if (ft.steps > 0) {
+    // Created before the run folder: a refusal below leaves nothing behind.
+    model = create_trainable_model(file.type, finetune_config, options.model.string());
+    if (options.finetune_head_steps > 0 && model->head_stage_config().is_null())
+      fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
+                 file.name, file.type);
+  }
   const RunPaths run{options.out};
   std::filesystem::create_directories(run.root);
   if (ft.steps > 0) {
-    nlohmann::json config = file.config;
-    if (!options.finetune_config.empty()) config.update(options.finetune_config);
-    std::unique_ptr<CorpusModel> model = create_trainable_model(file.type, config, options.model.string());
     // A changed config starts from the model's weights where they fit (gp-nerf: an added instance head starts fresh).
     if (options.finetune_config.empty())
       model->load_state(file.weights, options.model.string());
     else
       model->initialise_from(file.type, file.config, file.weights, options.model.string());
     const bool head_stage = !model->head_stage_config().is_null();
-    if (options.finetune_head_steps > 0 && !head_stage)
-      fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
-                 file.name, file.type);
     FinetuneOptions tune = ft;
     tune.background = options.background;
     if (options.source_views > 0) tune.source_views = options.source_views;

@@ -146,6 +146,27 @@ TEST(InstanceAp, HandComputedPrecisionRecallOverViews) {
   EXPECT_NEAR(ap.ap(), 2.0 / 3.0, 1e-9);
   EXPECT_EQ(ap.true_instances(), 3);
   EXPECT_EQ(ap.predictions(), 4);
+  // The true instances as the matching left them: view 1's id 1 missed, its best IoU 0.5 (either half of it).
+  const auto& list = ap.true_instance_list();
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].view, 0);
+  EXPECT_EQ(list[0].id, 0);
+  EXPECT_EQ(list[0].pixels, 4);
+  EXPECT_TRUE(list[0].matched);
+  EXPECT_NEAR(list[0].best_iou, 1.0, 1e-6);
+  EXPECT_EQ(list[1].id, 1);
+  EXPECT_FALSE(list[1].matched);
+  EXPECT_NEAR(list[1].best_iou, 0.5, 1e-6);
+  EXPECT_EQ(list[2].view, 1);
+  EXPECT_EQ(list[2].id, 3);
+  EXPECT_TRUE(list[2].matched);
+  // A view without any prediction: its true instance is listed, missed, with best IoU 0.
+  ap.add_view(at::full({4}, -1, at::kLong), at::zeros({4}), at::tensor({7, 7, -1, -1}, at::kLong));
+  ASSERT_EQ(ap.true_instance_list().size(), 4u);
+  EXPECT_EQ(ap.true_instance_list()[3].view, 2);
+  EXPECT_EQ(ap.true_instance_list()[3].pixels, 2);
+  EXPECT_FALSE(ap.true_instance_list()[3].matched);
+  EXPECT_EQ(ap.true_instance_list()[3].best_iou, 0.0);
   // Unlabelled truth pixels (-1) count for neither side; logits give ids and confidences.
   InstanceAp from_logits(0.75);
   const at::Tensor logits = at::tensor({5.f, 5.f, -5.f, -5.f, -5.f, -5.f, 5.f, 5.f}).view({2, 1, 4});

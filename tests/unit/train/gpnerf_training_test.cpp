@@ -452,6 +452,19 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   const nlohmann::json ap_metrics = test::read_json(tmp / "instances" / "eval" / "metrics.json");
   EXPECT_GE(ap_metrics.at("ap75").get<double>(), 0.0);
   EXPECT_GT(ap_metrics.at("instances").at("true_instances").get<int64_t>(), 0);
+  // The true instances no prediction matched, each named with its view and best IoU (a 2-step head misses some).
+  const nlohmann::json& missed = ap_metrics.at("instances").at("missed");
+  ASSERT_TRUE(missed.is_array());
+  EXPECT_GT(missed.size(), 0u);
+  EXPECT_LE(static_cast<int64_t>(missed.size()), ap_metrics.at("instances").at("true_instances").get<int64_t>());
+  for (const auto& m : missed) {
+    EXPECT_FALSE(m.at("view").get<std::string>().empty());
+    EXPECT_FALSE(m.at("name").get<std::string>().empty());
+    EXPECT_GT(m.at("pixels").get<int64_t>(), 0);
+    EXPECT_GE(m.at("best_iou").get<double>(), 0.0);
+    EXPECT_LE(m.at("best_iou").get<double>(), 1.0);
+  }
+  EXPECT_NE(ap.output.find("missed at IoU 0.75"), std::string::npos) << ap.output;
   // apply measured the fresh head on the scene's labelled test views (all of them here: at most 4) and kept it in the
   // run's config: the same AP as eval's over the same views. A 2-step head is below kInstanceHeadMinAp, so apply says
   // clicks will select classes.
