@@ -218,17 +218,25 @@ class TbFeatures {
 
 struct TbScores {
   PckAccumulator pck;
+  std::map<std::string, PckAccumulator> per_keypoint;  ///< the same, keypoint by keypoint (which ones fail)
   std::vector<double> mious;
   int64_t snapped = 0;  ///< source keypoints read at the nearest foreground pixel (theirs was background)
   explicit TbScores(std::vector<double> thresholds) : pck(std::move(thresholds)) {}
+  void add_keypoint(const std::string& name, double distance) {
+    pck.add(distance);
+    per_keypoint.try_emplace(name, pck.thresholds()).first->second.add(distance);
+  }
   nlohmann::json json() const {
     double sum = 0;
     for (double m : mious) sum += m;
+    nlohmann::json by_name = nlohmann::json::object();
+    for (const auto& [name, acc] : per_keypoint) by_name[name] = {{"keypoints", acc.count()}, {"pck", acc.values()}};
     return {{"pairs", static_cast<int64_t>(mious.size())},
             {"keypoints", pck.count()},
             {"keypoints_snapped", snapped},
             {"pck_thresholds", pck.thresholds()},
             {"pck", pck.values()},
+            {"pck_per_keypoint", by_name},
             {"part_miou", mious.empty() ? 0.0 : sum / static_cast<double>(mious.size())}};
   }
 };
@@ -295,7 +303,7 @@ at::Tensor tb_score_2d(const at::Tensor& src_map, const at::Tensor& src_parts,
     const auto [ki, ks] = features.nearest(q, tf);
     const int64_t p = tfg[ki[0].item<int64_t>()].item<int64_t>();
     const double px = static_cast<double>(p % w), py = static_cast<double>(p / w);
-    scores.pck.add(std::hypot(px - t->second.x, py - t->second.y) * scale);
+    scores.add_keypoint(name, std::hypot(px - t->second.x, py - t->second.y) * scale);
     if (predicted) predicted->push_back({name, Eigen::Vector2d(px, py)});
   }
   return transferred;
@@ -409,7 +417,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
             const int64_t n = ki[static_cast<int64_t>(i)].item<int64_t>();
             const Eigen::Vector3d predicted(B.points[n][0].item<double>(), B.points[n][1].item<double>(),
                                             B.points[n][2].item<double>());
-            scores.pck.add((predicted - B.keypoints3d.at(shared[i])).norm());
+            scores.add_keypoint(shared[i], (predicted - B.keypoints3d.at(shared[i])).norm());
           }
         }
       } else {

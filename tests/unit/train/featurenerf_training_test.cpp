@@ -232,6 +232,23 @@ TEST_F(FeatureNerfTrainingTest, TheCanonicalOracleMatchesByTrueCanonicalPosition
   // keypoints rounded onto the background (half of them: tips and corners) are read at the nearest object pixel.
   EXPECT_GT(novel_pck, 0.84);
   EXPECT_GT(snapped, 0);
+  // Keypoint by keypoint: the counts add up to the whole, and the whole's PCK is their count-weighted mean.
+  for (const char* setting : {"same-camera", "novel-view", "3d"}) {
+    SCOPED_TRACE(setting);
+    const nlohmann::json& by_name = r[setting]["pck_per_keypoint"];
+    ASSERT_TRUE(by_name.is_object());
+    EXPECT_GT(by_name.size(), 1u);
+    int64_t count = 0;
+    std::vector<double> weighted(r[setting]["pck"].size(), 0.0);
+    for (const auto& [name, entry] : by_name.items()) {
+      const int64_t n = entry["keypoints"].get<int64_t>();
+      count += n;
+      for (size_t t = 0; t < weighted.size(); ++t) weighted[t] += static_cast<double>(n) * entry["pck"][t].get<double>();
+    }
+    EXPECT_EQ(count, r[setting]["keypoints"].get<int64_t>());
+    for (size_t t = 0; t < weighted.size(); ++t)
+      EXPECT_NEAR(weighted[t] / static_cast<double>(count), r[setting]["pck"][t].get<double>(), 1e-9);
+  }
   o.features = "canonicals";
   EXPECT_THROW(run_transfer_benchmark(o), UsageError);
 }
