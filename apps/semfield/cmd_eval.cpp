@@ -151,6 +151,11 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                             {"predictions", ap.predictions()}, {"gt", "instance"}, {"missed", missed}};
     std::printf("%-24s instance head vs gt instance  AP@0.75 %.4f (%lld instances)\n", "instances", ap.ap(),
                 static_cast<long long>(ap.true_instances()));
+    if (missed_text.size() > 8) {  // the console gets the first 8; metrics.json has them all
+      const size_t more = missed_text.size() - 8;
+      missed_text.resize(8);
+      missed_text.push_back(fmt::format("and {} more (metrics.json)", more));
+    }
     if (!missed_text.empty())
       std::printf("%-24s %s\n", "missed at IoU 0.75", fmt::format("{}", fmt::join(missed_text, ", ")).c_str());
     return;
