@@ -96,6 +96,9 @@ class CorpusModel {
   /// inference (`apply --finetune-head-steps`: after fine-tuning, the heads fitted to the scene's rendered maps instead
   /// of what training showed them); null when the type has no such stage.
   virtual nlohmann::json head_stage_config() const { return nullptr; }
+  /// Config keys a fine-tuning on one scene sets over the model file's (`apply --finetune-steps`; keys the user's
+  /// --finetune-config gives win); null when the type has none.
+  virtual nlohmann::json scene_finetune_config() const { return nullptr; }
   /// The training loss of one example; `seed` drives its random samples.
   virtual CorpusLoss loss(const CorpusExample& example, uint64_t seed) const = 0;
   /// A scene model rendering `scene` (train split = source views, cameras in `frame`) with the current weights

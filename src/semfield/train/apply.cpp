@@ -149,12 +149,23 @@ ApplyResult apply_model(const ApplyOptions& options) {
                        options.finetune_config.empty() ? &file.weights : nullptr);
     spec.model_config = options.model_config;
   }
-  nlohmann::json finetune_config = file.config;
-  if (!options.finetune_config.empty()) finetune_config.update(options.finetune_config);
   std::unique_ptr<CorpusModel> model;
+  nlohmann::json finetune_config = file.config;
   if (ft.steps > 0) {
-    // Created before the run folder: a refusal below leaves nothing behind.
-    model = create_trainable_model(file.type, finetune_config, options.model.string());
+    // Created before the run folder: a refusal below leaves nothing behind. The config: the file's, then the type's
+    // keys for fine-tuning on one scene (gp-nerf: a finer encoding), then --finetune-config's (the user's win).
+    model = create_trainable_model(file.type, file.config, options.model.string());
+    const nlohmann::json scene_keys = model->scene_finetune_config();
+    nlohmann::json taken = nlohmann::json::object();
+    if (scene_keys.is_object())
+      for (const auto& [key, value] : scene_keys.items())
+        if (!options.finetune_config.contains(key)) taken[key] = value;
+    finetune_config.update(taken);
+    if (!options.finetune_config.empty()) finetune_config.update(options.finetune_config);
+    if (!taken.empty())
+      log::info("fine-tuning with {} (the model type's default for one scene; --finetune-config overrides it)",
+                taken.dump());
+    if (finetune_config != file.config) model = create_trainable_model(file.type, finetune_config, options.model.string());
     if (options.finetune_head_steps > 0 && model->head_stage_config().is_null())
       fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
                  file.name, file.type);
@@ -163,7 +174,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
   std::filesystem::create_directories(run.root);
   if (ft.steps > 0) {
     // A changed config starts from the model's weights where they fit (gp-nerf: an added instance head starts fresh).
-    if (options.finetune_config.empty())
+    if (finetune_config == file.config)
       model->load_state(file.weights, options.model.string());
     else
       model->initialise_from(file.type, file.config, file.weights, options.model.string());

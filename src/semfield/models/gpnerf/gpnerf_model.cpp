@@ -321,6 +321,12 @@ nlohmann::json GpnerfCorpusModel::config_json() const {
   return to_json(c);
 }
 
+nlohmann::json GpnerfCorpusModel::scene_finetune_config() const {
+  const int encode = m_network.config().encode_size;
+  if (encode <= 0) return nullptr;
+  return {{"encode_size", std::min(2 * encode, 4096)}};
+}
+
 nlohmann::json GpnerfCorpusModel::head_stage_config() const {
   nlohmann::json config = config_json();
   config["head_input"] = "rendered";

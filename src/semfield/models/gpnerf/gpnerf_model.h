@@ -125,6 +125,10 @@ class GpnerfCorpusModel final : public CorpusModel {
   /// This config with head_input "rendered": the perception heads (classes and instances) alone, on the target view's
   /// map rendered whole as at inference.
   nlohmann::json head_stage_config() const override;
+  /// Fine-tuning on one scene encodes the reference and target images at twice the model's encode_size (at most
+  /// 4096; nothing when it is 0): F_sem at 1/4 of the encoded side then resolves thin parts (a table's legs) that the
+  /// generalized model's resolution blurs. BENCHMARKS.md ("GP-NeRF", eighteenth session).
+  nlohmann::json scene_finetune_config() const override;
   /// Also takes an ibr model whose encoder has the extractor's backbone config: the backbone starts from it.
   void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
                        const std::string& origin) override;
