@@ -154,8 +154,10 @@ ApplyResult apply_model(const ApplyOptions& options) {
   if (ft.steps > 0) {
     // Created before the run folder: a refusal below leaves nothing behind. The config: the file's, then the type's
     // keys for fine-tuning on one scene (gp-nerf: a finer encoding), then --finetune-config's (the user's win).
+    // A file already fine-tuned on a scene (a continuation) has them: not applied twice.
     model = create_trainable_model(file.type, file.config, options.model.string());
-    const nlohmann::json scene_keys = model->scene_finetune_config();
+    const nlohmann::json scene_keys =
+        file.info.contains("finetuned_from") ? nlohmann::json() : model->scene_finetune_config();
     nlohmann::json taken = nlohmann::json::object();
     if (scene_keys.is_object())
       for (const auto& [key, value] : scene_keys.items())
@@ -165,7 +167,8 @@ ApplyResult apply_model(const ApplyOptions& options) {
     if (!taken.empty())
       log::info("fine-tuning with {} (the model type's default for one scene; --finetune-config overrides it)",
                 taken.dump());
-    if (finetune_config != file.config) model = create_trainable_model(file.type, finetune_config, options.model.string());
+    if (finetune_config != file.config)
+      model = create_trainable_model(file.type, finetune_config, options.model.string());
     if (options.finetune_head_steps > 0 && model->head_stage_config().is_null())
       fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
                  file.name, file.type);

@@ -394,6 +394,15 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   EXPECT_EQ(tuned_file.config.at("encode_size"), 64);
   EXPECT_NE(finetuned.output.find("{\"encode_size\":64} (the model type's default for one scene"), std::string::npos)
       << finetuned.output;
+  {
+    // Fine-tuning a fine-tuned file again (a continuation) keeps its encoding: not doubled twice.
+    const auto again = test::run_cli("apply --model " + (tmp / "tuned" / "weights.safetensors").string() + " --data " +
+                                     held_out + " --out " + (tmp / "again").string() +
+                                     " --source-views 4 --finetune-steps 1 --finetune-rays 64 --finetune-head-steps 0");
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_EQ(again.output.find("default for one scene"), std::string::npos) << again.output;
+    EXPECT_EQ(read_model_file(tmp / "again" / "weights.safetensors").config.at("encode_size"), 64);
+  }
 
   // Instances: without an instance head `eval --gt instance` says how to get one; fine-tuning with one (a fresh head
   // on the generalized weights, trained on the scene's instance maps) gives AP^0.75 scores.
