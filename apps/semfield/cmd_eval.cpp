@@ -142,7 +142,9 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
     for (const InstanceAp::TrueInstance& t : ap.true_instance_list()) {
       if (t.matched) continue;
       const auto label = scene.instance_labels.find(static_cast<int>(t.id));
-      const std::string name = label != scene.instance_labels.end() ? label->second.name : fmt::format("id {}", t.id);
+      const std::string name = label != scene.instance_labels.end() && !label->second.name.empty()
+                                   ? label->second.name
+                                   : fmt::format("id {}", t.id);
       const std::string& view = views[static_cast<size_t>(t.view)]->name;
       missed.push_back({{"view", view}, {"id", t.id}, {"name", name}, {"pixels", t.pixels}, {"best_iou", t.best_iou}});
       missed_text.push_back(fmt::format("{} {} (IoU {:.2f}, {} px)", view, name, t.best_iou, t.pixels));

@@ -97,7 +97,8 @@ class CorpusModel {
   /// of what training showed them); null when the type has no such stage.
   virtual nlohmann::json head_stage_config() const { return nullptr; }
   /// Config keys a fine-tuning on one scene sets over the model file's (`apply --finetune-steps`; keys the user's
-  /// --finetune-config gives win); null when the type has none.
+  /// --finetune-config gives win; a file itself fine-tuned, whose info has "finetuned_from", keeps its own); null when
+  /// the type has none.
   virtual nlohmann::json scene_finetune_config() const { return nullptr; }
   /// The training loss of one example; `seed` drives its random samples.
   virtual CorpusLoss loss(const CorpusExample& example, uint64_t seed) const = 0;

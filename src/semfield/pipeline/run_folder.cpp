@@ -364,7 +364,7 @@ std::shared_ptr<const Scene> run_scene(const LoadedRun& run, const fs::path& dat
     const fs::path asked = fs::weakly_canonical(data, ec1);
     const fs::path own = fs::weakly_canonical(run.spec.data, ec2);
     if (!ec1 && !ec2 && asked == own) return run.scene;
-    // The same folder by another route (a bind mount, a hard-linked tree): the same device and inode.
+    // The same folder by another route canonical paths do not reveal (a bind mount): the same device and inode.
     std::error_code ec3;
     if (fs::equivalent(data, run.spec.data, ec3) && !ec3) return run.scene;
   }

@@ -46,7 +46,8 @@ struct TransferBenchOptions {
 };
 
 /// Runs the settings and returns their scores: per setting {"pairs", "pck": [...], "pck_thresholds": [...],
-/// "pck_per_keypoint": {name: {"keypoints", "pck": [...]}}, "part_miou"}, plus "features", "model", "data", "category", "seconds". UsageError / InputError for bad input.
+/// "pck_per_keypoint": {name: {"keypoints", "pck": [...]}}, "part_miou"}, plus "features", "model", "data",
+/// "category", "seconds". UsageError / InputError for bad input.
 nlohmann::json run_transfer_benchmark(const TransferBenchOptions& options);
 
 }  // namespace semfield

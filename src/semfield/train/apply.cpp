@@ -138,17 +138,6 @@ ApplyResult apply_model(const ApplyOptions& options) {
   if (type.semantic_maps && ft.steps > 0)
     fail_usage("fine-tuning a {} model on a scene needs that scene's ground-truth semantics; it is not supported",
                file.type);
-  if (!options.model_config.empty()) {
-    if (!options.model_config.is_object())
-      fail_usage("--model-config must be a JSON object of the model type's config keys");
-    // Before any fine-tuning: unknown keys and bad values, and (without --finetune-config, whose changes the weights
-    // may not fit yet) the weights; after fine-tuning, the fine-tuned weights again below.
-    nlohmann::json config = file.config;
-    config.update(options.finetune_config);
-    check_model_config(file.type, config, options.model_config,
-                       options.finetune_config.empty() ? &file.weights : nullptr);
-    spec.model_config = options.model_config;
-  }
   std::unique_ptr<CorpusModel> model;
   nlohmann::json finetune_config = file.config;
   if (ft.steps > 0) {
@@ -161,14 +150,27 @@ ApplyResult apply_model(const ApplyOptions& options) {
     nlohmann::json taken = nlohmann::json::object();
     if (scene_keys.is_object())
       for (const auto& [key, value] : scene_keys.items())
-        if (!options.finetune_config.contains(key)) taken[key] = value;
-    finetune_config.update(taken);
-    if (!options.finetune_config.empty()) finetune_config.update(options.finetune_config);
-    if (!taken.empty())
+        if (!options.finetune_config.contains(key) && !(file.config.contains(key) && file.config.at(key) == value))
+          taken[key] = value;
+    if (!taken.empty()) {
+      finetune_config.update(taken);
       log::info("fine-tuning with {} (the model type's default for one scene; --finetune-config overrides it)",
                 taken.dump());
+    }
+    if (!options.finetune_config.empty()) finetune_config.update(options.finetune_config);
     if (finetune_config != file.config)
       model = create_trainable_model(file.type, finetune_config, options.model.string());
+  }
+  const bool config_changed = finetune_config != file.config;
+  if (!options.model_config.empty()) {
+    if (!options.model_config.is_object())
+      fail_usage("--model-config must be a JSON object of the model type's config keys");
+    // Before any fine-tuning: unknown keys and bad values, and (when fine-tuning changes the config, which the weights
+    // may not fit yet) the weights; after fine-tuning, the fine-tuned weights again below.
+    check_model_config(file.type, finetune_config, options.model_config, config_changed ? nullptr : &file.weights);
+    spec.model_config = options.model_config;
+  }
+  if (ft.steps > 0) {
     if (options.finetune_head_steps > 0 && model->head_stage_config().is_null())
       fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
                  file.name, file.type);
@@ -177,7 +179,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
   std::filesystem::create_directories(run.root);
   if (ft.steps > 0) {
     // A changed config starts from the model's weights where they fit (gp-nerf: an added instance head starts fresh).
-    if (finetune_config == file.config)
+    if (!config_changed)
       model->load_state(file.weights, options.model.string());
     else
       model->initialise_from(file.type, file.config, file.weights, options.model.string());
@@ -200,7 +202,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
     tuned.type = file.type;
     tuned.config = model->config_json();  // the fine-tuning's: a head stage changes weights, not the model
     tuned.weights = model->state();
-    if (!options.model_config.empty() && !options.finetune_config.empty())  // the weights unchecked above
+    if (!options.model_config.empty() && config_changed)  // the weights unchecked above
       check_model_config(file.type, tuned.config, options.model_config, &tuned.weights);
     const bool interrupted = ft.stop_requested != nullptr && ft.stop_requested->load();
     if (head_steps > 0 && !interrupted) {

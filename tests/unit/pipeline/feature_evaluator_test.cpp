@@ -154,12 +154,14 @@ TEST(InstanceAp, HandComputedPrecisionRecallOverViews) {
   EXPECT_EQ(list[0].pixels, 4);
   EXPECT_TRUE(list[0].matched);
   EXPECT_NEAR(list[0].best_iou, 1.0, 1e-6);
+  EXPECT_EQ(list[1].view, 0);
   EXPECT_EQ(list[1].id, 1);
   EXPECT_FALSE(list[1].matched);
   EXPECT_NEAR(list[1].best_iou, 0.5, 1e-6);
   EXPECT_EQ(list[2].view, 1);
   EXPECT_EQ(list[2].id, 3);
   EXPECT_TRUE(list[2].matched);
+  EXPECT_NEAR(list[2].best_iou, 1.0, 1e-6);
   // A view without any prediction: its true instance is listed, missed, with best IoU 0.
   ap.add_view(at::full({4}, -1, at::kLong), at::zeros({4}), at::tensor({7, 7, -1, -1}, at::kLong));
   ASSERT_EQ(ap.true_instance_list().size(), 4u);
@@ -167,6 +169,12 @@ TEST(InstanceAp, HandComputedPrecisionRecallOverViews) {
   EXPECT_EQ(ap.true_instance_list()[3].pixels, 2);
   EXPECT_FALSE(ap.true_instance_list()[3].matched);
   EXPECT_EQ(ap.true_instance_list()[3].best_iou, 0.0);
+  // A view with predictions but no truth: nothing listed, its view index still counted (the next view is 4).
+  ap.add_view(at::tensor({1, 1}, at::kLong), at::full({2}, 0.5f), at::full({2}, -1, at::kLong));
+  ap.add_view(at::tensor({2}, at::kLong), at::full({1}, 0.5f), at::tensor({9}, at::kLong));
+  ASSERT_EQ(ap.true_instance_list().size(), 5u);
+  EXPECT_EQ(ap.true_instance_list()[4].view, 4);
+  EXPECT_TRUE(ap.true_instance_list()[4].matched);
   // Unlabelled truth pixels (-1) count for neither side; logits give ids and confidences.
   InstanceAp from_logits(0.75);
   const at::Tensor logits = at::tensor({5.f, 5.f, -5.f, -5.f, -5.f, -5.f, 5.f, 5.f}).view({2, 1, 4});

@@ -390,7 +390,7 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   EXPECT_EQ(tuned_file.info.at("steps").get<int64_t>(), 2);
   EXPECT_FALSE(at::equal(tuned_file.weights.at(key), trained.weights.at(key)));
   // Fine-tuning on one scene encodes at twice the model's encode_size (GpnerfCorpusModel::scene_finetune_config), and
-  // says so; the run renders with it. --finetune-config's encode_size wins (the budget run below keeps 32).
+  // says so; the run renders with it. --finetune-config's encode_size wins (the budget run below asks for 48).
   EXPECT_EQ(tuned_file.config.at("encode_size"), 64);
   EXPECT_NE(finetuned.output.find("{\"encode_size\":64} (the model type's default for one scene"), std::string::npos)
       << finetuned.output;
@@ -429,12 +429,12 @@ TEST(GpnerfTraining, ResumesAppliesFinetunesFromTheGeneralizedWeightsAndRendersS
   // With --finetune-budget the default is no head stage (the budget bounds apply's time).
   const auto budget = test::run_cli("apply --model " + model + " --data " + held_out + " --out " +
                                     (tmp / "budget").string() + " --source-views 4 --finetune-steps 2 " +
-                                    "--finetune-budget 600 --finetune-rays 64 --finetune-config '{\"encode_size\": 32}'");
+                                    "--finetune-budget 600 --finetune-rays 64 --finetune-config '{\"encode_size\": 48}'");
   ASSERT_EQ(budget.exit_code, 0) << budget.output;
   EXPECT_EQ(budget.output.find("then the heads"), std::string::npos) << budget.output;
   EXPECT_EQ(budget.output.find("default for one scene"), std::string::npos) << budget.output;
   EXPECT_FALSE(read_model_file(tmp / "budget" / "weights.safetensors").info.contains("head_steps"));
-  EXPECT_EQ(read_model_file(tmp / "budget" / "weights.safetensors").config.at("encode_size"), 32);
+  EXPECT_EQ(read_model_file(tmp / "budget" / "weights.safetensors").config.at("encode_size"), 48);
   {
     const ModelFile plain = read_model_file(tmp / "no_stage" / "weights.safetensors");
     EXPECT_EQ(instances_file.info.at("steps").get<int64_t>(), 2);
