@@ -3,6 +3,7 @@
 // name, the perception head's shapes, config and registry.
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 
@@ -12,12 +13,14 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/strings.h"
+#include "semfield/data/scene.h"
 #include "semfield/data/synth/synth_scene.h"
 #include "semfield/kernels/layer_precision.h"
 #include "semfield/models/gpnerf/gpnerf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/registry.h"
 #include "support/small_models.h"
+#include "support/small_scenes.h"
 #include "support/test_cameras.h"
 #include "support/test_support.h"
 
@@ -423,6 +426,159 @@ TEST(GpnerfNetwork, InferenceTakesTheRenderSampleCountsAndTrainingItsOwn) {
   EXPECT_TRUE(at::equal(ta.semantic, tb.semantic));
 }
 
+TEST(GpnerfNetwork, InferenceRenderIsTheProposalThenItsSecondPassOverTheRaysOwnBins) {
+  // render at inference == render_proposed(propose): the same outputs exactly, the samples counted once. A proposal
+  // given from elsewhere is read as weights over the ray's own bins between its near and far: all weight in bin k puts
+  // every fine sample of the ray in that bin; an opacity at most fine_min_opacity skips the ray (its colour shown).
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.n_coarse = 8;
+  c.fine_min_opacity = 0.05;
+  const GpnerfNetwork net = perturbed_network(c, 31);
+  ToyScene toy = toy_scene(10);
+  toy.rays.near[0] = toy.rays.far[0] = 0.0f;  // misses the box
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const at::Tensor bg = at::full({10, 3}, 0.25f);
+  const GpnerfRenderOutput whole = net.render(toy.rays, src, bg, false, 0);
+  const GpnerfProposal p = net.propose(toy.rays, src, bg);
+  ASSERT_EQ(p.weights.sizes(), (std::vector<int64_t>{10, 8}));
+  EXPECT_EQ(p.n_samples, 9 * 8);
+  EXPECT_EQ(p.weights[0].abs().sum().item<float>(), 0.0f);
+  EXPECT_TRUE(at::equal(p.rgb[0], bg[0]));
+  const GpnerfRenderOutput two = net.render_proposed(toy.rays, src, bg, p);
+  EXPECT_EQ(whole.n_samples, p.n_samples + two.n_samples);
+  for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", whole.rgb, two.rgb},
+                                   {"semantic", whole.semantic, two.semantic},
+                                   {"opacity", whole.opacity, two.opacity},
+                                   {"depth", whole.depth, two.depth},
+                                   {"ts", whole.ts, two.ts},
+                                   {"weights", whole.weights, two.weights}})
+    EXPECT_TRUE(at::equal(a, b)) << name;
+  // All weight in bin 5 (of 8 between near and far), the proposal's opacity kept above the threshold.
+  GpnerfProposal q = p;
+  q.weights = at::zeros_like(p.weights);
+  q.weights.select(1, 5).fill_(0.5f);
+  q.opacity = at::full_like(p.opacity, 0.5f);
+  q.opacity[3] = 0.01f;  // below fine_min_opacity: skipped
+  const GpnerfRenderOutput moved = net.render_proposed(toy.rays, src, bg, q);
+  EXPECT_EQ(moved.n_samples, 8 * c.n_fine);  // ray 0 misses the box, ray 3 is skipped
+  for (int64_t i = 1; i < 10; ++i) {
+    if (i == 3) continue;
+    const float near = toy.rays.near[i].item<float>(), span = toy.rays.far[i].item<float>() - near;
+    const at::Tensor rel = (moved.ts[i] - near) / span;
+    EXPECT_GE(rel.min().item<float>(), 5.0f / 8 - 1e-4f) << i;
+    EXPECT_LE(rel.max().item<float>(), 6.0f / 8 + 1e-4f) << i;
+  }
+  EXPECT_TRUE(at::equal(moved.rgb[3], q.rgb[3]));
+  EXPECT_TRUE(at::equal(moved.semantic[3], moved.semantic[0]));  // the semantics of nothing
+  EXPECT_FALSE(moved.valid[3].any().item<bool>());
+}
+
+TEST(GpnerfProposalStride, GridPixelsAreTheirOwnOthersBilinearInTheirCornersOpacityTheEnvelope) {
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(proposal_grid(7, 2), (V{0, 2, 4, 6}));
+  EXPECT_EQ(proposal_grid(8, 2), (V{0, 2, 4, 6, 7}));  // the last pixel always
+  EXPECT_EQ(proposal_grid(6, 4), (V{0, 4, 5}));
+  EXPECT_EQ(proposal_grid(1, 3), (V{0}));
+  EXPECT_EQ(proposal_grid(3, 1), (V{0, 1, 2}));
+  // A 7 x 8 view at stride 2: grid rows 0 2 4 6 (3 cells), columns 0 2 4 6 7 (4 cells). One corner proposal, grid
+  // (row 1, column 2) = pixel (2, 4), has weight in bin 1, colour 1, opacity 0.8 and depth 4; the others are empty.
+  const int64_t h = 7, w = 8, hl = 4, wl = 5;
+  GpnerfProposal g{at::zeros({hl * wl, 3}), at::zeros({hl * wl, 3}), at::zeros({hl * wl}), at::zeros({hl * wl}), 0};
+  const int64_t corner = 1 * wl + 2;
+  g.weights[corner][1] = 0.6f;
+  g.rgb[corner].fill_(1.0f);
+  g.opacity[corner] = 0.8f;
+  g.depth[corner] = 4.0f;
+  const GpnerfProposal s = spread_proposal(g, h, w, 2);
+  ASSERT_EQ(s.weights.sizes(), (V{h * w, 3}));
+  ASSERT_EQ(s.rgb.sizes(), (V{h * w, 3}));
+  ASSERT_EQ(s.opacity.sizes(), (V{h * w}));
+  ASSERT_EQ(s.depth.sizes(), (V{h * w}));
+  // The corner's bilinear coefficient: 1 at its own pixel, 1/2 a pixel away along a side, 1/4 diagonally, 0 at the
+  // next grid pixels; the opacity is the envelope of the corners a pixel draws on.
+  const auto coefficient = [](int64_t d) { return d == 0 ? 1.0f : d == 1 ? 0.5f : 0.0f; };
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t i = y * w + x;
+      const float k = coefficient(std::abs(y - 2)) * coefficient(std::abs(x - 4));
+      EXPECT_FLOAT_EQ(s.weights[i][1].item<float>(), 0.6f * k) << y << "," << x;
+      EXPECT_FLOAT_EQ(s.weights[i][0].item<float>() + s.weights[i][2].item<float>(), 0.0f);
+      EXPECT_FLOAT_EQ(s.opacity[i].item<float>(), k > 0 ? 0.8f : 0.0f) << y << "," << x;
+      EXPECT_FLOAT_EQ(s.rgb[i][2].item<float>(), k) << y << "," << x;
+      EXPECT_FLOAT_EQ(s.depth[i].item<float>(), 4.0f * k) << y << "," << x;
+    }
+  // The last column (x = 7, a grid column of its own, one pixel after column 6) and row 6.
+  GpnerfProposal last = g;
+  last.weights = at::zeros_like(g.weights);
+  last.weights[3 * wl + 4][0] = 1.0f;  // grid row 3 (pixel 6), column 4 (pixel 7)
+  const GpnerfProposal sl = spread_proposal(last, h, w, 2);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      EXPECT_FLOAT_EQ(sl.weights[y * w + x][0].item<float>(), x == 7 ? coefficient(6 - y) : 0.0f) << y << "," << x;
+  // Grid pixels take their own proposal exactly.
+  GpnerfProposal seeded = g;
+  seeded.weights = at::rand({hl * wl, 3}, at::make_generator<at::CPUGeneratorImpl>(3));
+  const at::Tensor own = spread_proposal(seeded, h, w, 2).weights.view({h, w, 3});
+  const at::Tensor rows = at::tensor(proposal_grid(h, 2)), cols = at::tensor(proposal_grid(w, 2));
+  EXPECT_TRUE(at::equal(own.index_select(0, rows).index_select(1, cols).reshape({hl * wl, 3}), seeded.weights));
+  // Stride 1: the grid is the view.
+  EXPECT_TRUE(at::equal(spread_proposal(g, hl, wl, 1).weights, g.weights));
+  EXPECT_THROW(spread_proposal(g, h + 2, w, 2), std::exception);  // the grid of another view
+  // The automatic stride: the view's longest side over the references' encoded side, rounded down, within [1, 16].
+  GpnerfConfig c;
+  EXPECT_EQ(proposal_stride(c, 256, 256, 128), 2);
+  EXPECT_EQ(proposal_stride(c, 128, 128, 128), 1);
+  EXPECT_EQ(proposal_stride(c, 200, 383, 128), 2);
+  EXPECT_EQ(proposal_stride(c, 64, 64, 128), 1);
+  EXPECT_EQ(proposal_stride(c, 4096, 4096, 64), kMaxProposalStride);
+  c.proposal_stride = 3;
+  EXPECT_EQ(proposal_stride(c, 64, 64, 128), 3);
+}
+
+TEST(GpnerfProposalStride, WholeViewsRenderFromTheGridsProposals) {
+  // A whole view at proposal_stride 2: grid pixels take their own proposal, so there the view is the stride-1 view;
+  // the other pixels differ, but little. The automatic stride of a view no larger than its references is 1.
+  test::TempDir tmp;
+  test::write_small_scenes(tmp / "scene", 1, 6, 24, 11);
+  const auto scene = std::make_shared<const Scene>(load_scene(tmp / "scene"));
+  const SceneFrame frame = SceneFrame::from_scene(*scene);
+  const GpnerfConfig c = tiny_gpnerf_config();
+  const GpnerfNetwork base = perturbed_network(c, 37);
+  const auto view = [&](int stride, const Camera& camera) {
+    GpnerfConfig x = c;
+    x.proposal_stride = stride;
+    GpnerfNetwork net(x);
+    net.load_state(base.state(), "test");
+    const GpnerfModel model(std::move(net), scene, frame, Eigen::Vector3f::Ones(), 3);
+    return model.render_view_with_colour(camera, Eigen::Vector3f(0.2f, 0.3f, 0.4f));
+  };
+  ASSERT_FALSE(scene->split(Split::Test).empty());
+  Camera camera = scene->split(Split::Test).front()->camera;
+  const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
+  ASSERT_EQ(h, 24);
+  const SemanticRenderOutput one = view(1, camera), two = view(2, camera), automatic = view(0, camera);
+  EXPECT_TRUE(at::equal(automatic.rgb, one.rgb));
+  EXPECT_TRUE(at::equal(automatic.latent, one.latent));
+  const at::Tensor rows = at::tensor(proposal_grid(h, 2)), cols = at::tensor(proposal_grid(w, 2));
+  const auto on_grid = [&](const at::Tensor& t) {
+    return t.view({h, w, -1}).index_select(0, rows).index_select(1, cols);
+  };
+  for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", one.rgb, two.rgb},
+                                   {"latent", one.latent, two.latent},
+                                   {"opacity", one.opacity, two.opacity},
+                                   {"depth", one.depth, two.depth}}) {
+    EXPECT_TRUE(at::allclose(on_grid(a), on_grid(b), 1e-5, 1e-6)) << name;
+    EXPECT_FALSE(at::equal(a, b)) << name;  // off the grid the proposal is the corners'
+  }
+  const double colour_change = (one.rgb - two.rgb).abs().mean().item<double>();
+  EXPECT_LT(colour_change, 0.015) << colour_change;
+  // A view twice the references' side takes stride 2 automatically.
+  camera.intrinsics = camera.intrinsics.resized(2 * static_cast<int>(w), 2 * static_cast<int>(h));
+  const SemanticRenderOutput big_auto = view(0, camera), big_two = view(2, camera);
+  EXPECT_TRUE(at::equal(big_auto.rgb, big_two.rgb));
+}
+
 TEST(GpnerfFused, PointDensityMatchesReference) {
   const GpnerfNetwork net = perturbed_network(tiny_gpnerf_config(), 29);
   const ToyScene toy = toy_scene(1);
@@ -608,6 +764,7 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   c.fine_min_opacity = 0.01;
   c.n_coarse_render = 5;
   c.n_fine_render = 3;
+  c.proposal_stride = 3;
   const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_THROW(gpnerf_config_from_json({{"widht", 8}}, "config.json"), InputError);
@@ -619,6 +776,8 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   EXPECT_THROW(gpnerf_config_from_json({{"fine_min_opacity", 1.0}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"n_coarse_render", 1}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"n_fine_render", -1}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"proposal_stride", -1}}, "config.json"), InputError);
+  EXPECT_THROW(gpnerf_config_from_json({{"proposal_stride", kMaxProposalStride + 1}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"blend_weights", "mlp"}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"blend_weights", "learned"}, {"colour", "mlp"}}, "config.json"), InputError);
   EXPECT_THROW(gpnerf_config_from_json({{"loss", {{"surface_rgb", -1}}}}, "config.json"), InputError);
@@ -632,6 +791,7 @@ TEST(GpnerfConfig, JsonRoundTripAndErrorsNameTheKey) {
   // Defaults: the generator's classes, the paper's (Replica) loss weights.
   const GpnerfConfig d = gpnerf_config_from_json(nlohmann::json::object(), "config.json");
   EXPECT_EQ(d.classes, synth_class_names());
+  EXPECT_EQ(d.proposal_stride, 0);  // auto
   EXPECT_DOUBLE_EQ(d.loss.rgb, 0.25);
   EXPECT_DOUBLE_EQ(d.loss.semantic, 0.75);
 }

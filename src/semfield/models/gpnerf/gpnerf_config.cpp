@@ -24,6 +24,9 @@ void GpnerfConfig::validate() const {
   if ((n_coarse_render != 0 && n_coarse_render < 2) || n_fine_render < 0)
     fail_usage("gp-nerf config: n_coarse_render must be 0 (= n_coarse) or at least 2, n_fine_render 0 (= n_fine) or "
                "at least 1 (got {} and {})", n_coarse_render, n_fine_render);
+  if (proposal_stride < 0 || proposal_stride > kMaxProposalStride)
+    fail_usage("gp-nerf config: proposal_stride = {} is out of range [0 = auto, {}]", proposal_stride,
+               kMaxProposalStride);
   if (source_views < 1) fail_usage("gp-nerf config: source_views must be at least 1");
   if (!valid_encode_size(encode_size))
     fail_usage("gp-nerf config: encode_size = {} (expected 0 = as the images are, or 8..4096 pixels)", encode_size);
@@ -66,6 +69,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"n_fine", c.n_fine},
           {"n_coarse_render", c.n_coarse_render},
           {"n_fine_render", c.n_fine_render},
+          {"proposal_stride", c.proposal_stride},
           {"source_views", c.source_views},
           {"encode_size", c.encode_size},
           {"unbounded_extent", c.unbounded_extent},
@@ -100,7 +104,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
 GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
-                            "n_coarse_render", "n_fine_render", "source_views", "encode_size", "unbounded_extent",
+                            "n_coarse_render", "n_fine_render", "proposal_stride", "source_views", "encode_size", "unbounded_extent",
                             "fine_min_opacity", "classes", "joint_attention", "gradient_block", "head_input",
                             "head_flip", "colour", "blend_weights", "instance_slots", "depth_guided_np", "loss",
                             "lr_scale", "seed"});
@@ -122,6 +126,7 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
   c.n_coarse_render = static_cast<int>(root.int_or("n_coarse_render", c.n_coarse_render));
   c.n_fine_render = static_cast<int>(root.int_or("n_fine_render", c.n_fine_render));
+  c.proposal_stride = static_cast<int>(root.int_or("proposal_stride", c.proposal_stride));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));
   c.encode_size = static_cast<int>(root.int_or("encode_size", c.encode_size));
   c.unbounded_extent = root.double_or("unbounded_extent", c.unbounded_extent);

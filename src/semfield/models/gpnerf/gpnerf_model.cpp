@@ -31,6 +31,48 @@ void for_ray_chunks(const at::Tensor& origins, const at::Tensor& dirs, const Sce
   }
 }
 
+// Inference over every pixel of an h x w view (`rays` in row-major order), kGpRayChunk rays at a time: each(output,
+// begin, n). With config.proposal_stride s > 1 the proposal runs on a grid of every s-th row and column (and the last
+// ones), and each pixel's fine samples come from the envelope of the proposals at its cell's four corners: per bin the
+// largest weight, the largest opacity (whether the ray takes the transformers), and the corners' mean colour and
+// depth (what a ray that skips them shows).
+template <typename F>
+void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int64_t h, int64_t w,
+                        const SceneFrame& frame, const GpnerfSources& src, const at::Tensor& bg, F&& each) {
+  const GpnerfConfig& c = net.config();
+  const int64_t source_side = std::max(src.colours.size(1), src.colours.size(2));
+  const int64_t s = proposal_stride(c, h, w, c.encode_size > 0 ? c.encode_size : source_side);
+  if (s <= 1) {
+    for_ray_chunks(rays.origins, rays.directions, frame, c.unbounded_extent,
+                   [&](const IbrRays& ir, int64_t begin, int64_t n) {
+                     each(net.render(ir, src, bg.expand({n, 3}), false, 0), begin, n);
+                   });
+    return;
+  }
+  SEMFIELD_ASSERT(rays.origins.size(0) == h * w, "render_view_chunks: one ray per pixel");
+  const at::Tensor iy = at::tensor(proposal_grid(h, s), at::kLong), ix = at::tensor(proposal_grid(w, s), at::kLong);
+  const auto on_grid = [&](const at::Tensor& t) {
+    return t.reshape({h, w, -1}).index_select(0, iy).index_select(1, ix).reshape({-1, t.size(1)}).contiguous();
+  };
+  std::vector<at::Tensor> weights, rgb, opacity, depth;
+  for_ray_chunks(on_grid(rays.origins), on_grid(rays.directions), frame, c.unbounded_extent,
+                 [&](const IbrRays& ir, int64_t, int64_t n) {
+                   const GpnerfProposal p = net.propose(ir, src, bg.expand({n, 3}));
+                   weights.push_back(p.weights);
+                   rgb.push_back(p.rgb);
+                   opacity.push_back(p.opacity);
+                   depth.push_back(p.depth);
+                 });
+  const GpnerfProposal spread =
+      spread_proposal({at::cat(weights), at::cat(rgb), at::cat(opacity), at::cat(depth), 0}, h, w, s);
+  for_ray_chunks(rays.origins, rays.directions, frame, c.unbounded_extent,
+                 [&](const IbrRays& ir, int64_t begin, int64_t n) {
+                   const GpnerfProposal p{spread.weights.narrow(0, begin, n), spread.rgb.narrow(0, begin, n),
+                                          spread.opacity.narrow(0, begin, n), spread.depth.narrow(0, begin, n), 0};
+                   each(net.render_proposed(ir, src, bg.expand({n, 3}), p), begin, n);
+                 });
+}
+
 }  // namespace
 
 GpnerfModel::GpnerfModel(GpnerfNetwork network, std::shared_ptr<const Scene> scene, const SceneFrame& frame,
@@ -177,9 +219,7 @@ GpnerfView GpnerfModel::render_full(const Camera& camera, const Eigen::Vector3f&
   const GpnerfSources src = sources(source_indices_for_rays(rays.origins, rays.directions));
   const at::Tensor bg = at::tensor({background.x(), background.y(), background.z()}).reshape({1, 3});
   std::vector<at::Tensor> rgb, semantic, opacity, depth, median;
-  for_ray_chunks(rays.origins, rays.directions, m_frame, m_network.config().unbounded_extent,
-                 [&](const IbrRays& ir, int64_t, int64_t n) {
-                   const GpnerfRenderOutput o = m_network.render(ir, src, bg.expand({n, 3}), false, 0);
+  render_view_chunks(m_network, rays, h, w, m_frame, src, bg, [&](const GpnerfRenderOutput& o, int64_t, int64_t) {
                    rgb.push_back(o.rgb);
                    semantic.push_back(o.semantic);
                    opacity.push_back(o.opacity);
@@ -335,17 +375,15 @@ nlohmann::json GpnerfCorpusModel::head_stage_config() const {
 
 at::Tensor GpnerfCorpusModel::rendered_target_map(const CorpusExample& ex) const {
   at::NoGradGuard no_grad;
-  const GpnerfConfig& c = m_network.config();
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
   const kernels::Rays rays = kernels::generate_image_rays(ex.target_camera);
   const at::Tensor bg = ex.background.narrow(0, 0, 1);
+  const int64_t h = ex.target_camera.intrinsics.height, w = ex.target_camera.intrinsics.width;
   std::vector<at::Tensor> semantic;
-  for_ray_chunks(rays.origins, rays.directions, ex.frame, c.unbounded_extent,
-                 [&](const IbrRays& ir, int64_t, int64_t n) {
-                   semantic.push_back(m_network.render(ir, sources, bg.expand({n, 3}), false, 0).semantic);
-                 });
+  render_view_chunks(m_network, rays, h, w, ex.frame, sources, bg,
+                     [&](const GpnerfRenderOutput& o, int64_t, int64_t) { semantic.push_back(o.semantic); });
   return at::cat(semantic)
-      .view({ex.target_camera.intrinsics.height, ex.target_camera.intrinsics.width, -1})
+      .view({h, w, -1})
       .permute({2, 0, 1})
       .contiguous();
 }

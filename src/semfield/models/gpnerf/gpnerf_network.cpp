@@ -325,13 +325,150 @@ IbrRays gp_select_rays(const IbrRays& rays, const at::Tensor& idx) {
 
 }  // namespace
 
+GpnerfProposal GpnerfNetwork::propose(const IbrRays& rays, const GpnerfSources& sources,
+                                      const at::Tensor& background) const {
+  const int64_t r = rays.origins.size(0), sc = pass_samples(true, m_config.n_coarse_render, m_config.n_coarse);
+  const auto opts = rays.origins.options();
+  const at::Tensor hit = (rays.far - rays.near).clamp_min(0).gt(1e-6f);
+  const int64_t n_hit = hit.sum().item<int64_t>();
+  GpnerfProposal p{at::zeros({r, sc}, opts), background.contiguous(), at::zeros({r}, opts), at::zeros({r}, opts), 0};
+  if (n_hit == 0) return p;
+  const at::Tensor idx = n_hit < r ? at::nonzero(hit).squeeze(1) : at::Tensor();
+  const IbrRays sub = idx.defined() ? gp_select_rays(rays, idx) : rays;
+  const int64_t n = sub.origins.size(0);
+  const at::Tensor t = stratified_samples(sub.near, sub.far, sc, nullptr, nullptr);
+  const at::Tensor positions = (sub.origins.unsqueeze(1) + sub.dirs.unsqueeze(1) * t.unsqueeze(2)).reshape({-1, 3});
+  const auto [sigma, rgb] =
+      point_density(positions, sub.dirs.unsqueeze(1).expand({n, sc, 3}).reshape({n * sc, 3}), sources);
+  const SampleComposite cc =
+      composite_samples(sigma.view({n, sc}), rgb.view({n, sc, 3}), t, sample_intervals(t, sub.near, sub.far),
+                        idx.defined() ? background.index_select(0, idx) : background);
+  p.n_samples = n * sc;
+  if (!idx.defined()) {
+    p.weights = cc.weights;
+    p.rgb = cc.rgb;
+    p.opacity = cc.opacity;
+    p.depth = cc.depth;
+  } else {
+    p.weights = p.weights.index_copy(0, idx, cc.weights);
+    p.rgb = p.rgb.index_copy(0, idx, cc.rgb);
+    p.opacity = p.opacity.index_copy(0, idx, cc.opacity);
+    p.depth = p.depth.index_copy(0, idx, cc.depth);
+  }
+  return p;
+}
+
+GpnerfRenderOutput GpnerfNetwork::render_proposed(const IbrRays& rays, const GpnerfSources& sources,
+                                                  const at::Tensor& background, const GpnerfProposal& p) const {
+  const int64_t r = rays.origins.size(0), sc = p.weights.size(1),
+                sf = pass_samples(true, m_config.n_fine_render, m_config.n_fine),
+                d = m_config.extractor.semantic_channels;
+  const auto opts = rays.origins.options();
+  const at::Tensor hit = (rays.far - rays.near).clamp_min(0).gt(1e-6f);
+  // Rays whose proposal is (nearly) empty skip the transformers (fine_min_opacity): their samples would spread evenly
+  // over empty space (the pdf of nothing is uniform).
+  const at::Tensor need =
+      m_config.fine_min_opacity > 0 ? hit.logical_and(p.opacity.gt(static_cast<float>(m_config.fine_min_opacity))) : hit;
+  const int64_t n_need = need.sum().item<int64_t>();
+  // Rays missing the box show the background and the semantics of nothing (the adaptor of a zero field), empty rays
+  // the proposal's colour.
+  GpnerfRenderOutput out =
+      gp_empty_rays(p.rgb, at::where(hit, rays.far, rays.near), sf, m_adaptor.forward(at::zeros({1, d}, opts)));
+  out.opacity = p.opacity;
+  out.depth = p.depth;
+  out.n_samples = n_need * sf;
+  if (n_need == 0) return out;
+  const at::Tensor idx = n_need < r ? at::nonzero(need).squeeze(1) : at::Tensor();
+  const IbrRays sub = idx.defined() ? gp_select_rays(rays, idx) : rays;
+  at::Tensor edges;
+  stratified_samples(sub.near, sub.far, sc, nullptr, &edges);
+  GpnerfRenderOutput o;
+  o.rgb_point = idx.defined() ? p.rgb.index_select(0, idx) : p.rgb;
+  render_fine(sub, sources, idx.defined() ? background.index_select(0, idx) : background, edges,
+              idx.defined() ? p.weights.index_select(0, idx) : p.weights, sf, nullptr, false, o);
+  if (!idx.defined()) {
+    o.n_samples = out.n_samples;
+    return o;
+  }
+  gp_scatter_rays(out, std::move(o), idx, false);
+  return out;
+}
+
+int64_t proposal_stride(const GpnerfConfig& config, int64_t h, int64_t w, int64_t encoded_side) {
+  if (config.proposal_stride > 0) return config.proposal_stride;
+  return std::clamp<int64_t>(std::max(h, w) / std::max<int64_t>(encoded_side, 1), 1, kMaxProposalStride);
+}
+
+std::vector<int64_t> proposal_grid(int64_t n, int64_t stride) {
+  SEMFIELD_ASSERT(n >= 1 && stride >= 1, "proposal_grid: a side of at least one pixel, a positive stride");
+  std::vector<int64_t> g;
+  for (int64_t i = 0; i < n; i += stride) g.push_back(i);
+  if (g.back() != n - 1) g.push_back(n - 1);
+  return g;
+}
+
+GpnerfProposal spread_proposal(const GpnerfProposal& grid, int64_t h, int64_t w, int64_t stride) {
+  if (stride <= 1) return grid;
+  const std::vector<int64_t> gy = proposal_grid(h, stride), gx = proposal_grid(w, stride);
+  const int64_t hl = static_cast<int64_t>(gy.size()), wl = static_cast<int64_t>(gx.size());
+  SEMFIELD_ASSERT(grid.weights.dim() == 2 && grid.weights.size(0) == hl * wl,
+                  "spread_proposal: one proposal per grid pixel");
+  // Per pixel along a side: the grid pixels before and after it (its cell's corners) and its fraction of the way.
+  struct Side {
+    at::Tensor lo, hi, frac, only_lo, only_hi;
+  };
+  const auto side = [&](const std::vector<int64_t>& g, int64_t n) {
+    const int64_t cells = std::max<int64_t>(static_cast<int64_t>(g.size()) - 1, 1);
+    std::vector<int64_t> lo(static_cast<size_t>(n)), hi(static_cast<size_t>(n));
+    std::vector<float> frac(static_cast<size_t>(n));
+    for (int64_t p = 0; p < n; ++p) {
+      const int64_t i = std::min(p / stride, cells - 1), j = std::min<int64_t>(i + 1, static_cast<int64_t>(g.size()) - 1);
+      lo[static_cast<size_t>(p)] = i;
+      hi[static_cast<size_t>(p)] = j;
+      const int64_t a = g[static_cast<size_t>(i)], b = g[static_cast<size_t>(j)];
+      frac[static_cast<size_t>(p)] = b > a ? static_cast<float>(p - a) / static_cast<float>(b - a) : 0.0f;
+    }
+    const auto dev = grid.weights.device();
+    Side s{at::tensor(lo, at::kLong).to(dev), at::tensor(hi, at::kLong).to(dev), at::tensor(frac).to(dev), {}, {}};
+    s.only_lo = s.frac.eq(0.0f);
+    s.only_hi = s.frac.eq(1.0f);
+    return s;
+  };
+  const Side ys = side(gy, h), xs = side(gx, w);
+  // Bilinear in the corners (a grid pixel takes its own proposal), or their envelope: the largest value of the
+  // corners it draws on (a nonzero bilinear coefficient).
+  const auto spread = [&](const at::Tensor& t, bool envelope) {
+    const at::Tensor g = t.reshape({hl, wl, -1});
+    const auto mix = [&](const at::Tensor& a, const at::Tensor& b, const Side& sd, int64_t dim) {
+      std::vector<int64_t> shape(3, 1);
+      shape[static_cast<size_t>(dim)] = -1;
+      if (!envelope) {
+        const at::Tensor f = sd.frac.view(shape);
+        return a * (1.0f - f) + b * f;
+      }
+      return at::where(sd.only_lo.view(shape), a, at::where(sd.only_hi.view(shape), b, at::maximum(a, b)));
+    };
+    const at::Tensor rows = mix(g.index_select(0, ys.lo), g.index_select(0, ys.hi), ys, 0);       // [h,wl,K]
+    return mix(rows.index_select(1, xs.lo), rows.index_select(1, xs.hi), xs, 1).reshape({h * w, -1});  // [h*w,K]
+  };
+  GpnerfProposal out;
+  out.weights = spread(grid.weights, false).contiguous();
+  out.opacity = spread(grid.opacity, true).squeeze(1).contiguous();
+  out.rgb = spread(grid.rgb, false).contiguous();
+  out.depth = spread(grid.depth, false).squeeze(1).contiguous();
+  return out;
+}
+
 GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSources& sources,
                                          const at::Tensor& background, bool train, uint64_t seed, bool record) const {
-  // Inference may take fewer samples per ray than training (config n_coarse_render / n_fine_render).
-  const bool inference = !train && !record;
-  const int64_t r = rays.origins.size(0),
-                sc = pass_samples(inference, m_config.n_coarse_render, m_config.n_coarse),
-                sf = pass_samples(inference, m_config.n_fine_render, m_config.n_fine),
+  if (!train && !record) {
+    // Inference: the two passes (render_full may also take the proposal from other rays: proposal_stride).
+    const GpnerfProposal p = propose(rays, sources, background);
+    GpnerfRenderOutput out = render_proposed(rays, sources, background, p);
+    out.n_samples += p.n_samples;
+    return out;
+  }
+  const int64_t r = rays.origins.size(0), sc = m_config.n_coarse, sf = m_config.n_fine,
                 d = m_config.extractor.semantic_channels;
   const auto opts = rays.origins.options();
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);
@@ -359,27 +496,6 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
       point_density(positions_c, rays.dirs.unsqueeze(1).expand({r, sc, 3}).reshape({r * sc, 3}), sources);
   const SampleComposite cc = composite_samples(sigma_c.view({r, sc}), rgb_c.view({r, sc, 3}), t_coarse,
                                                sample_intervals(t_coarse, rays.near, rays.far), background);
-  // At inference, rays whose proposal is (nearly) empty skip the transformers (fine_min_opacity): their samples would
-  // spread evenly over empty space (the pdf of nothing is uniform).
-  if (!train && !record && m_config.fine_min_opacity > 0) {
-    const at::Tensor need = cc.opacity.gt(static_cast<float>(m_config.fine_min_opacity));
-    const int64_t n_need = need.sum().item<int64_t>();
-    if (n_need < r) {
-      GpnerfRenderOutput out = gp_empty_rays(cc.rgb, rays.far, sf, m_adaptor.forward(at::zeros({1, d}, opts)));
-      out.opacity = cc.opacity;
-      out.depth = cc.depth;
-      out.n_samples = r * sc + n_need * sf;
-      if (n_need == 0) return out;
-      const at::Tensor idx = at::nonzero(need).squeeze(1);
-      const IbrRays sub = gp_select_rays(rays, idx);
-      GpnerfRenderOutput o;
-      o.rgb_point = cc.rgb.index_select(0, idx);
-      render_fine(sub, sources, background.index_select(0, idx), edges.index_select(0, idx),
-                  cc.weights.index_select(0, idx), sf, nullptr, false, o);
-      gp_scatter_rays(out, std::move(o), idx, false);
-      return out;
-    }
-  }
   GpnerfRenderOutput out;
   out.rgb_point = cc.rgb;
   render_fine(rays, sources, background, edges, cc.weights, sf, train ? &gen : nullptr, record, out);

@@ -82,6 +82,14 @@ struct GpnerfRenderOutput {
   std::vector<at::Tensor> view_attention, ray_attention_maps, layer_field, layer_ray;
 };
 
+/// Inference's first pass over rays (the proposal over n_coarse_render deterministic stratified samples between each
+/// ray's near and far): its compositing weights [R,Sc] over those bins, its colour over the background [R,3], opacity
+/// and expected depth [R]. Rays missing the box: zero weights, opacity and depth, the background.
+struct GpnerfProposal {
+  at::Tensor weights, rgb, opacity, depth;
+  int64_t n_samples = 0;
+};
+
 class GpnerfNetwork {
  public:
   GpnerfNetwork() = default;
@@ -106,6 +114,15 @@ class GpnerfNetwork {
   /// kernels (kernels/gpnerf_forward.h), which leave point_semantic and ray_attention undefined.
   GpnerfRenderOutput render(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
                             bool train, uint64_t seed, bool record = false) const;
+  /// Inference's render in its two passes: render(rays, sources, background, false, 0) is
+  /// render_proposed(rays, sources, background, propose(rays, sources, background)).
+  GpnerfProposal propose(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background) const;
+  /// The second pass with a proposal given per ray, read as weights over the ray's own bins between its near and far
+  /// (so it may come from other rays: render_full's proposal_stride). Rays missing the box, and rays whose proposal
+  /// opacity is at most fine_min_opacity, take the empty output (the proposal's colour, the semantics of nothing).
+  /// n_samples counts the fine samples only.
+  GpnerfRenderOutput render_proposed(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
+                                     const GpnerfProposal& proposal) const;
   /// The proposal's density [N] and colour [N,3] at points seen along dirs [N,3] (first view transformer + point head).
   std::pair<at::Tensor, at::Tensor> point_density(const at::Tensor& positions, const at::Tensor& dirs,
                                                   const GpnerfSources& sources) const;
@@ -221,6 +238,21 @@ at::Tensor near_surface_mask(const at::Tensor& index, int64_t samples, int64_t n
 /// `valid` [R,S] is false) over background [R,3] (what the last sample leaves through).
 at::Tensor alpha_composite(const at::Tensor& score, const at::Tensor& colours, const at::Tensor& valid,
                            const at::Tensor& background);
+
+/// config.proposal_stride for an h x w view from reference views encoded at `encoded_side` pixels (their longest
+/// side as the extractor reads them): the config's value, or with 0 (auto) max(h, w) / encoded_side rounded down,
+/// in [1, kMaxProposalStride].
+int64_t proposal_stride(const GpnerfConfig& config, int64_t h, int64_t w, int64_t encoded_side);
+
+/// proposal_stride's grid along a side of n pixels: every stride-th pixel and the last one.
+std::vector<int64_t> proposal_grid(int64_t n, int64_t stride);
+
+/// proposal_stride's spread: the proposals of the rays through the grid pixels of an h x w view (row-major,
+/// proposal_grid(h) x proposal_grid(w)) -> one per pixel of the view (row-major [h*w]). A pixel lies in the cell of
+/// grid rows (columns) i and i + 1 with i = min(y / stride, last cell); it takes the envelope of the cell's four corner
+/// proposals (per bin the largest weight, the largest opacity: it samples every surface they see) and their mean
+/// colour and depth. stride 1: the grid is the view, returned as is.
+GpnerfProposal spread_proposal(const GpnerfProposal& grid, int64_t h, int64_t w, int64_t stride);
 
 /// Fig. 3a: the map [D,H,W] with the pixels `pixels` [R] (flat indices, distinct) replaced by `rendered` [R,D].
 at::Tensor fuse_rendered(const at::Tensor& map, const at::Tensor& pixels, const at::Tensor& rendered);
