@@ -160,12 +160,8 @@ ApplyResult apply_model(const ApplyOptions& options) {
     if (!options.finetune_config.empty()) finetune_config.update(options.finetune_config);
   }
   const bool config_changed = finetune_config != file.config;
-  if (ft.steps > 0) {
-    if (config_changed) model = create_trainable_model(file.type, finetune_config, options.model.string());
-    if (options.finetune_head_steps > 0 && model->head_stage_config().is_null())
-      fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
-                 file.name, file.type);
-  }
+  if (ft.steps > 0 && config_changed)
+    model = create_trainable_model(file.type, finetune_config, options.model.string());
   if (!options.model_config.empty()) {
     if (!options.model_config.is_object())
       fail_usage("--model-config must be a JSON object of the model type's config keys");
@@ -174,6 +170,9 @@ ApplyResult apply_model(const ApplyOptions& options) {
     check_model_config(file.type, finetune_config, options.model_config, config_changed ? nullptr : &file.weights);
     spec.model_config = options.model_config;
   }
+  if (ft.steps > 0 && options.finetune_head_steps > 0 && model->head_stage_config().is_null())
+    fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",
+               file.name, file.type);
   const RunPaths run{options.out};
   std::filesystem::create_directories(run.root);
   if (ft.steps > 0) {

@@ -472,6 +472,34 @@ TEST(GpnerfNetwork, InferenceRenderIsTheProposalThenItsSecondPassOverTheRaysOwnB
   EXPECT_TRUE(at::equal(moved.rgb[3], q.rgb[3]));
   EXPECT_TRUE(at::equal(moved.semantic[3], moved.semantic[0]));  // the semantics of nothing
   EXPECT_FALSE(moved.valid[3].any().item<bool>());
+  // A ray missing the box shows the background whatever proposal it is given (one spread from its neighbours).
+  EXPECT_TRUE(at::equal(moved.rgb[0], bg[0]));
+  EXPECT_EQ(moved.opacity[0].item<float>(), 0.0f);
+  EXPECT_EQ(moved.depth[0].item<float>(), 0.0f);
+  q.rgb = at::full_like(p.rgb, 0.9f);
+  q.depth = at::full_like(p.depth, 2.0f);
+  const GpnerfRenderOutput masked = net.render_proposed(toy.rays, src, bg, q);
+  EXPECT_TRUE(at::equal(masked.rgb[0], bg[0]));
+  EXPECT_TRUE(at::equal(masked.rgb_point[0], bg[0]));
+  EXPECT_EQ(masked.opacity[0].item<float>(), 0.0f);
+  EXPECT_EQ(masked.depth[0].item<float>(), 0.0f);
+  EXPECT_TRUE(at::equal(masked.rgb[3], q.rgb[3]));  // a skipped ray in the box shows its proposal's colour
+  // Against the path that shares no code with propose: a recording render (deterministic samples, the LibTorch
+  // transformers, no skip) of the same network without the skip threshold.
+  GpnerfConfig c0 = c;
+  c0.fine_min_opacity = 0;
+  GpnerfNetwork net0(c0);
+  net0.load_state(net.state(), "test");
+  const GpnerfRenderOutput inference = net0.render(toy.rays, src, bg, false, 0),
+                           recorded = net0.render(toy.rays, src, bg, false, 0, true);
+  for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", inference.rgb, recorded.rgb},
+                                   {"semantic", inference.semantic, recorded.semantic},
+                                   {"rgb_point", inference.rgb_point, recorded.rgb_point},
+                                   {"opacity", inference.opacity, recorded.opacity},
+                                   {"depth", inference.depth, recorded.depth},
+                                   {"ts", inference.ts, recorded.ts}})
+    EXPECT_TRUE(at::allclose(a, b, 2e-4, 2e-5)) << name << ": " << (a - b).abs().max().item<float>();
+  EXPECT_EQ(inference.n_samples, recorded.n_samples);
 }
 
 TEST(GpnerfProposalStride, GridPixelsAreTheirOwnOthersBilinearInTheirCornersOpacityTheEnvelope) {
@@ -522,6 +550,18 @@ TEST(GpnerfProposalStride, GridPixelsAreTheirOwnOthersBilinearInTheirCornersOpac
   const at::Tensor own = spread_proposal(seeded, h, w, 2).weights.view({h, w, 3});
   const at::Tensor rows = at::tensor(proposal_grid(h, 2)), cols = at::tensor(proposal_grid(w, 2));
   EXPECT_TRUE(at::equal(own.index_select(0, rows).index_select(1, cols).reshape({hl * wl, 3}), seeded.weights));
+  // Views smaller than the stride, and a single row: the grid is the first and last pixel (or the one).
+  {
+    GpnerfProposal tiny{at::tensor({1.0f, 0.0f, 0.0f, 0.0f}).view({4, 1}), at::zeros({4, 3}), at::zeros({4}),
+                        at::zeros({4}), 0};  // a 3 x 3 view at stride 4: grid rows and columns 0 and 2
+    const at::Tensor tw = spread_proposal(tiny, 3, 3, 4).weights.view({3, 3});
+    EXPECT_TRUE(at::allclose(tw, at::tensor({1.0f, 0.5f, 0.0f, 0.5f, 0.25f, 0.0f, 0.0f, 0.0f, 0.0f}).view({3, 3})))
+        << tw;
+    GpnerfProposal row{at::tensor({2.0f, 0.0f, 4.0f}).view({3, 1}), at::zeros({3, 3}), at::zeros({3}), at::zeros({3}),
+                       0};  // a 1 x 5 view at stride 2: grid columns 0 2 4
+    const at::Tensor rw = spread_proposal(row, 1, 5, 2).weights.view({5});
+    EXPECT_TRUE(at::allclose(rw, at::tensor({2.0f, 1.0f, 0.0f, 2.0f, 4.0f}))) << rw;
+  }
   // Stride 1: the grid is the view.
   EXPECT_TRUE(at::equal(spread_proposal(g, hl, wl, 1).weights, g.weights));
   EXPECT_THROW(spread_proposal(g, h + 2, w, 2), std::exception);  // the grid of another view

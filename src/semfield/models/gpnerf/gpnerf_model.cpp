@@ -33,9 +33,8 @@ void for_ray_chunks(const at::Tensor& origins, const at::Tensor& dirs, const Sce
 
 // Inference over every pixel of an h x w view (`rays` in row-major order), kGpRayChunk rays at a time: each(output,
 // begin, n). With config.proposal_stride s > 1 the proposal runs on a grid of every s-th row and column (and the last
-// ones), and each pixel's fine samples come from the envelope of the proposals at its cell's four corners: per bin the
-// largest weight, the largest opacity (whether the ray takes the transformers), and the corners' mean colour and
-// depth (what a ray that skips them shows).
+// ones), and each pixel's fine samples come from the proposals at its cell's four corners (spread_proposal: weights,
+// colour and depth bilinear in them, opacity — whether the ray takes the transformers — their envelope).
 template <typename F>
 void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int64_t h, int64_t w,
                         const SceneFrame& frame, const GpnerfSources& src, const at::Tensor& bg, F&& each) {

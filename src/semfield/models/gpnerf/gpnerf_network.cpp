@@ -372,10 +372,13 @@ GpnerfRenderOutput GpnerfNetwork::render_proposed(const IbrRays& rays, const Gpn
   const int64_t n_need = need.sum().item<int64_t>();
   // Rays missing the box show the background and the semantics of nothing (the adaptor of a zero field), empty rays
   // the proposal's colour.
-  GpnerfRenderOutput out =
-      gp_empty_rays(p.rgb, at::where(hit, rays.far, rays.near), sf, m_adaptor.forward(at::zeros({1, d}, opts)));
-  out.opacity = p.opacity;
-  out.depth = p.depth;
+  // A proposal spread from other rays (spread_proposal) may give a ray missing the box its neighbours' colour and
+  // opacity: masked here.
+  GpnerfRenderOutput out = gp_empty_rays(at::where(hit.unsqueeze(1), p.rgb, background),
+                                         at::where(hit, rays.far, rays.near), sf,
+                                         m_adaptor.forward(at::zeros({1, d}, opts)));
+  out.opacity = at::where(hit, p.opacity, at::zeros_like(p.opacity));
+  out.depth = at::where(hit, p.depth, at::zeros_like(p.depth));
   out.n_samples = n_need * sf;
   if (n_need == 0) return out;
   const at::Tensor idx = n_need < r ? at::nonzero(need).squeeze(1) : at::Tensor();

@@ -249,9 +249,9 @@ std::vector<int64_t> proposal_grid(int64_t n, int64_t stride);
 
 /// proposal_stride's spread: the proposals of the rays through the grid pixels of an h x w view (row-major,
 /// proposal_grid(h) x proposal_grid(w)) -> one per pixel of the view (row-major [h*w]). A pixel lies in the cell of
-/// grid rows (columns) i and i + 1 with i = min(y / stride, last cell); it takes the envelope of the cell's four corner
-/// proposals (per bin the largest weight, the largest opacity: it samples every surface they see) and their mean
-/// colour and depth. stride 1: the grid is the view, returned as is.
+/// grid rows (columns) i and i + 1 with i = min(y / stride, last cell); its weights, colour and depth are bilinear in
+/// the cell's four corner proposals (a grid pixel: its own; every surface a corner it draws on sees keeps weight), its
+/// opacity the largest of the corners with a nonzero coefficient. stride 1: the grid is the view, returned as is.
 GpnerfProposal spread_proposal(const GpnerfProposal& grid, int64_t h, int64_t w, int64_t stride);
 
 /// Fig. 3a: the map [D,H,W] with the pixels `pixels` [R] (flat indices, distinct) replaced by `rendered` [R,D].
