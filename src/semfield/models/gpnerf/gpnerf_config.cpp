@@ -104,7 +104,8 @@ nlohmann::json to_json(const GpnerfConfig& c) {
 GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"extractor", "width", "layers", "heads", "ff_hidden", "head_channels", "n_coarse", "n_fine",
-                            "n_coarse_render", "n_fine_render", "proposal_stride", "source_views", "encode_size", "unbounded_extent",
+                            "n_coarse_render", "n_fine_render", "proposal_stride", "source_views", "encode_size",
+                            "unbounded_extent",
                             "fine_min_opacity", "classes", "joint_attention", "gradient_block", "head_input",
                             "head_flip", "colour", "blend_weights", "instance_slots", "depth_guided_np", "loss",
                             "lr_scale", "seed"});

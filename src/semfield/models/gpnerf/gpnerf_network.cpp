@@ -367,8 +367,8 @@ GpnerfRenderOutput GpnerfNetwork::render_proposed(const IbrRays& rays, const Gpn
   const at::Tensor hit = (rays.far - rays.near).clamp_min(0).gt(1e-6f);
   // Rays whose proposal is (nearly) empty skip the transformers (fine_min_opacity): their samples would spread evenly
   // over empty space (the pdf of nothing is uniform).
-  const at::Tensor need =
-      m_config.fine_min_opacity > 0 ? hit.logical_and(p.opacity.gt(static_cast<float>(m_config.fine_min_opacity))) : hit;
+  const float min_opacity = static_cast<float>(m_config.fine_min_opacity);
+  const at::Tensor need = min_opacity > 0 ? hit.logical_and(p.opacity.gt(min_opacity)) : hit;
   const int64_t n_need = need.sum().item<int64_t>();
   // Rays missing the box show the background and the semantics of nothing (the adaptor of a zero field), empty rays
   // the proposal's colour.
@@ -425,7 +425,8 @@ GpnerfProposal spread_proposal(const GpnerfProposal& grid, int64_t h, int64_t w,
     std::vector<int64_t> lo(static_cast<size_t>(n)), hi(static_cast<size_t>(n));
     std::vector<float> frac(static_cast<size_t>(n));
     for (int64_t p = 0; p < n; ++p) {
-      const int64_t i = std::min(p / stride, cells - 1), j = std::min<int64_t>(i + 1, static_cast<int64_t>(g.size()) - 1);
+      const int64_t last = static_cast<int64_t>(g.size()) - 1;
+      const int64_t i = std::min(p / stride, cells - 1), j = std::min(i + 1, last);
       lo[static_cast<size_t>(p)] = i;
       hi[static_cast<size_t>(p)] = j;
       const int64_t a = g[static_cast<size_t>(i)], b = g[static_cast<size_t>(j)];
