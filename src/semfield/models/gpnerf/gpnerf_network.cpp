@@ -325,6 +325,18 @@ IbrRays gp_select_rays(const IbrRays& rays, const at::Tensor& idx) {
 
 }  // namespace
 
+SampleComposite GpnerfNetwork::proposal_pass(const IbrRays& rays, const GpnerfSources& sources,
+                                             const at::Tensor& background, int64_t samples, at::Generator* gen,
+                                             at::Tensor* edges) const {
+  const int64_t r = rays.origins.size(0);
+  const at::Tensor t = stratified_samples(rays.near, rays.far, samples, gen, edges);
+  const at::Tensor positions = (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t.unsqueeze(2)).reshape({-1, 3});
+  const auto [sigma, rgb] =
+      point_density(positions, rays.dirs.unsqueeze(1).expand({r, samples, 3}).reshape({r * samples, 3}), sources);
+  return composite_samples(sigma.view({r, samples}), rgb.view({r, samples, 3}), t,
+                           sample_intervals(t, rays.near, rays.far), background);
+}
+
 GpnerfProposal GpnerfNetwork::propose(const IbrRays& rays, const GpnerfSources& sources,
                                       const at::Tensor& background) const {
   const int64_t r = rays.origins.size(0), sc = pass_samples(true, m_config.n_coarse_render, m_config.n_coarse);
@@ -335,15 +347,9 @@ GpnerfProposal GpnerfNetwork::propose(const IbrRays& rays, const GpnerfSources& 
   if (n_hit == 0) return p;
   const at::Tensor idx = n_hit < r ? at::nonzero(hit).squeeze(1) : at::Tensor();
   const IbrRays sub = idx.defined() ? gp_select_rays(rays, idx) : rays;
-  const int64_t n = sub.origins.size(0);
-  const at::Tensor t = stratified_samples(sub.near, sub.far, sc, nullptr, nullptr);
-  const at::Tensor positions = (sub.origins.unsqueeze(1) + sub.dirs.unsqueeze(1) * t.unsqueeze(2)).reshape({-1, 3});
-  const auto [sigma, rgb] =
-      point_density(positions, sub.dirs.unsqueeze(1).expand({n, sc, 3}).reshape({n * sc, 3}), sources);
-  const SampleComposite cc =
-      composite_samples(sigma.view({n, sc}), rgb.view({n, sc, 3}), t, sample_intervals(t, sub.near, sub.far),
-                        idx.defined() ? background.index_select(0, idx) : background);
-  p.n_samples = n * sc;
+  const SampleComposite cc = proposal_pass(sub, sources, idx.defined() ? background.index_select(0, idx) : background,
+                                           sc, nullptr, nullptr);
+  p.n_samples = sub.origins.size(0) * sc;
   if (!idx.defined()) {
     p.weights = cc.weights;
     p.rgb = cc.rgb;
@@ -491,15 +497,8 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   }
 
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  // Proposal: the first view transformer and the point head over stratified samples.
   at::Tensor edges;
-  const at::Tensor t_coarse = stratified_samples(rays.near, rays.far, sc, train ? &gen : nullptr, &edges);
-  const at::Tensor positions_c =
-      (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_coarse.unsqueeze(2)).reshape({-1, 3});
-  const auto [sigma_c, rgb_c] =
-      point_density(positions_c, rays.dirs.unsqueeze(1).expand({r, sc, 3}).reshape({r * sc, 3}), sources);
-  const SampleComposite cc = composite_samples(sigma_c.view({r, sc}), rgb_c.view({r, sc, 3}), t_coarse,
-                                               sample_intervals(t_coarse, rays.near, rays.far), background);
+  const SampleComposite cc = proposal_pass(rays, sources, background, sc, train ? &gen : nullptr, &edges);
   GpnerfRenderOutput out;
   out.rgb_point = cc.rgb;
   render_fine(rays, sources, background, edges, cc.weights, sf, train ? &gen : nullptr, record, out);

@@ -50,6 +50,7 @@
 #include "semfield/kernels/gpnerf_forward.h"
 #include "semfield/models/gpnerf/gpnerf_config.h"
 #include "semfield/models/ibr/ibr_network.h"
+#include "semfield/models/ibr/ray_samples.h"
 
 namespace semfield {
 
@@ -182,6 +183,11 @@ class GpnerfNetwork {
   std::pair<at::Tensor, at::Tensor> ray_layer(const RayLayer& layer, const at::Tensor& q, const at::Tensor& valid) const;
   /// Density [N] and colour [N,3] from the first view transformer's output.
   std::pair<at::Tensor, at::Tensor> point_head(const at::Tensor& q1, const at::Tensor& seen) const;
+  /// The proposal pass (render's first, propose's only): `samples` stratified samples per ray between near and far
+  /// (jittered with `gen`: training; the bins' edges [R,S+1] into `edges` where given), the first view transformer and
+  /// the point head at them, composited over background [R,3]. Every ray must hit the box.
+  SampleComposite proposal_pass(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
+                                int64_t samples, at::Generator* gen, at::Tensor* edges) const;
   /// render's pass over importance samples from the proposal (edges [R,S+1], weights [R,S]; random with `gen`, i.e.
   /// in training): every output but rgb_point and n_samples into out; the fused kernels without gen and record.
   /// sf: importance samples per ray.
