@@ -79,6 +79,7 @@ void add_distilled_metrics(const EvalArgs& args, const LoadedRun& loaded, const 
     std::printf("%-24s %s", name.c_str(), teacher->spec().c_str());
     if (r.feature_mse) std::printf("  feature_mse %.5f", *r.feature_mse);
     if (r.miou) std::printf("  miou %.4f accuracy %.4f", *r.miou, r.accuracy.value_or(0));
+    if (entry.contains("ap75")) std::printf("  AP@0.75 %.4f", entry["ap75"].get<double>());
     std::printf("\n");
   }
   metrics["distilled"] = distilled;

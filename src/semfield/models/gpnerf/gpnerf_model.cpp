@@ -2,10 +2,12 @@
 #include "semfield/models/gpnerf/gpnerf_model.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include <ATen/ATen.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/log.h"
 #include "semfield/core/strings.h"
 #include "semfield/data/labels.h"
 #include "semfield/data/source_views.h"
@@ -40,7 +42,15 @@ void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int
                         const SceneFrame& frame, const GpnerfSources& src, const at::Tensor& bg, F&& each) {
   const GpnerfConfig& c = net.config();
   const int64_t source_side = std::max(src.colours.size(1), src.colours.size(2));
-  const int64_t s = proposal_stride(c, h, w, c.encode_size > 0 ? c.encode_size : source_side);
+  const int64_t encoded = c.encode_size > 0 ? c.encode_size : source_side;
+  const int64_t s = proposal_stride(c, h, w, encoded);
+  // Said once per process and stride (not per view): which proposal grid the views take.
+  static std::atomic<int64_t> said{0};
+  if (said.exchange(s) != s)
+    log::info("gp-nerf: whole views take the proposal at {} (proposal_stride {}; {}x{} view, references encoded at {})",
+              s == 1 ? std::string("every pixel") : fmt::format("1 pixel in {} along rows and columns, spread to the rest", s),
+              c.proposal_stride > 0 ? fmt::format("{}", c.proposal_stride) : std::string("0: automatic"), w, h,
+              encoded);
   if (s <= 1) {
     for_ray_chunks(rays.origins, rays.directions, frame, c.unbounded_extent,
                    [&](const IbrRays& ir, int64_t begin, int64_t n) {
