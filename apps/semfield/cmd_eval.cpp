@@ -186,12 +186,19 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
                         args.no_images ? std::filesystem::path() : RunPaths{args.run}.eval_dir() / "renders",
                         "semantics", true, match ? &*match : nullptr);
   nlohmann::json entry = r.to_json();
-  // Per-class IoU under the truth's names (ids are the truth's: matched by name, or the same ids).
+  // Per-class IoU under the truth's names and ids (matched by name: the scored classes' first truth ids; else the same
+  // ids).
   std::vector<std::string> named;
   if (entry.contains("per_class"))
     for (auto& c : entry["per_class"]) {
-      const auto it = truth_names.find(c["id"].get<int>());
-      c["name"] = it != truth_names.end() ? it->second : fmt::format("class_{}", c["id"].get<int>());
+      const auto k = c["id"].get<int64_t>();
+      if (match && k >= 0 && k < match->truth_classes()) {
+        c["id"] = match->truth_ids[static_cast<size_t>(k)];
+        c["name"] = match->names[static_cast<size_t>(k)];
+      } else {
+        const auto it = truth_names.find(static_cast<int>(k));
+        c["name"] = it != truth_names.end() ? it->second : fmt::format("class_{}", k);
+      }
       named.push_back(fmt::format("{} {:.3f}", c["name"].get<std::string>(), c["iou"].get<double>()));
     }
   if (maps) entry["maps"] = maps->to_string();
@@ -202,6 +209,14 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
     if (!match->left_out.empty())
       log::warn("eval: ground-truth classes the model does not know, left out of the scores: {}",
                 fmt::join(match->left_out, ", "));
+    if (!match->merged.empty())
+      log::warn("eval: ground-truth ids sharing a class name, scored as one class: {}", fmt::join(match->merged, "; "));
+  } else if (!source->class_names().empty()) {
+    log::warn("eval: {} names no classes{}: the model's classes and the ground truth's are matched by id, not by name",
+              (scene.root / "labels.json").string(),
+              !scene.labels_error.empty()                           ? " (unread: " + scene.labels_error + ")"
+              : std::filesystem::exists(scene.root / "labels.json") ? std::string(" (none listed)")
+                                                                    : std::string(" (no such file)"));
   }
   const PointLabelScores points =
       source->labels_points() ? add_point_label_metrics(*source, *truth, views, entry, metrics, match ? &*match : nullptr)

@@ -164,6 +164,20 @@ void run_render(const RenderArgs& args) {
   // both at once (SemanticSource::renders_colour), else from a pass of their own after it.
   const SemanticSource* own = run_semantic_source(loaded);
   const bool joint = own != nullptr && own->renders_colour();
+  // --semantic on a run without semantics of its own: its label field (--field NAME, else the first distilled field
+  // with classes), found (or refused) before any view is rendered.
+  std::optional<LoadedDistill> label_field;
+  if (args.semantic && own == nullptr) {
+    const std::vector<std::string> names = args.fields.empty() ? list_distilled(args.run) : args.fields;
+    for (const std::string& name : names) {
+      label_field.emplace(load_distilled(args.run, name, *loaded.model));
+      if (label_field->model->has_classes()) break;
+      label_field.reset();
+    }
+    if (!label_field)
+      fail_usage("render --semantic: the run has no semantics (a gnesf model applied with --teacher labels:...) and "
+                 "no label field (`semfield distill --teacher labels:...`)");
+  }
   std::optional<SemanticWriter> own_writer;
   if (joint) own_writer.emplace(*own, "semantics", nullptr, args, args.semantic);
   ProgressBar bar(joint ? "render (colour + semantics)" : "render", static_cast<int64_t>(jobs.size()), "view");
@@ -189,20 +203,7 @@ void run_render(const RenderArgs& args) {
               joint ? ", colour and semantics in one pass" : "");
   if (joint) own_writer->finish(", in the colour pass");
   if (own != nullptr && !joint) render_semantics(*own, "semantics", nullptr, args, jobs, args.semantic);
-  if (args.semantic && own == nullptr) {
-    // A per-scene run: its label field (--field NAME, else the first distilled field with classes).
-    std::vector<std::string> names = args.fields.empty() ? list_distilled(args.run) : args.fields;
-    std::optional<LoadedDistill> field;
-    for (const std::string& name : names) {
-      field.emplace(load_distilled(args.run, name, *loaded.model));
-      if (field->model->has_classes()) break;
-      field.reset();
-    }
-    if (!field)
-      fail_usage("render --semantic: the run has no semantics (a gnesf model applied with --teacher labels:...) and "
-                 "no label field (`semfield distill --teacher labels:...`)");
-    render_semantics(*field->model, field->name, &field->grid, args, jobs, true);
-  }
+  if (label_field) render_semantics(*label_field->model, label_field->name, &label_field->grid, args, jobs, true);
   // --field names what --semantic renders when it is all that was asked for; otherwise the fields' own pictures too.
   if (args.features || (!args.fields.empty() && (own != nullptr || !args.semantic))) render_distilled(loaded, args, jobs);
 }

@@ -54,9 +54,11 @@ std::vector<Keypoint> read_keypoints(const fs::path& path, int width, int height
     const JsonNode k = list.at(i);
     k.reject_unknown_keys({"name", "x", "y"});
     Keypoint kp{k.string_or("name", fmt::format("{}", i)), {k.at("x").as_double(), k.at("y").as_double()}};
-    if (!(kp.xy.x() >= 0 && kp.xy.x() < width && kp.xy.y() >= 0 && kp.xy.y() < height))
-      k.fail(fmt::format("keypoint ({:g}, {:g}) lies outside the {} x {} source view", kp.xy.x(), kp.xy.y(), width,
-                         height));
+    // Click convention: pixel i covers [i - 0.5, i + 0.5), so the image spans [-0.5, width - 0.5).
+    if (!(kp.xy.x() >= -0.5 && kp.xy.x() < width - 0.5 && kp.xy.y() >= -0.5 && kp.xy.y() < height - 0.5))
+      k.fail(fmt::format("keypoint ({:g}, {:g}) lies outside the {} x {} source view (pixel centres at 0 .. {}, {}: "
+                         "x in [-0.5, {:g}), y in [-0.5, {:g}))",
+                         kp.xy.x(), kp.xy.y(), width, height, width - 1, height - 1, width - 0.5, height - 0.5));
     out.push_back(kp);
   }
   return out;

@@ -42,7 +42,7 @@ const std::vector<ModelType>& model_types() {
       {"featurenerf",
        "FeatureNeRF: from one image of an unseen object of its category, density, colour, a distilled foundation-model "
        "feature and a view-independent internal feature for keypoint and part transfer across instances (2D and 3D)",
-       true, &create_featurenerf_model, &create_featurenerf_trainable},
+       true, &create_featurenerf_model, &create_featurenerf_trainable, false, &featurenerf_scene_frame},
   };
   return types;
 }

@@ -46,6 +46,10 @@ struct ModelType {
   std::unique_ptr<CorpusModel> (*create_trainable)(const nlohmann::json& config, const std::string& origin) = nullptr;
   /// Takes the source views' 2D semantic maps when applied (ModelBinding::semantic_maps; `apply --teacher`).
   bool semantic_maps = false;
+  /// Image-conditioned types that frame the scene they are applied to themselves (featurenerf: object-centric, in
+  /// the training corpora's units): `own` is the scene's framing (SceneFrame::from_scene), `config` the model file's
+  /// with --model-config on top. Null: the scene's own framing.
+  SceneFrame (*frame_scene)(const Scene& scene, const nlohmann::json& config, const SceneFrame& own) = nullptr;
 };
 
 /// The type's trainable network (UsageError for a type without one).

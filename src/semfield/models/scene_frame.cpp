@@ -36,12 +36,15 @@ at::Tensor SceneFrame::to_file(const at::Tensor& normalised_points) const {
 }
 
 nlohmann::json SceneFrame::to_json() const {
-  return {{"aabb_min", {aabb_min.x(), aabb_min.y(), aabb_min.z()}},
-          {"aabb_max", {aabb_max.x(), aabb_max.y(), aabb_max.z()}},
-          {"unbounded", unbounded},
-          {"normalization_scale", normalization.scale},
-          {"normalization_offset", {normalization.offset.x(), normalization.offset.y(), normalization.offset.z()}},
-          {"has_alpha", has_alpha}};
+  nlohmann::json json = {
+      {"aabb_min", {aabb_min.x(), aabb_min.y(), aabb_min.z()}},
+      {"aabb_max", {aabb_max.x(), aabb_max.y(), aabb_max.z()}},
+      {"unbounded", unbounded},
+      {"normalization_scale", normalization.scale},
+      {"normalization_offset", {normalization.offset.x(), normalization.offset.y(), normalization.offset.z()}},
+      {"has_alpha", has_alpha}};
+  if (model_unit_scale > 0) json["model_unit_scale"] = model_unit_scale;  // absent: the files' units (older runs)
+  return json;
 }
 
 SceneFrame SceneFrame::from_json(const nlohmann::json& json, const std::string& origin) {
@@ -60,6 +63,8 @@ SceneFrame SceneFrame::from_json(const nlohmann::json& json, const std::string& 
   if (frame.normalization.scale <= 0) root.at("normalization_scale").fail("expected > 0");
   frame.normalization.offset = vec3("normalization_offset");
   frame.has_alpha = root.bool_or("has_alpha", false);
+  frame.model_unit_scale = root.double_or("model_unit_scale", 0.0);
+  if (!(frame.model_unit_scale >= 0)) root.at("model_unit_scale").fail("expected >= 0 (0: the files' units)");
   return frame;
 }
 

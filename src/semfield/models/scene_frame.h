@@ -15,6 +15,11 @@ struct SceneFrame {
   bool unbounded = false;
   Normalization normalization;  ///< file coordinates -> normalised
   bool has_alpha = false;       ///< training images were RGBA
+  /// Normalised units per world unit as models that read absolute positions (featurenerf: points in the source
+  /// camera's frame, in world units) read them; 0: normalization.scale, i.e. the files' own units. Set where a model
+  /// type frames the scene in its training corpora's units (ModelType::frame_scene).
+  double model_unit_scale = 0.0;
+  double world_scale() const { return model_unit_scale > 0 ? model_unit_scale : normalization.scale; }
 
   static SceneFrame from_scene(const Scene& scene);
   /// Points in the scene's file (world) coordinates -> the normalised frame: Normalization::apply on every row of a

@@ -1,8 +1,12 @@
 // Feature/label field evaluation.
 #include "semfield/pipeline/feature_evaluator.h"
 
+#include <algorithm>
 #include <set>
 #include <tuple>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <ATen/ATen.h>
 
@@ -101,46 +105,87 @@ std::optional<ClassMatch> ClassMatch::by_name(const std::vector<std::string>& mo
                                               const std::map<int, std::string>& truth,
                                               const std::set<int64_t>& present) {
   if (model.empty() || truth.empty()) return std::nullopt;
-  const int64_t k_truth = truth.rbegin()->first + 1;
   ClassMatch m;
-  m.predicted_to_truth = at::full({static_cast<int64_t>(model.size())}, -1, at::kLong);
-  m.truth_known = at::zeros({std::max<int64_t>(k_truth, 1)}, at::kBool);
   // Names meet by class_name_key (case, surrounding space and separators ignored).
-  std::map<std::string, int> truth_id;
+  std::map<std::string, int64_t> model_id;
+  for (size_t k = 0; k < model.size(); ++k) model_id.emplace(class_name_key(model[k]), static_cast<int64_t>(k));
+  m.predicted_to_truth = at::full({static_cast<int64_t>(model.size())}, -1, at::kLong);
+  int64_t largest = 0;
   for (const auto& [id, name] : truth)
-    if (id >= 0) truth_id.emplace(class_name_key(name), id);
-  std::set<std::string> model_names;
-  for (size_t k = 0; k < model.size(); ++k) {
-    model_names.insert(class_name_key(model[k]));
-    const auto it = truth_id.find(class_name_key(model[k]));
-    if (it == truth_id.end()) {
-      m.unknown.push_back(model[k]);
-      continue;
+    if (id >= 0 && id <= kMaxTruthId) largest = std::max<int64_t>(largest, id);
+  for (const int64_t id : present)
+    if (id >= 0 && id <= kMaxTruthId) largest = std::max(largest, id);
+  m.truth_to_scored = at::full({largest + 1}, -1, at::kLong);
+  auto* to_scored = m.truth_to_scored.data_ptr<int64_t>();
+  std::map<std::string, int64_t> scored;             // name key -> scored class
+  std::map<int64_t, std::vector<int>> ids_of_scored;  // scored class -> its truth ids
+  for (const auto& [id, name] : truth) {
+    if (id < 0 || id > kMaxTruthId) continue;
+    const std::string key = class_name_key(name);
+    const auto known = model_id.find(key);
+    if (known == model_id.end()) continue;
+    auto it = scored.find(key);
+    if (it == scored.end()) {
+      it = scored.emplace(key, static_cast<int64_t>(m.names.size())).first;
+      m.names.push_back(name);
+      m.truth_ids.push_back(id);
+      m.predicted_to_truth[known->second] = it->second;
     }
-    m.predicted_to_truth[static_cast<int64_t>(k)] = it->second;
-    m.truth_known[it->second] = true;
+    to_scored[id] = it->second;
+    ids_of_scored[it->second].push_back(id);
   }
-  for (const auto& [id, name] : truth)
-    if (id >= 0 && present.count(id) > 0 && model_names.count(class_name_key(name)) == 0) m.left_out.push_back(name);
+  for (const auto& [c, ids] : ids_of_scored)
+    if (ids.size() > 1) m.merged.push_back(fmt::format("{} (ids {})", m.names[static_cast<size_t>(c)], fmt::join(ids, ", ")));
+  std::set<std::string> model_names;
+  for (const std::string& name : model) model_names.insert(class_name_key(name));
+  for (size_t k = 0; k < model.size(); ++k)
+    if (m.predicted_to_truth[static_cast<int64_t>(k)].item<int64_t>() < 0) m.unknown.push_back(model[k]);
+  for (const int64_t id : present) {
+    if (id < 0) continue;
+    const auto named = truth.find(static_cast<int>(id));
+    if (named == truth.end() || id > kMaxTruthId)
+      m.left_out.push_back(fmt::format("id {} (not in labels.json)", id));
+    else if (model_names.count(class_name_key(named->second)) == 0 &&
+             std::find(m.left_out.begin(), m.left_out.end(), named->second) == m.left_out.end())
+      m.left_out.push_back(named->second);
+  }
   return m;
 }
 
 std::pair<at::Tensor, at::Tensor> ClassMatch::apply(const at::Tensor& predicted, const at::Tensor& truth) const {
-  const int64_t k_model = predicted_to_truth.size(0), k_truth = truth_classes();
+  const int64_t k_model = predicted_to_truth.size(0), k_truth = truth_classes(), n_ids = truth_to_scored.size(0);
   const at::Tensor p = predicted.to(at::kLong), t = truth.to(at::kLong);
   const at::Tensor p_valid = p.ge(0).logical_and(p.lt(k_model));
   at::Tensor mapped = predicted_to_truth.index_select(0, at::where(p_valid, p, at::zeros_like(p)).reshape({-1}))
                           .reshape(p.sizes());
   mapped = at::where(p_valid.logical_and(mapped.ge(0)), mapped, at::full_like(mapped, k_truth));
-  const at::Tensor t_valid = t.ge(0).logical_and(t.lt(k_truth));
-  const at::Tensor known =
-      truth_known.index_select(0, at::where(t_valid, t, at::zeros_like(t)).reshape({-1})).reshape(t.sizes());
-  return {mapped, at::where(t_valid.logical_and(known), t, at::full_like(t, -1))};
+  const at::Tensor t_valid = t.ge(0).logical_and(t.lt(n_ids));
+  const at::Tensor scored =
+      truth_to_scored.index_select(0, at::where(t_valid, t, at::zeros_like(t)).reshape({-1})).reshape(t.sizes());
+  return {mapped, at::where(t_valid, scored, at::full_like(t, -1))};
 }
 
 nlohmann::json ClassMatch::to_json() const {
-  return {{"matched_by", "name"}, {"classes_left_out", left_out}, {"classes_unknown", unknown}};
+  return {{"matched_by", "name"},
+          {"classes_left_out", left_out},
+          {"classes_unknown", unknown},
+          {"classes_merged", merged}};
 }
+
+namespace {
+
+// Classes matched by id (no names on one side): the scores' confusion matrix is K x K, so ids in the thousands (another
+// tool's 16-bit maps without a labels.json) are refused with what to do rather than allocating gigabytes.
+int64_t id_matched_classes(int64_t k) {
+  constexpr int64_t kMaxIdMatched = 4096;
+  if (k > kMaxIdMatched)
+    fail_usage("label scores: class ids up to {} with no names to match them by (the scene's labels.json, the model's "
+               "classes): matching by id is supported up to {} classes; give the scene a labels.json naming its "
+               "classes", k - 1, kMaxIdMatched);
+  return k;
+}
+
+}  // namespace
 
 PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teacher& truth,
                                        const std::vector<const View*>& views, int stride, const ClassMatch* match) {
@@ -149,7 +194,7 @@ PointLabelScores evaluate_point_labels(const SemanticSource& source, const Teach
   if (stride < 1) fail_usage("3D label scores: stride must be >= 1");
   PointLabelScores out;
   LabelScores scores(match != nullptr ? match->truth_classes() + 1
-                                      : std::max(source.channels().front(), labels->num_classes()));
+                                      : id_matched_classes(std::max(source.channels().front(), labels->num_classes())));
   for (const View* view : views) {
     const at::Tensor ids = labels->label_ids(*view);
     if (!view->depth || !ids.defined()) continue;
@@ -217,7 +262,8 @@ FeatureEvalResult evaluate_features(const SemanticSource& source, const Teacher&
   const int64_t num_classes =
       !labels            ? 0
       : match != nullptr ? match->truth_classes() + 1
-                         : std::max(source.channels().front(), label_teacher != nullptr ? label_teacher->num_classes() : 0);
+                         : id_matched_classes(std::max(source.channels().front(),
+                                                       label_teacher != nullptr ? label_teacher->num_classes() : 0));
   LabelScores total(std::max<int64_t>(num_classes, 1));
   double mse_sum = 0;
   int mse_views = 0;

@@ -66,22 +66,31 @@ struct FeatureEvalResult {
 
 /// How a model's class ids map onto a ground truth's when both name their classes (labels.json): classes are the same
 /// when their names are. Truth pixels of classes the model does not know are left out of the scores; predictions of
-/// classes the truth does not know count as errors.
+/// classes the truth does not know count as errors. Scores are kept over the scored classes only (the names both
+/// know, in the order of their first truth id), whatever the truth's ids: another tool's 16-bit ids cost nothing.
 struct ClassMatch {
-  at::Tensor predicted_to_truth;  ///< [K_model] int64: the truth's id of each model class, -1 when the truth lacks it
-  at::Tensor truth_known;         ///< [K_truth] bool: truth classes the model knows
-  /// Names of truth classes the model does not know, of those in `present` (their pixels: not scored).
+  /// The largest truth id a map may hold and be scored (16-bit maps); larger ids are left out, reported by id.
+  static constexpr int64_t kMaxTruthId = 65535;
+  at::Tensor predicted_to_truth;  ///< [K_model] int64: the scored class of each model class, -1 when the truth lacks it
+  at::Tensor truth_to_scored;     ///< [max truth id + 1] int64: the scored class of each truth id, -1 when left out
+  std::vector<std::string> names;  ///< per scored class: the truth's name (its spelling at its first id)
+  std::vector<int64_t> truth_ids;  ///< per scored class: its first truth id (several ids may share a name: merged)
+  /// Truth classes of `present` the model does not know (their pixels: not scored): their names, or "id N (not in
+  /// labels.json)" for ids without a name.
   std::vector<std::string> left_out;
   std::vector<std::string> unknown;   ///< names of model classes the truth does not know (predicting them: an error)
-  /// nullopt unless both sides name classes. `truth` maps ids to names (labels.json); ids above its largest are
-  /// left out. `present`: the truth ids that occur in the evaluated maps (what left_out reports).
+  /// Names that several truth ids share (their pixels are scored as one class), as "name (ids a, b)".
+  std::vector<std::string> merged;
+  /// nullopt unless both sides name classes. `truth` maps ids to names (labels.json). `present`: the truth ids that
+  /// occur in the evaluated maps (what left_out reports).
   static std::optional<ClassMatch> by_name(const std::vector<std::string>& model, const std::map<int, std::string>& truth,
                                            const std::set<int64_t>& present);
-  /// (predicted, truth) ids in the truth's space: unknown predictions become truth_classes (a class of its own that
+  /// (predicted, truth) ids in the scored classes: unknown predictions become truth_classes (a class of its own that
   /// the truth never has), truth pixels of unknown classes -1 (ignored). LabelScores over truth_classes + 1 classes.
   std::pair<at::Tensor, at::Tensor> apply(const at::Tensor& predicted, const at::Tensor& truth) const;
-  int64_t truth_classes() const { return truth_known.size(0); }
-  nlohmann::json to_json() const;  ///< {"matched_by": "name", "classes_left_out": [...], "classes_unknown": [...]}
+  int64_t truth_classes() const { return static_cast<int64_t>(names.size()); }
+  /// {"matched_by": "name", "classes_left_out": [...], "classes_unknown": [...], "classes_merged": [...]}
+  nlohmann::json to_json() const;
 };
 
 /// Renders each view at the teacher's map resolution and compares (views without teacher maps or label

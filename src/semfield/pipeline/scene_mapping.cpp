@@ -15,6 +15,8 @@ void renormalize_scene(Scene& scene, const Normalization& target) {
   const Eigen::Vector3d lo = target.apply(source.invert(scene.aabb.min()));
   const Eigen::Vector3d hi = target.apply(source.invert(scene.aabb.max()));
   scene.aabb = Eigen::AlignedBox3d(lo, hi);
+  scene.near *= ratio;  // normalised distances (0 = from the box) scale with the frame
+  scene.far *= ratio;
   scene.normalization = target;
 }
 

@@ -16,6 +16,7 @@
 #include "semfield/models/semantic_source.h"
 #include "semfield/pipeline/instance_ap.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/pipeline/scene_mapping.h"
 #include "semfield/teachers/label_teacher.h"
 
 namespace semfield {
@@ -105,6 +106,10 @@ ApplyResult apply_model(const ApplyOptions& options) {
   spec.model_type = file.type;
   spec.background = options.background;
   spec.source_views = options.source_views;
+  if (options.source_views > 0 && options.source_view.empty() &&
+      static_cast<size_t>(options.source_views) > scene->count(Split::Train))
+    log::warn("--source-views {}: {} has {} training (source) views; every view is rendered from those {}",
+              options.source_views, options.data.string(), scene->count(Split::Train), scene->count(Split::Train));
   spec.frame = SceneFrame::from_scene(*scene);
   if (!options.source_view.empty()) {
     source_view_scene(scene, options.source_view);  // refuses an unknown view now, listing names
@@ -169,6 +174,14 @@ ApplyResult apply_model(const ApplyOptions& options) {
     // may not fit yet) the weights; after fine-tuning, the fine-tuned weights again below.
     check_model_config(file.type, finetune_config, options.model_config, config_changed ? nullptr : &file.weights);
     spec.model_config = options.model_config;
+  }
+  if (type.frame_scene) {
+    // A type that frames the scene itself (featurenerf: object-centric, in its corpora's units), from the config it
+    // renders with; every later command reads the frame from the run (load_applied_run renormalises the same way).
+    nlohmann::json config = finetune_config;
+    if (options.model_config.is_object()) config.update(options.model_config);
+    spec.frame = type.frame_scene(*scene, config, spec.frame);
+    renormalize_scene(*scene, spec.frame.normalization);
   }
   if (ft.steps > 0 && options.finetune_head_steps > 0 && model->head_stage_config().is_null())
     fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",

@@ -15,6 +15,7 @@
 #include "semfield/core/error.h"
 #include "semfield/foundation/dino_model.h"
 #include "semfield/kernels/ray_generation.h"
+#include "semfield/data/scene_framing.h"
 #include "semfield/models/featurenerf/featurenerf_model.h"
 #include "semfield/models/registry.h"
 #include "semfield/teachers/simulated_dino.h"
@@ -340,4 +341,86 @@ TEST(FeatureNerfDinoTeacher, KeysOfTheConfiguredBlockAtTwiceTheResolutionZeroOnT
 }
 
 }  // namespace
+}  // namespace semfield
+
+namespace semfield {
+namespace {
+
+/// A scene of `n` orbit cameras around `centre` at `radius` (files' units), loaded with normalisation `norm`.
+Scene orbit_scene(const Eigen::Vector3d& centre, double radius, int n, const Normalization& norm) {
+  Scene scene;
+  scene.normalization = norm;
+  scene.aabb = Eigen::AlignedBox3d(Eigen::Vector3d::Constant(-1), Eigen::Vector3d::Constant(1));
+  for (int i = 0; i < n; ++i) {
+    const double a = 0.7 * i, e = 0.2 + 0.1 * (i % 3);
+    const Eigen::Vector3d eye =
+        centre + radius * Eigen::Vector3d(std::cos(a) * std::cos(e), std::sin(a) * std::cos(e), std::sin(e));
+    View v;
+    v.name = "r_" + std::to_string(i);
+    v.camera = test::look_at(eye, centre, 16, 16, 20.0);
+    v.camera.c2w.block<3, 1>(0, 3) = norm.apply(eye);  // loaded cameras are in the normalised frame
+    scene.views.push_back(v);
+  }
+  return scene;
+}
+
+}  // namespace
+
+TEST(FeatureNerfSceneFrame, ASceneInOtherUnitsOrMovedIsReadAsTheCorporaWere) {
+  // The corpora: cameras 2.6 from the origin, the Blender convention's 0.66.
+  Normalization blender;
+  blender.scale = 0.66;
+  const Scene corpus_like = orbit_scene(Eigen::Vector3d::Zero(), 2.6, 6, blender);
+  const SceneFrame own = SceneFrame::from_scene(corpus_like);
+  const SceneFrame a = featurenerf_scene_frame(corpus_like, nlohmann::json::object(), own);
+  EXPECT_NEAR(a.normalization.scale, 0.66, 1e-9);  // the corpora's own framing, unchanged
+  EXPECT_NEAR(a.normalization.offset.norm(), 0.0, 1e-9);
+  EXPECT_NEAR(a.world_scale(), 0.66, 1e-12);
+  // The same object in centimetres (x 40) and moved: the network reads the same positions in the source camera's
+  // frame (normalised / world_scale), and the normalised cameras coincide.
+  const Eigen::Vector3d centre(4.0, -7.0, 12.0);
+  const Scene other = orbit_scene(centre, 2.6 * 40.0, 6, blender);
+  const SceneFrame b = featurenerf_scene_frame(other, nlohmann::json::object(), SceneFrame::from_scene(other));
+  EXPECT_NEAR(b.world_scale(), 0.66, 1e-12);
+  EXPECT_NEAR(b.normalization.scale, 0.66 / 40.0, 1e-9);
+  for (size_t i = 0; i < other.views.size(); ++i) {
+    const Eigen::Vector3d pa = a.normalization.apply(corpus_like.normalization.invert(corpus_like.views[i].camera.origin()));
+    const Eigen::Vector3d pb = b.normalization.apply(other.normalization.invert(other.views[i].camera.origin()));
+    EXPECT_LT((pa - pb).norm(), 1e-9) << i;
+    EXPECT_NEAR(pb.norm(), 0.66 * 2.6, 1e-9);
+  }
+  EXPECT_FALSE(b.unbounded);
+  EXPECT_EQ(b.aabb_max, Eigen::Vector3f::Constant(1.0f));
+  // The frame travels with the run: model_unit_scale round-trips (and is absent where it is 0).
+  EXPECT_NEAR(SceneFrame::from_json(b.to_json(), "run").world_scale(), 0.66, 1e-12);
+  EXPECT_FALSE(own.to_json().contains("model_unit_scale"));
+  // camera_distance 0: the scene's own framing; one camera: no point to frame on (own framing, warned).
+  const SceneFrame kept = featurenerf_scene_frame(other, {{"camera_distance", 0}}, SceneFrame::from_scene(other));
+  EXPECT_DOUBLE_EQ(kept.normalization.scale, 0.66);
+  EXPECT_DOUBLE_EQ(kept.world_scale(), 0.66);
+  Scene single = other;
+  single.views.resize(1);
+  EXPECT_DOUBLE_EQ(featurenerf_scene_frame(single, nlohmann::json::object(), own).normalization.scale, 0.66);
+  EXPECT_THROW(featurenerf_scene_frame(other, {{"camera_distance", -1}}, own), InputError);
+}
+
+TEST(CamerasLookAt, ThePointNearestEveryAxisOrNoneWhereTheAxesFixNone) {
+  const Eigen::Vector3d centre(1.0, 2.0, -0.5);
+  std::vector<Camera> cams;
+  for (int i = 0; i < 4; ++i)
+    cams.push_back(test::look_at(centre + 3.0 * Eigen::Vector3d(std::cos(1.5 * i), std::sin(1.5 * i), 0.4), centre,
+                                 16, 16, 20.0));
+  const std::optional<CamerasLookAt> look = cameras_look_at(cams);
+  ASSERT_TRUE(look.has_value());
+  EXPECT_LT((look->centre - centre).norm(), 1e-9);
+  EXPECT_NEAR(look->distance, 3.0 * std::sqrt(1.16), 1e-9);
+  EXPECT_FALSE(cameras_look_at({cams[0]}).has_value());  // one camera
+  std::vector<Camera> parallel = {cams[0], cams[0]};
+  parallel[1].c2w(0, 3) += 1.0;  // the same direction, side by side
+  EXPECT_FALSE(cameras_look_at(parallel).has_value());
+  std::vector<Camera> away = cams;  // every camera turned around: the point lies behind them
+  for (Camera& c : away) c.c2w.block<3, 1>(0, 2) *= -1.0;
+  EXPECT_FALSE(cameras_look_at(away).has_value());
+}
+
 }  // namespace semfield

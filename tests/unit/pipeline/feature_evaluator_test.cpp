@@ -50,8 +50,11 @@ TEST(ClassMatch, ClassesMatchByNameAndUnknownOnesAreLeftOutOrWrong) {
   EXPECT_EQ(match->unknown, std::vector<std::string>{"lamp"});
   // predicted (model ids): ground ground lamp void void; truth (truth ids): ground ground ground box void
   const auto [p, t] = match->apply(at::tensor({1, 1, 2, 0, 0}, at::kLong), at::tensor({2, 2, 2, 1, 0}, at::kLong));
-  EXPECT_TRUE(at::equal(p, at::tensor({2, 2, 4, 0, 0}, at::kLong)));   // lamp -> 4: a class the truth never has
-  EXPECT_TRUE(at::equal(t, at::tensor({2, 2, 2, -1, 0}, at::kLong)));  // box pixels left out
+  // Scored classes: the names both know, in the order of their first truth id: void 0, ground 1.
+  EXPECT_EQ(match->names, (std::vector<std::string>{"void", "ground"}));
+  EXPECT_EQ(match->truth_ids, (std::vector<int64_t>{0, 2}));
+  EXPECT_TRUE(at::equal(p, at::tensor({1, 1, 2, 0, 0}, at::kLong)));   // lamp -> 2: a class the truth never has
+  EXPECT_TRUE(at::equal(t, at::tensor({1, 1, 1, -1, 0}, at::kLong)));  // box pixels left out
   LabelScores scores(match->truth_classes() + 1);
   scores.add(p, t);
   // ground: I 2, U 3; void: I 1, U 1 (the box pixel predicted void is not scored) -> (2/3 + 1) / 2.
@@ -62,20 +65,20 @@ TEST(ClassMatch, ClassesMatchByNameAndUnknownOnesAreLeftOutOrWrong) {
   ASSERT_EQ(classes.size(), 2u);
   EXPECT_EQ(classes[0].id, 0);
   EXPECT_NEAR(classes[0].iou, 1.0, 1e-12);
-  EXPECT_EQ(classes[1].id, 2);
+  EXPECT_EQ(classes[1].id, 1);
   EXPECT_NEAR(classes[1].iou, 2.0 / 3.0, 1e-12);
   EXPECT_EQ(classes[1].pixels, 3);
   EXPECT_EQ(classes[1].predicted, 2);
-  EXPECT_EQ(scores.confusion()[2][4].item<int64_t>(), 1);
+  EXPECT_EQ(scores.confusion()[1][2].item<int64_t>(), 1);
   FeatureEvalResult result;
   result.miou = scores.miou();
   result.per_class = classes;
   result.confusion = scores.confusion();
   const nlohmann::json json = result.to_json();
   EXPECT_EQ(json["per_class"][1]["pixels"], 3);
-  EXPECT_EQ(json["confusion"][2][2], 2);
-  EXPECT_EQ(json["confusion"].size(), 5u);
-  EXPECT_EQ(match->truth_classes(), 4);
+  EXPECT_EQ(json["confusion"][1][1], 2);
+  EXPECT_EQ(json["confusion"].size(), 3u);
+  EXPECT_EQ(match->truth_classes(), 2);
   EXPECT_NEAR(*scores.accuracy(), 3.0 / 4.0, 1e-12);
   EXPECT_FALSE(ClassMatch::by_name({}, {{0, "void"}}, {0}).has_value());  // unnamed classes: ids as they are
   // Another tool's spelling of the same names (case, spaces, separators) still matches; the lists keep its spelling.
@@ -85,6 +88,28 @@ TEST(ClassMatch, ClassesMatchByNameAndUnknownOnesAreLeftOutOrWrong) {
   EXPECT_EQ(other->left_out, std::vector<std::string>{"Box"});
   EXPECT_TRUE(other->unknown.empty());
   EXPECT_TRUE(at::equal(other->predicted_to_truth, at::tensor({0, 2, 1}, at::kLong)));
+}
+
+TEST(ClassMatch, SixteenBitIdsSharedNamesAndUnnamedIds) {
+  // Another tool's labels: 16-bit ids, two ids named "Sphere" (merged into one class), an id in the maps that
+  // labels.json does not name (left out, reported by id). The scores stay over the scored classes only.
+  const auto match = ClassMatch::by_name({"void", "ground", "sphere"},
+                                         {{0, "void"}, {40000, "Sphere"}, {65535, "ground"}, {7, "sphere "}},
+                                         {0, 7, 123, 40000, 65535});
+  ASSERT_TRUE(match.has_value());
+  EXPECT_EQ(match->truth_classes(), 3);
+  EXPECT_EQ(match->names, (std::vector<std::string>{"void", "sphere ", "ground"}));  // first ids 0, 7, 65535
+  EXPECT_EQ(match->merged, std::vector<std::string>{"sphere  (ids 7, 40000)"});
+  EXPECT_EQ(match->left_out, std::vector<std::string>{"id 123 (not in labels.json)"});
+  EXPECT_TRUE(match->unknown.empty());
+  const auto [p, t] = match->apply(at::tensor({2, 2, 1, 0, 0, 1}, at::kLong),
+                                   at::tensor({40000, 7, 65535, 0, 123, 65535}, at::kLong));
+  EXPECT_TRUE(at::equal(p, at::tensor({1, 1, 2, 0, 0, 2}, at::kLong)));
+  EXPECT_TRUE(at::equal(t, at::tensor({1, 1, 2, 0, -1, 2}, at::kLong)));
+  LabelScores scores(match->truth_classes() + 1);  // 4 x 4, not 65536 x 65536
+  scores.add(p, t);
+  EXPECT_NEAR(*scores.miou(), 1.0, 1e-12);
+  EXPECT_EQ(scores.confusion().size(0), 4);
 }
 
 TEST(FeaturePca, ProjectsTheMainVariationToColour) {

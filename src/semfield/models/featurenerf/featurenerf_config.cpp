@@ -14,6 +14,9 @@ void FeatureNerfConfig::validate() const {
     fail_usage("featurenerf config: feature_dim = {} is out of range [8, 4096]", feature_dim);
   if (pe_frequencies < 0 || pe_frequencies > 16) fail_usage("featurenerf config: pe_frequencies must be in [0, 16]");
   if (!(pe_base > 0)) fail_usage("featurenerf config: pe_base must be positive");
+  if (!(camera_distance >= 0 && camera_distance <= 1e3))
+    fail_usage("featurenerf config: camera_distance = {} (expected 0 = the scene's own framing, or a distance in the "
+               "model's world units, e.g. 2.6)", camera_distance);
   if (n_coarse < 2 || n_fine < 0) fail_usage("featurenerf config: n_coarse must be at least 2, n_fine at least 0");
   if (source_views < 1) fail_usage("featurenerf config: source_views must be at least 1");
   if (!valid_encode_size(encode_size))
@@ -46,6 +49,7 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
           {"feature_dim", c.feature_dim},
           {"pe_frequencies", c.pe_frequencies},
           {"pe_base", c.pe_base},
+          {"camera_distance", c.camera_distance},
           {"n_coarse", c.n_coarse},
           {"n_fine", c.n_fine},
           {"source_views", c.source_views},
@@ -71,7 +75,7 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
 
 FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
-  root.reject_unknown_keys({"category", "encoder", "width", "feature_dim", "pe_frequencies", "pe_base", "n_coarse",
+  root.reject_unknown_keys({"category", "encoder", "width", "feature_dim", "pe_frequencies", "pe_base", "camera_distance", "n_coarse",
                             "n_fine", "source_views", "encode_size", "rays", "background_rays", "teacher", "teacher_dim",
                             "dino_block", "simulated_dino", "loss", "coord_loss", "descriptor", "seed"});
   FeatureNerfConfig c;
@@ -91,6 +95,7 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   c.feature_dim = static_cast<int>(root.int_or("feature_dim", c.feature_dim));
   c.pe_frequencies = static_cast<int>(root.int_or("pe_frequencies", c.pe_frequencies));
   c.pe_base = root.double_or("pe_base", c.pe_base);
+  c.camera_distance = root.double_or("camera_distance", c.camera_distance);
   c.n_coarse = static_cast<int>(root.int_or("n_coarse", c.n_coarse));
   c.n_fine = static_cast<int>(root.int_or("n_fine", c.n_fine));
   c.source_views = static_cast<int>(root.int_or("source_views", c.source_views));

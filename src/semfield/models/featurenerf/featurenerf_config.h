@@ -30,6 +30,14 @@ struct FeatureNerfConfig {
   int feature_dim = 512;                ///< "feature_dim": the internal feature v_NeRF (g_NeRF's 4th layer's output)
   int pe_frequencies = 6;               ///< "pe_frequencies": positional encoding of the point in the source camera frame
   double pe_base = 1.5;                 ///< "pe_base": its lowest frequency (x 2^k), per world unit (pixelNeRF: 1.5)
+  /// "camera_distance": how `apply` frames the scene of an unseen object (the network reads points in world units:
+  /// pe_base, the source camera frame). The scene's units are scaled so that its cameras sit this far, on average,
+  /// from the point they look at (cameras_look_at over all of its cameras' poses; no image but the source view is
+  /// read), which becomes the origin: the training corpora's 2.6 (`synth --category`), so that a scene in other units
+  /// (centimetres), scaled or moved renders as the corpora did (SceneFrame::model_unit_scale). 0: the scene's own
+  /// framing and units (docs/formats.md), as before 2026-11-29; also the fallback, with a warning, where the cameras'
+  /// axes fix no point.
+  double camera_distance = 2.6;
   int n_coarse = 32;                    ///< "n_coarse": stratified samples per ray
   int n_fine = 16;                      ///< "n_fine": importance samples per ray (the fine pass composites both)
   int source_views = 1;                 ///< "source_views": views a scene is rendered from (averaged after layer 3)

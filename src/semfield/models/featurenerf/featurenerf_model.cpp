@@ -7,6 +7,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "semfield/core/error.h"
+#include "semfield/core/log.h"
+#include "semfield/data/scene_framing.h"
 #include "semfield/kernels/ray_generation.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/ibr/ray_samples.h"
@@ -74,14 +76,14 @@ FeatureNerfSources FeatureNerfModel::sources_of(const std::vector<int>& indices)
     at::Tensor& slot = m_injections[static_cast<size_t>(i)];
     if (!slot.defined())
       slot = m_network.sources(m_colours[static_cast<size_t>(i)].unsqueeze(0), {m_cameras[static_cast<size_t>(i)]},
-                               m_frame.normalization.scale)
+                               m_frame.world_scale())
                  .injections.squeeze(0);
     inj.push_back(slot);
   }
   FeatureNerfSources s;
   s.cameras = SourceCameraBatch::from_cameras(cams);
   s.injections = at::stack(inj);
-  s.world_scale = m_frame.normalization.scale;
+  s.world_scale = m_frame.world_scale();
   return s;
 }
 
@@ -378,6 +380,40 @@ std::unique_ptr<CorpusModel> create_featurenerf_trainable(const nlohmann::json& 
   return std::make_unique<FeatureNerfCorpusModel>(featurenerf_config_from_json(config, origin));
 }
 
+SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& config, const SceneFrame& own) {
+  const double distance = featurenerf_config_from_json(config, "the model's config").camera_distance;
+  if (!(distance > 0)) return own;
+  // Every camera of the scene (poses only: no image beyond the source view is read), in the files' world frame.
+  std::vector<Camera> cameras;
+  for (const View& view : scene.views) {
+    Camera camera = view.camera;
+    camera.c2w.block<3, 1>(0, 3) = scene.normalization.invert(view.camera.origin());
+    cameras.push_back(camera);
+  }
+  const std::optional<CamerasLookAt> look = cameras_look_at(cameras);
+  if (!look) {
+    log::warn("featurenerf: the cameras of {} do not look at one point (fewer than two, or parallel axes): the scene "
+              "keeps its own framing, which is right only in the training corpora's units (cameras {} from the "
+              "object)",
+              scene.root.string(), distance);
+    return own;
+  }
+  // Model units: the files' scaled so that the cameras sit `distance` from the look-at point; normalised: those at
+  // the Blender convention's 0.66, as the corpora were framed (the object inside [-1, 1]^3, the cameras outside).
+  constexpr double kCorpusFrameScale = 0.66;
+  SceneFrame frame = own;
+  frame.model_unit_scale = kCorpusFrameScale;
+  frame.normalization.scale = kCorpusFrameScale * distance / look->distance;
+  frame.normalization.offset = -frame.normalization.scale * look->centre;
+  frame.aabb_min = Eigen::Vector3f::Constant(-1.0f);
+  frame.aabb_max = Eigen::Vector3f::Constant(1.0f);
+  frame.unbounded = false;
+  log::info("featurenerf: the scene framed on its cameras' look-at point ({:.3f}, {:.3f}, {:.3f}), {:.4g} of its units "
+            "from them on average: read at {:.4g} x its units (cameras {} from the object, as in the training corpora)",
+            look->centre.x(), look->centre.y(), look->centre.z(), look->distance, distance / look->distance, distance);
+  return frame;
+}
+
 // ---- training ----
 
 LabelInputs FeatureNerfCorpusModel::label_inputs() const {
@@ -461,7 +497,7 @@ CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& ex, uint64_t seed) 
 
   IbrRays rays = ibr_rays(ex.origins.index_select(0, sel), ex.dirs.index_select(0, sel), ex.frame, kFnUnboundedExtent);
   const at::Tensor target = ex.target.index_select(0, sel), background = ex.background.index_select(0, sel);
-  const FeatureNerfSources src = m_network.sources(ex.source_colours, ex.source_cameras, ex.frame.normalization.scale);
+  const FeatureNerfSources src = m_network.sources(ex.source_colours, ex.source_cameras, ex.frame.world_scale());
   const FeatureNerfRenderOutput o = m_network.render(rays, src, background, &gen);
 
   CorpusLoss out;

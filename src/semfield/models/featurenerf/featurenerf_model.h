@@ -120,6 +120,9 @@ class FeatureNerfModel final : public SceneModel, public SemanticSource {
 /// Registry hooks (models/registry.cpp).
 std::unique_ptr<SceneModel> create_featurenerf_model(const ModelBinding& binding);
 std::unique_ptr<CorpusModel> create_featurenerf_trainable(const nlohmann::json& config, const std::string& origin);
+/// ModelType::frame_scene: the scene normalised on its cameras' look-at point, at the config's camera_distance
+/// (FeatureNerfConfig::camera_distance); `own` where that is 0 or the cameras' axes fix no point (with a warning).
+SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& config, const SceneFrame& own);
 
 /// The canonical coordinate (the scene files' world frame) of every pixel of a view from its z-depth map [H,W]
 /// (normalised frame, 0 = nothing) -> [H,W,3]; zero where nothing is hit.

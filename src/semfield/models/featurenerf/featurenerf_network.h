@@ -42,7 +42,7 @@ namespace semfield {
 struct FeatureNerfSources {
   SourceCameraBatch cameras;  ///< normalised scene frame
   at::Tensor injections;      ///< [V,h,w,3 width] channels last
-  double world_scale = 1.0;   ///< normalised units per world unit (SceneFrame::normalization.scale)
+  double world_scale = 1.0;   ///< normalised units per world unit (SceneFrame::world_scale())
   int64_t size() const { return cameras.size(); }
 };
 
