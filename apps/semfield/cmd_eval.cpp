@@ -209,6 +209,9 @@ void add_model_semantic_metrics(const EvalArgs& args, const LoadedRun& loaded, c
     if (!match->left_out.empty())
       log::warn("eval: ground-truth classes the model does not know, left out of the scores: {}",
                 fmt::join(match->left_out, ", "));
+    if (match->truth_classes() == 0)
+      log::warn("eval: the model's classes and the ground truth's ({}) share no name: nothing is scored",
+                (scene.root / "labels.json").string());
     if (!match->merged.empty())
       log::warn("eval: ground-truth ids sharing a class name, scored as one class: {}", fmt::join(match->merged, "; "));
   } else if (!source->class_names().empty()) {

@@ -12,6 +12,7 @@
 #include "semfield/core/file_util.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/core/tensor_state.h"
+#include "semfield/models/model_file.h"
 #include "semfield/io/array_torch.h"
 #include "semfield/io/npy.h"
 #include "semfield/pipeline/distill_run.h"
@@ -100,9 +101,12 @@ struct TransferSide {
   std::string field_name;
 };
 
-void open_side(TransferSide& side, const std::string& dir, const std::string& field) {
+void open_run(TransferSide& side, const std::string& dir) {
   side.dir = dir;
   side.run = load_run(dir);
+}
+
+void open_semantics(TransferSide& side, const std::string& dir, const std::string& field) {
   RunSemantics semantics = load_semantics(dir, side.run, field, FieldUse::Transfer);
   side.field_name = semantics.name;
   side.semantics = semantics.source;
@@ -138,7 +142,14 @@ void require_same_feature_space(const TransferSide& a, const TransferSide& b) {
     refuse("a fine-tuned model is its own network");
   if (a.run.applied->model_type != b.run.applied->model_type)
     refuse(fmt::format("{} against {}", describe(a), describe(b)));
-  if (a.run.applied->model_config != b.run.applied->model_config)
+  // The configs the runs render with (the model file's, then apply --model-config): a key set to the file's own value
+  // changes nothing.
+  const auto effective = [](const TransferSide& s) {
+    nlohmann::json c = read_model_file(s.run.applied->model, /*weights=*/false).config;
+    if (s.run.applied->model_config.is_object()) c.update(s.run.applied->model_config);
+    return c;
+  };
+  if (effective(a) != effective(b))
     refuse(fmt::format("applied with different --model-config: {} against {}", a.run.applied->model_config.dump(),
                        b.run.applied->model_config.dump()));
   if (a.semantics->channels() != b.semantics->channels()) refuse("different feature channels");
@@ -181,10 +192,23 @@ void run_transfer(const TransferArgs& args) {
   }
   if (!point_mode && args.source.empty()) fail_usage("transfer: --source V names the view the labels/keypoints are on");
   TransferSide target_side, from_side;
-  open_side(target_side, args.run, args.field);
+  open_run(target_side, args.run);
+  if (!args.from.empty()) {
+    open_run(from_side, args.from);
+    // Runs of two model types (an ibr or gp-nerf run against a FeatureNeRF one) are refused as such, before either
+    // side's features are looked for (a run without any would otherwise ask for a distilled field).
+    const auto& a = from_side.run.applied;
+    const auto& b = target_side.run.applied;
+    if (a && b && a->model_type != b->model_type)
+      fail_usage("transfer --from: runs {} and {} have different feature spaces (model {} (type {}) against model {} "
+                 "(type {})): their features cannot be compared. Apply one generalizable model (e.g. a FeatureNeRF "
+                 "model) to both scenes without fine-tuning",
+                 from_side.dir, target_side.dir, a->model.string(), a->model_type, b->model.string(), b->model_type);
+  }
+  open_semantics(target_side, args.run, args.field);
   const TransferSide* source_side = &target_side;
   if (!args.from.empty()) {
-    open_side(from_side, args.from, args.field);
+    open_semantics(from_side, args.from, args.field);
     require_same_feature_space(from_side, target_side);
     source_side = &from_side;
   }
@@ -212,9 +236,18 @@ void run_transfer(const TransferArgs& args) {
   if (point_mode) {
     // 3D part transfer: every target point takes the label of its most similar labelled source point.
     const at::Tensor src_points = source_side->run.model->frame().to_normalised(read_points(args.source_points));
-    const at::Tensor src_labels = array_to_tensor(read_npy(args.source_point_labels)).to(at::kLong).reshape(-1);
+    // Integer ids, one per source point ([N] or [N,1]); 0 = unlabelled. Floats only where they hold whole numbers.
+    const at::Tensor raw = array_to_tensor(read_npy(args.source_point_labels));
+    if (!(raw.dim() == 1 || (raw.dim() == 2 && raw.size(1) == 1)))
+      fail_input(args.source_point_labels, "", "expected one label per point, shape [N] or [N,1]; got {}",
+                 fmt::format("{}", fmt::join(raw.sizes(), " x ")));
+    if (raw.is_floating_point() && !at::equal(raw, raw.round()))
+      fail_input(args.source_point_labels, "", "labels must be integer ids; the array holds fractions");
+    const at::Tensor src_labels = raw.to(at::kLong).reshape(-1);
     if (src_labels.size(0) != src_points.size(0))
       fail_input(args.source_point_labels, "", "{} labels for {} source points", src_labels.size(0), src_points.size(0));
+    if (src_labels.lt(0).any().item<bool>())
+      fail_input(args.source_point_labels, "", "negative label ids (0 = unlabelled, ids > 0 = parts)");
     const at::Tensor keep = src_labels.gt(0);
     if (!keep.any().item<bool>()) fail_input(args.source_point_labels, "", "no labelled source point (all are 0)");
     LabelledFeatures sources;

@@ -35,6 +35,11 @@ at::Tensor SceneFrame::to_file(const at::Tensor& normalised_points) const {
   return (normalised_points - frame_offset(normalization, normalised_points)) / normalization.scale;
 }
 
+at::Tensor SceneFrame::to_model(const at::Tensor& normalised_points) const {
+  if (!(model_unit_scale > 0)) return to_file(normalised_points);
+  return normalised_points / model_unit_scale;
+}
+
 nlohmann::json SceneFrame::to_json() const {
   nlohmann::json json = {
       {"aabb_min", {aabb_min.x(), aabb_min.y(), aabb_min.z()}},

@@ -27,6 +27,9 @@ struct SceneFrame {
   at::Tensor to_normalised(const at::Tensor& file_points) const;
   /// The normalised frame -> file coordinates: Normalization::invert on every row.
   at::Tensor to_file(const at::Tensor& normalised_points) const;
+  /// The normalised frame -> the model's units (model_unit_scale: normalised / model_unit_scale, the origin kept);
+  /// without them, to_file.
+  at::Tensor to_model(const at::Tensor& normalised_points) const;
   nlohmann::json to_json() const;
   /// Throws InputError(origin, "scene_frame.<key>", ...) for malformed metadata.
   static SceneFrame from_json(const nlohmann::json& json, const std::string& origin);

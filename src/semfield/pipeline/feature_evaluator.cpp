@@ -101,14 +101,23 @@ std::optional<double> LabelScores::accuracy() const {
   return static_cast<double>(m_confusion.diagonal().sum().item<int64_t>()) / total;
 }
 
+namespace {
+
+std::string trimmed(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+  return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+}
+
+}  // namespace
+
 std::optional<ClassMatch> ClassMatch::by_name(const std::vector<std::string>& model,
                                               const std::map<int, std::string>& truth,
                                               const std::set<int64_t>& present) {
   if (model.empty() || truth.empty()) return std::nullopt;
   ClassMatch m;
   // Names meet by class_name_key (case, surrounding space and separators ignored).
-  std::map<std::string, int64_t> model_id;
-  for (size_t k = 0; k < model.size(); ++k) model_id.emplace(class_name_key(model[k]), static_cast<int64_t>(k));
+  std::map<std::string, std::vector<int64_t>> model_id;  // name key -> the model's ids of that name (any number)
+  for (size_t k = 0; k < model.size(); ++k) model_id[class_name_key(model[k])].push_back(static_cast<int64_t>(k));
   m.predicted_to_truth = at::full({static_cast<int64_t>(model.size())}, -1, at::kLong);
   int64_t largest = 0;
   for (const auto& [id, name] : truth)
@@ -129,13 +138,14 @@ std::optional<ClassMatch> ClassMatch::by_name(const std::vector<std::string>& mo
       it = scored.emplace(key, static_cast<int64_t>(m.names.size())).first;
       m.names.push_back(name);
       m.truth_ids.push_back(id);
-      m.predicted_to_truth[known->second] = it->second;
+      for (const int64_t k : known->second) m.predicted_to_truth[k] = it->second;
     }
     to_scored[id] = it->second;
     ids_of_scored[it->second].push_back(id);
   }
   for (const auto& [c, ids] : ids_of_scored)
-    if (ids.size() > 1) m.merged.push_back(fmt::format("{} (ids {})", m.names[static_cast<size_t>(c)], fmt::join(ids, ", ")));
+    if (ids.size() > 1)
+      m.merged.push_back(fmt::format("{} (ids {})", trimmed(m.names[static_cast<size_t>(c)]), fmt::join(ids, ", ")));
   std::set<std::string> model_names;
   for (const std::string& name : model) model_names.insert(class_name_key(name));
   for (size_t k = 0; k < model.size(); ++k)
@@ -143,7 +153,9 @@ std::optional<ClassMatch> ClassMatch::by_name(const std::vector<std::string>& mo
   for (const int64_t id : present) {
     if (id < 0) continue;
     const auto named = truth.find(static_cast<int>(id));
-    if (named == truth.end() || id > kMaxTruthId)
+    if (id > kMaxTruthId)
+      m.left_out.push_back(fmt::format("id {} (above {})", id, kMaxTruthId));
+    else if (named == truth.end())
       m.left_out.push_back(fmt::format("id {} (not in labels.json)", id));
     else if (model_names.count(class_name_key(named->second)) == 0 &&
              std::find(m.left_out.begin(), m.left_out.end(), named->second) == m.left_out.end())

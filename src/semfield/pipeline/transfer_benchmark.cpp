@@ -29,6 +29,7 @@
 #include "semfield/pipeline/correspondence_eval.h"
 #include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/pipeline/scene_mapping.h"
 
 namespace semfield {
 
@@ -58,7 +59,8 @@ at::Tensor tb_parts(const View& v) {
   return at::tensor(m.ids, at::kInt).view({m.height, m.width}).to(at::kLong).clamp_min(0);
 }
 
-TbInstance tb_load_instance(const fs::path& dir) {
+// `config`: the model's (featurenerf_scene_frame frames the instance as `apply` does); null: the instance's own frame.
+TbInstance tb_load_instance(const fs::path& dir, const nlohmann::json& config) {
   TbInstance in;
   in.name = dir.filename().string();
   LoadOptions load;
@@ -66,6 +68,10 @@ TbInstance tb_load_instance(const fs::path& dir) {
   load.load_extras = true;
   auto scene = std::make_shared<Scene>(load_scene(dir, load));
   in.frame = SceneFrame::from_scene(*scene);
+  if (!config.is_null()) {
+    in.frame = featurenerf_scene_frame(*scene, config, in.frame);
+    renormalize_scene(*scene, in.frame.normalization);
+  }
   in.scene = scene;
   for (const View& v : scene->views) {
     in.views[v.name] = &v;
@@ -348,11 +354,13 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
   for (size_t i = 0; i < kn.size(); ++i) names.push_back(kn.at(i).as_string());
   const JsonNode inst = category.at("instances");
   std::vector<TbInstance> instances;
+  const nlohmann::json model_config =
+      o.model.empty() ? nlohmann::json() : read_model_file(o.model, /*weights=*/false).config;
   {
     std::unique_ptr<ProgressBar> bar;
     if (o.show_progress) bar = std::make_unique<ProgressBar>("load instances", static_cast<int64_t>(inst.size()), "obj");
     for (size_t i = 0; i < inst.size(); ++i) {
-      instances.push_back(tb_load_instance(o.data / inst.at(i).as_string()));
+      instances.push_back(tb_load_instance(o.data / inst.at(i).as_string(), model_config));
       if (bar) bar->update(static_cast<int64_t>(i + 1));
     }
     if (bar) bar->finish();

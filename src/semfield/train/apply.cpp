@@ -182,6 +182,13 @@ ApplyResult apply_model(const ApplyOptions& options) {
     if (options.model_config.is_object()) config.update(options.model_config);
     spec.frame = type.frame_scene(*scene, config, spec.frame);
     renormalize_scene(*scene, spec.frame.normalization);
+    if (spec.frame.model_unit_scale > 0) {
+      const Normalization& n = spec.frame.normalization;
+      const Eigen::Vector3d centre = -n.offset / n.scale + Eigen::Vector3d::Zero();
+      log::info("{}: the scene framed on its cameras' look-at point ({:.3f}, {:.3f}, {:.3f}), its units read at {:.4g}x "
+                "(the cameras as far from the object as in the model's training corpora)",
+                file.type, centre.x() + 0.0, centre.y() + 0.0, centre.z() + 0.0, n.scale / spec.frame.model_unit_scale);
+    }
   }
   if (ft.steps > 0 && options.finetune_head_steps > 0 && model->head_stage_config().is_null())
     fail_usage("--finetune-head-steps: model {} (type {}) has no head stage (gp-nerf has: its perception heads)",

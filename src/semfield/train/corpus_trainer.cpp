@@ -25,6 +25,7 @@
 #include "semfield/models/registry.h"
 #include "semfield/pipeline/evaluator.h"
 #include "semfield/pipeline/run_folder.h"
+#include "semfield/pipeline/scene_mapping.h"
 #include "semfield/teachers/simulated_segmenter.h"
 #include "semfield/train/adam.h"
 #include "semfield/train/distributed.h"
@@ -87,6 +88,16 @@ LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const L
       if (id >= 0) classes.insert(id);
   out.classes.assign(classes.begin(), classes.end());
   return out;
+}
+
+// A model type that frames scenes itself (featurenerf: the cameras' look-at point at its camera distance) trains in the
+// frame `apply` gives an unseen scene (ModelType::frame_scene; the generator's corpora are already in it).
+void frame_for_model(LoadedScene& s, const CorpusModel& model) {
+  const ModelType& type = find_model_type(model.type());
+  if (!type.frame_scene) return;
+  s.frame = type.frame_scene(*s.scene, model.config_json(), s.frame);
+  renormalize_scene(*s.scene, s.frame.normalization);
+  for (size_t i = 0; i < s.train.size(); ++i) s.cameras[i] = s.train[i]->camera;
 }
 
 LoadedScene load_corpus_scene(const CorpusScene& entry, const Eigen::Vector3f& background,
@@ -351,15 +362,17 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     if (main_rank) log::info("initialised from {} ({}, type {})", options.init_model.string(), init.name, init.type);
   }
   const LabelInputs label_inputs = model->label_inputs();
-  const std::vector<LoadedScene> scenes =
+  std::vector<LoadedScene> scenes =
       load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1,
                   options.local_ranks, label_inputs, model->geometry_views() > 0, model->instance_targets());
+  for (LoadedScene& s : scenes) frame_for_model(s, *model);
   std::vector<CorpusScene> val_entries(corpus.val.begin(),
                                        corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
-  const std::vector<LoadedScene> val_scenes =
+  std::vector<LoadedScene> val_scenes =
       main_rank ? load_scenes(val_entries, background, "load val", show, 1, 1, label_inputs,
                               model->geometry_views() > 0, model->instance_targets())
                 : std::vector<LoadedScene>{};
+  for (LoadedScene& s : val_scenes) frame_for_model(s, *model);
   const std::vector<at::Tensor> params = model->parameters();
   DenseAdam adam(params);
   adam.set_lr_scales(model->lr_scales());

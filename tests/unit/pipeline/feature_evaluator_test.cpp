@@ -99,7 +99,7 @@ TEST(ClassMatch, SixteenBitIdsSharedNamesAndUnnamedIds) {
   ASSERT_TRUE(match.has_value());
   EXPECT_EQ(match->truth_classes(), 3);
   EXPECT_EQ(match->names, (std::vector<std::string>{"void", "sphere ", "ground"}));  // first ids 0, 7, 65535
-  EXPECT_EQ(match->merged, std::vector<std::string>{"sphere  (ids 7, 40000)"});
+  EXPECT_EQ(match->merged, std::vector<std::string>{"sphere (ids 7, 40000)"});
   EXPECT_EQ(match->left_out, std::vector<std::string>{"id 123 (not in labels.json)"});
   EXPECT_TRUE(match->unknown.empty());
   const auto [p, t] = match->apply(at::tensor({2, 2, 1, 0, 0, 1}, at::kLong),
@@ -110,6 +110,11 @@ TEST(ClassMatch, SixteenBitIdsSharedNamesAndUnnamedIds) {
   scores.add(p, t);
   EXPECT_NEAR(*scores.miou(), 1.0, 1e-12);
   EXPECT_EQ(scores.confusion().size(0), 4);
+  // A model with two classes of one name: both predict that class.
+  const auto twice = ClassMatch::by_name({"void", "Ground", "ground"}, {{0, "void"}, {3, "ground"}}, {0, 3});
+  ASSERT_TRUE(twice.has_value());
+  EXPECT_TRUE(at::equal(twice->predicted_to_truth, at::tensor({0, 1, 1}, at::kLong)));
+  EXPECT_TRUE(twice->unknown.empty());
 }
 
 TEST(FeaturePca, ProjectsTheMainVariationToColour) {

@@ -315,6 +315,15 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
                     " --views r_3 --out " + test::quoted(d / "bad_o"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--model-config"), std::string::npos) << r.output;
+  // A key set to the model's own value changes nothing: the same feature space.
+  r = test::run_cli("apply --model " + model + " --data " + test::quoted(d / "test" / "instance_002") +
+                    " --source-view r_3 --model-config '{\"descriptor\": \"internal\"}' --out " +
+                    test::quoted(d / "run_i"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = test::run_cli("transfer --run " + test::quoted(d / "run_i") + " --from " +
+                    test::quoted(d / "run_instance_000") + " --source r_3 --keypoints " + test::quoted(kp) +
+                    " --views r_3 --out " + test::quoted(d / "same_i"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
   // Canonical positions weighed beside the features (--coordinate-weight W): parts, keypoints and 3D points; W = 0
   // is the paper's protocol (v_NeRF's cosine alone) and labels otherwise than a large W.
   const auto parts_with_weight = [&](const std::string& weight, const std::string& name) {

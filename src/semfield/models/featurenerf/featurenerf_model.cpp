@@ -33,7 +33,7 @@ at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& d
   const kernels::Rays rays = kernels::generate_image_rays(camera);
   const at::Tensor z = depth.reshape({-1, 1}).to(at::kFloat);
   const at::Tensor t = kernels::ray_distance_from_z(camera, rays.directions, z);
-  const at::Tensor world = frame.to_file(rays.origins + rays.directions * t);
+  const at::Tensor world = frame.to_model(rays.origins + rays.directions * t);
   return (world * z.gt(0).to(at::kFloat)).view({h, w, 3});
 }
 
@@ -408,7 +408,7 @@ SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& con
   frame.aabb_min = Eigen::Vector3f::Constant(-1.0f);
   frame.aabb_max = Eigen::Vector3f::Constant(1.0f);
   frame.unbounded = false;
-  log::info("featurenerf: the scene framed on its cameras' look-at point ({:.3f}, {:.3f}, {:.3f}), {:.4g} of its units "
+  log::debug("featurenerf: the scene framed on its cameras' look-at point ({:.3f}, {:.3f}, {:.3f}), {:.4g} of its units "
             "from them on average: read at {:.4g} x its units (cameras {} from the object, as in the training corpora)",
             look->centre.x(), look->centre.y(), look->centre.z(), look->distance, distance / look->distance, distance);
   return frame;
@@ -515,7 +515,7 @@ CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& ex, uint64_t seed) 
     loss = loss + static_cast<float>(c.loss.distill) * (at::mse_loss(o.feature, t) + at::mse_loss(o.feature_coarse, t));
   }
   if (c.loss.coord > 0) {
-    const at::Tensor world = ex.frame.to_file(o.points.detach());
+    const at::Tensor world = ex.frame.to_model(o.points.detach());
     // Samples of rays that miss the box sit at one point: they carry no interval, and no loss.
     const at::Tensor live = o.dts.gt(0).to(at::kFloat).unsqueeze(2);
     at::Tensor coord;

@@ -124,7 +124,8 @@ std::unique_ptr<CorpusModel> create_featurenerf_trainable(const nlohmann::json& 
 /// (FeatureNerfConfig::camera_distance); `own` where that is 0 or the cameras' axes fix no point (with a warning).
 SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& config, const SceneFrame& own);
 
-/// The canonical coordinate (the scene files' world frame) of every pixel of a view from its z-depth map [H,W]
+/// The canonical coordinate (the scene files' world frame; in the model's units where the frame has them:
+/// SceneFrame::to_model) of every pixel of a view from its z-depth map [H,W]
 /// (normalised frame, 0 = nothing) -> [H,W,3]; zero where nothing is hit.
 at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& depth, const SceneFrame& frame);
 

@@ -45,8 +45,8 @@ void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int
   const int64_t encoded = c.encode_size > 0 ? c.encode_size : source_side;
   const int64_t s = proposal_stride(c, h, w, encoded);
   // Said once per process and stride (not per view): which proposal grid the views take.
-  static std::atomic<int64_t> said{0};
-  if (said.exchange(s) != s)
+  static std::atomic<uint32_t> said{0};  // bit s: stride s was said (s <= kMaxProposalStride < 32)
+  if ((said.fetch_or(1u << s) & (1u << s)) == 0)
     log::info("gp-nerf: whole views take the proposal at {} (proposal_stride {}; {}x{} view, references encoded at {})",
               s == 1 ? std::string("every pixel") : fmt::format("1 pixel in {} along rows and columns, spread to the rest", s),
               c.proposal_stride > 0 ? fmt::format("{}", c.proposal_stride) : std::string("0: automatic"), w, h,
