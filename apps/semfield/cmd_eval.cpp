@@ -259,6 +259,24 @@ void run_eval(const EvalArgs& args) {
   // semantics kept from the colour pass for their scores.
   const SemanticSource* own = run_semantic_source(loaded);
   const SemanticScoring scoring = semantic_scoring(args, loaded);
+  if (!args.gt.empty()) {
+    // The ground truth, checked before any view is rendered: which evaluated views have maps of that kind.
+    std::unique_ptr<LabelTeacher> truth;
+    try {
+      truth = make_label_teacher("labels:" + args.gt, scene);
+    } catch (const InputError& e) {
+      fail_usage("eval --gt {}: {}", args.gt, e.what());
+    }
+    std::vector<std::string> missing;
+    for (const View* v : views)
+      if (!truth->covers(*v)) missing.push_back(v->name);
+    if (missing.size() == views.size())
+      fail_usage("eval --gt {}: none of the {} evaluated views of {} has a ground-truth {} map ({}_path in its "
+                 "transforms file)", args.gt, views.size(), data.string(), args.gt, args.gt);
+    if (!missing.empty())
+      log::warn("eval --gt {}: {} of {} views have no ground-truth {} map and are not scored: {}", args.gt,
+                missing.size(), views.size(), args.gt, fmt::join(missing, ", "));
+  }
   std::optional<ViewOutputCache> cache;
   if (own != nullptr && own->renders_colour() && own->has_classes() &&
       (scoring.scores_label_maps() || (scoring.instance_head && own->has_instances()))) {
