@@ -11,6 +11,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
 #include "semfield/core/json_reader.h"
+#include "semfield/core/log.h"
 #include "semfield/core/tensor_state.h"
 #include "semfield/models/model_file.h"
 #include "semfield/io/array_torch.h"
@@ -320,18 +321,23 @@ void run_transfer(const TransferArgs& args) {
     // Keypoint features: the unit feature at the keypoint's pixel of the working-resolution source render.
     std::vector<at::Tensor> rows;
     nlohmann::json source_json = nlohmann::json::array();
+    std::vector<std::string> on_background;
     for (const Keypoint& k : keypoints) {
       const Eigen::Vector2d local((k.xy.x() + 0.5) * src.width() / sw - 0.5, (k.xy.y() + 0.5) * src.height() / sh - 0.5);
       const Eigen::Vector2i p = click_pixel(local, src.width(), src.height());
       rows.push_back(src.maps.select(1, p.y()).select(1, p.x()));
       const auto lifted = lift_click(src.camera, src.depth, local);
       nlohmann::json point;
+      if (!lifted) on_background.push_back(k.name);
       if (lifted) {
         const Eigen::Vector3d w = normalised_to_world(lifted->cast<double>(), source_side->run);
         point = {w.x(), w.y(), w.z()};
       }
       source_json.push_back({{"name", k.name}, {"x", k.xy.x()}, {"y", k.xy.y()}, {"point", point}});
     }
+    if (!on_background.empty())
+      log::warn("transfer: keypoints on {}'s background (no surface rendered at their pixel; their feature is the "
+                "background's, their `point` null): {}", args.source, fmt::join(on_background, ", "));
     const at::Tensor queries = at::stack(rows);
     summary["keypoints"] = source_json;
     nlohmann::json views = nlohmann::json::object();
