@@ -65,8 +65,10 @@ void check_prompts(const Prompts& prompts, int width, int height, const std::str
 }
 
 Eigen::Vector2i click_pixel(const Eigen::Vector2d& click, int width, int height) {
-  const int x = std::clamp(static_cast<int>(std::floor(click.x())), 0, width - 1);
-  const int y = std::clamp(static_cast<int>(std::floor(click.y())), 0, height - 1);
+  // Click convention: pixel centres at integers (the click's ray goes through (x + 0.5, y + 0.5)), so pixel i holds
+  // the clicks in [i - 0.5, i + 0.5).
+  const int x = std::clamp(static_cast<int>(std::floor(click.x() + 0.5)), 0, width - 1);
+  const int y = std::clamp(static_cast<int>(std::floor(click.y() + 0.5)), 0, height - 1);
   return {x, y};
 }
 

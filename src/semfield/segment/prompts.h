@@ -31,7 +31,7 @@ Eigen::Vector4d parse_box(const std::string& text, const std::string& option);
 /// width x height image; messages name the view and the offending prompt.
 void check_prompts(const Prompts& prompts, int width, int height, const std::string& view_name);
 
-/// Pixel (column, row) holding a click, clamped into the image.
+/// Pixel (column, row) holding a click — the nearest pixel centre (centres at integers) — clamped into the image.
 Eigen::Vector2i click_pixel(const Eigen::Vector2d& click, int width, int height);
 
 }  // namespace semfield

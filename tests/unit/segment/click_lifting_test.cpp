@@ -34,8 +34,10 @@ TEST(ClickLifting, LiftsThroughZDepthOffAxisToo) {
 TEST(ClickLifting, EmptyPixelsLiftToNothing) {
   const Camera camera = camera_at({0, 0, 4});
   at::Tensor depth = at::full({32, 32}, 3.0f);
-  depth[5][7] = 0;
+  depth[6][7] = 0;
+  // Pixel centres at integers: (7.2, 5.9) lies in pixel (7, 6), (7.2, 5.4) in its neighbour (7, 5).
   EXPECT_FALSE(lift_click(camera, depth, {7.2, 5.9}).has_value());
+  EXPECT_TRUE(lift_click(camera, depth, {7.2, 5.4}).has_value());
   Prompts prompts;
   prompts.positive = {{7.2, 5.9}, {16, 16}};
   prompts.negative = {{20, 20}};

@@ -27,11 +27,11 @@ TEST(LabelSegmenter, ClicksPickClassesNegativesRemoveThem) {
   Prompts prompts;
   prompts.positive = {{1.5, 1.5}, {5, 2}};
   EXPECT_EQ(prompted_classes(ids, opacity, prompts), (std::set<int64_t>{2, 3}));
-  prompts.negative = {{6.9, 4.9}};  // also on object 3
+  prompts.negative = {{6.4, 4.4}};  // also on object 3 (pixel (6, 4): centres at integers)
   EXPECT_EQ(prompted_classes(ids, opacity, prompts), (std::set<int64_t>{2}));
   // A click on the empty background selects nothing, whatever class the background latent renders there.
   Prompts empty;
-  empty.positive = {{0.5, 0.5}};
+  empty.positive = {{0.4, 0.4}};  // pixel (0, 0)
   EXPECT_TRUE(prompted_classes(ids, opacity, empty).empty());
   EXPECT_EQ(class_mask(ids, {2}).sum().item<int64_t>(), 4);
   EXPECT_TRUE(class_mask(ids, {2, 3}).equal((ids == 2) | (ids == 3)));

@@ -56,7 +56,9 @@ TEST(Prompts, ChecksClicksAgainstTheImage) {
 }
 
 TEST(Prompts, ClickPixelFloorsAndClamps) {
-  EXPECT_EQ(click_pixel({3.7, 2.2}, 8, 8), Eigen::Vector2i(3, 2));
+  EXPECT_EQ(click_pixel({3.7, 2.2}, 8, 8), Eigen::Vector2i(4, 2));  // centres at integers: the nearest centre
+  EXPECT_EQ(click_pixel({3.49, 2.5}, 8, 8), Eigen::Vector2i(3, 3));
+  EXPECT_EQ(click_pixel({-0.5, 7.4}, 8, 8), Eigen::Vector2i(0, 7));
   EXPECT_EQ(click_pixel({8.0, -1.0}, 8, 8), Eigen::Vector2i(7, 0));
 }
 
