@@ -1,6 +1,8 @@
 // Re-normalisation of a loaded scene.
 #include "semfield/pipeline/scene_mapping.h"
 
+#include "semfield/models/registry.h"
+
 namespace semfield {
 
 void renormalize_scene(Scene& scene, const Normalization& target) {
@@ -18,6 +20,15 @@ void renormalize_scene(Scene& scene, const Normalization& target) {
   scene.near *= ratio;  // normalised distances (0 = from the box) scale with the frame
   scene.far *= ratio;
   scene.normalization = target;
+}
+
+SceneFrame frame_scene_for_model(Scene& scene, const std::string& model_type, const nlohmann::json& config,
+                                 const SceneFrame& own) {
+  const ModelType& type = find_model_type(model_type);
+  if (!type.frame_scene) return own;
+  const SceneFrame frame = type.frame_scene(scene, config, own);
+  renormalize_scene(scene, frame.normalization);
+  return frame;
 }
 
 }  // namespace semfield

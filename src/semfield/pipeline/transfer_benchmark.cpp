@@ -59,8 +59,8 @@ at::Tensor tb_parts(const View& v) {
   return at::tensor(m.ids, at::kInt).view({m.height, m.width}).to(at::kLong).clamp_min(0);
 }
 
-// `config`: the model's (featurenerf_scene_frame frames the instance as `apply` does); null: the instance's own frame.
-TbInstance tb_load_instance(const fs::path& dir, const nlohmann::json& config) {
+// `model`: the model file's header (its type frames the instance as `apply` does); no type: the instance's own frame.
+TbInstance tb_load_instance(const fs::path& dir, const ModelFile& model) {
   TbInstance in;
   in.name = dir.filename().string();
   LoadOptions load;
@@ -68,10 +68,7 @@ TbInstance tb_load_instance(const fs::path& dir, const nlohmann::json& config) {
   load.load_extras = true;
   auto scene = std::make_shared<Scene>(load_scene(dir, load));
   in.frame = SceneFrame::from_scene(*scene);
-  if (!config.is_null()) {
-    in.frame = featurenerf_scene_frame(*scene, config, in.frame);
-    renormalize_scene(*scene, in.frame.normalization);
-  }
+  if (!model.type.empty()) in.frame = frame_scene_for_model(*scene, model.type, model.config, in.frame);
   in.scene = scene;
   for (const View& v : scene->views) {
     in.views[v.name] = &v;
@@ -354,13 +351,12 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
   for (size_t i = 0; i < kn.size(); ++i) names.push_back(kn.at(i).as_string());
   const JsonNode inst = category.at("instances");
   std::vector<TbInstance> instances;
-  const nlohmann::json model_config =
-      o.model.empty() ? nlohmann::json() : read_model_file(o.model, /*weights=*/false).config;
+  const ModelFile model_header = o.model.empty() ? ModelFile{} : read_model_file(o.model, /*weights=*/false);
   {
     std::unique_ptr<ProgressBar> bar;
     if (o.show_progress) bar = std::make_unique<ProgressBar>("load instances", static_cast<int64_t>(inst.size()), "obj");
     for (size_t i = 0; i < inst.size(); ++i) {
-      instances.push_back(tb_load_instance(o.data / inst.at(i).as_string(), model_config));
+      instances.push_back(tb_load_instance(o.data / inst.at(i).as_string(), model_header));
       if (bar) bar->update(static_cast<int64_t>(i + 1));
     }
     if (bar) bar->finish();

@@ -1,6 +1,7 @@
 // Training across the scenes of a corpus.
 #include "semfield/train/corpus_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -93,10 +94,8 @@ LoadedScene loaded_scene(std::string name, std::shared_ptr<Scene> scene, const L
 // A model type that frames scenes itself (featurenerf: the cameras' look-at point at its camera distance) trains in the
 // frame `apply` gives an unseen scene (ModelType::frame_scene; the generator's corpora are already in it).
 void frame_for_model(LoadedScene& s, const CorpusModel& model) {
-  const ModelType& type = find_model_type(model.type());
-  if (!type.frame_scene) return;
-  s.frame = type.frame_scene(*s.scene, model.config_json(), s.frame);
-  renormalize_scene(*s.scene, s.frame.normalization);
+  if (!find_model_type(model.type()).frame_scene) return;
+  s.frame = frame_scene_for_model(*s.scene, model.type(), model.config_json(), s.frame);
   for (size_t i = 0; i < s.train.size(); ++i) s.cameras[i] = s.train[i]->camera;
 }
 
@@ -366,6 +365,9 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
       load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1,
                   options.local_ranks, label_inputs, model->geometry_views() > 0, model->instance_targets());
   for (LoadedScene& s : scenes) frame_for_model(s, *model);
+  // Recorded in the model file: `apply` warns when a scene reaches beyond the box and none of these did.
+  const auto unbounded_scenes = static_cast<int64_t>(
+      std::count_if(scenes.begin(), scenes.end(), [](const LoadedScene& s) { return s.frame.unbounded; }));
   std::vector<CorpusScene> val_entries(corpus.val.begin(),
                                        corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
   std::vector<LoadedScene> val_scenes =
@@ -438,6 +440,7 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
     for (const auto& s : corpus.train) train_names.push_back(s.name);
     file.info = {{"trained_on", {{"corpus", fs::absolute(options.corpus).lexically_normal().string()},
                                  {"train_scenes", corpus.train.size()},
+                                 {"unbounded_scenes", unbounded_scenes},
                                  {"val_scenes", corpus.val.size()}}},
                  {"steps", p.step},
                  {"train_seconds", p.elapsed_seconds},

@@ -408,9 +408,6 @@ SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& con
   frame.aabb_min = Eigen::Vector3f::Constant(-1.0f);
   frame.aabb_max = Eigen::Vector3f::Constant(1.0f);
   frame.unbounded = false;
-  log::debug("featurenerf: the scene framed on its cameras' look-at point ({:.3f}, {:.3f}, {:.3f}), {:.4g} of its units "
-            "from them on average: read at {:.4g} x its units (cameras {} from the object, as in the training corpora)",
-            look->centre.x(), look->centre.y(), look->centre.z(), look->distance, distance / look->distance, distance);
   return frame;
 }
 
