@@ -3,6 +3,7 @@
 
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
+#include "semfield/core/log.h"
 
 namespace semfield {
 
@@ -52,9 +53,15 @@ LabelSet read_labels(const std::filesystem::path& path) {
         label.class_id = static_cast<int>(id);
         if (label.class_id >= 0 && !out.classes.empty()) {
           const auto cls = out.classes.find(label.class_id);
-          if (cls == out.classes.end())
-            class_id->fail(fmt::format("class id {} is not listed in \"classes\"", label.class_id));
-          if (label.class_name.empty()) label.class_name = cls->second.name;
+          if (cls == out.classes.end()) {
+            // One instance's dangling class must not cost the class list (what eval --gt semantic needs) or the other
+            // instances: kept without a class, named in a warning.
+            log::warn("{}: {}: class id {} is not listed in \"classes\"; instance {} is kept without a class",
+                      class_id->file().string(), class_id->key_path(), label.class_id, label.id);
+            label.class_id = -1;
+          } else if (label.class_name.empty()) {
+            label.class_name = cls->second.name;
+          }
         }
       }
       const auto lo = entry.find("bbox_min"), hi = entry.find("bbox_max");

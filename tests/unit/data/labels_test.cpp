@@ -56,6 +56,21 @@ TEST(Labels, ReadsClassesAndInstances) {
   EXPECT_EQ(only.instances.at(4).class_id, -1);
 }
 
+TEST(Labels, AnInstanceOfAnUnlistedClassIsKeptWithoutAClassAndWarned) {
+  TempDir dir;
+  write_text(dir / "labels.json", R"({"classes": [{"id": 1, "name": "a"}],
+    "instances": [{"id": 1, "class_id": 5}, {"id": 2, "class_id": 1}]})");
+  LogCapture log;
+  const LabelSet labels = read_labels(dir / "labels.json");
+  EXPECT_THAT(log.text(), HasSubstr("labels.json: instances[0].class_id: class id 5 is not listed in \"classes\"; "
+                                    "instance 1 is kept without a class"));
+  ASSERT_EQ(labels.classes.size(), 1u);
+  ASSERT_EQ(labels.instances.size(), 2u);
+  EXPECT_EQ(labels.instances.at(1).class_id, -1);
+  EXPECT_EQ(labels.instances.at(1).class_name, "");
+  EXPECT_EQ(labels.instances.at(2).class_name, "a");
+}
+
 TEST(Labels, ErrorsNameFileAndKeyPath) {
   TempDir dir;
   const auto error_for = [&](const std::string& text) {
@@ -73,8 +88,6 @@ TEST(Labels, ErrorsNameFileAndKeyPath) {
   EXPECT_THAT(error_for(R"({"instances": [{"id": "one"}]})"),
               HasSubstr("labels.json: instances[0].id: expected a number, got string"));
   EXPECT_THAT(error_for(R"({"instances": [{"name": "x"}]})"), HasSubstr("labels.json: instances[0].id: missing required key"));
-  EXPECT_THAT(error_for(R"({"classes": [{"id": 1, "name": "a"}], "instances": [{"id": 1, "class_id": 5}]})"),
-              HasSubstr("labels.json: instances[0].class_id: class id 5 is not listed"));
   EXPECT_THAT(error_for(R"({"classes": {"id": 1}})"), HasSubstr("labels.json: classes: expected an array"));
   EXPECT_THAT(error_for("{"), HasSubstr("labels.json: malformed JSON"));
 }
