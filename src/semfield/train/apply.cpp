@@ -111,6 +111,23 @@ ApplyResult apply_model(const ApplyOptions& options) {
     log::warn("--source-views {}: {} has {} training (source) views; every view is rendered from those {}",
               options.source_views, options.data.string(), scene->count(Split::Train), scene->count(Split::Train));
   spec.frame = SceneFrame::from_scene(*scene);
+  if (spec.frame.unbounded && !type.frame_scene) {
+    // Rays of an unbounded frame are sampled over a box `unbounded_extent` times wider, in a scene unlike the
+    // corpus's: say so unless the model's training scenes were of that kind too.
+    const nlohmann::json trained = file.info.value("trained_on", nlohmann::json::object());
+    const nlohmann::json beyond = trained.is_object() ? trained.value("unbounded_scenes", nlohmann::json()) : nlohmann::json();
+    if (!beyond.is_number() || beyond.get<double>() <= 0)
+      log::warn("{}: the scene's content reaches beyond the box [-1, 1]^3 (its frame is unbounded), and {}: expect "
+                "lower quality than on scenes like its corpus (`semfield eval` measures it)",
+                options.data.string(),
+                beyond.is_number() ? fmt::format("none of model {}'s training scenes did", file.name)
+                                   : fmt::format("model {}'s record does not say that any of its training scenes did "
+                                                 "(trained_on.unbounded_scenes)",
+                                                 file.name));
+  }
+  if (!spec.frame.has_alpha && options.background != "white")
+    log::warn("--background {}: the images of {} have no alpha channel, so nothing is composited over it; their "
+              "backgrounds stay as photographed", options.background, options.data.string());
   if (!options.source_view.empty()) {
     source_view_scene(scene, options.source_view);  // refuses an unknown view now, listing names
     spec.source_view = options.source_view;
@@ -180,8 +197,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
     // renders with; every later command reads the frame from the run (load_applied_run renormalises the same way).
     nlohmann::json config = finetune_config;
     if (options.model_config.is_object()) config.update(options.model_config);
-    spec.frame = type.frame_scene(*scene, config, spec.frame);
-    renormalize_scene(*scene, spec.frame.normalization);
+    spec.frame = frame_scene_for_model(*scene, file.type, config, spec.frame);
     if (spec.frame.model_unit_scale > 0) {
       const Normalization& n = spec.frame.normalization;
       const Eigen::Vector3d centre = -n.offset / n.scale + Eigen::Vector3d::Zero();

@@ -17,6 +17,7 @@
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
 #include "semfield/pipeline/distill_run.h"
+#include "semfield/io/image.h"
 #include "semfield/pipeline/run_folder.h"
 #include "semfield/pipeline/view_output_cache.h"
 #include "semfield/segment/field_choice.h"
@@ -429,6 +430,68 @@ TEST(AppliedRun, InstanceHeadCheckRoundTripsAndBadValuesAreNamed) {
       EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
     }
     write_applied_run_spec(run, spec);
+  }
+}
+
+TEST(AppliedRun, BackgroundWithoutAlphaIsWarned) {
+  // --background composites RGBA images over a colour; for RGB images it can do nothing, and says so.
+  AppliedFixture f;
+  const auto rgba = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
+                                  " --background black --out " + test::quoted(f.tmp / "run_rgba"));
+  ASSERT_EQ(rgba.exit_code, 0) << rgba.output;
+  EXPECT_EQ(rgba.output.find("no alpha channel"), std::string::npos) << rgba.output;
+  for (const char* split : {"train", "test"})
+    for (const auto& entry : std::filesystem::directory_iterator(f.scene / split)) {
+      const std::string stem = entry.path().stem().string();
+      if (entry.path().extension() != ".png" || stem.find('_', 2) != std::string::npos) continue;  // r_<i>.png only
+      const Image in = read_image(entry.path());
+      ASSERT_EQ(in.channels, 4) << entry.path();
+      Image rgb(in.width, in.height, 3);
+      for (int y = 0; y < in.height; ++y)
+        for (int x = 0; x < in.width; ++x)
+          for (int c = 0; c < 3; ++c) rgb.at(x, y, c) = in.at(x, y, c);
+      write_png(entry.path(), rgb);
+    }
+  const auto rgb = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
+                                 " --background black --out " + test::quoted(f.tmp / "run_rgb"));
+  ASSERT_EQ(rgb.exit_code, 0) << rgb.output;
+  EXPECT_NE(rgb.output.find("--background black: the images of"), std::string::npos) << rgb.output;
+  EXPECT_NE(rgb.output.find("have no alpha channel"), std::string::npos) << rgb.output;
+  const auto white = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
+                                   " --out " + test::quoted(f.tmp / "run_white"));
+  ASSERT_EQ(white.exit_code, 0) << white.output;
+  EXPECT_EQ(white.output.find("no alpha channel"), std::string::npos) << white.output;
+}
+
+TEST(AppliedRun, AScenePastTheBoxIsWarnedUnlessTheCorpusHadSuch) {
+  AppliedFixture f;
+  SynthConfig open;
+  open.preset = "open";
+  open.n_views = 6;
+  open.resolution = 24;
+  open.n_objects = 2;
+  open.seed = 8201;
+  write_synth_dataset(open, f.tmp / "open");
+  const auto apply_to = [&](const std::filesystem::path& data, const std::filesystem::path& model) {
+    const auto r = test::run_cli("apply --model " + test::quoted(model) + " --data " + test::quoted(data) + " --out " +
+                                 test::quoted(f.tmp / ("run_" + data.filename().string() + "_" +
+                                                       model.stem().string())));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output;
+  };
+  // The fixture's model records nothing about its corpus; a tabletop scene is no concern.
+  EXPECT_EQ(apply_to(f.scene, f.model).find("beyond the box"), std::string::npos);
+  EXPECT_NE(apply_to(f.tmp / "open", f.model).find("record does not say that any of its training scenes did"),
+            std::string::npos);
+  // A model whose record counts its corpus's unbounded scenes: none -> warned, some -> not.
+  ModelFile m = read_model_file(f.model);
+  for (const int count : {0, 3}) {
+    m.info["trained_on"]["unbounded_scenes"] = count;
+    const auto path = f.models / ("tiny-ibr-" + std::to_string(count) + ".safetensors");
+    write_model_file(path, m);
+    const std::string out = apply_to(f.tmp / "open", path);
+    EXPECT_EQ(out.find("none of model tiny-ibr's training scenes did") != std::string::npos, count == 0) << out;
+    EXPECT_EQ(out.find("beyond the box") != std::string::npos, count == 0) << out;
   }
 }
 

@@ -79,6 +79,7 @@ TEST(CorpusTrainer, ValidationPsnrRisesOnAnUnseenSceneAndResumeContinues) {
   EXPECT_EQ(model.type, "ibr");
   EXPECT_EQ(model.info["steps"], 300);
   EXPECT_EQ(model.info["trained_on"]["train_scenes"], 4);
+  EXPECT_EQ(model.info["trained_on"]["unbounded_scenes"], 0);  // tabletop scenes, inside the box
   // The corpus's images are 32 px: the model resamples source images of other sizes to that before its encoder.
   EXPECT_EQ(model.config.at("encode_size"), 32);
 
