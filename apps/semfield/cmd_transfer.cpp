@@ -153,6 +153,13 @@ void require_same_feature_space(const TransferSide& a, const TransferSide& b) {
   if (effective(a) != effective(b))
     refuse(fmt::format("applied with different --model-config: {} against {}", a.run.applied->model_config.dump(),
                        b.run.applied->model_config.dump()));
+  // Positions enter the features in the model's units: a run applied before scenes were framed in the corpora's
+  // units (2026-11-29: no model_unit_scale in its frame) against one applied since may read them at another scale.
+  const double ua = a.run.model->frame().model_unit_scale, ub = b.run.model->frame().model_unit_scale;
+  if (ua != ub)
+    refuse(fmt::format("framed in different units (scene_frame.model_unit_scale {} against {}; 0: a run applied before "
+                       "2026-11-29, in its scene's own units): apply the model to both scenes again",
+                       ua, ub));
   if (a.semantics->channels() != b.semantics->channels()) refuse("different feature channels");
   if (a.semantics->has_canonical_positions() != b.semantics->has_canonical_positions())
     refuse("one regresses canonical positions, the other does not");

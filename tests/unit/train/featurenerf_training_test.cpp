@@ -305,25 +305,34 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
                     " --source r_3 --keypoints " + test::quoted(kp) + " --views r_3 --out " + test::quoted(d / "bad"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("different feature spaces"), std::string::npos) << r.output;
-  // So are runs of the same model applied with different config keys (here the output feature v as descriptor).
-  r = test::run_cli("apply --model " + model + " --data " + test::quoted(d / "test" / "instance_002") +
-                    " --source-view r_3 --model-config '{\"descriptor\": \"output\"}' --out " +
-                    test::quoted(d / "run_o"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = test::run_cli("transfer --run " + test::quoted(d / "run_o") + " --from " +
-                    test::quoted(d / "run_instance_000") + " --source r_3 --keypoints " + test::quoted(kp) +
-                    " --views r_3 --out " + test::quoted(d / "bad_o"));
+  // Instance 2 applied with a --model-config, then its keypoints transferred from instance 0's run.
+  const auto transfer_with_config = [&](const std::string& model_config, const std::string& name) {
+    auto a = test::run_cli("apply --model " + model + " --data " + test::quoted(d / "test" / "instance_002") +
+                           " --source-view r_3 --model-config '" + model_config + "' --out " +
+                           test::quoted(d / ("run_" + name)));
+    EXPECT_EQ(a.exit_code, 0) << a.output;
+    return test::run_cli("transfer --run " + test::quoted(d / ("run_" + name)) + " --from " +
+                         test::quoted(d / "run_instance_000") + " --source r_3 --keypoints " + test::quoted(kp) +
+                         " --views r_3 --out " + test::quoted(d / ("kp_" + name)));
+  };
+  // So are runs of the same model applied with different config keys (here the output feature v as descriptor)...
+  r = transfer_with_config("{\"descriptor\": \"output\"}", "o");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--model-config"), std::string::npos) << r.output;
-  // A key set to the model's own value changes nothing: the same feature space.
-  r = test::run_cli("apply --model " + model + " --data " + test::quoted(d / "test" / "instance_002") +
-                    " --source-view r_3 --model-config '{\"descriptor\": \"internal\"}' --out " +
-                    test::quoted(d / "run_i"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = test::run_cli("transfer --run " + test::quoted(d / "run_i") + " --from " +
-                    test::quoted(d / "run_instance_000") + " --source r_3 --keypoints " + test::quoted(kp) +
-                    " --views r_3 --out " + test::quoted(d / "same_i"));
+  // ...but a key set to the model's own value changes nothing: the same feature space.
+  r = transfer_with_config("{\"descriptor\": \"internal\"}", "i");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  // A run applied before scenes were framed in the corpora's units (no model_unit_scale in its frame) reads positions
+  // at another scale: refused against one applied since.
+  nlohmann::json old_spec = test::read_json(d / "run_i" / "config.json");
+  ASSERT_TRUE(old_spec.at("scene_frame").contains("model_unit_scale"));
+  old_spec["scene_frame"].erase("model_unit_scale");
+  fs::create_directories(d / "run_old");
+  test::write_text(d / "run_old" / "config.json", old_spec.dump(2));
+  r = test::run_cli("transfer --run " + test::quoted(d / "run_old") + " --from " + test::quoted(d / "run_instance_000") +
+                    " --source r_3 --keypoints " + test::quoted(kp) + " --views r_3 --out " + test::quoted(d / "kp_old"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("framed in different units"), std::string::npos) << r.output;
   // Canonical positions weighed beside the features (--coordinate-weight W): parts, keypoints and 3D points; W = 0
   // is the paper's protocol (v_NeRF's cosine alone) and labels otherwise than a large W.
   const auto parts_with_weight = [&](const std::string& weight, const std::string& name) {
