@@ -51,9 +51,10 @@ void check_prompts(const Prompts& prompts, int width, int height, const std::str
   if (prompts.positive.empty() && !prompts.box)
     fail_usage("segment: give at least one --click x,y or a --box x0,y0,x1,y1 (negative clicks alone select nothing)");
   auto check = [&](const Eigen::Vector2d& p, const char* what) {
-    if (!(p.x() >= 0 && p.x() < width && p.y() >= 0 && p.y() < height))
-      fail_usage("{} {} lies outside view {} ({} x {} pixels: x in [0, {}), y in [0, {}))", what, describe(p),
-                 view_name, width, height, width, height);
+    // Pixel centres at integers: pixel i covers [i - 0.5, i + 0.5), the image [-0.5, width - 0.5).
+    if (!(p.x() >= -0.5 && p.x() < width - 0.5 && p.y() >= -0.5 && p.y() < height - 0.5))
+      fail_usage("{} {} lies outside view {} ({} x {} pixels: x in [-0.5, {:g}), y in [-0.5, {:g}))", what, describe(p),
+                 view_name, width, height, width - 0.5, height - 0.5);
   };
   for (const Eigen::Vector2d& p : prompts.positive) check(p, "click");
   for (const Eigen::Vector2d& p : prompts.negative) check(p, "negative click");

@@ -363,10 +363,11 @@ std::optional<double> region_jump_threshold(const at::Tensor& bottleneck, double
 
 at::Tensor box_mask(const Eigen::Vector4d& box, int width, int height) {
   at::Tensor inside = at::zeros({height, width}, at::kBool);
-  const int64_t x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(box[0])));
-  const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(box[1])));
-  const int64_t x1 = std::min<int64_t>(width, static_cast<int64_t>(std::floor(box[2])) + 1);
-  const int64_t y1 = std::min<int64_t>(height, static_cast<int64_t>(std::floor(box[3])) + 1);
+  // Corners read as clicks (the pixel whose centre is nearest, click_pixel); the corners' pixels are inside.
+  const int64_t x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(box[0] + 0.5)));
+  const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(box[1] + 0.5)));
+  const int64_t x1 = std::min<int64_t>(width, static_cast<int64_t>(std::floor(box[2] + 0.5)) + 1);
+  const int64_t y1 = std::min<int64_t>(height, static_cast<int64_t>(std::floor(box[3] + 0.5)) + 1);
   if (x1 > x0 && y1 > y0) inside.slice(0, y0, y1).slice(1, x0, x1).fill_(true);
   return inside;
 }

@@ -61,7 +61,8 @@ Eigen::Matrix4d parse_pose(const JsonNode& node) {
 Eigen::Vector2d parse_xy(const JsonNode& node, int width, int height) {
   if (!node.is_array() || node.size() != 2) node.fail("a click must be [x, y]");
   const std::vector<double> v = node.as_doubles();
-  if (!(v[0] >= 0 && v[0] < width && v[1] >= 0 && v[1] < height))
+  // Pixel centres at integers: the image spans [-0.5, width - 0.5) (docs/segmentation.md, Conventions).
+  if (!(v[0] >= -0.5 && v[0] < width - 0.5 && v[1] >= -0.5 && v[1] < height - 0.5))
     node.fail(fmt::format("click {},{} lies outside the {} x {} view", v[0], v[1], width, height));
   return {v[0], v[1]};
 }
@@ -125,7 +126,7 @@ Prompts parse_prompts(const JsonNode& node, int width, int height, const ViewLim
     if (!box->is_array() || box->size() != 4) box->fail("must be [x0, y0, x1, y1]");
     const std::vector<double> v = box->as_doubles();
     if (!(v[0] <= v[2] && v[1] <= v[3])) box->fail("is inverted (need x0 <= x1 and y0 <= y1)");
-    if (!(v[0] >= 0 && v[1] >= 0 && v[2] < width && v[3] < height))
+    if (!(v[0] >= -0.5 && v[1] >= -0.5 && v[2] < width - 0.5 && v[3] < height - 0.5))
       box->fail(fmt::format("lies outside the {} x {} view", width, height));
     prompts.box = Eigen::Vector4d(v[0], v[1], v[2], v[3]);
   }

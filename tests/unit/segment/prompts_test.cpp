@@ -38,8 +38,13 @@ TEST(Prompts, ChecksClicksAgainstTheImage) {
   EXPECT_THAT(usage_message([&] { check_prompts(prompts, 64, 48, "r_1"); }), HasSubstr("at least one --click"));
   prompts.negative.emplace_back(3, 3);
   EXPECT_THAT(usage_message([&] { check_prompts(prompts, 64, 48, "r_1"); }), HasSubstr("negative clicks alone"));
-  prompts.positive.emplace_back(63.5, 47.9);
+  prompts.positive.emplace_back(63.4, 47.4);  // pixel centres at integers: the image is [-0.5, 63.5) x [-0.5, 47.5)
+  prompts.negative.emplace_back(-0.5, -0.5);
   EXPECT_NO_THROW(check_prompts(prompts, 64, 48, "r_1"));
+  prompts.positive.emplace_back(63.5, 10);
+  EXPECT_THAT(usage_message([&] { check_prompts(prompts, 64, 48, "r_1"); }),
+              HasSubstr("click 63.5,10 lies outside view r_1 (64 x 48 pixels: x in [-0.5, 63.5), y in [-0.5, 47.5))"));
+  prompts.positive.pop_back();
   prompts.positive.emplace_back(64, 10);
   const std::string message = usage_message([&] { check_prompts(prompts, 64, 48, "r_1"); });
   EXPECT_THAT(message, HasSubstr("click 64,10 lies outside view r_1"));
@@ -55,7 +60,7 @@ TEST(Prompts, ChecksClicksAgainstTheImage) {
   EXPECT_NO_THROW(check_prompts(box_only, 64, 48, "r_1"));
 }
 
-TEST(Prompts, ClickPixelFloorsAndClamps) {
+TEST(Prompts, ClickPixelIsTheNearestCentreClamped) {
   EXPECT_EQ(click_pixel({3.7, 2.2}, 8, 8), Eigen::Vector2i(4, 2));  // centres at integers: the nearest centre
   EXPECT_EQ(click_pixel({3.49, 2.5}, 8, 8), Eigen::Vector2i(3, 3));
   EXPECT_EQ(click_pixel({-0.5, 7.4}, 8, 8), Eigen::Vector2i(0, 7));

@@ -119,7 +119,10 @@ TEST(SimilaritySegmenter, NegativeClicksAndBoxesRestrict) {
   EXPECT_TRUE(in_box[17][7].item<bool>());
   EXPECT_FALSE(in_box.slice(1, 16, kW).any().item<bool>());
   EXPECT_FALSE(in_box.slice(0, 0, 12).any().item<bool>());
-  EXPECT_EQ(box_mask(Eigen::Vector4d(1, 2, 3.5, 2), kW, kH).sum().item<int64_t>(), 3);
+  // Fractional corners read the pixel whose centre is nearest (centres at integers), as clicks do.
+  EXPECT_EQ(box_mask(Eigen::Vector4d(1, 2, 3.4, 2), kW, kH).sum().item<int64_t>(), 3);
+  EXPECT_EQ(box_mask(Eigen::Vector4d(1, 2, 3.5, 2), kW, kH).sum().item<int64_t>(), 4);
+  EXPECT_EQ(box_mask(Eigen::Vector4d(0.6, 1.6, 3.4, 2.4), kW, kH).sum().item<int64_t>(), 3);
 }
 
 TEST(SimilaritySegmenter, EmptyClicksGiveNoTarget) {
