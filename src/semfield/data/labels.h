@@ -16,7 +16,7 @@ struct LabelSet {
 
 /// Reads labels.json. Both arrays are optional. Class entries: "id" (integer >= 0), "name" (string).
 /// Instance entries: "id" (integer >= 0), "name" (default "instance_<id>"), "class" (string),
-/// "class_id" (integer; must name a listed class when "classes" is given), "bbox_min"/"bbox_max"
+/// "class_id" (integer; one that "classes" does not list is warned about and dropped: -1), "bbox_min"/"bbox_max"
 /// (3 numbers each, both or neither, min <= max, original world coordinates). An instance with a
 /// class_id but no "class" takes the class's name. Duplicate ids, wrong types and non-finite numbers
 /// throw InputError naming the file and key path ("instances[2].bbox_max").

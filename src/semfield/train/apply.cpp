@@ -73,6 +73,26 @@ std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
 
 }  // namespace
 
+// The colour of an image's one-pixel border when it is uniform (every channel's spread <= 0.02): an object rendered or
+// photographed on a solid backdrop.
+std::optional<Eigen::Vector3d> uniform_border_colour(const Image& im) {
+  if (im.width < 2 || im.height < 2 || im.channels < 3) return std::nullopt;
+  Eigen::Vector3d sum = Eigen::Vector3d::Zero(), squares = Eigen::Vector3d::Zero();
+  int64_t n = 0;
+  const auto add = [&](int x, int y) {
+    const Eigen::Vector3d c(im.at(x, y, 0), im.at(x, y, 1), im.at(x, y, 2));
+    sum += c;
+    squares += c.cwiseProduct(c);
+    ++n;
+  };
+  for (int x = 0; x < im.width; ++x) add(x, 0), add(x, im.height - 1);
+  for (int y = 1; y + 1 < im.height; ++y) add(0, y), add(im.width - 1, y);
+  const Eigen::Vector3d mean = sum / static_cast<double>(n);
+  const Eigen::Vector3d spread = (squares / static_cast<double>(n) - mean.cwiseProduct(mean)).cwiseMax(0.0).cwiseSqrt();
+  if (spread.maxCoeff() > 0.02) return std::nullopt;
+  return mean;
+}
+
 int64_t default_head_steps(int64_t finetune_steps_taken, int64_t view_pixels) {
   if (finetune_steps_taken <= 0) return 0;
   constexpr double kReferencePixels = 128.0 * 128.0;
@@ -111,10 +131,11 @@ ApplyResult apply_model(const ApplyOptions& options) {
     log::warn("--source-views {}: {} has {} training (source) views; every view is rendered from those {}",
               options.source_views, options.data.string(), scene->count(Split::Train), scene->count(Split::Train));
   spec.frame = SceneFrame::from_scene(*scene);
-  if (spec.frame.unbounded && !type.frame_scene) {
+  if (spec.frame.unbounded && !type.frame_scene && ft.steps == 0) {
     // Rays of an unbounded frame are sampled over a box `unbounded_extent` times wider, in a scene unlike the
-    // corpus's: say so unless the model's training scenes were of that kind too.
-    const nlohmann::json trained = file.info.value("trained_on", nlohmann::json::object());
+    // corpus's: say so unless the model's training scenes were of that kind too (or it is fine-tuned on this one).
+    const nlohmann::json trained =
+        file.info.is_object() ? file.info.value("trained_on", nlohmann::json::object()) : nlohmann::json();
     const nlohmann::json beyond = trained.is_object() ? trained.value("unbounded_scenes", nlohmann::json()) : nlohmann::json();
     if (!beyond.is_number() || beyond.get<double>() <= 0)
       log::warn("{}: the scene's content reaches beyond the box [-1, 1]^3 (its frame is unbounded), and {}: expect "
@@ -125,13 +146,30 @@ ApplyResult apply_model(const ApplyOptions& options) {
                                                  "(trained_on.unbounded_scenes)",
                                                  file.name));
   }
-  if (!spec.frame.has_alpha && options.background != "white")
+  if (!spec.frame.has_alpha && !parse_background(options.background).isApprox(Eigen::Vector3f::Ones()))
     log::warn("--background {}: the images of {} have no alpha channel, so nothing is composited over it; their "
               "backgrounds stay as photographed", options.background, options.data.string());
-  if (!options.source_view.empty()) {
-    source_view_scene(scene, options.source_view);  // refuses an unknown view now, listing names
-    spec.source_view = options.source_view;
+  {
+    // The source views the model reads (--source-view: that one; an unknown name is refused now, listing names).
+    const std::shared_ptr<const Scene> sources = source_view_scene(scene, options.source_view);
+    // An RGB source image of an object on a solid backdrop other than the background RGBA images are composited over
+    // (the one the generator's corpora were rendered over unless --background says otherwise): the model reads that
+    // backdrop as part of the scene. Said once, for the first such source view.
+    const Eigen::Vector3d background = parse_background(options.background).cast<double>();
+    for (const View* view : sources->split(Split::Train)) {
+      if (view->has_alpha()) continue;
+      const std::optional<Eigen::Vector3d> border = uniform_border_colour(view->rgb);
+      if (border && (*border - background).cwiseAbs().maxCoeff() > 0.1) {
+        log::warn("{}: source view {} has no alpha channel and a uniform border of colour ({:.2f}, {:.2f}, {:.2f}), not "
+                  "the --background {} that RGBA images are composited over (and the models' corpora were rendered "
+                  "over): the model reads that backdrop as part of the scene: give the images with alpha, or with the backdrop "
+                  "in the --background colour",
+                  options.data.string(), view->name, border->x(), border->y(), border->z(), options.background);
+        break;
+      }
+    }
   }
+  if (!options.source_view.empty()) spec.source_view = options.source_view;
   if (!options.semantic_maps.empty()) {
     if (!type.semantic_maps)
       fail_usage("model {} (type {}) takes no 2D semantic maps: drop --teacher", file.name, file.type);
@@ -265,6 +303,13 @@ ApplyResult apply_model(const ApplyOptions& options) {
                   {"scene", std::filesystem::absolute(options.data).lexically_normal().string()},
                   {"steps", result.finetune.steps},
                   {"seconds", result.finetune.seconds}};
+    // What it has been trained on: the model's corpus, then this scene (counted among unbounded scenes if it is one).
+    if (file.info.is_object() && file.info.contains("trained_on") && file.info["trained_on"].is_object())
+      tuned.info["trained_on"] = file.info["trained_on"];
+    if (spec.frame.unbounded) {
+      nlohmann::json& count = tuned.info["trained_on"]["unbounded_scenes"];
+      count = (count.is_number_integer() ? count.get<int64_t>() : 0) + 1;
+    }
     if (result.head_stage.steps > 0) {
       tuned.info["head_steps"] = result.head_stage.steps;
       tuned.info["head_seconds"] = result.head_stage.seconds;

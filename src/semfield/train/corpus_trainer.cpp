@@ -364,10 +364,11 @@ CorpusTrainSummary train_corpus(const CorpusTrainOptions& options, ProcessGroup*
   std::vector<LoadedScene> scenes =
       load_scenes(corpus.train, background, "load train", show, static_cast<size_t>(options.source_views) + 1,
                   options.local_ranks, label_inputs, model->geometry_views() > 0, model->instance_targets());
-  for (LoadedScene& s : scenes) frame_for_model(s, *model);
-  // Recorded in the model file: `apply` warns when a scene reaches beyond the box and none of these did.
+  // Recorded in the model file (before a type frames the scenes its own way): `apply` warns when a scene reaches
+  // beyond the box and none of these did.
   const auto unbounded_scenes = static_cast<int64_t>(
       std::count_if(scenes.begin(), scenes.end(), [](const LoadedScene& s) { return s.frame.unbounded; }));
+  for (LoadedScene& s : scenes) frame_for_model(s, *model);
   std::vector<CorpusScene> val_entries(corpus.val.begin(),
                                        corpus.val.begin() + std::min<size_t>(corpus.val.size(), options.val_scenes));
   std::vector<LoadedScene> val_scenes =

@@ -17,6 +17,7 @@ using semfield::test::LogCapture;
 using semfield::test::TempDir;
 using semfield::test::write_text;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(Labels, ClassNameKeysIgnoreCaseSurroundingSpaceAndSeparators) {
   EXPECT_EQ(class_name_key("sphere"), "sphere");
@@ -59,13 +60,18 @@ TEST(Labels, ReadsClassesAndInstances) {
 TEST(Labels, AnInstanceOfAnUnlistedClassIsKeptWithoutAClassAndWarned) {
   TempDir dir;
   write_text(dir / "labels.json", R"({"classes": [{"id": 1, "name": "a"}],
-    "instances": [{"id": 1, "class_id": 5}, {"id": 2, "class_id": 1}]})");
+    "instances": [{"id": 1, "class_id": 5}, {"id": 2, "class_id": 1}, {"id": 3, "class": "b", "class_id": 6}]})");
   LogCapture log;
   const LabelSet labels = read_labels(dir / "labels.json");
   EXPECT_THAT(log.text(), HasSubstr("labels.json: instances[0].class_id: class id 5 is not listed in \"classes\"; "
-                                    "instance 1 is kept without a class"));
+                                    "instance 1 is kept without a class id"));
+  EXPECT_THAT(log.text(), Not(HasSubstr("instance 1 is kept without a class id (its")));
+  EXPECT_THAT(log.text(), HasSubstr("instances[2].class_id: class id 6 is not listed in \"classes\"; instance 3 is "
+                                    "kept without a class id (its \"class\" stays b)"));
+  EXPECT_EQ(labels.instances.at(3).class_id, -1);
+  EXPECT_EQ(labels.instances.at(3).class_name, "b");
   ASSERT_EQ(labels.classes.size(), 1u);
-  ASSERT_EQ(labels.instances.size(), 2u);
+  ASSERT_EQ(labels.instances.size(), 3u);
   EXPECT_EQ(labels.instances.at(1).class_id, -1);
   EXPECT_EQ(labels.instances.at(1).class_name, "");
   EXPECT_EQ(labels.instances.at(2).class_name, "a");

@@ -231,6 +231,7 @@ TEST(AppliedRun, FineTuningWritesTheRunsOwnWeights) {
   for (const auto& [name, t] : original.weights)
     moved = std::max(moved, (t - tuned.weights.at(name)).abs().max().item<double>());
   EXPECT_GT(moved, 0.0);
+  EXPECT_EQ(tuned.info.at("trained_on"), original.info.at("trained_on"));  // the corpus, then this tabletop scene
   const LoadedRun loaded = load_run(run);
   EXPECT_EQ(loaded.progress.step, 3);
   const auto state = loaded.model->state();
@@ -439,7 +440,7 @@ TEST(AppliedRun, BackgroundWithoutAlphaIsWarned) {
   const auto rgba = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
                                   " --background black --out " + test::quoted(f.tmp / "run_rgba"));
   ASSERT_EQ(rgba.exit_code, 0) << rgba.output;
-  EXPECT_EQ(rgba.output.find("no alpha channel"), std::string::npos) << rgba.output;
+  EXPECT_EQ(rgba.output.find("nothing is composited"), std::string::npos) << rgba.output;
   for (const char* split : {"train", "test"})
     for (const auto& entry : std::filesystem::directory_iterator(f.scene / split)) {
       const std::string stem = entry.path().stem().string();
@@ -460,7 +461,41 @@ TEST(AppliedRun, BackgroundWithoutAlphaIsWarned) {
   const auto white = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) +
                                    " --out " + test::quoted(f.tmp / "run_white"));
   ASSERT_EQ(white.exit_code, 0) << white.output;
-  EXPECT_EQ(white.output.find("no alpha channel"), std::string::npos) << white.output;
+  EXPECT_EQ(white.output.find("nothing is composited"), std::string::npos) << white.output;
+
+  // An object on a solid backdrop other than the background (another renderer's RGB output): named, with its colour.
+  // The RGB copies above are such images (black where the RGBA files were transparent).
+  EXPECT_NE(white.output.find("has no alpha channel and a uniform border of colour (0.00, 0.00, 0.00), not the "
+                              "--background white"),
+            std::string::npos)
+      << white.output;
+  const auto paint = [&](float r, float g, float b) {  // every training (source) view's 4-pixel border
+    for (const auto& entry : std::filesystem::directory_iterator(f.scene / "train")) {
+      const std::string stem = entry.path().stem().string();
+      if (entry.path().extension() != ".png" || stem.find('_', 2) != std::string::npos) continue;
+      Image im = read_image(entry.path());
+      for (int y = 0; y < im.height; ++y)
+        for (int x = 0; x < im.width; ++x)
+          if (x < 4 || y < 4 || x >= im.width - 4 || y >= im.height - 4)
+            im.at(x, y, 0) = r, im.at(x, y, 1) = g, im.at(x, y, 2) = b;
+      write_png(entry.path(), im);
+    }
+  };
+  const auto apply_with = [&](const std::string& extra, const std::string& name) {
+    const auto r = test::run_cli("apply --model " + test::quoted(f.model) + " --data " + test::quoted(f.scene) + extra +
+                                 " --out " + test::quoted(f.tmp / name));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output;
+  };
+  paint(1.0f, 1.0f, 1.0f);  // white backdrops: what the model expects
+  EXPECT_EQ(apply_with("", "run_w").find("uniform border"), std::string::npos);
+  paint(0.2f, 0.4f, 0.8f);
+  const std::string blue = apply_with("", "run_b");
+  EXPECT_NE(blue.find("has no alpha channel and a uniform border of colour (0.20, 0.40, 0.80), not the --background "
+                      "white"),
+            std::string::npos)
+      << blue;
+  EXPECT_EQ(apply_with(" --background 0.2,0.4,0.8", "run_b2").find("uniform border"), std::string::npos);
 }
 
 TEST(AppliedRun, AScenePastTheBoxIsWarnedUnlessTheCorpusHadSuch) {

@@ -151,6 +151,27 @@ TEST(CorpusTrainer, WeightAverageIsWhatTheModelFileHoldsAndResumes) {
   EXPECT_NE(test::error_of([&] { train_corpus(o); }).find("--ema"), std::string::npos);
 }
 
+TEST(CorpusTrainer, TheModelFileCountsTheCorpussScenesBeyondTheBox) {
+  // `apply` warns about a scene past the box unless the model's corpus had such scenes: the count it reads.
+  test::TempDir tmp;
+  const auto corpus = tiny_corpus(tmp);
+  SynthConfig open;
+  open.preset = "open";
+  open.n_views = 12;
+  open.resolution = 32;
+  open.n_objects = 2;
+  open.seed = 7200;
+  write_synth_dataset(open, corpus / "scene_000");  // replaces a training scene (scene_004 validates)
+  CorpusTrainOptions o = tiny_options(corpus, tmp / "run");
+  o.steps = 2;
+  o.eval_interval = 0;
+  o.checkpoint_interval = 0;
+  train_corpus(o);
+  const ModelFile model = read_model_file(tmp / "run" / "model.safetensors");
+  EXPECT_EQ(model.info["trained_on"]["train_scenes"], 4);
+  EXPECT_EQ(model.info["trained_on"]["unbounded_scenes"], 1);
+}
+
 TEST(CorpusTrainer, BadOptionsAreUsageErrors) {
   test::TempDir tmp;
   CorpusTrainOptions o = tiny_options(tmp / "none", tmp / "run");
