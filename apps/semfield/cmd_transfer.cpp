@@ -157,9 +157,10 @@ void require_same_feature_space(const TransferSide& a, const TransferSide& b) {
   // units (2026-11-29: no model_unit_scale in its frame) against one applied since may read them at another scale.
   const double ua = a.run.model->frame().model_unit_scale, ub = b.run.model->frame().model_unit_scale;
   if (ua != ub)
-    refuse(fmt::format("framed in different units (scene_frame.model_unit_scale {} against {}; 0: the scene's own units, "
-                       "as a run applied before 2026-11-29 or one whose cameras fix no look-at point, which `apply` "
-                       "warned about): apply the model to both scenes again, with cameras that look at the object",
+    refuse(fmt::format("framed in different units (scene_frame.model_unit_scale {} against {}; 0: the scene's own "
+                       "units, as a run applied before 2026-11-29 or one whose cameras fix no look-at point, which "
+                       "`apply` warned about): apply the model to both scenes again, with cameras that look at the "
+                       "object",
                        ua, ub));
   if (a.semantics->channels() != b.semantics->channels()) refuse("different feature channels");
   if (a.semantics->has_canonical_positions() != b.semantics->has_canonical_positions())

@@ -58,7 +58,8 @@ LabelSet read_labels(const std::filesystem::path& path) {
             // instances: kept without a class, named in a warning.
             log::warn("{}: {}: class id {} is not listed in \"classes\"; instance {} is kept without a class id{}",
                       class_id->file().string(), class_id->key_path(), label.class_id, label.id,
-                      label.class_name.empty() ? std::string() : fmt::format(" (its \"class\" stays {})", label.class_name));
+                      label.class_name.empty() ? std::string()
+                                               : fmt::format(" (its \"class\" stays {})", label.class_name));
             label.class_id = -1;
           } else if (label.class_name.empty()) {
             label.class_name = cls->second.name;

@@ -16,10 +16,10 @@ namespace semfield {
 void renormalize_scene(Scene& scene, const Normalization& target);
 
 /// The frame a model of type `model_type` (models/registry.h key) reads `scene` in, with `config` the config it
-/// renders or trains with: a type that frames scenes itself (ModelType::frame_scene — featurenerf: the cameras' look-at
-/// point, in its training corpora's units) gets the scene renormalised into that frame; any other type keeps `own`
-/// (the scene's frame, left as it is). Serves apply, train-corpus and eval-transfer alike, so a scene is framed the
-/// same way wherever a model meets it.
+/// renders or trains with: a type that frames scenes itself (ModelType::frame_scene; featurenerf: the cameras'
+/// look-at point, in its training corpora's units) gets the scene renormalised into that frame; any other type keeps
+/// `own` (the scene's frame, left as it is). Serves apply, train-corpus and eval-transfer alike, so a scene is framed
+/// the same way wherever a model meets it.
 SceneFrame frame_scene_for_model(Scene& scene, const std::string& model_type, const nlohmann::json& config,
                                  const SceneFrame& own);
 

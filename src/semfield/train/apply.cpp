@@ -71,8 +71,6 @@ std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
   return std::nullopt;
 }
 
-}  // namespace
-
 // The colour of an image's one-pixel border when it is uniform (every channel's spread <= 0.02): an object rendered or
 // photographed on a solid backdrop.
 std::optional<Eigen::Vector3d> uniform_border_colour(const Image& im) {
@@ -88,10 +86,13 @@ std::optional<Eigen::Vector3d> uniform_border_colour(const Image& im) {
   for (int x = 0; x < im.width; ++x) add(x, 0), add(x, im.height - 1);
   for (int y = 1; y + 1 < im.height; ++y) add(0, y), add(im.width - 1, y);
   const Eigen::Vector3d mean = sum / static_cast<double>(n);
-  const Eigen::Vector3d spread = (squares / static_cast<double>(n) - mean.cwiseProduct(mean)).cwiseMax(0.0).cwiseSqrt();
+  const Eigen::Vector3d variance = (squares / static_cast<double>(n) - mean.cwiseProduct(mean)).cwiseMax(0.0);
+  const Eigen::Vector3d spread = variance.cwiseSqrt();
   if (spread.maxCoeff() > 0.02) return std::nullopt;
   return mean;
 }
+
+}  // namespace
 
 int64_t default_head_steps(int64_t finetune_steps_taken, int64_t view_pixels) {
   if (finetune_steps_taken <= 0) return 0;
@@ -136,7 +137,8 @@ ApplyResult apply_model(const ApplyOptions& options) {
     // corpus's: say so unless the model's training scenes were of that kind too (or it is fine-tuned on this one).
     const nlohmann::json trained =
         file.info.is_object() ? file.info.value("trained_on", nlohmann::json::object()) : nlohmann::json();
-    const nlohmann::json beyond = trained.is_object() ? trained.value("unbounded_scenes", nlohmann::json()) : nlohmann::json();
+    const nlohmann::json beyond =
+        trained.is_object() ? trained.value("unbounded_scenes", nlohmann::json()) : nlohmann::json();
     if (!beyond.is_number() || beyond.get<double>() <= 0)
       log::warn("{}: the scene's content reaches beyond the box [-1, 1]^3 (its frame is unbounded), and {}: expect "
                 "lower quality than on scenes like its corpus (`semfield eval` measures it)",
@@ -160,10 +162,10 @@ ApplyResult apply_model(const ApplyOptions& options) {
       if (view->has_alpha()) continue;
       const std::optional<Eigen::Vector3d> border = uniform_border_colour(view->rgb);
       if (border && (*border - background).cwiseAbs().maxCoeff() > 0.1) {
-        log::warn("{}: source view {} has no alpha channel and a uniform border of colour ({:.2f}, {:.2f}, {:.2f}), not "
-                  "the --background {} that RGBA images are composited over (and the models' corpora were rendered "
-                  "over): the model reads that backdrop as part of the scene: give the images with alpha, or with the backdrop "
-                  "in the --background colour",
+        log::warn("{}: source view {} has no alpha channel and a uniform border of colour ({:.2f}, {:.2f}, {:.2f}), "
+                  "not the --background {} that RGBA images are composited over (and the models' corpora were "
+                  "rendered over): the model reads that backdrop as part of the scene: give the images with alpha, or "
+                  "with the backdrop in the --background colour",
                   options.data.string(), view->name, border->x(), border->y(), border->z(), options.background);
         break;
       }

@@ -329,8 +329,9 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
   old_spec["scene_frame"].erase("model_unit_scale");
   fs::create_directories(d / "run_old");
   test::write_text(d / "run_old" / "config.json", old_spec.dump(2));
-  r = test::run_cli("transfer --run " + test::quoted(d / "run_old") + " --from " + test::quoted(d / "run_instance_000") +
-                    " --source r_3 --keypoints " + test::quoted(kp) + " --views r_3 --out " + test::quoted(d / "kp_old"));
+  r = test::run_cli("transfer --run " + test::quoted(d / "run_old") + " --from " +
+                    test::quoted(d / "run_instance_000") + " --source r_3 --keypoints " + test::quoted(kp) +
+                    " --views r_3 --out " + test::quoted(d / "kp_old"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("framed in different units"), std::string::npos) << r.output;
   // Canonical positions weighed beside the features (--coordinate-weight W): parts, keypoints and 3D points; W = 0
