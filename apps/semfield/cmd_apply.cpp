@@ -24,6 +24,7 @@ struct ApplyArgs {
   int downscale = 1;
   std::string split_rule = "auto";
   std::string background = "white";
+  bool key_backdrop = false;
   std::string teacher;
   std::string finetune_config;
   std::string model_config;
@@ -40,6 +41,7 @@ void run_apply(const ApplyArgs& args) {
   options.downscale = args.downscale;
   options.split_rule = args.split_rule;
   options.background = args.background;
+  options.key_backdrop = args.key_backdrop;
   options.semantic_maps = args.teacher;
   options.finetune.steps = args.finetune_steps;
   options.finetune.time_budget = args.finetune_budget;
@@ -118,6 +120,9 @@ void add_apply_command(CLI::App& app) {
   cmd->add_option("--downscale", args->downscale, "Integer image downscale factor")->check(CLI::Range(1, 64));
   cmd->add_option("--split-rule", args->split_rule, "auto | files | every:N | fraction:F | all");
   cmd->add_option("--background", args->background, "white | black | r,g,b (RGBA images are composited over it)");
+  cmd->add_flag("--key-backdrop", args->key_backdrop,
+                "RGB images of an object on a uniform backdrop (another renderer's black or coloured background): key "
+                "the backdrop out into alpha, so the object is composited over --background as the corpora were");
   cmd->add_option("--seed", args->seed, "Fine-tuning seed");
   cmd->callback([args] { run_apply(*args); });
 }

@@ -33,6 +33,8 @@ void add_eval_transfer_command(CLI::App& app) {
   cmd->add_option("--pairs", options->pairs, "Pairs per setting")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--pictures", options->pictures, "Pairs drawn per 2D setting")->capture_default_str();
   cmd->add_option("--seed", options->seed, "Seed of the pairs drawn")->capture_default_str();
+  cmd->add_flag("--key-backdrop", options->key_backdrop,
+                "Key a uniform backdrop out of RGB instances (as apply --key-backdrop) before compositing over white");
   cmd->callback([options, model, settings] {
     options->model = resolve_model(*model, default_models_dir());
     options->settings.clear();

@@ -142,6 +142,10 @@ std::vector<Split> split_by_rule(const SplitRule& rule, size_t n_views);
 struct LoadOptions {
   int downscale = 1;                          ///< integer image downscale factor (>= 1)
   std::optional<Eigen::Vector3d> background;  ///< composite RGBA onto this colour (else keep alpha)
+  /// RGB images of an object on a uniform backdrop get an alpha channel keying the backdrop out (data/backdrop.h
+  /// key_uniform_backdrop), then are treated as RGBA (composited over `background` when given). Images with a varied
+  /// border or their own alpha are unchanged.
+  bool key_backdrop = false;
   SplitRule split_rule;
   /// false: cameras and metadata only (fast `info`; training, which decodes views on demand with
   /// load_view_colour into its 8-bit image store)

@@ -13,6 +13,7 @@
 #include "semfield/core/log.h"
 #include "semfield/core/parallel.h"
 #include "semfield/core/progress.h"
+#include "semfield/data/backdrop.h"
 #include "semfield/data/blender_parser.h"
 #include "semfield/data/colmap_parser.h"
 #include "semfield/data/frame_extras.h"
@@ -166,6 +167,15 @@ Image downscale_colour(Image image, int factor) {
   return out;
 }
 
+// A decoded image as RGB or RGBA colour, its uniform backdrop keyed out into alpha when the options ask (before bounds
+// inference samples it: a keyed scene is bounded as the same scene rendered with alpha).
+Image decoded_colour(Image image, const LoadOptions& options) {
+  Image rgb = to_colour(std::move(image));
+  if (options.key_backdrop)
+    if (std::optional<Image> keyed = key_uniform_backdrop(rgb)) rgb = std::move(*keyed);
+  return rgb;
+}
+
 void check_image_size(const FrameRecord& frame, int width, int height) {
   const Intrinsics& K = frame.camera.intrinsics;
   if (width != K.width || height != K.height)
@@ -177,7 +187,7 @@ void check_image_size(const FrameRecord& frame, int width, int height) {
 
 Image load_view_colour(const View& view, const LoadOptions& options) {
   if (options.downscale < 1) fail_usage("downscale factor must be >= 1, got {}", options.downscale);
-  Image rgb = to_colour(read_image(view.image_path, ImageRange::Unit));
+  Image rgb = decoded_colour(read_image(view.image_path, ImageRange::Unit), options);
   if (options.background && rgb.channels == 4) rgb = composite(rgb, *options.background);
   rgb = downscale_colour(std::move(rgb), options.downscale);
   const Intrinsics& k = view.camera.intrinsics;
@@ -274,7 +284,7 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     if (decode) {
       Image rgb = read_image(frame.image_path, ImageRange::Unit);
       check_image_size(frame, rgb.width, rgb.height);
-      rgb = to_colour(std::move(rgb));
+      rgb = decoded_colour(std::move(rgb), options);
       const bool sampled = sample_slot[i] >= 0;
       Image full_depth;
       if (options.load_extras)
@@ -356,7 +366,7 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
           continue;
         }
         const Image depth = depth_for_bounds(parsed.frames[i]);
-        sample(i, to_colour(std::move(rgb)), &depth);
+        sample(i, decoded_colour(std::move(rgb), options), &depth);
       }
     });
   }

@@ -112,7 +112,7 @@ namespace {
 constexpr const char* kAppliedKeys[] = {"model",      "model_name",   "model_type",     "data",       "downscale",
                                         "split_rule", "background",   "source_views",   "finetune_steps",
                                         "scene_frame", "semantic_maps", "source_view", "model_config",
-                                        "instance_head"};
+                                        "instance_head", "key_backdrop"};
 
 LoadedRun load_applied_run(const RunPaths& run) {
   LoadedRun loaded;
@@ -125,6 +125,7 @@ LoadedRun load_applied_run(const RunPaths& run) {
   LoadOptions load;
   load.downscale = spec.downscale;
   load.split_rule = SplitRule::parse(spec.split_rule);
+  load.key_backdrop = spec.key_backdrop;
   auto scene = std::make_shared<Scene>(load_scene(spec.data, load));
   renormalize_scene(*scene, spec.frame.normalization);
   // A fine-tuned run's weights are its own (RUN/weights.safetensors): the model file gives only its type and config.
@@ -172,6 +173,7 @@ void write_applied_run_spec(const RunPaths& run, const AppliedRunSpec& spec) {
                                {"scene_frame", spec.frame.to_json()}};
   if (!spec.semantic_maps.empty()) json["semantic_maps"] = spec.semantic_maps;
   if (!spec.source_view.empty()) json["source_view"] = spec.source_view;
+  if (spec.key_backdrop) json["key_backdrop"] = true;
   if (!spec.model_config.empty()) json["model_config"] = spec.model_config;
   if (spec.instance_head)
     json["instance_head"] = {{"ap75", spec.instance_head->ap75},
@@ -200,6 +202,7 @@ AppliedRunSpec read_applied_run_spec(const RunPaths& run) {
   spec.downscale = static_cast<int>(root.int_or("downscale", 1));
   spec.split_rule = root.string_or("split_rule", "auto");
   spec.background = root.string_or("background", "white");
+  spec.key_backdrop = root.bool_or("key_backdrop", false);
   spec.source_views = static_cast<int>(root.int_or("source_views", 0));
   spec.finetune_steps = root.int_or("finetune_steps", 0);
   spec.frame = SceneFrame::from_json(root.at("scene_frame").raw(), run.config().string());
@@ -350,6 +353,7 @@ Scene load_run_scene(const LoadedRun& run, const fs::path& data, std::optional<S
   load.pixels_only_for = pixels_only_for;
   load.downscale = run.spec.downscale;
   load.split_rule = SplitRule::parse(run.spec.split_rule);
+  load.key_backdrop = run.applied && run.applied->key_backdrop;
   Scene scene = load_scene(data.empty() ? run.spec.data : data, load);
   // Folders are normalised by their own loader; express them in the run's frame.
   renormalize_scene(scene, run.model->frame().normalization);

@@ -70,6 +70,7 @@ struct AppliedRunSpec {
   std::filesystem::path model;          ///< the model file (absolute)
   std::string model_name, model_type;   ///< as the file says (for listings; the file is authoritative)
   std::string background = "white";     ///< RGBA source images and renders are composited over it
+  bool key_backdrop = false;            ///< `apply --key-backdrop`: RGB images' uniform backdrops keyed out (LoadOptions)
   int source_views = 0;                 ///< views per target; 0 = the model's config
   int64_t finetune_steps = 0;           ///< > 0: RUN/weights.safetensors holds the fine-tuned weights
   SceneFrame frame;                     ///< the scene's normalised frame at apply time

@@ -60,11 +60,12 @@ at::Tensor tb_parts(const View& v) {
 }
 
 // `model`: the model file's header (its type frames the instance as `apply` does); no type: the instance's own frame.
-TbInstance tb_load_instance(const fs::path& dir, const ModelFile& model) {
+TbInstance tb_load_instance(const fs::path& dir, const ModelFile& model, bool key_backdrop) {
   TbInstance in;
   in.name = dir.filename().string();
   LoadOptions load;
   load.background = Eigen::Vector3d::Ones();
+  load.key_backdrop = key_backdrop;
   load.load_extras = true;
   auto scene = std::make_shared<Scene>(load_scene(dir, load));
   in.frame = SceneFrame::from_scene(*scene);
@@ -356,7 +357,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
     std::unique_ptr<ProgressBar> bar;
     if (o.show_progress) bar = std::make_unique<ProgressBar>("load instances", static_cast<int64_t>(inst.size()), "obj");
     for (size_t i = 0; i < inst.size(); ++i) {
-      instances.push_back(tb_load_instance(o.data / inst.at(i).as_string(), model_header));
+      instances.push_back(tb_load_instance(o.data / inst.at(i).as_string(), model_header, o.key_backdrop));
       if (bar) bar->update(static_cast<int64_t>(i + 1));
     }
     if (bar) bar->finish();
@@ -379,6 +380,7 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
                                             ? fmt::format("hybrid ({} with x̂ weighted {})", features.config().descriptor,
                                                           o.coordinate_weight)
                                                                     : "model (" + features.config().descriptor + ")"}};
+  if (o.key_backdrop) result["key_backdrop"] = true;
   for (const std::string& setting : o.settings) {
     if (setting != "same-camera" && setting != "diff-camera" && setting != "novel-view" && setting != "3d")
       fail_usage("eval-transfer: unknown setting '{}' (same-camera, diff-camera, novel-view, 3d)", setting);

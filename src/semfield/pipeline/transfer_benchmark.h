@@ -42,6 +42,8 @@ struct TransferBenchOptions {
   int pairs = 40;       ///< pairs per setting
   int pictures = 3;     ///< pairs drawn per 2D setting
   uint64_t seed = 0;
+  /// RGB instances on a uniform backdrop keyed out before compositing over white, as `apply --key-backdrop` does.
+  bool key_backdrop = false;
   bool show_progress = true;
 };
 

@@ -10,6 +10,7 @@
 #include "semfield/core/error.h"
 #include "semfield/core/log.h"
 #include "semfield/core/progress.h"
+#include "semfield/data/backdrop.h"
 #include "semfield/data/scene.h"
 #include "semfield/models/model_file.h"
 #include "semfield/models/registry.h"
@@ -71,27 +72,6 @@ std::optional<InstanceHeadCheck> measure_instance_head(const RunPaths& run) {
   return std::nullopt;
 }
 
-// The colour of an image's one-pixel border when it is uniform (every channel's spread <= 0.02): an object rendered or
-// photographed on a solid backdrop.
-std::optional<Eigen::Vector3d> uniform_border_colour(const Image& im) {
-  if (im.width < 2 || im.height < 2 || im.channels < 3) return std::nullopt;
-  Eigen::Vector3d sum = Eigen::Vector3d::Zero(), squares = Eigen::Vector3d::Zero();
-  int64_t n = 0;
-  const auto add = [&](int x, int y) {
-    const Eigen::Vector3d c(im.at(x, y, 0), im.at(x, y, 1), im.at(x, y, 2));
-    sum += c;
-    squares += c.cwiseProduct(c);
-    ++n;
-  };
-  for (int x = 0; x < im.width; ++x) add(x, 0), add(x, im.height - 1);
-  for (int y = 1; y + 1 < im.height; ++y) add(0, y), add(im.width - 1, y);
-  const Eigen::Vector3d mean = sum / static_cast<double>(n);
-  const Eigen::Vector3d variance = (squares / static_cast<double>(n) - mean.cwiseProduct(mean)).cwiseMax(0.0);
-  const Eigen::Vector3d spread = variance.cwiseSqrt();
-  if (spread.maxCoeff() > 0.02) return std::nullopt;
-  return mean;
-}
-
 }  // namespace
 
 int64_t default_head_steps(int64_t finetune_steps_taken, int64_t view_pixels) {
@@ -112,6 +92,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
   LoadOptions load;
   load.downscale = options.downscale;
   load.split_rule = SplitRule::parse(options.split_rule);
+  load.key_backdrop = options.key_backdrop;
   auto scene = std::make_shared<Scene>(load_scene(options.data, load));
   log::info("loaded {} ({}): {} train (source) / {} test views", options.data.string(), scene->format,
             scene->count(Split::Train), scene->count(Split::Test));
@@ -126,6 +107,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
   spec.model_name = file.name;
   spec.model_type = file.type;
   spec.background = options.background;
+  spec.key_backdrop = options.key_backdrop;
   spec.source_views = options.source_views;
   if (options.source_views > 0 && options.source_view.empty() &&
       static_cast<size_t>(options.source_views) > scene->count(Split::Train))
@@ -154,6 +136,16 @@ ApplyResult apply_model(const ApplyOptions& options) {
   {
     // The source views the model reads (--source-view: that one; an unknown name is refused now, listing names).
     const std::shared_ptr<const Scene> sources = source_view_scene(scene, options.source_view);
+    if (options.key_backdrop) {
+      const std::vector<const View*> views = sources->split(Split::Train);
+      const auto with_alpha = std::count_if(views.begin(), views.end(), [](const View* v) { return v->has_alpha(); });
+      if (with_alpha == 0)
+        log::warn("--key-backdrop: no source view of {} has a uniform backdrop to key out (or alpha of its own); the "
+                  "images are used as they are", options.data.string());
+      else
+        log::info("--key-backdrop: {} of {} source views have alpha (a uniform backdrop keyed out, or their own)",
+                  with_alpha, views.size());
+    }
     // An RGB source image of an object on a solid backdrop other than the background RGBA images are composited over
     // (the one the generator's corpora were rendered over unless --background says otherwise): the model reads that
     // backdrop as part of the scene. Said once, for the first such source view.
@@ -164,8 +156,8 @@ ApplyResult apply_model(const ApplyOptions& options) {
       if (border && (*border - background).cwiseAbs().maxCoeff() > 0.1) {
         log::warn("{}: source view {} has no alpha channel and a uniform border of colour ({:.2f}, {:.2f}, {:.2f}), "
                   "not the --background {} that RGBA images are composited over (and the models' corpora were "
-                  "rendered over): the model reads that backdrop as part of the scene: give the images with alpha, or "
-                  "with the backdrop in the --background colour",
+                  "rendered over): the model reads that backdrop as part of the scene. --key-backdrop keys it out (or "
+                  "give the images with alpha, or the backdrop in the --background colour)",
                   options.data.string(), view->name, border->x(), border->y(), border->z(), options.background);
         break;
       }

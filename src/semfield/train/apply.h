@@ -19,6 +19,8 @@ struct ApplyOptions {
   int downscale = 1;
   std::string split_rule = "auto";
   std::string background = "white";
+  /// RGB images of an object on a uniform backdrop keyed into RGBA (LoadOptions::key_backdrop), recorded in the run.
+  bool key_backdrop = false;
   /// Models that take 2D semantic maps (gnesf): the labels teacher spec of the source views' maps
   /// ("labels:semantic", "labels:instance", "labels:DIR"); empty for none. UsageError for other models.
   std::string semantic_maps;

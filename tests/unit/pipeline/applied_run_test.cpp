@@ -496,6 +496,18 @@ TEST(AppliedRun, BackgroundWithoutAlphaIsWarned) {
             std::string::npos)
       << blue;
   EXPECT_EQ(apply_with(" --background 0.2,0.4,0.8", "run_b2").find("uniform border"), std::string::npos);
+  // --key-backdrop keys such backdrops out, and the run keeps doing so whenever it loads the scene again.
+  const std::string keyed = apply_with(" --key-backdrop", "run_k");
+  EXPECT_EQ(keyed.find("uniform border"), std::string::npos) << keyed;
+  EXPECT_NE(keyed.find("--key-backdrop: 10 of 10 source views have alpha"), std::string::npos) << keyed;
+  EXPECT_TRUE(test::read_json(f.tmp / "run_k" / "config.json").at("key_backdrop").get<bool>());
+  const LoadedRun loaded = load_run(f.tmp / "run_k");
+  ASSERT_NE(loaded.scene, nullptr);
+  for (const View* v : loaded.scene->split(Split::Train)) {
+    ASSERT_TRUE(v->has_alpha()) << v->name;
+    EXPECT_EQ(v->rgb.at(0, 0, 3), 0.0f) << v->name;  // the backdrop
+  }
+  EXPECT_FALSE(load_run(f.tmp / "run_b").scene->split(Split::Train).front()->has_alpha());  // not asked: RGB
 }
 
 TEST(AppliedRun, AScenePastTheBoxIsWarnedUnlessTheCorpusHadSuch) {
