@@ -1,13 +1,20 @@
 // Solid backdrops: the border test and the flood-filled key.
 #include "semfield/data/backdrop.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 namespace semfield {
 
-std::optional<Eigen::Vector3d> uniform_border_colour(const Image& image, double max_spread) {
+namespace {
+
+struct BorderStats {
+  Eigen::Vector3d mean, spread;  // per channel: mean and standard deviation over the one-pixel border
+};
+
+std::optional<BorderStats> border_stats(const Image& image) {
   if (image.width < 2 || image.height < 2 || image.channels < 3) return std::nullopt;
   Eigen::Vector3d sum = Eigen::Vector3d::Zero(), squares = Eigen::Vector3d::Zero();
   int64_t n = 0;
@@ -19,16 +26,34 @@ std::optional<Eigen::Vector3d> uniform_border_colour(const Image& image, double 
   };
   for (int x = 0; x < image.width; ++x) add(x, 0), add(x, image.height - 1);
   for (int y = 1; y + 1 < image.height; ++y) add(0, y), add(image.width - 1, y);
-  const Eigen::Vector3d mean = sum / static_cast<double>(n);
-  const Eigen::Vector3d variance = (squares / static_cast<double>(n) - mean.cwiseProduct(mean)).cwiseMax(0.0);
-  if (variance.cwiseSqrt().maxCoeff() > max_spread) return std::nullopt;
-  return mean;
+  BorderStats stats;
+  stats.mean = sum / static_cast<double>(n);
+  stats.spread = (squares / static_cast<double>(n) - stats.mean.cwiseProduct(stats.mean)).cwiseMax(0.0).cwiseSqrt();
+  return stats;
 }
 
-std::optional<Image> key_uniform_backdrop(const Image& rgb, double tolerance) {
-  if (rgb.channels != 3) return std::nullopt;
-  const std::optional<Eigen::Vector3d> backdrop = uniform_border_colour(rgb);
-  if (!backdrop) return std::nullopt;
+}  // namespace
+
+std::optional<Eigen::Vector3d> uniform_border_colour(const Image& image, double max_spread) {
+  const std::optional<BorderStats> stats = border_stats(image);
+  if (!stats || stats->spread.maxCoeff() > max_spread) return std::nullopt;
+  return stats->mean;
+}
+
+bool has_transparency(const Image& image) {
+  if (image.channels != 2 && image.channels != 4) return false;
+  const size_t c = static_cast<size_t>(image.channels);
+  for (size_t i = c - 1; i < image.pixels.size(); i += c)
+    if (image.pixels[i] < 254.0f / 255.0f) return true;
+  return false;
+}
+
+std::optional<Image> key_uniform_backdrop(const Image& rgb) {
+  if ((rgb.channels != 3 && rgb.channels != 4) || has_transparency(rgb)) return std::nullopt;
+  const std::optional<BorderStats> stats = border_stats(rgb);
+  if (!stats || stats->spread.maxCoeff() > 0.02) return std::nullopt;
+  const Eigen::Vector3d* backdrop = &stats->mean;
+  const double tolerance = std::clamp(4.0 * stats->spread.maxCoeff(), 0.02, 0.08);
   const int w = rgb.width, h = rgb.height;
   const auto near_backdrop = [&](int x, int y) {
     for (int c = 0; c < 3; ++c)

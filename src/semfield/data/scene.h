@@ -39,6 +39,8 @@ struct View {
   bool alpha_on_disk = false;
   /// The factor its pixels are (or, not loaded, will be) downscaled by from the file (LoadOptions::downscale).
   int downscale = 1;
+  /// Whether its backdrop is (or, decoded later, is to be) keyed out (LoadOptions::key_backdrop).
+  bool key_backdrop = false;
 
   /// Whether the colour has (or, not loaded, will have) an alpha channel.
   bool has_alpha() const { return rgb.empty() ? alpha_on_disk : rgb.channels == 4; }

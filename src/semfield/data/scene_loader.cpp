@@ -276,6 +276,7 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     view.instance_path = frame.instance_path;
     view.semantic_path = frame.semantic_path;
     view.downscale = options.downscale;
+    view.key_backdrop = options.key_backdrop;
     view.camera.intrinsics = K.downscaled(options.downscale);
     view.camera.c2w = frame.camera.c2w;
     view.camera.c2w.block<3, 1>(0, 3) = framing.normalization.apply(frame.camera.origin());

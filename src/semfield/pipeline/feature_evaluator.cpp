@@ -256,6 +256,7 @@ at::Tensor teacher_image(const View& view, const Eigen::Vector3f& background) {
     // Loaded without pixels (distill decodes each training view only for its teacher pass).
     LoadOptions load;
     load.downscale = view.downscale;
+    load.key_backdrop = view.key_backdrop;
     decoded = load_view_colour(view, load);
   }
   const Image rgb = composite_over(view.rgb.empty() ? decoded : view.rgb, background);

@@ -138,23 +138,37 @@ ApplyResult apply_model(const ApplyOptions& options) {
     const std::shared_ptr<const Scene> sources = source_view_scene(scene, options.source_view);
     if (options.key_backdrop) {
       const std::vector<const View*> views = sources->split(Split::Train);
-      const auto with_alpha = std::count_if(views.begin(), views.end(), [](const View* v) { return v->has_alpha(); });
+      const auto with_alpha =
+          std::count_if(views.begin(), views.end(), [](const View* v) { return has_transparency(v->rgb); });
       if (with_alpha == 0)
         log::warn("--key-backdrop: no source view of {} has a uniform backdrop to key out (or alpha of its own); the "
                   "images are used as they are", options.data.string());
+      else if (with_alpha < static_cast<int64_t>(views.size()))
+        log::warn("--key-backdrop: only {} of {} source views have alpha now; the others' borders are not one uniform "
+                  "colour (the object touches the image's edge, or the backdrop is noisy) and keep their backdrop",
+                  with_alpha, views.size());
       else
         log::info("--key-backdrop: {} of {} source views have alpha (a uniform backdrop keyed out, or their own)",
                   with_alpha, views.size());
+      for (const View* v : views) {
+        // A key that took (nearly) everything: the object's colour is the backdrop's.
+        if (!has_transparency(v->rgb) || v->rgb.channels != 4) continue;
+        int64_t opaque = 0;
+        for (size_t i = 3; i < v->rgb.pixels.size(); i += 4) opaque += v->rgb.pixels[i] > 0.5f;
+        if (opaque * 100 < static_cast<int64_t>(v->rgb.pixels.size() / 4))
+          log::warn("--key-backdrop: source view {} is keyed to less than 1 % opaque pixels: its object is (nearly) "
+                    "the backdrop's colour; give it with alpha instead", v->name);
+      }
     }
     // An RGB source image of an object on a solid backdrop other than the background RGBA images are composited over
     // (the one the generator's corpora were rendered over unless --background says otherwise): the model reads that
     // backdrop as part of the scene. Said once, for the first such source view.
     const Eigen::Vector3d background = parse_background(options.background).cast<double>();
     for (const View* view : sources->split(Split::Train)) {
-      if (view->has_alpha()) continue;
+      if (has_transparency(view->rgb)) continue;
       const std::optional<Eigen::Vector3d> border = uniform_border_colour(view->rgb);
       if (border && (*border - background).cwiseAbs().maxCoeff() > 0.1) {
-        log::warn("{}: source view {} has no alpha channel and a uniform border of colour ({:.2f}, {:.2f}, {:.2f}), "
+        log::warn("{}: source view {} has no transparency and a uniform border of colour ({:.2f}, {:.2f}, {:.2f}), "
                   "not the --background {} that RGBA images are composited over (and the models' corpora were "
                   "rendered over): the model reads that backdrop as part of the scene. --key-backdrop keys it out (or "
                   "give the images with alpha, or the backdrop in the --background colour)",

@@ -50,11 +50,39 @@ TEST(Backdrop, TheKeyFillsFromTheBorderAndKeepsEnclosedBackdropColour) {
   for (int y = 0; y < 10; ++y)
     for (int x = 0; x < 12; ++x) transparent += keyed->at(x, y, 3) == 0.0f;
   EXPECT_EQ(transparent, 120 - 30 - 1);  // all but the 6 x 5 object block and the silhouette pixel
-  // Images with alpha, or with a varied border, are left alone.
+  // Images with transparency, or with a varied border, are left alone; an RGBA image opaque everywhere (as many
+  // exporters write) is keyed like its RGB.
+  EXPECT_TRUE(has_transparency(*keyed));
   EXPECT_FALSE(key_uniform_backdrop(*keyed).has_value());
+  Image opaque = *keyed;
+  for (size_t i = 3; i < opaque.pixels.size(); i += 4) opaque.pixels[i] = 1.0f;
+  EXPECT_FALSE(has_transparency(opaque));
+  const std::optional<Image> rekeyed = key_uniform_backdrop(opaque);
+  ASSERT_TRUE(rekeyed.has_value());
+  EXPECT_EQ(rekeyed->pixels, keyed->pixels);
+  EXPECT_FALSE(has_transparency(object_on_blue()));
   Image varied = object_on_blue();
   for (int x = 0; x < 12; ++x) varied.at(x, 9, 1) = x / 11.0f;  // a gradient along the bottom row
   EXPECT_FALSE(key_uniform_backdrop(varied).has_value());
+}
+
+TEST(Backdrop, ADarkObjectOnBlackKeepsItsShading) {
+  // A rendered backdrop is exactly uniform: the tolerance is its floor, 0.02 (~5 / 255), so an object shaded
+  // 0.03 above black stays opaque; a noisy border (a JPEG's) widens it, up to 0.08.
+  Image im(16, 16, 3, 0.0f);
+  for (int y = 4; y < 12; ++y)
+    for (int x = 4; x < 12; ++x) im.at(x, y, 0) = im.at(x, y, 1) = im.at(x, y, 2) = 0.03f;
+  const std::optional<Image> keyed = key_uniform_backdrop(im);
+  ASSERT_TRUE(keyed.has_value());
+  int opaque = 0;
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) opaque += keyed->at(x, y, 3) == 1.0f;
+  EXPECT_EQ(opaque, 64);
+  Image noisy = im;  // border noise of standard deviation ~0.01: the tolerance grows to ~0.04 and takes the object
+  for (int x = 0; x < 16; ++x) noisy.at(x, 0, 0) = (x % 2) ? 0.02f : 0.0f, noisy.at(x, 15, 0) = (x % 2) ? 0.0f : 0.02f;
+  const std::optional<Image> noisy_keyed = key_uniform_backdrop(noisy);
+  ASSERT_TRUE(noisy_keyed.has_value());
+  EXPECT_EQ(noisy_keyed->at(8, 8, 3), 0.0f);
 }
 
 // The loader keys RGB images on a white backdrop (LoadOptions::key_backdrop) into the alpha the same scene rendered
