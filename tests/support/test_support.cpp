@@ -1,6 +1,7 @@
 // Shared helpers for semfield tests.
 #include "support/test_support.h"
 
+#include <ftw.h>
 #include <unistd.h>
 
 #include <array>
@@ -33,8 +34,17 @@ TempDir::~TempDir() {
     std::fprintf(stderr, "kept %s\n", m_path.c_str());
     return;
   }
-  std::error_code ec;
-  fs::remove_all(m_path, ec);
+  remove_tree(m_path);
+}
+
+void remove_tree(const fs::path& path) {
+  // POSIX's walk, not std::filesystem::remove_all: against PyTorch's wheel (scripts/cuda_check.sh) that call binds to
+  // the copy libtorch.so exports and jumps to address 0.
+  const auto remove_entry = [](const char* entry, const struct stat*, int, struct FTW*) {
+    std::remove(entry);
+    return 0;  // best effort: go on past what cannot be removed
+  };
+  ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void write_text(const fs::path& path, const std::string& text) {

@@ -12,6 +12,9 @@
 
 namespace semfield::test {
 
+/// Removes a file or folder tree, best effort (what cannot be removed stays; a missing path is no error).
+void remove_tree(const std::filesystem::path& path);
+
 /// A fresh, empty folder under the system temp dir, removed when the object dies.
 class TempDir {
  public:

@@ -40,8 +40,7 @@ int64_t label_steps() { return scaled_steps(200); }
 int64_t descriptor_steps() { return scaled_steps(300); }
 
 bool build_trained_scene(const fs::path& dir) {
-  std::error_code ec;
-  fs::remove_all(dir, ec);
+  remove_tree(dir);
   fs::create_directories(dir);
   const fs::path scene = dir / "scene", run = dir / "run";
   struct Stage {

@@ -29,5 +29,21 @@ TEST(FileUtil, ReadsRegularFilesAndPipes) {
   EXPECT_THROW(read_file_bytes(dir / "missing"), InputError);
 }
 
+TEST(TestSupport, TempDirRemovesItsTreeWithoutFollowingLinks) {
+  test::TempDir outside;
+  test::write_text(outside / "keep.txt", "kept");
+  std::filesystem::path path;
+  {
+    test::TempDir dir;
+    path = dir.path();
+    test::write_text(dir / "a" / "b" / "c.txt", "x");
+    test::write_text(dir / "d.txt", "y");
+    std::filesystem::create_directory_symlink(outside.path(), dir / "a" / "link");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_EQ(read_file_text(outside / "keep.txt"), "kept");  // the link was removed, not what it points to
+  test::remove_tree(outside / "missing");                   // nothing there: no error
+}
+
 }  // namespace
 }  // namespace semfield

@@ -1,4 +1,4 @@
-// The image-conditioned networks (IBR, GP-NeRF) on another device against the CPU: the device-agnostic plumbing
+// The image-conditioned networks (IBR, GP-NeRF, FeatureNeRF, GNeSF) on another device against the CPU: the device-agnostic plumbing
 // (to(device), sources and cameras on the images' device, seeded training samples drawn on the CPU) and the LibTorch
 // paths they take there. The device under test is SEMFIELD_TEST_DEVICE ("cuda", "cuda:1"), else the first GPU of a
 // CUDA build of LibTorch (scripts/cuda_check.sh builds one and runs these on a GPU machine); on a CPU-only build the
@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "semfield/core/tensor_state.h"
+#include "semfield/models/featurenerf/featurenerf_network.h"
+#include "semfield/models/gnesf/gnesf_network.h"
 #include "semfield/models/gpnerf/gpnerf_network.h"
 #include "semfield/models/ibr/ibr_network.h"
 #include "semfield/models/ibr/ray_samples.h"
@@ -217,6 +219,115 @@ TEST(DeviceGpnerf, RenderHeadsAndTrainingGradientsMatchTheCpu) {
            at::log_softmax(logits, 1).select(1, 0).mean().neg() + at::softmax(slots, 1).select(1, 1).mean();
   };
   const at::Tensor lc = loss_of(cpu, at::kCPU), ld = loss_of(dev, device);
+  expect_near("loss", ld, lc, 1e-5);
+  lc.backward();
+  ld.backward();
+  expect_same_gradients(dev, cpu, 2e-3);
+}
+
+TEST(DeviceFeatureNerf, RenderDescriptorsAndTrainingGradientsMatchTheCpu) {
+  SEMFIELD_REQUIRE_DEVICE(device);
+  const FeatureNerfConfig config = test::small_featurenerf_config();
+  FeatureNerfNetwork cpu(config), dev(config);
+  dev.to(device);
+  for (const auto& [name, t] : dev.named_parameters()) {
+    ASSERT_EQ(t.device(), device) << name;
+    EXPECT_TRUE(t.requires_grad()) << name;
+  }
+  const std::vector<Camera> cams = ring_cameras(2, 32);
+  const at::Tensor images = at::rand({2, 3, 32, 32}, at::make_generator<at::CPUGeneratorImpl>(4));
+  const IbrRays rays = toy_rays(30);
+  const at::Tensor bg = at::full({30, 3}, 0.25f);
+  const double world_scale = 0.8;  // the points' camera-frame coordinates are in world units
+  {
+    // Inference: the CPU's fused kernel against the device's LibTorch path; deterministic midpoints and quantiles.
+    at::NoGradGuard no_grad;
+    const FeatureNerfRenderOutput c = cpu.render(rays, cpu.sources(images, cams, world_scale), bg, nullptr, true);
+    const FeatureNerfRenderOutput d =
+        dev.render(rays_on(rays, device), dev.sources(images.to(device), cams, world_scale), bg.to(device), nullptr, true);
+    EXPECT_EQ(d.internal.device(), device);
+    for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", d.rgb, c.rgb},
+                                     {"opacity", d.opacity, c.opacity},
+                                     {"depth", d.depth, c.depth},
+                                     {"feature", d.feature, c.feature},
+                                     {"internal (v_NeRF)", d.internal, c.internal},
+                                     {"coord", d.coord, c.coord},
+                                     {"points", d.points, c.points}})
+      expect_near(name, a, b, 2e-4);
+    EXPECT_GT(c.internal.std().item<float>(), 1e-4f);
+  }
+  // A training step from the same seed: colour (coarse and fine), the distilled feature, the coordinate, the depth.
+  const at::Tensor target = at::rand({30, 3}, at::make_generator<at::CPUGeneratorImpl>(6));
+  auto loss_of = [&](const FeatureNerfNetwork& net, const at::Device& on) {
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(9);
+    const FeatureNerfRenderOutput o =
+        net.render(rays_on(rays, on), net.sources(images.to(on), cams, world_scale), bg.to(on), &gen, true);
+    return (o.rgb - target.to(on)).square().mean() + 0.5 * (o.rgb_coarse - target.to(on)).square().mean() +
+           0.25 * (o.feature.square().mean() + o.feature_coarse.square().mean()) + 0.25 * o.coord.square().mean() +
+           0.1 * o.internal.square().mean() + 0.01 * o.depth.mean();
+  };
+  const at::Tensor lc = loss_of(cpu, at::kCPU), ld = loss_of(dev, device);
+  expect_near("loss", ld, lc, 1e-5);
+  lc.backward();
+  ld.backward();
+  expect_same_gradients(dev, cpu, 2e-3);
+}
+
+TEST(DeviceGnesf, VoteGeometryVolumeAndTrainingGradientsMatchTheCpu) {
+  SEMFIELD_REQUIRE_DEVICE(device);
+  GnesfConfig config;
+  config.radiance = test::small_ibr_config();
+  config.vote_hidden = 8;
+  config.train_radiance = true;  // the training step differentiates the radiance network too
+  config.geometry.enabled = true;
+  config.geometry.resolution = 8;
+  config.geometry.views = 3;
+  config.geometry.channels = 4;
+  config.semantic_weights = "sdf";  // with a volume given; density weights without one
+  GnesfNetwork cpu(config), dev(config);
+  dev.to(device);
+  for (const auto& [name, t] : dev.named_parameters()) ASSERT_EQ(t.device(), device) << name;
+  const std::vector<Camera> cams = ring_cameras(3, 16);
+  const at::Tensor images = at::rand({3, 3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(1));
+  const at::Tensor ids = at::randint(-1, 4, {3, 16, 16}, at::make_generator<at::CPUGeneratorImpl>(2));
+  const SemanticMaps maps_cpu = semantic_maps_from_ids(ids, 4);
+  const SemanticMaps maps_dev{maps_cpu.probs.to(device)};
+  const IbrRays rays = toy_rays(40);
+  const at::Tensor bg = at::full({40, 3}, 0.25f);
+  const VoxelGrid grid = cpu.geometry_grid(Eigen::Vector3f::Constant(-1), Eigen::Vector3f::Constant(1));
+  {
+    at::NoGradGuard no_grad;
+    const IbrSources sc = cpu.radiance().prepare(cams, images), sd = dev.radiance().prepare(cams, images.to(device));
+    // Density-weighted semantics (all samples, then each ray's 3 heaviest, scaled to its opacity).
+    for (int max_samples : {0, 3}) {
+      const GnesfRenderOutput c = cpu.render(rays, sc, maps_cpu, bg, false, 0, 1e-5f, max_samples);
+      const GnesfRenderOutput d =
+          dev.render(rays_on(rays, device), sd, maps_dev, bg.to(device), false, 0, 1e-5f, max_samples);
+      EXPECT_EQ(d.semantics.device(), device);
+      expect_near("semantics, max_samples " + std::to_string(max_samples), d.semantics, c.semantics, 2e-4);
+      expect_near("rgb", d.radiance.rgb, c.radiance.rgb, 1e-4);
+      EXPECT_GT(c.semantics.sum(1).min().item<float>(), 0.2f);
+    }
+    // The geometry volume's input and TSDF, and semantics rendered with its SDF weights.
+    const at::Tensor in_c = cpu.geometry_input(sc, grid), in_d = dev.geometry_input(sd, grid);
+    expect_near("geometry input", in_d, in_c, 1e-4);
+    const SdfVolume vc = cpu.geometry(in_c, grid), vd = dev.geometry(in_d, grid);
+    expect_near("tsdf", vd.tsdf, vc.tsdf, 2e-4);
+    const GnesfRenderOutput c = cpu.render(rays, sc, maps_cpu, bg, false, 0, 1e-5f, 0, &vc);
+    const GnesfRenderOutput d = dev.render(rays_on(rays, device), sd, maps_dev, bg.to(device), false, 0, 1e-5f, 0, &vd);
+    expect_near("semantics with the SDF volume", d.semantics, c.semantics, 2e-4);
+  }
+  // A training step: colour, the vote's semantics and the TSDF, from the same seed.
+  const at::Tensor target = at::rand({40, 3}, at::make_generator<at::CPUGeneratorImpl>(3));
+  const at::Tensor target_sem = at::softmax(at::randn({40, 4}, at::make_generator<at::CPUGeneratorImpl>(4)), 1);
+  auto loss_of = [&](const GnesfNetwork& net, const SemanticMaps& maps, const at::Device& on) {
+    const IbrSources s = net.radiance().prepare(cams, images.to(on));
+    const GnesfRenderOutput o = net.render(rays_on(rays, on), s, maps, bg.to(on), true, 7, 1e-5f);
+    const SdfVolume v = net.geometry(net.geometry_input(s, grid), grid);
+    return (o.radiance.rgb - target.to(on)).square().mean() + (o.semantics - target_sem.to(on)).square().mean() +
+           0.1 * v.tsdf.square().mean();
+  };
+  const at::Tensor lc = loss_of(cpu, maps_cpu, at::kCPU), ld = loss_of(dev, maps_dev, device);
   expect_near("loss", ld, lc, 1e-5);
   lc.backward();
   ld.backward();

@@ -70,7 +70,7 @@ FeatureNerfSources FeatureNerfNetwork::sources(const at::Tensor& images, const s
   SEMFIELD_ASSERT(images.dim() == 4 && images.size(0) == static_cast<int64_t>(cameras.size()),
                   "featurenerf: one image per source camera expected");
   FeatureNerfSources s;
-  s.cameras = SourceCameraBatch::from_cameras(cameras);
+  s.cameras = SourceCameraBatch::from_cameras(cameras).to(images.device());  // on the images' device
   const at::Tensor features = m_encoder.forward(encoder_input(images, m_config.encode_size));
   s.injections = at::conv2d(features, m_inject_w, m_inject_b).permute({0, 2, 3, 1}).contiguous();
   s.world_scale = world_scale;
@@ -220,6 +220,8 @@ std::vector<std::pair<std::string, at::Tensor>> FeatureNerfNetwork::named_parame
   out.emplace_back("view_head.bias", m_view_b);
   return out;
 }
+
+void FeatureNerfNetwork::to(const at::Device& device) { move_tensors_to(named_parameters(), device); }
 
 std::vector<at::Tensor> FeatureNerfNetwork::parameters() const { return tensors_of(named_parameters()); }
 TensorMap FeatureNerfNetwork::state() const { return state_of(named_parameters()); }

@@ -83,6 +83,9 @@ class FeatureNerfNetwork {
   FeatureNerfRenderOutput render(const IbrRays& rays, const FeatureNerfSources& sources, const at::Tensor& background,
                                  at::Generator* generator, bool want_internal = false, bool colour_only = false) const;
 
+  /// Moves the weights to `device` (a GPU, on a CUDA build of LibTorch): sources, renders and training steps then run
+  /// there through the LibTorch path (the fused kernel is CPU-only); tests/unit/models/device_test.cpp.
+  void to(const at::Device& device);
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   std::vector<at::Tensor> parameters() const;
   TensorMap state() const;

@@ -179,6 +179,8 @@ std::vector<std::pair<std::string, at::Tensor>> GnesfNetwork::named_parameters()
   return out;
 }
 
+void GnesfNetwork::to(const at::Device& device) { move_tensors_to(named_parameters(), device); }
+
 std::vector<at::Tensor> GnesfNetwork::parameters() const {
   std::vector<at::Tensor> out;
   for (auto& [name, t] : named_parameters())

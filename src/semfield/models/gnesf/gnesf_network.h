@@ -110,6 +110,9 @@ class GnesfNetwork {
   /// What corpus training updates: the head's and the geometry volume's parameters (and the radiance network's when
   /// config.train_radiance); the geometry volume's alone when config.train_geometry_only.
   std::vector<at::Tensor> parameters() const;
+  /// Moves every tensor (radiance network, head, geometry volume) to `device` (a GPU, on a CUDA build of LibTorch):
+  /// renders and training steps then run there through the LibTorch paths; tests/unit/models/device_test.cpp.
+  void to(const at::Device& device);
   /// Every tensor: "radiance.*", "head.*", "geometry.*" (with a geometry volume).
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   TensorMap state() const;
