@@ -25,4 +25,18 @@ inline std::filesystem::path write_small_scenes(const std::filesystem::path& out
   return out;
 }
 
+/// Writes one generated "open" scene (`synth --preset open`: 2 objects on a ground disc of radius 5 seen from 6 units
+/// away, content beyond the box the models' scenes are framed in) of `views` views at `resolution` into `out` from `seed`; returns `out`.
+inline std::filesystem::path write_small_open_scene(const std::filesystem::path& out, int views, int resolution,
+                                                    uint64_t seed) {
+  SynthConfig config;
+  config.preset = "open";
+  config.n_views = views;
+  config.resolution = resolution;
+  config.n_objects = 2;
+  config.seed = seed;
+  write_synth_dataset(config, out);
+  return out;
+}
+
 }  // namespace semfield::test

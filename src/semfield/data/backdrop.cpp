@@ -52,12 +52,12 @@ std::optional<Image> key_uniform_backdrop(const Image& rgb) {
   if ((rgb.channels != 3 && rgb.channels != 4) || has_transparency(rgb)) return std::nullopt;
   const std::optional<BorderStats> stats = border_stats(rgb);
   if (!stats || stats->spread.maxCoeff() > 0.02) return std::nullopt;
-  const Eigen::Vector3d* backdrop = &stats->mean;
+  const Eigen::Vector3d& backdrop = stats->mean;
   const double tolerance = std::clamp(4.0 * stats->spread.maxCoeff(), 0.02, 0.08);
   const int w = rgb.width, h = rgb.height;
   const auto near_backdrop = [&](int x, int y) {
     for (int c = 0; c < 3; ++c)
-      if (std::abs(static_cast<double>(rgb.at(x, y, c)) - (*backdrop)(c)) > tolerance) return false;
+      if (std::abs(static_cast<double>(rgb.at(x, y, c)) - backdrop(c)) > tolerance) return false;
     return true;
   };
   // Flood fill from the border pixels of the backdrop's colour, 4-connected, with an explicit stack.

@@ -88,7 +88,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
   if (!type.image_conditioned)
     fail_usage("model {} is of type {}, which is trained per scene (`semfield train`), not applied", file.name,
                file.type);
-  parse_background(options.background);
+  const Eigen::Vector3f background = parse_background(options.background);  // checked before the scene loads
   LoadOptions load;
   load.downscale = options.downscale;
   load.split_rule = SplitRule::parse(options.split_rule);
@@ -130,7 +130,7 @@ ApplyResult apply_model(const ApplyOptions& options) {
                                                  "(trained_on.unbounded_scenes)",
                                                  file.name));
   }
-  if (!spec.frame.has_alpha && !parse_background(options.background).isApprox(Eigen::Vector3f::Ones()))
+  if (!spec.frame.has_alpha && !background.isApprox(Eigen::Vector3f::Ones()))
     log::warn("--background {}: the images of {} have no alpha channel, so nothing is composited over it; their "
               "backgrounds stay as photographed", options.background, options.data.string());
   {
@@ -163,11 +163,11 @@ ApplyResult apply_model(const ApplyOptions& options) {
     // An RGB source image of an object on a solid backdrop other than the background RGBA images are composited over
     // (the one the generator's corpora were rendered over unless --background says otherwise): the model reads that
     // backdrop as part of the scene. Said once, for the first such source view.
-    const Eigen::Vector3d background = parse_background(options.background).cast<double>();
+    const Eigen::Vector3d backdrop_expected = background.cast<double>();
     for (const View* view : sources->split(Split::Train)) {
       if (has_transparency(view->rgb)) continue;
       const std::optional<Eigen::Vector3d> border = uniform_border_colour(view->rgb);
-      if (border && (*border - background).cwiseAbs().maxCoeff() > 0.1) {
+      if (border && (*border - backdrop_expected).cwiseAbs().maxCoeff() > 0.1) {
         log::warn("{}: source view {} has no transparency and a uniform border of colour ({:.2f}, {:.2f}, {:.2f}), "
                   "not the --background {} that RGBA images are composited over (and the models' corpora were "
                   "rendered over): the model reads that backdrop as part of the scene. --key-backdrop keys it out (or "

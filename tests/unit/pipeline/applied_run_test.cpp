@@ -25,6 +25,7 @@
 #include "semfield/segment/segmenter.h"
 #include "semfield/serve/viewer_scene.h"
 #include "support/small_models.h"
+#include "support/small_scenes.h"
 #include "support/test_support.h"
 
 namespace semfield {
@@ -550,13 +551,7 @@ TEST(AppliedRun, BackgroundWithoutAlphaIsWarned) {
 
 TEST(AppliedRun, AScenePastTheBoxIsWarnedUnlessTheCorpusHadSuch) {
   AppliedFixture f;
-  SynthConfig open;
-  open.preset = "open";
-  open.n_views = 6;
-  open.resolution = 24;
-  open.n_objects = 2;
-  open.seed = 8201;
-  write_synth_dataset(open, f.tmp / "open");
+  test::write_small_open_scene(f.tmp / "open", 6, 24, 8201);
   const auto apply_to = [&](const std::filesystem::path& data, const std::filesystem::path& model) {
     const auto r = test::run_cli("apply --model " + test::quoted(model) + " --data " + test::quoted(data) + " --out " +
                                  test::quoted(f.tmp / ("run_" + data.filename().string() + "_" +

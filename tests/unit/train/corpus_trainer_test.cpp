@@ -155,13 +155,7 @@ TEST(CorpusTrainer, TheModelFileCountsTheCorpussScenesBeyondTheBox) {
   // `apply` warns about a scene past the box unless the model's corpus had such scenes: the count it reads.
   test::TempDir tmp;
   const auto corpus = tiny_corpus(tmp);
-  SynthConfig open;
-  open.preset = "open";
-  open.n_views = 12;
-  open.resolution = 32;
-  open.n_objects = 2;
-  open.seed = 7200;
-  write_synth_dataset(open, corpus / "scene_000");  // replaces a training scene (scene_004 validates)
+  test::write_small_open_scene(corpus / "scene_000", 12, 32, 7200);  // replaces a training scene (scene_004 validates)
   CorpusTrainOptions o = tiny_options(corpus, tmp / "run");
   o.steps = 2;
   o.eval_interval = 0;
