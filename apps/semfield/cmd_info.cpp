@@ -74,6 +74,8 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
                   {"train", scene.count(Split::Train)},
                   {"val", scene.count(Split::Val)},
                   {"test", scene.count(Split::Test)}};
+  // Frames whose image is missing: their cameras remain targets for render and transfer.
+  if (!scene.imageless.empty()) out["cameras_without_images"] = scene.imageless.size();
   out["downscale"] = options.downscale;
 
   std::map<std::pair<int, int>, int> resolutions;
@@ -158,6 +160,9 @@ std::string text_report(const nlohmann::ordered_json& info) {
   const auto& views = info["views"];
   line("views", fmt::format("{} (train {}, val {}, test {})", views["total"].get<size_t>(), views["train"].get<size_t>(),
                             views["val"].get<size_t>(), views["test"].get<size_t>()));
+  if (info.contains("cameras_without_images"))
+    line("cameras", fmt::format("{} more without an image (targets for render and transfer only)",
+                                info["cameras_without_images"].get<size_t>()));
   std::string sizes;
   for (const auto& r : info["resolutions"])
     sizes += fmt::format("{}{}x{}", sizes.empty() ? "" : ", ", r["width"].get<int>(), r["height"].get<int>()) +

@@ -33,18 +33,29 @@ void read_unit_cube(const JsonNode& doc, ParsedScene* scene) {
   scene->depth_unit_scale = read_depth_unit_scale(doc);
 }
 
-// Appends the frames of one transforms file; returns how many were kept.
+// The first image of the scene so far: the size of frames without an image whose file gives none.
+std::optional<fs::path> size_donor(const ParsedScene& scene) {
+  if (scene.frames.empty()) return std::nullopt;
+  return scene.frames.front().image_path;
+}
+
+// Appends the frames of one transforms file; returns how many were kept. With a split (NeRF-synthetic), a frame whose
+// image is missing keeps its camera in scene->imageless: a target for render and transfer, not a view.
 size_t read_frames(const JsonNode& doc, std::optional<Split> split, ParsedScene* scene) {
   const fs::path base = doc.file().parent_path();
   const JsonNode frames = doc.at("frames");
   const size_t n = frames.size();
   size_t kept = 0;
+  std::vector<JsonNode> missing;
   for (size_t i = 0; i < n; ++i) {
     const JsonNode frame = frames.at(i);
     if (!frame.is_object()) frame.fail("expected an object");
     const Eigen::Matrix4d c2w = read_transform_matrix(frame);
-    const auto image = resolve_frame_image(frame, base);
-    if (!image) continue;
+    const auto image = resolve_frame_image(frame, base, split.has_value());
+    if (!image) {
+      if (split) missing.push_back(frame);
+      continue;
+    }
     FrameRecord record;
     record.image_path = *image;
     record.name = image_stem(*image);
@@ -57,10 +68,31 @@ size_t read_frames(const JsonNode& doc, std::optional<Split> split, ParsedScene*
     scene->frames.push_back(std::move(record));
     ++kept;
   }
-  if (kept == 0)
-    fail_input(doc.file(), "frames",
-               n == 0 ? std::string("no frames: the split is empty")
-                      : fmt::format("none of the {} frames has an existing image file", n));
+  size_t cameras = 0;
+  for (const JsonNode& frame : missing) {
+    const bool sized = frame_or_top(doc, frame, "w").has_value() && frame_or_top(doc, frame, "h").has_value();
+    const std::optional<fs::path> donor = size_donor(*scene);
+    if (!sized && !donor) {
+      log::warn("{}: {}: no image, and neither the file's \"w\" / \"h\" nor another image gives its size: its "
+                "camera is dropped too", doc.file().string(), frame.key_path());
+      continue;
+    }
+    FrameRecord record;
+    record.name = image_stem(frame.at("file_path").as_string());
+    record.camera.c2w = read_transform_matrix(frame);
+    record.camera.intrinsics = read_transforms_intrinsics(doc, frame, donor ? *donor : fs::path());
+    record.split = split;
+    record.source = doc.file();
+    record.field = frame.key_path();
+    scene->imageless.push_back(std::move(record));
+    ++cameras;
+  }
+  if (kept == 0) {
+    if (n == 0) fail_input(doc.file(), "frames", "no frames: the split is empty");
+    if (cameras == 0) fail_input(doc.file(), "frames", fmt::format("none of the {} frames has an existing image file", n));
+    log::warn("{}: none of its {} frames has an existing image file: the split has no views, its cameras are "
+              "targets for render and transfer only", doc.file().string(), n);
+  }
   return kept;
 }
 

@@ -46,6 +46,14 @@ struct View {
   bool has_alpha() const { return rgb.empty() ? alpha_on_disk : rgb.channels == 4; }
 };
 
+/// The camera of a frame whose image file is missing (NeRF-synthetic folders): no pixels, so not a view — a target
+/// for `render` and `transfer` (an image-conditioned model renders any camera from its source views).
+struct ImagelessCamera {
+  std::string name;  ///< the frame's image stem, unique among the views' names
+  Split split = Split::Test;
+  Camera camera;     ///< normalised scene coordinates, like the views' (intrinsics downscaled like theirs)
+};
+
 /// An entry of labels.json: what an instance or class id means.
 struct Label {
   int id = 0;
@@ -101,6 +109,7 @@ struct Scene {
   std::filesystem::path root;   ///< the folder the scene was loaded from
   std::string format;           ///< "blender", "instant-ngp", "nerfstudio", "colmap", "llff", "semfield-synth"
   std::vector<View> views;
+  std::vector<ImagelessCamera> imageless;  ///< cameras of frames without an image (render / transfer targets)
   std::map<int, Label> instance_labels;  ///< from labels.json "instances" (id -> label)
   std::map<int, Label> semantic_labels;  ///< from labels.json "classes" (class id -> label)
 

@@ -310,6 +310,23 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     if (progress) progress->update(static_cast<int64_t>(i + 1));
   }
   if (progress) progress->finish();
+  {
+    std::set<std::string> taken(names.begin(), names.end());
+    for (const FrameRecord& frame : parsed.imageless) {
+      if (!taken.insert(frame.name).second) {
+        log::warn("{}: {}: a camera without an image is named like another frame ('{}'): dropped",
+                  frame.source.string(), frame.field, frame.name);
+        continue;
+      }
+      ImagelessCamera c;
+      c.name = frame.name;
+      c.split = frame.split.value_or(Split::Test);
+      c.camera.intrinsics = frame.camera.intrinsics.downscaled(options.downscale);
+      c.camera.c2w = frame.camera.c2w;
+      c.camera.c2w.block<3, 1>(0, 3) = framing.normalization.apply(frame.camera.origin());
+      scene.imageless.push_back(std::move(c));
+    }
+  }
 
   if (!options.load_images && options.verify_files) {
     // Every file decoded and checked as loading would, in parallel; problems collected, not thrown.

@@ -307,6 +307,7 @@ RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what) {
 std::vector<CameraRecord> camera_records(const Scene& scene) {
   std::vector<CameraRecord> out;
   for (const auto& view : scene.views) out.push_back({view.name, view.split, view.camera});
+  for (const auto& c : scene.imageless) out.push_back({c.name, c.split, c.camera});  // targets without an image
   return out;
 }
 

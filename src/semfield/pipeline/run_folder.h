@@ -135,6 +135,7 @@ const SemanticSource* run_semantic_source(const LoadedRun& run);
 /// naming the run's model type otherwise.
 RadianceModel& hashgrid_model(const LoadedRun& run, const std::string& what);
 
+/// The scene's cameras: every view's, then those of frames without an image (Scene::imageless; targets only).
 std::vector<CameraRecord> camera_records(const Scene& scene);
 
 /// Loads the run's dataset (or `data`, other views of the same scene) with the run's load options, its

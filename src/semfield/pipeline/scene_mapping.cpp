@@ -14,6 +14,10 @@ void renormalize_scene(Scene& scene, const Normalization& target) {
     if (view.depth)
       for (float& d : view.depth->pixels) d = static_cast<float>(d * ratio);
   }
+  for (ImagelessCamera& c : scene.imageless) {
+    const Eigen::Vector3d origin = c.camera.c2w.block<3, 1>(0, 3);
+    c.camera.c2w.block<3, 1>(0, 3) = target.apply(source.invert(origin));
+  }
   const Eigen::Vector3d lo = target.apply(source.invert(scene.aabb.min()));
   const Eigen::Vector3d hi = target.apply(source.invert(scene.aabb.max()));
   scene.aabb = Eigen::AlignedBox3d(lo, hi);

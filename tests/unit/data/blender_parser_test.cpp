@@ -128,15 +128,41 @@ TEST(BlenderParser, MissingImageIsSkippedWithWarning) {
   EXPECT_EQ(scene.count(Split::Train), 2u);
   EXPECT_THROW(scene.find_view("r_1"), UsageError);
   EXPECT_THAT(log.text(), HasSubstr("transforms_train.json: frames[1]: image './train/r_1' not found"));
-  EXPECT_THAT(log.text(), HasSubstr("skipping"));
+  EXPECT_THAT(log.text(), HasSubstr("skipping this view (its camera stays a target for render and transfer)"));
+  // Its camera stays, as a target without pixels, normalised like the views'.
+  ASSERT_EQ(scene.imageless.size(), 1u);
+  EXPECT_EQ(scene.imageless[0].name, "r_1");
+  EXPECT_EQ(scene.imageless[0].split, Split::Train);
+  EXPECT_NEAR((scene.imageless[0].camera.origin() - Eigen::Vector3d(0.66, 0, 2.64)).norm(), 0.0, 1e-12);
 }
 
-TEST(BlenderParser, EmptySplitIsAnError) {
+TEST(BlenderParser, ASplitWithoutImagesKeepsItsCamerasAsTargets) {
   TempDir dir;
   write_blender_scene(dir.path());
   fs::remove(dir.path() / "test" / "r_3.png");
+  {
+    LogCapture log;
+    LoadOptions options;
+    options.downscale = 2;
+    const Scene scene = load_scene(dir.path(), options);
+    EXPECT_EQ(scene.count(Split::Test), 0u);
+    EXPECT_EQ(scene.count(Split::Train), 3u);
+    ASSERT_EQ(scene.imageless.size(), 1u);
+    const ImagelessCamera& c = scene.imageless[0];
+    EXPECT_EQ(c.name, "r_3");
+    EXPECT_EQ(c.split, Split::Test);
+    // Sized like the scene's images (NeRF-synthetic files give no size), downscaled like the views.
+    EXPECT_EQ(c.camera.intrinsics.width, 4);
+    EXPECT_EQ(c.camera.intrinsics.height, 3);
+    EXPECT_NEAR(c.camera.intrinsics.fx, scene.views[0].camera.intrinsics.fx, 1e-12);
+    EXPECT_NEAR((c.camera.origin() - Eigen::Vector3d(0, 0, 0.66 * 3)).norm(), 0.0, 1e-12);
+    EXPECT_THAT(log.text(), HasSubstr("transforms_test.json: none of its 1 frames has an existing image file"));
+  }
+  // A split without images whose size nothing gives (the first split read, no "w" / "h") is still an error.
+  for (int i = 0; i < 3; ++i) fs::remove(dir.path() / "train" / fmt::format("r_{}.png", i));
   EXPECT_THAT(input_error_of([&] { load_scene(dir.path()); }),
-              HasSubstr("transforms_test.json: frames: none of the 1 frames has an existing image file"));
+              HasSubstr("transforms_train.json: frames: none of the 3 frames has an existing image file"));
+  write_blender_scene(dir.path());
   write_text(dir / "transforms_test.json", transforms_json({}));
   EXPECT_THAT(input_error_of([&] { load_scene(dir.path()); }),
               HasSubstr("transforms_test.json: frames: no frames: the split is empty"));

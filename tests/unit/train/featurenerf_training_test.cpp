@@ -279,6 +279,55 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
   const nlohmann::json out = test::read_json(d / "kp" / "keypoints.json");
   EXPECT_EQ(out.at("views").size(), 2u);
   EXPECT_GT(out.at("views").at("r_5").size(), 0u);
+  {
+    // The same instance given as its source image alone, with the cameras of the other frames (their images
+    // missing): apply frames it on all the cameras, and transfer targets one without an image, as above.
+    const fs::path sparse = d / "sparse_001";
+    fs::copy(d / "test" / "instance_001", sparse, fs::copy_options::recursive);
+    int removed = 0;
+    for (const char* split : {"train", "test"})
+      for (const auto& entry : fs::directory_iterator(sparse / split)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > 4 && name.substr(name.size() - 4) == ".png" && name.find('_', 2) == std::string::npos &&
+            name != "r_3.png")
+          removed += fs::remove(entry.path()) ? 1 : 0;
+      }
+    ASSERT_GT(removed, 2);
+    auto a = test::run_cli("apply --model " + model + " --data " + test::quoted(sparse) +
+                           " --source-view r_3 --out " + test::quoted(d / "run_sparse"));
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    EXPECT_NE(a.output.find("its camera stays a target for render and transfer"), std::string::npos) << a.output;
+    EXPECT_EQ(a.output.find("do not look at one point"), std::string::npos) << a.output;
+    const auto info = test::run_cli("info --json --data " + test::quoted(sparse));
+    ASSERT_EQ(info.exit_code, 0) << info.output;
+    EXPECT_NE(info.output.find("\"cameras_without_images\": " + std::to_string(removed)), std::string::npos)
+        << info.output;
+    a = test::run_cli("transfer --run " + test::quoted(d / "run_sparse") + " --from " +
+                      test::quoted(d / "run_instance_000") + " --source r_3 --keypoints " + test::quoted(kp) +
+                      " --views r_5 --out " + test::quoted(d / "kp_sparse"));
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    const nlohmann::json sparse_out = test::read_json(d / "kp_sparse" / "keypoints.json");
+    const nlohmann::json& got = sparse_out.at("views").at("r_5");
+    const nlohmann::json& full = out.at("views").at("r_5");
+    ASSERT_EQ(got.size(), full.size());
+    for (size_t i = 0; i < got.size(); ++i) {  // the same source image, camera and framing: the same answer
+      EXPECT_EQ(got[i].at("name"), full[i].at("name"));
+      EXPECT_NEAR(got[i].at("x").get<double>(), full[i].at("x").get<double>(), 1e-6);
+      EXPECT_NEAR(got[i].at("y").get<double>(), full[i].at("y").get<double>(), 1e-6);
+    }
+    // render --split test renders the cameras without an image.
+    a = test::run_cli("render --run " + test::quoted(d / "run_sparse") + " --split test --out " +
+                      test::quoted(d / "render_sparse"));
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    int test_cameras = 0;
+    for (const auto& entry : fs::directory_iterator(d / "test" / "instance_001" / "test")) {
+      const std::string name = entry.path().filename().string();
+      if (name.size() <= 4 || name.substr(name.size() - 4) != ".png" || name.find('_', 2) != std::string::npos) continue;
+      ++test_cameras;
+      EXPECT_TRUE(fs::exists(d / "render_sparse" / name)) << name;
+    }
+    EXPECT_GT(test_cameras, 0);
+  }
   // Part labels, 2D and 3D.
   r = test::run_cli("transfer --run " + test::quoted(d / "run_instance_001") + " --from " +
                     test::quoted(d / "run_instance_000") + " --source r_3 --labels " +

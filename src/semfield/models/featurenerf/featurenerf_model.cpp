@@ -383,13 +383,16 @@ std::unique_ptr<CorpusModel> create_featurenerf_trainable(const nlohmann::json& 
 SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& config, const SceneFrame& own) {
   const double distance = featurenerf_config_from_json(config, "the model's config").camera_distance;
   if (!(distance > 0)) return own;
-  // Every camera of the scene (poses only: no image beyond the source view is read), in the files' world frame.
+  // Every camera of the scene (poses only: no image beyond the source view is read), those of frames without an
+  // image too (an instance given as its source image and the cameras to transfer to), in the files' world frame.
   std::vector<Camera> cameras;
-  for (const View& view : scene.views) {
-    Camera camera = view.camera;
-    camera.c2w.block<3, 1>(0, 3) = scene.normalization.invert(view.camera.origin());
+  const auto add = [&](const Camera& normalised) {
+    Camera camera = normalised;
+    camera.c2w.block<3, 1>(0, 3) = scene.normalization.invert(normalised.origin());
     cameras.push_back(camera);
-  }
+  };
+  for (const View& view : scene.views) add(view.camera);
+  for (const ImagelessCamera& c : scene.imageless) add(c.camera);
   const std::optional<CamerasLookAt> look = cameras_look_at(cameras);
   if (!look) {
     log::warn("featurenerf: the cameras of {} do not look at one point (fewer than two, or parallel axes): the scene "
