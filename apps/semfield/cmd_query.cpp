@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "semfield/core/error.h"
 #include "semfield/core/file_util.h"
+#include "semfield/core/log.h"
 #include "semfield/pipeline/distill_run.h"
 #include "semfield/pipeline/feature_renderer.h"
 #include "semfield/pipeline/run_folder.h"
@@ -152,7 +153,12 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
     nlohmann::json entry = {{"seconds", seconds}};
     const at::Tensor counts = at::bincount(ids.reshape(-1), {}, n_classes + 1).narrow(0, 1, n_classes).contiguous();
     entry["pixels_per_class"] = std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + n_classes);
-    if (scene) {
+    const bool imageless = scene && std::any_of(scene->imageless.begin(), scene->imageless.end(),
+                                                 [&](const ImagelessCamera& c) { return c.name == camera->name; });
+    if (imageless) {
+      log::info("query --gt: {} is a camera without an image: its class map is written, not scored", camera->name);
+      entry["scored"] = false;
+    } else if (scene) {
       const at::Tensor truth = query_truth(*scene, camera->name, names);
       if (!truth.defined()) fail_input(scene->root, camera->name, "--gt: view {} has no semantic map", camera->name);
       if (truth.size(0) != h || truth.size(1) != w)
@@ -183,6 +189,8 @@ void run_class_query(const QueryArgs& args, const LoadedRun& run, const std::vec
   }
   if (scene) {
     const ClassMapScore score = scorer.result();
+    if (score.views == 0)
+      fail_usage("query --gt: none of the views asked for has an image (cameras without one have no ground truth)");
     if (score.pairs == 0)
       fail_usage("query --gt: no pixel of the scene's semantic maps belongs to one of --classes (classes are matched to "
                  "labels.json by name; the scene names {})",

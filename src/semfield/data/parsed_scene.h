@@ -17,7 +17,7 @@ namespace semfield {
 /// One posed image as a parser found it.
 struct FrameRecord {
   std::string name;                  ///< image stem ("r_12"); made unique by load_scene
-  std::filesystem::path image_path;  ///< an existing file (empty in ParsedScene::imageless)
+  std::filesystem::path image_path;  ///< an existing file (in ParsedScene::imageless: the path named, no file there)
   Camera camera;                     ///< file world coordinates, OpenGL camera-to-world, full-resolution
                                      ///< intrinsics (width/height as the image file must have them)
   std::optional<Split> split;        ///< set when the format assigns splits
@@ -36,8 +36,8 @@ struct ParsedScene {
   std::string format;           ///< Scene::format
   std::filesystem::path root;   ///< the folder the user named (labels.json is looked up here)
   std::vector<FrameRecord> frames;
-  /// Frames of a split file (NeRF-synthetic) whose image is missing: their cameras only (image_path empty), sized by
-  /// the file's "w" / "h" or else like the scene's first image; load_scene keeps them as Scene::imageless.
+  /// Frames of a split file (NeRF-synthetic) whose image is missing: their cameras only, sized by the file's "w" / "h"
+  /// or else like the scene's first image; load_scene keeps them as Scene::imageless.
   std::vector<FrameRecord> imageless;
   bool splits_from_files = false;  ///< every frame carries a split assigned by the format
   SplitRule auto_rule;             ///< what SplitRule::Kind::Auto means when the format does not split

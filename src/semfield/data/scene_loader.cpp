@@ -125,6 +125,28 @@ std::vector<std::string> unique_names(const ParsedScene& parsed) {
   return out;
 }
 
+// Names of the cameras without an image: their stems where no view and no other such camera has the same, else their
+// path under the scene's folder ("test/r_0" beside a view "r_0": NeRF-synthetic numbers each split's images from 0).
+// The views' names (unique_names) never change for them.
+std::vector<std::string> imageless_names(const ParsedScene& parsed, const std::vector<std::string>& view_names) {
+  std::map<std::string, int> stem_count;
+  for (const FrameRecord& frame : parsed.imageless) ++stem_count[frame.name];
+  std::set<std::string> used(view_names.begin(), view_names.end());
+  std::vector<std::string> out;
+  for (const FrameRecord& frame : parsed.imageless) {
+    std::string name = frame.name;
+    if (stem_count[name] > 1 || used.count(name) > 0) {
+      fs::path relative = frame.image_path.lexically_relative(parsed.root);
+      if (relative.empty() || relative.string().rfind("..", 0) == 0) relative = frame.image_path;
+      name = relative.generic_string();  // as "file_path" gives it (NeRF-synthetic: no extension)
+    }
+    const std::string base = name;
+    for (int k = 2; !used.insert(name).second; ++k) name = base + "#" + std::to_string(k);
+    out.push_back(name);
+  }
+  return out;
+}
+
 // Gray -> RGB and gray+alpha -> RGBA, so every view is 3 or 4 channels.
 Image to_colour(Image image) {
   if (image.channels >= 3) return image;
@@ -311,15 +333,11 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
   }
   if (progress) progress->finish();
   {
-    std::set<std::string> taken(names.begin(), names.end());
-    for (const FrameRecord& frame : parsed.imageless) {
-      if (!taken.insert(frame.name).second) {
-        log::warn("{}: {}: a camera without an image is named like another frame ('{}'): dropped",
-                  frame.source.string(), frame.field, frame.name);
-        continue;
-      }
+    const std::vector<std::string> imageless = imageless_names(parsed, names);
+    for (size_t j = 0; j < parsed.imageless.size(); ++j) {
+      const FrameRecord& frame = parsed.imageless[j];
       ImagelessCamera c;
-      c.name = frame.name;
+      c.name = imageless[j];
       c.split = frame.split.value_or(Split::Test);
       c.camera.intrinsics = frame.camera.intrinsics.downscaled(options.downscale);
       c.camera.c2w = frame.camera.c2w;

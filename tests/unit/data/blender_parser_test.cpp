@@ -158,7 +158,7 @@ TEST(BlenderParser, ASplitWithoutImagesKeepsItsCamerasAsTargets) {
     EXPECT_NEAR((c.camera.origin() - Eigen::Vector3d(0, 0, 0.66 * 3)).norm(), 0.0, 1e-12);
     EXPECT_THAT(log.text(), HasSubstr("transforms_test.json: none of its 1 frames has an existing image file"));
   }
-  // A split without images whose size nothing gives (the first split read, no "w" / "h") is still an error.
+  // No image anywhere and no "w" / "h": nothing sizes the cameras, and a split without views or cameras is an error.
   for (int i = 0; i < 3; ++i) fs::remove(dir.path() / "train" / fmt::format("r_{}.png", i));
   EXPECT_THAT(input_error_of([&] { load_scene(dir.path()); }),
               HasSubstr("transforms_train.json: frames: none of the 3 frames has an existing image file"));
@@ -166,6 +166,40 @@ TEST(BlenderParser, ASplitWithoutImagesKeepsItsCamerasAsTargets) {
   write_text(dir / "transforms_test.json", transforms_json({}));
   EXPECT_THAT(input_error_of([&] { load_scene(dir.path()); }),
               HasSubstr("transforms_test.json: frames: no frames: the split is empty"));
+}
+
+TEST(BlenderParser, CamerasWithoutImagesAreNamedApartFromTheViews) {
+  // NeRF-synthetic numbers each split's images from 0: test/r_0 missing beside the view train/r_0 is "test/r_0", and
+  // the view keeps its name. A file_path without an extension names its frame whole ("frame.0001").
+  TempDir dir;
+  write_test_png(dir / "train" / "r_0.png", 8, 6, 4);
+  write_text(dir / "transforms_train.json", transforms_json({frame_json("./train/r_0", translation(0, 0, 4))}));
+  write_text(dir / "transforms_test.json",
+             transforms_json({frame_json("./test/r_0", translation(1, 0, 4)), frame_json("./test/r_1", translation(0, 1, 4)),
+                              frame_json("./test/frame.0001", translation(0, 0, 3))}));
+  const Scene scene = load_scene(dir.path());
+  ASSERT_EQ(scene.views.size(), 1u);
+  EXPECT_EQ(scene.views[0].name, "r_0");
+  ASSERT_EQ(scene.imageless.size(), 3u);
+  EXPECT_EQ(scene.imageless[0].name, "test/r_0");
+  EXPECT_EQ(scene.imageless[1].name, "r_1");
+  EXPECT_EQ(scene.imageless[2].name, "frame.0001");
+  EXPECT_NEAR((scene.imageless[0].camera.origin() - Eigen::Vector3d(0.66, 0, 2.64)).norm(), 0.0, 1e-12);
+  for (const ImagelessCamera& c : scene.imageless) {
+    EXPECT_EQ(c.split, Split::Test);
+    EXPECT_EQ(c.camera.intrinsics.width, 8);
+  }
+  // Only a test split with images (the train file's frames have none and no size is given there): the train cameras
+  // are sized like the test images, whichever file is read first.
+  TempDir other;
+  write_test_png(other / "test" / "r_5.png", 8, 6, 4);
+  write_text(other / "transforms_train.json", transforms_json({frame_json("./train/r_0", translation(0, 0, 4))}));
+  write_text(other / "transforms_test.json", transforms_json({frame_json("./test/r_5", translation(1, 0, 4))}));
+  const Scene test_only = load_scene(other.path());
+  EXPECT_EQ(test_only.count(Split::Test), 1u);
+  ASSERT_EQ(test_only.imageless.size(), 1u);
+  EXPECT_EQ(test_only.imageless[0].split, Split::Train);
+  EXPECT_EQ(test_only.imageless[0].camera.intrinsics.height, 6);
 }
 
 TEST(BlenderParser, LoadWithoutImagesStillChecksFilesAndSizes) {

@@ -106,7 +106,7 @@ TEST(LlffParser, ErrorsNameFileAndField) {
   for (const char* name : {"IMG_0002.png", "IMG_0003.png"}) fs::remove(dir / "images" / name);
   EXPECT_THAT(input_error_of([&] { load_scene(dir.path()); }),
               HasSubstr("poses_bounds.npy: row 0: bounds: expected 0 < near < far"));
-  fs::remove_all(dir / "images");
+  test::remove_tree(dir / "images");
   EXPECT_THAT(input_error_of([&] { load_scene(dir.path()); }), HasSubstr("images: LLFF image folder not found"));
 }
 

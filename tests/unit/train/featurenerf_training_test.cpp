@@ -314,6 +314,7 @@ TEST_F(FeatureNerfTrainingTest, AppliesToOneSourceViewAndTransfersAcrossInstance
       EXPECT_EQ(got[i].at("name"), full[i].at("name"));
       EXPECT_NEAR(got[i].at("x").get<double>(), full[i].at("x").get<double>(), 1e-6);
       EXPECT_NEAR(got[i].at("y").get<double>(), full[i].at("y").get<double>(), 1e-6);
+      EXPECT_NEAR(got[i].at("similarity").get<double>(), full[i].at("similarity").get<double>(), 1e-5);
     }
     // render --split test renders the cameras without an image.
     a = test::run_cli("render --run " + test::quoted(d / "run_sparse") + " --split test --out " +
