@@ -54,14 +54,16 @@ size_t read_frames(const JsonNode& doc, std::optional<Split> split, ParsedScene*
   const fs::path base = doc.file().parent_path();
   const JsonNode frames = doc.at("frames");
   const size_t n = frames.size();
-  size_t kept = 0;
+  size_t kept = 0, without_image = 0;
+  constexpr size_t kNamed = 3;  // frames without an image warned one by one; the rest summed up
+  const bool keep_camera = split.has_value() && missing != nullptr;
   for (size_t i = 0; i < n; ++i) {
     const JsonNode frame = frames.at(i);
     if (!frame.is_object()) frame.fail("expected an object");
     const Eigen::Matrix4d c2w = read_transform_matrix(frame);
-    const bool keep_camera = split.has_value() && missing != nullptr;
-    const auto image = resolve_frame_image(frame, base, keep_camera);
+    const auto image = resolve_frame_image(frame, base, keep_camera, without_image < kNamed);
     if (!image) {
+      ++without_image;
       if (keep_camera) missing->push_back({doc, frame, *split});
       continue;
     }
@@ -77,6 +79,9 @@ size_t read_frames(const JsonNode& doc, std::optional<Split> split, ParsedScene*
     scene->frames.push_back(std::move(record));
     ++kept;
   }
+  if (without_image > kNamed)
+    log::warn("{}: {} more frames whose image is not found: skipped as views{}", doc.file().string(),
+              without_image - kNamed, keep_camera ? " (their cameras stay targets for render and transfer)" : "");
   if (n == 0) fail_input(doc.file(), "frames", "no frames: the split is empty");
   if (kept == 0 && missing == nullptr)
     fail_input(doc.file(), "frames", fmt::format("none of the {} frames has an existing image file", n));

@@ -133,12 +133,13 @@ void read_frame_extras(const JsonNode& frame, const fs::path& base, FrameRecord*
   record->semantic_path = path_of("semantic_path");
 }
 
-std::optional<fs::path> resolve_frame_image(const JsonNode& frame, const fs::path& base, bool camera_kept) {
+std::optional<fs::path> resolve_frame_image(const JsonNode& frame, const fs::path& base, bool camera_kept,
+                                            bool warn) {
   const JsonNode node = frame.at("file_path");
   const std::string relative = node.as_string();
   if (relative.empty()) node.fail("empty path");
   auto found = find_image_file(base, relative);
-  if (!found)
+  if (!found && warn)
     log::warn("{}: {}: image '{}' not found (looked for {} with and without .png/.jpg); skipping this view{}",
               frame.file().string(), frame.key_path(), relative, (base / relative).lexically_normal().string(),
               camera_kept ? " (its camera stays a target for render and transfer)" : "");

@@ -36,9 +36,10 @@ void read_frame_extras(const JsonNode& frame, const std::filesystem::path& base,
 
 /// Resolves the frame's "file_path" against `base` (find_image_file). Returns nullopt, after a
 /// log::warn naming the file, the frame and the path, when the image does not exist; `camera_kept`: the warning says
-/// the frame's camera stays a render / transfer target (ParsedScene::imageless).
+/// the frame's camera stays a render / transfer target (ParsedScene::imageless); `warn` false: no warning (the caller
+/// sums up).
 std::optional<std::filesystem::path> resolve_frame_image(const JsonNode& frame, const std::filesystem::path& base,
-                                                         bool camera_kept = false);
+                                                         bool camera_kept = false, bool warn = true);
 
 /// "depth_unit_scale_factor" (positive; default 0.001).
 double read_depth_unit_scale(const JsonNode& top);

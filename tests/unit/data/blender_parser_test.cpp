@@ -23,6 +23,7 @@ using semfield::test::translation;
 using semfield::test::write_test_png;
 using semfield::test::write_text;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr double kAngleX = 0.8;
 
@@ -176,11 +177,18 @@ TEST(BlenderParser, CamerasWithoutImagesAreNamedApartFromTheViews) {
   write_text(dir / "transforms_train.json", transforms_json({frame_json("./train/r_0", translation(0, 0, 4))}));
   write_text(dir / "transforms_test.json",
              transforms_json({frame_json("./test/r_0", translation(1, 0, 4)), frame_json("./test/r_1", translation(0, 1, 4)),
-                              frame_json("./test/frame.0001", translation(0, 0, 3))}));
+                              frame_json("./test/frame.0001", translation(0, 0, 3)),
+                              frame_json("./test/r_8", translation(0, 1, 3)), frame_json("./test/r_9", translation(1, 1, 3))}));
+  LogCapture log;
   const Scene scene = load_scene(dir.path());
   ASSERT_EQ(scene.views.size(), 1u);
   EXPECT_EQ(scene.views[0].name, "r_0");
-  ASSERT_EQ(scene.imageless.size(), 3u);
+  ASSERT_EQ(scene.imageless.size(), 5u);
+  // The first three warned one by one, the rest summed up.
+  EXPECT_THAT(log.text(), HasSubstr("frames[2]: image './test/frame.0001' not found"));
+  EXPECT_THAT(log.text(), Not(HasSubstr("frames[3]: image")));
+  EXPECT_THAT(log.text(), HasSubstr("transforms_test.json: 2 more frames whose image is not found: skipped as views "
+                                    "(their cameras stay targets for render and transfer)"));
   EXPECT_EQ(scene.imageless[0].name, "test/r_0");
   EXPECT_EQ(scene.imageless[1].name, "r_1");
   EXPECT_EQ(scene.imageless[2].name, "frame.0001");
