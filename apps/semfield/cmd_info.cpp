@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "semfield/core/error.h"
+#include "semfield/core/log.h"
 #include "semfield/core/json_vec.h"
 #include "semfield/data/scene.h"
 
@@ -23,6 +24,7 @@ struct InfoOptions {
   std::string split_rule = "auto";
   bool json = false;
   bool quick = false;
+  bool key_backdrop = false;
 };
 
 const char* model_name(CameraModel model) {
@@ -74,6 +76,12 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
                   {"train", scene.count(Split::Train)},
                   {"val", scene.count(Split::Val)},
                   {"test", scene.count(Split::Test)}};
+  // --key-backdrop: the views that have alpha once the key is tried (decoded images only: not with --quick).
+  if (options.key_backdrop && !options.quick) {
+    size_t with_alpha = 0;
+    for (const View& view : scene.views) with_alpha += view.has_alpha() ? 1 : 0;
+    out["key_backdrop"] = {{"views_with_alpha", with_alpha}, {"views", scene.views.size()}};
+  }
   // Frames whose image is missing: their cameras remain targets for render and transfer.
   if (!scene.imageless.empty()) out["cameras_without_images"] = scene.imageless.size();
   out["downscale"] = options.downscale;
@@ -160,6 +168,11 @@ std::string text_report(const nlohmann::ordered_json& info) {
   const auto& views = info["views"];
   line("views", fmt::format("{} (train {}, val {}, test {})", views["total"].get<size_t>(), views["train"].get<size_t>(),
                             views["val"].get<size_t>(), views["test"].get<size_t>()));
+  if (info.contains("key_backdrop"))
+    line("key", fmt::format("{} of {} views have alpha with --key-backdrop (the rest show no uniform backdrop, or had "
+                            "alpha already)",
+                            info["key_backdrop"]["views_with_alpha"].get<size_t>(),
+                            info["key_backdrop"]["views"].get<size_t>()));
   if (info.contains("cameras_without_images"))
     line("cameras", fmt::format("{} more without an image (targets for render and transfer only)",
                                 info["cameras_without_images"].get<size_t>()));
@@ -218,6 +231,9 @@ void run_info(const InfoOptions& options) {
   // file train would reject is reported here, all of them at once; --quick reads headers only.
   load.load_images = false;
   load.verify_files = !options.quick;
+  load.key_backdrop = options.key_backdrop;  // bounds inferred from the keyed alpha, as `apply --key-backdrop` does
+  if (options.key_backdrop && options.quick)
+    log::warn("info --key-backdrop --quick: headers only, so the key is not tried (nor the bounds inferred from it)");
   const Scene scene = load_scene(options.data, load);
   const nlohmann::ordered_json info = describe(scene, options);
   const std::string text = options.json ? info.dump(2) + "\n" : text_report(info);
@@ -246,6 +262,9 @@ void add_info_command(CLI::App& app) {
   cmd->add_flag("--json", options->json, "Print one JSON object on stdout instead of text");
   cmd->add_flag("--quick", options->quick,
                 "Read image headers only instead of decoding every image and map (a truncated file passes)");
+  cmd->add_flag("--key-backdrop", options->key_backdrop,
+                "Key a uniform backdrop of RGB images out into alpha, as `apply --key-backdrop` does: the bounds and "
+                "alpha reported are those apply would see");
   cmd->callback([options] { run_info(*options); });
 }
 

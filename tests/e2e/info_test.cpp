@@ -92,6 +92,39 @@ TEST(InfoCommand, MissingImageWarnsAndContinues) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("frames[2]: image './train/r_2' not found"));
   EXPECT_THAT(result.output, HasSubstr("views        3 (train 2, val 0, test 1)"));
+  EXPECT_THAT(result.output, HasSubstr("cameras      1 more without an image (targets for render and transfer only)"));
+}
+
+TEST(InfoCommand, KeyBackdropReportsWhatApplyWouldSee) {
+  // The same ring of views rendered with alpha and as RGB on white: keyed, the RGB scene reports the alpha scene's box.
+  TempDir with_alpha, on_white;
+  semfield::test::RingScene ring;
+  ring.spheres = {{Eigen::Vector3d::Zero(), 1.0}};
+  ring.n_views = 4;
+  ring.size = 32;
+  semfield::test::write_ring_scene(with_alpha.path(), ring);
+  ring.background = semfield::test::RingScene::Background::White;
+  semfield::test::write_ring_scene(on_white.path(), ring);
+  const auto info_of = [](const fs::path& dir, const std::string& flags) {
+    const auto r = run_cli("--log-level error info --data '" + dir.string() + "' --json" + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return nlohmann::json::parse(r.output);
+  };
+  const nlohmann::json truth = info_of(with_alpha.path(), ""), plain = info_of(on_white.path(), "");
+  const nlohmann::json keyed = info_of(on_white.path(), " --key-backdrop");
+  EXPECT_FALSE(plain.contains("key_backdrop"));
+  // Unkeyed, the bounds come from the background colour; keyed, from alpha, as the scene rendered with alpha.
+  EXPECT_EQ(plain["bounds"]["source"], "background");
+  EXPECT_EQ(truth["bounds"]["source"], "alpha");
+  EXPECT_EQ(keyed["bounds"], truth["bounds"]);
+  EXPECT_EQ(keyed["aabb"], truth["aabb"]);
+  EXPECT_EQ(keyed["key_backdrop"]["views_with_alpha"], 4);
+  EXPECT_EQ(keyed["key_backdrop"]["views"], 4);
+  const auto text = run_cli("info --data '" + on_white.path().string() + "' --key-backdrop");
+  EXPECT_THAT(text.output, HasSubstr("key          4 of 4 views have alpha with --key-backdrop"));
+  const auto quick = run_cli("info --data '" + on_white.path().string() + "' --key-backdrop --quick");
+  EXPECT_EQ(quick.exit_code, 0) << quick.output;
+  EXPECT_THAT(quick.output, HasSubstr("headers only, so the key is not tried"));
 }
 
 TEST(InfoCommand, ClearErrorsAndNonZeroExit) {

@@ -35,7 +35,8 @@ struct View {
   /// pixels are not loaded (LoadOptions::load_images/load_extras false), so `info` can count them.
   std::filesystem::path depth_path, mask_path, instance_path, semantic_path;
   /// Whether the image file has alpha, for views loaded without pixels (LoadOptions::load_images false):
-  /// read from its header.
+  /// read from its header, or, where the files are verified (LoadOptions::verify_files), from the decoded image
+  /// after the backdrop key (LoadOptions::key_backdrop).
   bool alpha_on_disk = false;
   /// The factor its pixels are (or, not loaded, will be) downscaled by from the file (LoadOptions::downscale).
   int downscale = 1;

@@ -372,7 +372,7 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
         else if (sampled)
           full_depth = depth_for_bounds(frame);
         if (!rgb.empty()) {
-          rgb = to_colour(std::move(rgb));
+          rgb = decoded_colour(std::move(rgb), options);  // keyed as loading would (bounds and alpha alike)
           scene.views[i].alpha_on_disk = rgb.channels == 4;
           if (sampled) sample(i, rgb, &full_depth);
         }

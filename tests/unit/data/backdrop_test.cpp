@@ -117,6 +117,19 @@ TEST(Backdrop, TheLoaderKeysWhatTheRendererLeftTransparent) {
       for (int x = 0; x < a.width; ++x) ASSERT_EQ(b.at(x, y, 3), a.at(x, y, 3)) << "view " << i << " " << x << "," << y;
     EXPECT_EQ(load_view_colour(white.views[i], keyed).pixels, b.pixels);  // the on-demand decoder keys alike
   }
+  // Verifying without keeping pixels (`info`) keys alike: the same box, and alpha for every view.
+  LoadOptions verified = keyed;
+  verified.load_images = false;
+  verified.verify_files = true;
+  const Scene checked = load_scene(on_white.path(), verified);
+  EXPECT_TRUE(checked.aabb.min().isApprox(truth.aabb.min()));
+  EXPECT_TRUE(checked.aabb.max().isApprox(truth.aabb.max()));
+  for (const View& view : checked.views) {
+    EXPECT_TRUE(view.rgb.empty());
+    EXPECT_TRUE(view.has_alpha()) << view.name;
+  }
+  verified.key_backdrop = false;
+  EXPECT_FALSE(load_scene(on_white.path(), verified).views[0].has_alpha());
   EXPECT_EQ(load_scene(on_white.path()).views[0].rgb.channels, 3);  // not asked: unchanged
   EXPECT_EQ(load_scene(on_sky.path(), keyed).views[0].rgb.channels, 3);  // a varied backdrop: unchanged
 }
