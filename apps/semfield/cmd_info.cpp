@@ -76,11 +76,22 @@ nlohmann::ordered_json describe(const Scene& scene, const InfoOptions& options) 
                   {"train", scene.count(Split::Train)},
                   {"val", scene.count(Split::Val)},
                   {"test", scene.count(Split::Test)}};
-  // --key-backdrop: the views that have alpha once the key is tried (decoded images only: not with --quick).
+  // --key-backdrop: the views the key took on, those with alpha of their own, the rest (decoded images only: not
+  // with --quick); the source (train) views apart, as `apply` counts them.
   if (options.key_backdrop && !options.quick) {
-    size_t with_alpha = 0;
-    for (const View& view : scene.views) with_alpha += view.has_alpha() ? 1 : 0;
-    out["key_backdrop"] = {{"views_with_alpha", with_alpha}, {"views", scene.views.size()}};
+    const auto count = [&](std::optional<Split> split) {
+      size_t keyed = 0, own = 0, views = 0;
+      for (const View& view : scene.views) {
+        if (split && view.split != *split) continue;
+        ++views;
+        keyed += view.backdrop_keyed ? 1 : 0;
+        own += !view.backdrop_keyed && view.has_alpha() ? 1 : 0;
+      }
+      return nlohmann::ordered_json{{"keyed", keyed}, {"own_alpha", own}, {"unchanged", views - keyed - own},
+                                    {"views", views}};
+    };
+    out["key_backdrop"] = count(std::nullopt);
+    out["key_backdrop"]["train"] = count(Split::Train);
   }
   // Frames whose image is missing: their cameras remain targets for render and transfer.
   if (!scene.imageless.empty()) out["cameras_without_images"] = scene.imageless.size();
@@ -169,10 +180,13 @@ std::string text_report(const nlohmann::ordered_json& info) {
   line("views", fmt::format("{} (train {}, val {}, test {})", views["total"].get<size_t>(), views["train"].get<size_t>(),
                             views["val"].get<size_t>(), views["test"].get<size_t>()));
   if (info.contains("key_backdrop"))
-    line("key", fmt::format("{} of {} views have alpha with --key-backdrop (the rest show no uniform backdrop, or had "
-                            "alpha already)",
-                            info["key_backdrop"]["views_with_alpha"].get<size_t>(),
-                            info["key_backdrop"]["views"].get<size_t>()));
+    line("key", fmt::format("--key-backdrop: {} of {} views keyed ({} of the {} train views), {} with alpha of their "
+                            "own, {} unchanged (no uniform backdrop)",
+                            info["key_backdrop"]["keyed"].get<size_t>(), info["key_backdrop"]["views"].get<size_t>(),
+                            info["key_backdrop"]["train"]["keyed"].get<size_t>(),
+                            info["key_backdrop"]["train"]["views"].get<size_t>(),
+                            info["key_backdrop"]["own_alpha"].get<size_t>(),
+                            info["key_backdrop"]["unchanged"].get<size_t>()));
   if (info.contains("cameras_without_images"))
     line("cameras", fmt::format("{} more without an image (targets for render and transfer only)",
                                 info["cameras_without_images"].get<size_t>()));
@@ -233,7 +247,8 @@ void run_info(const InfoOptions& options) {
   load.verify_files = !options.quick;
   load.key_backdrop = options.key_backdrop;  // bounds inferred from the keyed alpha, as `apply --key-backdrop` does
   if (options.key_backdrop && options.quick)
-    log::warn("info --key-backdrop --quick: headers only, so the key is not tried (nor the bounds inferred from it)");
+    log::warn("info --key-backdrop --quick: headers only, so the views the key takes on are not counted (the box is "
+              "still inferred from the keyed images it samples)");
   const Scene scene = load_scene(options.data, load);
   const nlohmann::ordered_json info = describe(scene, options);
   const std::string text = options.json ? info.dump(2) + "\n" : text_report(info);

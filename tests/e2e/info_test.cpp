@@ -118,13 +118,28 @@ TEST(InfoCommand, KeyBackdropReportsWhatApplyWouldSee) {
   EXPECT_EQ(truth["bounds"]["source"], "alpha");
   EXPECT_EQ(keyed["bounds"], truth["bounds"]);
   EXPECT_EQ(keyed["aabb"], truth["aabb"]);
-  EXPECT_EQ(keyed["key_backdrop"]["views_with_alpha"], 4);
+  EXPECT_EQ(keyed["key_backdrop"]["keyed"], 4);
+  EXPECT_EQ(keyed["key_backdrop"]["own_alpha"], 0);
+  EXPECT_EQ(keyed["key_backdrop"]["unchanged"], 0);
   EXPECT_EQ(keyed["key_backdrop"]["views"], 4);
+  const int train = keyed["views"]["train"].get<int>();
+  EXPECT_EQ(keyed["key_backdrop"]["train"]["keyed"], train);
+  EXPECT_EQ(keyed["key_backdrop"]["train"]["views"], train);
+  // Images with alpha of their own are counted as such, not as keyed.
+  const nlohmann::json own = info_of(with_alpha.path(), " --key-backdrop");
+  EXPECT_EQ(own["key_backdrop"]["keyed"], 0);
+  EXPECT_EQ(own["key_backdrop"]["own_alpha"], 4);
   const auto text = run_cli("info --data '" + on_white.path().string() + "' --key-backdrop");
-  EXPECT_THAT(text.output, HasSubstr("key          4 of 4 views have alpha with --key-backdrop"));
+  EXPECT_THAT(text.output, HasSubstr(fmt::format("key          --key-backdrop: 4 of 4 views keyed ({} of the {} train "
+                                                 "views), 0 with alpha of their own, 0 unchanged (no uniform backdrop)",
+                                                 train, train)));
+  // Headers only: nothing counted, but the box is still inferred from the keyed sample images.
   const auto quick = run_cli("info --data '" + on_white.path().string() + "' --key-backdrop --quick");
   EXPECT_EQ(quick.exit_code, 0) << quick.output;
-  EXPECT_THAT(quick.output, HasSubstr("headers only, so the key is not tried"));
+  EXPECT_THAT(quick.output, HasSubstr("headers only, so the views the key takes on are not counted"));
+  const nlohmann::json quick_json = info_of(on_white.path(), " --key-backdrop --quick");
+  EXPECT_FALSE(quick_json.contains("key_backdrop"));
+  EXPECT_EQ(quick_json["bounds"], truth["bounds"]);
 }
 
 TEST(InfoCommand, ClearErrorsAndNonZeroExit) {

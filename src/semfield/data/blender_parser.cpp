@@ -80,8 +80,8 @@ size_t read_frames(const JsonNode& doc, std::optional<Split> split, ParsedScene*
     ++kept;
   }
   if (without_image > kNamed)
-    log::warn("{}: {} more frames whose image is not found: skipped as views{}", doc.file().string(),
-              without_image - kNamed, keep_camera ? " (their cameras stay targets for render and transfer)" : "");
+    log::warn("{}: {} more frames whose image is not found: {}", doc.file().string(), without_image - kNamed,
+              keep_camera ? "skipped as views (their cameras stay targets for render and transfer)" : "skipped");
   if (n == 0) fail_input(doc.file(), "frames", "no frames: the split is empty");
   if (kept == 0 && missing == nullptr)
     fail_input(doc.file(), "frames", fmt::format("none of the {} frames has an existing image file", n));

@@ -35,13 +35,16 @@ struct View {
   /// pixels are not loaded (LoadOptions::load_images/load_extras false), so `info` can count them.
   std::filesystem::path depth_path, mask_path, instance_path, semantic_path;
   /// Whether the image file has alpha, for views loaded without pixels (LoadOptions::load_images false):
-  /// read from its header, or, where the files are verified (LoadOptions::verify_files), from the decoded image
-  /// after the backdrop key (LoadOptions::key_backdrop).
+  /// read from its header (the backdrop key not tried), or, where the files are verified (LoadOptions::verify_files),
+  /// from the decoded image after the backdrop key (LoadOptions::key_backdrop).
   bool alpha_on_disk = false;
   /// The factor its pixels are (or, not loaded, will be) downscaled by from the file (LoadOptions::downscale).
   int downscale = 1;
   /// Whether its backdrop is (or, decoded later, is to be) keyed out (LoadOptions::key_backdrop).
   bool key_backdrop = false;
+  /// Whether the key took on its decoded image (a uniform backdrop became alpha): known where the loader decoded it
+  /// (pixels loaded, or files verified).
+  bool backdrop_keyed = false;
 
   /// Whether the colour has (or, not loaded, will have) an alpha channel.
   bool has_alpha() const { return rgb.empty() ? alpha_on_disk : rgb.channels == 4; }

@@ -191,10 +191,15 @@ Image downscale_colour(Image image, int factor) {
 
 // A decoded image as RGB or RGBA colour, its uniform backdrop keyed out into alpha when the options ask (before bounds
 // inference samples it: a keyed scene is bounded as the same scene rendered with alpha).
-Image decoded_colour(Image image, const LoadOptions& options) {
+// `keyed`: set to whether the key took.
+Image decoded_colour(Image image, const LoadOptions& options, bool* keyed = nullptr) {
   Image rgb = to_colour(std::move(image));
+  if (keyed) *keyed = false;
   if (options.key_backdrop)
-    if (std::optional<Image> keyed = key_uniform_backdrop(rgb)) rgb = std::move(*keyed);
+    if (std::optional<Image> key = key_uniform_backdrop(rgb)) {
+      rgb = std::move(*key);
+      if (keyed) *keyed = true;
+    }
   return rgb;
 }
 
@@ -307,7 +312,7 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
     if (decode) {
       Image rgb = read_image(frame.image_path, ImageRange::Unit);
       check_image_size(frame, rgb.width, rgb.height);
-      rgb = decoded_colour(std::move(rgb), options);
+      rgb = decoded_colour(std::move(rgb), options, &view.backdrop_keyed);
       const bool sampled = sample_slot[i] >= 0;
       Image full_depth;
       if (options.load_extras)
@@ -372,7 +377,8 @@ Scene load_scene(const fs::path& path, const LoadOptions& options) {
         else if (sampled)
           full_depth = depth_for_bounds(frame);
         if (!rgb.empty()) {
-          rgb = decoded_colour(std::move(rgb), options);  // keyed as loading would (bounds and alpha alike)
+          // Keyed as loading would (bounds and alpha alike).
+          rgb = decoded_colour(std::move(rgb), options, &scene.views[i].backdrop_keyed);
           scene.views[i].alpha_on_disk = rgb.channels == 4;
           if (sampled) sample(i, rgb, &full_depth);
         }

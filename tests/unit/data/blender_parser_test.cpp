@@ -490,6 +490,23 @@ TEST(InstantNgpParser, ViewsSharingAStemGetDistinctNames) {
   EXPECT_EQ(scene.find_view("right/0001").image_path, dir.path() / "right" / "0001.png");
 }
 
+TEST(InstantNgpParser, MissingImagesAreSkippedAndSummedUpWithoutKeepingCameras) {
+  TempDir dir;
+  write_test_png(dir / "images" / "0000.png", 8, 6);
+  std::string frames = frame_json("images/0000.png", translation(0, 0, 1));
+  for (int i = 1; i <= 5; ++i)
+    frames += ", " + frame_json(fmt::format("images/{:04}.png", i), translation(i, 0, 1));
+  write_text(dir / "transforms.json", R"({"camera_angle_x": 0.8, "frames": [)" + frames + "]}");
+  LogCapture log;
+  const Scene scene = load_scene(dir.path());
+  EXPECT_EQ(scene.views.size(), 1u);
+  EXPECT_TRUE(scene.imageless.empty());  // no split file: the frames are dropped, not kept as cameras
+  EXPECT_THAT(log.text(), HasSubstr("frames[3]: image 'images/0003.png' not found"));
+  EXPECT_THAT(log.text(), Not(HasSubstr("camera stays")));
+  EXPECT_THAT(log.text(), Not(HasSubstr("frames[4]: image")));
+  EXPECT_THAT(log.text(), HasSubstr("transforms.json: 2 more frames whose image is not found: skipped\n"));
+}
+
 TEST(BlenderParser, LoadsSharedLego200) {
   const fs::path lego = semfield::test::shared_dir() / "data" / "lego_200";
   SEMFIELD_REQUIRE_SHARED_FILE(lego / "transforms_train.json");
