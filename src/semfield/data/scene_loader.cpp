@@ -105,6 +105,13 @@ std::vector<Split> resolve_splits(const ParsedScene& parsed, const SplitRule& ru
   return split_by_rule(rule, n);
 }
 
+// A frame's image path below the scene's root (the path itself where it lies elsewhere): what tells apart frames that
+// share a stem.
+fs::path path_below_root(const ParsedScene& parsed, const fs::path& path) {
+  const fs::path relative = path.lexically_relative(parsed.root);
+  return relative.empty() || relative.string().rfind("..", 0) == 0 ? path : relative;
+}
+
 // View names are image stems; where two frames share a stem, their paths below the root tell them apart.
 std::vector<std::string> unique_names(const ParsedScene& parsed) {
   std::map<std::string, int> stem_count;
@@ -114,9 +121,7 @@ std::vector<std::string> unique_names(const ParsedScene& parsed) {
   for (const FrameRecord& frame : parsed.frames) {
     std::string name = frame.name;
     if (stem_count[name] > 1) {
-      fs::path relative = frame.image_path.lexically_relative(parsed.root);
-      if (relative.empty() || relative.string().rfind("..", 0) == 0) relative = frame.image_path;
-      name = relative.replace_extension().generic_string();
+      name = path_below_root(parsed, frame.image_path).replace_extension().generic_string();
     }
     const std::string base = name;
     for (int k = 2; !used.insert(name).second; ++k) name = base + "#" + std::to_string(k);
@@ -136,9 +141,7 @@ std::vector<std::string> imageless_names(const ParsedScene& parsed, const std::v
   for (const FrameRecord& frame : parsed.imageless) {
     std::string name = frame.name;
     if (stem_count[name] > 1 || used.count(name) > 0) {
-      fs::path relative = frame.image_path.lexically_relative(parsed.root);
-      if (relative.empty() || relative.string().rfind("..", 0) == 0) relative = frame.image_path;
-      name = relative.generic_string();  // as "file_path" gives it (NeRF-synthetic: no extension)
+      name = path_below_root(parsed, frame.image_path).generic_string();  // as "file_path" gives it
     }
     const std::string base = name;
     for (int k = 2; !used.insert(name).second; ++k) name = base + "#" + std::to_string(k);

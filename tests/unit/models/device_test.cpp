@@ -107,6 +107,17 @@ void expect_same_gradients(const Network& on_device, const Network& on_cpu, doub
   EXPECT_GT(nonzero, static_cast<int64_t>(a.size()) / 2);
 }
 
+/// One training step on both networks: `loss_of(network, device)` on the CPU and on the device, the losses compared,
+/// then every parameter's gradient (expect_same_gradients).
+template <typename Network, typename LossOf>
+void expect_same_training_step(const Network& cpu, const Network& dev, const at::Device& device, const LossOf& loss_of) {
+  const at::Tensor lc = loss_of(cpu, at::Device(at::kCPU)), ld = loss_of(dev, device);
+  expect_near("loss", ld, lc, 1e-5);
+  lc.backward();
+  ld.backward();
+  expect_same_gradients(dev, cpu, 2e-3);
+}
+
 TEST(DeviceSamples, SeededTrainingSamplesAreTheSameNumbersOnEveryDevice) {
   // A CPU generator's numbers, moved: the meta device (shapes only) stands in for a GPU on a CPU-only build.
   at::Generator a = at::make_generator<at::CPUGeneratorImpl>(3), b = at::make_generator<at::CPUGeneratorImpl>(3);
@@ -161,11 +172,7 @@ TEST(DeviceIbr, RenderAndTrainingGradientsMatchTheCpu) {
     return (o.rgb - target.to(on)).square().mean() + 0.5 * (o.rgb_coarse - target.to(on)).square().mean() +
            0.1 * o.depth.mean();
   };
-  const at::Tensor lc = loss_of(cpu, at::kCPU), ld = loss_of(dev, device);
-  expect_near("loss", ld, lc, 1e-5);
-  lc.backward();
-  ld.backward();
-  expect_same_gradients(dev, cpu, 2e-3);
+  expect_same_training_step(cpu, dev, device, loss_of);
   // Moving to the device the weights are on (named without an index: whichever of its kind holds them) moves nothing
   // and keeps the gradients.
   auto with_grads = [&] {
@@ -218,11 +225,7 @@ TEST(DeviceGpnerf, RenderHeadsAndTrainingGradientsMatchTheCpu) {
            o.semantic.square().mean() + o.point_semantic.square().mean() + 0.01 * o.depth.mean() +
            at::log_softmax(logits, 1).select(1, 0).mean().neg() + at::softmax(slots, 1).select(1, 1).mean();
   };
-  const at::Tensor lc = loss_of(cpu, at::kCPU), ld = loss_of(dev, device);
-  expect_near("loss", ld, lc, 1e-5);
-  lc.backward();
-  ld.backward();
-  expect_same_gradients(dev, cpu, 2e-3);
+  expect_same_training_step(cpu, dev, device, loss_of);
 }
 
 TEST(DeviceFeatureNerf, RenderDescriptorsAndTrainingGradientsMatchTheCpu) {
@@ -266,11 +269,7 @@ TEST(DeviceFeatureNerf, RenderDescriptorsAndTrainingGradientsMatchTheCpu) {
            0.25 * (o.feature.square().mean() + o.feature_coarse.square().mean()) + 0.25 * o.coord.square().mean() +
            0.1 * o.internal.square().mean() + 0.01 * o.depth.mean();
   };
-  const at::Tensor lc = loss_of(cpu, at::kCPU), ld = loss_of(dev, device);
-  expect_near("loss", ld, lc, 1e-5);
-  lc.backward();
-  ld.backward();
-  expect_same_gradients(dev, cpu, 2e-3);
+  expect_same_training_step(cpu, dev, device, loss_of);
 }
 
 TEST(DeviceGnesf, VoteGeometryVolumeAndTrainingGradientsMatchTheCpu) {
@@ -327,11 +326,9 @@ TEST(DeviceGnesf, VoteGeometryVolumeAndTrainingGradientsMatchTheCpu) {
     return (o.radiance.rgb - target.to(on)).square().mean() + (o.semantics - target_sem.to(on)).square().mean() +
            0.1 * v.tsdf.square().mean();
   };
-  const at::Tensor lc = loss_of(cpu, maps_cpu, at::kCPU), ld = loss_of(dev, maps_dev, device);
-  expect_near("loss", ld, lc, 1e-5);
-  lc.backward();
-  ld.backward();
-  expect_same_gradients(dev, cpu, 2e-3);
+  expect_same_training_step(cpu, dev, device, [&](const GnesfNetwork& net, const at::Device& on) {
+    return loss_of(net, on.is_cpu() ? maps_cpu : maps_dev, on);
+  });
 }
 
 }  // namespace
