@@ -38,14 +38,33 @@ std::optional<at::Device> device_under_test() {
   return std::nullopt;
 }
 
+/// TF32 off for cuDNN and cuBLAS while a test runs, the process's previous settings restored after it (the other tests
+/// of the binary keep theirs).
+class FullFloat32Products {
+ public:
+  FullFloat32Products()
+      : m_cudnn(at::globalContext().allowTF32CuDNN()), m_cublas(at::globalContext().allowTF32CuBLAS()) {
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
+  ~FullFloat32Products() {
+    at::globalContext().setAllowTF32CuDNN(m_cudnn);
+    at::globalContext().setAllowTF32CuBLAS(m_cublas);
+  }
+  FullFloat32Products(const FullFloat32Products&) = delete;
+  FullFloat32Products& operator=(const FullFloat32Products&) = delete;
+
+ private:
+  bool m_cudnn, m_cublas;
+};
+
 #define SEMFIELD_REQUIRE_DEVICE(device)                                                                              \
   const std::optional<at::Device> device##_found = device_under_test();                                            \
   if (!device##_found)                                                                                             \
     GTEST_SKIP() << "no GPU: this LibTorch has no CUDA device (scripts/cuda_check.sh runs these on a GPU machine)"; \
   const at::Device device = *device##_found;                                                                       \
   /* Full float32 products on the GPU (cuDNN's convolutions default to TF32): the CPU is the reference. */         \
-  at::globalContext().setAllowTF32CuDNN(false);                                                                    \
-  at::globalContext().setAllowTF32CuBLAS(false)
+  const FullFloat32Products device##_full_float32
 
 std::vector<Camera> ring_cameras(int n, int side) {
   std::vector<Camera> out;
@@ -116,6 +135,24 @@ void expect_same_training_step(const Network& cpu, const Network& dev, const at:
   lc.backward();
   ld.backward();
   expect_same_gradients(dev, cpu, 2e-3);
+}
+
+// The device tests switch TF32 off while they run and give the process its settings back (runs without a GPU too:
+// the switches are the process's flags).
+TEST(DeviceSettings, Tf32IsOffInsideADeviceTestAndRestoredAfterIt) {
+  at::Context& context = at::globalContext();
+  const bool cudnn = context.allowTF32CuDNN(), cublas = context.allowTF32CuBLAS();
+  context.setAllowTF32CuDNN(true);
+  context.setAllowTF32CuBLAS(true);
+  {
+    const FullFloat32Products full;
+    EXPECT_FALSE(context.allowTF32CuDNN());
+    EXPECT_FALSE(context.allowTF32CuBLAS());
+  }
+  EXPECT_TRUE(context.allowTF32CuDNN());
+  EXPECT_TRUE(context.allowTF32CuBLAS());
+  context.setAllowTF32CuDNN(cudnn);
+  context.setAllowTF32CuBLAS(cublas);
 }
 
 TEST(DeviceSamples, SeededTrainingSamplesAreTheSameNumbersOnEveryDevice) {
