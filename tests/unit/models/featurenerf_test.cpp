@@ -288,6 +288,41 @@ TEST(SimulatedDino, ScaleMultipliesTheMapAndKeepsItsCosines) {
   EXPECT_EQ(featurenerf_config_from_json({{"simulated_dino", {{"scale", 5.0}}}}, "x.json").simulated.scale, 5.0);
 }
 
+// The colour jitter's map: the identity at strength 0, white stays white and greys grey (only their darkness scales),
+// affine so it commutes with compositing over a background (away from the clamp), the same map for the same seed.
+TEST(FeatureNerfColourJitter, KeepsWhiteAndTheGreyAxisCommutesWithCompositingAndFollowsTheSeed) {
+  EXPECT_TRUE(at::allclose(featurenerf_colour_jitter_map(0.0, 7), at::eye(3), 0.0, 1e-6));
+  const at::Tensor map = featurenerf_colour_jitter_map(0.6, 7);
+  EXPECT_TRUE(at::equal(map, featurenerf_colour_jitter_map(0.6, 7)));
+  EXPECT_FALSE(at::allclose(map, featurenerf_colour_jitter_map(0.6, 8)));
+  EXPECT_FALSE(at::allclose(map, at::eye(3), 0.0, 1e-3));
+  const at::Tensor white = at::ones({1, 3});
+  EXPECT_TRUE(at::allclose(featurenerf_apply_colour_jitter(white, map, 1), white, 0.0, 1e-6));
+  const at::Tensor grey = at::full({1, 3}, 0.6f);
+  const at::Tensor g = featurenerf_apply_colour_jitter(grey, map, 1);
+  EXPECT_NEAR(g[0][0].item<float>(), g[0][1].item<float>(), 1e-5);
+  EXPECT_NEAR(g[0][0].item<float>(), g[0][2].item<float>(), 1e-5);
+  // Compositing: alpha f + (1 - alpha) b through the map = the same mix of the mapped colours (mid-range colours, no
+  // clamping at this strength).
+  const at::Tensor f = at::tensor({0.55f, 0.45f, 0.5f}).view({1, 3}), b = at::tensor({0.6f, 0.5f, 0.45f}).view({1, 3});
+  const float alpha = 0.3f;
+  const at::Tensor mixed = featurenerf_apply_colour_jitter(alpha * f + (1 - alpha) * b, map, 1);
+  const at::Tensor expected =
+      alpha * featurenerf_apply_colour_jitter(f, map, 1) + (1 - alpha) * featurenerf_apply_colour_jitter(b, map, 1);
+  EXPECT_TRUE(at::allclose(mixed, expected, 0.0, 1e-5));
+  // Any channel axis: images [3,H,W] map pixel by pixel like rows [N,3]; results stay in [0, 1].
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2);
+  const at::Tensor image = at::rand({3, 4, 5}, gen);
+  const at::Tensor rows = featurenerf_apply_colour_jitter(image.permute({1, 2, 0}).reshape({-1, 3}), map, 1);
+  EXPECT_TRUE(at::allclose(featurenerf_apply_colour_jitter(image, map, 0).permute({1, 2, 0}).reshape({-1, 3}), rows));
+  const at::Tensor strong = featurenerf_apply_colour_jitter(image, featurenerf_colour_jitter_map(1.0, 3), 0);
+  EXPECT_GE(strong.min().item<float>(), 0.0f);
+  EXPECT_LE(strong.max().item<float>(), 1.0f);
+  EXPECT_THROW(featurenerf_config_from_json({{"colour_jitter", 1.5}}, "x.json"), InputError);
+  EXPECT_EQ(featurenerf_config_from_json({{"colour_jitter", 0.3}}, "x.json").colour_jitter, 0.3);
+  EXPECT_EQ(featurenerf_config_from_json(nlohmann::json::object(), "x.json").colour_jitter, 0.0);
+}
+
 TEST(FeatureNerfConfigTest, KeysAreCheckedAndTheRegistryKnowsTheType) {
   const FeatureNerfConfig c = featurenerf_config_from_json(nlohmann::json::object(), "x.json");
   EXPECT_EQ(c.feature_dim, 512);

@@ -150,6 +150,31 @@ TEST(FeatureNerfLosses, TheCoordinateHeadLearnsTheSamplesCanonicalCoordinate) {
   EXPECT_LT(after, 0.06);
 }
 
+TEST(FeatureNerfLosses, ColourJitterChangesTheExampleNotTheModelAndFollowsTheSeed) {
+  // The same network with and without colour jitter: the loss of one example differs (its images are mapped), is the
+  // same for the same seed, and changes with the seed; at inference (sources, render) nothing is jittered.
+  test::TempDir tmp;
+  write_chairs(tmp / "chairs", 1, 4243);
+  const Scene scene = load_scene(tmp / "chairs" / "instance_000");
+  FeatureNerfConfig plain = learning_featurenerf_config();
+  plain.rays = 64;
+  FeatureNerfConfig jitter = plain;
+  jitter.colour_jitter = 0.5;
+  const FeatureNerfCorpusModel a(plain), b(jitter);
+  const CorpusExample ex = fn_example(scene, "instance_000", 2, 5, 128, 1);
+  const auto loss = [&](const FeatureNerfCorpusModel& m, uint64_t seed) {
+    at::NoGradGuard no_grad;
+    return m.loss(ex, seed).loss.item<double>();
+  };
+  EXPECT_EQ(loss(b, 11), loss(b, 11));
+  EXPECT_NE(loss(a, 11), loss(b, 11));
+  EXPECT_NE(loss(b, 11), loss(b, 12));
+  at::NoGradGuard no_grad;
+  const FeatureNerfSources sa = a.network().sources(ex.source_colours, ex.source_cameras, 1.0),
+                           sb = b.network().sources(ex.source_colours, ex.source_cameras, 1.0);
+  EXPECT_TRUE(at::equal(sa.injections, sb.injections));
+}
+
 class FeatureNerfTrainingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

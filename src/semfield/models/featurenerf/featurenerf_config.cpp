@@ -40,6 +40,8 @@ void FeatureNerfConfig::validate() const {
     fail_usage("featurenerf config: coord_loss = '{}' (expected per_sample or mean_residual)", coord_loss);
   if (descriptor != "internal" && descriptor != "output")
     fail_usage("featurenerf config: descriptor = '{}' (expected internal or output)", descriptor);
+  if (!(colour_jitter >= 0 && colour_jitter <= 1))
+    fail_usage("featurenerf config: colour_jitter = {} is out of range [0, 1]", colour_jitter);
 }
 
 nlohmann::json to_json(const FeatureNerfConfig& c) {
@@ -70,6 +72,7 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
           {"loss", {{"rgb", c.loss.rgb}, {"distill", c.loss.distill}, {"coord", c.loss.coord}}},
           {"coord_loss", c.coord_loss},
           {"descriptor", c.descriptor},
+          {"colour_jitter", c.colour_jitter},
           {"seed", c.seed}};
 }
 
@@ -77,7 +80,7 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"category", "encoder", "width", "feature_dim", "pe_frequencies", "pe_base", "camera_distance", "n_coarse",
                             "n_fine", "source_views", "encode_size", "rays", "background_rays", "teacher", "teacher_dim",
-                            "dino_block", "simulated_dino", "loss", "coord_loss", "descriptor", "seed"});
+                            "dino_block", "simulated_dino", "loss", "coord_loss", "descriptor", "colour_jitter", "seed"});
   FeatureNerfConfig c;
   c.category = root.string_or("category", c.category);
   if (auto e = root.find("encoder")) {
@@ -128,6 +131,7 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   }
   c.coord_loss = root.string_or("coord_loss", c.coord_loss);
   c.descriptor = root.string_or("descriptor", c.descriptor);
+  c.colour_jitter = root.double_or("colour_jitter", c.colour_jitter);
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));
   validate_config(origin, "", [&] { c.validate(); });
   return c;

@@ -67,6 +67,12 @@ struct FeatureNerfConfig {
   /// "descriptor": which feature the tasks (transfer, SemanticSource) read: "internal" (v_NeRF, the paper's choice) or
   /// "output" (the distilled feature v: Table 3's "w/o internal features").
   std::string descriptor = "internal";
+  /// "colour_jitter": in training only, each example's images (sources, target, its background and the image the
+  /// simulated teacher reads) go through one random colour map that keeps white white: the "ink" 1 - c is scaled by
+  /// exp(U(-j, j)), its chroma by exp(U(-j, j)) and turned about the grey axis by U(-180 j, 180 j) degrees
+  /// (featurenerf_colour_jitter_map), so instances of one shape are seen in many more colours than the corpus's
+  /// textures. An affine map, so it commutes with compositing over the background. 0 = off (default); at most 1.
+  double colour_jitter = 0.0;
   uint64_t seed = 0;                    ///< "seed": initialisation
 
   void validate() const;  ///< UsageError naming the key

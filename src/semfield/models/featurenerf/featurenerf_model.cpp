@@ -2,6 +2,7 @@
 #include "semfield/models/featurenerf/featurenerf_model.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -26,6 +27,28 @@ constexpr double kFnUnboundedExtent = 4.0;
 
 
 }  // namespace
+
+at::Tensor featurenerf_colour_jitter_map(double strength, uint64_t seed) {
+  SEMFIELD_ASSERT(strength >= 0 && strength <= 1, "colour jitter strength out of [0, 1]");
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor u = at::rand({3}, gen, at::TensorOptions().dtype(at::kDouble)) * 2.0 - 1.0;  // U(-1, 1) each
+  const double s = std::exp(strength * u[0].item<double>()), a = std::exp(strength * u[1].item<double>());
+  const double theta = M_PI * strength * u[2].item<double>();
+  const auto opts = at::TensorOptions().dtype(at::kDouble);
+  const at::Tensor n = at::full({3, 1}, 1.0 / std::sqrt(3.0), opts);
+  const at::Tensor P = n.mm(n.t()), I = at::eye(3, opts), Q = I - P;
+  const double x = 1.0 / std::sqrt(3.0);
+  const at::Tensor K = at::tensor({0.0, -x, x, x, 0.0, -x, -x, x, 0.0}, opts).view({3, 3});  // [n]_x
+  const at::Tensor R = std::cos(theta) * I + std::sin(theta) * K + (1.0 - std::cos(theta)) * P;
+  return (s * (P + a * R.mm(Q))).to(at::kFloat);
+}
+
+at::Tensor featurenerf_apply_colour_jitter(const at::Tensor& colours, const at::Tensor& map, int64_t channel_dim) {
+  SEMFIELD_ASSERT(colours.size(channel_dim) == 3, "colour jitter needs 3 channels");
+  const at::Tensor ink = (1.0f - colours).movedim(channel_dim, -1);  // [..., 3]
+  const at::Tensor out = 1.0f - at::matmul(ink, map.to(colours.device()).t());
+  return out.clamp(0.0f, 1.0f).movedim(-1, channel_dim).contiguous();
+}
 
 at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& depth, const SceneFrame& frame) {
   const int64_t h = camera.intrinsics.height, w = camera.intrinsics.width;
@@ -476,8 +499,20 @@ nlohmann::json FeatureNerfCorpusModel::config_json() const {
   return to_json(c);
 }
 
-CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& ex, uint64_t seed) const {
+CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& example, uint64_t seed) const {
   const FeatureNerfConfig& c = m_network.config();
+  // Colour jitter (training only): one map for every image of the example, drawn from its own stream of the seed.
+  CorpusExample jittered;
+  if (c.colour_jitter > 0) {
+    jittered = example;
+    const at::Tensor map = featurenerf_colour_jitter_map(c.colour_jitter, seed ^ 0x6a09e667f3bcc909ULL);
+    jittered.source_colours = featurenerf_apply_colour_jitter(example.source_colours, map, 1);  // [V,3,H,W]
+    jittered.target = featurenerf_apply_colour_jitter(example.target, map, 1);                  // [R,3]
+    jittered.background = featurenerf_apply_colour_jitter(example.background, map, 1);
+    if (example.target_image.defined())
+      jittered.target_image = featurenerf_apply_colour_jitter(example.target_image, map, 0);  // [3,H,W]
+  }
+  const CorpusExample& ex = c.colour_jitter > 0 ? jittered : example;
   m_seen_side.observe(ex.source_colours);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   // The rays: foreground first (the trainer's pixels are in random order), at most background_rays of them elsewhere.
