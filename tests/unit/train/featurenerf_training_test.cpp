@@ -175,6 +175,31 @@ TEST(FeatureNerfLosses, ColourJitterChangesTheExampleNotTheModelAndFollowsTheSee
   EXPECT_TRUE(at::equal(sa.injections, sb.injections));
 }
 
+TEST(FeatureNerfLosses, WithColourJitterTheDinoTeacherReadsEveryExamplesOwnImage) {
+  // The dino:PATH teacher caches a view's map, but a jittered example's image is its own: two examples of the same
+  // view with other colours get other maps with jitter on, the cached first one without.
+  const fs::path weights = test::shared_dir() / "golden" / "dino" / "dino_weights.safetensors";
+  SEMFIELD_REQUIRE_SHARED_FILE(weights);
+  test::TempDir tmp;
+  write_chairs(tmp / "chairs", 1, 4244);
+  const Scene scene = load_scene(tmp / "chairs" / "instance_000");
+  FeatureNerfConfig c = learning_featurenerf_config();
+  c.teacher = "dino:" + weights.string();
+  c.teacher_dim = 96;
+  c.dino_block = 2;
+  CorpusExample first = fn_example(scene, "instance_000", 2, 5, 64, 1), second = first;
+  second.target_image = featurenerf_apply_colour_jitter(first.target_image, featurenerf_colour_jitter_map(1.0, 5), 0);
+  at::NoGradGuard no_grad;
+  const FeatureNerfCorpusModel cached(c);
+  cached.teacher_map(first);  // computed and cached (as float16): the same view's later maps come from the cache
+  EXPECT_TRUE(at::equal(cached.teacher_map(first), cached.teacher_map(second)));
+  c.colour_jitter = 0.5;
+  const FeatureNerfCorpusModel jittered(c);
+  const at::Tensor a = jittered.teacher_map(first);
+  EXPECT_FALSE(at::allclose(a, jittered.teacher_map(second)));
+  EXPECT_TRUE(at::allclose(a, jittered.teacher_map(first)));
+}
+
 class FeatureNerfTrainingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -461,10 +461,12 @@ at::Tensor FeatureNerfCorpusModel::teacher_map(const CorpusExample& ex) const {
   }
   const std::string path = c.teacher.substr(5);  // "dino:PATH"
   const std::string key = ex.scene_name + "/" + ex.target_name;
+  // With colour jitter every example's image differs: its map is computed from it, never cached.
+  const bool cacheable = c.colour_jitter == 0;
   std::shared_ptr<const foundation::DinoModel> dino;
   {
     std::lock_guard<std::mutex> lock(m_teacher_mutex);
-    const auto it = m_dino_cache.find(key);
+    const auto it = cacheable ? m_dino_cache.find(key) : m_dino_cache.end();
     if (it != m_dino_cache.end()) return it->second.to(at::kFloat);
     if (!m_dino) m_dino = std::make_shared<const foundation::DinoModel>(foundation::DinoModel::load(path));
     dino = m_dino;
@@ -475,7 +477,7 @@ at::Tensor FeatureNerfCorpusModel::teacher_map(const CorpusExample& ex) const {
   const at::Tensor map = featurenerf_dino_map(*dino, c, ex.target_image, foreground, path);
   std::lock_guard<std::mutex> lock(m_teacher_mutex);
   const int64_t bytes = map.numel() * 2;
-  if (!ex.scene_name.empty() && m_dino_cache_bytes + bytes <= kDinoCacheBytes) {
+  if (cacheable && !ex.scene_name.empty() && m_dino_cache_bytes + bytes <= kDinoCacheBytes) {
     m_dino_cache.emplace(key, map.to(at::kHalf));
     m_dino_cache_bytes += bytes;
   }
