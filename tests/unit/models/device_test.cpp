@@ -43,19 +43,21 @@ std::optional<at::Device> device_under_test() {
 class FullFloat32Products {
  public:
   FullFloat32Products()
-      : m_cudnn(at::globalContext().allowTF32CuDNN()), m_cublas(at::globalContext().allowTF32CuBLAS()) {
+      : m_cudnn(at::globalContext().allowTF32CuDNN()), m_matmul(at::globalContext().float32MatmulPrecision()) {
     at::globalContext().setAllowTF32CuDNN(false);
     at::globalContext().setAllowTF32CuBLAS(false);
   }
   ~FullFloat32Products() {
     at::globalContext().setAllowTF32CuDNN(m_cudnn);
-    at::globalContext().setAllowTF32CuBLAS(m_cublas);
+    // cuBLAS's switch is the matmul precision (true sets "high"): restored as it was, "medium" included.
+    at::globalContext().setFloat32MatmulPrecision(m_matmul);
   }
   FullFloat32Products(const FullFloat32Products&) = delete;
   FullFloat32Products& operator=(const FullFloat32Products&) = delete;
 
  private:
-  bool m_cudnn, m_cublas;
+  bool m_cudnn;
+  at::Float32MatmulPrecision m_matmul;
 };
 
 #define SEMFIELD_REQUIRE_DEVICE(device)                                                                              \
@@ -141,18 +143,19 @@ void expect_same_training_step(const Network& cpu, const Network& dev, const at:
 // the switches are the process's flags).
 TEST(DeviceSettings, Tf32IsOffInsideADeviceTestAndRestoredAfterIt) {
   at::Context& context = at::globalContext();
-  const bool cudnn = context.allowTF32CuDNN(), cublas = context.allowTF32CuBLAS();
+  const bool cudnn = context.allowTF32CuDNN();
+  const at::Float32MatmulPrecision matmul = context.float32MatmulPrecision();
   context.setAllowTF32CuDNN(true);
-  context.setAllowTF32CuBLAS(true);
+  context.setFloat32MatmulPrecision(at::Float32MatmulPrecision::MEDIUM);
   {
     const FullFloat32Products full;
     EXPECT_FALSE(context.allowTF32CuDNN());
     EXPECT_FALSE(context.allowTF32CuBLAS());
   }
   EXPECT_TRUE(context.allowTF32CuDNN());
-  EXPECT_TRUE(context.allowTF32CuBLAS());
+  EXPECT_EQ(context.float32MatmulPrecision(), at::Float32MatmulPrecision::MEDIUM);
   context.setAllowTF32CuDNN(cudnn);
-  context.setAllowTF32CuBLAS(cublas);
+  context.setFloat32MatmulPrecision(matmul);
 }
 
 TEST(DeviceSamples, SeededTrainingSamplesAreTheSameNumbersOnEveryDevice) {

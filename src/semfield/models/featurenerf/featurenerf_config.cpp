@@ -45,7 +45,7 @@ void FeatureNerfConfig::validate() const {
 }
 
 nlohmann::json to_json(const FeatureNerfConfig& c) {
-  return {{"category", c.category},
+  nlohmann::json j = {{"category", c.category},
           {"encoder", {{"channels", c.encoder.channels}, {"blocks", c.encoder.blocks}}},
           {"width", c.width},
           {"feature_dim", c.feature_dim},
@@ -72,8 +72,10 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
           {"loss", {{"rgb", c.loss.rgb}, {"distill", c.loss.distill}, {"coord", c.loss.coord}}},
           {"coord_loss", c.coord_loss},
           {"descriptor", c.descriptor},
-          {"colour_jitter", c.colour_jitter},
           {"seed", c.seed}};
+  // Written only when set: model files without it stay readable by binaries that predate the key.
+  if (c.colour_jitter > 0) j["colour_jitter"] = c.colour_jitter;
+  return j;
 }
 
 FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const std::filesystem::path& origin) {

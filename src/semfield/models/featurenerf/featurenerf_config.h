@@ -67,11 +67,14 @@ struct FeatureNerfConfig {
   /// "descriptor": which feature the tasks (transfer, SemanticSource) read: "internal" (v_NeRF, the paper's choice) or
   /// "output" (the distilled feature v: Table 3's "w/o internal features").
   std::string descriptor = "internal";
-  /// "colour_jitter": in training only, each example's images (sources, target, its background and the image the
-  /// simulated teacher reads) go through one random colour map that keeps white white: the "ink" 1 - c is scaled by
-  /// exp(U(-j, j)), its chroma by exp(U(-j, j)) and turned about the grey axis by U(-180 j, 180 j) degrees
-  /// (featurenerf_colour_jitter_map), so instances of one shape are seen in many more colours than the corpus's
-  /// textures. An affine map, so it commutes with compositing over the background. 0 = off (default); at most 1.
+  /// "colour_jitter": in training (train-corpus, and `apply --finetune-steps` of a model file that carries it), each
+  /// example's images (sources, target, its background and the image the teacher reads) go through one random colour
+  /// map that keeps white white: the "ink" 1 - c is scaled by s = exp(U(-j, j)), its chroma further by a = exp(U(-j,
+  /// j)) (s a in all) and turned about the grey axis by U(-180 j, 180 j) degrees (featurenerf_colour_jitter_map), then
+  /// clamped to [0, 1], so instances of one shape are seen in many more colours than the corpus's textures. Away from
+  /// the clamp the map is affine and commutes with compositing over the background. The loss of validation examples
+  /// is jittered too (not comparable with an unjittered run's); renders are not. 0 = off (default; not written to
+  /// model files); at most 1. Measured on chairs: lower scores (BENCHMARKS.md, "Colour jitter in training").
   double colour_jitter = 0.0;
   uint64_t seed = 0;                    ///< "seed": initialisation
 

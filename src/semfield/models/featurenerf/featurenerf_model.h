@@ -166,7 +166,8 @@ class FeatureNerfCorpusModel final : public CorpusModel {
 
 /// FeatureNerfConfig::colour_jitter's map of one example: M [3,3] (float) drawn from `seed` with strength j in [0, 1];
 /// a colour c becomes 1 - M (1 - c), clamped to [0, 1]. M = s (P + a R Q): P projects on the grey axis, Q = I - P,
-/// R turns about it by theta; s, a = exp(U(-j, j)), theta = U(-pi j, pi j). The identity for j = 0.
+/// R turns about it by theta (R commutes with P: greys stay grey, their ink scaled by s; chroma by s a);
+/// s, a = exp(U(-j, j)), theta = U(-pi j, pi j). The identity for j = 0.
 at::Tensor featurenerf_colour_jitter_map(double strength, uint64_t seed);
 /// Colours with the channel axis at `channel_dim` (in [0, 1]) through the map of featurenerf_colour_jitter_map.
 at::Tensor featurenerf_apply_colour_jitter(const at::Tensor& colours, const at::Tensor& map, int64_t channel_dim);
