@@ -74,7 +74,7 @@ struct FeatureNerfConfig {
   /// clamped to [0, 1], so instances of one shape are seen in many more colours than the corpus's textures. Away from
   /// the clamp the map is affine and commutes with compositing over the background. The loss of validation examples
   /// is jittered too (not comparable with an unjittered run's); renders are not. 0 = off (default; not written to
-  /// model files); at most 1. Measured on chairs: lower scores (BENCHMARKS.md, "Colour jitter in training").
+  /// model files); at most 1. Measured on chairs: lower scores (BENCHMARKS.md, "Colour jitter in training: not a lever").
   double colour_jitter = 0.0;
   uint64_t seed = 0;                    ///< "seed": initialisation
 

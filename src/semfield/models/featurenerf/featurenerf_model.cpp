@@ -503,7 +503,8 @@ nlohmann::json FeatureNerfCorpusModel::config_json() const {
 
 CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& example, uint64_t seed) const {
   const FeatureNerfConfig& c = m_network.config();
-  // Colour jitter (training only): one map for every image of the example, drawn from its own stream of the seed.
+  // Colour jitter (training and fine-tuning; never at inference): one map for every image of the example, drawn from
+  // its own stream of the seed.
   CorpusExample jittered;
   if (c.colour_jitter > 0) {
     jittered = example;
