@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <Eigen/Geometry>
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -34,13 +36,11 @@ at::Tensor featurenerf_colour_jitter_map(double strength, uint64_t seed) {
   const at::Tensor u = at::rand({3}, gen, at::TensorOptions().dtype(at::kDouble)) * 2.0 - 1.0;  // U(-1, 1) each
   const double s = std::exp(strength * u[0].item<double>()), a = std::exp(strength * u[1].item<double>());
   const double theta = M_PI * strength * u[2].item<double>();
-  const auto opts = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor n = at::full({3, 1}, 1.0 / std::sqrt(3.0), opts);
-  const at::Tensor P = n.mm(n.t()), I = at::eye(3, opts), Q = I - P;
-  const double x = 1.0 / std::sqrt(3.0);
-  const at::Tensor K = at::tensor({0.0, -x, x, x, 0.0, -x, -x, x, 0.0}, opts).view({3, 3});  // [n]_x
-  const at::Tensor R = std::cos(theta) * I + std::sin(theta) * K + (1.0 - std::cos(theta)) * P;
-  return (s * (P + a * R.mm(Q))).to(at::kFloat);
+  const Eigen::Vector3d grey = Eigen::Vector3d::Ones().normalized();
+  const Eigen::Matrix3d P = grey * grey.transpose(), Q = Eigen::Matrix3d::Identity() - P;
+  const Eigen::Matrix3d R = Eigen::AngleAxisd(theta, grey).toRotationMatrix();
+  const Eigen::Matrix<float, 3, 3, Eigen::RowMajor> M = (s * (P + a * R * Q)).cast<float>();
+  return at::tensor(at::ArrayRef<float>(M.data(), 9)).view({3, 3});
 }
 
 at::Tensor featurenerf_apply_colour_jitter(const at::Tensor& colours, const at::Tensor& map, int64_t channel_dim) {
