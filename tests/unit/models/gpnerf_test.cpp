@@ -619,6 +619,40 @@ TEST(GpnerfProposalStride, WholeViewsRenderFromTheGridsProposals) {
   EXPECT_TRUE(at::equal(big_auto.rgb, big_two.rgb));
 }
 
+TEST(GpnerfProposalStride, WholeViewsDoNotDependOnTheirChunks) {
+  // A whole view renders in chunks of rays (16,384 through the fused kernels); chunks that split rows, the proposal
+  // grid and the spread rows must give the view of one pass, at stride 1 and 2.
+  test::TempDir tmp;
+  test::write_small_scenes(tmp / "scene", 1, 6, 24, 11);
+  const auto scene = std::make_shared<const Scene>(load_scene(tmp / "scene"));
+  const SceneFrame frame = SceneFrame::from_scene(*scene);
+  const GpnerfNetwork base = perturbed_network(tiny_gpnerf_config(), 41);
+  Camera camera = scene->split(Split::Test).front()->camera;
+  camera.intrinsics = camera.intrinsics.resized(34, 30);  // 1,020 rays; the stride-2 grid 15 x 17
+  for (const int stride : {1, 2}) {
+    GpnerfConfig c = base.config();
+    c.proposal_stride = stride;
+    GpnerfNetwork net(c);
+    net.load_state(base.state(), "test");
+    GpnerfModel model(std::move(net), scene, frame, Eigen::Vector3f::Ones(), 3);
+    model.set_view_chunk(4096);  // one pass
+    const SemanticRenderOutput one = model.render_view_with_colour(camera, Eigen::Vector3f(0.2f, 0.3f, 0.4f));
+    for (const int64_t chunk : {97, 255}) {  // ragged: chunks end mid-row and mid-grid
+      model.set_view_chunk(chunk);
+      const SemanticRenderOutput many = model.render_view_with_colour(camera, Eigen::Vector3f(0.2f, 0.3f, 0.4f));
+      for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", one.rgb, many.rgb},
+                                       {"latent", one.latent, many.latent},
+                                       {"classes", one.maps[0], many.maps[0]},
+                                       {"opacity", one.opacity, many.opacity},
+                                       {"depth", one.depth, many.depth},
+                                       {"median depth", one.median_depth, many.median_depth}})
+        EXPECT_TRUE(at::allclose(a, b, 1e-5, 1e-6)) << name << " stride " << stride << " chunk " << chunk << ": "
+                                                    << (a - b).abs().max().item<float>();
+    }
+    EXPECT_GT(one.opacity.gt(0.05f).sum().item<int64_t>(), 30);  // the view shows the scene
+  }
+}
+
 TEST(GpnerfFused, PointDensityMatchesReference) {
   const GpnerfNetwork net = perturbed_network(tiny_gpnerf_config(), 29);
   const ToyScene toy = toy_scene(1);

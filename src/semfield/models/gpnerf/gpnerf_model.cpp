@@ -20,30 +20,39 @@ namespace semfield {
 namespace {
 
 constexpr int64_t kGpRayChunk = 1024;     // rays per network pass (memory: chunk x samples x views x width)
+// Rays per pass of a whole view through the fused CPU kernels, which keep no [views, samples, width] temporaries: a
+// chunk ends in a serial step (the LibTorch ops between the kernels) and its last ray blocks leave a thread idle,
+// so larger chunks keep both cores busy (256² view on 2 threads: ~10 % faster than at kGpRayChunk; BENCHMARKS.md
+// "GP-NeRF", twenty-fourth session). The LibTorch path keeps kGpRayChunk.
+constexpr int64_t kGpFusedViewChunk = 16384;
 constexpr int64_t kGpPointChunk = 32768;  // points per pass for density / radiance queries
 
-// Calls each(rays, begin, n) for the network's inputs of rays [begin, begin + n), kGpRayChunk rays at a time.
+// Calls each(rays, begin, n) for the network's inputs of rays [begin, begin + n), `chunk` rays at a time.
 template <typename F>
 void for_ray_chunks(const at::Tensor& origins, const at::Tensor& dirs, const SceneFrame& frame, double unbounded_extent,
-                    F&& each) {
+                    F&& each, int64_t chunk = kGpRayChunk) {
   const int64_t r = origins.size(0);
-  for (int64_t begin = 0; begin < r; begin += kGpRayChunk) {
-    const int64_t n = std::min(kGpRayChunk, r - begin);
+  for (int64_t begin = 0; begin < r; begin += chunk) {
+    const int64_t n = std::min(chunk, r - begin);
     each(ibr_rays(origins.narrow(0, begin, n), dirs.narrow(0, begin, n), frame, unbounded_extent), begin, n);
   }
 }
 
-// Inference over every pixel of an h x w view (`rays` in row-major order), kGpRayChunk rays at a time: each(output,
-// begin, n). With config.proposal_stride s > 1 the proposal runs on a grid of every s-th row and column (and the last
-// ones), and each pixel's fine samples come from the proposals at its cell's four corners (spread_proposal: weights,
-// colour and depth bilinear in them, opacity — whether the ray takes the transformers — their envelope).
+// Inference over every pixel of an h x w view (`rays` in row-major order), `view_chunk` rays at a time (0: automatic,
+// kGpFusedViewChunk through the fused kernels, else kGpRayChunk): each(output, begin, n). With config.proposal_stride
+// s > 1 the proposal runs on a grid of every s-th row and column (and the last ones), and each pixel's fine samples
+// come from the proposals at its cell's four corners (spread_proposal: weights, colour and depth bilinear in them,
+// opacity — whether the ray takes the transformers — their envelope).
 template <typename F>
 void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int64_t h, int64_t w,
-                        const SceneFrame& frame, const GpnerfSources& src, const at::Tensor& bg, F&& each) {
+                        const SceneFrame& frame, const GpnerfSources& src, const at::Tensor& bg, F&& each,
+                        int64_t view_chunk = 0) {
   const GpnerfConfig& c = net.config();
   const int64_t source_side = std::max(src.colours.size(1), src.colours.size(2));
   const int64_t encoded = c.encode_size > 0 ? c.encode_size : source_side;
   const int64_t s = proposal_stride(c, h, w, encoded);
+  const int64_t chunk =
+      view_chunk > 0 ? view_chunk : (net.fused_inference(src) ? kGpFusedViewChunk : kGpRayChunk);
   // Said once per process and stride (not per view): which proposal grid the views take.
   static std::atomic<uint32_t> said{0};  // bit s: stride s was said (s <= kMaxProposalStride < 32)
   if ((said.fetch_or(1u << s) & (1u << s)) == 0)
@@ -55,7 +64,7 @@ void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int
     for_ray_chunks(rays.origins, rays.directions, frame, c.unbounded_extent,
                    [&](const IbrRays& ir, int64_t begin, int64_t n) {
                      each(net.render(ir, src, bg.expand({n, 3}), false, 0), begin, n);
-                   });
+                   }, chunk);
     return;
   }
   SEMFIELD_ASSERT(rays.origins.size(0) == h * w, "render_view_chunks: one ray per pixel");
@@ -71,7 +80,7 @@ void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int
                    rgb.push_back(p.rgb);
                    opacity.push_back(p.opacity);
                    depth.push_back(p.depth);
-                 });
+                 }, chunk);
   const GpnerfProposal spread =
       spread_proposal({at::cat(weights), at::cat(rgb), at::cat(opacity), at::cat(depth), 0}, h, w, s);
   for_ray_chunks(rays.origins, rays.directions, frame, c.unbounded_extent,
@@ -79,7 +88,7 @@ void render_view_chunks(const GpnerfNetwork& net, const kernels::Rays& rays, int
                    const GpnerfProposal p{spread.weights.narrow(0, begin, n), spread.rgb.narrow(0, begin, n),
                                           spread.opacity.narrow(0, begin, n), spread.depth.narrow(0, begin, n), 0};
                    each(net.render_proposed(ir, src, bg.expand({n, 3}), p), begin, n);
-                 });
+                 }, chunk);
 }
 
 }  // namespace
@@ -234,7 +243,7 @@ GpnerfView GpnerfModel::render_full(const Camera& camera, const Eigen::Vector3f&
                    opacity.push_back(o.opacity);
                    depth.push_back(o.depth);
                    median.push_back(median_depth(o.ts, o.weights));
-                 });
+                 }, m_view_chunk);
   GpnerfView out;
   out.rgb = at::cat(rgb).view({h, w, 3});
   out.semantic = at::cat(semantic).view({h, w, d}).permute({2, 0, 1}).contiguous();

@@ -10,6 +10,8 @@
 // use.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -72,6 +74,9 @@ class GpnerfModel final : public SceneModel, public SemanticSource {
   /// Colour, semantic features, class logits and depth of a whole view (over `background`).
   GpnerfView render_full(const Camera& camera, const Eigen::Vector3f& background) const;
   const GpnerfNetwork& network() const { return m_network; }
+  /// Rays per pass when a whole view is rendered; 0 (default): automatic (16,384 through the fused CPU kernels, else
+  /// 1,024: the LibTorch path's temporaries grow with it). A view's pixels do not depend on it (tested).
+  void set_view_chunk(int64_t rays) { m_view_chunk = std::max<int64_t>(rays, 0); }
 
  private:
   struct PoolFeatures {
@@ -86,6 +91,7 @@ class GpnerfModel final : public SceneModel, public SemanticSource {
   SceneFrame m_frame;
   Eigen::Vector3f m_background;
   int m_source_views;
+  int64_t m_view_chunk = 0;
   std::vector<const View*> m_pool;
   std::vector<Camera> m_cameras;
   std::vector<at::Tensor> m_colours;  ///< [3,H,W] per pool view

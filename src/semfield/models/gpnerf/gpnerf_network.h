@@ -128,6 +128,10 @@ class GpnerfNetwork {
   std::pair<at::Tensor, at::Tensor> point_density(const at::Tensor& positions, const at::Tensor& dirs,
                                                   const GpnerfSources& sources) const;
 
+  /// Whether inference from `sources` (rendered now: grad mode as it is) runs through the fused CPU kernels.
+  bool fused_inference(const GpnerfSources& sources) const {
+    return use_fused({&sources.colours, &sources.rgb, &sources.semantic});
+  }
   /// The transformers' weights as the fused inference kernels read them (kernels/gpnerf_forward.h).
   kernels::GpnerfTransformerWeights transformer_weights() const;
 
