@@ -1,6 +1,7 @@
 // GP-NeRF (models/gpnerf): attention reuse per layer (the semantic field and its rendering use exactly that layer's
 // A_FAT / A_RAT), the gradient block on both semantic paths, the S_novel fusion, Eq. 13's masks and loss, class ids by
 // name, the perception head's shapes, config and registry.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -628,7 +629,7 @@ TEST(GpnerfProposalStride, WholeViewsDoNotDependOnTheirChunks) {
   const SceneFrame frame = SceneFrame::from_scene(*scene);
   const GpnerfNetwork base = perturbed_network(tiny_gpnerf_config(), 41);
   Camera camera = scene->split(Split::Test).front()->camera;
-  camera.intrinsics = camera.intrinsics.resized(34, 30);  // 1,020 rays; the stride-2 grid 15 x 17
+  camera.intrinsics = camera.intrinsics.resized(34, 30);  // 1,020 rays; the stride-2 grid 16 x 18 (288 rays)
   for (const int stride : {1, 2}) {
     GpnerfConfig c = base.config();
     c.proposal_stride = stride;
@@ -637,7 +638,7 @@ TEST(GpnerfProposalStride, WholeViewsDoNotDependOnTheirChunks) {
     GpnerfModel model(std::move(net), scene, frame, Eigen::Vector3f::Ones(), 3);
     model.set_view_chunk(4096);  // one pass
     const SemanticRenderOutput one = model.render_view_with_colour(camera, Eigen::Vector3f(0.2f, 0.3f, 0.4f));
-    for (const int64_t chunk : {97, 255}) {  // ragged: chunks end mid-row and mid-grid
+    for (const int64_t chunk : {97, 250}) {  // ragged: chunks end mid-row and mid-grid, last chunks short
       model.set_view_chunk(chunk);
       const SemanticRenderOutput many = model.render_view_with_colour(camera, Eigen::Vector3f(0.2f, 0.3f, 0.4f));
       for (const auto& [name, a, b] : {std::tuple<const char*, at::Tensor, at::Tensor>{"rgb", one.rgb, many.rgb},
@@ -651,6 +652,16 @@ TEST(GpnerfProposalStride, WholeViewsDoNotDependOnTheirChunks) {
     }
     EXPECT_GT(one.opacity.gt(0.05f).sum().item<int64_t>(), 30);  // the view shows the scene
   }
+  // The automatic chunk (0) is the fused kernels' 16,384 rays exactly where inference takes them: CPU float sources
+  // without a gradient (render_full's NoGradGuard), not where a gradient is wanted (the LibTorch path, 1,024).
+  const ToyScene toy = toy_scene(1);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = base.prepare(toy.cameras, toy.images);
+  EXPECT_TRUE(base.fused_inference(src));
+  at::AutoGradMode grad(true);
+  const std::vector<at::Tensor> params = base.parameters();
+  ASSERT_TRUE(std::any_of(params.begin(), params.end(), [](const at::Tensor& p) { return p.requires_grad(); }));
+  EXPECT_FALSE(base.fused_inference(src));
 }
 
 TEST(GpnerfFused, PointDensityMatchesReference) {

@@ -20,10 +20,11 @@ namespace semfield {
 namespace {
 
 constexpr int64_t kGpRayChunk = 1024;     // rays per network pass (memory: chunk x samples x views x width)
-// Rays per pass of a whole view through the fused CPU kernels, which keep no [views, samples, width] temporaries: a
-// chunk ends in a serial step (the LibTorch ops between the kernels) and its last ray blocks leave a thread idle,
-// so larger chunks keep both cores busy (256² view on 2 threads: 6-11 % faster than at kGpRayChunk; BENCHMARKS.md
-// "GP-NeRF", twenty-fourth session). The LibTorch path keeps kGpRayChunk.
+// Rays per pass of a whole view through the fused CPU kernels, which keep no [views, samples, width] temporaries (a
+// 16,384-ray chunk of a 256² view holds ~0.1 GB: proposal points, encodings, pdf samples, outputs). A chunk ends in
+// serial steps (the LibTorch ops between the kernels) and its last ray blocks leave a thread idle, so larger chunks
+// keep both cores busy (256² view on 2 threads: 6-11 % faster than at kGpRayChunk; BENCHMARKS.md "GP-NeRF",
+// twenty-fourth session). The LibTorch path keeps kGpRayChunk.
 constexpr int64_t kGpFusedViewChunk = 16384;
 constexpr int64_t kGpPointChunk = 32768;  // points per pass for density / radiance queries
 

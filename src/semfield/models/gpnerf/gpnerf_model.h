@@ -75,7 +75,8 @@ class GpnerfModel final : public SceneModel, public SemanticSource {
   GpnerfView render_full(const Camera& camera, const Eigen::Vector3f& background) const;
   const GpnerfNetwork& network() const { return m_network; }
   /// Rays per pass when a whole view is rendered; 0 (default): automatic (16,384 through the fused CPU kernels, else
-  /// 1,024: the LibTorch path's temporaries grow with it). A view's pixels do not depend on it (tested).
+  /// 1,024: the LibTorch path's temporaries grow with it). A view's outputs do not depend on it but for float rounding
+  /// in the last bit (the semantic adaptor's GEMM over another row count; tested).
   void set_view_chunk(int64_t rays) { m_view_chunk = std::max<int64_t>(rays, 0); }
 
  private:

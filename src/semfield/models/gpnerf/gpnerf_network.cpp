@@ -260,8 +260,10 @@ std::pair<at::Tensor, at::Tensor> GpnerfNetwork::point_density(const at::Tensor&
 namespace {
 
 // The output of rays that take no transformer pass: they show `rgb` (the background, or the proposal's compositing
-// of a nearly empty ray) and the semantics of nothing, with empty fine slots at `t_slot`.
-GpnerfRenderOutput gp_empty_rays(const at::Tensor& rgb, const at::Tensor& t_slot, int64_t sf, const at::Tensor& none) {
+// of a nearly empty ray) and the semantics of nothing, with empty fine slots at `t_slot`. point_semantic ([R,Sf,D]: the
+// largest) only `with_point_semantic`: the fused kernels leave it undefined.
+GpnerfRenderOutput gp_empty_rays(const at::Tensor& rgb, const at::Tensor& t_slot, int64_t sf, const at::Tensor& none,
+                                 bool with_point_semantic = true) {
   const int64_t r = rgb.size(0), d = none.size(1);
   const auto opts = rgb.options();
   GpnerfRenderOutput out;
@@ -271,7 +273,7 @@ GpnerfRenderOutput gp_empty_rays(const at::Tensor& rgb, const at::Tensor& t_slot
   out.dts = out.weights = out.ray_attention = at::zeros({r, sf}, opts);
   out.valid = at::zeros({r, sf}, opts.dtype(at::kBool));
   out.semantic = none.expand({r, d}).contiguous();
-  out.point_semantic = at::zeros({r, sf, d}, opts);
+  if (with_point_semantic) out.point_semantic = at::zeros({r, sf, d}, opts);
   out.sample_rgb = at::zeros({r, sf, 3}, opts);
   out.sample_score = at::zeros({r, sf}, opts);
   return out;
@@ -380,9 +382,12 @@ GpnerfRenderOutput GpnerfNetwork::render_proposed(const IbrRays& rays, const Gpn
   // the proposal's colour.
   // A proposal spread from other rays (spread_proposal) may give a ray missing the box its neighbours' colour and
   // opacity: masked here.
+  // The fused kernels (render_fine's choice for these inputs) give no per-sample semantics: none for the empty rays
+  // either ([R,Sf,D] would be the largest tensor of a 16,384-ray chunk).
+  const bool fused = use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic});
   GpnerfRenderOutput out = gp_empty_rays(at::where(hit.unsqueeze(1), p.rgb, background),
                                          at::where(hit, rays.far, rays.near), sf,
-                                         m_adaptor.forward(at::zeros({1, d}, opts)));
+                                         m_adaptor.forward(at::zeros({1, d}, opts)), !fused);
   out.opacity = at::where(hit, p.opacity, at::zeros_like(p.opacity));
   out.depth = at::where(hit, p.depth, at::zeros_like(p.depth));
   out.n_samples = n_need * sf;
