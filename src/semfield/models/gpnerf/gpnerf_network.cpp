@@ -384,7 +384,7 @@ GpnerfRenderOutput GpnerfNetwork::render_proposed(const IbrRays& rays, const Gpn
   // opacity: masked here.
   // The fused kernels (render_fine's choice for these inputs) give no per-sample semantics: none for the empty rays
   // either ([R,Sf,D] would be the largest tensor of a 16,384-ray chunk).
-  const bool fused = use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic});
+  const bool fused = use_fused(rays, sources);
   GpnerfRenderOutput out = gp_empty_rays(at::where(hit.unsqueeze(1), p.rgb, background),
                                          at::where(hit, rays.far, rays.near), sf,
                                          m_adaptor.forward(at::zeros({1, d}, opts)), !fused);
@@ -521,8 +521,7 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
   const at::Tensor dirs_f = rays.dirs.unsqueeze(1).expand({r, sf, 3}).reshape({n, 3});
   const at::Tensor pe = gp_position_encoding(relative_t(t_fine, rays.near, span).reshape({n, 1}), dirs_f);
   at::Tensor sigma_f, rgb_pf, valid, sample_score, sample_rgb;
-  if (!record && gen == nullptr &&
-      use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic})) {
+  if (!record && gen == nullptr && use_fused(rays, sources)) {
     const kernels::GpnerfSourceMaps maps{&sources.cameras, sources.colours, sources.rgb, sources.semantic};
     const at::Tensor positions = rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_fine.unsqueeze(2);
     const kernels::GpnerfRaysForward f =

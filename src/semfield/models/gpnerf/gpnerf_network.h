@@ -208,6 +208,10 @@ class GpnerfNetwork {
   /// Whether inference on `inputs` may take the fused kernels (models/fused_inference.h; SEMFIELD_FUSED_GPNERF=0
   /// keeps the LibTorch path).
   bool use_fused(std::initializer_list<const at::Tensor*> inputs) const;
+  /// use_fused for the rays and sources of a render (render_fine and render_proposed choose alike).
+  bool use_fused(const IbrRays& rays, const GpnerfSources& sources) const {
+    return use_fused({&rays.origins, &rays.dirs, &sources.colours, &sources.rgb, &sources.semantic});
+  }
 
   GpnerfConfig m_config;
   ResNetFpn m_extractor;
