@@ -38,6 +38,15 @@ std::optional<at::Device> device_under_test() {
   return std::nullopt;
 }
 
+/// The matmul precision by name: LibTorch 1.13 sets it from the enum or a name, 2.x from a name only.
+void set_matmul_precision(at::Float32MatmulPrecision precision) {
+  switch (precision) {
+    case at::Float32MatmulPrecision::HIGHEST: at::globalContext().setFloat32MatmulPrecision("highest"); break;
+    case at::Float32MatmulPrecision::HIGH: at::globalContext().setFloat32MatmulPrecision("high"); break;
+    case at::Float32MatmulPrecision::MEDIUM: at::globalContext().setFloat32MatmulPrecision("medium"); break;
+  }
+}
+
 /// TF32 off for cuDNN and cuBLAS while a test runs, the process's previous settings restored after it (the other tests
 /// of the binary keep theirs).
 class FullFloat32Products {
@@ -50,7 +59,7 @@ class FullFloat32Products {
   ~FullFloat32Products() {
     at::globalContext().setAllowTF32CuDNN(m_cudnn);
     // cuBLAS's switch is the matmul precision (true sets "high"): restored as it was, "medium" included.
-    at::globalContext().setFloat32MatmulPrecision(m_matmul);
+    set_matmul_precision(m_matmul);
   }
   FullFloat32Products(const FullFloat32Products&) = delete;
   FullFloat32Products& operator=(const FullFloat32Products&) = delete;
@@ -146,7 +155,7 @@ TEST(DeviceSettings, Tf32IsOffInsideADeviceTestAndRestoredAfterIt) {
   const bool cudnn = context.allowTF32CuDNN();
   const at::Float32MatmulPrecision matmul = context.float32MatmulPrecision();
   context.setAllowTF32CuDNN(true);
-  context.setFloat32MatmulPrecision(at::Float32MatmulPrecision::MEDIUM);
+  set_matmul_precision(at::Float32MatmulPrecision::MEDIUM);
   {
     const FullFloat32Products full;
     EXPECT_FALSE(context.allowTF32CuDNN());
@@ -155,7 +164,7 @@ TEST(DeviceSettings, Tf32IsOffInsideADeviceTestAndRestoredAfterIt) {
   EXPECT_TRUE(context.allowTF32CuDNN());
   EXPECT_EQ(context.float32MatmulPrecision(), at::Float32MatmulPrecision::MEDIUM);
   context.setAllowTF32CuDNN(cudnn);
-  context.setFloat32MatmulPrecision(matmul);
+  set_matmul_precision(matmul);
 }
 
 TEST(DeviceSamples, SeededTrainingSamplesAreTheSameNumbersOnEveryDevice) {
