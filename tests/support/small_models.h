@@ -73,6 +73,7 @@ inline FeatureNerfConfig small_featurenerf_config() {
   c.pe_frequencies = 2;
   c.n_coarse = 8;
   c.n_fine = 4;
+  c.rays = 128;  // the tests' own size, not the default's
   c.teacher_dim = c.simulated.dim = 6;
   return c;
 }

@@ -47,8 +47,12 @@ struct FeatureNerfConfig {
   /// part mIoU 0.62 -> 0.45); training records its images' longest side here (FeatureNerfCorpusModel::config_json).
   int encode_size = 0;
   /// "rays": rays per training example kept from those the trainer draws, at most "background_rays" of them (a
-  /// fraction) on the background: the authors' code draws them inside the object's box for the same reason.
-  int rays = 128;
+  /// fraction) on the background: the authors' code draws them inside the object's box for the same reason. 256 since
+  /// 2026-11-30 (was 128): a step ~1.6x longer; on chairs, lamps, tables and airplanes better same-camera part
+  /// transfer and novel-view PSNR, and on chairs distillation's PSNR cost against the "NeRF feature" model 1.4 -> 0.4
+  /// dB (BENCHMARKS.md, "Colour jitter in training: not a lever; twice the rays per example"). Model files record
+  /// theirs.
+  int rays = 256;
   double background_rays = 0.25;
   /// "teacher": what L_distill distils: "simulated-dino" (simulated_dino.h: a measuring instrument built from the
   /// scenes' part maps and depth), "dino:PATH" (DINO ViT-S/8 keys of block "dino_block" on the image upsampled x2,
