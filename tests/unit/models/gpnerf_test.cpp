@@ -254,8 +254,14 @@ TEST(GpnerfFused, RenderMatchesReferenceWithAlphaColour) {
   expect_fused_render_matches(c);
 }
 
+TEST(GpnerfFused, RenderMatchesReferenceWithDensityColour) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.colour = "density";
+  expect_fused_render_matches(c);
+}
+
 TEST(GpnerfFused, RenderMatchesReferenceWithLearnedBlendWeights) {
-  for (const char* colour : {"blend", "alpha"}) {
+  for (const char* colour : {"blend", "alpha", "density"}) {
     GpnerfConfig c = tiny_gpnerf_config();
     c.colour = colour;
     c.blend_weights = "learned";
@@ -328,6 +334,35 @@ TEST(GpnerfNetwork, AlphaCompositeIsFrontToBackOverTheBackground) {
   EXPECT_EQ(x.grad()[0][2].item<float>(), 0.0f);
   EXPECT_NE(x.grad()[0][0].item<float>(), 0.0f);
   EXPECT_NE(x.grad()[1][1].item<float>(), 0.0f);
+}
+
+TEST(GpnerfNetwork, DensityColourCompositesTheBlendsWithThePointHeadsDensity) {
+  // "density": the ray's colour is the samples' blended colours composited with the weights the point head's density
+  // gives over the fine samples (the same weights as rgb_point_fine, the point head's own colours) over the background.
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.colour = "density";
+  const GpnerfNetwork net(c);
+  const ToyScene toy = toy_scene(8);
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const at::Tensor bg = at::rand({toy.rays.origins.size(0), 3});
+  for (bool train : {false, true}) {
+    at::AutoGradMode grad(true);  // the reference path keeps the per-sample colours
+    const GpnerfRenderOutput out = net.render(toy.rays, src, bg, train, 2);
+    ASSERT_TRUE(out.sample_rgb.defined() && out.weights.defined());
+    const at::Tensor want =
+        (out.weights.unsqueeze(2) * out.sample_rgb).sum(1) + (1.0f - out.opacity).unsqueeze(1) * bg;
+    EXPECT_TRUE(at::allclose(out.rgb, want, 1e-5, 1e-6)) << (out.rgb - want).abs().max().item<float>();
+    EXPECT_GT(out.opacity.max().item<float>(), 1e-3f);
+    if (train) {
+      // The colour loss trains the point head's density through the fine samples.
+      out.rgb.sum().backward();
+      bool density_grad = false;
+      for (const auto& [name, t] : net.named_parameters())
+        if (name.rfind("transformer.point.", 0) == 0 && t.grad().defined() && t.grad().abs().sum().item<float>() > 0)
+          density_grad = true;
+      EXPECT_TRUE(density_grad);
+    }
+  }
 }
 
 TEST(GpnerfNetwork, NearlyEmptyRaysSkipTheTransformersAtInference) {

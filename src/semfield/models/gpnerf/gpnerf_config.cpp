@@ -35,12 +35,13 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: fine_min_opacity = {} is out of range [0, 1)", fine_min_opacity);
   if (classes.size() < 2 || classes.size() > 255)
     fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
-  if (colour != "blend" && colour != "alpha" && colour != "mlp")
-    fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha or mlp)", colour);
+  if (colour != "blend" && colour != "alpha" && colour != "density" && colour != "mlp")
+    fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha, density or mlp)", colour);
   if (blend_weights != "attention" && blend_weights != "learned")
     fail_usage("gp-nerf config: blend_weights = '{}' (expected attention or learned)", blend_weights);
   if (blend_weights == "learned" && colour == "mlp")
-    fail_usage("gp-nerf config: blend_weights 'learned' weighs the views' colours of the blend or alpha colour, not mlp");
+    fail_usage("gp-nerf config: blend_weights 'learned' weighs the views' colours of the blend, alpha or density "
+               "colour, not mlp");
   if (head_input != "fused" && head_input != "novel" && head_input != "rendered" && head_input != "segmenter")
     fail_usage("gp-nerf config: head_input = '{}' (expected fused, novel, rendered or segmenter)", head_input);
   if (instance_slots < 0 || instance_slots > 255) fail_usage("gp-nerf config: instance_slots must be in [0, 255]");

@@ -123,14 +123,17 @@ struct GpnerfConfig {
   /// transformer's attention, then over the samples by an attention score on the ray transformer's output; IBRNet's
   /// blend with GNT's attention), "alpha" (the same per-sample colours composited front to back over the background
   /// with an opacity sigmoid(score) per sample: the ray stops at the first opaque sample instead of averaging the
-  /// colours of every sample near it, which ghosts textures seen at different depths) or "mlp" (GNT / the paper's
-  /// Eq. 6: an MLP on the mean of the samples' features; slower to train). BENCHMARKS.md ("GP-NeRF", 2026-11-27):
-  /// alpha fine-tuned 1,200 steps from the shipped blend model scores no better (PSNR 25.84 vs 26.02 dB).
+  /// colours of every sample near it, which ghosts textures seen at different depths), "density" (the same per-sample
+  /// colours composited with the point head's density at the fine samples, IBRNet's volume rendering: the proposal's
+  /// density, sharpened by the colour loss, says where the surface is instead of a score on the ray transformer) or
+  /// "mlp" (GNT / the paper's Eq. 6: an MLP on the mean of the samples' features; slower to train). BENCHMARKS.md
+  /// ("GP-NeRF", 2026-11-27): alpha fine-tuned 1,200 steps from the shipped blend model scores no better (PSNR 25.84
+  /// vs 26.02 dB); 2026-11-30: density 300 steps from it, 21.3 dB on validation against the blend's 26.3.
   std::string colour = "blend";
-  /// "blend_weights": the views' weights of a sample's colour with the "blend" and "alpha" colours: "attention"
-  /// (default: the last view transformer's attention, its mean over channels) or "learned": that mean reweighted by
-  /// exp(m_v) and renormalised over the views, m_v = MLP([the last view layer's attention logits of view v, its
-  /// direction difference and cosine]) (W + 4 -> 16 -> 1, the last layer zero at initialisation, so a model
+  /// "blend_weights": the views' weights of a sample's colour with the "blend", "alpha" and "density" colours:
+  /// "attention" (default: the last view transformer's attention, its mean over channels) or "learned": that mean
+  /// reweighted by exp(m_v) and renormalised over the views, m_v = MLP([the last view layer's attention logits of view
+  /// v, its direction difference and cosine]) (W + 4 -> 16 -> 1, the last layer zero at initialisation, so a model
   /// initialised from an "attention" one starts with its colours). The attention is trained for the features it
   /// pools; the learnt factor lets the colour weigh the views it can see from (IBRNet's blend weights) without
   /// moving it. BENCHMARKS.md ("GP-NeRF", 2026-11-27 fourth session) measures it.

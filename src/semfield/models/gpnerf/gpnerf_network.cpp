@@ -236,7 +236,7 @@ kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
   w.rgb = small_mlp_weights(m_rgb);
   if (m_config.blend_weights == "learned") w.blend_weights = small_mlp_weights(m_blend);
   w.blend = m_config.colour != "mlp";
-  w.alpha = m_config.colour == "alpha";
+  w.alpha = m_config.colour == "alpha" || m_config.colour == "density";  // per-sample outputs, composited here
   w.heads = m_config.heads;
   return w;
 }
@@ -540,6 +540,9 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
   const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
   const SampleComposite cf =
       composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
+  // The "density" colour: the samples' blended colours composited with the point head's density over them.
+  if (m_config.colour == "density")
+    out.rgb = (cf.weights.unsqueeze(2) * sample_rgb).sum(1) + (1.0f - cf.opacity).unsqueeze(1) * background;
   out.rgb_point_fine = cf.rgb;
   out.opacity = cf.opacity;
   out.depth = cf.depth;
@@ -604,7 +607,7 @@ void GpnerfNetwork::render_transformers(const IbrRays& rays, const GpnerfSources
     // then over the samples by a score on the ray transformer's output (samples no view sees take no part).
     const at::Tensor blend = (g.colours * colour_weights(last_view, last_logits, g)).sum(0).view({r, sf, 3});
     const at::Tensor score = m_rgb.forward(h.reshape({n, w})).view({r, sf});
-    if (m_config.colour != "alpha") {
+    if (m_config.colour == "blend") {
       out.rgb = (at::softmax(score.masked_fill(valid.logical_not(), -1e9), 1).unsqueeze(2) * blend).sum(1);
     }
     sample_score = score;

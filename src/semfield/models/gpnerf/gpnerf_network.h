@@ -15,7 +15,9 @@
 //   outputs     colour, "blend" (default): per sample the source colours pooled by the last layer's view attention
 //               (its mean over channels), then over the samples by alpha = softmax_s(score(LN(q))), an attention
 //               on the ray transformer's output; "alpha": the same per-sample colours composited front to back
-//               with opacity sigmoid(score(LN(q))) over the background; "mlp": C(r) = sigmoid(rgb_fc(mean_s LN(q)))
+//               with opacity sigmoid(score(LN(q))) over the background; "density": the same per-sample colours
+//               composited with the point head's density at the fine samples (volume rendering, as rgb_point_fine);
+//               "mlp": C(r) = sigmoid(rgb_fc(mean_s LN(q)))
 //               (Eq. 6, GNT)
 //               semantic field f_sem(x) = sum_l f_l(x); S_sem(r) = adaptor(mean_s sum_l s_l), the adaptor
 //               linear                                                                                   (Eq. 5, 7)
