@@ -142,7 +142,7 @@ struct GpPacked {
   std::vector<std::vector<Layer>> position;
   std::vector<Layer> point, rgb;
   std::vector<float> final_norm_w, final_norm_b;
-  bool blend = true, alpha = false;
+  bool blend = true, per_sample = false;
   std::vector<Layer> blend_mlp;  ///< learned blend weights (empty: the attention's mean)
   /// Every layer's pos_fc first layer as one [4, 16] block (unit l P + j of ray-difference term k at hp_w[16 k + l P +
   /// j], zero past L P) and its biases [16], when L P <= 16: the keys' hidden position units in one AVX-512 register
@@ -171,7 +171,7 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
   p.L = layers;
   p.heads = w.heads;
   p.blend = w.blend;
-  p.alpha = w.blend && w.alpha;
+  p.per_sample = w.blend && w.per_sample;
   TORCH_CHECK(R1.dim() == 2 && R1.size(1) == C + 3, kGpOp, ": rgbfeat takes ", R1.size(1), " inputs, the sources give ",
               C, " feature channels + 3 colours");
   p.r1 = detail::pack_layer(kGpOp, "rgbfeat.weight0", R1, &w.rgbfeat.biases[0]);
@@ -267,7 +267,7 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
     TORCH_CHECK(p.rgb.front().in == p.W && p.rgb.back().out == (p.blend ? 1 : 3), kGpOp,
                 ": the colour layer must map W -> ", p.blend ? 1 : 3);
     if (!w.blend_weights.weights.empty()) {
-      TORCH_CHECK(p.blend, kGpOp, ": learned blend weights need the blend or alpha colour");
+      TORCH_CHECK(p.blend, kGpOp, ": learned blend weights need the blend, alpha or density colour");
       p.blend_mlp = detail::pack_net(kGpOp, "blend", w.blend_weights);
       TORCH_CHECK(p.blend_mlp.front().in == p.W + kRayDiffWidth && p.blend_mlp.back().out == 1, kGpOp,
                   ": the blend weights' MLP must map W + ", kRayDiffWidth, " -> 1");
@@ -859,8 +859,8 @@ class GpBlock {
   }
 #endif
 
-  /// The ray's colour (the block is one ray) into rgb[0:3); with alpha instead the samples' scores into score_out[0:S)
-  /// and their view-pooled colours into rgb_out[0:3S) (rgb unused).
+  /// The ray's colour (the block is one ray) into rgb[0:3); with per_sample instead the samples' scores into
+  /// score_out[0:S) and their view-pooled colours into rgb_out[0:3S) (rgb unused).
   void colour(float* rgb, float* score_out = nullptr, float* rgb_out = nullptr) {
     const int64_t S = nb_, W = p_.W;
     gp_norm_rows(q_.data(), Wp_, S, W, p_.final_norm_w.data(), p_.final_norm_b.data(), xn_.data(), Wp_);
@@ -873,7 +873,7 @@ class GpBlock {
       return;
     }
     run_net(p_.rgb, xn_.data(), Wp_, S, head_.data(), 16, false, s0_.data(), s1_.data());
-    if (p_.alpha) {
+    if (p_.per_sample) {
       for (int64_t s = 0; s < S; ++s) {
         score_out[s] = head_[static_cast<size_t>(s * 16)];
         view_pooled_colour(s, rgb_out + 3 * s);
@@ -976,7 +976,7 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
   const at::Tensor pos = positions.contiguous(), dir = dirs.contiguous(), enc = encoding.contiguous();
   GpnerfRaysForward out;
   const auto f = pos.options();
-  if (packed.alpha) {
+  if (packed.per_sample) {
     out.sample_score = at::empty({R, S}, f);
     out.sample_rgb = at::empty({R, S, 3}, f);
   } else {
@@ -989,9 +989,9 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
   const float* pp = pos.data_ptr<float>();
   const float* dp = dir.data_ptr<float>();
   const float* ep = enc.data_ptr<float>();
-  float* rgb = packed.alpha ? nullptr : out.rgb.data_ptr<float>();
-  float* score = packed.alpha ? out.sample_score.data_ptr<float>() : nullptr;
-  float* srgb = packed.alpha ? out.sample_rgb.data_ptr<float>() : nullptr;
+  float* rgb = packed.per_sample ? nullptr : out.rgb.data_ptr<float>();
+  float* score = packed.per_sample ? out.sample_score.data_ptr<float>() : nullptr;
+  float* srgb = packed.per_sample ? out.sample_rgb.data_ptr<float>() : nullptr;
   float* sem = out.semantic.data_ptr<float>();
   float* sig = out.sigma.data_ptr<float>();
   float* rpt = out.rgb_point.data_ptr<float>();
@@ -1008,7 +1008,7 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
         if (l % 2 == 0) block.position(l, ep + r * S * packed.E);
         block.ray_layer(l, sem + r * D);
       }
-      if (packed.alpha)
+      if (packed.per_sample)
         block.colour(nullptr, score + r * S, srgb + 3 * S * r);
       else
         block.colour(rgb + 3 * r);

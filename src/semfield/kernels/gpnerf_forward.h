@@ -54,11 +54,11 @@ struct GpnerfTransformerWeights {
   std::vector<SmallMlpWeights> position;     ///< one per even layer: [q W, encoding E] -> W -> W
   SmallMlpWeights point;                     ///< W -> W -> 4 (density logit, colour logits)
   at::Tensor final_norm_w, final_norm_b;
-  SmallMlpWeights rgb;  ///< blend / alpha: W -> 1 (the samples' pooling score / opacity logit); else W -> 3
-  bool blend = true;    ///< GpnerfConfig::colour is "blend" or "alpha" (per-sample colours pooled by a W -> 1 score)
-  /// GpnerfConfig::colour == "alpha" (with blend): the rays forward returns the samples' scores and colours
-  /// (GpnerfRaysForward::sample_score / sample_rgb) for the caller's compositing instead of a colour
-  bool alpha = false;
+  SmallMlpWeights rgb;  ///< blend: W -> 1 (the samples' pooling score / opacity logit); else W -> 3
+  bool blend = true;    ///< GpnerfConfig::colour is not "mlp" (per-sample colours of the views, a W -> 1 score)
+  /// GpnerfConfig::colour is "alpha" or "density" (with blend): the rays forward returns the samples' scores and
+  /// colours (GpnerfRaysForward::sample_score / sample_rgb) for the caller's compositing instead of a colour
+  bool per_sample = false;
   int heads = 4;        ///< ray-attention heads (they divide W and the semantic width D)
   /// GpnerfConfig::blend_weights "learned" (with blend): [the last view layer's attention logits (W), the view's ray
   /// difference (4)] -> H -> 1, the log-factor m_v of each view's colour weight (mean attention x exp(m_v),
@@ -85,9 +85,9 @@ GpnerfPointsForward gpnerf_points_forward(const at::Tensor& positions, const at:
                                           const GpnerfSourceMaps& sources, const GpnerfTransformerWeights& weights);
 
 struct GpnerfRaysForward {
-  at::Tensor rgb;        ///< [R,3] the transformers' colour (undefined with alpha: the caller composites)
-  at::Tensor sample_score;  ///< alpha: [R,S] the colour layer's score per sample (its opacity logit); else undefined
-  at::Tensor sample_rgb;    ///< alpha: [R,S,3] the samples' colours pooled over the views; else undefined
+  at::Tensor rgb;        ///< [R,3] the transformers' colour (undefined with per_sample: the caller composites)
+  at::Tensor sample_score;  ///< per_sample: [R,S] the colour layer's score per sample; else undefined
+  at::Tensor sample_rgb;    ///< per_sample: [R,S,3] the samples' colours pooled over the views; else undefined
   at::Tensor semantic;   ///< [R,D] mean over the samples of sum_l s_l (S_sem before the adaptor)
   at::Tensor sigma;      ///< [R,S] the point head's density after the first view transformer (0 where unseen)
   at::Tensor rgb_point;  ///< [R,S,3] its colour

@@ -236,7 +236,7 @@ kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
   w.rgb = small_mlp_weights(m_rgb);
   if (m_config.blend_weights == "learned") w.blend_weights = small_mlp_weights(m_blend);
   w.blend = m_config.colour != "mlp";
-  w.alpha = m_config.colour == "alpha" || m_config.colour == "density";  // per-sample outputs, composited here
+  w.per_sample = m_config.colour == "alpha" || m_config.colour == "density";  // composited in render_fine
   w.heads = m_config.heads;
   return w;
 }
