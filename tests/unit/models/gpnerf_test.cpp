@@ -110,7 +110,7 @@ GpnerfNetwork perturbed_network(const GpnerfConfig& c, uint64_t seed) {
   at::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (const auto& [name, t] : net.named_parameters()) {
-    if (name.rfind("transformer.", 0) != 0) continue;
+    if (name.rfind("transformer.", 0) != 0 && name.rfind("colour.", 0) != 0) continue;
     if (name.find("bias") != std::string::npos) t.uniform_(-0.3, 0.3, gen);
     if (name.find("norm.weight") != std::string::npos) t.uniform_(0.5, 1.5, gen);
     // the learned blend weights' output layer starts at zero (the attention's weights): make it weigh
@@ -260,6 +260,12 @@ TEST(GpnerfFused, RenderMatchesReferenceWithDensityColour) {
   expect_fused_render_matches(c);
 }
 
+TEST(GpnerfFused, RenderMatchesReferenceWithIbrColour) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.colour = "ibr";
+  expect_fused_render_matches(c);
+}
+
 TEST(GpnerfFused, RenderMatchesReferenceWithLearnedBlendWeights) {
   for (const char* colour : {"blend", "alpha", "density"}) {
     GpnerfConfig c = tiny_gpnerf_config();
@@ -363,6 +369,97 @@ TEST(GpnerfNetwork, DensityColourCompositesTheBlendsWithThePointHeadsDensity) {
       EXPECT_TRUE(density_grad);
     }
   }
+}
+
+TEST(GpnerfNetwork, IbrColourIsItsHeadsVolumeRenderingAndLeavesTheSemanticsAlone) {
+  // "ibr": the ray's colour is an image-conditioned head (IbrNetwork without its encoder) run on F_rgb and the source
+  // colours at the fine samples, composited with its ray density over the background. Initialised from an ibr model
+  // its head holds that model's weights; the semantics are the blend model's exactly (the head reads no attention);
+  // the colour's gradient reaches the head and the extractor, never the transformers.
+  GpnerfConfig cb = tiny_gpnerf_config();
+  cb.fine_min_opacity = 0;
+  const GpnerfNetwork blend = perturbed_network(cb, 41);
+  GpnerfConfig ci = cb;
+  ci.colour = "ibr";
+  const IbrConfig head_config = GpnerfNetwork::colour_head_config(ci);
+  ASSERT_EQ(head_config.encoder.out_channels, ci.extractor.backbone.out_channels);
+  IbrConfig donor_config = head_config;
+  donor_config.seed = 99;  // other weights than the head's own initialisation
+  const IbrNetwork donor(donor_config);
+  GpnerfCorpusModel model(ci);
+  model.initialise_from("gp-nerf", to_json(cb), blend.state(), "blend.safetensors");  // no colour head: kept
+  const TensorMap donor_state = donor.state();
+  model.initialise_from("ibr", to_json(donor_config), donor_state, "ibr.safetensors");
+  const GpnerfNetwork& net = model.network();
+  int64_t head_tensors = 0;
+  for (const auto& [name, t] : net.named_parameters()) {
+    if (name.rfind("colour.", 0) != 0) continue;
+    ASSERT_EQ(name.rfind("colour.encoder.", 0), std::string::npos) << "the head's encoder is not a parameter";
+    EXPECT_TRUE(at::equal(t, donor_state.at(name.substr(7)))) << name;
+    ++head_tensors;
+  }
+  EXPECT_GT(head_tensors, 10);
+  // The ibr init also gave the extractor's backbone the donor's encoder: give it the blend model's back to compare.
+  {
+    TensorMap back;
+    for (const auto& [name, t] : blend.named_parameters())
+      if (name.rfind("extractor.backbone.", 0) == 0) back[name.substr(19)] = t;
+    const_cast<GpnerfNetwork&>(net).extractor().backbone().load_state(back, "blend");
+  }
+  // Every lr_scale key reaches its part: "colour" the head alone.
+  ci.lr_scale.colour = 0.125;
+  GpnerfCorpusModel scaled(ci);
+  const std::vector<double> scales = scaled.lr_scales();
+  const auto named = scaled.network().named_parameters();
+  ASSERT_EQ(scales.size(), named.size());
+  for (size_t i = 0; i < named.size(); ++i)
+    EXPECT_EQ(scales[i] == 0.125, named[i].first.rfind("colour.", 0) == 0) << named[i].first;
+
+  ToyScene toy = toy_scene(12);
+  const at::Tensor bg = at::full({12, 3}, 0.3f);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const GpnerfRenderOutput out = net.render(toy.rays, src, bg, false, 0);
+  const GpnerfRenderOutput ref = blend.render(toy.rays, blend.prepare(toy.cameras, toy.images), bg, false, 0);
+  EXPECT_TRUE(at::allclose(out.semantic, ref.semantic, 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(out.ts, ref.ts));
+  EXPECT_GT((out.rgb - ref.rgb).abs().max().item<float>(), 1e-3f);
+  // The head's volume rendering at the fine samples, computed here from the donor network.
+  const int64_t r = 12, s = out.ts.size(1);
+  const at::Tensor positions = (toy.rays.origins.unsqueeze(1) + toy.rays.dirs.unsqueeze(1) * out.ts.unsqueeze(2)).reshape({-1, 3});
+  const IbrNetwork::PointOutput p = donor.points_reference(
+      positions, toy.rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({-1, 3}), IbrSources{src.cameras, src.colours, src.rgb});
+  const at::Tensor span = toy.rays.far - toy.rays.near;
+  const at::Tensor sigma = donor.ray_density_reference(p.z.view({r, s, -1}), relative_t(out.ts, toy.rays.near, span),
+                                                       p.valid.view({r, s}));
+  const at::Tensor want = composite_samples(sigma, p.rgb.view({r, s, 3}), out.ts, out.dts, bg).rgb;
+  EXPECT_TRUE(at::allclose(out.rgb, want, 1e-4, 1e-5)) << (out.rgb - want).abs().max().item<float>();
+  {
+    at::AutoGradMode grad(true);
+    const GpnerfSources train_src = net.prepare(toy.cameras, toy.images);
+    net.render(toy.rays, train_src, bg, true, 3).rgb.sum().backward();
+    bool head = false, extractor = false, transformer = false;
+    for (const auto& [name, t] : net.named_parameters()) {
+      const bool moved = t.grad().defined() && t.grad().abs().sum().item<float>() > 0;
+      if (name.rfind("colour.", 0) == 0) head = head || moved;
+      if (name.rfind("extractor.backbone.", 0) == 0) extractor = extractor || moved;
+      if (name.rfind("transformer.", 0) == 0) transformer = transformer || moved;
+    }
+    EXPECT_TRUE(head);
+    EXPECT_TRUE(extractor);
+    EXPECT_FALSE(transformer);
+  }
+}
+
+TEST(GpnerfConfig, IbrColourRejectsLearnedBlendWeightsAndRoundTripsItsRate) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.colour = "ibr";
+  c.lr_scale.colour = 0.5;
+  const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
+  EXPECT_EQ(back.colour, "ibr");
+  EXPECT_EQ(back.lr_scale.colour, 0.5);
+  c.blend_weights = "learned";
+  EXPECT_THROW(c.validate(), UsageError);
 }
 
 TEST(GpnerfNetwork, NearlyEmptyRaysSkipTheTransformersAtInference) {

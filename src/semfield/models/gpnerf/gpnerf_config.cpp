@@ -35,13 +35,13 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: fine_min_opacity = {} is out of range [0, 1)", fine_min_opacity);
   if (classes.size() < 2 || classes.size() > 255)
     fail_usage("gp-nerf config: classes must name 2..255 classes (8-bit class maps), got {}", classes.size());
-  if (colour != "blend" && colour != "alpha" && colour != "density" && colour != "mlp")
-    fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha, density or mlp)", colour);
+  if (colour != "blend" && colour != "alpha" && colour != "density" && colour != "mlp" && colour != "ibr")
+    fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha, density, mlp or ibr)", colour);
   if (blend_weights != "attention" && blend_weights != "learned")
     fail_usage("gp-nerf config: blend_weights = '{}' (expected attention or learned)", blend_weights);
-  if (blend_weights == "learned" && colour == "mlp")
+  if (blend_weights == "learned" && (colour == "mlp" || colour == "ibr"))
     fail_usage("gp-nerf config: blend_weights 'learned' weighs the views' colours of the blend, alpha or density "
-               "colour, not mlp");
+               "colour, not mlp or ibr (whose head has its own)");
   if (head_input != "fused" && head_input != "novel" && head_input != "rendered" && head_input != "segmenter")
     fail_usage("gp-nerf config: head_input = '{}' (expected fused, novel, rendered or segmenter)", head_input);
   if (instance_slots < 0 || instance_slots > 255) fail_usage("gp-nerf config: instance_slots must be in [0, 255]");
@@ -49,7 +49,7 @@ void GpnerfConfig::validate() const {
   for (double w : {loss.rgb, loss.point, loss.semantic, loss.distill, loss.depth_guided, loss.instance, loss.surface_rgb,
                    loss.surface_pool})
     if (!(w >= 0)) fail_usage("gp-nerf config: loss weights must be non-negative");
-  for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head, lr_scale.instance_head})
+  for (double w : {lr_scale.extractor, lr_scale.transformer, lr_scale.head, lr_scale.instance_head, lr_scale.colour})
     if (!(w >= 0 && w <= 1000)) fail_usage("gp-nerf config: lr_scale entries must be in [0, 1000]");
   if (!(lr_scale.backbone == -1.0 || (lr_scale.backbone >= 0 && lr_scale.backbone <= 1000)))
     fail_usage("gp-nerf config: lr_scale.backbone must be in [0, 1000], or -1 (as extractor)");
@@ -98,6 +98,7 @@ nlohmann::json to_json(const GpnerfConfig& c) {
             {"transformer", c.lr_scale.transformer},
             {"head", c.lr_scale.head},
             {"instance_head", c.lr_scale.instance_head},
+            {"colour", c.lr_scale.colour},
             {"backbone", c.lr_scale.backbone}}},
           {"seed", c.seed}};
 }
@@ -159,11 +160,12 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
     c.loss.instance = l->double_or("instance", c.loss.instance);
   }
   if (auto l = root.find("lr_scale")) {
-    l->reject_unknown_keys({"extractor", "transformer", "head", "instance_head", "backbone"});
+    l->reject_unknown_keys({"extractor", "transformer", "head", "instance_head", "colour", "backbone"});
     c.lr_scale.extractor = l->double_or("extractor", c.lr_scale.extractor);
     c.lr_scale.transformer = l->double_or("transformer", c.lr_scale.transformer);
     c.lr_scale.head = l->double_or("head", c.lr_scale.head);
     c.lr_scale.instance_head = l->double_or("instance_head", c.lr_scale.instance_head);
+    c.lr_scale.colour = l->double_or("colour", c.lr_scale.colour);
     c.lr_scale.backbone = l->double_or("backbone", c.lr_scale.backbone);
   }
   c.seed = static_cast<uint64_t>(root.int_or("seed", static_cast<int64_t>(c.seed)));

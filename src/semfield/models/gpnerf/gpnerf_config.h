@@ -41,6 +41,8 @@ struct GpnerfLossWeights {
 /// head's own: a head usually fresh at fine-tuning, where the rest starts trained.
 struct GpnerfLrScale {
   double extractor = 1.0, transformer = 1.0, head = 1.0, instance_head = 1.0;
+  /// "colour": the "ibr" colour's head ("colour.*"), which no other part reads.
+  double colour = 1.0;
   /// "backbone": the extractor's residual U-Net alone (what F_rgb and the pyramid's lower stages come from; the
   /// transformers' keys read F_rgb), -1 = as "extractor". 0 with "extractor" > 0 trains the pyramid (block4 + FPN:
   /// F_sem) without moving F_rgb.
@@ -129,6 +131,13 @@ struct GpnerfConfig {
   /// "mlp" (GNT / the paper's Eq. 6: an MLP on the mean of the samples' features; slower to train). BENCHMARKS.md
   /// ("GP-NeRF", 2026-11-27): alpha fine-tuned 1,200 steps from the shipped blend model scores no better (PSNR 25.84
   /// vs 26.02 dB); 2026-11-30: density 300 steps from it, 21.3 dB on validation against the blend's 26.3.
+  /// "ibr": the colour of a head of its own, the engine's image-conditioned network (models/ibr: per-view MLPs on
+  /// F_rgb and the source colours with the views' mean and variance, visibility-aware pooling, a density by attention
+  /// over the ray's samples, the source colours blended with learnt weights) run at the fine samples and volume
+  /// rendered; its weights are "colour.*" (lr_scale "colour"). The transformers still aggregate the radiance features
+  /// whose attention pools and renders the semantic field (Eq. 4-7); only the colour no longer reads that attention, so
+  /// a colour loss no longer moves what pools F_sem (BENCHMARKS.md, "GP-NeRF", twenty-eighth session: the colour
+  /// trained through the shared attention lowers mIoU). bench/graft_weights.py starts the head from an ibr model file.
   std::string colour = "blend";
   /// "blend_weights": the views' weights of a sample's colour with the "blend", "alpha" and "density" colours:
   /// "attention" (default: the last view transformer's attention, its mean over channels) or "learned": that mean
@@ -143,7 +152,7 @@ struct GpnerfConfig {
   int instance_slots = 0;
   int depth_guided_np = 2;   ///< "depth_guided_np": N_p of Eq. 13, in samples either side of the surface sample
   GpnerfLossWeights loss;    ///< "loss": {"rgb", "point", "semantic", "distill", "depth_guided", "instance"}
-  GpnerfLrScale lr_scale;    ///< "lr_scale": {"extractor", "transformer", "head", "instance_head"}
+  GpnerfLrScale lr_scale;    ///< "lr_scale": {"extractor", "transformer", "head", "instance_head", "colour", "backbone"}
   uint64_t seed = 0;         ///< "seed": weight initialisation
 
   /// UsageError naming the first key out of range.

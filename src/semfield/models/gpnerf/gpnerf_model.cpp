@@ -312,6 +312,7 @@ std::vector<double> GpnerfCorpusModel::lr_scales() const {
                   : starts_with(name, "extractor.")     ? s.extractor
                   : starts_with(name, "head.")          ? s.head
                   : starts_with(name, "instance_head.") ? s.instance_head
+                  : starts_with(name, "colour.")        ? s.colour
                                                         : s.transformer);
   return out;
 }
@@ -337,15 +338,35 @@ void GpnerfCorpusModel::initialise_from(const std::string& type, const nlohmann:
     for (const auto& [key, t] : weights)
       if (key.rfind("encoder.", 0) == 0) encoder[key.substr(8)] = t;
     m_network.extractor().backbone().load_state(encoder, origin);
+    // The "ibr" colour's head is that network without its encoder: it starts from the file's.
+    if (m_network.config().colour == "ibr") {
+      const IbrConfig head = GpnerfNetwork::colour_head_config(m_network.config());
+      if (ibr.view_hidden != head.view_hidden || ibr.view_features != head.view_features ||
+          ibr.point_features != head.point_features)
+        fail_input(origin, "", "its view / point widths ({}, {}, {}) differ from the colour head's ({}, {}, {})",
+                   ibr.view_hidden, ibr.view_features, ibr.point_features, head.view_hidden, head.view_features,
+                   head.point_features);
+      std::vector<std::pair<std::string, at::Tensor>> named;
+      TensorMap renamed;
+      for (auto& [name, t] : m_network.named_parameters())
+        if (name.rfind("colour.", 0) == 0) {
+          named.emplace_back(name, t);
+          auto it = weights.find(name.substr(7));
+          if (it != weights.end()) renamed[name] = it->second;
+        }
+      restore_tensors(renamed, named, origin);
+    }
     return;
   }
   if (type != "gp-nerf")
     fail_input(origin, "", "a model of type {} cannot initialise one of type gp-nerf (ibr or gp-nerf can)", type);
   // Another gp-nerf model with the same architecture (its switches and loss weights may differ: ablations); an
-  // instance head or learned blend weights it lacks keep their initialisation.
+  // instance head, learned blend weights or an "ibr" colour head it lacks keep their initialisation.
   std::vector<std::pair<std::string, at::Tensor>> named;
   for (auto& [name, t] : m_network.named_parameters())
-    if ((name.rfind("instance_head.", 0) != 0 && name.rfind("transformer.blend.", 0) != 0) || weights.count(name))
+    if ((name.rfind("instance_head.", 0) != 0 && name.rfind("transformer.blend.", 0) != 0 &&
+         name.rfind("colour.", 0) != 0) ||
+        weights.count(name))
       named.emplace_back(name, t);
   restore_tensors(weights, named, origin);
 }

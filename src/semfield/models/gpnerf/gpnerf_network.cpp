@@ -108,8 +108,32 @@ GpnerfNetwork::GpnerfNetwork(const GpnerfConfig& config) : m_config(config) {
     m_blend.parameters()[2].zero_();  // the output layer: exp(0) = 1 leaves the attention's weights as they are
   }
   m_adaptor = gp_mlp(d, d, 0, d);
+  if (config.colour == "ibr") m_colour = IbrNetwork(colour_head_config(config));
   m_head = make_head(static_cast<uint64_t>(config.seed) + 11, classes());
   if (config.instance_slots > 0) m_instance_head = make_head(static_cast<uint64_t>(config.seed) + 13, config.instance_slots);
+}
+
+IbrConfig GpnerfNetwork::colour_head_config(const GpnerfConfig& config) {
+  IbrConfig c;
+  c.encoder = config.extractor.backbone;
+  c.source_views = config.source_views;
+  c.seed = config.seed + 17;
+  return c;
+}
+
+at::Tensor GpnerfNetwork::ibr_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
+                                     const at::Tensor& dts, const at::Tensor& background) const {
+  const int64_t r = t_fine.size(0), s = t_fine.size(1), n = r * s;
+  const IbrSources src{sources.cameras, sources.colours, sources.rgb};
+  const at::Tensor positions =
+      (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_fine.unsqueeze(2)).reshape({n, 3});
+  const at::Tensor dirs = rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({n, 3});
+  const IbrNetwork::PointOutput p = m_colour.points(positions, dirs, src);
+  const at::Tensor valid = p.valid.reshape({r, s});
+  const at::Tensor span = (rays.far - rays.near).clamp_min(0);
+  const at::Tensor sigma =
+      m_colour.ray_density(p.z.reshape({r, s, -1}), relative_t(t_fine, rays.near, span), valid);
+  return composite_samples(sigma, p.rgb.reshape({r, s, 3}), t_fine, dts, background).rgb;
 }
 
 GpnerfNetwork::Head GpnerfNetwork::make_head(uint64_t seed, int64_t outputs) const {
@@ -538,6 +562,7 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
   }
   if (m_config.colour == "alpha") out.rgb = alpha_composite(sample_score, sample_rgb, valid, background);
   const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
+  if (m_config.colour == "ibr") out.rgb = ibr_colour(rays, sources, t_fine, dts_f, background);
   const SampleComposite cf =
       composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
   // The "density" colour: the samples' blended colours composited with the point head's density over them.
@@ -702,6 +727,9 @@ std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters(
   gp_add_mlp(out, "transformer.rgb", m_rgb);
   if (m_config.blend_weights == "learned") gp_add_mlp(out, "transformer.blend", m_blend);
   gp_add_mlp(out, "transformer.adaptor", m_adaptor);
+  if (m_config.colour == "ibr")
+    for (const auto& [name, t] : m_colour.named_parameters())
+      if (name.rfind("encoder.", 0) != 0) out.emplace_back("colour." + name, t);
   auto add_head = [&](const std::string& prefix, const Head& head) {
     for (size_t i = 0; i < head.convs.size(); ++i)
       for (size_t k = 0; k < head.convs[i].size(); ++k) {

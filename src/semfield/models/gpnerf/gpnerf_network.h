@@ -18,7 +18,8 @@
 //               with opacity sigmoid(score(LN(q))) over the background; "density": the same per-sample colours
 //               composited with the point head's density at the fine samples (volume rendering, as rgb_point_fine);
 //               "mlp": C(r) = sigmoid(rgb_fc(mean_s LN(q)))
-//               (Eq. 6, GNT)
+//               (Eq. 6, GNT); "ibr": a head of its own (models/ibr's aggregation and ray density on F_rgb and the
+//               source colours at the fine samples), volume rendered
 //               semantic field f_sem(x) = sum_l f_l(x); S_sem(r) = adaptor(mean_s sum_l s_l), the adaptor
 //               linear                                                                                   (Eq. 5, 7)
 //   head        Semantic-FPN (Eq. 3 family): the [D,H,W] map split into 4 channel groups resampled to 1, 1/2, 1/4,
@@ -134,6 +135,14 @@ class GpnerfNetwork {
   bool fused_inference(const GpnerfSources& sources) const {
     return use_fused({&sources.colours, &sources.rgb, &sources.semantic});
   }
+  /// The "ibr" colour's head as an IbrNetwork config: the extractor's F_rgb width as its encoder's output (the head's
+  /// own encoder is never run nor stored), the ibr defaults otherwise, seeded from config.seed.
+  static IbrConfig colour_head_config(const GpnerfConfig& config);
+  /// The "ibr" colour over the fine samples t_fine [R,S] (intervals dts [R,S]) of rays: the head's per-sample colours
+  /// composited with its ray density over background [R,3]: [R,3]. The fused kernels without a gradient on a CPU.
+  at::Tensor ibr_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
+                        const at::Tensor& dts, const at::Tensor& background) const;
+
   /// The transformers' weights as the fused inference kernels read them (kernels/gpnerf_forward.h).
   kernels::GpnerfTransformerWeights transformer_weights() const;
 
@@ -226,6 +235,7 @@ class GpnerfNetwork {
   Mlp m_rgb;                         ///< "mlp": W -> 3; "blend": W -> 1 (the samples' pooling score)
   Mlp m_blend;                       ///< "learned" blend weights: [logits_v, pos_v] (W + 4) -> 16 -> 1
   Mlp m_adaptor;                     ///< D -> D (linear)
+  IbrNetwork m_colour;               ///< "ibr" colour: the head ("colour.*"; its encoder unused)
   /// A Semantic-FPN head: per channel group, its conv stages and GroupNorms; a 1x1 predictor.
   struct Head {
     std::vector<std::vector<conv::Conv>> convs;
