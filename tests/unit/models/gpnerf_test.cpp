@@ -233,6 +233,9 @@ TEST(GpnerfFused, Bf16LayersRenderCloseToTheFloatRender) {
   expect_bf16_render_close(c, 3e-3f, 2e-2f, 1e-3f);
   // Other widths (the generic view attention and softmax). Measured: rgb 1.1e-3, semantic 1.3e-3, opacity 1.0e-3.
   expect_bf16_render_close(tiny_gpnerf_config(), 5e-3f, 1e-2f, 5e-3f);
+  // The "ibr" colour's head in bf16 too (its fused kernels, models/ibr). Measured: rgb 9.4e-4.
+  c.colour = "ibr";
+  expect_bf16_render_close(c, 5e-3f, 2e-2f, 1e-3f);
 }
 
 TEST(GpnerfFused, RenderMatchesReferenceWithMlpColourAndOddSampleCount) {
