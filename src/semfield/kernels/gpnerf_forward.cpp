@@ -142,7 +142,7 @@ struct GpPacked {
   std::vector<std::vector<Layer>> position;
   std::vector<Layer> point, rgb;
   std::vector<float> final_norm_w, final_norm_b;
-  bool blend = true, per_sample = false;
+  bool blend = true, per_sample = false, colour = true;
   std::vector<Layer> blend_mlp;  ///< learned blend weights (empty: the attention's mean)
   /// Every layer's pos_fc first layer as one [4, 16] block (unit l P + j of ray-difference term k at hp_w[16 k + l P +
   /// j], zero past L P) and its biases [16], when L P <= 16: the keys' hidden position units in one AVX-512 register
@@ -172,6 +172,7 @@ GpPacked gp_pack(const GpnerfTransformerWeights& w, int64_t layers, int64_t C, i
   p.heads = w.heads;
   p.blend = w.blend;
   p.per_sample = w.blend && w.per_sample;
+  p.colour = w.colour;
   TORCH_CHECK(R1.dim() == 2 && R1.size(1) == C + 3, kGpOp, ": rgbfeat takes ", R1.size(1), " inputs, the sources give ",
               C, " feature channels + 3 colours");
   p.r1 = detail::pack_layer(kGpOp, "rgbfeat.weight0", R1, &w.rgbfeat.biases[0]);
@@ -976,7 +977,9 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
   const at::Tensor pos = positions.contiguous(), dir = dirs.contiguous(), enc = encoding.contiguous();
   GpnerfRaysForward out;
   const auto f = pos.options();
-  if (packed.per_sample) {
+  if (!packed.colour) {
+    // The caller colours the rays: rgb, sample_score and sample_rgb stay undefined.
+  } else if (packed.per_sample) {
     out.sample_score = at::empty({R, S}, f);
     out.sample_rgb = at::empty({R, S, 3}, f);
   } else {
@@ -989,9 +992,9 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
   const float* pp = pos.data_ptr<float>();
   const float* dp = dir.data_ptr<float>();
   const float* ep = enc.data_ptr<float>();
-  float* rgb = packed.per_sample ? nullptr : out.rgb.data_ptr<float>();
-  float* score = packed.per_sample ? out.sample_score.data_ptr<float>() : nullptr;
-  float* srgb = packed.per_sample ? out.sample_rgb.data_ptr<float>() : nullptr;
+  float* rgb = packed.colour && !packed.per_sample ? out.rgb.data_ptr<float>() : nullptr;
+  float* score = packed.colour && packed.per_sample ? out.sample_score.data_ptr<float>() : nullptr;
+  float* srgb = packed.colour && packed.per_sample ? out.sample_rgb.data_ptr<float>() : nullptr;
   float* sem = out.semantic.data_ptr<float>();
   float* sig = out.sigma.data_ptr<float>();
   float* rpt = out.rgb_point.data_ptr<float>();
@@ -1003,11 +1006,12 @@ GpnerfRaysForward gpnerf_rays_forward(const at::Tensor& positions, const at::Ten
       block.keys();
       for (int64_t s = 0; s < S; ++s) val[r * S + s] = block.seen(s);
       for (int64_t l = 0; l < L; ++l) {
-        block.view_layer(l, true, l + 1 == L);
+        block.view_layer(l, true, packed.colour && l + 1 == L);
         if (l == 0) block.point_head(sig + r * S, rpt + 3 * S * r);
         if (l % 2 == 0) block.position(l, ep + r * S * packed.E);
         block.ray_layer(l, sem + r * D);
       }
+      if (!packed.colour) continue;
       if (packed.per_sample)
         block.colour(nullptr, score + r * S, srgb + 3 * S * r);
       else

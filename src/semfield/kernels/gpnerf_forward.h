@@ -59,6 +59,9 @@ struct GpnerfTransformerWeights {
   /// GpnerfConfig::colour is "alpha" or "density" (with blend): the rays forward returns the samples' scores and
   /// colours (GpnerfRaysForward::sample_score / sample_rgb) for the caller's compositing instead of a colour
   bool per_sample = false;
+  /// false: no ray colour at all (GpnerfConfig::colour "ibr": a head of its own colours the ray); the rays forward
+  /// then skips the colour layer and the view pooling and leaves rgb, sample_score and sample_rgb undefined
+  bool colour = true;
   int heads = 4;        ///< ray-attention heads (they divide W and the semantic width D)
   /// GpnerfConfig::blend_weights "learned" (with blend): [the last view layer's attention logits (W), the view's ray
   /// difference (4)] -> H -> 1, the log-factor m_v of each view's colour weight (mean attention x exp(m_v),
@@ -85,7 +88,8 @@ GpnerfPointsForward gpnerf_points_forward(const at::Tensor& positions, const at:
                                           const GpnerfSourceMaps& sources, const GpnerfTransformerWeights& weights);
 
 struct GpnerfRaysForward {
-  at::Tensor rgb;        ///< [R,3] the transformers' colour (undefined with per_sample: the caller composites)
+  at::Tensor rgb;        ///< [R,3] the transformers' colour (undefined with per_sample: the caller composites, and
+                         ///< without colour)
   at::Tensor sample_score;  ///< per_sample: [R,S] the colour layer's score per sample; else undefined
   at::Tensor sample_rgb;    ///< per_sample: [R,S,3] the samples' colours pooled over the views; else undefined
   at::Tensor semantic;   ///< [R,D] mean over the samples of sum_l s_l (S_sem before the adaptor)

@@ -17,6 +17,7 @@
 #include "semfield/data/scene.h"
 #include "semfield/data/synth/synth_scene.h"
 #include "semfield/kernels/layer_precision.h"
+#include "semfield/kernels/ray_generation.h"
 #include "semfield/models/gpnerf/gpnerf_model.h"
 #include "semfield/models/ibr/ibr_model.h"
 #include "semfield/models/registry.h"
@@ -267,6 +268,9 @@ TEST(GpnerfFused, RenderMatchesReferenceWithIbrColour) {
   GpnerfConfig c = tiny_gpnerf_config();
   c.colour = "ibr";
   expect_fused_render_matches(c);
+  c.colour_encoder = "own";  // the head's own encoder over the bin centres and the fine samples
+  c.colour_samples = "all";
+  expect_fused_render_matches(c);
 }
 
 TEST(GpnerfFused, RenderMatchesReferenceWithLearnedBlendWeights) {
@@ -452,6 +456,157 @@ TEST(GpnerfNetwork, IbrColourIsItsHeadsVolumeRenderingAndLeavesTheSemanticsAlone
     EXPECT_TRUE(extractor);
     EXPECT_FALSE(transformer);
   }
+}
+
+TEST(GpnerfNetwork, IbrColourWithItsOwnEncoderOverAllSamplesIsTheEngineNetworksRendering) {
+  // colour_encoder "own" + colour_samples "all": the head encodes the images itself ("colour.encoder.*") and runs over
+  // the proposal's bin centres and the fine samples together, sorted (IBRNet's fine pass over coarse + fine samples).
+  // Initialised from an ibr model the whole head, encoder included, is that model; the ray's colour is then that
+  // network's volume rendering at those samples, computed here from the donor; the semantics stay the blend model's;
+  // the colour's gradient reaches the head and its encoder, not the extractor (F_rgb is no longer read) nor the
+  // transformers.
+  GpnerfConfig cb = tiny_gpnerf_config();
+  cb.fine_min_opacity = 0;
+  cb.encode_size = 24;  // the toy images' side is other: both encoders resample
+  const GpnerfNetwork blend = perturbed_network(cb, 43);
+  GpnerfConfig ci = cb;
+  ci.colour = "ibr";
+  ci.colour_encoder = "own";
+  ci.colour_samples = "all";
+  IbrConfig donor_config = GpnerfNetwork::colour_head_config(ci);
+  EXPECT_EQ(donor_config.encode_size, 24);
+  donor_config.seed = 77;
+  const IbrNetwork donor(donor_config);
+  GpnerfCorpusModel model(ci);
+  model.initialise_from("gp-nerf", to_json(cb), blend.state(), "blend.safetensors");
+  const TensorMap donor_state = donor.state();
+  model.initialise_from("ibr", to_json(donor_config), donor_state, "ibr.safetensors");
+  const GpnerfNetwork& net = model.network();
+  int64_t encoder_tensors = 0;
+  for (const auto& [name, t] : net.named_parameters())
+    if (name.rfind("colour.", 0) == 0) {
+      EXPECT_TRUE(at::equal(t, donor_state.at(name.substr(7)))) << name;
+      encoder_tensors += name.rfind("colour.encoder.", 0) == 0;
+    }
+  EXPECT_GT(encoder_tensors, 4);
+  {  // the extractor's backbone back to the blend model's (the ibr init gave it the donor's encoder too)
+    TensorMap back;
+    for (const auto& [name, t] : blend.named_parameters())
+      if (name.rfind("extractor.backbone.", 0) == 0) back[name.substr(19)] = t;
+    const_cast<GpnerfNetwork&>(net).extractor().backbone().load_state(back, "blend");
+  }
+  ToyScene toy = toy_scene(10);
+  const at::Tensor bg = at::full({10, 3}, 0.2f);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  ASSERT_TRUE(src.colour_features.defined());
+  const IbrSources donor_src = donor.prepare(toy.cameras, toy.images);
+  EXPECT_TRUE(at::allclose(src.colour_features, donor_src.features, 1e-5, 1e-6));
+  EXPECT_FALSE(src.colour_features.sizes().equals(src.rgb.sizes()) && at::equal(src.colour_features, src.rgb));
+  const GpnerfRenderOutput out = net.render(toy.rays, src, bg, false, 0);
+  const GpnerfRenderOutput ref = blend.render(toy.rays, blend.prepare(toy.cameras, toy.images), bg, false, 0);
+  EXPECT_TRUE(at::allclose(out.semantic, ref.semantic, 1e-5, 1e-6));
+  // The samples: the proposal's n_coarse_render bin centres and the fine samples, sorted.
+  const int64_t r = 10, sc = ci.n_coarse_render > 0 ? ci.n_coarse_render : ci.n_coarse;
+  const at::Tensor span = toy.rays.far - toy.rays.near;
+  const at::Tensor centres =
+      toy.rays.near.unsqueeze(1) + span.unsqueeze(1) * (at::arange(sc).to(at::kFloat) + 0.5f).unsqueeze(0) / sc;
+  const at::Tensor ts = std::get<0>(at::sort(at::cat({centres, out.ts}, 1), 1));
+  const int64_t s = ts.size(1);
+  ASSERT_EQ(s, sc + out.ts.size(1));
+  const at::Tensor positions = (toy.rays.origins.unsqueeze(1) + toy.rays.dirs.unsqueeze(1) * ts.unsqueeze(2)).reshape({-1, 3});
+  const IbrNetwork::PointOutput p = donor.points_reference(
+      positions, toy.rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({-1, 3}), donor_src);
+  const at::Tensor sigma = donor.ray_density_reference(p.z.view({r, s, -1}), relative_t(ts, toy.rays.near, span),
+                                                       p.valid.view({r, s}));
+  const at::Tensor want =
+      composite_samples(sigma, p.rgb.view({r, s, 3}), ts, sample_intervals(ts, toy.rays.near, toy.rays.far), bg).rgb;
+  EXPECT_TRUE(at::allclose(out.rgb, want, 1e-4, 1e-5)) << (out.rgb - want).abs().max().item<float>();
+  // The fine samples alone ("fine", the default) render another colour from the same weights.
+  {
+    GpnerfConfig cf = ci;
+    cf.colour_samples = "fine";
+    GpnerfNetwork fine(cf);
+    fine.load_state(net.state(), "net");
+    EXPECT_GT((fine.render(toy.rays, fine.prepare(toy.cameras, toy.images), bg, false, 0).rgb - out.rgb)
+                  .abs().max().item<float>(), 1e-4f);
+  }
+  {
+    at::AutoGradMode grad(true);
+    const GpnerfSources train_src = net.prepare(toy.cameras, toy.images);
+    net.render(toy.rays, train_src, bg, true, 3).rgb.sum().backward();
+    bool head = false, encoder = false, extractor = false, transformer = false;
+    for (const auto& [name, t] : net.named_parameters()) {
+      const bool moved = t.grad().defined() && t.grad().abs().sum().item<float>() > 0;
+      if (name.rfind("colour.encoder.", 0) == 0) encoder = encoder || moved;
+      else if (name.rfind("colour.", 0) == 0) head = head || moved;
+      if (name.rfind("extractor.", 0) == 0) extractor = extractor || moved;
+      if (name.rfind("transformer.", 0) == 0) transformer = transformer || moved;
+    }
+    EXPECT_TRUE(head);
+    EXPECT_TRUE(encoder);
+    EXPECT_FALSE(extractor);
+    EXPECT_FALSE(transformer);
+  }
+}
+
+TEST(GpnerfModelType, AnAppliedModelColoursWithTheHeadsOwnEncoder) {
+  // The scene model (apply, render) encodes its pool's views with the head's own encoder too: two models that
+  // differ only in that encoder's weights render other colours and the same opacity (were the maps not handed to
+  // the head, it would read F_rgb and both would colour alike).
+  test::TempDir tmp;
+  const auto scene_dir = test::write_small_scenes(tmp / "scene", 1, 6, 24, 5);
+  auto scene = std::make_shared<Scene>(load_scene(scene_dir));
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.fine_min_opacity = 0;
+  c.colour = "ibr";
+  c.colour_encoder = "own";
+  c.colour_samples = "all";
+  const GpnerfNetwork net = perturbed_network(c, 47);
+  TensorMap other = net.state();
+  for (auto& [name, t] : other)
+    if (name.rfind("colour.encoder.", 0) == 0) t = t * 1.5f + 0.01f;
+  const SceneFrame frame = SceneFrame::from_scene(*scene);
+  std::vector<RayRenderOutput> outs;
+  for (const TensorMap& weights : {net.state(), other}) {
+    ModelBinding b;
+    b.config = to_json(c);
+    b.weights = weights;
+    b.frame = frame;
+    b.scene = scene;
+    b.source_views = 3;
+    b.origin = "own.safetensors";
+    const auto model = create_model("gp-nerf", b);
+    const Camera& cam = scene->split(Split::Test).empty() ? scene->views.front().camera
+                                                          : scene->split(Split::Test).front()->camera;
+    const kernels::Rays rays = kernels::generate_image_rays(cam);  // the middle rows of the 24 x 24 view
+    at::NoGradGuard no_grad;
+    outs.push_back(model->render(rays.origins.narrow(0, 10 * 24, 96), rays.directions.narrow(0, 10 * 24, 96),
+                                 at::ones({3})));
+  }
+  EXPECT_GT((outs[0].rgb - outs[1].rgb).abs().max().item<float>(), 1e-4f);
+  EXPECT_TRUE(at::equal(outs[0].opacity, outs[1].opacity));  // the proposal's: no colour weight moves it
+}
+
+TEST(GpnerfConfig, ColourEncoderAndSamplesRoundTripAndAreChecked) {
+  GpnerfConfig c = tiny_gpnerf_config();
+  c.colour = "ibr";
+  c.colour_encoder = "own";
+  c.colour_samples = "all";
+  const GpnerfConfig back = gpnerf_config_from_json(to_json(c), "config.json");
+  EXPECT_EQ(back.colour_encoder, "own");
+  EXPECT_EQ(back.colour_samples, "all");
+  const GpnerfConfig plain = gpnerf_config_from_json(nlohmann::json::object(), "config.json");
+  EXPECT_EQ(plain.colour_encoder, "shared");  // the files written before the keys existed
+  EXPECT_EQ(plain.colour_samples, "fine");
+  c.colour_samples = "coarse";
+  EXPECT_THROW(c.validate(), UsageError);
+  c.colour_samples = "all";
+  c.colour_encoder = "mine";
+  EXPECT_THROW(c.validate(), UsageError);
+  c.colour_encoder = "own";
+  c.colour = "blend";  // the own encoder belongs to the "ibr" head
+  EXPECT_THROW(c.validate(), UsageError);
 }
 
 TEST(GpnerfConfig, IbrColourRejectsLearnedBlendWeightsAndRoundTripsItsRate) {
@@ -838,6 +993,37 @@ TEST(GpnerfFused, MisuseIsReportedNamingTheArgument) {
   EXPECT_NE(error_of(pos, at::zeros({2, 4, 5})).find("encoding channels"), std::string::npos);
   EXPECT_NE(error_of(pos.to(at::kDouble), at::zeros({2, 4, 11})).find("positions"), std::string::npos);
   EXPECT_NE(error_of(at::zeros({2, 3}), at::zeros({2, 4, 11})).find("positions"), std::string::npos);
+}
+
+TEST(GpnerfFused, RaysForwardWithoutColourLeavesEveryOtherOutputAsIs) {
+  // GpnerfTransformerWeights::colour = false (the "ibr" colour's models: the head colours the rays): no colour
+  // outputs, the semantics, densities and visibility bit for bit those of the colour-computing pass.
+  const GpnerfNetwork net = perturbed_network(tiny_gpnerf_config(), 5);
+  const ToyScene toy = toy_scene(6);
+  at::NoGradGuard no_grad;
+  const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+  const kernels::GpnerfSourceMaps maps{&src.cameras, src.colours, src.rgb, src.semantic};
+  const int64_t s = 7;
+  const at::Tensor t = toy.rays.near.unsqueeze(1) + (toy.rays.far - toy.rays.near).unsqueeze(1) *
+                                                        (at::arange(s).to(at::kFloat) + 0.5f).unsqueeze(0) / s;
+  const at::Tensor pos = toy.rays.origins.unsqueeze(1) + toy.rays.dirs.unsqueeze(1) * t.unsqueeze(2);
+  // Any encoding of the width the position MLPs take (11: the misuse test's) serves the comparison.
+  const at::Tensor enc = at::rand({6, s, 11}, at::make_generator<at::CPUGeneratorImpl>(3));
+  kernels::GpnerfTransformerWeights w = net.transformer_weights();
+  ASSERT_TRUE(w.colour);
+  const kernels::GpnerfRaysForward with = kernels::gpnerf_rays_forward(pos, toy.rays.dirs, enc, maps, w);
+  w.colour = false;
+  const kernels::GpnerfRaysForward without = kernels::gpnerf_rays_forward(pos, toy.rays.dirs, enc, maps, w);
+  ASSERT_TRUE(with.rgb.defined());
+  EXPECT_FALSE(without.rgb.defined() || without.sample_score.defined() || without.sample_rgb.defined());
+  EXPECT_TRUE(at::equal(with.semantic, without.semantic));
+  EXPECT_TRUE(at::equal(with.sigma, without.sigma));
+  EXPECT_TRUE(at::equal(with.rgb_point, without.rgb_point));
+  EXPECT_TRUE(at::equal(with.valid, without.valid));
+  // The "ibr" colour's network asks for it.
+  GpnerfConfig ci = tiny_gpnerf_config();
+  ci.colour = "ibr";
+  EXPECT_FALSE(GpnerfNetwork(ci).transformer_weights().colour);
 }
 
 /// Gradients of `loss` reach the pyramid (F_sem only: block4, fpn) of the extractor.

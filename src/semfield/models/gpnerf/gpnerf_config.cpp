@@ -39,6 +39,12 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: colour = '{}' (expected blend, alpha, density, mlp or ibr)", colour);
   if (blend_weights != "attention" && blend_weights != "learned")
     fail_usage("gp-nerf config: blend_weights = '{}' (expected attention or learned)", blend_weights);
+  if (colour_encoder != "shared" && colour_encoder != "own")
+    fail_usage("gp-nerf config: colour_encoder = '{}' (expected shared or own)", colour_encoder);
+  if (colour_encoder == "own" && colour != "ibr")
+    fail_usage("gp-nerf config: colour_encoder 'own' is the \"ibr\" colour's encoder; colour is '{}'", colour);
+  if (colour_samples != "fine" && colour_samples != "all")
+    fail_usage("gp-nerf config: colour_samples = '{}' (expected fine or all)", colour_samples);
   if (blend_weights == "learned" && (colour == "mlp" || colour == "ibr"))
     fail_usage("gp-nerf config: blend_weights 'learned' weighs the views' colours of the blend, alpha or density "
                "colour, not mlp or ibr (whose head has its own)");
@@ -81,6 +87,8 @@ nlohmann::json to_json(const GpnerfConfig& c) {
           {"head_input", c.head_input},
           {"head_flip", c.head_flip},
           {"colour", c.colour},
+          {"colour_encoder", c.colour_encoder},
+          {"colour_samples", c.colour_samples},
           {"blend_weights", c.blend_weights},
           {"instance_slots", c.instance_slots},
           {"depth_guided_np", c.depth_guided_np},
@@ -109,8 +117,8 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
                             "n_coarse_render", "n_fine_render", "proposal_stride", "source_views", "encode_size",
                             "unbounded_extent",
                             "fine_min_opacity", "classes", "joint_attention", "gradient_block", "head_input",
-                            "head_flip", "colour", "blend_weights", "instance_slots", "depth_guided_np", "loss",
-                            "lr_scale", "seed"});
+                            "head_flip", "colour", "colour_encoder", "colour_samples", "blend_weights",
+                            "instance_slots", "depth_guided_np", "loss", "lr_scale", "seed"});
   GpnerfConfig c;
   c.classes = synth_class_names();
   if (auto e = root.find("extractor")) {
@@ -144,6 +152,8 @@ GpnerfConfig gpnerf_config_from_json(const nlohmann::json& json, const std::file
   c.head_input = root.string_or("head_input", c.head_input);
   c.head_flip = root.bool_or("head_flip", c.head_flip);
   c.colour = root.string_or("colour", c.colour);
+  c.colour_encoder = root.string_or("colour_encoder", c.colour_encoder);
+  c.colour_samples = root.string_or("colour_samples", c.colour_samples);
   c.blend_weights = root.string_or("blend_weights", c.blend_weights);
   c.instance_slots = static_cast<int>(root.int_or("instance_slots", c.instance_slots));
   c.depth_guided_np = static_cast<int>(root.int_or("depth_guided_np", c.depth_guided_np));

@@ -139,6 +139,19 @@ struct GpnerfConfig {
   /// a colour loss no longer moves what pools F_sem (BENCHMARKS.md, "GP-NeRF", twenty-eighth session: the colour
   /// trained through the shared attention lowers mIoU). bench/graft_weights.py starts the head from an ibr model file.
   std::string colour = "blend";
+  /// "colour_encoder": the features the "ibr" colour's head reads with the source colours: "shared" (default: F_rgb,
+  /// the extractor's radiance features that the transformers aggregate) or "own" (the head's own encoder, the engine's
+  /// ResUNet at the extractor backbone's widths on the images resampled to encode_size: "colour.encoder.*", trained
+  /// with the head under lr_scale "colour"). The extractor is trained for the semantics (the segmenter stage, the
+  /// gradient block), which pulls F_rgb away from what a colour needs; an encoder of its own lets the colour keep the
+  /// engine's (BENCHMARKS.md, "GP-NeRF", thirtieth session). Costs one small encoder pass per reference view (once per
+  /// scene at inference).
+  std::string colour_encoder = "shared";
+  /// "colour_samples": where the "ibr" colour's head runs along a ray: "fine" (default: the transformers' importance
+  /// samples alone) or "all" (those and the proposal's bin centres, sorted: IBRNet's fine pass over the union of its
+  /// coarse and fine samples, the sample set the engine's ray density is trained on; n_coarse(_render) more head
+  /// evaluations per ray). BENCHMARKS.md, "GP-NeRF", thirtieth session.
+  std::string colour_samples = "fine";
   /// "blend_weights": the views' weights of a sample's colour with the "blend", "alpha" and "density" colours:
   /// "attention" (default: the last view transformer's attention, its mean over channels) or "learned": that mean
   /// reweighted by exp(m_v) and renormalised over the views, m_v = MLP([the last view layer's attention logits of view

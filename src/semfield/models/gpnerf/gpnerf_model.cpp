@@ -120,6 +120,8 @@ const GpnerfModel::PoolFeatures& GpnerfModel::features(int index) const {
     const ResNetFpn::Output f = m_network.extract(m_colours[static_cast<size_t>(index)].unsqueeze(0));
     slot.rgb = f.rgb.squeeze(0).permute({1, 2, 0}).contiguous();
     slot.semantic = f.semantic.squeeze(0).permute({1, 2, 0}).contiguous();
+    if (m_network.config().colour_encoder == "own")
+      slot.colour = m_network.encode_colour(m_colours[static_cast<size_t>(index)].unsqueeze(0)).squeeze(0);
   }
   return slot;
 }
@@ -127,13 +129,14 @@ const GpnerfModel::PoolFeatures& GpnerfModel::features(int index) const {
 GpnerfSources GpnerfModel::sources(const std::vector<int>& indices) const {
   GpnerfSources s;
   std::vector<Camera> cams;
-  std::vector<at::Tensor> colours, rgb, semantic;
+  std::vector<at::Tensor> colours, rgb, semantic, colour_features;
   for (int i : indices) {
     cams.push_back(m_cameras[static_cast<size_t>(i)]);
     colours.push_back(m_colours[static_cast<size_t>(i)]);
     const PoolFeatures& f = features(i);
     rgb.push_back(f.rgb);
     semantic.push_back(f.semantic);
+    if (f.colour.defined()) colour_features.push_back(f.colour);
   }
   for (size_t k = 1; k < colours.size(); ++k)
     if (!colours[k].sizes().equals(colours[0].sizes()))
@@ -143,6 +146,7 @@ GpnerfSources GpnerfModel::sources(const std::vector<int>& indices) const {
   s.colours = at::stack(colours).permute({0, 2, 3, 1}).contiguous();
   s.rgb = at::stack(rgb);
   s.semantic = at::stack(semantic);
+  if (!colour_features.empty()) s.colour_features = at::stack(colour_features);
   return s;
 }
 

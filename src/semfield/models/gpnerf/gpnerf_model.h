@@ -82,6 +82,7 @@ class GpnerfModel final : public SceneModel, public SemanticSource {
  private:
   struct PoolFeatures {
     at::Tensor rgb, semantic;  ///< [h,w,C], [h,w,D]
+    at::Tensor colour;         ///< [h',w',C] the "ibr" colour's own encoder's map (colour_encoder "own")
   };
   const PoolFeatures& features(int index) const;
   GpnerfSources sources(const std::vector<int>& indices) const;

@@ -116,24 +116,32 @@ GpnerfNetwork::GpnerfNetwork(const GpnerfConfig& config) : m_config(config) {
 IbrConfig GpnerfNetwork::colour_head_config(const GpnerfConfig& config) {
   IbrConfig c;
   c.encoder = config.extractor.backbone;
+  c.encode_size = config.encode_size;
   c.source_views = config.source_views;
   c.seed = config.seed + 17;
   return c;
 }
 
 at::Tensor GpnerfNetwork::ibr_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
-                                     const at::Tensor& dts, const at::Tensor& background) const {
-  const int64_t r = t_fine.size(0), s = t_fine.size(1), n = r * s;
-  const IbrSources src{sources.cameras, sources.colours, sources.rgb};
+                                     const at::Tensor& edges, const at::Tensor& background) const {
+  at::Tensor ts = t_fine;
+  if (m_config.colour_samples == "all") {
+    const int64_t sc = edges.size(1) - 1;
+    const at::Tensor centres = (edges.narrow(1, 0, sc) + edges.narrow(1, 1, sc)) * 0.5f;
+    ts = std::get<0>(at::sort(at::cat({centres, t_fine}, 1), 1));
+  }
+  const at::Tensor dts = sample_intervals(ts, rays.near, rays.far);
+  const int64_t r = ts.size(0), s = ts.size(1), n = r * s;
+  const IbrSources src{sources.cameras, sources.colours,
+                       sources.colour_features.defined() ? sources.colour_features : sources.rgb};
   const at::Tensor positions =
-      (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * t_fine.unsqueeze(2)).reshape({n, 3});
+      (rays.origins.unsqueeze(1) + rays.dirs.unsqueeze(1) * ts.unsqueeze(2)).reshape({n, 3});
   const at::Tensor dirs = rays.dirs.unsqueeze(1).expand({r, s, 3}).reshape({n, 3});
   const IbrNetwork::PointOutput p = m_colour.points(positions, dirs, src);
   const at::Tensor valid = p.valid.reshape({r, s});
   const at::Tensor span = (rays.far - rays.near).clamp_min(0);
-  const at::Tensor sigma =
-      m_colour.ray_density(p.z.reshape({r, s, -1}), relative_t(t_fine, rays.near, span), valid);
-  return composite_samples(sigma, p.rgb.reshape({r, s, 3}), t_fine, dts, background).rgb;
+  const at::Tensor sigma = m_colour.ray_density(p.z.reshape({r, s, -1}), relative_t(ts, rays.near, span), valid);
+  return composite_samples(sigma, p.rgb.reshape({r, s, 3}), ts, dts, background).rgb;
 }
 
 GpnerfNetwork::Head GpnerfNetwork::make_head(uint64_t seed, int64_t outputs) const {
@@ -169,7 +177,12 @@ GpnerfSources GpnerfNetwork::prepare(const std::vector<Camera>& cameras, const a
   s.colours = images.permute({0, 2, 3, 1}).contiguous();
   s.rgb = f.rgb.permute({0, 2, 3, 1}).contiguous();
   s.semantic = f.semantic.permute({0, 2, 3, 1}).contiguous();
+  if (m_config.colour_encoder == "own") s.colour_features = encode_colour(images);
   return s;
+}
+
+at::Tensor GpnerfNetwork::encode_colour(const at::Tensor& images) const {
+  return m_colour.encode(images).permute({0, 2, 3, 1}).contiguous();
 }
 
 at::Tensor GpnerfNetwork::novel_semantics(const at::Tensor& images) const {
@@ -261,6 +274,7 @@ kernels::GpnerfTransformerWeights GpnerfNetwork::transformer_weights() const {
   if (m_config.blend_weights == "learned") w.blend_weights = small_mlp_weights(m_blend);
   w.blend = m_config.colour != "mlp";
   w.per_sample = m_config.colour == "alpha" || m_config.colour == "density";  // composited in render_fine
+  w.colour = m_config.colour != "ibr";  // the head's colour replaces the transformers' (render_fine)
   w.heads = m_config.heads;
   return w;
 }
@@ -562,7 +576,7 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
   }
   if (m_config.colour == "alpha") out.rgb = alpha_composite(sample_score, sample_rgb, valid, background);
   const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
-  if (m_config.colour == "ibr") out.rgb = ibr_colour(rays, sources, t_fine, dts_f, background);
+  if (m_config.colour == "ibr") out.rgb = ibr_colour(rays, sources, t_fine, edges, background);
   const SampleComposite cf =
       composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
   // The "density" colour: the samples' blended colours composited with the point head's density over them.
@@ -729,7 +743,7 @@ std::vector<std::pair<std::string, at::Tensor>> GpnerfNetwork::named_parameters(
   gp_add_mlp(out, "transformer.adaptor", m_adaptor);
   if (m_config.colour == "ibr")
     for (const auto& [name, t] : m_colour.named_parameters())
-      if (name.rfind("encoder.", 0) != 0) out.emplace_back("colour." + name, t);
+      if (m_config.colour_encoder == "own" || name.rfind("encoder.", 0) != 0) out.emplace_back("colour." + name, t);
   auto add_head = [&](const std::string& prefix, const Head& head) {
     for (size_t i = 0; i < head.convs.size(); ++i)
       for (size_t k = 0; k < head.convs[i].size(); ++k) {

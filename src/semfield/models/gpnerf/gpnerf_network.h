@@ -63,6 +63,8 @@ struct GpnerfSources {
   at::Tensor colours;         ///< [V,H,W,3] in [0,1]
   at::Tensor rgb;             ///< [V,h,w,C] F_rgb
   at::Tensor semantic;        ///< [V,h,w,D] F_sem
+  at::Tensor colour_features; ///< [V,h',w',C] the "ibr" colour's own encoder's maps (colour_encoder "own"; else
+                              ///< undefined: the head reads rgb)
   int64_t size() const { return cameras.size(); }
 };
 
@@ -109,6 +111,8 @@ class GpnerfNetwork {
   ResNetFpn::Output extract(const at::Tensor& images) const;
   /// Reference views ready to render from: images [V,3,H,W] through the extractor (differentiable).
   GpnerfSources prepare(const std::vector<Camera>& cameras, const at::Tensor& images) const;
+  /// The "ibr" colour's own encoder's maps of images [V,3,H,W], channels last [V,h,w,C] (colour_encoder "own").
+  at::Tensor encode_colour(const at::Tensor& images) const;
   /// S_novel: the extractor's semantic map of target images [B,3,H,W], upsampled to H x W: [B,D,H,W].
   at::Tensor novel_semantics(const at::Tensor& images) const;
 
@@ -135,13 +139,15 @@ class GpnerfNetwork {
   bool fused_inference(const GpnerfSources& sources) const {
     return use_fused({&sources.colours, &sources.rgb, &sources.semantic});
   }
-  /// The "ibr" colour's head as an IbrNetwork config: the extractor's F_rgb width as its encoder's output (the head's
-  /// own encoder is never run nor stored), the ibr defaults otherwise, seeded from config.seed.
+  /// The "ibr" colour's head as an IbrNetwork config: the extractor backbone's widths as its encoder's (with
+  /// colour_encoder "shared" the head reads F_rgb, and its own encoder is never run nor stored; with "own" it encodes
+  /// the images at encode_size), the ibr defaults otherwise, seeded from config.seed.
   static IbrConfig colour_head_config(const GpnerfConfig& config);
-  /// The "ibr" colour over the fine samples t_fine [R,S] (intervals dts [R,S]) of rays: the head's per-sample colours
-  /// composited with its ray density over background [R,3]: [R,3]. The fused kernels without a gradient on a CPU.
+  /// The "ibr" colour over the fine samples t_fine [R,S] of rays (with colour_samples "all" also over the centres of
+  /// the proposal's bins, edges [R,Sc+1]): the head's per-sample colours composited with its ray density over
+  /// background [R,3]: [R,3]. The fused kernels without a gradient on a CPU.
   at::Tensor ibr_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
-                        const at::Tensor& dts, const at::Tensor& background) const;
+                        const at::Tensor& edges, const at::Tensor& background) const;
 
   /// The transformers' weights as the fused inference kernels read them (kernels/gpnerf_forward.h).
   kernels::GpnerfTransformerWeights transformer_weights() const;
