@@ -5,11 +5,18 @@
                                  [--skip PREFIX2]... [--config '{"colour": "ibr"}'] [--name NAME]
 
 Every tensor of IN is kept; every tensor of DONOR whose name does not start with a --skip prefix is added as
-PREFIX + name (an error if IN already has that name). How a GP-NeRF model gains the "ibr" colour's head from an ibr
-model (models/gp-nerf-synth.md):
+PREFIX + name (an error if IN already has that name). How a GP-NeRF model without a colour head (blend.safetensors:
+`git show 0c35733:models/gp-nerf-synth.safetensors`) gains the "ibr" colour's head from an ibr model, reading F_rgb
+(models/gp-nerf-synth.md):
 
-  python3 bench/graft_weights.py gp-nerf-synth.safetensors ibr-synth.safetensors out.safetensors colour. \\
+  python3 bench/graft_weights.py blend.safetensors ibr-synth.safetensors out.safetensors colour. \\
       --skip encoder. --config '{"colour": "ibr"}'
+
+With its own encoder (`"colour_encoder": "own"`, the shipped model since 2026-12-01 03:45 UTC) the donor goes in
+whole, its encoder included:
+
+  python3 bench/graft_weights.py blend.safetensors ibr-synth.safetensors out.safetensors colour. \\
+      --config '{"colour": "ibr", "colour_encoder": "own"}'
 
 The model's loader then checks the shapes against the config. Standard library only; written atomically.
 """

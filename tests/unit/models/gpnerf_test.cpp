@@ -607,6 +607,10 @@ TEST(GpnerfConfig, ColourEncoderAndSamplesRoundTripAndAreChecked) {
   c.colour_encoder = "own";
   c.colour = "blend";  // the own encoder belongs to the "ibr" head
   EXPECT_THROW(c.validate(), UsageError);
+  c.colour_encoder = "shared";  // and so do its samples
+  EXPECT_THROW(c.validate(), UsageError);
+  c.colour_samples = "fine";
+  EXPECT_NO_THROW(c.validate());
 }
 
 TEST(GpnerfConfig, IbrColourRejectsLearnedBlendWeightsAndRoundTripsItsRate) {

@@ -45,6 +45,8 @@ void GpnerfConfig::validate() const {
     fail_usage("gp-nerf config: colour_encoder 'own' is the \"ibr\" colour's encoder; colour is '{}'", colour);
   if (colour_samples != "fine" && colour_samples != "all")
     fail_usage("gp-nerf config: colour_samples = '{}' (expected fine or all)", colour_samples);
+  if (colour_samples == "all" && colour != "ibr")
+    fail_usage("gp-nerf config: colour_samples 'all' places the \"ibr\" colour's head; colour is '{}'", colour);
   if (blend_weights == "learned" && (colour == "mlp" || colour == "ibr"))
     fail_usage("gp-nerf config: blend_weights 'learned' weighs the views' colours of the blend, alpha or density "
                "colour, not mlp or ibr (whose head has its own)");

@@ -18,8 +18,9 @@
 //               with opacity sigmoid(score(LN(q))) over the background; "density": the same per-sample colours
 //               composited with the point head's density at the fine samples (volume rendering, as rgb_point_fine);
 //               "mlp": C(r) = sigmoid(rgb_fc(mean_s LN(q)))
-//               (Eq. 6, GNT); "ibr": a head of its own (models/ibr's aggregation and ray density on F_rgb and the
-//               source colours at the fine samples), volume rendered
+//               (Eq. 6, GNT); "ibr": a head of its own (models/ibr's aggregation and ray density on F_rgb, or with
+//               colour_encoder "own" on its own encoder's maps, and the source colours at the fine samples, with
+//               colour_samples "all" also at the proposal's bin centres), volume rendered
 //               semantic field f_sem(x) = sum_l f_l(x); S_sem(r) = adaptor(mean_s sum_l s_l), the adaptor
 //               linear                                                                                   (Eq. 5, 7)
 //   head        Semantic-FPN (Eq. 3 family): the [D,H,W] map split into 4 channel groups resampled to 1, 1/2, 1/4,
