@@ -123,14 +123,15 @@ IbrConfig GpnerfNetwork::colour_head_config(const GpnerfConfig& config) {
 }
 
 at::Tensor GpnerfNetwork::ibr_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
-                                     const at::Tensor& edges, const at::Tensor& background) const {
-  at::Tensor ts = t_fine;
+                                     const at::Tensor& dts_fine, const at::Tensor& edges,
+                                     const at::Tensor& background) const {
+  at::Tensor ts = t_fine, dts = dts_fine;
   if (m_config.colour_samples == "all") {
     const int64_t sc = edges.size(1) - 1;
     const at::Tensor centres = (edges.narrow(1, 0, sc) + edges.narrow(1, 1, sc)) * 0.5f;
     ts = std::get<0>(at::sort(at::cat({centres, t_fine}, 1), 1));
+    dts = sample_intervals(ts, rays.near, rays.far);
   }
-  const at::Tensor dts = sample_intervals(ts, rays.near, rays.far);
   const int64_t r = ts.size(0), s = ts.size(1), n = r * s;
   const IbrSources src{sources.cameras, sources.colours,
                        sources.colour_features.defined() ? sources.colour_features : sources.rgb};
@@ -576,7 +577,7 @@ void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& source
   }
   if (m_config.colour == "alpha") out.rgb = alpha_composite(sample_score, sample_rgb, valid, background);
   const at::Tensor dts_f = sample_intervals(t_fine, rays.near, rays.far);
-  if (m_config.colour == "ibr") out.rgb = ibr_colour(rays, sources, t_fine, edges, background);
+  if (m_config.colour == "ibr") out.rgb = ibr_colour(rays, sources, t_fine, dts_f, edges, background);
   const SampleComposite cf =
       composite_samples(sigma_f.view({r, sf}), rgb_pf.view({r, sf, 3}), t_fine, dts_f, background);
   // The "density" colour: the samples' blended colours composited with the point head's density over them.

@@ -144,11 +144,11 @@ class GpnerfNetwork {
   /// colour_encoder "shared" the head reads F_rgb, and its own encoder is never run nor stored; with "own" it encodes
   /// the images at encode_size), the ibr defaults otherwise, seeded from config.seed.
   static IbrConfig colour_head_config(const GpnerfConfig& config);
-  /// The "ibr" colour over the fine samples t_fine [R,S] of rays (with colour_samples "all" also over the centres of
-  /// the proposal's bins, edges [R,Sc+1]): the head's per-sample colours composited with its ray density over
-  /// background [R,3]: [R,3]. The fused kernels without a gradient on a CPU.
+  /// The "ibr" colour over the fine samples t_fine [R,S] of rays (intervals dts_fine [R,S]; with colour_samples "all"
+  /// also over the centres of the proposal's bins, edges [R,Sc+1]): the head's per-sample colours composited with its
+  /// ray density over background [R,3]: [R,3]. The fused kernels without a gradient on a CPU.
   at::Tensor ibr_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& t_fine,
-                        const at::Tensor& edges, const at::Tensor& background) const;
+                        const at::Tensor& dts_fine, const at::Tensor& edges, const at::Tensor& background) const;
 
   /// The transformers' weights as the fused inference kernels read them (kernels/gpnerf_forward.h).
   kernels::GpnerfTransformerWeights transformer_weights() const;
