@@ -550,6 +550,60 @@ TEST(GpnerfNetwork, IbrColourWithItsOwnEncoderOverAllSamplesIsTheEngineNetworksR
   }
 }
 
+TEST(GpnerfNetwork, RenderColourIsTheTrainingRendersIbrColourWithoutTheTransformers) {
+  // render_colour: the training render's proposal and importance samples from the same seed and the "ibr" colour at
+  // them (both sample sets), rays missing the box showing the background, and the same gradient into the head and
+  // its encoder. The proposal there runs without a gradient (the fused kernels): equal up to float rounding.
+  for (const std::string samples : {"fine", "all"}) {
+    SCOPED_TRACE(samples);
+    GpnerfConfig c = tiny_gpnerf_config();
+    c.colour = "ibr";
+    c.colour_encoder = "own";
+    c.colour_samples = samples;
+    c.encode_size = 24;
+    const GpnerfNetwork net = perturbed_network(c, 47);
+    ToyScene toy = toy_scene(10);
+    toy.rays.far[3] = toy.rays.near[3];  // a ray missing the box
+    const at::Tensor bg = at::rand({10, 3}, at::make_generator<at::CPUGeneratorImpl>(3));
+    const GpnerfSources src = net.prepare(toy.cameras, toy.images);
+    const at::Tensor want = net.render(toy.rays, src, bg, true, 11).rgb;
+    const at::Tensor got = net.render_colour(toy.rays, src, bg, 11);
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_TRUE(at::allclose(got, want, 1e-4, 1e-5)) << (got - want).abs().max().item<float>();
+    EXPECT_TRUE(at::equal(got[3], bg[3]));
+    EXPECT_GT((net.render_colour(toy.rays, src, bg, 12) - got).abs().max().item<float>(), 1e-5f)
+        << "another seed draws other samples";
+    // Gradients of a weighted sum: the same on every colour parameter; nothing else gets one here.
+    const at::Tensor weights = at::rand({10, 3}, at::make_generator<at::CPUGeneratorImpl>(4));
+    std::map<std::string, at::Tensor> reference;
+    (want * weights).sum().backward();
+    for (const auto& [name, t] : net.named_parameters())
+      if (t.grad().defined()) {
+        reference[name] = t.grad().clone();
+        t.mutable_grad().zero_();
+      }
+    (net.render_colour(toy.rays, net.prepare(toy.cameras, toy.images), bg, 11) * weights).sum().backward();
+    int64_t compared = 0;
+    for (const auto& [name, t] : net.named_parameters()) {
+      const bool moved = t.grad().defined() && t.grad().abs().sum().item<float>() > 0;
+      if (name.rfind("colour.", 0) != 0) {
+        EXPECT_FALSE(moved) << name;
+        continue;
+      }
+      // (The head's point density, which its ray density does not read, gets none on either path.)
+      const at::Tensor ref = reference.count(name) ? reference.at(name) : at::zeros_like(t);
+      const at::Tensor mine = t.grad().defined() ? t.grad() : at::zeros_like(t);
+      EXPECT_TRUE(at::allclose(mine, ref, 1e-3, 1e-5)) << name << " " << (mine - ref).abs().max().item<float>();
+      compared += moved;
+    }
+    EXPECT_GT(compared, 10);
+  }
+  GpnerfConfig blend = tiny_gpnerf_config();
+  const GpnerfNetwork other(blend);
+  const ToyScene toy = toy_scene(4);
+  EXPECT_ANY_THROW(other.render_colour(toy.rays, other.prepare(toy.cameras, toy.images), at::ones({4, 3}), 1));
+}
+
 TEST(GpnerfModelType, AnAppliedModelColoursWithTheHeadsOwnEncoder) {
   // The scene model (apply, render) encodes its pool's views with the head's own encoder too: two models that
   // differ only in that encoder's weights render other colours and the same opacity (were the maps not handed to

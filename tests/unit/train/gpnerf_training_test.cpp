@@ -2,6 +2,7 @@
 // the model goes through the engine's run folders (apply, fine-tuning from the generalized weights, render --semantic,
 // eval --gt by name) and refuses what it cannot do (3D point labels) with an error that says why.
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include <ATen/ATen.h>
@@ -240,6 +241,54 @@ TEST(GpnerfTraining, RenderedHeadInputTrainsTheHeadAloneOnTheMapANovelViewGives)
   GpnerfConfig bad = c;
   bad.head_input = "both";
   EXPECT_THROW(bad.validate(), UsageError);
+}
+
+TEST(GpnerfTraining, ColourLossAloneTrainsTheIbrColourWithoutTheTransformers) {
+  // A stage weighing the "ibr" colour's loss alone (the shipped model's colour stage): the loss is the colour of the
+  // training render at the same samples, every other term 0, and only the colour head and its encoder get a gradient.
+  test::TempDir tmp;
+  const Scene scene = load_scene(test::write_small_scenes(tmp / "scene", 1, 10, 32, 7421));
+  const CorpusExample ex = example_of(scene, 0, {1, 2, 3, 4}, 96, 1);
+  GpnerfConfig c = test::small_gpnerf_config();
+  c.colour = "ibr";
+  c.colour_encoder = "own";
+  c.loss = GpnerfLossWeights{};
+  c.loss.rgb = 1;
+  c.loss.point = c.loss.semantic = c.loss.distill = c.loss.depth_guided = c.loss.instance = 0;
+  c.loss.surface_rgb = c.loss.surface_pool = 0;
+  ASSERT_TRUE(colour_loss_only(c));
+  const GpnerfCorpusModel model(c);
+  const GpnerfLosses l = model.losses(ex, 5);
+  at::Tensor direct;
+  {
+    const GpnerfNetwork& net = model.network();
+    const GpnerfSources src = net.prepare(ex.source_cameras, ex.source_colours);
+    direct = at::mse_loss(net.render(ibr_rays(ex.origins, ex.dirs, ex.frame, c.unbounded_extent), src,
+                                     ex.background, true, 5).rgb, ex.target);
+  }
+  EXPECT_NEAR(l.rgb.item<double>(), direct.item<double>(), 1e-5 * direct.item<double>());
+  EXPECT_NEAR(l.total.item<double>(), direct.item<double>(), 1e-5 * direct.item<double>());
+  EXPECT_EQ(l.semantic.item<double>(), 0.0);
+  EXPECT_EQ(l.point.item<double>(), 0.0);
+  l.total.backward();
+  int64_t colour = 0, others = 0;
+  for (const auto& [name, t] : model.network().named_parameters()) {
+    const bool has = t.grad().defined() && t.grad().abs().sum().item<double>() > 0;
+    (name.rfind("colour.", 0) == 0 ? colour : others) += has;
+  }
+  EXPECT_GT(colour, 10);
+  EXPECT_EQ(others, 0);
+  // Any other weight, or another colour, takes the full step.
+  for (const auto& change : std::vector<std::function<void(GpnerfConfig&)>>{
+           [](GpnerfConfig& k) { k.loss.point = 0.1; }, [](GpnerfConfig& k) { k.loss.semantic = 0.1; },
+           [](GpnerfConfig& k) { k.loss.distill = 0.1; }, [](GpnerfConfig& k) { k.loss.depth_guided = 0.1; },
+           [](GpnerfConfig& k) { k.loss.instance = 0.1; }, [](GpnerfConfig& k) { k.loss.surface_rgb = 0.1; },
+           [](GpnerfConfig& k) { k.loss.surface_pool = 0.1; }, [](GpnerfConfig& k) { k.loss.rgb = 0; },
+           [](GpnerfConfig& k) { k.colour = "blend"; k.colour_encoder = "shared"; }}) {
+    GpnerfConfig k = c;
+    change(k);
+    EXPECT_FALSE(colour_loss_only(k));
+  }
 }
 
 TEST(GpnerfTraining, DefaultHeadStageIsHalfTheFinetuningAtMost128SquaredPixelsPerView) {

@@ -457,6 +457,12 @@ GpnerfLosses GpnerfCorpusModel::head_only_losses(const CorpusExample& ex, const 
   return l;
 }
 
+bool colour_loss_only(const GpnerfConfig& c) {
+  const GpnerfLossWeights& w = c.loss;
+  return c.colour == "ibr" && w.rgb > 0 && w.point == 0 && w.semantic == 0 && w.distill == 0 && w.depth_guided == 0 &&
+         w.instance == 0 && w.surface_rgb == 0 && w.surface_pool == 0;
+}
+
 GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) const {
   const GpnerfConfig& c = m_network.config();
   m_seen_side.observe(ex.source_colours);
@@ -478,6 +484,16 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
   }
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
   const IbrRays rays = ibr_rays(ex.origins, ex.dirs, ex.frame, c.unbounded_extent);
+  if (colour_loss_only(c)) {
+    // A stage that trains the "ibr" colour alone: nothing else is weighed, so the transformers and heads stay idle.
+    GpnerfLosses l;
+    l.rgb = at::mse_loss(m_network.render_colour(rays, sources, ex.background, seed), ex.target);
+    l.mse = l.rgb.item<double>();
+    l.samples = rays.origins.size(0) * (c.n_coarse + c.n_fine);
+    l.point = l.semantic = l.distill = l.depth_guided = l.instance = l.surface_rgb = l.surface_pool = l.rgb * 0.0f;
+    l.total = l.rgb * c.loss.rgb;
+    return l;
+  }
   const GpnerfRenderOutput out = m_network.render(rays, sources, ex.background, true, seed);
   GpnerfLosses l;
   l.rgb = at::mse_loss(out.rgb, ex.target);

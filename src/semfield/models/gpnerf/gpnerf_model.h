@@ -113,6 +113,10 @@ struct GpnerfLosses {
   int64_t samples = 0;
 };
 
+/// Whether a config weighs the "ibr" colour's loss alone (rgb > 0, every other weight 0): its training step then
+/// renders that colour without the transformers and skips the heads (GpnerfNetwork::render_colour), the same loss.
+bool colour_loss_only(const GpnerfConfig& config);
+
 /// The trainable side: Eq. 8 = rgb + point + semantic cross-entropy of the head over the target view's labelled pixels
 /// (its map: the rendered pixels fused into S_novel, or S_novel alone with head_input "novel") + 2D distill (Eq. 11) +
 /// depth-guided distill (Eq. 12-13: the surface sample from the target's depth map, else the ray attention's arg-max)

@@ -550,6 +550,28 @@ GpnerfRenderOutput GpnerfNetwork::render(const IbrRays& rays, const GpnerfSource
   return out;
 }
 
+at::Tensor GpnerfNetwork::render_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
+                                        uint64_t seed) const {
+  SEMFIELD_ASSERT(m_config.colour == "ibr", "render_colour: only the \"ibr\" colour renders without the transformers");
+  const at::Tensor hit = (rays.far - rays.near).clamp_min(0).gt(1e-6f);
+  const int64_t r = rays.origins.size(0), n_hit = hit.sum().item<int64_t>();
+  if (n_hit < r) {
+    if (n_hit == 0) return background;
+    const at::Tensor idx = at::nonzero(hit).squeeze(1);
+    return background.index_copy(
+        0, idx, render_colour(gp_select_rays(rays, idx), sources, background.index_select(0, idx), seed));
+  }
+  // The random draws in render's order: the proposal's jitter, then the importance samples.
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::Tensor edges, t_fine;
+  {
+    at::NoGradGuard no_grad;
+    const SampleComposite cc = proposal_pass(rays, sources, background, m_config.n_coarse, &gen, &edges);
+    t_fine = sample_pdf(edges, cc.weights, m_config.n_fine, &gen);
+  }
+  return ibr_colour(rays, sources, t_fine, sample_intervals(t_fine, rays.near, rays.far), edges, background);
+}
+
 void GpnerfNetwork::render_fine(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
                                 const at::Tensor& edges, const at::Tensor& coarse_weights, int64_t sf,
                                 at::Generator* gen, bool record, GpnerfRenderOutput& out) const {

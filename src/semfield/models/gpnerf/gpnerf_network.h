@@ -123,6 +123,13 @@ class GpnerfNetwork {
   /// kernels (kernels/gpnerf_forward.h), which leave point_semantic and ray_attention undefined.
   GpnerfRenderOutput render(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
                             bool train, uint64_t seed, bool record = false) const;
+  /// The "ibr" colour alone as a training render (render(rays, sources, background, true, seed).rgb) computes it: the
+  /// same stratified proposal and random importance samples from `seed`, the head's colour at them [R,3], rays missing
+  /// the box showing the background — without the transformers, whose outputs that colour does not read (a stage
+  /// that trains the colour alone: GpnerfCorpusModel::losses). The proposal runs without a gradient (the fused
+  /// kernels on a CPU; the samples are drawn from its detached weights in render too).
+  at::Tensor render_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
+                           uint64_t seed) const;
   /// Inference's render in its two passes: render(rays, sources, background, false, 0) is
   /// render_proposed(rays, sources, background, propose(rays, sources, background)).
   GpnerfProposal propose(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background) const;
