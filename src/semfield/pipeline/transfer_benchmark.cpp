@@ -241,7 +241,8 @@ struct TbScores {
             {"pck_thresholds", pck.thresholds()},
             {"pck", pck.values()},
             {"pck_per_keypoint", by_name},
-            {"part_miou", mious.empty() ? 0.0 : sum / static_cast<double>(mious.size())}};
+            {"part_miou", mious.empty() ? 0.0 : sum / static_cast<double>(mious.size())},
+            {"part_miou_per_pair", mious}};
   }
 };
 

@@ -279,6 +279,14 @@ TEST_F(FeatureNerfTrainingTest, TheCanonicalOracleMatchesByTrueCanonicalPosition
               same, novel, three, novel_pck, static_cast<long long>(snapped),
               static_cast<long long>(r["novel-view"]["keypoints"].get<int64_t>()));
   EXPECT_EQ(r["features"], "canonical (ground-truth coordinates, oracle)");
+  for (const char* setting : {"same-camera", "novel-view", "3d"}) {  // the pairs' own scores, their mean the score
+    const std::vector<double> per_pair = r[setting]["part_miou_per_pair"].get<std::vector<double>>();
+    ASSERT_EQ(static_cast<int64_t>(per_pair.size()), r[setting]["pairs"].get<int64_t>()) << setting;
+    ASSERT_FALSE(per_pair.empty()) << setting;
+    double sum = 0;
+    for (double m : per_pair) sum += m;
+    EXPECT_NEAR(sum / static_cast<double>(per_pair.size()), r[setting]["part_miou"].get<double>(), 1e-12) << setting;
+  }
   // Measured 0.767 / 0.817 / 0.733 (32 px views, 12 pairs). Even within one instance (novel view) the oracle is not
   // exact: a target pixel whose surface point the source image does not see takes the label of the nearest point it
   // does see, and at 32 px the part boundaries are a large share of the pixels. Across instances the parts'
