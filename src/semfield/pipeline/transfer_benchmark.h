@@ -49,9 +49,9 @@ struct TransferBenchOptions {
 
 /// Runs the settings and returns their scores: per setting {"pairs", "pck": [...], "pck_thresholds": [...],
 /// "pck_per_keypoint": {name: {"keypoints", "pck": [...]}}, "part_miou", "part_miou_per_pair": [...] (the pairs'
-/// own scores in the order drawn, pairs without a shared part left out: the same seed, settings and pair count draw
-/// the same pairs for every descriptor — but the teacher, which skips "novel-view", draws the later settings'
-/// pairs from another point of the sequence — so two runs compare pair by pair)}, plus "features", "model", "data",
+/// own scores in the order drawn, pairs without a shared part left out; two runs with the same seed, settings and
+/// pair count draw the same pairs for every descriptor, so they compare pair by pair — except the teacher, which
+/// skips "novel-view" and so draws the later settings' pairs from another point of the sequence)}, plus "features", "model", "data",
 /// "category", "seconds". UsageError / InputError for bad input.
 nlohmann::json run_transfer_benchmark(const TransferBenchOptions& options);
 

@@ -552,13 +552,15 @@ TEST(GpnerfNetwork, IbrColourWithItsOwnEncoderOverAllSamplesIsTheEngineNetworksR
 
 TEST(GpnerfNetwork, RenderColourIsTheTrainingRendersIbrColourWithoutTheTransformers) {
   // render_colour: the training render's proposal and importance samples from the same seed and the "ibr" colour at
-  // them (both sample sets), rays missing the box showing the background, and the same gradient into the head and
-  // its encoder. The proposal there runs without a gradient (the fused kernels): equal up to float rounding.
-  for (const std::string samples : {"fine", "all"}) {
-    SCOPED_TRACE(samples);
+  // them (both sample sets, the head's own encoder or F_rgb), rays missing the box showing the background, and the
+  // same gradient on every parameter. The proposal there runs without a gradient (the fused kernels): equal up to
+  // float rounding.
+  for (const auto& [encoder, samples] : std::vector<std::pair<std::string, std::string>>{
+           {"own", "fine"}, {"own", "all"}, {"shared", "fine"}}) {
+    SCOPED_TRACE(encoder + " " + samples);
     GpnerfConfig c = tiny_gpnerf_config();
     c.colour = "ibr";
-    c.colour_encoder = "own";
+    c.colour_encoder = encoder;
     c.colour_samples = samples;
     c.encode_size = 24;
     const GpnerfNetwork net = perturbed_network(c, 47);
@@ -573,7 +575,8 @@ TEST(GpnerfNetwork, RenderColourIsTheTrainingRendersIbrColourWithoutTheTransform
     EXPECT_TRUE(at::equal(got[3], bg[3]));
     EXPECT_GT((net.render_colour(toy.rays, src, bg, 12) - got).abs().max().item<float>(), 1e-5f)
         << "another seed draws other samples";
-    // Gradients of a weighted sum: the same on every colour parameter; nothing else gets one here.
+    // Gradients of a weighted sum: the same on every parameter. The own encoder keeps them in the head; F_rgb takes
+    // them into the extractor too; the transformers get none either way.
     const at::Tensor weights = at::rand({10, 3}, at::make_generator<at::CPUGeneratorImpl>(4));
     std::map<std::string, at::Tensor> reference;
     (want * weights).sum().backward();
@@ -583,20 +586,20 @@ TEST(GpnerfNetwork, RenderColourIsTheTrainingRendersIbrColourWithoutTheTransform
         t.mutable_grad().zero_();
       }
     (net.render_colour(toy.rays, net.prepare(toy.cameras, toy.images), bg, 11) * weights).sum().backward();
-    int64_t compared = 0;
+    int64_t colour = 0, extractor = 0, transformer = 0;
     for (const auto& [name, t] : net.named_parameters()) {
       const bool moved = t.grad().defined() && t.grad().abs().sum().item<float>() > 0;
-      if (name.rfind("colour.", 0) != 0) {
-        EXPECT_FALSE(moved) << name;
-        continue;
-      }
       // (The head's point density, which its ray density does not read, gets none on either path.)
       const at::Tensor ref = reference.count(name) ? reference.at(name) : at::zeros_like(t);
       const at::Tensor mine = t.grad().defined() ? t.grad() : at::zeros_like(t);
       EXPECT_TRUE(at::allclose(mine, ref, 1e-3, 1e-5)) << name << " " << (mine - ref).abs().max().item<float>();
-      compared += moved;
+      colour += moved && name.rfind("colour.", 0) == 0;
+      extractor += moved && name.rfind("extractor.", 0) == 0;
+      transformer += moved && name.rfind("transformer.", 0) == 0;
     }
-    EXPECT_GT(compared, 10);
+    EXPECT_GT(colour, 10);
+    EXPECT_EQ(extractor > 0, encoder == "shared");
+    EXPECT_EQ(transformer, 0);
   }
   GpnerfConfig blend = tiny_gpnerf_config();
   const GpnerfNetwork other(blend);

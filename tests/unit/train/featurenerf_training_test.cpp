@@ -2,6 +2,7 @@
 // different cameras beats the untrained network and chance by a clear margin; each loss falls when optimised alone;
 // the model goes through the engine's run folders (apply --source-view, transfer --from within and across instances,
 // 3D label transfer, models --json with its category) and transfer refuses runs of different feature spaces.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -286,6 +287,17 @@ TEST_F(FeatureNerfTrainingTest, TheCanonicalOracleMatchesByTrueCanonicalPosition
     double sum = 0;
     for (double m : per_pair) sum += m;
     EXPECT_NEAR(sum / static_cast<double>(per_pair.size()), r[setting]["part_miou"].get<double>(), 1e-12) << setting;
+  }
+  {  // Fewer pairs with the same seed: the first setting's pairs are the first of the longer run's, pair by pair.
+    TransferBenchOptions fewer = o;
+    fewer.pairs = 5;
+    fewer.settings = {"same-camera"};
+    const std::vector<double> some = run_transfer_benchmark(fewer)["same-camera"]["part_miou_per_pair"];
+    const std::vector<double> all = r["same-camera"]["part_miou_per_pair"];
+    ASSERT_FALSE(some.empty());
+    ASSERT_LE(some.size(), all.size());
+    for (size_t i = 0; i < some.size(); ++i) EXPECT_EQ(some[i], all[i]) << i;
+    EXPECT_FALSE(std::equal(all.begin() + 1, all.end(), all.begin())) << "the pairs should score differently";
   }
   // Measured 0.767 / 0.817 / 0.733 (32 px views, 12 pairs). Even within one instance (novel view) the oracle is not
   // exact: a target pixel whose surface point the source image does not see takes the label of the nearest point it

@@ -278,6 +278,17 @@ TEST(GpnerfTraining, ColourLossAloneTrainsTheIbrColourWithoutTheTransformers) {
   }
   EXPECT_GT(colour, 10);
   EXPECT_EQ(others, 0);
+  // An example whose rays all miss the box (turned away from it): the background's error, and a loss backward() takes.
+  {
+    CorpusExample away = ex;
+    away.dirs = -ex.dirs;
+    const IbrRays rays = ibr_rays(away.origins, away.dirs, away.frame, c.unbounded_extent);
+    ASSERT_FALSE((rays.far - rays.near).gt(1e-6f).any().item<bool>()) << "the rays should miss the box";
+    const GpnerfLosses m = model.losses(away, 5);
+    EXPECT_NEAR(m.rgb.item<double>(), at::mse_loss(away.background, away.target).item<double>(), 1e-7);
+    EXPECT_EQ(m.samples, 0);
+    EXPECT_NO_THROW(m.total.backward());
+  }
   // Any other weight, or another colour, takes the full step.
   for (const auto& change : std::vector<std::function<void(GpnerfConfig&)>>{
            [](GpnerfConfig& k) { k.loss.point = 0.1; }, [](GpnerfConfig& k) { k.loss.semantic = 0.1; },

@@ -485,11 +485,16 @@ GpnerfLosses GpnerfCorpusModel::losses(const CorpusExample& ex, uint64_t seed) c
   const GpnerfSources sources = m_network.prepare(ex.source_cameras, ex.source_colours);
   const IbrRays rays = ibr_rays(ex.origins, ex.dirs, ex.frame, c.unbounded_extent);
   if (colour_loss_only(c)) {
-    // A stage that trains the "ibr" colour alone: nothing else is weighed, so the transformers and heads stay idle.
+    // A stage that trains the "ibr" colour alone: nothing else is weighed, so the fine pass's transformers, S_novel
+    // and the heads stay idle.
     GpnerfLosses l;
     l.rgb = at::mse_loss(m_network.render_colour(rays, sources, ex.background, seed), ex.target);
     l.mse = l.rgb.item<double>();
-    l.samples = rays.origins.size(0) * (c.n_coarse + c.n_fine);
+    l.samples = (rays.far - rays.near).gt(1e-6f).sum().item<int64_t>() * (c.n_coarse + c.n_fine);  // as render counts
+    if (at::GradMode::is_enabled() && !l.rgb.requires_grad()) {
+      // Every ray missed the box (the background alone): a loss of 0 gradient that backward() still accepts.
+      l.rgb = l.rgb + m_network.parameters().front().sum() * 0.0f;
+    }
     l.point = l.semantic = l.distill = l.depth_guided = l.instance = l.surface_rgb = l.surface_pool = l.rgb * 0.0f;
     l.total = l.rgb * c.loss.rgb;
     return l;

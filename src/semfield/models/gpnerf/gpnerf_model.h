@@ -114,7 +114,9 @@ struct GpnerfLosses {
 };
 
 /// Whether a config weighs the "ibr" colour's loss alone (rgb > 0, every other weight 0): its training step then
-/// renders that colour without the transformers and skips the heads (GpnerfNetwork::render_colour), the same loss.
+/// renders that colour without the fine pass's transformers, S_novel and the heads (GpnerfNetwork::render_colour),
+/// the same loss up to float rounding. (head_input "rendered" and "segmenter" train the heads instead: losses()
+/// takes those first.)
 bool colour_loss_only(const GpnerfConfig& config);
 
 /// The trainable side: Eq. 8 = rgb + point + semantic cross-entropy of the head over the target view's labelled pixels

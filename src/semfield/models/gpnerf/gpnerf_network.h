@@ -123,11 +123,12 @@ class GpnerfNetwork {
   /// kernels (kernels/gpnerf_forward.h), which leave point_semantic and ray_attention undefined.
   GpnerfRenderOutput render(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
                             bool train, uint64_t seed, bool record = false) const;
-  /// The "ibr" colour alone as a training render (render(rays, sources, background, true, seed).rgb) computes it: the
-  /// same stratified proposal and random importance samples from `seed`, the head's colour at them [R,3], rays missing
-  /// the box showing the background — without the transformers, whose outputs that colour does not read (a stage
-  /// that trains the colour alone: GpnerfCorpusModel::losses). The proposal runs without a gradient (the fused
-  /// kernels on a CPU; the samples are drawn from its detached weights in render too).
+  /// The "ibr" colour [R,3] of a training render, render(rays, sources, background, true, seed).rgb, up to float
+  /// rounding: the same stratified proposal and random importance samples from `seed`, the head's colour at them,
+  /// rays missing the box showing the background — without the fine pass's transformers, whose outputs that colour
+  /// does not read (a stage that trains the colour alone: GpnerfCorpusModel::losses). The proposal (the first view
+  /// layer and the point head) runs without a gradient, through the fused kernels on a CPU: render draws the samples
+  /// from its detached weights too, so the colour's gradient is the same.
   at::Tensor render_colour(const IbrRays& rays, const GpnerfSources& sources, const at::Tensor& background,
                            uint64_t seed) const;
   /// Inference's render in its two passes: render(rays, sources, background, false, 0) is
