@@ -225,10 +225,20 @@ struct TbScores {
   std::map<std::string, PckAccumulator> per_keypoint;  ///< the same, keypoint by keypoint (which ones fail)
   std::vector<double> mious;
   int64_t snapped = 0;  ///< source keypoints read at the nearest foreground pixel (theirs was background)
+  int64_t mirror_eligible = 0, mirror_swapped = 0;  ///< left/right swaps (run_transfer_benchmark's comment)
   explicit TbScores(std::vector<double> thresholds) : pck(std::move(thresholds)) {}
+  /// The radius of a mirror swap: the second PCK threshold (5 px at 128^2, 0.05 object units).
+  double mirror_radius() const { return pck.thresholds().at(1); }
   void add_keypoint(const std::string& name, double distance) {
     pck.add(distance);
     per_keypoint.try_emplace(name, pck.thresholds()).first->second.add(distance);
+  }
+  /// A keypoint whose twin is visible in the target: `apart` = the distance between the true position and the
+  /// twin's, `to_twin` = the transferred position's distance to the twin (both in the thresholds' units).
+  void add_mirror(double apart, double to_twin) {
+    if (apart < 2 * mirror_radius()) return;  // too close to tell a swap from a near miss
+    ++mirror_eligible;
+    if (to_twin <= mirror_radius()) ++mirror_swapped;
   }
   nlohmann::json json() const {
     double sum = 0;
@@ -241,6 +251,12 @@ struct TbScores {
             {"pck_thresholds", pck.thresholds()},
             {"pck", pck.values()},
             {"pck_per_keypoint", by_name},
+            {"mirror_swaps",
+             {{"radius", mirror_radius()},
+              {"eligible", mirror_eligible},
+              {"swapped", mirror_swapped},
+              {"rate", mirror_eligible > 0 ? static_cast<double>(mirror_swapped) / static_cast<double>(mirror_eligible)
+                                           : 0.0}}},
             {"part_miou", mious.empty() ? 0.0 : sum / static_cast<double>(mious.size())},
             {"part_miou_per_pair", mious}};
   }
@@ -309,6 +325,10 @@ at::Tensor tb_score_2d(const at::Tensor& src_map, const at::Tensor& src_parts,
     const int64_t p = tfg[ki[0].item<int64_t>()].item<int64_t>();
     const double px = static_cast<double>(p % w), py = static_cast<double>(p / w);
     scores.add_keypoint(name, std::hypot(px - t->second.x, py - t->second.y) * scale);
+    const auto twin = tgt_kp.find(keypoint_mirror_name(name));
+    if (twin != tgt_kp.end() && twin->second.visible)
+      scores.add_mirror(std::hypot(twin->second.x - t->second.x, twin->second.y - t->second.y) * scale,
+                        std::hypot(px - twin->second.x, py - twin->second.y) * scale);
     if (predicted) predicted->push_back({name, Eigen::Vector2d(px, py)});
   }
   return transferred;
@@ -344,6 +364,12 @@ void tb_picture(const fs::path& path, const View& src, const at::Tensor& src_par
 }
 
 }  // namespace
+
+std::string keypoint_mirror_name(const std::string& name) {
+  if (name.rfind("left_", 0) == 0) return "right_" + name.substr(5);
+  if (name.rfind("right_", 0) == 0) return "left_" + name.substr(6);
+  return "";
+}
 
 nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -424,7 +450,11 @@ nlohmann::json run_transfer_benchmark(const TransferBenchOptions& o) {
             const int64_t n = ki[static_cast<int64_t>(i)].item<int64_t>();
             const Eigen::Vector3d predicted(B.points[n][0].item<double>(), B.points[n][1].item<double>(),
                                             B.points[n][2].item<double>());
-            scores.add_keypoint(shared[i], (predicted - B.keypoints3d.at(shared[i])).norm());
+            const Eigen::Vector3d& truth = B.keypoints3d.at(shared[i]);
+            scores.add_keypoint(shared[i], (predicted - truth).norm());
+            const auto twin = B.keypoints3d.find(keypoint_mirror_name(shared[i]));
+            if (twin != B.keypoints3d.end())
+              scores.add_mirror((twin->second - truth).norm(), (predicted - twin->second).norm());
           }
         }
       } else {

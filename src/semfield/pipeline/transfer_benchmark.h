@@ -53,6 +53,15 @@ struct TransferBenchOptions {
 /// pair count draw the same pairs for every descriptor, so they compare pair by pair — except the teacher, which
 /// skips "novel-view" and so draws the later settings' pairs from another point of the sequence)}, plus "features", "model", "data",
 /// "category", "seconds". UsageError / InputError for bad input.
+/// Each setting also counts **mirror swaps** ("mirror_swaps": {"radius", "eligible", "swapped", "rate"}): a keypoint
+/// with a left/right twin (`keypoint_mirror_name`) visible in the target, the two at least 2 radius apart, is eligible;
+/// it is swapped when its transferred position lies within the radius of the twin (5 px at 128^2 in 2D, 0.05 object
+/// units in 3D: the second PCK threshold). DINO confuses symmetric parts (and the simulated teacher does by design,
+/// docs/teachers.md), so the rate says how many keypoint misses are left/right confusions rather than imprecision.
 nlohmann::json run_transfer_benchmark(const TransferBenchOptions& options);
+
+/// The left/right twin of a keypoint name ("left_foot_front" <-> "right_foot_front", the generator's convention), or
+/// "" when the name has none.
+std::string keypoint_mirror_name(const std::string& name);
 
 }  // namespace semfield
