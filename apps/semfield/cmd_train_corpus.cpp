@@ -117,7 +117,8 @@ void add_train_corpus_command(CLI::App& app) {
   cmd->add_option("--background", o.background, "white | black | r,g,b (RGBA images are composited over it)");
   cmd->add_option("--nproc", args->nproc, "Start N local processes (ranks) on this machine")->check(CLI::Range(1, 256));
   cmd->add_option("--init", args->init, "Start from this model's weights (a name or file; e.g. a trained ibr model "
-                                        "as a gnesf model's radiance network)");
+                                        "as a gnesf model's radiance network, or a featurenerf model fine-tuned with "
+                                        "other loss weights)");
   cmd->add_flag("--resume", o.resume, "Continue from the run folder's checkpoint");
   cmd->callback([args] { run_train_corpus(*args); });
 }

@@ -1,6 +1,8 @@
 // FeatureNerfConfig <-> JSON.
 #include "semfield/models/featurenerf/featurenerf_config.h"
 
+#include <cmath>
+
 #include "semfield/core/error.h"
 #include "semfield/core/json_reader.h"
 #include "semfield/encoders/encoder_input.h"
@@ -34,12 +36,16 @@ void FeatureNerfConfig::validate() const {
   if (teacher == "simulated-dino" && simulated.dim != teacher_dim)
     fail_usage("featurenerf config: teacher_dim ({}) must equal the simulated teacher's dim ({})", teacher_dim,
                simulated.dim);
-  for (double w : {loss.rgb, loss.distill, loss.coord})
+  for (double w : {loss.rgb, loss.distill, loss.coord, loss.contrast})
     if (!(w >= 0)) fail_usage("featurenerf config: loss weights must be non-negative");
   if (coord_loss != "per_sample" && coord_loss != "mean_residual")
     fail_usage("featurenerf config: coord_loss = '{}' (expected per_sample or mean_residual)", coord_loss);
   if (descriptor != "internal" && descriptor != "output")
     fail_usage("featurenerf config: descriptor = '{}' (expected internal or output)", descriptor);
+  if (!(contrast.sigma > 0 && std::isfinite(contrast.sigma)))
+    fail_usage("featurenerf config: contrast.sigma = {} must be positive", contrast.sigma);
+  if (!(contrast.temperature > 0 && std::isfinite(contrast.temperature)))
+    fail_usage("featurenerf config: contrast.temperature = {} must be positive", contrast.temperature);
   if (!(colour_jitter >= 0 && colour_jitter <= 1))
     fail_usage("featurenerf config: colour_jitter = {} is out of range [0, 1]", colour_jitter);
 }
@@ -75,6 +81,10 @@ nlohmann::json to_json(const FeatureNerfConfig& c) {
           {"seed", c.seed}};
   // Written only when set: model files without it stay readable by binaries that predate the key.
   if (c.colour_jitter > 0) j["colour_jitter"] = c.colour_jitter;
+  if (c.loss.contrast > 0) {
+    j["loss"]["contrast"] = c.loss.contrast;
+    j["contrast"] = {{"sigma", c.contrast.sigma}, {"temperature", c.contrast.temperature}};
+  }
   return j;
 }
 
@@ -82,7 +92,8 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   const JsonNode root = JsonNode::parse_text(json.dump(), origin);
   root.reject_unknown_keys({"category", "encoder", "width", "feature_dim", "pe_frequencies", "pe_base", "camera_distance", "n_coarse",
                             "n_fine", "source_views", "encode_size", "rays", "background_rays", "teacher", "teacher_dim",
-                            "dino_block", "simulated_dino", "loss", "coord_loss", "descriptor", "colour_jitter", "seed"});
+                            "dino_block", "simulated_dino", "loss", "contrast", "coord_loss", "descriptor",
+                            "colour_jitter", "seed"});
   FeatureNerfConfig c;
   c.category = root.string_or("category", c.category);
   if (auto e = root.find("encoder")) {
@@ -126,10 +137,16 @@ FeatureNerfConfig featurenerf_config_from_json(const nlohmann::json& json, const
   }
   if (c.teacher == "none") c.loss.distill = 0;
   if (auto l = root.find("loss")) {
-    l->reject_unknown_keys({"rgb", "distill", "coord"});
+    l->reject_unknown_keys({"rgb", "distill", "coord", "contrast"});
     c.loss.rgb = l->double_or("rgb", c.loss.rgb);
     c.loss.distill = l->double_or("distill", c.loss.distill);
     c.loss.coord = l->double_or("coord", c.loss.coord);
+    c.loss.contrast = l->double_or("contrast", c.loss.contrast);
+  }
+  if (auto k = root.find("contrast")) {
+    k->reject_unknown_keys({"sigma", "temperature"});
+    c.contrast.sigma = k->double_or("sigma", c.contrast.sigma);
+    c.contrast.temperature = k->double_or("temperature", c.contrast.temperature);
   }
   c.coord_loss = root.string_or("coord_loss", c.coord_loss);
   c.descriptor = root.string_or("descriptor", c.descriptor);

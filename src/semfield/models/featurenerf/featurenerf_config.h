@@ -21,6 +21,18 @@ struct FeatureNerfLossWeights {
   double rgb = 1.0;
   double distill = 0.25;  ///< 0: the "NeRF feature" baseline (internal features and coordinate loss, no teacher)
   double coord = 0.25;    ///< 0: "w/o L_coord"
+  /// "contrast": not in the paper (0 = off, the default; written to model files only when set). A metric signal on
+  /// the descriptor from the coordinate loss's own supervision: over an example's foreground rays, the cosine
+  /// neighbours of composited v_NeRF are pulled towards the rays' neighbours in canonical position
+  /// (featurenerf_contrast_loss, FeatureNerfConfig::contrast). The distilled teacher confuses the left and right of
+  /// symmetric objects; L_coord teaches x^ the difference but leaves how much of it v_NeRF's cosine sees to chance.
+  double contrast = 0.0;
+};
+
+/// "contrast": {"sigma", "temperature"} of the contrast loss (used when loss.contrast > 0).
+struct FeatureNerfContrastOptions {
+  double sigma = 0.05;        ///< width of the canonical-position neighbourhood, object units (longest edge 1)
+  double temperature = 0.1;   ///< of the softmax over cosine similarities
 };
 
 struct FeatureNerfConfig {
@@ -64,7 +76,8 @@ struct FeatureNerfConfig {
   /// "simulated_dino": {"part_weight", "position_weight", "appearance_weight", "instance_noise", "pixel_noise",
   /// "symmetry", "scale"} of the simulated teacher (teachers/simulated_dino.h; the defaults are set in its options).
   SimulatedDinoOptions simulated;
-  FeatureNerfLossWeights loss;          ///< "loss": {"rgb", "distill", "coord"}
+  FeatureNerfLossWeights loss;          ///< "loss": {"rgb", "distill", "coord", "contrast"}
+  FeatureNerfContrastOptions contrast;  ///< "contrast": the contrast loss's neighbourhood and temperature
   /// "coord_loss": "per_sample" (Eq. 8: every sample's regressed coordinate against its own) or "mean_residual" (the
   /// authors' code: the squared mean over a ray's samples of the residual).
   std::string coord_loss = "per_sample";

@@ -441,8 +441,9 @@ SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& con
 
 LabelInputs FeatureNerfCorpusModel::label_inputs() const {
   LabelInputs in;
-  // The simulated teacher is built from the part maps (and they pick foreground rays); no source maps.
-  in.needed = m_network.config().teacher == "simulated-dino";
+  // The simulated teacher is built from the part maps (and they pick foreground rays), the contrast loss reads the
+  // targets' depth; no source maps.
+  in.needed = m_network.config().teacher == "simulated-dino" || m_network.config().loss.contrast > 0;
   in.sources = false;
   in.gt = "semantic";
   return in;
@@ -501,6 +502,44 @@ nlohmann::json FeatureNerfCorpusModel::config_json() const {
   return to_json(c);
 }
 
+at::Tensor featurenerf_contrast_loss(const at::Tensor& descriptors, const at::Tensor& positions, double sigma,
+                                     double temperature) {
+  SEMFIELD_ASSERT(descriptors.dim() == 2 && positions.dim() == 2 && positions.size(1) == 3 &&
+                      descriptors.size(0) == positions.size(0),
+                  "contrast loss: descriptors [N,F] and positions [N,3] expected");
+  const int64_t n = descriptors.size(0);
+  if (n < 2) return descriptors.sum() * 0.0f;
+  const at::Tensor u = descriptors / descriptors.norm(2, {1}, true).clamp_min(1e-8);
+  const at::Tensor self = at::eye(n, descriptors.options().dtype(at::kBool));
+  // A large finite logit rather than -inf on the diagonal: its softmax is exactly 0, and 0 x (finite) keeps the
+  // gradient clean.
+  constexpr float kMasked = -1e9f;
+  const at::Tensor log_q = at::log_softmax(
+      (u.matmul(u.t()) / static_cast<float>(temperature)).masked_fill(self, kMasked), 1);
+  const at::Tensor c = positions.detach().to(descriptors.scalar_type());
+  const at::Tensor d2 = (c.unsqueeze(1) - c.unsqueeze(0)).pow(2).sum(2);
+  const at::Tensor log_p =
+      at::log_softmax((d2 * static_cast<float>(-0.5 / (sigma * sigma))).masked_fill(self, kMasked), 1);
+  return (log_p.exp() * (log_p - log_q)).sum(1).mean();
+}
+
+void FeatureNerfCorpusModel::initialise_from(const std::string& type, const nlohmann::json& config,
+                                             const TensorMap& weights, const std::string& origin) {
+  if (type != this->type())
+    fail_input(origin, "", "a model of type {} cannot initialise one of type {}", type, this->type());
+  const auto architecture = [](nlohmann::json j) {
+    for (const char* key : {"loss", "contrast", "colour_jitter", "seed", "encode_size"}) j.erase(key);
+    return j;
+  };
+  const nlohmann::json mine = config_json();
+  if (architecture(config) != architecture(mine))
+    fail_input(origin, "",
+               "its config differs from the one being trained in more than the losses, colour jitter, seed and "
+               "encode_size: {} vs {}",
+               config.dump(), mine.dump());
+  load_state(weights, origin);
+}
+
 CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& example, uint64_t seed) const {
   const FeatureNerfConfig& c = m_network.config();
   // Colour jitter (training and fine-tuning; never at inference): one map for every image of the example, drawn from
@@ -536,7 +575,11 @@ CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& example, uint64_t s
   IbrRays rays = ibr_rays(ex.origins.index_select(0, sel), ex.dirs.index_select(0, sel), ex.frame, kFnUnboundedExtent);
   const at::Tensor target = ex.target.index_select(0, sel), background = ex.background.index_select(0, sel);
   const FeatureNerfSources src = m_network.sources(ex.source_colours, ex.source_cameras, ex.frame.world_scale());
-  const FeatureNerfRenderOutput o = m_network.render(rays, src, background, &gen);
+  if (c.loss.contrast > 0 && (!ex.target_depth_map.defined() || !ex.ray_pixels.defined()))
+    fail_input(ex.scene_name + "/" + ex.target_name, "",
+               "the contrast loss needs the target view's depth map (a corpus from `semfield synth`)");
+  const bool contrast = c.loss.contrast > 0 && n_fg >= 2;
+  const FeatureNerfRenderOutput o = m_network.render(rays, src, background, &gen, /*want_internal=*/contrast);
 
   CorpusLoss out;
   const at::Tensor mse = at::mse_loss(o.rgb, target);
@@ -564,6 +607,18 @@ CorpusLoss FeatureNerfCorpusModel::loss(const CorpusExample& example, uint64_t s
       coord = mean.pow(2).mean();
     }
     loss = loss + static_cast<float>(c.loss.coord) * coord;
+  }
+  if (contrast) {
+    // The foreground rays come first in `sel`; their pixels' canonical positions from the target view's depth (a
+    // pixel of the part map without depth, if any, is left out).
+    const at::Tensor pix = ex.ray_pixels.index_select(0, sel.narrow(0, 0, n_fg));
+    const at::Tensor keep = at::nonzero(ex.target_depth_map.reshape({-1}).index_select(0, pix).gt(0)).view({-1});
+    const at::Tensor canonical =
+        canonical_points_from_depth(ex.target_camera, ex.target_depth_map, ex.frame).reshape({-1, 3});
+    const at::Tensor positions = canonical.index_select(0, pix.index_select(0, keep));
+    const at::Tensor descriptors = o.internal.narrow(0, 0, n_fg).index_select(0, keep);
+    loss = loss + static_cast<float>(c.loss.contrast) *
+                      featurenerf_contrast_loss(descriptors, positions, c.contrast.sigma, c.contrast.temperature);
   }
   out.loss = loss;
   out.mse = mse.item<double>();

@@ -129,10 +129,20 @@ SceneFrame featurenerf_scene_frame(const Scene& scene, const nlohmann::json& con
 /// (normalised frame, 0 = nothing) -> [H,W,3]; zero where nothing is hit.
 at::Tensor canonical_points_from_depth(const Camera& camera, const at::Tensor& depth, const SceneFrame& frame);
 
+/// The contrast loss (FeatureNerfLossWeights::contrast; not in the paper) of descriptors [N,F] at canonical positions
+/// [N,3]: for each anchor i, the KL divergence of softmax_j(cos(v_i, v_j) / temperature) from the target
+/// softmax_j(-|c_i - c_j|^2 / (2 sigma^2)), both over j != i, averaged over the anchors — 0 exactly when every
+/// descriptor's cosine neighbourhood is its position's. Cosines, so the descriptors' scale does not matter; the
+/// positions carry no gradient. A scalar 0 (still attached to `descriptors`) for N < 2.
+at::Tensor featurenerf_contrast_loss(const at::Tensor& descriptors, const at::Tensor& positions, double sigma,
+                                     double temperature);
+
 /// The trainable side (paper §3.2-3.3): L = rgb (coarse + fine MSE) + distill (coarse + fine MSE of the composited v
 /// against the teacher's map bilinearly sampled at each ray's pixel) + coord (Eq. 8 per sample, or the code's mean
-/// residual). Examples carry the whole target view (its part map and depth give the simulated teacher's map and pick
-/// the rays: config.rays, at most background_rays of them on the background).
+/// residual) [+ contrast: featurenerf_contrast_loss of the composited v_NeRF of the foreground rays at their pixels'
+/// canonical positions, from the target view's depth]. Examples carry the whole target view (its part map and depth
+/// give the simulated teacher's map and pick the rays: config.rays, at most background_rays of them on the
+/// background).
 class FeatureNerfCorpusModel final : public CorpusModel {
  public:
   explicit FeatureNerfCorpusModel(const FeatureNerfConfig& config) : m_network(config) {}
@@ -146,6 +156,11 @@ class FeatureNerfCorpusModel final : public CorpusModel {
   LabelInputs label_inputs() const override;
   bool target_views() const override { return true; }
   CorpusLoss loss(const CorpusExample& example, uint64_t seed) const override;
+  /// `train-corpus --init`: a featurenerf model whose config differs from this one's only in what training alone reads
+  /// — the loss weights and the contrast loss's options, colour jitter, the initialisation seed, encode_size — (e.g.
+  /// a shipped model fine-tuned with another loss); InputError naming `origin` for any other difference.
+  void initialise_from(const std::string& type, const nlohmann::json& config, const TensorMap& weights,
+                       const std::string& origin) override;
   std::unique_ptr<SceneModel> bind(std::shared_ptr<const Scene> scene, const SceneFrame& frame,
                                    const Eigen::Vector3f& background, int source_views) const override;
   const FeatureNerfNetwork& network() const { return m_network; }
