@@ -26,6 +26,8 @@ struct FeatureNerfLossWeights {
   /// neighbours of composited v_NeRF are pulled towards the rays' neighbours in canonical position
   /// (featurenerf_contrast_loss, FeatureNerfConfig::contrast). The distilled teacher confuses the left and right of
   /// symmetric objects; L_coord teaches x^ the difference but leaves how much of it v_NeRF's cosine sees to chance.
+  /// Measured on chairs: same-camera transfer up, different-camera and 3D part transfer down — the rays compared share
+  /// one source camera (BENCHMARKS.md "A contrast loss on v_NeRF"); the shipped models leave it off.
   double contrast = 0.0;
 };
 
